@@ -1,0 +1,207 @@
+//! `AnalysisProfile`: the catalog entry a run is executed with.
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{RetryPolicy, SummarizerKind};
+
+/// A catalog entry: which runner image, stage settings and models a run uses, the defaults of
+/// its runs, and a canary for rolling out a new image or model to a share of runs.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "gitview.dev",
+    version = "v1alpha1",
+    kind = "AnalysisProfile",
+    shortname = "ap",
+    category = "gitview",
+    status = "AnalysisProfileStatus",
+    derive = "PartialEq",
+    doc = "A gitview catalog entry: runner image, stage settings, models and run defaults.",
+    printcolumn(name = "Image", type_ = "string", json_path = ".spec.runner.image"),
+    printcolumn(name = "Summarizer", type_ = "string", json_path = ".spec.stages.summarize.summarizer"),
+    printcolumn(name = "Canary", type_ = "integer", json_path = ".spec.canary.weight"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[cfg_attr(test, kube(cel))]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisProfileSpec {
+    pub runner: RunnerSettings,
+    #[serde(default)]
+    pub stages: StageSettings,
+    /// Defaults for the runs that use this profile, where their Analysis leaves a field unset.
+    #[serde(default)]
+    pub defaults: RunDefaults,
+    /// Another image or model for `weight` percent of new runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+    #[serde(default)]
+    pub repository_policy: RepositoryPolicy,
+}
+
+/// The runner container.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunnerSettings {
+    /// Runner image reference.
+    #[schemars(length(min = 1, max = 512), pattern(r"^[^\s]+$"))]
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<PullPolicy>,
+    /// Size limit of the scratch volume the repository is cloned into. Default 2Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch_size: Option<Quantity>,
+}
+
+/// Kubernetes image pull policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+/// Settings of the pipeline stages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageSettings {
+    #[serde(default)]
+    pub extract: ExtractSettings,
+    #[serde(default)]
+    pub chunk: ChunkSettings,
+    #[serde(default)]
+    pub summarize: SummarizeSettings,
+}
+
+/// The extract stage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtractSettings {
+    /// Apply the repository's `.mailmap` to authors and committers.
+    #[serde(default = "yes")]
+    pub mailmap: bool,
+    /// Diff merge commits against their first parent (git itself prints no numstat for merges).
+    #[serde(default)]
+    pub first_parent_merge_diffs: bool,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        Self { mailmap: true, first_parent_merge_diffs: false }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The chunk stage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkSettings {
+    /// Token budget of one chunk handed to the summarizer.
+    #[serde(default = "default_token_budget")]
+    #[schemars(range(min = 256, max = 200000))]
+    pub token_budget: i32,
+}
+
+impl Default for ChunkSettings {
+    fn default() -> Self {
+        Self { token_budget: default_token_budget() }
+    }
+}
+
+fn default_token_budget() -> i32 {
+    6000
+}
+
+/// The summarize and story stages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.summarizer != 'ChatCompletions' || has(self.model)").message("stages.summarize.model is required with summarizer ChatCompletions"))]
+pub struct SummarizeSettings {
+    #[serde(default)]
+    pub summarizer: SummarizerKind,
+    /// Default model of chat-completions runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub model: Option<String>,
+    /// Default base URL of the chat-completions API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(r"self.matches('^https?://[^/?#@\\s]+(/[^\\s]*)?$')").message("baseUrl must be an http(s) URL without credentials"))]
+    pub base_url: Option<String>,
+    /// Version of the prompts; part of the summary cache key.
+    #[serde(default = "default_prompt_version")]
+    #[schemars(length(min = 1, max = 63))]
+    pub prompt_version: String,
+}
+
+impl Default for SummarizeSettings {
+    fn default() -> Self {
+        Self {
+            summarizer: SummarizerKind::default(),
+            model: None,
+            base_url: None,
+            prompt_version: default_prompt_version(),
+        }
+    }
+}
+
+fn default_prompt_version() -> String {
+    "v1".to_owned()
+}
+
+/// Run defaults of a profile.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDefaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30, max = 86400))]
+    pub active_deadline_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<RetryPolicy>,
+}
+
+/// A canary: another runner image and/or model for a share of new runs. The choice is made
+/// once per Analysis (stable across its attempts) and recorded in `status.resolved`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.image) || has(self.model)").message("canary needs an image or a model"))]
+pub struct Canary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512), pattern(r"^[^\s]+$"))]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub model: Option<String>,
+    /// Percentage of new runs that take the canary.
+    #[schemars(range(min = 0, max = 100))]
+    pub weight: i32,
+}
+
+/// Which repository addresses runs of this profile may reach.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryPolicy {
+    /// Allow link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
+    /// metadata.google.internal, ...). Off by default: they are a credential-theft vector.
+    #[serde(default)]
+    pub allow_link_local: bool,
+}
+
+/// Observed state of an AnalysisProfile.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisProfileStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,168 @@
+//! `RepositoryTracker`: a repository and branches kept analyzed. Its controller is its own
+//! piece of work; this module only defines the API.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::analysis::RunSettings;
+use super::common::{RepositorySource, SecretReference};
+
+/// A repository and branches to keep analyzed: the operator polls the remote (and polls sooner
+/// on a signed webhook) and creates incremental Analyses from `template`. It never writes its
+/// own spec, so it is safe to declare in a GitOps repository.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "gitview.dev",
+    version = "v1alpha1",
+    kind = "RepositoryTracker",
+    namespaced,
+    shortname = "rt",
+    category = "gitview",
+    status = "RepositoryTrackerStatus",
+    derive = "PartialEq",
+    doc = "A git repository and branches that gitview keeps analyzed.",
+    printcolumn(name = "Repository", type_ = "string", json_path = ".spec.repository.url"),
+    printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
+    printcolumn(name = "Last Poll", type_ = "date", json_path = ".status.lastPollTime"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[cfg_attr(test, kube(cel))]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryTrackerSpec {
+    /// The remote. Immutable: track another repository with another tracker.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.repository is immutable: create another RepositoryTracker"))]
+    pub repository: RepositorySource,
+
+    /// Branches to keep analyzed: names, or patterns with `*` (`release/*`).
+    #[schemars(length(min = 1, max = 32), inner(length(min = 1, max = 255), pattern(r"^[A-Za-z0-9_*][A-Za-z0-9._/*-]*$")))]
+    #[x_kube(validation = Rule::new("self.all(b, !b.contains('..'))").message("branches must be valid git branch names: no '..'"))]
+    pub branches: Vec<String>,
+
+    #[serde(default)]
+    pub poll: PollSettings,
+
+    /// Secret holding the webhook's shared secret (key `secret` unless `key` says). Deliveries
+    /// signed with it trigger a poll before the interval ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<SecretReference>,
+
+    /// Template of the Analyses the tracker creates (repository, ref and mode are filled in).
+    #[serde(default)]
+    pub template: AnalysisTemplate,
+
+    /// What to do when a branch moves while its last Analysis still runs.
+    #[serde(default)]
+    pub concurrency_policy: ConcurrencyPolicy,
+
+    /// Finished Analyses kept per branch, by outcome.
+    #[serde(default = "default_successful_history")]
+    #[schemars(range(min = 0, max = 100))]
+    pub successful_history_limit: i32,
+    #[serde(default = "default_failed_history")]
+    #[schemars(range(min = 0, max = 100))]
+    pub failed_history_limit: i32,
+
+    /// Stop polling and creating Analyses; running ones are left alone.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+fn default_successful_history() -> i32 {
+    3
+}
+fn default_failed_history() -> i32 {
+    1
+}
+
+/// Poll interval bounds: the tracker polls every `minIntervalSeconds` while the repository
+/// moves, backing off towards `maxIntervalSeconds` while it is quiet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.minIntervalSeconds <= self.maxIntervalSeconds").message("poll.minIntervalSeconds must not exceed poll.maxIntervalSeconds"))]
+pub struct PollSettings {
+    #[serde(default = "default_poll_min")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub min_interval_seconds: i32,
+    #[serde(default = "default_poll_max")]
+    #[schemars(range(min = 10, max = 86400))]
+    pub max_interval_seconds: i32,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        Self { min_interval_seconds: default_poll_min(), max_interval_seconds: default_poll_max() }
+    }
+}
+
+fn default_poll_min() -> i32 {
+    60
+}
+fn default_poll_max() -> i32 {
+    900
+}
+
+/// Template of a tracker's Analyses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisTemplate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<TemplateMetadata>,
+    #[serde(default)]
+    pub spec: RunSettings,
+}
+
+/// Labels and annotations copied onto created Analyses.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateMetadata {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Like a CronJob's `concurrencyPolicy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ConcurrencyPolicy {
+    /// Start another Analysis while the previous one runs.
+    Allow,
+    /// Wait for the running Analysis; the next one covers everything new since.
+    #[default]
+    Forbid,
+    /// Delete the running Analysis and start a new one.
+    Replace,
+}
+
+/// Observed state of a RepositoryTracker.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryTrackerStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_poll_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub branches: Vec<BranchStatus>,
+}
+
+/// What the tracker knows of one branch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchStatus {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_analyzed_commit: Option<String>,
+    /// Name of the newest Analysis created for the branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_analysis: Option<String>,
+}
