@@ -9,6 +9,8 @@
 //! operator mounts into a runner pod, the claims of the gateway token it signs, and the outcome
 //! line the runner leaves in its termination message.
 #![forbid(unsafe_code)]
+// kube-derive repeats `type_ = ...` across `printcolumn(...)` entries, which this lint misreads.
+#![allow(clippy::duplicated_attributes)]
 
 pub mod labels;
 pub mod v1alpha1;

@@ -1,0 +1,198 @@
+//! The act step: carries out a [`Plan`] — actions that the status will claim first, then the
+//! status (one server-side apply), then the actions that must not happen unrecorded, then
+//! the Events.
+
+use std::collections::BTreeMap;
+
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{API_VERSION, Analysis, AnalysisProfile};
+use gitview_crds::wire::keys;
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::build::{self, AttemptInputs};
+use super::decide::{Action, AttemptStart, Plan};
+use super::observe::Snapshot;
+use super::Context;
+use crate::error::{Error, is_conflict, is_not_found};
+use crate::token;
+
+/// Field manager of everything the operator writes.
+pub const FIELD_MANAGER: &str = "gitview-operator";
+
+/// Carries out a plan.
+pub async fn act(an: &Analysis, plan: Plan, snapshot: &Snapshot, ctx: &Context, now: Timestamp) -> Result<(), Error> {
+    let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let name = an.name_any();
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let analyses: Api<Analysis> = Api::namespaced(ctx.client.clone(), &namespace);
+
+    for action in &plan.before_status {
+        execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await?;
+    }
+    if let Some(status) = plan.status.as_ref().filter(|s| an.status.as_ref() != Some(*s)) {
+        let patch = json!({ "apiVersion": API_VERSION, "kind": "Analysis", "status": status });
+        analyses.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    }
+    for action in &plan.after_status {
+        execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await?;
+    }
+    let reference = an.object_ref(&());
+    for note in &plan.events {
+        let event = Event {
+            type_: if note.warning { EventType::Warning } else { EventType::Normal },
+            reason: note.reason.to_owned(),
+            note: Some(note.message.chars().take(1000).collect()),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
+            warn!(error = %err, reason = note.reason, "cannot publish event");
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)] // the namespaced APIs are built once per reconcile
+async fn execute(
+    action: &Action,
+    an: &Analysis,
+    snapshot: &Snapshot,
+    ctx: &Context,
+    now: Timestamp,
+    pods: &Api<Pod>,
+    secrets: &Api<Secret>,
+    analyses: &Api<Analysis>,
+) -> Result<(), Error> {
+    match action {
+        Action::StartAttempt(start) => {
+            let profile = snapshot.profile.as_deref().ok_or(Error::MissingField("profile"))?;
+            start_attempt(an, start, profile, ctx, now, pods, secrets).await
+        }
+        Action::DeleteSecret(name) => ignore_not_found(secrets.delete(name, &DeleteParams::default()).await.map(|_| ())),
+        Action::DeletePod(name) => {
+            info!(pod = %name, "deleting runner pod");
+            ignore_not_found(pods.delete(name, &DeleteParams::background()).await.map(|_| ()))
+        }
+        Action::ReleasePod(name) => {
+            let Some(pod) = snapshot.pod(name) else { return Ok(()) };
+            let remaining: Vec<&String> = pod.finalizers().iter().filter(|f| *f != labels::POD_FINALIZER).collect();
+            // resourceVersion makes this a compare-and-swap: another writer's finalizer is never lost.
+            let patch = json!({ "metadata": { "finalizers": remaining, "resourceVersion": pod.resource_version() } });
+            ignore_not_found(pods.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ()))
+        }
+        Action::DeleteAnalysis => {
+            let params = DeleteParams {
+                preconditions: Some(Preconditions { uid: an.uid(), resource_version: None }),
+                ..DeleteParams::background()
+            };
+            info!("deleting the Analysis: ttlSecondsAfterFinished passed");
+            ignore_not_found(analyses.delete(&an.name_any(), &params).await.map(|_| ()))
+        }
+    }
+}
+
+fn ignore_not_found(result: Result<(), kube::Error>) -> Result<(), Error> {
+    match result {
+        Err(err) if is_not_found(&err) => Ok(()),
+        other => other.map_err(Error::from),
+    }
+}
+
+async fn start_attempt(
+    an: &Analysis,
+    start: &AttemptStart,
+    profile: &AnalysisProfile,
+    ctx: &Context,
+    now: Timestamp,
+    pods: &Api<Pod>,
+    secrets: &Api<Secret>,
+) -> Result<(), Error> {
+    let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let ns: Namespace = Api::<Namespace>::all(ctx.client.clone()).get(&namespace).await?;
+    let account = ns.labels().get(labels::ACCOUNT).cloned().unwrap_or_else(|| namespace.clone());
+    let scrub_pii = ns.annotations().get(labels::SCRUB_PII).is_none_or(|v| v != "false");
+    let credentials = copy_credentials(an, secrets).await?;
+
+    let inputs = AttemptInputs {
+        analysis: an,
+        attempt: start.number,
+        resolved: &start.resolved,
+        profile: &profile.spec,
+        deadline_seconds: start.deadline_seconds,
+        resources: start.resources.clone(),
+        settings: &ctx.settings,
+    };
+    let deadline = now + SignedDuration::from_secs(start.deadline_seconds);
+    let expires = deadline + SignedDuration::try_from(ctx.settings.token_grace).unwrap_or(SignedDuration::ZERO);
+    let config = build::run_config(&inputs, &account, scrub_pii, deadline)?;
+    let uid = an.uid().ok_or(Error::MissingField("metadata.uid"))?;
+    let token = ctx.signer.sign(&token::claims(&account, &uid, start.number, now, expires))?;
+    let secret = build::run_secret(&inputs, &config, &token, credentials, expires)?;
+    create_owned(secrets, &secret, &uid).await?;
+    let pod = build::runner_pod(&inputs)?;
+    create_owned(pods, &pod, &uid).await?;
+    info!(attempt = start.number, pod = %pod.name_any(), image = %start.resolved.runner_image, "started attempt");
+    if let Some(created) = an.creation_timestamp().filter(|_| start.number == 1) {
+        ctx.metrics.observe_pod_latency(now.duration_since(created.0));
+    }
+    Ok(())
+}
+
+/// Creates an object; one that already exists and belongs to the same Analysis (a repeated
+/// reconcile) counts as created.
+async fn create_owned<K>(api: &Api<K>, object: &K, uid: &str) -> Result<(), Error>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(err) if is_conflict(&err) => {
+            let existing = api.get(&object.name_any()).await?;
+            if existing.labels().get(labels::ANALYSIS_UID).map(String::as_str) == Some(uid) {
+                Ok(())
+            } else {
+                Err(err.into())
+            }
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Copies the referenced git and LLM credentials into the keys the runner reads.
+async fn copy_credentials(an: &Analysis, secrets: &Api<Secret>) -> Result<BTreeMap<String, ByteString>, Error> {
+    let mut out = BTreeMap::new();
+    if let Some(reference) = &an.spec.repository.source.credentials_secret {
+        let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
+        let renames = [
+            ("username", keys::GIT_USERNAME),
+            ("password", keys::GIT_PASSWORD),
+            ("token", keys::GIT_TOKEN),
+            ("ssh-privatekey", keys::SSH_PRIVATE_KEY),
+            ("known_hosts", keys::SSH_KNOWN_HOSTS),
+        ];
+        for (from, to) in renames {
+            if let Some(value) = data.get(from) {
+                out.insert(to.to_owned(), value.clone());
+            }
+        }
+        if let Some(key) = &reference.key {
+            let value = data.get(key).ok_or_else(|| Error::Config(format!("Secret {:?} has no key {key:?}", reference.name)))?;
+            out.insert(keys::GIT_TOKEN.to_owned(), value.clone());
+        }
+    }
+    if let Some(reference) = an.spec.run.llm.as_ref().and_then(|l| l.credentials_secret.as_ref()) {
+        let key = reference.key.as_deref().unwrap_or("api-key");
+        let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
+        let value = data.get(key).ok_or_else(|| Error::Config(format!("Secret {:?} has no key {key:?}", reference.name)))?;
+        out.insert(keys::LLM_API_KEY.to_owned(), value.clone());
+    }
+    Ok(out)
+}

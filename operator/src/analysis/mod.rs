@@ -1,0 +1,185 @@
+//! The Analysis controller.
+//!
+//! Each reconcile: **observe** ([`observe`]) the Analysis, its runner pods and secrets and its
+//! profile from watch caches → **decide** ([`decide`], pure: the new status, the actions, the
+//! Events, when to look again) → **act** ([`act`]): create or delete what the plan says, write
+//! the status once with server-side apply, then release finished pods and publish Events.
+//!
+//! Runner pods carry a finalizer that is removed only after their outcome is in the status,
+//! so a pod deleted by anyone never loses its result. Retries wait for their backoff by
+//! requeueing at that time. A missing profile or Secret stalls the Analysis until a watch on
+//! profiles or Secrets brings the change.
+
+pub mod act;
+pub mod build;
+pub mod classify;
+pub mod decide;
+pub mod observe;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{Analysis, AnalysisProfile};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, PartialObjectMeta};
+use kube::runtime::controller::{self, Action as Requeue, Controller};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::token::TokenSigner;
+use observe::Stores;
+
+/// The clock, injected so tests control time.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub settings: Settings,
+    pub signer: TokenSigner,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub stores: Stores,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// Label selector of everything the operator creates.
+pub fn managed_selector() -> String {
+    format!("app.kubernetes.io/managed-by={}", labels::MANAGED_BY)
+}
+
+/// One reconcile of one Analysis.
+pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let span = info_span!("reconcile", namespace = an.namespace().unwrap_or_default(), analysis = an.name_any());
+    async move {
+        let started = Instant::now();
+        let now = (ctx.clock)();
+        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &an.namespace().unwrap_or_default());
+        let snapshot = observe::observe(&an, &ctx.stores, &pods).await?;
+        let plan = decide::decide(&snapshot.observed(&an, now), &ctx.settings);
+        debug!(?plan, "decided");
+        let requeue = plan.requeue_after;
+        act::act(&an, plan, &snapshot, &ctx, now).await?;
+        ctx.metrics.observe_reconcile("analysis", started.elapsed());
+        Ok(requeue.map_or_else(Requeue::await_change, Requeue::requeue))
+    }
+    .instrument(span)
+    .await
+}
+
+/// What a failed reconcile does: count it by class and retry after the class's delay.
+pub fn error_policy(an: Arc<Analysis>, err: &Error, ctx: Arc<Context>) -> Requeue {
+    let class = err.class();
+    warn!(namespace = an.namespace().unwrap_or_default(), analysis = an.name_any(), error = %err, class = class.as_str(), "reconcile failed");
+    ctx.metrics.observe_error("analysis", class);
+    Requeue::requeue(class.requeue_after())
+}
+
+/// Drops what the operator never reads from cached objects, to keep memory flat.
+fn slim<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+    if let Some(annotations) = object.meta_mut().annotations.as_mut() {
+        annotations.retain(|k, _| k.starts_with("gitview.dev/"));
+    }
+}
+
+/// The caches and the controller, wired together. Nothing runs until [`Wiring::run`].
+pub struct Wiring {
+    pub analyses: Store<Analysis>,
+    pub stores: Stores,
+    controller: Controller<Analysis>,
+}
+
+impl std::fmt::Debug for Wiring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wiring").finish_non_exhaustive()
+    }
+}
+
+/// Builds the watch streams, their caches and the controller.
+pub fn wire(client: Client, concurrency: u16) -> Wiring {
+    let (analyses, analyses_writer) = reflector::store::<Analysis>();
+    let (pods, pods_writer) = reflector::store::<Pod>();
+    let (secrets, secrets_writer) = reflector::store::<PartialObjectMeta<Secret>>();
+    let (profiles, profiles_writer) = reflector::store::<AnalysisProfile>();
+
+    let analysis_stream = watcher(Api::<Analysis>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(analyses_writer)
+        .applied_objects();
+    let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default().labels(&managed_selector()))
+        .default_backoff()
+        .modify(slim)
+        .reflect(pods_writer)
+        .touched_objects();
+    let secret_stream = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(secrets_writer)
+        .touched_objects();
+    let profile_stream = watcher(Api::<AnalysisProfile>::all(client), watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(profiles_writer)
+        .touched_objects();
+
+    let by_profile = analyses.clone();
+    let by_secret = analyses.clone();
+    let controller = Controller::for_stream(analysis_stream, analyses.clone())
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .owns_stream(pod_stream)
+        .watches_stream(profile_stream, move |profile| {
+            let name = profile.name_any();
+            unfinished(&by_profile)
+                .filter(|a| a.spec.run.profile == name)
+                .map(|a| ObjectRef::from_obj(&*a))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(secret_stream, move |secret| {
+            let (name, namespace) = (secret.name_any(), secret.namespace());
+            unfinished(&by_secret)
+                .filter(|a| a.namespace() == namespace && observe::referenced_secrets(a).contains(&name))
+                .map(|a| ObjectRef::from_obj(&*a))
+                .collect::<Vec<_>>()
+        });
+    Wiring { analyses, stores: Stores { pods, secrets, profiles }, controller }
+}
+
+impl Wiring {
+    /// Runs the controller until its watches end or the future is dropped.
+    pub async fn run(self, ctx: Arc<Context>) {
+        self.controller
+            .run(reconcile, error_policy, ctx)
+            .for_each(|result| async move {
+                if let Err(err) = result {
+                    debug!(error = %err, "controller event");
+                }
+            })
+            .await;
+    }
+}
+
+fn unfinished(store: &Store<Analysis>) -> impl Iterator<Item = Arc<Analysis>> {
+    store.state().into_iter().filter(|a| {
+        !a.status.as_ref().and_then(|s| s.phase).is_some_and(gitview_crds::v1alpha1::AnalysisPhase::is_finished)
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! Command line of the operator binary.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::Client;
+use tracing::{error, info};
+
+use crate::analysis::{self, Context};
+use crate::http::{self, Health};
+use crate::leader::{self, LeaseLock, Timing};
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::token::TokenSigner;
+use crate::{janitor, telemetry};
+
+/// Reconciles gitview Analyses into isolated, retried, cleaned-up runner pods.
+/// Connects to the cluster of `KUBECONFIG` (or the in-cluster service account).
+#[derive(Debug, Parser)]
+#[command(version)]
+pub struct Args {
+    /// Base URL of the gateway, handed to runner pods.
+    #[arg(long, env = "GITVIEW_GATEWAY_URL", default_value = "http://gitview-gateway.gitview-system.svc:8080")]
+    gateway_url: String,
+    /// Ed25519 private key (PKCS#8 PEM) that signs runner tokens, as a file.
+    #[arg(long, env = "GITVIEW_SIGNING_KEY_FILE", conflicts_with = "signing_key_secret")]
+    signing_key_file: Option<std::path::PathBuf>,
+    /// ... or as a Secret `NAMESPACE/NAME` with the key in `ed25519.pem`.
+    #[arg(long, env = "GITVIEW_SIGNING_KEY_SECRET")]
+    signing_key_secret: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "GITVIEW_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
+    /// Analyses reconciled at once.
+    #[arg(long, env = "GITVIEW_CONCURRENCY", default_value_t = 16)]
+    concurrency: u16,
+    /// Elect a leader on a Lease so that only one replica acts.
+    #[arg(long, env = "GITVIEW_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "gitview-system")]
+    lease_namespace: String,
+    #[arg(long, env = "GITVIEW_LEASE_NAME", default_value = "gitview-operator-leader")]
+    lease_name: String,
+    /// This replica's identity in the election.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Lease duration in seconds (renew deadline is 2/3 of it, retry period 2/15).
+    #[arg(long, env = "GITVIEW_LEASE_SECONDS", default_value_t = 15)]
+    lease_seconds: u64,
+    /// Seconds between janitor sweeps.
+    #[arg(long, env = "GITVIEW_JANITOR_INTERVAL", default_value_t = 300)]
+    janitor_interval: u64,
+    /// UID the runner container runs as.
+    #[arg(long, env = "GITVIEW_RUNNER_UID", default_value_t = 65532)]
+    runner_uid: i64,
+    /// Log format.
+    #[arg(long, env = "GITVIEW_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+    log_format: String,
+}
+
+/// Entry point of the binary.
+pub fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    telemetry::init(args.log_format == "json");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+async fn load_signer(args: &Args, client: &Client) -> anyhow::Result<TokenSigner> {
+    let (pem, key_id) = match (&args.signing_key_file, &args.signing_key_secret) {
+        (Some(path), _) => (
+            std::fs::read(path).with_context(|| format!("cannot read the signing key file {}", path.display()))?,
+            None,
+        ),
+        (None, Some(reference)) => {
+            let (namespace, name) = reference
+                .split_once('/')
+                .with_context(|| format!("--signing-key-secret must be NAMESPACE/NAME, got {reference:?}"))?;
+            let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+                .get(name)
+                .await
+                .with_context(|| format!("cannot read the signing key Secret {reference}"))?;
+            let pem = secret
+                .data
+                .and_then(|mut d| d.remove("ed25519.pem"))
+                .with_context(|| format!("Secret {reference} has no key ed25519.pem"))?;
+            (pem.0, secret.metadata.resource_version)
+        }
+        (None, None) => anyhow::bail!("a signing key is required: --signing-key-file or --signing-key-secret"),
+    };
+    Ok(TokenSigner::from_pem(&pem, key_id)?)
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let client = Client::try_default().await.context("cannot connect to Kubernetes (KUBECONFIG or in-cluster)")?;
+    let signer = load_signer(&args, &client).await?;
+    let metrics = Arc::new(Metrics::default());
+    let identity = args.identity.clone().unwrap_or_else(|| {
+        format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "gitview-operator".into()), std::process::id())
+    });
+
+    let wiring = analysis::wire(client.clone(), args.concurrency);
+    let ready = Arc::new(AtomicBool::new(false));
+    let health = Health { metrics: metrics.clone(), ready: ready.clone(), analyses: Some(wiring.analyses.clone()) };
+    let server = tokio::spawn(http::serve(args.metrics_addr, health));
+
+    let settings = Settings { gateway_url: args.gateway_url.clone(), runner_uid: args.runner_uid, ..Settings::default() };
+    let reporter = Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        settings,
+        signer,
+        recorder: Recorder::new(client.clone(), reporter),
+        metrics: metrics.clone(),
+        stores: wiring.stores.clone(),
+        clock: Arc::new(jiff::Timestamp::now),
+    });
+
+    let stores = wiring.stores.clone();
+    let analyses = wiring.analyses.clone();
+    let readiness = async move {
+        let synced = analyses.wait_until_ready().await.is_ok()
+            && stores.pods.wait_until_ready().await.is_ok()
+            && stores.secrets.wait_until_ready().await.is_ok()
+            && stores.profiles.wait_until_ready().await.is_ok();
+        ready.store(synced, Ordering::Relaxed);
+        if synced {
+            info!("caches synced");
+        }
+    };
+    let janitor = janitor::run(
+        client.clone(),
+        wiring.stores.secrets.clone(),
+        wiring.stores.pods.clone(),
+        wiring.analyses.clone(),
+        metrics.clone(),
+        Duration::from_secs(args.janitor_interval.max(10)),
+    );
+    let work = async move {
+        tokio::join!(wiring.run(ctx), readiness, janitor);
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        info!("shutting down");
+    };
+
+    let outcome = if args.leader_election {
+        let lease = Duration::from_secs(args.lease_seconds.max(3));
+        let timing = Timing { lease_duration: lease, renew_deadline: lease * 2 / 3, retry_period: lease * 2 / 15 };
+        let lock = LeaseLock::new(Api::<Lease>::namespaced(client, &args.lease_namespace), &args.lease_name, identity, timing);
+        info!(identity = lock.identity(), "waiting for leadership");
+        tokio::select! {
+            result = leader::run_while_leader(&lock, |leading| metrics.set_leader(leading), work) => result.map_err(anyhow::Error::from),
+            () = shutdown => Ok(()),
+            served = server => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+        }
+    } else {
+        metrics.set_leader(true);
+        tokio::select! {
+            () = work => Ok(()),
+            () = shutdown => Ok(()),
+            served = server => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+        }
+    };
+    if let Err(err) = &outcome {
+        error!(error = %err, "operator stopped");
+    }
+    outcome
+}

@@ -1,0 +1,179 @@
+//! The janitor: a backstop for what the controller normally cleans up itself. At start and
+//! then periodically it deletes run secrets whose token expired or whose Analysis is gone, and
+//! runner pods whose Analysis is gone (releasing the operator's finalizer first).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::Analysis;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PartialObjectMeta};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::error::{Error, is_not_found};
+use crate::metrics::Metrics;
+
+/// Something the janitor found to clean.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cleanup {
+    /// A run secret; `why` says what made it garbage.
+    Secret { namespace: String, name: String, why: &'static str },
+    /// A runner pod whose Analysis is gone.
+    Pod { namespace: String, name: String },
+}
+
+/// The owner Analysis of a labelled child: `Some(true)` when it is in the cache with the
+/// same uid, `Some(false)` when the cache lacks it (to be confirmed against the API server).
+fn owner_cached<K: Resource>(child: &K, analyses: &Store<Analysis>) -> bool {
+    let meta = child.meta();
+    let Some(owner) = meta.owner_references.iter().flatten().find(|o| o.kind == "Analysis") else {
+        return false;
+    };
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    analyses
+        .get(&ObjectRef::new(&owner.name).within(&namespace))
+        .is_some_and(|an| an.metadata.uid.as_deref() == Some(owner.uid.as_str()))
+}
+
+fn expired(secret: &PartialObjectMeta<Secret>, now: Timestamp) -> bool {
+    secret
+        .annotations()
+        .get(labels::EXPIRES_AT)
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .is_some_and(|t| t < now)
+}
+
+/// Decides what to clean, from the caches (pure). Children whose owner is missing from the
+/// cache are candidates only: [`sweep`] confirms with the API server before deleting them.
+pub fn plan(
+    secrets: &[Arc<PartialObjectMeta<Secret>>],
+    pods: &[Arc<Pod>],
+    analyses: &Store<Analysis>,
+    now: Timestamp,
+) -> Vec<Cleanup> {
+    let mut out = Vec::new();
+    for secret in secrets {
+        if secret.labels().get(labels::SECRET_ROLE).map(String::as_str) != Some(labels::SECRET_ROLE_RUN) {
+            continue;
+        }
+        let why = if expired(secret, now) {
+            "token expired"
+        } else if !owner_cached(secret.as_ref(), analyses) {
+            "analysis gone"
+        } else {
+            continue;
+        };
+        out.push(Cleanup::Secret { namespace: secret.namespace().unwrap_or_default(), name: secret.name_any(), why });
+    }
+    for pod in pods {
+        if !owner_cached(pod.as_ref(), analyses) {
+            out.push(Cleanup::Pod { namespace: pod.namespace().unwrap_or_default(), name: pod.name_any() });
+        }
+    }
+    out
+}
+
+/// Whether the owner Analysis of a child really is gone (404, or another uid now).
+async fn owner_gone<K: Resource>(client: &Client, child: &K) -> Result<bool, Error> {
+    let meta = child.meta();
+    let Some(owner) = meta.owner_references.iter().flatten().find(|o| o.kind == "Analysis") else {
+        return Ok(true);
+    };
+    let api: Api<Analysis> = Api::namespaced(client.clone(), meta.namespace.as_deref().unwrap_or_default());
+    match api.get(&owner.name).await {
+        Ok(an) => Ok(an.metadata.uid.as_deref() != Some(owner.uid.as_str())),
+        Err(err) if is_not_found(&err) => Ok(true),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// One sweep: plan from the caches, confirm, delete. Returns how many objects it deleted.
+pub async fn sweep(
+    client: &Client,
+    secrets: &Store<PartialObjectMeta<Secret>>,
+    pods: &Store<Pod>,
+    analyses: &Store<Analysis>,
+    metrics: &Metrics,
+    now: Timestamp,
+) -> Result<usize, Error> {
+    let secret_list = secrets.state();
+    let pod_list = pods.state();
+    let mut deleted = 0;
+    for cleanup in plan(&secret_list, &pod_list, analyses, now) {
+        match cleanup {
+            Cleanup::Secret { namespace, name, why } => {
+                let secret = secret_list.iter().find(|s| s.name_any() == name && s.namespace().as_deref() == Some(&namespace));
+                if why == "analysis gone" && !matches!(secret, Some(s) if owner_gone(client, s.as_ref()).await?) {
+                    continue;
+                }
+                let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+                match api.delete(&name, &DeleteParams::default()).await {
+                    Ok(_) => {
+                        info!(%namespace, secret = %name, why, "janitor deleted run secret");
+                        metrics.observe_janitor_deletion("secret");
+                        deleted += 1;
+                    }
+                    Err(err) if is_not_found(&err) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            Cleanup::Pod { namespace, name } => {
+                let Some(pod) = pod_list.iter().find(|p| p.name_any() == name && p.namespace().as_deref() == Some(&namespace)) else {
+                    continue;
+                };
+                if !owner_gone(client, pod.as_ref()).await? {
+                    continue;
+                }
+                let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+                let remaining: Vec<&String> = pod.finalizers().iter().filter(|f| *f != labels::POD_FINALIZER).collect();
+                if remaining.len() != pod.finalizers().len() {
+                    let patch = json!({ "metadata": { "finalizers": remaining, "resourceVersion": pod.resource_version() } });
+                    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                        Ok(_) => {}
+                        Err(err) if is_not_found(&err) => continue,
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+                match api.delete(&name, &DeleteParams::background()).await {
+                    Ok(_) => {
+                        info!(%namespace, pod = %name, "janitor deleted orphaned runner pod");
+                        metrics.observe_janitor_deletion("pod");
+                        deleted += 1;
+                    }
+                    Err(err) if is_not_found(&err) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// Sweeps at start (once the caches are ready) and then every `interval`, forever.
+pub async fn run(
+    client: Client,
+    secrets: Store<PartialObjectMeta<Secret>>,
+    pods: Store<Pod>,
+    analyses: Store<Analysis>,
+    metrics: Arc<Metrics>,
+    interval: Duration,
+) {
+    for store_ready in [secrets.wait_until_ready().await, pods.wait_until_ready().await, analyses.wait_until_ready().await] {
+        if store_ready.is_err() {
+            warn!("janitor: a cache closed before it was ready; not sweeping");
+            return;
+        }
+    }
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        if let Err(err) = sweep(&client, &secrets, &pods, &analyses, &metrics, Timestamp::now()).await {
+            warn!(error = %err, "janitor sweep failed");
+        }
+    }
+}

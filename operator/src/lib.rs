@@ -1,0 +1,28 @@
+//! The gitview operator.
+//!
+//! The Analysis controller turns every `Analysis` into isolated, retried, cleaned-up runner
+//! pods. Each reconcile runs four steps (see [`analysis`]): **observe** the Analysis, its pods
+//! and secrets (from watch caches), **decide** what to do (a pure function of what was observed
+//! and the clock), **act** on the cluster, and write the **status** once.
+//!
+//! Around it: leader election on a Lease ([`leader`]), a janitor for expired secrets and
+//! orphaned pods ([`janitor`]), Prometheus metrics and health endpoints ([`metrics`],
+//! [`http`]), and JSON logs ([`telemetry`]).
+#![forbid(unsafe_code)]
+
+pub mod analysis;
+pub mod backoff;
+pub mod cli;
+pub mod conditions;
+pub mod error;
+pub mod fixtures;
+pub mod http;
+pub mod janitor;
+pub mod leader;
+pub mod metrics;
+pub mod policy;
+pub mod settings;
+pub mod telemetry;
+pub mod token;
+
+pub use error::{Error, ErrorClass};
