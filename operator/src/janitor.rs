@@ -177,3 +177,83 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::analysis::build;
+    use crate::fixtures::*;
+    use kube::runtime::watcher;
+
+    fn run_secret_meta(an: &Analysis, attempt: i32, expires: Timestamp) -> Arc<PartialObjectMeta<Secret>> {
+        let mut meta = build::runner_pod(&build::AttemptInputs {
+            analysis: an,
+            attempt,
+            resolved: &resolved(),
+            profile: &profile().spec,
+            deadline_seconds: 60,
+            resources: None,
+            settings: &crate::settings::Settings::default(),
+        })
+        .unwrap()
+        .metadata;
+        meta.finalizers = None;
+        meta.labels.as_mut().unwrap().insert(labels::SECRET_ROLE.into(), labels::SECRET_ROLE_RUN.into());
+        meta.annotations = Some([(labels::EXPIRES_AT.to_owned(), expires.to_string())].into());
+        Arc::new(PartialObjectMeta { metadata: meta, ..Default::default() })
+    }
+
+    fn store_with(analyses: &[Analysis]) -> Store<Analysis> {
+        let (reader, mut writer) = kube::runtime::reflector::store::<Analysis>();
+        for an in analyses {
+            writer.apply_watcher_event(&watcher::Event::Apply(an.clone()));
+        }
+        reader
+    }
+
+    #[test]
+    fn expired_and_orphaned_secrets_and_orphaned_pods_are_cleaned() {
+        let live = analysis("live");
+        let gone = analysis("gone");
+        let analyses = store_with(&[live.clone()]);
+        let secrets = vec![
+            run_secret_meta(&live, 1, at(100)), // live owner, not expired: kept
+            run_secret_meta(&live, 2, at(10)),  // expired
+            run_secret_meta(&gone, 1, at(100)), // owner gone
+        ];
+        let pods = vec![Arc::new(runner_pod(&live, 1)), Arc::new(runner_pod(&gone, 1))];
+        let plan = plan(&secrets, &pods, &analyses, at(50));
+        let names: Vec<(&str, &str)> = plan
+            .iter()
+            .map(|c| match c {
+                Cleanup::Secret { name, why, .. } => (name.as_str(), *why),
+                Cleanup::Pod { name, .. } => (name.as_str(), "pod"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (build::attempt_name("live", "0000live-uid", 2).as_str(), "token expired"),
+                (build::attempt_name("gone", "0000gone-uid", 1).as_str(), "analysis gone"),
+                (build::attempt_name("gone", "0000gone-uid", 1).as_str(), "pod"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_recreated_analysis_of_the_same_name_does_not_adopt_old_children() {
+        let old = analysis("same");
+        let mut new = analysis("same");
+        new.metadata.uid = Some("another-uid".into());
+        let plan = plan(&[], &[Arc::new(runner_pod(&old, 1))], &store_with(&[new]), at(0));
+        assert_eq!(plan.len(), 1);
+    }
+
+    #[test]
+    fn secrets_that_are_not_run_secrets_are_never_touched() {
+        let mut user_secret = (*run_secret_meta(&analysis("x"), 1, at(0))).clone();
+        user_secret.metadata.labels = None;
+        assert!(plan(&[Arc::new(user_secret)], &[], &store_with(&[]), at(1000)).is_empty());
+    }
+}
