@@ -110,7 +110,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let wiring = analysis::wire(client.clone(), args.concurrency);
     let ready = Arc::new(AtomicBool::new(false));
-    let health = Health { metrics: metrics.clone(), ready: ready.clone(), analyses: Some(wiring.analyses.clone()) };
+    let leading = Arc::new(AtomicBool::new(!args.leader_election));
+    let health = Health {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+        leading: leading.clone(),
+        analyses: Some(wiring.analyses.clone()),
+    };
     let server = tokio::spawn(http::serve(args.metrics_addr, health));
 
     let settings = Settings { gateway_url: args.gateway_url.clone(), runner_uid: args.runner_uid, ..Settings::default() };
@@ -159,7 +165,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let lock = LeaseLock::new(Api::<Lease>::namespaced(client, &args.lease_namespace), &args.lease_name, identity, timing);
         info!(identity = lock.identity(), "waiting for leadership");
         tokio::select! {
-            result = leader::run_while_leader(&lock, |leading| metrics.set_leader(leading), work) => result.map_err(anyhow::Error::from),
+            result = leader::run_while_leader(&lock, |lead| { metrics.set_leader(lead); leading.store(lead, Ordering::Relaxed); }, work) => result.map_err(anyhow::Error::from),
             () = shutdown => Ok(()),
             served = server => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
         }

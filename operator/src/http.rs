@@ -18,8 +18,10 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct Health {
     pub metrics: Arc<Metrics>,
-    /// Set once the caches have synced.
+    /// Set once the caches have synced (they start with leadership).
     pub ready: Arc<AtomicBool>,
+    /// Set while this replica holds the leader lease.
+    pub leading: Arc<AtomicBool>,
     pub analyses: Option<Store<Analysis>>,
 }
 
@@ -45,11 +47,15 @@ async fn metrics(State(h): State<Health>) -> impl IntoResponse {
     )
 }
 
+/// A standby replica is ready (healthy, waiting for the lease); the leader is ready once its
+/// caches have synced.
 async fn readyz(State(h): State<Health>) -> impl IntoResponse {
-    if h.ready.load(Ordering::Relaxed) {
+    if !h.leading.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok: standing by")
+    } else if h.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced")
+        (StatusCode::SERVICE_UNAVAILABLE, "leading, caches not synced yet")
     }
 }
 
@@ -57,4 +63,34 @@ async fn readyz(State(h): State<Health>) -> impl IntoResponse {
 pub async fn serve(addr: SocketAddr, health: Health) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, router(health)).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn get(health: &Health, path: &str) -> (StatusCode, String) {
+        let response = router(health.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_leadership_and_cache_sync() {
+        let health = Health { metrics: Arc::default(), ready: Arc::default(), leading: Arc::default(), analyses: None };
+        assert_eq!(get(&health, "/healthz").await.0, StatusCode::OK);
+        assert_eq!(get(&health, "/readyz").await, (StatusCode::OK, "ok: standing by".to_owned()));
+        health.leading.store(true, Ordering::Relaxed);
+        assert_eq!(get(&health, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        health.ready.store(true, Ordering::Relaxed);
+        assert_eq!(get(&health, "/readyz").await, (StatusCode::OK, "ok".to_owned()));
+        let (status, text) = get(&health, "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text.contains("gitview_operator_leader"), "{text}");
+    }
 }
