@@ -216,7 +216,7 @@ mod tests {
     fn expired_and_orphaned_secrets_and_orphaned_pods_are_cleaned() {
         let live = analysis("live");
         let gone = analysis("gone");
-        let analyses = store_with(&[live.clone()]);
+        let analyses = store_with(std::slice::from_ref(&live));
         let secrets = vec![
             run_secret_meta(&live, 1, at(100)), // live owner, not expired: kept
             run_secret_meta(&live, 2, at(10)),  // expired
