@@ -337,8 +337,8 @@ async fn a_failed_pod_is_retried_after_the_backoff_by_requeueing() {
     s.pod(1, |p| p.failed_with(1, "network down")).at(61);
     s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event]).await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Retrying));
-    assert_eq!(s.last_requeue, Some(Duration::from_secs(9)));
-    s.at(70).reconcile(&START).await;
+    assert_eq!(s.last_requeue, Some(Duration::from_secs(10)), "end 60 rounded up to 61, + 10 s");
+    s.at(71).reconcile(&START).await;
     assert_eq!(s.status().attempts.len(), 2);
     assert_eq!(s.server_pods.len(), 2);
 }

@@ -1,1 +1,129 @@
-fn main() {}
+//! `gitview-runner`: `analyze` on a laptop, `run` inside a runner pod.
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gitview_crds::wire::EXIT_INVALID_INPUT;
+use gitview_runner::analyze::{AnalyzeRequest, analyze};
+use gitview_runner::extract::ExtractOptions;
+use gitview_runner::run::{RunEnv, run};
+
+/// Turns a git repository's history into structured data.
+#[derive(Debug, Parser)]
+#[command(name = "gitview-runner", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Extract a local repository's history into files (no cluster, database or model needed).
+    ///
+    /// Writes DIR/commits.jsonl (one JSON object per commit, in `git log` order, with the
+    /// per-file line counts of `git log --numstat --no-renames`) and DIR/analysis.json (the
+    /// configuration, counts, stage timings and runner version).
+    Analyze {
+        /// A working copy (or a directory inside one) or a bare repository. URLs are not
+        /// supported yet: clone first (`git clone --bare URL repo.git`) and pass the path.
+        path: PathBuf,
+        /// Exclude commits reachable from this revision (like `git log SINCE..UNTIL`).
+        #[arg(long, value_name = "REV")]
+        since: Option<String>,
+        /// The last commit to include.
+        #[arg(long, value_name = "REV", default_value = "HEAD")]
+        until: String,
+        /// Output directory, created if missing.
+        #[arg(long, value_name = "DIR", default_value = "./gitview-out")]
+        out: PathBuf,
+        /// Do not apply .mailmap (no `canonical` identities).
+        #[arg(long)]
+        no_mailmap: bool,
+        /// Do not detect renames (the `renames` arrays stay empty; `files` is unaffected).
+        #[arg(long)]
+        no_renames: bool,
+        /// Diff merge commits against their first parent instead of listing no files for them.
+        #[arg(long)]
+        first_parent_merge_diffs: bool,
+        /// Log progress on stderr every N commits (0: never).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        progress_every: u64,
+    },
+    /// Run one attempt of an Analysis inside a runner pod.
+    ///
+    /// Reads $GITVIEW_RUN_DIR/run.json (default /var/run/secrets/gitview), and always leaves
+    /// one JSON line in $GITVIEW_TERMINATION_LOG (default /dev/termination-log). Exit codes: 0
+    /// success, 2 invalid input (never retried), 1 retryable failure. Clone, extract and the
+    /// gateway sink are not implemented yet: a valid config exits 1 with "gateway sink not
+    /// implemented yet". Test hook: GITVIEW_RUNNER_TEST_EXIT=<code> exits with <code> at once.
+    Run,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze {
+            path,
+            since,
+            until,
+            out,
+            no_mailmap,
+            no_renames,
+            first_parent_merge_diffs,
+            progress_every,
+        } => {
+            init_logs(false);
+            let request = AnalyzeRequest {
+                path,
+                since,
+                until,
+                out_dir: out,
+                options: ExtractOptions {
+                    mailmap: !no_mailmap,
+                    renames: !no_renames,
+                    first_parent_merge_diffs,
+                },
+                progress_every,
+            };
+            match analyze(&request) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(err) => {
+                    let code = if err.is_invalid_input() {
+                        EXIT_INVALID_INPUT
+                    } else {
+                        1
+                    };
+                    eprintln!("error: {:#}", anyhow::Error::new(err));
+                    exit_code(code)
+                }
+            }
+        }
+        Command::Run => {
+            init_logs(true);
+            exit_code(run(&RunEnv::from_env()))
+        }
+    }
+}
+
+/// Logs go to stderr: human-readable on a laptop, JSON in a pod. `RUST_LOG` overrides the
+/// default level (info).
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if json {
+        logs.json().init();
+    } else {
+        logs.compact().init();
+    }
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

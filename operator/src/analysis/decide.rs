@@ -314,6 +314,9 @@ fn advance(o: &Observed<'_>, settings: &Settings, status: &mut AnalysisStatus, p
                 let message = format!("{why}; retry limit {} reached", policy.limit);
                 return finish(status, plan, AnalysisPhase::Failed, reason::RETRIES_EXHAUSTED, ended_at, message);
             }
+            // Status times have one-second resolution: a whole-second end may be up to a second
+            // late of the true one, so round it up; a retry never starts before its backoff.
+            let ended_at = if ended_at.subsec_nanosecond() == 0 { ended_at + SignedDuration::from_secs(1) } else { ended_at };
             let retry_at = ended_at + secs(backoff::delay(&policy.backoff, failed));
             if o.now >= retry_at {
                 return start_attempt(o, settings, status, plan, last.number + 1);

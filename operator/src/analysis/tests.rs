@@ -186,7 +186,7 @@ fn a_failed_attempt_is_retried_after_its_backoff() {
     let plan = w.step();
     assert_eq!(w.phase(), Some(AnalysisPhase::Retrying));
     assert_eq!(w.condition(conditions::RECONCILING), ("True".into(), reason::BACKOFF.into()));
-    assert_eq!(plan.requeue_after, Some(Duration::from_secs(9)), "retry at end (60) + 10 s, now 61");
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(10)), "retry at end (60, rounded up to 61) + 10 s, now 61");
     assert!(started(&plan).is_empty());
     assert_eq!(event_reasons(&plan), ["AttemptFailed", "RetryScheduled"]);
     let attempt = &w.attempts()[0];
@@ -195,6 +195,8 @@ fn a_failed_attempt_is_retried_after_its_backoff() {
     assert_eq!(attempt.message.as_deref(), Some("fetch failed: connection reset"));
 
     w.now = at(70);
+    assert!(started(&w.step()).is_empty(), "not before the backoff");
+    w.now = at(71);
     let plan = w.step();
     assert_eq!(started(&plan), [2]);
     assert_eq!(w.phase(), Some(AnalysisPhase::Pending));
@@ -203,7 +205,7 @@ fn a_failed_attempt_is_retried_after_its_backoff() {
     w.set_pod(2, |p| p.failed_with(1, "again"));
     w.now = at(61);
     let plan = w.step();
-    assert_eq!(plan.requeue_after, Some(Duration::from_secs(29)));
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(30)));
 }
 
 #[test]

@@ -1,0 +1,372 @@
+//! The environment the scenarios share, and the helpers they are written with.
+#![allow(clippy::expect_used)]
+
+pub mod scenarios;
+
+use std::future::Future;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
+use gitview_crds::v1alpha1::Analysis;
+use gitview_e2e::launcher::ControlPlane;
+use gitview_e2e::node::{AgentConfig, NodeAgent};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ObjectMeta, PostParams};
+use kube::runtime::wait::await_condition;
+use kube::Client;
+
+/// Images the node agent knows, by the key their repository ends with.
+pub mod image {
+    /// The real runner binary (no test hook): with no gateway sink yet, a valid run config
+    /// ends in a retryable failure.
+    pub const RUNNER: &str = "ghcr.io/gitview/gitview-runner:e2e";
+    /// Checks the run Secret is mounted, then the real runner with its success test hook.
+    pub const OK: &str = "e2e.local/e2e-ok:1";
+    /// Checks the mount, then the real runner with its invalid-input (exit 2) test hook.
+    pub const INVALID: &str = "e2e.local/e2e-invalid:1";
+    /// Checks the mount, waits for its namespace's gate file, then succeeds.
+    pub const GATED: &str = "e2e.local/e2e-gated:1";
+}
+
+/// A running operator process.
+#[derive(Debug)]
+pub struct Operator {
+    pub identity: String,
+    pub metrics_port: u16,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    /// SIGKILL, as an OOM killer or a lost node would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything a scenario can use.
+pub struct Env {
+    plane: Mutex<Option<ControlPlane>>,
+    pub client: Client,
+    agent: tokio::sync::Mutex<Option<NodeAgent>>,
+    pub operators: tokio::sync::Mutex<Vec<Operator>>,
+    pub root: PathBuf,
+    target_dir: PathBuf,
+    pub gates: PathBuf,
+    work: tempfile::TempDir,
+    operator_kubeconfig: PathBuf,
+    kubeconfig: PathBuf,
+    next_operator: std::sync::atomic::AtomicU32,
+}
+
+fn control_plane_bin(root: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(bin) = std::env::var("GITVIEW_CONTROLPLANE_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let output = Command::new("bash")
+        .arg(root.join("e2e/controlplane/build.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run e2e/controlplane/build.sh")?;
+    if !output.status.success() {
+        bail!("e2e/controlplane/build.sh failed ({})", output.status);
+    }
+    let stdout = String::from_utf8(output.stdout)?;
+    Ok(PathBuf::from(stdout.lines().last().context("build.sh printed no bin dir")?.trim()))
+}
+
+fn script(prologue_check: bool, body: &str) -> String {
+    let check = if prologue_check {
+        r#"RUN=/var/run/secrets/gitview
+if [ ! -r "$RUN/run.json" ] || [ ! -r "$RUN/token" ]; then
+  echo '{"message":"run secret not mounted at /var/run/secrets/gitview"}' > /dev/termination-log
+  exit 2
+fi
+echo "run config mounted at $RUN ($(wc -c < "$RUN/run.json") bytes)"
+"#
+    } else {
+        ""
+    };
+    format!("#!/bin/sh\n{check}{body}\n")
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env").field("work", &self.work.path()).finish_non_exhaustive()
+    }
+}
+
+impl Env {
+    pub async fn start() -> anyhow::Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the e2e crate has a parent")?.to_owned();
+        let exe = std::env::current_exe()?;
+        let target_dir = exe.parent().and_then(Path::parent).context("test binary under target/<profile>/deps")?.to_owned();
+        for binary in ["gitview-operator", "gitview-runner"] {
+            if !target_dir.join(binary).exists() {
+                bail!("{} is missing: run `cargo build --workspace --bins` first (./test.sh does)", target_dir.join(binary).display());
+            }
+        }
+        let bin = control_plane_bin(&root)?;
+        let plane = ControlPlane::start(&bin).await?;
+        let client = plane.client().await?;
+
+        let work = tempfile::Builder::new().prefix("gitview-e2e-work-").tempdir()?;
+        std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755))?;
+        let gates = work.path().join("gates");
+        let scripts = work.path().join("images");
+        std::fs::create_dir_all(&gates)?;
+        std::fs::create_dir_all(&scripts)?;
+        std::fs::set_permissions(&gates, std::fs::Permissions::from_mode(0o755))?;
+        let runner = scripts.join("gitview-runner");
+        std::fs::copy(target_dir.join("gitview-runner"), &runner)?;
+        let runner = runner.display().to_string();
+        let gate_wait = format!(
+            r#"ns=$(sed -n 's/.*"namespace":"\([^"]*\)".*/\1/p' "$RUN/run.json")
+while [ ! -e "{}/$ns" ]; do sleep 0.1; done
+GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
+            gates.display()
+        );
+        let images = [
+            ("e2e-ok", script(true, &format!("GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} \"$@\""))),
+            ("e2e-invalid", script(true, &format!("GITVIEW_RUNNER_TEST_EXIT=2 exec {runner} \"$@\""))),
+            ("e2e-gated", script(true, &gate_wait)),
+        ];
+        let mut image_map = vec![("gitview-runner".to_owned(), scripts.join("gitview-runner"))];
+        for (key, text) in images {
+            let path = scripts.join(key);
+            std::fs::write(&path, text)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+            image_map.push((key.to_owned(), path));
+        }
+        std::fs::set_permissions(&scripts, std::fs::Permissions::from_mode(0o755))?;
+
+        let signing_key = work.path().join("signing.pem");
+        let mut seed = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+        let pem = ed25519_dalek::SigningKey::from_bytes(&seed).to_pkcs8_pem(LineEnding::LF)?;
+        std::fs::write(&signing_key, pem.as_bytes())?;
+
+        let agent = NodeAgent::start(
+            client.clone(),
+            AgentConfig {
+                node_name: "e2e-node".to_owned(),
+                images: image_map,
+                work_dir: work.path().join("node"),
+                extra_env: vec![],
+            },
+        )
+        .await?;
+
+        let env = Self {
+            operator_kubeconfig: plane.operator_kubeconfig.clone(),
+            kubeconfig: plane.kubeconfig.clone(),
+            plane: Mutex::new(Some(plane)),
+            client,
+            agent: tokio::sync::Mutex::new(Some(agent)),
+            operators: tokio::sync::Mutex::new(vec![]),
+            root,
+            target_dir,
+            gates,
+            work,
+            next_operator: std::sync::atomic::AtomicU32::new(1),
+        };
+        // Install as a user would: the CRDs, the operator's namespace and least-privilege RBAC.
+        env.kubectl_ok(&["apply", "-f", &env.root.join("crds/yaml").display().to_string()])?;
+        env.kubectl_ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/analyses.gitview.dev", "crd/analysisprofiles.gitview.dev", "crd/repositorytrackers.gitview.dev"])?;
+        env.create_namespace("gitview-system").await?;
+        env.kubectl_ok(&["apply", "-f", &env.root.join("config/rbac/operator.yaml").display().to_string()])?;
+        env.apply(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: gitview-operator}\n\
+             roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitview-operator}\n\
+             subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: gitview-operator}]\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: gitview-operator-leader-election, namespace: gitview-system}\n\
+             roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: gitview-operator-leader-election}\n\
+             subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: gitview-operator}]\n",
+        )?;
+        env.start_operator().await?;
+        Ok(env)
+    }
+
+    /// Starts one more operator replica and waits until it serves /readyz... or, as a
+    /// standby, /healthz (caches only sync once it leads).
+    pub async fn start_operator(&self) -> anyhow::Result<String> {
+        let n = self.next_operator.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let identity = format!("operator-{n}");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let log = self.work.path().join(format!("{identity}.log"));
+        let file = std::fs::File::create(&log)?;
+        let child = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "--"])
+            .arg(self.target_dir.join("gitview-operator"))
+            .args(["--signing-key-file", &self.work.path().join("signing.pem").display().to_string()])
+            .args(["--lease-namespace", "gitview-system", "--identity", &identity, "--lease-seconds", "6"])
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "--janitor-interval", "10"])
+            .args(["--gateway-url", "http://127.0.0.1:9"])
+            .env("KUBECONFIG", &self.operator_kubeconfig)
+            .env("RUST_LOG", "info,kube=warn,gitview_operator=debug")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()?;
+        let mut operators = self.operators.lock().await;
+        operators.push(Operator { identity: identity.clone(), metrics_port: port, child, log });
+        drop(operators);
+        wait_until(Duration::from_secs(30), || async move { http_get(port, "/healthz").is_some_and(|(code, _)| code == 200) })
+            .await
+            .context("operator /healthz")?;
+        Ok(identity)
+    }
+
+    /// The identity holding the leader lease.
+    pub async fn leader(&self) -> anyhow::Result<Option<String>> {
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), "gitview-system");
+        Ok(leases.get_opt("gitview-operator-leader").await?.and_then(|l| l.spec?.holder_identity))
+    }
+
+    /// Waits until `identity` holds the leader lease.
+    pub async fn await_leader(&self, identity: &str, timeout: Duration) -> anyhow::Result<()> {
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), "gitview-system");
+        let want = identity.to_owned();
+        let cond = move |l: Option<&Lease>| l.and_then(|l| l.spec.as_ref()?.holder_identity.as_deref()) == Some(want.as_str());
+        tokio::time::timeout(timeout, await_condition(leases, "gitview-operator-leader", cond))
+            .await
+            .with_context(|| format!("{identity} did not become leader within {timeout:?}"))??;
+        Ok(())
+    }
+
+    pub async fn create_namespace(&self, name: &str) -> anyhow::Result<()> {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let ns = Namespace { metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() }, ..Namespace::default() };
+        match namespaces.create(&PostParams::default(), &ns).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Runs kubectl as the admin user.
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Output> {
+        let mut child = Command::new("kubectl")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("kubectl")?;
+        let mut input = child.stdin.take().context("kubectl stdin")?;
+        input.write_all(stdin.unwrap_or_default().as_bytes())?;
+        drop(input);
+        Ok(child.wait_with_output()?)
+    }
+
+    pub fn kubectl_ok(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = self.kubectl(args, None)?;
+        if !out.status.success() {
+            bail!("kubectl {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `kubectl apply -f -` of a manifest; fails with kubectl's message.
+    pub fn apply(&self, yaml: &str) -> anyhow::Result<()> {
+        let out = self.kubectl(&["apply", "-f", "-"], Some(yaml))?;
+        if !out.status.success() {
+            bail!("kubectl apply failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
+    /// Opens the gate that `e2e-gated` runners of a namespace wait for.
+    pub fn open_gate(&self, namespace: &str) -> anyhow::Result<()> {
+        std::fs::write(self.gates.join(namespace), b"open")?;
+        Ok(())
+    }
+
+    /// Keeps the control plane's and the operators' logs after the suite.
+    pub fn keep_logs(&self) {
+        if let Some(plane) = self.plane.lock().expect("not poisoned").as_mut() {
+            plane.keep_logs();
+            eprintln!("  control plane logs: {}", plane.dir().display());
+        }
+        eprintln!("  operator and node logs: {} (kept)", self.work.path().display());
+        if let Ok(operators) = self.operators.try_lock() {
+            for operator in operators.iter() {
+                eprintln!("  {}: {}", operator.identity, operator.log.display());
+            }
+        }
+        let _ = std::fs::write(self.work.path().join(".keep"), b"");
+    }
+
+    pub async fn stop(self) {
+        for operator in self.operators.lock().await.drain(..) {
+            operator.kill();
+        }
+        if let Some(agent) = self.agent.lock().await.take() {
+            agent.shutdown().await;
+        }
+        drop(self.plane.lock().expect("not poisoned").take());
+        if self.work.path().join(".keep").exists() {
+            let _ = self.work.keep();
+        }
+    }
+}
+
+/// A bare HTTP/1.1 GET on loopback: (status, body).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Some((code, body))
+}
+
+/// Polls a condition that no watch announces (a process's HTTP endpoint).
+pub async fn wait_until<F, Fut>(timeout: Duration, mut probe: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !probe().await {
+        if tokio::time::Instant::now() > deadline {
+            bail!("condition not met within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Waits (on a watch) until an Analysis satisfies `cond`; returns it.
+pub async fn await_analysis(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    cond: impl Fn(&Analysis) -> bool + Send + 'static,
+) -> anyhow::Result<Analysis> {
+    let api: Api<Analysis> = Api::namespaced(client.clone(), namespace);
+    let found = tokio::time::timeout(timeout, await_condition(api.clone(), name, move |a: Option<&Analysis>| a.is_some_and(&cond)))
+        .await;
+    match found {
+        Ok(Ok(Some(an))) => Ok(an),
+        Ok(Ok(None)) => bail!("Analysis {namespace}/{name} vanished while waiting until {what}"),
+        Ok(Err(err)) => Err(err.into()),
+        Err(_) => {
+            let current = api.get_opt(name).await?.and_then(|a| a.status);
+            bail!("Analysis {namespace}/{name}: not {what} within {timeout:?}; status: {}", serde_json::to_string(&current)?)
+        }
+    }
+}

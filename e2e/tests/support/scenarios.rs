@@ -1,0 +1,269 @@
+//! The scenarios. Each gets the shared environment and a fresh namespace.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, AttemptFailure};
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, ListParams};
+use kube::runtime::wait::await_condition;
+
+use super::{Env, await_analysis, http_get, image, wait_until};
+
+const RUN: Duration = Duration::from_secs(90);
+
+fn phase(an: &Analysis) -> Option<AnalysisPhase> {
+    an.status.as_ref().and_then(|s| s.phase)
+}
+
+fn is(p: AnalysisPhase) -> impl Fn(&Analysis) -> bool + Send + 'static {
+    move |an| phase(an) == Some(p)
+}
+
+fn condition<'a>(an: &'a Analysis, type_: &str) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    an.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
+}
+
+fn profile(name: &str, image: &str) -> String {
+    format!("apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {name}}}\nspec:\n  runner: {{image: \"{image}\"}}\n")
+}
+
+fn analysis(namespace: &str, name: &str, profile: &str, extra_spec: &str) -> String {
+    format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  \
+         repository: {{url: \"https://git.example.com/org/repo.git\", ref: main}}\n  profile: {profile}\n{extra_spec}"
+    )
+}
+
+async fn pods_of(env: &Env, an: &Analysis) -> anyhow::Result<Vec<Pod>> {
+    let uid = an.metadata.uid.as_deref().context("uid")?;
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), an.metadata.namespace.as_deref().context("namespace")?);
+    Ok(pods.list(&ListParams::default().labels(&format!("{}={uid}", labels::ANALYSIS_UID))).await?.items)
+}
+
+/// Waits until no run Secret of the Analysis is left.
+async fn await_no_run_secrets(env: &Env, an: &Analysis, timeout: Duration) -> anyhow::Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), an.metadata.namespace.as_deref().context("namespace")?);
+    for attempt in &an.status.as_ref().context("status")?.attempts {
+        let gone = await_condition(secrets.clone(), &attempt.pod, |s: Option<&Secret>| s.is_none());
+        tokio::time::timeout(timeout, gone).await.with_context(|| format!("run secret {} still there after {timeout:?}", attempt.pod))??;
+    }
+    Ok(())
+}
+
+pub async fn invalid_manifests_are_rejected_by_the_api_server(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let cases = [
+        ("  mode: {type: Full}\n", "https://x", "file:///etc/passwd", "schemes https, http, ssh or git"),
+        ("", "", "https://user:hunter2@git.example.com/r.git", "must not embed a password"),
+        ("", "", "https:///no-host", "non-empty host"),
+        ("  ttlSecondsAfterFinished: -1\n", "", "", "should be greater than or equal to 0"),
+        ("  mode: {type: Sometimes}\n", "", "", "Unsupported value: \"Sometimes\""),
+        ("  retryPolicy: {limit: 99}\n", "", "", "should be less than or equal to 20"),
+        ("  activeDeadlineSeconds: 5\n", "", "", "should be greater than or equal to 30"),
+        ("  mode: {type: Range}\n", "", "", "mode.since is required"),
+        ("  ttlPolicy: Sometimes\n", "", "", "Unsupported value: \"Sometimes\""),
+    ];
+    for (i, (extra, _, url, expected)) in cases.iter().enumerate() {
+        let mut yaml = analysis(&ns, &format!("bad-{i}"), "default", extra);
+        if !url.is_empty() {
+            yaml = yaml.replace("https://git.example.com/org/repo.git", url);
+        }
+        let out = env.kubectl(&["apply", "-f", "-"], Some(&yaml))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "case {i} was accepted:\n{yaml}");
+        ensure!(stderr.contains(expected), "case {i}: expected {expected:?} in:\n{stderr}");
+    }
+    // Immutability of what defines a run.
+    env.apply(&analysis(&ns, "fixed", "no-such-profile", ""))?;
+    for (change, expected) in [
+        (analysis(&ns, "fixed", "no-such-profile", "").replace("ref: main", "ref: dev"), "spec.repository is immutable"),
+        (analysis(&ns, "fixed", "no-such-profile", "  mode: {type: Incremental}\n"), "spec.mode is immutable"),
+    ] {
+        let out = env.kubectl(&["apply", "-f", "-"], Some(&change))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success() && stderr.contains(expected), "expected {expected:?}, got: {stderr}");
+    }
+    // ...while how it runs may change.
+    env.apply(&analysis(&ns, "fixed", "no-such-profile", "  retryPolicy: {limit: 5}\n"))?;
+    // A missing profile stalls it with a clear reason (and no hot loop).
+    let an = await_analysis(&env.client, &ns, "fixed", RUN, "stalled on its profile", |an| {
+        condition(an, "Stalled").is_some_and(|c| c.status == "True" && c.reason == "ProfileNotFound")
+    })
+    .await?;
+    ensure!(pods_of(&env, &an).await?.is_empty(), "a pod was created without a profile");
+    Ok(())
+}
+
+pub async fn sample_analysis_runs_in_a_restricted_pod_and_succeeds(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    // The sample profile as shipped, pointed at the e2e runner image (the published image does
+    // not exist here), and the sample Analysis unchanged.
+    let sample = std::fs::read_to_string(env.root.join("config/samples/analysisprofile-default.yaml"))?;
+    let image_line = sample.lines().find(|l| l.trim_start().starts_with("image:")).context("sample has an image")?;
+    env.apply(&sample.replace(image_line, &format!("    image: {}", image::OK)))?;
+    let sample_an = env.root.join("config/samples/analysis.yaml").display().to_string();
+    env.kubectl_ok(&["apply", "-n", &ns, "-f", &sample_an])?;
+
+    let an = await_analysis(&env.client, &ns, "kube-rs-history", RUN, "Succeeded", is(AnalysisPhase::Succeeded)).await?;
+    let status = an.status.as_ref().context("status")?;
+    ensure!(status.attempts.len() == 1, "attempts: {:?}", status.attempts);
+    ensure!(status.attempts[0].exit_code == Some(0), "attempt: {:?}", status.attempts[0]);
+    ensure!(condition(&an, "Ready").is_some_and(|c| c.status == "True"), "Ready: {:?}", condition(&an, "Ready"));
+    ensure!(status.observed_generation == an.metadata.generation);
+    ensure!(status.completion_time.is_some() && status.start_time.is_some());
+
+    // The pod as the API server stored it: restricted, no token, the Secret read-only.
+    let pods = pods_of(&env, &an).await?;
+    ensure!(pods.len() == 1, "{} pods", pods.len());
+    let spec = pods[0].spec.as_ref().context("pod spec")?;
+    let psc = spec.security_context.as_ref().context("pod securityContext")?;
+    ensure!(psc.run_as_non_root == Some(true) && psc.run_as_user.is_some_and(|u| u > 0));
+    ensure!(psc.seccomp_profile.as_ref().is_some_and(|s| s.type_ == "RuntimeDefault"));
+    ensure!(spec.automount_service_account_token == Some(false));
+    let sc = spec.containers[0].security_context.as_ref().context("container securityContext")?;
+    ensure!(sc.allow_privilege_escalation == Some(false) && sc.read_only_root_filesystem == Some(true));
+    ensure!(sc.capabilities.as_ref().and_then(|c| c.drop.clone()) == Some(vec!["ALL".to_owned()]));
+    let mount = spec.containers[0].volume_mounts.iter().flatten().find(|m| m.mount_path == "/var/run/secrets/gitview");
+    ensure!(mount.is_some_and(|m| m.read_only == Some(true)), "secret mount: {mount:?}");
+    // Its finalizer is released right after the outcome is recorded.
+    let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
+    let released = |p: Option<&Pod>| p.is_some_and(|p| p.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty()));
+    tokio::time::timeout(Duration::from_secs(10), await_condition(pod_api, &pods[0].metadata.name.clone().unwrap_or_default(), released))
+        .await
+        .context("the pod's finalizer was never released")??;
+
+    // The attempt's Secret goes as soon as the pod finished.
+    await_no_run_secrets(&env, &an, Duration::from_secs(10)).await?;
+
+    // `kubectl get an` is useful on its own.
+    let table = env.kubectl_ok(&["get", "an", "-n", &ns])?;
+    for column in ["PHASE", "REPOSITORY", "REF", "PROGRESS", "COMMITS", "AGE", "Succeeded", "main"] {
+        ensure!(table.contains(column), "{column} missing from:\n{table}");
+    }
+    Ok(())
+}
+
+pub async fn a_failing_runner_is_retried_with_backoff_then_fails(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    // The real runner: it reads its mounted config, finds no gateway sink yet, exits 1.
+    env.apply(&profile(&format!("{ns}-real"), image::RUNNER))?;
+    let spec = "  retryPolicy: {limit: 2, backoff: {initialSeconds: 1, factor: 2, maxSeconds: 5}}\n";
+    env.apply(&analysis(&ns, "flaky", &format!("{ns}-real"), spec))?;
+    let an = await_analysis(&env.client, &ns, "flaky", Duration::from_secs(150), "Failed", is(AnalysisPhase::Failed)).await?;
+    let attempts = &an.status.as_ref().context("status")?.attempts;
+    ensure!(attempts.len() == 3, "expected 3 attempts, got {attempts:#?}");
+    for a in attempts {
+        ensure!(a.exit_code == Some(1) && a.failure_class == Some(AttemptFailure::RunnerError), "{a:?}");
+        ensure!(a.message.as_deref().is_some_and(|m| m.contains("gateway sink not implemented yet")), "{a:?}");
+    }
+    // Each retry waited at least its backoff.
+    for (i, pair) in attempts.windows(2).enumerate() {
+        let ended = pair[0].completion_time.as_ref().context("end")?.0;
+        let next = pair[1].start_time.as_ref().context("start")?.0;
+        let backoff = [1, 2][i];
+        ensure!(next.as_second() - ended.as_second() >= backoff, "attempt {} started {}s after the previous ended", i + 2, next.as_second() - ended.as_second());
+    }
+    ensure!(condition(&an, "Stalled").is_some_and(|c| c.reason == "RetriesExhausted"));
+    await_no_run_secrets(&env, &an, Duration::from_secs(10)).await?;
+    Ok(())
+}
+
+pub async fn invalid_input_is_not_retried(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    env.apply(&profile(&format!("{ns}-invalid"), image::INVALID))?;
+    env.apply(&analysis(&ns, "bad-input", &format!("{ns}-invalid"), "  retryPolicy: {limit: 3, backoff: {initialSeconds: 1}}\n"))?;
+    let an = await_analysis(&env.client, &ns, "bad-input", RUN, "Failed", is(AnalysisPhase::Failed)).await?;
+    let attempts = &an.status.as_ref().context("status")?.attempts;
+    ensure!(attempts.len() == 1, "invalid input was retried: {attempts:#?}");
+    ensure!(attempts[0].exit_code == Some(2) && attempts[0].failure_class == Some(AttemptFailure::InvalidInput));
+    ensure!(condition(&an, "Stalled").is_some_and(|c| c.reason == "InvalidInput"));
+    Ok(())
+}
+
+pub async fn a_pod_deleted_by_hand_is_recorded(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    env.apply(&profile(&format!("{ns}-gated"), image::GATED))?;
+    env.apply(&analysis(&ns, "victim", &format!("{ns}-gated"), "  retryPolicy: {limit: 0}\n"))?;
+    let an = await_analysis(&env.client, &ns, "victim", RUN, "Running", is(AnalysisPhase::Running)).await?;
+    let pod = an.status.as_ref().context("status")?.attempts[0].pod.clone();
+    env.kubectl_ok(&["delete", "pod", &pod, "-n", &ns, "--wait=false"])?;
+    let an = await_analysis(&env.client, &ns, "victim", RUN, "Failed", is(AnalysisPhase::Failed)).await?;
+    let attempt = &an.status.as_ref().context("status")?.attempts[0];
+    ensure!(attempt.reason.as_deref() == Some("PodDeleted") && attempt.failure_class == Some(AttemptFailure::Infrastructure), "{attempt:?}");
+    // With its outcome recorded, the finalizer is released and the deletion completes.
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
+    tokio::time::timeout(Duration::from_secs(30), await_condition(pods, &pod, |p: Option<&Pod>| p.is_none()))
+        .await
+        .context("the deleted pod never went away")??;
+    Ok(())
+}
+
+pub async fn ttl_cleans_resources_or_deletes_the_analysis(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    env.apply(&profile(&format!("{ns}-ok"), image::OK))?;
+    env.apply(&analysis(&ns, "keep-me", &format!("{ns}-ok"), "  ttlSecondsAfterFinished: 2\n  ttlPolicy: CleanupResources\n"))?;
+    env.apply(&analysis(&ns, "delete-me", &format!("{ns}-ok"), "  ttlSecondsAfterFinished: 2\n  ttlPolicy: DeleteAnalysis\n"))?;
+    let kept = await_analysis(&env.client, &ns, "keep-me", RUN, "Succeeded", is(AnalysisPhase::Succeeded)).await?;
+    let analyses: Api<Analysis> = Api::namespaced(env.client.clone(), &ns);
+    tokio::time::timeout(RUN, await_condition(analyses.clone(), "delete-me", |a: Option<&Analysis>| a.is_none()))
+        .await
+        .context("DeleteAnalysis: the Analysis is still there")??;
+    let pod = kept.status.as_ref().context("status")?.attempts[0].pod.clone();
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
+    tokio::time::timeout(RUN, await_condition(pods, &pod, |p: Option<&Pod>| p.is_none()))
+        .await
+        .context("CleanupResources: the pod is still there")??;
+    let still = analyses.get("keep-me").await?;
+    ensure!(phase(&still) == Some(AnalysisPhase::Succeeded), "CleanupResources must keep the Analysis and its status");
+    Ok(())
+}
+
+pub async fn operator_killed_mid_run_resumes_without_duplicates(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    env.apply(&profile(&format!("{ns}-gated"), image::GATED))?;
+    env.apply(&analysis(&ns, "survivor", &format!("{ns}-gated"), "  retryPolicy: {limit: 0}\n"))?;
+    await_analysis(&env.client, &ns, "survivor", RUN, "Running", is(AnalysisPhase::Running)).await?;
+
+    let leader = env.leader().await?.context("no leader")?;
+    let mut operators = env.operators.lock().await;
+    let index = operators.iter().position(|o| o.identity == leader).context("leader is not ours")?;
+    operators.remove(index).kill();
+    drop(operators);
+    let replacement = env.start_operator().await?;
+    env.await_leader(&replacement, Duration::from_secs(60)).await?;
+
+    env.open_gate(&ns)?;
+    let an = await_analysis(&env.client, &ns, "survivor", RUN, "Succeeded", is(AnalysisPhase::Succeeded)).await?;
+    let attempts = &an.status.as_ref().context("status")?.attempts;
+    ensure!(attempts.len() == 1, "the restart started another attempt: {attempts:#?}");
+    let pods = pods_of(&env, &an).await?;
+    ensure!(pods.len() == 1, "{} runner pods for one attempt", pods.len());
+    Ok(())
+}
+
+pub async fn only_the_lease_holder_acts_and_a_standby_takes_over(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let leader = env.leader().await?.context("no leader")?;
+    let standby = env.start_operator().await?;
+    let ports: Vec<(String, u16)> = env.operators.lock().await.iter().map(|o| (o.identity.clone(), o.metrics_port)).collect();
+    let port_of = |id: &str| ports.iter().find(|(i, _)| i == id).map(|(_, p)| *p).context("operator port");
+    let (leader_port, standby_port) = (port_of(&leader)?, port_of(&standby)?);
+
+    env.apply(&profile(&format!("{ns}-ok"), image::OK))?;
+    env.apply(&analysis(&ns, "first", &format!("{ns}-ok"), ""))?;
+    await_analysis(&env.client, &ns, "first", RUN, "Succeeded", is(AnalysisPhase::Succeeded)).await?;
+    ensure!(env.leader().await?.as_deref() == Some(leader.as_str()), "leadership moved without cause");
+    let metrics = |port: u16| http_get(port, "/metrics").map(|(_, body)| body).unwrap_or_default();
+    ensure!(metrics(leader_port).contains("gitview_operator_leader 1"), "leader gauge");
+    let standby_metrics = metrics(standby_port);
+    ensure!(standby_metrics.contains("gitview_operator_leader 0"), "standby gauge:\n{standby_metrics}");
+    ensure!(!standby_metrics.contains("gitview_operator_reconciles_total{"), "the standby reconciled:\n{standby_metrics}");
+
+    let mut operators = env.operators.lock().await;
+    let index = operators.iter().position(|o| o.identity == leader).context("leader")?;
+    operators.remove(index).kill();
+    drop(operators);
+    env.await_leader(&standby, Duration::from_secs(60)).await?;
+    env.apply(&analysis(&ns, "second", &format!("{ns}-ok"), ""))?;
+    await_analysis(&env.client, &ns, "second", RUN, "Succeeded", is(AnalysisPhase::Succeeded)).await?;
+    wait_until(Duration::from_secs(10), || async move { metrics(standby_port).contains("gitview_operator_leader 1") }).await?;
+    if env.operators.lock().await.len() != 1 {
+        bail!("expected exactly one operator left");
+    }
+    Ok(())
+}

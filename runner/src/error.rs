@@ -1,0 +1,171 @@
+//! Typed errors of the runner's stages, and how each one classifies for retries.
+//!
+//! The runner's exit code tells the operator whether another attempt can help: invalid input
+//! (a bad run config, a URL we refuse, a revision that does not exist) exits with
+//! [`EXIT_INVALID_INPUT`](gitview_crds::wire::EXIT_INVALID_INPUT) and is never retried;
+//! everything else exits 1 and may be retried.
+
+use std::path::PathBuf;
+
+use gix::ObjectId;
+
+/// Errors of the extract stage: opening the repository, resolving revisions, walking history,
+/// diffing.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error(
+        "{location:?} is a URL; cloning is not supported by `analyze` yet: clone it first \
+         (`git clone --bare {location} repo.git`) and pass the local path"
+    )]
+    UrlNotSupported { location: String },
+    #[error("no git repository at {path:?}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("could not prepare diffs (attributes, diff drivers) for {git_dir:?}")]
+    DiffSetup {
+        git_dir: PathBuf,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("revision {rev:?} not found")]
+    RevisionNotFound {
+        rev: String,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("revision {rev:?} does not name a commit")]
+    NotACommit {
+        rev: String,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("could not read commit {id}")]
+    ReadCommit {
+        id: ObjectId,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("could not diff commit {id} against its parent")]
+    DiffTrees {
+        id: ObjectId,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("could not diff {path:?} in commit {id}")]
+    DiffBlobs {
+        id: ObjectId,
+        path: String,
+        #[source]
+        source: gix::Error,
+    },
+}
+
+impl ExtractError {
+    /// True when retrying cannot help: the input itself is wrong.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Self::UrlNotSupported { .. }
+                | Self::Open { .. }
+                | Self::RevisionNotFound { .. }
+                | Self::NotACommit { .. }
+        )
+    }
+}
+
+/// Errors writing output files.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("could not write {path:?}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not serialize a record for {path:?}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Errors of `gitview-runner analyze`.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+impl AnalyzeError {
+    /// True when retrying cannot help: the input itself is wrong.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Self::Extract(err) => err.is_invalid_input(),
+            Self::Output(_) => false,
+        }
+    }
+}
+
+/// Errors of `gitview-runner run`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot read the run config {path:?}")]
+    ConfigUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid run config {path:?}")]
+    ConfigInvalid {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("unsupported run config version {found} (this runner reads version {supported})")]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("invalid repository URL: {0}")]
+    InvalidUrl(#[from] UrlError),
+    #[error("invalid revision {rev:?} in {field}: {reason}")]
+    InvalidRevision {
+        field: &'static str,
+        rev: String,
+        reason: &'static str,
+    },
+    #[error("invalid test exit code {0:?} in GITVIEW_RUNNER_TEST_EXIT")]
+    InvalidTestExit(String),
+    /// The results have nowhere to go yet: retryable, and honest about it.
+    #[error("gateway sink not implemented yet")]
+    SinkNotImplemented,
+}
+
+impl RunError {
+    /// True when retrying cannot help: the input itself is wrong.
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(self, Self::SinkNotImplemented)
+    }
+}
+
+/// Why a repository URL is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("the URL is empty")]
+    Empty,
+    #[error("the URL contains whitespace or control characters")]
+    BadCharacters,
+    #[error("scheme {0:?} is not allowed (use https, http, ssh or git)")]
+    Scheme(String),
+    #[error("no scheme: write scp-style addresses as ssh://user@host/path")]
+    NoScheme,
+    #[error("the URL has no host")]
+    NoHost,
+    #[error("the URL embeds a password; credentials belong in the credentials Secret")]
+    EmbeddedPassword,
+    #[error("invalid port {0:?}")]
+    Port(String),
+}

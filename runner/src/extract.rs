@@ -1,0 +1,518 @@
+//! The extract stage: walk a repository's history with gix and turn each commit into a
+//! [`CommitRecord`], with per-file line counts equal to `git log --numstat --no-renames`.
+//!
+//! * [`open`] finds the repository (a working copy, a bare repository, or a directory inside a
+//!   working copy, like git does).
+//! * [`plan`] resolves the range and lists its commits in `git log` order ([`crate::walk`]).
+//! * [`Extractor::commit`] reads one commit, diffs its tree against its first parent's (root
+//!   commits against the empty tree; merges not at all, like `git log`, unless asked to), and
+//!   counts lines with [`crate::numstat`]. Callers stream: one record at a time.
+//!
+//! Blob contents go through gix's diff pipeline in its "as stored in git" mode: no worktree
+//! filters and no textconv (git's numstat uses neither), but `.gitattributes` (`-diff`,
+//! `binary`, diff drivers with `binary = true`) and `core.bigFileThreshold` decide what is
+//! binary, as in git. Attributes come from the index of `HEAD`'s tree (gix's behaviour; git
+//! 2.39 reads the working tree's files instead, and nothing in bare repositories).
+
+use std::path::Path;
+
+use gix::ObjectId;
+use gix::bstr::{BString, ByteSlice};
+use gix::diff::blob::ResourceKind;
+use gix::diff::blob::platform::resource::Data;
+use gix::objs::tree::{EntryKind, EntryMode};
+use gix::prelude::ObjectIdExt;
+
+use crate::error::ExtractError;
+use crate::numstat::{self, LineCounts, Side};
+use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
+use crate::walk::{self, CommitGraph};
+
+/// What the extract stage records beyond git's own numstat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// Record mailmap-applied identities in `author.canonical`/`committer.canonical`.
+    pub mailmap: bool,
+    /// Detect renames into [`CommitRecord::renames`].
+    pub renames: bool,
+    /// Diff merge commits against their first parent instead of leaving `files` empty (like
+    /// `git log --diff-merges=first-parent`).
+    pub first_parent_merge_diffs: bool,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        Self {
+            mailmap: true,
+            renames: true,
+            first_parent_merge_diffs: false,
+        }
+    }
+}
+
+/// True if `location` names a remote rather than a local path: `scheme://…`, or an scp-style
+/// `host:path` / `user@host:path` (only when no such local path exists).
+pub fn looks_like_url(location: &str) -> bool {
+    if let Some((scheme, _)) = location.split_once("://") {
+        return !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    }
+    match location.split_once(':') {
+        // `C:\repo` is a Windows path, `./a:b` and `/a:b` are local paths.
+        Some((host, _)) => host.len() > 1 && !host.contains('/') && !Path::new(location).exists(),
+        None => false,
+    }
+}
+
+/// Opens the repository at or above `path` (a working copy, a bare repository or a directory
+/// inside a working copy).
+pub fn open(path: &Path) -> Result<gix::Repository, ExtractError> {
+    if let Some(location) = path.to_str().filter(|location| looks_like_url(location)) {
+        return Err(ExtractError::UrlNotSupported {
+            location: location.to_owned(),
+        });
+    }
+    let mut repo = gix::discover(path).map_err(|source| ExtractError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    // Tree diffs read the same trees over and over.
+    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+    Ok(repo)
+}
+
+/// Resolves `rev` (anything `git rev-parse` takes) to a commit, peeling tags.
+pub fn resolve_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, ExtractError> {
+    let id = repo
+        .rev_parse_single(rev)
+        .map_err(|source| ExtractError::RevisionNotFound {
+            rev: rev.to_owned(),
+            source,
+        })?;
+    let commit = id
+        .object()
+        .and_then(|object| object.peel_to_commit())
+        .map_err(|source| ExtractError::NotACommit {
+            rev: rev.to_owned(),
+            source,
+        })?;
+    Ok(commit.id)
+}
+
+/// A resolved range and its commits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The excluded end (`--since`), if any.
+    pub since: Option<ObjectId>,
+    /// The included end (`--until`).
+    pub until: ObjectId,
+    /// The commits of `since..until`, in `git log` order (newest first).
+    pub commits: Vec<ObjectId>,
+}
+
+/// Resolves `since..until` and lists its commits like `git log since..until` would.
+pub fn plan(
+    repo: &gix::Repository,
+    since: Option<&str>,
+    until: &str,
+) -> Result<Plan, ExtractError> {
+    let until = resolve_commit(repo, until)?;
+    let since = since.map(|rev| resolve_commit(repo, rev)).transpose()?;
+    let exclude: Vec<ObjectId> = since.into_iter().collect();
+    let commits = walk::log_order(&mut Odb(repo), &exclude, &[until])?;
+    Ok(Plan {
+        since,
+        until,
+        commits,
+    })
+}
+
+/// The object database as a [`CommitGraph`].
+struct Odb<'r>(&'r gix::Repository);
+
+impl CommitGraph for Odb<'_> {
+    type Id = ObjectId;
+    type Error = ExtractError;
+
+    fn load(&mut self, id: ObjectId) -> Result<(Vec<ObjectId>, i64), ExtractError> {
+        let read = |source| ExtractError::ReadCommit { id, source };
+        let commit = self.0.find_commit(id).map_err(read)?;
+        let time = commit.time().map_err(read)?;
+        Ok((
+            commit.parent_ids().map(|parent| parent.detach()).collect(),
+            time.seconds,
+        ))
+    }
+}
+
+/// Turns commits into [`CommitRecord`]s, reusing diff buffers from one commit to the next.
+pub struct Extractor<'r> {
+    repo: &'r gix::Repository,
+    options: ExtractOptions,
+    resources: gix::diff::blob::Platform,
+    mailmap: Option<gix::mailmap::Snapshot>,
+}
+
+impl std::fmt::Debug for Extractor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extractor")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A file that differs between two trees, either side possibly absent.
+struct FilePair {
+    path: BString,
+    old: Option<(EntryMode, ObjectId)>,
+    new: Option<(EntryMode, ObjectId)>,
+}
+
+impl<'r> Extractor<'r> {
+    /// Prepares the diff pipeline (attributes, drivers) and, if asked, the mailmap.
+    pub fn new(repo: &'r gix::Repository, options: ExtractOptions) -> Result<Self, ExtractError> {
+        let resources =
+            repo.diff_resource_cache_for_tree_diff()
+                .map_err(|source| ExtractError::DiffSetup {
+                    git_dir: repo.git_dir().to_owned(),
+                    source,
+                })?;
+        let mailmap = options.mailmap.then(|| repo.open_mailmap());
+        Ok(Self {
+            repo,
+            options,
+            resources,
+            mailmap,
+        })
+    }
+
+    /// The record of commit `id`.
+    pub fn commit(&mut self, id: ObjectId) -> Result<CommitRecord, ExtractError> {
+        let read = |source| ExtractError::ReadCommit { id, source };
+        let commit = self.repo.find_commit(id).map_err(read)?;
+        let parents: Vec<ObjectId> = commit.parent_ids().map(|parent| parent.detach()).collect();
+        let author = self.person(commit.author().map_err(read)?).map_err(read)?;
+        let committer = self
+            .person(commit.committer().map_err(read)?)
+            .map_err(read)?;
+        let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
+
+        let base = match parents.as_slice() {
+            [] => Some(None),
+            [first] => Some(Some(*first)),
+            [first, ..] if self.options.first_parent_merge_diffs => Some(Some(*first)),
+            _ => None,
+        };
+        let (files, renames) = match base {
+            Some(base) => self.diff(id, &commit, base)?,
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(CommitRecord {
+            id: id.to_string(),
+            parents: parents.iter().map(ToString::to_string).collect(),
+            author,
+            committer,
+            message,
+            files,
+            renames,
+        })
+    }
+
+    fn person(&self, signature: gix::actor::SignatureRef<'_>) -> Result<Person, gix::Error> {
+        let signature = signature.trim();
+        let time = signature.time()?;
+        let name = signature.name.to_str_lossy().into_owned();
+        let email = signature.email.to_str_lossy().into_owned();
+        let canonical = self
+            .mailmap
+            .as_ref()
+            .and_then(|mailmap| mailmap.try_resolve(signature))
+            .map(|mapped| Identity {
+                name: mapped.name.to_str_lossy().into_owned(),
+                email: mapped.email.to_str_lossy().into_owned(),
+            })
+            .filter(|mapped| mapped.name != name || mapped.email != email);
+        Ok(Person {
+            name,
+            email,
+            time: format_time(time),
+            canonical,
+        })
+    }
+
+    /// Files changed from `base` (the empty tree if `None`) to `commit`, in git's order.
+    fn diff(
+        &mut self,
+        id: ObjectId,
+        commit: &gix::Commit<'_>,
+        base: Option<ObjectId>,
+    ) -> Result<(Vec<FileStat>, Vec<Rename>), ExtractError> {
+        let diff_err = |source| ExtractError::DiffTrees { id, source };
+        let new_tree = commit.tree().map_err(diff_err)?;
+        let old_tree = match base {
+            None => self.repo.empty_tree(),
+            Some(parent) => self
+                .repo
+                .find_commit(parent)
+                .and_then(|parent| parent.tree())
+                .map_err(|source| ExtractError::ReadCommit { id: parent, source })?,
+        };
+
+        let mut changes = Vec::new();
+        let rewrites = self.options.renames.then(gix::diff::Rewrites::default);
+        let mut platform = old_tree.changes().map_err(diff_err)?;
+        platform.options(|options| {
+            options.track_path().track_rewrites(rewrites);
+        });
+        platform
+            .for_each_to_obtain_tree_with_cache(&new_tree, &mut self.resources, |change| {
+                changes.push(change.detach());
+                Ok(std::ops::ControlFlow::Continue(()))
+            })
+            .map_err(diff_err)?;
+        self.resources.clear_resource_cache_keep_allocation();
+
+        let (mut pairs, renames) = pairs_of(changes);
+        // git lists a tree diff depth-first in tree order, which is byte order of full paths
+        // (a directory sorts as its name plus `/`). The sort is stable: a deletion and an
+        // addition at one path stay in that order.
+        pairs.sort_by(|a, b| a.path.cmp(&b.path));
+
+        let mut files = Vec::with_capacity(pairs.len());
+        for pair in &pairs {
+            let counts = self
+                .line_counts(pair)
+                .map_err(|source| ExtractError::DiffBlobs {
+                    id,
+                    path: pair.path.to_str_lossy().into_owned(),
+                    source,
+                })?;
+            files.push(FileStat {
+                path: pair.path.to_str_lossy().into_owned(),
+                added: counts.added(),
+                deleted: counts.deleted(),
+                status: status_of(pair),
+            });
+        }
+        self.resources.clear_resource_cache_keep_allocation();
+        Ok((files, renames))
+    }
+
+    fn line_counts(&mut self, pair: &FilePair) -> Result<LineCounts, gix::Error> {
+        let same_contents =
+            matches!((pair.old, pair.new), (Some((_, old)), Some((_, new))) if old == new);
+        let is_gitlink =
+            |side: Option<(EntryMode, ObjectId)>| side.is_some_and(|(mode, _)| mode.is_commit());
+        if is_gitlink(pair.old) || is_gitlink(pair.new) {
+            // gix's diff pipeline only takes blobs and links; git diffs a submodule as the
+            // one-line text `Subproject commit <id>`.
+            let old = self.raw_side(pair.old)?;
+            let new = self.raw_side(pair.new)?;
+            let old = old.as_deref().map_or(Side::Missing, Side::Data);
+            let new = new.as_deref().map_or(Side::Missing, Side::Data);
+            return Ok(numstat::numstat(old, new, same_contents));
+        }
+
+        let hash = self.repo.object_hash();
+        let kind_of = |side: Option<(EntryMode, ObjectId)>| side.map(|(mode, _)| mode.kind());
+        let fallback_kind = kind_of(pair.new)
+            .or(kind_of(pair.old))
+            .unwrap_or(EntryKind::Blob);
+        for (side, which) in [
+            (pair.old, ResourceKind::OldOrSource),
+            (pair.new, ResourceKind::NewOrDestination),
+        ] {
+            let (kind, id) =
+                side.map_or((fallback_kind, hash.null()), |(mode, id)| (mode.kind(), id));
+            self.resources
+                .set_resource(id, kind, pair.path.as_ref(), which, &self.repo.objects)
+                .map_err(gix::Error::from)?;
+        }
+        let prepared = self.resources.prepare_diff().map_err(gix::Error::from)?;
+        Ok(numstat::numstat(
+            side_of(prepared.old.data),
+            side_of(prepared.new.data),
+            same_contents,
+        ))
+    }
+
+    /// The bytes git diffs for one side of a pair that involves a submodule.
+    fn raw_side(&self, side: Option<(EntryMode, ObjectId)>) -> Result<Option<Vec<u8>>, gix::Error> {
+        Ok(match side {
+            None => None,
+            Some((mode, id)) if mode.is_commit() => Some(numstat::gitlink_text(&id.to_string())),
+            Some((_, id)) => Some(id.attach(self.repo).object()?.detach().data),
+        })
+    }
+}
+
+/// Splits gix's changes into file pairs (renames become a deletion and an addition, like
+/// `--no-renames`) and the renames themselves. Directories are dropped: git lists files only.
+fn pairs_of(changes: Vec<gix::object::tree::diff::ChangeDetached>) -> (Vec<FilePair>, Vec<Rename>) {
+    use gix::object::tree::diff::ChangeDetached as Change;
+
+    let file = |mode: EntryMode, id: ObjectId| (!mode.is_tree()).then_some((mode, id));
+    let mut pairs = Vec::with_capacity(changes.len());
+    let mut renames = Vec::new();
+    for change in changes {
+        match change {
+            Change::Addition {
+                location,
+                entry_mode,
+                id,
+                ..
+            } => {
+                pairs.push(FilePair {
+                    path: location,
+                    old: None,
+                    new: file(entry_mode, id),
+                });
+            }
+            Change::Deletion {
+                location,
+                entry_mode,
+                id,
+                ..
+            } => {
+                pairs.push(FilePair {
+                    path: location,
+                    old: file(entry_mode, id),
+                    new: None,
+                });
+            }
+            Change::Modification {
+                location,
+                previous_entry_mode,
+                previous_id,
+                entry_mode,
+                id,
+            } => {
+                pairs.push(FilePair {
+                    path: location,
+                    old: file(previous_entry_mode, previous_id),
+                    new: file(entry_mode, id),
+                });
+            }
+            Change::Rewrite {
+                source_location,
+                source_entry_mode,
+                source_id,
+                diff,
+                entry_mode,
+                id,
+                location,
+                copy,
+                ..
+            } => {
+                if !copy {
+                    pairs.push(FilePair {
+                        path: source_location.clone(),
+                        old: file(source_entry_mode, source_id),
+                        new: None,
+                    });
+                }
+                let similarity = diff
+                    .map_or(100.0, |stats| stats.similarity * 100.0)
+                    .round()
+                    .clamp(0.0, 100.0) as u8;
+                renames.push(Rename {
+                    from: source_location.to_str_lossy().into_owned(),
+                    to: location.to_str_lossy().into_owned(),
+                    similarity,
+                });
+                pairs.push(FilePair {
+                    path: location,
+                    old: None,
+                    new: file(entry_mode, id),
+                });
+            }
+        }
+    }
+    pairs.retain(|pair| pair.old.is_some() || pair.new.is_some());
+    (pairs, renames)
+}
+
+/// A side as gix's diff pipeline prepared it: attributes and size may already have made it
+/// binary.
+fn side_of(data: Data<'_>) -> Side<'_> {
+    match data {
+        Data::Missing => Side::Missing,
+        Data::Buffer { buf, .. } => Side::Data(buf),
+        Data::Binary { .. } => Side::Binary,
+    }
+}
+
+fn status_of(pair: &FilePair) -> FileStatus {
+    let class = |mode: EntryMode| match mode.kind() {
+        EntryKind::Blob | EntryKind::BlobExecutable => 0,
+        EntryKind::Link => 1,
+        EntryKind::Commit => 2,
+        EntryKind::Tree => 3,
+    };
+    match (pair.old, pair.new) {
+        (None, _) => FileStatus::Added,
+        (_, None) => FileStatus::Deleted,
+        (Some((old, _)), Some((new, _))) if class(old) != class(new) => FileStatus::TypeChanged,
+        _ => FileStatus::Modified,
+    }
+}
+
+/// RFC 3339 in the recorded offset (git's `%aI`), or git's raw `@<seconds> <+hhmm>` for times
+/// RFC 3339 cannot express.
+pub fn format_time(time: gix::date::Time) -> String {
+    let rfc3339 = jiff::tz::Offset::from_seconds(time.offset)
+        .ok()
+        .zip(jiff::Timestamp::from_second(time.seconds).ok())
+        .and_then(|(offset, timestamp)| {
+            let civil = offset.to_datetime(timestamp);
+            (0..=9999)
+                .contains(&civil.year())
+                .then(|| timestamp.display_with_offset(offset).to_string())
+        });
+    rfc3339.unwrap_or_else(|| {
+        let sign = if time.offset < 0 { '-' } else { '+' };
+        let minutes = time.offset.unsigned_abs() / 60;
+        format!(
+            "@{} {sign}{:02}{:02}",
+            time.seconds,
+            minutes / 60,
+            minutes % 60
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_recognized() {
+        assert!(looks_like_url("https://example.com/repo.git"));
+        assert!(looks_like_url("git://127.0.0.1:9418/repo"));
+        assert!(looks_like_url("ssh://git@host/org/repo"));
+        assert!(looks_like_url("git@github.com:org/repo.git"));
+        assert!(!looks_like_url("/tmp/repo"));
+        assert!(!looks_like_url("./repo"));
+        assert!(!looks_like_url("repo"));
+        assert!(!looks_like_url("./odd:name"));
+        assert!(!looks_like_url("C:\\repo"));
+    }
+
+    #[test]
+    fn times_keep_their_offset() {
+        let time = |seconds, offset| format_time(gix::date::Time { seconds, offset });
+        assert_eq!(time(0, 0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(time(1_700_000_000, 2 * 3600), "2023-11-15T00:13:20+02:00");
+        assert_eq!(
+            time(1_700_000_000, -(5 * 3600 + 30 * 60)),
+            "2023-11-14T16:43:20-05:30"
+        );
+        assert_eq!(
+            time(300_000_000_000, 3600),
+            "@300000000000 +0100",
+            "year 11476 has no RFC 3339 form"
+        );
+    }
+}

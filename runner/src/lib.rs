@@ -1,0 +1,17 @@
+//! The gitview pipeline.
+//!
+//! One binary with two faces: `analyze` extracts a local repository's history into files on a
+//! laptop ([`analyze`]); `run` executes one attempt of an Analysis inside a runner pod
+//! ([`run`]). The stages are modules with their own error types; the parts that decide things
+//! ([`numstat`], [`walk`], URL validation in [`run`]) are pure functions tested without I/O,
+//! and the git edge ([`extract`]) is tested against real `git` in `tests/`.
+#![forbid(unsafe_code)]
+
+pub mod analyze;
+pub mod error;
+pub mod extract;
+pub mod numstat;
+pub mod output;
+pub mod record;
+pub mod run;
+pub mod walk;

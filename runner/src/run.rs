@@ -1,0 +1,425 @@
+//! `gitview-runner run`: the pod face. One attempt of one Analysis.
+//!
+//! Reads the [`RunConfig`] the operator mounted (`$GITVIEW_RUN_DIR/run.json`, default
+//! [`RUN_SECRET_MOUNT_PATH`]), validates it, and — always, whatever happens — leaves one JSON
+//! [`RunOutcome`] line in the termination-message file (`$GITVIEW_TERMINATION_LOG`, default
+//! `/dev/termination-log`) for the operator to copy into the Analysis status.
+//!
+//! Exit codes: [`EXIT_SUCCESS`]; [`EXIT_INVALID_INPUT`] for input no retry can fix (missing or
+//! malformed config, unsupported version, a refused URL or revision); 1 for everything else.
+//!
+//! **Not done yet**: clone, extract and the gateway sink. A valid config therefore ends with
+//! exit 1 and the message `gateway sink not implemented yet` — retryable, and honest: nothing
+//! was written anywhere.
+//!
+//! **Test hook**: with `GITVIEW_RUNNER_TEST_EXIT=<code>` set, `run` writes an outcome saying so
+//! and exits with `<code>` at once, without reading the config. It exists so end-to-end tests
+//! can drive the operator's retry logic; nothing sets it in production.
+
+use std::path::{Path, PathBuf};
+
+use gitview_crds::wire::{
+    EXIT_INVALID_INPUT, EXIT_SUCCESS, RUN_CONFIG_VERSION, RUN_SECRET_MOUNT_PATH, RunConfig,
+    RunOutcome, SCRATCH_MOUNT_PATH, keys,
+};
+
+use crate::error::{RunError, UrlError};
+
+/// Directory holding the run config (and, beside it, the credentials).
+pub const RUN_DIR_ENV: &str = "GITVIEW_RUN_DIR";
+/// Scratch directory for the clone.
+pub const SCRATCH_ENV: &str = "GITVIEW_SCRATCH";
+/// Where the termination message goes.
+pub const TERMINATION_LOG_ENV: &str = "GITVIEW_TERMINATION_LOG";
+/// Test hook: exit with this code right away (see the module docs).
+pub const TEST_EXIT_ENV: &str = "GITVIEW_RUNNER_TEST_EXIT";
+/// Kubernetes' default `terminationMessagePath`.
+pub const DEFAULT_TERMINATION_LOG: &str = "/dev/termination-log";
+/// The kubelet keeps at most this many bytes of a termination message.
+pub const TERMINATION_MESSAGE_LIMIT: usize = 4096;
+/// Exit code of retryable failures.
+pub const EXIT_RETRYABLE: i32 = 1;
+
+/// Where a run finds its inputs and leaves its outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunEnv {
+    pub run_dir: PathBuf,
+    pub scratch: PathBuf,
+    pub termination_log: PathBuf,
+    /// The raw value of [`TEST_EXIT_ENV`], if set.
+    pub test_exit: Option<String>,
+}
+
+impl RunEnv {
+    /// From the process environment, with the pod's defaults.
+    pub fn from_env() -> Self {
+        let path = |name: &str, default: &str| {
+            std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from)
+        };
+        Self {
+            run_dir: path(RUN_DIR_ENV, RUN_SECRET_MOUNT_PATH),
+            scratch: path(SCRATCH_ENV, SCRATCH_MOUNT_PATH),
+            termination_log: path(TERMINATION_LOG_ENV, DEFAULT_TERMINATION_LOG),
+            test_exit: std::env::var(TEST_EXIT_ENV).ok(),
+        }
+    }
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finished {
+    pub code: i32,
+    pub outcome: RunOutcome,
+}
+
+impl Finished {
+    fn failed(err: &RunError) -> Self {
+        let code = if err.is_invalid_input() {
+            EXIT_INVALID_INPUT
+        } else {
+            EXIT_RETRYABLE
+        };
+        Self {
+            code,
+            outcome: RunOutcome {
+                message: error_chain(err),
+                ..RunOutcome::default()
+            },
+        }
+    }
+}
+
+/// Runs one attempt, writes its termination message, and returns the exit code.
+pub fn run(env: &RunEnv) -> i32 {
+    let finished = attempt(env);
+    match finished.code {
+        EXIT_SUCCESS => tracing::info!(message = %finished.outcome.message, "run finished"),
+        code => tracing::error!(code, message = %finished.outcome.message, "run failed"),
+    }
+    if let Err(err) = write_termination_message(&env.termination_log, &finished.outcome) {
+        tracing::error!(path = %env.termination_log.display(), error = %err, "could not write the termination message");
+    }
+    finished.code
+}
+
+/// Runs one attempt and says how it ended, without writing anything.
+pub fn attempt(env: &RunEnv) -> Finished {
+    if let Some(raw) = &env.test_exit {
+        return test_exit(raw);
+    }
+    match attempt_inner(env) {
+        Ok(finished) => finished,
+        Err(err) => Finished::failed(&err),
+    }
+}
+
+fn attempt_inner(env: &RunEnv) -> Result<Finished, RunError> {
+    let config = load_config(&env.run_dir)?;
+    validate(&config)?;
+    tracing::info!(
+        namespace = %config.analysis.namespace,
+        analysis = %config.analysis.name,
+        attempt = config.attempt,
+        repository = %redact_userinfo(&config.repository.url),
+        git_ref = ?config.repository.git_ref,
+        mode = ?config.mode.kind,
+        scratch = %env.scratch.display(),
+        "run config accepted"
+    );
+    Err(RunError::SinkNotImplemented)
+}
+
+fn test_exit(raw: &str) -> Finished {
+    match raw.trim().parse::<u8>() {
+        Ok(code) => Finished {
+            code: i32::from(code),
+            outcome: RunOutcome {
+                message: format!("test hook {TEST_EXIT_ENV}: exiting with code {code}"),
+                ..RunOutcome::default()
+            },
+        },
+        Err(_) => Finished::failed(&RunError::InvalidTestExit(raw.to_owned())),
+    }
+}
+
+/// Reads `run.json` from `run_dir`.
+pub fn load_config(run_dir: &Path) -> Result<RunConfig, RunError> {
+    let path = run_dir.join(keys::RUN_CONFIG);
+    let text = std::fs::read(&path).map_err(|source| RunError::ConfigUnreadable {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|source| RunError::ConfigInvalid { path, source })
+}
+
+/// Checks what the runner can check without touching the network.
+pub fn validate(config: &RunConfig) -> Result<(), RunError> {
+    if config.version != RUN_CONFIG_VERSION {
+        return Err(RunError::UnsupportedVersion {
+            found: config.version,
+            supported: RUN_CONFIG_VERSION,
+        });
+    }
+    validate_repository_url(&config.repository.url)?;
+    let revisions = [
+        ("repository.ref", config.repository.git_ref.as_deref()),
+        ("mode.since", config.mode.since.as_deref()),
+        ("mode.until", config.mode.until.as_deref()),
+    ];
+    for (field, rev) in revisions {
+        if let Some(rev) = rev {
+            validate_revision(rev).map_err(|reason| RunError::InvalidRevision {
+                field,
+                rev: rev.to_owned(),
+                reason,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The URL rules of the Analysis CRD, enforced again where the URL is used: scheme https,
+/// http, ssh or git; a non-empty host; an optional port; no password in the URL.
+pub fn validate_repository_url(url: &str) -> Result<(), UrlError> {
+    if url.is_empty() {
+        return Err(UrlError::Empty);
+    }
+    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(UrlError::BadCharacters);
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(UrlError::NoScheme);
+    };
+    if !matches!(scheme, "https" | "http" | "ssh" | "git") {
+        return Err(UrlError::Scheme(scheme.to_owned()));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = match authority.rsplit_once('@') {
+        Some((userinfo, _)) if userinfo.contains(':') => return Err(UrlError::EmbeddedPassword),
+        Some((_, host_port)) => host_port,
+        None => authority,
+    };
+    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
+        let (inside, after) = bracketed.split_once(']').ok_or(UrlError::NoHost)?;
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return Err(UrlError::NoHost);
+        }
+        (inside, after.strip_prefix(':'))
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    let is_ipv6_literal = host_port.starts_with('[');
+    if !is_ipv6_literal
+        && (host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+    {
+        return Err(UrlError::NoHost);
+    }
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || port.parse::<u16>().is_err())
+    {
+        return Err(UrlError::Port(port.to_owned()));
+    }
+    Ok(())
+}
+
+/// Revisions as the Analysis CRD admits them (`^[A-Za-z0-9_][A-Za-z0-9._/^~-]*$`, at most 255
+/// characters), and nothing git would read as a range.
+pub fn validate_revision(rev: &str) -> Result<(), &'static str> {
+    let mut chars = rev.chars();
+    match chars.next() {
+        None => return Err("empty"),
+        Some(first) if !(first.is_ascii_alphanumeric() || first == '_') => {
+            return Err("must start with a letter, digit or underscore");
+        }
+        Some(_) => {}
+    }
+    if rev.len() > 255 {
+        return Err("longer than 255 characters");
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || "._/^~-".contains(c)) {
+        return Err("only letters, digits and . _ / ^ ~ - are allowed");
+    }
+    if rev.contains("..") {
+        return Err("must name one revision, not a range");
+    }
+    Ok(())
+}
+
+/// `url` with any `user@` part replaced, for logs.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Writes `outcome` as one JSON line, shortening the message to fit the kubelet's limit.
+pub fn write_termination_message(path: &Path, outcome: &RunOutcome) -> std::io::Result<()> {
+    std::fs::write(path, termination_line(outcome))
+}
+
+/// The termination message for `outcome`: one JSON line of at most
+/// [`TERMINATION_MESSAGE_LIMIT`] bytes.
+pub fn termination_line(outcome: &RunOutcome) -> String {
+    let mut outcome = outcome.clone();
+    loop {
+        let line = serde_json::to_string(&outcome)
+            .unwrap_or_else(|_| String::from("{\"message\":\"unserializable outcome\"}"));
+        if line.len() < TERMINATION_MESSAGE_LIMIT || outcome.message.is_empty() {
+            return line + "\n";
+        }
+        let excess = line.len() + 1 - TERMINATION_MESSAGE_LIMIT;
+        let mut keep = outcome.message.len().saturating_sub(excess + 3);
+        while !outcome.message.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        outcome.message.truncate(keep);
+        outcome.message.push('…');
+    }
+}
+
+/// `err` and its sources, joined like anyhow's `{:#}`.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_follow_the_crd_rules() {
+        for ok in [
+            "https://github.com/org/repo.git",
+            "http://127.0.0.1:8080/repo",
+            "git://localhost/repo",
+            "ssh://git@host.example/org/repo",
+            "https://[::1]:8443/repo",
+            "https://host",
+        ] {
+            assert_eq!(validate_repository_url(ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            ("", UrlError::Empty),
+            ("file:///etc/passwd", UrlError::Scheme("file".into())),
+            ("HTTPS://host/repo", UrlError::Scheme("HTTPS".into())),
+            ("git@github.com:org/repo.git", UrlError::NoScheme),
+            ("https:///repo", UrlError::NoHost),
+            ("https://user:secret@host/repo", UrlError::EmbeddedPassword),
+            ("https://host:99999/repo", UrlError::Port("99999".into())),
+            ("https://host:/repo", UrlError::Port(String::new())),
+            ("https://host/a b", UrlError::BadCharacters),
+            ("https://ho$t/repo", UrlError::NoHost),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(validate_repository_url(url), Err(expected), "{url}");
+        }
+    }
+
+    #[test]
+    fn revisions_follow_the_crd_pattern() {
+        for ok in ["main", "v1.2.3", "release/2024", "HEAD~3", "abc123^", "_x"] {
+            assert_eq!(validate_revision(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "-rf",
+            "main..dev",
+            "a b",
+            "@{1}",
+            "refs/heads/x:y",
+            &"a".repeat(256),
+        ] {
+            assert!(validate_revision(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn userinfo_is_redacted_for_logs() {
+        assert_eq!(
+            redact_userinfo("ssh://git@host/repo"),
+            "ssh://***@host/repo"
+        );
+        assert_eq!(redact_userinfo("https://host/a@b"), "https://host/a@b");
+        assert_eq!(redact_userinfo("not a url"), "not a url");
+    }
+
+    #[test]
+    fn the_test_hook_exits_with_its_code() {
+        assert_eq!(test_exit("3").code, 3);
+        assert_eq!(test_exit("0").code, 0);
+        assert!(test_exit("0").outcome.message.contains(TEST_EXIT_ENV));
+        assert_eq!(test_exit("three").code, EXIT_INVALID_INPUT);
+        assert_eq!(test_exit("256").code, EXIT_INVALID_INPUT);
+    }
+
+    #[test]
+    fn termination_messages_fit_the_kubelet_limit() {
+        let long = RunOutcome {
+            message: "é".repeat(5000),
+            ..RunOutcome::default()
+        };
+        let line = termination_line(&long);
+        assert!(
+            line.len() <= TERMINATION_MESSAGE_LIMIT,
+            "{} bytes",
+            line.len()
+        );
+        assert!(line.ends_with("…\"}\n"));
+        let parsed = RunOutcome::parse(&line);
+        assert!(parsed.message.starts_with("éé"));
+
+        let short = RunOutcome {
+            message: "ok".into(),
+            commits_analyzed: Some(3),
+            ..RunOutcome::default()
+        };
+        assert_eq!(
+            termination_line(&short),
+            "{\"message\":\"ok\",\"commitsAnalyzed\":3}\n"
+        );
+    }
+
+    #[test]
+    fn only_the_missing_sink_is_retryable() {
+        assert_eq!(
+            Finished::failed(&RunError::SinkNotImplemented).code,
+            EXIT_RETRYABLE
+        );
+        assert_eq!(
+            Finished::failed(&RunError::UnsupportedVersion {
+                found: 9,
+                supported: 1
+            })
+            .code,
+            EXIT_INVALID_INPUT
+        );
+        assert_eq!(
+            Finished::failed(&RunError::SinkNotImplemented)
+                .outcome
+                .message,
+            "gateway sink not implemented yet"
+        );
+    }
+}

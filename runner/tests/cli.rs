@@ -1,0 +1,209 @@
+//! `gitview-runner analyze` as a user runs it: the binary, its files and its exit codes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Repo, assert_matches_git, git_numstat};
+use gitview_runner::analyze::AnalysisSummary;
+use gitview_runner::record::CommitRecord;
+
+fn analyze(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gitview-runner"))
+        .arg("analyze")
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run gitview-runner")
+}
+
+fn small_repo() -> Repo {
+    let repo = Repo::new();
+    repo.write("a.txt", "one\ntwo\n");
+    repo.write("b.bin", b"\0\x01");
+    repo.commit("first");
+    repo.write("a.txt", "one\n2\nthree\n");
+    repo.commit("second");
+    repo.git(&["tag", "v1"]);
+    repo.git(&["checkout", "-q", "-b", "side", "HEAD~1"]);
+    repo.write("c.txt", "side\n");
+    repo.commit("side");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git_at(&["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+    repo.write("a.txt", "one\n");
+    repo.commit("fourth");
+    repo
+}
+
+fn read_commits(dir: &Path) -> Vec<CommitRecord> {
+    std::fs::read_to_string(dir.join("commits.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a commit record"))
+        .collect()
+}
+
+#[test]
+fn writes_commits_and_summary() {
+    let repo = small_repo();
+    let out = repo.sibling("out");
+    let output = analyze(
+        &[repo.path.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &repo.path,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let commits = read_commits(&out);
+    assert_matches_git(&commits, &git_numstat(&repo, &repo.path, &[]));
+
+    let summary: AnalysisSummary =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(summary.counts.commits, 5);
+    assert_eq!(summary.counts.merge_commits, 1);
+    assert_eq!(
+        summary.counts.files_changed,
+        commits.iter().map(|c| c.files.len() as u64).sum::<u64>()
+    );
+    assert_eq!(summary.counts.binary_files_changed, 1);
+    let sum = |f: fn(&gitview_runner::record::FileStat) -> Option<u64>| {
+        commits
+            .iter()
+            .flat_map(|c| &c.files)
+            .filter_map(f)
+            .sum::<u64>()
+    };
+    assert_eq!(summary.counts.lines_added, sum(|f| f.added));
+    assert_eq!(summary.counts.lines_deleted, sum(|f| f.deleted));
+    assert_eq!(summary.config.until, "HEAD");
+    assert_eq!(summary.config.until_commit, repo.head());
+    assert_eq!(summary.config.since, None);
+    assert_eq!(summary.runner.version, env!("CARGO_PKG_VERSION"));
+    assert!(summary.timings_ms.total >= summary.timings_ms.extract);
+    assert!(!out.join("commits.jsonl.partial").exists());
+}
+
+#[test]
+fn default_output_directory_is_gitview_out() {
+    let repo = small_repo();
+    let output = analyze(&["."], &repo.path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(read_commits(&repo.path.join("gitview-out")).len(), 5);
+}
+
+#[test]
+fn since_and_until_select_a_range() {
+    let repo = small_repo();
+    let out = repo.sibling("range");
+    let args = [
+        repo.path.to_str().unwrap(),
+        "--since",
+        "v1",
+        "--until",
+        "main",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let output = analyze(&args, &repo.path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let commits = read_commits(&out);
+    assert_matches_git(&commits, &git_numstat(&repo, &repo.path, &["v1..main"]));
+    assert_eq!(commits.len(), 3);
+    let summary: AnalysisSummary =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary.config.since_commit,
+        Some(repo.git(&["rev-parse", "v1"]).trim().to_owned())
+    );
+}
+
+#[test]
+fn progress_is_reported_on_stderr() {
+    let repo = small_repo();
+    let out = repo.sibling("progress");
+    let args = [
+        repo.path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--progress-every",
+        "2",
+    ];
+    let output = analyze(&args, &repo.path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("done=2") && stderr.contains("done=4"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let repo = small_repo();
+    let out = repo.sibling("never");
+    let out = out.to_str().unwrap();
+    let not_a_repo = repo.sibling("home");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["https://github.com/org/repo.git", "--out", out],
+            "is a URL",
+        ),
+        (
+            &["git@github.com:org/repo.git", "--out", out],
+            "clone it first",
+        ),
+        (
+            &[
+                repo.path.to_str().unwrap(),
+                "--until",
+                "no-such-branch",
+                "--out",
+                out,
+            ],
+            "revision \"no-such-branch\" not found",
+        ),
+        (
+            &[
+                repo.path.to_str().unwrap(),
+                "--since",
+                "nope~3",
+                "--out",
+                out,
+            ],
+            "revision \"nope~3\" not found",
+        ),
+        (
+            &[not_a_repo.to_str().unwrap(), "--out", out],
+            "no git repository",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = analyze(args, repo.path.parent().unwrap());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!Path::new(out).exists(), "nothing is written for bad input");
+    }
+}
+
+#[test]
+fn help_says_urls_are_not_supported_yet() {
+    let output = analyze(&["--help"], Path::new("."));
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(help.contains("URLs are not supported yet"), "{help}");
+}
