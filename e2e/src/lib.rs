@@ -3,9 +3,7 @@
 //! `e2e/controlplane/build.sh`) started on loopback by [`launcher`], and a [`node_agent`] that
 //! registers a Node and runs the pods bound to it as local processes, since no container
 //! runtime exists here.
-//!
-//! [`node_agent`]: node
 #![forbid(unsafe_code)]
 
 pub mod launcher;
-pub mod node;
+pub mod node_agent;

@@ -29,7 +29,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::Analysis;
 use gitview_e2e::launcher::ControlPlane;
-use gitview_e2e::node::{AgentConfig, NodeAgent};
+use gitview_e2e::node_agent::{AgentConfig, NodeAgent};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt as _, watcher};

@@ -15,7 +15,7 @@ use anyhow::{Context as _, bail};
 use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
 use gitview_crds::v1alpha1::Analysis;
 use gitview_e2e::launcher::ControlPlane;
-use gitview_e2e::node::{AgentConfig, NodeAgent};
+use gitview_e2e::node_agent::{AgentConfig, NodeAgent};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ObjectMeta, PostParams};
