@@ -136,8 +136,14 @@ async fn against_a_real_api_server() {
     let node = Api::<Node>::all(client.clone()).get("live-node").await.unwrap();
     let ready = node.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
     assert_eq!(ready.status, "True");
-    let lease = Api::<Lease>::namespaced(client.clone(), "kube-node-lease").get("live-node").await.unwrap();
-    assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("live-node"));
+    // On a fresh control plane `kube-node-lease` may appear only after the first heartbeat
+    // tried, so the lease comes with a later one (every 10 s): wait for it.
+    let leases = Api::<Lease>::namespaced(client.clone(), "kube-node-lease");
+    let held = |l: Option<&Lease>| l.and_then(|l| l.spec.as_ref()?.holder_identity.as_deref()) == Some("live-node");
+    tokio::time::timeout(TIMEOUT, await_condition(leases, "live-node", held))
+        .await
+        .expect("the node lease appears within the timeout")
+        .unwrap();
 
     let ns = format!("live-{}", std::process::id());
     Api::<Namespace>::all(client.clone())
