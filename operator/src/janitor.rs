@@ -9,10 +9,9 @@ use gitview_crds::labels;
 use gitview_crds::v1alpha1::Analysis;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PartialObjectMeta};
+use kube::api::{Api, DeleteParams, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
-use serde_json::json;
 use tracing::{info, warn};
 
 use crate::error::{Error, is_not_found};
@@ -130,15 +129,7 @@ pub async fn sweep(
                     continue;
                 }
                 let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-                let remaining: Vec<&String> = pod.finalizers().iter().filter(|f| *f != labels::POD_FINALIZER).collect();
-                if remaining.len() != pod.finalizers().len() {
-                    let patch = json!({ "metadata": { "finalizers": remaining, "resourceVersion": pod.resource_version() } });
-                    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-                        Ok(_) => {}
-                        Err(err) if is_not_found(&err) => continue,
-                        Err(err) => return Err(err.into()),
-                    }
-                }
+                crate::analysis::act::release_pod(&api, pod).await?;
                 match api.delete(&name, &DeleteParams::background()).await {
                     Ok(_) => {
                         info!(%namespace, pod = %name, "janitor deleted orphaned runner pod");

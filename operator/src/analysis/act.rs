@@ -81,13 +81,10 @@ async fn execute(
             info!(pod = %name, "deleting runner pod");
             ignore_not_found(pods.delete(name, &DeleteParams::background()).await.map(|_| ()))
         }
-        Action::ReleasePod(name) => {
-            let Some(pod) = snapshot.pod(name) else { return Ok(()) };
-            let remaining: Vec<&String> = pod.finalizers().iter().filter(|f| *f != labels::POD_FINALIZER).collect();
-            // resourceVersion makes this a compare-and-swap: another writer's finalizer is never lost.
-            let patch = json!({ "metadata": { "finalizers": remaining, "resourceVersion": pod.resource_version() } });
-            ignore_not_found(pods.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ()))
-        }
+        Action::ReleasePod(name) => match snapshot.pod(name) {
+            Some(pod) => release_pod(pods, pod).await,
+            None => Ok(()),
+        },
         Action::DeleteAnalysis => {
             let params = DeleteParams {
                 preconditions: Some(Preconditions { uid: an.uid(), resource_version: None }),
@@ -97,6 +94,19 @@ async fn execute(
             ignore_not_found(analyses.delete(&an.name_any(), &params).await.map(|_| ()))
         }
     }
+}
+
+/// Removes the operator's finalizer from a runner pod (a no-op when it carries none, or is
+/// gone). The patch carries the pod's resourceVersion, making it a compare-and-swap: another
+/// writer's finalizer is never lost, and a stale read fails with a conflict and is retried.
+pub async fn release_pod(pods: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
+    let finalizers = pod.finalizers();
+    if !finalizers.iter().any(|f| f == labels::POD_FINALIZER) {
+        return Ok(());
+    }
+    let remaining: Vec<&String> = finalizers.iter().filter(|f| *f != labels::POD_FINALIZER).collect();
+    let patch = json!({ "metadata": { "finalizers": remaining, "resourceVersion": pod.resource_version() } });
+    ignore_not_found(pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ()))
 }
 
 fn ignore_not_found(result: Result<(), kube::Error>) -> Result<(), Error> {
