@@ -8,13 +8,15 @@
 //! [`wire`] holds the formats that cross process boundaries at run time: the run config the
 //! operator mounts into a runner pod, the claims of the gateway token it signs, and the outcome
 //! line the runner leaves in its termination message. [`records`] holds the commit records the
-//! runner extracts and the gateway stores.
+//! runner extracts and the gateway stores; [`remote`] the canonical form of a repository URL
+//! and its fingerprint.
 #![forbid(unsafe_code)]
 // kube-derive repeats `type_ = ...` across `printcolumn(...)` entries, which this lint misreads.
 #![allow(clippy::duplicated_attributes)]
 
 pub mod labels;
 pub mod records;
+pub mod remote;
 pub mod v1alpha1;
 pub mod wire;
 

@@ -132,6 +132,9 @@ impl RunOutcome {
     /// kubelet's log fallback) as a plain message.
     pub fn parse(text: &str) -> Self {
         let line = text.trim();
-        serde_json::from_str(line).unwrap_or_else(|_| Self { message: line.to_owned(), ..Self::default() })
+        serde_json::from_str(line).unwrap_or_else(|_| Self {
+            message: line.to_owned(),
+            ..Self::default()
+        })
     }
 }

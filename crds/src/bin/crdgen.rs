@@ -16,7 +16,10 @@ fn main() -> ExitCode {
         let yaml = match gitview_crds::crd_yaml(&crd) {
             Ok(yaml) => yaml,
             Err(err) => {
-                eprintln!("crdgen: cannot render {}: {err}", gitview_crds::crd_file_name(&crd));
+                eprintln!(
+                    "crdgen: cannot render {}: {err}",
+                    gitview_crds::crd_file_name(&crd)
+                );
                 return ExitCode::FAILURE;
             }
         };

@@ -24,13 +24,39 @@ use super::common::{RepositorySource, RetryPolicy, SecretReference, TtlPolicy};
     derive = "PartialEq",
     doc = "One gitview analysis run over one git repository.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Repository", type_ = "string", json_path = ".spec.repository.url"),
+    printcolumn(
+        name = "Repository",
+        type_ = "string",
+        json_path = ".spec.repository.url"
+    ),
     printcolumn(name = "Ref", type_ = "string", json_path = ".spec.repository.ref"),
-    printcolumn(name = "Progress", type_ = "string", json_path = ".status.progress.summary"),
-    printcolumn(name = "Commits", type_ = "integer", json_path = ".status.result.commitsAnalyzed"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Attempts", type_ = "integer", json_path = ".status.attemptCount", priority = 1),
-    printcolumn(name = "Profile", type_ = "string", json_path = ".spec.profile", priority = 1)
+    printcolumn(
+        name = "Progress",
+        type_ = "string",
+        json_path = ".status.progress.summary"
+    ),
+    printcolumn(
+        name = "Commits",
+        type_ = "integer",
+        json_path = ".status.result.commitsAnalyzed"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Attempts",
+        type_ = "integer",
+        json_path = ".status.attemptCount",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Profile",
+        type_ = "string",
+        json_path = ".spec.profile",
+        priority = 1
+    )
 )]
 #[cfg_attr(test, kube(cel))]
 #[serde(rename_all = "camelCase")]
@@ -57,7 +83,10 @@ pub struct RunSettings {
     /// Name of the cluster-scoped AnalysisProfile that says which runner image, stage settings
     /// and models the run uses.
     #[serde(default = "default_profile")]
-    #[schemars(length(min = 1, max = 253), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub profile: String,
 
     /// Model settings for the summarize and story stages; the profile's defaults apply where
@@ -134,11 +163,17 @@ pub struct AnalysisMode {
     pub kind: ModeType,
     /// First commit excluded from a `Range` (a commit, tag or branch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255), pattern(r"^[A-Za-z0-9_][A-Za-z0-9._/^~-]*$"))]
+    #[schemars(
+        length(min = 1, max = 255),
+        pattern(r"^[A-Za-z0-9_][A-Za-z0-9._/^~-]*$")
+    )]
     pub since: Option<String>,
     /// Last commit included in a `Range`. Unset: the tip of `repository.ref`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255), pattern(r"^[A-Za-z0-9_][A-Za-z0-9._/^~-]*$"))]
+    #[schemars(
+        length(min = 1, max = 255),
+        pattern(r"^[A-Za-z0-9_][A-Za-z0-9._/^~-]*$")
+    )]
     pub until: Option<String>,
 }
 

@@ -30,7 +30,10 @@ pub struct RepositorySource {
 #[serde(rename_all = "camelCase")]
 pub struct SecretReference {
     /// Name of the Secret.
-    #[schemars(length(min = 1, max = 253), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// Key within the Secret, where the referring field needs one value (default given there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,7 +73,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { limit: default_retry_limit(), backoff: Backoff::default(), retry_on: default_retry_on() }
+        Self {
+            limit: default_retry_limit(),
+            backoff: Backoff::default(),
+            retry_on: default_retry_on(),
+        }
     }
 }
 

@@ -22,9 +22,17 @@ use super::common::{RetryPolicy, SummarizerKind};
     derive = "PartialEq",
     doc = "A gitview catalog entry: runner image, stage settings, models and run defaults.",
     printcolumn(name = "Image", type_ = "string", json_path = ".spec.runner.image"),
-    printcolumn(name = "Summarizer", type_ = "string", json_path = ".spec.stages.summarize.summarizer"),
+    printcolumn(
+        name = "Summarizer",
+        type_ = "string",
+        json_path = ".spec.stages.summarize.summarizer"
+    ),
     printcolumn(name = "Canary", type_ = "integer", json_path = ".spec.canary.weight"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[cfg_attr(test, kube(cel))]
 #[serde(rename_all = "camelCase")]
@@ -90,7 +98,10 @@ pub struct ExtractSettings {
 
 impl Default for ExtractSettings {
     fn default() -> Self {
-        Self { mailmap: true, first_parent_merge_diffs: false }
+        Self {
+            mailmap: true,
+            first_parent_merge_diffs: false,
+        }
     }
 }
 
@@ -110,7 +121,9 @@ pub struct ChunkSettings {
 
 impl Default for ChunkSettings {
     fn default() -> Self {
-        Self { token_budget: default_token_budget() }
+        Self {
+            token_budget: default_token_budget(),
+        }
     }
 }
 

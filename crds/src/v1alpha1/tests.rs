@@ -64,16 +64,25 @@ fn repository_urls_follow_the_allow_list() {
     }
     for (bad, why) in [
         ("file:///etc/passwd", "schemes https, http, ssh or git"),
-        ("git@github.com:org/repo.git", "schemes https, http, ssh or git"),
+        (
+            "git@github.com:org/repo.git",
+            "schemes https, http, ssh or git",
+        ),
         ("ftp://host/repo", "schemes https, http, ssh or git"),
         ("https:///repo", "non-empty host"),
         ("https://", "non-empty host"),
         ("https://host/with space", "non-empty host"),
-        ("https://user:hunter2@host/repo", "must not embed a password"),
+        (
+            "https://user:hunter2@host/repo",
+            "must not embed a password",
+        ),
     ] {
         let a = analysis(json!({"repository": {"url": bad}}));
         let errors = errors_of(a.validate_cel());
-        assert!(errors.contains(why), "{bad}: expected {why:?}, got {errors:?}");
+        assert!(
+            errors.contains(why),
+            "{bad}: expected {why:?}, got {errors:?}"
+        );
     }
 }
 
@@ -83,7 +92,10 @@ fn refs_must_be_ref_names() {
     assert_eq!(errors_of(a.validate_cel()), "");
     for bad in ["main..dev", "feature/", "main.lock"] {
         let a = analysis(json!({"repository": {"ref": bad}}));
-        assert!(errors_of(a.validate_cel()).contains("valid git ref"), "{bad} accepted");
+        assert!(
+            errors_of(a.validate_cel()).contains("valid git ref"),
+            "{bad} accepted"
+        );
     }
 }
 
@@ -104,20 +116,28 @@ fn repository_and_mode_are_immutable() {
     assert_eq!(errors_of(same.validate_cel_update(&old)), "");
 
     let other_ref = analysis(json!({"repository": {"ref": "dev"}}));
-    assert!(errors_of(other_ref.validate_cel_update(&old)).contains("spec.repository is immutable"));
-    let other_url = analysis(json!({"repository": {"url": "https://other.example.com/r", "ref": "main"}}));
-    assert!(errors_of(other_url.validate_cel_update(&old)).contains("spec.repository is immutable"));
-    let other_mode = analysis(json!({"repository": {"ref": "main"}, "mode": {"type": "Incremental"}}));
+    assert!(
+        errors_of(other_ref.validate_cel_update(&old)).contains("spec.repository is immutable")
+    );
+    let other_url =
+        analysis(json!({"repository": {"url": "https://other.example.com/r", "ref": "main"}}));
+    assert!(
+        errors_of(other_url.validate_cel_update(&old)).contains("spec.repository is immutable")
+    );
+    let other_mode =
+        analysis(json!({"repository": {"ref": "main"}, "mode": {"type": "Incremental"}}));
     assert!(errors_of(other_mode.validate_cel_update(&old)).contains("spec.mode is immutable"));
 
     // What a run is executed with may change.
-    let more_retries = analysis(json!({"repository": {"ref": "main"}, "retryPolicy": {"limit": 5}}));
+    let more_retries =
+        analysis(json!({"repository": {"ref": "main"}, "retryPolicy": {"limit": 5}}));
     assert_eq!(errors_of(more_retries.validate_cel_update(&old)), "");
 }
 
 #[test]
 fn backoff_bounds_are_ordered() {
-    let a = analysis(json!({"retryPolicy": {"backoff": {"initialSeconds": 900, "maxSeconds": 60}}}));
+    let a =
+        analysis(json!({"retryPolicy": {"backoff": {"initialSeconds": 900, "maxSeconds": 60}}}));
     assert!(errors_of(a.validate_cel()).contains("initialSeconds must not exceed"));
     let dup = analysis(json!({"retryPolicy": {"retryOn": ["RunnerError", "RunnerError"]}}));
     assert!(errors_of(dup.validate_cel()).contains("must not list a failure class twice"));
@@ -126,7 +146,11 @@ fn backoff_bounds_are_ordered() {
 #[test]
 fn profile_rules() {
     let mut p: AnalysisProfile = sample("analysisprofile-default.yaml");
-    p.spec.canary = Some(Canary { image: None, model: None, weight: 10 });
+    p.spec.canary = Some(Canary {
+        image: None,
+        model: None,
+        weight: 10,
+    });
     assert!(errors_of(p.validate_cel()).contains("canary needs an image or a model"));
     p.spec.canary = None;
     p.spec.stages.summarize.summarizer = SummarizerKind::ChatCompletions;

@@ -25,10 +25,18 @@ use super::common::{RepositorySource, SecretReference};
     status = "RepositoryTrackerStatus",
     derive = "PartialEq",
     doc = "A git repository and branches that gitview keeps analyzed.",
-    printcolumn(name = "Repository", type_ = "string", json_path = ".spec.repository.url"),
+    printcolumn(
+        name = "Repository",
+        type_ = "string",
+        json_path = ".spec.repository.url"
+    ),
     printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
     printcolumn(name = "Last Poll", type_ = "date", json_path = ".status.lastPollTime"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[cfg_attr(test, kube(cel))]
 #[serde(rename_all = "camelCase")]
@@ -38,7 +46,13 @@ pub struct RepositoryTrackerSpec {
     pub repository: RepositorySource,
 
     /// Branches to keep analyzed: names, or patterns with `*` (`release/*`).
-    #[schemars(length(min = 1, max = 32), inner(length(min = 1, max = 255), pattern(r"^[A-Za-z0-9_*][A-Za-z0-9._/*-]*$")))]
+    #[schemars(
+        length(min = 1, max = 32),
+        inner(
+            length(min = 1, max = 255),
+            pattern(r"^[A-Za-z0-9_*][A-Za-z0-9._/*-]*$")
+        )
+    )]
     #[x_kube(validation = Rule::new("self.all(b, !b.contains('..'))").message("branches must be valid git branch names: no '..'"))]
     pub branches: Vec<String>,
 
@@ -94,7 +108,10 @@ pub struct PollSettings {
 
 impl Default for PollSettings {
     fn default() -> Self {
-        Self { min_interval_seconds: default_poll_min(), max_interval_seconds: default_poll_max() }
+        Self {
+            min_interval_seconds: default_poll_min(),
+            max_interval_seconds: default_poll_max(),
+        }
     }
 }
 
