@@ -93,7 +93,7 @@ async fn load_signer(args: &Args, client: &Client) -> anyhow::Result<TokenSigner
                 .data
                 .and_then(|mut d| d.remove("ed25519.pem"))
                 .with_context(|| format!("Secret {reference} has no key ed25519.pem"))?;
-            (pem.0, secret.metadata.resource_version)
+            (pem.0, None)
         }
         (None, None) => anyhow::bail!("a signing key is required: --signing-key-file or --signing-key-secret"),
     };
@@ -116,6 +116,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ready: ready.clone(),
         leading: leading.clone(),
         analyses: Some(wiring.analyses.clone()),
+        jwks: Arc::new(signer.jwks()),
     };
     let server = tokio::spawn(http::serve(args.metrics_addr, health));
 

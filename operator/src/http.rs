@@ -1,4 +1,5 @@
-//! The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`.
+//! The operator's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, and the public half of the
+//! token signing key at `/.well-known/jwks.json` (what the gateway verifies runner tokens with).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use gitview_crds::v1alpha1::Analysis;
 use kube::runtime::reflector::Store;
 
 use crate::metrics::Metrics;
+use crate::token::JwkSet;
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -23,6 +25,8 @@ pub struct Health {
     /// Set while this replica holds the leader lease.
     pub leading: Arc<AtomicBool>,
     pub analyses: Option<Store<Analysis>>,
+    /// The JWKS document, served by every replica (leader or not).
+    pub jwks: Arc<JwkSet>,
 }
 
 impl std::fmt::Debug for Health {
@@ -37,6 +41,7 @@ pub fn router(health: Health) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/.well-known/jwks.json", get(jwks))
         .with_state(health)
 }
 
@@ -45,6 +50,10 @@ async fn metrics(State(h): State<Health>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         h.metrics.render(h.analyses.as_ref()),
     )
+}
+
+async fn jwks(State(h): State<Health>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/jwk-set+json")], axum::Json(h.jwks.as_ref().clone()))
 }
 
 /// A standby replica is ready (healthy, waiting for the lease); the leader is ready once its
@@ -82,7 +91,7 @@ mod tests {
 
     #[tokio::test]
     async fn readiness_follows_leadership_and_cache_sync() {
-        let health = Health { metrics: Arc::default(), ready: Arc::default(), leading: Arc::default(), analyses: None };
+        let health = Health { metrics: Arc::default(), ready: Arc::default(), leading: Arc::default(), analyses: None, jwks: Arc::new(JwkSet { keys: Vec::new() }) };
         assert_eq!(get(&health, "/healthz").await.0, StatusCode::OK);
         assert_eq!(get(&health, "/readyz").await, (StatusCode::OK, "ok: standing by".to_owned()));
         health.leading.store(true, Ordering::Relaxed);
@@ -92,5 +101,17 @@ mod tests {
         let (status, text) = get(&health, "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert!(text.contains("gitview_operator_leader"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn every_replica_serves_the_jwks() {
+        let (private, _) = crate::token::tests::test_key_pair();
+        let signer = crate::token::TokenSigner::from_pem(private.as_bytes(), None).unwrap();
+        let health = Health { metrics: Arc::default(), ready: Arc::default(), leading: Arc::default(), analyses: None, jwks: Arc::new(signer.jwks()) };
+        let (status, text) = get(&health, "/.well-known/jwks.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).unwrap();
+        assert_eq!(set.keys.len(), 1);
+        assert_eq!(set.keys[0].common.key_id.as_deref(), Some(signer.jwks().keys[0].kid.as_str()));
     }
 }

@@ -1,15 +1,25 @@
 //! Gateway tokens: EdDSA-signed JWTs scoped to one account, one analysis and one attempt.
-//! The operator holds the private key; the gateway verifies with the public key alone.
+//! The operator holds the private key; the gateway verifies with the public key alone, which
+//! the operator publishes as a JWKS document (RFC 7517, an `OKP`/`Ed25519` key, RFC 8037) at
+//! `/.well-known/jwks.json`, like Kubernetes' own service-account issuer does. Tokens carry the
+//! key's RFC 7638 thumbprint as `kid`, so a gateway can hold several keys during a rotation.
 
 use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
 use jiff::Timestamp;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// Errors loading the key or signing.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("the signing key is not an Ed25519 private key in PKCS#8 PEM form: {0}")]
     BadKey(#[source] jsonwebtoken::errors::Error),
+    #[error("the signing key is not an Ed25519 private key in PKCS#8 PEM form: {0}")]
+    BadPem(String),
     #[error("signing failed: {0}")]
     Sign(#[source] jsonwebtoken::errors::Error),
 }
@@ -19,6 +29,37 @@ pub enum TokenError {
 pub struct TokenSigner {
     key: EncodingKey,
     key_id: Option<String>,
+    public: Jwk,
+}
+
+/// The public half of the signing key as a JSON Web Key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Jwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    /// The raw 32-byte public key, base64url without padding.
+    pub x: String,
+    pub kid: String,
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+}
+
+/// A JWK Set: what `/.well-known/jwks.json` serves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+impl Jwk {
+    /// The JWK of an Ed25519 public key, with its RFC 7638 thumbprint as `kid`.
+    pub fn ed25519(public: &[u8; 32]) -> Self {
+        let x = URL_SAFE_NO_PAD.encode(public);
+        // RFC 7638: the required members, in lexicographic order, without whitespace.
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+        Self { kty: "OKP", crv: "Ed25519", x, kid, alg: "EdDSA", use_: "sig" }
+    }
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -29,8 +70,22 @@ impl std::fmt::Debug for TokenSigner {
 
 impl TokenSigner {
     /// Loads an Ed25519 private key in PKCS#8 PEM form (`openssl genpkey -algorithm ed25519`).
+    /// `key_id` defaults to the key's RFC 7638 thumbprint.
     pub fn from_pem(pem: &[u8], key_id: Option<String>) -> Result<Self, TokenError> {
-        Ok(Self { key: EncodingKey::from_ed_pem(pem).map_err(TokenError::BadKey)?, key_id })
+        let key = EncodingKey::from_ed_pem(pem).map_err(TokenError::BadKey)?;
+        let text = std::str::from_utf8(pem).map_err(|_| TokenError::BadPem("not UTF-8".into()))?;
+        // The error's text never includes the key material.
+        let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|err| TokenError::BadPem(err.to_string()))?;
+        let mut public = Jwk::ed25519(&signing.verifying_key().to_bytes());
+        if let Some(kid) = &key_id {
+            public.kid.clone_from(kid);
+        }
+        Ok(Self { key, key_id: Some(public.kid.clone()), public })
+    }
+
+    /// The public key, as published at `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet { keys: vec![self.public.clone()] }
     }
 
     /// Signs claims into a compact JWS.
@@ -115,6 +170,31 @@ pub(crate) mod tests {
         let fresh = signer.sign(&claims("a", "u", 1, Timestamp::now(), Timestamp::now() + jiff::SignedDuration::from_secs(60))).unwrap();
         let err = jsonwebtoken::decode::<TokenClaims>(&fresh, &DecodingKey::from_ed_pem(other_public.as_bytes()).unwrap(), &validation).unwrap_err();
         assert_eq!(*err.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature);
+    }
+
+    #[test]
+    fn the_jwks_verifies_tokens_and_names_the_key() {
+        let (private, public) = test_key_pair();
+        let signer = TokenSigner::from_pem(private.as_bytes(), None).unwrap();
+        let jwks = serde_json::to_value(signer.jwks()).unwrap();
+        let jwk: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+        let key = &jwk.keys[0];
+        let now = Timestamp::now();
+        let token = signer.sign(&claims("a", "u", 1, now, now + jiff::SignedDuration::from_secs(60))).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid, key.common.key_id, "kid names the published key");
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[TOKEN_AUDIENCE]);
+        let decoded =
+            jsonwebtoken::decode::<TokenClaims>(&token, &DecodingKey::from_jwk(key).unwrap(), &validation).unwrap();
+        assert_eq!(decoded.claims.account, "a");
+        // The same key as the PEM form, and nothing private in the document.
+        let pem_key = DecodingKey::from_ed_pem(public.as_bytes()).unwrap();
+        jsonwebtoken::decode::<TokenClaims>(&token, &pem_key, &validation).unwrap();
+        assert_eq!(jwks["keys"][0]["kty"], "OKP");
+        assert!(jwks["keys"][0].get("d").is_none());
+        // RFC 8037 appendix A.3: the thumbprint of its example key.
+        let rfc = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
+        assert_eq!(Jwk::ed25519(&rfc.try_into().unwrap()).kid, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
     }
 
     #[test]
