@@ -31,6 +31,26 @@ fn committed_crds_are_current() {
     );
 }
 
+/// The chart installs the same CRDs from its `crds/` directory (Helm's convention).
+#[test]
+fn the_chart_carries_the_same_crds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chart = root.join("../charts/gitview/crds");
+    let mut files = 0;
+    for crd in gitview_crds::crds() {
+        let name = gitview_crds::crd_file_name(&crd);
+        let generated = gitview_crds::crd_yaml(&crd).expect("CRD renders");
+        let copied = std::fs::read_to_string(chart.join(&name)).unwrap_or_default();
+        assert!(
+            copied == generated,
+            "charts/gitview/crds/{name} differs from the types: run `charts/gitview/sync.sh`"
+        );
+        files += 1;
+    }
+    let present = std::fs::read_dir(&chart).expect("charts/gitview/crds exists").count();
+    assert_eq!(present, files, "charts/gitview/crds holds a file no type generates");
+}
+
 #[test]
 fn crds_carry_names_columns_and_rules() {
     let crds = gitview_crds::crds();

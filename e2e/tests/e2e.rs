@@ -37,6 +37,9 @@ fn main() -> ExitCode {
         ttl_cleans_resources_or_deletes_the_analysis,
         operator_killed_mid_run_resumes_without_duplicates,
         only_the_lease_holder_acts_and_a_standby_takes_over,
+        the_chart_renders_and_the_api_server_accepts_it,
+        bad_chart_values_are_refused_with_a_readable_message,
+        files_generated_from_the_chart_are_in_sync,
     ];
     let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
 

@@ -1,6 +1,7 @@
 //! The environment the scenarios share, and the helpers they are written with.
 #![allow(clippy::expect_used)]
 
+pub mod chart;
 pub mod scenarios;
 
 use std::future::Future;
@@ -59,6 +60,8 @@ pub struct Env {
     agent: tokio::sync::Mutex<Option<NodeAgent>>,
     pub operators: tokio::sync::Mutex<Vec<Operator>>,
     pub root: PathBuf,
+    /// The control plane's bin directory (etcd, the API server, the controller manager, helm).
+    pub bin: PathBuf,
     target_dir: PathBuf,
     pub gates: PathBuf,
     work: tempfile::TempDir,
@@ -173,6 +176,7 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
             agent: tokio::sync::Mutex::new(Some(agent)),
             operators: tokio::sync::Mutex::new(vec![]),
             root,
+            bin,
             target_dir,
             gates,
             work,
@@ -274,6 +278,18 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
             bail!("kubectl {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs the control plane's helm with the admin kubeconfig.
+    pub fn helm(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(Command::new(self.bin.join("helm"))
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HELM_CACHE_HOME", self.work.path().join("helm/cache"))
+            .env("HELM_CONFIG_HOME", self.work.path().join("helm/config"))
+            .env("HELM_DATA_HOME", self.work.path().join("helm/data"))
+            .args(args)
+            .output()
+            .context("helm")?)
     }
 
     /// `kubectl apply -f -` of a manifest; fails with kubectl's message.

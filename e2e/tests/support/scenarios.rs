@@ -12,6 +12,11 @@ use kube::runtime::wait::await_condition;
 
 use super::{Env, await_analysis, http_get, image, wait_until};
 
+pub use super::chart::{
+    bad_chart_values_are_refused_with_a_readable_message, files_generated_from_the_chart_are_in_sync,
+    the_chart_renders_and_the_api_server_accepts_it,
+};
+
 const RUN: Duration = Duration::from_secs(90);
 
 fn phase(an: &Analysis) -> Option<AnalysisPhase> {

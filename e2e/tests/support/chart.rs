@@ -1,0 +1,106 @@
+//! The Helm chart on the real API server: rendered with several values sets and accepted by a
+//! server-side dry run; bad values refused by the chart's schema with a readable message; the
+//! files generated from the chart (`config/rbac`, `config/catalog`) in sync with it.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail, ensure};
+
+use super::Env;
+
+/// Renders the chart as release `gitview` into `namespace` with `--set` values.
+fn render(env: &Env, namespace: &str, sets: &[&str]) -> anyhow::Result<std::process::Output> {
+    let chart = env.root.join("charts/gitview").display().to_string();
+    let mut args = vec!["template", "gitview", chart.as_str(), "--namespace", namespace];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    env.helm(&args)
+}
+
+pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let chart = env.root.join("charts/gitview").display().to_string();
+    let lint = env.helm(&["lint", "--strict", &chart])?;
+    ensure!(lint.status.success(), "helm lint failed:\n{}", String::from_utf8_lossy(&lint.stdout));
+
+    let network_namespaces = format!("runner.networkPolicy.namespaces={{{ns}}}");
+    let values_sets: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("defaults", vec![], "kind: StatefulSet"),
+        (
+            "two operator replicas, runner network policy",
+            vec![
+                "operator.replicas=2",
+                "runner.networkPolicy.enabled=true",
+                &network_namespaces,
+                "runner.networkPolicy.gitHosts[0].cidr=192.0.2.0/24",
+                "runner.networkPolicy.gitHosts[0].ports={443,22}",
+            ],
+            "kind: NetworkPolicy",
+        ),
+        (
+            "an existing database",
+            vec!["postgresql.bundled=false", "database.existingSecret=my-db", "gateway.replicas=2"],
+            "secretName: my-db",
+        ),
+        (
+            "no gateway in this release",
+            vec!["gateway.enabled=false", "gateway.url=https://gitview-gateway.example.com", "postgresql.bundled=false"],
+            "https://gitview-gateway.example.com",
+        ),
+        ("no catalog", vec!["catalog.install=false", "operator.signingKey.existingSecret=my-key"], "secretName: my-key"),
+    ];
+    for (what, sets, expected) in values_sets {
+        let rendered = render(&env, &ns, &sets)?;
+        ensure!(rendered.status.success(), "{what}: helm template failed: {}", String::from_utf8_lossy(&rendered.stderr));
+        let manifest = String::from_utf8(rendered.stdout).context("helm prints UTF-8")?;
+        ensure!(manifest.contains(expected), "{what}: the rendering lacks {expected:?}");
+        let dry_run = env.kubectl(&["apply", "--dry-run=server", "-n", &ns, "-f", "-"], Some(&manifest))?;
+        ensure!(
+            dry_run.status.success(),
+            "{what}: the API server refused the rendering:\n{}",
+            String::from_utf8_lossy(&dry_run.stderr)
+        );
+        let accepted = String::from_utf8_lossy(&dry_run.stdout);
+        ensure!(accepted.contains("deployment.apps/gitview-operator created (server dry run)"), "{what}: {accepted}");
+    }
+
+    // Nothing of the dry runs was created.
+    let left = env.kubectl_ok(&["get", "deploy,statefulset,secret", "-n", &ns, "-o", "name"])?;
+    ensure!(!left.contains("gitview-operator"), "a dry run left objects behind: {left}");
+    Ok(())
+}
+
+pub async fn bad_chart_values_are_refused_with_a_readable_message(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let cases: [(&[&str], &str); 6] = [
+        (&["operator.replicas=0"], "/operator/replicas"),
+        (&["operator.replica=2"], "additional properties 'replica' not allowed"),
+        (&["postgresql.storage.size=lots"], "/postgresql/storage/size"),
+        (&["gateway.url=ftp://x"], "/gateway/url"),
+        (&["runner.networkPolicy.gitHosts[0].cidr=github.com", "runner.networkPolicy.gitHosts[0].ports={443}"], "cidr"),
+        (&["postgresql.bundled=false"], "the gateway needs a database"),
+    ];
+    for (sets, expected) in cases {
+        let rendered = render(&env, &ns, sets)?;
+        let stderr = String::from_utf8_lossy(&rendered.stderr);
+        if rendered.status.success() {
+            bail!("{sets:?} was accepted");
+        }
+        ensure!(stderr.contains(expected), "{sets:?}: the message does not name {expected:?}:\n{stderr}");
+    }
+    Ok(())
+}
+
+pub async fn files_generated_from_the_chart_are_in_sync(env: Arc<Env>, _ns: String) -> anyhow::Result<()> {
+    let output = std::process::Command::new("bash")
+        .arg(env.root.join("charts/gitview/sync.sh"))
+        .arg("--check")
+        .env("HELM", env.bin.join("helm"))
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "charts/gitview/sync.sh --check failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
