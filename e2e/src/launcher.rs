@@ -1,6 +1,6 @@
 //! Starts a real control plane on loopback: etcd, kube-apiserver and kube-controller-manager
-//! (garbage collector, namespace and service-account controllers), from the binaries that
-//! `e2e/controlplane/build.sh` builds and caches.
+//! (garbage collector, namespace, service-account and ClusterRole aggregation controllers),
+//! from the binaries that `e2e/controlplane/build.sh` builds and caches.
 //!
 //! Every component runs under `setpriv --pdeathsig KILL`, so it dies with the thread that
 //! started it even if the test process is killed; [`ControlPlane`]'s `Drop` stops them in
@@ -172,7 +172,7 @@ impl ControlPlane {
             "--bind-address=127.0.0.1".into(),
             "--secure-port=0".into(),
             "--leader-elect=false".into(),
-            "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller".into(),
+            "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,clusterrole-aggregation-controller".into(),
             format!("--service-account-private-key-file={}", p("sa.key")),
             format!("--root-ca-file={}", p("ca.crt")),
             "--use-service-account-credentials=false".into(),

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         the_chart_renders_and_the_api_server_accepts_it,
         bad_chart_values_are_refused_with_a_readable_message,
         files_generated_from_the_chart_are_in_sync,
+        config_manifests_apply_as_they_are,
     ];
     let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
 

@@ -104,3 +104,42 @@ pub async fn files_generated_from_the_chart_are_in_sync(env: Arc<Env>, _ns: Stri
     );
     Ok(())
 }
+
+pub async fn config_manifests_apply_as_they_are(env: Arc<Env>, _ns: String) -> anyhow::Result<()> {
+    // The samples and the catalog, as a user would apply them (server-side dry run: the
+    // samples' Secrets are the user's to create).
+    for file in ["config/catalog/profiles.yaml", "config/samples/analysisprofile-default.yaml"] {
+        let path = env.root.join(file).display().to_string();
+        let out = env.kubectl(&["apply", "--dry-run=server", "-f", &path], None)?;
+        ensure!(out.status.success(), "{file} does not apply: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    for file in ["config/samples/analysis.yaml", "config/samples/repositorytracker.yaml"] {
+        let path = env.root.join(file).display().to_string();
+        let out = env.kubectl(&["apply", "--dry-run=server", "-n", "default", "-f", &path], None)?;
+        ensure!(out.status.success(), "{file} does not apply: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    // The tenant example for real: its groups get exactly the access it promises, through the
+    // roles the chart aggregates into `edit` and `view` (config/rbac/operator.yaml, applied at
+    // start, carries them; the controller manager aggregates them).
+    env.kubectl_ok(&["apply", "-f", &env.root.join("config/tenants/team-a.yaml").display().to_string()])?;
+    let can = |group: &str, verb: &str, resource: &str| -> anyhow::Result<bool> {
+        let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+        let mut args = vec!["auth", "can-i", verb, resource, "-n", "team-a", "--as", "someone", "--as-group", group];
+        if !subresource.is_empty() {
+            args.extend(["--subresource", subresource]);
+        }
+        let out = env.kubectl(&args, None)?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim() == "yes")
+    };
+    super::wait_until(std::time::Duration::from_secs(30), || async {
+        can("team-a-engineers", "create", "analyses.gitview.dev").unwrap_or(false)
+            && can("team-a-readers", "get", "analyses.gitview.dev").unwrap_or(false)
+    })
+    .await
+    .context("the tenant groups never got their gitview access")?;
+    ensure!(!can("team-a-readers", "create", "analyses.gitview.dev")?, "readers may create analyses");
+    ensure!(!can("team-a-engineers", "create", "analysisprofiles.gitview.dev")?, "engineers may change the catalog");
+    ensure!(!can("team-a-engineers", "patch", "analyses.gitview.dev/status")?, "engineers may write status");
+    Ok(())
+}

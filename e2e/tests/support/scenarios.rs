@@ -13,7 +13,8 @@ use kube::runtime::wait::await_condition;
 use super::{Env, await_analysis, http_get, image, wait_until};
 
 pub use super::chart::{
-    bad_chart_values_are_refused_with_a_readable_message, files_generated_from_the_chart_are_in_sync,
+    bad_chart_values_are_refused_with_a_readable_message, config_manifests_apply_as_they_are,
+    files_generated_from_the_chart_are_in_sync,
     the_chart_renders_and_the_api_server_accepts_it,
 };
 
