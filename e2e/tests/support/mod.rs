@@ -282,14 +282,14 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
 
     /// Runs the control plane's helm with the admin kubeconfig.
     pub fn helm(&self, args: &[&str]) -> anyhow::Result<Output> {
-        Ok(Command::new(self.bin.join("helm"))
+        Command::new(self.bin.join("helm"))
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HELM_CACHE_HOME", self.work.path().join("helm/cache"))
             .env("HELM_CONFIG_HOME", self.work.path().join("helm/config"))
             .env("HELM_DATA_HOME", self.work.path().join("helm/data"))
             .args(args)
             .output()
-            .context("helm")?)
+            .context("helm")
     }
 
     /// `kubectl apply -f -` of a manifest; fails with kubectl's message.
