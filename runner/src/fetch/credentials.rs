@@ -119,11 +119,14 @@ impl Credentials {
 
     /// The `core.sshCommand` that uses the mounted key and known_hosts, if a key is mounted:
     /// only that key (`IdentitiesOnly`), strict host key checking, and no prompts (`BatchMode`).
-    pub fn ssh_command(&self) -> Option<String> {
+    /// `ssh` writes its diagnostics to `log` (`-E`), where the fetch reads why a connection
+    /// failed: gix only recognises some of them on `ssh`'s stderr.
+    pub fn ssh_command(&self, log: &Path) -> Option<String> {
         let key = self.ssh_private_key.as_ref()?;
         let mut command = format!(
-            "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes",
-            shell_quote(&key.to_string_lossy())
+            "ssh -i {} -E {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes",
+            shell_quote(&key.to_string_lossy()),
+            shell_quote(&log.to_string_lossy())
         );
         if let Some(known_hosts) = &self.ssh_known_hosts {
             command.push_str(" -o UserKnownHostsFile=");
@@ -228,11 +231,12 @@ mod tests {
             ssh_known_hosts: Some("/run/kh".into()),
             ..Credentials::default()
         };
+        let log = Path::new("/scratch/ssh.log");
         assert_eq!(
-            credentials.ssh_command().expect("a command"),
-            "ssh -i '/run/it'\\''s/key' -o IdentitiesOnly=yes -o BatchMode=yes \
-             -o StrictHostKeyChecking=yes -o UserKnownHostsFile='/run/kh'"
+            credentials.ssh_command(log).expect("a command"),
+            "ssh -i '/run/it'\\''s/key' -E '/scratch/ssh.log' -o IdentitiesOnly=yes \
+             -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile='/run/kh'"
         );
-        assert_eq!(Credentials::none().ssh_command(), None);
+        assert_eq!(Credentials::none().ssh_command(log), None);
     }
 }

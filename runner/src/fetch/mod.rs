@@ -45,6 +45,16 @@
 //! auth over plain `http://`, so authenticated http needs TLS; [`FetchRequest::extra_root_certificates`]
 //! adds a private CA (a self-hosted server's, or a test's).
 //!
+//! With a mounted ssh key, `core.sshCommand` (in memory only) runs `ssh -i <key> -E <log>`
+//! with `IdentitiesOnly`, `BatchMode` and strict host key checking against the mounted
+//! `known_hosts`. Without a key, ssh:// uses the machine's `ssh` as it is configured (the
+//! laptop case). `ssh` writes its diagnostics to a log inside the repository for the length
+//! of a round, so that a refused key or host key is reported as an authentication failure
+//! (gix sees only an early end of stream); the log is removed after each round.
+//!
+//! Not covered: a stalled git:// or ssh:// connection has no read timeout (http(s) has
+//! reqwest's 30 s per read), so it hangs until the pod's deadline.
+//!
 //! # Errors
 //!
 //! [`FetchError::is_invalid_input`] separates what no retry can fix — repository not found,
@@ -82,6 +92,8 @@ use crate::walk::{self, CommitGraph};
 pub const INITIAL_DEPTH: u32 = 64;
 /// Rounds of doubling the depth before the rest of the history is fetched at once.
 pub const MAX_DEEPEN_ROUNDS: u32 = 8;
+/// Where `ssh` writes its diagnostics, inside the repository, during a round (removed after).
+const SSH_LOG: &str = "gitview-ssh.log";
 /// How often progress is logged by default.
 pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -361,6 +373,8 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
     let mut bytes_received = 0;
     let (target, commit) = loop {
         rounds += 1;
+        let ssh_log = repo.path().join(SSH_LOG);
+        let _ = std::fs::remove_file(&ssh_log);
         let round = fetch_round(
             &repo,
             request,
@@ -369,7 +383,10 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
             &certificates,
             shallow.clone(),
             &reporter,
-        )?;
+        );
+        let ssh_diagnostics = std::fs::read_to_string(&ssh_log).unwrap_or_default();
+        let _ = std::fs::remove_file(&ssh_log);
+        let round = round.map_err(|err| reclassify_ssh(err, &ssh_diagnostics))?;
         objects_received += round.objects;
         bytes_received += round.bytes;
         let commit = peel_to_commit(&repo, &url, &wanted, round.target.object)?;
@@ -513,7 +530,7 @@ fn open_or_init(
         // No reflogs: nothing in the repository records where or how it was fetched.
         "core.logAllRefUpdates=false".to_owned(),
     ];
-    if let Some(command) = credentials.ssh_command() {
+    if let Some(command) = credentials.ssh_command(&dest.join(SSH_LOG)) {
         overrides.push(format!("core.sshCommand={command}"));
         overrides.push("ssh.variant=ssh".to_owned());
     }
@@ -608,14 +625,21 @@ fn fetch_round(
     let (objects, bytes) = match &outcome.status {
         Status::Change {
             write_pack_bundle, ..
-        } => (
-            u64::from(write_pack_bundle.index.num_objects),
-            write_pack_bundle
-                .data_path
-                .as_deref()
-                .and_then(|path| std::fs::metadata(path).ok())
-                .map_or(0, |meta| meta.len()),
-        ),
+        } => {
+            // The refs point into the new pack now: the `.keep` that protected it from a
+            // concurrent gc would otherwise keep it from every later repack.
+            if let Some(keep) = &write_pack_bundle.keep_path {
+                let _ = std::fs::remove_file(keep);
+            }
+            (
+                u64::from(write_pack_bundle.index.num_objects),
+                write_pack_bundle
+                    .data_path
+                    .as_deref()
+                    .and_then(|path| std::fs::metadata(path).ok())
+                    .map_or(0, |meta| meta.len()),
+            )
+        }
         Status::NoPackReceived { .. } => (0, 0),
     };
     Ok(Round {
@@ -822,6 +846,24 @@ fn classify(err: gix::Error, url: &str) -> FetchError {
         return FetchError::NotFound { url, source: err };
     }
     FetchError::Transfer { url, source: err }
+}
+
+/// `ssh` said why it failed in its log: a refused key or host key is no transient failure.
+fn reclassify_ssh(err: FetchError, diagnostics: &str) -> FetchError {
+    let refused = [
+        "Permission denied",
+        "Host key verification failed",
+        "REMOTE HOST IDENTIFICATION HAS CHANGED",
+    ];
+    match err {
+        FetchError::Transfer { url, source }
+            if refused.iter().any(|line| diagnostics.contains(line)) =>
+        {
+            tracing::warn!(url = %url, ssh = %diagnostics.trim(), "ssh refused the connection");
+            FetchError::Authentication { url, source }
+        }
+        err => err,
+    }
 }
 
 fn is_unknown_object(err: &gix::Error) -> bool {
