@@ -17,7 +17,7 @@ use gitview_runner::fetch::{
     self, Credentials, FetchError, FetchRequest, Fetched, History, Secret,
 };
 use gix::ObjectId;
-use serve::{GitDaemon, HttpsGit, Tls, files_under, free_port};
+use serve::{Fault, GitDaemon, HttpsGit, Tls, files_under, free_port};
 
 /// A history with a side branch, a merge, an annotated and a lightweight tag.
 fn fixture() -> Repo {
@@ -357,10 +357,24 @@ fn https_with_basic_auth_clones_and_never_stores_the_password() {
     let err = fetch::fetch(&request("token.git", token)).expect_err("token refused");
     assert!(err.is_invalid_input(), "{err}");
 
-    // Server errors are retryable.
-    server.fail_with.lock().unwrap().push(503);
-    let err = fetch::fetch(&request("unavailable.git", with_password(PASSWORD))).expect_err("503");
-    assert!(!err.is_invalid_input(), "{err:?}");
+    // Server errors and transfers cut short are retryable, and leave nothing half-done that
+    // a retry would trip over.
+    for (fault, dest) in [
+        (Fault::Status(503), "unavailable.git"),
+        (Fault::Status(500), "broken.git"),
+        (Fault::TruncatePack, "cut.git"),
+    ] {
+        server.fail_with.lock().unwrap().push(fault);
+        let err = fetch::fetch(&request(dest, with_password(PASSWORD))).expect_err(dest);
+        assert!(!err.is_invalid_input(), "{fault:?}: {err:?}");
+        assert!(err.to_string().contains(&url), "{fault:?}: {err}");
+        assert!(
+            server.fail_with.lock().unwrap().is_empty(),
+            "{fault:?} was injected"
+        );
+        let retried = fetch::fetch(&request(dest, with_password(PASSWORD))).expect("retry");
+        assert_eq!(retried.commit.to_string(), repo.head(), "{fault:?}");
+    }
 }
 
 #[test]

@@ -68,10 +68,12 @@
 //! events about once a [`FetchRequest::progress_interval`], and the outcome as one
 //! `fetch finished` event.
 
+mod cache;
 mod credentials;
+mod error;
 mod progress;
+mod shallow;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Once};
@@ -83,10 +85,14 @@ use gix::protocol::handshake::Ref;
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Status, Tags};
 
+pub use cache::{cache_path, default_cache_root, fetch_cached};
 pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, Secret};
+pub use error::FetchError;
+
+use error::{classify, is_unknown_object, reclassify_ssh};
+use shallow::range_is_complete;
 
 use crate::run::redact_userinfo;
-use crate::walk::{self, CommitGraph};
 
 /// Depth of the first fetch of a fresh shallow clone.
 pub const INITIAL_DEPTH: u32 = 64;
@@ -105,6 +111,18 @@ pub enum History {
     /// Enough for `git log since..<ref>` and its diffs: `since`, the excluded end of the
     /// range, is a full commit id (the last analyzed commit, or a resolved `--since`).
     Since(ObjectId),
+}
+
+impl History {
+    /// The history a range with excluded end `since` needs: shallow when `since` is a full
+    /// commit id (an incremental run's last analyzed commit), else everything — a branch or
+    /// tag name cannot be located before it is fetched.
+    pub fn for_since(since: Option<&str>) -> Self {
+        since
+            .filter(|rev| rev.len() == 40)
+            .and_then(|rev| ObjectId::from_hex(rev.as_bytes()).ok())
+            .map_or(Self::Full, Self::Since)
+    }
 }
 
 /// What to fetch, from where, into where.
@@ -163,100 +181,6 @@ pub struct Fetched {
     pub bytes_received: u64,
     /// Fetch round trips (more than one when deepening).
     pub rounds: u32,
-}
-
-/// Why a fetch failed. URLs in messages have their userinfo replaced by `***`.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("cannot read the credential file {path:?}")]
-    CredentialUnreadable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot read the CA certificates {path:?}")]
-    CertificateUnreadable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid repository URL {url}")]
-    InvalidUrl {
-        url: String,
-        #[source]
-        source: gix::Error,
-    },
-    #[error("invalid ref {git_ref:?}: {reason}")]
-    InvalidRef {
-        git_ref: String,
-        reason: &'static str,
-    },
-    #[error("cannot create or open the repository at {path:?}")]
-    Destination {
-        path: PathBuf,
-        #[source]
-        source: gix::Error,
-    },
-    #[error("{url}: repository not found")]
-    NotFound {
-        url: String,
-        #[source]
-        source: gix::Error,
-    },
-    #[error("{url}: authentication failed")]
-    Authentication {
-        url: String,
-        #[source]
-        source: gix::Error,
-    },
-    #[error("{url}: ref {git_ref:?} not found")]
-    UnknownRef { url: String, git_ref: String },
-    #[error("{url}: the remote repository is empty (HEAD points to the unborn {target:?})")]
-    EmptyRepository { url: String, target: String },
-    #[error("{url}: {git_ref:?} does not name a commit")]
-    NotACommit {
-        url: String,
-        git_ref: String,
-        #[source]
-        source: gix::Error,
-    },
-    #[error("{url}: commit {since} is not in the history of {git_ref}")]
-    SinceNotInHistory {
-        url: String,
-        since: ObjectId,
-        git_ref: String,
-    },
-    #[error("{url}: fetch failed")]
-    Transfer {
-        url: String,
-        #[source]
-        source: gix::Error,
-    },
-    #[error("cannot update the repository at {path:?}")]
-    Local {
-        path: PathBuf,
-        #[source]
-        source: gix::Error,
-    },
-}
-
-impl FetchError {
-    /// True when retrying cannot help: the input itself is wrong.
-    pub fn is_invalid_input(&self) -> bool {
-        match self {
-            Self::CredentialUnreadable { .. }
-            | Self::CertificateUnreadable { .. }
-            | Self::InvalidUrl { .. }
-            | Self::InvalidRef { .. }
-            | Self::NotFound { .. }
-            | Self::Authentication { .. }
-            | Self::UnknownRef { .. }
-            | Self::EmptyRepository { .. }
-            | Self::NotACommit { .. }
-            | Self::SinceNotInHistory { .. } => true,
-            Self::Destination { .. } | Self::Transfer { .. } | Self::Local { .. } => false,
-        }
-    }
 }
 
 /// The ref asked for.
@@ -434,65 +358,6 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
         "fetch finished"
     );
     Ok(fetched)
-}
-
-/// Where [`fetch_cached`] keeps the clone of `url` under `cache_root`: a readable slug of
-/// host and path plus a hash of the whole URL, so different URLs never share a directory.
-pub fn cache_path(cache_root: &Path, url: &str) -> PathBuf {
-    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let without_user = match without_scheme.split_once('/') {
-        Some((authority, path)) => {
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{host}/{path}")
-        }
-        None => without_scheme.to_owned(),
-    };
-    let mut slug: String = without_user
-        .trim_end_matches('/')
-        .trim_end_matches(".git")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    slug.truncate(80);
-    // FNV-1a: stable across runs and platforms; only distinguishes directories.
-    let hash = url.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    cache_root.join(format!("{slug}-{hash:016x}.git"))
-}
-
-/// The laptop's default cache root: `$GITVIEW_CACHE_DIR`, else `$XDG_CACHE_HOME/gitview/repos`,
-/// else `~/.cache/gitview/repos`.
-pub fn default_cache_root() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("GITVIEW_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("gitview").join("repos"))
-}
-
-/// For `gitview-runner analyze <url>`: clones `url` (bare, full history) into its
-/// [`cache_path`] under `cache_root` on the first call and fetches into it on later ones.
-pub fn fetch_cached(
-    cache_root: &Path,
-    url: &str,
-    git_ref: Option<&str>,
-    credentials: Credentials,
-) -> Result<Fetched, FetchError> {
-    let mut request = FetchRequest::new(url, cache_path(cache_root, url));
-    request.git_ref = git_ref.map(str::to_owned);
-    request.credentials = credentials;
-    fetch(&request)
 }
 
 /// rustls needs a process-wide crypto provider; we build with ring only.
@@ -784,107 +649,6 @@ fn point_head(repo: &gix::Repository, target: &Target, commit: ObjectId) -> gix:
     Ok(())
 }
 
-/// The commit graph with the shallow boundary made visible: reading a boundary commit (whose
-/// parents are absent) or a missing one stops the walk.
-struct BoundedGraph<'r> {
-    repo: &'r gix::Repository,
-    boundary: HashSet<ObjectId>,
-}
-
-/// The walk reached the shallow boundary or a missing commit.
-#[derive(Debug)]
-struct Incomplete;
-
-impl CommitGraph for BoundedGraph<'_> {
-    type Id = ObjectId;
-    type Error = Incomplete;
-
-    fn load(&mut self, id: ObjectId) -> Result<(Vec<ObjectId>, i64), Incomplete> {
-        if self.boundary.contains(&id) {
-            return Err(Incomplete);
-        }
-        let commit = self.repo.find_commit(id).map_err(|_| Incomplete)?;
-        let time = commit.time().map_err(|_| Incomplete)?;
-        Ok((
-            commit.parent_ids().map(|parent| parent.detach()).collect(),
-            time.seconds,
-        ))
-    }
-}
-
-/// True if `git log since..tip` can be walked without touching the shallow boundary.
-fn range_is_complete(repo: &gix::Repository, since: ObjectId, tip: ObjectId) -> gix::Result<bool> {
-    let boundary = repo
-        .shallow_commits()?
-        .map(|commits| commits.iter().copied().collect())
-        .unwrap_or_default();
-    let mut graph = BoundedGraph { repo, boundary };
-    Ok(walk::log_order(&mut graph, &[since], &[tip]).is_ok())
-}
-
-/// Sorts a gix error into the classes the exit code needs.
-fn classify(err: gix::Error, url: &str) -> FetchError {
-    let url = url.to_owned();
-    let text = error_text(&err);
-    if err.is_unauthenticated()
-        || err.is_permission_denied()
-        || text.contains("authentication")
-        || text.contains("http status 401")
-        || text.contains("http status 403")
-    {
-        return FetchError::Authentication { url, source: err };
-    }
-    let not_found = [
-        "repository not exported",
-        "no such repository",
-        "does not appear to be a git repository",
-        "repository not found",
-        "not found",
-        "http status 404",
-    ];
-    if !err.can_retry_lenient() && not_found.iter().any(|needle| text.contains(needle)) {
-        return FetchError::NotFound { url, source: err };
-    }
-    FetchError::Transfer { url, source: err }
-}
-
-/// `ssh` said why it failed in its log: a refused key or host key is no transient failure.
-fn reclassify_ssh(err: FetchError, diagnostics: &str) -> FetchError {
-    let refused = [
-        "Permission denied",
-        "Host key verification failed",
-        "REMOTE HOST IDENTIFICATION HAS CHANGED",
-    ];
-    match err {
-        FetchError::Transfer { url, source }
-            if refused.iter().any(|line| diagnostics.contains(line)) =>
-        {
-            tracing::warn!(url = %url, ssh = %diagnostics.trim(), "ssh refused the connection");
-            FetchError::Authentication { url, source }
-        }
-        err => err,
-    }
-}
-
-fn is_unknown_object(err: &gix::Error) -> bool {
-    let text = error_text(err);
-    text.contains("not our ref")
-        || text.contains("no such remote ref")
-        || text.contains("bad object")
-}
-
-/// The error and its sources, lowercased, for matching server messages.
-fn error_text(err: &gix::Error) -> String {
-    let mut text = String::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(cause) = current {
-        text.push_str(&cause.to_string());
-        text.push('\n');
-        current = cause.source();
-    }
-    text.to_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -913,26 +677,22 @@ mod tests {
     }
 
     #[test]
+    fn only_a_full_commit_id_allows_a_shallow_fetch() {
+        let id = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(
+            History::for_since(Some(id)),
+            History::Since(ObjectId::from_hex(id.as_bytes()).expect("hex"))
+        );
+        for other in [None, Some("v1.0"), Some("0123456"), Some(&"g".repeat(40))] {
+            assert_eq!(History::for_since(other), History::Full, "{other:?}");
+        }
+    }
+
+    #[test]
     fn short_names_try_branches_before_tags() {
         assert_eq!(
             Wanted::Short("v1".into()).refspecs(),
             ["+refs/heads/v1:refs/heads/v1", "+refs/tags/v1:refs/tags/v1"]
         );
-    }
-
-    #[test]
-    fn cache_paths_are_readable_distinct_and_free_of_userinfo() {
-        let root = Path::new("/cache");
-        let a = cache_path(root, "https://github.com/org/repo.git");
-        let b = cache_path(root, "https://github.com/org/repo");
-        let c = cache_path(root, "ssh://git@github.com/org/repo.git");
-        assert_ne!(a, b);
-        assert_ne!(a, c);
-        let name = a.file_name().and_then(|n| n.to_str()).expect("a name");
-        assert!(name.starts_with("github.com_org_repo-"), "{name}");
-        assert!(name.ends_with(".git"), "{name}");
-        let name = c.file_name().and_then(|n| n.to_str()).expect("a name");
-        assert!(!name.contains("git@"), "{name}");
-        assert_eq!(a, cache_path(root, "https://github.com/org/repo.git"));
     }
 }

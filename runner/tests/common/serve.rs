@@ -111,6 +111,16 @@ impl Tls {
     }
 }
 
+/// A fault [`HttpsGit`] injects into an authenticated request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer the next request with this status instead of running the CGI.
+    Status(u16),
+    /// Run the CGI for the next pack request (`command=fetch`) but close the connection
+    /// halfway through the pack.
+    TruncatePack,
+}
+
 /// Smart HTTP over TLS: `git http-backend` run as a CGI per request, after an
 /// `Authorization: Basic` check. HTTP/1.1, one thread per connection, one request per
 /// connection.
@@ -120,9 +130,8 @@ pub struct HttpsGit {
     /// Requests served, and how many were refused for want of the right credentials.
     pub requests: Arc<AtomicUsize>,
     pub refused: Arc<AtomicUsize>,
-    /// Status codes to answer instead of running the CGI (first in, first out), to test
-    /// server errors.
-    pub fail_with: Arc<Mutex<Vec<u16>>>,
+    /// Faults to inject, first in first out, to test server errors and broken transfers.
+    pub fail_with: Arc<Mutex<Vec<Fault>>>,
 }
 
 impl HttpsGit {
@@ -205,7 +214,7 @@ fn serve_one(
     expected_auth: &str,
     requests: &AtomicUsize,
     refused: &AtomicUsize,
-    fail_with: &Mutex<Vec<u16>>,
+    fail_with: &Mutex<Vec<Fault>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(&mut *stream);
     let mut request_line = String::new();
@@ -254,16 +263,22 @@ fn serve_one(
             message.len()
         );
     }
+    let is_pack_request = body.windows(13).any(|w| w == b"command=fetch");
     let injected = {
         let mut fail_with = fail_with.lock().unwrap();
-        (!fail_with.is_empty()).then(|| fail_with.remove(0))
+        match fail_with.first().copied() {
+            Some(Fault::TruncatePack) if !is_pack_request => None,
+            Some(_) => Some(fail_with.remove(0)),
+            None => None,
+        }
     };
-    if let Some(status) = injected {
+    if let Some(Fault::Status(status)) = injected {
         return write!(
             stream,
             "HTTP/1.1 {status} Injected\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
     }
+    let truncate = injected == Some(Fault::TruncatePack);
 
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let mut cgi = Command::new("git");
@@ -334,6 +349,11 @@ fn serve_one(
         "HTTP/1.1 {status}\r\n{response_headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         cgi_body.len()
     )?;
+    if truncate {
+        stream.write_all(&cgi_body[..cgi_body.len() / 2])?;
+        stream.flush()?;
+        return Err(std::io::Error::other("truncated on purpose"));
+    }
     stream.write_all(cgi_body)?;
     stream.flush()
 }
