@@ -297,7 +297,8 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
     let mut bytes_received = 0;
     let (target, commit) = loop {
         rounds += 1;
-        let ssh_log = repo.path().join(SSH_LOG);
+        // The path the ssh command was given in `open_or_init`.
+        let ssh_log = request.dest.join(SSH_LOG);
         let _ = std::fs::remove_file(&ssh_log);
         let round = fetch_round(
             &repo,
@@ -332,7 +333,13 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
                 depth = depth.saturating_mul(2);
             }
         }
-        tracing::info!(url = %url, round = rounds, since = %since, next = ?shallow, "since not reached yet: deepening");
+        tracing::info!(
+            url = %url,
+            round = rounds,
+            since = %since,
+            next = ?shallow,
+            "since not reached yet: deepening"
+        );
     };
     drop(reporter);
     point_head(&repo, &target, commit).map_err(local)?;
