@@ -10,6 +10,7 @@
 pub mod analyze;
 pub mod error;
 pub mod extract;
+pub mod fetch;
 pub mod numstat;
 pub mod output;
 pub mod record;
