@@ -19,6 +19,23 @@ e2e=1
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
 
+# System tools the tests run for real: git (fixtures, git daemon, http-backend), the
+# PostgreSQL 15 server binaries (initdb, pg_ctl) and the OpenSSH server and client (the
+# runner's ssh transport). Installed from Debian's packages when missing and we are root.
+missing=()
+command -v git >/dev/null || missing+=(git)
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v ssh >/dev/null || missing+=(openssh-client)
+[[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql-15)
+if (( ${#missing[@]} )); then
+  step "system packages: ${missing[*]}"
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "missing: ${missing[*]} (install them; the tests that need them fail or skip without)" >&2
+  fi
+fi
+
 if [[ $e2e == 1 ]]; then
   step "control plane binaries (e2e/controlplane/build.sh)"
   GITVIEW_CONTROLPLANE_BIN=$(bash e2e/controlplane/build.sh | tail -1)
