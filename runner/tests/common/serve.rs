@@ -29,9 +29,12 @@ impl GitDaemon {
     /// Starts the daemon and returns once it accepts connections (it says "Ready to rumble").
     pub fn start(base: &Path) -> Self {
         let port = free_port();
-        let mut child = Command::new("git")
+        // The daemon binary itself, not `git daemon`: the `git` wrapper runs `git-daemon` as a
+        // child, and killing the wrapper would leave the daemon running after the test.
+        let exec_path = Command::new("git").arg("--exec-path").output().expect("git --exec-path");
+        let exec_path = String::from_utf8(exec_path.stdout).expect("UTF-8 path");
+        let mut child = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
             .args([
-                "daemon",
                 "--verbose",
                 "--reuseaddr",
                 "--listen=127.0.0.1",
