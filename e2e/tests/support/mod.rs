@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod chart;
+pub mod git;
 pub mod scenarios;
 
 use std::future::Future;
