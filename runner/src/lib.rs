@@ -8,10 +8,14 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod chunk;
+pub mod enrich;
 pub mod error;
 pub mod extract;
 pub mod numstat;
 pub mod output;
 pub mod record;
 pub mod run;
+pub mod scrub;
+pub mod tags;
 pub mod walk;
