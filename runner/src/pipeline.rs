@@ -1,0 +1,424 @@
+//! The whole run over any [`Sink`]: walk → extract → enrich → scrub → write commits in
+//! batches → chunk → summarize (with the cache) → story → artifacts → finish.
+//!
+//! Commits stream: each record is extracted, enriched, scrubbed and handed to the sink in
+//! batches of [`PipelineOptions::batch_size`], and only its [`CommitFacts`] stay in memory for
+//! the later stages. Nothing reaches the sink before the range is resolved, so bad input
+//! writes nothing. Progress (stage, done, total, elapsed time) goes to `tracing` and to
+//! [`Sink::progress`]; per-stage metrics end up in the [`AnalysisSummary`] given to
+//! [`Sink::finish`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::analyze::{
+    AnalysisConfig, AnalysisSummary, ChunkMetrics, Counts, RunnerInfo, StageMetrics, StoryMetrics,
+    SummarizeMetrics, Timings,
+};
+use crate::chunk::{self, Chunk, Phase};
+use crate::enrich::{self, CommitFacts};
+use crate::error::ExtractError;
+use crate::extract::{self, ExtractOptions, Extractor};
+use crate::scrub;
+use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
+use crate::story::{self, ChunkRecord, PhaseRecord, StoryInput};
+use crate::summarize::{self, CacheError, SummarizeError, Summarizer, SummaryCache, SummaryInput};
+use crate::tags::{self, TagError, TagIndex};
+
+/// Media type of `story.md`.
+pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
+/// Media type of `timeline.json`.
+pub const JSON: &str = "application/json";
+
+/// How a run goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Exclude commits reachable from this revision.
+    pub since: Option<String>,
+    /// The last commit included.
+    pub until: String,
+    pub extract: ExtractOptions,
+    /// Redact secrets and hash emails before anything reaches the sink.
+    pub scrub: bool,
+    /// Tokens per chunk.
+    pub token_budget: usize,
+    /// Version of the prompts (part of the summary cache key).
+    pub prompt_version: String,
+    /// Commits per [`Sink::commits`] call.
+    pub batch_size: usize,
+    /// Report extract progress every this many commits (0: only at the end).
+    pub progress_every: u64,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        let stages = gitview_crds::v1alpha1::StageSettings::default();
+        Self {
+            since: None,
+            until: "HEAD".into(),
+            extract: ExtractOptions::default(),
+            scrub: false,
+            token_budget: usize::try_from(stages.chunk.token_budget).unwrap_or(6000),
+            prompt_version: stages.summarize.prompt_version,
+            batch_size: 500,
+            progress_every: 1000,
+        }
+    }
+}
+
+/// The repository a run reads.
+#[derive(Debug)]
+pub struct Source<'r> {
+    pub repo: &'r gix::Repository,
+    /// The path or URL as given (recorded in `analysis.json`).
+    pub location: String,
+    /// When the run started (the total time counts from here).
+    pub started: Instant,
+    /// Time spent opening (or cloning) the repository.
+    pub open_ms: u64,
+}
+
+/// Errors of a run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Tags(#[from] TagError),
+    #[error(transparent)]
+    Summarize(#[from] SummarizeError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl PipelineError {
+    /// True when retrying cannot help: the input itself is wrong, or was refused.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Self::Extract(err) => err.is_invalid_input(),
+            Self::Summarize(err) => !err.is_retryable(),
+            Self::Sink(err) => !err.is_retryable(),
+            Self::Tags(_) | Self::Cache(_) => false,
+        }
+    }
+}
+
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn report(
+    sink: &mut dyn Sink,
+    stage: Stage,
+    done: u64,
+    total: u64,
+    since: Instant,
+) -> Result<(), SinkError> {
+    let elapsed_ms = ms(since.elapsed());
+    tracing::info!(stage = stage.as_str(), done, total, elapsed_ms, "progress");
+    sink.progress(&Progress {
+        stage,
+        done,
+        total,
+        elapsed_ms,
+    })
+}
+
+/// A name for the repository: its working tree's directory, or the git directory's name
+/// without `.git`.
+pub fn repository_title(repo: &gix::Repository) -> String {
+    let dir: &Path = repo.workdir().unwrap_or_else(|| repo.git_dir());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".git").unwrap_or(&name);
+    if name.is_empty() {
+        "repository".into()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Runs every stage and hands the results to `sink`; returns what was given to
+/// [`Sink::finish`].
+pub fn run_pipeline(
+    source: &Source<'_>,
+    options: &PipelineOptions,
+    summarizer: &mut dyn Summarizer,
+    cache: &mut dyn SummaryCache,
+    sink: &mut dyn Sink,
+) -> Result<AnalysisSummary, PipelineError> {
+    let repo = source.repo;
+    let mut timings = Timings {
+        open: source.open_ms,
+        ..Timings::default()
+    };
+    let mut stages = StageMetrics::default();
+
+    let walk_started = Instant::now();
+    let plan = extract::plan(repo, options.since.as_deref(), &options.until)?;
+    let tag_list = tags::read_tags(repo)?;
+    let tag_index = TagIndex::new(&tag_list);
+    timings.walk = ms(walk_started.elapsed());
+    let total = plan.commits.len() as u64;
+    tracing::info!(commits = total, until = %plan.until, since = ?plan.since.map(|id| id.to_string()), tags = tag_list.len(), "walked history");
+
+    let config = AnalysisConfig {
+        path: source.location.clone(),
+        git_dir: repo.git_dir().display().to_string(),
+        since: options.since.clone(),
+        until: options.until.clone(),
+        since_commit: plan.since.map(|id| id.to_string()),
+        until_commit: plan.until.to_string(),
+        mailmap: options.extract.mailmap,
+        renames: options.extract.renames,
+        first_parent_merge_diffs: options.extract.first_parent_merge_diffs,
+        scrub: options.scrub,
+        token_budget: options.token_budget as u64,
+        prompt_version: options.prompt_version.clone(),
+    };
+    sink.begin(&RunInfo {
+        runner: RunnerInfo::current(),
+        config: config.clone(),
+        total_commits: total,
+    })?;
+    report(sink, Stage::Walk, total, total, walk_started)?;
+
+    // Extract, enrich, scrub and write, one commit at a time.
+    let stream_started = Instant::now();
+    let mut extractor = Extractor::new(repo, options.extract.clone())?;
+    let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
+    let mut counts = Counts::default();
+    let mut facts: Vec<CommitFacts> = Vec::with_capacity(plan.commits.len());
+    let batch_size = options.batch_size.max(1);
+    let mut batch: Vec<EnrichedCommit> = Vec::with_capacity(batch_size.min(plan.commits.len()));
+    let mut batches = 0u64;
+    let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+    for (done, &id) in plan.commits.iter().enumerate() {
+        let t = Instant::now();
+        let mut record = extractor.commit(id)?;
+        t_extract += t.elapsed();
+        counts.add(&record);
+
+        let t = Instant::now();
+        let enrichment = enrich::enrich(&record, tag_index.of(&record.id));
+        *classes
+            .entry(enrichment.class.as_str().to_owned())
+            .or_default() += 1;
+        stages.enrich.bots += u64::from(enrichment.bot);
+        stages.enrich.references += enrichment.references.len() as u64;
+        stages.enrich.release_commits += u64::from(!enrichment.releases.is_empty());
+        t_enrich += t.elapsed();
+
+        if options.scrub {
+            let t = Instant::now();
+            let found = scrub::scrub_record(&mut record);
+            stages.scrub.secrets += found.secrets;
+            stages.scrub.emails += found.emails;
+            t_scrub += t.elapsed();
+        }
+        facts.push(CommitFacts::new(&record, &enrichment));
+        batch.push(EnrichedCommit { record, enrichment });
+        if batch.len() >= batch_size {
+            let t = Instant::now();
+            sink.commits(batches, &batch)?;
+            t_write += t.elapsed();
+            batches += 1;
+            batch.clear();
+        }
+        let done = done as u64 + 1;
+        if options.progress_every > 0 && done.is_multiple_of(options.progress_every) {
+            report(sink, Stage::Extract, done, total, stream_started)?;
+        }
+    }
+    if !batch.is_empty() {
+        let t = Instant::now();
+        sink.commits(batches, &batch)?;
+        t_write += t.elapsed();
+        batches += 1;
+    }
+    drop(batch);
+    report(sink, Stage::Extract, total, total, stream_started)?;
+    timings.extract = ms(t_extract);
+    timings.enrich = ms(t_enrich);
+    timings.scrub = ms(t_scrub);
+    timings.write = ms(t_write);
+    stages.enrich.classes = classes;
+    stages.scrub.enabled = options.scrub;
+    stages.write.batches = batches;
+    stages.write.batch_size = batch_size as u64;
+
+    // Chunk.
+    let chunk_started = Instant::now();
+    facts.reverse(); // chronological
+    let phases = chunk::phases(&facts);
+    let chunks: Vec<Vec<Chunk>> = phases
+        .iter()
+        .map(|phase| chunk::chunk_phase(&facts, phase, options.token_budget))
+        .collect();
+    let all_chunks: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+    stages.chunk = ChunkMetrics {
+        tokenizer: chunk::TOKENIZER.into(),
+        token_budget: options.token_budget as u64,
+        rule: phases.first().map(|p| p.rule),
+        phases: phases.len() as u64,
+        chunks: all_chunks,
+        tokens: chunks.iter().flatten().map(|c| c.tokens as u64).sum(),
+        truncated: chunks.iter().flatten().filter(|c| c.truncated).count() as u64,
+    };
+    timings.chunk = ms(chunk_started.elapsed());
+    report(sink, Stage::Chunk, all_chunks, all_chunks, chunk_started)?;
+
+    // Summarize, through the cache.
+    let summarize_started = Instant::now();
+    let info = summarizer.info();
+    let mut metrics = SummarizeMetrics {
+        summarizer: Some(info.clone()),
+        prompt_version: options.prompt_version.clone(),
+        chunks: all_chunks,
+        ..SummarizeMetrics::default()
+    };
+    let mut records = Vec::with_capacity(phases.len());
+    let mut done = 0;
+    for (phase, phase_chunks) in phases.iter().zip(&chunks) {
+        let mut texts = Vec::with_capacity(phase_chunks.len());
+        let mut cited = BTreeSet::new();
+        let mut chunk_records = Vec::with_capacity(phase_chunks.len());
+        for chunk in phase_chunks {
+            let key = summarize::cache_key(&chunk.text, &options.prompt_version, &info);
+            let (summary, cached) = match cache.get(&key)? {
+                Some(summary) => {
+                    metrics.cache_hits += 1;
+                    (summary, true)
+                }
+                None => {
+                    metrics.cache_misses += 1;
+                    let summary = summarizer.summarize(&SummaryInput {
+                        phase,
+                        chunk,
+                        facts: &facts[chunk.start..chunk.end],
+                    })?;
+                    if let Some(usage) = summary.usage {
+                        metrics.usage.add(usage);
+                    }
+                    cache.put(&key, &summary)?;
+                    (summary, false)
+                }
+            };
+            if phase_chunks.len() > 1 {
+                texts.push(format!(
+                    "**Part {} of {}** (`{}` to `{}`):\n\n{}",
+                    chunk.index + 1,
+                    phase_chunks.len(),
+                    facts[chunk.start].short_id(),
+                    facts[chunk.end - 1].short_id(),
+                    summary.text.trim_end()
+                ));
+            } else {
+                texts.push(summary.text.trim_end().to_owned());
+            }
+            cited.extend(summary.commits.iter().cloned());
+            chunk_records.push(ChunkRecord {
+                index: chunk.index,
+                first_commit: facts[chunk.start].id.clone(),
+                last_commit: facts[chunk.end - 1].id.clone(),
+                commits: (chunk.end - chunk.start) as u64,
+                tokens: chunk.tokens as u64,
+                truncated: chunk.truncated,
+                content_hash: chunk.content_hash(),
+                cached,
+                usage: summary.usage,
+            });
+            done += 1;
+            report(sink, Stage::Summarize, done, all_chunks, summarize_started)?;
+        }
+        records.push(phase_record(&facts, phase, texts, cited, chunk_records));
+    }
+    stages.summarize = metrics;
+    timings.summarize = ms(summarize_started.elapsed());
+    sink.phases(&records)?;
+
+    // Story and timeline.
+    let story_started = Instant::now();
+    let range = match &config.since {
+        Some(since) => format!("{since}..{}", config.until),
+        None => config.until.clone(),
+    };
+    let title = repository_title(repo);
+    let story_text = story::story(&StoryInput {
+        title: &title,
+        range: &range,
+        facts: &facts,
+        phases: &records,
+    });
+    let timeline = story::timeline(&facts);
+    let mut timeline_json =
+        serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
+    timeline_json.push(b'\n');
+    stages.story = StoryMetrics {
+        milestones: story::milestones(&facts).len() as u64,
+        months: timeline.months.len() as u64,
+        bytes: story_text.len() as u64,
+    };
+    sink.artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
+    sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
+    timings.story = ms(story_started.elapsed());
+    report(sink, Stage::Story, 1, 1, story_started)?;
+
+    timings.total = ms(source.started.elapsed());
+    let summary = AnalysisSummary {
+        runner: RunnerInfo::current(),
+        config,
+        counts,
+        timings_ms: timings,
+        stages,
+    };
+    sink.finish(&summary)?;
+    tracing::info!(
+        commits = summary.counts.commits,
+        phases = summary.stages.chunk.phases,
+        chunks = summary.stages.chunk.chunks,
+        cache_hits = summary.stages.summarize.cache_hits,
+        ms = summary.timings_ms.total,
+        "analysis complete"
+    );
+    Ok(summary)
+}
+
+fn phase_record(
+    facts: &[CommitFacts],
+    phase: &Phase,
+    texts: Vec<String>,
+    cited: BTreeSet<String>,
+    chunks: Vec<ChunkRecord>,
+) -> PhaseRecord {
+    let commits = &facts[phase.start..phase.end];
+    let authors: BTreeSet<&str> = commits.iter().map(|f| f.author_key.as_str()).collect();
+    // Cited ids in chronological order.
+    let cited_commits = commits
+        .iter()
+        .filter(|f| cited.contains(&f.id))
+        .map(|f| f.id.clone())
+        .collect();
+    PhaseRecord {
+        number: phase.number,
+        name: phase.name.clone(),
+        rule: phase.rule,
+        first_commit: commits.first().map(|f| f.id.clone()).unwrap_or_default(),
+        last_commit: commits.last().map(|f| f.id.clone()).unwrap_or_default(),
+        start: commits.first().map(|f| f.date.clone()).unwrap_or_default(),
+        end: commits.last().map(|f| f.date.clone()).unwrap_or_default(),
+        commits: commits.len() as u64,
+        authors: authors.len() as u64,
+        lines_added: commits.iter().map(|f| f.added).sum(),
+        lines_deleted: commits.iter().map(|f| f.deleted).sum(),
+        releases: phase.releases.clone(),
+        summary: format!("{}\n", texts.join("\n\n")),
+        cited_commits,
+        chunks,
+    }
+}
