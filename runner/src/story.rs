@@ -102,6 +102,11 @@ fn day(time: i64) -> String {
         .to_string()
 }
 
+/// The UTC day of a recorded time (the story's dates are all UTC).
+fn utc_day(recorded: &str) -> String {
+    crate::enrich::epoch_seconds(recorded).map_or_else(|| recorded.to_owned(), day)
+}
+
 fn month_of(time: i64) -> (i16, i8) {
     let date = jiff::Timestamp::from_second(time)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
@@ -315,8 +320,8 @@ pub fn story(input: &StoryInput<'_>) -> String {
             "### {}. {} ({} to {})\n",
             phase.number,
             phase.name,
-            phase.start.get(..10).unwrap_or(&phase.start),
-            phase.end.get(..10).unwrap_or(&phase.end)
+            utc_day(&phase.start),
+            utc_day(&phase.end)
         );
         let _ = write!(
             out,
