@@ -68,6 +68,8 @@ pub struct AnalyzeRequest {
     pub summarizer: SummarizerChoice,
     /// Summary cache (default: `OUT/.summary-cache`).
     pub cache_dir: Option<PathBuf>,
+    /// Extraction threads (default: [`default_threads`](crate::pipeline::default_threads)).
+    pub threads: Option<usize>,
 }
 
 /// The contents of `analysis.json`.
@@ -298,6 +300,9 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         token_budget: request.token_budget,
         batch_size: PipelineOptions::default().batch_size,
         progress_every: request.progress_every,
+        threads: request
+            .threads
+            .unwrap_or_else(crate::pipeline::default_threads),
         ..PipelineOptions::default()
     };
     let source = Source {

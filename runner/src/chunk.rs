@@ -374,40 +374,57 @@ pub fn commit_line(facts: &CommitFacts) -> String {
 
 /// Cuts `phase` into chunks of at most `budget` tokens (see the module documentation).
 pub fn chunk_phase(facts: &[CommitFacts], phase: &Phase, budget: usize) -> Vec<Chunk> {
+    let line_tokens: Vec<usize> = facts[phase.start..phase.end]
+        .iter()
+        .map(|f| count_tokens(&commit_line(f)))
+        .collect();
+    chunk_phase_counted(facts, phase, budget, &line_tokens)
+}
+
+/// [`chunk_phase`] with the token count of each commit's line given (`line_tokens[i]` for
+/// `facts[phase.start + i]`), so that they can be counted ahead, on another thread.
+///
+/// A chunk's count is the header's plus its lines': the BPE's pre-tokenizer never joins text
+/// across a newline followed by a non-space (every line starts with a hex id), so counts of
+/// lines add up exactly to the count of their concatenation (the tests check it).
+pub fn chunk_phase_counted(
+    facts: &[CommitFacts],
+    phase: &Phase,
+    budget: usize,
+    line_tokens: &[usize],
+) -> Vec<Chunk> {
     let header = format!("Phase {}: {}\n", phase.number, phase.name);
     let header_tokens = count_tokens(&header);
-    let mut chunks = Vec::new();
+    let mut chunks: Vec<Chunk> = Vec::new();
     let mut text = header.clone();
     let mut tokens = header_tokens;
     let mut start = phase.start;
-    let flush =
-        |chunks: &mut Vec<Chunk>, text: String, start: usize, end: usize, truncated: bool| {
-            let tokens = count_tokens(&text);
-            chunks.push(Chunk {
-                phase: phase.number,
-                index: chunks.len(),
-                start,
-                end,
-                text,
-                tokens,
-                truncated,
-            });
-        };
+    let mut flush = |text: String, tokens: usize, start: usize, end: usize, truncated: bool| {
+        chunks.push(Chunk {
+            phase: phase.number,
+            index: chunks.len(),
+            start,
+            end,
+            text,
+            tokens,
+            truncated,
+        });
+    };
     for (i, commit) in facts.iter().enumerate().take(phase.end).skip(phase.start) {
-        let line = commit_line(commit);
-        let line_tokens = count_tokens(&line);
+        let line_tokens = line_tokens[i - phase.start];
         if header_tokens + line_tokens > budget {
             if i > start {
                 flush(
-                    &mut chunks,
                     std::mem::replace(&mut text, header.clone()),
+                    tokens,
                     start,
                     i,
                     false,
                 );
             }
-            let cut = cut_line(&header, &line, budget);
-            flush(&mut chunks, cut, i, i + 1, true);
+            let cut = cut_line(&header, &commit_line(commit), budget);
+            let cut_tokens = count_tokens(&cut);
+            flush(cut, cut_tokens, i, i + 1, true);
             text = header.clone();
             tokens = header_tokens;
             start = i + 1;
@@ -415,8 +432,8 @@ pub fn chunk_phase(facts: &[CommitFacts], phase: &Phase, budget: usize) -> Vec<C
         }
         if tokens + line_tokens > budget && i > start {
             flush(
-                &mut chunks,
                 std::mem::replace(&mut text, header.clone()),
+                tokens,
                 start,
                 i,
                 false,
@@ -424,52 +441,13 @@ pub fn chunk_phase(facts: &[CommitFacts], phase: &Phase, budget: usize) -> Vec<C
             tokens = header_tokens;
             start = i;
         }
-        text.push_str(&line);
+        text.push_str(&commit_line(commit));
         tokens += line_tokens;
     }
     if start < phase.end {
-        flush(&mut chunks, text, start, phase.end, false);
+        flush(text, tokens, start, phase.end, false);
     }
-    // Token counts of lines add up to the count of their concatenation in practice (each
-    // line ends in a newline, a split point of the BPE's pre-tokenizer); make sure anyway.
-    let mut checked: Vec<Chunk> = Vec::with_capacity(chunks.len());
-    for chunk in chunks {
-        split_over_budget(facts, &header, chunk, budget, &mut checked);
-    }
-    for (index, chunk) in checked.iter_mut().enumerate() {
-        chunk.index = index;
-    }
-    checked
-}
-
-fn split_over_budget(
-    facts: &[CommitFacts],
-    header: &str,
-    chunk: Chunk,
-    budget: usize,
-    out: &mut Vec<Chunk>,
-) {
-    if chunk.tokens <= budget || chunk.end - chunk.start <= 1 {
-        out.push(chunk);
-        return;
-    }
-    let middle = chunk.start + (chunk.end - chunk.start) / 2;
-    for (start, end) in [(chunk.start, middle), (middle, chunk.end)] {
-        let mut text = header.to_owned();
-        for f in &facts[start..end] {
-            text.push_str(&commit_line(f));
-        }
-        let part = Chunk {
-            phase: chunk.phase,
-            index: 0,
-            start,
-            end,
-            tokens: count_tokens(&text),
-            text,
-            truncated: false,
-        };
-        split_over_budget(facts, header, part, budget, out);
-    }
+    chunks
 }
 
 /// `header` plus the longest prefix of `line` that fits `budget` with the truncation mark.

@@ -86,6 +86,9 @@ struct AnalyzeArgs {
     /// A file holding the API key, sent as a bearer token (never logged).
     #[arg(long, value_name = "FILE")]
     llm_api_key_file: Option<PathBuf>,
+    /// Threads extracting commits (default: the available cores, at most 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
     /// Where summaries are cached between runs (default: DIR/.summary-cache).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
                 model,
                 llm_base_url,
                 llm_api_key_file,
+                threads,
                 cache_dir,
             } = *args;
             init_logs(false);
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
                     _ => SummarizerChoice::Extractive,
                 },
                 cache_dir,
+                threads: threads.map(usize::from),
             };
             match analyze(&request) {
                 Ok(_) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ use crate::chunk::{self, Chunk, Phase};
 use crate::enrich::{self, CommitFacts};
 use crate::error::ExtractError;
 use crate::extract::{self, ExtractOptions, Extractor};
+use crate::record::CommitRecord;
 use crate::scrub;
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
 use crate::story::{self, ChunkRecord, PhaseRecord, StoryInput};
@@ -49,6 +50,8 @@ pub struct PipelineOptions {
     pub batch_size: usize,
     /// Report extract progress every this many commits (0: only at the end).
     pub progress_every: u64,
+    /// Threads extracting commits (each with its own repository handle); at least 1.
+    pub threads: usize,
 }
 
 impl Default for PipelineOptions {
@@ -63,6 +66,7 @@ impl Default for PipelineOptions {
             prompt_version: stages.summarize.prompt_version,
             batch_size: 500,
             progress_every: 1000,
+            threads: default_threads(),
         }
     }
 }
@@ -92,6 +96,8 @@ pub enum PipelineError {
     Cache(#[from] CacheError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error("an extraction thread stopped unexpectedly")]
+    ExtractThread,
 }
 
 impl PipelineError {
@@ -101,7 +107,7 @@ impl PipelineError {
             Self::Extract(err) => err.is_invalid_input(),
             Self::Summarize(err) => !err.is_retryable(),
             Self::Sink(err) => !err.is_retryable(),
-            Self::Tags(_) | Self::Cache(_) => false,
+            Self::Tags(_) | Self::Cache(_) | Self::ExtractThread => false,
         }
     }
 }
@@ -188,9 +194,13 @@ pub fn run_pipeline(
     })?;
     report(sink, Stage::Walk, total, total, walk_started)?;
 
-    // Extract, enrich, scrub and write, one commit at a time.
+    // Extract, enrich, scrub and write, one commit at a time. Meanwhile another thread loads
+    // the tokenizer and counts the tokens of each commit's chunk line (a second core is
+    // otherwise idle: extraction is single-threaded).
+    let (lines, counter) = token_counter();
     let stream_started = Instant::now();
-    let mut extractor = Extractor::new(repo, options.extract.clone())?;
+    let mut extractors =
+        ParallelExtract::spawn(repo, &plan.commits, &options.extract, options.threads);
     let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
     let mut counts = Counts::default();
     let mut facts: Vec<CommitFacts> = Vec::with_capacity(plan.commits.len());
@@ -198,9 +208,9 @@ pub fn run_pipeline(
     let mut batch: Vec<EnrichedCommit> = Vec::with_capacity(batch_size.min(plan.commits.len()));
     let mut batches = 0u64;
     let mut classes: BTreeMap<String, u64> = BTreeMap::new();
-    for (done, &id) in plan.commits.iter().enumerate() {
+    for done in 0..plan.commits.len() {
         let t = Instant::now();
-        let mut record = extractor.commit(id)?;
+        let mut record = extractors.next(done)?;
         t_extract += t.elapsed();
         counts.add(&record);
 
@@ -221,7 +231,10 @@ pub fn run_pipeline(
             stages.scrub.emails += found.emails;
             t_scrub += t.elapsed();
         }
-        facts.push(CommitFacts::new(&record, &enrichment));
+        let commit_facts = CommitFacts::new(&record, &enrichment);
+        // A closed channel means the counter died; its join below reports it.
+        let _ = lines.send(chunk::commit_line(&commit_facts));
+        facts.push(commit_facts);
         batch.push(EnrichedCommit { record, enrichment });
         if batch.len() >= batch_size {
             let t = Instant::now();
@@ -254,11 +267,21 @@ pub fn run_pipeline(
 
     // Chunk.
     let chunk_started = Instant::now();
+    drop(lines);
+    let mut line_tokens = counter.join().expect("the token counter does not panic");
     facts.reverse(); // chronological
+    line_tokens.reverse();
     let phases = chunk::phases(&facts);
     let chunks: Vec<Vec<Chunk>> = phases
         .iter()
-        .map(|phase| chunk::chunk_phase(&facts, phase, options.token_budget))
+        .map(|phase| {
+            chunk::chunk_phase_counted(
+                &facts,
+                phase,
+                options.token_budget,
+                &line_tokens[phase.start..phase.end],
+            )
+        })
         .collect();
     let all_chunks: u64 = chunks.iter().map(|c| c.len() as u64).sum();
     stages.chunk = ChunkMetrics {
@@ -387,6 +410,91 @@ pub fn run_pipeline(
         "analysis complete"
     );
     Ok(summary)
+}
+
+/// Extraction threads: the available cores, at most 4 (tree and blob diffs of different
+/// commits are independent; beyond a few threads the object database reads contend).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Commits extracted on worker threads, handed out in the plan's order.
+///
+/// gix repositories are not shared between threads in this build (no `parallel` feature), so
+/// each worker opens its own handle on the same repository, takes every n-th commit, and
+/// sends its records through a bounded channel; the caller takes them round-robin, so the
+/// order (and the output) is exactly that of a single thread.
+struct ParallelExtract {
+    receivers: Vec<std::sync::mpsc::Receiver<Result<CommitRecord, ExtractError>>>,
+}
+
+impl ParallelExtract {
+    fn spawn(
+        repo: &gix::Repository,
+        commits: &[gix::ObjectId],
+        options: &ExtractOptions,
+        threads: usize,
+    ) -> Self {
+        let threads = threads.clamp(1, commits.len().max(1));
+        let location = repo.workdir().unwrap_or_else(|| repo.git_dir()).to_owned();
+        let commits: std::sync::Arc<[gix::ObjectId]> = commits.into();
+        let receivers = (0..threads)
+            .map(|worker| {
+                let (sender, receiver) = std::sync::mpsc::sync_channel(64);
+                let (location, commits, options) =
+                    (location.clone(), commits.clone(), options.clone());
+                std::thread::spawn(move || {
+                    let repo = match extract::open(&location) {
+                        Ok(repo) => repo,
+                        Err(err) => {
+                            let _ = sender.send(Err(err));
+                            return;
+                        }
+                    };
+                    let mut extractor = match Extractor::new(&repo, options) {
+                        Ok(extractor) => extractor,
+                        Err(err) => {
+                            let _ = sender.send(Err(err));
+                            return;
+                        }
+                    };
+                    for &id in commits.iter().skip(worker).step_by(threads) {
+                        let record = extractor.commit(id);
+                        let failed = record.is_err();
+                        // A closed channel: the pipeline stopped early; so do we.
+                        if sender.send(record).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
+                receiver
+            })
+            .collect();
+        Self { receivers }
+    }
+
+    /// The record of the plan's `index`-th commit (asked for in order: 0, 1, 2, …).
+    fn next(&mut self, index: usize) -> Result<CommitRecord, PipelineError> {
+        let receiver = &self.receivers[index % self.receivers.len()];
+        Ok(receiver
+            .recv()
+            .map_err(|_| PipelineError::ExtractThread)??)
+    }
+}
+
+/// A thread that counts the tokens of each line it receives, in order.
+fn token_counter() -> (
+    std::sync::mpsc::SyncSender<String>,
+    std::thread::JoinHandle<Vec<usize>>,
+) {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<String>(4096);
+    let counter = std::thread::spawn(move || {
+        receiver
+            .iter()
+            .map(|line| chunk::count_tokens(&line))
+            .collect()
+    });
+    (sender, counter)
 }
 
 fn phase_record(

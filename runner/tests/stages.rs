@@ -544,3 +544,23 @@ fn the_dir_sink_writes_each_batch_once() {
     assert_eq!(written, commits, "every commit once, in order");
     assert!(out.join("analysis.json").exists());
 }
+
+#[test]
+fn extraction_threads_do_not_change_the_output() {
+    let repo = fixture();
+    let outputs: Vec<Vec<u8>> = ["1", "3"]
+        .iter()
+        .map(|threads| {
+            let out = repo.sibling(&format!("threads-{threads}"));
+            analyze_ok(&repo, &out, &["--threads", threads]);
+            let commits = read_enriched(&out);
+            let records: Vec<CommitRecord> = commits.into_iter().map(|c| c.record).collect();
+            assert_matches_git(&records, &git_numstat(&repo, &repo.path, &[]));
+            std::fs::read(out.join("commits.jsonl")).unwrap()
+        })
+        .collect();
+    assert!(
+        outputs[0] == outputs[1],
+        "one thread and three wrote different commits.jsonl"
+    );
+}
