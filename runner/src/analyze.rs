@@ -248,6 +248,10 @@ pub struct SummarizeMetrics {
     pub chunks: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
+    /// Summaries of several chunks combined into one (phases of more than one chunk).
+    pub combinations: u64,
+    /// Combinations taken from the cache.
+    pub combination_cache_hits: u64,
     /// Tokens used by a model (zero for the extractive summarizer).
     pub usage: TokenUsage,
 }

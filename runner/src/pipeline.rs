@@ -24,7 +24,10 @@ use crate::record::CommitRecord;
 use crate::scrub;
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
 use crate::story::{self, ChunkRecord, PhaseRecord, StoryInput};
-use crate::summarize::{self, CacheError, SummarizeError, Summarizer, SummaryCache, SummaryInput};
+use crate::summarize::{
+    self, CacheError, CombineInput, SummarizeError, Summarizer, SummarizerInfo, Summary,
+    SummaryCache, SummaryInput,
+};
 use crate::tags::{self, TagError, TagIndex};
 
 /// Media type of `story.md`.
@@ -307,20 +310,27 @@ pub fn run_pipeline(
     };
     let mut records = Vec::with_capacity(phases.len());
     let mut done = 0;
+    let mut reducer = Reducer {
+        summarizer,
+        cache,
+        info: &info,
+        prompt_version: &options.prompt_version,
+        budget: options.token_budget,
+        facts: &facts,
+    };
     for (phase, phase_chunks) in phases.iter().zip(&chunks) {
-        let mut texts = Vec::with_capacity(phase_chunks.len());
-        let mut cited = BTreeSet::new();
+        let mut parts = Vec::with_capacity(phase_chunks.len());
         let mut chunk_records = Vec::with_capacity(phase_chunks.len());
         for chunk in phase_chunks {
             let key = summarize::cache_key(&chunk.text, &options.prompt_version, &info);
-            let (summary, cached) = match cache.get(&key)? {
+            let (summary, cached) = match reducer.cache.get(&key)? {
                 Some(summary) => {
                     metrics.cache_hits += 1;
                     (summary, true)
                 }
                 None => {
                     metrics.cache_misses += 1;
-                    let summary = summarizer.summarize(&SummaryInput {
+                    let summary = reducer.summarizer.summarize(&SummaryInput {
                         phase,
                         chunk,
                         facts: &facts[chunk.start..chunk.end],
@@ -328,23 +338,10 @@ pub fn run_pipeline(
                     if let Some(usage) = summary.usage {
                         metrics.usage.add(usage);
                     }
-                    cache.put(&key, &summary)?;
+                    reducer.cache.put(&key, &summary)?;
                     (summary, false)
                 }
             };
-            if phase_chunks.len() > 1 {
-                texts.push(format!(
-                    "**Part {} of {}** (`{}` to `{}`):\n\n{}",
-                    chunk.index + 1,
-                    phase_chunks.len(),
-                    facts[chunk.start].short_id(),
-                    facts[chunk.end - 1].short_id(),
-                    summary.text.trim_end()
-                ));
-            } else {
-                texts.push(summary.text.trim_end().to_owned());
-            }
-            cited.extend(summary.commits.iter().cloned());
             chunk_records.push(ChunkRecord {
                 index: chunk.index,
                 first_commit: facts[chunk.start].id.clone(),
@@ -354,12 +351,19 @@ pub fn run_pipeline(
                 truncated: chunk.truncated,
                 content_hash: chunk.content_hash(),
                 cached,
+                summary: summary.text.clone(),
                 usage: summary.usage,
+            });
+            parts.push(Part {
+                start: chunk.start,
+                end: chunk.end,
+                summary,
             });
             done += 1;
             report(sink, Stage::Summarize, done, all_chunks, summarize_started)?;
         }
-        records.push(phase_record(&facts, phase, texts, cited, chunk_records));
+        let summary = reducer.reduce(phase, parts, &mut metrics)?;
+        records.push(phase_record(&facts, phase, summary, chunk_records));
     }
     stages.summarize = metrics;
     timings.summarize = ms(summarize_started.elapsed());
@@ -497,13 +501,111 @@ fn token_counter() -> (
     (sender, counter)
 }
 
+/// A summary and the commits it covers.
+struct Part {
+    start: usize,
+    end: usize,
+    summary: Summary,
+}
+
+/// Combines the summaries of a phase's chunks into one, through the cache.
+struct Reducer<'a> {
+    summarizer: &'a mut dyn Summarizer,
+    cache: &'a mut dyn SummaryCache,
+    info: &'a SummarizerInfo,
+    prompt_version: &'a str,
+    budget: usize,
+    facts: &'a [CommitFacts],
+}
+
+impl Reducer<'_> {
+    /// One summary for `parts`: the part itself if there is one; otherwise groups of parts
+    /// that fit the token budget (at least two each) are combined, level by level, or all at
+    /// once when the summarizer takes any number.
+    fn reduce(
+        &mut self,
+        phase: &Phase,
+        mut level: Vec<Part>,
+        metrics: &mut SummarizeMetrics,
+    ) -> Result<Summary, PipelineError> {
+        while level.len() > 1 {
+            if self.summarizer.combines_any_number() {
+                let all = std::mem::take(&mut level);
+                level.push(self.combine(phase, all, metrics)?);
+                break;
+            }
+            let mut next = Vec::new();
+            let mut group: Vec<Part> = Vec::new();
+            let mut tokens = 0;
+            for part in level {
+                let part_tokens = chunk::count_tokens(&part.summary.text);
+                if group.len() >= 2 && tokens + part_tokens > self.budget {
+                    next.push(self.combine(phase, std::mem::take(&mut group), metrics)?);
+                    tokens = 0;
+                }
+                tokens += part_tokens;
+                group.push(part);
+            }
+            match group.len() {
+                1 => next.extend(group),
+                _ => next.push(self.combine(phase, group, metrics)?),
+            }
+            level = next;
+        }
+        Ok(level
+            .pop()
+            .map(|part| part.summary)
+            .expect("a phase has at least one chunk"))
+    }
+
+    fn combine(
+        &mut self,
+        phase: &Phase,
+        group: Vec<Part>,
+        metrics: &mut SummarizeMetrics,
+    ) -> Result<Part, PipelineError> {
+        let start = group.first().map_or(0, |p| p.start);
+        let end = group.last().map_or(0, |p| p.end);
+        let summaries: Vec<Summary> = group.into_iter().map(|p| p.summary).collect();
+        let key = summarize::cache_key(
+            &summarize::combine_text(&summaries),
+            self.prompt_version,
+            self.info,
+        );
+        metrics.combinations += 1;
+        let summary = match self.cache.get(&key)? {
+            Some(summary) => {
+                metrics.combination_cache_hits += 1;
+                summary
+            }
+            None => {
+                let summary = self.summarizer.combine(&CombineInput {
+                    phase,
+                    parts: &summaries,
+                    facts: &self.facts[start..end],
+                })?;
+                if let Some(usage) = summary.usage {
+                    metrics.usage.add(usage);
+                }
+                self.cache.put(&key, &summary)?;
+                summary
+            }
+        };
+        Ok(Part {
+            start,
+            end,
+            summary,
+        })
+    }
+}
+
 fn phase_record(
     facts: &[CommitFacts],
     phase: &Phase,
-    texts: Vec<String>,
-    cited: BTreeSet<String>,
+    summary: Summary,
     chunks: Vec<ChunkRecord>,
 ) -> PhaseRecord {
+    let cited: BTreeSet<&String> = summary.commits.iter().collect();
     let commits = &facts[phase.start..phase.end];
     let authors: BTreeSet<&str> = commits.iter().map(|f| f.author_key.as_str()).collect();
     // Cited ids in chronological order.
@@ -525,7 +627,7 @@ fn phase_record(
         lines_added: commits.iter().map(|f| f.added).sum(),
         lines_deleted: commits.iter().map(|f| f.deleted).sum(),
         releases: phase.releases.clone(),
-        summary: format!("{}\n", texts.join("\n\n")),
+        summary: format!("{}\n", summary.text.trim_end()),
         cited_commits,
         chunks,
     }

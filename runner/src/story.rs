@@ -59,7 +59,7 @@ pub struct PhaseRecord {
     pub lines_added: u64,
     pub lines_deleted: u64,
     pub releases: Vec<String>,
-    /// Markdown: the chunks' summaries, in order.
+    /// Markdown: the phase's summary (its chunks' summaries combined).
     pub summary: String,
     /// Commits the summary cites (full ids).
     pub cited_commits: Vec<String>,
@@ -80,6 +80,8 @@ pub struct ChunkRecord {
     pub content_hash: String,
     /// The summary came from the cache.
     pub cached: bool,
+    /// The chunk's own summary (Markdown); the phase's summary combines them.
+    pub summary: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<crate::summarize::TokenUsage>,
 }

@@ -44,6 +44,16 @@ pub struct SummaryInput<'a> {
     pub facts: &'a [CommitFacts],
 }
 
+/// What a summarizer gets to merge the summaries of consecutive chunks into one.
+#[derive(Clone, Copy, Debug)]
+pub struct CombineInput<'a> {
+    pub phase: &'a Phase,
+    /// The summaries, in order.
+    pub parts: &'a [Summary],
+    /// The commits the parts cover, chronological.
+    pub facts: &'a [CommitFacts],
+}
+
 /// Token usage reported by a model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -122,6 +132,23 @@ pub trait Summarizer {
     fn info(&self) -> SummarizerInfo;
     /// Summarizes one chunk.
     fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError>;
+    /// Merges the summaries of consecutive chunks of a phase into one.
+    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError>;
+    /// True if [`combine`](Self::combine) takes any number of parts at once; otherwise the
+    /// pipeline combines groups of parts that fit the token budget, level by level.
+    fn combines_any_number(&self) -> bool {
+        false
+    }
+}
+
+/// The text a combination is cached under: the parts' texts, marked as a combination.
+pub fn combine_text(parts: &[Summary]) -> String {
+    let mut text = String::from("combine\n");
+    for part in parts {
+        text.push_str(&part.text);
+        text.push_str("\n\u{1e}\n");
+    }
+    text
 }
 
 /// The cache key of a chunk's summary: sha256 of the chunk text, the prompt version and the

@@ -229,7 +229,7 @@ fn chunks_match_the_golden_file() {
 fn story_timeline_and_phases_match_the_golden_files() {
     let repo = fixture();
     let out = repo.sibling("out");
-    let summary = analyze_ok(&repo, &out, &["--token-budget", "200"]);
+    let summary = analyze_ok(&repo, &out, &["--token-budget", "100"]);
     golden(
         "story.md",
         &std::fs::read_to_string(out.join("story.md")).unwrap(),
@@ -563,4 +563,138 @@ fn extraction_threads_do_not_change_the_output() {
         outputs[0] == outputs[1],
         "one thread and three wrote different commits.jsonl"
     );
+}
+
+/// A summarizer that says which commits it saw, and takes two or more parts per combination.
+#[derive(Default)]
+struct Echo {
+    summaries: usize,
+    combinations: Vec<usize>,
+}
+
+impl gitview_runner::summarize::Summarizer for Echo {
+    fn info(&self) -> gitview_runner::summarize::SummarizerInfo {
+        gitview_runner::summarize::SummarizerInfo {
+            kind: "echo".into(),
+            model: Some("test".into()),
+            version: "1".into(),
+        }
+    }
+
+    fn summarize(
+        &mut self,
+        input: &gitview_runner::summarize::SummaryInput<'_>,
+    ) -> Result<gitview_runner::summarize::Summary, gitview_runner::summarize::SummarizeError> {
+        self.summaries += 1;
+        let ids: Vec<&str> = input.facts.iter().map(|f| f.short_id()).collect();
+        Ok(gitview_runner::summarize::Summary {
+            // Padding, so that a few parts fill the token budget.
+            text: format!("S({}) {}", ids.join(" "), "some words ".repeat(6)),
+            commits: input.facts.iter().map(|f| f.id.clone()).collect(),
+            usage: None,
+        })
+    }
+
+    fn combine(
+        &mut self,
+        input: &gitview_runner::summarize::CombineInput<'_>,
+    ) -> Result<gitview_runner::summarize::Summary, gitview_runner::summarize::SummarizeError> {
+        assert!(input.parts.len() >= 2);
+        self.combinations.push(input.parts.len());
+        let texts: Vec<&str> = input.parts.iter().map(|p| p.text.as_str()).collect();
+        Ok(gitview_runner::summarize::Summary {
+            text: format!("C[{}]", texts.join(" + ")),
+            commits: input.parts.iter().flat_map(|p| p.commits.clone()).collect(),
+            usage: None,
+        })
+    }
+}
+
+#[test]
+fn phases_of_several_chunks_get_one_combined_summary() {
+    let repo = fixture();
+    let git = extract::open(&repo.path).unwrap();
+    let source = Source {
+        repo: &git,
+        location: "fixture".into(),
+        started: Instant::now(),
+        open_ms: 0,
+    };
+    let options = PipelineOptions {
+        token_budget: 60,
+        ..PipelineOptions::default()
+    };
+    let facts = facts_of(&repo);
+    let cache_dir = repo.sibling("cache");
+    let mut cache = gitview_runner::summarize::DirCache::new(&cache_dir);
+    let mut echo = Echo::default();
+    let out = repo.sibling("echo");
+    let summary = run_pipeline(
+        &source,
+        &options,
+        &mut echo,
+        &mut cache,
+        &mut DirSink::new(&out),
+    )
+    .unwrap();
+    let phases: Vec<PhaseRecord> =
+        serde_json::from_slice(&std::fs::read(out.join("phases.json")).unwrap()).unwrap();
+    assert_eq!(echo.summaries as u64, summary.stages.chunk.chunks);
+    assert!(
+        phases.iter().any(|p| p.chunks.len() > 2),
+        "budget small enough for levels"
+    );
+    for phase in &phases {
+        let ids: Vec<&str> = facts
+            .iter()
+            .filter(|f| {
+                let first = facts
+                    .iter()
+                    .position(|g| g.id == phase.first_commit)
+                    .unwrap();
+                let last = facts
+                    .iter()
+                    .position(|g| g.id == phase.last_commit)
+                    .unwrap();
+                let at = facts.iter().position(|g| g.id == f.id).unwrap();
+                (first..=last).contains(&at)
+            })
+            .map(|f| f.short_id())
+            .collect();
+        // Every commit of the phase appears once, in order, whatever the grouping.
+        let seen: Vec<&str> = phase
+            .summary
+            .split(|c: char| !c.is_ascii_hexdigit())
+            .filter(|w| w.len() == 12)
+            .collect();
+        assert_eq!(seen, ids, "phase {}", phase.number);
+        assert_eq!(phase.chunks.len() > 1, phase.summary.starts_with("C["));
+        assert_eq!(phase.cited_commits.len(), ids.len());
+        for chunk in &phase.chunks {
+            assert!(chunk.summary.starts_with("S("));
+        }
+    }
+    assert_eq!(
+        summary.stages.summarize.combinations as usize,
+        echo.combinations.len()
+    );
+    assert!(
+        echo.combinations.len() > phases.iter().filter(|p| p.chunks.len() > 1).count(),
+        "some phase needed more than one level: {:?}",
+        echo.combinations
+    );
+
+    // Again: everything from the cache.
+    let mut echo = Echo::default();
+    let again = run_pipeline(
+        &source,
+        &options,
+        &mut echo,
+        &mut cache,
+        &mut DirSink::new(&out),
+    )
+    .unwrap();
+    assert_eq!((echo.summaries, echo.combinations.len()), (0, 0));
+    let metrics = &again.stages.summarize;
+    assert_eq!(metrics.combination_cache_hits, metrics.combinations);
 }

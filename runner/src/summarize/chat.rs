@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SummarizeError, Summarizer, SummarizerInfo, Summary, SummaryInput, TokenUsage};
+use super::{
+    CombineInput, SummarizeError, Summarizer, SummarizerInfo, Summary, SummaryInput, TokenUsage,
+};
 
 /// Version of this summarizer's logic (request shape, parsing): part of the cache key.
 pub const CHAT_VERSION: &str = "chat-1";
@@ -24,6 +26,12 @@ class, lines added and deleted, top-level areas, subject. Write 3 to 6 short Mar
 points: the main themes, the areas that changed most, who did the work, notable commits. Only \
 state what the lines show. After every claim, cite the short commit ids it rests on in \
 backticks, like (`0123456789ab`).";
+
+/// The system prompt that merges part summaries. Changing it must change the prompt version.
+pub const COMBINE_PROMPT: &str = "You merge summaries of consecutive parts of one phase of a git \
+repository's history into one summary of the phase. Write 3 to 6 short Markdown bullet points: \
+the main themes, the areas that changed most, who did the work, notable commits. Only state \
+what the part summaries say, and keep the commit ids they cite in backticks after every claim.";
 
 /// How failed requests are retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,7 +256,11 @@ impl ChatSummarizer {
     }
 
     /// Sends one chat completion with retries; returns the content and the usage.
-    pub fn complete(&mut self, user: &str) -> Result<(String, TokenUsage), SummarizeError> {
+    pub fn complete(
+        &mut self,
+        system: &str,
+        user: &str,
+    ) -> Result<(String, TokenUsage), SummarizeError> {
         let url = format!("{}/chat/completions", self.config.base_url);
         let body = Request {
             model: &self.config.model,
@@ -257,7 +269,7 @@ impl ChatSummarizer {
             messages: [
                 Message {
                     role: "system",
-                    content: SYSTEM_PROMPT,
+                    content: system,
                 },
                 Message {
                     role: "user",
@@ -359,19 +371,32 @@ impl Summarizer for ChatSummarizer {
     }
 
     fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
-        let (text, usage) = self.complete(&input.chunk.text)?;
-        // The model is asked to cite short ids; record the commits it actually cites.
-        let commits = input
-            .facts
-            .iter()
-            .filter(|f| text.contains(f.short_id()))
-            .map(|f| f.id.clone())
-            .collect();
-        Ok(Summary {
-            text,
-            commits,
-            usage: Some(usage),
-        })
+        let (text, usage) = self.complete(SYSTEM_PROMPT, &input.chunk.text)?;
+        Ok(cited(text, usage, input.facts))
+    }
+
+    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
+        let mut user = format!("Phase {}: {}\n", input.phase.number, input.phase.name);
+        for (i, part) in input.parts.iter().enumerate() {
+            user.push_str(&format!("\nPart {}:\n{}\n", i + 1, part.text.trim_end()));
+        }
+        let (text, usage) = self.complete(COMBINE_PROMPT, &user)?;
+        Ok(cited(text, usage, input.facts))
+    }
+}
+
+/// A model's answer, with the commits it cites (the model is asked to cite short ids; only
+/// ids of the given commits count).
+fn cited(text: String, usage: TokenUsage, facts: &[crate::enrich::CommitFacts]) -> Summary {
+    let commits = facts
+        .iter()
+        .filter(|f| text.contains(f.short_id()))
+        .map(|f| f.id.clone())
+        .collect();
+    Summary {
+        text,
+        commits,
+        usage: Some(usage),
     }
 }
 

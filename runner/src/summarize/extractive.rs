@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{SummarizeError, Summarizer, SummarizerInfo, Summary, SummaryInput};
+use super::{CombineInput, SummarizeError, Summarizer, SummarizerInfo, Summary, SummaryInput};
 use crate::enrich::{CommitClass, CommitFacts, KEYWORDS};
 
 /// Version of the extractive logic: part of the cache key.
@@ -30,6 +30,15 @@ impl Summarizer for Extractive {
 
     fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
         Ok(summarize_facts(input.facts))
+    }
+
+    /// The same facts counted over all the parts' commits (the parts themselves add nothing).
+    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
+        Ok(summarize_facts(input.facts))
+    }
+
+    fn combines_any_number(&self) -> bool {
+        true
     }
 }
 

@@ -145,7 +145,10 @@ fn retries_429_then_500_then_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let (mut summarizer, waits) = client(&address, &dir);
     let (text, usage) = summarizer
-        .complete("Phase 1: all\n000000000001 2024-01-01 Ada feature +1 -0 [src] | Add parser\n")
+        .complete(
+            SYSTEM_PROMPT,
+            "Phase 1: all\n000000000001 2024-01-01 Ada feature +1 -0 [src] | Add parser\n",
+        )
         .unwrap();
     assert_eq!(text, "- Parser work (`000000000001`)");
     assert_eq!(
@@ -179,6 +182,7 @@ fn retries_429_then_500_then_succeeds() {
         let body: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(body["model"], "test-model");
         assert_eq!(body["messages"][0]["role"], "system");
+        assert_eq!(body["messages"][0]["content"], SYSTEM_PROMPT);
         assert!(
             body["messages"][1]["content"]
                 .as_str()
@@ -197,7 +201,7 @@ fn client_errors_are_not_retried_and_the_key_stays_out_of_errors() {
     )]);
     let dir = tempfile::tempdir().unwrap();
     let (mut summarizer, waits) = client(&address, &dir);
-    let err = summarizer.complete("x").unwrap_err();
+    let err = summarizer.complete(SYSTEM_PROMPT, "x").unwrap_err();
     assert!(
         matches!(
             err,
@@ -224,7 +228,7 @@ fn gives_up_after_the_last_attempt() {
     let (address, server) = serve(answers);
     let dir = tempfile::tempdir().unwrap();
     let (mut summarizer, waits) = client(&address, &dir);
-    let err = summarizer.complete("x").unwrap_err();
+    let err = summarizer.complete(SYSTEM_PROMPT, "x").unwrap_err();
     assert!(
         matches!(
             err,
@@ -251,7 +255,7 @@ fn an_unreachable_endpoint_is_a_transport_error() {
         .port();
     let dir = tempfile::tempdir().unwrap();
     let (mut summarizer, waits) = client(&format!("http://127.0.0.1:{port}"), &dir);
-    let err = summarizer.complete("x").unwrap_err();
+    let err = summarizer.complete(SYSTEM_PROMPT, "x").unwrap_err();
     assert!(
         matches!(err, SummarizeError::Http { attempts: 4, .. }),
         "{err:?}"
