@@ -74,6 +74,28 @@ impl Default for PipelineOptions {
     }
 }
 
+impl PipelineOptions {
+    /// The options of a pod run: the profile's stage settings and the account's scrub policy.
+    /// The range (`since`, `until`) stays `HEAD` with nothing excluded: it depends on the mode
+    /// and, for incremental runs, on the gateway, so the caller sets it.
+    pub fn from_run_config(config: &gitview_crds::wire::RunConfig) -> Self {
+        let stages = &config.profile.stages;
+        let defaults = Self::default();
+        Self {
+            extract: ExtractOptions {
+                mailmap: stages.extract.mailmap,
+                renames: true,
+                first_parent_merge_diffs: stages.extract.first_parent_merge_diffs,
+            },
+            scrub: config.scrub_pii,
+            token_budget: usize::try_from(stages.chunk.token_budget)
+                .unwrap_or(defaults.token_budget),
+            prompt_version: stages.summarize.prompt_version.clone(),
+            ..defaults
+        }
+    }
+}
+
 /// The repository a run reads.
 #[derive(Debug)]
 pub struct Source<'r> {
@@ -630,5 +652,42 @@ fn phase_record(
         summary: format!("{}\n", summary.text.trim_end()),
         cited_commits,
         chunks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn run_configs_set_the_stage_options() {
+        let config: gitview_crds::wire::RunConfig = serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "analysis": {"namespace": "a", "name": "b", "uid": "c"},
+            "attempt": 1,
+            "account": "acct",
+            "repository": {"url": "https://example.com/r.git"},
+            "mode": {"type": "Full"},
+            "profile": {
+                "name": "p", "runnerImage": "r:1", "canary": false, "summarizer": "Extractive",
+                "stages": {
+                    "extract": {"mailmap": false, "firstParentMergeDiffs": true},
+                    "chunk": {"tokenBudget": 1234},
+                    "summarize": {"promptVersion": "v7"}
+                }
+            },
+            "gatewayUrl": "http://gateway",
+            "scrubPii": true,
+            "deadline": "2030-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let options = PipelineOptions::from_run_config(&config);
+        assert!(options.scrub);
+        assert!(!options.extract.mailmap && options.extract.first_parent_merge_diffs);
+        assert_eq!(options.token_budget, 1234);
+        assert_eq!(options.prompt_version, "v7");
+        assert_eq!((options.since, options.until.as_str()), (None, "HEAD"));
     }
 }

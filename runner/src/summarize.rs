@@ -151,6 +151,37 @@ pub fn combine_text(parts: &[Summary]) -> String {
     text
 }
 
+/// The summarizer a run's profile asks for: the extractive one, or a chat-completions client
+/// with the profile's model and base URL (the run's own, else the stage settings') and the API
+/// key from `api_key_file` (the mounted `llm-api-key`), if given.
+pub fn summarizer_for(
+    profile: &gitview_crds::wire::RunProfile,
+    api_key_file: Option<&Path>,
+) -> Result<Box<dyn Summarizer>, SummarizeError> {
+    use gitview_crds::v1alpha1::SummarizerKind;
+    match profile.summarizer {
+        SummarizerKind::Extractive => Ok(Box::new(Extractive)),
+        SummarizerKind::ChatCompletions => {
+            let settings = &profile.stages.summarize;
+            let model = profile
+                .model
+                .as_deref()
+                .or(settings.model.as_deref())
+                .ok_or_else(|| SummarizeError::Config("no model for ChatCompletions".into()))?;
+            let base_url = profile
+                .llm_base_url
+                .as_deref()
+                .or(settings.base_url.as_deref())
+                .ok_or_else(|| SummarizeError::Config("no base URL for ChatCompletions".into()))?;
+            let mut config = chat::ChatConfig::new(base_url, model);
+            if let Some(path) = api_key_file {
+                config = config.with_api_key_file(path)?;
+            }
+            Ok(Box::new(chat::ChatSummarizer::new(config)?))
+        }
+    }
+}
+
 /// The cache key of a chunk's summary: sha256 of the chunk text, the prompt version and the
 /// summarizer's kind, model and version, each length-prefixed.
 pub fn cache_key(chunk_text: &str, prompt_version: &str, info: &SummarizerInfo) -> String {
@@ -278,6 +309,43 @@ mod tests {
             cache_key("ab", "c", &info(None)),
             cache_key("a", "bc", &info(None))
         );
+    }
+
+    fn profile(
+        kind: &str,
+        model: Option<&str>,
+        url: Option<&str>,
+    ) -> gitview_crds::wire::RunProfile {
+        serde_json::from_value(serde_json::json!({
+            "name": "default", "runnerImage": "runner:1", "canary": false,
+            "stages": {"summarize": {"summarizer": kind, "model": "settings-model",
+                                      "baseUrl": "http://settings.example/v1"}},
+            "summarizer": kind, "model": model, "llmBaseUrl": url,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn profiles_choose_the_summarizer() {
+        let extractive = summarizer_for(&profile("Extractive", None, None), None).unwrap();
+        assert_eq!(extractive.info().kind, "extractive");
+        let chat = summarizer_for(
+            &profile(
+                "ChatCompletions",
+                Some("run-model"),
+                Some("http://run.example/v1"),
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(chat.info().model.as_deref(), Some("run-model"));
+        let fallback = summarizer_for(&profile("ChatCompletions", None, None), None).unwrap();
+        assert_eq!(fallback.info().model.as_deref(), Some("settings-model"));
+        let missing = summarizer_for(
+            &profile("ChatCompletions", None, None),
+            Some(Path::new("/nonexistent/llm-api-key")),
+        );
+        assert!(matches!(missing, Err(SummarizeError::KeyFile { .. })));
     }
 
     #[test]
