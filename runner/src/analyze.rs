@@ -1,25 +1,51 @@
-//! `gitview-runner analyze`: the laptop face. Extracts a local repository's history into a
-//! directory, with no cluster, database or model involved:
+//! `gitview-runner analyze`: the laptop face. Runs the whole [`pipeline`](crate::pipeline) on a
+//! local repository into a directory ([`DirSink`]), on embedded defaults — no cluster, database
+//! or model involved unless a chat summarizer is asked for:
 //!
-//! * `commits.jsonl` — one [`CommitRecord`](crate::record::CommitRecord) per line, in
+//! * `commits.jsonl` — one [`EnrichedCommit`](crate::sink::EnrichedCommit) per line, in
 //!   `git log` order, streamed as each commit is extracted;
+//! * `phases.json`, `story.md`, `timeline.json` — the phases with their summaries, the story
+//!   and the monthly figures;
 //! * `analysis.json` — an [`AnalysisSummary`]: the configuration used, counts, stage timings and
-//!   the runner version. Written last: its presence means the run completed.
+//!   metrics, the runner and summarizer versions. Written last: its presence means the run
+//!   completed.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chunk::PhaseRule;
 use crate::error::AnalyzeError;
-use crate::extract::{self, ExtractOptions, Extractor};
-use crate::output::{self, JsonlWriter};
+use crate::extract::{self, ExtractOptions};
+use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::record::CommitRecord;
+use crate::sink::DirSink;
+use crate::summarize::chat::{ChatConfig, ChatSummarizer};
+use crate::summarize::{DirCache, Extractive, Summarizer, SummarizerInfo, TokenUsage};
 
 /// File name of the commit records in the output directory.
-pub const COMMITS_FILE: &str = "commits.jsonl";
+pub const COMMITS_FILE: &str = crate::sink::files::COMMITS;
 /// File name of the summary in the output directory.
-pub const ANALYSIS_FILE: &str = "analysis.json";
+pub const ANALYSIS_FILE: &str = crate::sink::files::ANALYSIS;
+/// Where summaries are cached when no cache directory is given, inside the output directory.
+pub const DEFAULT_CACHE_DIR: &str = ".summary-cache";
+
+/// Which summarizer `analyze` uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SummarizerChoice {
+    /// Offline and deterministic.
+    #[default]
+    Extractive,
+    /// An OpenAI-compatible chat-completions endpoint.
+    Chat {
+        base_url: String,
+        model: String,
+        /// A file holding the API key (none: no `Authorization` header).
+        api_key_file: Option<PathBuf>,
+    },
+}
 
 /// What to analyze and where to put it.
 #[derive(Clone, Debug)]
@@ -35,6 +61,15 @@ pub struct AnalyzeRequest {
     pub options: ExtractOptions,
     /// Log progress every this many commits (0: never).
     pub progress_every: u64,
+    /// Redact secrets and hash emails in everything written.
+    pub scrub: bool,
+    /// Tokens per chunk handed to the summarizer.
+    pub token_budget: usize,
+    pub summarizer: SummarizerChoice,
+    /// Summary cache (default: `OUT/.summary-cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// Extraction threads (default: [`default_threads`](crate::pipeline::default_threads)).
+    pub threads: Option<usize>,
 }
 
 /// The contents of `analysis.json`.
@@ -45,6 +80,9 @@ pub struct AnalysisSummary {
     pub config: AnalysisConfig,
     pub counts: Counts,
     pub timings_ms: Timings,
+    /// What each stage after extract did.
+    #[serde(default)]
+    pub stages: StageMetrics,
 }
 
 /// Which build produced the output.
@@ -80,6 +118,13 @@ pub struct AnalysisConfig {
     pub mailmap: bool,
     pub renames: bool,
     pub first_parent_merge_diffs: bool,
+    /// Secrets redacted and emails hashed.
+    #[serde(default)]
+    pub scrub: bool,
+    #[serde(default)]
+    pub token_budget: u64,
+    #[serde(default)]
+    pub prompt_version: String,
 }
 
 /// Totals over all commit records.
@@ -112,77 +157,171 @@ impl Counts {
     }
 }
 
-/// Wall-clock time of each stage, in milliseconds.
+/// Wall-clock time of each stage, in milliseconds. Extract, enrich, scrub and write run
+/// interleaved, one commit at a time; each counts its own share.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Timings {
     /// Opening the repository.
     pub open: u64,
-    /// Resolving the range and walking it in `git log` order.
+    /// Resolving the range, walking it in `git log` order, and reading the tags.
     pub walk: u64,
-    /// Reading, diffing and writing every commit.
+    /// Reading and diffing every commit.
     pub extract: u64,
+    pub enrich: u64,
+    pub scrub: u64,
+    /// Handing commit batches to the sink.
+    pub write: u64,
+    pub chunk: u64,
+    pub summarize: u64,
+    pub story: u64,
     pub total: u64,
+}
+
+/// Metrics of the stages after extract.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StageMetrics {
+    pub enrich: EnrichMetrics,
+    pub scrub: ScrubMetrics,
+    pub write: WriteMetrics,
+    pub chunk: ChunkMetrics,
+    pub summarize: SummarizeMetrics,
+    pub story: StoryMetrics,
+}
+
+/// What the enrich stage found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EnrichMetrics {
+    /// Commits per class.
+    pub classes: BTreeMap<String, u64>,
+    /// Commits by bots.
+    pub bots: u64,
+    /// References found (tickets, issues, pull and merge requests).
+    pub references: u64,
+    /// Commits carrying a release tag.
+    pub release_commits: u64,
+}
+
+/// What the scrub stage changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ScrubMetrics {
+    pub enabled: bool,
+    pub secrets: u64,
+    pub emails: u64,
+}
+
+/// How commits were written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WriteMetrics {
+    pub batches: u64,
+    pub batch_size: u64,
+}
+
+/// How the history was cut.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ChunkMetrics {
+    /// The tokenizer's encoding.
+    pub tokenizer: String,
+    pub token_budget: u64,
+    /// The rule that cut the phases.
+    pub rule: Option<PhaseRule>,
+    pub phases: u64,
+    pub chunks: u64,
+    /// Tokens over all chunks.
+    pub tokens: u64,
+    /// Chunks whose single commit was cut to fit.
+    pub truncated: u64,
+}
+
+/// How the chunks were summarized.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SummarizeMetrics {
+    /// Kind, model and version of the summarizer.
+    pub summarizer: Option<SummarizerInfo>,
+    pub prompt_version: String,
+    pub chunks: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    /// Summaries of several chunks combined into one (phases of more than one chunk).
+    pub combinations: u64,
+    /// Combinations taken from the cache.
+    pub combination_cache_hits: u64,
+    /// Tokens used by a model (zero for the extractive summarizer).
+    pub usage: TokenUsage,
+}
+
+/// What the story holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StoryMetrics {
+    pub milestones: u64,
+    pub months: u64,
+    /// Size of `story.md`.
+    pub bytes: u64,
 }
 
 fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Runs the analysis and writes both files; returns the summary.
+/// Runs the analysis and writes every file; returns the summary.
 pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError> {
     let started = Instant::now();
     let repo = extract::open(&request.path)?;
     let open_ms = millis(started);
 
-    let walk_started = Instant::now();
-    let plan = extract::plan(&repo, request.since.as_deref(), &request.until)?;
-    let walk_ms = millis(walk_started);
-    let total = plan.commits.len();
-    tracing::info!(commits = total, until = %plan.until, since = ?plan.since.map(|id| id.to_string()), "walked history");
-
-    let extract_started = Instant::now();
-    std::fs::create_dir_all(&request.out_dir).map_err(|source| crate::error::OutputError::Io {
-        path: request.out_dir.clone(),
-        source,
-    })?;
-    let mut writer = JsonlWriter::create(&request.out_dir.join(COMMITS_FILE))?;
-    let mut extractor = Extractor::new(&repo, request.options.clone())?;
-    let mut counts = Counts::default();
-    for (done, &id) in plan.commits.iter().enumerate() {
-        let record = extractor.commit(id)?;
-        counts.add(&record);
-        writer.write(&record)?;
-        let done = done as u64 + 1;
-        if request.progress_every > 0 && done.is_multiple_of(request.progress_every) {
-            tracing::info!(done, total, "extracting");
+    let mut summarizer: Box<dyn Summarizer> = match &request.summarizer {
+        SummarizerChoice::Extractive => Box::new(Extractive),
+        SummarizerChoice::Chat {
+            base_url,
+            model,
+            api_key_file,
+        } => {
+            let mut config = ChatConfig::new(base_url, model);
+            if let Some(path) = api_key_file {
+                config = config.with_api_key_file(path)?;
+            }
+            Box::new(ChatSummarizer::new(config)?)
         }
-    }
-    writer.finish()?;
-    let extract_ms = millis(extract_started);
-
-    let summary = AnalysisSummary {
-        runner: RunnerInfo::current(),
-        config: AnalysisConfig {
-            path: request.path.display().to_string(),
-            git_dir: repo.git_dir().display().to_string(),
-            since: request.since.clone(),
-            until: request.until.clone(),
-            since_commit: plan.since.map(|id| id.to_string()),
-            until_commit: plan.until.to_string(),
-            mailmap: request.options.mailmap,
-            renames: request.options.renames,
-            first_parent_merge_diffs: request.options.first_parent_merge_diffs,
-        },
-        counts,
-        timings_ms: Timings {
-            open: open_ms,
-            walk: walk_ms,
-            extract: extract_ms,
-            total: millis(started),
-        },
     };
-    output::write_json(&request.out_dir.join(ANALYSIS_FILE), &summary)?;
+    let cache_dir = request
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| request.out_dir.join(DEFAULT_CACHE_DIR));
+    let mut cache = DirCache::new(&cache_dir);
+    let mut sink = DirSink::new(&request.out_dir);
+    let options = PipelineOptions {
+        since: request.since.clone(),
+        until: request.until.clone(),
+        extract: request.options.clone(),
+        scrub: request.scrub,
+        token_budget: request.token_budget,
+        batch_size: PipelineOptions::default().batch_size,
+        progress_every: request.progress_every,
+        threads: request
+            .threads
+            .unwrap_or_else(crate::pipeline::default_threads),
+        ..PipelineOptions::default()
+    };
+    let source = Source {
+        repo: &repo,
+        location: request.path.display().to_string(),
+        started,
+        open_ms,
+    };
+    let summary = run_pipeline(
+        &source,
+        &options,
+        summarizer.as_mut(),
+        &mut cache,
+        &mut sink,
+    )?;
     tracing::info!(
         commits = summary.counts.commits,
         files_changed = summary.counts.files_changed,

@@ -100,6 +100,10 @@ pub enum AnalyzeError {
     Extract(#[from] ExtractError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error(transparent)]
+    Summarizer(#[from] crate::summarize::SummarizeError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
 }
 
 impl AnalyzeError {
@@ -108,6 +112,8 @@ impl AnalyzeError {
         match self {
             Self::Extract(err) => err.is_invalid_input(),
             Self::Output(_) => false,
+            Self::Summarizer(err) => !err.is_retryable(),
+            Self::Pipeline(err) => err.is_invalid_input(),
         }
     }
 }

@@ -8,11 +8,20 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod chunk;
+pub mod enrich;
 pub mod error;
 pub mod extract;
 pub mod fetch;
 pub mod numstat;
 pub mod output;
+pub mod pipeline;
 pub mod record;
 pub mod run;
+pub mod scrub;
+pub mod sink;
+pub mod story;
+pub mod summarize;
+pub mod tags;
+pub mod tls;
 pub mod walk;

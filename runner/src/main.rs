@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gitview_crds::wire::EXIT_INVALID_INPUT;
-use gitview_runner::analyze::{AnalyzeRequest, analyze};
+use gitview_runner::analyze::{AnalyzeRequest, SummarizerChoice, analyze};
 use gitview_runner::extract::ExtractOptions;
 use gitview_runner::run::{RunEnv, run};
 
@@ -21,37 +21,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Extract a local repository's history into files (no cluster, database or model needed).
+    /// Analyze a local repository's history into files (no cluster, database or model needed).
     ///
     /// Writes DIR/commits.jsonl (one JSON object per commit, in `git log` order, with the
-    /// per-file line counts of `git log --numstat --no-renames`) and DIR/analysis.json (the
-    /// configuration, counts, stage timings and runner version).
-    Analyze {
-        /// A working copy (or a directory inside one) or a bare repository. URLs are not
-        /// supported yet: clone first (`git clone --bare URL repo.git`) and pass the path.
-        path: PathBuf,
-        /// Exclude commits reachable from this revision (like `git log SINCE..UNTIL`).
-        #[arg(long, value_name = "REV")]
-        since: Option<String>,
-        /// The last commit to include.
-        #[arg(long, value_name = "REV", default_value = "HEAD")]
-        until: String,
-        /// Output directory, created if missing.
-        #[arg(long, value_name = "DIR", default_value = "./gitview-out")]
-        out: PathBuf,
-        /// Do not apply .mailmap (no `canonical` identities).
-        #[arg(long)]
-        no_mailmap: bool,
-        /// Do not detect renames (the `renames` arrays stay empty; `files` is unaffected).
-        #[arg(long)]
-        no_renames: bool,
-        /// Diff merge commits against their first parent instead of listing no files for them.
-        #[arg(long)]
-        first_parent_merge_diffs: bool,
-        /// Log progress on stderr every N commits (0: never).
-        #[arg(long, value_name = "N", default_value_t = 1000)]
-        progress_every: u64,
-    },
+    /// per-file line counts of `git log --numstat --no-renames` and an `enrichment` object),
+    /// DIR/phases.json (phases and their summaries), DIR/story.md, DIR/timeline.json (monthly
+    /// figures) and DIR/analysis.json (configuration, counts, stage timings and metrics,
+    /// runner and summarizer versions; written last).
+    Analyze(Box<AnalyzeArgs>),
     /// Run one attempt of an Analysis inside a runner pod.
     ///
     /// Reads $GITVIEW_RUN_DIR/run.json (default /var/run/secrets/gitview), and always leaves
@@ -62,19 +39,90 @@ enum Command {
     Run,
 }
 
+/// Arguments of `analyze`.
+#[derive(Debug, clap::Args)]
+struct AnalyzeArgs {
+    /// A working copy (or a directory inside one) or a bare repository. URLs are not
+    /// supported yet: clone first (`git clone --bare URL repo.git`) and pass the path.
+    path: PathBuf,
+    /// Exclude commits reachable from this revision (like `git log SINCE..UNTIL`).
+    #[arg(long, value_name = "REV")]
+    since: Option<String>,
+    /// The last commit to include.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    until: String,
+    /// Output directory, created if missing.
+    #[arg(long, value_name = "DIR", default_value = "./gitview-out")]
+    out: PathBuf,
+    /// Do not apply .mailmap (no `canonical` identities).
+    #[arg(long)]
+    no_mailmap: bool,
+    /// Do not detect renames (the `renames` arrays stay empty; `files` is unaffected).
+    #[arg(long)]
+    no_renames: bool,
+    /// Diff merge commits against their first parent instead of listing no files for them.
+    #[arg(long)]
+    first_parent_merge_diffs: bool,
+    /// Log progress on stderr every N commits (0: only at the end of each stage).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    progress_every: u64,
+    /// Redact secrets (API keys, tokens, private keys) and hash emails in every output.
+    #[arg(long)]
+    scrub: bool,
+    /// Token budget of one chunk handed to the summarizer (o200k_base tokens).
+    #[arg(long, value_name = "TOKENS", default_value_t = 6000,
+          value_parser = clap::value_parser!(u64).range(64..=1_000_000))]
+    token_budget: u64,
+    /// How phases are summarized: offline and deterministic, or by an OpenAI-compatible
+    /// chat-completions endpoint (needs --model and --llm-base-url).
+    #[arg(long, value_enum, default_value_t = SummarizerArg::Extractive)]
+    summarizer: SummarizerArg,
+    /// The chat model (with --summarizer chat).
+    #[arg(long, value_name = "NAME", required_if_eq("summarizer", "chat"))]
+    model: Option<String>,
+    /// Base URL of the chat-completions API, e.g. http://localhost:11434/v1.
+    #[arg(long, value_name = "URL", required_if_eq("summarizer", "chat"))]
+    llm_base_url: Option<String>,
+    /// A file holding the API key, sent as a bearer token (never logged).
+    #[arg(long, value_name = "FILE")]
+    llm_api_key_file: Option<PathBuf>,
+    /// Threads extracting commits (default: the available cores, at most 4).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
+    /// Where summaries are cached between runs (default: DIR/.summary-cache).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// `--summarizer` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SummarizerArg {
+    Extractive,
+    Chat,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Analyze {
-            path,
-            since,
-            until,
-            out,
-            no_mailmap,
-            no_renames,
-            first_parent_merge_diffs,
-            progress_every,
-        } => {
+        Command::Analyze(args) => {
+            let AnalyzeArgs {
+                path,
+                since,
+                until,
+                out,
+                no_mailmap,
+                no_renames,
+                first_parent_merge_diffs,
+                progress_every,
+                scrub,
+                token_budget,
+                summarizer,
+                model,
+                llm_base_url,
+                llm_api_key_file,
+                threads,
+                cache_dir,
+            } = *args;
             init_logs(false);
             let request = AnalyzeRequest {
                 path,
@@ -87,6 +135,18 @@ fn main() -> ExitCode {
                     first_parent_merge_diffs,
                 },
                 progress_every,
+                scrub,
+                token_budget: usize::try_from(token_budget).unwrap_or(usize::MAX),
+                summarizer: match (summarizer, model, llm_base_url) {
+                    (SummarizerArg::Chat, Some(model), Some(base_url)) => SummarizerChoice::Chat {
+                        base_url,
+                        model,
+                        api_key_file: llm_api_key_file,
+                    },
+                    _ => SummarizerChoice::Extractive,
+                },
+                cache_dir,
+                threads: threads.map(usize::from),
             };
             match analyze(&request) {
                 Ok(_) => ExitCode::SUCCESS,

@@ -91,8 +91,13 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), OutputErro
         source,
     })?;
     text.push(b'\n');
+    write_bytes(path, &text)
+}
+
+/// Writes `bytes` to `path` (through a `.partial` sibling renamed at the end).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let partial = partial_path(path);
-    std::fs::write(&partial, text).map_err(|source| OutputError::Io {
+    std::fs::write(&partial, bytes).map_err(|source| OutputError::Io {
         path: partial.clone(),
         source,
     })?;

@@ -76,7 +76,7 @@ mod shallow;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gix::ObjectId;
@@ -262,7 +262,7 @@ struct Target {
 
 /// Fetches `request.url` into `request.dest`: see the module docs.
 pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
-    install_crypto_provider();
+    crate::tls::install_crypto_provider();
     let url = redact_userinfo(&request.url);
     let wanted = Wanted::parse(request.git_ref.as_deref())?;
     let certificates = read_certificates(&request.extra_root_certificates)?;
@@ -365,15 +365,6 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
         "fetch finished"
     );
     Ok(fetched)
-}
-
-/// rustls needs a process-wide crypto provider; we build with ring only.
-fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Err means another provider is installed already, which serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
 }
 
 fn read_certificates(paths: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, FetchError> {

@@ -1,0 +1,230 @@
+//! Where results go: the [`Sink`] every result passes through, shaped for a remote service, and
+//! [`DirSink`], the folder `analyze` writes.
+//!
+//! The pipeline calls [`Sink::begin`] once, then [`Sink::commits`] for each batch (numbered from
+//! 0), [`Sink::progress`] whenever it has news, [`Sink::phases`] once, [`Sink::artifact`] for
+//! each document (`story.md`, `timeline.json`), and [`Sink::finish`] once, last. A retried
+//! attempt may send a batch number again: a sink must not store it twice.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::{AnalysisConfig, AnalysisSummary, RunnerInfo};
+use crate::enrich::Enrichment;
+use crate::error::OutputError;
+use crate::output::{self, JsonlWriter};
+use crate::record::CommitRecord;
+use crate::story::PhaseRecord;
+
+/// File names [`DirSink`] writes.
+pub mod files {
+    pub const COMMITS: &str = "commits.jsonl";
+    pub const PHASES: &str = "phases.json";
+    pub const STORY: &str = "story.md";
+    pub const TIMELINE: &str = "timeline.json";
+    /// Written last: its presence means the run completed.
+    pub const ANALYSIS: &str = "analysis.json";
+}
+
+/// What a run is, sent once before anything else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunInfo {
+    pub runner: RunnerInfo,
+    pub config: AnalysisConfig,
+    /// Commits in the range (known once the history is walked).
+    pub total_commits: u64,
+}
+
+/// A commit record with what the enrich stage found: the record's fields plus an
+/// `enrichment` object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrichedCommit {
+    #[serde(flatten)]
+    pub record: CommitRecord,
+    pub enrichment: Enrichment,
+}
+
+/// The pipeline's stages, as progress reports name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stage {
+    Walk,
+    Extract,
+    Chunk,
+    Summarize,
+    Story,
+    Finish,
+}
+
+impl Stage {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Walk => "walk",
+            Self::Extract => "extract",
+            Self::Chunk => "chunk",
+            Self::Summarize => "summarize",
+            Self::Story => "story",
+            Self::Finish => "finish",
+        }
+    }
+}
+
+/// How far a stage got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    pub stage: Stage,
+    pub done: u64,
+    pub total: u64,
+    /// Time spent in the stage so far.
+    pub elapsed_ms: u64,
+}
+
+/// Why a sink refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Writing a file failed (disk full, permissions): another attempt may succeed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The service could not be reached or answered with a transient failure.
+    #[error("the results service is unavailable: {0}")]
+    Unavailable(String),
+    /// The service refused the data, or the calls came in an order the sink cannot take: no
+    /// retry helps.
+    #[error("the results were refused: {0}")]
+    Rejected(String),
+}
+
+impl SinkError {
+    /// True when another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Output(_) | Self::Unavailable(_))
+    }
+}
+
+/// Receives every result of a run.
+pub trait Sink {
+    /// Once, first.
+    fn begin(&mut self, run: &RunInfo) -> Result<(), SinkError>;
+    /// Batches count from 0; a retried attempt may send the same batch again and it must not
+    /// be written twice.
+    fn commits(&mut self, batch: u64, commits: &[EnrichedCommit]) -> Result<(), SinkError>;
+    /// The phases, with their summaries.
+    fn phases(&mut self, phases: &[PhaseRecord]) -> Result<(), SinkError>;
+    /// A document, such as `story.md` (`text/markdown`) or `timeline.json`.
+    fn artifact(&mut self, name: &str, media_type: &str, bytes: &[u8]) -> Result<(), SinkError>;
+    /// Stage, done, total.
+    fn progress(&mut self, progress: &Progress) -> Result<(), SinkError>;
+    /// Once, last.
+    fn finish(&mut self, summary: &AnalysisSummary) -> Result<(), SinkError>;
+}
+
+/// Writes a run into a directory: `commits.jsonl`, `phases.json`, the artifacts by name, and
+/// `analysis.json` last. Every file appears under its final name only when complete.
+#[derive(Debug)]
+pub struct DirSink {
+    dir: PathBuf,
+    commits: Option<JsonlWriter>,
+    next_batch: u64,
+}
+
+impl DirSink {
+    /// A sink writing into `dir` (created by [`Sink::begin`]).
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            commits: None,
+            next_batch: 0,
+        }
+    }
+
+    fn writer(&mut self) -> Result<&mut JsonlWriter, SinkError> {
+        self.commits
+            .as_mut()
+            .ok_or_else(|| SinkError::Rejected("commits sent before begin or after finish".into()))
+    }
+}
+
+/// True for a plain file name: no directories, not hidden, not one of the sink's own files.
+fn valid_artifact_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && ![files::COMMITS, files::PHASES, files::ANALYSIS].contains(&name)
+}
+
+impl Sink for DirSink {
+    fn begin(&mut self, _run: &RunInfo) -> Result<(), SinkError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| OutputError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        // A directory reused from an earlier run must not look complete while this one runs.
+        let analysis = self.dir.join(files::ANALYSIS);
+        match std::fs::remove_file(&analysis) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(OutputError::Io {
+                    path: analysis,
+                    source: err,
+                }
+                .into());
+            }
+            _ => {}
+        }
+        self.commits = Some(JsonlWriter::create(&self.dir.join(files::COMMITS))?);
+        self.next_batch = 0;
+        Ok(())
+    }
+
+    fn commits(&mut self, batch: u64, commits: &[EnrichedCommit]) -> Result<(), SinkError> {
+        if batch < self.next_batch {
+            tracing::debug!(batch, "batch already written");
+            return Ok(());
+        }
+        if batch > self.next_batch {
+            return Err(SinkError::Rejected(format!(
+                "batch {batch} arrived before batch {}",
+                self.next_batch
+            )));
+        }
+        let writer = self.writer()?;
+        for commit in commits {
+            writer.write(commit)?;
+        }
+        self.next_batch += 1;
+        Ok(())
+    }
+
+    fn phases(&mut self, phases: &[PhaseRecord]) -> Result<(), SinkError> {
+        output::write_json(&self.dir.join(files::PHASES), &phases)?;
+        Ok(())
+    }
+
+    fn artifact(&mut self, name: &str, _media_type: &str, bytes: &[u8]) -> Result<(), SinkError> {
+        if !valid_artifact_name(name) {
+            return Err(SinkError::Rejected(format!(
+                "invalid artifact name {name:?}"
+            )));
+        }
+        output::write_bytes(&self.dir.join(name), bytes)?;
+        Ok(())
+    }
+
+    fn progress(&mut self, _progress: &Progress) -> Result<(), SinkError> {
+        // The pipeline logs progress; a folder has nowhere else to show it.
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &AnalysisSummary) -> Result<(), SinkError> {
+        let writer = self
+            .commits
+            .take()
+            .ok_or_else(|| SinkError::Rejected("finish without begin".into()))?;
+        writer.finish()?;
+        output::write_json(&self.dir.join(files::ANALYSIS), summary)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,439 @@
+//! The story stage: `story.md`, a narrative of the history whose every claim names the commits
+//! it rests on, and `timeline.json`, monthly figures — pure functions over the facts and the
+//! summarized phases.
+//!
+//! Milestones: the first commit; every release (with more than [`MAX_RELEASE_MILESTONES`],
+//! only major and minor ones); the three largest non-merge changes by churn; and the first
+//! commit of each major contributor — a non-bot author with at least 5 % of the commits (and at
+//! least two) who is not the first commit's author.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::PhaseRule;
+use crate::enrich::CommitFacts;
+use crate::tags::parse_release;
+
+/// With more releases than this, only major and minor releases are milestones.
+pub const MAX_RELEASE_MILESTONES: usize = 20;
+
+/// Monthly figures (UTC months, every month from the first commit's to the last's).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeline {
+    pub months: Vec<MonthStats>,
+}
+
+/// One month of the timeline.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthStats {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub commits: u64,
+    /// Distinct authors with a commit in the month.
+    pub active_authors: u64,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+    /// File entries (a file changed by two commits counts twice).
+    pub files_changed: u64,
+}
+
+/// A summarized phase, as the story tells it (and as sinks store it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseRecord {
+    /// 1-based.
+    pub number: usize,
+    pub name: String,
+    pub rule: PhaseRule,
+    pub first_commit: String,
+    pub last_commit: String,
+    /// Author time of the first and last commit, as recorded.
+    pub start: String,
+    pub end: String,
+    pub commits: u64,
+    pub authors: u64,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+    pub releases: Vec<String>,
+    /// Markdown: the phase's summary (its chunks' summaries combined).
+    pub summary: String,
+    /// Commits the summary cites (full ids).
+    pub cited_commits: Vec<String>,
+    pub chunks: Vec<ChunkRecord>,
+}
+
+/// How one chunk of a phase was summarized.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkRecord {
+    pub index: usize,
+    pub first_commit: String,
+    pub last_commit: String,
+    pub commits: u64,
+    pub tokens: u64,
+    pub truncated: bool,
+    /// sha256 of the chunk's text.
+    pub content_hash: String,
+    /// The summary came from the cache.
+    pub cached: bool,
+    /// The chunk's own summary (Markdown); the phase's summary combines them.
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::summarize::TokenUsage>,
+}
+
+/// Something worth telling, with the commits it rests on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Milestone {
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    pub text: String,
+    pub commits: Vec<String>,
+}
+
+fn day(time: i64) -> String {
+    jiff::Timestamp::from_second(time)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string()
+}
+
+/// The UTC day of a recorded time (the story's dates are all UTC).
+fn utc_day(recorded: &str) -> String {
+    crate::enrich::epoch_seconds(recorded).map_or_else(|| recorded.to_owned(), day)
+}
+
+fn month_of(time: i64) -> (i16, i8) {
+    let date = jiff::Timestamp::from_second(time)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    (date.year(), date.month())
+}
+
+/// The monthly timeline of `facts` (any order).
+pub fn timeline(facts: &[CommitFacts]) -> Timeline {
+    let mut months: BTreeMap<(i16, i8), (MonthStats, BTreeSet<&str>)> = BTreeMap::new();
+    for f in facts {
+        let (stats, authors) = months.entry(month_of(f.time)).or_default();
+        stats.commits += 1;
+        stats.lines_added += f.added;
+        stats.lines_deleted += f.deleted;
+        stats.files_changed += u64::from(f.files);
+        authors.insert(f.author_key.as_str());
+    }
+    let (Some(&first), Some(&last)) = (months.keys().next(), months.keys().next_back()) else {
+        return Timeline::default();
+    };
+    let mut out = Vec::new();
+    let (mut year, mut month) = first;
+    while (year, month) <= last {
+        let mut stats = months
+            .remove(&(year, month))
+            .map(|(mut stats, authors)| {
+                stats.active_authors = authors.len() as u64;
+                stats
+            })
+            .unwrap_or_default();
+        stats.month = format!("{year:04}-{month:02}");
+        out.push(stats);
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+    }
+    Timeline { months: out }
+}
+
+fn cite(facts: &CommitFacts) -> String {
+    format!("`{}`", facts.short_id())
+}
+
+/// The milestones of `facts` (chronological), in order.
+pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
+    let Some(first) = facts.first() else {
+        return Vec::new();
+    };
+    let mut found: Vec<(usize, u8, Milestone)> = Vec::new();
+    found.push((
+        0,
+        0,
+        Milestone {
+            date: day(first.time),
+            text: format!(
+                "First commit, by {}: \"{}\" ({})",
+                first.author,
+                first.subject,
+                cite(first)
+            ),
+            commits: vec![first.id.clone()],
+        },
+    ));
+
+    let released: Vec<(usize, &String)> = facts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.releases.iter().map(move |r| (i, r)))
+        .filter(|(_, name)| parse_release(name).is_some_and(|r| !r.is_prerelease()))
+        .collect();
+    let only_major_minor = released.len() > MAX_RELEASE_MILESTONES;
+    for (i, name) in released {
+        if only_major_minor && !parse_release(name).is_some_and(|r| r.is_major_or_minor()) {
+            continue;
+        }
+        let f = &facts[i];
+        found.push((
+            i,
+            1,
+            Milestone {
+                date: day(f.time),
+                text: format!("Release {name} ({})", cite(f)),
+                commits: vec![f.id.clone()],
+            },
+        ));
+    }
+
+    let mut largest: Vec<usize> = (0..facts.len())
+        .filter(|&i| !facts[i].merge && facts[i].churn() > 0)
+        .collect();
+    largest.sort_by(|&a, &b| facts[b].churn().cmp(&facts[a].churn()).then(a.cmp(&b)));
+    for &i in largest.iter().take(3) {
+        let f = &facts[i];
+        found.push((
+            i,
+            2,
+            Milestone {
+                date: day(f.time),
+                text: format!(
+                    "One of the largest changes: \"{}\" by {}, +{} −{} lines in {} file{} ({})",
+                    f.subject,
+                    f.author,
+                    f.added,
+                    f.deleted,
+                    f.files,
+                    if f.files == 1 { "" } else { "s" },
+                    cite(f)
+                ),
+                commits: vec![f.id.clone()],
+            },
+        ));
+    }
+
+    let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (i, f) in facts.iter().enumerate() {
+        counts.entry(f.author_key.as_str()).or_insert((i, 0)).1 += 1;
+    }
+    let threshold = (facts.len() / 20).max(2);
+    let mut arrivals: Vec<(usize, usize)> = counts
+        .values()
+        .filter(|&&(first_index, n)| {
+            n >= threshold
+                && !facts[first_index].bot
+                && facts[first_index].author_key != first.author_key
+        })
+        .copied()
+        .collect();
+    arrivals.sort_unstable();
+    for (i, n) in arrivals {
+        let f = &facts[i];
+        found.push((
+            i,
+            3,
+            Milestone {
+                date: day(f.time),
+                text: format!(
+                    "{} arrives: first commit \"{}\" ({}); {n} commits in this history",
+                    f.author,
+                    f.subject,
+                    cite(f)
+                ),
+                commits: vec![f.id.clone()],
+            },
+        ));
+    }
+    found.sort_by_key(|(index, kind, _)| (*index, *kind));
+    found.into_iter().map(|(_, _, m)| m).collect()
+}
+
+/// What `story.md` is about.
+#[derive(Clone, Debug)]
+pub struct StoryInput<'a> {
+    /// The repository's name.
+    pub title: &'a str,
+    /// The range, as `since..until` or `until`.
+    pub range: &'a str,
+    /// Chronological.
+    pub facts: &'a [CommitFacts],
+    pub phases: &'a [PhaseRecord],
+}
+
+/// The Markdown story.
+pub fn story(input: &StoryInput<'_>) -> String {
+    let facts = input.facts;
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}: the story of its history\n", input.title);
+    let (Some(first), Some(last)) = (facts.first(), facts.last()) else {
+        let _ = writeln!(out, "The range `{}` holds no commits.", input.range);
+        return out;
+    };
+    let authors: BTreeSet<&str> = facts.iter().map(|f| f.author_key.as_str()).collect();
+    let added: u64 = facts.iter().map(|f| f.added).sum();
+    let deleted: u64 = facts.iter().map(|f| f.deleted).sum();
+    let _ = writeln!(
+        out,
+        "{} commit{} by {} author{} from {} ({}) to {} ({}), +{added} −{deleted} lines, in the range `{}`. \
+         Every claim below names its commits by their first 12 hex digits; monthly figures are in \
+         `timeline.json`.\n",
+        facts.len(),
+        if facts.len() == 1 { "" } else { "s" },
+        authors.len(),
+        if authors.len() == 1 { "" } else { "s" },
+        day(first.time),
+        cite(first),
+        day(last.time),
+        cite(last),
+        input.range,
+    );
+    let _ = writeln!(out, "## Milestones\n");
+    for milestone in milestones(facts) {
+        let _ = writeln!(out, "- **{}** — {}.", milestone.date, milestone.text);
+    }
+    let _ = writeln!(out, "\n## Phases\n");
+    let rule = input.phases.first().map(|p| p.rule);
+    let _ = writeln!(
+        out,
+        "{}\n",
+        match rule {
+            Some(PhaseRule::Releases) => "The phases end at release tags.",
+            Some(PhaseRule::Activity) => "The phases follow pauses and shifts in activity.",
+            _ => "The phases are calendar windows.",
+        }
+    );
+    for phase in input.phases {
+        let _ = writeln!(
+            out,
+            "### {}. {} ({} to {})\n",
+            phase.number,
+            phase.name,
+            utc_day(&phase.start),
+            utc_day(&phase.end)
+        );
+        let _ = write!(
+            out,
+            "{} commit{} (`{}` to `{}`) by {} author{}, +{} −{} lines.",
+            phase.commits,
+            if phase.commits == 1 { "" } else { "s" },
+            phase.first_commit.get(..12).unwrap_or(&phase.first_commit),
+            phase.last_commit.get(..12).unwrap_or(&phase.last_commit),
+            phase.authors,
+            if phase.authors == 1 { "" } else { "s" },
+            phase.lines_added,
+            phase.lines_deleted
+        );
+        if !phase.releases.is_empty() {
+            let _ = write!(out, " Tags: {}.", phase.releases.join(", "));
+        }
+        let _ = writeln!(out, "\n\n{}", phase.summary.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::enrich::CommitClass;
+
+    fn fact(n: usize, time: i64, author: &str, added: u64) -> CommitFacts {
+        CommitFacts {
+            id: format!("{n:x}{}", "0".repeat(39)),
+            time,
+            date: String::new(),
+            author: author.into(),
+            author_key: author.to_lowercase(),
+            subject: format!("change {n}"),
+            class: CommitClass::Feature,
+            breaking: false,
+            merge: false,
+            bot: false,
+            files: 1,
+            added,
+            deleted: 1,
+            areas: vec![],
+            releases: vec![],
+        }
+    }
+
+    #[test]
+    fn the_timeline_covers_every_month() {
+        // 2024-01-31T23:00Z, 2024-02-01T00:00Z, 2024-04-10.
+        let facts = [
+            fact(1, 1_706_742_000, "Ada", 5),
+            fact(2, 1_706_745_600, "Bob", 7),
+            fact(3, 1_706_745_700, "Bob", 1),
+            fact(4, 1_712_707_200, "Ada", 2),
+        ];
+        let timeline = timeline(&facts);
+        let rows: Vec<(&str, u64, u64, u64)> = timeline
+            .months
+            .iter()
+            .map(|m| (m.month.as_str(), m.commits, m.active_authors, m.lines_added))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("2024-01", 1, 1, 5),
+                ("2024-02", 2, 1, 8),
+                ("2024-03", 0, 0, 0),
+                ("2024-04", 1, 1, 2)
+            ]
+        );
+        assert_eq!(timeline.months[1].lines_deleted, 2);
+        assert_eq!(timeline.months[1].files_changed, 2);
+        assert_eq!(super::timeline(&[]), Timeline::default());
+    }
+
+    #[test]
+    fn milestones_name_their_commits() {
+        let mut facts: Vec<CommitFacts> = (0..10)
+            .map(|n| {
+                fact(
+                    n,
+                    1_704_067_200 + n as i64 * 86_400,
+                    if n < 4 { "Ada" } else { "Bob" },
+                    n as u64,
+                )
+            })
+            .collect();
+        facts[3].releases = vec!["v1.0.0".into(), "v1.0.0-rc.1".into()];
+        facts[7].bot = true;
+        let milestones = milestones(&facts);
+        let texts: Vec<&str> = milestones.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "First commit, by Ada: \"change 0\" (`000000000000`)",
+                "Release v1.0.0 (`300000000000`)",
+                "Bob arrives: first commit \"change 4\" (`400000000000`); 6 commits in this history",
+                "One of the largest changes: \"change 7\" by Bob, +7 −1 lines in 1 file (`700000000000`)",
+                "One of the largest changes: \"change 8\" by Bob, +8 −1 lines in 1 file (`800000000000`)",
+                "One of the largest changes: \"change 9\" by Bob, +9 −1 lines in 1 file (`900000000000`)",
+            ]
+        );
+        assert_eq!(milestones[1].date, "2024-01-04");
+        assert!(
+            milestones
+                .iter()
+                .all(|m| m.commits.len() == 1 && m.text.contains(&m.commits[0][..12]))
+        );
+    }
+}
