@@ -31,7 +31,10 @@ impl GitDaemon {
         let port = free_port();
         // The daemon binary itself, not `git daemon`: the `git` wrapper runs `git-daemon` as a
         // child, and killing the wrapper would leave the daemon running after the test.
-        let exec_path = Command::new("git").arg("--exec-path").output().expect("git --exec-path");
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("git --exec-path");
         let exec_path = String::from_utf8(exec_path.stdout).expect("UTF-8 path");
         let mut child = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
             .args([
