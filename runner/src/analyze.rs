@@ -270,10 +270,27 @@ fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Opens a local repository, or clones (then fetches on later runs) a URL into the cache of
+/// cloned repositories ([`crate::fetch::default_cache_root`]); returns it with the location to
+/// record, credentials removed.
+fn open_or_clone(path: &std::path::Path) -> Result<(gix::Repository, String), AnalyzeError> {
+    let Some(url) = path
+        .to_str()
+        .filter(|location| extract::looks_like_url(location))
+    else {
+        return Ok((extract::open(path)?, path.display().to_string()));
+    };
+    let location = gitview_crds::remote::strip_userinfo(url);
+    let root = crate::fetch::default_cache_root().ok_or(AnalyzeError::NoCacheDir)?;
+    tracing::info!(url = %location, cache = %root.display(), "fetching");
+    let fetched = crate::fetch::fetch_cached(&root, url, None, crate::fetch::Credentials::none())?;
+    Ok((extract::open(&fetched.git_dir)?, location))
+}
+
 /// Runs the analysis and writes every file; returns the summary.
 pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError> {
     let started = Instant::now();
-    let repo = extract::open(&request.path)?;
+    let (repo, location) = open_or_clone(&request.path)?;
     let open_ms = millis(started);
 
     let mut summarizer: Box<dyn Summarizer> = match &request.summarizer {
@@ -311,7 +328,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
     };
     let source = Source {
         repo: &repo,
-        location: request.path.display().to_string(),
+        location,
         started,
         open_ms,
     };

@@ -104,6 +104,10 @@ pub enum AnalyzeError {
     Summarizer(#[from] crate::summarize::SummarizeError),
     #[error(transparent)]
     Pipeline(#[from] crate::pipeline::PipelineError),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error("no cache directory for cloned repositories: set GITVIEW_CACHE_DIR or HOME")]
+    NoCacheDir,
 }
 
 impl AnalyzeError {
@@ -114,6 +118,8 @@ impl AnalyzeError {
             Self::Output(_) => false,
             Self::Summarizer(err) => !err.is_retryable(),
             Self::Pipeline(err) => err.is_invalid_input(),
+            Self::Fetch(err) => err.is_invalid_input(),
+            Self::NoCacheDir => true,
         }
     }
 }

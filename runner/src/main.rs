@@ -42,8 +42,9 @@ enum Command {
 /// Arguments of `analyze`.
 #[derive(Debug, clap::Args)]
 struct AnalyzeArgs {
-    /// A working copy (or a directory inside one) or a bare repository. URLs are not
-    /// supported yet: clone first (`git clone --bare URL repo.git`) and pass the path.
+    /// A working copy (or a directory inside one), a bare repository, or a URL (https://,
+    /// http://, ssh://, git://, or scp-style host:path): cloned into
+    /// $GITVIEW_CACHE_DIR (default ~/.cache/gitview/repos) and fetched into on later runs.
     path: PathBuf,
     /// Exclude commits reachable from this revision (like `git log SINCE..UNTIL`).
     #[arg(long, value_name = "REV")]

@@ -2,6 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/serve.rs"]
+#[allow(dead_code)]
+mod serve;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -159,14 +162,6 @@ fn bad_input_exits_2_with_a_clear_message() {
     let not_a_repo = repo.sibling("home");
     let cases: &[(&[&str], &str)] = &[
         (
-            &["https://github.com/org/repo.git", "--out", out],
-            "is a URL",
-        ),
-        (
-            &["git@github.com:org/repo.git", "--out", out],
-            "clone it first",
-        ),
-        (
             &[
                 repo.path.to_str().unwrap(),
                 "--until",
@@ -200,10 +195,91 @@ fn bad_input_exits_2_with_a_clear_message() {
     }
 }
 
+/// A URL is cloned into the cache of repositories, then fetched into on the next run; the
+/// records equal git's on the source.
 #[test]
-fn help_says_urls_are_not_supported_yet() {
-    let output = analyze(&["--help"], Path::new("."));
-    let help = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success());
-    assert!(help.contains("URLs are not supported yet"), "{help}");
+fn urls_are_cloned_into_the_cache_then_fetched() {
+    let repo = small_repo();
+    let served = repo.sibling("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let bare = served.join("small.git");
+    let status = Command::new("git")
+        .args([
+            "clone",
+            "-q",
+            "--bare",
+            repo.path.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let daemon = serve::GitDaemon::start(&served);
+    let url = daemon.url("small.git");
+    let cache = repo.sibling("repo-cache");
+    let out = repo.sibling("out-url");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_gitview-runner"))
+            .args(["analyze", &url, "--out", out.to_str().unwrap()])
+            .env("GITVIEW_CACHE_DIR", &cache)
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_matches_git(&read_commits(&out), &git_numstat(&repo, &repo.path, &[]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(summary["config"]["path"], url.as_str());
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        1,
+        "one cached clone"
+    );
+
+    // A new commit upstream: the second run fetches it into the same cache entry.
+    repo.write("d.txt", "new\n");
+    repo.commit("fifth");
+    let push = Command::new("git")
+        .current_dir(&repo.path)
+        .args(["push", "-q", bare.to_str().unwrap(), "main"])
+        .status()
+        .unwrap();
+    assert!(push.success());
+    let second = run();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_matches_git(&read_commits(&out), &git_numstat(&repo, &repo.path, &[]));
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        1,
+        "the same cached clone"
+    );
+}
+
+/// Nothing listening: a retryable failure (exit 1) that names the URL.
+#[test]
+fn an_unreachable_url_is_a_retryable_failure() {
+    let repo = small_repo();
+    let url = format!("git://127.0.0.1:{}/nothing.git", serve::free_port());
+    let output = Command::new(env!("CARGO_BIN_EXE_gitview-runner"))
+        .args([
+            "analyze",
+            &url,
+            "--out",
+            repo.sibling("out-unreachable").to_str().unwrap(),
+        ])
+        .env("GITVIEW_CACHE_DIR", repo.sibling("cache-unreachable"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&url), "{stderr}");
 }
