@@ -3,7 +3,6 @@
 
 mod common;
 #[path = "common/serve.rs"]
-#[allow(dead_code)]
 mod serve;
 
 use std::path::Path;
