@@ -47,8 +47,13 @@ fn the_chart_carries_the_same_crds() {
         );
         files += 1;
     }
-    let present = std::fs::read_dir(&chart).expect("charts/gitview/crds exists").count();
-    assert_eq!(present, files, "charts/gitview/crds holds a file no type generates");
+    let present = std::fs::read_dir(&chart)
+        .expect("charts/gitview/crds exists")
+        .count();
+    assert_eq!(
+        present, files,
+        "charts/gitview/crds holds a file no type generates"
+    );
 }
 
 #[test]

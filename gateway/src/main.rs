@@ -1,1 +1,164 @@
-fn main() {}
+//! `gitview-gateway`: `serve` the results API, or `migrate` the database.
+#![forbid(unsafe_code)]
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use gitview_gateway::{api, auth, db};
+
+/// The gitview results service.
+#[derive(Debug, Parser)]
+#[command(name = "gitview-gateway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve(Serve),
+    /// Apply the schema migrations (as the schema's owner), then exit.
+    Migrate {
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Database {
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "GITVIEW_DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "database_url_file"
+    )]
+    database_url: Option<String>,
+    /// A file holding the PostgreSQL URL (a mounted Secret).
+    #[arg(long, env = "GITVIEW_DATABASE_URL_FILE")]
+    database_url_file: Option<PathBuf>,
+}
+
+impl Database {
+    fn url(&self) -> anyhow::Result<String> {
+        match (&self.database_url, &self.database_url_file) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, Some(path)) => Ok(std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .trim()
+                .to_owned()),
+            (None, None) => {
+                anyhow::bail!("a database is required: --database-url or --database-url-file")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct Serve {
+    #[arg(long, env = "GITVIEW_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: Database,
+    /// The operator's token public key (Ed25519, SPKI PEM).
+    #[arg(
+        long,
+        env = "GITVIEW_TOKEN_PUBLIC_KEY_FILE",
+        conflicts_with = "token_jwks_url"
+    )]
+    token_public_key_file: Option<PathBuf>,
+    /// ... or the operator's JWKS URL (`http://<operator>:8080/.well-known/jwks.json`).
+    #[arg(long, env = "GITVIEW_TOKEN_JWKS_URL")]
+    token_jwks_url: Option<String>,
+    /// Larger request bodies get 413.
+    #[arg(long, env = "GITVIEW_MAX_BODY_BYTES", default_value_t = 16 << 20)]
+    max_body_bytes: usize,
+    #[arg(long, env = "GITVIEW_DB_CONNECTIONS", default_value_t = 16)]
+    max_connections: u32,
+    #[arg(long, env = "GITVIEW_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+    log_format: String,
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal())
+            .compact()
+            .init();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Migrate { database } => {
+            init_logs(false);
+            runtime.block_on(async {
+                let pool = db::connect(&database.url()?, 2)
+                    .await
+                    .context("cannot connect to the database")?;
+                db::migrate(&pool).await.context("migrations failed")?;
+                tracing::info!("migrations applied");
+                Ok(())
+            })
+        }
+        Command::Serve(serve) => {
+            init_logs(serve.log_format == "json");
+            runtime.block_on(run(serve))
+        }
+    }
+}
+
+async fn run(serve: Serve) -> anyhow::Result<()> {
+    let verifier = match (&serve.token_public_key_file, &serve.token_jwks_url) {
+        (Some(path), _) => auth::Verifier::from_pem(
+            &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )?,
+        (None, Some(url)) => auth::Verifier::from_jwks_url(url).await?,
+        (None, None) => {
+            anyhow::bail!("token keys are required: --token-public-key-file or --token-jwks-url")
+        }
+    };
+    let pool = db::connect(&serve.database.url()?, serve.max_connections)
+        .await
+        .context("cannot connect to the database")?;
+    let app = api::router(api::AppState::new(pool, verifier), serve.max_body_bytes);
+    let listener = tokio::net::TcpListener::bind(serve.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", serve.listen))?;
+    tracing::info!(listen = %serve.listen, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+/// SIGTERM (the kubelet) or SIGINT: finish the requests in flight, then stop.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}

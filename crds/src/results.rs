@@ -1,0 +1,149 @@
+//! The gateway's HTTP API: the bodies runners send and the answers they get. Serde types only,
+//! so the runner's client and the gateway share one definition. All JSON, camelCase; every path
+//! starts with `/v1`.
+//!
+//! Runner routes (a runner token for the analysis in the path, `Authorization: Bearer …`):
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /v1/runs/{analysis}/start` | [`StartRun`] | [`RunStarted`] |
+//! | `POST /v1/runs/{analysis}/commits` | [`CommitBatch`] | [`BatchStored`] |
+//! | `PUT /v1/runs/{analysis}/phases` | a JSON array of phase documents | 204 |
+//! | `PUT /v1/runs/{analysis}/artifacts/{name}` | the bytes, with their `Content-Type` | 204 |
+//! | `POST /v1/runs/{analysis}/progress` | [`ProgressEvent`] | 204 |
+//! | `POST /v1/runs/{analysis}/finish` | [`FinishRun`] | [`RunFinished`], or 409 when the advance lost |
+//!
+//! Every error is an [`ErrorBody`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::records::CommitRecord;
+
+/// Starts (or, for a retried attempt, resumes) the analysis named in the path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRun {
+    /// Where the Analysis lives in the cluster.
+    pub namespace: String,
+    pub name: String,
+    pub attempt: i32,
+    /// The repository's remote URL (canonicalised by the gateway; credentials never sent).
+    pub repository_url: String,
+    /// The branch (or ref) the run follows; with the URL it names the repository's history.
+    pub branch: String,
+    /// `Full`, `Incremental` or `Range`.
+    pub mode: String,
+    /// The run's configuration, for the record.
+    #[serde(default)]
+    pub config: serde_json::Value,
+}
+
+/// What the gateway knows of the repository when a run starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStarted {
+    pub analysis_id: String,
+    pub repository_id: i64,
+    /// The hex SHA-256 of the canonical URL and branch.
+    pub fingerprint: String,
+    /// The newest commit a finished run of this repository covered, if any: where an
+    /// incremental run starts.
+    pub last_analyzed_commit: Option<String>,
+}
+
+/// A commit as the runner sends it: the record plus what the enrich stage found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommitUpload {
+    #[serde(flatten)]
+    pub record: CommitRecord,
+    #[serde(default)]
+    pub enrichment: serde_json::Value,
+}
+
+/// One batch of commits. Batches are numbered from 0; sending a batch again (a retried request
+/// or attempt) stores nothing twice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitBatch {
+    pub batch: u64,
+    pub commits: Vec<CommitUpload>,
+}
+
+/// What a batch changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchStored {
+    /// Commits new to the repository's history.
+    pub inserted: u64,
+    /// Commits it had already.
+    pub existing: u64,
+}
+
+/// Where a stage is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressEvent {
+    pub stage: String,
+    pub done: u64,
+    pub total: u64,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// Moves the repository's last analyzed commit from `expected` to `to`, only if nobody moved it
+/// since the run started (compare-and-set).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Advance {
+    pub expected: Option<String>,
+    pub to: String,
+}
+
+/// Ends the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishRun {
+    pub status: RunStatus,
+    #[serde(default)]
+    pub message: String,
+    pub from_commit: Option<String>,
+    pub to_commit: Option<String>,
+    pub commits_analyzed: u64,
+    /// Counts, stage timings and metrics (the runner's `analysis.json`).
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+    /// Summarizer and model versions.
+    #[serde(default)]
+    pub model_versions: serde_json::Value,
+    /// Only for a successful run that should advance the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance: Option<Advance>,
+}
+
+/// The finished run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFinished {
+    pub analysis_id: String,
+    pub status: RunStatus,
+    pub last_analyzed_commit: Option<String>,
+}
+
+/// The one shape of every error the gateway returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// Machine-readable, e.g. `unauthorized`, `conflict`, `payload_too_large`.
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+}

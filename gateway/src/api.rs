@@ -1,0 +1,663 @@
+//! The HTTP API (see [`gitview_crds::results`] for the routes and bodies), health endpoints,
+//! and the request-id and body-limit layers around them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use gitview_crds::results::{
+    Advance, BatchStored, CommitBatch, FinishRun, ProgressEvent, RunFinished, RunStarted,
+    RunStatus, StartRun,
+};
+use gitview_crds::wire::TokenClaims;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::auth::Verifier;
+use crate::db;
+use crate::error::{ApiError, REQUEST_ID};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: Arc<Verifier>,
+    /// Account ids by name (accounts are never renamed).
+    accounts: Arc<Mutex<HashMap<String, i64>>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, verifier: Verifier) -> Self {
+        Self {
+            pool,
+            verifier: Arc::new(verifier),
+            accounts: Arc::default(),
+        }
+    }
+
+    async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
+        if let Some(id) = self.accounts.lock().map_err(|_| poisoned())?.get(name) {
+            return Ok(*id);
+        }
+        let id = db::ensure_account(&self.pool, name).await?;
+        self.accounts
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(name.to_owned(), id);
+        Ok(id)
+    }
+}
+
+fn poisoned() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
+/// Artifacts up to this size are stored inline in PostgreSQL.
+pub const INLINE_ARTIFACT_LIMIT: usize = 8 << 20;
+
+/// The router: runner routes, health, with request ids and a body limit.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/runs/{analysis}/start", post(start))
+        .route("/v1/runs/{analysis}/commits", post(commits))
+        .route("/v1/runs/{analysis}/phases", put(phases))
+        .route("/v1/runs/{analysis}/artifacts/{name}", put(artifact))
+        .route("/v1/runs/{analysis}/progress", post(progress))
+        .route("/v1/runs/{analysis}/finish", post(finish))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+/// Takes the caller's `X-Request-Id` (if sane) or makes one; echoes it in the response and in
+/// error bodies.
+async fn request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| {
+            !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map_or_else(
+            || {
+                format!(
+                    "{:x}-{:x}",
+                    std::process::id(),
+                    NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+                )
+            },
+            str::to_owned,
+        );
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    tracing::info!(request_id = %id, %method, %path, status = response.status().as_u16(), "request");
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.pool).await {
+        Ok(_) => (StatusCode::OK, "ok").into_response(),
+        Err(err) => ApiError::unavailable(format!("database: {err}")).into_response(),
+    }
+}
+
+/// JSON bodies whose rejections (malformed JSON, wrong content type, over the size limit)
+/// answer in the one error shape.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "bad_request",
+    };
+    ApiError::new(status, code, rejection.body_text())
+}
+
+/// The verified claims of the request's runner token.
+#[derive(Debug)]
+pub struct Runner(pub TokenClaims);
+
+impl FromRequestParts<AppState> for Runner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("missing Authorization: Bearer <runner token>")
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not a Bearer token")
+            })?;
+        Ok(Self(state.verifier.verify(token.trim()).await?))
+    }
+}
+
+impl Runner {
+    /// Refuses a token for another analysis than the path's.
+    fn for_analysis(&self, analysis: &str) -> Result<&TokenClaims, ApiError> {
+        if self.0.analysis != analysis {
+            return Err(ApiError::forbidden("the token is for another analysis"));
+        }
+        Ok(&self.0)
+    }
+
+    fn actor(&self) -> String {
+        format!("runner:{}/{}", self.0.analysis, self.0.attempt)
+    }
+}
+
+async fn audit(
+    tx: &mut sqlx::PgConnection,
+    account: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audit_log (account_id, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(account)
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The repository of a started analysis, within the tenant transaction.
+async fn repository_of(tx: &mut sqlx::PgConnection, analysis: &str) -> Result<i64, ApiError> {
+    sqlx::query_scalar("SELECT repository_id FROM analyses WHERE id = $1")
+        .bind(analysis)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "analysis {analysis} has not been started (POST .../start first)"
+            ))
+        })
+}
+
+async fn start(
+    State(state): State<AppState>,
+    Path(analysis): Path<String>,
+    runner: Runner,
+    ApiJson(body): ApiJson<StartRun>,
+) -> Result<axum::Json<RunStarted>, ApiError> {
+    let claims = runner.for_analysis(&analysis)?;
+    if body.attempt != claims.attempt {
+        return Err(ApiError::forbidden(format!(
+            "the token is for attempt {}, not {}",
+            claims.attempt, body.attempt
+        )));
+    }
+    if !matches!(body.mode.as_str(), "Full" | "Incremental" | "Range") {
+        return Err(ApiError::bad_request(format!(
+            "mode must be Full, Incremental or Range, not {:?}",
+            body.mode
+        )));
+    }
+    if body.branch.is_empty() || body.branch.len() > 255 {
+        return Err(ApiError::bad_request("branch must be 1 to 255 characters"));
+    }
+    let canonical = gitview_crds::remote::canonical_url(&body.repository_url)
+        .map_err(|err| ApiError::bad_request(format!("repositoryUrl: {err}")))?;
+    let fingerprint = gitview_crds::remote::fingerprint(&body.repository_url, &body.branch)
+        .map_err(|err| ApiError::bad_request(format!("repositoryUrl: {err}")))?;
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let (repository_id, last): (i64, Option<String>) = sqlx::query_as(
+        "INSERT INTO repositories (account_id, fingerprint, url, branch) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (account_id, fingerprint) DO UPDATE SET url = EXCLUDED.url
+         RETURNING id, last_analyzed_commit",
+    )
+    .bind(account)
+    .bind(&fingerprint)
+    .bind(&canonical)
+    .bind(&body.branch)
+    .fetch_one(&mut *tx)
+    .await?;
+    let resumed: Option<String> = sqlx::query_scalar(
+        "INSERT INTO analyses (id, account_id, repository_id, namespace, name, attempt, mode, status, config)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8)
+         ON CONFLICT (id) DO UPDATE SET attempt = EXCLUDED.attempt, status = 'running', message = '',
+           finished_at = NULL, config = EXCLUDED.config
+         WHERE analyses.repository_id = EXCLUDED.repository_id AND analyses.status <> 'succeeded'
+         RETURNING id",
+    )
+    .bind(&analysis)
+    .bind(account)
+    .bind(repository_id)
+    .bind(&body.namespace)
+    .bind(&body.name)
+    .bind(body.attempt)
+    .bind(&body.mode)
+    .bind(&body.config)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if resumed.is_none() {
+        return Err(ApiError::conflict(format!(
+            "analysis {analysis} already succeeded, or belongs to another repository"
+        )));
+    }
+    audit(
+        &mut tx,
+        account,
+        &runner.actor(),
+        "run.start",
+        &analysis,
+        json!({"repository": canonical, "branch": body.branch, "attempt": body.attempt}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(RunStarted {
+        analysis_id: analysis,
+        repository_id,
+        fingerprint,
+        last_analyzed_commit: last,
+    }))
+}
+
+/// Seconds since the epoch of a record's time (RFC 3339, or git's raw `@<secs> <offset>`).
+fn epoch_seconds(time: &str) -> Option<i64> {
+    if let Some(raw) = time.strip_prefix('@') {
+        return raw.split_whitespace().next()?.parse().ok();
+    }
+    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+fn is_object_id(id: &str) -> bool {
+    matches!(id.len(), 40 | 64)
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+async fn commits(
+    State(state): State<AppState>,
+    Path(analysis): Path<String>,
+    runner: Runner,
+    ApiJson(body): ApiJson<CommitBatch>,
+) -> Result<axum::Json<BatchStored>, ApiError> {
+    let claims = runner.for_analysis(&analysis)?;
+    let mut rows = Vec::with_capacity(body.commits.len());
+    for (index, upload) in body.commits.iter().enumerate() {
+        let record = &upload.record;
+        if !is_object_id(&record.id) || !record.parents.iter().all(|p| is_object_id(p)) {
+            return Err(ApiError::bad_request(format!(
+                "commits[{index}]: id and parents must be full hex object ids"
+            )));
+        }
+        let added: u64 = record.files.iter().filter_map(|f| f.added).sum();
+        let deleted: u64 = record.files.iter().filter_map(|f| f.deleted).sum();
+        let files: Vec<Value> = record
+            .files
+            .iter()
+            .map(|f| json!({"path": f.path, "added": f.added, "deleted": f.deleted, "status": f.status}))
+            .collect();
+        rows.push(json!({
+            "id": record.id, "parents": record.parents,
+            "author_name": record.author.name, "author_email": record.author.email,
+            "authored_at": epoch_seconds(&record.author.time),
+            "committer_name": record.committer.name, "committer_email": record.committer.email,
+            "committed_at": epoch_seconds(&record.committer.time),
+            "message": record.message, "lines_added": added, "lines_deleted": deleted,
+            "files_changed": record.files.len(), "renames": record.renames,
+            "enrichment": upload.enrichment, "record": record, "files": files,
+        }));
+    }
+    let rows = Value::Array(rows);
+    // PostgreSQL text cannot hold NUL: refuse it by name rather than with a database error.
+    if rows.to_string().contains("\\u0000") {
+        return Err(ApiError::bad_request(
+            "a commit contains a NUL character, which cannot be stored",
+        ));
+    }
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let repository = repository_of(&mut tx, &analysis).await?;
+    let seen: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT inserted, existing FROM commit_batches WHERE analysis_id = $1 AND batch = $2",
+    )
+    .bind(&analysis)
+    .bind(i64::try_from(body.batch).map_err(|_| ApiError::bad_request("batch is too large"))?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((inserted, existing)) = seen {
+        return Ok(axum::Json(BatchStored {
+            inserted: inserted as u64,
+            existing: existing as u64,
+        }));
+    }
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO commits (account_id, repository_id, id, analysis_id, parents, author_name, author_email,
+            authored_at, committer_name, committer_email, committed_at, message, lines_added, lines_deleted,
+            files_changed, renames, enrichment, record)
+         SELECT $1, $2, c.id, $3, ARRAY(SELECT jsonb_array_elements_text(c.parents)), c.author_name, c.author_email,
+            to_timestamp(c.authored_at), c.committer_name, c.committer_email, to_timestamp(c.committed_at), c.message,
+            c.lines_added, c.lines_deleted, c.files_changed, c.renames, coalesce(c.enrichment, '{}'), c.record
+         FROM jsonb_to_recordset($4) AS c(id text, parents jsonb, author_name text, author_email text,
+            authored_at bigint, committer_name text, committer_email text, committed_at bigint, message text,
+            lines_added bigint, lines_deleted bigint, files_changed integer, renames jsonb, enrichment jsonb,
+            record jsonb)
+         ON CONFLICT (repository_id, id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(account)
+    .bind(repository)
+    .bind(&analysis)
+    .bind(&rows)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !inserted.is_empty() {
+        sqlx::query(
+            "INSERT INTO commit_files (account_id, repository_id, commit_id, seq, path, added, deleted, status)
+             SELECT $1, $2, c.id, f.ord::integer, f.value->>'path', (f.value->>'added')::bigint,
+                (f.value->>'deleted')::bigint, f.value->>'status'
+             FROM jsonb_to_recordset($3) AS c(id text, files jsonb),
+                jsonb_array_elements(c.files) WITH ORDINALITY AS f(value, ord)
+             WHERE c.id = ANY($4)",
+        )
+        .bind(account)
+        .bind(repository)
+        .bind(&rows)
+        .bind(&inserted)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let stored = BatchStored {
+        inserted: inserted.len() as u64,
+        existing: (body.commits.len() - inserted.len()) as u64,
+    };
+    sqlx::query("INSERT INTO commit_batches (account_id, analysis_id, batch, inserted, existing) VALUES ($1, $2, $3, $4, $5)")
+        .bind(account)
+        .bind(&analysis)
+        .bind(body.batch as i64)
+        .bind(stored.inserted as i64)
+        .bind(stored.existing as i64)
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        account,
+        &runner.actor(),
+        "commits.upsert",
+        &analysis,
+        json!({"batch": body.batch, "inserted": stored.inserted, "existing": stored.existing}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(stored))
+}
+
+async fn phases(
+    State(state): State<AppState>,
+    Path(analysis): Path<String>,
+    runner: Runner,
+    ApiJson(body): ApiJson<Vec<Value>>,
+) -> Result<StatusCode, ApiError> {
+    let claims = runner.for_analysis(&analysis)?;
+    if body.iter().any(|phase| !phase.is_object()) {
+        return Err(ApiError::bad_request(
+            "phases must be a JSON array of objects",
+        ));
+    }
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    repository_of(&mut tx, &analysis).await?;
+    sqlx::query("DELETE FROM phases WHERE analysis_id = $1")
+        .bind(&analysis)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO phases (account_id, analysis_id, seq, document)
+         SELECT $1, $2, p.ord::integer, p.value FROM jsonb_array_elements($3) WITH ORDINALITY AS p(value, ord)",
+    )
+    .bind(account)
+    .bind(&analysis)
+    .bind(Value::Array(body.clone()))
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut tx,
+        account,
+        &runner.actor(),
+        "phases.put",
+        &analysis,
+        json!({"phases": body.len()}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn valid_artifact_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+async fn artifact(
+    State(state): State<AppState>,
+    Path((analysis, name)): Path<(String, String)>,
+    runner: Runner,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let claims = runner.for_analysis(&analysis)?;
+    if !valid_artifact_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "artifact name {name:?}: use 1-100 of A-Z a-z 0-9 . _ -, not starting with a dot"
+        )));
+    }
+    if bytes.len() > INLINE_ARTIFACT_LIMIT {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "artifacts above {INLINE_ARTIFACT_LIMIT} bytes need object storage, which is not configured"
+            ),
+        ));
+    }
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    repository_of(&mut tx, &analysis).await?;
+    sqlx::query(
+        "INSERT INTO artifacts (account_id, analysis_id, name, media_type, size, sha256, content)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (analysis_id, name) DO UPDATE SET media_type = EXCLUDED.media_type, size = EXCLUDED.size,
+           sha256 = EXCLUDED.sha256, content = EXCLUDED.content, created_at = now()",
+    )
+    .bind(account)
+    .bind(&analysis)
+    .bind(&name)
+    .bind(&media_type)
+    .bind(bytes.len() as i64)
+    .bind(&digest)
+    .bind(bytes.as_ref())
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut tx,
+        account,
+        &runner.actor(),
+        "artifact.put",
+        &format!("{analysis}/{name}"),
+        json!({"size": bytes.len(), "sha256": digest}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn progress(
+    State(state): State<AppState>,
+    Path(analysis): Path<String>,
+    runner: Runner,
+    ApiJson(body): ApiJson<ProgressEvent>,
+) -> Result<StatusCode, ApiError> {
+    let claims = runner.for_analysis(&analysis)?;
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    repository_of(&mut tx, &analysis).await?;
+    sqlx::query(
+        "INSERT INTO progress_events (account_id, analysis_id, stage, done, total, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(account)
+    .bind(&analysis)
+    .bind(&body.stage)
+    .bind(body.done as i64)
+    .bind(body.total as i64)
+    .bind(body.elapsed_ms as i64)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn finish(
+    State(state): State<AppState>,
+    Path(analysis): Path<String>,
+    runner: Runner,
+    ApiJson(body): ApiJson<FinishRun>,
+) -> Result<axum::Json<RunFinished>, ApiError> {
+    let claims = runner.for_analysis(&analysis)?;
+    if body.status == RunStatus::Running {
+        return Err(ApiError::bad_request("status must be succeeded or failed"));
+    }
+    if body.advance.is_some() && body.status != RunStatus::Succeeded {
+        return Err(ApiError::bad_request(
+            "only a succeeded run advances the repository",
+        ));
+    }
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let repository = repository_of(&mut tx, &analysis).await?;
+    let mut last: Option<String> =
+        sqlx::query_scalar("SELECT last_analyzed_commit FROM repositories WHERE id = $1")
+            .bind(repository)
+            .fetch_one(&mut *tx)
+            .await?;
+    if let Some(Advance { expected, to }) = &body.advance {
+        if !is_object_id(to) {
+            return Err(ApiError::bad_request(
+                "advance.to must be a full hex object id",
+            ));
+        }
+        // Compare-and-set: a concurrent run that advanced first makes this one lose. Under
+        // READ COMMITTED the second UPDATE waits for the first and re-checks the condition.
+        let moved: Option<String> = sqlx::query_scalar(
+            "UPDATE repositories SET last_analyzed_commit = $2, version = version + 1
+             WHERE id = $1 AND last_analyzed_commit IS NOT DISTINCT FROM $3
+             RETURNING last_analyzed_commit",
+        )
+        .bind(repository)
+        .bind(to)
+        .bind(expected)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match moved {
+            Some(commit) => last = Some(commit),
+            None => {
+                return Err(ApiError::conflict(format!(
+                    "the repository's last analyzed commit is no longer {}: another run advanced it first",
+                    expected.as_deref().unwrap_or("unset")
+                )));
+            }
+        }
+    }
+    let status = match body.status {
+        RunStatus::Succeeded => "succeeded",
+        _ => "failed",
+    };
+    sqlx::query(
+        "UPDATE analyses SET status = $2, message = $3, from_commit = $4, to_commit = $5, commits_analyzed = $6,
+           metrics = $7, model_versions = $8, finished_at = now()
+         WHERE id = $1",
+    )
+    .bind(&analysis)
+    .bind(status)
+    .bind(&body.message)
+    .bind(&body.from_commit)
+    .bind(&body.to_commit)
+    .bind(body.commits_analyzed as i64)
+    .bind(&body.metrics)
+    .bind(&body.model_versions)
+    .execute(&mut *tx)
+    .await?;
+    audit(
+        &mut tx,
+        account,
+        &runner.actor(),
+        "run.finish",
+        &analysis,
+        json!({"status": status, "advance": body.advance}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(RunFinished {
+        analysis_id: analysis,
+        status: body.status,
+        last_analyzed_commit: last,
+    }))
+}

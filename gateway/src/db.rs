@@ -1,0 +1,42 @@
+//! Connections, migrations and per-transaction tenancy.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+/// The embedded migrations (`gateway/migrations/`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A connection pool.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(url)
+        .await
+}
+
+/// Applies the migrations not applied yet (as the schema owner).
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// A transaction in which row-level security sees only `account_id`'s rows.
+pub async fn tenant(
+    pool: &PgPool,
+    account_id: i64,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('gitview.account_id', $1, true)")
+        .bind(account_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// The id of the account named `name`, created if new (see `gitview_ensure_account`).
+pub async fn ensure_account(pool: &PgPool, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT gitview_ensure_account($1)")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}

@@ -1,0 +1,22 @@
+//! The gitview gateway: the one writer of PostgreSQL. Runner pods write results through it with
+//! tokens the operator signs ([`auth`]); every query runs in a transaction scoped to the
+//! caller's account, and PostgreSQL's row-level security enforces the same scope again
+//! ([`db`], `migrations/`). The HTTP API is in [`api`]; its bodies in
+//! [`gitview_crds::results`].
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod db;
+pub mod error;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// Installs ring as rustls' crypto provider (reqwest is built without one); idempotent.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err: another provider is installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -1,0 +1,690 @@
+//! The gateway over real HTTP on 127.0.0.1 against a throwaway PostgreSQL (one cluster per
+//! test, started with initdb/postgres), connected as a role whose only rights are
+//! `gitview_app`'s: row-level security is what keeps tenants apart below the gateway.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
+use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_crds::results::{
+    BatchStored, CommitBatch, CommitUpload, ErrorBody, RunStarted, StartRun,
+};
+use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
+use gitview_gateway::testing::TestPostgres;
+use gitview_gateway::{api, auth, db};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+/// A cluster, a migrated database, and the gateway serving it.
+struct Gateway {
+    pg: TestPostgres,
+    addr: SocketAddr,
+    signing: EncodingKey,
+    http: reqwest::Client,
+}
+
+fn key_pair(seed: u8) -> (EncodingKey, String) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let private = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let public = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    (
+        EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
+        public,
+    )
+}
+
+impl Gateway {
+    async fn start() -> Self {
+        gitview_gateway::install_crypto_provider();
+        let pg = TestPostgres::start().await.expect("postgres starts");
+        pg.create_database("gitview").await.unwrap();
+        pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
+            .await
+            .unwrap();
+        let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
+            .await
+            .unwrap();
+        db::migrate(&owner).await.expect("migrations apply");
+        pg.exec("gitview", "CREATE ROLE gateway LOGIN IN ROLE gitview_app")
+            .await
+            .unwrap();
+        let pool = db::connect(&pg.url("gateway", "gitview"), 8).await.unwrap();
+        let (signing, public) = key_pair(7);
+        let verifier = auth::Verifier::from_pem(public.as_bytes()).unwrap();
+        let app = api::router(api::AppState::new(pool, verifier), 64 * 1024);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            pg,
+            addr,
+            signing,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn token(&self, account: &str, analysis: &str) -> String {
+        sign(&self.signing, &claims(account, analysis))
+    }
+
+    async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn start_run(&self, account: &str, analysis: &str, url: &str) -> RunStarted {
+        let (status, body) = self
+            .post(
+                &self.token(account, analysis),
+                &format!("/v1/runs/{analysis}/start"),
+                &start_body(url),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    /// A superuser connection to the database (bypasses RLS: the test's view of the truth).
+    async fn admin(&self) -> sqlx::PgConnection {
+        sqlx::PgConnection::connect(&self.pg.url("postgres", "gitview"))
+            .await
+            .unwrap()
+    }
+}
+
+fn claims(account: &str, analysis: &str) -> TokenClaims {
+    let now = jiff::Timestamp::now().as_second();
+    TokenClaims {
+        iss: TOKEN_ISSUER.into(),
+        aud: TOKEN_AUDIENCE.into(),
+        sub: analysis.into(),
+        account: account.into(),
+        analysis: analysis.into(),
+        attempt: 1,
+        scope: vec![SCOPE_ANALYSIS_WRITE.into()],
+        iat: now,
+        exp: now + 600,
+    }
+}
+
+fn sign(key: &EncodingKey, claims: &TokenClaims) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, key).unwrap()
+}
+
+fn start_body(url: &str) -> Value {
+    serde_json::to_value(StartRun {
+        namespace: "team".into(),
+        name: "an".into(),
+        attempt: 1,
+        repository_url: url.into(),
+        branch: "main".into(),
+        mode: "Full".into(),
+        config: json!({"profile": "default"}),
+    })
+    .unwrap()
+}
+
+fn commit(n: u8, parents: &[String]) -> CommitRecord {
+    let person = |name: &str| Person {
+        name: name.into(),
+        email: format!("{name}@example.com"),
+        time: format!("2024-01-{:02}T10:00:00+02:00", n % 28 + 1),
+        canonical: None,
+    };
+    CommitRecord {
+        id: format!("{n:02x}").repeat(20),
+        parents: parents.to_vec(),
+        author: person("ada"),
+        committer: person("carl"),
+        message: format!("change {n}\n"),
+        files: vec![
+            FileStat {
+                path: format!("src/{n}.rs"),
+                added: Some(u64::from(n) + 1),
+                deleted: Some(1),
+                status: FileStatus::Modified,
+            },
+            FileStat {
+                path: "logo.png".into(),
+                added: None,
+                deleted: None,
+                status: FileStatus::Added,
+            },
+        ],
+        renames: vec![],
+    }
+}
+
+fn batch(batch: u64, commits: &[CommitRecord]) -> Value {
+    serde_json::to_value(CommitBatch {
+        batch,
+        commits: commits
+            .iter()
+            .map(|c| CommitUpload {
+                record: c.clone(),
+                enrichment: json!({"class": "feature"}),
+            })
+            .collect(),
+    })
+    .unwrap()
+}
+
+async fn count(conn: &mut sqlx::PgConnection, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn migrations_apply_to_an_empty_database_and_again_without_effect() {
+    let gw = Gateway::start().await;
+    let owner = db::connect(&gw.pg.url("gitview_owner", "gitview"), 2)
+        .await
+        .unwrap();
+    db::migrate(&owner).await.expect("a second run is a no-op");
+    let mut admin = gw.admin().await;
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) FROM _sqlx_migrations").await,
+        1
+    );
+    let bypass: bool =
+        sqlx::query_scalar("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'gitview_app'")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    assert!(!bypass, "the gateway's role must not bypass RLS");
+    let unprotected: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace
+           AND relname <> '_sqlx_migrations' AND NOT relrowsecurity",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        unprotected.is_empty(),
+        "tables without RLS: {unprotected:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_is_written_once_even_when_retried() {
+    let gw = Gateway::start().await;
+    let started = gw
+        .start_run("team-a", "uid-1", "https://Git.Example.com/org/repo.git")
+        .await;
+    assert_eq!(started.last_analyzed_commit, None);
+    assert_eq!(
+        started.fingerprint,
+        gitview_crds::remote::fingerprint("https://git.example.com/org/repo", "main").unwrap()
+    );
+    let token = gw.token("team-a", "uid-1");
+    let c1 = commit(1, &[]);
+    let c2 = commit(2, std::slice::from_ref(&c1.id));
+    let c3 = commit(3, std::slice::from_ref(&c2.id));
+
+    let (status, first) = gw
+        .post(
+            &token,
+            "/v1/runs/uid-1/commits",
+            &batch(0, &[c2.clone(), c1.clone()]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        serde_json::from_value::<BatchStored>(first.clone()).unwrap(),
+        BatchStored {
+            inserted: 2,
+            existing: 0
+        }
+    );
+    // The same batch again (a retried request): the same answer, nothing written twice.
+    let (status, again) = gw
+        .post(
+            &token,
+            "/v1/runs/uid-1/commits",
+            &batch(0, &[c2.clone(), c1.clone()]),
+        )
+        .await;
+    assert_eq!((status, again), (StatusCode::OK, first));
+    // A retried attempt re-sends known commits in a new batch: they count as existing.
+    let (_, overlap) = gw
+        .post(
+            &token,
+            "/v1/runs/uid-1/commits",
+            &batch(1, &[c3.clone(), c2.clone()]),
+        )
+        .await;
+    assert_eq!(
+        serde_json::from_value::<BatchStored>(overlap).unwrap(),
+        BatchStored {
+            inserted: 1,
+            existing: 1
+        }
+    );
+
+    let mut admin = gw.admin().await;
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM commits").await, 3);
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) FROM commit_files").await,
+        6
+    );
+    let (added, binary): (i64, i64) = sqlx::query_as(
+        "SELECT sum(added)::bigint, count(*) FILTER (WHERE added IS NULL) FROM commit_files",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        (added, binary),
+        (2 + 3 + 4, 3),
+        "numstat counts and binary files survive"
+    );
+    let authored: i64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM authored_at)::bigint FROM commits WHERE id = $1",
+    )
+    .bind(&c1.id)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        authored,
+        "2024-01-02T10:00:00+02:00"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second()
+    );
+
+    // Phases, an artifact, progress, and the finish that advances the repository.
+    let (status, _) = gw
+        .post(
+            &token,
+            "/v1/runs/uid-1/progress",
+            &json!({"stage": "extract", "done": 3, "total": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let response = gw
+        .http
+        .put(gw.url("/v1/runs/uid-1/phases"))
+        .bearer_auth(&token)
+        .json(&json!([{"number": 1, "summary": "first"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = gw
+        .http
+        .put(gw.url("/v1/runs/uid-1/artifacts/story.md"))
+        .bearer_auth(&token)
+        .header("content-type", "text/markdown")
+        .body("# Story\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let finish = json!({"status": "succeeded", "fromCommit": null, "toCommit": c3.id, "commitsAnalyzed": 3,
+                        "metrics": {"commits": 3}, "advance": {"expected": null, "to": c3.id}});
+    let (status, body) = gw.post(&token, "/v1/runs/uid-1/finish", &finish).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["lastAnalyzedCommit"], c3.id.as_str());
+    let (story, status_text): (Vec<u8>, String) = sqlx::query_as(
+        "SELECT a.content, an.status FROM artifacts a JOIN analyses an ON an.id = a.analysis_id WHERE a.name = 'story.md'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        (story.as_slice(), status_text.as_str()),
+        (&b"# Story\n"[..], "succeeded")
+    );
+    assert!(
+        count(&mut admin, "SELECT count(*) FROM audit_log").await >= 6,
+        "every mutation is audited"
+    );
+
+    // The next run of the repository starts where this one ended.
+    let next = gw
+        .start_run("team-a", "uid-2", "git@git.example.com:org/repo.git")
+        .await;
+    assert_eq!(
+        next.last_analyzed_commit, None,
+        "scp-style ssh is another remote than https"
+    );
+    let next = gw
+        .start_run("team-a", "uid-3", "https://git.example.com/org/repo/")
+        .await;
+    assert_eq!(next.last_analyzed_commit.as_deref(), Some(c3.id.as_str()));
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_with_a_clear_message() {
+    let gw = Gateway::start().await;
+    gw.start_run("team-a", "uid-1", "https://h/r").await;
+    let path = "/v1/runs/uid-1/progress";
+    let body = json!({"stage": "extract", "done": 1, "total": 2});
+    let (other_key, _) = key_pair(9);
+    let expired = {
+        let mut c = claims("team-a", "uid-1");
+        c.exp = c.iat - 3600;
+        sign(&gw.signing, &c)
+    };
+    let wrong_audience = {
+        let mut c = claims("team-a", "uid-1");
+        c.aud = "somebody-else".into();
+        sign(&gw.signing, &c)
+    };
+    let no_scope = {
+        let mut c = claims("team-a", "uid-1");
+        c.scope = vec!["analysis:read".into()];
+        sign(&gw.signing, &c)
+    };
+    let cases = [
+        (
+            "not-a-jwt".to_owned(),
+            StatusCode::UNAUTHORIZED,
+            "not a JWT",
+        ),
+        (expired, StatusCode::UNAUTHORIZED, "expired"),
+        (
+            sign(&other_key, &claims("team-a", "uid-1")),
+            StatusCode::UNAUTHORIZED,
+            "signature",
+        ),
+        (wrong_audience, StatusCode::UNAUTHORIZED, "audience"),
+        (no_scope, StatusCode::FORBIDDEN, "analysis:write"),
+        (
+            gw.token("team-a", "uid-2"),
+            StatusCode::FORBIDDEN,
+            "another analysis",
+        ),
+    ];
+    for (token, status, message) in cases {
+        let response = gw
+            .http
+            .post(gw.url(path))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{message}");
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let error: ErrorBody = response.json().await.unwrap();
+        assert!(error.message.contains(message), "{error:?}");
+        assert_eq!(error.request_id, request_id);
+    }
+    let response = gw.http.post(gw.url(path)).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let mut admin = gw.admin().await;
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) FROM progress_events").await,
+        0,
+        "nothing refused was stored"
+    );
+}
+
+#[tokio::test]
+async fn tenants_see_nothing_of_each_other() {
+    let gw = Gateway::start().await;
+    gw.start_run("team-a", "uid-a", "https://h/a").await;
+    let a = gw.token("team-a", "uid-a");
+    let (status, _) = gw
+        .post(&a, "/v1/runs/uid-a/commits", &batch(0, &[commit(1, &[])]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    gw.start_run("team-b", "uid-b", "https://h/b").await;
+
+    // Through the gateway: team B holding a (validly signed) token that names A's analysis.
+    let b_on_a = gw.token("team-b", "uid-a");
+    let (status, body) = gw
+        .post(&b_on_a, "/v1/runs/uid-a/start", &start_body("https://h/a"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        !body.to_string().contains("team-a"),
+        "nothing of A's is named: {body}"
+    );
+    for (path, payload) in [
+        ("/v1/runs/uid-a/commits", batch(7, &[commit(9, &[])])),
+        (
+            "/v1/runs/uid-a/progress",
+            json!({"stage": "x", "done": 0, "total": 0}),
+        ),
+        (
+            "/v1/runs/uid-a/finish",
+            json!({"status": "failed", "commitsAnalyzed": 0}),
+        ),
+    ] {
+        let (status, body) = gw.post(&b_on_a, path, &payload).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let response = gw
+        .http
+        .put(gw.url("/v1/runs/uid-a/artifacts/story.md"))
+        .bearer_auth(&b_on_a)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // Below the gateway: as its role, with only RLS standing.
+    let mut app = sqlx::PgConnection::connect(&gw.pg.url("gateway", "gitview"))
+        .await
+        .unwrap();
+    let b: i64 = sqlx::query_scalar("SELECT gitview_ensure_account('team-b')")
+        .fetch_one(&mut app)
+        .await
+        .unwrap();
+    let tables = [
+        "accounts",
+        "repositories",
+        "analyses",
+        "commits",
+        "commit_files",
+        "commit_batches",
+        "phases",
+        "artifacts",
+        "progress_events",
+        "audit_log",
+    ];
+    for setting in [Some(b), None] {
+        let mut tx = app.begin().await.unwrap();
+        if let Some(account) = setting {
+            sqlx::query("SELECT set_config('gitview.account_id', $1, true)")
+                .bind(account.to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        for table in tables {
+            let foreign: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {table} WHERE {} IS DISTINCT FROM $1",
+                if table == "accounts" {
+                    "id"
+                } else {
+                    "account_id"
+                }
+            )))
+            .bind(setting)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            assert_eq!(
+                foreign, 0,
+                "{table} shows another tenant's rows with account {setting:?}"
+            );
+        }
+        let all: i64 = sqlx::query_scalar("SELECT count(*) FROM commits")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(all, 0, "B has no commits and must see none");
+        // Writing into A's rows is refused by the policy's check.
+        let write = sqlx::query("INSERT INTO progress_events (account_id, analysis_id, stage, done, total, elapsed_ms) VALUES (1, 'uid-a', 'x', 0, 0, 0)")
+            .execute(&mut *tx)
+            .await;
+        assert!(
+            write.is_err(),
+            "RLS lets account {setting:?} write A's rows"
+        );
+        tx.rollback().await.unwrap();
+    }
+    let mut admin = gw.admin().await;
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) FROM commits").await,
+        1,
+        "A's data is intact"
+    );
+}
+
+#[tokio::test]
+async fn of_two_concurrent_advances_exactly_one_wins() {
+    let gw = Gateway::start().await;
+    gw.start_run("team-a", "uid-1", "https://h/r").await;
+    gw.start_run("team-a", "uid-2", "https://h/r").await;
+    let finish = |to: &str| json!({"status": "succeeded", "commitsAnalyzed": 1, "advance": {"expected": null, "to": to}});
+    let (t1, t2) = (gw.token("team-a", "uid-1"), gw.token("team-a", "uid-2"));
+    let (f1, f2) = (finish(&"a".repeat(40)), finish(&"b".repeat(40)));
+    let (one, two) = tokio::join!(
+        gw.post(&t1, "/v1/runs/uid-1/finish", &f1),
+        gw.post(&t2, "/v1/runs/uid-2/finish", &f2),
+    );
+    let mut statuses = [one.0, two.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{one:?} {two:?}"
+    );
+    let loser = if one.0 == StatusCode::CONFLICT {
+        one.1
+    } else {
+        two.1
+    };
+    assert!(
+        loser["message"]
+            .as_str()
+            .unwrap()
+            .contains("another run advanced it first"),
+        "{loser}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_invalid_bodies_get_a_4xx_json_error() {
+    let gw = Gateway::start().await;
+    gw.start_run("team-a", "uid-1", "https://h/r").await;
+    let token = gw.token("team-a", "uid-1");
+    let url = gw.url("/v1/runs/uid-1/commits");
+    let send = |body: Vec<u8>, content_type: &'static str| {
+        gw.http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(Vec<u8>, &str, StatusCode, &str)> = vec![
+        (
+            b"{not json".to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            b"{\"batch\": 0}".to_vec(),
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+        ),
+        (
+            b"{}".to_vec(),
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'],
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            [b"[".as_slice(), &vec![b' '; 70 * 1024], b"]"].concat(),
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ];
+    for (body, content_type, status, code) in cases {
+        let response = send(body, content_type).await.unwrap();
+        assert_eq!(response.status(), status, "{code}");
+        let error: ErrorBody = response.json().await.unwrap();
+        assert_eq!(error.code, code);
+        assert!(!error.message.is_empty());
+    }
+    let mut bad_id = commit(1, &[]);
+    bad_id.id = "HEAD".into();
+    let response = gw
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&batch(0, &[bad_id]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let mut nul = commit(2, &[]);
+    nul.message = "a\0b".into();
+    let response = gw
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&batch(0, &[nul]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .json::<ErrorBody>()
+            .await
+            .unwrap()
+            .message
+            .contains("NUL")
+    );
+    let response = gw.http.get(gw.url("/v1/nowhere")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.json::<ErrorBody>().await.unwrap().code,
+        "not_found"
+    );
+    let mut admin = gw.admin().await;
+    assert_eq!(count(&mut admin, "SELECT count(*) FROM commits").await, 0);
+}
