@@ -151,15 +151,37 @@ pub enum RunError {
     },
     #[error("invalid test exit code {0:?} in GITVIEW_RUNNER_TEST_EXIT")]
     InvalidTestExit(String),
-    /// The results have nowhere to go yet: retryable, and honest about it.
-    #[error("gateway sink not implemented yet")]
-    SinkNotImplemented,
+    #[error("cannot read the gateway token {path:?}")]
+    TokenUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Summarizer(#[from] crate::summarize::SummarizeError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
 }
 
 impl RunError {
     /// True when retrying cannot help: the input itself is wrong.
     pub fn is_invalid_input(&self) -> bool {
-        !matches!(self, Self::SinkNotImplemented)
+        match self {
+            Self::Sink(err) => !err.is_retryable(),
+            Self::Fetch(err) => err.is_invalid_input(),
+            Self::Extract(err) => err.is_invalid_input(),
+            Self::Summarizer(err) => !err.is_retryable(),
+            Self::Pipeline(err) => err.is_invalid_input(),
+            // A missing token is the operator's to fix; the next attempt mounts a new one.
+            Self::TokenUnreadable { .. } => false,
+            _ => true,
+        }
     }
 }
 

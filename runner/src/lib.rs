@@ -13,6 +13,7 @@ pub mod enrich;
 pub mod error;
 pub mod extract;
 pub mod fetch;
+pub mod gateway;
 pub mod numstat;
 pub mod output;
 pub mod pipeline;

@@ -33,9 +33,10 @@ enum Command {
     ///
     /// Reads $GITVIEW_RUN_DIR/run.json (default /var/run/secrets/gitview), and always leaves
     /// one JSON line in $GITVIEW_TERMINATION_LOG (default /dev/termination-log). Exit codes: 0
-    /// success, 2 invalid input (never retried), 1 retryable failure. Clone, extract and the
-    /// gateway sink are not implemented yet: a valid config exits 1 with "gateway sink not
-    /// implemented yet". Test hook: GITVIEW_RUNNER_TEST_EXIT=<code> exits with <code> at once.
+    /// success, 2 invalid input (never retried), 1 retryable failure. Fetches the repository
+    /// into $GITVIEW_SCRATCH (default /scratch), runs the pipeline and writes through the
+    /// gateway with the mounted token. Test hook: GITVIEW_RUNNER_TEST_EXIT=<code> exits with
+    /// <code> at once.
     Run,
 }
 

@@ -5,12 +5,18 @@
 //! [`RunOutcome`] line in the termination-message file (`$GITVIEW_TERMINATION_LOG`, default
 //! `/dev/termination-log`) for the operator to copy into the Analysis status.
 //!
-//! Exit codes: [`EXIT_SUCCESS`]; [`EXIT_INVALID_INPUT`] for input no retry can fix (missing or
-//! malformed config, unsupported version, a refused URL or revision); 1 for everything else.
+//! An attempt: start the analysis in the gateway (which says where the repository's history
+//! stands) → fetch what the mode needs into the scratch volume (everything for `Full`; since
+//! the last analyzed commit for `Incremental`; since `mode.since` for `Range`) → the
+//! [`pipeline`](crate::pipeline) → write through the gateway ([`crate::gateway`]) → finish,
+//! advancing the repository's last analyzed commit by compare-and-set (`Full` and
+//! `Incremental` only). A failure after the start is recorded in the gateway as a failed run.
+//! Summaries are not cached across runs yet (the gateway has no summary cache).
 //!
-//! **Not done yet**: clone, extract and the gateway sink. A valid config therefore ends with
-//! exit 1 and the message `gateway sink not implemented yet` — retryable, and honest: nothing
-//! was written anywhere.
+//! Exit codes: [`EXIT_SUCCESS`]; [`EXIT_INVALID_INPUT`] for input no retry can fix (missing or
+//! malformed config, unsupported version, a refused URL or revision, an unknown repository or
+//! ref, refused credentials, data the gateway refuses); 1 for everything else (the gateway or
+//! the git host unreachable, another run advanced the repository first, an expired token).
 //!
 //! **Test hook**: with `GITVIEW_RUNNER_TEST_EXIT=<code>` set, `run` writes an outcome saying so
 //! and exits with `<code>` at once, without reading the config. It exists so end-to-end tests
@@ -23,7 +29,15 @@ use gitview_crds::wire::{
     RunOutcome, SCRATCH_MOUNT_PATH, keys,
 };
 
+use gitview_crds::results::{FinishRun, RunStarted, RunStatus, StartRun};
+use gitview_crds::v1alpha1::ModeType;
+
 use crate::error::{RunError, UrlError};
+use crate::extract;
+use crate::fetch::{self, Credentials, FetchRequest, History};
+use crate::gateway::{GatewayClient, GatewaySink};
+use crate::pipeline::{PipelineOptions, Source, run_pipeline};
+use crate::summarize;
 
 /// Directory holding the run config (and, beside it, the credentials).
 pub const RUN_DIR_ENV: &str = "GITVIEW_RUN_DIR";
@@ -126,7 +140,120 @@ fn attempt_inner(env: &RunEnv) -> Result<Finished, RunError> {
         scratch = %env.scratch.display(),
         "run config accepted"
     );
-    Err(RunError::SinkNotImplemented)
+    let token_path = env.run_dir.join(keys::TOKEN);
+    let token =
+        std::fs::read_to_string(&token_path).map_err(|source| RunError::TokenUnreadable {
+            path: token_path,
+            source,
+        })?;
+    let client = GatewayClient::new(&config.gateway_url, &config.analysis.uid, &token)?;
+    let branch = config
+        .repository
+        .git_ref
+        .clone()
+        .unwrap_or_else(|| "HEAD".to_owned());
+    let started = client.start(&StartRun {
+        namespace: config.analysis.namespace.clone(),
+        name: config.analysis.name.clone(),
+        attempt: config.attempt,
+        repository_url: config.repository.url.clone(),
+        branch,
+        mode: mode_name(config.mode.kind).to_owned(),
+        config: serde_json::to_value(&config).unwrap_or_default(),
+    })?;
+    match analyze_into_gateway(env, &config, &client, &started) {
+        Ok(outcome) => Ok(Finished {
+            code: EXIT_SUCCESS,
+            outcome,
+        }),
+        Err(err) => {
+            // Record the failure; the attempt's outcome stays the original error either way.
+            let failed = FinishRun {
+                status: RunStatus::Failed,
+                message: error_chain(&err),
+                from_commit: None,
+                to_commit: None,
+                commits_analyzed: 0,
+                metrics: serde_json::Value::Null,
+                model_versions: serde_json::Value::Null,
+                advance: None,
+            };
+            if let Err(finish_err) = client.finish(&failed) {
+                tracing::warn!(error = %finish_err, "could not record the failure in the gateway");
+            }
+            Err(err)
+        }
+    }
+}
+
+fn mode_name(kind: ModeType) -> &'static str {
+    match kind {
+        ModeType::Full => "Full",
+        ModeType::Incremental => "Incremental",
+        ModeType::Range => "Range",
+    }
+}
+
+/// Fetches the history the mode needs into the scratch volume, runs the pipeline and writes
+/// through the gateway.
+fn analyze_into_gateway(
+    env: &RunEnv,
+    config: &RunConfig,
+    client: &GatewayClient,
+    started: &RunStarted,
+) -> Result<RunOutcome, RunError> {
+    let began = std::time::Instant::now();
+    let since = match config.mode.kind {
+        ModeType::Full => None,
+        ModeType::Range => config.mode.since.clone(),
+        ModeType::Incremental => started.last_analyzed_commit.clone(),
+    };
+    let mut request = FetchRequest::new(&config.repository.url, env.scratch.join("repo.git"));
+    request.git_ref.clone_from(&config.repository.git_ref);
+    request.history = History::for_since(since.as_deref());
+    request.credentials = Credentials::from_dir(&env.run_dir)?;
+    let fetched = fetch::fetch(&request)?;
+    let repo = extract::open(&fetched.git_dir)?;
+    let open_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+    let mut options = PipelineOptions::from_run_config(config);
+    options.since = since;
+    options.until = config
+        .mode
+        .until
+        .clone()
+        .unwrap_or_else(|| fetched.commit.to_string());
+    let key_file = env.run_dir.join(keys::LLM_API_KEY);
+    let mut summarizer = summarize::summarizer_for(
+        &config.profile,
+        key_file.exists().then_some(key_file.as_path()),
+    )?;
+    let mut cache = summarize::NoCache;
+    let advances = config.mode.kind != ModeType::Range;
+    let mut sink = GatewaySink::new(client, started.last_analyzed_commit.clone(), advances);
+    let source = Source {
+        repo: &repo,
+        location: redact_userinfo(&config.repository.url),
+        started: began,
+        open_ms,
+    };
+    let summary = run_pipeline(
+        &source,
+        &options,
+        summarizer.as_mut(),
+        &mut cache,
+        &mut sink,
+    )?;
+    Ok(RunOutcome {
+        message: format!(
+            "analyzed {} commits ({} new to the repository's history)",
+            summary.counts.commits, sink.inserted
+        ),
+        analysis_id: Some(started.analysis_id.clone()),
+        from_commit: summary.config.since_commit.clone(),
+        to_commit: Some(summary.config.until_commit.clone()),
+        commits_analyzed: i64::try_from(summary.counts.commits).ok(),
+    })
 }
 
 fn test_exit(raw: &str) -> Finished {
@@ -402,11 +529,12 @@ mod tests {
     }
 
     #[test]
-    fn only_the_missing_sink_is_retryable() {
-        assert_eq!(
-            Finished::failed(&RunError::SinkNotImplemented).code,
-            EXIT_RETRYABLE
-        );
+    fn failures_are_classified_for_the_exit_code() {
+        use crate::sink::SinkError;
+        let unavailable = RunError::Sink(SinkError::Unavailable("gateway down".into()));
+        assert_eq!(Finished::failed(&unavailable).code, EXIT_RETRYABLE);
+        let rejected = RunError::Sink(SinkError::Rejected("bad batch".into()));
+        assert_eq!(Finished::failed(&rejected).code, EXIT_INVALID_INPUT);
         assert_eq!(
             Finished::failed(&RunError::UnsupportedVersion {
                 found: 9,
@@ -415,11 +543,11 @@ mod tests {
             .code,
             EXIT_INVALID_INPUT
         );
-        assert_eq!(
-            Finished::failed(&RunError::SinkNotImplemented)
+        assert!(
+            Finished::failed(&unavailable)
                 .outcome
-                .message,
-            "gateway sink not implemented yet"
+                .message
+                .contains("gateway down")
         );
     }
 }

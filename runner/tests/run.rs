@@ -104,10 +104,31 @@ fn the_sample_config_is_a_valid_run_config() {
 }
 
 #[test]
-fn a_valid_config_fails_retryably_because_nothing_can_be_written_yet() {
-    let (code, outcome, stderr) = Pod::new().with_config(&valid_config()).run(&[]);
-    assert_eq!(code, 1);
-    assert_eq!(outcome.message, "gateway sink not implemented yet");
+fn an_unreachable_gateway_is_a_retryable_failure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = with(
+        valid_config(),
+        "/gatewayUrl",
+        format!("http://127.0.0.1:{port}").into(),
+    );
+    let pod = Pod::new().with_config(&config);
+    std::fs::write(pod.run_dir.join("token"), "header.claims.signature").unwrap();
+    let (code, outcome, stderr) = pod.run(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        outcome
+            .message
+            .contains("the results service is unavailable"),
+        "{outcome:?}"
+    );
+    assert!(
+        !stderr.contains("header.claims.signature"),
+        "the token is never logged"
+    );
     assert_eq!(outcome.analysis_id, None, "no results are claimed");
     assert_eq!(outcome.commits_analyzed, None);
     assert!(stderr.contains("run config accepted"), "{stderr}");

@@ -1,0 +1,269 @@
+//! The gateway client, and the [`Sink`] that writes a pod run's results through it.
+//!
+//! Every call carries the attempt's token. Transient failures (connection errors, 429, 5xx)
+//! are retried with backoff a few times; every route is idempotent (batches are numbered, the
+//! start and finish of an attempt may be repeated), so a retry never stores anything twice.
+//! What the gateway refuses for good (400, 403, 404, 413, 422) is [`SinkError::Rejected`];
+//! 401 (an expired token), 409 (another run advanced the repository first) and the transient
+//! failures end the attempt as retryable: the next attempt gets a new token and starts from
+//! the repository's new state.
+
+use std::time::Duration;
+
+use gitview_crds::results::{
+    Advance, BatchStored, CommitBatch, CommitUpload, ErrorBody, FinishRun, ProgressEvent,
+    RunFinished, RunStarted, RunStatus, StartRun,
+};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde::de::DeserializeOwned;
+
+use crate::analyze::AnalysisSummary;
+use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError};
+use crate::story::PhaseRecord;
+
+/// Tries per request, the first included.
+const TRIES: u32 = 4;
+
+/// Talks to the gateway for one attempt of one analysis.
+pub struct GatewayClient {
+    client: Client,
+    base: String,
+    analysis: String,
+    token: String,
+}
+
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("GatewayClient")
+            .field("base", &self.base)
+            .field("analysis", &self.analysis)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayClient {
+    /// A client for `analysis` at the gateway's base URL.
+    pub fn new(base_url: &str, analysis: &str, token: &str) -> Result<Self, SinkError> {
+        crate::tls::install_crypto_provider();
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("gitview-runner/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| {
+                SinkError::Unavailable(format!("cannot build the HTTP client: {err}"))
+            })?;
+        Ok(Self {
+            client,
+            base: base_url.trim_end_matches('/').to_owned(),
+            analysis: analysis.to_owned(),
+            token: token.trim().to_owned(),
+        })
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!("{}/v1/runs/{}/{tail}", self.base, self.analysis)
+    }
+
+    /// Sends a request (rebuilt for each try) and reads the answer; `None` for 204.
+    fn call<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Option<T>, SinkError> {
+        let mut delay = Duration::from_millis(250);
+        for try_ in 1..=TRIES {
+            let last = try_ == TRIES;
+            let outcome = build().bearer_auth(&self.token).send();
+            let response = match outcome {
+                Ok(response) => response,
+                Err(err) if !last => {
+                    tracing::warn!(what, error = %err, try_, "gateway unreachable; retrying");
+                    std::thread::sleep(delay);
+                    delay *= 2;
+                    continue;
+                }
+                Err(err) => return Err(SinkError::Unavailable(format!("{what}: {err}"))),
+            };
+            let status = response.status();
+            if status.is_success() {
+                if status == StatusCode::NO_CONTENT {
+                    return Ok(None);
+                }
+                return response.json::<T>().map(Some).map_err(|err| {
+                    SinkError::Unavailable(format!("{what}: unreadable answer: {err}"))
+                });
+            }
+            let transient = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            if transient && !last {
+                tracing::warn!(
+                    what,
+                    status = status.as_u16(),
+                    try_,
+                    "gateway answered a transient failure; retrying"
+                );
+                std::thread::sleep(delay);
+                delay *= 2;
+                continue;
+            }
+            let message = response.json::<ErrorBody>().map_or_else(
+                |_| status.to_string(),
+                |body| {
+                    format!(
+                        "{} ({}, request {})",
+                        body.message, body.code, body.request_id
+                    )
+                },
+            );
+            let message = format!("{what}: gateway answered {}: {message}", status.as_u16());
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::CONFLICT | StatusCode::REQUEST_TIMEOUT => {
+                    SinkError::Unavailable(message)
+                }
+                status if transient || status.is_server_error() => SinkError::Unavailable(message),
+                _ => SinkError::Rejected(message),
+            });
+        }
+        Err(SinkError::Unavailable(format!("{what}: no answer")))
+    }
+
+    /// Starts (or resumes) the analysis; says where the repository's history stands.
+    pub fn start(&self, body: &StartRun) -> Result<RunStarted, SinkError> {
+        self.call("start", || self.client.post(self.url("start")).json(body))?
+            .ok_or_else(|| SinkError::Unavailable("start: empty answer".into()))
+    }
+
+    /// Stores one numbered batch of commits.
+    pub fn commits(&self, batch: &CommitBatch) -> Result<BatchStored, SinkError> {
+        self.call("commits", || {
+            self.client.post(self.url("commits")).json(batch)
+        })?
+        .ok_or_else(|| SinkError::Unavailable("commits: empty answer".into()))
+    }
+
+    /// Ends the run.
+    pub fn finish(&self, body: &FinishRun) -> Result<RunFinished, SinkError> {
+        self.call("finish", || self.client.post(self.url("finish")).json(body))?
+            .ok_or_else(|| SinkError::Unavailable("finish: empty answer".into()))
+    }
+
+    fn put_json(&self, tail: &str, body: &serde_json::Value) -> Result<(), SinkError> {
+        self.call::<serde_json::Value>(tail, || self.client.put(self.url(tail)).json(body))
+            .map(drop)
+    }
+}
+
+/// Writes a pod run's results through the gateway.
+#[derive(Debug)]
+pub struct GatewaySink<'c> {
+    client: &'c GatewayClient,
+    /// Where the repository's history stood when the run started (the compare-and-set's
+    /// expected value), and whether a successful run advances it.
+    expected: Option<String>,
+    advances: bool,
+    /// What the gateway stored, for the outcome.
+    pub inserted: u64,
+    pub finished: Option<RunFinished>,
+}
+
+impl<'c> GatewaySink<'c> {
+    /// `expected`: [`RunStarted::last_analyzed_commit`]; `advances`: full and incremental runs
+    /// move the repository's last analyzed commit, ranges do not.
+    pub fn new(client: &'c GatewayClient, expected: Option<String>, advances: bool) -> Self {
+        Self {
+            client,
+            expected,
+            advances,
+            inserted: 0,
+            finished: None,
+        }
+    }
+}
+
+impl Sink for GatewaySink<'_> {
+    fn begin(&mut self, run: &RunInfo) -> Result<(), SinkError> {
+        tracing::info!(commits = run.total_commits, "writing to the gateway");
+        Ok(())
+    }
+
+    fn commits(&mut self, batch: u64, commits: &[EnrichedCommit]) -> Result<(), SinkError> {
+        let body = CommitBatch {
+            batch,
+            commits: commits
+                .iter()
+                .map(|commit| {
+                    Ok(CommitUpload {
+                        record: commit.record.clone(),
+                        enrichment: serde_json::to_value(&commit.enrichment)
+                            .map_err(|err| SinkError::Rejected(format!("enrichment: {err}")))?,
+                    })
+                })
+                .collect::<Result<_, SinkError>>()?,
+        };
+        let stored = self.client.commits(&body)?;
+        self.inserted += stored.inserted;
+        Ok(())
+    }
+
+    fn phases(&mut self, phases: &[PhaseRecord]) -> Result<(), SinkError> {
+        let body = serde_json::to_value(phases)
+            .map_err(|err| SinkError::Rejected(format!("phases: {err}")))?;
+        self.client.put_json("phases", &body)
+    }
+
+    fn artifact(&mut self, name: &str, media_type: &str, bytes: &[u8]) -> Result<(), SinkError> {
+        let tail = format!("artifacts/{name}");
+        self.client
+            .call::<serde_json::Value>(&tail, || {
+                self.client
+                    .client
+                    .put(self.client.url(&tail))
+                    .header(reqwest::header::CONTENT_TYPE, media_type)
+                    .body(bytes.to_vec())
+            })
+            .map(drop)
+    }
+
+    fn progress(&mut self, progress: &Progress) -> Result<(), SinkError> {
+        let event = ProgressEvent {
+            stage: progress.stage.as_str().to_owned(),
+            done: progress.done,
+            total: progress.total,
+            elapsed_ms: progress.elapsed_ms,
+        };
+        let body =
+            serde_json::to_value(event).map_err(|err| SinkError::Rejected(err.to_string()))?;
+        // Progress is advisory: a lost event must not fail the run.
+        if let Err(err) = self.client.call::<serde_json::Value>("progress", || {
+            self.client
+                .client
+                .post(self.client.url("progress"))
+                .json(&body)
+        }) {
+            tracing::warn!(error = %err, "progress not recorded");
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &AnalysisSummary) -> Result<(), SinkError> {
+        let to = summary.config.until_commit.clone();
+        let body = FinishRun {
+            status: RunStatus::Succeeded,
+            message: format!("analyzed {} commits", summary.counts.commits),
+            from_commit: summary.config.since_commit.clone(),
+            to_commit: Some(to.clone()),
+            commits_analyzed: summary.counts.commits,
+            metrics: serde_json::to_value(summary)
+                .map_err(|err| SinkError::Rejected(err.to_string()))?,
+            model_versions: serde_json::to_value(&summary.stages).unwrap_or_default(),
+            advance: self.advances.then(|| Advance {
+                expected: self.expected.clone(),
+                to,
+            }),
+        };
+        self.finished = Some(self.client.finish(&body)?);
+        Ok(())
+    }
+}
