@@ -449,13 +449,16 @@ pub fn default_threads() -> usize {
 /// gix repositories are not shared between threads in this build (no `parallel` feature), so
 /// each worker opens its own handle on the same repository, takes every n-th commit, and
 /// sends its records through a bounded channel; the caller takes them round-robin, so the
-/// order (and the output) is exactly that of a single thread.
-struct ParallelExtract {
+/// order (and the output) is exactly that of a single thread. Public for the history benchmark
+/// (`benches/history.rs`), which times extraction alone.
+#[derive(Debug)]
+pub struct ParallelExtract {
     receivers: Vec<std::sync::mpsc::Receiver<Result<CommitRecord, ExtractError>>>,
 }
 
 impl ParallelExtract {
-    fn spawn(
+    /// Starts `threads` workers (at least one, at most one per commit) over `commits`.
+    pub fn spawn(
         repo: &gix::Repository,
         commits: &[gix::ObjectId],
         options: &ExtractOptions,
@@ -500,7 +503,7 @@ impl ParallelExtract {
     }
 
     /// The record of the plan's `index`-th commit (asked for in order: 0, 1, 2, …).
-    fn next(&mut self, index: usize) -> Result<CommitRecord, PipelineError> {
+    pub fn next(&mut self, index: usize) -> Result<CommitRecord, PipelineError> {
         let receiver = &self.receivers[index % self.receivers.len()];
         Ok(receiver
             .recv()
