@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         bad_chart_values_are_refused_with_a_readable_message,
         files_generated_from_the_chart_are_in_sync,
         config_manifests_apply_as_they_are,
+        an_analysis_of_a_served_repository_lands_in_postgres,
     ];
     let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
 

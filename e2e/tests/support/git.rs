@@ -36,7 +36,8 @@ impl GitServer {
             .arg("--pdeathsig=KILL")
             .arg("--")
             .arg(Path::new(exec_path.trim()).join("git-daemon"))
-            .args(["--reuseaddr", "--listen=127.0.0.1", "--export-all", "--informative-errors"])
+            // --verbose: without it the daemon never says "Ready to rumble".
+            .args(["--verbose", "--reuseaddr", "--listen=127.0.0.1", "--export-all", "--informative-errors"])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", base.display()))
             .arg(&base)
@@ -48,15 +49,29 @@ impl GitServer {
             .spawn()
             .context("git-daemon")?;
         let stderr = child.stderr.take().context("git-daemon stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("Ready to rumble") => break,
-                Some(Ok(_)) => {}
-                other => bail!("git-daemon exited before it was ready: {other:?}"),
+        // Its log is read on a thread (and drained after), so a daemon that never gets ready
+        // fails the suite's set-up instead of hanging it.
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            let outcome = loop {
+                match lines.next() {
+                    Some(Ok(line)) if line.contains("Ready to rumble") => break Ok(()),
+                    Some(Ok(_)) => {}
+                    other => break Err(format!("git-daemon exited before it was ready: {other:?}")),
+                }
+            };
+            let _ = ready.send(outcome);
+            for _ in lines {}
+        });
+        match is_ready.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => bail!(err),
+            Err(_) => {
+                let _ = child.kill();
+                bail!("git-daemon did not say it was ready within 30 s");
             }
         }
-        std::thread::spawn(move || for _ in lines {});
         Ok(Self { child, base, home, port, clock: AtomicI64::new(EPOCH) })
     }
 

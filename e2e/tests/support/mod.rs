@@ -69,6 +69,11 @@ pub struct Env {
     operator_kubeconfig: PathBuf,
     kubeconfig: PathBuf,
     next_operator: std::sync::atomic::AtomicU32,
+    /// PostgreSQL, the gateway process on `gateway_port`, and the git server runs clone from.
+    pub postgres: gitview_gateway::testing::TestPostgres,
+    pub gateway_port: u16,
+    gateway: Mutex<Option<Child>>,
+    pub git: git::GitServer,
 }
 
 fn control_plane_bin(root: &Path) -> anyhow::Result<PathBuf> {
@@ -113,7 +118,7 @@ impl Env {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the e2e crate has a parent")?.to_owned();
         let exe = std::env::current_exe()?;
         let target_dir = exe.parent().and_then(Path::parent).context("test binary under target/<profile>/deps")?.to_owned();
-        for binary in ["gitview-operator", "gitview-runner"] {
+        for binary in ["gitview-operator", "gitview-runner", "gitview-gateway"] {
             if !target_dir.join(binary).exists() {
                 bail!("{} is missing: run `cargo build --workspace --bins` first (./test.sh does)", target_dir.join(binary).display());
             }
@@ -169,7 +174,25 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
         )
         .await?;
 
+        // The results database: a throwaway PostgreSQL, migrated by the real binary as the
+        // schema's owner; the gateway serves as a role with only gitview_app's rights.
+        let postgres = gitview_gateway::testing::TestPostgres::start().await?;
+        postgres.create_database("gitview").await?;
+        postgres.exec("gitview", "CREATE ROLE gitview_app NOLOGIN; CREATE ROLE gateway LOGIN IN ROLE gitview_app").await?;
+        let migrate = Command::new(target_dir.join("gitview-gateway"))
+            .args(["migrate", "--database-url", &postgres.url("postgres", "gitview")])
+            .output()?;
+        if !migrate.status.success() {
+            bail!("gitview-gateway migrate failed: {}", String::from_utf8_lossy(&migrate.stderr));
+        }
+        let gateway_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let git = git::GitServer::start(work.path())?;
+
         let env = Self {
+            postgres,
+            gateway_port,
+            gateway: Mutex::new(None),
+            git,
             operator_kubeconfig: plane.operator_kubeconfig.clone(),
             kubeconfig: plane.kubeconfig.clone(),
             plane: Mutex::new(Some(plane)),
@@ -197,7 +220,43 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
              subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: gitview-operator}]\n",
         )?;
         env.start_operator().await?;
+        env.start_gateway().await?;
         Ok(env)
+    }
+
+    /// Starts the gateway process; it verifies runner tokens with the JWKS the first operator
+    /// serves (every replica serves the same key).
+    async fn start_gateway(&self) -> anyhow::Result<()> {
+        let jwks_port = self.operators.lock().await.first().context("an operator runs")?.metrics_port;
+        let log = self.work.path().join("gateway.log");
+        let file = std::fs::File::create(&log)?;
+        let child = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "--"])
+            .arg(self.target_dir.join("gitview-gateway"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.gateway_port)])
+            .args(["--database-url", &self.postgres.url("gateway", "gitview")])
+            .args(["--token-jwks-url", &format!("http://127.0.0.1:{jwks_port}/.well-known/jwks.json")])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()?;
+        *self.gateway.lock().expect("not poisoned") = Some(child);
+        let port = self.gateway_port;
+        wait_until(Duration::from_secs(30), || async move { http_get(port, "/readyz").is_some_and(|(code, _)| code == 200) })
+            .await
+            .with_context(|| format!("gateway /readyz (log: {})", log.display()))?;
+        Ok(())
+    }
+
+    /// One value of a query against the results database, as the superuser.
+    pub async fn sql_scalar<T>(&self, sql: &'static str, bind: &str) -> anyhow::Result<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&self.postgres.url("postgres", "gitview")).await?;
+        Ok(sqlx::query_scalar(sql).bind(bind).fetch_one(&mut conn).await?)
     }
 
     /// Starts one more operator replica and waits until it serves /readyz... or, as a
@@ -214,7 +273,7 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
             .args(["--signing-key-file", &self.work.path().join("signing.pem").display().to_string()])
             .args(["--lease-namespace", "gitview-system", "--identity", &identity, "--lease-seconds", "6"])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "--janitor-interval", "10"])
-            .args(["--gateway-url", "http://127.0.0.1:9"])
+            .args(["--gateway-url", &format!("http://127.0.0.1:{}", self.gateway_port)])
             .env("KUBECONFIG", &self.operator_kubeconfig)
             .env("RUST_LOG", "info,kube=warn,gitview_operator=debug")
             .stdin(Stdio::null())
@@ -314,7 +373,7 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
             plane.keep_logs();
             eprintln!("  control plane logs: {}", plane.dir().display());
         }
-        eprintln!("  operator and node logs: {} (kept)", self.work.path().display());
+        eprintln!("  operator, gateway and node logs: {} (kept)", self.work.path().display());
         if let Ok(operators) = self.operators.try_lock() {
             for operator in operators.iter() {
                 eprintln!("  {}: {}", operator.identity, operator.log.display());
@@ -326,6 +385,10 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
     pub async fn stop(self) {
         for operator in self.operators.lock().await.drain(..) {
             operator.kill();
+        }
+        if let Some(mut gateway) = self.gateway.lock().expect("not poisoned").take() {
+            let _ = gateway.kill();
+            let _ = gateway.wait();
         }
         if let Some(agent) = self.agent.lock().await.take() {
             agent.shutdown().await;
