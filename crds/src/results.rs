@@ -13,11 +13,24 @@
 //! | `POST /v1/runs/{analysis}/progress` | [`ProgressEvent`] | 204 |
 //! | `POST /v1/runs/{analysis}/finish` | [`FinishRun`] | [`RunFinished`], or 409 when the advance lost |
 //!
-//! Every error is an [`ErrorBody`].
+//! Admin routes (the gateway's admin token, `Authorization: Bearer …`):
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /v1/admin/accounts/{account}/keys` | [`CreateApiKey`] | 201 [`ApiKeyCreated`] (the only time the key is shown) |
+//! | `GET /v1/admin/accounts/{account}/keys` | | [`ApiKeyList`] |
+//! | `DELETE /v1/admin/accounts/{account}/keys/{id}` | | 204 (revoked; again: 204) |
+//!
+//! Times are RFC 3339 strings in UTC. Every error is an [`ErrorBody`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::records::CommitRecord;
+
+/// The one scope an API key has today: the read routes.
+pub const SCOPE_READ: &str = "read";
+/// Every scope an API key may have.
+pub const API_KEY_SCOPES: &[&str] = &[SCOPE_READ];
 
 /// Starts (or, for a retried attempt, resumes) the analysis named in the path.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,4 +159,49 @@ pub struct ErrorBody {
     pub code: String,
     pub message: String,
     pub request_id: String,
+}
+
+/// Creates an API key for the account in the path (created itself if new).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateApiKey {
+    /// What the key is for, 1 to 100 characters (`ci-dashboard`).
+    pub name: String,
+    /// A subset of [`API_KEY_SCOPES`]; empty or absent means `["read"]`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// An API key as the admin path lists it: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    /// The key's public id, the part after `gvk_`; what `DELETE …/keys/{id}` takes.
+    pub id: String,
+    pub account: String,
+    pub name: String,
+    /// `gvk_<id>`, to recognise the key by.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    /// Updated at most once a minute.
+    pub last_used_at: Option<String>,
+}
+
+/// A new key, with its secret: shown once, stored only as a hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The whole key, `gvk_<id>_<secret>`, for `Authorization: Bearer`.
+    pub secret: String,
+}
+
+/// An account's keys, oldest first, revoked ones included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKey>,
 }

@@ -26,12 +26,15 @@ use sqlx::PgPool;
 use crate::auth::Verifier;
 use crate::db;
 use crate::error::{ApiError, REQUEST_ID};
+use crate::keys::{self, AdminToken, KEY_PREFIX};
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<Verifier>,
+    /// The admin token guarding `/v1/admin`; `None` disables the admin routes.
+    pub(crate) admin: Option<Arc<AdminToken>>,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -40,6 +43,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("verifier", &self.verifier)
+            .field("admin", &self.admin.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -49,8 +53,15 @@ impl AppState {
         Self {
             pool,
             verifier: Arc::new(verifier),
+            admin: None,
             accounts: Arc::default(),
         }
+    }
+
+    /// Enables the admin routes (API keys) for holders of `token`.
+    pub fn with_admin_token(mut self, token: AdminToken) -> Self {
+        self.admin = Some(Arc::new(token));
+        self
     }
 
     async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
@@ -77,9 +88,10 @@ fn poisoned() -> ApiError {
 /// Artifacts up to this size are stored inline in PostgreSQL.
 pub const INLINE_ARTIFACT_LIMIT: usize = 8 << 20;
 
-/// The router: runner routes, health, with request ids and a body limit.
+/// The router: runner routes, the admin path, health, with request ids and a body limit.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
+        .merge(keys::routes())
         .route("/v1/runs/{analysis}/start", post(start))
         .route("/v1/runs/{analysis}/commits", post(commits))
         .route("/v1/runs/{analysis}/phases", put(phases))
@@ -166,18 +178,28 @@ impl FromRequestParts<AppState> for Runner {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("missing Authorization: Bearer <runner token>")
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header is not a Bearer token")
-            })?;
-        Ok(Self(state.verifier.verify(token.trim()).await?))
+        let token = bearer(parts, "runner token")?;
+        if token.starts_with(KEY_PREFIX) {
+            return Err(ApiError::unauthorized(
+                "API keys are not accepted on runner routes: they take the runner token the operator mounts",
+            ));
+        }
+        Ok(Self(state.verifier.verify(token).await?))
     }
+}
+
+/// The request's `Authorization: Bearer` credential; `what` names it in the 401.
+pub(crate) fn bearer<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized(format!("missing Authorization: Bearer <{what}>")))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header is not a Bearer token"))
 }
 
 impl Runner {
@@ -194,7 +216,8 @@ impl Runner {
     }
 }
 
-async fn audit(
+/// Writes the audit row of a mutation, in the mutation's transaction.
+pub(crate) async fn audit(
     tx: &mut sqlx::PgConnection,
     account: i64,
     actor: &str,

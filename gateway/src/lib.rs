@@ -1,14 +1,15 @@
 //! The gitview gateway: the one writer of PostgreSQL. Runner pods write results through it with
 //! tokens the operator signs ([`auth`]); every query runs in a transaction scoped to the
 //! caller's account, and PostgreSQL's row-level security enforces the same scope again
-//! ([`db`], `migrations/`). The HTTP API is in [`api`]; its bodies in
-//! [`gitview_crds::results`].
+//! ([`db`], `migrations/`). The runner's HTTP API is in [`api`], the admin path for per-account
+//! API keys in [`keys`]; their bodies in [`gitview_crds::results`].
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 
