@@ -13,6 +13,22 @@
 //! | `POST /v1/runs/{analysis}/progress` | [`ProgressEvent`] | 204 |
 //! | `POST /v1/runs/{analysis}/finish` | [`FinishRun`] | [`RunFinished`], or 409 when the advance lost |
 //!
+//! Read routes (a per-account API key, `Authorization: Bearer gvk_…`; another account's
+//! analysis is answered 404, like one that does not exist):
+//!
+//! | method and path | query | answer |
+//! |---|---|---|
+//! | `GET /v1/analyses` | `repository` (fingerprint or URL), `status`, `since`, `until`, `limit`, `cursor` | [`AnalysisPage`] |
+//! | `GET /v1/analyses/{id}` | | [`AnalysisDetail`] |
+//! | `GET /v1/analyses/{id}/commits` | `author`, `path`, `since`, `until`, `limit`, `cursor` | [`CommitPage`] |
+//! | `GET /v1/analyses/{id}/progress` | `limit`, `cursor` | [`ProgressPage`] |
+//!
+//! `limit` is 1 to 500 (default 50); `nextCursor` of one page is the `cursor` of the next.
+//! `since` (inclusive) and `until` (exclusive) are RFC 3339 times with an offset, on the
+//! analysis' creation or the commit's committer time. `author` matches a name exactly or an
+//! email in any case; `path` a file, or everything under a directory. Unknown parameters and
+//! bad values answer 400 naming the parameter.
+//!
 //! Admin routes (the gateway's admin token, `Authorization: Bearer …`):
 //!
 //! | method and path | body | answer |
@@ -204,4 +220,114 @@ pub struct ApiKeyCreated {
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyList {
     pub items: Vec<ApiKey>,
+}
+
+/// The repository an analysis ran on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryRef {
+    /// The hex SHA-256 of the canonical URL and branch.
+    pub fingerprint: String,
+    /// The canonical URL.
+    pub url: String,
+    pub branch: String,
+    pub last_analyzed_commit: Option<String>,
+}
+
+/// One analysis, as lists show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisSummary {
+    /// The Analysis' uid.
+    pub id: String,
+    pub repository: RepositoryRef,
+    /// Where the Analysis lives in the cluster.
+    pub namespace: String,
+    pub name: String,
+    pub attempt: i32,
+    pub mode: String,
+    pub status: RunStatus,
+    pub message: String,
+    pub from_commit: Option<String>,
+    pub to_commit: Option<String>,
+    pub commits_analyzed: u64,
+    pub created_at: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// A page of analyses, newest first. `nextCursor` fetches the next page (absent on the last).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisPage {
+    pub items: Vec<AnalysisSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A stored artifact, without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactInfo {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// One analysis with everything it produced but its commits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisDetail {
+    #[serde(flatten)]
+    pub summary: AnalysisSummary,
+    pub config: serde_json::Value,
+    pub metrics: serde_json::Value,
+    pub model_versions: serde_json::Value,
+    /// The phase documents, in order.
+    pub phases: Vec<serde_json::Value>,
+    /// `story.md`, when the run wrote it.
+    pub story: Option<String>,
+    /// `timeline.json`, when the run wrote it.
+    pub timeline: Option<serde_json::Value>,
+    pub artifacts: Vec<ArtifactInfo>,
+}
+
+/// A commit as stored: the record exactly as extracted, what the enrich stage found, and
+/// line totals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitView {
+    #[serde(flatten)]
+    pub record: CommitRecord,
+    pub enrichment: serde_json::Value,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+}
+
+/// A page of an analysis' commits, newest (by committer time) first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitPage {
+    pub items: Vec<CommitView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A progress event as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressRecord {
+    #[serde(flatten)]
+    pub event: ProgressEvent,
+    pub at: String,
+}
+
+/// A page of an analysis' progress events, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressPage {
+    pub items: Vec<ProgressRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }

@@ -88,9 +88,11 @@ fn poisoned() -> ApiError {
 /// Artifacts up to this size are stored inline in PostgreSQL.
 pub const INLINE_ARTIFACT_LIMIT: usize = 8 << 20;
 
-/// The router: runner routes, the admin path, health, with request ids and a body limit.
+/// The router: runner routes, read routes, the admin path, health, with request ids and a
+/// body limit.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
+        .merge(crate::read::routes())
         .merge(keys::routes())
         .route("/v1/runs/{analysis}/start", post(start))
         .route("/v1/runs/{analysis}/commits", post(commits))
