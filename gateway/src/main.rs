@@ -127,6 +127,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(serve: Serve) -> anyhow::Result<()> {
+    let admin_token = match &serve.admin_token_file {
+        Some(path) => {
+            let token = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(
+                keys::AdminToken::new(&token)
+                    .with_context(|| format!("the admin token in {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let verifier = match (&serve.token_public_key_file, &serve.token_jwks_url) {
         (Some(path), _) => auth::Verifier::from_pem(
             &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
@@ -140,11 +151,7 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
         .await
         .context("cannot connect to the database")?;
     let mut state = api::AppState::new(pool, verifier);
-    if let Some(path) = &serve.admin_token_file {
-        let token = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let token = keys::AdminToken::new(&token)
-            .with_context(|| format!("the admin token in {}", path.display()))?;
+    if let Some(token) = admin_token {
         state = state.with_admin_token(token);
     } else {
         tracing::info!("no --admin-token-file: the admin routes (API keys) are disabled");
