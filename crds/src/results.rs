@@ -39,6 +39,7 @@
 //!
 //! Times are RFC 3339 strings in UTC. Every error is an [`ErrorBody`].
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::records::CommitRecord;
@@ -49,7 +50,7 @@ pub const SCOPE_READ: &str = "read";
 pub const API_KEY_SCOPES: &[&str] = &[SCOPE_READ];
 
 /// Starts (or, for a retried attempt, resumes) the analysis named in the path.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartRun {
     /// Where the Analysis lives in the cluster.
@@ -68,7 +69,7 @@ pub struct StartRun {
 }
 
 /// What the gateway knows of the repository when a run starts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunStarted {
     pub analysis_id: String,
@@ -81,7 +82,7 @@ pub struct RunStarted {
 }
 
 /// A commit as the runner sends it: the record plus what the enrich stage found.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommitUpload {
     #[serde(flatten)]
     pub record: CommitRecord,
@@ -91,7 +92,7 @@ pub struct CommitUpload {
 
 /// One batch of commits. Batches are numbered from 0; sending a batch again (a retried request
 /// or attempt) stores nothing twice.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitBatch {
     pub batch: u64,
@@ -99,7 +100,7 @@ pub struct CommitBatch {
 }
 
 /// What a batch changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchStored {
     /// Commits new to the repository's history.
@@ -109,7 +110,7 @@ pub struct BatchStored {
 }
 
 /// Where a stage is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressEvent {
     pub stage: String,
@@ -120,7 +121,7 @@ pub struct ProgressEvent {
 }
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RunStatus {
     Running,
@@ -130,7 +131,7 @@ pub enum RunStatus {
 
 /// Moves the repository's last analyzed commit from `expected` to `to`, only if nobody moved it
 /// since the run started (compare-and-set).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Advance {
     pub expected: Option<String>,
@@ -138,7 +139,7 @@ pub struct Advance {
 }
 
 /// Ends the run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FinishRun {
     pub status: RunStatus,
@@ -159,7 +160,7 @@ pub struct FinishRun {
 }
 
 /// The finished run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunFinished {
     pub analysis_id: String,
@@ -168,7 +169,7 @@ pub struct RunFinished {
 }
 
 /// The one shape of every error the gateway returns.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Machine-readable, e.g. `unauthorized`, `conflict`, `payload_too_large`.
@@ -178,7 +179,7 @@ pub struct ErrorBody {
 }
 
 /// Creates an API key for the account in the path (created itself if new).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateApiKey {
     /// What the key is for, 1 to 100 characters (`ci-dashboard`).
@@ -189,7 +190,7 @@ pub struct CreateApiKey {
 }
 
 /// An API key as the admin path lists it: never the key itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {
     /// The key's public id, the part after `gvk_`; what `DELETE …/keys/{id}` takes.
@@ -206,7 +207,7 @@ pub struct ApiKey {
 }
 
 /// A new key, with its secret: shown once, stored only as a hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyCreated {
     #[serde(flatten)]
@@ -216,14 +217,14 @@ pub struct ApiKeyCreated {
 }
 
 /// An account's keys, oldest first, revoked ones included.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyList {
     pub items: Vec<ApiKey>,
 }
 
 /// The repository an analysis ran on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryRef {
     /// The hex SHA-256 of the canonical URL and branch.
@@ -235,7 +236,7 @@ pub struct RepositoryRef {
 }
 
 /// One analysis, as lists show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisSummary {
     /// The Analysis' uid.
@@ -257,7 +258,7 @@ pub struct AnalysisSummary {
 }
 
 /// A page of analyses, newest first. `nextCursor` fetches the next page (absent on the last).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisPage {
     pub items: Vec<AnalysisSummary>,
@@ -266,7 +267,7 @@ pub struct AnalysisPage {
 }
 
 /// A stored artifact, without its bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactInfo {
     pub name: String,
@@ -276,7 +277,7 @@ pub struct ArtifactInfo {
 }
 
 /// One analysis with everything it produced but its commits.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisDetail {
     #[serde(flatten)]
@@ -295,7 +296,7 @@ pub struct AnalysisDetail {
 
 /// A commit as stored: the record exactly as extracted, what the enrich stage found, and
 /// line totals.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitView {
     #[serde(flatten)]
@@ -306,7 +307,7 @@ pub struct CommitView {
 }
 
 /// A page of an analysis' commits, newest (by committer time) first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitPage {
     pub items: Vec<CommitView>,
@@ -315,7 +316,7 @@ pub struct CommitPage {
 }
 
 /// A progress event as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressRecord {
     #[serde(flatten)]
@@ -324,7 +325,7 @@ pub struct ProgressRecord {
 }
 
 /// A page of an analysis' progress events, oldest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressPage {
     pub items: Vec<ProgressRecord>,
