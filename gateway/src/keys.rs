@@ -12,11 +12,9 @@
 //! reads from a file at start; it keeps only the token's SHA-256 and compares digests in
 //! constant time. Without a token the admin routes answer 403. Every change writes an audit row.
 
-use axum::Router;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::routing::{delete, post};
+use axum::http::{Method, StatusCode};
 use gitview_crds::results::{
     API_KEY_SCOPES, ApiKey, ApiKeyCreated, ApiKeyList, CreateApiKey, SCOPE_READ,
 };
@@ -24,9 +22,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::api::{ApiJson, AppState, audit, bearer};
+use crate::api::{AppState, audit, bearer};
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
+use crate::http::{ApiJson, ApiPath, Routes};
 
 /// What every API key starts with.
 pub const KEY_PREFIX: &str = "gvk_";
@@ -213,10 +212,15 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// The admin routes.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/accounts/{account}/keys", post(create).get(list))
-        .route("/v1/admin/accounts/{account}/keys/{id}", delete(revoke))
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes
+        .on(Method::POST, "/v1/admin/accounts/{account}/keys", create)
+        .on(Method::GET, "/v1/admin/accounts/{account}/keys", list)
+        .on(
+            Method::DELETE,
+            "/v1/admin/accounts/{account}/keys/{id}",
+            revoke,
+        )
 }
 
 fn valid_account(account: &str) -> Result<(), ApiError> {
@@ -300,7 +304,7 @@ async fn existing_account(state: &AppState, account: &str) -> Result<i64, ApiErr
 
 async fn create(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     _admin: Admin,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, axum::Json<ApiKeyCreated>), ApiError> {
@@ -352,7 +356,7 @@ async fn create(
 
 async fn list(
     State(state): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     _admin: Admin,
 ) -> Result<axum::Json<ApiKeyList>, ApiError> {
     let account_id = existing_account(&state, &account).await?;
@@ -373,7 +377,7 @@ async fn list(
 /// Revokes a key; revoking it again changes nothing and answers alike.
 async fn revoke(
     State(state): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
     _admin: Admin,
 ) -> Result<StatusCode, ApiError> {
     let account_id = existing_account(&state, &account).await?;

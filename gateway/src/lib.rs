@@ -10,7 +10,10 @@ pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod http;
 pub mod keys;
+pub mod metrics;
+pub mod openapi;
 pub mod read;
 #[cfg(feature = "testing")]
 pub mod testing;

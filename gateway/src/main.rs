@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API.
     Serve(Serve),
+    /// Print the OpenAPI document (what `/openapi.json` serves).
+    Openapi,
     /// Apply the schema migrations (as the schema's owner), then exit.
     Migrate {
         #[command(flatten)]
@@ -108,6 +110,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
+        Command::Openapi => {
+            print!("{}", gitview_gateway::openapi::document_pretty());
+            Ok(())
+        }
         Command::Migrate { database } => {
             init_logs(false);
             runtime.block_on(async {

@@ -12,10 +12,9 @@
 //! so rows are never skipped or repeated while others are added, and a deep page costs what
 //! the first does (the indexes are on the sort keys).
 
-use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::Method;
 use axum::http::request::Parts;
-use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gitview_crds::records::CommitRecord;
@@ -31,6 +30,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use crate::api::AppState;
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
+use crate::http::{ApiPath, Routes};
 use crate::keys::Reader;
 
 /// Page size when the request names none.
@@ -39,12 +39,12 @@ pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
 /// The read routes.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/analyses", get(analyses))
-        .route("/v1/analyses/{id}", get(analysis))
-        .route("/v1/analyses/{id}/commits", get(commits))
-        .route("/v1/analyses/{id}/progress", get(progress))
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes
+        .on(Method::GET, "/v1/analyses", analyses)
+        .on(Method::GET, "/v1/analyses/{id}", analysis)
+        .on(Method::GET, "/v1/analyses/{id}/commits", commits)
+        .on(Method::GET, "/v1/analyses/{id}/progress", progress)
 }
 
 /// A query string whose rejections (unknown or repeated parameters) answer in the one error
@@ -467,7 +467,7 @@ const TIMELINE: &str = "timeline.json";
 
 async fn analysis(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     reader: Reader,
 ) -> Result<axum::Json<AnalysisDetail>, ApiError> {
     let mut tx = db::tenant(&state.pool, reader.account).await?;
@@ -569,7 +569,7 @@ struct CommitRow {
 
 async fn commits(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     reader: Reader,
     ApiQuery(query): ApiQuery<CommitsQuery>,
 ) -> Result<axum::Json<CommitPage>, ApiError> {
@@ -664,7 +664,7 @@ async fn commits(
 
 async fn progress(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     reader: Reader,
     ApiQuery(query): ApiQuery<ProgressQuery>,
 ) -> Result<axum::Json<ProgressPage>, ApiError> {
