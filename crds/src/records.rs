@@ -4,10 +4,11 @@
 //! Text fields (names, emails, messages, paths) are git's bytes decoded as UTF-8, with invalid
 //! sequences replaced by U+FFFD; git itself does not guarantee UTF-8 in any of them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One commit, with the files it changed relative to its first parent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CommitRecord {
     /// Full hex object id.
     pub id: String,
@@ -28,7 +29,7 @@ pub struct CommitRecord {
 }
 
 /// An author or committer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Person {
     /// The name as recorded (git's `%an`), surrounding whitespace trimmed.
     pub name: String,
@@ -45,14 +46,14 @@ pub struct Person {
 }
 
 /// A name and an email.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Identity {
     pub name: String,
     pub email: String,
 }
 
 /// One line of `git log --numstat`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FileStat {
     /// Path relative to the repository root, `/`-separated.
     pub path: String,
@@ -66,7 +67,7 @@ pub struct FileStat {
 
 /// `A`dded, `D`eleted, `M`odified (content or executable bit), or `T`ype changed (between
 /// regular file, symbolic link and submodule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum FileStatus {
     #[serde(rename = "A")]
     Added,
@@ -79,7 +80,7 @@ pub enum FileStatus {
 }
 
 /// A file that moved, possibly with edits.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Rename {
     pub from: String,
     pub to: String,

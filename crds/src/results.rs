@@ -13,14 +13,44 @@
 //! | `POST /v1/runs/{analysis}/progress` | [`ProgressEvent`] | 204 |
 //! | `POST /v1/runs/{analysis}/finish` | [`FinishRun`] | [`RunFinished`], or 409 when the advance lost |
 //!
-//! Every error is an [`ErrorBody`].
+//! Read routes (a per-account API key, `Authorization: Bearer gvk_…`; another account's
+//! analysis is answered 404, like one that does not exist):
+//!
+//! | method and path | query | answer |
+//! |---|---|---|
+//! | `GET /v1/analyses` | `repository` (fingerprint or URL), `status`, `since`, `until`, `limit`, `cursor` | [`AnalysisPage`] |
+//! | `GET /v1/analyses/{id}` | | [`AnalysisDetail`] |
+//! | `GET /v1/analyses/{id}/commits` | `author`, `path`, `since`, `until`, `limit`, `cursor` | [`CommitPage`] |
+//! | `GET /v1/analyses/{id}/progress` | `limit`, `cursor` | [`ProgressPage`] |
+//!
+//! `limit` is 1 to 500 (default 50); `nextCursor` of one page is the `cursor` of the next.
+//! `since` (inclusive) and `until` (exclusive) are RFC 3339 times with an offset, on the
+//! analysis' creation or the commit's committer time. `author` matches a name exactly or an
+//! email in any case; `path` a file, or everything under a directory. Unknown parameters and
+//! bad values answer 400 naming the parameter.
+//!
+//! Admin routes (the gateway's admin token, `Authorization: Bearer …`):
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /v1/admin/accounts/{account}/keys` | [`CreateApiKey`] | 201 [`ApiKeyCreated`] (the only time the key is shown) |
+//! | `GET /v1/admin/accounts/{account}/keys` | | [`ApiKeyList`] |
+//! | `DELETE /v1/admin/accounts/{account}/keys/{id}` | | 204 (revoked; again: 204) |
+//!
+//! Times are RFC 3339 strings in UTC. Every error is an [`ErrorBody`].
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::records::CommitRecord;
 
+/// The one scope an API key has today: the read routes.
+pub const SCOPE_READ: &str = "read";
+/// Every scope an API key may have.
+pub const API_KEY_SCOPES: &[&str] = &[SCOPE_READ];
+
 /// Starts (or, for a retried attempt, resumes) the analysis named in the path.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartRun {
     /// Where the Analysis lives in the cluster.
@@ -39,7 +69,7 @@ pub struct StartRun {
 }
 
 /// What the gateway knows of the repository when a run starts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunStarted {
     pub analysis_id: String,
@@ -52,7 +82,7 @@ pub struct RunStarted {
 }
 
 /// A commit as the runner sends it: the record plus what the enrich stage found.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommitUpload {
     #[serde(flatten)]
     pub record: CommitRecord,
@@ -62,7 +92,7 @@ pub struct CommitUpload {
 
 /// One batch of commits. Batches are numbered from 0; sending a batch again (a retried request
 /// or attempt) stores nothing twice.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitBatch {
     pub batch: u64,
@@ -70,7 +100,7 @@ pub struct CommitBatch {
 }
 
 /// What a batch changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchStored {
     /// Commits new to the repository's history.
@@ -80,7 +110,7 @@ pub struct BatchStored {
 }
 
 /// Where a stage is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressEvent {
     pub stage: String,
@@ -91,7 +121,7 @@ pub struct ProgressEvent {
 }
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RunStatus {
     Running,
@@ -101,7 +131,7 @@ pub enum RunStatus {
 
 /// Moves the repository's last analyzed commit from `expected` to `to`, only if nobody moved it
 /// since the run started (compare-and-set).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Advance {
     pub expected: Option<String>,
@@ -109,7 +139,7 @@ pub struct Advance {
 }
 
 /// Ends the run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FinishRun {
     pub status: RunStatus,
@@ -130,7 +160,7 @@ pub struct FinishRun {
 }
 
 /// The finished run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunFinished {
     pub analysis_id: String,
@@ -139,11 +169,166 @@ pub struct RunFinished {
 }
 
 /// The one shape of every error the gateway returns.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Machine-readable, e.g. `unauthorized`, `conflict`, `payload_too_large`.
     pub code: String,
     pub message: String,
     pub request_id: String,
+}
+
+/// Creates an API key for the account in the path (created itself if new).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateApiKey {
+    /// What the key is for, 1 to 100 characters (`ci-dashboard`).
+    pub name: String,
+    /// A subset of [`API_KEY_SCOPES`]; empty or absent means `["read"]`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// An API key as the admin path lists it: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    /// The key's public id, the part after `gvk_`; what `DELETE …/keys/{id}` takes.
+    pub id: String,
+    pub account: String,
+    pub name: String,
+    /// `gvk_<id>`, to recognise the key by.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    /// Updated at most once a minute.
+    pub last_used_at: Option<String>,
+}
+
+/// A new key, with its secret: shown once, stored only as a hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The whole key, `gvk_<id>_<secret>`, for `Authorization: Bearer`.
+    pub secret: String,
+}
+
+/// An account's keys, oldest first, revoked ones included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKey>,
+}
+
+/// The repository an analysis ran on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryRef {
+    /// The hex SHA-256 of the canonical URL and branch.
+    pub fingerprint: String,
+    /// The canonical URL.
+    pub url: String,
+    pub branch: String,
+    pub last_analyzed_commit: Option<String>,
+}
+
+/// One analysis, as lists show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisSummary {
+    /// The Analysis' uid.
+    pub id: String,
+    pub repository: RepositoryRef,
+    /// Where the Analysis lives in the cluster.
+    pub namespace: String,
+    pub name: String,
+    pub attempt: i32,
+    pub mode: String,
+    pub status: RunStatus,
+    pub message: String,
+    pub from_commit: Option<String>,
+    pub to_commit: Option<String>,
+    pub commits_analyzed: u64,
+    pub created_at: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// A page of analyses, newest first. `nextCursor` fetches the next page (absent on the last).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisPage {
+    pub items: Vec<AnalysisSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A stored artifact, without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactInfo {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// One analysis with everything it produced but its commits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisDetail {
+    #[serde(flatten)]
+    pub summary: AnalysisSummary,
+    pub config: serde_json::Value,
+    pub metrics: serde_json::Value,
+    pub model_versions: serde_json::Value,
+    /// The phase documents, in order.
+    pub phases: Vec<serde_json::Value>,
+    /// `story.md`, when the run wrote it.
+    pub story: Option<String>,
+    /// `timeline.json`, when the run wrote it.
+    pub timeline: Option<serde_json::Value>,
+    pub artifacts: Vec<ArtifactInfo>,
+}
+
+/// A commit as stored: the record exactly as extracted, what the enrich stage found, and
+/// line totals.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitView {
+    #[serde(flatten)]
+    pub record: CommitRecord,
+    pub enrichment: serde_json::Value,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+}
+
+/// A page of an analysis' commits, newest (by committer time) first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitPage {
+    pub items: Vec<CommitView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A progress event as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressRecord {
+    #[serde(flatten)]
+    pub event: ProgressEvent,
+    pub at: String,
+}
+
+/// A page of an analysis' progress events, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressPage {
+    pub items: Vec<ProgressRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }

@@ -2,18 +2,11 @@
 //! and the request-id and body-limit layers around them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use gitview_crds::results::{
     Advance, BatchStored, CommitBatch, FinishRun, ProgressEvent, RunFinished, RunStarted,
     RunStatus, StartRun,
@@ -25,13 +18,20 @@ use sqlx::PgPool;
 
 use crate::auth::Verifier;
 use crate::db;
-use crate::error::{ApiError, REQUEST_ID};
+use crate::error::ApiError;
+pub use crate::http::ApiJson;
+use crate::http::{ApiBytes, ApiPath, Routes};
+use crate::keys::{AdminToken, KEY_PREFIX};
+use crate::metrics::Metrics;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<Verifier>,
+    /// The admin token guarding `/v1/admin`; `None` disables the admin routes.
+    pub(crate) admin: Option<Arc<AdminToken>>,
+    pub metrics: Arc<Metrics>,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -40,6 +40,7 @@ impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("verifier", &self.verifier)
+            .field("admin", &self.admin.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -49,8 +50,16 @@ impl AppState {
         Self {
             pool,
             verifier: Arc::new(verifier),
+            admin: None,
+            metrics: Arc::default(),
             accounts: Arc::default(),
         }
+    }
+
+    /// Enables the admin routes (API keys) for holders of `token`.
+    pub fn with_admin_token(mut self, token: AdminToken) -> Self {
+        self.admin = Some(Arc::new(token));
+        self
     }
 
     async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
@@ -77,85 +86,25 @@ fn poisoned() -> ApiError {
 /// Artifacts up to this size are stored inline in PostgreSQL.
 pub const INLINE_ARTIFACT_LIMIT: usize = 8 << 20;
 
-/// The router: runner routes, health, with request ids and a body limit.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/v1/runs/{analysis}/start", post(start))
-        .route("/v1/runs/{analysis}/commits", post(commits))
-        .route("/v1/runs/{analysis}/phases", put(phases))
-        .route("/v1/runs/{analysis}/artifacts/{name}", put(artifact))
-        .route("/v1/runs/{analysis}/progress", post(progress))
-        .route("/v1/runs/{analysis}/finish", post(finish))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(request_id))
-        .with_state(state)
+/// The router: runner routes, read routes, the admin path, health, metrics and the OpenAPI
+/// document, with request ids, logs, metrics and a body limit (see [`crate::http`]).
+pub fn router(state: AppState, max_body_bytes: usize) -> axum::Router {
+    crate::http::router(state, max_body_bytes)
 }
 
-static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
-
-/// Takes the caller's `X-Request-Id` (if sane) or makes one; echoes it in the response and in
-/// error bodies.
-async fn request_id(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| {
-            !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .map_or_else(
-            || {
-                format!(
-                    "{:x}-{:x}",
-                    std::process::id(),
-                    NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
-                )
-            },
-            str::to_owned,
-        );
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
-    tracing::info!(request_id = %id, %method, %path, status = response.status().as_u16(), "request");
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&state.pool).await {
-        Ok(_) => (StatusCode::OK, "ok").into_response(),
-        Err(err) => ApiError::unavailable(format!("database: {err}")).into_response(),
-    }
-}
-
-/// JSON bodies whose rejections (malformed JSON, wrong content type, over the size limit)
-/// answer in the one error shape.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
-        }
-    }
-}
-
-fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    let status = rejection.status();
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        _ => "bad_request",
-    };
-    ApiError::new(status, code, rejection.body_text())
+/// The runner routes.
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes
+        .on(Method::POST, "/v1/runs/{analysis}/start", start)
+        .on(Method::POST, "/v1/runs/{analysis}/commits", commits)
+        .on(Method::PUT, "/v1/runs/{analysis}/phases", phases)
+        .on(
+            Method::PUT,
+            "/v1/runs/{analysis}/artifacts/{name}",
+            artifact,
+        )
+        .on(Method::POST, "/v1/runs/{analysis}/progress", progress)
+        .on(Method::POST, "/v1/runs/{analysis}/finish", finish)
 }
 
 /// The verified claims of the request's runner token.
@@ -166,18 +115,28 @@ impl FromRequestParts<AppState> for Runner {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("missing Authorization: Bearer <runner token>")
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header is not a Bearer token")
-            })?;
-        Ok(Self(state.verifier.verify(token.trim()).await?))
+        let token = bearer(parts, "runner token")?;
+        if token.starts_with(KEY_PREFIX) {
+            return Err(ApiError::unauthorized(
+                "API keys are not accepted on runner routes: they take the runner token the operator mounts",
+            ));
+        }
+        Ok(Self(state.verifier.verify(token).await?))
     }
+}
+
+/// The request's `Authorization: Bearer` credential; `what` names it in the 401.
+pub(crate) fn bearer<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized(format!("missing Authorization: Bearer <{what}>")))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header is not a Bearer token"))
 }
 
 impl Runner {
@@ -194,7 +153,8 @@ impl Runner {
     }
 }
 
-async fn audit(
+/// Writes the audit row of a mutation, in the mutation's transaction.
+pub(crate) async fn audit(
     tx: &mut sqlx::PgConnection,
     account: i64,
     actor: &str,
@@ -228,7 +188,7 @@ async fn repository_of(tx: &mut sqlx::PgConnection, analysis: &str) -> Result<i6
 
 async fn start(
     State(state): State<AppState>,
-    Path(analysis): Path<String>,
+    ApiPath(analysis): ApiPath<String>,
     runner: Runner,
     ApiJson(body): ApiJson<StartRun>,
 ) -> Result<axum::Json<RunStarted>, ApiError> {
@@ -314,6 +274,24 @@ fn epoch_seconds(time: &str) -> Option<i64> {
     time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
+/// A count as PostgreSQL's `bigint`: counts past `i64::MAX` are refused, never wrapped.
+fn bigint(name: &str, n: u64) -> Result<i64, ApiError> {
+    i64::try_from(n).map_err(|_| ApiError::bad_request(format!("{name} is too large")))
+}
+
+/// The sum of a commit's line counts, as `bigint`.
+fn line_total(
+    index: usize,
+    what: &str,
+    mut counts: impl Iterator<Item = u64>,
+) -> Result<i64, ApiError> {
+    counts
+        .try_fold(0i64, |sum, n| sum.checked_add(i64::try_from(n).ok()?))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("commits[{index}]: lines {what} are too large"))
+        })
+}
+
 fn is_object_id(id: &str) -> bool {
     matches!(id.len(), 40 | 64)
         && id
@@ -323,7 +301,7 @@ fn is_object_id(id: &str) -> bool {
 
 async fn commits(
     State(state): State<AppState>,
-    Path(analysis): Path<String>,
+    ApiPath(analysis): ApiPath<String>,
     runner: Runner,
     ApiJson(body): ApiJson<CommitBatch>,
 ) -> Result<axum::Json<BatchStored>, ApiError> {
@@ -336,8 +314,12 @@ async fn commits(
                 "commits[{index}]: id and parents must be full hex object ids"
             )));
         }
-        let added: u64 = record.files.iter().filter_map(|f| f.added).sum();
-        let deleted: u64 = record.files.iter().filter_map(|f| f.deleted).sum();
+        let added = line_total(index, "added", record.files.iter().filter_map(|f| f.added))?;
+        let deleted = line_total(
+            index,
+            "deleted",
+            record.files.iter().filter_map(|f| f.deleted),
+        )?;
         let files: Vec<Value> = record
             .files
             .iter()
@@ -397,8 +379,9 @@ async fn commits(
     .bind(&rows)
     .fetch_all(&mut *tx)
     .await?;
+    let mut files_inserted = 0;
     if !inserted.is_empty() {
-        sqlx::query(
+        files_inserted = sqlx::query(
             "INSERT INTO commit_files (account_id, repository_id, commit_id, seq, path, added, deleted, status)
              SELECT $1, $2, c.id, f.ord::integer, f.value->>'path', (f.value->>'added')::bigint,
                 (f.value->>'deleted')::bigint, f.value->>'status'
@@ -411,7 +394,8 @@ async fn commits(
         .bind(&rows)
         .bind(&inserted)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
     }
     let stored = BatchStored {
         inserted: inserted.len() as u64,
@@ -435,12 +419,14 @@ async fn commits(
     )
     .await?;
     tx.commit().await?;
+    state.metrics.rows_written("commits", stored.inserted);
+    state.metrics.rows_written("commit_files", files_inserted);
     Ok(axum::Json(stored))
 }
 
 async fn phases(
     State(state): State<AppState>,
-    Path(analysis): Path<String>,
+    ApiPath(analysis): ApiPath<String>,
     runner: Runner,
     ApiJson(body): ApiJson<Vec<Value>>,
 ) -> Result<StatusCode, ApiError> {
@@ -490,10 +476,10 @@ fn valid_artifact_name(name: &str) -> bool {
 
 async fn artifact(
     State(state): State<AppState>,
-    Path((analysis, name)): Path<(String, String)>,
+    ApiPath((analysis, name)): ApiPath<(String, String)>,
     runner: Runner,
     headers: HeaderMap,
-    bytes: Bytes,
+    ApiBytes(bytes): ApiBytes,
 ) -> Result<StatusCode, ApiError> {
     let claims = runner.for_analysis(&analysis)?;
     if !valid_artifact_name(&name) {
@@ -552,7 +538,7 @@ async fn artifact(
 
 async fn progress(
     State(state): State<AppState>,
-    Path(analysis): Path<String>,
+    ApiPath(analysis): ApiPath<String>,
     runner: Runner,
     ApiJson(body): ApiJson<ProgressEvent>,
 ) -> Result<StatusCode, ApiError> {
@@ -566,9 +552,9 @@ async fn progress(
     .bind(account)
     .bind(&analysis)
     .bind(&body.stage)
-    .bind(body.done as i64)
-    .bind(body.total as i64)
-    .bind(body.elapsed_ms as i64)
+    .bind(bigint("done", body.done)?)
+    .bind(bigint("total", body.total)?)
+    .bind(bigint("elapsedMs", body.elapsed_ms)?)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -577,7 +563,7 @@ async fn progress(
 
 async fn finish(
     State(state): State<AppState>,
-    Path(analysis): Path<String>,
+    ApiPath(analysis): ApiPath<String>,
     runner: Runner,
     ApiJson(body): ApiJson<FinishRun>,
 ) -> Result<axum::Json<RunFinished>, ApiError> {
@@ -640,7 +626,7 @@ async fn finish(
     .bind(&body.message)
     .bind(&body.from_commit)
     .bind(&body.to_commit)
-    .bind(body.commits_analyzed as i64)
+    .bind(bigint("commitsAnalyzed", body.commits_analyzed)?)
     .bind(&body.metrics)
     .bind(&body.model_versions)
     .execute(&mut *tx)

@@ -40,3 +40,18 @@ pub async fn ensure_account(pool: &PgPool, name: &str) -> Result<i64, sqlx::Erro
         .fetch_one(pool)
         .await
 }
+
+/// SQL for a `timestamptz` column as RFC 3339 in UTC with microseconds,
+/// `2024-05-01T07:30:00.000000Z`: exact, so a pagination cursor can carry it back as text and
+/// compare with `$n::timestamptz`, and independent of the session's `TimeZone` and `DateStyle`.
+/// A literal, for `concat!`.
+macro_rules! rfc3339 {
+    ($column:literal) => {
+        concat!(
+            "to_char(",
+            $column,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
+    };
+}
+pub(crate) use rfc3339;

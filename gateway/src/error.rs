@@ -55,10 +55,20 @@ impl From<sqlx::Error> for ApiError {
             {
                 Self::conflict("the request conflicts with stored data")
             }
-            sqlx::Error::Database(db)
-                if db.is_check_violation() || db.code().as_deref() == Some("22P05") =>
-            {
+            sqlx::Error::Database(db) if db.is_check_violation() => {
                 Self::bad_request(format!("the database refused a value: {}", db.message()))
+            }
+            // Data exceptions caused by the client's values: text PostgreSQL cannot store
+            // (NUL, 22021 in text and 22P05 in JSONB), times and numbers out of its ranges.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                Self::bad_request("a text value contains a NUL character, which cannot be stored")
+            }
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22003" | "22008")) =>
+            {
+                Self::bad_request("a number or time is out of the range that can be stored")
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %err, "database unavailable");

@@ -1,14 +1,20 @@
 //! The gitview gateway: the one writer of PostgreSQL. Runner pods write results through it with
 //! tokens the operator signs ([`auth`]); every query runs in a transaction scoped to the
 //! caller's account, and PostgreSQL's row-level security enforces the same scope again
-//! ([`db`], `migrations/`). The HTTP API is in [`api`]; its bodies in
-//! [`gitview_crds::results`].
+//! ([`db`], `migrations/`). The runner's HTTP API is in [`api`], the read API for users in
+//! [`read`], the admin path for their per-account API keys in [`keys`]; the bodies of all of
+//! them in [`gitview_crds::results`].
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod http;
+pub mod keys;
+pub mod metrics;
+pub mod openapi;
+pub mod read;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use gitview_gateway::{api, auth, db};
+use gitview_gateway::{api, auth, db, keys};
 
 /// The gitview results service.
 #[derive(Debug, Parser)]
@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API.
     Serve(Serve),
+    /// Print the OpenAPI document (what `/openapi.json` serves).
+    Openapi,
     /// Apply the schema migrations (as the schema's owner), then exit.
     Migrate {
         #[command(flatten)]
@@ -74,6 +76,10 @@ struct Serve {
     /// ... or the operator's JWKS URL (`http://<operator>:8080/.well-known/jwks.json`).
     #[arg(long, env = "GITVIEW_TOKEN_JWKS_URL")]
     token_jwks_url: Option<String>,
+    /// A file holding the admin token (at least 32 characters) that guards `/v1/admin`, where
+    /// accounts' API keys are created and revoked. Without it the admin routes answer 403.
+    #[arg(long, env = "GITVIEW_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
     /// Larger request bodies get 413.
     #[arg(long, env = "GITVIEW_MAX_BODY_BYTES", default_value_t = 16 << 20)]
     max_body_bytes: usize,
@@ -104,6 +110,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
+        Command::Openapi => {
+            print!("{}", gitview_gateway::openapi::document_pretty());
+            Ok(())
+        }
         Command::Migrate { database } => {
             init_logs(false);
             runtime.block_on(async {
@@ -123,6 +133,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(serve: Serve) -> anyhow::Result<()> {
+    let admin_token = match &serve.admin_token_file {
+        Some(path) => {
+            let token = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(
+                keys::AdminToken::new(&token)
+                    .with_context(|| format!("the admin token in {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let verifier = match (&serve.token_public_key_file, &serve.token_jwks_url) {
         (Some(path), _) => auth::Verifier::from_pem(
             &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
@@ -135,7 +156,13 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
     let pool = db::connect(&serve.database.url()?, serve.max_connections)
         .await
         .context("cannot connect to the database")?;
-    let app = api::router(api::AppState::new(pool, verifier), serve.max_body_bytes);
+    let mut state = api::AppState::new(pool, verifier);
+    if let Some(token) = admin_token {
+        state = state.with_admin_token(token);
+    } else {
+        tracing::info!("no --admin-token-file: the admin routes (API keys) are disabled");
+    }
+    let app = api::router(state, serve.max_body_bytes);
     let listener = tokio::net::TcpListener::bind(serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;

@@ -3,196 +3,14 @@
 //! `gitview_app`'s: row-level security is what keeps tenants apart below the gateway.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
+mod common;
 
-use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::{
-    BatchStored, CommitBatch, CommitUpload, ErrorBody, RunStarted, StartRun,
-};
-use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
-use gitview_gateway::testing::TestPostgres;
-use gitview_gateway::{api, auth, db};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use common::{Gateway, batch, claims, commit, count, key_pair, sign, start_body};
+use gitview_crds::results::{BatchStored, ErrorBody};
+use gitview_gateway::db;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Connection as _;
-
-/// A cluster, a migrated database, and the gateway serving it.
-struct Gateway {
-    pg: TestPostgres,
-    addr: SocketAddr,
-    signing: EncodingKey,
-    http: reqwest::Client,
-}
-
-fn key_pair(seed: u8) -> (EncodingKey, String) {
-    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
-    let private = key.to_pkcs8_pem(LineEnding::LF).unwrap();
-    let public = key
-        .verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .unwrap();
-    (
-        EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
-        public,
-    )
-}
-
-impl Gateway {
-    async fn start() -> Self {
-        gitview_gateway::install_crypto_provider();
-        let pg = TestPostgres::start().await.expect("postgres starts");
-        pg.create_database("gitview").await.unwrap();
-        pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
-            .await
-            .unwrap();
-        let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
-            .await
-            .unwrap();
-        db::migrate(&owner).await.expect("migrations apply");
-        pg.exec("gitview", "CREATE ROLE gateway LOGIN IN ROLE gitview_app")
-            .await
-            .unwrap();
-        let pool = db::connect(&pg.url("gateway", "gitview"), 8).await.unwrap();
-        let (signing, public) = key_pair(7);
-        let verifier = auth::Verifier::from_pem(public.as_bytes()).unwrap();
-        let app = api::router(api::AppState::new(pool, verifier), 64 * 1024);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            pg,
-            addr,
-            signing,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn token(&self, account: &str, analysis: &str) -> String {
-        sign(&self.signing, &claims(account, analysis))
-    }
-
-    async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn start_run(&self, account: &str, analysis: &str, url: &str) -> RunStarted {
-        let (status, body) = self
-            .post(
-                &self.token(account, analysis),
-                &format!("/v1/runs/{analysis}/start"),
-                &start_body(url),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        serde_json::from_value(body).unwrap()
-    }
-
-    /// A superuser connection to the database (bypasses RLS: the test's view of the truth).
-    async fn admin(&self) -> sqlx::PgConnection {
-        sqlx::PgConnection::connect(&self.pg.url("postgres", "gitview"))
-            .await
-            .unwrap()
-    }
-}
-
-fn claims(account: &str, analysis: &str) -> TokenClaims {
-    let now = jiff::Timestamp::now().as_second();
-    TokenClaims {
-        iss: TOKEN_ISSUER.into(),
-        aud: TOKEN_AUDIENCE.into(),
-        sub: analysis.into(),
-        account: account.into(),
-        analysis: analysis.into(),
-        attempt: 1,
-        scope: vec![SCOPE_ANALYSIS_WRITE.into()],
-        iat: now,
-        exp: now + 600,
-    }
-}
-
-fn sign(key: &EncodingKey, claims: &TokenClaims) -> String {
-    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, key).unwrap()
-}
-
-fn start_body(url: &str) -> Value {
-    serde_json::to_value(StartRun {
-        namespace: "team".into(),
-        name: "an".into(),
-        attempt: 1,
-        repository_url: url.into(),
-        branch: "main".into(),
-        mode: "Full".into(),
-        config: json!({"profile": "default"}),
-    })
-    .unwrap()
-}
-
-fn commit(n: u8, parents: &[String]) -> CommitRecord {
-    let person = |name: &str| Person {
-        name: name.into(),
-        email: format!("{name}@example.com"),
-        time: format!("2024-01-{:02}T10:00:00+02:00", n % 28 + 1),
-        canonical: None,
-    };
-    CommitRecord {
-        id: format!("{n:02x}").repeat(20),
-        parents: parents.to_vec(),
-        author: person("ada"),
-        committer: person("carl"),
-        message: format!("change {n}\n"),
-        files: vec![
-            FileStat {
-                path: format!("src/{n}.rs"),
-                added: Some(u64::from(n) + 1),
-                deleted: Some(1),
-                status: FileStatus::Modified,
-            },
-            FileStat {
-                path: "logo.png".into(),
-                added: None,
-                deleted: None,
-                status: FileStatus::Added,
-            },
-        ],
-        renames: vec![],
-    }
-}
-
-fn batch(batch: u64, commits: &[CommitRecord]) -> Value {
-    serde_json::to_value(CommitBatch {
-        batch,
-        commits: commits
-            .iter()
-            .map(|c| CommitUpload {
-                record: c.clone(),
-                enrichment: json!({"class": "feature"}),
-            })
-            .collect(),
-    })
-    .unwrap()
-}
-
-async fn count(conn: &mut sqlx::PgConnection, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(conn)
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn migrations_apply_to_an_empty_database_and_again_without_effect() {
@@ -204,7 +22,7 @@ async fn migrations_apply_to_an_empty_database_and_again_without_effect() {
     let mut admin = gw.admin().await;
     assert_eq!(
         count(&mut admin, "SELECT count(*) FROM _sqlx_migrations").await,
-        1
+        i64::try_from(db::MIGRATOR.iter().count()).unwrap()
     );
     let bypass: bool =
         sqlx::query_scalar("SELECT rolbypassrls FROM pg_roles WHERE rolname = 'gitview_app'")

@@ -1,0 +1,485 @@
+//! The gateway's OpenAPI 3.0 document, served at `/openapi.json` and committed as
+//! `gateway/openapi.json` (a test fails when the copy is stale; `gitview-gateway openapi`
+//! prints it).
+//!
+//! The component schemas are generated from the Rust bodies in [`gitview_crds::results`] with
+//! schemars (the crate the CRDs' schemas already come from), so they cannot drift from what
+//! serde reads and writes; the paths are written here, one entry per route, and a test checks
+//! them against the routes the router really serves ([`crate::http::served_routes`]). The
+//! examples are Rust values serialised, so they stay valid as the types change.
+
+use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_crds::results::{
+    AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored, CommitBatch, CommitPage,
+    CommitUpload, CreateApiKey, ErrorBody, FinishRun, ProgressEvent, ProgressPage, RunFinished,
+    RunStarted, RunStatus, StartRun,
+};
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use serde_json::{Map, Value, json};
+
+use crate::read::{DEFAULT_LIMIT, MAX_LIMIT};
+
+/// The security scheme of runner routes: the operator-signed runner token.
+pub const RUNNER_TOKEN: &str = "runnerToken";
+/// The security scheme of read routes: a per-account API key.
+pub const API_KEY: &str = "apiKey";
+/// The security scheme of admin routes: the gateway's admin token.
+pub const ADMIN_TOKEN: &str = "adminToken";
+
+/// The analysis uid the document's examples use (the fuzz test writes through it).
+pub const EXAMPLE_ANALYSIS: &str = "6a1f3c2e-9b4d-4e8a-8f7c-2d5e0b1a9c3f";
+/// The account name the document's examples use.
+pub const EXAMPLE_ACCOUNT: &str = "team-a";
+/// A key id in the examples that names no key (so examples never revoke a real one).
+pub const EXAMPLE_KEY_ID: &str = "0123456789abcdef";
+
+struct Document {
+    generator: SchemaGenerator,
+    paths: Map<String, Value>,
+}
+
+impl Document {
+    fn schema<T: JsonSchema>(&mut self) -> Value {
+        self.generator.subschema_for::<T>().to_value()
+    }
+
+    fn add(&mut self, method: &str, path: &str, operation: Value) {
+        let item = self
+            .paths
+            .entry(path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(item) = item {
+            item.insert(method.to_owned(), operation);
+        }
+    }
+}
+
+fn to_value(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).expect("the examples serialise: they are plain data")
+}
+
+fn json_body(schema: Value, example: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema, "example": example}}})
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn empty(description: &str) -> Value {
+    json!({"description": description})
+}
+
+fn text(description: &str) -> Value {
+    json!({"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}})
+}
+
+fn error_description(status: u16) -> &'static str {
+    match status {
+        400 => "A malformed request: a bad parameter, body or path segment, named in the message",
+        401 => "No credential, or one that is invalid, expired or revoked",
+        403 => {
+            "The credential does not allow this (another analysis, a missing scope, admin disabled)"
+        }
+        404 => "Not found, or another account's",
+        409 => "Conflicts with stored data (a finished analysis, a lost compare-and-set)",
+        413 => "The body is over the size limit",
+        415 => "The body is not application/json",
+        422 => "The body is JSON, but not of the documented shape (named in the message)",
+        _ => "The database is unavailable; retry later",
+    }
+}
+
+/// The answers of an operation: its success and its errors, all in the one error shape.
+fn responses(ok: &[(u16, Value)], errors: &[u16]) -> Value {
+    let mut map = Map::new();
+    for (status, response) in ok {
+        map.insert(status.to_string(), response.clone());
+    }
+    for status in errors {
+        map.insert(
+            status.to_string(),
+            json!({"$ref": format!("#/components/responses/Error{status}")}),
+        );
+    }
+    Value::Object(map)
+}
+
+fn path_param(name: &str, description: &str, example: &str) -> Value {
+    constrained_path_param(name, description, example, json!({"type": "string"}))
+}
+
+fn constrained_path_param(name: &str, description: &str, example: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description,
+           "schema": schema, "example": example})
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn security(scheme: &str) -> Value {
+    json!([{scheme: []}])
+}
+
+fn analysis_param() -> Value {
+    path_param(
+        "analysis",
+        "The Analysis' uid; the runner token must be for it",
+        EXAMPLE_ANALYSIS,
+    )
+}
+
+fn id_param() -> Value {
+    path_param(
+        "id",
+        "The analysis' id (the Analysis' uid)",
+        EXAMPLE_ANALYSIS,
+    )
+}
+
+fn account_param() -> Value {
+    constrained_path_param(
+        "account",
+        "The account's name (the one runner tokens carry): 1 to 253 characters, no whitespace",
+        EXAMPLE_ACCOUNT,
+        json!({"type": "string", "minLength": 1, "maxLength": 253, "pattern": "^\\S+$"}),
+    )
+}
+
+fn limit_param() -> Value {
+    query(
+        "limit",
+        "Page size",
+        json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
+    )
+}
+
+fn cursor_param() -> Value {
+    query(
+        "cursor",
+        "The previous page's `nextCursor`, with the same filters",
+        json!({"type": "string"}),
+    )
+}
+
+fn window_params(on: &str) -> [Value; 2] {
+    [
+        query(
+            "since",
+            &format!("Only {on} at or after this RFC 3339 time (with an offset)"),
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        query(
+            "until",
+            &format!("Only {on} before this RFC 3339 time (with an offset)"),
+            json!({"type": "string", "format": "date-time"}),
+        ),
+    ]
+}
+
+/// Example bodies, from the Rust types.
+fn example_commit() -> CommitRecord {
+    let person = |name: &str| Person {
+        name: name.to_owned(),
+        email: format!("{name}@example.com"),
+        time: "2024-05-01T09:30:00+02:00".to_owned(),
+        canonical: None,
+    };
+    CommitRecord {
+        id: "3f".repeat(20),
+        parents: vec![],
+        author: person("ada"),
+        committer: person("ada"),
+        message: "Start\n".to_owned(),
+        files: vec![FileStat {
+            path: "src/main.rs".to_owned(),
+            added: Some(10),
+            deleted: Some(0),
+            status: FileStatus::Added,
+        }],
+        renames: vec![],
+    }
+}
+
+fn runner_routes(doc: &mut Document) {
+    let write_errors = [400, 401, 403, 404, 413, 415, 422, 503];
+    let start = StartRun {
+        namespace: "team-a".to_owned(),
+        name: "history".to_owned(),
+        attempt: 1,
+        repository_url: "https://example.com/team-a/app.git".to_owned(),
+        branch: "main".to_owned(),
+        mode: "Full".to_owned(),
+        config: json!({"profile": "default"}),
+    };
+    let (body, ok) = (doc.schema::<StartRun>(), doc.schema::<RunStarted>());
+    doc.add("post", "/v1/runs/{analysis}/start", json!({
+        "operationId": "startRun", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": "Start the analysis, or resume it on a retried attempt",
+        "parameters": [analysis_param()],
+        "requestBody": json_body(body, to_value(start)),
+        "responses": responses(&[(200, json_response("Started", ok))], &[400, 401, 403, 409, 413, 415, 422, 503]),
+    }));
+    let batch = CommitBatch {
+        batch: 0,
+        commits: vec![CommitUpload {
+            record: example_commit(),
+            enrichment: json!({"class": "feature"}),
+        }],
+    };
+    let (body, ok) = (doc.schema::<CommitBatch>(), doc.schema::<BatchStored>());
+    doc.add("post", "/v1/runs/{analysis}/commits", json!({
+        "operationId": "putCommits", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": "Store a numbered batch of commits with file stats (idempotent per batch and commit)",
+        "parameters": [analysis_param()],
+        "requestBody": json_body(body, to_value(batch)),
+        "responses": responses(&[(200, json_response("Stored", ok))], &write_errors),
+    }));
+    doc.add(
+        "put",
+        "/v1/runs/{analysis}/phases",
+        json!({
+            "operationId": "putPhases", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+            "summary": "Replace the analysis' phase documents",
+            "parameters": [analysis_param()],
+            "requestBody": json_body(
+                json!({"type": "array", "items": {"type": "object"}}),
+                json!([{"number": 1, "title": "Start"}]),
+            ),
+            "responses": responses(&[(204, empty("Stored"))], &write_errors),
+        }),
+    );
+    doc.add(
+        "put",
+        "/v1/runs/{analysis}/artifacts/{name}",
+        json!({
+            "operationId": "putArtifact", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+            "summary": "Store an artifact (story.md, timeline.json, …); its Content-Type is kept",
+            "parameters": [analysis_param(), path_param(
+                "name", "1–100 of A-Z a-z 0-9 . _ -, not starting with a dot", "story.md")],
+            "requestBody": {"required": true, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}},
+            "responses": responses(&[(204, empty("Stored"))], &[400, 401, 403, 404, 413, 503]),
+        }),
+    );
+    let event = ProgressEvent {
+        stage: "extract".to_owned(),
+        done: 10,
+        total: 100,
+        elapsed_ms: 250,
+    };
+    let body = doc.schema::<ProgressEvent>();
+    doc.add(
+        "post",
+        "/v1/runs/{analysis}/progress",
+        json!({
+            "operationId": "postProgress", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+            "summary": "Record a progress event",
+            "parameters": [analysis_param()],
+            "requestBody": json_body(body, to_value(event)),
+            "responses": responses(&[(204, empty("Recorded"))], &write_errors),
+        }),
+    );
+    let finish = FinishRun {
+        status: RunStatus::Failed,
+        message: "the clone failed".to_owned(),
+        from_commit: None,
+        to_commit: None,
+        commits_analyzed: 0,
+        metrics: json!({}),
+        model_versions: json!({}),
+        advance: None,
+    };
+    let (body, ok) = (doc.schema::<FinishRun>(), doc.schema::<RunFinished>());
+    doc.add("post", "/v1/runs/{analysis}/finish", json!({
+        "operationId": "finishRun", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": "End the run; a successful one may advance the repository (compare-and-set)",
+        "parameters": [analysis_param()],
+        "requestBody": json_body(body, to_value(finish)),
+        "responses": responses(&[(200, json_response("Finished", ok))], &[400, 401, 403, 404, 409, 413, 415, 422, 503]),
+    }));
+}
+
+fn read_routes(doc: &mut Document) {
+    let read_errors = [400, 401, 403, 503];
+    let ok = doc.schema::<AnalysisPage>();
+    let [since, until] = window_params("analyses created");
+    doc.add("get", "/v1/analyses", json!({
+        "operationId": "listAnalyses", "tags": ["read"], "security": security(API_KEY),
+        "summary": "The account's analyses, newest first",
+        "parameters": [
+            query("repository", "A repository fingerprint (64 hex) or URL (all its branches)", json!({"type": "string"})),
+            query("status", "The analysis' status", json!({"type": "string", "enum": ["running", "succeeded", "failed"]})),
+            since, until, limit_param(), cursor_param(),
+        ],
+        "responses": responses(&[(200, json_response("A page of analyses", ok))], &read_errors),
+    }));
+    let ok = doc.schema::<AnalysisDetail>();
+    doc.add("get", "/v1/analyses/{id}", json!({
+        "operationId": "getAnalysis", "tags": ["read"], "security": security(API_KEY),
+        "summary": "One analysis with its phases, story, timeline and artifact list",
+        "parameters": [id_param()],
+        "responses": responses(&[(200, json_response("The analysis", ok))], &[400, 401, 403, 404, 503]),
+    }));
+    let ok = doc.schema::<CommitPage>();
+    let [since, until] = window_params("commits committed");
+    doc.add("get", "/v1/analyses/{id}/commits", json!({
+        "operationId": "listCommits", "tags": ["read"], "security": security(API_KEY),
+        "summary": "The analysis' commits, newest first by committer time",
+        "parameters": [
+            id_param(),
+            query("author", "An author's name (exact) or email (any case)", json!({"type": "string"})),
+            query("path", "A file, or a directory (everything under it)", json!({"type": "string"})),
+            since, until, limit_param(), cursor_param(),
+        ],
+        "responses": responses(&[(200, json_response("A page of commits", ok))], &[400, 401, 403, 404, 503]),
+    }));
+    let ok = doc.schema::<ProgressPage>();
+    doc.add("get", "/v1/analyses/{id}/progress", json!({
+        "operationId": "listProgress", "tags": ["read"], "security": security(API_KEY),
+        "summary": "The analysis' progress events, oldest first",
+        "parameters": [id_param(), limit_param(), cursor_param()],
+        "responses": responses(&[(200, json_response("A page of progress events", ok))], &[400, 401, 403, 404, 503]),
+    }));
+}
+
+fn admin_routes(doc: &mut Document) {
+    let create = CreateApiKey {
+        name: "dashboard".to_owned(),
+        scopes: vec!["read".to_owned()],
+    };
+    let (body, ok) = (doc.schema::<CreateApiKey>(), doc.schema::<ApiKeyCreated>());
+    doc.add("post", "/v1/admin/accounts/{account}/keys", json!({
+        "operationId": "createApiKey", "tags": ["admin"], "security": security(ADMIN_TOKEN),
+        "summary": "Create an API key (the account too, if new); the only time its secret is shown",
+        "parameters": [account_param()],
+        "requestBody": json_body(body, to_value(create)),
+        "responses": responses(&[(201, json_response("Created", ok))], &[400, 401, 403, 413, 415, 422, 503]),
+    }));
+    let ok = doc.schema::<ApiKeyList>();
+    doc.add("get", "/v1/admin/accounts/{account}/keys", json!({
+        "operationId": "listApiKeys", "tags": ["admin"], "security": security(ADMIN_TOKEN),
+        "summary": "The account's keys, revoked ones included, never their secrets",
+        "parameters": [account_param()],
+        "responses": responses(&[(200, json_response("The keys", ok))], &[400, 401, 403, 404, 503]),
+    }));
+    doc.add(
+        "delete",
+        "/v1/admin/accounts/{account}/keys/{id}",
+        json!({
+            "operationId": "revokeApiKey", "tags": ["admin"], "security": security(ADMIN_TOKEN),
+            "summary": "Revoke a key (again: no change, 204)",
+            "parameters": [account_param(), constrained_path_param(
+                "id", "The key's public id (16 lowercase hex)", EXAMPLE_KEY_ID,
+                json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}))],
+            "responses": responses(&[(204, empty("Revoked"))], &[400, 401, 403, 404, 503]),
+        }),
+    );
+}
+
+fn service_routes(doc: &mut Document) {
+    doc.add(
+        "get",
+        "/healthz",
+        json!({
+            "operationId": "healthz", "tags": ["service"], "security": [],
+            "summary": "Alive",
+            "responses": {"200": text("ok")},
+        }),
+    );
+    doc.add(
+        "get",
+        "/readyz",
+        json!({
+            "operationId": "readyz", "tags": ["service"], "security": [],
+            "summary": "Ready: the database answers",
+            "responses": responses(&[(200, text("ok"))], &[503]),
+        }),
+    );
+    doc.add(
+        "get",
+        "/metrics",
+        json!({
+            "operationId": "metrics", "tags": ["service"], "security": [],
+            "summary": "Prometheus metrics (text exposition format)",
+            "responses": {"200": text("The metrics")},
+        }),
+    );
+    doc.add(
+        "get",
+        "/openapi.json",
+        json!({
+            "operationId": "openapi", "tags": ["service"], "security": [],
+            "summary": "This document",
+            "responses": {"200": json_response("The OpenAPI document", json!({"type": "object"}))},
+        }),
+    );
+}
+
+/// The document.
+pub fn document() -> Value {
+    let generator = SchemaSettings::openapi3()
+        .with(|settings| settings.meta_schema = None)
+        .into_generator();
+    let mut doc = Document {
+        generator,
+        paths: Map::new(),
+    };
+    runner_routes(&mut doc);
+    read_routes(&mut doc);
+    admin_routes(&mut doc);
+    service_routes(&mut doc);
+    let error = doc.schema::<ErrorBody>();
+    let mut error_responses = Map::new();
+    for status in [400, 401, 403, 404, 409, 413, 415, 422, 503] {
+        error_responses.insert(
+            format!("Error{status}"),
+            json_response(error_description(status), error.clone()),
+        );
+    }
+    let Document {
+        mut generator,
+        paths,
+    } = doc;
+    let schemas = generator.take_definitions(true);
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "gitview gateway",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The results service: runners write an analysis' results with operator-signed tokens; users read them with per-account API keys; an admin token manages the keys. Every error is an ErrorBody with the request's X-Request-Id.",
+        },
+        "tags": [
+            {"name": "runner", "description": "Runner pods write an analysis' results"},
+            {"name": "read", "description": "Users and downstream services read them"},
+            {"name": "admin", "description": "Per-account API keys"},
+            {"name": "service", "description": "Health, readiness, metrics, this document"},
+        ],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": error_responses,
+            "securitySchemes": {
+                RUNNER_TOKEN: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": "The runner token the operator signs (EdDSA) for one account, analysis and attempt"},
+                API_KEY: {"type": "http", "scheme": "bearer", "bearerFormat": "gvk_<16 hex>_<64 hex>",
+                    "description": "A per-account API key with the read scope"},
+                ADMIN_TOKEN: {"type": "http", "scheme": "bearer",
+                    "description": "The gateway's admin token (--admin-token-file)"},
+            },
+        },
+    })
+}
+
+/// The document as committed in `gateway/openapi.json`: pretty, with a final newline.
+pub fn document_pretty() -> String {
+    let mut text =
+        serde_json::to_string_pretty(&document()).expect("a JSON value always serialises");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,793 @@
+//! The read API for users and downstream services: analyses, one analysis with its story,
+//! timeline and phases, its commits, and its progress (routes and bodies in
+//! [`gitview_crds::results`]).
+//!
+//! Every request carries an API key ([`Reader`]) and every query runs in a tenant transaction
+//! of the key's account, naming the account in its `WHERE` as well: the code scopes each query
+//! and row-level security scopes it again. An analysis of another account is answered exactly
+//! like one that does not exist (404), so ids leak nothing.
+//!
+//! Lists are newest first and keyset-paginated: a page ends with an opaque `nextCursor`
+//! (base64url of the last row's sort key), and the next page starts strictly after that key,
+//! so rows are never skipped or repeated while others are added, and a deep page costs what
+//! the first does (the indexes are on the sort keys).
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::Method;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gitview_crds::records::CommitRecord;
+use gitview_crds::results::{
+    AnalysisDetail, AnalysisPage, AnalysisSummary, ArtifactInfo, CommitPage, CommitView,
+    ProgressEvent, ProgressPage, ProgressRecord, RepositoryRef, RunStatus,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use crate::api::AppState;
+use crate::db::{self, rfc3339};
+use crate::error::ApiError;
+use crate::http::{ApiPath, Routes};
+use crate::keys::Reader;
+
+/// Page size when the request names none.
+pub const DEFAULT_LIMIT: i64 = 50;
+/// The largest page.
+pub const MAX_LIMIT: i64 = 500;
+
+/// The read routes.
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes
+        .on(Method::GET, "/v1/analyses", analyses)
+        .on(Method::GET, "/v1/analyses/{id}", analysis)
+        .on(Method::GET, "/v1/analyses/{id}/commits", commits)
+        .on(Method::GET, "/v1/analyses/{id}/progress", progress)
+}
+
+/// A query string whose rejections (unknown or repeated parameters) answer in the one error
+/// shape, naming the parameter.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::try_from_uri(&parts.uri) {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalysesQuery {
+    repository: Option<String>,
+    status: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitsQuery {
+    author: Option<String>,
+    path: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgressQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+fn limit(value: Option<&str>) -> Result<i64, ApiError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "limit must be a whole number from 1 to {MAX_LIMIT}, not {value:?}"
+            ))
+        })
+}
+
+/// A time parameter, RFC 3339 with an offset; normalised to UTC for `$n::timestamptz`.
+fn time(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    value
+        .map(|value| {
+            value
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.to_string())
+                .map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "{name} must be an RFC 3339 time with an offset, such as 2024-05-01T00:00:00Z, not {value:?}"
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// `since` (inclusive) and `until` (exclusive), in order.
+fn window(since: Option<&str>, until: Option<&str>) -> Result<Window, ApiError> {
+    let window = Window {
+        since: time("since", since)?,
+        until: time("until", until)?,
+    };
+    if let (Some(since), Some(until)) = (since, until)
+        && since.parse::<jiff::Timestamp>().ok() >= until.parse::<jiff::Timestamp>().ok()
+    {
+        return Err(ApiError::bad_request("since must be before until"));
+    }
+    Ok(window)
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+impl Window {
+    fn push(&self, sql: &mut QueryBuilder<Postgres>, column: &str) {
+        if let Some(since) = &self.since {
+            sql.push(format_args!(" AND {column} >= "))
+                .push_bind(since.clone())
+                .push("::timestamptz");
+        }
+        if let Some(until) = &self.until {
+            sql.push(format_args!(" AND {column} < "))
+                .push_bind(until.clone())
+                .push("::timestamptz");
+        }
+    }
+}
+
+/// Which list a cursor belongs to: a cursor from one list is refused by the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Analyses,
+    Commits,
+    Progress,
+}
+
+impl List {
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Analyses => "a",
+            Self::Commits => "c",
+            Self::Progress => "p",
+        }
+    }
+}
+
+/// The sort key of the last row of a page: its time (RFC 3339, exact to the microsecond;
+/// `None` for a commit without a committer time) and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    time: Option<String>,
+    id: String,
+}
+
+impl Cursor {
+    fn encode(&self, list: List) -> String {
+        let raw = format!(
+            "{}\n{}\n{}",
+            list.tag(),
+            self.time.as_deref().unwrap_or_default(),
+            self.id
+        );
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    fn decode(list: List, value: Option<&str>) -> Result<Option<Self>, ApiError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let invalid = || {
+            ApiError::bad_request(
+                "cursor is not a nextCursor this list returned; start again without it",
+            )
+        };
+        let raw = URL_SAFE_NO_PAD
+            .decode(value)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(invalid)?;
+        let mut parts = raw.splitn(3, '\n');
+        let (Some(tag), Some(time), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid());
+        };
+        if tag != list.tag() || id.is_empty() {
+            return Err(invalid());
+        }
+        // Checked here so that a forged time never reaches the database's cast.
+        let time = match time {
+            "" => None,
+            time if time.parse::<jiff::Timestamp>().is_ok() => Some(time.to_owned()),
+            _ => return Err(invalid()),
+        };
+        Ok(Some(Self {
+            time,
+            id: id.to_owned(),
+        }))
+    }
+}
+
+/// Cuts a `limit + 1` fetch to `limit` rows and makes the cursor of the next page.
+fn page<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    list: List,
+    key: impl Fn(&T) -> Cursor,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit);
+    let next = rows.last().map(|row| key(row).encode(list));
+    (rows, next)
+}
+
+fn internal(what: &str, err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "{what}");
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no analysis {id:?}"))
+}
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+/// The columns of an [`AnalysisRow`] (`a` = analyses, `r` = repositories).
+macro_rules! analysis_columns {
+    () => {
+        concat!(
+            "a.id, a.namespace, a.name, a.attempt, a.mode, a.status, a.message, a.from_commit, ",
+            "a.to_commit, a.commits_analyzed, r.fingerprint, r.url, r.branch, ",
+            "r.last_analyzed_commit, ",
+            rfc3339!("a.created_at"),
+            " AS created_at, ",
+            rfc3339!("a.started_at"),
+            " AS started_at, ",
+            rfc3339!("a.finished_at"),
+            " AS finished_at"
+        )
+    };
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct AnalysisRow {
+    id: String,
+    namespace: String,
+    name: String,
+    attempt: i32,
+    mode: String,
+    status: String,
+    message: String,
+    from_commit: Option<String>,
+    to_commit: Option<String>,
+    commits_analyzed: i64,
+    fingerprint: String,
+    url: String,
+    branch: String,
+    last_analyzed_commit: Option<String>,
+    created_at: String,
+    started_at: String,
+    finished_at: Option<String>,
+}
+
+impl AnalysisRow {
+    fn summary(self) -> Result<AnalysisSummary, ApiError> {
+        let status = match self.status.as_str() {
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            other => return Err(internal("unknown analysis status", other)),
+        };
+        Ok(AnalysisSummary {
+            id: self.id,
+            repository: RepositoryRef {
+                fingerprint: self.fingerprint,
+                url: self.url,
+                branch: self.branch,
+                last_analyzed_commit: self.last_analyzed_commit,
+            },
+            namespace: self.namespace,
+            name: self.name,
+            attempt: self.attempt,
+            mode: self.mode,
+            status,
+            message: self.message,
+            from_commit: self.from_commit,
+            to_commit: self.to_commit,
+            commits_analyzed: unsigned(self.commits_analyzed),
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+/// The account's repositories a `repository` parameter names: by fingerprint (64 hex), or by
+/// URL in any spelling that canonicalises alike (every branch).
+async fn repositories(
+    tx: &mut PgConnection,
+    account: i64,
+    repository: &str,
+) -> Result<Vec<i64>, ApiError> {
+    let fingerprint = repository.len() == 64
+        && repository
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let ids = if fingerprint {
+        sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = $1 AND fingerprint = $2")
+            .bind(account)
+            .bind(repository)
+            .fetch_all(tx)
+            .await?
+    } else {
+        let url = gitview_crds::remote::canonical_url(repository).map_err(|err| {
+            ApiError::bad_request(format!(
+                "repository must be a fingerprint (64 hex) or a repository URL: {err}"
+            ))
+        })?;
+        sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = $1 AND url = $2")
+            .bind(account)
+            .bind(url)
+            .fetch_all(tx)
+            .await?
+    };
+    Ok(ids)
+}
+
+async fn analyses(
+    State(state): State<AppState>,
+    reader: Reader,
+    ApiQuery(query): ApiQuery<AnalysesQuery>,
+) -> Result<axum::Json<AnalysisPage>, ApiError> {
+    let limit = limit(query.limit.as_deref())?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(status @ ("running" | "succeeded" | "failed")) => Some(status.to_owned()),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "status must be running, succeeded or failed, not {other:?}"
+            )));
+        }
+    };
+    let window = window(query.since.as_deref(), query.until.as_deref())?;
+    let cursor = Cursor::decode(List::Analyses, query.cursor.as_deref())?;
+    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    let repositories = match &query.repository {
+        Some(repository) => {
+            let ids = repositories(&mut tx, reader.account, repository).await?;
+            if ids.is_empty() {
+                return Ok(axum::Json(AnalysisPage {
+                    items: Vec::new(),
+                    next_cursor: None,
+                }));
+            }
+            Some(ids)
+        }
+        None => None,
+    };
+    let mut sql = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT ",
+        analysis_columns!(),
+        " FROM analyses a JOIN repositories r ON r.id = a.repository_id WHERE a.account_id = "
+    ));
+    sql.push_bind(reader.account);
+    // One repository (the common case) as `=`, so the per-repository index also gives the
+    // order; several (one URL, several branches) as `= ANY`.
+    match repositories.as_deref() {
+        Some([one]) => {
+            sql.push(" AND a.repository_id = ").push_bind(*one);
+        }
+        Some(many) => {
+            sql.push(" AND a.repository_id = ANY(")
+                .push_bind(many.to_vec())
+                .push(")");
+        }
+        None => {}
+    }
+    if let Some(status) = status {
+        sql.push(" AND a.status = ").push_bind(status);
+    }
+    window.push(&mut sql, "a.created_at");
+    if let Some(cursor) = cursor {
+        // Analyses' cursors always carry a time (created_at is NOT NULL).
+        let Some(time) = cursor.time else {
+            return Err(ApiError::bad_request(
+                "cursor is not a nextCursor this list returned; start again without it",
+            ));
+        };
+        sql.push(" AND (a.created_at, a.id) < (")
+            .push_bind(time)
+            .push("::timestamptz, ")
+            .push_bind(cursor.id)
+            .push(")");
+    }
+    sql.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<AnalysisRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = page(rows, limit, List::Analyses, |row| Cursor {
+        time: Some(row.created_at.clone()),
+        id: row.id.clone(),
+    });
+    Ok(axum::Json(AnalysisPage {
+        items: rows
+            .into_iter()
+            .map(AnalysisRow::summary)
+            .collect::<Result<_, _>>()?,
+        next_cursor,
+    }))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    summary: AnalysisRow,
+    config: Value,
+    metrics: Value,
+    model_versions: Value,
+}
+
+/// An artifact's name, media type, size, digest, and its content when the detail inlines it.
+type ArtifactRow = (String, String, i64, String, Option<Vec<u8>>);
+
+/// The artifacts the detail inlines.
+const STORY: &str = "story.md";
+const TIMELINE: &str = "timeline.json";
+
+async fn analysis(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    reader: Reader,
+) -> Result<axum::Json<AnalysisDetail>, ApiError> {
+    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    let row: DetailRow = sqlx::query_as(concat!(
+        "SELECT ",
+        analysis_columns!(),
+        ", a.config, a.metrics, a.model_versions
+         FROM analyses a JOIN repositories r ON r.id = a.repository_id
+         WHERE a.account_id = $1 AND a.id = $2"
+    ))
+    .bind(reader.account)
+    .bind(&id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| not_found(&id))?;
+    let phases: Vec<Value> = sqlx::query_scalar(
+        "SELECT document FROM phases WHERE account_id = $1 AND analysis_id = $2 ORDER BY seq",
+    )
+    .bind(reader.account)
+    .bind(&id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let artifacts: Vec<ArtifactRow> = sqlx::query_as(
+        "SELECT name, media_type, size, sha256, CASE WHEN name IN ($3, $4) THEN content END
+         FROM artifacts WHERE account_id = $1 AND analysis_id = $2 ORDER BY name",
+    )
+    .bind(reader.account)
+    .bind(&id)
+    .bind(STORY)
+    .bind(TIMELINE)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let (mut story, mut timeline) = (None, None);
+    let mut infos = Vec::with_capacity(artifacts.len());
+    for (name, media_type, size, sha256, content) in artifacts {
+        match (name.as_str(), content) {
+            (STORY, Some(bytes)) => story = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            (TIMELINE, Some(bytes)) => match serde_json::from_slice(&bytes) {
+                Ok(value) => timeline = Some(value),
+                Err(err) => {
+                    tracing::warn!(analysis = %id, error = %err, "timeline.json is not JSON");
+                }
+            },
+            _ => {}
+        }
+        infos.push(ArtifactInfo {
+            name,
+            media_type,
+            size: unsigned(size),
+            sha256,
+        });
+    }
+    Ok(axum::Json(AnalysisDetail {
+        summary: row.summary.summary()?,
+        config: row.config,
+        metrics: row.metrics,
+        model_versions: row.model_versions,
+        phases,
+        story,
+        timeline,
+        artifacts: infos,
+    }))
+}
+
+/// Whether the account has the analysis (in the tenant transaction).
+async fn require_analysis(tx: &mut PgConnection, account: i64, id: &str) -> Result<(), ApiError> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT FROM analyses WHERE account_id = $1 AND id = $2)",
+    )
+    .bind(account)
+    .bind(id)
+    .fetch_one(tx)
+    .await?;
+    if exists { Ok(()) } else { Err(not_found(id)) }
+}
+
+/// `%`, `_` and `\` taken literally by `LIKE … ESCAPE '\'`.
+fn like_literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CommitRow {
+    id: String,
+    committed_at: Option<String>,
+    record: Value,
+    enrichment: Value,
+    lines_added: i64,
+    lines_deleted: i64,
+}
+
+async fn commits(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    reader: Reader,
+    ApiQuery(query): ApiQuery<CommitsQuery>,
+) -> Result<axum::Json<CommitPage>, ApiError> {
+    let limit = limit(query.limit.as_deref())?;
+    let window = window(query.since.as_deref(), query.until.as_deref())?;
+    let cursor = Cursor::decode(List::Commits, query.cursor.as_deref())?;
+    let author = match query.author.as_deref().map(str::trim) {
+        Some("") => return Err(ApiError::bad_request("author must not be empty")),
+        author => author.map(str::to_owned),
+    };
+    // A file, or everything under a directory.
+    let path = match query.path.as_deref().map(|p| p.trim_matches('/')) {
+        Some("") => {
+            return Err(ApiError::bad_request(
+                "path must name a file or directory, relative to the repository root",
+            ));
+        }
+        path => path.map(str::to_owned),
+    };
+    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    require_analysis(&mut tx, reader.account, &id).await?;
+    let mut sql = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT c.id, ",
+        rfc3339!("c.committed_at"),
+        " AS committed_at, c.record, c.enrichment, c.lines_added, c.lines_deleted
+         FROM commits c WHERE c.account_id = "
+    ));
+    sql.push_bind(reader.account)
+        .push(" AND c.analysis_id = ")
+        .push_bind(id.clone());
+    if let Some(author) = author {
+        sql.push(" AND (c.author_name = ")
+            .push_bind(author.clone())
+            .push(" OR lower(c.author_email) = lower(")
+            .push_bind(author)
+            .push("))");
+    }
+    if let Some(path) = path {
+        sql.push(
+            " AND EXISTS (SELECT FROM commit_files f WHERE f.repository_id = c.repository_id
+               AND f.commit_id = c.id AND (f.path = ",
+        )
+        .push_bind(path.clone())
+        .push(" OR f.path LIKE ")
+        .push_bind(format!("{}/%", like_literal(&path)))
+        .push(" ESCAPE '\\'))");
+    }
+    window.push(&mut sql, "c.committed_at");
+    match cursor {
+        Some(Cursor {
+            time: Some(time),
+            id,
+        }) => {
+            sql.push(" AND (c.committed_at, c.id) < (")
+                .push_bind(time)
+                .push("::timestamptz, ")
+                .push_bind(id)
+                .push(")");
+        }
+        // Commits without a committer time come first (DESC puts NULLs first): after one of
+        // them, the rest of them and then every dated commit.
+        Some(Cursor { time: None, id }) => {
+            sql.push(" AND (c.committed_at IS NOT NULL OR c.id < ")
+                .push_bind(id)
+                .push(")");
+        }
+        None => {}
+    }
+    sql.push(" ORDER BY c.committed_at DESC, c.id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<CommitRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = page(rows, limit, List::Commits, |row| Cursor {
+        time: row.committed_at.clone(),
+        id: row.id.clone(),
+    });
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let record: CommitRecord = serde_json::from_value(row.record)
+                .map_err(|err| internal("a stored commit record does not parse", err))?;
+            Ok(CommitView {
+                record,
+                enrichment: row.enrichment,
+                lines_added: unsigned(row.lines_added),
+                lines_deleted: unsigned(row.lines_deleted),
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(axum::Json(CommitPage { items, next_cursor }))
+}
+
+async fn progress(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    reader: Reader,
+    ApiQuery(query): ApiQuery<ProgressQuery>,
+) -> Result<axum::Json<ProgressPage>, ApiError> {
+    let limit = limit(query.limit.as_deref())?;
+    let after = match Cursor::decode(List::Progress, query.cursor.as_deref())? {
+        Some(cursor) => Some(cursor.id.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(
+                "cursor is not a nextCursor this list returned; start again without it",
+            )
+        })?),
+        None => None,
+    };
+    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    require_analysis(&mut tx, reader.account, &id).await?;
+    let rows: Vec<(i64, String, i64, i64, i64, String)> = sqlx::query_as(concat!(
+        "SELECT e.id, e.stage, e.done, e.total, e.elapsed_ms, ",
+        rfc3339!("e.at"),
+        " FROM progress_events e WHERE e.account_id = $1 AND e.analysis_id = $2 AND e.id > $3
+         ORDER BY e.id LIMIT $4"
+    ))
+    .bind(reader.account)
+    .bind(&id)
+    .bind(after.unwrap_or(0))
+    .bind(limit + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = page(rows, limit, List::Progress, |row| Cursor {
+        time: None,
+        id: row.0.to_string(),
+    });
+    Ok(axum::Json(ProgressPage {
+        items: rows
+            .into_iter()
+            .map(|(_, stage, done, total, elapsed_ms, at)| ProgressRecord {
+                event: ProgressEvent {
+                    stage,
+                    done: unsigned(done),
+                    total: unsigned(total),
+                    elapsed_ms: unsigned(elapsed_ms),
+                },
+                at,
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_and_stay_in_range() {
+        assert_eq!(limit(None).ok(), Some(DEFAULT_LIMIT));
+        assert_eq!(limit(Some("1")).ok(), Some(1));
+        assert_eq!(limit(Some("500")).ok(), Some(MAX_LIMIT));
+        for bad in ["0", "501", "-1", "ten", "", "1.5"] {
+            let err = limit(Some(bad)).expect_err(bad);
+            assert!(err.message.starts_with("limit"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_belong_to_one_list() {
+        let cursor = Cursor {
+            time: Some("2024-05-01T07:30:00.000001Z".into()),
+            id: "uid\nwith:odd/characters".into(),
+        };
+        let encoded = cursor.encode(List::Analyses);
+        assert_eq!(
+            Cursor::decode(List::Analyses, Some(&encoded)).ok(),
+            Some(Some(cursor.clone()))
+        );
+        assert!(Cursor::decode(List::Commits, Some(&encoded)).is_err());
+        let undated = Cursor {
+            time: None,
+            id: "ab".repeat(20),
+        };
+        assert_eq!(
+            Cursor::decode(List::Commits, Some(&undated.encode(List::Commits))).ok(),
+            Some(Some(undated))
+        );
+        let forged = URL_SAFE_NO_PAD.encode("a\n2024-13-01'; DROP TABLE x\nid");
+        for bad in ["!!", "", &URL_SAFE_NO_PAD.encode("a\n\n"), &forged] {
+            let err = Cursor::decode(List::Analyses, Some(bad)).expect_err(bad);
+            assert!(err.message.starts_with("cursor"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn times_name_their_parameter_and_keep_order() {
+        assert_eq!(
+            time("since", Some("2024-05-01T09:30:00+02:00")).ok(),
+            Some(Some("2024-05-01T07:30:00Z".into()))
+        );
+        let err = time("until", Some("yesterday")).expect_err("not a time");
+        assert!(err.message.starts_with("until"), "{err:?}");
+        assert!(window(Some("2024-05-02T00:00:00Z"), Some("2024-05-01T00:00:00Z")).is_err());
+        assert!(window(Some("2024-05-01T00:00:00Z"), Some("2024-05-02T00:00:00Z")).is_ok());
+    }
+
+    #[test]
+    fn like_patterns_take_the_path_literally() {
+        assert_eq!(like_literal(r"a_b%c\d"), r"a\_b\%c\\d");
+    }
+
+    #[test]
+    fn a_page_has_a_cursor_only_when_more_rows_follow() {
+        let key = |n: &i32| Cursor {
+            time: None,
+            id: n.to_string(),
+        };
+        let (rows, next) = page(vec![1, 2, 3], 3, List::Progress, key);
+        assert_eq!((rows, next), (vec![1, 2, 3], None));
+        let (rows, next) = page(vec![1, 2, 3], 2, List::Progress, key);
+        assert_eq!(rows, vec![1, 2]);
+        assert_eq!(
+            Cursor::decode(List::Progress, next.as_deref())
+                .ok()
+                .flatten()
+                .map(|c| c.id),
+            Some("2".to_owned())
+        );
+    }
+}

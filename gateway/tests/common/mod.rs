@@ -1,0 +1,233 @@
+//! What the gateway's integration tests share: a throwaway PostgreSQL, the migrated database,
+//! the gateway serving it over HTTP on 127.0.0.1, runner tokens and API keys.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
+use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_crds::results::{ApiKeyCreated, CommitBatch, CommitUpload, RunStarted, StartRun};
+use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
+use gitview_gateway::testing::TestPostgres;
+use gitview_gateway::{api, auth, db, keys};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+/// The admin token of [`Gateway::start`].
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123456789";
+
+/// A cluster, a migrated database, and the gateway serving it.
+pub struct Gateway {
+    pub pg: TestPostgres,
+    pub addr: SocketAddr,
+    pub signing: EncodingKey,
+    pub http: reqwest::Client,
+}
+
+pub fn key_pair(seed: u8) -> (EncodingKey, String) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let private = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let public = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    (
+        EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
+        public,
+    )
+}
+
+impl Gateway {
+    /// With the admin routes enabled by [`ADMIN_TOKEN`].
+    pub async fn start() -> Self {
+        Self::start_with(Some(ADMIN_TOKEN)).await
+    }
+
+    pub async fn start_with(admin_token: Option<&str>) -> Self {
+        gitview_gateway::install_crypto_provider();
+        let pg = TestPostgres::start().await.expect("postgres starts");
+        pg.create_database("gitview").await.unwrap();
+        pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
+            .await
+            .unwrap();
+        let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
+            .await
+            .unwrap();
+        db::migrate(&owner).await.expect("migrations apply");
+        pg.exec("gitview", "CREATE ROLE gateway LOGIN IN ROLE gitview_app")
+            .await
+            .unwrap();
+        let pool = db::connect(&pg.url("gateway", "gitview"), 8).await.unwrap();
+        let (signing, public) = key_pair(7);
+        let verifier = auth::Verifier::from_pem(public.as_bytes()).unwrap();
+        let mut state = api::AppState::new(pool, verifier);
+        if let Some(token) = admin_token {
+            state = state.with_admin_token(keys::AdminToken::new(token).unwrap());
+        }
+        let app = api::router(state, 64 * 1024);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            pg,
+            addr,
+            signing,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn token(&self, account: &str, analysis: &str) -> String {
+        sign(&self.signing, &claims(account, analysis))
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn start_run(&self, account: &str, analysis: &str, url: &str) -> RunStarted {
+        let (status, body) = self
+            .post(
+                &self.token(account, analysis),
+                &format!("/v1/runs/{analysis}/start"),
+                &start_body(url),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    /// A superuser connection to the database (bypasses RLS: the test's view of the truth).
+    pub async fn admin(&self) -> sqlx::PgConnection {
+        sqlx::PgConnection::connect(&self.pg.url("postgres", "gitview"))
+            .await
+            .unwrap()
+    }
+}
+
+pub fn claims(account: &str, analysis: &str) -> TokenClaims {
+    let now = jiff::Timestamp::now().as_second();
+    TokenClaims {
+        iss: TOKEN_ISSUER.into(),
+        aud: TOKEN_AUDIENCE.into(),
+        sub: analysis.into(),
+        account: account.into(),
+        analysis: analysis.into(),
+        attempt: 1,
+        scope: vec![SCOPE_ANALYSIS_WRITE.into()],
+        iat: now,
+        exp: now + 600,
+    }
+}
+
+pub fn sign(key: &EncodingKey, claims: &TokenClaims) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, key).unwrap()
+}
+
+pub fn start_body(url: &str) -> Value {
+    serde_json::to_value(StartRun {
+        namespace: "team".into(),
+        name: "an".into(),
+        attempt: 1,
+        repository_url: url.into(),
+        branch: "main".into(),
+        mode: "Full".into(),
+        config: json!({"profile": "default"}),
+    })
+    .unwrap()
+}
+
+pub fn commit(n: u8, parents: &[String]) -> CommitRecord {
+    let person = |name: &str| Person {
+        name: name.into(),
+        email: format!("{name}@example.com"),
+        time: format!("2024-01-{:02}T10:00:00+02:00", n % 28 + 1),
+        canonical: None,
+    };
+    CommitRecord {
+        id: format!("{n:02x}").repeat(20),
+        parents: parents.to_vec(),
+        author: person("ada"),
+        committer: person("carl"),
+        message: format!("change {n}\n"),
+        files: vec![
+            FileStat {
+                path: format!("src/{n}.rs"),
+                added: Some(u64::from(n) + 1),
+                deleted: Some(1),
+                status: FileStatus::Modified,
+            },
+            FileStat {
+                path: "logo.png".into(),
+                added: None,
+                deleted: None,
+                status: FileStatus::Added,
+            },
+        ],
+        renames: vec![],
+    }
+}
+
+pub fn batch(batch: u64, commits: &[CommitRecord]) -> Value {
+    serde_json::to_value(CommitBatch {
+        batch,
+        commits: commits
+            .iter()
+            .map(|c| CommitUpload {
+                record: c.clone(),
+                enrichment: json!({"class": "feature"}),
+            })
+            .collect(),
+    })
+    .unwrap()
+}
+
+pub async fn count(conn: &mut sqlx::PgConnection, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+impl Gateway {
+    /// Creates an API key for `account` on the admin path.
+    pub async fn create_key(&self, account: &str, name: &str) -> ApiKeyCreated {
+        let response = self
+            .http
+            .post(self.url(&format!("/v1/admin/accounts/{account}/keys")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// GETs `path` with `credential` as the bearer; the status and the JSON body.
+    pub async fn get(&self, credential: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(credential)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
