@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
 use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
 use gitview_crds::v1alpha1::Analysis;
 use gitview_e2e::launcher::ControlPlane;
@@ -23,6 +23,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::Client;
+
+/// The gateway's admin token in the suite (the admin path creates API keys with it).
+pub const GATEWAY_ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef0123456789abcdef";
 
 /// Images the node agent knows, by the key their repository ends with.
 pub mod image {
@@ -227,6 +230,7 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
     /// Starts the gateway process; it verifies runner tokens with the JWKS the first operator
     /// serves (every replica serves the same key).
     async fn start_gateway(&self) -> anyhow::Result<()> {
+        std::fs::write(self.admin_token_file(), GATEWAY_ADMIN_TOKEN)?;
         let jwks_port = self.operators.lock().await.first().context("an operator runs")?.metrics_port;
         let log = self.work.path().join("gateway.log");
         let file = std::fs::File::create(&log)?;
@@ -236,6 +240,7 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.gateway_port)])
             .args(["--database-url", &self.postgres.url("gateway", "gitview")])
             .args(["--token-jwks-url", &format!("http://127.0.0.1:{jwks_port}/.well-known/jwks.json")])
+            .args(["--admin-token-file", &self.admin_token_file().display().to_string()])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
@@ -247,6 +252,31 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
             .await
             .with_context(|| format!("gateway /readyz (log: {})", log.display()))?;
         Ok(())
+    }
+
+    fn admin_token_file(&self) -> PathBuf {
+        self.work.path().join("gateway-admin-token")
+    }
+
+    /// A request to the gateway with a bearer credential (an API key or the admin token) and
+    /// an optional JSON body; the status and the body parsed as JSON.
+    pub fn gateway(&self, method: &str, path: &str, bearer: &str, body: Option<&serde_json::Value>) -> anyhow::Result<(u16, serde_json::Value)> {
+        let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.gateway_port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {bearer}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let code = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).context("an HTTP status line")?;
+        let (head, text) = response.split_once("\r\n\r\n").context("a response body")?;
+        ensure!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "a chunked answer to {method} {path}");
+        let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(text).with_context(|| format!("{method} {path}: {text}"))? };
+        Ok((code, json))
     }
 
     /// One value of a query against the results database, as the superuser.

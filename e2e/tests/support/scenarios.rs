@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::runtime::wait::await_condition;
 
-use super::{Env, await_analysis, http_get, image, wait_until};
+use super::{Env, GATEWAY_ADMIN_TOKEN, await_analysis, http_get, image, wait_until};
 
 pub use super::chart::{
     bad_chart_values_are_refused_with_a_readable_message, config_manifests_apply_as_they_are,
@@ -300,6 +300,23 @@ pub async fn an_analysis_of_a_served_repository_lands_in_postgres(env: Arc<Env>,
     ensure!(account == ns, "results land in the namespace's account, not {account}");
     let story: i64 = env.sql_scalar("SELECT count(*) FROM artifacts WHERE analysis_id = $1 AND name = 'story.md'", &uid).await?;
     ensure!(story == 1, "no story stored");
+
+    // A user reads the results back through the read API with an API key of the namespace's
+    // account; a key of another account sees nothing of them.
+    let key = |account: &str| -> anyhow::Result<String> {
+        let (code, created) = env.gateway("POST", &format!("/v1/admin/accounts/{account}/keys"), GATEWAY_ADMIN_TOKEN, Some(&serde_json::json!({"name": "e2e"})))?;
+        ensure!(code == 201, "creating a key: {code} {created}");
+        created["secret"].as_str().map(str::to_owned).context("the key's secret")
+    };
+    let (ours, theirs) = (key(&ns)?, key(&format!("{ns}-other"))?);
+    let (code, detail) = env.gateway("GET", &format!("/v1/analyses/{uid}"), &ours, None)?;
+    ensure!(code == 200, "reading the analysis: {code} {detail}");
+    let story = detail["story"].as_str().context("the story")?;
+    ensure!(story.contains(&head[..12]), "the story names the last commit {head}: {story}");
+    let (code, page) = env.gateway("GET", &format!("/v1/analyses/{uid}/commits?limit=500"), &ours, None)?;
+    ensure!(code == 200 && page["items"].as_array().map(Vec::len) == Some(12), "reading the commits: {code} {page}");
+    let (code, other) = env.gateway("GET", &format!("/v1/analyses/{uid}"), &theirs, None)?;
+    ensure!(code == 404, "another account's key reads the analysis: {code} {other}");
 
     // Three pushes later, an incremental Analysis covers exactly the new commits.
     let new_head = env.git.commit(&repo, 3)?;
