@@ -23,6 +23,7 @@ use crate::error::ApiError;
 pub use crate::http::ApiJson;
 use crate::http::{ApiBytes, ApiPath, Routes};
 use crate::keys::{AdminToken, KEY_PREFIX};
+use crate::limits::{LimitClock, Limiter, RateLimit};
 use crate::metrics::Metrics;
 
 /// What the handlers share.
@@ -33,6 +34,8 @@ pub struct AppState {
     /// The admin token guarding `/v1/admin`; `None` disables the admin routes.
     pub(crate) admin: Option<Arc<AdminToken>>,
     pub metrics: Arc<Metrics>,
+    /// Per-API-key rate limits on the read API; `None`: unlimited.
+    pub(crate) limiter: Option<Arc<Limiter>>,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("verifier", &self.verifier)
             .field("admin", &self.admin.is_some())
+            .field("limiter", &self.limiter.as_ref().map(|l| l.limit()))
             .finish_non_exhaustive()
     }
 }
@@ -53,8 +57,16 @@ impl AppState {
             verifier: Arc::new(verifier),
             admin: None,
             metrics: Arc::default(),
+            limiter: None,
             accounts: Arc::default(),
         }
+    }
+
+    /// Limits each API key to `limit` on the read API, timed by `clock`
+    /// ([`LimitClock::system`] outside tests). Without this, keys are unlimited.
+    pub fn with_rate_limit(mut self, limit: RateLimit, clock: LimitClock) -> Self {
+        self.limiter = Some(Arc::new(Limiter::new(limit, clock)));
+        self
     }
 
     /// Enables the admin routes (API keys) for holders of `token`.
