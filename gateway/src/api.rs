@@ -75,7 +75,7 @@ impl AppState {
         self
     }
 
-    async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
+    pub(crate) async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
         if let Some(id) = self.accounts.lock().map_err(|_| poisoned())?.get(name) {
             return Ok(*id);
         }
@@ -154,7 +154,7 @@ pub(crate) fn bearer<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiErr
 
 impl Runner {
     /// Refuses a token for another analysis than the path's.
-    fn for_analysis(&self, analysis: &str) -> Result<&TokenClaims, ApiError> {
+    pub(crate) fn for_analysis(&self, analysis: &str) -> Result<&TokenClaims, ApiError> {
         if self.0.analysis != analysis {
             return Err(ApiError::forbidden("the token is for another analysis"));
         }
@@ -187,7 +187,10 @@ pub(crate) async fn audit(
 }
 
 /// The repository of a started analysis, within the tenant transaction.
-async fn repository_of(tx: &mut sqlx::PgConnection, analysis: &str) -> Result<i64, ApiError> {
+pub(crate) async fn repository_of(
+    tx: &mut sqlx::PgConnection,
+    analysis: &str,
+) -> Result<i64, ApiError> {
     sqlx::query_scalar("SELECT repository_id FROM analyses WHERE id = $1")
         .bind(analysis)
         .fetch_optional(tx)
@@ -313,7 +316,7 @@ fn is_object_id(id: &str) -> bool {
 }
 
 /// Whether any string (or key) in `value` holds a NUL, which PostgreSQL text cannot.
-fn contains_nul(value: &Value) -> bool {
+pub(crate) fn contains_nul(value: &Value) -> bool {
     match value {
         Value::String(text) => text.contains('\0'),
         Value::Array(items) => items.iter().any(contains_nul),

@@ -54,6 +54,7 @@ impl Routes {
 fn table() -> Routes {
     let routes = crate::api::routes(Routes::default());
     let routes = crate::read::routes(routes);
+    let routes = crate::logs::routes(routes);
     crate::keys::routes(routes)
         .on(Method::GET, "/healthz", || async { "ok" })
         .on(Method::GET, "/readyz", readyz)

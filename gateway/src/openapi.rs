@@ -11,13 +11,14 @@
 use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_crds::results::{
     AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored, CommitBatch, CommitPage,
-    CommitUpload, CreateApiKey, ErrorBody, FinishRun, ProgressEvent, ProgressPage, RunFinished,
-    RunStarted, RunStatus, StartRun,
+    CommitUpload, CreateApiKey, ErrorBody, FinishRun, LogBatch, LogLevel, LogLine, LogPage,
+    LogsStored, ProgressEvent, ProgressPage, RunFinished, RunStarted, RunStatus, StartRun,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
+use crate::logs::MAX_LINES;
 use crate::read::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// The security scheme of runner routes: the operator-signed runner token.
@@ -305,6 +306,23 @@ fn runner_routes(doc: &mut Document) {
             "responses": responses(&[(204, empty("Recorded"))], &write_errors),
         }),
     );
+    let logs = LogBatch {
+        lines: vec![LogLine {
+            seq: 0,
+            at: "2024-05-01T09:30:00Z".to_owned(),
+            level: LogLevel::Info,
+            message: "extract: 120 commits".to_owned(),
+            fields: json!({"stage": "extract"}),
+        }],
+    };
+    let (body, ok) = (doc.schema::<LogBatch>(), doc.schema::<LogsStored>());
+    doc.add("post", "/v1/runs/{analysis}/logs", json!({
+        "operationId": "postLogs", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": format!("Store a batch of the attempt's log lines (at most {MAX_LINES}; idempotent per attempt and seq)"),
+        "parameters": [analysis_param()],
+        "requestBody": json_body(body, to_value(logs)),
+        "responses": responses(&[(200, json_response("Stored", ok))], &write_errors),
+    }));
     let finish = FinishRun {
         status: RunStatus::Failed,
         message: "the clone failed".to_owned(),
@@ -370,6 +388,18 @@ fn read_routes(doc: &mut Document) {
         "summary": "The analysis' progress events, oldest first",
         "parameters": [id_param(), limit_param(), cursor_param()],
         "responses": responses(&[(200, keyed_response("A page of progress events", ok))], &one_errors),
+    }));
+    let ok = doc.schema::<LogPage>();
+    doc.add("get", "/v1/analyses/{id}/logs", json!({
+        "operationId": "listLogs", "tags": ["read"], "security": security(API_KEY),
+        "summary": "The analysis' run log, in order: by attempt, then seq",
+        "parameters": [
+            id_param(),
+            query("attempt", "Only this attempt's lines", json!({"type": "integer", "format": "int32"})),
+            query("level", "Only lines at this level or above", json!({"type": "string", "enum": LogLevel::ALL.map(LogLevel::as_str)})),
+            limit_param(), cursor_param(),
+        ],
+        "responses": responses(&[(200, keyed_response("A page of log lines", ok))], &one_errors),
     }));
 }
 

@@ -222,6 +222,8 @@ async fn the_api_survives_schemathesis_without_a_server_error() {
     for route in [
         "/v1/runs/{analysis}/commits",
         "/v1/analyses/{id}/commits",
+        "/v1/runs/{analysis}/logs",
+        "/v1/analyses/{id}/logs",
         "/v1/admin/accounts/{account}/keys",
     ] {
         assert!(
