@@ -11,6 +11,7 @@
 //! | `PUT /v1/runs/{analysis}/phases` | a JSON array of phase documents | 204 |
 //! | `PUT /v1/runs/{analysis}/artifacts/{name}` | the bytes, with their `Content-Type` | 204 |
 //! | `POST /v1/runs/{analysis}/progress` | [`ProgressEvent`] | 204 |
+//! | `POST /v1/runs/{analysis}/logs` | [`LogBatch`] (at most 1000 lines) | [`LogsStored`] |
 //! | `POST /v1/runs/{analysis}/finish` | [`FinishRun`] | [`RunFinished`], or 409 when the advance lost |
 //!
 //! Read routes (a per-account API key, `Authorization: Bearer gvk_…`; another account's
@@ -22,6 +23,7 @@
 //! | `GET /v1/analyses/{id}` | | [`AnalysisDetail`] |
 //! | `GET /v1/analyses/{id}/commits` | `author`, `path`, `since`, `until`, `limit`, `cursor` | [`CommitPage`] |
 //! | `GET /v1/analyses/{id}/progress` | `limit`, `cursor` | [`ProgressPage`] |
+//! | `GET /v1/analyses/{id}/logs` | `attempt`, `level` (the least), `limit`, `cursor` | [`LogPage`] |
 //!
 //! `limit` is 1 to 500 (default 50); `nextCursor` of one page is the `cursor` of the next.
 //! `since` (inclusive) and `until` (exclusive) are RFC 3339 times with an offset, on the
@@ -329,6 +331,104 @@ pub struct ProgressRecord {
 #[serde(rename_all = "camelCase")]
 pub struct ProgressPage {
     pub items: Vec<ProgressRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// How much a log line matters, least first.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// Every level, least first.
+    pub const ALL: [Self; 5] = [
+        Self::Trace,
+        Self::Debug,
+        Self::Info,
+        Self::Warn,
+        Self::Error,
+    ];
+
+    /// The level as JSON and the query string spell it (`warn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+
+    /// The level named `name` (as [`Self::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|level| level.as_str() == name)
+    }
+}
+
+/// One line of a run's log. `seq` numbers the attempt's lines from 0: a line sent again with
+/// the same `seq` (a retried batch) is stored once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    pub seq: u64,
+    /// When the runner logged it: RFC 3339 with an offset.
+    pub at: String,
+    pub level: LogLevel,
+    pub message: String,
+    /// Structured fields (`{"stage": "extract"}`); a JSON object.
+    #[serde(default = "empty_object")]
+    pub fields: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// The most lines a [`LogBatch`] may hold (the gateway answers 413 to more).
+pub const MAX_LOG_LINES: usize = 1000;
+
+/// A batch of log lines of the token's attempt (`POST /v1/runs/{analysis}/logs`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogBatch {
+    #[schemars(length(max = MAX_LOG_LINES))]
+    pub lines: Vec<LogLine>,
+}
+
+/// What a log batch changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsStored {
+    /// Lines stored now.
+    pub inserted: u64,
+    /// Lines stored before (same attempt and `seq`): not stored again.
+    pub existing: u64,
+}
+
+/// A log line as stored, with the attempt that logged it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRecord {
+    pub attempt: i32,
+    #[serde(flatten)]
+    pub line: LogLine,
+}
+
+/// A page of an analysis' log lines, in order: by attempt, then `seq`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogPage {
+    pub items: Vec<LogRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }

@@ -23,6 +23,7 @@ use crate::error::ApiError;
 pub use crate::http::ApiJson;
 use crate::http::{ApiBytes, ApiPath, Routes};
 use crate::keys::{AdminToken, KEY_PREFIX};
+use crate::limits::{LimitClock, Limiter, RateLimit};
 use crate::metrics::Metrics;
 
 /// What the handlers share.
@@ -33,6 +34,8 @@ pub struct AppState {
     /// The admin token guarding `/v1/admin`; `None` disables the admin routes.
     pub(crate) admin: Option<Arc<AdminToken>>,
     pub metrics: Arc<Metrics>,
+    /// Per-API-key rate limits on the read API; `None`: unlimited.
+    pub(crate) limiter: Option<Arc<Limiter>>,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("verifier", &self.verifier)
             .field("admin", &self.admin.is_some())
+            .field("limiter", &self.limiter.as_ref().map(|l| l.limit()))
             .finish_non_exhaustive()
     }
 }
@@ -53,8 +57,16 @@ impl AppState {
             verifier: Arc::new(verifier),
             admin: None,
             metrics: Arc::default(),
+            limiter: None,
             accounts: Arc::default(),
         }
+    }
+
+    /// Limits each API key to `limit` on the read API, timed by `clock`
+    /// ([`LimitClock::system`] outside tests). Without this, keys are unlimited.
+    pub fn with_rate_limit(mut self, limit: RateLimit, clock: LimitClock) -> Self {
+        self.limiter = Some(Arc::new(Limiter::new(limit, clock)));
+        self
     }
 
     /// Enables the admin routes (API keys) for holders of `token`.
@@ -63,7 +75,7 @@ impl AppState {
         self
     }
 
-    async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
+    pub(crate) async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
         if let Some(id) = self.accounts.lock().map_err(|_| poisoned())?.get(name) {
             return Ok(*id);
         }
@@ -142,7 +154,7 @@ pub(crate) fn bearer<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiErr
 
 impl Runner {
     /// Refuses a token for another analysis than the path's.
-    fn for_analysis(&self, analysis: &str) -> Result<&TokenClaims, ApiError> {
+    pub(crate) fn for_analysis(&self, analysis: &str) -> Result<&TokenClaims, ApiError> {
         if self.0.analysis != analysis {
             return Err(ApiError::forbidden("the token is for another analysis"));
         }
@@ -175,7 +187,10 @@ pub(crate) async fn audit(
 }
 
 /// The repository of a started analysis, within the tenant transaction.
-async fn repository_of(tx: &mut sqlx::PgConnection, analysis: &str) -> Result<i64, ApiError> {
+pub(crate) async fn repository_of(
+    tx: &mut sqlx::PgConnection,
+    analysis: &str,
+) -> Result<i64, ApiError> {
     sqlx::query_scalar("SELECT repository_id FROM analyses WHERE id = $1")
         .bind(analysis)
         .fetch_optional(tx)
@@ -301,7 +316,7 @@ fn is_object_id(id: &str) -> bool {
 }
 
 /// Whether any string (or key) in `value` holds a NUL, which PostgreSQL text cannot.
-fn contains_nul(value: &Value) -> bool {
+pub(crate) fn contains_nul(value: &Value) -> bool {
     match value {
         Value::String(text) => text.contains('\0'),
         Value::Array(items) => items.iter().any(contains_nul),

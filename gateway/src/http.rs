@@ -1,5 +1,5 @@
 //! The HTTP edge: the one route table, the layers around every route (request id, JSON log
-//! line, metrics, body limit), the extractors whose rejections answer in the one error shape,
+//! line, metrics, body limit, rate-limit headers), the extractors whose rejections answer in the one error shape,
 //! and the service routes (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
 //!
 //! Routes are registered through [`Routes`], which records each method and path template as it
@@ -54,6 +54,7 @@ impl Routes {
 fn table() -> Routes {
     let routes = crate::api::routes(Routes::default());
     let routes = crate::read::routes(routes);
+    let routes = crate::logs::routes(routes);
     crate::keys::routes(routes)
         .on(Method::GET, "/healthz", || async { "ok" })
         .on(Method::GET, "/readyz", readyz)
@@ -80,6 +81,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(crate::limits::headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

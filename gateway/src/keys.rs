@@ -184,6 +184,7 @@ impl FromRequestParts<AppState> for Reader {
                 "the API key lacks the {SCOPE_READ} scope"
             )));
         }
+        crate::limits::admit(state, parts, key)?;
         Ok(Self { account, key })
     }
 }

@@ -2,7 +2,8 @@
 //! tokens the operator signs ([`auth`]); every query runs in a transaction scoped to the
 //! caller's account, and PostgreSQL's row-level security enforces the same scope again
 //! ([`db`], `migrations/`). The runner's HTTP API is in [`api`], the read API for users in
-//! [`read`], the admin path for their per-account API keys in [`keys`]; the bodies of all of
+//! [`read`], run logs (both ways) in [`logs`], the admin path for their per-account API keys in [`keys`],
+//! per-key rate limits in [`limits`]; the bodies of all of
 //! them in [`gitview_crds::results`].
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,8 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod limits;
+pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod read;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use gitview_gateway::{api, auth, db, keys};
+use gitview_gateway::{api, auth, db, keys, limits};
 
 /// The gitview results service.
 #[derive(Debug, Parser)]
@@ -83,6 +83,14 @@ struct Serve {
     /// Larger request bodies get 413.
     #[arg(long, env = "GITVIEW_MAX_BODY_BYTES", default_value_t = 16 << 20)]
     max_body_bytes: usize,
+    /// Requests per second each API key may make on the read API, on average; 0 disables
+    /// the limit. Runner tokens and the admin token are not limited.
+    #[arg(long, env = "GITVIEW_RATE_LIMIT_PER_KEY", default_value_t = limits::DEFAULT_PER_SECOND)]
+    rate_limit_per_key: u32,
+    /// How many requests an API key may make at once, above its rate.
+    #[arg(long, env = "GITVIEW_RATE_LIMIT_BURST", default_value_t = limits::DEFAULT_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_burst: u32,
     #[arg(long, env = "GITVIEW_DB_CONNECTIONS", default_value_t = 16)]
     max_connections: u32,
     #[arg(long, env = "GITVIEW_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
@@ -161,6 +169,10 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
         state = state.with_admin_token(token);
     } else {
         tracing::info!("no --admin-token-file: the admin routes (API keys) are disabled");
+    }
+    match limits::RateLimit::new(serve.rate_limit_per_key, serve.rate_limit_burst) {
+        Some(limit) => state = state.with_rate_limit(limit, limits::LimitClock::system()),
+        None => tracing::info!("--rate-limit-per-key 0: API keys are not rate-limited"),
     }
     let app = api::router(state, serve.max_body_bytes);
     let listener = tokio::net::TcpListener::bind(serve.listen)

@@ -11,13 +11,14 @@
 use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_crds::results::{
     AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored, CommitBatch, CommitPage,
-    CommitUpload, CreateApiKey, ErrorBody, FinishRun, ProgressEvent, ProgressPage, RunFinished,
-    RunStarted, RunStatus, StartRun,
+    CommitUpload, CreateApiKey, ErrorBody, FinishRun, LogBatch, LogLevel, LogLine, LogPage,
+    LogsStored, ProgressEvent, ProgressPage, RunFinished, RunStarted, RunStatus, StartRun,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
+use crate::logs::MAX_LINES;
 use crate::read::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// The security scheme of runner routes: the operator-signed runner token.
@@ -87,8 +88,31 @@ fn error_description(status: u16) -> &'static str {
         413 => "The body is over the size limit",
         415 => "The body is not application/json",
         422 => "The body is JSON, but not of the documented shape (named in the message)",
+        429 => "This API key is over its rate limit: retry after `Retry-After` seconds",
         _ => "The database is unavailable; retry later",
     }
+}
+
+/// The rate-limit headers of every answer on a keyed (API key) route once the key is known;
+/// with `Retry-After` on a 429.
+fn rate_limit_headers(refused: bool) -> Value {
+    let header = |description: &str| json!({"description": description, "schema": {"type": "integer", "minimum": 0}});
+    let mut headers = json!({
+        "RateLimit-Limit": header("The key's burst: how many requests it may make at once"),
+        "RateLimit-Remaining": header("How many more requests the key may make now"),
+        "RateLimit-Reset": header("Seconds until the key's whole burst is available again"),
+    });
+    if refused {
+        headers["Retry-After"] = header("Seconds until the key may make a request again");
+    }
+    headers
+}
+
+/// A keyed route's success: its body and the rate-limit headers.
+fn keyed_response(description: &str, schema: Value) -> Value {
+    let mut response = json_response(description, schema);
+    response["headers"] = rate_limit_headers(false);
+    response
 }
 
 /// The answers of an operation: its success and its errors, all in the one error shape.
@@ -282,6 +306,23 @@ fn runner_routes(doc: &mut Document) {
             "responses": responses(&[(204, empty("Recorded"))], &write_errors),
         }),
     );
+    let logs = LogBatch {
+        lines: vec![LogLine {
+            seq: 0,
+            at: "2024-05-01T09:30:00Z".to_owned(),
+            level: LogLevel::Info,
+            message: "extract: 120 commits".to_owned(),
+            fields: json!({"stage": "extract"}),
+        }],
+    };
+    let (body, ok) = (doc.schema::<LogBatch>(), doc.schema::<LogsStored>());
+    doc.add("post", "/v1/runs/{analysis}/logs", json!({
+        "operationId": "postLogs", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": format!("Store a batch of the attempt's log lines (at most {MAX_LINES}; idempotent per attempt and seq)"),
+        "parameters": [analysis_param()],
+        "requestBody": json_body(body, to_value(logs)),
+        "responses": responses(&[(200, json_response("Stored", ok))], &write_errors),
+    }));
     let finish = FinishRun {
         status: RunStatus::Failed,
         message: "the clone failed".to_owned(),
@@ -303,7 +344,8 @@ fn runner_routes(doc: &mut Document) {
 }
 
 fn read_routes(doc: &mut Document) {
-    let read_errors = [400, 401, 403, 503];
+    let read_errors = [400, 401, 403, 429, 503];
+    let one_errors = [400, 401, 403, 404, 429, 503];
     let ok = doc.schema::<AnalysisPage>();
     let [since, until] = window_params("analyses created");
     doc.add("get", "/v1/analyses", json!({
@@ -314,15 +356,19 @@ fn read_routes(doc: &mut Document) {
             query("status", "The analysis' status", json!({"type": "string", "enum": ["running", "succeeded", "failed"]})),
             since, until, limit_param(), cursor_param(),
         ],
-        "responses": responses(&[(200, json_response("A page of analyses", ok))], &read_errors),
+        "responses": responses(&[(200, keyed_response("A page of analyses", ok))], &read_errors),
     }));
     let ok = doc.schema::<AnalysisDetail>();
-    doc.add("get", "/v1/analyses/{id}", json!({
-        "operationId": "getAnalysis", "tags": ["read"], "security": security(API_KEY),
-        "summary": "One analysis with its phases, story, timeline and artifact list",
-        "parameters": [id_param()],
-        "responses": responses(&[(200, json_response("The analysis", ok))], &[400, 401, 403, 404, 503]),
-    }));
+    doc.add(
+        "get",
+        "/v1/analyses/{id}",
+        json!({
+            "operationId": "getAnalysis", "tags": ["read"], "security": security(API_KEY),
+            "summary": "One analysis with its phases, story, timeline and artifact list",
+            "parameters": [id_param()],
+            "responses": responses(&[(200, keyed_response("The analysis", ok))], &one_errors),
+        }),
+    );
     let ok = doc.schema::<CommitPage>();
     let [since, until] = window_params("commits committed");
     doc.add("get", "/v1/analyses/{id}/commits", json!({
@@ -334,14 +380,26 @@ fn read_routes(doc: &mut Document) {
             query("path", "A file, or a directory (everything under it)", json!({"type": "string"})),
             since, until, limit_param(), cursor_param(),
         ],
-        "responses": responses(&[(200, json_response("A page of commits", ok))], &[400, 401, 403, 404, 503]),
+        "responses": responses(&[(200, keyed_response("A page of commits", ok))], &one_errors),
     }));
     let ok = doc.schema::<ProgressPage>();
     doc.add("get", "/v1/analyses/{id}/progress", json!({
         "operationId": "listProgress", "tags": ["read"], "security": security(API_KEY),
         "summary": "The analysis' progress events, oldest first",
         "parameters": [id_param(), limit_param(), cursor_param()],
-        "responses": responses(&[(200, json_response("A page of progress events", ok))], &[400, 401, 403, 404, 503]),
+        "responses": responses(&[(200, keyed_response("A page of progress events", ok))], &one_errors),
+    }));
+    let ok = doc.schema::<LogPage>();
+    doc.add("get", "/v1/analyses/{id}/logs", json!({
+        "operationId": "listLogs", "tags": ["read"], "security": security(API_KEY),
+        "summary": "The analysis' run log, in order: by attempt, then seq",
+        "parameters": [
+            id_param(),
+            query("attempt", "Only this attempt's lines", json!({"type": "integer", "format": "int32"})),
+            query("level", "Only lines at this level or above", json!({"type": "string", "enum": LogLevel::ALL.map(LogLevel::as_str)})),
+            limit_param(), cursor_param(),
+        ],
+        "responses": responses(&[(200, keyed_response("A page of log lines", ok))], &one_errors),
     }));
 }
 
@@ -433,11 +491,12 @@ pub fn document() -> Value {
     service_routes(&mut doc);
     let error = doc.schema::<ErrorBody>();
     let mut error_responses = Map::new();
-    for status in [400, 401, 403, 404, 409, 413, 415, 422, 503] {
-        error_responses.insert(
-            format!("Error{status}"),
-            json_response(error_description(status), error.clone()),
-        );
+    for status in [400, 401, 403, 404, 409, 413, 415, 422, 429, 503] {
+        let mut response = json_response(error_description(status), error.clone());
+        if status == 429 {
+            response["headers"] = rate_limit_headers(true);
+        }
+        error_responses.insert(format!("Error{status}"), response);
     }
     let Document {
         mut generator,
@@ -449,7 +508,7 @@ pub fn document() -> Value {
         "info": {
             "title": "gitview gateway",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The results service: runners write an analysis' results with operator-signed tokens; users read them with per-account API keys; an admin token manages the keys. Every error is an ErrorBody with the request's X-Request-Id.",
+            "description": "The results service: runners write an analysis' results with operator-signed tokens; users read them with per-account API keys; an admin token manages the keys. Every error is an ErrorBody with the request's X-Request-Id. API keys are rate-limited per key: their answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset, and a key over its budget gets 429 with Retry-After.",
         },
         "tags": [
             {"name": "runner", "description": "Runner pods write an analysis' results"},

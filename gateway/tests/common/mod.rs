@@ -46,6 +46,14 @@ impl Gateway {
     }
 
     pub async fn start_with(admin_token: Option<&str>) -> Self {
+        Self::start_configured(admin_token, |state| state).await
+    }
+
+    /// With the admin token, and the state as `configure` leaves it (rate limits, …).
+    pub async fn start_configured(
+        admin_token: Option<&str>,
+        configure: impl FnOnce(api::AppState) -> api::AppState,
+    ) -> Self {
         gitview_gateway::install_crypto_provider();
         let pg = TestPostgres::start().await.expect("postgres starts");
         pg.create_database("gitview").await.unwrap();
@@ -66,7 +74,7 @@ impl Gateway {
         if let Some(token) = admin_token {
             state = state.with_admin_token(keys::AdminToken::new(token).unwrap());
         }
-        let app = api::router(state, 64 * 1024);
+        let app = api::router(configure(state), 64 * 1024);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });

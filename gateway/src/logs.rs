@@ -1,0 +1,381 @@
+//! Run logs: runners write their log lines in batches (`POST /v1/runs/{analysis}/logs`), users
+//! read them back in order (`GET /v1/analyses/{id}/logs`); bodies in
+//! [`gitview_crds::results`]. The lines outlive the runner's pod.
+//!
+//! A line is named by its analysis, the attempt of the runner token that wrote it, and its
+//! `seq` in that attempt; a batch sent again (a retried request) stores nothing twice
+//! (`ON CONFLICT DO NOTHING` on that key, which is also the index the read walks). Like
+//! progress events, log batches write no audit row: they are the run's own output, not a
+//! change to anyone's data, and an audit row per batch would double the writes.
+//!
+//! The read is keyset-paginated on (attempt, seq), oldest first, in the reader's tenant
+//! transaction with the account in every `WHERE`; another account's analysis answers 404.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gitview_crds::results::{LogBatch, LogLevel, LogLine, LogPage, LogRecord, LogsStored};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::{AppState, Runner, contains_nul, repository_of};
+use crate::db::{self, rfc3339};
+use crate::error::ApiError;
+use crate::http::{ApiJson, ApiPath, Routes};
+use crate::keys::Reader;
+use crate::read::{ApiQuery, DEFAULT_LIMIT, MAX_LIMIT};
+
+/// The most lines one batch may hold; more answer 413.
+pub const MAX_LINES: usize = gitview_crds::results::MAX_LOG_LINES;
+/// The longest message, in bytes; longer answer 400.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// The log routes: the runner's write, the reader's list.
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes
+        .on(Method::POST, "/v1/runs/{analysis}/logs", write)
+        .on(Method::GET, "/v1/analyses/{id}/logs", list)
+}
+
+/// A batch's rows, column by column (for `UNNEST`), checked.
+#[derive(Debug, Default, PartialEq)]
+struct LogColumns<'a> {
+    seq: Vec<i64>,
+    at: Vec<String>,
+    level: Vec<&'static str>,
+    message: Vec<&'a str>,
+    fields: Vec<&'a Value>,
+}
+
+impl<'a> LogColumns<'a> {
+    fn of(lines: &'a [LogLine]) -> Result<Self, ApiError> {
+        if lines.len() > MAX_LINES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "a log batch holds at most {MAX_LINES} lines, not {}: send the rest in another batch",
+                    lines.len()
+                ),
+            ));
+        }
+        let mut columns = Self::default();
+        let mut seen = std::collections::HashSet::with_capacity(lines.len());
+        for (index, line) in lines.iter().enumerate() {
+            let bad = |what: &str| ApiError::bad_request(format!("lines[{index}]: {what}"));
+            let seq = i64::try_from(line.seq).map_err(|_| bad("seq is too large"))?;
+            if !seen.insert(seq) {
+                return Err(bad("seq appears twice in the batch"));
+            }
+            let at = line.at.parse::<jiff::Timestamp>().map_err(|_| {
+                bad("at must be an RFC 3339 time with an offset, such as 2024-05-01T09:30:00Z")
+            })?;
+            if line.message.len() > MAX_MESSAGE_BYTES {
+                return Err(bad(&format!(
+                    "message is longer than {MAX_MESSAGE_BYTES} bytes"
+                )));
+            }
+            if !line.fields.is_object() {
+                return Err(bad("fields must be a JSON object"));
+            }
+            // PostgreSQL text and JSONB cannot hold NUL: refuse it by name.
+            if line.message.contains('\0') || contains_nul(&line.fields) {
+                return Err(bad("a NUL character cannot be stored"));
+            }
+            columns.seq.push(seq);
+            columns.at.push(at.to_string());
+            columns.level.push(line.level.as_str());
+            columns.message.push(&line.message);
+            columns.fields.push(&line.fields);
+        }
+        Ok(columns)
+    }
+}
+
+async fn write(
+    State(state): State<AppState>,
+    ApiPath(analysis): ApiPath<String>,
+    runner: Runner,
+    ApiJson(body): ApiJson<LogBatch>,
+) -> Result<axum::Json<LogsStored>, ApiError> {
+    let claims = runner.for_analysis(&analysis)?;
+    let columns = LogColumns::of(&body.lines)?;
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    repository_of(&mut tx, &analysis).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO run_logs (account_id, analysis_id, attempt, seq, at, level, message, fields)
+         SELECT $1, $2, $3, l.seq, l.at::timestamptz, l.level, l.message, l.fields
+         FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+           AS l(seq, at, level, message, fields)
+         ON CONFLICT (analysis_id, attempt, seq) DO NOTHING",
+    )
+    .bind(account)
+    .bind(&analysis)
+    .bind(claims.attempt)
+    .bind(&columns.seq)
+    .bind(&columns.at)
+    .bind(&columns.level)
+    .bind(&columns.message)
+    .bind(&columns.fields)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    state.metrics.rows_written("run_logs", inserted);
+    Ok(axum::Json(LogsStored {
+        inserted,
+        existing: (body.lines.len() as u64).saturating_sub(inserted),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    attempt: Option<String>,
+    level: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (as the other lists).
+fn limit(value: Option<&str>) -> Result<i64, ApiError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "limit must be a whole number from 1 to {MAX_LIMIT}, not {value:?}"
+            ))
+        })
+}
+
+/// The levels at or above `level` (all when absent).
+fn levels(level: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+    let least = match level {
+        None => LogLevel::Trace,
+        Some(name) => LogLevel::parse(name).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "level must be trace, debug, info, warn or error, not {name:?}"
+            ))
+        })?,
+    };
+    Ok(LogLevel::ALL
+        .into_iter()
+        .filter(|level| *level >= least)
+        .map(LogLevel::as_str)
+        .collect())
+}
+
+/// The position after a page's last line: its attempt and seq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LogCursor {
+    attempt: i32,
+    seq: i64,
+}
+
+impl LogCursor {
+    /// Before every line (seq is never negative).
+    const START: Self = Self {
+        attempt: i32::MIN,
+        seq: -1,
+    };
+
+    fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("l\n{}\n{}", self.attempt, self.seq))
+    }
+
+    fn decode(value: Option<&str>) -> Result<Self, ApiError> {
+        let Some(value) = value else {
+            return Ok(Self::START);
+        };
+        let invalid = || {
+            ApiError::bad_request(
+                "cursor is not a nextCursor this list returned; start again without it",
+            )
+        };
+        let raw = URL_SAFE_NO_PAD
+            .decode(value)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(invalid)?;
+        let mut parts = raw.split('\n');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("l"), Some(attempt), Some(seq), None) => Ok(Self {
+                attempt: attempt.parse().map_err(|_| invalid())?,
+                seq: seq
+                    .parse()
+                    .ok()
+                    .filter(|seq| *seq >= 0)
+                    .ok_or_else(invalid)?,
+            }),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+type LogRow = (i32, i64, String, String, String, Value);
+
+async fn list(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    reader: Reader,
+    ApiQuery(query): ApiQuery<LogsQuery>,
+) -> Result<axum::Json<LogPage>, ApiError> {
+    let limit = limit(query.limit.as_deref())?;
+    let levels = levels(query.level.as_deref())?;
+    let attempt = query
+        .attempt
+        .as_deref()
+        .map(|value| {
+            value.parse::<i32>().map_err(|_| {
+                ApiError::bad_request(format!("attempt must be a whole number, not {value:?}"))
+            })
+        })
+        .transpose()?;
+    let after = LogCursor::decode(query.cursor.as_deref())?;
+    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT FROM analyses WHERE account_id = $1 AND id = $2)",
+    )
+    .bind(reader.account)
+    .bind(&id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !exists {
+        return Err(ApiError::not_found(format!("no analysis {id:?}")));
+    }
+    let mut rows: Vec<LogRow> = sqlx::query_as(concat!(
+        "SELECT l.attempt, l.seq, ",
+        rfc3339!("l.at"),
+        ", l.level, l.message, l.fields FROM run_logs l
+         WHERE l.account_id = $1 AND l.analysis_id = $2
+           AND ($3::integer IS NULL OR l.attempt = $3) AND l.level = ANY($4)
+           AND (l.attempt, l.seq) > ($5, $6)
+         ORDER BY l.attempt, l.seq LIMIT $7"
+    ))
+    .bind(reader.account)
+    .bind(&id)
+    .bind(attempt)
+    .bind(&levels)
+    .bind(after.attempt)
+    .bind(after.seq)
+    .bind(limit + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = rows.last().filter(|_| more).map(|(attempt, seq, ..)| {
+        LogCursor {
+            attempt: *attempt,
+            seq: *seq,
+        }
+        .encode()
+    });
+    let items = rows
+        .into_iter()
+        .map(|(attempt, seq, at, level, message, fields)| {
+            let level = LogLevel::parse(&level).ok_or_else(|| {
+                tracing::error!(level = %level, "a stored log line has an unknown level");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            })?;
+            Ok(LogRecord {
+                attempt,
+                line: LogLine {
+                    seq: u64::try_from(seq).unwrap_or_default(),
+                    at,
+                    level,
+                    message,
+                    fields,
+                },
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(axum::Json(LogPage { items, next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn line(seq: u64) -> LogLine {
+        LogLine {
+            seq,
+            at: "2024-05-01T09:30:00+02:00".into(),
+            level: LogLevel::Info,
+            message: format!("line {seq}"),
+            fields: json!({"stage": "extract"}),
+        }
+    }
+
+    #[test]
+    fn a_batch_becomes_columns_in_utc() {
+        let lines = [line(0), line(1)];
+        let columns = LogColumns::of(&lines).expect("valid");
+        assert_eq!(columns.seq, [0, 1]);
+        assert_eq!(columns.at, ["2024-05-01T07:30:00Z"; 2]);
+        assert_eq!(columns.level, ["info"; 2]);
+    }
+
+    #[test]
+    fn bad_batches_are_refused_by_line() {
+        let too_many: Vec<LogLine> = (0..=MAX_LINES as u64).map(line).collect();
+        let err = LogColumns::of(&too_many).expect_err("too many");
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        type Spoil = fn(&mut LogLine);
+        let cases: [(Spoil, &str); 5] = [
+            (|l| l.seq = u64::MAX, "seq is too large"),
+            (|l| l.at = "yesterday".into(), "at must be"),
+            (|l| l.message = "x".repeat(MAX_MESSAGE_BYTES + 1), "longer"),
+            (|l| l.fields = json!([1]), "fields must be"),
+            (|l| l.fields = json!({"k": "a\0b"}), "NUL"),
+        ];
+        for (spoil, says) in cases {
+            let mut lines = vec![line(0), line(1)];
+            spoil(&mut lines[1]);
+            let err = LogColumns::of(&lines).expect_err(says);
+            assert_eq!(err.status, StatusCode::BAD_REQUEST);
+            assert!(err.message.starts_with("lines[1]: "), "{err:?}");
+            assert!(err.message.contains(says), "{err:?}");
+        }
+        let err = LogColumns::of(&[line(3), line(3)]).expect_err("twice");
+        assert!(err.message.contains("twice"), "{err:?}");
+    }
+
+    #[test]
+    fn levels_are_the_least_and_above() {
+        assert_eq!(levels(Some("warn")).ok(), Some(vec!["warn", "error"]));
+        assert_eq!(levels(None).map(|l| l.len()).ok(), Some(5));
+        assert!(levels(Some("loud")).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_others() {
+        let cursor = LogCursor {
+            attempt: 2,
+            seq: 41,
+        };
+        assert_eq!(LogCursor::decode(Some(&cursor.encode())).ok(), Some(cursor));
+        assert_eq!(LogCursor::decode(None).ok(), Some(LogCursor::START));
+        for bad in [
+            "!!",
+            &URL_SAFE_NO_PAD.encode("p\n\n5"),
+            &URL_SAFE_NO_PAD.encode("l\n1\n-1"),
+            &URL_SAFE_NO_PAD.encode("l\n1\n2\n3"),
+        ] {
+            assert!(LogCursor::decode(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}
