@@ -159,10 +159,12 @@ fn report(
 }
 
 /// A name for the repository: its working tree's directory, or the git directory's name
-/// without `.git`.
+/// without `.git`. Relative paths (`analyze .`) are resolved first, so `.` is named after the
+/// directory it stands for.
 pub fn repository_title(repo: &gix::Repository) -> String {
     let dir: &Path = repo.workdir().unwrap_or_else(|| repo.git_dir());
-    let name = dir
+    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let name = absolute
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();

@@ -282,3 +282,22 @@ fn an_unreachable_url_is_a_retryable_failure() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&url), "{stderr}");
 }
+
+#[test]
+fn the_story_is_titled_after_the_directory_even_for_dot() {
+    let repo = small_repo();
+    let out = repo.sibling("out-dot");
+    let output = analyze(&[".", "--out", out.to_str().unwrap()], &repo.path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let name = repo.path.file_name().unwrap().to_string_lossy().into_owned();
+    let story = std::fs::read_to_string(out.join("story.md")).unwrap();
+    assert!(
+        story.starts_with(&format!("# {name}:")),
+        "the story's title should name {name}: {}",
+        story.lines().next().unwrap_or_default()
+    );
+}
