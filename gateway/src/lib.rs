@@ -2,8 +2,8 @@
 //! tokens the operator signs ([`auth`]); every query runs in a transaction scoped to the
 //! caller's account, and PostgreSQL's row-level security enforces the same scope again
 //! ([`db`], `migrations/`). The runner's HTTP API is in [`api`], the read API for users in
-//! [`read`], the admin path for their per-account API keys in [`keys`]; the bodies of all of
-//! them in [`gitview_crds::results`].
+//! [`read`], the admin path for their per-account API keys in [`keys`] and for accounts' data
+//! policies in [`policy`]; the bodies of all of them in [`gitview_crds::results`].
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -14,6 +14,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 pub mod read;
 #[cfg(feature = "testing")]
 pub mod testing;
