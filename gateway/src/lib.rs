@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod policy;
 pub mod read;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 
