@@ -9,7 +9,8 @@
 //! operator mounts into a runner pod, the claims of the gateway token it signs, and the outcome
 //! line the runner leaves in its termination message. [`records`] holds the commit records the
 //! runner extracts and the gateway stores; [`remote`] the canonical form of a repository URL
-//! and its fingerprint; [`results`] the gateway's HTTP API types.
+//! and its fingerprint; [`results`] the gateway's HTTP API types; [`scrub`] the secret and
+//! email scrubbing both the runner and the gateway apply.
 #![forbid(unsafe_code)]
 // kube-derive repeats `type_ = ...` across `printcolumn(...)` entries, which this lint misreads.
 #![allow(clippy::duplicated_attributes)]
@@ -18,6 +19,7 @@ pub mod labels;
 pub mod records;
 pub mod remote;
 pub mod results;
+pub mod scrub;
 pub mod v1alpha1;
 pub mod wire;
 

@@ -38,6 +38,8 @@
 //! | `POST /v1/admin/accounts/{account}/keys` | [`CreateApiKey`] | 201 [`ApiKeyCreated`] (the only time the key is shown) |
 //! | `GET /v1/admin/accounts/{account}/keys` | | [`ApiKeyList`] |
 //! | `DELETE /v1/admin/accounts/{account}/keys/{id}` | | 204 (revoked; again: 204) |
+//! | `GET /v1/admin/accounts/{account}/policy` | | [`AccountPolicy`] |
+//! | `PUT /v1/admin/accounts/{account}/policy` | [`SetAccountPolicy`] | [`AccountPolicy`] |
 //!
 //! Times are RFC 3339 strings in UTC. Every error is an [`ErrorBody`].
 
@@ -223,6 +225,34 @@ pub struct ApiKeyCreated {
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyList {
     pub items: Vec<ApiKey>,
+}
+
+/// The most days an account may keep its results (a century).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+/// An account's data policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountPolicy {
+    pub account: String,
+    /// Emails hashed and secrets redacted: by the runner before anything is stored, and by the
+    /// gateway again on every read route, over rows stored before the policy was turned on.
+    pub scrub_pii: bool,
+    /// Analyses (with their phases, artifacts, progress and commits) and audit rows older than
+    /// this are deleted by the retention janitor.
+    pub retention_days: u32,
+}
+
+/// Changes an account's policy (the account is created if new); absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetAccountPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrub_pii: Option<bool>,
+    /// 1 to [`MAX_RETENTION_DAYS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 36_500))]
+    pub retention_days: Option<u32>,
 }
 
 /// The repository an analysis ran on.

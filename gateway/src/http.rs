@@ -55,7 +55,8 @@ fn table() -> Routes {
     let routes = crate::api::routes(Routes::default());
     let routes = crate::read::routes(routes);
     let routes = crate::logs::routes(routes);
-    crate::keys::routes(routes)
+    let routes = crate::keys::routes(routes);
+    crate::policy::routes(routes)
         .on(Method::GET, "/healthz", || async { "ok" })
         .on(Method::GET, "/readyz", readyz)
         .on(Method::GET, "/metrics", metrics)

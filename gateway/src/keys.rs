@@ -34,7 +34,7 @@ const SECRET_BYTES: usize = 32;
 /// Admin tokens shorter than this are refused at start.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
 /// The actor of audit rows the admin path writes.
-const ADMIN_ACTOR: &str = "admin";
+pub(crate) const ADMIN_ACTOR: &str = "admin";
 
 /// Why a key could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +224,7 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         )
 }
 
-fn valid_account(account: &str) -> Result<(), ApiError> {
+pub(crate) fn valid_account(account: &str) -> Result<(), ApiError> {
     if account.is_empty()
         || account.len() > 253
         || account.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -294,7 +294,7 @@ fn api_key(account: &str, row: KeyRow) -> ApiKey {
     }
 }
 
-async fn existing_account(state: &AppState, account: &str) -> Result<i64, ApiError> {
+pub(crate) async fn existing_account(state: &AppState, account: &str) -> Result<i64, ApiError> {
     valid_account(account)?;
     let id: Option<i64> = sqlx::query_scalar("SELECT gitview_account_id($1)")
         .bind(account)

@@ -2,9 +2,10 @@
 //! tokens the operator signs ([`auth`]); every query runs in a transaction scoped to the
 //! caller's account, and PostgreSQL's row-level security enforces the same scope again
 //! ([`db`], `migrations/`). The runner's HTTP API is in [`api`], the read API for users in
-//! [`read`], run logs (both ways) in [`logs`], the admin path for their per-account API keys in [`keys`],
-//! per-key rate limits in [`limits`]; the bodies of all of
-//! them in [`gitview_crds::results`].
+//! [`read`], run logs (both ways) in [`logs`], the admin path for their per-account API keys in
+//! [`keys`] and for accounts' data policies in [`policy`], per-key rate limits in [`limits`],
+//! the retention janitor in [`retention`]; the bodies of all of them in
+//! [`gitview_crds::results`].
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -17,7 +18,9 @@ pub mod limits;
 pub mod logs;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 pub mod read;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 

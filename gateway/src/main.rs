@@ -1,4 +1,5 @@
-//! `gitview-gateway`: `serve` the results API, or `migrate` the database.
+//! `gitview-gateway`: `serve` the results API, `migrate` the database, or run one `retention`
+//! pass.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal as _;
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use gitview_gateway::{api, auth, db, keys, limits};
+use gitview_gateway::{api, auth, db, keys, limits, retention};
 
 /// The gitview results service.
 #[derive(Debug, Parser)]
@@ -25,6 +26,12 @@ enum Command {
     Openapi,
     /// Apply the schema migrations (as the schema's owner), then exit.
     Migrate {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Delete what is older than each account's retention, once, then exit (as the gateway's
+    /// role; skips if another gateway's pass holds the lock).
+    Retention {
         #[command(flatten)]
         database: Database,
     },
@@ -95,6 +102,10 @@ struct Serve {
     max_connections: u32,
     #[arg(long, env = "GITVIEW_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
+    /// How often the retention janitor runs (`1h`, `30m`, …); `0` disables it. Replicas take
+    /// turns through a database lock.
+    #[arg(long, env = "GITVIEW_RETENTION_INTERVAL", default_value = "1h", value_parser = retention::parse_interval)]
+    retention_interval: std::time::Duration,
 }
 
 fn init_logs(json: bool) {
@@ -130,6 +141,19 @@ fn main() -> anyhow::Result<()> {
                     .context("cannot connect to the database")?;
                 db::migrate(&pool).await.context("migrations failed")?;
                 tracing::info!("migrations applied");
+                Ok(())
+            })
+        }
+        Command::Retention { database } => {
+            init_logs(false);
+            runtime.block_on(async {
+                let pool = db::connect(&database.url()?, 2)
+                    .await
+                    .context("cannot connect to the database")?;
+                let outcome = retention::run_once(&pool)
+                    .await
+                    .context("the retention pass failed")?;
+                retention::log(Ok(outcome));
                 Ok(())
             })
         }
@@ -173,6 +197,14 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
     match limits::RateLimit::new(serve.rate_limit_per_key, serve.rate_limit_burst) {
         Some(limit) => state = state.with_rate_limit(limit, limits::LimitClock::system()),
         None => tracing::info!("--rate-limit-per-key 0: API keys are not rate-limited"),
+    }
+    if serve.retention_interval.is_zero() {
+        tracing::info!("--retention-interval 0: the retention janitor is off");
+    } else {
+        tokio::spawn(retention::every(
+            state.pool.clone(),
+            serve.retention_interval,
+        ));
     }
     let app = api::router(state, serve.max_body_bytes);
     let listener = tokio::net::TcpListener::bind(serve.listen)

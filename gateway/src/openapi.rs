@@ -10,9 +10,10 @@
 
 use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_crds::results::{
-    AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored, CommitBatch, CommitPage,
-    CommitUpload, CreateApiKey, ErrorBody, FinishRun, LogBatch, LogLevel, LogLine, LogPage,
-    LogsStored, ProgressEvent, ProgressPage, RunFinished, RunStarted, RunStatus, StartRun,
+    AccountPolicy, AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored,
+    CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, LogBatch, LogLevel,
+    LogLine, LogPage, LogsStored, ProgressEvent, ProgressPage, RunFinished, RunStarted, RunStatus,
+    SetAccountPolicy, StartRun,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -435,6 +436,25 @@ fn admin_routes(doc: &mut Document) {
             "responses": responses(&[(204, empty("Revoked"))], &[400, 401, 403, 404, 503]),
         }),
     );
+    let ok = doc.schema::<AccountPolicy>();
+    doc.add("get", "/v1/admin/accounts/{account}/policy", json!({
+        "operationId": "getAccountPolicy", "tags": ["admin"], "security": security(ADMIN_TOKEN),
+        "summary": "The account's data policy: scrubbing on read, retention",
+        "parameters": [account_param()],
+        "responses": responses(&[(200, json_response("The policy", ok.clone()))], &[400, 401, 403, 404, 503]),
+    }));
+    let set = SetAccountPolicy {
+        scrub_pii: Some(true),
+        retention_days: Some(90),
+    };
+    let body = doc.schema::<SetAccountPolicy>();
+    doc.add("put", "/v1/admin/accounts/{account}/policy", json!({
+        "operationId": "setAccountPolicy", "tags": ["admin"], "security": security(ADMIN_TOKEN),
+        "summary": "Change the account's data policy (the account too, if new); absent fields stay",
+        "parameters": [account_param()],
+        "requestBody": json_body(body, to_value(set)),
+        "responses": responses(&[(200, json_response("The policy now", ok))], &[400, 401, 403, 413, 415, 422, 503]),
+    }));
 }
 
 fn service_routes(doc: &mut Document) {
@@ -513,7 +533,7 @@ pub fn document() -> Value {
         "tags": [
             {"name": "runner", "description": "Runner pods write an analysis' results"},
             {"name": "read", "description": "Users and downstream services read them"},
-            {"name": "admin", "description": "Per-account API keys"},
+            {"name": "admin", "description": "Per-account API keys and data policies"},
             {"name": "service", "description": "Health, readiness, metrics, this document"},
         ],
         "paths": paths,

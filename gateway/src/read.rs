@@ -7,6 +7,13 @@
 //! and row-level security scopes it again. An analysis of another account is answered exactly
 //! like one that does not exist (404), so ids leak nothing.
 //!
+//! Accounts whose policy scrubs PII (`accounts.scrub_pii`) get every person and every piece of
+//! free text scrubbed again on the way out, with the runner's own rules
+//! ([`gitview_crds::scrub`]): commit records (emails hashed, secrets redacted in messages),
+//! enrichments, analyses' messages, phases, story and timeline. Rows stored before the policy
+//! was turned on hold raw text; this is what keeps them from being read. The policy is read in
+//! the same query as the rows (no extra round trip), and a missing policy scrubs.
+//!
 //! Lists are newest first and keyset-paginated: a page ends with an opaque `nextCursor`
 //! (base64url of the last row's sort key), and the next page starts strictly after that key,
 //! so rows are never skipped or repeated while others are added, and a deep page costs what
@@ -22,10 +29,12 @@ use gitview_crds::results::{
     AnalysisDetail, AnalysisPage, AnalysisSummary, ArtifactInfo, CommitPage, CommitView,
     ProgressEvent, ProgressPage, ProgressRecord, RepositoryRef, RunStatus,
 };
+use gitview_crds::scrub::{self, SCRUBBED_DOMAIN};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
+use std::borrow::Cow;
 
 use crate::api::AppState;
 use crate::db::{self, rfc3339};
@@ -263,6 +272,26 @@ fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
 }
 
+/// The account's scrub policy as a scalar subquery on the bound account (`$1`); a missing row
+/// scrubs.
+const SCRUB_PII: &str = "coalesce((SELECT scrub_pii FROM accounts WHERE id = $1), true)";
+
+/// Free text scrubbed in place.
+fn scrub_text(text: &mut String) {
+    if let (Cow::Owned(scrubbed), _) = scrub::scrub_text(text) {
+        *text = scrubbed;
+    }
+}
+
+/// An author email as the runner stores it scrubbed, computed in SQL from a stored email:
+/// `<16 hex of sha256(lower-cased, trimmed email)>@scrubbed.invalid` (lower-casing is
+/// PostgreSQL's: the same as the runner's for ASCII emails).
+fn hashed_email_sql(column: &str) -> String {
+    format!(
+        "(left(encode(sha256(convert_to(lower(btrim({column})), 'UTF8')), 'hex'), 16) || '@{SCRUBBED_DOMAIN}')"
+    )
+}
+
 /// The columns of an [`AnalysisRow`] (`a` = analyses, `r` = repositories).
 macro_rules! analysis_columns {
     () => {
@@ -302,6 +331,14 @@ struct AnalysisRow {
 }
 
 impl AnalysisRow {
+    /// The summary, its free text (the message) scrubbed if `scrub`.
+    fn summary_scrubbed(mut self, scrub: bool) -> Result<AnalysisSummary, ApiError> {
+        if scrub {
+            scrub_text(&mut self.message);
+        }
+        self.summary()
+    }
+
     fn summary(self) -> Result<AnalysisSummary, ApiError> {
         let status = match self.status.as_str() {
             "running" => RunStatus::Running,
@@ -399,8 +436,12 @@ async fn analyses(
     let mut sql = QueryBuilder::<Postgres>::new(concat!(
         "SELECT ",
         analysis_columns!(),
-        " FROM analyses a JOIN repositories r ON r.id = a.repository_id WHERE a.account_id = "
+        ", coalesce((SELECT scrub_pii FROM accounts WHERE id = "
     ));
+    sql.push_bind(reader.account).push(
+        "), true) AS scrub_pii FROM analyses a JOIN repositories r ON r.id = a.repository_id
+         WHERE a.account_id = ",
+    );
     sql.push_bind(reader.account);
     // One repository (the common case) as `=`, so the per-repository index also gives the
     // order; several (one URL, several branches) as `= ANY`.
@@ -434,25 +475,33 @@ async fn analyses(
     }
     sql.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
         .push_bind(limit + 1);
-    let rows: Vec<AnalysisRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let rows: Vec<ListRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
     let (rows, next_cursor) = page(rows, limit, List::Analyses, |row| Cursor {
-        time: Some(row.created_at.clone()),
-        id: row.id.clone(),
+        time: Some(row.summary.created_at.clone()),
+        id: row.summary.id.clone(),
     });
     Ok(axum::Json(AnalysisPage {
         items: rows
             .into_iter()
-            .map(AnalysisRow::summary)
+            .map(|row| row.summary.summary_scrubbed(row.scrub_pii))
             .collect::<Result<_, _>>()?,
         next_cursor,
     }))
 }
 
 #[derive(Debug, sqlx::FromRow)]
+struct ListRow {
+    #[sqlx(flatten)]
+    summary: AnalysisRow,
+    scrub_pii: bool,
+}
+
+#[derive(Debug, sqlx::FromRow)]
 struct DetailRow {
     #[sqlx(flatten)]
     summary: AnalysisRow,
+    scrub_pii: bool,
     config: Value,
     metrics: Value,
     model_versions: Value,
@@ -471,19 +520,18 @@ async fn analysis(
     reader: Reader,
 ) -> Result<axum::Json<AnalysisDetail>, ApiError> {
     let mut tx = db::tenant(&state.pool, reader.account).await?;
-    let row: DetailRow = sqlx::query_as(concat!(
-        "SELECT ",
-        analysis_columns!(),
-        ", a.config, a.metrics, a.model_versions
+    let row: DetailRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {}, {SCRUB_PII} AS scrub_pii, a.config, a.metrics, a.model_versions
          FROM analyses a JOIN repositories r ON r.id = a.repository_id
-         WHERE a.account_id = $1 AND a.id = $2"
-    ))
+         WHERE a.account_id = $1 AND a.id = $2",
+        analysis_columns!()
+    )))
     .bind(reader.account)
     .bind(&id)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| not_found(&id))?;
-    let phases: Vec<Value> = sqlx::query_scalar(
+    let mut phases: Vec<Value> = sqlx::query_scalar(
         "SELECT document FROM phases WHERE account_id = $1 AND analysis_id = $2 ORDER BY seq",
     )
     .bind(reader.account)
@@ -521,8 +569,19 @@ async fn analysis(
             sha256,
         });
     }
+    if row.scrub_pii {
+        for phase in &mut phases {
+            scrub::scrub_json(phase);
+        }
+        if let Some(story) = &mut story {
+            scrub_text(story);
+        }
+        if let Some(timeline) = &mut timeline {
+            scrub::scrub_json(timeline);
+        }
+    }
     Ok(axum::Json(AnalysisDetail {
-        summary: row.summary.summary()?,
+        summary: row.summary.summary_scrubbed(row.scrub_pii)?,
         config: row.config,
         metrics: row.metrics,
         model_versions: row.model_versions,
@@ -533,16 +592,16 @@ async fn analysis(
     }))
 }
 
-/// Whether the account has the analysis (in the tenant transaction).
-async fn require_analysis(tx: &mut PgConnection, account: i64, id: &str) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT FROM analyses WHERE account_id = $1 AND id = $2)",
-    )
+/// The account's scrub policy if it has the analysis, else 404 (in the tenant transaction).
+async fn require_analysis(tx: &mut PgConnection, account: i64, id: &str) -> Result<bool, ApiError> {
+    let scrub: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCRUB_PII} WHERE EXISTS (SELECT FROM analyses WHERE account_id = $1 AND id = $2)"
+    )))
     .bind(account)
     .bind(id)
-    .fetch_one(tx)
+    .fetch_optional(tx)
     .await?;
-    if exists { Ok(()) } else { Err(not_found(id)) }
+    scrub.ok_or_else(|| not_found(id))
 }
 
 /// `%`, `_` and `\` taken literally by `LIKE … ESCAPE '\'`.
@@ -590,7 +649,7 @@ async fn commits(
         path => path.map(str::to_owned),
     };
     let mut tx = db::tenant(&state.pool, reader.account).await?;
-    require_analysis(&mut tx, reader.account, &id).await?;
+    let scrub = require_analysis(&mut tx, reader.account, &id).await?;
     let mut sql = QueryBuilder::<Postgres>::new(concat!(
         "SELECT c.id, ",
         rfc3339!("c.committed_at"),
@@ -600,7 +659,22 @@ async fn commits(
     sql.push_bind(reader.account)
         .push(" AND c.analysis_id = ")
         .push_bind(id.clone());
-    if let Some(author) = author {
+    if let Some(author) = author
+        .as_deref()
+        .filter(|author| scrub && author.contains('@'))
+    {
+        // Scrubbed, the reader sees hashed emails and filters by them (or by a raw email, which
+        // hashes alike): rows stored scrubbed hold the hash, rows stored raw are hashed here.
+        let hashed = scrub::hash_email(author).to_lowercase();
+        sql.push(" AND (lower(c.author_email) = ")
+            .push_bind(hashed.clone())
+            .push(format_args!(
+                " OR {} = ",
+                hashed_email_sql("c.author_email")
+            ))
+            .push_bind(hashed)
+            .push(")");
+    } else if let Some(author) = author {
         sql.push(" AND (c.author_name = ")
             .push_bind(author.clone())
             .push(" OR lower(c.author_email) = lower(")
@@ -649,11 +723,16 @@ async fn commits(
     let items = rows
         .into_iter()
         .map(|row| {
-            let record: CommitRecord = serde_json::from_value(row.record)
+            let mut record: CommitRecord = serde_json::from_value(row.record)
                 .map_err(|err| internal("a stored commit record does not parse", err))?;
+            let mut enrichment = row.enrichment;
+            if scrub {
+                scrub::scrub_record(&mut record);
+                scrub::scrub_json(&mut enrichment);
+            }
             Ok(CommitView {
                 record,
-                enrichment: row.enrichment,
+                enrichment,
                 lines_added: unsigned(row.lines_added),
                 lines_deleted: unsigned(row.lines_deleted),
             })

@@ -98,6 +98,9 @@ async fn a_run_reads_back_through_an_api_key() {
     )
     .await;
     let key = gw.create_key("team-a", "reader").await.secret;
+    // As stored: the account does not scrub on read (tests/policy.rs covers scrubbing).
+    let (status, body) = gw.set_policy("team-a", &json!({"scrubPii": false})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, body) = gw.get(&key, "/v1/analyses").await;
     let page: AnalysisPage = parse(status, body);

@@ -239,3 +239,19 @@ impl Gateway {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 }
+
+impl Gateway {
+    /// Sets `account`'s data policy on the admin path; the status and the JSON body.
+    pub async fn set_policy(&self, account: &str, policy: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .put(self.url(&format!("/v1/admin/accounts/{account}/policy")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(policy)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
