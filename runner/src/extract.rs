@@ -389,6 +389,12 @@ fn pairs_of(changes: Vec<gix::object::tree::diff::ChangeDetached>) -> (Vec<FileP
                 entry_mode,
                 id,
             } => {
+                // git canonicalises modes before it compares (`canon_mode`: any regular
+                // non-executable file is 100644), so early histories' 100664 → 100644 with the
+                // same blob is no change to git; gix compares the raw modes.
+                if previous_id == id && previous_entry_mode.kind() == entry_mode.kind() {
+                    continue;
+                }
                 pairs.push(FilePair {
                     path: location,
                     old: file(previous_entry_mode, previous_id),

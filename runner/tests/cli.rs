@@ -293,7 +293,12 @@ fn the_story_is_titled_after_the_directory_even_for_dot() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let name = repo.path.file_name().unwrap().to_string_lossy().into_owned();
+    let name = repo
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let story = std::fs::read_to_string(out.join("story.md")).unwrap();
     assert!(
         story.starts_with(&format!("# {name}:")),

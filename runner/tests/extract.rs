@@ -597,3 +597,90 @@ fn commit_order_with_many_equal_timestamps_matches_git() {
     );
     assert_matches_git(&records, &git_numstat(&repo, &repo.path, &["HEAD^2..HEAD"]));
 }
+
+/// Early histories (git's own, 2005) recorded regular files as `100664`; git canonicalises
+/// modes before comparing trees, so a commit that only rewrites `100664` as `100644` changes
+/// nothing for `git log --numstat`.
+#[test]
+fn non_canonical_file_modes_match_git() {
+    let repo = Repo::new();
+    repo.write("a.txt", "one\n");
+    repo.write("b.txt", "two\n");
+    repo.commit("canonical");
+    let blob = |path: &str| {
+        repo.git(&["rev-parse", &format!("HEAD:{path}")])
+            .trim()
+            .to_owned()
+    };
+    let (a, b) = (blob("a.txt"), blob("b.txt"));
+    // A tree with 100664 entries, written as raw bytes (`git mktree` would canonicalise).
+    let tree_with = |mode_a: &str, mode_b: &str, b_id: &str| -> String {
+        let mut raw = Vec::new();
+        for (mode, name, id) in [(mode_a, "a.txt", a.as_str()), (mode_b, "b.txt", b_id)] {
+            raw.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            raw.extend(
+                (0..id.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap()),
+            );
+        }
+        let file = repo.sibling("raw-tree");
+        std::fs::write(&file, raw).unwrap();
+        repo.git(&[
+            "hash-object",
+            "-t",
+            "tree",
+            "-w",
+            "--literally",
+            file.to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned()
+    };
+    repo.write("b.txt", "two\nthree\n");
+    repo.git(&["add", "b.txt"]);
+    let b2 = repo.git(&["rev-parse", ":b.txt"]).trim().to_owned();
+    let old_style = tree_with("100664", "100664", &b);
+    let first = repo
+        .git(&["commit-tree", &old_style, "-p", "HEAD", "-m", "old modes"])
+        .trim()
+        .to_owned();
+    // Same blobs, canonical modes: nothing changed for git. Then a real change beside a
+    // mode-only one.
+    let canonical = tree_with("100644", "100644", &b);
+    let second = repo
+        .git(&[
+            "commit-tree",
+            &canonical,
+            "-p",
+            &first,
+            "-m",
+            "canonical modes",
+        ])
+        .trim()
+        .to_owned();
+    let mixed = tree_with("100664", "100644", &b2);
+    let third = repo
+        .git(&[
+            "commit-tree",
+            &mixed,
+            "-p",
+            &second,
+            "-m",
+            "one real change",
+        ])
+        .trim()
+        .to_owned();
+    repo.git(&["update-ref", "refs/heads/main", &third]);
+
+    let records = extract_records(&repo.path, None, "main", ExtractOptions::default());
+    let git = git_numstat(&repo, &repo.path, &["main"]);
+    assert_matches_git(&records, &git);
+    let by_id = |id: &str| records.iter().find(|r| r.id == id).unwrap();
+    assert!(
+        by_id(&second).files.is_empty(),
+        "{:?}",
+        by_id(&second).files
+    );
+    assert_eq!(by_id(&third).files.len(), 1, "{:?}", by_id(&third).files);
+}
