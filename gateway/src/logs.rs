@@ -24,7 +24,7 @@ use crate::db::{self, rfc3339};
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiPath, Routes};
 use crate::keys::Reader;
-use crate::read::{ApiQuery, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::read::{ApiQuery, limit};
 
 /// The most lines one batch may hold; more answer 413.
 pub const MAX_LINES: usize = gitview_crds::results::MAX_LOG_LINES;
@@ -137,22 +137,6 @@ struct LogsQuery {
     level: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
-}
-
-/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (as the other lists).
-fn limit(value: Option<&str>) -> Result<i64, ApiError> {
-    let Some(value) = value else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    value
-        .parse::<i64>()
-        .ok()
-        .filter(|n| (1..=MAX_LIMIT).contains(n))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "limit must be a whole number from 1 to {MAX_LIMIT}, not {value:?}"
-            ))
-        })
 }
 
 /// The levels at or above `level` (all when absent).

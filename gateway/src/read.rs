@@ -101,8 +101,8 @@ struct ProgressQuery {
     cursor: Option<String>,
 }
 
-/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
-fn limit(value: Option<&str>) -> Result<i64, ApiError> {
+/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (every list route).
+pub(crate) fn limit(value: Option<&str>) -> Result<i64, ApiError> {
     let Some(value) = value else {
         return Ok(DEFAULT_LIMIT);
     };
