@@ -39,6 +39,25 @@ pub fn key_pair(seed: u8) -> (EncodingKey, String) {
     )
 }
 
+/// A throwaway cluster with database `gitview` migrated by its owner `gitview_owner`, and
+/// the login role `gateway`, a member of `gitview_app` (bound by row-level security).
+pub async fn migrated_postgres() -> TestPostgres {
+    let pg = TestPostgres::start().await.expect("postgres starts");
+    pg.create_database("gitview").await.unwrap();
+    pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
+        .await
+        .unwrap();
+    let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
+        .await
+        .unwrap();
+    db::migrate(&owner).await.expect("migrations apply");
+    owner.close().await;
+    pg.exec("gitview", "CREATE ROLE gateway LOGIN IN ROLE gitview_app")
+        .await
+        .unwrap();
+    pg
+}
+
 impl Gateway {
     /// With the admin routes enabled by [`ADMIN_TOKEN`].
     pub async fn start() -> Self {
@@ -55,18 +74,7 @@ impl Gateway {
         configure: impl FnOnce(api::AppState) -> api::AppState,
     ) -> Self {
         gitview_gateway::install_crypto_provider();
-        let pg = TestPostgres::start().await.expect("postgres starts");
-        pg.create_database("gitview").await.unwrap();
-        pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
-            .await
-            .unwrap();
-        let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
-            .await
-            .unwrap();
-        db::migrate(&owner).await.expect("migrations apply");
-        pg.exec("gitview", "CREATE ROLE gateway LOGIN IN ROLE gitview_app")
-            .await
-            .unwrap();
+        let pg = migrated_postgres().await;
         let pool = db::connect(&pg.url("gateway", "gitview"), 8).await.unwrap();
         let (signing, public) = key_pair(7);
         let verifier = auth::Verifier::from_pem(public.as_bytes()).unwrap();
