@@ -11,19 +11,22 @@
 use std::time::Duration;
 
 use gitview_crds::results::{
-    Advance, BatchStored, CommitBatch, CommitUpload, ErrorBody, FinishRun, ProgressEvent,
-    RunFinished, RunStarted, RunStatus, StartRun,
+    Advance, BatchStored, CommitBatch, CommitUpload, ErrorBody, FinishRun, LogBatch, LogLine,
+    LogsStored, ProgressEvent, RunFinished, RunStarted, RunStatus, StartRun,
 };
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
 
 use crate::analyze::AnalysisSummary;
+use crate::runlog::{LOCAL_TARGET, MAX_LOG_LINES, RunLog};
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError};
 use crate::story::PhaseRecord;
 
 /// Tries per request, the first included.
 const TRIES: u32 = 4;
+/// About the most message and field bytes one log batch carries (besides its line limit).
+const LOG_BATCH_BYTES: usize = 2 << 20;
 
 /// Talks to the gateway for one attempt of one analysis.
 pub struct GatewayClient {
@@ -149,10 +152,59 @@ impl GatewayClient {
             .ok_or_else(|| SinkError::Unavailable("finish: empty answer".into()))
     }
 
+    /// Stores one batch of the attempt's log lines (at most [`MAX_LOG_LINES`]).
+    pub fn logs(&self, batch: &LogBatch) -> Result<LogsStored, SinkError> {
+        self.call("logs", || self.client.post(self.url("logs")).json(batch))?
+            .ok_or_else(|| SinkError::Unavailable("logs: empty answer".into()))
+    }
+
+    /// Ships the run log's unshipped lines in batches of at most [`MAX_LOG_LINES`]. Never
+    /// fails the run: when a batch is not taken, says so on stderr only and switches the run
+    /// log off (its lines stay on stderr).
+    pub fn ship_logs(&self, log: &RunLog) {
+        if !log.is_on() {
+            return;
+        }
+        let lines = log.drain();
+        let mut rest = lines.as_slice();
+        while !rest.is_empty() {
+            let take = batch_len(rest);
+            let batch = LogBatch {
+                lines: rest[..take].to_vec(),
+            };
+            if let Err(err) = self.logs(&batch) {
+                log.switch_off();
+                tracing::warn!(
+                    target: LOCAL_TARGET,
+                    error = %err,
+                    lost = rest.len(),
+                    "the run log could not be shipped to the gateway; from now on it is on stderr only"
+                );
+                return;
+            }
+            rest = &rest[take..];
+        }
+    }
+
     fn put_json(&self, tail: &str, body: &serde_json::Value) -> Result<(), SinkError> {
         self.call::<serde_json::Value>(tail, || self.client.put(self.url(tail)).json(body))
             .map(drop)
     }
+}
+
+/// How many of `lines` (at least one) go in the next batch: at most [`MAX_LOG_LINES`], and
+/// about [`LOG_BATCH_BYTES`] of text.
+fn batch_len(lines: &[LogLine]) -> usize {
+    let mut bytes = 0;
+    let mut take = 0;
+    for line in lines.iter().take(MAX_LOG_LINES) {
+        bytes += line.message.len() + line.fields.to_string().len() + 64;
+        if take > 0 && bytes > LOG_BATCH_BYTES {
+            break;
+        }
+        take += 1;
+    }
+    take.max(1)
 }
 
 /// Writes a pod run's results through the gateway.
@@ -163,6 +215,8 @@ pub struct GatewaySink<'c> {
     /// expected value), and whether a successful run advances it.
     expected: Option<String>,
     advances: bool,
+    /// The run log, shipped at every progress report and before the finish.
+    log: Option<RunLog>,
     /// What the gateway stored, for the outcome.
     pub inserted: u64,
     pub finished: Option<RunFinished>,
@@ -176,8 +230,22 @@ impl<'c> GatewaySink<'c> {
             client,
             expected,
             advances,
+            log: None,
             inserted: 0,
             finished: None,
+        }
+    }
+
+    /// Ships `log` at stage boundaries (every progress report) and before the finish.
+    #[must_use]
+    pub fn with_log(mut self, log: RunLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    fn ship_logs(&self) {
+        if let Some(log) = &self.log {
+            self.client.ship_logs(log);
         }
     }
 }
@@ -244,6 +312,7 @@ impl Sink for GatewaySink<'_> {
         }) {
             tracing::warn!(error = %err, "progress not recorded");
         }
+        self.ship_logs();
         Ok(())
     }
 
@@ -263,7 +332,36 @@ impl Sink for GatewaySink<'_> {
                 to,
             }),
         };
+        self.ship_logs();
         self.finished = Some(self.client.finish(&body)?);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gitview_crds::results::LogLevel;
+
+    use super::*;
+
+    fn line(seq: u64, bytes: usize) -> LogLine {
+        LogLine {
+            seq,
+            at: "2024-05-01T09:30:00Z".into(),
+            level: LogLevel::Info,
+            message: "x".repeat(bytes),
+            fields: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn log_batches_keep_to_the_line_limit_and_about_the_byte_budget() {
+        let many: Vec<LogLine> = (0..2500).map(|seq| line(seq, 10)).collect();
+        assert_eq!(batch_len(&many), MAX_LOG_LINES);
+        assert_eq!(batch_len(&many[2000..]), 500);
+        let big: Vec<LogLine> = (0..400).map(|seq| line(seq, 16 * 1024)).collect();
+        let take = batch_len(&big);
+        assert!(take < 400 && take * 16 * 1024 <= LOG_BATCH_BYTES, "{take}");
+        assert_eq!(batch_len(&big[..1]), 1);
     }
 }

@@ -19,6 +19,7 @@ pub mod output;
 pub mod pipeline;
 pub mod record;
 pub mod run;
+pub mod runlog;
 pub mod scrub;
 pub mod sink;
 pub mod story;

@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 use gitview_crds::wire::EXIT_INVALID_INPUT;
 use gitview_runner::analyze::{AnalyzeRequest, SummarizerChoice, analyze};
 use gitview_runner::extract::ExtractOptions;
-use gitview_runner::run::{RunEnv, run};
+use gitview_runner::run::{RunEnv, run_with_log};
+use gitview_runner::runlog::RunLog;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Turns a git repository's history into structured data.
 #[derive(Debug, Parser)]
@@ -125,7 +128,7 @@ fn main() -> ExitCode {
                 threads,
                 cache_dir,
             } = *args;
-            init_logs(false);
+            init_logs(None);
             let request = AnalyzeRequest {
                 path,
                 since,
@@ -164,25 +167,27 @@ fn main() -> ExitCode {
             }
         }
         Command::Run => {
-            init_logs(true);
-            exit_code(run(&RunEnv::from_env()))
+            // `run` ships its own lines (info and above) to the gateway too.
+            let log = RunLog::default();
+            init_logs(Some(&log));
+            exit_code(run_with_log(&RunEnv::from_env(), &log))
         }
     }
 }
 
-/// Logs go to stderr: human-readable on a laptop, JSON in a pod. `RUST_LOG` overrides the
-/// default level (info).
-fn init_logs(json: bool) {
+/// Logs go to stderr: human-readable on a laptop, JSON in a pod (`run_log` given: `run`,
+/// which also records its lines at info and above there for the gateway). `RUST_LOG`
+/// overrides the default level (info).
+fn init_logs(run_log: Option<&RunLog>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    if json {
-        logs.json().init();
-    } else {
-        logs.compact().init();
+    let registry = tracing_subscriber::registry().with(filter);
+    match run_log {
+        Some(log) => registry.with(stderr.json()).with(log.layer()).init(),
+        None => registry.with(stderr.compact()).init(),
     }
 }
 

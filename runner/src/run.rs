@@ -37,6 +37,7 @@ use crate::extract;
 use crate::fetch::{self, Credentials, FetchRequest, History};
 use crate::gateway::{GatewayClient, GatewaySink};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
+use crate::runlog::RunLog;
 use crate::summarize;
 
 /// Directory holding the run config (and, beside it, the credentials).
@@ -103,12 +104,24 @@ impl Finished {
     }
 }
 
-/// Runs one attempt, writes its termination message, and returns the exit code.
+/// Runs one attempt, writes its termination message, and returns the exit code. Ships no
+/// run log (see [`run_with_log`]).
 pub fn run(env: &RunEnv) -> i32 {
-    let finished = attempt(env);
+    run_with_log(env, &RunLog::off())
+}
+
+/// Runs one attempt, writes its termination message, and returns the exit code. What `log`
+/// recorded is shipped to the gateway's logs route at stage boundaries and once at the end,
+/// success or failure, once the gateway client exists; a failure to ship never fails the run.
+pub fn run_with_log(env: &RunEnv, log: &RunLog) -> i32 {
+    let (finished, client) = attempt_logged(env, log);
     match finished.code {
-        EXIT_SUCCESS => tracing::info!(message = %finished.outcome.message, "run finished"),
-        code => tracing::error!(code, message = %finished.outcome.message, "run failed"),
+        // `outcome`, not `message`: that is the event's own (JSON would hold two).
+        EXIT_SUCCESS => tracing::info!(outcome = %finished.outcome.message, "run finished"),
+        code => tracing::error!(code, outcome = %finished.outcome.message, "run failed"),
+    }
+    if let Some(client) = client {
+        client.ship_logs(log);
     }
     if let Err(err) = write_termination_message(&env.termination_log, &finished.outcome) {
         tracing::error!(path = %env.termination_log.display(), error = %err, "could not write the termination message");
@@ -118,16 +131,28 @@ pub fn run(env: &RunEnv) -> i32 {
 
 /// Runs one attempt and says how it ended, without writing anything.
 pub fn attempt(env: &RunEnv) -> Finished {
-    if let Some(raw) = &env.test_exit {
-        return test_exit(raw);
-    }
-    match attempt_inner(env) {
-        Ok(finished) => finished,
-        Err(err) => Finished::failed(&err),
-    }
+    attempt_logged(env, &RunLog::off()).0
 }
 
-fn attempt_inner(env: &RunEnv) -> Result<Finished, RunError> {
+/// [`attempt`], shipping `log` through the gateway client, which it returns (when it got as
+/// far as making one) for the last lines.
+fn attempt_logged(env: &RunEnv, log: &RunLog) -> (Finished, Option<GatewayClient>) {
+    if let Some(raw) = &env.test_exit {
+        return (test_exit(raw), None);
+    }
+    let mut client = None;
+    let finished = match attempt_inner(env, log, &mut client) {
+        Ok(finished) => finished,
+        Err(err) => Finished::failed(&err),
+    };
+    (finished, client)
+}
+
+fn attempt_inner(
+    env: &RunEnv,
+    log: &RunLog,
+    client_slot: &mut Option<GatewayClient>,
+) -> Result<Finished, RunError> {
     let config = load_config(&env.run_dir)?;
     validate(&config)?;
     tracing::info!(
@@ -146,7 +171,11 @@ fn attempt_inner(env: &RunEnv) -> Result<Finished, RunError> {
             path: token_path,
             source,
         })?;
-    let client = GatewayClient::new(&config.gateway_url, &config.analysis.uid, &token)?;
+    let client: &GatewayClient = client_slot.insert(GatewayClient::new(
+        &config.gateway_url,
+        &config.analysis.uid,
+        &token,
+    )?);
     let branch = config
         .repository
         .git_ref
@@ -161,7 +190,7 @@ fn attempt_inner(env: &RunEnv) -> Result<Finished, RunError> {
         mode: mode_name(config.mode.kind).to_owned(),
         config: serde_json::to_value(&config).unwrap_or_default(),
     })?;
-    match analyze_into_gateway(env, &config, &client, &started) {
+    match analyze_into_gateway(env, &config, client, log, &started) {
         Ok(outcome) => Ok(Finished {
             code: EXIT_SUCCESS,
             outcome,
@@ -200,6 +229,7 @@ fn analyze_into_gateway(
     env: &RunEnv,
     config: &RunConfig,
     client: &GatewayClient,
+    log: &RunLog,
     started: &RunStarted,
 ) -> Result<RunOutcome, RunError> {
     let began = std::time::Instant::now();
@@ -230,7 +260,8 @@ fn analyze_into_gateway(
     )?;
     let mut cache = summarize::NoCache;
     let advances = config.mode.kind != ModeType::Range;
-    let mut sink = GatewaySink::new(client, started.last_analyzed_commit.clone(), advances);
+    let mut sink = GatewaySink::new(client, started.last_analyzed_commit.clone(), advances)
+        .with_log(log.clone());
     let source = Source {
         repo: &repo,
         location: redact_userinfo(&config.repository.url),

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use axum::response::IntoResponse as _;
 use common::{Repo, git_numstat};
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
 use gitview_crds::wire::{
@@ -31,6 +32,12 @@ struct Stack {
 
 impl Stack {
     fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `fail_logs`, the gateway answers 500 to every `POST /v1/runs/{analysis}/logs`
+    /// (and serves the other routes as usual).
+    fn start_with(fail_logs: bool) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -62,7 +69,18 @@ impl Stack {
                 api::AppState::new(pool, auth::Verifier::from_pem(public.as_bytes()).unwrap());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, api::router(state, 16 << 20)).await });
+            let mut router = api::router(state, 16 << 20);
+            if fail_logs {
+                router = router.layer(axum::middleware::from_fn(
+                    |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                        if request.uri().path().ends_with("/logs") {
+                            return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                        }
+                        next.run(request).await
+                    },
+                ));
+            }
+            tokio::spawn(async move { axum::serve(listener, router).await });
             addr
         });
         Self {
@@ -103,6 +121,28 @@ impl Stack {
                 .fetch_one(&mut conn)
                 .await
                 .unwrap()
+        })
+    }
+}
+
+impl Stack {
+    /// The run log of `analysis` as stored: (attempt, seq, level, message, fields), in order.
+    fn run_logs(&self, analysis: &str) -> Vec<(i32, i64, String, String, serde_json::Value)> {
+        self.runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&self.pg.url("postgres", "gitview"))
+                .await
+                .unwrap();
+            let rows: Vec<(i32, i64, String, String, String)> = sqlx::query_as(
+                "SELECT attempt, seq, level, message, fields::text FROM run_logs
+                 WHERE analysis_id = $1 ORDER BY attempt, seq",
+            )
+            .bind(analysis)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            rows.into_iter()
+                .map(|(a, s, l, m, f)| (a, s, l, m, serde_json::from_str(&f).unwrap()))
+                .collect()
         })
     }
 }
@@ -287,4 +327,141 @@ fn a_missing_ref_is_invalid_input_and_recorded_as_failed() {
         stack.scalar::<String>("SELECT status FROM analyses WHERE id = $1", "uid-missing"),
         "failed"
     );
+    // A failed run ships its log too, down to the failure.
+    let stored = stack.run_logs("uid-missing");
+    let last = stored.last().expect("the failed run's log");
+    assert_eq!((last.2.as_str(), last.3.as_str()), ("error", "run failed"));
+    assert_eq!(last.4["code"], 2);
+}
+
+fn small_repo() -> Repo {
+    let repo = Repo::new();
+    for n in 0..3 {
+        repo.write("src/a.rs", "x\n".repeat(n + 1));
+        repo.commit(&format!("feat: step {n}"));
+    }
+    repo
+}
+
+#[test]
+fn the_runners_own_log_lines_land_in_run_logs_in_order() {
+    let repo = small_repo();
+    let (_bare, daemon) = served(&repo);
+    let stack = Stack::start();
+    let (code, outcome, logs) = run_pod(
+        &stack,
+        &repo.sibling("pods"),
+        "uid-logs",
+        &daemon.url("repo.git"),
+        "Full",
+    );
+    assert_eq!(code, 0, "{outcome:?}\n{logs}");
+    let stored = stack.run_logs("uid-logs");
+    // Every line: attempt 1, numbered 0.. without a gap, info and above only.
+    let seqs: Vec<i64> = stored.iter().map(|row| row.1).collect();
+    assert_eq!(
+        seqs,
+        (0..stored.len() as i64).collect::<Vec<_>>(),
+        "{stored:#?}"
+    );
+    assert!(stored.iter().all(|row| row.0 == 1));
+    assert!(
+        stored
+            .iter()
+            .all(|row| ["info", "warn", "error"].contains(&row.2.as_str())),
+        "{stored:#?}"
+    );
+    assert!(stored.iter().all(|row| row.4.is_object()));
+    // The same lines as stderr's at info and above, in the same order.
+    let stderr: Vec<(String, String)> = logs
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|line| ["INFO", "WARN", "ERROR"].contains(&line["level"].as_str().unwrap()))
+        .map(|line| {
+            (
+                line["level"].as_str().unwrap().to_lowercase(),
+                line["fields"]["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let shipped: Vec<(String, String)> = stored
+        .iter()
+        .map(|row| (row.2.clone(), row.3.clone()))
+        .collect();
+    assert_eq!(shipped, stderr);
+    assert_eq!(stored[0].3, "run config accepted");
+    assert_eq!(stored[0].4["analysis"], "uid-logs");
+    assert!(
+        stored.last().unwrap().4["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("analyzed 3 commits")
+    );
+    assert_eq!(
+        stored.last().unwrap().3,
+        "run finished",
+        "the last line is shipped too"
+    );
+    // The stage progress lines, with their fields.
+    let stages: Vec<&str> = stored
+        .iter()
+        .filter(|row| row.3 == "progress")
+        .map(|row| row.4["stage"].as_str().unwrap())
+        .collect();
+    for stage in ["walk", "extract", "chunk", "summarize", "story"] {
+        assert!(stages.contains(&stage), "{stage} in {stages:?}");
+    }
+    let progress = stored.iter().find(|row| row.3 == "progress").unwrap();
+    assert!(
+        progress.4["done"].is_u64() && progress.4["elapsed_ms"].is_u64(),
+        "{progress:?}"
+    );
+    // Never a credential: the token is not in any stored line.
+    let token = stack.token("team-a", "uid-logs", 1);
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|row| !row.3.contains(signature) && !row.4.to_string().contains(signature))
+    );
+}
+
+#[test]
+fn a_failing_logs_route_does_not_fail_the_run() {
+    let repo = small_repo();
+    let (_bare, daemon) = served(&repo);
+    let stack = Stack::start_with(true);
+    let (code, outcome, logs) = run_pod(
+        &stack,
+        &repo.sibling("pods"),
+        "uid-nologs",
+        &daemon.url("repo.git"),
+        "Full",
+    );
+    assert_eq!(code, 0, "{outcome:?}\n{logs}");
+    assert_eq!(outcome.commits_analyzed, Some(3));
+    assert_eq!(
+        stack.scalar::<String>("SELECT status FROM analyses WHERE id = $1", "uid-nologs"),
+        "succeeded"
+    );
+    assert_eq!(
+        stack.scalar::<i64>(
+            "SELECT count(*) FROM commits WHERE analysis_id = $1",
+            "uid-nologs"
+        ),
+        3
+    );
+    assert!(stack.run_logs("uid-nologs").is_empty());
+    // Said once on stderr, then no more tries.
+    assert_eq!(
+        logs.matches("the run log could not be shipped").count(),
+        1,
+        "{logs}"
+    );
+    assert_eq!(
+        logs.matches("\"what\":\"logs\"").count(),
+        3,
+        "three retries, once: {logs}"
+    );
+    assert!(logs.contains("run finished"), "{logs}");
 }
