@@ -24,7 +24,7 @@ use crate::db::{self, rfc3339};
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiPath, Routes};
 use crate::keys::Reader;
-use crate::read::{ApiQuery, limit};
+use crate::read::{ApiQuery, cursor_text, invalid_cursor, limit};
 
 /// The most lines one batch may hold; more answer 413.
 pub const MAX_LINES: usize = gitview_crds::results::MAX_LOG_LINES;
@@ -178,16 +178,8 @@ impl LogCursor {
         let Some(value) = value else {
             return Ok(Self::START);
         };
-        let invalid = || {
-            ApiError::bad_request(
-                "cursor is not a nextCursor this list returned; start again without it",
-            )
-        };
-        let raw = URL_SAFE_NO_PAD
-            .decode(value)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(invalid)?;
+        let invalid = invalid_cursor;
+        let raw = cursor_text(value)?;
         let mut parts = raw.split('\n');
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("l"), Some(attempt), Some(seq), None) => Ok(Self {

@@ -101,6 +101,20 @@ struct ProgressQuery {
     cursor: Option<String>,
 }
 
+/// The answer to a cursor that no list returned (every list route).
+pub(crate) fn invalid_cursor() -> ApiError {
+    ApiError::bad_request("cursor is not a nextCursor this list returned; start again without it")
+}
+
+/// A cursor's text: every list encodes its cursors as unpadded URL-safe base64 of UTF-8.
+pub(crate) fn cursor_text(value: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(invalid_cursor)
+}
+
 /// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (every list route).
 pub(crate) fn limit(value: Option<&str>) -> Result<i64, ApiError> {
     let Some(value) = value else {
@@ -209,16 +223,8 @@ impl Cursor {
         let Some(value) = value else {
             return Ok(None);
         };
-        let invalid = || {
-            ApiError::bad_request(
-                "cursor is not a nextCursor this list returned; start again without it",
-            )
-        };
-        let raw = URL_SAFE_NO_PAD
-            .decode(value)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(invalid)?;
+        let invalid = invalid_cursor;
+        let raw = cursor_text(value)?;
         let mut parts = raw.splitn(3, '\n');
         let (Some(tag), Some(time), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(invalid());
@@ -463,9 +469,7 @@ async fn analyses(
     if let Some(cursor) = cursor {
         // Analyses' cursors always carry a time (created_at is NOT NULL).
         let Some(time) = cursor.time else {
-            return Err(ApiError::bad_request(
-                "cursor is not a nextCursor this list returned; start again without it",
-            ));
+            return Err(invalid_cursor());
         };
         sql.push(" AND (a.created_at, a.id) < (")
             .push_bind(time)
@@ -749,11 +753,7 @@ async fn progress(
 ) -> Result<axum::Json<ProgressPage>, ApiError> {
     let limit = limit(query.limit.as_deref())?;
     let after = match Cursor::decode(List::Progress, query.cursor.as_deref())? {
-        Some(cursor) => Some(cursor.id.parse::<i64>().map_err(|_| {
-            ApiError::bad_request(
-                "cursor is not a nextCursor this list returned; start again without it",
-            )
-        })?),
+        Some(cursor) => Some(cursor.id.parse::<i64>().map_err(|_| invalid_cursor())?),
         None => None,
     };
     let mut tx = db::tenant(&state.pool, reader.account).await?;
