@@ -12,17 +12,27 @@
 //!   namespace, is bound to the node with a `Binding` (like kube-scheduler, without any
 //!   filtering: node selectors, affinity, taints and resources are ignored).
 //! - **Starting** (once per pod UID; never restarted, whatever the restartPolicy): reads the
-//!   pod's Secrets and ConfigMaps; writes `secret`/`configMap` volumes as files (with
+//!   pod's Secrets and ConfigMaps and requests its bound service-account tokens
+//!   (`TokenRequest` bound to the pod, for `projected` `serviceAccountToken` sources such as
+//!   the `kube-api-access-*` volume the API server injects); writes `secret`, `configMap`,
+//!   `downwardAPI` (fieldRef) and `projected` volumes as files (with
 //!   `defaultMode`/`items`/`optional`, root-owned, group fsGroup) and `emptyDir` volumes as
 //!   0777 directories owned by the container's user, under `work_dir/<pod uid>/volumes/`;
-//!   builds the environment (`value` with `$(VAR)` expansion, `secretKeyRef`,
+//!   writes the pod's `/etc/hosts` (localhost, the pod's name, `hostAliases`, and every
+//!   Service existing at that moment as `NAME`, `NAME.NS`, `NAME.NS.svc[.cluster.local]` on
+//!   127.0.0.1); builds the environment (`value` with `$(VAR)` expansion, `secretKeyRef`,
 //!   `configMapKeyRef`, `fieldRef` for `metadata.name/namespace/uid`, labels, annotations,
 //!   `spec.nodeName`, `spec.serviceAccountName`, `status.podIP`/`hostIP` = 127.0.0.1, and
-//!   `envFrom`), then [`AgentConfig::extra_env`]; `PATH` and `HOSTNAME` get defaults. What
-//!   cannot be satisfied yet (a missing Secret or key, an unknown image) is retried every
-//!   second while the container reports `waiting` with the kubelet's reason
-//!   (`ContainerCreating`, `CreateContainerConfigError`, `ErrImagePull` then
+//!   `envFrom`), then [`AgentConfig::extra_env`] (where the suite puts
+//!   `KUBERNETES_SERVICE_HOST`/`PORT`, so in-cluster clients reach the API server); `PATH` and
+//!   `HOSTNAME` get defaults. What cannot be satisfied yet (a missing Secret or key, an unknown
+//!   image) is retried every second while the container reports `waiting` with the kubelet's
+//!   reason (`ContainerCreating`, `CreateContainerConfigError`, `ErrImagePull` then
 //!   `ImagePullBackOff`); `runAsNonRoot` with uid 0 is a `CreateContainerConfigError`.
+//! - **Init containers** run first, one at a time, each to completion, with
+//!   `initContainerStatuses`, `Initialized=False` (`ContainersNotInitialized`) and the main
+//!   container waiting in `PodInitializing` meanwhile. One that fails fails the pod (nothing
+//!   is restarted).
 //! - **Running**: `unshare -m` gives the process a private mount namespace in which each
 //!   volume is bind-mounted at its `mountPath` (read-only mounts remounted `ro`), a per-pod
 //!   file at the `terminationMessagePath`, and `/` is remounted read-only when
@@ -58,19 +68,23 @@
 //!
 //! # What it does not emulate
 //!
-//! - Networking: no network namespace, no pod IP (127.0.0.1 is reported), no Services,
-//!   NetworkPolicy, DNS or port isolation; processes share the host's network.
+//! - Networking: no network namespace, no pod IP (127.0.0.1 is reported), no Service IPs or
+//!   port mapping (a Service name reaches its pod only when the Service's port is the port the
+//!   pod listens on), no NetworkPolicy, DNS or port isolation; processes share the host's
+//!   network like `hostNetwork` pods, so two pods cannot listen on one port (a Deployment
+//!   must replace its pods with `maxSurge: 0`). `/etc/hosts` is written once, at the start.
 //! - Image pulls: images map to local binaries; `imagePullPolicy` and pull secrets are
 //!   ignored. In `command`, paths are host paths.
 //! - Resources: requests and limits (no cgroups), the emptyDir `sizeLimit` and `medium`,
 //!   eviction, OOM kills, the Node's capacity (nothing is accounted).
 //! - Probes, lifecycle hooks, `stopSignal`, restarts (every pod runs at most once, whatever
 //!   its restartPolicy), ephemeral containers, `kubectl logs/exec/port-forward`.
-//! - Multiple containers and init containers: such pods are failed at once with
-//!   `status.reason: UnsupportedByNodeAgent`.
-//! - Volumes other than `secret`, `configMap` and `emptyDir` (so pods that automount a
-//!   service-account token need `automountServiceAccountToken: false`), `subPath`, mount
-//!   propagation; Secret volumes are written once, not refreshed.
+//! - Multiple (non-init) containers: such pods are failed at once with
+//!   `status.reason: UnsupportedByNodeAgent`. Sidecar init containers (`restartPolicy:
+//!   Always`) run to completion like any other.
+//! - Volumes other than `secret`, `configMap`, `downwardAPI` (fieldRef), `projected` and
+//!   `emptyDir`, `subPath`, mount propagation; volumes and tokens are written once, never
+//!   refreshed (tokens live an hour).
 //! - Isolation beyond mounts and credentials: no PID/IPC/UTS/user namespace, seccomp,
 //!   AppArmor, SELinux, sysctls, runtime classes or `capabilities.add` (all capabilities are
 //!   dropped). The host's filesystem stays visible (read-only with `readOnlyRootFilesystem`).

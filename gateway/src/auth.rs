@@ -74,7 +74,9 @@ impl Verifier {
         })
     }
 
-    /// Verifies with the keys of a JWKS URL; fetches them once now.
+    /// Verifies with the keys of a JWKS URL; fetches them now and, when that fails (the operator
+    /// may start at the same time as the gateway), when the first token arrives, so that the
+    /// gateway never crash-loops on its install.
     pub async fn from_jwks_url(url: &str) -> Result<Self, KeyError> {
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
@@ -92,7 +94,9 @@ impl Verifier {
             },
             validation: validation(),
         };
-        verifier.refresh().await?;
+        if let Err(err) = verifier.refresh().await {
+            tracing::warn!(error = %err, "cannot load the token keys yet; they are fetched again when a token arrives");
+        }
         Ok(verifier)
     }
 

@@ -1,7 +1,8 @@
-//! One pod's life on the node, as a task: prepare (read its Secrets and ConfigMaps, decide with
-//! [`spec::plan`], write its volumes; retried every second like the kubelet's sync loop) →
-//! start the process → supervise it against exit, `activeDeadlineSeconds` and deletion →
-//! write the terminal status. The task never restarts a container (restartPolicy Never).
+//! One pod's life on the node, as a task: prepare (read its Secrets, ConfigMaps, tokens and the
+//! cluster's Services, decide with [`spec::plan_container`], write its volumes and hosts file;
+//! retried every second like the kubelet's sync loop) → for each init container and then the
+//! main one: start the process, supervise it against exit, `activeDeadlineSeconds` and
+//! deletion → write the terminal status. The task never restarts a container.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -14,13 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodCondition, PodStatus, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodCondition, PodStatus, Secret, Service, ServiceAccount};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::spec::{self, ConfigError, HostPaths, Plan, Sources, VolumeContent};
-use super::status::{self, Container, DEADLINE, PodFailure, Terminated};
+use super::status::{self, Container, DEADLINE, InitState, PodFailure, Terminated};
 use super::{Shared, Signal};
 
 /// How often a pod that cannot start yet is retried.
@@ -52,6 +54,13 @@ impl PrepareError {
     }
 }
 
+/// Which container of the pod a state belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Init(usize),
+    Main,
+}
+
 /// Writes the pod's status; remembers the conditions so transition times stay put.
 struct Reporter {
     api: Api<Pod>,
@@ -60,19 +69,50 @@ struct Reporter {
     start_time: Timestamp,
     image_id: Option<String>,
     conditions: Vec<PodCondition>,
-    last: Option<(Container, Option<String>)>,
+    init: Vec<InitState>,
+    main: Container,
+    last: Option<(Vec<InitState>, Container, Option<String>)>,
 }
 
 impl Reporter {
-    async fn report(&mut self, container: Container, failure: Option<PodFailure<'_>>) {
-        let key = (container.clone(), failure.map(|f| f.reason.to_owned()));
+    /// Records the state of one container and writes the pod's status if it changed.
+    async fn set(&mut self, slot: Slot, state: Container, failure: Option<PodFailure<'_>>) {
+        match slot {
+            Slot::Init(i) => self.init[i].state = state,
+            Slot::Main => self.main = state,
+        }
+        let key = (self.init.clone(), self.main.clone(), failure.map(|f| f.reason.to_owned()));
         if self.last.as_ref() == Some(&key) {
             return;
         }
-        let status =
-            status::pod_status(&self.pod, self.start_time, self.image_id.as_deref(), &container, failure, &self.conditions, Timestamp::now());
+        let status = status::pod_status_with_init(
+            &self.pod,
+            self.start_time,
+            self.image_id.as_deref(),
+            &self.main,
+            failure,
+            &self.conditions,
+            Timestamp::now(),
+            &self.init,
+        );
         self.write(status).await;
         self.last = Some(key);
+    }
+
+    async fn report(&mut self, container: Container, failure: Option<PodFailure<'_>>) {
+        self.set(Slot::Main, container, failure).await;
+    }
+
+    /// The pod ends before (or while) its containers run: the main container and every init
+    /// container that has not finished are reported as never having run.
+    async fn never_ran(&mut self, failure: Option<PodFailure<'_>>) {
+        let now = Timestamp::now();
+        for i in &mut self.init {
+            if !matches!(i.state, Container::Terminated(_)) {
+                i.state = Container::Terminated(Terminated::never_ran(now));
+            }
+        }
+        self.set(Slot::Main, Container::Terminated(Terminated::never_ran(now)), failure).await;
     }
 
     async fn write(&mut self, status: PodStatus) {
@@ -175,14 +215,24 @@ fn read_tail(path: &Path, max: u64) -> Vec<u8> {
     out
 }
 
-/// Reads what the plan refers to and decides.
-async fn prepare(shared: &Shared, pod: &Pod) -> Result<Plan, PrepareError> {
+/// Everything decided for a pod: a plan per init container and for the main container, the
+/// volumes they mount (each once) and the pod's `/etc/hosts`.
+struct Prepared {
+    init: Vec<Plan>,
+    main: Plan,
+    volumes: Vec<(String, VolumeContent)>,
+    hosts: String,
+}
+
+/// Reads what the pod refers to (Secrets, ConfigMaps, bound service-account tokens, the
+/// cluster's Services) and decides.
+async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     let spec = pod.spec.as_ref().ok_or(ConfigError::NoImage(String::new()))?;
-    let (secret_names, config_map_names) = spec::referenced_sources(spec);
+    let referenced = spec::referenced_sources(spec);
     let mut sources = Sources::default();
     let secrets: Api<Secret> = Api::namespaced(shared.client.clone(), namespace);
-    for name in secret_names {
+    for name in referenced.secrets {
         match secrets.get_opt(&name).await {
             Ok(Some(secret)) => sources.add_secret(&name, &secret),
             Ok(None) => {}
@@ -190,14 +240,56 @@ async fn prepare(shared: &Shared, pod: &Pod) -> Result<Plan, PrepareError> {
         }
     }
     let config_maps: Api<ConfigMap> = Api::namespaced(shared.client.clone(), namespace);
-    for name in config_map_names {
+    for name in referenced.config_maps {
         match config_maps.get_opt(&name).await {
             Ok(Some(cm)) => sources.add_config_map(&name, &cm),
             Ok(None) => {}
             Err(source) => return Err(PrepareError::Api { what: format!("configmap {namespace}/{name}"), source }),
         }
     }
-    Ok(spec::plan(pod, &shared.node_name, &shared.images, &sources, &shared.extra_env)?)
+    // Projected service-account tokens, bound to this pod like the kubelet's (they die with it).
+    // Not refreshed: tests are shorter than a token's life.
+    let account = spec.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".to_owned());
+    let accounts: Api<ServiceAccount> = Api::namespaced(shared.client.clone(), namespace);
+    for (audience, expiration) in referenced.token_audiences {
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: Some(if audience.is_empty() { vec![] } else { vec![audience.clone()] }),
+                expiration_seconds: Some(expiration),
+                bound_object_ref: Some(BoundObjectReference {
+                    api_version: Some("v1".to_owned()),
+                    kind: Some("Pod".to_owned()),
+                    name: pod.metadata.name.clone(),
+                    uid: pod.metadata.uid.clone(),
+                }),
+            }),
+            ..TokenRequest::default()
+        };
+        let token = accounts
+            .create_token_request(&account, &PostParams::default(), &request)
+            .await
+            .map_err(|source| PrepareError::Api { what: format!("a token of serviceaccount {namespace}/{account}"), source })?;
+        sources.tokens.insert(audience, token.status.and_then(|s| s.token).unwrap_or_default());
+    }
+    let services = Api::<Service>::all(shared.client.clone())
+        .list_metadata(&ListParams::default())
+        .await
+        .map_err(|source| PrepareError::Api { what: "services".to_owned(), source })?
+        .items
+        .into_iter()
+        .map(|s| (s.metadata.namespace.unwrap_or_default(), s.metadata.name.unwrap_or_default()))
+        .collect::<Vec<_>>();
+
+    let plan = |c| spec::plan_container(pod, c, &shared.node_name, &shared.images, &sources, &shared.extra_env);
+    let init = spec.init_containers.iter().flatten().map(plan).collect::<Result<Vec<_>, _>>()?;
+    let main = plan(spec.containers.first().ok_or(ConfigError::NoImage(String::new()))?)?;
+    let mut volumes: Vec<(String, VolumeContent)> = Vec::new();
+    for (name, content) in init.iter().chain([&main]).flat_map(|p| &p.volumes) {
+        if !volumes.iter().any(|(n, _)| n == name) {
+            volumes.push((name.clone(), content.clone()));
+        }
+    }
+    Ok(Prepared { init, main, volumes, hosts: spec::hosts_file(pod, &services) })
 }
 
 /// Writes the volumes under `dir/volumes/<name>` (replacing a previous attempt's).
@@ -281,6 +373,8 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
         let at = start_time.checked_add(jiff::SignedDuration::from_secs(secs)).unwrap_or(start_time);
         Instant::now() + Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO)
     });
+    let spec = pod.spec.as_ref();
+    let init_containers: Vec<&k8s_openapi::api::core::v1::Container> = spec.and_then(|s| s.init_containers.as_ref()).into_iter().flatten().collect();
     let mut reporter = Reporter {
         api: api.clone(),
         pod: pod.clone(),
@@ -288,76 +382,151 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
         start_time,
         image_id: None,
         conditions: pod.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default(),
+        init: init_containers
+            .iter()
+            .map(|c| InitState {
+                name: c.name.clone(),
+                image: c.image.clone().unwrap_or_default(),
+                image_id: None,
+                state: Container::Waiting { reason: "PodInitializing".to_owned(), message: None },
+            })
+            .collect(),
+        main: Container::Waiting { reason: "ContainerCreating".to_owned(), message: None },
         last: None,
     };
-    let never_ran = || Container::Terminated(Terminated::never_ran(Timestamp::now()));
 
-    let spec = pod.spec.as_ref();
     let containers = spec.map_or(0, |s| s.containers.len());
-    if containers != 1 || spec.is_some_and(|s| s.init_containers.as_ref().is_some_and(|i| !i.is_empty())) {
-        let message = "the gitview e2e node agent runs single-container pods without init containers";
+    if containers != 1 {
+        let message = "the gitview e2e node agent runs single-container pods";
         reporter.write(status::unsupported(pod, start_time, message, Timestamp::now())).await;
         return;
     }
     if started_elsewhere(pod) {
-        reporter.report(never_ran(), None).await;
+        reporter.never_ran(None).await;
         return;
     }
+    let main_waiting = |reason: &str, message: Option<String>| Container::Waiting { reason: reason.to_owned(), message };
+    let first_waiting = if init_containers.is_empty() { "ContainerCreating" } else { "PodInitializing" };
 
     // Prepare, retrying like the kubelet until it works, the pod goes or the deadline passes.
-    reporter.report(Container::Waiting { reason: "ContainerCreating".to_owned(), message: None }, None).await;
+    reporter.report(main_waiting(first_waiting, None), None).await;
     let dir = shared.work_dir.join(&uid);
     let mut attempt = 0u32;
-    let (plan, volume_paths) = loop {
+    let (prepared, volume_paths, hosts_file) = loop {
         let failed = match prepare(shared, pod).await {
-            Ok(plan) => match materialise(&dir, &plan.volumes) {
-                Ok(paths) => break (plan, paths),
+            Ok(prepared) => match materialise(&dir, &prepared.volumes).and_then(|paths| {
+                let hosts = dir.join("hosts");
+                fs::write(&hosts, &prepared.hosts)?;
+                fs::set_permissions(&hosts, fs::Permissions::from_mode(0o644))?;
+                Ok((paths, hosts))
+            }) {
+                Ok((paths, hosts)) => break (prepared, paths, hosts),
                 Err(err) => PrepareError::Io(err),
             },
             Err(err) => err,
         };
         let (reason, message) = failed.waiting(attempt);
         tracing::debug!(pod = %name, reason, %message, "container cannot start yet");
-        reporter.report(Container::Waiting { reason: reason.to_owned(), message: Some(message) }, None).await;
+        reporter.report(main_waiting(reason, Some(message)), None).await;
         attempt += 1;
         tokio::select! {
             () = tokio::time::sleep(RETRY) => {}
             interrupt = deletion(signal) => {
                 if !matches!(interrupt, Interrupt::Gone) {
-                    reporter.report(never_ran(), None).await;
+                    reporter.never_ran(None).await;
                 }
                 return;
             }
             () = until(deadline) => {
-                reporter.report(never_ran(), Some(DEADLINE)).await;
+                reporter.never_ran(Some(DEADLINE)).await;
                 return;
             }
         }
     };
-    if !matches!(*signal.borrow(), Signal { deleting: None, gone: false }) {
-        if !signal.borrow().gone {
-            reporter.report(never_ran(), None).await;
-        }
-        return;
-    }
-    if deadline.is_some_and(|at| at <= Instant::now()) {
-        // The kubelet does not start a container of a pod past its deadline.
-        reporter.report(never_ran(), Some(DEADLINE)).await;
-        return;
-    }
 
-    // Start.
-    let (image_key, binary) = &shared.images[plan.image];
-    reporter.image_id = Some(format!("local://{image_key}@{}", binary.display()));
-    let paths = HostPaths { volumes: volume_paths, termination_file: dir.join("termination-log"), binary: binary.clone() };
-    let log_path = dir.join("log");
+    // Init containers, in order, each to completion; then the main container.
+    let runs = prepared.init.iter().enumerate().map(|(i, plan)| (Slot::Init(i), plan)).chain([(Slot::Main, &prepared.main)]);
+    for (slot, plan) in runs {
+        if !matches!(*signal.borrow(), Signal { deleting: None, gone: false }) {
+            if !signal.borrow().gone {
+                reporter.never_ran(None).await;
+            }
+            return;
+        }
+        if deadline.is_some_and(|at| at <= Instant::now()) {
+            // The kubelet does not start a container of a pod past its deadline.
+            reporter.never_ran(Some(DEADLINE)).await;
+            return;
+        }
+        let (image_key, binary) = &shared.images[plan.image];
+        let image_id = format!("local://{image_key}@{}", binary.display());
+        let files = match slot {
+            Slot::Init(i) => {
+                reporter.init[i].image_id = Some(image_id);
+                dir.join(format!("init-{i}"))
+            }
+            Slot::Main => {
+                reporter.image_id = Some(image_id);
+                dir.clone()
+            }
+        };
+        let paths = HostPaths {
+            volumes: volume_paths.clone(),
+            termination_file: files.join("termination-log"),
+            binary: binary.clone(),
+            hosts_file: Some(hosts_file.clone()),
+        };
+        let outcome = execute(shared, &uid, &name, plan, &paths, &files.join("log"), slot, &mut reporter, signal, deadline).await;
+        match outcome {
+            Outcome::Finished(terminated, failure) => {
+                let succeeded = terminated.exit_code == 0 && failure.is_none();
+                if slot == Slot::Main || !succeeded {
+                    reporter.set(slot, Container::Terminated(terminated), failure).await;
+                    if slot != Slot::Main {
+                        // The agent restarts nothing: a failed init container fails the pod.
+                        reporter.never_ran(failure).await;
+                    }
+                    return;
+                }
+                reporter.set(slot, Container::Terminated(terminated), None).await;
+            }
+            Outcome::Silent => return,
+        }
+    }
+}
+
+/// How one container ended.
+enum Outcome {
+    /// It ran (or could not start) and ended: its terminated state, and the pod-level failure.
+    Finished(Terminated, Option<PodFailure<'static>>),
+    /// The pod is gone: nothing is reported.
+    Silent,
+}
+
+/// Starts one container and supervises it against exit, the pod's deadline and deletion.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    shared: &Shared,
+    uid: &str,
+    name: &str,
+    plan: &Plan,
+    paths: &HostPaths,
+    log_path: &Path,
+    slot: Slot,
+    reporter: &mut Reporter,
+    signal: &mut watch::Receiver<Signal>,
+    deadline: Option<Instant>,
+) -> Outcome {
     let spawned = (|| {
+        if let Some(dir) = paths.termination_file.parent() {
+            fs::create_dir_all(dir)?;
+        }
         File::create(&paths.termination_file)?;
         fs::set_permissions(&paths.termination_file, fs::Permissions::from_mode(0o666))?;
-        let log = File::create(&log_path)?;
+        let log = File::create(log_path)?;
         let mut command = tokio::process::Command::new(&shared.tools.unshare);
         command
-            .args(spec::launch_args(&plan, &paths, &shared.tools))
+            .args(spec::launch_args(plan, paths, &shared.tools))
             .env_clear()
             .envs(plan.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir("/")
@@ -373,17 +542,16 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
         Ok(child) => child,
         Err(err) => {
             let t = Terminated { reason: "StartError".to_owned(), message: Some(err.to_string()), ..Terminated::never_ran(started_at) };
-            reporter.report(Container::Terminated(Terminated { exit_code: 128, ..t }), None).await;
-            return;
+            return Outcome::Finished(Terminated { exit_code: 128, ..t }, None);
         }
     };
     let Some(pgid) = child.id() else {
-        return;
+        return Outcome::Silent;
     };
     let container_id = format!("local://{uid}/{pgid}");
-    shared.set_process(&uid, Some(pgid));
-    tracing::info!(pod = %name, pid = pgid, "container started");
-    reporter.report(Container::Running { started_at, container_id: container_id.clone() }, None).await;
+    shared.set_process(uid, Some(pgid));
+    tracing::info!(pod = %name, ?slot, pid = pgid, "container started");
+    reporter.set(slot, Container::Running { started_at, container_id: container_id.clone() }, None).await;
 
     // Supervise.
     let kill = shared.tools.kill.clone();
@@ -400,19 +568,18 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
     };
     // Whatever the container left behind in its process group goes with it.
     signal_group(&kill, pgid, "KILL").await;
-    shared.set_process(&uid, None);
+    shared.set_process(uid, None);
     let finished_at = Timestamp::now();
     let (code, sig) = waited.map_or((255, None), exit_code);
-    tracing::info!(pod = %name, exit_code = code, "container finished");
+    tracing::info!(pod = %name, ?slot, exit_code = code, "container finished");
     if !report {
-        return;
+        return Outcome::Silent;
     }
     let message = status::termination_message(
         &read_head(&paths.termination_file, status::MAX_TERMINATION_MESSAGE as u64),
-        &read_tail(&log_path, LOG_TAIL_BYTES),
+        &read_tail(log_path, LOG_TAIL_BYTES),
         plan.fallback_to_logs,
         code,
     );
-    let terminated = Terminated::exited(code, sig, message, started_at, finished_at, container_id);
-    reporter.report(Container::Terminated(terminated), failure).await;
+    Outcome::Finished(Terminated::exited(code, sig, message, started_at, finished_at, container_id), failure)
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, KeyToPath, Pod, PodSpec, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, DownwardAPIVolumeFile, EnvVar, KeyToPath, Pod, PodSpec, Secret};
 
 /// Where a container's termination message goes unless the pod says otherwise.
 pub(super) const DEFAULT_TERMINATION_PATH: &str = "/dev/termination-log";
@@ -73,11 +73,14 @@ pub(super) fn resolve_image(images: &[(String, PathBuf)], image: &str) -> Option
 }
 
 /// The Secrets and ConfigMaps a pod refers to, as read from the API server (a missing name is
-/// not found). Values are raw bytes.
+/// not found), and the service-account tokens its projected volumes ask for. Values are raw
+/// bytes.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Sources {
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     pub config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Bound service-account tokens by audience ("" = the API server's own).
+    pub tokens: BTreeMap<String, String>,
 }
 
 impl Sources {
@@ -97,38 +100,58 @@ impl Sources {
     }
 }
 
-/// Names of the Secrets and ConfigMaps the pod's volumes and first container's environment
-/// refer to.
-pub(super) fn referenced_sources(spec: &PodSpec) -> (BTreeSet<String>, BTreeSet<String>) {
-    let (mut secrets, mut config_maps) = (BTreeSet::new(), BTreeSet::new());
+/// What a pod refers to: Secrets and ConfigMaps (volumes, projected volumes, and the
+/// environment of every container, init containers included) and the audiences of its
+/// projected service-account tokens with their lifetimes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct Referenced {
+    pub secrets: BTreeSet<String>,
+    pub config_maps: BTreeSet<String>,
+    /// Audience ("" = the API server's) → expirationSeconds.
+    pub token_audiences: BTreeMap<String, i64>,
+}
+
+pub(super) fn referenced_sources(spec: &PodSpec) -> Referenced {
+    let mut r = Referenced::default();
     for volume in spec.volumes.iter().flatten() {
         if let Some(name) = volume.secret.as_ref().and_then(|s| s.secret_name.clone()) {
-            secrets.insert(name);
+            r.secrets.insert(name);
         }
         if let Some(cm) = &volume.config_map {
-            config_maps.insert(cm.name.clone());
+            r.config_maps.insert(cm.name.clone());
+        }
+        for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(s) = &source.secret {
+                r.secrets.insert(s.name.clone());
+            }
+            if let Some(c) = &source.config_map {
+                r.config_maps.insert(c.name.clone());
+            }
+            if let Some(t) = &source.service_account_token {
+                r.token_audiences.insert(t.audience.clone().unwrap_or_default(), t.expiration_seconds.unwrap_or(3600));
+            }
         }
     }
-    if let Some(container) = spec.containers.first() {
+    for container in spec.init_containers.iter().flatten().chain(&spec.containers) {
         for from in container.env_from.iter().flatten() {
             if let Some(s) = &from.secret_ref {
-                secrets.insert(s.name.clone());
+                r.secrets.insert(s.name.clone());
             }
             if let Some(c) = &from.config_map_ref {
-                config_maps.insert(c.name.clone());
+                r.config_maps.insert(c.name.clone());
             }
         }
         for var in container.env.iter().flatten() {
             let source = var.value_from.as_ref();
             if let Some(s) = source.and_then(|s| s.secret_key_ref.as_ref()) {
-                secrets.insert(s.name.clone());
+                r.secrets.insert(s.name.clone());
             }
             if let Some(c) = source.and_then(|s| s.config_map_key_ref.as_ref()) {
-                config_maps.insert(c.name.clone());
+                r.config_maps.insert(c.name.clone());
             }
         }
     }
-    (secrets, config_maps)
+    r
 }
 
 /// The uid, gid and groups the container runs with.
@@ -400,7 +423,21 @@ fn key_files(
     }
 }
 
-fn volume_content(spec: &PodSpec, name: &str, identity: &Identity, sources: &Sources) -> Result<VolumeContent, ConfigError> {
+/// Files of a downwardAPI volume or projection: `fieldRef`s only.
+fn downward_files(facts: &PodFacts<'_>, items: &[DownwardAPIVolumeFile], default_mode: Option<i32>) -> Result<Vec<VolumeFile>, String> {
+    let default = default_mode.map_or(0o644, |m| m as u32 & 0o7777);
+    items
+        .iter()
+        .map(|item| {
+            let path = item.field_ref.as_ref().map(|f| f.field_path.as_str()).ok_or_else(|| format!("{}: only fieldRef is supported", item.path))?;
+            let value = field_ref(facts, path).ok_or_else(|| format!("{}: fieldRef {path} is not supported", item.path))?;
+            Ok(VolumeFile { path: item.path.clone(), data: value.into_bytes(), mode: item.mode.map_or(default, |m| m as u32 & 0o7777) })
+        })
+        .collect()
+}
+
+fn volume_content(facts: &PodFacts<'_>, name: &str, identity: &Identity, sources: &Sources) -> Result<VolumeContent, ConfigError> {
+    let spec = facts.pod.spec.as_ref().ok_or_else(|| ConfigError::NoImage(String::new()))?;
     let volume = spec
         .volumes
         .iter()
@@ -433,13 +470,53 @@ fn volume_content(spec: &PodSpec, name: &str, identity: &Identity, sources: &Sou
         };
         return Ok(VolumeContent::Files { files, group: identity.fs_group });
     }
+    if let Some(downward) = &volume.downward_api {
+        let files = downward_files(facts, downward.items.as_deref().unwrap_or_default(), downward.default_mode).map_err(err)?;
+        return Ok(VolumeContent::Files { files, group: identity.fs_group });
+    }
+    if let Some(projected) = &volume.projected {
+        let default_mode = projected.default_mode;
+        let mut files = Vec::new();
+        for source in projected.sources.iter().flatten() {
+            if let Some(s) = &source.secret {
+                let optional = s.optional == Some(true);
+                match sources.secrets.get(&s.name) {
+                    Some(data) => files.extend(
+                        key_files(data, s.items.as_ref(), default_mode, optional, |key| format!("references non-existent secret key: {key}")).map_err(err)?,
+                    ),
+                    None if optional => {}
+                    None => return Err(err(format!("secret {:?} not found", s.name))),
+                }
+            } else if let Some(c) = &source.config_map {
+                let optional = c.optional == Some(true);
+                match sources.config_maps.get(&c.name) {
+                    Some(data) => files.extend(
+                        key_files(data, c.items.as_ref(), default_mode, optional, |key| format!("configmap references non-existent config key: {key}"))
+                            .map_err(err)?,
+                    ),
+                    None if optional => {}
+                    None => return Err(err(format!("configmap {:?} not found", c.name))),
+                }
+            } else if let Some(d) = &source.downward_api {
+                files.extend(downward_files(facts, d.items.as_deref().unwrap_or_default(), default_mode).map_err(err)?);
+            } else if let Some(t) = &source.service_account_token {
+                let token = sources.tokens.get(t.audience.as_deref().unwrap_or_default()).ok_or_else(|| err("no service-account token".to_owned()))?;
+                let mode = default_mode.map_or(0o644, |m| m as u32 & 0o7777);
+                files.push(VolumeFile { path: t.path.clone(), data: token.clone().into_bytes(), mode });
+            } else {
+                return Err(err("only secret, configMap, downwardAPI and serviceAccountToken projections are supported by the e2e node agent".to_owned()));
+            }
+        }
+        return Ok(VolumeContent::Files { files, group: identity.fs_group });
+    }
     if volume.empty_dir.is_some() {
         return Ok(VolumeContent::EmptyDir { uid: identity.uid, gid: identity.fs_group.unwrap_or(identity.gid) });
     }
-    Err(err("only secret, configMap and emptyDir volumes are supported by the e2e node agent".to_owned()))
+    Err(err("only secret, configMap, projected, downwardAPI and emptyDir volumes are supported by the e2e node agent".to_owned()))
 }
 
 /// Decides how to run the pod's first container. Pure: everything it reads is an argument.
+#[cfg(test)]
 pub(super) fn plan(
     pod: &Pod,
     node_name: &str,
@@ -449,6 +526,20 @@ pub(super) fn plan(
 ) -> Result<Plan, ConfigError> {
     let spec = pod.spec.as_ref().ok_or_else(|| ConfigError::NoImage(String::new()))?;
     let container = spec.containers.first().ok_or_else(|| ConfigError::NoImage(String::new()))?;
+    plan_container(pod, container, node_name, images, sources, extra_env)
+}
+
+/// Decides how to run one container of the pod (an init container or the main one).
+pub(super) fn plan_container(
+    pod: &Pod,
+    container: &Container,
+    node_name: &str,
+    images: &[(String, PathBuf)],
+    sources: &Sources,
+    extra_env: &[(String, String)],
+) -> Result<Plan, ConfigError> {
+    let spec = pod.spec.as_ref().ok_or_else(|| ConfigError::NoImage(String::new()))?;
+    let facts = PodFacts { pod, node_name };
     let image_ref = container.image.as_deref().ok_or_else(|| ConfigError::NoImage(container.name.clone()))?;
     let image = resolve_image(images, image_ref).ok_or_else(|| ConfigError::UnknownImage(image_ref.to_owned()))?;
     let identity = identity(spec, container)?;
@@ -459,13 +550,12 @@ pub(super) fn plan(
             return Err(ConfigError::UnsupportedMount(mount.mount_path.clone(), "subPath"));
         }
         if !volumes.iter().any(|(n, _)| n == &mount.name) {
-            volumes.push((mount.name.clone(), volume_content(spec, &mount.name, &identity, sources)?));
+            volumes.push((mount.name.clone(), volume_content(&facts, &mount.name, &identity, sources)?));
         }
         mounts.push(Mount { volume: mount.name.clone(), target: mount.mount_path.clone(), read_only: mount.read_only == Some(true) });
     }
     mounts.sort_by_key(|m| Path::new(&m.target).components().count());
 
-    let facts = PodFacts { pod, node_name };
     let env = build_env(container, &facts, sources, extra_env)?;
     let lookup = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let command = container.command.as_ref().filter(|c| !c.is_empty()).map(|c| c.iter().map(|s| expand(s, lookup)).collect());
@@ -513,6 +603,9 @@ pub(super) struct HostPaths {
     pub termination_file: PathBuf,
     /// The image's binary (a world-readable copy).
     pub binary: PathBuf,
+    /// The pod's `/etc/hosts` (its own name, `hostAliases`, the cluster's Services), mounted
+    /// read-only over the host's.
+    pub hosts_file: Option<PathBuf>,
 }
 
 /// Arguments of `unshare` that run the container: a private mount namespace in which the
@@ -540,6 +633,10 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
     script.push(format!("{mount} --bind {} {term}", q(&paths.termination_file)));
     if let Some(dir) = &plan.working_dir {
         script.push(format!("{mkdir} -p {}", sh_quote(dir)));
+    }
+    if let Some(hosts) = &paths.hosts_file {
+        script.push(format!("{mount} --bind {} /etc/hosts", q(hosts)));
+        script.push(format!("{mount} -o remount,bind,ro /etc/hosts"));
     }
     if plan.read_only_root {
         script.push(format!("{mount} -o remount,bind,ro /"));
@@ -570,4 +667,30 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
     }
     args.extend(plan.args.iter().cloned());
     args
+}
+
+/// The pod's `/etc/hosts`, as the kubelet writes it (localhost, the pod's own name,
+/// `hostAliases`) plus one line per Service, all on loopback: the agent has no Service network,
+/// every process shares the host's, so `NAME.NAMESPACE.svc` reaches a pod of that Service when
+/// the Service's port is the port the pod listens on. `services` are (namespace, name).
+pub(super) fn hosts_file(pod: &Pod, services: &[(String, String)]) -> String {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let mut out = String::from("# Kubernetes-managed hosts file (gitview e2e node agent).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    out.push_str(&format!("{}\t{name}\n", super::status::LOOPBACK));
+    for alias in pod.spec.as_ref().and_then(|s| s.host_aliases.as_ref()).into_iter().flatten() {
+        let names = alias.hostnames.iter().flatten().cloned().collect::<Vec<_>>().join(" ");
+        if !names.is_empty() {
+            out.push_str(&format!("\n# Entries added by HostAliases.\n{}\t{names}\n", alias.ip));
+        }
+    }
+    out.push_str("\n# Services (on loopback: the node agent has no Service network).\n");
+    for (ns, svc) in services {
+        let mut names = vec![format!("{svc}.{ns}.svc.cluster.local"), format!("{svc}.{ns}.svc"), format!("{svc}.{ns}")];
+        if ns == namespace {
+            names.push(svc.clone());
+        }
+        out.push_str(&format!("{}\t{}\n", super::status::LOOPBACK, names.join(" ")));
+    }
+    out
 }

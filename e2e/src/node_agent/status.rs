@@ -73,7 +73,7 @@ pub(super) struct PodFailure<'a> {
 
 pub(super) const DEADLINE: PodFailure<'static> = PodFailure { reason: DEADLINE_REASON, message: DEADLINE_MESSAGE };
 
-/// `Succeeded`, `Failed`, `Running` or `Pending` for a single-container, restartPolicy Never pod.
+/// `Succeeded`, `Failed`, `Running` or `Pending` for a single-container pod (nothing is restarted).
 pub(super) fn phase(container: &Container, failure: Option<PodFailure<'_>>) -> &'static str {
     match container {
         Container::Terminated(t) if t.exit_code == 0 && failure.is_none() => "Succeeded",
@@ -102,6 +102,21 @@ fn condition(previous: &[PodCondition], type_: &str, status: bool, reason: Optio
     }
 }
 
+/// An init container's state, in spec order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct InitState {
+    pub name: String,
+    pub image: String,
+    pub image_id: Option<String>,
+    pub state: Container,
+}
+
+impl InitState {
+    fn completed(&self) -> bool {
+        matches!(&self.state, Container::Terminated(t) if t.exit_code == 0)
+    }
+}
+
 /// The pod's whole status (what the agent owns of it) for one state of its container.
 pub(super) fn pod_status(
     pod: &Pod,
@@ -112,7 +127,25 @@ pub(super) fn pod_status(
     previous: &[PodCondition],
     now: Timestamp,
 ) -> PodStatus {
-    let phase = phase(container, failure);
+    pod_status_with_init(pod, start_time, image_id, container, failure, previous, now, &[])
+}
+
+/// [`pod_status`] of a pod with init containers: `init` holds one state per init container.
+/// An init container that failed fails the pod (the agent restarts nothing).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pod_status_with_init(
+    pod: &Pod,
+    start_time: Timestamp,
+    image_id: Option<&str>,
+    container: &Container,
+    failure: Option<PodFailure<'_>>,
+    previous: &[PodCondition],
+    now: Timestamp,
+    init: &[InitState],
+) -> PodStatus {
+    let init_failed = init.iter().any(|i| matches!(&i.state, Container::Terminated(t) if t.exit_code != 0));
+    let initialized = init.iter().all(InitState::completed);
+    let phase = if init_failed { "Failed" } else { phase(container, failure) };
     let terminal = matches!(phase, "Succeeded" | "Failed");
     let spec_container = pod.spec.as_ref().and_then(|s| s.containers.first());
     let name = spec_container.map(|c| c.name.clone()).unwrap_or_default();
@@ -128,22 +161,78 @@ pub(super) fn pod_status(
     let completed = terminal.then_some("PodCompleted");
     let conditions = vec![
         condition(previous, "PodReadyToStartContainers", !terminal, None, None, now),
-        condition(previous, "Initialized", true, completed, None, now),
+        if initialized {
+            condition(previous, "Initialized", true, completed, None, now)
+        } else {
+            let pending: Vec<&str> = init.iter().filter(|i| !i.completed()).map(|i| i.name.as_str()).collect();
+            let message = format!("containers with incomplete status: [{}]", pending.join(" "));
+            condition(previous, "Initialized", false, Some("ContainersNotInitialized"), Some(message), now)
+        },
         condition(previous, "Ready", running, ready_reason, ready_message.clone(), now),
         condition(previous, "ContainersReady", running, ready_reason, ready_message, now),
         condition(previous, "PodScheduled", true, None, None, now),
     ];
 
-    let (state, container_id, started) = match container {
+    let (state, container_id) = container_state(container);
+    let started = matches!(container, Container::Running { .. }) && !terminal;
+    let container_status = ContainerStatus {
+        name,
+        image: spec_container.and_then(|c| c.image.clone()).unwrap_or_default(),
+        image_id: image_id.unwrap_or_default().to_owned(),
+        container_id,
+        ready: running,
+        restart_count: 0,
+        started: Some(started),
+        state: Some(state),
+        ..ContainerStatus::default()
+    };
+
+    let init_statuses = (!init.is_empty()).then(|| {
+        init.iter()
+            .map(|i| {
+                let (state, container_id) = container_state(&i.state);
+                ContainerStatus {
+                    name: i.name.clone(),
+                    image: i.image.clone(),
+                    image_id: i.image_id.clone().unwrap_or_default(),
+                    container_id,
+                    ready: i.completed(),
+                    restart_count: 0,
+                    started: Some(matches!(i.state, Container::Running { .. })),
+                    state: Some(state),
+                    ..ContainerStatus::default()
+                }
+            })
+            .collect()
+    });
+
+    PodStatus {
+        phase: Some(phase.to_owned()),
+        conditions: Some(conditions),
+        container_statuses: Some(vec![container_status]),
+        init_container_statuses: init_statuses,
+        host_ip: Some(LOOPBACK.to_owned()),
+        host_ips: Some(vec![HostIP { ip: LOOPBACK.to_owned() }]),
+        pod_ip: Some(LOOPBACK.to_owned()),
+        pod_ips: Some(vec![PodIP { ip: LOOPBACK.to_owned() }]),
+        start_time: Some(Time(start_time)),
+        reason: failure.map(|f| f.reason.to_owned()),
+        message: failure.map(|f| f.message.to_owned()),
+        observed_generation: pod.metadata.generation,
+        ..PodStatus::default()
+    }
+}
+
+/// The API's view of one container's state, and its container ID.
+fn container_state(container: &Container) -> (ContainerState, Option<String>) {
+    match container {
         Container::Waiting { reason, message } => (
             ContainerState { waiting: Some(ContainerStateWaiting { reason: Some(reason.clone()), message: message.clone() }), ..ContainerState::default() },
             None,
-            false,
         ),
         Container::Running { started_at, container_id } => (
             ContainerState { running: Some(ContainerStateRunning { started_at: Some(Time(*started_at)) }), ..ContainerState::default() },
             Some(container_id.clone()),
-            !terminal,
         ),
         Container::Terminated(t) => (
             ContainerState {
@@ -159,38 +248,11 @@ pub(super) fn pod_status(
                 ..ContainerState::default()
             },
             t.container_id.clone(),
-            false,
         ),
-    };
-    let container_status = ContainerStatus {
-        name,
-        image: spec_container.and_then(|c| c.image.clone()).unwrap_or_default(),
-        image_id: image_id.unwrap_or_default().to_owned(),
-        container_id,
-        ready: running,
-        restart_count: 0,
-        started: Some(started),
-        state: Some(state),
-        ..ContainerStatus::default()
-    };
-
-    PodStatus {
-        phase: Some(phase.to_owned()),
-        conditions: Some(conditions),
-        container_statuses: Some(vec![container_status]),
-        host_ip: Some(LOOPBACK.to_owned()),
-        host_ips: Some(vec![HostIP { ip: LOOPBACK.to_owned() }]),
-        pod_ip: Some(LOOPBACK.to_owned()),
-        pod_ips: Some(vec![PodIP { ip: LOOPBACK.to_owned() }]),
-        start_time: Some(Time(start_time)),
-        reason: failure.map(|f| f.reason.to_owned()),
-        message: failure.map(|f| f.message.to_owned()),
-        observed_generation: pod.metadata.generation,
-        ..PodStatus::default()
     }
 }
 
-/// A pod the agent cannot run at all (more than one container, init containers): Failed at
+/// A pod the agent cannot run at all (more than one container): Failed at
 /// once with a reason that says so, instead of a silently partial run.
 pub(super) fn unsupported(pod: &Pod, start_time: Timestamp, message: &str, now: Timestamp) -> PodStatus {
     let failure = PodFailure { reason: "UnsupportedByNodeAgent", message };

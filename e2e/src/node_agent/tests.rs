@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::spec::{self, ConfigError, HostPaths, Sources, Tools, VolumeContent};
-use super::status::{self, Container, DEADLINE, Terminated};
+use super::status::{self, Container, DEADLINE, InitState, Terminated};
 use super::{Action, Entry, Signal, decide};
 
 /// The operator's runner pod, as `operator/src/analysis/build.rs` builds it.
@@ -242,6 +242,7 @@ fn the_launch_script_binds_volumes_then_drops_privileges() {
         volumes: BTreeMap::from([("run".to_owned(), "/w/uid 1/volumes/run".into()), ("scratch".to_owned(), "/w/uid 1/volumes/scratch".into())]),
         termination_file: "/w/uid 1/termination-log".into(),
         binary: "/w/bin/0-gitview-runner".into(),
+        hosts_file: Some("/w/uid 1/hosts".into()),
     };
     let args = spec::launch_args(&plan, &paths, &tools());
     assert_eq!(&args[..6], ["-m", "--propagation", "private", "--", "/bin/sh", "-c"]);
@@ -258,6 +259,8 @@ fn the_launch_script_binds_volumes_then_drops_privileges() {
         "'/bin/mkdir' -p '/dev'",
         "[ -e '/dev/termination-log' ] || : > '/dev/termination-log'",
         "'/bin/mount' --bind '/w/uid 1/termination-log' '/dev/termination-log'",
+        "'/bin/mount' --bind '/w/uid 1/hosts' /etc/hosts",
+        "'/bin/mount' -o remount,bind,ro /etc/hosts",
         "'/bin/mount' -o remount,bind,ro /",
         "cd /",
         "exec '/usr/bin/setpriv' --reuid 65532 --regid 65532 --groups 65532 --inh-caps -all --bounding-set -all --pdeathsig KILL --no-new-privs -- \"$@\"",
@@ -402,4 +405,96 @@ fn node_and_lease_objects() {
     let lease = super::node::lease("n1", "node-uid", at(10));
     assert_eq!(lease.metadata.namespace.as_deref(), Some("kube-node-lease"));
     assert_eq!(lease.spec.unwrap().renew_time.map(|t| t.0), Some(at(10)));
+}
+
+/// The chart's operator pod as the API server stores it: the ServiceAccount admission plugin
+/// injected the `kube-api-access-*` projected volume.
+fn in_cluster_pod() -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": "gv-operator-1", "namespace": "gitview", "uid": "uid-2"},
+        "spec": {
+            "serviceAccountName": "gv-operator",
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532},
+            "hostAliases": [{"ip": "192.0.2.1", "hostnames": ["git.internal"]}],
+            "initContainers": [{
+                "name": "migrate", "image": "e2e.local/gitview-runner:1", "args": ["migrate"],
+                "env": [{"name": "FROM_INIT", "valueFrom": {"secretKeyRef": {"name": "init-only", "key": "k"}}}]
+            }],
+            "containers": [{
+                "name": "operator", "image": "e2e.local/gitview-runner:1",
+                "volumeMounts": [{"name": "kube-api-access-x", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}]
+            }],
+            "volumes": [{"name": "kube-api-access-x", "projected": {"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+            ]}}]
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn projected_service_account_volumes_are_referenced_and_written() {
+    let pod = in_cluster_pod();
+    let referenced = spec::referenced_sources(pod.spec.as_ref().unwrap());
+    assert!(referenced.config_maps.contains("kube-root-ca.crt"));
+    // Init containers' references count too.
+    assert!(referenced.secrets.contains("init-only"));
+    assert_eq!(referenced.token_audiences, BTreeMap::from([(String::new(), 3607)]));
+
+    let mut sources = Sources::default();
+    sources.config_maps.insert("kube-root-ca.crt".to_owned(), BTreeMap::from([("ca.crt".to_owned(), b"PEM".to_vec())]));
+    sources.tokens.insert(String::new(), "jwt".to_owned());
+    let container = &pod.spec.as_ref().unwrap().containers[0];
+    let plan = spec::plan_container(&pod, container, "n", &images(), &sources, &[]).unwrap();
+    let VolumeContent::Files { files, group } = &plan.volumes[0].1 else { panic!("{:?}", plan.volumes) };
+    assert_eq!(*group, Some(65532));
+    let by_path: BTreeMap<&str, (&[u8], u32)> = files.iter().map(|f| (f.path.as_str(), (f.data.as_slice(), f.mode))).collect();
+    assert_eq!(by_path["token"], (&b"jwt"[..], 0o644));
+    assert_eq!(by_path["ca.crt"], (&b"PEM"[..], 0o644));
+    assert_eq!(by_path["namespace"], (&b"gitview"[..], 0o644));
+
+    // Without its token (or the CA ConfigMap) the volume cannot be set up yet.
+    let err = spec::plan_container(&pod, container, "n", &images(), &Sources::default(), &[]).unwrap_err();
+    assert_eq!(err.waiting_reason(0), "ContainerCreating", "{err}");
+}
+
+#[test]
+fn the_hosts_file_names_the_pod_its_aliases_and_every_service() {
+    let hosts = spec::hosts_file(&in_cluster_pod(), &[("gitview".to_owned(), "gv-gateway".to_owned()), ("other".to_owned(), "db".to_owned())]);
+    let lines: Vec<&str> = hosts.lines().collect();
+    assert!(lines.contains(&"127.0.0.1\tlocalhost"), "{hosts}");
+    assert!(lines.contains(&"127.0.0.1\tgv-operator-1"), "{hosts}");
+    assert!(lines.contains(&"192.0.2.1\tgit.internal"), "{hosts}");
+    // The short name only resolves in the pod's own namespace, as with cluster DNS.
+    assert!(lines.contains(&"127.0.0.1\tgv-gateway.gitview.svc.cluster.local gv-gateway.gitview.svc gv-gateway.gitview gv-gateway"), "{hosts}");
+    assert!(lines.contains(&"127.0.0.1\tdb.other.svc.cluster.local db.other.svc db.other"), "{hosts}");
+}
+
+#[test]
+fn init_containers_hold_the_pod_in_pending_then_a_failure_fails_it() {
+    let pod = in_cluster_pod();
+    let init = |state: Container| vec![InitState { name: "migrate".to_owned(), image: "img".to_owned(), image_id: None, state }];
+    let waiting = Container::Waiting { reason: "PodInitializing".to_owned(), message: None };
+    let running = Container::Running { started_at: at(1), container_id: "c".to_owned() };
+
+    let initializing = status::pod_status_with_init(&pod, at(0), None, &waiting, None, &[], at(1), &init(running));
+    assert_eq!(initializing.phase.as_deref(), Some("Pending"));
+    assert_eq!(cond(&initializing, "Initialized").status, "False");
+    assert_eq!(cond(&initializing, "Initialized").message.as_deref(), Some("containers with incomplete status: [migrate]"));
+    let is = &initializing.init_container_statuses.as_ref().unwrap()[0];
+    assert_eq!((is.name.as_str(), is.ready, is.started), ("migrate", false, Some(true)));
+
+    let done = Container::Terminated(Terminated::exited(0, None, None, at(1), at(2), "c".to_owned()));
+    let main = Container::Running { started_at: at(3), container_id: "m".to_owned() };
+    let running = status::pod_status_with_init(&pod, at(0), None, &main, None, initializing.conditions.as_ref().unwrap(), at(3), &init(done));
+    assert_eq!(running.phase.as_deref(), Some("Running"));
+    assert_eq!(cond(&running, "Initialized").status, "True");
+    assert!(running.init_container_statuses.as_ref().unwrap()[0].ready);
+
+    let failed = Container::Terminated(Terminated::exited(1, None, None, at(1), at(2), "c".to_owned()));
+    let status = status::pod_status_with_init(&pod, at(0), None, &waiting, None, &[], at(2), &init(failed));
+    assert_eq!(status.phase.as_deref(), Some("Failed"));
+    assert_eq!(cond(&status, "Initialized").reason.as_deref(), Some("ContainersNotInitialized"));
 }

@@ -3,6 +3,7 @@
 
 pub mod chart;
 pub mod git;
+pub mod install;
 pub mod scenarios;
 
 use std::future::Future;
@@ -29,9 +30,10 @@ pub const GATEWAY_ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef012345678
 
 /// Images the node agent knows, by the key their repository ends with.
 pub mod image {
-    /// The real runner binary (no test hook): with no gateway sink yet, a valid run config
-    /// ends in a retryable failure.
+    /// The real runner binary (no test hook).
     pub const RUNNER: &str = "ghcr.io/gitview/gitview-runner:e2e";
+    /// Checks the mount, waits for its namespace's gate file, then the real runner (no hook).
+    pub const HELD: &str = "e2e.local/e2e-held:1";
     /// Checks the run Secret is mounted, then the real runner with its success test hook.
     pub const OK: &str = "e2e.local/e2e-ok:1";
     /// Checks the mount, then the real runner with its invalid-input (exit 2) test hook.
@@ -140,18 +142,25 @@ impl Env {
         let runner = scripts.join("gitview-runner");
         std::fs::copy(target_dir.join("gitview-runner"), &runner)?;
         let runner = runner.display().to_string();
-        let gate_wait = format!(
+        let wait_for_gate = format!(
             r#"ns=$(sed -n 's/.*"namespace":"\([^"]*\)".*/\1/p' "$RUN/run.json")
-while [ ! -e "{}/$ns" ]; do sleep 0.1; done
-GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
+while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
             gates.display()
         );
+        let gate_wait = format!("{wait_for_gate}\nGITVIEW_RUNNER_TEST_EXIT=0 exec {runner} \"$@\"");
+        let held = format!("{wait_for_gate}\nexec {runner} \"$@\"");
         let images = [
             ("e2e-ok", script(true, &format!("GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} \"$@\""))),
             ("e2e-invalid", script(true, &format!("GITVIEW_RUNNER_TEST_EXIT=2 exec {runner} \"$@\""))),
             ("e2e-gated", script(true, &gate_wait)),
+            ("e2e-held", script(true, &held)),
         ];
-        let mut image_map = vec![("gitview-runner".to_owned(), scripts.join("gitview-runner"))];
+        // The chart's images: the operator and the gateway run as pods too when it is installed.
+        let mut image_map = vec![
+            ("gitview-runner".to_owned(), scripts.join("gitview-runner")),
+            ("gitview-operator".to_owned(), target_dir.join("gitview-operator")),
+            ("gitview-gateway".to_owned(), target_dir.join("gitview-gateway")),
+        ];
         for (key, text) in images {
             let path = scripts.join(key);
             std::fs::write(&path, text)?;
@@ -166,13 +175,19 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
         let pem = ed25519_dalek::SigningKey::from_bytes(&seed).to_pkcs8_pem(LineEnding::LF)?;
         std::fs::write(&signing_key, pem.as_bytes())?;
 
+        let api_port = plane.server.rsplit(':').next().context("the API server URL has a port")?;
         let agent = NodeAgent::start(
             client.clone(),
             AgentConfig {
                 node_name: "e2e-node".to_owned(),
                 images: image_map,
                 work_dir: work.path().join("node"),
-                extra_env: vec![],
+                // In-cluster configuration for pods that talk to the API server (the kubelet's
+                // service variables; the agent's pods share the host's network).
+                extra_env: vec![
+                    ("KUBERNETES_SERVICE_HOST".to_owned(), "127.0.0.1".to_owned()),
+                    ("KUBERNETES_SERVICE_PORT".to_owned(), api_port.to_owned()),
+                ],
             },
         )
         .await?;
@@ -261,8 +276,35 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
     /// A request to the gateway with a bearer credential (an API key or the admin token) and
     /// an optional JSON body; the status and the body parsed as JSON.
     pub fn gateway(&self, method: &str, path: &str, bearer: &str, body: Option<&serde_json::Value>) -> anyhow::Result<(u16, serde_json::Value)> {
+        gateway_at(self.gateway_port, method, path, bearer, body)
+    }
+
+    /// Stops every operator replica the suite started (for a scenario whose own operator must
+    /// be the only one acting); returns what [`Env::resume_operators`] needs.
+    pub async fn suspend_operators(&self) -> Vec<u16> {
+        let mut operators = self.operators.lock().await;
+        operators.drain(..).map(|operator| {
+            let port = operator.metrics_port;
+            operator.kill();
+            port
+        }).collect()
+    }
+
+    /// Starts the suspended replicas again, on their ports (the suite's gateway fetches the
+    /// JWKS from the first one), and waits until one leads.
+    pub async fn resume_operators(&self, ports: Vec<u16>) -> anyhow::Result<()> {
+        for port in ports {
+            self.start_operator_on(port).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A request to a gateway on a loopback port; see [`Env::gateway`].
+pub fn gateway_at(port: u16, method: &str, path: &str, bearer: &str, body: Option<&serde_json::Value>) -> anyhow::Result<(u16, serde_json::Value)> {
+    {
         let body = body.map(serde_json::Value::to_string).unwrap_or_default();
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.gateway_port))?;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         write!(
             stream,
@@ -278,6 +320,9 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
         let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(text).with_context(|| format!("{method} {path}: {text}"))? };
         Ok((code, json))
     }
+}
+
+impl Env {
 
     /// One value of a query against the results database, as the superuser.
     pub async fn sql_scalar<T>(&self, sql: &'static str, bind: &str) -> anyhow::Result<T>
@@ -292,9 +337,13 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
     /// Starts one more operator replica and waits until it serves /readyz... or, as a
     /// standby, /healthz (caches only sync once it leads).
     pub async fn start_operator(&self) -> anyhow::Result<String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        self.start_operator_on(port).await
+    }
+
+    async fn start_operator_on(&self, port: u16) -> anyhow::Result<String> {
         let n = self.next_operator.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let identity = format!("operator-{n}");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = self.work.path().join(format!("{identity}.log"));
         let file = std::fs::File::create(&log)?;
         let child = Command::new("setpriv")
@@ -348,6 +397,10 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
 
     /// Runs kubectl as the admin user.
     pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Output> {
+        blocking(|| self.kubectl_blocking(args, stdin))
+    }
+
+    fn kubectl_blocking(&self, args: &[&str], stdin: Option<&str>) -> anyhow::Result<Output> {
         let mut child = Command::new("kubectl")
             .env("KUBECONFIG", &self.kubeconfig)
             .args(args)
@@ -372,6 +425,10 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
 
     /// Runs the control plane's helm with the admin kubeconfig.
     pub fn helm(&self, args: &[&str]) -> anyhow::Result<Output> {
+        blocking(|| self.helm_blocking(args))
+    }
+
+    fn helm_blocking(&self, args: &[&str]) -> anyhow::Result<Output> {
         Command::new(self.bin.join("helm"))
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HELM_CACHE_HOME", self.work.path().join("helm/cache"))
@@ -427,6 +484,16 @@ GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} "$@""#,
         if self.work.path().join(".keep").exists() {
             let _ = self.work.keep();
         }
+    }
+}
+
+/// Runs a blocking call (a kubectl or helm process: `helm upgrade --wait` takes minutes) without
+/// holding a runtime worker: a task parked in a blocked worker's LIFO slot (the node agent's
+/// pod watch, say) could not be stolen by the other workers, and the cluster would stall.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

@@ -17,6 +17,7 @@ pub use super::chart::{
     files_generated_from_the_chart_are_in_sync,
     the_chart_renders_and_the_api_server_accepts_it,
 };
+pub use super::install::the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls;
 
 const RUN: Duration = Duration::from_secs(90);
 
