@@ -24,6 +24,16 @@ pub const ACCOUNT: &str = "gitview.dev/account";
 /// Namespace annotation: `"false"` turns PII scrubbing off for the account's runs (default on).
 pub const SCRUB_PII: &str = "gitview.dev/scrub-pii";
 
+/// Label on Analyses a RepositoryTracker created: the tracker's name.
+pub const TRACKER: &str = "gitview.dev/tracker";
+/// Annotation on a tracker's Analyses: the branch it analyzes.
+pub const BRANCH: &str = "gitview.dev/branch";
+/// Annotation on a tracker's Analyses: the branch head it was created for.
+pub const HEAD_COMMIT: &str = "gitview.dev/head-commit";
+/// Annotation on a RepositoryTracker: setting it to a new value (a timestamp, say) asks for a
+/// poll now, like Flux's `reconcile.fluxcd.io/requestedAt`; the status echoes the value handled.
+pub const REQUESTED_AT: &str = "gitview.dev/requested-at";
+
 /// Finalizer on runner pods, removed once the attempt's outcome is in the Analysis status, so a
 /// pod deleted by anyone never loses its result.
 pub const POD_FINALIZER: &str = "gitview.dev/record-outcome";

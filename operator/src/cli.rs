@@ -152,8 +152,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         metrics.clone(),
         Duration::from_secs(args.janitor_interval.max(10)),
     );
+    let trackers = Arc::new(crate::tracker::TrackerContext {
+        client: client.clone(),
+        recorder: Recorder::new(client.clone(), Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) }),
+        metrics: metrics.clone(),
+        analyses: wiring.analyses.clone(),
+    });
+    let tracker_client = client.clone();
+    let concurrency = args.concurrency;
     let work = async move {
-        tokio::join!(wiring.run(ctx), readiness, janitor);
+        tokio::join!(wiring.run(ctx), crate::tracker::run(tracker_client, trackers, concurrency), readiness, janitor);
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -61,7 +61,8 @@ pub fn render(summary: &Summary, previous: &[Condition], generation: Option<i64>
     .collect()
 }
 
-fn condition(
+/// One condition; `lastTransitionTime` is kept from `previous` when the status did not change.
+pub fn condition(
     type_: &str,
     status: &str,
     reason: &str,

@@ -24,5 +24,6 @@ pub mod policy;
 pub mod settings;
 pub mod telemetry;
 pub mod token;
+pub mod tracker;
 
 pub use error::{Error, ErrorClass};

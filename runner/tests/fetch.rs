@@ -474,3 +474,37 @@ fn the_laptop_cache_clones_once_then_fetches() {
     assert_eq!(second.git_dir, first.git_dir);
     assert_eq!(second.commit.to_string(), repo.head());
 }
+
+#[test]
+fn list_branches_is_ls_remote_heads_and_fetches_nothing() {
+    let repo = fixture();
+    let daemon = daemon_for(&repo);
+    let url = daemon.url("repo");
+    let scratch = repo.sibling("ls-remote.git");
+
+    let branches = fetch::list_branches(&url, &Credentials::none(), &scratch).unwrap();
+    let expected: Vec<(String, ObjectId)> = ["feature", "main"]
+        .iter()
+        .map(|b| ((*b).to_owned(), oid(&rev_parse(&repo, &repo.path, b))))
+        .collect();
+    assert_eq!(branches, expected);
+
+    // A push shows on the next listing, through the same scratch repository, which stays
+    // empty of objects.
+    repo.write("later.txt", "later\n");
+    repo.commit("later");
+    let again = fetch::list_branches(&url, &Credentials::none(), &scratch).unwrap();
+    assert_eq!(again[1].1, oid(&rev_parse(&repo, &repo.path, "main")));
+    assert!(
+        files_under(&scratch)
+            .iter()
+            .all(|f| !f.to_string_lossy().ends_with(".pack")),
+        "nothing was fetched"
+    );
+
+    let missing = daemon.url("no-such-repo");
+    let err =
+        fetch::list_branches(&missing, &Credentials::none(), &scratch).expect_err("no repository");
+    assert!(err.is_invalid_input(), "{err:?}");
+    assert!(err.to_string().contains(&missing), "{err}");
+}

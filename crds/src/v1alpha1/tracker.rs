@@ -1,5 +1,5 @@
-//! `RepositoryTracker`: a repository and branches kept analyzed. Its controller is its own
-//! piece of work; this module only defines the API.
+//! `RepositoryTracker`: a repository and branches kept analyzed. The operator's `tracker`
+//! module is its controller.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +31,9 @@ use super::common::{RepositorySource, SecretReference};
         json_path = ".spec.repository.url"
     ),
     printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Last Poll", type_ = "date", json_path = ".status.lastPollTime"),
+    printcolumn(name = "Next Poll", type_ = "date", json_path = ".status.nextPollTime", priority = 1),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -165,6 +167,17 @@ pub struct RepositoryTrackerStatus {
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_poll_time: Option<Time>,
+    /// When the remote is polled next (sooner on a webhook or a `gitview.dev/requested-at`
+    /// annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_poll_time: Option<Time>,
+    /// The current poll interval: the minimum while branches move, doubling towards the
+    /// maximum while they are quiet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_seconds: Option<i64>,
+    /// The last `gitview.dev/requested-at` annotation value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_requested_at: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub branches: Vec<BranchStatus>,

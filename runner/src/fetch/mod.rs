@@ -367,6 +367,52 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
     Ok(fetched)
 }
 
+/// A remote's branches and the commits they point at, like `git ls-remote --heads URL`:
+/// nothing is fetched. gix talks to remotes through a repository, so an empty bare one is kept
+/// in `scratch` (created on first use, reused after; it never receives objects). Branch names
+/// come without `refs/heads/`, sorted.
+pub fn list_branches(
+    url: &str,
+    credentials: &Credentials,
+    scratch: &Path,
+) -> Result<Vec<(String, ObjectId)>, FetchError> {
+    let shown = redact_userinfo(url);
+    let (repo, _) = open_or_init(scratch, credentials)?;
+    let remote = repo
+        .remote_at(url)
+        .and_then(|remote| {
+            remote.with_refspecs(["+refs/heads/*:refs/remotes/origin/*"], Direction::Fetch)
+        })
+        .map_err(|source| FetchError::InvalidUrl {
+            url: shown.clone(),
+            source,
+        })?
+        .with_fetch_tags(Tags::None);
+    let connection = remote
+        .connect(Direction::Fetch)
+        .map_err(|err| classify(err, &shown))?
+        .with_credentials(credentials.helper());
+    let prepared = connection
+        .prepare_fetch(
+            gix::progress::Discard,
+            gix::remote::ref_map::Options::default(),
+        )
+        .map_err(|err| classify(err, &shown))?;
+    let mut branches: Vec<(String, ObjectId)> = prepared
+        .ref_map()
+        .remote_refs
+        .iter()
+        .filter_map(|r| {
+            let (name, target, peeled) = r.unpack();
+            let branch = name.strip_prefix(b"refs/heads/")?.to_str().ok()?;
+            Some((branch.to_owned(), peeled.or(target)?.to_owned()))
+        })
+        .collect();
+    branches.sort();
+    branches.dedup_by(|a, b| a.0 == b.0);
+    Ok(branches)
+}
+
 fn read_certificates(paths: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, FetchError> {
     let mut certificates = Vec::new();
     for path in paths {

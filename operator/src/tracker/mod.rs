@@ -1,0 +1,339 @@
+//! The RepositoryTracker controller: polls each tracker's remote for its branches' heads (a
+//! `git ls-remote`, nothing cloned), and per branch creates an incremental Analysis from the
+//! tracker's template when the head moved past the last analyzed commit, under the tracker's
+//! concurrency policy and history limits. It writes only the tracker's status, never its
+//! spec, so GitOps tools see no drift.
+//!
+//! Polls happen on the adaptive interval in the status, when the spec changes, and when the
+//! `gitview.dev/requested-at` annotation takes a new value. Between polls, a change of an
+//! owned Analysis (a run finishing under `Forbid`) is acted on with the heads already known.
+
+pub mod decide;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{
+    API_VERSION, Analysis, AnalysisMode, AnalysisPhase, ModeType, AnalysisRepository, AnalysisSpec, BranchStatus, RepositoryTracker,
+    RepositoryTrackerStatus,
+};
+use gitview_runner::fetch::{Credentials, FetchError, Secret as GitSecret};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{self, Action as Requeue, Controller};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use crate::analysis::act::FIELD_MANAGER;
+use crate::conditions::{self, READY, RECONCILING, STALLED};
+use crate::error::{Error, is_not_found};
+use crate::metrics::Metrics;
+use decide::{Owned, Step};
+
+/// What the tracker controller needs.
+#[allow(missing_debug_implementations)]
+pub struct TrackerContext {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// The Analysis cache the Analysis controller keeps (owned runs are read from it).
+    pub analyses: Store<Analysis>,
+}
+
+/// Runs the controller until its watches end.
+pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16) {
+    let trackers: Api<RepositoryTracker> = Api::all(client.clone());
+    let analyses: Api<Analysis> = Api::all(client);
+    Controller::new(trackers, watcher::Config::default())
+        .owns(analyses, watcher::Config::default().labels(labels::TRACKER))
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                debug!(error = %err, "tracker controller event");
+            }
+        })
+        .await;
+}
+
+fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<TrackerContext>) -> Requeue {
+    let class = err.class();
+    warn!(namespace = tracker.namespace().unwrap_or_default(), tracker = tracker.name_any(), error = %err, "tracker reconcile failed");
+    ctx.metrics.observe_error("repositorytracker", class);
+    Requeue::requeue(class.requeue_after())
+}
+
+/// Why a poll failed.
+#[derive(Debug)]
+enum PollError {
+    /// Needs a change from outside (a missing Secret, a repository that does not exist, refused
+    /// credentials): `Stalled`.
+    Stalled(String),
+    /// May pass by itself (the host is down): retried at the minimum interval.
+    Transient(String),
+}
+
+fn owned_of(store: &Store<Analysis>, tracker: &RepositoryTracker) -> Vec<Owned> {
+    let uid = tracker.uid();
+    store
+        .state()
+        .iter()
+        .filter(|a| a.namespace() == tracker.namespace() && a.owner_references().iter().any(|o| Some(&o.uid) == uid.as_ref()))
+        .filter_map(|a| {
+            let annotations = a.annotations();
+            let status = a.status.as_ref();
+            let phase = status.and_then(|s| s.phase);
+            Some(Owned {
+                name: a.name_any(),
+                branch: annotations.get(labels::BRANCH)?.clone(),
+                head: annotations.get(labels::HEAD_COMMIT)?.clone(),
+                finished: phase.is_some_and(AnalysisPhase::is_finished),
+                succeeded: phase == Some(AnalysisPhase::Succeeded),
+                to_commit: status.and_then(|s| s.result.as_ref()).and_then(|r| r.to_commit.clone()),
+                created: a.creation_timestamp().map_or(0, |t| t.0.as_second()),
+            })
+        })
+        .collect()
+}
+
+/// The credentials a poll uses, from the tracker's `credentialsSecret` (`username`, `password`
+/// or `token`). ssh keys are not used for polling yet.
+async fn credentials(client: &Client, tracker: &RepositoryTracker) -> Result<Credentials, PollError> {
+    let Some(reference) = &tracker.spec.repository.credentials_secret else {
+        return Ok(Credentials::none());
+    };
+    let namespace = tracker.namespace().unwrap_or_default();
+    let secret = match Api::<Secret>::namespaced(client.clone(), &namespace).get_opt(&reference.name).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => return Err(PollError::Stalled(format!("credentials Secret {namespace}/{} not found", reference.name))),
+        Err(err) => return Err(PollError::Transient(format!("cannot read the credentials Secret: {err}"))),
+    };
+    let data = secret.data.unwrap_or_default();
+    let text = |key: &str| {
+        data.get(key)
+            .map(|v| String::from_utf8_lossy(&v.0).trim_end_matches(['\r', '\n']).to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    if data.contains_key("ssh-privatekey") && text("token").is_none() && text("password").is_none() {
+        return Err(PollError::Stalled(
+            "polling over ssh with a key is not supported yet: use an https URL with a token".to_owned(),
+        ));
+    }
+    Ok(Credentials {
+        username: text("username"),
+        password: text("password").map(GitSecret::new),
+        token: text("token").map(GitSecret::new),
+        ..Credentials::default()
+    })
+}
+
+/// `git ls-remote --heads` of the tracker's repository, on a blocking thread, through a
+/// throwaway scratch repository.
+async fn poll(client: &Client, tracker: &RepositoryTracker) -> Result<Vec<(String, String)>, PollError> {
+    let credentials = credentials(client, tracker).await?;
+    let url = tracker.spec.repository.url.clone();
+    let listed = tokio::task::spawn_blocking(move || {
+        let scratch = tempfile::Builder::new().prefix("gitview-ls-remote-").tempdir().map_err(|e| PollError::Transient(format!("no scratch directory: {e}")))?;
+        gitview_runner::fetch::list_branches(&url, &credentials, &scratch.path().join("repo")).map_err(|err: FetchError| {
+            if err.is_invalid_input() { PollError::Stalled(err.to_string()) } else { PollError::Transient(err.to_string()) }
+        })
+    })
+    .await
+    .map_err(|e| PollError::Transient(format!("the poll panicked: {e}")))??;
+    Ok(listed.into_iter().map(|(branch, id)| (branch, id.to_string())).collect())
+}
+
+fn seconds(d: i64) -> SignedDuration {
+    SignedDuration::from_secs(d)
+}
+
+async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) -> Result<Requeue, Error> {
+    let namespace = tracker.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let name = tracker.name_any();
+    let now = Timestamp::now();
+    let previous = tracker.status.clone().unwrap_or_default();
+    let generation = tracker.metadata.generation;
+    let api: Api<RepositoryTracker> = Api::namespaced(ctx.client.clone(), &namespace);
+    let analyses: Api<Analysis> = Api::namespaced(ctx.client.clone(), &namespace);
+    let spec = &tracker.spec;
+    let (min, max) = (i64::from(spec.poll.min_interval_seconds), i64::from(spec.poll.max_interval_seconds));
+
+    let mut status = RepositoryTrackerStatus { observed_generation: generation, ..previous.clone() };
+    if spec.suspend {
+        status.next_poll_time = None;
+        status.conditions = tracker_conditions(true, false, false, "Suspended", "polling is suspended (spec.suspend)", &previous.conditions, generation, now);
+        write_status(&api, &name, &previous, &status).await?;
+        return Ok(Requeue::await_change());
+    }
+
+    let requested = tracker.annotations().get(labels::REQUESTED_AT).cloned();
+    let due = previous.next_poll_time.as_ref().is_none_or(|t| t.0 <= now)
+        || previous.observed_generation != generation
+        || (requested.is_some() && requested != previous.last_handled_requested_at);
+    let mut heads: Vec<(String, String)> = previous.branches.iter().filter_map(|b| Some((b.name.clone(), b.head_commit.clone()?))).collect();
+    let mut poll_failure: Option<PollError> = None;
+    if due {
+        status.last_handled_requested_at = requested.clone().or(previous.last_handled_requested_at.clone());
+        status.last_poll_time = Some(Time(now));
+        match poll(&ctx.client, &tracker).await {
+            Ok(listed) => {
+                let polled: Vec<(String, String)> = listed.into_iter().filter(|(b, _)| decide::matches(&spec.branches, b)).collect();
+                let moved = polled != heads;
+                let interval = decide::next_interval(previous.poll_interval_seconds, moved, min, max);
+                let wait = interval + decide::jitter(interval, &format!("{:?}{}", tracker.uid(), now.as_second()));
+                status.poll_interval_seconds = Some(interval);
+                status.next_poll_time = Some(Time(now.checked_add(seconds(wait.max(1))).unwrap_or(now)));
+                if moved {
+                    info!(namespace, tracker = name, branches = polled.len(), "branch heads moved");
+                }
+                heads = polled;
+            }
+            Err(err) => {
+                status.poll_interval_seconds = Some(min);
+                status.next_poll_time = Some(Time(now.checked_add(seconds(min)).unwrap_or(now)));
+                poll_failure = Some(err);
+            }
+        }
+    }
+
+    // Per branch: what to run, then the history limits.
+    let owned = owned_of(&ctx.analyses, &tracker);
+    let mut branches = Vec::new();
+    let mut notes: Vec<(bool, &'static str, String)> = Vec::new();
+    for (branch, head) in &heads {
+        let mine: Vec<&Owned> = owned.iter().filter(|a| &a.branch == branch).collect();
+        let before = previous.branches.iter().find(|b| &b.name == branch);
+        let last = decide::last_analyzed(&mine, before.and_then(|b| b.last_analyzed_commit.as_deref()));
+        let mut last_analysis = mine.iter().max_by_key(|a| a.created).map(|a| a.name.clone()).or_else(|| before.and_then(|b| b.last_analysis.clone()));
+        match decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine) {
+            Step::Nothing => {}
+            Step::Wait(running) => debug!(namespace, tracker = name, branch, running, "waiting for the running analysis (Forbid)"),
+            Step::Replace(running) => {
+                for victim in running {
+                    match analyses.delete(&victim, &DeleteParams::background()).await {
+                        Ok(_) => notes.push((false, "Superseded", format!("deleted {victim}: branch {branch} moved to {head} (Replace)"))),
+                        Err(err) if is_not_found(&err) => {}
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+                last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
+                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default())));
+            }
+            Step::Create => {
+                last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
+                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default())));
+            }
+        }
+        for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
+            match analyses.delete(&doomed, &DeleteParams::background()).await {
+                Ok(_) => debug!(namespace, tracker = name, analysis = doomed, "pruned by the history limit"),
+                Err(err) if is_not_found(&err) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        branches.push(BranchStatus { name: branch.clone(), head_commit: Some(head.clone()), last_analyzed_commit: last, last_analysis });
+    }
+    status.branches = branches;
+
+    let (ready, stalled, reason, message) = match &poll_failure {
+        None if heads.is_empty() => (false, false, "NoMatchingBranch", format!("the remote has no branch matching {:?}", spec.branches)),
+        None => (true, false, "Tracking", format!("tracking {} branch(es)", heads.len())),
+        Some(PollError::Stalled(m)) => (false, true, "PollFailed", m.clone()),
+        Some(PollError::Transient(m)) => (false, false, "PollFailed", m.clone()),
+    };
+    status.conditions = tracker_conditions(ready, stalled, !ready && !stalled, reason, &message, &previous.conditions, generation, now);
+    if poll_failure.is_some() {
+        notes.push((true, "PollFailed", message.clone()));
+    }
+    write_status(&api, &name, &previous, &status).await?;
+
+    let reference = tracker.object_ref(&());
+    for (warning, reason, note) in notes {
+        let event = Event {
+            type_: if warning { EventType::Warning } else { EventType::Normal },
+            reason: reason.to_owned(),
+            note: Some(note.chars().take(1000).collect()),
+            action: "Poll".to_owned(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
+            warn!(error = %err, reason, "cannot publish event");
+        }
+    }
+    let next = status.next_poll_time.map_or(Duration::from_secs(60), |t| {
+        Duration::try_from(t.0.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO).max(Duration::from_secs(1))
+    });
+    Ok(Requeue::requeue(next))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tracker_conditions(
+    ready: bool,
+    stalled: bool,
+    reconciling: bool,
+    reason: &str,
+    message: &str,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let status = |on: bool| if on { "True" } else { "False" };
+    let reason_if = |on: bool| if on { reason } else { conditions::reason::AS_EXPECTED };
+    vec![
+        conditions::condition(READY, status(ready), reason, message.to_owned(), previous, generation, now),
+        conditions::condition(RECONCILING, status(reconciling), reason_if(reconciling), if reconciling { message.to_owned() } else { String::new() }, previous, generation, now),
+        conditions::condition(STALLED, status(stalled), reason_if(stalled), if stalled { message.to_owned() } else { String::new() }, previous, generation, now),
+    ]
+}
+
+async fn write_status(api: &Api<RepositoryTracker>, name: &str, previous: &RepositoryTrackerStatus, status: &RepositoryTrackerStatus) -> Result<(), Error> {
+    if previous == status {
+        return Ok(());
+    }
+    let patch = json!({ "apiVersion": API_VERSION, "kind": "RepositoryTracker", "status": status });
+    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
+/// Creates the branch's Analysis for `head` (or finds it created already); returns its name.
+async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, head: &str) -> Result<String, Error> {
+    let name = decide::analysis_name(&tracker.name_any(), branch, head);
+    let template = &tracker.spec.template;
+    let mut labels_map: BTreeMap<String, String> = template.metadata.as_ref().map(|m| m.labels.clone()).unwrap_or_default();
+    let tracker_label: String = tracker.name_any().chars().take(63).collect();
+    labels_map.insert(labels::TRACKER.to_owned(), tracker_label.trim_end_matches(['-', '.', '_']).to_owned());
+    let mut annotations: BTreeMap<String, String> = template.metadata.as_ref().map(|m| m.annotations.clone()).unwrap_or_default();
+    annotations.insert(labels::BRANCH.to_owned(), branch.to_owned());
+    annotations.insert(labels::HEAD_COMMIT.to_owned(), head.to_owned());
+    let analysis = Analysis {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: tracker.namespace(),
+            labels: Some(labels_map),
+            annotations: Some(annotations),
+            owner_references: tracker.controller_owner_ref(&()).map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        spec: AnalysisSpec {
+            repository: AnalysisRepository { source: tracker.spec.repository.clone(), git_ref: Some(branch.to_owned()) },
+            mode: AnalysisMode { kind: ModeType::Incremental, ..AnalysisMode::default() },
+            run: template.spec.clone(),
+        },
+        status: None,
+    };
+    match api.create(&PostParams::default(), &analysis).await {
+        Ok(_) => info!(analysis = name, branch, head, "created analysis"),
+        Err(kube::Error::Api(s)) if s.code == 409 => debug!(analysis = name, "analysis exists already"),
+        Err(err) => return Err(err.into()),
+    }
+    Ok(name)
+}
