@@ -18,6 +18,7 @@ use crate::analysis::{self, Context};
 use crate::http::{self, Health};
 use crate::leader::{self, LeaseLock, Timing};
 use crate::metrics::Metrics;
+use crate::scope::WatchScope;
 use crate::settings::Settings;
 use crate::token::TokenSigner;
 use crate::{janitor, telemetry};
@@ -56,6 +57,11 @@ pub struct Args {
     /// Lease duration in seconds (renew deadline is 2/3 of it, retry period 2/15).
     #[arg(long, env = "GITVIEW_LEASE_SECONDS", default_value_t = 15)]
     lease_seconds: u64,
+    /// Namespaces to serve, comma-separated (RFC 1123 names): Analyses, runner pods and Secrets
+    /// are watched and created only there, so Roles in those namespaces suffice. Empty: every
+    /// namespace (a ClusterRole is needed).
+    #[arg(long, env = "GITVIEW_WATCH_NAMESPACES", default_value = "", value_parser = WatchScope::parse)]
+    watch_namespaces: WatchScope,
     /// Seconds between janitor sweeps.
     #[arg(long, env = "GITVIEW_JANITOR_INTERVAL", default_value_t = 300)]
     janitor_interval: u64,
@@ -108,7 +114,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "gitview-operator".into()), std::process::id())
     });
 
-    let wiring = analysis::wire(client.clone(), args.concurrency);
+    info!(scope = %args.watch_namespaces, "serving");
+    let wiring = analysis::wire(client.clone(), args.concurrency, &args.watch_namespaces);
     let ready = Arc::new(AtomicBool::new(false));
     let leading = Arc::new(AtomicBool::new(!args.leader_election));
     let health = Health {
@@ -190,4 +197,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
         error!(error = %err, "operator stopped");
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(["gitview-operator"].iter().chain(args))
+    }
+
+    #[test]
+    fn watch_namespaces_default_to_every_namespace() {
+        assert_eq!(parse(&[]).unwrap().watch_namespaces, WatchScope::All);
+        assert_eq!(parse(&["--watch-namespaces", ""]).unwrap().watch_namespaces, WatchScope::All);
+        assert_eq!(
+            parse(&["--watch-namespaces", "team-b,team-a"]).unwrap().watch_namespaces,
+            WatchScope::Namespaces(vec!["team-a".into(), "team-b".into()])
+        );
+    }
+
+    #[test]
+    fn a_bad_namespace_name_stops_the_operator_at_start_with_the_name() {
+        let message = parse(&["--watch-namespaces", "team-a,Team_B"]).unwrap_err().to_string();
+        assert!(message.contains("--watch-namespaces") && message.contains("\"Team_B\" is not a namespace name"), "{message}");
+    }
 }

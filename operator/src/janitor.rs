@@ -1,6 +1,9 @@
 //! The janitor: a backstop for what the controller normally cleans up itself. At start and
 //! then periodically it deletes run secrets whose token expired or whose Analysis is gone, and
-//! runner pods whose Analysis is gone (releasing the operator's finalizer first).
+//! runner pods whose Analysis is gone (releasing the operator's finalizer first). It lists
+//! nothing itself: it reads the controller's caches, so it sees only the namespaces the
+//! operator watches (`--watch-namespaces`), and looks up an owner Analysis in its child's
+//! namespace.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,8 @@
 //!
 //! Around it: leader election on a Lease ([`leader`]), a janitor for expired secrets and
 //! orphaned pods ([`janitor`]), Prometheus metrics and health endpoints ([`metrics`],
-//! [`http`]), and JSON logs ([`telemetry`]).
+//! [`http`]), and JSON logs ([`telemetry`]). It serves every namespace, or only those of
+//! `--watch-namespaces` ([`scope`]).
 #![forbid(unsafe_code)]
 
 pub mod analysis;
@@ -21,6 +22,7 @@ pub mod janitor;
 pub mod leader;
 pub mod metrics;
 pub mod policy;
+pub mod scope;
 pub mod settings;
 pub mod telemetry;
 pub mod token;

@@ -1,6 +1,7 @@
 //! The Helm chart on the real API server: rendered with several values sets and accepted by a
-//! server-side dry run; bad values refused by the chart's schema with a readable message; the
-//! files generated from the chart (`config/rbac`, `config/catalog`) in sync with it.
+//! server-side dry run; the namespace-limited RBAC applied and checked with `kubectl auth
+//! can-i`; bad values refused by the chart's schema with a readable message; the files
+//! generated from the chart (`config/rbac`, `config/catalog`) in sync with it.
 
 use std::sync::Arc;
 
@@ -10,11 +11,24 @@ use super::Env;
 
 /// Renders the chart as release `gitview` into `namespace` with `--set` values.
 fn render(env: &Env, namespace: &str, sets: &[&str]) -> anyhow::Result<std::process::Output> {
+    render_release(env, "gitview", namespace, sets, &[])
+}
+
+/// Renders the chart as `release` into `namespace` with `--set` values and more `helm
+/// template` arguments.
+fn render_release(
+    env: &Env,
+    release: &str,
+    namespace: &str,
+    sets: &[&str],
+    more: &[&str],
+) -> anyhow::Result<std::process::Output> {
     let chart = env.root.join("charts/gitview").display().to_string();
-    let mut args = vec!["template", "gitview", chart.as_str(), "--namespace", namespace];
+    let mut args = vec!["template", release, chart.as_str(), "--namespace", namespace];
     for set in sets {
         args.extend(["--set", set]);
     }
+    args.extend(more);
     env.helm(&args)
 }
 
@@ -24,6 +38,8 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
     ensure!(lint.status.success(), "helm lint failed:\n{}", String::from_utf8_lossy(&lint.stdout));
 
     let network_namespaces = format!("runner.networkPolicy.namespaces={{{ns}}}");
+    let watch_namespaces = format!("operator.watchNamespaces={{{ns}}}");
+    let namespaced_role = format!("kind: Role\nmetadata:\n  name: gitview-operator\n  namespace: {ns}\n");
     let values_sets: Vec<(&str, Vec<&str>, &str)> = vec![
         ("defaults", vec![], "kind: StatefulSet"),
         (
@@ -48,6 +64,7 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
             "https://gitview-gateway.example.com",
         ),
         ("no catalog", vec!["catalog.install=false", "operator.signingKey.existingSecret=my-key"], "secretName: my-key"),
+        ("the operator limited to one namespace", vec![&watch_namespaces], &namespaced_role),
     ];
     for (what, sets, expected) in values_sets {
         let rendered = render(&env, &ns, &sets)?;
@@ -67,17 +84,92 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
     // Nothing of the dry runs was created.
     let left = env.kubectl_ok(&["get", "deploy,statefulset,secret", "-n", &ns, "-o", "name"])?;
     ensure!(!left.contains("gitview-operator"), "a dry run left objects behind: {left}");
+
+    namespace_limited_rbac_grants_only_the_listed_namespace(&env, &ns).await
+}
+
+/// The RBAC of a release limited to `ns`, applied for real (as another release, so the suite's
+/// own operator RBAC stays as it is): its service account may run analyses in `ns` and read
+/// the cluster-scoped catalog, and nothing in any other namespace. Deleted afterwards.
+async fn namespace_limited_rbac_grants_only_the_listed_namespace(env: &Env, ns: &str) -> anyhow::Result<()> {
+    let watch_namespaces = format!("operator.watchNamespaces={{{ns}}}");
+    let only_rbac = ["--show-only", "templates/rbac.yaml"];
+    let rendered = render_release(env, "nslimit", ns, &[&watch_namespaces], &only_rbac)?;
+    ensure!(rendered.status.success(), "helm template failed: {}", String::from_utf8_lossy(&rendered.stderr));
+    let manifest = String::from_utf8(rendered.stdout).context("helm prints UTF-8")?;
+    let cluster_role = manifest
+        .split("\n---")
+        .find(|doc| doc.contains("\nkind: ClusterRole\n") && doc.contains("name: nslimit-gitview-operator\n"))
+        .context("the rendering has the operator's ClusterRole")?;
+    ensure!(
+        !cluster_role.contains("pods") && !cluster_role.contains("secrets"),
+        "the ClusterRole still grants namespaced access:\n{cluster_role}"
+    );
+
+    let applied = env.kubectl(&["apply", "-f", "-"], Some(&manifest))?;
+    ensure!(
+        applied.status.success(),
+        "the namespace-limited RBAC does not apply: {}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let checked = async {
+        let account = format!("system:serviceaccount:{ns}:nslimit-gitview-operator");
+        let can = |verb: &str, resource: &str, namespace: Option<&str>| -> anyhow::Result<bool> {
+            let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+            let mut args = vec!["auth", "can-i", verb, resource, "--as", &account];
+            match namespace {
+                Some(namespace) => args.extend(["-n", namespace]),
+                None => args.push("--all-namespaces"),
+            }
+            if !subresource.is_empty() {
+                args.extend(["--subresource", subresource]);
+            }
+            let out = env.kubectl(&args, None)?;
+            Ok(String::from_utf8_lossy(&out.stdout).trim() == "yes")
+        };
+        super::wait_until(std::time::Duration::from_secs(30), || async {
+            can("create", "pods", Some(ns)).unwrap_or(false)
+        })
+        .await
+        .context("the operator's account never got pods create in its namespace")?;
+        let in_its_namespace = [
+            ("watch", "analyses.gitview.dev"),
+            ("patch", "analyses.gitview.dev/status"),
+            ("create", "secrets"),
+            ("create", "events.events.k8s.io"),
+        ];
+        for (verb, resource) in in_its_namespace {
+            ensure!(can(verb, resource, Some(ns))?, "the operator may not {verb} {resource} in {ns}");
+        }
+        ensure!(can("list", "analysisprofiles.gitview.dev", None)?, "the operator may not list the catalog");
+        ensure!(can("get", "namespaces", None)?, "the operator may not get namespaces");
+        for (verb, resource) in [("create", "pods"), ("get", "secrets"), ("list", "analyses.gitview.dev")] {
+            ensure!(!can(verb, resource, Some("default"))?, "the operator may {verb} {resource} in another namespace");
+            ensure!(!can(verb, resource, None)?, "the operator may {verb} {resource} in every namespace");
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let deleted = env.kubectl(&["delete", "--ignore-not-found", "-f", "-"], Some(&manifest))?;
+    checked?;
+    ensure!(
+        deleted.status.success(),
+        "cannot delete the namespace-limited RBAC: {}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
     Ok(())
 }
 
 pub async fn bad_chart_values_are_refused_with_a_readable_message(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["operator.replicas=0"], "/operator/replicas"),
         (&["operator.replica=2"], "additional properties 'replica' not allowed"),
         (&["postgresql.storage.size=lots"], "/postgresql/storage/size"),
         (&["gateway.url=ftp://x"], "/gateway/url"),
         (&["runner.networkPolicy.gitHosts[0].cidr=github.com", "runner.networkPolicy.gitHosts[0].ports={443}"], "cidr"),
         (&["postgresql.bundled=false"], "the gateway needs a database"),
+        (&["operator.watchNamespaces={team-a,Team_B}"], "/operator/watchNamespaces/1"),
+        (&["operator.watchNamespaces={team-a,team-a}"], "are equal"),
     ];
     for (sets, expected) in cases {
         let rendered = render(&env, &ns, sets)?;

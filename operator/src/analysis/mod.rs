@@ -34,6 +34,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::scope::WatchScope;
 use crate::settings::Settings;
 use crate::token::TokenSigner;
 use observe::Stores;
@@ -111,26 +112,24 @@ impl std::fmt::Debug for Wiring {
     }
 }
 
-/// Builds the watch streams, their caches and the controller.
-pub fn wire(client: Client, concurrency: u16) -> Wiring {
+/// Builds the watch streams, their caches and the controller. Analyses, runner pods and
+/// secrets are watched in `scope`; profiles are cluster-scoped and always watched cluster-wide.
+pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
     let (analyses, analyses_writer) = reflector::store::<Analysis>();
     let (pods, pods_writer) = reflector::store::<Pod>();
     let (secrets, secrets_writer) = reflector::store::<PartialObjectMeta<Secret>>();
     let (profiles, profiles_writer) = reflector::store::<AnalysisProfile>();
 
-    let analysis_stream = watcher(Api::<Analysis>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(slim)
+    let analysis_stream = scope
+        .watch(&client, &watcher::Config::default(), analyses.clone(), slim)
         .reflect(analyses_writer)
         .applied_objects();
-    let pod_stream = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default().labels(&managed_selector()))
-        .default_backoff()
-        .modify(slim)
+    let pod_stream = scope
+        .watch(&client, &watcher::Config::default().labels(&managed_selector()), pods.clone(), slim)
         .reflect(pods_writer)
         .touched_objects();
-    let secret_stream = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(slim)
+    let secret_stream = scope
+        .watch(&client, &watcher::Config::default(), secrets.clone(), slim)
         .reflect(secrets_writer)
         .touched_objects();
     let profile_stream = watcher(Api::<AnalysisProfile>::all(client), watcher::Config::default())

@@ -18,9 +18,9 @@ use crate::error::{Error, is_not_found};
 /// The watch caches the controller reads.
 #[derive(Clone)]
 pub struct Stores {
-    /// Runner pods (label-selected).
+    /// Runner pods (label-selected) of the watched namespaces.
     pub pods: Store<Pod>,
-    /// Secret metadata, all namespaces: run secrets and referenced credentials.
+    /// Secret metadata of the watched namespaces: run secrets and referenced credentials.
     pub secrets: Store<PartialObjectMeta<Secret>>,
     pub profiles: Store<AnalysisProfile>,
 }
