@@ -167,8 +167,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     });
     let tracker_client = client.clone();
     let concurrency = args.concurrency;
+    let scope = args.watch_namespaces.clone();
     let work = async move {
-        tokio::join!(wiring.run(ctx), crate::tracker::run(tracker_client, trackers, concurrency), readiness, janitor);
+        tokio::join!(wiring.run(ctx), crate::tracker::run(tracker_client, trackers, concurrency, scope), readiness, janitor);
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

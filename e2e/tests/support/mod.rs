@@ -5,6 +5,7 @@ pub mod chart;
 pub mod git;
 pub mod install;
 pub mod scenarios;
+pub mod tracker;
 
 use std::future::Future;
 use std::io::{Read as _, Write as _};

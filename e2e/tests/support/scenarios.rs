@@ -18,6 +18,7 @@ pub use super::chart::{
     the_chart_renders_and_the_api_server_accepts_it,
 };
 pub use super::install::the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls;
+pub use super::tracker::a_tracker_keeps_a_pushed_branch_analyzed;
 
 const RUN: Duration = Duration::from_secs(90);
 

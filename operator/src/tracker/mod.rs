@@ -27,8 +27,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action as Requeue, Controller};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
@@ -37,6 +37,7 @@ use crate::analysis::act::FIELD_MANAGER;
 use crate::conditions::{self, READY, RECONCILING, STALLED};
 use crate::error::{Error, is_not_found};
 use crate::metrics::Metrics;
+use crate::scope::WatchScope;
 use decide::{Owned, Step};
 
 /// What the tracker controller needs.
@@ -49,12 +50,22 @@ pub struct TrackerContext {
     pub analyses: Store<Analysis>,
 }
 
-/// Runs the controller until its watches end.
-pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16) {
-    let trackers: Api<RepositoryTracker> = Api::all(client.clone());
-    let analyses: Api<Analysis> = Api::all(client);
-    Controller::new(trackers, watcher::Config::default())
-        .owns(analyses, watcher::Config::default().labels(labels::TRACKER))
+/// Runs the controller until its watches end. Trackers and the Analyses they own are watched
+/// in `scope`.
+pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, scope: WatchScope) {
+    let slim = |object: &mut _| drop_managed_fields(object);
+    let (trackers, trackers_writer) = reflector::store::<RepositoryTracker>();
+    let tracker_stream = scope
+        .watch(&client, &watcher::Config::default(), trackers.clone(), slim)
+        .reflect(trackers_writer)
+        .applied_objects();
+    let (owned, owned_writer) = reflector::store::<Analysis>();
+    let owned_stream = scope
+        .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned, |a: &mut Analysis| drop_managed_fields(a))
+        .reflect(owned_writer)
+        .touched_objects();
+    Controller::for_stream(tracker_stream, trackers)
+        .owns_stream(owned_stream)
         .with_config(controller::Config::default().concurrency(concurrency))
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -63,6 +74,10 @@ pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16) {
             }
         })
         .await;
+}
+
+fn drop_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
 }
 
 fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<TrackerContext>) -> Requeue {

@@ -1,0 +1,132 @@
+//! RepositoryTrackers on the real control plane: a repository served by git-daemon, a tracker
+//! declared as a GitOps tool would, pushes during the test, and the incremental Analyses that
+//! follow, each covering exactly the new commits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, RepositoryTracker};
+use kube::ResourceExt as _;
+use kube::api::{Api, ListParams};
+use kube::runtime::wait::await_condition;
+
+use super::{Env, image};
+
+const RUN: Duration = Duration::from_secs(90);
+
+/// Waits until the tracker owns an Analysis for `head` and it succeeded; returns it.
+async fn analysis_for(env: &Env, ns: &str, head: &str) -> anyhow::Result<Analysis> {
+    let api: Api<Analysis> = Api::namespaced(env.client.clone(), ns);
+    let find = {
+        let (api, head) = (api.clone(), head.to_owned());
+        move || {
+            let (api, head) = (api.clone(), head.clone());
+            async move {
+                api.list(&ListParams::default().labels(labels::TRACKER))
+                    .await
+                    .ok()?
+                    .items
+                    .into_iter()
+                    .find(|a| a.annotations().get(labels::HEAD_COMMIT) == Some(&head))
+            }
+        }
+    };
+    let probe = find.clone();
+    super::wait_until(RUN, move || {
+        let probe = probe.clone();
+        async move { probe().await.is_some() }
+    })
+    .await
+    .with_context(|| format!("no Analysis for head {head}"))?;
+    let name = find().await.context("the analysis vanished")?.name_any();
+    let done = |a: Option<&Analysis>| a.and_then(|a| a.status.as_ref()?.phase).is_some_and(AnalysisPhase::is_finished);
+    let an = tokio::time::timeout(RUN, await_condition(api, &name, done))
+        .await
+        .with_context(|| format!("{name} never finished"))??
+        .context("the analysis vanished")?;
+    let phase = an.status.as_ref().and_then(|s| s.phase);
+    ensure!(phase == Some(AnalysisPhase::Succeeded), "{name} ended {phase:?}: {:?}", an.status);
+    Ok(an)
+}
+
+fn commits(an: &Analysis) -> (i64, Option<String>, Option<String>) {
+    let result = an.status.as_ref().and_then(|s| s.result.clone()).unwrap_or_default();
+    (result.commits_analyzed, result.from_commit, result.to_commit)
+}
+
+pub async fn a_tracker_keeps_a_pushed_branch_analyzed(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let repo = env.git.create(&ns, 5)?;
+    let url = env.git.url(&ns);
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-real}}\nspec:\n  runner: {{image: \"{}\"}}\n",
+        image::RUNNER
+    ))?;
+    let tracker = format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: repo, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\"}}\n  branches: [main]\n  poll: {{minIntervalSeconds: 10, maxIntervalSeconds: 20}}\n  \
+         template:\n    metadata: {{labels: {{team: a}}}}\n    spec: {{profile: {ns}-real}}\n"
+    );
+    // As a GitOps tool applies it: server-side.
+    let out = env.kubectl(&["apply", "--server-side", "--field-manager=gitops", "-f", "-"], Some(&tracker))?;
+    ensure!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
+
+    // The first poll: one Analysis for the head, covering the whole history.
+    let head1 = env.git.git(&repo, &["rev-parse", "HEAD"])?;
+    let first = analysis_for(&env, &ns, &head1).await?;
+    ensure!(commits(&first).0 == 5 && commits(&first).2.as_deref() == Some(head1.as_str()), "first run: {:?}", commits(&first));
+    ensure!(first.labels().get("team").map(String::as_str) == Some("a"), "template labels: {:?}", first.labels());
+    ensure!(first.owner_references().iter().any(|o| o.kind == "RepositoryTracker" && o.controller == Some(true)));
+
+    // A push: the next poll on the interval (10–20 s) starts a run of exactly the new commits.
+    let head2 = env.git.commit(&repo, 2)?;
+    let second = analysis_for(&env, &ns, &head2).await?;
+    ensure!(commits(&second) == (2, Some(head1.clone()), Some(head2.clone())), "second run: {:?}", commits(&second));
+
+    // Another push, and a poll asked for now (the requested-at annotation, like `flux reconcile`).
+    let head3 = env.git.commit(&repo, 1)?;
+    let asked = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos().to_string();
+    env.kubectl_ok(&["annotate", "--overwrite", "-n", &ns, "repositorytracker/repo", &format!("{}={asked}", labels::REQUESTED_AT)])?;
+    let third = analysis_for(&env, &ns, &head3).await?;
+    ensure!(commits(&third) == (1, Some(head2.clone()), Some(head3.clone())), "third run: {:?}", commits(&third));
+
+    // The status says where each branch stands, and the tracker is Ready.
+    let trackers: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), &ns);
+    let want = head3.clone();
+    let settled = move |t: Option<&RepositoryTracker>| {
+        t.and_then(|t| t.status.as_ref()).is_some_and(|s| s.branches.iter().any(|b| b.name == "main" && b.last_analyzed_commit.as_deref() == Some(want.as_str())))
+    };
+    let t = tokio::time::timeout(Duration::from_secs(30), await_condition(trackers, "repo", settled))
+        .await
+        .context("the tracker status never showed the last analyzed commit")??
+        .context("tracker gone")?;
+    let status = t.status.context("status")?;
+    ensure!(status.last_handled_requested_at.as_deref() == Some(asked.as_str()), "{status:?}");
+    ensure!(status.next_poll_time.is_some() && status.poll_interval_seconds.is_some_and(|s| (10..=20).contains(&s)), "{status:?}");
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").context("Ready")?;
+    ensure!(ready.status == "True", "{ready:?}");
+    let branch = status.branches.iter().find(|b| b.name == "main").context("main")?;
+    ensure!(branch.head_commit.as_deref() == Some(head3.as_str()) && branch.last_analysis.as_deref() == Some(third.name_any().as_str()), "{branch:?}");
+
+    // History limits: successfulHistoryLimit defaults to 3, so all three stay; then 1 keeps
+    // only the newest.
+    env.kubectl_ok(&["patch", "-n", &ns, "repositorytracker/repo", "--type=merge", "-p", "{\"spec\":{\"successfulHistoryLimit\":1}}"])?;
+    let analyses: Api<Analysis> = Api::namespaced(env.client.clone(), &ns);
+    super::wait_until(Duration::from_secs(30), || {
+        let analyses = analyses.clone();
+        async move { analyses.list(&ListParams::default().labels(labels::TRACKER)).await.is_ok_and(|l| l.items.len() == 1) }
+    })
+    .await
+    .context("the history limit never pruned the older runs")?;
+
+    // The tracker, applied again as it is in git, shows no drift: the operator never writes
+    // its spec.
+    let mut reapply = tracker.clone();
+    reapply.push_str("  successfulHistoryLimit: 1\n");
+    let out = env.kubectl(&["apply", "--server-side", "--field-manager=gitops", "-f", "-"], Some(&reapply))?;
+    ensure!(out.status.success(), "re-apply: {}", String::from_utf8_lossy(&out.stderr));
+    let diff = env.kubectl(&["diff", "--server-side", "--field-manager=gitops", "-f", "-"], Some(&reapply))?;
+    ensure!(diff.status.code() == Some(0), "kubectl diff shows drift:\n{}", String::from_utf8_lossy(&diff.stdout));
+    Ok(())
+}
