@@ -171,8 +171,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let work = async move {
         tokio::join!(wiring.run(ctx), crate::tracker::run(tracker_client, trackers, concurrency, scope), readiness, janitor);
     };
+    // SIGTERM (the kubelet deleting the pod, a rolling update) or SIGINT: stop reconciling and
+    // exit cleanly instead of being killed mid-request by the default signal disposition.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
         info!("shutting down");
     };
 
