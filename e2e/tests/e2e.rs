@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         an_analysis_of_a_served_repository_lands_in_postgres,
         the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls,
         a_tracker_keeps_a_pushed_branch_analyzed,
+        webhook_deliveries_trigger_a_poll_and_forged_ones_nothing,
     ];
     let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
 

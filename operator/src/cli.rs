@@ -68,6 +68,10 @@ pub struct Args {
     /// UID the runner container runs as.
     #[arg(long, env = "GITVIEW_RUNNER_UID", default_value_t = 65532)]
     runner_uid: i64,
+    /// Address of the RepositoryTracker webhook receiver (`POST /hooks/...`), kept apart from
+    /// the metrics address so only it needs exposing to the forges. Unset: no receiver.
+    #[arg(long, env = "GITVIEW_WEBHOOK_ADDR")]
+    webhook_addr: Option<SocketAddr>,
     /// Log format.
     #[arg(long, env = "GITVIEW_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -126,6 +130,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         jwks: Arc::new(signer.jwks()),
     };
     let server = tokio::spawn(http::serve(args.metrics_addr, health));
+    // Every replica receives webhooks: deliveries are recorded in the tracker's status, where
+    // the leader's controller sees them.
+    let hooks = match args.webhook_addr {
+        Some(addr) => tokio::spawn(crate::tracker::webhook::serve(addr, client.clone())),
+        None => tokio::spawn(std::future::pending()),
+    };
 
     let settings = Settings { gateway_url: args.gateway_url.clone(), runner_uid: args.runner_uid, ..Settings::default() };
     let reporter = Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) };
@@ -198,6 +208,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             result = leader::run_while_leader(&lock, |lead| { metrics.set_leader(lead); leading.store(lead, Ordering::Relaxed); }, work) => result.map_err(anyhow::Error::from),
             () = shutdown => Ok(()),
             served = server => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+            served = hooks => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
         }
     } else {
         metrics.set_leader(true);
@@ -205,6 +216,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             () = work => Ok(()),
             () = shutdown => Ok(()),
             served = server => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+            served = hooks => served.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
         }
     };
     if let Err(err) = &outcome {

@@ -178,9 +178,46 @@ pub struct RepositoryTrackerStatus {
     /// The last `gitview.dev/requested-at` annotation value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_requested_at: Option<String>,
+    /// Path of this tracker's webhook on the operator's webhook listener
+    /// (`/hooks/NAMESPACE/NAME/TOKEN`, the token derived from the webhook secret, so the path
+    /// cannot be guessed without it). Set while `webhookSecret` can be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_path: Option<String>,
+    /// The last webhook delivery accepted (written by the webhook receiver; a delivery newer
+    /// than the last poll makes the tracker poll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_webhook: Option<WebhookDelivery>,
+    /// The last delivery the tracker polled for (its ID, or its time without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_webhook: Option<String>,
+    /// IDs of the recent deliveries (newest last, at most 32): a delivery whose ID is here is a
+    /// replay and is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub recent_webhook_deliveries: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub branches: Vec<BranchStatus>,
+}
+
+/// One accepted webhook delivery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDelivery {
+    /// The forge's delivery ID (`X-GitHub-Delivery`, `X-Gitlab-Event-UUID`,
+    /// `X-Gitview-Delivery`), when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// How it was authenticated: `github`, `gitlab` or `hmac`.
+    pub source: String,
+    pub received_time: Time,
+}
+
+impl WebhookDelivery {
+    /// What identifies the delivery in `lastHandledWebhook`.
+    pub fn key(&self) -> String {
+        self.id.clone().unwrap_or_else(|| self.received_time.0.to_string())
+    }
 }
 
 /// What the tracker knows of one branch.

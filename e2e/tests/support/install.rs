@@ -91,7 +91,7 @@ async fn installed_chart(env: &Env, ns: &str) -> anyhow::Result<()> {
 
     // Every pod of the node agent shares the host's network: the two Deployments get ports of
     // their own and replace their pods one at a time (as with hostNetwork).
-    let (operator_port, gateway_port) = (free_port()?, free_port()?);
+    let (operator_port, gateway_port, webhook_port) = (free_port()?, free_port()?, free_port()?);
     let chart = env.root.join("charts/gitview").display().to_string();
     let sets = [
         "image.registry=e2e.local".to_owned(),
@@ -99,6 +99,7 @@ async fn installed_chart(env: &Env, ns: &str) -> anyhow::Result<()> {
         "database.existingSecret=gv-database".to_owned(),
         format!("operator.port={operator_port}"),
         format!("gateway.port={gateway_port}"),
+        format!("operator.webhook.port={webhook_port}"),
         "operator.leaseSeconds=5".to_owned(),
         "operator.strategy.rollingUpdate.maxSurge=0".to_owned(),
         "operator.strategy.rollingUpdate.maxUnavailable=1".to_owned(),

@@ -48,6 +48,8 @@ pub mod image {
 pub struct Operator {
     pub identity: String,
     pub metrics_port: u16,
+    /// Where its RepositoryTracker webhook receiver listens.
+    pub webhook_port: u16,
     child: Child,
     pub log: PathBuf,
 }
@@ -345,6 +347,7 @@ impl Env {
     async fn start_operator_on(&self, port: u16) -> anyhow::Result<String> {
         let n = self.next_operator.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let identity = format!("operator-{n}");
+        let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = self.work.path().join(format!("{identity}.log"));
         let file = std::fs::File::create(&log)?;
         let child = Command::new("setpriv")
@@ -353,6 +356,7 @@ impl Env {
             .args(["--signing-key-file", &self.work.path().join("signing.pem").display().to_string()])
             .args(["--lease-namespace", "gitview-system", "--identity", &identity, "--lease-seconds", "6"])
             .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "--janitor-interval", "10"])
+            .args(["--webhook-addr", &format!("127.0.0.1:{webhook_port}")])
             .args(["--gateway-url", &format!("http://127.0.0.1:{}", self.gateway_port)])
             .env("KUBECONFIG", &self.operator_kubeconfig)
             .env("RUST_LOG", "info,kube=warn,gitview_operator=debug")
@@ -361,7 +365,7 @@ impl Env {
             .stderr(file)
             .spawn()?;
         let mut operators = self.operators.lock().await;
-        operators.push(Operator { identity: identity.clone(), metrics_port: port, child, log });
+        operators.push(Operator { identity: identity.clone(), metrics_port: port, webhook_port, child, log });
         drop(operators);
         wait_until(Duration::from_secs(30), || async move { http_get(port, "/healthz").is_some_and(|(code, _)| code == 200) })
             .await

@@ -130,3 +130,94 @@ pub async fn a_tracker_keeps_a_pushed_branch_analyzed(env: Arc<Env>, ns: String)
     ensure!(diff.status.code() == Some(0), "kubectl diff shows drift:\n{}", String::from_utf8_lossy(&diff.stdout));
     Ok(())
 }
+
+/// A raw HTTP/1.1 POST to a loopback port with extra headers: (status, body).
+fn post(port: u16, path: &str, headers: &[(&str, String)], body: &str) -> anyhow::Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = format!("POST {path} HTTP/1.1\r\nHost: hooks.example.com\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).context("an HTTP status line")?;
+    Ok((code, response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+}
+
+/// `sha256=HEX` of HMAC-SHA256(secret, body), as GitHub signs deliveries.
+fn github_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body.as_bytes());
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+pub async fn webhook_deliveries_trigger_a_poll_and_forged_ones_nothing(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let repo = env.git.create(&ns, 3)?;
+    let url = env.git.url(&ns);
+    let secret = "e2e-webhook-secret";
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-real}}\nspec:\n  runner: {{image: \"{}\"}}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata: {{name: hook, namespace: {ns}}}\nstringData: {{secret: {secret}}}\n---\n\
+         apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: repo, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\"}}\n  branches: [main]\n  webhookSecret: {{name: hook}}\n  \
+         poll: {{minIntervalSeconds: 3600, maxIntervalSeconds: 3600}}\n  template:\n    spec: {{profile: {ns}-real}}\n",
+        image::RUNNER
+    ))?;
+    // The first poll (on creation) analyzes the history; the next one is an hour away.
+    let head1 = env.git.git(&repo, &["rev-parse", "HEAD"])?;
+    analysis_for(&env, &ns, &head1).await?;
+    let trackers: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), &ns);
+    let with_path = |t: Option<&RepositoryTracker>| t.and_then(|t| t.status.as_ref()?.webhook_path.as_ref()).is_some();
+    let tracker = tokio::time::timeout(Duration::from_secs(30), await_condition(trackers.clone(), "repo", with_path))
+        .await
+        .context("no status.webhookPath")??
+        .context("tracker gone")?;
+    let path = tracker.status.as_ref().and_then(|s| s.webhook_path.clone()).context("path")?;
+    ensure!(path.starts_with(&format!("/hooks/{ns}/repo/")), "{path}");
+    let polled = tracker.status.as_ref().and_then(|s| s.last_poll_time.clone()).context("last poll")?;
+    let port = env.operators.lock().await.first().context("an operator")?.webhook_port;
+
+    // A push, then deliveries that must trigger nothing.
+    let head2 = env.git.commit(&repo, 2)?;
+    let body = format!("{{\"ref\":\"refs/heads/main\",\"after\":\"{head2}\"}}");
+    let (code, _) = post(port, &path, &[("X-GitHub-Delivery", "d-0".to_owned())], &body)?;
+    ensure!(code == 401, "an unsigned delivery got {code}");
+    let forged = [("X-Hub-Signature-256", github_signature("wrong", &body)), ("X-GitHub-Delivery", "d-0".to_owned())];
+    let (code, answer) = post(port, &path, &forged, &body)?;
+    ensure!(code == 401 && answer.contains("does not match"), "a mis-signed delivery got {code} {answer}");
+    let (code, _) = post(port, &path, &[("X-Gitlab-Token", "wrong".to_owned())], &body)?;
+    ensure!(code == 401, "a wrong GitLab token got {code}");
+    let signed = [("X-Hub-Signature-256", github_signature(secret, &body)), ("X-GitHub-Delivery", "d-1".to_owned())];
+    let (code, _) = post(port, &format!("/hooks/{ns}/repo/00000000000000000000000000000000"), &signed, &body)?;
+    ensure!(code == 404, "a wrong path token got {code}");
+    let now = trackers.get("repo").await?.status.context("status")?;
+    ensure!(now.last_webhook.is_none() && now.last_poll_time == Some(polled.clone()), "a refused delivery left a trace: {now:?}");
+
+    // A signed GitHub delivery: the tracker polls now and runs exactly the new commits.
+    let (code, answer) = post(port, &path, &signed, &body)?;
+    ensure!(code == 202, "a signed delivery got {code} {answer}");
+    let second = analysis_for(&env, &ns, &head2).await?;
+    ensure!(commits(&second) == (2, Some(head1.clone()), Some(head2.clone())), "webhook run: {:?}", commits(&second));
+
+    // The same delivery again is a replay: refused, and no poll.
+    let (code, answer) = post(port, &path, &signed, &body)?;
+    ensure!(code == 409 && answer.contains("d-1"), "a replayed delivery got {code} {answer}");
+
+    // GitLab's token works too.
+    let head3 = env.git.commit(&repo, 1)?;
+    let gitlab = [("X-Gitlab-Token", secret.to_owned()), ("X-Gitlab-Event-UUID", "u-1".to_owned())];
+    let (code, answer) = post(port, &path, &gitlab, "{}")?;
+    ensure!(code == 202, "a GitLab delivery got {code} {answer}");
+    let third = analysis_for(&env, &ns, &head3).await?;
+    ensure!(commits(&third) == (1, Some(head2.clone()), Some(head3.clone())), "gitlab run: {:?}", commits(&third));
+    let status = trackers.get("repo").await?.status.context("status")?;
+    ensure!(status.recent_webhook_deliveries == ["d-1", "u-1"], "{:?}", status.recent_webhook_deliveries);
+    Ok(())
+}

@@ -9,6 +9,7 @@
 //! owned Analysis (a run finishing under `Forbid`) is acted on with the heads already known.
 
 pub mod decide;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -190,14 +191,28 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) ->
         return Ok(Requeue::await_change());
     }
 
+    // The webhook's path, while its secret can be read.
+    status.webhook_path = match webhook::secret_of(&ctx.client, &tracker).await {
+        Ok(Some(secret)) => Some(format!("/hooks/{namespace}/{name}/{}", webhook::path_token(&secret, &tracker.uid().unwrap_or_default()))),
+        Ok(None) => None,
+        Err(err) => {
+            warn!(namespace, tracker = name, error = %err, "cannot read the webhook secret");
+            previous.webhook_path.clone()
+        }
+    };
+
     let requested = tracker.annotations().get(labels::REQUESTED_AT).cloned();
+    let webhook = previous.last_webhook.as_ref().map(gitview_crds::v1alpha1::WebhookDelivery::key);
+    let webhook_since_poll = webhook.is_some() && webhook != previous.last_handled_webhook;
     let due = previous.next_poll_time.as_ref().is_none_or(|t| t.0 <= now)
         || previous.observed_generation != generation
-        || (requested.is_some() && requested != previous.last_handled_requested_at);
+        || (requested.is_some() && requested != previous.last_handled_requested_at)
+        || webhook_since_poll;
     let mut heads: Vec<(String, String)> = previous.branches.iter().filter_map(|b| Some((b.name.clone(), b.head_commit.clone()?))).collect();
     let mut poll_failure: Option<PollError> = None;
     if due {
         status.last_handled_requested_at = requested.clone().or(previous.last_handled_requested_at.clone());
+        status.last_handled_webhook = webhook.or(previous.last_handled_webhook.clone());
         status.last_poll_time = Some(Time(now));
         match poll(&ctx.client, &tracker).await {
             Ok(listed) => {
@@ -313,6 +328,13 @@ fn tracker_conditions(
 async fn write_status(api: &Api<RepositoryTracker>, name: &str, previous: &RepositoryTrackerStatus, status: &RepositoryTrackerStatus) -> Result<(), Error> {
     if previous == status {
         return Ok(());
+    }
+    // The webhook receiver owns its fields: never applied here, so they are never taken over
+    // or rolled back by a stale copy.
+    let mut status = serde_json::to_value(status).map_err(|source| Error::Serialize { what: "tracker status", source })?;
+    if let Some(fields) = status.as_object_mut() {
+        fields.remove("lastWebhook");
+        fields.remove("recentWebhookDeliveries");
     }
     let patch = json!({ "apiVersion": API_VERSION, "kind": "RepositoryTracker", "status": status });
     api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
