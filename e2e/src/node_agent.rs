@@ -33,8 +33,10 @@
 //!   `initContainerStatuses`, `Initialized=False` (`ContainersNotInitialized`) and the main
 //!   container waiting in `PodInitializing` meanwhile. One that fails fails the pod (nothing
 //!   is restarted).
-//! - **Running**: `unshare -m` gives the process a private mount namespace in which each
-//!   volume is bind-mounted at its `mountPath` (read-only mounts remounted `ro`), a per-pod
+//! - **Running**: `unshare -m` gives the process a private mount namespace in which the agent's
+//!   work directory is first bind-mounted at `/.gitview-node` (volume sources and the binary are
+//!   reached through it, so a volume mounted over an ancestor of the work directory, such as an
+//!   emptyDir at `/tmp`, hides nothing), then each volume is bind-mounted at its `mountPath` (read-only mounts remounted `ro`), a per-pod
 //!   file at the `terminationMessagePath`, and `/` is remounted read-only when
 //!   `readOnlyRootFilesystem` is set (the volumes and `/dev` stay writable, as in a container).
 //!   `setpriv` then switches to `runAsUser`/`runAsGroup` (container over pod; root when unset)

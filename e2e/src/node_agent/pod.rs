@@ -471,6 +471,7 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
             }
         };
         let paths = HostPaths {
+            root: shared.work_dir.clone(),
             volumes: volume_paths.clone(),
             termination_file: files.join("termination-log"),
             binary: binary.clone(),

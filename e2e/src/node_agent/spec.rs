@@ -595,9 +595,17 @@ pub(super) struct Tools {
     pub kill: PathBuf,
 }
 
-/// Host paths of one pod's state.
+/// Where the agent's work directory is bind-mounted inside every container before anything
+/// else: the volumes' sources, the termination file, the hosts file and the image's binary are
+/// reached through it, so a container mount over an ancestor of the work directory (an
+/// emptyDir at `/tmp` while the work directory is under `/tmp`) cannot hide them.
+pub(super) const STAGE: &str = "/.gitview-node";
+
+/// Host paths of one pod's state, all under `root` (the agent's work directory).
 #[derive(Debug, Clone)]
 pub(super) struct HostPaths {
+    /// The agent's work directory.
+    pub root: PathBuf,
     /// Directory of each volume, by name.
     pub volumes: BTreeMap<String, PathBuf>,
     pub termination_file: PathBuf,
@@ -614,9 +622,15 @@ pub(super) struct HostPaths {
 /// user and all capabilities and execs the program. The program and its arguments are passed
 /// as `"$@"`, never spliced into the script.
 pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<String> {
-    let q = |p: &Path| sh_quote(&p.to_string_lossy());
-    let (mkdir, mount) = (q(&tools.mkdir), q(&tools.mount));
-    let mut script = vec!["set -e".to_owned()];
+    // A path under the work directory, as seen through the stage.
+    let staged = |p: &Path| p.strip_prefix(&paths.root).map_or_else(|_| p.to_owned(), |rel| Path::new(STAGE).join(rel));
+    let q = |p: &Path| sh_quote(&staged(p).to_string_lossy());
+    let (mkdir, mount) = (sh_quote(&tools.mkdir.to_string_lossy()), sh_quote(&tools.mount.to_string_lossy()));
+    let mut script = vec![
+        "set -e".to_owned(),
+        format!("{mkdir} -p {STAGE}"),
+        format!("{mount} --bind {} {STAGE}", sh_quote(&paths.root.to_string_lossy())),
+    ];
     for m in &plan.mounts {
         let source = paths.volumes.get(&m.volume).map(|p| q(p)).unwrap_or_default();
         let target = sh_quote(&m.target);
@@ -663,7 +677,7 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
     args.push("sh".to_owned());
     match &plan.command {
         Some(command) => args.extend(command.iter().cloned()),
-        None => args.push(paths.binary.to_string_lossy().into_owned()),
+        None => args.push(staged(&paths.binary).to_string_lossy().into_owned()),
     }
     args.extend(plan.args.iter().cloned());
     args

@@ -239,6 +239,7 @@ fn tools() -> Tools {
 fn the_launch_script_binds_volumes_then_drops_privileges() {
     let plan = spec::plan(&runner_pod(), "n", &images(), &sources(), &[]).unwrap();
     let paths = HostPaths {
+        root: "/w".into(),
         volumes: BTreeMap::from([("run".to_owned(), "/w/uid 1/volumes/run".into()), ("scratch".to_owned(), "/w/uid 1/volumes/scratch".into())]),
         termination_file: "/w/uid 1/termination-log".into(),
         binary: "/w/bin/0-gitview-runner".into(),
@@ -246,20 +247,22 @@ fn the_launch_script_binds_volumes_then_drops_privileges() {
     };
     let args = spec::launch_args(&plan, &paths, &tools());
     assert_eq!(&args[..6], ["-m", "--propagation", "private", "--", "/bin/sh", "-c"]);
-    assert_eq!(&args[7..], ["sh", "/w/bin/0-gitview-runner", "run"]);
+    assert_eq!(&args[7..], ["sh", "/.gitview-node/bin/0-gitview-runner", "run"]);
     let script = &args[6];
     let lines: Vec<&str> = script.lines().collect();
     assert_eq!(lines, [
         "set -e",
+        "'/bin/mkdir' -p /.gitview-node",
+        "'/bin/mount' --bind '/w' /.gitview-node",
         "'/bin/mkdir' -p '/scratch'",
-        "'/bin/mount' --bind '/w/uid 1/volumes/scratch' '/scratch'",
+        "'/bin/mount' --bind '/.gitview-node/uid 1/volumes/scratch' '/scratch'",
         "'/bin/mkdir' -p '/var/run/secrets/gitview'",
-        "'/bin/mount' --bind '/w/uid 1/volumes/run' '/var/run/secrets/gitview'",
+        "'/bin/mount' --bind '/.gitview-node/uid 1/volumes/run' '/var/run/secrets/gitview'",
         "'/bin/mount' -o remount,bind,ro '/var/run/secrets/gitview'",
         "'/bin/mkdir' -p '/dev'",
         "[ -e '/dev/termination-log' ] || : > '/dev/termination-log'",
-        "'/bin/mount' --bind '/w/uid 1/termination-log' '/dev/termination-log'",
-        "'/bin/mount' --bind '/w/uid 1/hosts' /etc/hosts",
+        "'/bin/mount' --bind '/.gitview-node/uid 1/termination-log' '/dev/termination-log'",
+        "'/bin/mount' --bind '/.gitview-node/uid 1/hosts' /etc/hosts",
         "'/bin/mount' -o remount,bind,ro /etc/hosts",
         "'/bin/mount' -o remount,bind,ro /",
         "cd /",

@@ -156,6 +156,30 @@ async fn installed_chart(env: &Env, ns: &str) -> anyhow::Result<()> {
     let (code, page) = gateway_at(gateway_port, "GET", &format!("/v1/analyses/{uid}/commits?limit=100"), key, None)?;
     ensure!(code == 200 && page["items"].as_array().map(Vec::len) == Some(8), "reading the commits: {code} {page}");
 
+    // A RepositoryTracker, polled by the chart's operator from its pod (read-only root, the
+    // scratch repository on its /tmp volume): the pushed commits get their run.
+    let head2 = env.git.commit(&repo, 2)?;
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: repo, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\"}}\n  branches: [main]\n  template:\n    spec: {{profile: full-history}}\n"
+    ))?;
+    let tracked = |a: &Analysis| a.metadata.annotations.as_ref().and_then(|m| m.get(gitview_crds::labels::HEAD_COMMIT)).is_some();
+    let analyses: Api<Analysis> = Api::namespaced(env.client.clone(), ns);
+    super::wait_until(RUN, || {
+        let analyses = analyses.clone();
+        async move {
+            analyses.list(&ListParams::default()).await.is_ok_and(|l| {
+                l.items.iter().any(|a| tracked(a) && a.status.as_ref().and_then(|s| s.phase) == Some(AnalysisPhase::Succeeded))
+            })
+        }
+    })
+    .await
+    .context("the chart's operator never ran the tracker's Analysis")?;
+    let run = analyses.list(&ListParams::default()).await?.items.into_iter().find(|a| tracked(a)).context("the tracker's run")?;
+    let result = run.status.as_ref().and_then(|s| s.result.clone()).context("a result")?;
+    ensure!(result.commits_analyzed == 2 && result.to_commit.as_deref() == Some(head2.as_str()), "tracker run: {result:?}");
+    env.kubectl_ok(&["delete", "repositorytracker/repo", "-n", ns, "--wait"])?;
+
     // Uninstall: nothing of the release is left but the CRDs (Helm keeps those).
     helm_ok(env, &["uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "60s"])?;
     // The Deployments' pods go with them through the garbage collector.
