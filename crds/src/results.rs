@@ -61,7 +61,8 @@ pub struct StartRun {
     pub namespace: String,
     pub name: String,
     pub attempt: i32,
-    /// The repository's remote URL (canonicalised by the gateway; credentials never sent).
+    /// The repository's remote URL, in canonical form and so without credentials (the gateway
+    /// canonicalises it again, and refuses local paths).
     pub repository_url: String,
     /// The branch (or ref) the run follows; with the URL it names the repository's history.
     pub branch: String,
@@ -78,7 +79,8 @@ pub struct StartRun {
 pub struct RunStarted {
     pub analysis_id: String,
     pub repository_id: i64,
-    /// The hex SHA-256 of the canonical URL and branch.
+    /// The hex SHA-256 of the repository's remote (`host[:port]/path`, whatever the transport)
+    /// and branch: one remote reached over https or ssh is one repository.
     pub fingerprint: String,
     /// The newest commit a finished run of this repository covered, if any: where an
     /// incremental run starts.
@@ -259,9 +261,10 @@ pub struct SetAccountPolicy {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryRef {
-    /// The hex SHA-256 of the canonical URL and branch.
+    /// The hex SHA-256 of the repository's remote (`host[:port]/path`, whatever the transport)
+    /// and branch: one remote reached over https or ssh is one repository.
     pub fingerprint: String,
-    /// The canonical URL.
+    /// The canonical URL the latest run reached the remote by (no credentials).
     pub url: String,
     pub branch: String,
     pub last_analyzed_commit: Option<String>,

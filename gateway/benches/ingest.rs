@@ -198,6 +198,7 @@ async fn through_copy(cluster: &Cluster, database: &str, commits: &[CommitUpload
         .await
         .expect("the superuser connects");
     // What `start` creates.
+    let repository = gitview_crds::remote::canonical(REPOSITORY).expect("a valid repository URL");
     let (account, repository): (i64, i64) = sqlx::query_as(
         "WITH a AS (INSERT INTO accounts (name) VALUES ($1) RETURNING id),
               r AS (INSERT INTO repositories (account_id, fingerprint, url, branch)
@@ -205,8 +206,8 @@ async fn through_copy(cluster: &Cluster, database: &str, commits: &[CommitUpload
          SELECT account_id, id FROM r",
     )
     .bind(ACCOUNT)
-    .bind(gitview_crds::remote::fingerprint(REPOSITORY, "main").expect("a valid repository URL"))
-    .bind(REPOSITORY)
+    .bind(repository.fingerprint("main"))
+    .bind(repository.as_str())
     .fetch_one(&mut conn)
     .await
     .expect("account and repository");

@@ -224,12 +224,19 @@ async fn start(
     if body.branch.is_empty() || body.branch.len() > 255 {
         return Err(ApiError::bad_request("branch must be 1 to 255 characters"));
     }
-    let canonical = gitview_crds::remote::canonical_url(&body.repository_url)
+    let repository = gitview_crds::remote::canonical(&body.repository_url)
         .map_err(|err| ApiError::bad_request(format!("repositoryUrl: {err}")))?;
-    let fingerprint = gitview_crds::remote::fingerprint(&body.repository_url, &body.branch)
-        .map_err(|err| ApiError::bad_request(format!("repositoryUrl: {err}")))?;
+    if repository.is_local() {
+        return Err(ApiError::bad_request(
+            "repositoryUrl must name a remote repository, not a local path",
+        ));
+    }
+    let canonical = repository.as_str();
+    let fingerprint = repository.fingerprint(&body.branch);
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
+    // One row per remote and branch, whichever transport a run spells it with: the URL records
+    // the latest spelling (the `remote` column follows it), the fingerprint stays.
     let (repository_id, last): (i64, Option<String>) = sqlx::query_as(
         "INSERT INTO repositories (account_id, fingerprint, url, branch) VALUES ($1, $2, $3, $4)
          ON CONFLICT (account_id, fingerprint) DO UPDATE SET url = EXCLUDED.url
@@ -237,7 +244,7 @@ async fn start(
     )
     .bind(account)
     .bind(&fingerprint)
-    .bind(&canonical)
+    .bind(canonical)
     .bind(&body.branch)
     .fetch_one(&mut *tx)
     .await?;
@@ -256,7 +263,7 @@ async fn start(
     .bind(&body.name)
     .bind(body.attempt)
     .bind(&body.mode)
-    .bind(&body.config)
+    .bind(recorded_config(body.config))
     .fetch_optional(&mut *tx)
     .await?;
     if resumed.is_none() {
@@ -280,6 +287,22 @@ async fn start(
         fingerprint,
         last_analyzed_commit: last,
     }))
+}
+
+/// A run's configuration as it is stored and read back: its repository URL in canonical form,
+/// so no credential a runner left in it (a token as the URL's user name) is kept; a URL
+/// without a canonical form keeps only what follows its last `@`.
+fn recorded_config(mut config: Value) -> Value {
+    if let Some(url) = config.pointer_mut("/repository/url")
+        && let Some(text) = url.as_str()
+    {
+        let recorded = match gitview_crds::remote::canonical(text) {
+            Ok(canonical) => canonical.to_string(),
+            Err(_) => gitview_crds::remote::strip_userinfo(text),
+        };
+        *url = Value::String(recorded);
+    }
+    config
 }
 
 /// Seconds since the epoch of a record's time (RFC 3339, or git's raw `@<secs> <offset>`).

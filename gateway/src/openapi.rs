@@ -353,7 +353,7 @@ fn read_routes(doc: &mut Document) {
         "operationId": "listAnalyses", "tags": ["read"], "security": security(API_KEY),
         "summary": "The account's analyses, newest first",
         "parameters": [
-            query("repository", "A repository fingerprint (64 hex) or URL (all its branches)", json!({"type": "string"})),
+            query("repository", "A repository fingerprint (64 hex), or a URL in any spelling of the remote, https or ssh alike (all its branches)", json!({"type": "string"})),
             query("status", "The analysis' status", json!({"type": "string", "enum": ["running", "succeeded", "failed"]})),
             since, until, limit_param(), cursor_param(),
         ],

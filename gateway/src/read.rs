@@ -377,7 +377,7 @@ impl AnalysisRow {
 }
 
 /// The account's repositories a `repository` parameter names: by fingerprint (64 hex), or by
-/// URL in any spelling that canonicalises alike (every branch).
+/// URL in any spelling of the same remote, whatever its transport (every branch).
 async fn repositories(
     tx: &mut PgConnection,
     account: i64,
@@ -394,14 +394,14 @@ async fn repositories(
             .fetch_all(tx)
             .await?
     } else {
-        let url = gitview_crds::remote::canonical_url(repository).map_err(|err| {
+        let url = gitview_crds::remote::canonical(repository).map_err(|err| {
             ApiError::bad_request(format!(
                 "repository must be a fingerprint (64 hex) or a repository URL: {err}"
             ))
         })?;
-        sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = $1 AND url = $2")
+        sqlx::query_scalar("SELECT id FROM repositories WHERE account_id = $1 AND remote = $2")
             .bind(account)
-            .bind(url)
+            .bind(url.remote())
             .fetch_all(tx)
             .await?
     };

@@ -179,18 +179,23 @@ async fn a_run_is_written_once_even_when_retried() {
         "every mutation is audited"
     );
 
-    // The next run of the repository starts where this one ended.
-    let next = gw
-        .start_run("team-a", "uid-2", "git@git.example.com:org/repo.git")
+    // The next run of the repository starts where this one ended, whichever spelling and
+    // transport it reaches the remote by; another host's is another repository.
+    for (uid, url) in [
+        ("uid-2", "https://git.example.com/org/repo/"),
+        ("uid-3", "git@git.example.com:org/repo.git"),
+    ] {
+        let next = gw.start_run("team-a", uid, url).await;
+        assert_eq!(
+            next.last_analyzed_commit.as_deref(),
+            Some(c3.id.as_str()),
+            "{url}"
+        );
+    }
+    let other = gw
+        .start_run("team-a", "uid-4", "https://git2.example.com/org/repo")
         .await;
-    assert_eq!(
-        next.last_analyzed_commit, None,
-        "scp-style ssh is another remote than https"
-    );
-    let next = gw
-        .start_run("team-a", "uid-3", "https://git.example.com/org/repo/")
-        .await;
-    assert_eq!(next.last_analyzed_commit.as_deref(), Some(c3.id.as_str()));
+    assert_eq!(other.last_analyzed_commit, None);
 }
 
 #[tokio::test]
@@ -505,4 +510,202 @@ async fn malformed_oversized_and_invalid_bodies_get_a_4xx_json_error() {
     );
     let mut admin = gw.admin().await;
     assert_eq!(count(&mut admin, "SELECT count(*) FROM commits").await, 0);
+}
+
+#[tokio::test]
+async fn spellings_of_one_remote_share_one_history_and_no_credentials_are_stored() {
+    let gw = Gateway::start().await;
+    let first = gw
+        .start_run("team-a", "uid-1", "https://GitHub.com/org/repo.git")
+        .await;
+    let token = gw.token("team-a", "uid-1");
+    let finish = json!({"status": "succeeded", "commitsAnalyzed": 1,
+                        "advance": {"expected": null, "to": "a".repeat(40)}});
+    let (status, body) = gw.post(&token, "/v1/runs/uid-1/finish", &finish).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The same remote over ssh, scp-style, with a token as the user name in the config too.
+    let mut body = start_body("ghp_secret0123@github.com:org/repo");
+    body["config"] =
+        json!({"repository": {"url": "https://ghp_secret0123@github.com/org/repo.git"}});
+    let (status, started) = gw
+        .post(&gw.token("team-a", "uid-2"), "/v1/runs/uid-2/start", &body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{started}");
+    assert_eq!(started["repositoryId"], first.repository_id);
+    assert_eq!(started["fingerprint"], first.fingerprint.as_str());
+    assert_eq!(
+        started["lastAnalyzedCommit"],
+        "a".repeat(40),
+        "the ssh run continues where the https run ended"
+    );
+    assert_eq!(
+        first.fingerprint,
+        gitview_crds::remote::fingerprint("ssh://git@github.com/org/repo", "main").unwrap()
+    );
+
+    let mut admin = gw.admin().await;
+    let (url, remote): (String, String) = sqlx::query_as("SELECT url, remote FROM repositories")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        (url.as_str(), remote.as_str()),
+        ("ssh://github.com/org/repo", "github.com/org/repo")
+    );
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT r.url || ' ' || a.config::text || ' ' || coalesce(l.detail::text, '')
+         FROM analyses a JOIN repositories r ON r.id = a.repository_id
+         LEFT JOIN audit_log l ON l.target = a.id",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!stored.is_empty());
+    for row in stored {
+        assert!(!row.contains("ghp_secret"), "{row}");
+    }
+    assert_eq!(
+        count(
+            &mut admin,
+            "SELECT count(*) FROM analyses WHERE config->'repository'->>'url' = 'https://github.com/org/repo'"
+        )
+        .await,
+        1
+    );
+
+    // Reading by URL: any spelling of the remote names both runs.
+    let key = gw.create_key("team-a", "reader").await.secret;
+    for spelling in ["https://github.com/org/repo", "git@github.com:org/repo.git"] {
+        let query: String = url_escape(spelling);
+        let (status, page) = gw
+            .get(&key, &format!("/v1/analyses?repository={query}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(
+            page["items"].as_array().map(Vec::len),
+            Some(2),
+            "{spelling}: {page}"
+        );
+    }
+
+    // A local path names no remote repository.
+    let (status, body) = gw
+        .post(
+            &gw.token("team-a", "uid-3"),
+            "/v1/runs/uid-3/start",
+            &start_body("/srv/git/repo"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Migration 0006 renames every stored repository by its remote: rows that named one remote
+/// and branch in two spellings keep both histories, the newest taking the new fingerprint.
+#[tokio::test]
+async fn migration_0006_fingerprints_stored_repositories_by_their_remote() {
+    let pg = gitview_gateway::testing::TestPostgres::start()
+        .await
+        .expect("postgres starts");
+    pg.create_database("gitview").await.unwrap();
+    pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
+        .await
+        .unwrap();
+    let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
+        .await
+        .unwrap();
+    db::MIGRATOR
+        .run_to(5, &owner)
+        .await
+        .expect("0001-0005 apply");
+    let mut admin = sqlx::PgConnection::connect(&pg.url("postgres", "gitview"))
+        .await
+        .unwrap();
+    // URLs as the earlier rules stored them, with fingerprints of the earlier formula.
+    sqlx::raw_sql(
+        "INSERT INTO accounts (id, name) VALUES (1, 'a'), (2, 'b');
+         INSERT INTO repositories (id, account_id, fingerprint, url, branch) VALUES
+           (1, 1, 'old-1', 'https://github.com/org/repo', 'main'),
+           (2, 1, 'old-2', 'ssh://github.com/org/repo', 'main'),
+           (3, 1, 'old-3', 'https://github.com/org/repo', 'dev'),
+           (4, 2, 'old-4', 'https://github.com/org/repo', 'main'),
+           (5, 1, 'old-5', 'git+ssh://h//a//b/', 'main'),
+           (6, 1, 'old-6', 'https://h/x.git', 'main'),
+           (7, 1, 'old-7', 'https://h:8443/r/.git', 'main');
+         INSERT INTO analyses (id, account_id, repository_id, namespace, name, attempt, mode, status, created_at) VALUES
+           ('an-1', 1, 1, 'ns', 'an-1', 1, 'Full', 'succeeded', '2024-01-01T00:00:00Z'),
+           ('an-2', 1, 2, 'ns', 'an-2', 1, 'Full', 'succeeded', '2024-02-01T00:00:00Z');",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    db::migrate(&owner).await.expect("0006 applies");
+
+    let rows: Vec<(i64, String, String, String, String)> =
+        sqlx::query_as("SELECT id, fingerprint, url, remote, branch FROM repositories ORDER BY id")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    let fp = |url: &str, branch: &str| gitview_crds::remote::fingerprint(url, branch).unwrap();
+    let expected = [
+        (1, "old-1".to_owned(), "https://github.com/org/repo"),
+        (
+            2,
+            fp("https://github.com/org/repo", "main"),
+            "ssh://github.com/org/repo",
+        ),
+        (
+            3,
+            fp("git@github.com:org/repo", "dev"),
+            "https://github.com/org/repo",
+        ),
+        (
+            4,
+            fp("https://github.com/org/repo", "main"),
+            "https://github.com/org/repo",
+        ),
+        (5, fp("git+ssh://h//a//b//", "main"), "ssh://h/a/b"),
+        (6, fp("https://h/x.git.git", "main"), "https://h/x"),
+        (7, fp("https://h:8443/r", "main"), "https://h:8443/r"),
+    ];
+    assert_eq!(rows.len(), expected.len());
+    for ((id, fingerprint, url, remote, branch), (want_id, want_fp, want_url)) in
+        rows.iter().zip(&expected)
+    {
+        assert_eq!(id, want_id);
+        assert_eq!(fingerprint, want_fp, "repository {id}");
+        assert_eq!(url, want_url, "repository {id}");
+        let canonical = gitview_crds::remote::canonical(url).unwrap();
+        assert_eq!(remote, canonical.remote(), "repository {id}");
+        if fingerprint.len() == 64 {
+            assert_eq!(
+                *fingerprint,
+                canonical.fingerprint(branch),
+                "repository {id}"
+            );
+        }
+    }
+    let unforced: Vec<String> = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_class
+         WHERE oid IN ('repositories'::regclass, 'analyses'::regclass) AND NOT relforcerowsecurity",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(
+        unforced.is_empty(),
+        "row-level security is forced again: {unforced:?}"
+    );
 }

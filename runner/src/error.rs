@@ -202,4 +202,7 @@ pub enum UrlError {
     EmbeddedPassword,
     #[error("invalid port {0:?}")]
     Port(String),
+    /// No canonical form ([`gitview_crds::remote`]), which the gateway names repositories by.
+    #[error(transparent)]
+    Canonical(#[from] gitview_crds::remote::CanonicalError),
 }

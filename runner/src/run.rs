@@ -181,14 +181,20 @@ fn attempt_inner(
         .git_ref
         .clone()
         .unwrap_or_else(|| "HEAD".to_owned());
+    // The gateway learns the repository by its canonical URL only: no user name or token the
+    // spec's URL may hold leaves the pod, in the URL or in the recorded config.
+    let repository = gitview_crds::remote::canonical(&config.repository.url)
+        .map_err(|err| RunError::InvalidUrl(err.into()))?;
+    let mut recorded = config.clone();
+    recorded.repository.url = repository.to_string();
     let started = client.start(&StartRun {
         namespace: config.analysis.namespace.clone(),
         name: config.analysis.name.clone(),
         attempt: config.attempt,
-        repository_url: config.repository.url.clone(),
+        repository_url: repository.to_string(),
         branch,
         mode: mode_name(config.mode.kind).to_owned(),
-        config: serde_json::to_value(&config).unwrap_or_default(),
+        config: serde_json::to_value(&recorded).unwrap_or_default(),
     })?;
     match analyze_into_gateway(env, &config, client, log, &started) {
         Ok(outcome) => Ok(Finished {
@@ -387,6 +393,8 @@ pub fn validate_repository_url(url: &str) -> Result<(), UrlError> {
     {
         return Err(UrlError::Port(port.to_owned()));
     }
+    // What the gateway names the repository by must exist too (no `@` in the path, ...).
+    gitview_crds::remote::canonical(url)?;
     Ok(())
 }
 
@@ -489,6 +497,10 @@ mod tests {
             ("https://host:/repo", UrlError::Port(String::new())),
             ("https://host/a b", UrlError::BadCharacters),
             ("https://ho$t/repo", UrlError::NoHost),
+            (
+                "https://user:123/secret@host/repo",
+                UrlError::Canonical(gitview_crds::remote::CanonicalError::AtInPath),
+            ),
         ];
         for (url, expected) in cases {
             assert_eq!(validate_repository_url(url), Err(expected), "{url}");

@@ -275,6 +275,14 @@ fn full_then_incremental_runs_land_in_postgres_with_gits_counts() {
         ),
         head.trim()
     );
+    // The recorded config names the repository by its canonical URL, like the repository row.
+    assert_eq!(
+        stack.scalar::<String>(
+            "SELECT config->'repository'->>'url' FROM analyses WHERE id = $1",
+            "uid-full"
+        ),
+        url.replace(".git", "")
+    );
 
     // Two new commits upstream: an incremental run covers exactly those.
     repo.write("src/new.rs", "fn new() {}\n");

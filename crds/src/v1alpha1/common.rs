@@ -16,6 +16,7 @@ pub struct RepositorySource {
         validation = Rule::new("self.matches('^(https|http|ssh|git)://')").message("url must use one of the schemes https, http, ssh or git (file:// and scp-style addresses are not accepted)"),
         validation = Rule::new(r"self.matches('^[a-z]+://([^/?#@\\s]*@)?([A-Za-z0-9._-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?(/[^\\s]*)?$')").message("url must look like scheme://host[:port]/path, with a non-empty host and no spaces"),
         validation = Rule::new("!self.matches('^[a-z]+://[^/?#@]*:[^/?#@]*@')").message("url must not embed a password: reference a credentialsSecret instead"),
+        validation = Rule::new("!self.matches('^[a-z]+://[^/?#]*/[^?#]*@')").message("url must not hold an '@' after its host (a password with a '/' in it?): reference a credentialsSecret instead, and write an '@' in a path as %40"),
     )]
     pub url: String,
 

@@ -58,6 +58,7 @@ fn repository_urls_follow_the_allow_list() {
         "ssh://git@github.com/org/repo.git",
         "git://localhost:9418/repo",
         "https://[::1]:8443/repo",
+        "https://x-access-token@github.com/org/repo?ref=a@b",
     ] {
         let a = analysis(json!({"repository": {"url": ok}}));
         assert_eq!(errors_of(a.validate_cel()), "", "{ok} should be accepted");
@@ -75,6 +76,15 @@ fn repository_urls_follow_the_allow_list() {
         (
             "https://user:hunter2@host/repo",
             "must not embed a password",
+        ),
+        // A password with a `/`: the host is `user`, and the rest of it is in the path.
+        (
+            "https://user:123/hunter2@host/repo",
+            "must not hold an '@' after its host",
+        ),
+        (
+            "ssh://git@host/org@team/repo",
+            "must not hold an '@' after its host",
         ),
     ] {
         let a = analysis(json!({"repository": {"url": bad}}));

@@ -305,8 +305,11 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) ->
     Ok(Requeue::requeue(next))
 }
 
+/// The tracker's kstatus conditions: `Ready` always carries the message, `Reconciling` and
+/// `Stalled` only while true. Public for the Argo CD health check's test
+/// (`tests/argocd_health.rs`), which reads what this writes.
 #[allow(clippy::too_many_arguments)]
-fn tracker_conditions(
+pub fn tracker_conditions(
     ready: bool,
     stalled: bool,
     reconciling: bool,
