@@ -1,6 +1,7 @@
 //! Starts a real control plane on loopback: etcd, kube-apiserver and kube-controller-manager
 //! (garbage collector, namespace, service-account, ClusterRole aggregation, Deployment,
-//! ReplicaSet and root-CA publisher controllers: enough for a Helm-installed add-on to run),
+//! ReplicaSet, StatefulSet, volume binder and root-CA publisher controllers: enough for a
+//! Helm-installed add-on and its database to run),
 //! from the binaries that `e2e/controlplane/build.sh` builds and caches.
 //!
 //! Every component runs under `setpriv --pdeathsig KILL`, so it dies with the thread that
@@ -173,7 +174,7 @@ impl ControlPlane {
             "--bind-address=127.0.0.1".into(),
             "--secure-port=0".into(),
             "--leader-elect=false".into(),
-            "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,clusterrole-aggregation-controller,deployment-controller,replicaset-controller,root-ca-certificate-publisher-controller".into(),
+            "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,clusterrole-aggregation-controller,deployment-controller,replicaset-controller,statefulset-controller,persistentvolume-binder-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller,root-ca-certificate-publisher-controller".into(),
             format!("--service-account-private-key-file={}", p("sa.key")),
             format!("--root-ca-file={}", p("ca.crt")),
             "--use-service-account-credentials=false".into(),

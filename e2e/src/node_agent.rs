@@ -29,6 +29,8 @@
 //!   image) is retried every second while the container reports `waiting` with the kubelet's
 //!   reason (`ContainerCreating`, `CreateContainerConfigError`, `ErrImagePull` then
 //!   `ImagePullBackOff`); `runAsNonRoot` with uid 0 is a `CreateContainerConfigError`.
+//! - **Users**: each container gets an `/etc/passwd` with an entry for its uid when the host
+//!   has none (an image would carry it; `initdb` refuses to run without one).
 //! - **Init containers** run first, one at a time, each to completion, with
 //!   `initContainerStatuses`, `Initialized=False` (`ContainersNotInitialized`) and the main
 //!   container waiting in `PodInitializing` meanwhile. One that fails fails the pod (nothing
@@ -84,8 +86,9 @@
 //! - Multiple (non-init) containers: such pods are failed at once with
 //!   `status.reason: UnsupportedByNodeAgent`. Sidecar init containers (`restartPolicy:
 //!   Always`) run to completion like any other.
-//! - Volumes other than `secret`, `configMap`, `downwardAPI` (fieldRef), `projected` and
-//!   `emptyDir`, `subPath`, mount propagation; volumes and tokens are written once, never
+//! - Volumes other than `secret`, `configMap`, `downwardAPI` (fieldRef), `projected`,
+//!   `emptyDir` and `persistentVolumeClaim` bound to a `hostPath` or `local` PersistentVolume
+//!   (no provisioner: a test creates the PersistentVolume), `subPath`, mount propagation; volumes and tokens are written once, never
 //!   refreshed (tokens live an hour).
 //! - Isolation beyond mounts and credentials: no PID/IPC/UTS/user namespace, seccomp,
 //!   AppArmor, SELinux, sysctls, runtime classes or `capabilities.add` (all capabilities are

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         config_manifests_apply_as_they_are,
         an_analysis_of_a_served_repository_lands_in_postgres,
         the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls,
+        the_chart_with_its_bundled_database_runs_an_analysis,
         a_tracker_keeps_a_pushed_branch_analyzed,
         webhook_deliveries_trigger_a_poll_and_forged_ones_nothing,
     ];

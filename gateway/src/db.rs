@@ -15,6 +15,18 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
         .await
 }
 
+/// Whether a connection failure means the database is not up yet (nothing listening, or
+/// PostgreSQL starting or shutting down), as opposed to a refusal that waiting cannot fix
+/// (authentication, an unknown database).
+pub fn is_not_up_yet(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        // 57P03 cannot_connect_now: "the database system is starting up".
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
+
 /// Applies the migrations not applied yet (as the schema owner).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await

@@ -28,6 +28,10 @@ enum Command {
     Migrate {
         #[command(flatten)]
         database: Database,
+        /// Seconds to wait for the database to accept connections (it may be starting beside
+        /// this init container); refusals other than "not up yet" fail at once.
+        #[arg(long, default_value_t = 60)]
+        wait_for_database: u64,
     },
     /// Delete what is older than each account's retention, once, then exit (as the gateway's
     /// role; skips if another gateway's pass holds the lock).
@@ -133,12 +137,30 @@ fn main() -> anyhow::Result<()> {
             print!("{}", gitview_gateway::openapi::document_pretty());
             Ok(())
         }
-        Command::Migrate { database } => {
+        Command::Migrate {
+            database,
+            wait_for_database,
+        } => {
             init_logs(false);
             runtime.block_on(async {
-                let pool = db::connect(&database.url()?, 2)
-                    .await
-                    .context("cannot connect to the database")?;
+                let url = database.url()?;
+                let deadline =
+                    std::time::Instant::now() + std::time::Duration::from_secs(wait_for_database);
+                let pool = loop {
+                    match db::connect(&url, 2).await {
+                        Ok(pool) => break pool,
+                        Err(err)
+                            if db::is_not_up_yet(&err) && std::time::Instant::now() < deadline =>
+                        {
+                            tracing::info!(error = %err, "waiting for the database");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                        Err(err) => {
+                            return Err(anyhow::Error::from(err))
+                                .context("cannot connect to the database");
+                        }
+                    }
+                };
                 db::migrate(&pool).await.context("migrations failed")?;
                 tracing::info!("migrations applied");
                 Ok(())

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, PodCondition, PodStatus, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition, PodStatus, Secret, Service, ServiceAccount,
+};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -222,6 +224,7 @@ struct Prepared {
     main: Plan,
     volumes: Vec<(String, VolumeContent)>,
     hosts: String,
+    passwd: String,
 }
 
 /// Reads what the pod refers to (Secrets, ConfigMaps, bound service-account tokens, the
@@ -271,6 +274,28 @@ async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
             .map_err(|source| PrepareError::Api { what: format!("a token of serviceaccount {namespace}/{account}"), source })?;
         sources.tokens.insert(audience, token.status.and_then(|s| s.token).unwrap_or_default());
     }
+    // Claims: the host directory of the PersistentVolume each is bound to.
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(shared.client.clone(), namespace);
+    let volumes: Api<PersistentVolume> = Api::all(shared.client.clone());
+    for name in referenced.claims {
+        let claim = claims.get_opt(&name).await.map_err(|source| PrepareError::Api { what: format!("persistentvolumeclaim {namespace}/{name}"), source })?;
+        let bound = claim.as_ref().and_then(|c| c.spec.as_ref()?.volume_name.clone()).filter(|_| {
+            claim.as_ref().and_then(|c| c.status.as_ref()?.phase.as_deref()) == Some("Bound")
+        });
+        let resolved = match (claim, bound) {
+            (None, _) => Err(format!("persistentvolumeclaim {name:?} not found")),
+            (Some(_), None) => Err(format!("persistentvolumeclaim {name:?} is not bound yet")),
+            (Some(_), Some(volume)) => {
+                let pv = volumes.get_opt(&volume).await.map_err(|source| PrepareError::Api { what: format!("persistentvolume {volume}"), source })?;
+                let spec = pv.and_then(|pv| pv.spec);
+                match spec.as_ref().and_then(|s| s.host_path.as_ref().map(|h| h.path.clone()).or_else(|| s.local.as_ref().map(|l| l.path.clone()))) {
+                    Some(path) => Ok(PathBuf::from(path)),
+                    None => Err(format!("persistentvolume {volume} is not a hostPath or local volume")),
+                }
+            }
+        };
+        sources.claims.insert(name, resolved);
+    }
     let services = Api::<Service>::all(shared.client.clone())
         .list_metadata(&ListParams::default())
         .await
@@ -289,7 +314,9 @@ async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
             volumes.push((name.clone(), content.clone()));
         }
     }
-    Ok(Prepared { init, main, volumes, hosts: spec::hosts_file(pod, &services) })
+    let ids: Vec<(u32, u32)> = init.iter().chain([&main]).map(|p| (p.identity.uid, p.identity.gid)).collect();
+    let passwd = spec::passwd_file(&fs::read_to_string("/etc/passwd").unwrap_or_default(), &ids);
+    Ok(Prepared { init, main, volumes, hosts: spec::hosts_file(pod, &services), passwd })
 }
 
 /// Writes the volumes under `dir/volumes/<name>` (replacing a previous attempt's).
@@ -320,6 +347,17 @@ fn materialise(dir: &Path, volumes: &[(String, VolumeContent)]) -> std::io::Resu
             VolumeContent::EmptyDir { uid, gid } => {
                 fs::set_permissions(&path, fs::Permissions::from_mode(0o777))?;
                 chown(&path, Some(*uid), Some(*gid))?;
+            }
+            VolumeContent::HostDir { path: host, group } => {
+                fs::remove_dir(&path)?;
+                fs::create_dir_all(host)?;
+                if let Some(gid) = group {
+                    chown(host, None, Some(*gid))?;
+                    let mode = fs::metadata(host)?.permissions().mode() & 0o7777;
+                    fs::set_permissions(host, fs::Permissions::from_mode(mode | 0o2070))?;
+                }
+                paths.insert(name.clone(), host.clone());
+                continue;
             }
         }
         paths.insert(name.clone(), path);
@@ -415,10 +453,11 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
     let (prepared, volume_paths, hosts_file) = loop {
         let failed = match prepare(shared, pod).await {
             Ok(prepared) => match materialise(&dir, &prepared.volumes).and_then(|paths| {
-                let hosts = dir.join("hosts");
-                fs::write(&hosts, &prepared.hosts)?;
-                fs::set_permissions(&hosts, fs::Permissions::from_mode(0o644))?;
-                Ok((paths, hosts))
+                for (file, text) in [("hosts", &prepared.hosts), ("passwd", &prepared.passwd)] {
+                    fs::write(dir.join(file), text)?;
+                    fs::set_permissions(dir.join(file), fs::Permissions::from_mode(0o644))?;
+                }
+                Ok((paths, dir.join("hosts")))
             }) {
                 Ok((paths, hosts)) => break (prepared, paths, hosts),
                 Err(err) => PrepareError::Io(err),
@@ -476,6 +515,7 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
             termination_file: files.join("termination-log"),
             binary: binary.clone(),
             hosts_file: Some(hosts_file.clone()),
+            passwd_file: Some(dir.join("passwd")),
         };
         let outcome = execute(shared, &uid, &name, plan, &paths, &files.join("log"), slot, &mut reporter, signal, deadline).await;
         match outcome {

@@ -81,6 +81,9 @@ pub(super) struct Sources {
     pub config_maps: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// Bound service-account tokens by audience ("" = the API server's own).
     pub tokens: BTreeMap<String, String>,
+    /// PersistentVolumeClaims by name: the host directory of the bound PersistentVolume
+    /// (`hostPath` or `local`), or why there is none yet.
+    pub claims: BTreeMap<String, Result<PathBuf, String>>,
 }
 
 impl Sources {
@@ -109,6 +112,7 @@ pub(super) struct Referenced {
     pub config_maps: BTreeSet<String>,
     /// Audience ("" = the API server's) → expirationSeconds.
     pub token_audiences: BTreeMap<String, i64>,
+    pub claims: BTreeSet<String>,
 }
 
 pub(super) fn referenced_sources(spec: &PodSpec) -> Referenced {
@@ -119,6 +123,9 @@ pub(super) fn referenced_sources(spec: &PodSpec) -> Referenced {
         }
         if let Some(cm) = &volume.config_map {
             r.config_maps.insert(cm.name.clone());
+        }
+        if let Some(claim) = &volume.persistent_volume_claim {
+            r.claims.insert(claim.claim_name.clone());
         }
         for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
             if let Some(s) = &source.secret {
@@ -368,6 +375,9 @@ pub(super) enum VolumeContent {
     Files { files: Vec<VolumeFile>, group: Option<u32> },
     /// A world-writable directory owned by `uid:gid`, as the kubelet's emptyDir (0777).
     EmptyDir { uid: u32, gid: u32 },
+    /// A PersistentVolume's host directory, kept across pods; with fsGroup it is made
+    /// group-owned and group-writable (setgid), as the kubelet's volume ownership management.
+    HostDir { path: PathBuf, group: Option<u32> },
 }
 
 /// A bind mount into the container's mount namespace.
@@ -509,10 +519,17 @@ fn volume_content(facts: &PodFacts<'_>, name: &str, identity: &Identity, sources
         }
         return Ok(VolumeContent::Files { files, group: identity.fs_group });
     }
+    if let Some(claim) = &volume.persistent_volume_claim {
+        return match sources.claims.get(&claim.claim_name) {
+            Some(Ok(path)) => Ok(VolumeContent::HostDir { path: path.clone(), group: identity.fs_group }),
+            Some(Err(why)) => Err(err(why.clone())),
+            None => Err(err(format!("persistentvolumeclaim {:?} not found", claim.claim_name))),
+        };
+    }
     if volume.empty_dir.is_some() {
         return Ok(VolumeContent::EmptyDir { uid: identity.uid, gid: identity.fs_group.unwrap_or(identity.gid) });
     }
-    Err(err("only secret, configMap, projected, downwardAPI and emptyDir volumes are supported by the e2e node agent".to_owned()))
+    Err(err("only secret, configMap, projected, downwardAPI, persistentVolumeClaim (hostPath or local volumes) and emptyDir volumes are supported by the e2e node agent".to_owned()))
 }
 
 /// Decides how to run the pod's first container. Pure: everything it reads is an argument.
@@ -614,6 +631,9 @@ pub(super) struct HostPaths {
     /// The pod's `/etc/hosts` (its own name, `hostAliases`, the cluster's Services), mounted
     /// read-only over the host's.
     pub hosts_file: Option<PathBuf>,
+    /// The pod's `/etc/passwd`: the host's, plus an entry for each container uid it lacks (as
+    /// an image would carry its users), mounted read-only over the host's.
+    pub passwd_file: Option<PathBuf>,
 }
 
 /// Arguments of `unshare` that run the container: a private mount namespace in which the
@@ -651,6 +671,10 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
     if let Some(hosts) = &paths.hosts_file {
         script.push(format!("{mount} --bind {} /etc/hosts", q(hosts)));
         script.push(format!("{mount} -o remount,bind,ro /etc/hosts"));
+    }
+    if let Some(passwd) = &paths.passwd_file {
+        script.push(format!("{mount} --bind {} /etc/passwd", q(passwd)));
+        script.push(format!("{mount} -o remount,bind,ro /etc/passwd"));
     }
     if plan.read_only_root {
         script.push(format!("{mount} -o remount,bind,ro /"));
@@ -705,6 +729,24 @@ pub(super) fn hosts_file(pod: &Pod, services: &[(String, String)]) -> String {
             names.push(svc.clone());
         }
         out.push_str(&format!("{}\t{}\n", super::status::LOOPBACK, names.join(" ")));
+    }
+    out
+}
+
+/// The pod's `/etc/passwd`: `host` plus a `gitview-uid-N` entry (home `/tmp`, no shell) for each
+/// uid in `ids` (uid, gid) the host does not know. Programs such as `initdb` refuse to run as
+/// a uid with no entry; an image would have one.
+pub(super) fn passwd_file(host: &str, ids: &[(u32, u32)]) -> String {
+    let known: BTreeSet<u32> = host.lines().filter_map(|l| l.split(':').nth(2)?.parse().ok()).collect();
+    let mut out = host.to_owned();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let mut added = BTreeSet::new();
+    for (uid, gid) in ids {
+        if !known.contains(uid) && added.insert(*uid) {
+            out.push_str(&format!("gitview-uid-{uid}:x:{uid}:{gid}::/tmp:/usr/sbin/nologin\n"));
+        }
     }
     out
 }

@@ -244,6 +244,7 @@ fn the_launch_script_binds_volumes_then_drops_privileges() {
         termination_file: "/w/uid 1/termination-log".into(),
         binary: "/w/bin/0-gitview-runner".into(),
         hosts_file: Some("/w/uid 1/hosts".into()),
+        passwd_file: None,
     };
     let args = spec::launch_args(&plan, &paths, &tools());
     assert_eq!(&args[..6], ["-m", "--propagation", "private", "--", "/bin/sh", "-c"]);
@@ -500,4 +501,11 @@ fn init_containers_hold_the_pod_in_pending_then_a_failure_fails_it() {
     let status = status::pod_status_with_init(&pod, at(0), None, &waiting, None, &[], at(2), &init(failed));
     assert_eq!(status.phase.as_deref(), Some("Failed"));
     assert_eq!(cond(&status, "Initialized").reason.as_deref(), Some("ContainersNotInitialized"));
+}
+
+#[test]
+fn the_passwd_file_adds_the_container_users_the_host_lacks() {
+    let host = "root:x:0:0:root:/root:/bin/bash\npostgres:x:101:104::/var/lib/postgresql:/bin/bash";
+    let passwd = spec::passwd_file(host, &[(0, 0), (999, 999), (999, 999), (101, 104)]);
+    assert_eq!(passwd, format!("{host}\ngitview-uid-999:x:999:999::/tmp:/usr/sbin/nologin\n"));
 }

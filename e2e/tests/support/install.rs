@@ -209,3 +209,89 @@ async fn installed_chart(env: &Env, ns: &str) -> anyhow::Result<()> {
     ensure!(crds.contains("analyses.gitview.dev"), "the CRDs went with the release:\n{crds}");
     Ok(())
 }
+
+pub async fn the_chart_with_its_bundled_database_runs_an_analysis(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let suspended = env.suspend_operators().await;
+    let result = bundled_database(&env, &ns).await;
+    if result.is_err() {
+        let _ = env.helm(&["uninstall", BUNDLED, "-n", &ns, "--wait", "--timeout", "60s"]);
+    }
+    let _ = env.kubectl(&["delete", "pv", &format!("{ns}-data"), "--wait=false"], None);
+    env.resume_operators(suspended).await?;
+    result
+}
+
+const BUNDLED: &str = "gvdb";
+
+/// The evaluation install: the chart's defaults but for images and ports, so the bundled
+/// PostgreSQL StatefulSet holds the results.
+async fn bundled_database(env: &Env, ns: &str) -> anyhow::Result<()> {
+    let repo = env.git.create(ns, 4)?;
+    let url = env.git.url(ns);
+    let head = env.git.git(&repo, &["rev-parse", "HEAD"])?;
+
+    // The node has no volume provisioner: a hostPath PersistentVolume set aside for the
+    // StatefulSet's claim, as an administrator would.
+    let claim = format!("data-{BUNDLED}-gitview-postgresql-0");
+    let data = env.node_dir().join(format!("pv-{ns}"));
+    env.apply(&format!(
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{name: {ns}-data}}\nspec:\n  capacity: {{storage: 8Gi}}\n  \
+         accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Retain\n  storageClassName: \"\"\n  \
+         hostPath: {{path: \"{}\", type: DirectoryOrCreate}}\n  claimRef: {{namespace: {ns}, name: {claim}}}\n",
+        data.display()
+    ))?;
+
+    let (operator_port, gateway_port, webhook_port) = (free_port()?, free_port()?, free_port()?);
+    let chart = env.root.join("charts/gitview").display().to_string();
+    let sets = [
+        "image.registry=e2e.local".to_owned(),
+        format!("operator.port={operator_port}"),
+        format!("gateway.port={gateway_port}"),
+        format!("operator.webhook.port={webhook_port}"),
+        format!("catalog.defaultProfile={ns}-default"),
+        format!("runner.image={}", super::image::RUNNER),
+    ];
+    let mut args = vec!["install", BUNDLED, chart.as_str(), "-n", ns, "--wait", "--timeout", "180s"];
+    for set in &sets {
+        args.extend(["--set", set.as_str()]);
+    }
+    helm_ok(env, &args).with_context(|| release_state(env, ns))?;
+
+    let analysis = format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: history, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\", ref: main}}\n  profile: full-history\n"
+    );
+    env.apply(&analysis)?;
+    let an = await_analysis(&env.client, ns, "history", RUN, "Succeeded", phase_is(AnalysisPhase::Succeeded))
+        .await
+        .with_context(|| release_state(env, ns))?;
+    let uid = an.metadata.uid.clone().context("uid")?;
+    let result = an.status.as_ref().and_then(|s| s.result.clone()).context("a result")?;
+    ensure!(result.commits_analyzed == 4 && result.to_commit.as_deref() == Some(head.as_str()), "{result:?}");
+
+    // The results are in the bundled database: read back through the release's gateway.
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), ns);
+    let admin = secrets.get(&format!("{BUNDLED}-gitview-gateway-admin")).await?;
+    let token = admin.data.as_ref().and_then(|d| d.get("token")).map(|t| String::from_utf8_lossy(&t.0).into_owned()).context("admin token")?;
+    let (code, created) = gateway_at(gateway_port, "POST", &format!("/v1/admin/accounts/{ns}/keys"), &token, Some(&serde_json::json!({"name": "e2e"})))?;
+    ensure!(code == 201, "creating a key: {code} {created}");
+    let key = created["secret"].as_str().context("the key's secret")?;
+    let (code, page) = gateway_at(gateway_port, "GET", &format!("/v1/analyses/{uid}/commits?limit=100"), key, None)?;
+    ensure!(code == 200 && page["items"].as_array().map(Vec::len) == Some(4), "reading the commits: {code} {page}");
+    // ... and not in the suite's database.
+    let elsewhere: i64 = env.sql_scalar("SELECT count(*) FROM analyses WHERE id::text = $1", &uid).await?;
+    ensure!(elsewhere == 0, "the results landed in the suite's database");
+
+    // Uninstall: the evaluation data goes with the release (the claim too).
+    helm_ok(env, &["uninstall", BUNDLED, "-n", ns, "--wait", "--timeout", "60s"])?;
+    let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(env.client.clone(), ns);
+    super::wait_until(Duration::from_secs(60), || {
+        let (claims, claim) = (claims.clone(), claim.clone());
+        async move { claims.get_opt(&claim).await.is_ok_and(|c| c.is_none()) }
+    })
+    .await
+    .context("the database's claim outlived the release")?;
+    let left = env.kubectl_ok(&["get", "deploy,sts,rs,svc,secret,configmap,serviceaccount,role,rolebinding", "-n", ns, "-l", &format!("app.kubernetes.io/instance={BUNDLED}"), "-o", "name"])?;
+    ensure!(left.trim().is_empty(), "left after uninstall:\n{left}");
+    Ok(())
+}

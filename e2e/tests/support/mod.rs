@@ -29,6 +29,27 @@ use kube::Client;
 /// The gateway's admin token in the suite (the admin path creates API keys with it).
 pub const GATEWAY_ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef0123456789abcdef";
 
+/// The `postgres` image of the e2e node (see `Env::start`).
+const POSTGRES_IMAGE: &str = r#"#!/bin/sh
+set -eu
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  mkdir -p "$PGDATA"
+  chmod 700 "$PGDATA"
+  pwfile="$(mktemp)"
+  printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"
+  initdb -D "$PGDATA" --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256
+  rm -f "$pwfile"
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -k /var/run/postgresql" -w start
+  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -c "CREATE DATABASE "$POSTGRES_DB""
+  for f in /docker-entrypoint-initdb.d/*.sh; do
+    if [ -e "$f" ]; then sh "$f"; fi
+  done
+  pg_ctl -D "$PGDATA" -m fast -w stop
+fi
+exec postgres -D "$PGDATA" -c listen_addresses=127.0.0.1 -k /var/run/postgresql
+"#;
+
 /// Images the node agent knows, by the key their repository ends with.
 pub mod image {
     /// The real runner binary (no test hook).
@@ -170,6 +191,13 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
             image_map.push((key.to_owned(), path));
         }
+        // The bundled PostgreSQL's image: the host's PostgreSQL 15 behind the official image's
+        // entrypoint contract (POSTGRES_USER/PASSWORD/DB and PGDATA; the scripts in
+        // /docker-entrypoint-initdb.d run once, on a fresh data directory).
+        let postgres = scripts.join("postgres");
+        std::fs::write(&postgres, POSTGRES_IMAGE)?;
+        std::fs::set_permissions(&postgres, std::fs::Permissions::from_mode(0o755))?;
+        image_map.push(("postgres".to_owned(), postgres));
         std::fs::set_permissions(&scripts, std::fs::Permissions::from_mode(0o755))?;
 
         let signing_key = work.path().join("signing.pem");
@@ -270,6 +298,12 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
             .await
             .with_context(|| format!("gateway /readyz (log: {})", log.display()))?;
         Ok(())
+    }
+
+    /// The node agent's work directory (a hostPath PersistentVolume under it is reached by
+    /// pods whatever they mount over `/tmp`).
+    pub fn node_dir(&self) -> PathBuf {
+        self.work.path().join("node")
     }
 
     fn admin_token_file(&self) -> PathBuf {
