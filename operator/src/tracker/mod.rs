@@ -46,8 +46,16 @@ pub struct TrackerContext {
     pub client: Client,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
-    /// The Analysis cache the Analysis controller keeps (owned runs are read from it).
-    pub analyses: Store<Analysis>,
+}
+
+/// What a reconcile reads: the shared context, and the cache of owned Analyses whose watch
+/// triggers the controller. Reading runs from that cache (not the Analysis controller's,
+/// which its own watch fills at its own pace) means a reconcile woken by a run finishing sees
+/// it finished: otherwise `Forbid` could take the finished run for a running one, wait, and
+/// not be woken again before the next poll.
+struct Context {
+    shared: Arc<TrackerContext>,
+    owned: Store<Analysis>,
 }
 
 /// Runs the controller until its watches end. Trackers and the Analyses they own are watched
@@ -61,13 +69,13 @@ pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, sco
         .applied_objects();
     let (owned, owned_writer) = reflector::store::<Analysis>();
     let owned_stream = scope
-        .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned, |a: &mut Analysis| drop_managed_fields(a))
+        .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned.clone(), |a: &mut Analysis| drop_managed_fields(a))
         .reflect(owned_writer)
         .touched_objects();
     Controller::for_stream(tracker_stream, trackers)
         .owns_stream(owned_stream)
         .with_config(controller::Config::default().concurrency(concurrency))
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, Arc::new(Context { shared: ctx, owned }))
         .for_each(|result| async move {
             if let Err(err) = result {
                 debug!(error = %err, "tracker controller event");
@@ -80,10 +88,10 @@ fn drop_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
-fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<TrackerContext>) -> Requeue {
+fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<Context>) -> Requeue {
     let class = err.class();
     warn!(namespace = tracker.namespace().unwrap_or_default(), tracker = tracker.name_any(), error = %err, "tracker reconcile failed");
-    ctx.metrics.observe_error("repositorytracker", class);
+    ctx.shared.metrics.observe_error("repositorytracker", class);
     Requeue::requeue(class.requeue_after())
 }
 
@@ -171,7 +179,12 @@ fn seconds(d: i64) -> SignedDuration {
     SignedDuration::from_secs(d)
 }
 
-async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) -> Result<Requeue, Error> {
+async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Result<Requeue, Error> {
+    // Until the owned runs are listed, a tracker could not tell a running branch from an idle one.
+    if context.owned.wait_until_ready().await.is_err() {
+        return Ok(Requeue::await_change());
+    }
+    let ctx = &context.shared;
     let namespace = tracker.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let name = tracker.name_any();
     let now = Timestamp::now();
@@ -221,7 +234,7 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) ->
     }
 
     // Per branch: what to run, then the history limits.
-    let owned = owned_of(&ctx.analyses, &tracker);
+    let owned = owned_of(&context.owned, &tracker);
     let mut branches = Vec::new();
     let mut notes: Vec<(bool, &'static str, String)> = Vec::new();
     for (branch, head) in &heads {
