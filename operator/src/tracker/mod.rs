@@ -22,7 +22,7 @@ use gitview_crds::v1alpha1::{
 };
 use gitview_runner::fetch::{Credentials, FetchError, Secret as GitSecret};
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action as Requeue, Controller};
@@ -236,7 +236,10 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     // Per branch: what to run, then the history limits.
     let owned = owned_of(&context.owned, &tracker);
     let mut branches = Vec::new();
-    let mut notes: Vec<(bool, &'static str, String)> = Vec::new();
+    // (warning, reason, note, the Analysis it is about). The recorder folds Events with the
+    // same reason and related object into one series that keeps the first note, so each
+    // Analysis needs its own related object for its note to be seen.
+    let mut notes: Vec<(bool, &'static str, String, Option<String>)> = Vec::new();
     for (branch, head) in &heads {
         let mine: Vec<&Owned> = owned.iter().filter(|a| &a.branch == branch).collect();
         let before = previous.branches.iter().find(|b| &b.name == branch);
@@ -248,17 +251,17 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
             Step::Replace(running) => {
                 for victim in running {
                     match analyses.delete(&victim, &DeleteParams::background()).await {
-                        Ok(_) => notes.push((false, "Superseded", format!("deleted {victim}: branch {branch} moved to {head} (Replace)"))),
+                        Ok(_) => notes.push((false, "Superseded", format!("deleted {victim}: branch {branch} moved to {head} (Replace)"), Some(victim))),
                         Err(err) if is_not_found(&err) => {}
                         Err(err) => return Err(err.into()),
                     }
                 }
                 last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
-                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default())));
+                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default()), last_analysis.clone()));
             }
             Step::Create => {
                 last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
-                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default())));
+                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default()), last_analysis.clone()));
             }
         }
         for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
@@ -280,18 +283,24 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     };
     status.conditions = tracker_conditions(ready, stalled, !ready && !stalled, reason, &message, &previous.conditions, generation, now);
     if poll_failure.is_some() {
-        notes.push((true, "PollFailed", message.clone()));
+        notes.push((true, "PollFailed", message.clone(), None));
     }
     write_status(&api, &name, &previous, &status).await?;
 
     let reference = tracker.object_ref(&());
-    for (warning, reason, note) in notes {
+    for (warning, reason, note, analysis) in notes {
         let event = Event {
             type_: if warning { EventType::Warning } else { EventType::Normal },
             reason: reason.to_owned(),
             note: Some(note.chars().take(1000).collect()),
             action: "Poll".to_owned(),
-            secondary: None,
+            secondary: analysis.map(|name| ObjectReference {
+                api_version: Some(API_VERSION.to_owned()),
+                kind: Some("Analysis".to_owned()),
+                name: Some(name),
+                namespace: Some(namespace.clone()),
+                ..ObjectReference::default()
+            }),
         };
         if let Err(err) = ctx.recorder.publish(&event, &reference).await {
             warn!(error = %err, reason, "cannot publish event");
