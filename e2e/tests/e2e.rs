@@ -44,6 +44,9 @@ fn main() -> ExitCode {
         an_analysis_of_a_served_repository_lands_in_postgres,
         the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls,
         a_tracker_keeps_a_pushed_branch_analyzed,
+        a_tracker_under_forbid_covers_a_burst_with_the_running_analysis,
+        a_tracker_under_replace_supersedes_the_running_analysis,
+        a_tracker_under_allow_starts_a_run_per_head,
     ];
     let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
 
