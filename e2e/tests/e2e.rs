@@ -46,6 +46,9 @@ fn main() -> ExitCode {
         the_chart_with_its_bundled_database_runs_an_analysis,
         a_tracker_keeps_a_pushed_branch_analyzed,
         webhook_deliveries_trigger_a_poll_and_forged_ones_nothing,
+        a_tracker_under_forbid_covers_a_burst_with_the_running_analysis,
+        a_tracker_under_replace_supersedes_the_running_analysis,
+        a_tracker_under_allow_starts_a_run_per_head,
     ];
     let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
 

@@ -173,7 +173,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         client: client.clone(),
         recorder: Recorder::new(client.clone(), Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) }),
         metrics: metrics.clone(),
-        analyses: wiring.analyses.clone(),
     });
     let tracker_client = client.clone();
     let concurrency = args.concurrency;

@@ -6,6 +6,7 @@ pub mod git;
 pub mod install;
 pub mod scenarios;
 pub mod tracker;
+pub mod tracker_policies;
 
 use std::future::Future;
 use std::io::{Read as _, Write as _};

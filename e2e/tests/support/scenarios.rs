@@ -19,6 +19,10 @@ pub use super::chart::{
 };
 pub use super::install::{the_chart_with_its_bundled_database_runs_an_analysis, the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls};
 pub use super::tracker::{a_tracker_keeps_a_pushed_branch_analyzed, webhook_deliveries_trigger_a_poll_and_forged_ones_nothing};
+pub use super::tracker_policies::{
+    a_tracker_under_allow_starts_a_run_per_head, a_tracker_under_forbid_covers_a_burst_with_the_running_analysis,
+    a_tracker_under_replace_supersedes_the_running_analysis,
+};
 
 const RUN: Duration = Duration::from_secs(90);
 

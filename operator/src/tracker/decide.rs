@@ -156,6 +156,23 @@ mod tests {
     }
 
     #[test]
+    fn under_forbid_a_burst_of_pushes_is_one_run() {
+        // The run was created for head a; b, c and d were pushed while it waited.
+        let mut held = run("t-a", "a", false, false, 1);
+        for head in ["b", "c", "d"] {
+            assert_eq!(plan(ConcurrencyPolicy::Forbid, head, None, &[&held]), Step::Wait("t-a".to_owned()));
+        }
+        // It fetched when it started, so it analyzed up to d: nothing follows for d.
+        (held.finished, held.succeeded, held.to_commit) = (true, true, Some("d".to_owned()));
+        let last = last_analyzed(&[&held], None);
+        assert_eq!(last.as_deref(), Some("d"));
+        assert_eq!(plan(ConcurrencyPolicy::Forbid, "d", last.as_deref(), &[&held]), Step::Nothing);
+        // Had it stopped short (a push after it fetched), the newest head gets its run.
+        held.to_commit = Some("c".to_owned());
+        assert_eq!(plan(ConcurrencyPolicy::Forbid, "d", last_analyzed(&[&held], None).as_deref(), &[&held]), Step::Create);
+    }
+
+    #[test]
     fn the_last_analyzed_commit_is_the_newest_success() {
         let (old, new, failed) = (run("1", "a", true, true, 1), run("2", "b", true, true, 2), run("3", "c", true, false, 3));
         assert_eq!(last_analyzed(&[&new, &old, &failed], None).as_deref(), Some("b"));

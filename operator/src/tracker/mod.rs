@@ -23,7 +23,7 @@ use gitview_crds::v1alpha1::{
 };
 use gitview_runner::fetch::{Credentials, FetchError, Secret as GitSecret};
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action as Requeue, Controller};
@@ -47,8 +47,16 @@ pub struct TrackerContext {
     pub client: Client,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
-    /// The Analysis cache the Analysis controller keeps (owned runs are read from it).
-    pub analyses: Store<Analysis>,
+}
+
+/// What a reconcile reads: the shared context, and the cache of owned Analyses whose watch
+/// triggers the controller. Reading runs from that cache (not the Analysis controller's,
+/// which its own watch fills at its own pace) means a reconcile woken by a run finishing sees
+/// it finished: otherwise `Forbid` could take the finished run for a running one, wait, and
+/// not be woken again before the next poll.
+struct Context {
+    shared: Arc<TrackerContext>,
+    owned: Store<Analysis>,
 }
 
 /// Runs the controller until its watches end. Trackers and the Analyses they own are watched
@@ -62,13 +70,13 @@ pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, sco
         .applied_objects();
     let (owned, owned_writer) = reflector::store::<Analysis>();
     let owned_stream = scope
-        .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned, |a: &mut Analysis| drop_managed_fields(a))
+        .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned.clone(), |a: &mut Analysis| drop_managed_fields(a))
         .reflect(owned_writer)
         .touched_objects();
     Controller::for_stream(tracker_stream, trackers)
         .owns_stream(owned_stream)
         .with_config(controller::Config::default().concurrency(concurrency))
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, Arc::new(Context { shared: ctx, owned }))
         .for_each(|result| async move {
             if let Err(err) = result {
                 debug!(error = %err, "tracker controller event");
@@ -81,10 +89,10 @@ fn drop_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
-fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<TrackerContext>) -> Requeue {
+fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<Context>) -> Requeue {
     let class = err.class();
     warn!(namespace = tracker.namespace().unwrap_or_default(), tracker = tracker.name_any(), error = %err, "tracker reconcile failed");
-    ctx.metrics.observe_error("repositorytracker", class);
+    ctx.shared.metrics.observe_error("repositorytracker", class);
     Requeue::requeue(class.requeue_after())
 }
 
@@ -172,7 +180,12 @@ fn seconds(d: i64) -> SignedDuration {
     SignedDuration::from_secs(d)
 }
 
-async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) -> Result<Requeue, Error> {
+async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Result<Requeue, Error> {
+    // Until the owned runs are listed, a tracker could not tell a running branch from an idle one.
+    if context.owned.wait_until_ready().await.is_err() {
+        return Ok(Requeue::await_change());
+    }
+    let ctx = &context.shared;
     let namespace = tracker.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let name = tracker.name_any();
     let now = Timestamp::now();
@@ -236,9 +249,12 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) ->
     }
 
     // Per branch: what to run, then the history limits.
-    let owned = owned_of(&ctx.analyses, &tracker);
+    let owned = owned_of(&context.owned, &tracker);
     let mut branches = Vec::new();
-    let mut notes: Vec<(bool, &'static str, String)> = Vec::new();
+    // (warning, reason, note, the Analysis it is about). The recorder folds Events with the
+    // same reason and related object into one series that keeps the first note, so each
+    // Analysis needs its own related object for its note to be seen.
+    let mut notes: Vec<(bool, &'static str, String, Option<String>)> = Vec::new();
     for (branch, head) in &heads {
         let mine: Vec<&Owned> = owned.iter().filter(|a| &a.branch == branch).collect();
         let before = previous.branches.iter().find(|b| &b.name == branch);
@@ -250,17 +266,17 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) ->
             Step::Replace(running) => {
                 for victim in running {
                     match analyses.delete(&victim, &DeleteParams::background()).await {
-                        Ok(_) => notes.push((false, "Superseded", format!("deleted {victim}: branch {branch} moved to {head} (Replace)"))),
+                        Ok(_) => notes.push((false, "Superseded", format!("deleted {victim}: branch {branch} moved to {head} (Replace)"), Some(victim))),
                         Err(err) if is_not_found(&err) => {}
                         Err(err) => return Err(err.into()),
                     }
                 }
                 last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
-                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default())));
+                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default()), last_analysis.clone()));
             }
             Step::Create => {
                 last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
-                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default())));
+                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default()), last_analysis.clone()));
             }
         }
         for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
@@ -282,18 +298,24 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, ctx: Arc<TrackerContext>) ->
     };
     status.conditions = tracker_conditions(ready, stalled, !ready && !stalled, reason, &message, &previous.conditions, generation, now);
     if poll_failure.is_some() {
-        notes.push((true, "PollFailed", message.clone()));
+        notes.push((true, "PollFailed", message.clone(), None));
     }
     write_status(&api, &name, &previous, &status).await?;
 
     let reference = tracker.object_ref(&());
-    for (warning, reason, note) in notes {
+    for (warning, reason, note, analysis) in notes {
         let event = Event {
             type_: if warning { EventType::Warning } else { EventType::Normal },
             reason: reason.to_owned(),
             note: Some(note.chars().take(1000).collect()),
             action: "Poll".to_owned(),
-            secondary: None,
+            secondary: analysis.map(|name| ObjectReference {
+                api_version: Some(API_VERSION.to_owned()),
+                kind: Some("Analysis".to_owned()),
+                name: Some(name),
+                namespace: Some(namespace.clone()),
+                ..ObjectReference::default()
+            }),
         };
         if let Err(err) = ctx.recorder.publish(&event, &reference).await {
             warn!(error = %err, reason, "cannot publish event");
