@@ -7,3 +7,4 @@
 
 pub mod launcher;
 pub mod node_agent;
+pub mod spawner;

@@ -576,7 +576,9 @@ async fn execute(
             .stderr(log)
             .process_group(0)
             .kill_on_drop(true);
-        command.spawn()
+        // The container's parent-death signal fires when the forking thread exits: fork on the
+        // thread that lives as long as the agent's process.
+        crate::spawner::on_spawner_thread(move || command.spawn())
     })();
     let started_at = Timestamp::now();
     let mut child = match spawned {

@@ -81,6 +81,48 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
         ensure!(accepted.contains("deployment.apps/gitview-operator created (server dry run)"), "{what}: {accepted}");
     }
 
+    // The runner egress policy as the API server sees it: it selects the operator's runner
+    // pods, denies all ingress, and allows egress only to DNS, the gateway and the listed
+    // peers.
+    let sets = [
+        "runner.networkPolicy.enabled=true".to_owned(),
+        format!("runner.networkPolicy.namespaces={{{ns}}}"),
+        "runner.networkPolicy.gitHosts[0].cidr=192.0.2.0/24".to_owned(),
+        "runner.networkPolicy.gitHosts[0].ports={443,22}".to_owned(),
+        "runner.networkPolicy.modelEndpoints[0].cidr=198.51.100.7/32".to_owned(),
+        "runner.networkPolicy.modelEndpoints[0].ports={443}".to_owned(),
+        "gateway.port=8181".to_owned(),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let rendered = render(&env, &ns, &sets)?;
+    ensure!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let manifest = String::from_utf8(rendered.stdout)?;
+    let out = env.kubectl(&["apply", "--dry-run=server", "-n", &ns, "-f", "-", "-o", "json"], Some(&manifest))?;
+    ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let applied: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let policy = applied["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["kind"] == "NetworkPolicy"))
+        .context("no NetworkPolicy in the rendering")?;
+    let spec = &policy["spec"];
+    ensure!(
+        spec["podSelector"]["matchLabels"]
+            == serde_json::json!({"app.kubernetes.io/name": gitview_crds::labels::RUNNER_NAME, "app.kubernetes.io/managed-by": gitview_crds::labels::MANAGED_BY}),
+        "the policy does not select the operator's runner pods: {}",
+        spec["podSelector"]
+    );
+    ensure!(spec["policyTypes"] == serde_json::json!(["Ingress", "Egress"]), "policyTypes: {}", spec["policyTypes"]);
+    ensure!(spec["ingress"].as_array().is_none_or(Vec::is_empty), "ingress allowed: {}", spec["ingress"]);
+    let egress = spec["egress"].as_array().context("egress rules")?;
+    let ports = |rule: &serde_json::Value| -> Vec<String> {
+        rule["ports"].as_array().into_iter().flatten().map(|p| format!("{}/{}", p["protocol"].as_str().unwrap_or("?"), p["port"])).collect()
+    };
+    ensure!(egress.len() == 4, "egress rules: {egress:?}");
+    ensure!(egress[0]["to"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "kube-system" && ports(&egress[0]) == ["UDP/53", "TCP/53"], "DNS: {}", egress[0]);
+    ensure!(egress[1]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "gitview-gateway" && ports(&egress[1]) == ["TCP/8181"], "gateway: {}", egress[1]);
+    ensure!(egress[2]["to"][0]["ipBlock"]["cidr"] == "192.0.2.0/24" && ports(&egress[2]) == ["TCP/443", "TCP/22"], "git host: {}", egress[2]);
+    ensure!(egress[3]["to"][0]["ipBlock"]["cidr"] == "198.51.100.7/32" && ports(&egress[3]) == ["TCP/443"], "model endpoint: {}", egress[3]);
+
     // Nothing of the dry runs was created.
     let left = env.kubectl_ok(&["get", "deploy,statefulset,secret", "-n", &ns, "-o", "name"])?;
     ensure!(!left.contains("gitview-operator"), "a dry run left objects behind: {left}");

@@ -281,7 +281,8 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
         let jwks_port = self.operators.lock().await.first().context("an operator runs")?.metrics_port;
         let log = self.work.path().join("gateway.log");
         let file = std::fs::File::create(&log)?;
-        let child = Command::new("setpriv")
+        let mut command = Command::new("setpriv");
+        command
             .args(["--pdeathsig", "KILL", "--"])
             .arg(self.target_dir.join("gitview-gateway"))
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.gateway_port)])
@@ -291,8 +292,8 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
-            .stderr(file)
-            .spawn()?;
+            .stderr(file);
+        let child = gitview_e2e::spawner::on_spawner_thread(move || command.spawn())?;
         *self.gateway.lock().expect("not poisoned") = Some(child);
         let port = self.gateway_port;
         wait_until(Duration::from_secs(30), || async move { http_get(port, "/readyz").is_some_and(|(code, _)| code == 200) })
@@ -385,7 +386,8 @@ impl Env {
         let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = self.work.path().join(format!("{identity}.log"));
         let file = std::fs::File::create(&log)?;
-        let child = Command::new("setpriv")
+        let mut command = Command::new("setpriv");
+        command
             .args(["--pdeathsig", "KILL", "--"])
             .arg(self.target_dir.join("gitview-operator"))
             .args(["--signing-key-file", &self.work.path().join("signing.pem").display().to_string()])
@@ -397,8 +399,8 @@ impl Env {
             .env("RUST_LOG", "info,kube=warn,gitview_operator=debug")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
-            .stderr(file)
-            .spawn()?;
+            .stderr(file);
+        let child = gitview_e2e::spawner::on_spawner_thread(move || command.spawn())?;
         let mut operators = self.operators.lock().await;
         operators.push(Operator { identity: identity.clone(), metrics_port: port, webhook_port, child, log });
         drop(operators);
