@@ -700,6 +700,19 @@ async fn finish(
         .bind(expected)
         .fetch_optional(&mut *tx)
         .await?;
+        // Lost the race to a run that ended where this one ends (runs started together over
+        // one tip, e.g. a tracker's Allow policy): the repository already stands where this
+        // run would put it, so nothing is lost and the run succeeds.
+        let moved = match moved {
+            Some(commit) => Some(commit),
+            None => sqlx::query_scalar::<_, Option<String>>(
+                "SELECT last_analyzed_commit FROM repositories WHERE id = $1",
+            )
+            .bind(repository)
+            .fetch_one(&mut *tx)
+            .await?
+            .filter(|current| current == to),
+        };
         match moved {
             Some(commit) => last = Some(commit),
             None => {

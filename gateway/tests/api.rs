@@ -420,6 +420,42 @@ async fn of_two_concurrent_advances_exactly_one_wins() {
 }
 
 #[tokio::test]
+async fn a_run_that_lost_the_race_to_the_same_tip_succeeds() {
+    let gw = Gateway::start().await;
+    let finish = |to: &str| json!({"status": "succeeded", "commitsAnalyzed": 1, "advance": {"expected": null, "to": to}});
+    let tip = "c".repeat(40);
+    for uid in ["uid-1", "uid-2", "uid-3"] {
+        gw.start_run("team-a", uid, "https://h/r").await;
+    }
+    let (code, body) = gw
+        .post(
+            &gw.token("team-a", "uid-1"),
+            "/v1/runs/uid-1/finish",
+            &finish(&tip),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    // Another run from the same start to the same tip: the repository already stands there.
+    let (code, body) = gw
+        .post(
+            &gw.token("team-a", "uid-2"),
+            "/v1/runs/uid-2/finish",
+            &finish(&tip),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    // One that would move it elsewhere still loses.
+    let (code, body) = gw
+        .post(
+            &gw.token("team-a", "uid-3"),
+            "/v1/runs/uid-3/finish",
+            &finish(&"d".repeat(40)),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
 async fn malformed_oversized_and_invalid_bodies_get_a_4xx_json_error() {
     let gw = Gateway::start().await;
     gw.start_run("team-a", "uid-1", "https://h/r").await;
