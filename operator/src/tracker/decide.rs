@@ -46,6 +46,29 @@ pub fn plan(policy: ConcurrencyPolicy, head: &str, last_analyzed: Option<&str>, 
     }
 }
 
+/// A run this controller just created, as the cache will show it.
+pub fn just_created(name: &str, branch: &str, head: &str, now: i64) -> Owned {
+    Owned {
+        name: name.to_owned(),
+        branch: branch.to_owned(),
+        head: head.to_owned(),
+        finished: false,
+        succeeded: false,
+        to_commit: None,
+        created: now,
+    }
+}
+
+/// The cached runs plus those created but not in the cache yet (by name).
+pub fn with_unseen(mut cached: Vec<Owned>, unseen: Vec<Owned>) -> Vec<Owned> {
+    for run in unseen {
+        if !cached.iter().any(|c| c.name == run.name) {
+            cached.push(run);
+        }
+    }
+    cached
+}
+
 /// The newest commit a successful run of the branch analyzed, else what the status said.
 pub fn last_analyzed(owned: &[&Owned], previous: Option<&str>) -> Option<String> {
     owned
@@ -188,6 +211,19 @@ mod tests {
         // Successes s0 s2 s4 keep s4 s2; failures s1 s3 keep s3; the running one stays.
         assert_eq!(prune(&owned, 2, 1), vec!["s0".to_owned(), "s1".to_owned()]);
         assert_eq!(prune(&owned, 0, 0).len(), 5);
+    }
+
+    #[test]
+    fn a_run_created_but_not_cached_yet_holds_forbid() {
+        let done = run("t-a", "a", true, true, 1);
+        let created = just_created("t-b", "main", "b", 2);
+        let runs = with_unseen(vec![done.clone()], vec![created.clone(), done.clone()]);
+        assert_eq!(runs.len(), 2);
+        let mine: Vec<&Owned> = runs.iter().collect();
+        // A newer head arrives before the cache shows t-b: Forbid waits for t-b.
+        assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &mine), Step::Wait("t-b".to_owned()));
+        // Without the expectation it would have started a second run.
+        assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &[&done]), Step::Create);
     }
 
     #[test]

@@ -57,6 +57,35 @@ pub struct TrackerContext {
 struct Context {
     shared: Arc<TrackerContext>,
     owned: Store<Analysis>,
+    /// Analyses this controller created that its cache may not show yet (the "expectations"
+    /// of Kubernetes' own controllers), by tracker UID: a reconcile woken by its own status
+    /// write before the watch delivered the new run must not take the branch for idle and
+    /// start a second run under `Forbid`. An entry goes once the cache shows the run, or
+    /// after [`EXPECTATION_TTL`].
+    pending: std::sync::Mutex<std::collections::HashMap<String, Vec<(Owned, std::time::Instant)>>>,
+}
+
+/// How long a created Analysis is assumed to exist without the cache showing it.
+const EXPECTATION_TTL: Duration = Duration::from_secs(60);
+
+impl Context {
+    /// The tracker's runs: the cache's, plus the ones created but not seen yet.
+    fn runs(&self, tracker: &RepositoryTracker) -> Vec<Owned> {
+        let cached = owned_of(&self.owned, tracker);
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(entries) = pending.get_mut(&tracker.uid().unwrap_or_default()) else {
+            return cached;
+        };
+        entries.retain(|(run, at)| at.elapsed() < EXPECTATION_TTL && !cached.iter().any(|c| c.name == run.name));
+        let unseen: Vec<Owned> = entries.iter().map(|(run, _)| run.clone()).collect();
+        decide::with_unseen(cached, unseen)
+    }
+
+    /// Remembers a run just created.
+    fn expect(&self, tracker: &RepositoryTracker, run: Owned) {
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending.entry(tracker.uid().unwrap_or_default()).or_default().push((run, std::time::Instant::now()));
+    }
 }
 
 /// Runs the controller until its watches end. Trackers and the Analyses they own are watched
@@ -76,7 +105,7 @@ pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, sco
     Controller::for_stream(tracker_stream, trackers)
         .owns_stream(owned_stream)
         .with_config(controller::Config::default().concurrency(concurrency))
-        .run(reconcile, error_policy, Arc::new(Context { shared: ctx, owned }))
+        .run(reconcile, error_policy, Arc::new(Context { shared: ctx, owned, pending: std::sync::Mutex::default() }))
         .for_each(|result| async move {
             if let Err(err) = result {
                 debug!(error = %err, "tracker controller event");
@@ -249,7 +278,7 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     }
 
     // Per branch: what to run, then the history limits.
-    let owned = owned_of(&context.owned, &tracker);
+    let owned = context.runs(&tracker);
     let mut branches = Vec::new();
     // (warning, reason, note, the Analysis it is about). The recorder folds Events with the
     // same reason and related object into one series that keeps the first note, so each
@@ -271,12 +300,16 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
                         Err(err) => return Err(err.into()),
                     }
                 }
-                last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
-                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default()), last_analysis.clone()));
+                let created = create(&analyses, &tracker, branch, head).await?;
+                context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
+                notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
+                last_analysis = Some(created);
             }
             Step::Create => {
-                last_analysis = Some(create(&analyses, &tracker, branch, head).await?);
-                notes.push((false, "AnalysisCreated", format!("created {} for {branch} at {head}", last_analysis.as_deref().unwrap_or_default()), last_analysis.clone()));
+                let created = create(&analyses, &tracker, branch, head).await?;
+                context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
+                notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
+                last_analysis = Some(created);
             }
         }
         for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
