@@ -212,6 +212,15 @@ pub struct ApiKey {
     pub last_used_at: Option<String>,
 }
 
+/// Where a repository and branch were last analyzed, for the operator's trackers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastAnalyzed {
+    /// The last analyzed commit; null when the repository and branch were never analyzed in
+    /// this account.
+    pub last_analyzed_commit: Option<String>,
+}
+
 /// A new key, with its secret: shown once, stored only as a hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

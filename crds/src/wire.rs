@@ -87,6 +87,9 @@ pub const TOKEN_AUDIENCE: &str = "gitview-gateway";
 pub const TOKEN_ISSUER: &str = "gitview-operator";
 /// The scope that lets a runner write one analysis.
 pub const SCOPE_ANALYSIS_WRITE: &str = "analysis:write";
+/// The scope that lets the operator read where an account's repositories were last analyzed
+/// (RepositoryTrackers compare branch heads with it).
+pub const SCOPE_REPOSITORIES_READ: &str = "repositories:read";
 
 /// Claims of the gateway token the operator signs (EdDSA) for one attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

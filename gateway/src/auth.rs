@@ -128,8 +128,15 @@ impl Verifier {
         Ok(())
     }
 
-    /// The claims of a valid token; a 401 naming what is wrong otherwise.
+    /// The claims of a valid runner token (scope `analysis:write`); a 401 naming what is
+    /// wrong otherwise.
     pub async fn verify(&self, token: &str) -> Result<TokenClaims, ApiError> {
+        self.verify_scope(token, SCOPE_ANALYSIS_WRITE).await
+    }
+
+    /// The claims of a valid operator token with `scope`; 401 naming what is wrong, 403
+    /// without the scope.
+    pub async fn verify_scope(&self, token: &str, scope: &str) -> Result<TokenClaims, ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::unauthorized("the bearer token is not a JWT"))?;
         if header.alg != Algorithm::EdDSA {
@@ -178,13 +185,9 @@ impl Verifier {
                 })
             })?
             .claims;
-        if !claims
-            .scope
-            .iter()
-            .any(|scope| scope == SCOPE_ANALYSIS_WRITE)
-        {
+        if !claims.scope.iter().any(|granted| granted == scope) {
             return Err(ApiError::forbidden(format!(
-                "the token lacks the {SCOPE_ANALYSIS_WRITE} scope"
+                "the token lacks the {scope} scope"
             )));
         }
         Ok(claims)

@@ -56,6 +56,7 @@ fn table() -> Routes {
     let routes = crate::read::routes(routes);
     let routes = crate::logs::routes(routes);
     let routes = crate::keys::routes(routes);
+    let routes = crate::tracking::routes(routes);
     crate::policy::routes(routes)
         .on(Method::GET, "/healthz", || async { "ok" })
         .on(Method::GET, "/readyz", readyz)

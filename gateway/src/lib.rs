@@ -23,6 +23,7 @@ pub mod read;
 pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tracking;
 
 /// Installs ring as rustls' crypto provider (reqwest is built without one); idempotent.
 pub fn install_crypto_provider() {

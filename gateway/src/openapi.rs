@@ -11,9 +11,9 @@
 use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_crds::results::{
     AccountPolicy, AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored,
-    CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, LogBatch, LogLevel,
-    LogLine, LogPage, LogsStored, ProgressEvent, ProgressPage, RunFinished, RunStarted, RunStatus,
-    SetAccountPolicy, StartRun,
+    CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, LastAnalyzed,
+    LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent, ProgressPage, RunFinished,
+    RunStarted, RunStatus, SetAccountPolicy, StartRun,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -28,6 +28,8 @@ pub const RUNNER_TOKEN: &str = "runnerToken";
 pub const API_KEY: &str = "apiKey";
 /// The security scheme of admin routes: the gateway's admin token.
 pub const ADMIN_TOKEN: &str = "adminToken";
+/// Security scheme of the operator's `repositories:read` token.
+pub const OPERATOR_TOKEN: &str = "operatorToken";
 
 /// The analysis uid the document's examples use (the fuzz test writes through it).
 pub const EXAMPLE_ANALYSIS: &str = "6a1f3c2e-9b4d-4e8a-8f7c-2d5e0b1a9c3f";
@@ -142,6 +144,10 @@ fn constrained_path_param(name: &str, description: &str, example: &str, schema: 
 
 fn query(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn required_query(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": true, "description": description, "schema": schema})
 }
 
 fn security(scheme: &str) -> Value {
@@ -404,6 +410,19 @@ fn read_routes(doc: &mut Document) {
     }));
 }
 
+fn operator_routes(doc: &mut Document) {
+    let ok = doc.schema::<LastAnalyzed>();
+    doc.add("get", "/v1/repositories/last-analyzed", json!({
+        "operationId": "getLastAnalyzed", "tags": ["operator"], "security": security(OPERATOR_TOKEN),
+        "summary": "Where the token's account last analyzed a repository and branch (any spelling of the remote)",
+        "parameters": [
+            required_query("url", "The repository's remote URL", json!({"type": "string", "minLength": 1})),
+            required_query("branch", "The branch", json!({"type": "string", "minLength": 1, "maxLength": 255})),
+        ],
+        "responses": responses(&[(200, json_response("The last analyzed commit, or null", ok))], &[400, 401, 403, 503]),
+    }));
+}
+
 fn admin_routes(doc: &mut Document) {
     let create = CreateApiKey {
         name: "dashboard".to_owned(),
@@ -508,6 +527,7 @@ pub fn document() -> Value {
     runner_routes(&mut doc);
     read_routes(&mut doc);
     admin_routes(&mut doc);
+    operator_routes(&mut doc);
     service_routes(&mut doc);
     let error = doc.schema::<ErrorBody>();
     let mut error_responses = Map::new();
@@ -534,6 +554,7 @@ pub fn document() -> Value {
             {"name": "runner", "description": "Runner pods write an analysis' results"},
             {"name": "read", "description": "Users and downstream services read them"},
             {"name": "admin", "description": "Per-account API keys and data policies"},
+            {"name": "operator", "description": "The operator reads what its RepositoryTrackers compare with"},
             {"name": "service", "description": "Health, readiness, metrics, this document"},
         ],
         "paths": paths,
@@ -547,6 +568,8 @@ pub fn document() -> Value {
                     "description": "A per-account API key with the read scope"},
                 ADMIN_TOKEN: {"type": "http", "scheme": "bearer",
                     "description": "The gateway's admin token (--admin-token-file)"},
+                OPERATOR_TOKEN: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": "A token the operator signs (EdDSA) for one account with the repositories:read scope"},
             },
         },
     })

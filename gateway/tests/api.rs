@@ -745,3 +745,75 @@ async fn migration_0006_fingerprints_stored_repositories_by_their_remote() {
         "row-level security is forced again: {unforced:?}"
     );
 }
+
+#[tokio::test]
+async fn the_operator_reads_where_a_repository_was_last_analyzed() {
+    let gw = Gateway::start().await;
+    let tip = "e".repeat(40);
+    gw.start_run("team-a", "uid-1", "https://git.example.com/org/repo.git")
+        .await;
+    let finish = json!({"status": "succeeded", "commitsAnalyzed": 1, "advance": {"expected": null, "to": tip}});
+    let (code, body) = gw
+        .post(
+            &gw.token("team-a", "uid-1"),
+            "/v1/runs/uid-1/finish",
+            &finish,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+
+    let operator = |account: &str| {
+        let mut claims = claims(account, "");
+        claims.scope = vec![gitview_crds::wire::SCOPE_REPOSITORIES_READ.into()];
+        sign(&gw.signing, &claims)
+    };
+    // Any spelling of the remote finds it; the branch must match.
+    let ask = |url: &str, branch: &str| {
+        format!("/v1/repositories/last-analyzed?url={url}&branch={branch}")
+    };
+    let (code, body) = gw
+        .get(
+            &operator("team-a"),
+            &ask("ssh://git@GIT.example.com/org/repo", "main"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["lastAnalyzedCommit"], json!(tip));
+    let (_, body) = gw
+        .get(
+            &operator("team-a"),
+            &ask("https://git.example.com/org/repo", "dev"),
+        )
+        .await;
+    assert_eq!(body["lastAnalyzedCommit"], serde_json::Value::Null);
+    // Another account's token sees nothing of it.
+    let (code, body) = gw
+        .get(
+            &operator("team-b"),
+            &ask("https://git.example.com/org/repo", "main"),
+        )
+        .await;
+    assert_eq!(
+        (code, &body["lastAnalyzedCommit"]),
+        (StatusCode::OK, &serde_json::Value::Null)
+    );
+    // A runner token lacks the scope; an unsigned request and an API key are refused.
+    let (code, _) = gw
+        .get(
+            &gw.token("team-a", "uid-1"),
+            &ask("https://git.example.com/org/repo", "main"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, _) = gw
+        .get("nope", &ask("https://git.example.com/org/repo", "main"))
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, body) = gw
+        .get(
+            &operator("team-a"),
+            "/v1/repositories/last-analyzed?url=&branch=main",
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -256,4 +256,3 @@ fn userinfo_is_stripped_for_messages() {
     // More than userinfo when a path holds an `@`: never less.
     assert_eq!(strip_userinfo("https://u:p@h/x@y"), "https://y");
 }
-

@@ -31,9 +31,18 @@ use super::common::{RepositorySource, SecretReference};
         json_path = ".spec.repository.url"
     ),
     printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
     printcolumn(name = "Last Poll", type_ = "date", json_path = ".status.lastPollTime"),
-    printcolumn(name = "Next Poll", type_ = "date", json_path = ".status.nextPollTime", priority = 1),
+    printcolumn(
+        name = "Next Poll",
+        type_ = "date",
+        json_path = ".status.nextPollTime",
+        priority = 1
+    ),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -216,7 +225,9 @@ pub struct WebhookDelivery {
 impl WebhookDelivery {
     /// What identifies the delivery in `lastHandledWebhook`.
     pub fn key(&self) -> String {
-        self.id.clone().unwrap_or_else(|| self.received_time.0.to_string())
+        self.id
+            .clone()
+            .unwrap_or_else(|| self.received_time.0.to_string())
     }
 }
 

@@ -1,0 +1,82 @@
+//! What the operator reads for its RepositoryTrackers: where an account's repository and
+//! branch were last analyzed, by whichever run (a tracker's, or an Analysis applied by hand).
+//!
+//! `GET /v1/repositories/last-analyzed?url=URL&branch=BRANCH` with an operator-signed token
+//! carrying the `repositories:read` scope (the same EdDSA keys as runner tokens); the account
+//! is the token's. The URL is canonicalised as everywhere else, so any spelling of the remote
+//! finds its repository.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::Method;
+use axum::http::request::Parts;
+use gitview_crds::results::LastAnalyzed;
+use gitview_crds::wire::{SCOPE_REPOSITORIES_READ, TokenClaims};
+use serde::Deserialize;
+
+use crate::api::AppState;
+use crate::api::bearer;
+use crate::db;
+use crate::error::ApiError;
+use crate::http::Routes;
+use crate::keys::KEY_PREFIX;
+use crate::read::ApiQuery;
+
+/// An operator token with the `repositories:read` scope.
+#[derive(Debug)]
+pub struct OperatorRead(pub TokenClaims);
+
+impl FromRequestParts<AppState> for OperatorRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts, "operator token")?;
+        if token.starts_with(KEY_PREFIX) {
+            return Err(ApiError::unauthorized(
+                "API keys are not accepted here: this route takes an operator token",
+            ));
+        }
+        Ok(Self(
+            state
+                .verifier
+                .verify_scope(token, SCOPE_REPOSITORIES_READ)
+                .await?,
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LastAnalyzedQuery {
+    url: String,
+    branch: String,
+}
+
+async fn last_analyzed(
+    State(state): State<AppState>,
+    OperatorRead(claims): OperatorRead,
+    ApiQuery(query): ApiQuery<LastAnalyzedQuery>,
+) -> Result<axum::Json<LastAnalyzed>, ApiError> {
+    if query.branch.is_empty() || query.branch.len() > 255 {
+        return Err(ApiError::bad_request("branch must be 1 to 255 characters"));
+    }
+    let repository = gitview_crds::remote::canonical(&query.url)
+        .map_err(|err| ApiError::bad_request(format!("url: {err}")))?;
+    let fingerprint = repository.fingerprint(&query.branch);
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let last: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT last_analyzed_commit FROM repositories WHERE account_id = $1 AND fingerprint = $2",
+    )
+    .bind(account)
+    .bind(&fingerprint)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(LastAnalyzed {
+        last_analyzed_commit: last.flatten(),
+    }))
+}
+
+pub(crate) fn routes(routes: Routes) -> Routes {
+    routes.on(Method::GET, "/v1/repositories/last-analyzed", last_analyzed)
+}
