@@ -113,6 +113,7 @@ async fn load_signer(args: &Args, client: &Client) -> anyhow::Result<TokenSigner
 async fn run(args: Args) -> anyhow::Result<()> {
     let client = Client::try_default().await.context("cannot connect to Kubernetes (KUBECONFIG or in-cluster)")?;
     let signer = load_signer(&args, &client).await?;
+    let signer_for_trackers = signer.clone();
     let metrics = Arc::new(Metrics::default());
     let identity = args.identity.clone().unwrap_or_else(|| {
         format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "gitview-operator".into()), std::process::id())
@@ -169,7 +170,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         metrics.clone(),
         Duration::from_secs(args.janitor_interval.max(10)),
     );
+    let gateway_reader = match crate::tracker::GatewayReader::new(&args.gateway_url, signer_for_trackers) {
+        Ok(reader) => Some(reader),
+        Err(err) => {
+            error!(error = %err, "cannot build the gateway client; trackers decide from their own runs");
+            None
+        }
+    };
     let trackers = Arc::new(crate::tracker::TrackerContext {
+        gateway: gateway_reader,
         client: client.clone(),
         recorder: Recorder::new(client.clone(), Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) }),
         metrics: metrics.clone(),

@@ -111,6 +111,22 @@ pub fn claims(account: &str, analysis_uid: &str, attempt: i32, now: Timestamp, e
     }
 }
 
+/// The claims of the operator's own read token for one account (`repositories:read`), valid
+/// for five minutes: what a RepositoryTracker asks the gateway with.
+pub fn read_claims(account: &str, now: Timestamp) -> TokenClaims {
+    TokenClaims {
+        iss: TOKEN_ISSUER.to_owned(),
+        aud: TOKEN_AUDIENCE.to_owned(),
+        sub: TOKEN_ISSUER.to_owned(),
+        account: account.to_owned(),
+        analysis: String::new(),
+        attempt: 0,
+        scope: vec![gitview_crds::wire::SCOPE_REPOSITORIES_READ.to_owned()],
+        iat: now.as_second(),
+        exp: now.as_second() + 300,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -109,10 +109,41 @@ pub async fn a_tracker_keeps_a_pushed_branch_analyzed(env: Arc<Env>, ns: String)
     let branch = status.branches.iter().find(|b| b.name == "main").context("main")?;
     ensure!(branch.head_commit.as_deref() == Some(head3.as_str()) && branch.last_analysis.as_deref() == Some(third.name_any().as_str()), "{branch:?}");
 
+    // A push analyzed by hand, by an Analysis the tracker does not own: the gateway knows it
+    // was analyzed, so the tracker's next poll runs nothing for it.
+    let head4 = env.git.commit(&repo, 1)?;
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: by-hand, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\", ref: main}}\n  profile: {ns}-real\n  mode: {{type: Incremental}}\n"
+    ))?;
+    let by_hand = super::await_analysis(&env.client, &ns, "by-hand", RUN, "Succeeded", |a: &Analysis| a.status.as_ref().and_then(|s| s.phase) == Some(AnalysisPhase::Succeeded)).await?;
+    ensure!(commits(&by_hand) == (1, Some(head3.clone()), Some(head4.clone())), "by hand: {:?}", commits(&by_hand));
+    let asked_again = format!("{asked}-2");
+    env.kubectl_ok(&["annotate", "--overwrite", "-n", &ns, "repositorytracker/repo", &format!("{}={asked_again}", labels::REQUESTED_AT)])?;
+    let (want_request, want_head) = (asked_again.clone(), head4.clone());
+    let polled = move |t: Option<&RepositoryTracker>| {
+        t.and_then(|t| t.status.as_ref()).is_some_and(|s| {
+            s.last_handled_requested_at.as_deref() == Some(want_request.as_str())
+                && s.branches.iter().any(|b| b.name == "main" && b.head_commit.as_deref() == Some(want_head.as_str()))
+        })
+    };
+    let trackers: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), &ns);
+    let t = tokio::time::timeout(Duration::from_secs(30), await_condition(trackers, "repo", polled))
+        .await
+        .context("the requested poll never showed the new head")??
+        .context("tracker gone")?;
+    let branch = t.status.as_ref().and_then(|s| s.branches.iter().find(|b| b.name == "main").cloned()).context("main")?;
+    ensure!(branch.last_analyzed_commit.as_deref() == Some(head4.as_str()), "the tracker did not learn from the gateway: {branch:?}");
+    let analyses: Api<Analysis> = Api::namespaced(env.client.clone(), &ns);
+    let owned = analyses.list(&ListParams::default().labels(labels::TRACKER)).await?.items;
+    ensure!(
+        !owned.iter().any(|a| a.annotations().get(labels::HEAD_COMMIT) == Some(&head4)),
+        "the tracker ran a head analyzed by hand"
+    );
+
     // History limits: successfulHistoryLimit defaults to 3, so all three stay; then 1 keeps
     // only the newest.
     env.kubectl_ok(&["patch", "-n", &ns, "repositorytracker/repo", "--type=merge", "-p", "{\"spec\":{\"successfulHistoryLimit\":1}}"])?;
-    let analyses: Api<Analysis> = Api::namespaced(env.client.clone(), &ns);
     super::wait_until(Duration::from_secs(30), || {
         let analyses = analyses.clone();
         async move { analyses.list(&ListParams::default().labels(labels::TRACKER)).await.is_ok_and(|l| l.items.len() == 1) }

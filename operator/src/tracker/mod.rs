@@ -47,6 +47,53 @@ pub struct TrackerContext {
     pub client: Client,
     pub recorder: Recorder,
     pub metrics: Arc<Metrics>,
+    /// Where the gateway says a repository was last analyzed (by any run, a tracker's or
+    /// not); without it, or when it does not answer, the tracker's own runs decide.
+    pub gateway: Option<GatewayReader>,
+}
+
+/// Reads the gateway's `/v1/repositories/last-analyzed` with a token the operator signs.
+#[allow(missing_debug_implementations)]
+pub struct GatewayReader {
+    pub url: String,
+    pub signer: crate::token::TokenSigner,
+    pub http: reqwest::Client,
+}
+
+impl GatewayReader {
+    /// A reader of the gateway at `url` (timeouts of a few seconds: a poll must not hang on it).
+    pub fn new(url: &str, signer: crate::token::TokenSigner) -> Result<Self, reqwest::Error> {
+        gitview_runner::tls::install_crypto_provider();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).connect_timeout(Duration::from_secs(3)).build()?;
+        Ok(Self { url: url.trim_end_matches('/').to_owned(), signer, http })
+    }
+
+    /// The last analyzed commit of `repository` and `branch` in `account`.
+    async fn last_analyzed(&self, account: &str, repository: &str, branch: &str) -> Result<Option<String>, String> {
+        let token = self.signer.sign(&crate::token::read_claims(account, Timestamp::now())).map_err(|e| e.to_string())?;
+        let mut url = reqwest::Url::parse(&format!("{}/v1/repositories/last-analyzed", self.url)).map_err(|e| e.to_string())?;
+        url.query_pairs_mut().append_pair("url", repository).append_pair("branch", branch);
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("the gateway answered {status}"));
+        }
+        let body: gitview_crds::results::LastAnalyzed = response.json().await.map_err(|e| e.to_string())?;
+        Ok(body.last_analyzed_commit)
+    }
+}
+
+/// The gateway account of a namespace: its `gitview.dev/account` label, else its name (as for
+/// Analyses).
+async fn account_of(client: &Client, namespace: &str) -> Result<String, kube::Error> {
+    let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get(namespace).await?;
+    Ok(ns.labels().get(labels::ACCOUNT).cloned().unwrap_or_else(|| namespace.to_owned()))
 }
 
 /// What a reconcile reads: the shared context, and the cache of owned Analyses whose watch
@@ -287,7 +334,22 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     for (branch, head) in &heads {
         let mine: Vec<&Owned> = owned.iter().filter(|a| &a.branch == branch).collect();
         let before = previous.branches.iter().find(|b| &b.name == branch);
-        let last = decide::last_analyzed(&mine, before.and_then(|b| b.last_analyzed_commit.as_deref()));
+        let mut last = decide::last_analyzed(&mine, before.and_then(|b| b.last_analyzed_commit.as_deref()));
+        // The gateway knows runs the tracker does not own (an Analysis applied by hand). Only
+        // asked when the head moved past what the tracker knows: a poll that finds nothing new
+        // costs no request.
+        if last.as_deref() != Some(head.as_str())
+            && let Some(gateway) = &ctx.gateway
+        {
+            match account_of(&ctx.client, &namespace).await {
+                Ok(account) => match gateway.last_analyzed(&account, &spec.repository.url, branch).await {
+                    Ok(Some(commit)) => last = Some(commit),
+                    Ok(None) => {}
+                    Err(err) => debug!(namespace, tracker = name, branch, error = %err, "cannot ask the gateway; the tracker's own runs decide"),
+                },
+                Err(err) => debug!(namespace, tracker = name, error = %err, "cannot read the namespace's account"),
+            }
+        }
         let mut last_analysis = mine.iter().max_by_key(|a| a.created).map(|a| a.name.clone()).or_else(|| before.and_then(|b| b.last_analysis.clone()));
         match decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine) {
             Step::Nothing => {}
