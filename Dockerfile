@@ -20,11 +20,17 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && mkdir -p /out \
  && cp target/release/gitview-operator target/release/gitview-gateway target/release/gitview-runner /out/
 
-# The operator and the gateway need only libc and CA certificates: distroless, non-root.
-FROM gcr.io/distroless/cc-debian12:nonroot AS operator
+# The operator polls RepositoryTrackers' remotes (gix), and over ssh:// gix spawns `ssh`: a slim
+# Debian with the OpenSSH client, like the runner's.
+FROM docker.io/library/debian:bookworm-slim AS operator
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssh-client ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/gitview-operator /usr/local/bin/gitview-operator
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/gitview-operator"]
+
+# The gateway needs only libc and CA certificates: distroless, non-root.
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS gateway
 COPY --from=build /out/gitview-gateway /usr/local/bin/gitview-gateway

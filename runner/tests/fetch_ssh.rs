@@ -85,3 +85,37 @@ fn ssh_with_a_mounted_key_and_known_hosts() {
         );
     }
 }
+
+#[test]
+fn list_branches_over_ssh_with_a_key_and_known_hosts() {
+    let repo = Repo::new();
+    repo.write("README", "over ssh\n");
+    repo.commit("root");
+    let Some(server) = Sshd::start(&repo.sibling("sshd")) else {
+        eprintln!(
+            "SKIPPED: {} is not installed; ssh:// listings are untested",
+            sshd::SSHD
+        );
+        return;
+    };
+    let url = server.url(&repo.path);
+    let credentials = Credentials {
+        ssh_private_key: Some(server.client_key.clone()),
+        ssh_known_hosts: Some(server.known_hosts.clone()),
+        ..Credentials::none()
+    };
+    let branches =
+        fetch::list_branches(&url, &credentials, &repo.sibling("ls-remote.git")).unwrap();
+    assert_eq!(branches.len(), 1);
+    assert_eq!(branches[0].0, "main");
+    assert_eq!(branches[0].1.to_string(), repo.head());
+    // A key the server does not know: refused, as an authentication failure (invalid input).
+    let stranger = Credentials {
+        ssh_private_key: Some(server.stranger_key.clone()),
+        ssh_known_hosts: Some(server.known_hosts.clone()),
+        ..Credentials::none()
+    };
+    let err = fetch::list_branches(&url, &stranger, &repo.sibling("stranger.git"))
+        .expect_err("an unauthorized key");
+    assert!(matches!(err, FetchError::Authentication { .. }), "{err:?}");
+}

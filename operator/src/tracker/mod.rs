@@ -205,11 +205,20 @@ fn owned_of(store: &Store<Analysis>, tracker: &RepositoryTracker) -> Vec<Owned> 
         .collect()
 }
 
-/// The credentials a poll uses, from the tracker's `credentialsSecret` (`username`, `password`
-/// or `token`). ssh keys are not used for polling yet.
-async fn credentials(client: &Client, tracker: &RepositoryTracker) -> Result<Credentials, PollError> {
+/// What a poll authenticates with: http(s) basic auth or a token, and an ssh key with its
+/// `known_hosts`, as read from the tracker's `credentialsSecret`.
+#[derive(Default)]
+struct PollCredentials {
+    basic: Credentials,
+    ssh_key: Option<Vec<u8>>,
+    known_hosts: Option<Vec<u8>>,
+}
+
+/// Reads the tracker's `credentialsSecret` (`username`, `password` or `token`,
+/// `ssh-privatekey`, `known_hosts`), like the runner's.
+async fn credentials(client: &Client, tracker: &RepositoryTracker) -> Result<PollCredentials, PollError> {
     let Some(reference) = &tracker.spec.repository.credentials_secret else {
-        return Ok(Credentials::none());
+        return Ok(PollCredentials::default());
     };
     let namespace = tracker.namespace().unwrap_or_default();
     let secret = match Api::<Secret>::namespaced(client.clone(), &namespace).get_opt(&reference.name).await {
@@ -217,32 +226,55 @@ async fn credentials(client: &Client, tracker: &RepositoryTracker) -> Result<Cre
         Ok(None) => return Err(PollError::Stalled(format!("credentials Secret {namespace}/{} not found", reference.name))),
         Err(err) => return Err(PollError::Transient(format!("cannot read the credentials Secret: {err}"))),
     };
-    let data = secret.data.unwrap_or_default();
+    let mut data = secret.data.unwrap_or_default();
     let text = |key: &str| {
         data.get(key)
             .map(|v| String::from_utf8_lossy(&v.0).trim_end_matches(['\r', '\n']).to_owned())
             .filter(|v| !v.is_empty())
     };
-    if data.contains_key("ssh-privatekey") && text("token").is_none() && text("password").is_none() {
-        return Err(PollError::Stalled(
-            "polling over ssh with a key is not supported yet: use an https URL with a token".to_owned(),
-        ));
-    }
-    Ok(Credentials {
+    let basic = Credentials {
         username: text("username"),
         password: text("password").map(GitSecret::new),
         token: text("token").map(GitSecret::new),
         ..Credentials::default()
+    };
+    Ok(PollCredentials {
+        basic,
+        ssh_key: data.remove("ssh-privatekey").map(|v| v.0).filter(|v| !v.is_empty()),
+        known_hosts: data.remove("known_hosts").map(|v| v.0).filter(|v| !v.is_empty()),
     })
 }
 
+/// Writes the ssh key (0600: `ssh` refuses anything looser) and `known_hosts` into `dir`, for
+/// the duration of one poll; returns the credentials that name them.
+fn with_ssh_files(dir: &std::path::Path, credentials: PollCredentials) -> std::io::Result<Credentials> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut basic = credentials.basic;
+    let write = |name: &str, bytes: &[u8], mode: u32| -> std::io::Result<std::path::PathBuf> {
+        let path = dir.join(name);
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&path)?;
+        file.write_all(bytes)?;
+        Ok(path)
+    };
+    if let Some(key) = &credentials.ssh_key {
+        basic.ssh_private_key = Some(write("ssh-privatekey", key, 0o600)?);
+    }
+    if let Some(known_hosts) = &credentials.known_hosts {
+        basic.ssh_known_hosts = Some(write("known_hosts", known_hosts, 0o644)?);
+    }
+    Ok(basic)
+}
+
 /// `git ls-remote --heads` of the tracker's repository, on a blocking thread, through a
-/// throwaway scratch repository.
+/// throwaway scratch directory (the scratch repository, and an ssh key while the poll runs:
+/// on the operator's memory-backed `/tmp` in the chart, so never on a disk).
 async fn poll(client: &Client, tracker: &RepositoryTracker) -> Result<Vec<(String, String)>, PollError> {
     let credentials = credentials(client, tracker).await?;
     let url = tracker.spec.repository.url.clone();
     let listed = tokio::task::spawn_blocking(move || {
         let scratch = tempfile::Builder::new().prefix("gitview-ls-remote-").tempdir().map_err(|e| PollError::Transient(format!("no scratch directory: {e}")))?;
+        let credentials = with_ssh_files(scratch.path(), credentials).map_err(|e| PollError::Transient(format!("cannot write the ssh key for the poll: {e}")))?;
         gitview_runner::fetch::list_branches(&url, &credentials, &scratch.path().join("repo")).map_err(|err: FetchError| {
             if err.is_invalid_input() { PollError::Stalled(err.to_string()) } else { PollError::Transient(err.to_string()) }
         })
@@ -493,4 +525,31 @@ async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, 
         Err(err) => return Err(err.into()),
     }
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn the_ssh_key_is_written_owner_only_for_the_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let credentials = PollCredentials {
+            basic: Credentials { username: Some("git".to_owned()), ..Credentials::default() },
+            ssh_key: Some(b"-----BEGIN OPENSSH PRIVATE KEY-----\n".to_vec()),
+            known_hosts: Some(b"[127.0.0.1]:2222 ssh-ed25519 AAAA\n".to_vec()),
+        };
+        let written = with_ssh_files(dir.path(), credentials).unwrap();
+        let key = written.ssh_private_key.clone().unwrap();
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&key).unwrap(), b"-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        assert!(written.ssh_known_hosts.is_some_and(|p| p.starts_with(dir.path())));
+        assert_eq!(written.username.as_deref(), Some("git"));
+        // Without ssh material nothing is written.
+        let none = with_ssh_files(dir.path(), PollCredentials::default()).unwrap();
+        assert!(none.ssh_private_key.is_none() && none.ssh_known_hosts.is_none());
+    }
 }

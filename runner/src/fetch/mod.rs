@@ -378,6 +378,21 @@ pub fn list_branches(
 ) -> Result<Vec<(String, ObjectId)>, FetchError> {
     let shown = redact_userinfo(url);
     let (repo, _) = open_or_init(scratch, credentials)?;
+    let ssh_log = scratch.join(SSH_LOG);
+    let listed = list_remote(&repo, url, &shown, credentials);
+    // `ssh` says in its log why it failed: a refused key or host key is no transient failure.
+    let ssh_diagnostics = std::fs::read_to_string(&ssh_log).unwrap_or_default();
+    let _ = std::fs::remove_file(&ssh_log);
+    listed.map_err(|err| reclassify_ssh(err, &ssh_diagnostics))
+}
+
+fn list_remote(
+    repo: &gix::Repository,
+    url: &str,
+    shown: &str,
+    credentials: &Credentials,
+) -> Result<Vec<(String, ObjectId)>, FetchError> {
+    let shown = shown.to_owned();
     let remote = repo
         .remote_at(url)
         .and_then(|remote| {
