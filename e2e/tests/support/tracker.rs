@@ -141,6 +141,30 @@ pub async fn a_tracker_keeps_a_pushed_branch_analyzed(env: Arc<Env>, ns: String)
         "the tracker ran a head analyzed by hand"
     );
 
+    // Suspended, it polls for nothing: a push and a requested poll are acknowledged, no run
+    // starts; resumed, it polls at once and runs the push.
+    env.kubectl_ok(&["patch", "-n", &ns, "repositorytracker/repo", "--type=merge", "-p", "{\"spec\":{\"suspend\":true}}"])?;
+    let head5 = env.git.commit(&repo, 1)?;
+    let asked_suspended = format!("{asked}-3");
+    env.kubectl_ok(&["annotate", "--overwrite", "-n", &ns, "repositorytracker/repo", &format!("{}={asked_suspended}", labels::REQUESTED_AT)])?;
+    let want = asked_suspended.clone();
+    let acknowledged = move |t: Option<&RepositoryTracker>| {
+        t.and_then(|t| t.status.as_ref()).is_some_and(|s| {
+            s.last_handled_requested_at.as_deref() == Some(want.as_str())
+                && s.next_poll_time.is_none()
+                && s.conditions.iter().any(|c| c.type_ == "Ready" && c.reason == "Suspended")
+        })
+    };
+    let trackers: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), &ns);
+    tokio::time::timeout(Duration::from_secs(30), await_condition(trackers, "repo", acknowledged))
+        .await
+        .context("the suspended tracker never acknowledged the request")??;
+    let owned = analyses.list(&ListParams::default().labels(labels::TRACKER)).await?.items;
+    ensure!(!owned.iter().any(|a| a.annotations().get(labels::HEAD_COMMIT) == Some(&head5)), "a suspended tracker started a run");
+    env.kubectl_ok(&["patch", "-n", &ns, "repositorytracker/repo", "--type=merge", "-p", "{\"spec\":{\"suspend\":false}}"])?;
+    let resumed = analysis_for(&env, &ns, &head5).await?;
+    ensure!(commits(&resumed) == (1, Some(head4.clone()), Some(head5.clone())), "resumed run: {:?}", commits(&resumed));
+
     // History limits: successfulHistoryLimit defaults to 3, so all three stay; then 1 keeps
     // only the newest.
     env.kubectl_ok(&["patch", "-n", &ns, "repositorytracker/repo", "--type=merge", "-p", "{\"spec\":{\"successfulHistoryLimit\":1}}"])?;

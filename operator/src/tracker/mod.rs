@@ -306,6 +306,10 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
 
     let mut status = RepositoryTrackerStatus { observed_generation: generation, ..previous.clone() };
     if spec.suspend {
+        // Requests (the annotation, webhook deliveries) are acknowledged, not acted on: the
+        // status says they were seen while suspended, and resuming polls anyway.
+        status.last_handled_requested_at = tracker.annotations().get(labels::REQUESTED_AT).cloned().or(previous.last_handled_requested_at.clone());
+        status.last_handled_webhook = previous.last_webhook.as_ref().map(gitview_crds::v1alpha1::WebhookDelivery::key).or(previous.last_handled_webhook.clone());
         status.next_poll_time = None;
         status.conditions = tracker_conditions(true, false, false, "Suspended", "polling is suspended (spec.suspend)", &previous.conditions, generation, now);
         write_status(&api, &name, &previous, &status).await?;
