@@ -79,6 +79,9 @@ seccompProfile:
 {{- if and .Values.gateway.enabled (not .Values.postgresql.bundled) (not .Values.database.existingSecret) -}}
 {{- fail "values: the gateway needs a database: set database.existingSecret (a Secret with keys url and owner-url) or postgresql.bundled=true" -}}
 {{- end -}}
+{{- if and .Values.runner.networkPolicy.enabled (not .Values.runner.networkPolicy.namespaces) (not .Values.operator.watchNamespaces) -}}
+{{- fail "values: runner.networkPolicy.enabled needs the namespaces where Analyses run: set runner.networkPolicy.namespaces (or operator.watchNamespaces, which it defaults to)" -}}
+{{- end -}}
 {{- if and (not .Values.gateway.enabled) (not .Values.gateway.url) -}}
 {{- fail "values: with gateway.enabled=false, set gateway.url to the gateway runner pods write to" -}}
 {{- end -}}

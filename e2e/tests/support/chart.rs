@@ -38,6 +38,7 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
     ensure!(lint.status.success(), "helm lint failed:\n{}", String::from_utf8_lossy(&lint.stdout));
 
     let network_namespaces = format!("runner.networkPolicy.namespaces={{{ns}}}");
+    let runner_policy_here = format!("name: gitview-runner\n  namespace: {ns}");
     let watch_namespaces = format!("operator.watchNamespaces={{{ns}}}");
     let namespaced_role = format!("kind: Role\nmetadata:\n  name: gitview-operator\n  namespace: {ns}\n");
     let values_sets: Vec<(&str, Vec<&str>, &str)> = vec![
@@ -64,6 +65,11 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
             "https://gitview-gateway.example.com",
         ),
         ("no catalog", vec!["catalog.install=false", "operator.signingKey.existingSecret=my-key"], "secretName: my-key"),
+        (
+            "runner egress policies in the namespaces the operator serves",
+            vec!["runner.networkPolicy.enabled=true", &watch_namespaces],
+            runner_policy_here.as_str(),
+        ),
         ("the operator limited to one namespace", vec![&watch_namespaces], &namespaced_role),
     ];
     for (what, sets, expected) in values_sets {
@@ -203,13 +209,14 @@ async fn namespace_limited_rbac_grants_only_the_listed_namespace(env: &Env, ns: 
 }
 
 pub async fn bad_chart_values_are_refused_with_a_readable_message(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["operator.replicas=0"], "/operator/replicas"),
         (&["operator.replica=2"], "additional properties 'replica' not allowed"),
         (&["postgresql.storage.size=lots"], "/postgresql/storage/size"),
         (&["gateway.url=ftp://x"], "/gateway/url"),
         (&["runner.networkPolicy.gitHosts[0].cidr=github.com", "runner.networkPolicy.gitHosts[0].ports={443}"], "cidr"),
         (&["postgresql.bundled=false"], "the gateway needs a database"),
+        (&["runner.networkPolicy.enabled=true"], "runner.networkPolicy.enabled needs the namespaces where Analyses run"),
         (&["operator.watchNamespaces={team-a,Team_B}"], "/operator/watchNamespaces/1"),
         (&["operator.watchNamespaces={team-a,team-a}"], "are equal"),
     ];
