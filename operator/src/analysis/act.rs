@@ -26,6 +26,12 @@ use crate::token;
 /// Field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "gitview-operator";
 
+/// The gateway account of a namespace: its `gitview.dev/account` label, else its name. Runs
+/// write under it; trackers read under it.
+pub(crate) fn account_of(namespace: &Namespace) -> String {
+    namespace.labels().get(labels::ACCOUNT).cloned().unwrap_or_else(|| namespace.name_any())
+}
+
 /// Carries out a plan.
 pub async fn act(an: &Analysis, plan: Plan, snapshot: &Snapshot, ctx: &Context, now: Timestamp) -> Result<(), Error> {
     let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
@@ -127,7 +133,7 @@ async fn start_attempt(
 ) -> Result<(), Error> {
     let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let ns: Namespace = Api::<Namespace>::all(ctx.client.clone()).get(&namespace).await?;
-    let account = ns.labels().get(labels::ACCOUNT).cloned().unwrap_or_else(|| namespace.clone());
+    let account = account_of(&ns);
     let scrub_pii = ns.annotations().get(labels::SCRUB_PII).is_none_or(|v| v != "false");
     let credentials = copy_credentials(an, secrets).await?;
 

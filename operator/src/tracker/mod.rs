@@ -89,11 +89,10 @@ impl GatewayReader {
     }
 }
 
-/// The gateway account of a namespace: its `gitview.dev/account` label, else its name (as for
-/// Analyses).
+/// The gateway account of a namespace, by the rule Analyses write under.
 async fn account_of(client: &Client, namespace: &str) -> Result<String, kube::Error> {
     let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get(namespace).await?;
-    Ok(ns.labels().get(labels::ACCOUNT).cloned().unwrap_or_else(|| namespace.to_owned()))
+    Ok(crate::analysis::act::account_of(&ns))
 }
 
 /// What a reconcile reads: the shared context, and the cache of owned Analyses whose watch
@@ -387,28 +386,26 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
             }
         }
         let mut last_analysis = mine.iter().max_by_key(|a| a.created).map(|a| a.name.clone()).or_else(|| before.and_then(|b| b.last_analysis.clone()));
-        match decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine) {
+        let step = decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine);
+        match &step {
             Step::Nothing => {}
             Step::Wait(running) => debug!(namespace, tracker = name, branch, running, "waiting for the running analysis (Forbid)"),
             Step::Replace(running) => {
-                for victim in running {
+                for victim in running.iter().cloned() {
                     match analyses.delete(&victim, &DeleteParams::background()).await {
                         Ok(_) => notes.push((false, "Superseded", format!("deleted {victim}: branch {branch} moved to {head} (Replace)"), Some(victim))),
                         Err(err) if is_not_found(&err) => {}
                         Err(err) => return Err(err.into()),
                     }
                 }
-                let created = create(&analyses, &tracker, branch, head).await?;
-                context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
-                notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
-                last_analysis = Some(created);
             }
-            Step::Create => {
-                let created = create(&analyses, &tracker, branch, head).await?;
-                context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
-                notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
-                last_analysis = Some(created);
-            }
+            Step::Create => {}
+        }
+        if matches!(step, Step::Create | Step::Replace(_)) {
+            let created = create(&analyses, &tracker, branch, head).await?;
+            context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
+            notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
+            last_analysis = Some(created);
         }
         for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
             match analyses.delete(&doomed, &DeleteParams::background()).await {
