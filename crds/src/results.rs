@@ -474,3 +474,95 @@ pub struct LogPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+/// `GET /v1/analyses/{id}/slice`: a self-contained JSON slice of a repository's history as an
+/// analysis knew it — totals, breakdowns and the newest commits of a time window and path —
+/// for downstream model services (recommendations, reviews), without their re-reading git.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistorySlice {
+    /// The slice format: [`SLICE_SCHEMA`].
+    pub schema: String,
+    pub analysis: AnalysisSummary,
+    pub window: SliceWindow,
+    pub totals: SliceTotals,
+    /// By commit class (conventional-commit type or heuristic: feature, fix, …), most commits
+    /// first.
+    pub by_class: Vec<SliceGroup>,
+    /// By calendar month of the committer time (UTC, `YYYY-MM`), oldest first.
+    pub by_month: Vec<SliceGroup>,
+    /// Paths to depth two (`src/gateway`), most lines changed first; at most 20. Under a
+    /// `path` filter, only lines under it count.
+    pub top_paths: Vec<SliceGroup>,
+    /// Authors by email, most commits first; at most 20. `key` is the email (hashed where
+    /// the account's policy scrubs PII), `name` the name they used last.
+    pub top_authors: Vec<SliceGroup>,
+    /// The newest commits of the window, newest first; at most `maxCommits`.
+    pub commits: Vec<SliceCommit>,
+    /// More commits are in the window than `commits` holds.
+    pub truncated: bool,
+}
+
+/// The slice format [`HistorySlice::schema`] names.
+pub const SLICE_SCHEMA: &str = "gitview.dev/history-slice/v1";
+
+/// What a slice covers: the repository's commits stored by this analysis and its
+/// repository's earlier ones, committed in [`since`, `until`) and touching `path`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceWindow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceTotals {
+    pub commits: u64,
+    pub authors: u64,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+    /// The window's first and last committer times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_commit_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_commit_at: Option<String>,
+}
+
+/// One group of a breakdown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceGroup {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub commits: u64,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+    /// Distinct authors (by month only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authors: Option<u64>,
+}
+
+/// A commit as a slice shows it: enough to cite it, not its files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceCommit {
+    pub id: String,
+    pub committed_at: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    pub class: String,
+    /// The message's first line (secrets redacted where the policy scrubs).
+    pub subject: String,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+    pub files_changed: u64,
+    /// Release tags naming the commit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<String>,
+}

@@ -21,10 +21,11 @@ use crate::auth::Verifier;
 use crate::db;
 use crate::error::ApiError;
 pub use crate::http::ApiJson;
-use crate::http::{ApiBytes, ApiPath, Routes};
+use crate::http::{ApiPath, Routes};
 use crate::keys::{AdminToken, KEY_PREFIX};
 use crate::limits::{LimitClock, Limiter, RateLimit};
 use crate::metrics::Metrics;
+use crate::storage::ArtifactStore;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -36,6 +37,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-API-key rate limits on the read API; `None`: unlimited.
     pub(crate) limiter: Option<Arc<Limiter>>,
+    /// Where artifacts above [`INLINE_ARTIFACT_LIMIT`] go; `None`: they are refused (413).
+    pub(crate) artifacts: Option<ArtifactStore>,
+    /// The largest artifact accepted (streamed, so not bound by the body limit).
+    pub(crate) max_artifact_bytes: u64,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -46,6 +51,7 @@ impl std::fmt::Debug for AppState {
             .field("verifier", &self.verifier)
             .field("admin", &self.admin.is_some())
             .field("limiter", &self.limiter.as_ref().map(|l| l.limit()))
+            .field("artifacts", &self.artifacts)
             .finish_non_exhaustive()
     }
 }
@@ -58,8 +64,17 @@ impl AppState {
             admin: None,
             metrics: Arc::default(),
             limiter: None,
+            artifacts: None,
+            max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
             accounts: Arc::default(),
         }
+    }
+
+    /// Stores artifacts above [`INLINE_ARTIFACT_LIMIT`] (up to `max_bytes`) in `store`.
+    pub fn with_artifact_store(mut self, store: ArtifactStore, max_bytes: u64) -> Self {
+        self.artifacts = Some(store);
+        self.max_artifact_bytes = max_bytes;
+        self
     }
 
     /// Limits each API key to `limit` on the read API, timed by `clock`
@@ -96,8 +111,10 @@ fn poisoned() -> ApiError {
     )
 }
 
-/// Artifacts up to this size are stored inline in PostgreSQL.
-pub const INLINE_ARTIFACT_LIMIT: usize = 8 << 20;
+/// Artifacts up to this size are stored inline in PostgreSQL; larger ones in the object store.
+pub const INLINE_ARTIFACT_LIMIT: usize = 1 << 20;
+/// The largest artifact accepted unless configured otherwise (`--max-artifact-bytes`).
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
 
 /// The router: runner routes, read routes, the admin path, health, metrics and the OpenAPI
 /// document, with request ids, logs, metrics and a body limit (see [`crate::http`]).
@@ -572,12 +589,17 @@ fn valid_artifact_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
+/// `PUT /v1/runs/{analysis}/artifacts/{name}`: the body is streamed, hashed and counted. Up
+/// to [`INLINE_ARTIFACT_LIMIT`] it is kept in the row; above, it goes to the object store as
+/// it arrives (never held whole in memory) and the row keeps its key. The row is written last,
+/// so a failed or cut-off upload leaves no row; a replaced artifact's old object is deleted
+/// once the new row is committed.
 async fn artifact(
     State(state): State<AppState>,
     ApiPath((analysis, name)): ApiPath<(String, String)>,
     runner: Runner,
     headers: HeaderMap,
-    ApiBytes(bytes): ApiBytes,
+    body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
     let claims = runner.for_analysis(&analysis)?;
     if !valid_artifact_name(&name) {
@@ -585,40 +607,176 @@ async fn artifact(
             "artifact name {name:?}: use 1-100 of A-Z a-z 0-9 . _ -, not starting with a dot"
         )));
     }
-    if bytes.len() > INLINE_ARTIFACT_LIMIT {
-        return Err(ApiError::new(
+    let max = if state.artifacts.is_some() {
+        state.max_artifact_bytes
+    } else {
+        INLINE_ARTIFACT_LIMIT as u64
+    };
+    let too_large = || {
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!(
-                "artifacts above {INLINE_ARTIFACT_LIMIT} bytes need object storage, which is not configured"
-            ),
-        ));
+            if state.artifacts.is_some() {
+                format!("artifacts are limited to {max} bytes (--max-artifact-bytes)")
+            } else {
+                format!(
+                    "artifacts above {INLINE_ARTIFACT_LIMIT} bytes need object storage (--object-store), which is not configured"
+                )
+            },
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(too_large());
     }
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let digest: String = Sha256::digest(&bytes)
+    let account = state.account_id(&claims.account).await?;
+    // The analysis must exist before anything is stored for it.
+    {
+        let mut tx = db::tenant(&state.pool, account).await?;
+        repository_of(&mut tx, &analysis).await?;
+        tx.commit().await?;
+    }
+
+    let mut chunks = body.into_data_stream();
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut head: Vec<u8> = Vec::new();
+    let mut upload: Option<(String, crate::storage::Upload)> = None;
+    let outcome: Result<(), ApiError> = async {
+        while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+            let chunk = chunk.map_err(|err| {
+                ApiError::bad_request(format!("reading the artifact's body failed: {err}"))
+            })?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(too_large());
+            }
+            hasher.update(&chunk);
+            if let Some((_, writer)) = &mut upload {
+                writer.put(chunk).await.map_err(storage_error)?;
+                continue;
+            }
+            head.extend_from_slice(&chunk);
+            if head.len() > INLINE_ARTIFACT_LIMIT {
+                let store = state.artifacts.as_ref().ok_or_else(too_large)?;
+                let key = ArtifactStore::new_key(account, &analysis, &name);
+                let mut writer = store.upload(&key).await.map_err(storage_error)?;
+                let first = bytes::Bytes::from(std::mem::take(&mut head));
+                let put = writer.put(first).await;
+                upload = Some((key, writer));
+                put.map_err(storage_error)?;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let key = match (outcome, upload) {
+        (Err(err), Some((_, writer))) => {
+            writer.abort().await;
+            return Err(err);
+        }
+        (Err(err), None) => return Err(err),
+        (Ok(()), Some((key, writer))) => {
+            writer.finish().await.map_err(storage_error)?;
+            Some(key)
+        }
+        (Ok(()), None) => None,
+    };
+    let digest: String = hasher
+        .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let account = state.account_id(&claims.account).await?;
+    let stored = store_artifact_row(
+        &state,
+        account,
+        &runner,
+        &analysis,
+        &name,
+        &media_type,
+        size,
+        &digest,
+        key.as_deref(),
+        head,
+    )
+    .await;
+    let store = state.artifacts.as_ref();
+    match (stored, store) {
+        (Ok(Some(old)), Some(store)) => {
+            if let Err(err) = store.delete(&old).await {
+                // An orphan now: the retention janitor deletes it.
+                tracing::warn!(key = %old, error = %err, "cannot delete a replaced artifact object");
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
+        (Ok(_), _) => Ok(StatusCode::NO_CONTENT),
+        (Err(err), store) => {
+            if let (Some(key), Some(store)) = (&key, store)
+                && let Err(delete) = store.delete(key).await
+            {
+                tracing::warn!(key = %key, error = %delete, "cannot delete an unrecorded artifact object");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The object store failed: logged with its detail, answered without (it can name buckets
+/// and hosts); 503, since a retry may well succeed.
+fn storage_error(err: object_store::Error) -> ApiError {
+    tracing::warn!(error = %err, "object storage failed");
+    ApiError::unavailable("the artifact store failed; retry")
+}
+
+/// Writes an artifact's row (content inline, or the object's key) and its audit row; returns
+/// the key of the object it replaced, if any.
+#[allow(clippy::too_many_arguments)]
+async fn store_artifact_row(
+    state: &AppState,
+    account: i64,
+    runner: &Runner,
+    analysis: &str,
+    name: &str,
+    media_type: &str,
+    size: u64,
+    digest: &str,
+    key: Option<&str>,
+    inline: Vec<u8>,
+) -> Result<Option<String>, ApiError> {
     let mut tx = db::tenant(&state.pool, account).await?;
-    repository_of(&mut tx, &analysis).await?;
-    sqlx::query(
-        "INSERT INTO artifacts (account_id, analysis_id, name, media_type, size, sha256, content)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (analysis_id, name) DO UPDATE SET media_type = EXCLUDED.media_type, size = EXCLUDED.size,
-           sha256 = EXCLUDED.sha256, content = EXCLUDED.content, created_at = now()",
+    repository_of(&mut tx, analysis).await?;
+    let previous: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT storage_key FROM artifacts WHERE account_id = $1 AND analysis_id = $2 AND name = $3 FOR UPDATE",
     )
     .bind(account)
-    .bind(&analysis)
-    .bind(&name)
-    .bind(&media_type)
-    .bind(bytes.len() as i64)
-    .bind(&digest)
-    .bind(bytes.as_ref())
+    .bind(analysis)
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let content = key.is_none().then_some(inline);
+    sqlx::query(
+        "INSERT INTO artifacts (account_id, analysis_id, name, media_type, size, sha256, content, storage_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (analysis_id, name) DO UPDATE SET media_type = EXCLUDED.media_type, size = EXCLUDED.size,
+           sha256 = EXCLUDED.sha256, content = EXCLUDED.content, storage_key = EXCLUDED.storage_key,
+           created_at = now()",
+    )
+    .bind(account)
+    .bind(analysis)
+    .bind(name)
+    .bind(media_type)
+    .bind(i64::try_from(size).unwrap_or(i64::MAX))
+    .bind(digest)
+    .bind(content)
+    .bind(key)
     .execute(&mut *tx)
     .await?;
     audit(
@@ -627,11 +785,11 @@ async fn artifact(
         &runner.actor(),
         "artifact.put",
         &format!("{analysis}/{name}"),
-        json!({"size": bytes.len(), "sha256": digest}),
+        json!({"size": size, "sha256": digest, "stored": if key.is_some() { "object" } else { "inline" }}),
     )
     .await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(previous.flatten().filter(|old| Some(old.as_str()) != key))
 }
 
 async fn progress(

@@ -4,7 +4,7 @@
 //! ([`db`], `migrations/`). The runner's HTTP API is in [`api`], the read API for users in
 //! [`read`], run logs (both ways) in [`logs`], the admin path for their per-account API keys in
 //! [`keys`] and for accounts' data policies in [`policy`], per-key rate limits in [`limits`],
-//! the retention janitor in [`retention`]; the bodies of all of them in
+//! the retention janitor in [`retention`], artifacts' object storage in [`storage`]; the bodies of all of them in
 //! [`gitview_crds::results`].
 #![forbid(unsafe_code)]
 
@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod policy;
 pub mod read;
 pub mod retention;
+pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tracking;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use gitview_gateway::{api, auth, db, keys, limits, retention};
+use gitview_gateway::{api, auth, db, keys, limits, retention, storage};
 
 /// The gitview results service.
 #[derive(Debug, Parser)]
@@ -38,7 +38,33 @@ enum Command {
     Retention {
         #[command(flatten)]
         database: Database,
+        #[command(flatten)]
+        objects: Objects,
     },
+}
+
+#[derive(Debug, Args)]
+struct Objects {
+    /// Where artifacts above 1 MiB go: `file:///dir` (a local or mounted directory, created if
+    /// missing), `s3://bucket[/prefix]` (region, endpoint and credentials from the `AWS_*`
+    /// variables: AWS_REGION, AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_ALLOW_HTTP, …), or `none` (such artifacts are refused with 413).
+    #[arg(
+        long,
+        env = "GITVIEW_OBJECT_STORE",
+        default_value = "file:///var/lib/gitview/artifacts"
+    )]
+    object_store: String,
+}
+
+impl Objects {
+    fn store(&self) -> anyhow::Result<Option<storage::ArtifactStore>> {
+        if self.object_store == "none" {
+            return Ok(None);
+        }
+        let store = storage::ArtifactStore::from_url(&self.object_store)?;
+        Ok(Some(store))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -91,9 +117,14 @@ struct Serve {
     /// accounts' API keys are created and revoked. Without it the admin routes answer 403.
     #[arg(long, env = "GITVIEW_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
-    /// Larger request bodies get 413.
+    /// Larger request bodies get 413 (artifacts excepted: see --max-artifact-bytes).
     #[arg(long, env = "GITVIEW_MAX_BODY_BYTES", default_value_t = 16 << 20)]
     max_body_bytes: usize,
+    #[command(flatten)]
+    objects: Objects,
+    /// Larger artifacts get 413. They are streamed to the object store, never held whole.
+    #[arg(long, env = "GITVIEW_MAX_ARTIFACT_BYTES", default_value_t = api::DEFAULT_MAX_ARTIFACT_BYTES)]
+    max_artifact_bytes: u64,
     /// Requests per second each API key may make on the read API, on average; 0 disables
     /// the limit. Runner tokens and the admin token are not limited.
     #[arg(long, env = "GITVIEW_RATE_LIMIT_PER_KEY", default_value_t = limits::DEFAULT_PER_SECOND)]
@@ -166,13 +197,14 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Retention { database } => {
+        Command::Retention { database, objects } => {
             init_logs(false);
             runtime.block_on(async {
+                let store = objects.store()?;
                 let pool = db::connect(&database.url()?, 2)
                     .await
                     .context("cannot connect to the database")?;
-                let outcome = retention::run_once(&pool)
+                let outcome = retention::run_once(&pool, store.as_ref())
                     .await
                     .context("the retention pass failed")?;
                 retention::log(Ok(outcome));
@@ -207,10 +239,21 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
             anyhow::bail!("token keys are required: --token-public-key-file or --token-jwks-url")
         }
     };
+    let store = serve.objects.store()?;
     let pool = db::connect(&serve.database.url()?, serve.max_connections)
         .await
         .context("cannot connect to the database")?;
     let mut state = api::AppState::new(pool, verifier);
+    match &store {
+        Some(store) => {
+            tracing::info!(
+                object_store = store.url(),
+                "artifacts above 1 MiB go to object storage"
+            );
+            state = state.with_artifact_store(store.clone(), serve.max_artifact_bytes);
+        }
+        None => tracing::info!("--object-store none: artifacts above 1 MiB are refused"),
+    }
     if let Some(token) = admin_token {
         state = state.with_admin_token(token);
     } else {
@@ -225,6 +268,7 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
     } else {
         tokio::spawn(retention::every(
             state.pool.clone(),
+            store,
             serve.retention_interval,
         ));
     }

@@ -11,16 +11,16 @@
 use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_crds::results::{
     AccountPolicy, AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored,
-    CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, LastAnalyzed,
-    LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent, ProgressPage, RunFinished,
-    RunStarted, RunStatus, SetAccountPolicy, StartRun,
+    CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, HistorySlice,
+    LastAnalyzed, LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent, ProgressPage,
+    RunFinished, RunStarted, RunStatus, SetAccountPolicy, StartRun,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::logs::MAX_LINES;
-use crate::read::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::read::{DEFAULT_LIMIT, DEFAULT_MAX_COMMITS, MAX_COMMITS, MAX_LIMIT};
 
 /// The security scheme of runner routes: the operator-signed runner token.
 pub const RUNNER_TOKEN: &str = "runnerToken";
@@ -288,6 +288,7 @@ fn runner_routes(doc: &mut Document) {
         json!({
             "operationId": "putArtifact", "tags": ["runner"], "security": security(RUNNER_TOKEN),
             "summary": "Store an artifact (story.md, timeline.json, …); its Content-Type is kept",
+            "description": "The body is streamed: up to 1 MiB it is kept in the database, above that in the gateway's object store (--object-store), up to --max-artifact-bytes (413 above). Storing a name again replaces the artifact.",
             "parameters": [analysis_param(), path_param(
                 "name", "1–100 of A-Z a-z 0-9 . _ -, not starting with a dot", "story.md")],
             "requestBody": {"required": true, "content": {"application/octet-stream": {
@@ -388,6 +389,31 @@ fn read_routes(doc: &mut Document) {
             since, until, limit_param(), cursor_param(),
         ],
         "responses": responses(&[(200, keyed_response("A page of commits", ok))], &one_errors),
+    }));
+    let mut ok = json!({"description": "The artifact's bytes, with the Content-Type it was stored with",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}});
+    ok["headers"] = rate_limit_headers(false);
+    ok["headers"]["ETag"] = json!({"description": "The stored bytes' sha256, quoted; absent when the account's policy scrubs text artifacts on the way out", "schema": {"type": "string"}});
+    doc.add("get", "/v1/analyses/{id}/artifacts/{name}", json!({
+        "operationId": "getArtifact", "tags": ["read"], "security": security(API_KEY),
+        "summary": "One artifact's content, streamed (from the database or the object store)",
+        "parameters": [id_param(), path_param("name", "The artifact's name, as the detail lists it", "story.md")],
+        "responses": responses(&[(200, ok)], &one_errors),
+    }));
+    let ok = doc.schema::<HistorySlice>();
+    let [since, until] = window_params("commits committed");
+    doc.add("get", "/v1/analyses/{id}/slice", json!({
+        "operationId": "getSlice", "tags": ["read"], "security": security(API_KEY),
+        "summary": "A JSON slice of the repository's history as this analysis knew it, for downstream model services",
+        "description": "Totals; breakdowns by class, month, path (depth two) and author; the newest commits with ids to cite. Covers the commits stored by this analysis and the repository's earlier analyses, narrowed by committer time and path.",
+        "parameters": [
+            id_param(),
+            since, until,
+            query("path", "A file, or a directory (everything under it)", json!({"type": "string"})),
+            query("maxCommits", &format!("How many of the newest commits to list (0 to {MAX_COMMITS}; default {DEFAULT_MAX_COMMITS})"),
+                  json!({"type": "integer", "minimum": 0, "maximum": MAX_COMMITS})),
+        ],
+        "responses": responses(&[(200, keyed_response("The slice", ok))], &one_errors),
     }));
     let ok = doc.schema::<ProgressPage>();
     doc.add("get", "/v1/analyses/{id}/progress", json!({

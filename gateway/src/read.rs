@@ -19,11 +19,15 @@
 //! so rows are never skipped or repeated while others are added, and a deep page costs what
 //! the first does (the indexes are on the sort keys).
 
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Query, State};
-use axum::http::Method;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use gitview_crds::records::CommitRecord;
 use gitview_crds::results::{
     AnalysisDetail, AnalysisPage, AnalysisSummary, ArtifactInfo, CommitPage, CommitView,
@@ -41,11 +45,14 @@ use crate::db::{self, rfc3339};
 use crate::error::ApiError;
 use crate::http::{ApiPath, Routes};
 use crate::keys::Reader;
+use crate::storage::{self, ArtifactStore};
 
 /// Page size when the request names none.
 pub const DEFAULT_LIMIT: i64 = 50;
 /// The largest page.
 pub const MAX_LIMIT: i64 = 500;
+
+pub use slice::{DEFAULT_MAX_COMMITS, MAX_COMMITS};
 
 /// The read routes.
 pub(crate) fn routes(routes: Routes) -> Routes {
@@ -54,6 +61,8 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         .on(Method::GET, "/v1/analyses/{id}", analysis)
         .on(Method::GET, "/v1/analyses/{id}/commits", commits)
         .on(Method::GET, "/v1/analyses/{id}/progress", progress)
+        .on(Method::GET, "/v1/analyses/{id}/artifacts/{name}", artifact)
+        .on(Method::GET, "/v1/analyses/{id}/slice", slice::slice)
 }
 
 /// A query string whose rejections (unknown or repeated parameters) answer in the one error
@@ -148,7 +157,7 @@ fn time(name: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
 }
 
 /// `since` (inclusive) and `until` (exclusive), in order.
-fn window(since: Option<&str>, until: Option<&str>) -> Result<Window, ApiError> {
+pub(crate) fn window(since: Option<&str>, until: Option<&str>) -> Result<Window, ApiError> {
     let window = Window {
         since: time("since", since)?,
         until: time("until", until)?,
@@ -162,7 +171,7 @@ fn window(since: Option<&str>, until: Option<&str>) -> Result<Window, ApiError> 
 }
 
 #[derive(Debug, Default)]
-struct Window {
+pub(crate) struct Window {
     since: Option<String>,
     until: Option<String>,
 }
@@ -270,7 +279,7 @@ fn internal(what: &str, err: impl std::fmt::Display) -> ApiError {
     )
 }
 
-fn not_found(id: &str) -> ApiError {
+pub(crate) fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("no analysis {id:?}"))
 }
 
@@ -280,10 +289,10 @@ fn unsigned(n: i64) -> u64 {
 
 /// The account's scrub policy as a scalar subquery on the bound account (`$1`); a missing row
 /// scrubs.
-const SCRUB_PII: &str = "coalesce((SELECT scrub_pii FROM accounts WHERE id = $1), true)";
+pub(crate) const SCRUB_PII: &str = "coalesce((SELECT scrub_pii FROM accounts WHERE id = $1), true)";
 
 /// Free text scrubbed in place.
-fn scrub_text(text: &mut String) {
+pub(crate) fn scrub_text(text: &mut String) {
     if let (Cow::Owned(scrubbed), _) = scrub::scrub_text(text) {
         *text = scrubbed;
     }
@@ -292,7 +301,7 @@ fn scrub_text(text: &mut String) {
 /// An author email as the runner stores it scrubbed, computed in SQL from a stored email:
 /// `<16 hex of sha256(lower-cased, trimmed email)>@scrubbed.invalid` (lower-casing is
 /// PostgreSQL's: the same as the runner's for ASCII emails).
-fn hashed_email_sql(column: &str) -> String {
+pub(crate) fn hashed_email_sql(column: &str) -> String {
     format!(
         "(left(encode(sha256(convert_to(lower(btrim({column})), 'UTF8')), 'hex'), 16) || '@{SCRUBBED_DOMAIN}')"
     )
@@ -511,8 +520,13 @@ struct DetailRow {
     model_versions: Value,
 }
 
-/// An artifact's name, media type, size, digest, and its content when the detail inlines it.
-type ArtifactRow = (String, String, i64, String, Option<Vec<u8>>);
+/// An artifact's name, media type, size, digest, and, when the detail shows it, its content
+/// (inline) or its object's key.
+type ArtifactRow = (String, String, i64, String, Option<Vec<u8>>, Option<String>);
+
+/// Story and timeline objects up to this size are shown in the detail; larger ones only
+/// through the artifact route.
+const DETAIL_OBJECT_LIMIT: i64 = 16 << 20;
 
 /// The artifacts the detail inlines.
 const STORY: &str = "story.md";
@@ -543,19 +557,26 @@ async fn analysis(
     .fetch_all(&mut *tx)
     .await?;
     let artifacts: Vec<ArtifactRow> = sqlx::query_as(
-        "SELECT name, media_type, size, sha256, CASE WHEN name IN ($3, $4) THEN content END
+        "SELECT name, media_type, size, sha256, CASE WHEN name IN ($3, $4) THEN content END,
+           CASE WHEN name IN ($3, $4) AND size <= $5 THEN storage_key END
          FROM artifacts WHERE account_id = $1 AND analysis_id = $2 ORDER BY name",
     )
     .bind(reader.account)
     .bind(&id)
     .bind(STORY)
     .bind(TIMELINE)
+    .bind(DETAIL_OBJECT_LIMIT)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
     let (mut story, mut timeline) = (None, None);
     let mut infos = Vec::with_capacity(artifacts.len());
-    for (name, media_type, size, sha256, content) in artifacts {
+    for (name, media_type, size, sha256, content, key) in artifacts {
+        let content = match (content, key, &state.artifacts) {
+            (Some(content), _, _) => Some(content),
+            (None, Some(key), Some(store)) => Some(read_object(store, &key).await?),
+            _ => None,
+        };
         match (name.as_str(), content) {
             (STORY, Some(bytes)) => story = Some(String::from_utf8_lossy(&bytes).into_owned()),
             (TIMELINE, Some(bytes)) => match serde_json::from_slice(&bytes) {
@@ -596,8 +617,163 @@ async fn analysis(
     }))
 }
 
+/// An object's whole content (the detail's story and timeline, bounded by
+/// [`DETAIL_OBJECT_LIMIT`]).
+async fn read_object(store: &ArtifactStore, key: &str) -> Result<Vec<u8>, ApiError> {
+    let mut stream = store.read(key).await.map_err(object_read_error)?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.map_err(object_read_error)?);
+    }
+    Ok(bytes)
+}
+
+fn object_read_error(err: object_store::Error) -> ApiError {
+    tracing::warn!(error = %err, "reading an artifact object failed");
+    ApiError::unavailable("the artifact store failed; retry")
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ArtifactContentRow {
+    media_type: String,
+    size: i64,
+    sha256: String,
+    content: Option<Vec<u8>>,
+    storage_key: Option<String>,
+    scrub_pii: bool,
+}
+
+/// Whether scrubbing applies to a media type: text and JSON (a scrubbed email or secret keeps
+/// JSON valid: the replacements hold no quotes or backslashes).
+fn is_textual(media_type: &str) -> bool {
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence == "application/json"
+        || essence.ends_with("+json")
+        || essence == "application/x-ndjson"
+        || essence == "application/jsonl"
+}
+
+/// `GET /v1/analyses/{id}/artifacts/{name}`: the artifact's bytes with its media type and
+/// `ETag` (its sha256), streamed from the object store when it is stored there. An account
+/// that scrubs PII gets text and JSON artifacts scrubbed line by line (then without a
+/// `Content-Length`, which scrubbing changes).
+async fn artifact(
+    State(state): State<AppState>,
+    ApiPath((id, name)): ApiPath<(String, String)>,
+    reader: Reader,
+) -> Result<Response, ApiError> {
+    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    let row: Option<ArtifactContentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT media_type, size, sha256, content, storage_key, {SCRUB_PII} AS scrub_pii
+         FROM artifacts WHERE account_id = $1 AND analysis_id = $2 AND name = $3"
+    )))
+    .bind(reader.account)
+    .bind(&id)
+    .bind(&name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        require_analysis(&mut tx, reader.account, &id).await?;
+        return Err(ApiError::not_found(format!(
+            "analysis {id} has no artifact {name:?}"
+        )));
+    };
+    tx.commit().await?;
+    let scrub = row.scrub_pii && is_textual(&row.media_type);
+    let mut response = match (row.content, row.storage_key) {
+        (Some(content), _) if scrub => {
+            let text = String::from_utf8_lossy(&content);
+            Response::new(Body::from(scrub::scrub_text(&text).0.into_owned()))
+        }
+        (Some(content), _) => {
+            let mut response = Response::new(Body::from(content));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(row.size));
+            response
+        }
+        (None, Some(key)) => {
+            let store = state.artifacts.as_ref().ok_or_else(|| {
+                tracing::error!(
+                    key,
+                    "an artifact is in object storage, but none is configured"
+                );
+                ApiError::unavailable(
+                    "this artifact is in object storage, which this gateway is not configured with",
+                )
+            })?;
+            let stream = store.read(&key).await.map_err(object_read_error)?;
+            if scrub {
+                Response::new(storage::body_stream(scrubbed_lines(stream)))
+            } else {
+                let mut response = Response::new(storage::body_stream(stream));
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(row.size));
+                response
+            }
+        }
+        (None, None) => unreachable!("the artifacts table's CHECK keeps one of content and key"),
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&row.media_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    if !scrub && let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", row.sha256)) {
+        headers.insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// Past this many bytes without a newline, a streamed artifact is scrubbed in pieces.
+const LONGEST_SCRUBBED_LINE: usize = 1 << 20;
+
+/// `stream` scrubbed a line at a time (emails and secrets never span lines).
+fn scrubbed_lines(
+    stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
+    let state = (stream, Vec::<u8>::new(), false);
+    futures::stream::unfold(state, |(mut stream, mut pending, mut ended)| async move {
+        loop {
+            if let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                return Some((Ok(scrub_line(&line)), (stream, pending, ended)));
+            }
+            // A very long line goes out in pieces rather than held whole.
+            if ended || pending.len() >= LONGEST_SCRUBBED_LINE {
+                if pending.is_empty() {
+                    return None;
+                }
+                let line = std::mem::take(&mut pending);
+                return Some((Ok(scrub_line(&line)), (stream, pending, ended)));
+            }
+            match stream.next().await {
+                Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
+                Some(Err(err)) => return Some((Err(err), (stream, pending, true))),
+                None => ended = true,
+            }
+        }
+    })
+    .boxed()
+}
+
+fn scrub_line(line: &[u8]) -> Bytes {
+    let text = String::from_utf8_lossy(line);
+    Bytes::from(scrub::scrub_text(&text).0.into_owned())
+}
+
 /// The account's scrub policy if it has the analysis, else 404 (in the tenant transaction).
-async fn require_analysis(tx: &mut PgConnection, account: i64, id: &str) -> Result<bool, ApiError> {
+pub(crate) async fn require_analysis(
+    tx: &mut PgConnection,
+    account: i64,
+    id: &str,
+) -> Result<bool, ApiError> {
     let scrub: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT {SCRUB_PII} WHERE EXISTS (SELECT FROM analyses WHERE account_id = $1 AND id = $2)"
     )))
@@ -609,7 +785,7 @@ async fn require_analysis(tx: &mut PgConnection, account: i64, id: &str) -> Resu
 }
 
 /// `%`, `_` and `\` taken literally by `LIKE … ESCAPE '\'`.
-fn like_literal(text: &str) -> String {
+pub(crate) fn like_literal(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -791,6 +967,8 @@ async fn progress(
         next_cursor,
     }))
 }
+
+mod slice;
 
 #[cfg(test)]
 mod tests {

@@ -32,6 +32,7 @@ use sqlx::PgPool;
 
 use crate::api::audit;
 use crate::db;
+use crate::storage::{self, ArtifactStore};
 
 /// The advisory lock key of a retention pass ("gitview" and 1, in ASCII).
 pub const LOCK_KEY: i64 = 0x6769_7476_6965_7701;
@@ -52,11 +53,18 @@ pub struct Deleted {
     pub commits_kept: i64,
     /// Audit rows deleted (older than the retention).
     pub audit_rows: i64,
+    /// The deleted analyses' artifacts in object storage.
+    #[serde(skip)]
+    pub object_keys: Vec<String>,
+    /// Of those, the objects deleted.
+    pub objects: u64,
+    /// Objects no artifact row names and uploads never completed (left by a crash), deleted.
+    pub orphans: u64,
 }
 
 impl Deleted {
     fn is_empty(&self) -> bool {
-        self.analyses.is_empty() && self.audit_rows == 0
+        self.analyses.is_empty() && self.audit_rows == 0 && self.orphans == 0
     }
 }
 
@@ -69,8 +77,9 @@ pub enum Pass {
     Done(Vec<Deleted>),
 }
 
-/// One pass over every account, under the advisory lock.
-pub async fn run_once(pool: &PgPool) -> Result<Pass, sqlx::Error> {
+/// One pass over every account, under the advisory lock; with `store`, the deleted
+/// analyses' artifact objects go too, and so do objects no row names (see [`crate::storage`]).
+pub async fn run_once(pool: &PgPool, store: Option<&ArtifactStore>) -> Result<Pass, sqlx::Error> {
     let mut lock = pool.begin().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
         .bind(LOCK_KEY)
@@ -85,7 +94,11 @@ pub async fn run_once(pool: &PgPool) -> Result<Pass, sqlx::Error> {
             .await?;
     let mut done = Vec::new();
     for (account, retention_days) in accounts {
-        let deleted = account_pass(pool, account, retention_days).await?;
+        let mut deleted = account_pass(pool, account, retention_days).await?;
+        if let Some(store) = store {
+            deleted.objects = store.delete_all(&deleted.object_keys).await;
+            deleted.orphans = sweep_orphans(pool, store, account).await?;
+        }
         if !deleted.is_empty() {
             done.push(deleted);
         }
@@ -146,6 +159,14 @@ async fn account_pass(
         .bind(&analyses)
         .fetch_one(&mut *tx)
         .await?;
+        deleted.object_keys = sqlx::query_scalar(
+            "SELECT storage_key FROM artifacts
+             WHERE account_id = $1 AND analysis_id = ANY($2) AND storage_key IS NOT NULL",
+        )
+        .bind(account)
+        .bind(&analyses)
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM analyses WHERE account_id = $1 AND id = ANY($2)")
             .bind(account)
             .bind(&analyses)
@@ -177,6 +198,7 @@ async fn account_pass(
                 "commits": deleted.commits,
                 "commitsKept": deleted.commits_kept,
                 "auditRows": deleted.audit_rows,
+                "objects": deleted.object_keys.len(),
             }),
         )
         .await?;
@@ -185,14 +207,39 @@ async fn account_pass(
     Ok(deleted)
 }
 
+/// Deletes the account's objects that no artifact row names and that are older than
+/// [`storage::ORPHAN_GRACE`]. A store that cannot be listed is logged and skipped (the next
+/// pass tries again); the database's errors end the pass.
+async fn sweep_orphans(
+    pool: &PgPool,
+    store: &ArtifactStore,
+    account: i64,
+) -> Result<u64, sqlx::Error> {
+    let staged = store.delete_old_staged(account, storage::ORPHAN_GRACE);
+    let listed = match store.old_keys(account, storage::ORPHAN_GRACE).await {
+        Ok(listed) => listed,
+        Err(err) => {
+            tracing::warn!(account, error = %err, "retention: cannot list artifact objects");
+            return Ok(staged);
+        }
+    };
+    if listed.is_empty() {
+        return Ok(staged);
+    }
+    let mut tx = db::tenant(pool, account).await?;
+    let orphans = storage::orphans(&mut tx, account, listed).await?;
+    tx.commit().await?;
+    Ok(staged + store.delete_all(&orphans).await)
+}
+
 /// A pass now and then every `interval`, logging what it did; errors are logged and the next
 /// pass tries again. Never returns.
-pub async fn every(pool: PgPool, interval: Duration) {
+pub async fn every(pool: PgPool, store: Option<ArtifactStore>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        log(run_once(&pool).await);
+        log(run_once(&pool, store.as_ref()).await);
     }
 }
 
@@ -211,6 +258,8 @@ pub fn log(outcome: Result<Pass, sqlx::Error>) {
                     commits = deleted.commits,
                     commits_kept = deleted.commits_kept,
                     audit_rows = deleted.audit_rows,
+                    objects = deleted.objects,
+                    orphans = deleted.orphans,
                     "retention: deleted"
                 );
             }

@@ -91,6 +91,8 @@ impl Process {
             .args(["--listen", &addr.to_string(), "--log-format", "text"])
             // No janitor: the gateway's only transactions are the test's requests.
             .args(["--retention-interval", "0"])
+            // Commit batches only: no artifact reaches the object store.
+            .args(["--object-store", "none"])
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

@@ -494,6 +494,9 @@ async fn no_read_route_shows_another_tenant_anything() {
         "/v1/analyses/uid-a/commits",
         "/v1/analyses/uid-a/commits?author=grace",
         "/v1/analyses/uid-a/progress",
+        "/v1/analyses/uid-a/artifacts/story.md",
+        "/v1/analyses/uid-a/slice",
+        "/v1/analyses/uid-a/slice?path=docs",
     ] {
         let (status, body) = gw.get(&b_key, path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");

@@ -107,7 +107,7 @@ async fn old_analyses_go_recent_ones_and_other_accounts_stay() {
     setup(&gw).await;
     let pool = gateway_pool(&gw).await;
 
-    let Pass::Done(deleted) = retention::run_once(&pool).await.unwrap() else {
+    let Pass::Done(deleted) = retention::run_once(&pool, None).await.unwrap() else {
         panic!("nothing else holds the lock");
     };
     // Only A: B keeps a year, its 40-day-old analysis and audit row included.
@@ -190,7 +190,7 @@ async fn old_analyses_go_recent_ones_and_other_accounts_stay() {
 
     // Again: nothing left to delete, no audit row.
     assert_eq!(
-        retention::run_once(&pool).await.unwrap(),
+        retention::run_once(&pool, None).await.unwrap(),
         Pass::Done(vec![])
     );
     assert_eq!(
@@ -220,7 +220,10 @@ async fn a_held_lock_skips_the_pass_and_concurrent_passes_delete_once() {
         .await
         .unwrap();
     assert!(locked);
-    assert_eq!(retention::run_once(&pool).await.unwrap(), Pass::Skipped);
+    assert_eq!(
+        retention::run_once(&pool, None).await.unwrap(),
+        Pass::Skipped
+    );
     assert_eq!(
         rows(&gw, "commits", "a-old").await,
         3,
@@ -229,7 +232,10 @@ async fn a_held_lock_skips_the_pass_and_concurrent_passes_delete_once() {
     held.rollback().await.unwrap();
 
     // Two at once: between them, everything is deleted once and audited once.
-    let (first, second) = tokio::join!(retention::run_once(&pool), retention::run_once(&pool));
+    let (first, second) = tokio::join!(
+        retention::run_once(&pool, None),
+        retention::run_once(&pool, None)
+    );
     let mut analyses = Vec::new();
     for pass in [first.unwrap(), second.unwrap()] {
         if let Pass::Done(deleted) = pass {

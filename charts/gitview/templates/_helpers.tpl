@@ -62,6 +62,11 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
+{{/* The artifacts volume's mount path (file:// object stores). */}}
+{{- define "gitview.artifactsDir" -}}
+{{- trimPrefix "file://" .Values.gateway.objectStore.url -}}
+{{- end -}}
+
 {{- define "gitview.podSecurityContext" -}}
 runAsNonRoot: true
 runAsUser: 65532
@@ -81,6 +86,13 @@ seccompProfile:
 {{- end -}}
 {{- if and .Values.runner.networkPolicy.enabled (not .Values.runner.networkPolicy.namespaces) (not .Values.operator.watchNamespaces) -}}
 {{- fail "values: runner.networkPolicy.enabled needs the namespaces where Analyses run: set runner.networkPolicy.namespaces (or operator.watchNamespaces, which it defaults to)" -}}
+{{- end -}}
+{{- $objects := .Values.gateway.objectStore -}}
+{{- if and .Values.gateway.enabled (hasPrefix "file://" $objects.url) (gt (int .Values.gateway.replicas) 1) (not $objects.volume.existingClaim) (not $objects.volume.ephemeral) (not (has "ReadWriteMany" $objects.volume.accessModes)) -}}
+{{- fail "values: gateway.replicas > 1 share the artifacts volume: give gateway.objectStore.volume.accessModes ReadWriteMany, an existingClaim that is, or use an s3:// gateway.objectStore.url" -}}
+{{- end -}}
+{{- if and $objects.existingSecret (not (hasPrefix "s3://" $objects.url)) -}}
+{{- fail "values: gateway.objectStore.existingSecret holds S3 credentials: set gateway.objectStore.url to s3://bucket[/prefix] too" -}}
 {{- end -}}
 {{- if and (not .Values.gateway.enabled) (not .Values.gateway.url) -}}
 {{- fail "values: with gateway.enabled=false, set gateway.url to the gateway runner pods write to" -}}

@@ -56,8 +56,25 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
         ),
         (
             "an existing database",
-            vec!["postgresql.bundled=false", "database.existingSecret=my-db", "gateway.replicas=2"],
+            vec![
+                "postgresql.bundled=false",
+                "database.existingSecret=my-db",
+                "gateway.replicas=2",
+                "gateway.objectStore.url=s3://gitview-artifacts/results",
+                "gateway.objectStore.existingSecret=my-s3",
+            ],
             "secretName: my-db",
+        ),
+        (
+            "artifacts on a shared volume of two gateways",
+            vec!["gateway.replicas=2", "gateway.objectStore.volume.accessModes={ReadWriteMany}"],
+            "claimName: gitview-gateway-artifacts",
+        ),
+        ("artifacts on an emptyDir", vec!["gateway.objectStore.volume.ephemeral=true"], "--object-store=file:///var/lib/gitview/artifacts"),
+        (
+            "three gateways share each key's rate limit",
+            vec!["gateway.replicas=3", "gateway.objectStore.url=none", "gateway.rateLimit.perSecond=50"],
+            "--rate-limit-per-key=17",
         ),
         (
             "no gateway in this release",
@@ -209,7 +226,10 @@ async fn namespace_limited_rbac_grants_only_the_listed_namespace(env: &Env, ns: 
 }
 
 pub async fn bad_chart_values_are_refused_with_a_readable_message(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 12] = [
+        (&["gateway.objectStore.url=gs://bucket"], "/gateway/objectStore/url"),
+        (&["gateway.replicas=2"], "gateway.replicas > 1 share the artifacts volume"),
+        (&["gateway.objectStore.existingSecret=s3"], "set gateway.objectStore.url to s3://"),
         (&["operator.replicas=0"], "/operator/replicas"),
         (&["operator.replica=2"], "additional properties 'replica' not allowed"),
         (&["postgresql.storage.size=lots"], "/postgresql/storage/size"),

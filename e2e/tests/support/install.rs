@@ -105,6 +105,8 @@ async fn installed_chart(env: &Env, ns: &str) -> anyhow::Result<()> {
         "operator.strategy.rollingUpdate.maxUnavailable=1".to_owned(),
         "gateway.strategy.rollingUpdate.maxSurge=0".to_owned(),
         "gateway.strategy.rollingUpdate.maxUnavailable=1".to_owned(),
+        // Artifacts above 1 MiB on an emptyDir (the evaluation install below has the claim).
+        "gateway.objectStore.volume.ephemeral=true".to_owned(),
         format!("catalog.defaultProfile={ns}-default"),
         // The catalog's runner: the real runner, held until the scenario opens the gate.
         format!("runner.image={}", super::image::HELD),
@@ -216,7 +218,7 @@ pub async fn the_chart_with_its_bundled_database_runs_an_analysis(env: Arc<Env>,
     if result.is_err() {
         let _ = env.helm(&["uninstall", BUNDLED, "-n", &ns, "--wait", "--timeout", "60s"]);
     }
-    let _ = env.kubectl(&["delete", "pv", &format!("{ns}-data"), "--wait=false"], None);
+    let _ = env.kubectl(&["delete", "pv", &format!("{ns}-data"), &format!("{ns}-artifacts"), "--wait=false"], None);
     env.resume_operators(suspended).await?;
     result
 }
@@ -232,14 +234,18 @@ async fn bundled_database(env: &Env, ns: &str) -> anyhow::Result<()> {
 
     // The node has no volume provisioner: a hostPath PersistentVolume set aside for the
     // StatefulSet's claim, as an administrator would.
+    // Two: the database's, and the gateway's artifacts volume.
     let claim = format!("data-{BUNDLED}-gitview-postgresql-0");
-    let data = env.node_dir().join(format!("pv-{ns}"));
-    env.apply(&format!(
-        "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{name: {ns}-data}}\nspec:\n  capacity: {{storage: 8Gi}}\n  \
-         accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Retain\n  storageClassName: \"\"\n  \
-         hostPath: {{path: \"{}\", type: DirectoryOrCreate}}\n  claimRef: {{namespace: {ns}, name: {claim}}}\n",
-        data.display()
-    ))?;
+    let artifacts_claim = format!("{BUNDLED}-gitview-gateway-artifacts");
+    for (pv, claim) in [("data", &claim), ("artifacts", &artifacts_claim)] {
+        let dir = env.node_dir().join(format!("pv-{ns}-{pv}"));
+        env.apply(&format!(
+            "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{name: {ns}-{pv}}}\nspec:\n  capacity: {{storage: 8Gi}}\n  \
+             accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Retain\n  storageClassName: \"\"\n  \
+             hostPath: {{path: \"{}\", type: DirectoryOrCreate}}\n  claimRef: {{namespace: {ns}, name: {claim}}}\n",
+            dir.display()
+        ))?;
+    }
 
     let (operator_port, gateway_port, webhook_port) = (free_port()?, free_port()?, free_port()?);
     let chart = env.root.join("charts/gitview").display().to_string();
@@ -285,12 +291,14 @@ async fn bundled_database(env: &Env, ns: &str) -> anyhow::Result<()> {
     // Uninstall: the evaluation data goes with the release (the claim too).
     helm_ok(env, &["uninstall", BUNDLED, "-n", ns, "--wait", "--timeout", "60s"])?;
     let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(env.client.clone(), ns);
-    super::wait_until(Duration::from_secs(60), || {
-        let (claims, claim) = (claims.clone(), claim.clone());
-        async move { claims.get_opt(&claim).await.is_ok_and(|c| c.is_none()) }
-    })
-    .await
-    .context("the database's claim outlived the release")?;
+    for claim in [&claim, &artifacts_claim] {
+        super::wait_until(Duration::from_secs(60), || {
+            let (claims, claim) = (claims.clone(), claim.clone());
+            async move { claims.get_opt(&claim).await.is_ok_and(|c| c.is_none()) }
+        })
+        .await
+        .with_context(|| format!("the claim {claim} outlived the release"))?;
+    }
     let left = env.kubectl_ok(&["get", "deploy,sts,rs,svc,secret,configmap,serviceaccount,role,rolebinding", "-n", ns, "-l", &format!("app.kubernetes.io/instance={BUNDLED}"), "-o", "name"])?;
     ensure!(left.trim().is_empty(), "left after uninstall:\n{left}");
     Ok(())

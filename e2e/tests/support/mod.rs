@@ -289,6 +289,7 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
             .args(["--database-url", &self.postgres.url("gateway", "gitview")])
             .args(["--token-jwks-url", &format!("http://127.0.0.1:{jwks_port}/.well-known/jwks.json")])
             .args(["--admin-token-file", &self.admin_token_file().display().to_string()])
+            .args(["--object-store", &format!("file://{}", self.work.path().join("artifacts").display())])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
