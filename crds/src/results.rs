@@ -566,3 +566,11 @@ pub struct SliceCommit {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub releases: Vec<String>,
 }
+
+/// `GET /v1/runs/{analysis}/progress/latest` (operator token): the run's newest progress event,
+/// if it wrote any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestProgress {
+    pub latest: Option<ProgressRecord>,
+}

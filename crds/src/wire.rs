@@ -90,6 +90,8 @@ pub const SCOPE_ANALYSIS_WRITE: &str = "analysis:write";
 /// The scope that lets the operator read where an account's repositories were last analyzed
 /// (RepositoryTrackers compare branch heads with it).
 pub const SCOPE_REPOSITORIES_READ: &str = "repositories:read";
+/// The scope that lets the operator read a run's latest progress (for the Analysis' status).
+pub const SCOPE_RUNS_READ: &str = "runs:read";
 
 /// Claims of the gateway token the operator signs (EdDSA) for one attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

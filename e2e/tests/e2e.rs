@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         files_generated_from_the_chart_are_in_sync,
         config_manifests_apply_as_they_are,
         an_analysis_of_a_served_repository_lands_in_postgres,
+        a_running_analysis_shows_its_runners_progress,
         the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls,
         the_chart_with_its_bundled_database_runs_an_analysis,
         a_tracker_keeps_a_pushed_branch_analyzed,

@@ -12,8 +12,8 @@ use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_crds::results::{
     AccountPolicy, AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored,
     CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, HistorySlice,
-    LastAnalyzed, LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent, ProgressPage,
-    RunFinished, RunStarted, RunStatus, SetAccountPolicy, StartRun,
+    LastAnalyzed, LatestProgress, LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent,
+    ProgressPage, RunFinished, RunStarted, RunStatus, SetAccountPolicy, StartRun,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -28,7 +28,7 @@ pub const RUNNER_TOKEN: &str = "runnerToken";
 pub const API_KEY: &str = "apiKey";
 /// The security scheme of admin routes: the gateway's admin token.
 pub const ADMIN_TOKEN: &str = "adminToken";
-/// Security scheme of the operator's `repositories:read` token.
+/// Security scheme of the operator's read token (`repositories:read`, `runs:read`).
 pub const OPERATOR_TOKEN: &str = "operatorToken";
 
 /// The analysis uid the document's examples use (the fuzz test writes through it).
@@ -447,6 +447,13 @@ fn operator_routes(doc: &mut Document) {
         ],
         "responses": responses(&[(200, json_response("The last analyzed commit, or null", ok))], &[400, 401, 403, 503]),
     }));
+    let ok = doc.schema::<LatestProgress>();
+    doc.add("get", "/v1/runs/{analysis}/progress/latest", json!({
+        "operationId": "getLatestProgress", "tags": ["operator"], "security": security(OPERATOR_TOKEN),
+        "summary": "A run's newest progress event, or null (the operator shows it in the Analysis' status)",
+        "parameters": [analysis_param()],
+        "responses": responses(&[(200, json_response("The newest progress event, or null", ok))], &[400, 401, 403, 503]),
+    }));
 }
 
 fn admin_routes(doc: &mut Document) {
@@ -595,7 +602,7 @@ pub fn document() -> Value {
                 ADMIN_TOKEN: {"type": "http", "scheme": "bearer",
                     "description": "The gateway's admin token (--admin-token-file)"},
                 OPERATOR_TOKEN: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                    "description": "A token the operator signs (EdDSA) for one account with the repositories:read scope"},
+                    "description": "A token the operator signs (EdDSA) for one account with the repositories:read and runs:read scopes"},
             },
         },
     })

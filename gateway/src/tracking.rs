@@ -1,16 +1,20 @@
-//! What the operator reads for its RepositoryTrackers: where an account's repository and
-//! branch were last analyzed, by whichever run (a tracker's, or an Analysis applied by hand).
+//! What the operator reads: for its RepositoryTrackers, where an account's repository and
+//! branch were last analyzed, by whichever run (a tracker's, or an Analysis applied by hand);
+//! for its Analyses' status, a run's latest progress.
 //!
 //! `GET /v1/repositories/last-analyzed?url=URL&branch=BRANCH` with an operator-signed token
 //! carrying the `repositories:read` scope (the same EdDSA keys as runner tokens); the account
 //! is the token's. The URL is canonicalised as everywhere else, so any spelling of the remote
 //! finds its repository.
+//!
+//! `GET /v1/runs/{analysis}/progress/latest` with the `runs:read` scope: the newest progress
+//! event the runner wrote, or `null` (none yet, or no such analysis in the token's account).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::Method;
 use axum::http::request::Parts;
-use gitview_crds::results::LastAnalyzed;
-use gitview_crds::wire::{SCOPE_REPOSITORIES_READ, TokenClaims};
+use gitview_crds::results::{LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord};
+use gitview_crds::wire::{SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims};
 use serde::Deserialize;
 
 use crate::api::AppState;
@@ -25,23 +29,83 @@ use crate::read::ApiQuery;
 #[derive(Debug)]
 pub struct OperatorRead(pub TokenClaims);
 
+/// An operator token with the `runs:read` scope.
+#[derive(Debug)]
+pub struct OperatorRunsRead(pub TokenClaims);
+
+async fn operator_token(
+    parts: &mut Parts,
+    state: &AppState,
+    scope: &str,
+) -> Result<TokenClaims, ApiError> {
+    let token = bearer(parts, "operator token")?;
+    if token.starts_with(KEY_PREFIX) {
+        return Err(ApiError::unauthorized(
+            "API keys are not accepted here: this route takes an operator token",
+        ));
+    }
+    state.verifier.verify_scope(token, scope).await
+}
+
 impl FromRequestParts<AppState> for OperatorRead {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts, "operator token")?;
-        if token.starts_with(KEY_PREFIX) {
-            return Err(ApiError::unauthorized(
-                "API keys are not accepted here: this route takes an operator token",
-            ));
-        }
-        Ok(Self(
-            state
-                .verifier
-                .verify_scope(token, SCOPE_REPOSITORIES_READ)
-                .await?,
-        ))
+        operator_token(parts, state, SCOPE_REPOSITORIES_READ)
+            .await
+            .map(Self)
     }
+}
+
+impl FromRequestParts<AppState> for OperatorRunsRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        operator_token(parts, state, SCOPE_RUNS_READ)
+            .await
+            .map(Self)
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ProgressRow {
+    stage: String,
+    done: i64,
+    total: i64,
+    elapsed_ms: i64,
+    at: String,
+}
+
+async fn latest_progress(
+    State(state): State<AppState>,
+    OperatorRunsRead(claims): OperatorRunsRead,
+    crate::http::ApiPath(analysis): crate::http::ApiPath<String>,
+) -> Result<axum::Json<LatestProgress>, ApiError> {
+    let account = state.account_id(&claims.account).await?;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let row: Option<ProgressRow> = sqlx::query_as(concat!(
+        "SELECT stage, done, total, elapsed_ms, ",
+        db::rfc3339!("at"),
+        " AS at FROM progress_events WHERE account_id = $1 AND analysis_id = $2
+         ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(account)
+    .bind(&analysis)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(axum::Json(LatestProgress {
+        latest: row.map(|row| ProgressRecord {
+            event: ProgressEvent {
+                stage: row.stage,
+                done: unsigned(row.done),
+                total: unsigned(row.total),
+                elapsed_ms: unsigned(row.elapsed_ms),
+            },
+            at: row.at,
+        }),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,5 +142,11 @@ async fn last_analyzed(
 }
 
 pub(crate) fn routes(routes: Routes) -> Routes {
-    routes.on(Method::GET, "/v1/repositories/last-analyzed", last_analyzed)
+    routes
+        .on(Method::GET, "/v1/repositories/last-analyzed", last_analyzed)
+        .on(
+            Method::GET,
+            "/v1/runs/{analysis}/progress/latest",
+            latest_progress,
+        )
 }

@@ -817,3 +817,60 @@ async fn the_operator_reads_where_a_repository_was_last_analyzed() {
         .await;
     assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
 }
+
+#[tokio::test]
+async fn the_operator_reads_a_runs_latest_progress() {
+    let gw = Gateway::start().await;
+    gw.start_run("team-a", "uid-1", "https://git.example.com/org/repo.git")
+        .await;
+    let operator = |account: &str, scope: &str| {
+        let mut claims = claims(account, "");
+        claims.scope = vec![scope.into()];
+        sign(&gw.signing, &claims)
+    };
+    let runs = gitview_crds::wire::SCOPE_RUNS_READ;
+    let path = "/v1/runs/uid-1/progress/latest";
+    let (code, body) = gw.get(&operator("team-a", runs), path).await;
+    assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));
+    for (done, stage) in [(10, "extract"), (40, "extract"), (2, "summarize")] {
+        let (code, _) = gw
+            .post(
+                &gw.token("team-a", "uid-1"),
+                "/v1/runs/uid-1/progress",
+                &json!({"stage": stage, "done": done, "total": 80, "elapsedMs": 7}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::NO_CONTENT);
+    }
+    let (code, body) = gw.get(&operator("team-a", runs), path).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            &body["latest"]["stage"],
+            &body["latest"]["done"],
+            &body["latest"]["total"]
+        ),
+        (&json!("summarize"), &json!(2), &json!(80))
+    );
+    assert!(
+        body["latest"]["at"]
+            .as_str()
+            .is_some_and(|at| at.ends_with('Z')),
+        "{body}"
+    );
+    // Another account sees nothing; the trackers' scope, a runner token and a key are refused.
+    let (code, body) = gw.get(&operator("team-b", runs), path).await;
+    assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));
+    let (code, _) = gw
+        .get(
+            &operator("team-a", gitview_crds::wire::SCOPE_REPOSITORIES_READ),
+            path,
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, _) = gw.get(&gw.token("team-a", "uid-1"), path).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let key = gw.create_key("team-a", "reader").await.secret;
+    let (code, _) = gw.get(&key, path).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+}

@@ -23,6 +23,9 @@ use crate::settings::Settings;
 use crate::token::TokenSigner;
 use crate::{janitor, telemetry};
 
+/// How often a running attempt's progress is read from the gateway into its status.
+const PROGRESS_REFRESH: Duration = Duration::from_secs(15);
+
 /// Reconciles gitview Analyses into isolated, retried, cleaned-up runner pods.
 /// Connects to the cluster of `KUBECONFIG` (or the in-cluster service account).
 #[derive(Debug, Parser)]
@@ -138,7 +141,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None => tokio::spawn(std::future::pending()),
     };
 
-    let settings = Settings { gateway_url: args.gateway_url.clone(), runner_uid: args.runner_uid, ..Settings::default() };
+    let gateway_reader = match crate::gateway::GatewayReader::new(&args.gateway_url, signer_for_trackers) {
+        Ok(reader) => Some(Arc::new(reader)),
+        Err(err) => {
+            error!(error = %err, "cannot build the gateway client; trackers decide from their own runs, and runs show no progress");
+            None
+        }
+    };
+    let settings = Settings {
+        gateway_url: args.gateway_url.clone(),
+        runner_uid: args.runner_uid,
+        progress_refresh: gateway_reader.is_some().then_some(PROGRESS_REFRESH),
+        ..Settings::default()
+    };
     let reporter = Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) };
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -148,6 +163,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         stores: wiring.stores.clone(),
         clock: Arc::new(jiff::Timestamp::now),
+        gateway: gateway_reader.clone(),
     });
 
     let stores = wiring.stores.clone();
@@ -170,13 +186,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         metrics.clone(),
         Duration::from_secs(args.janitor_interval.max(10)),
     );
-    let gateway_reader = match crate::tracker::GatewayReader::new(&args.gateway_url, signer_for_trackers) {
-        Ok(reader) => Some(reader),
-        Err(err) => {
-            error!(error = %err, "cannot build the gateway client; trackers decide from their own runs");
-            None
-        }
-    };
     let trackers = Arc::new(crate::tracker::TrackerContext {
         gateway: gateway_reader,
         client: client.clone(),

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod conditions;
 pub mod error;
 pub mod fixtures;
+pub mod gateway;
 pub mod http;
 pub mod janitor;
 pub mod leader;

@@ -21,6 +21,9 @@ pub struct Settings {
     /// How long a pod may stay terminating (past its grace period) before its node is taken
     /// for lost and the attempt is recorded as failed.
     pub terminating_slack: Duration,
+    /// While an attempt runs, how often its progress is read from the gateway into
+    /// `status.progress`; `None`: not read (no gateway client).
+    pub progress_refresh: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -33,6 +36,7 @@ impl Default for Settings {
             runner_uid: 65532,
             deadline_slack: Duration::from_secs(30),
             terminating_slack: Duration::from_secs(60),
+            progress_refresh: None,
         }
     }
 }

@@ -121,7 +121,7 @@ pub fn read_claims(account: &str, now: Timestamp) -> TokenClaims {
         account: account.to_owned(),
         analysis: String::new(),
         attempt: 0,
-        scope: vec![gitview_crds::wire::SCOPE_REPOSITORIES_READ.to_owned()],
+        scope: vec![gitview_crds::wire::SCOPE_REPOSITORIES_READ.to_owned(), gitview_crds::wire::SCOPE_RUNS_READ.to_owned()],
         iat: now.as_second(),
         exp: now.as_second() + 300,
     }

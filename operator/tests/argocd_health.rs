@@ -77,6 +77,7 @@ fn reconciled(
         run_secrets: vec![],
         profile,
         missing_secrets: missing_secrets.iter().map(|s| (*s).to_owned()).collect(),
+        runner_progress: None,
         now,
     };
     let plan = decide(&observed, &Settings::default());

@@ -165,6 +165,7 @@ impl Scenario {
             metrics: self.metrics.clone(),
             stores: self.stores.clone(),
             clock: Arc::new(move || *now.lock().unwrap()),
+            gateway: None,
         });
         let server = tokio::spawn(serve(handle, calls.to_vec(), self.server_pods.clone(), self.analysis.clone()));
         let action = tokio::time::timeout(Duration::from_secs(10), reconcile(Arc::new(self.analysis.clone()), ctx))

@@ -339,3 +339,50 @@ pub async fn an_analysis_of_a_served_repository_lands_in_postgres(env: Arc<Env>,
     ensure!(last == new_head, "the repository advanced to {last}");
     Ok(())
 }
+
+pub async fn a_running_analysis_shows_its_runners_progress(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    // The real runner, held at its gate: the test writes through the gateway what the runner
+    // writes when a stage reports progress, with the attempt's own token from its run Secret.
+    env.git.create(&ns, 8)?;
+    let url = env.git.url(&ns);
+    env.apply(&profile(&format!("{ns}-held"), image::HELD))?;
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: slow, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\", ref: main}}\n  profile: {ns}-held\n"
+    ))?;
+    let an = await_analysis(&env.client, &ns, "slow", RUN, "Running", is(AnalysisPhase::Running)).await?;
+    let uid = an.metadata.uid.clone().context("uid")?;
+    let attempt = an.status.as_ref().and_then(|s| s.attempts.first()).context("an attempt")?;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
+    let secret = secrets.get(&attempt.pod).await?;
+    let token = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(gitview_crds::wire::keys::TOKEN))
+        .map(|t| String::from_utf8_lossy(&t.0).into_owned())
+        .context("the run token")?;
+    let start = serde_json::json!({"namespace": ns, "name": "slow", "attempt": 1, "repositoryUrl": url,
+                                   "branch": "main", "mode": "Full", "config": {}});
+    let (code, body) = env.gateway("POST", &format!("/v1/runs/{uid}/start"), &token, Some(&start))?;
+    ensure!(code == 200, "start: {code} {body}");
+    let event = serde_json::json!({"stage": "extract", "done": 3, "total": 8, "elapsedMs": 40});
+    let (code, body) = env.gateway("POST", &format!("/v1/runs/{uid}/progress"), &token, Some(&event))?;
+    ensure!(code == 204, "progress: {code} {body}");
+
+    // The operator reads it from the gateway into the status, and kubectl shows it.
+    let an = await_analysis(&env.client, &ns, "slow", Duration::from_secs(60), "progress extract 3/8", |an: &Analysis| {
+        an.status.as_ref().and_then(|s| s.progress.as_ref()).is_some_and(|p| p.summary == "attempt 1: extract 3/8")
+    })
+    .await?;
+    let progress = an.status.as_ref().and_then(|s| s.progress.clone()).context("progress")?;
+    ensure!((progress.stage.as_str(), progress.done, progress.total) == ("extract", Some(3), Some(8)), "{progress:?}");
+    let listed = env.kubectl_ok(&["get", "analysis", "slow", "-n", &ns])?;
+    ensure!(listed.contains("attempt 1: extract 3/8"), "kubectl get shows:\n{listed}");
+
+    // Released, the real runner finishes; the status says done.
+    env.open_gate(&ns)?;
+    let an = await_analysis(&env.client, &ns, "slow", RUN, "Succeeded", is(AnalysisPhase::Succeeded)).await?;
+    let progress = an.status.as_ref().and_then(|s| s.progress.clone()).context("progress")?;
+    ensure!(progress.stage == "done" && progress.done == Some(8), "{progress:?}");
+    Ok(())
+}

@@ -32,6 +32,8 @@ pub struct Observed<'a> {
     pub profile: Option<&'a AnalysisProfile>,
     /// Referenced credentials Secrets that do not exist.
     pub missing_secrets: Vec<String>,
+    /// The running attempt's latest progress from its runner (through the gateway).
+    pub runner_progress: Option<&'a gitview_crds::results::ProgressEvent>,
     pub now: Timestamp,
 }
 
@@ -277,16 +279,34 @@ fn advance(o: &Observed<'_>, settings: &Settings, status: &mut AnalysisStatus, p
             }
             _ => (AnalysisPhase::Pending, "scheduling", reason::ATTEMPT_PENDING, format!("attempt {}: pending", last.number)),
         };
-        if status.phase != Some(phase) || phase == AnalysisPhase::Pending {
-            // Progress the runner reported (through the gateway) is kept while it runs.
-            status.progress = Some(progress(stage, &text));
+        match o.runner_progress.filter(|_| phase == AnalysisPhase::Running) {
+            // What the runner last reported through the gateway: `extract 420/1000`.
+            Some(reported) => {
+                let as_count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                status.progress = Some(Progress {
+                    stage: reported.stage.clone(),
+                    done: Some(as_count(reported.done)),
+                    total: Some(as_count(reported.total)),
+                    summary: format!("attempt {}: {} {}/{}", last.number, reported.stage, reported.done, reported.total),
+                });
+            }
+            // Otherwise the runner's last report is kept while it runs.
+            None if status.phase != Some(phase) || phase == AnalysisPhase::Pending => {
+                status.progress = Some(progress(stage, &text));
+            }
+            None => {}
         }
         status.phase = Some(phase);
-        // Look again when the deadline backstop would fire, in case no event comes.
+        // Look again when the deadline backstop would fire, in case no event comes; while it
+        // runs, as often as its progress is refreshed.
         let started = last.start_time.as_ref().map_or(o.now, |t| t.0);
         let backstop = started
             + secs(Duration::from_secs(u64::try_from(deadline_seconds(o, settings)).unwrap_or(0)) + settings.deadline_slack);
-        plan.requeue_after = Some(until(o.now, backstop) + Duration::from_secs(1));
+        let mut again = until(o.now, backstop) + Duration::from_secs(1);
+        if let Some(refresh) = settings.progress_refresh.filter(|_| phase == AnalysisPhase::Running) {
+            again = again.min(refresh);
+        }
+        plan.requeue_after = Some(again);
         return Summary { ready: false, reconciling: true, stalled: false, reason: summary_reason, message: text };
     }
 

@@ -51,6 +51,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub stores: Stores,
     pub clock: Clock,
+    /// Where running attempts' progress is read (with [`Settings::progress_refresh`]).
+    pub gateway: Option<Arc<crate::gateway::GatewayReader>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -71,7 +73,8 @@ pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, 
         let started = Instant::now();
         let now = (ctx.clock)();
         let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &an.namespace().unwrap_or_default());
-        let snapshot = observe::observe(&an, &ctx.stores, &pods).await?;
+        let mut snapshot = observe::observe(&an, &ctx.stores, &pods).await?;
+        snapshot.runner_progress = runner_progress(&an, &ctx).await;
         let plan = decide::decide(&snapshot.observed(&an, now), &ctx.settings);
         debug!(?plan, "decided");
         let requeue = plan.requeue_after;
@@ -81,6 +84,32 @@ pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, 
     }
     .instrument(span)
     .await
+}
+
+/// The latest progress the running attempt's runner wrote through the gateway, if the
+/// Analysis is running and the gateway answers (a failure is logged and shows no progress:
+/// it must not stop the reconcile).
+async fn runner_progress(an: &Analysis, ctx: &Context) -> Option<gitview_crds::results::ProgressEvent> {
+    let gateway = ctx.gateway.as_ref()?;
+    let status = an.status.as_ref()?;
+    if status.phase != Some(gitview_crds::v1alpha1::AnalysisPhase::Running) || status.attempts.last().is_none_or(|a| a.is_finished()) {
+        return None;
+    }
+    let (namespace, uid) = (an.namespace()?, an.metadata.uid.clone()?);
+    let ns = match Api::<k8s_openapi::api::core::v1::Namespace>::all(ctx.client.clone()).get(&namespace).await {
+        Ok(ns) => ns,
+        Err(err) => {
+            debug!(error = %err, "cannot read the namespace for the run's account");
+            return None;
+        }
+    };
+    match gateway.latest_progress(&act::account_of(&ns), &uid).await {
+        Ok(progress) => progress,
+        Err(err) => {
+            debug!(error = %err, "cannot read the run's progress from the gateway");
+            None
+        }
+    }
 }
 
 /// What a failed reconcile does: count it by class and retry after the class's delay.

@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub run_secrets: Vec<(String, Option<i32>)>,
     pub profile: Option<Arc<AnalysisProfile>>,
     pub missing_secrets: Vec<String>,
+    /// The running attempt's latest progress, as its runner wrote it through the gateway.
+    pub runner_progress: Option<gitview_crds::results::ProgressEvent>,
 }
 
 impl Snapshot {
@@ -48,6 +50,7 @@ impl Snapshot {
             run_secrets: self.run_secrets.clone(),
             profile: self.profile.as_deref(),
             missing_secrets: self.missing_secrets.clone(),
+            runner_progress: self.runner_progress.as_ref(),
             now,
         }
     }
@@ -106,5 +109,5 @@ pub async fn observe(an: &Analysis, stores: &Stores, pods_api: &Api<Pod>) -> Res
         .collect();
     let profile = stores.profiles.get(&ObjectRef::new(&an.spec.run.profile));
 
-    Ok(Snapshot { pods, run_secrets, profile, missing_secrets })
+    Ok(Snapshot { pods, run_secrets, profile, missing_secrets, runner_progress: None })
 }

@@ -25,11 +25,14 @@ struct World {
     missing: Vec<String>,
     now: Timestamp,
     analysis_deleted: bool,
+    /// What the runner last reported through the gateway.
+    reported: Option<gitview_crds::results::ProgressEvent>,
+    settings: Settings,
 }
 
 impl World {
     fn new(an: gitview_crds::v1alpha1::Analysis) -> Self {
-        Self { an, pods: vec![], secrets: vec![], profile: Some(profile()), missing: vec![], now: at(0), analysis_deleted: false }
+        Self { an, pods: vec![], secrets: vec![], profile: Some(profile()), missing: vec![], now: at(0), analysis_deleted: false, reported: None, settings: Settings::default() }
     }
 
     /// One reconcile: decide, then apply the plan as `act` would.
@@ -41,9 +44,10 @@ impl World {
             run_secrets: self.secrets.clone(),
             profile: self.profile.as_ref(),
             missing_secrets: self.missing.clone(),
+            runner_progress: self.reported.as_ref(),
             now: self.now,
         };
-        let plan = decide(&observed, &Settings::default());
+        let plan = decide(&observed, &self.settings);
         for action in plan.before_status.iter().chain(&plan.after_status) {
             match action {
                 Action::StartAttempt(start) => {
@@ -124,6 +128,36 @@ fn first_reconcile_starts_attempt_one() {
     // A second reconcile before the pod shows up in the cache starts nothing new.
     let again = w.step();
     assert!(started(&again).is_empty());
+}
+
+#[test]
+fn a_running_attempt_shows_what_its_runner_reported() {
+    let mut w = World::new(analysis("demo"));
+    w.settings.progress_refresh = Some(Duration::from_secs(15));
+    w.step();
+    // Pending: nothing reported yet, and no refresh before the pod runs.
+    w.reported = Some(gitview_crds::results::ProgressEvent { stage: "extract".into(), done: 420, total: 1000, elapsed_ms: 900 });
+    let plan = w.step();
+    assert_eq!(w.an.status.as_ref().unwrap().progress.as_ref().unwrap().stage, "scheduling");
+    assert!(plan.requeue_after > Some(Duration::from_secs(15)), "{:?}", plan.requeue_after);
+    w.set_pod(1, PodFixture::running);
+    w.now = at(5);
+    let plan = w.step();
+    let progress = w.an.status.as_ref().unwrap().progress.clone().unwrap();
+    assert_eq!(
+        (progress.stage.as_str(), progress.done, progress.total, progress.summary.as_str()),
+        ("extract", Some(420), Some(1000), "attempt 1: extract 420/1000")
+    );
+    // Looked at again when the progress is refreshed.
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(15)));
+    // A refresh without an answer from the gateway keeps the last report.
+    w.reported = None;
+    w.now = at(20);
+    w.step();
+    assert_eq!(w.an.status.as_ref().unwrap().progress.as_ref().unwrap().summary, "attempt 1: extract 420/1000");
+    // Without a gateway client, only the deadline backstop.
+    w.settings.progress_refresh = None;
+    assert!(w.step().requeue_after > Some(Duration::from_secs(3000)));
 }
 
 #[test]

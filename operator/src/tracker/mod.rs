@@ -37,6 +37,7 @@ use tracing::{debug, info, warn};
 use crate::analysis::act::FIELD_MANAGER;
 use crate::conditions::{self, READY, RECONCILING, STALLED};
 use crate::error::{Error, is_not_found};
+pub use crate::gateway::GatewayReader;
 use crate::metrics::Metrics;
 use crate::scope::WatchScope;
 use decide::{Owned, Step};
@@ -49,44 +50,7 @@ pub struct TrackerContext {
     pub metrics: Arc<Metrics>,
     /// Where the gateway says a repository was last analyzed (by any run, a tracker's or
     /// not); without it, or when it does not answer, the tracker's own runs decide.
-    pub gateway: Option<GatewayReader>,
-}
-
-/// Reads the gateway's `/v1/repositories/last-analyzed` with a token the operator signs.
-#[allow(missing_debug_implementations)]
-pub struct GatewayReader {
-    pub url: String,
-    pub signer: crate::token::TokenSigner,
-    pub http: reqwest::Client,
-}
-
-impl GatewayReader {
-    /// A reader of the gateway at `url` (timeouts of a few seconds: a poll must not hang on it).
-    pub fn new(url: &str, signer: crate::token::TokenSigner) -> Result<Self, reqwest::Error> {
-        gitview_runner::tls::install_crypto_provider();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).connect_timeout(Duration::from_secs(3)).build()?;
-        Ok(Self { url: url.trim_end_matches('/').to_owned(), signer, http })
-    }
-
-    /// The last analyzed commit of `repository` and `branch` in `account`.
-    async fn last_analyzed(&self, account: &str, repository: &str, branch: &str) -> Result<Option<String>, String> {
-        let token = self.signer.sign(&crate::token::read_claims(account, Timestamp::now())).map_err(|e| e.to_string())?;
-        let mut url = reqwest::Url::parse(&format!("{}/v1/repositories/last-analyzed", self.url)).map_err(|e| e.to_string())?;
-        url.query_pairs_mut().append_pair("url", repository).append_pair("branch", branch);
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("the gateway answered {status}"));
-        }
-        let body: gitview_crds::results::LastAnalyzed = response.json().await.map_err(|e| e.to_string())?;
-        Ok(body.last_analyzed_commit)
-    }
+    pub gateway: Option<Arc<GatewayReader>>,
 }
 
 /// The gateway account of a namespace, by the rule Analyses write under.
