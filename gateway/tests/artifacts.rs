@@ -426,9 +426,7 @@ fn gofakes3() -> PathBuf {
     if let Some(path) = std::env::var_os("GITVIEW_GOFAKES3") {
         return PathBuf::from(path);
     }
-    let cache = std::env::var_os("GITVIEW_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/gitview"));
+    let cache = common::cache_dir();
     let dir = cache.join(format!("tools/gofakes3-{VERSION}"));
     let bin = dir.join("gofakes3");
     if bin.exists() {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use common::{ADMIN_TOKEN, Gateway, batch, commit};
+use common::{ADMIN_TOKEN, Gateway, batch, cache_dir, commit};
 use gitview_gateway::limits::{DEFAULT_BURST, DEFAULT_PER_SECOND, LimitClock, RateLimit};
 use gitview_gateway::openapi::{EXAMPLE_ACCOUNT, EXAMPLE_ANALYSIS};
 use reqwest::StatusCode;
@@ -32,13 +32,6 @@ const DEFAULT_EXAMPLES: u32 = 40;
 const DEFAULT_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
 /// Fixed, so a failure reproduces; `$GITVIEW_FUZZ_SEED` to explore.
 const DEFAULT_SEED: u64 = 20_240_501;
-
-fn cache_dir() -> PathBuf {
-    std::env::var_os("GITVIEW_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/gitview")))
-        .expect("GITVIEW_CACHE or HOME is set")
-}
 
 fn version_of(program: &Path) -> Option<String> {
     let out = Command::new(program).arg("--version").output().ok()?;

@@ -263,3 +263,14 @@ impl Gateway {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// The cache folder for tools the tests build or install: `$GITVIEW_CACHE`, else
+/// `~/.cache/gitview` (as `test.sh` uses it).
+pub fn cache_dir() -> std::path::PathBuf {
+    std::env::var_os("GITVIEW_CACHE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache/gitview"))
+        })
+        .expect("GITVIEW_CACHE or HOME is set")
+}
