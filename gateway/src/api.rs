@@ -661,18 +661,24 @@ async fn artifact(
             }
             hasher.update(&chunk);
             if let Some((_, writer)) = &mut upload {
-                writer.put(chunk).await.map_err(storage_error)?;
+                writer
+                    .put(chunk)
+                    .await
+                    .map_err(|err| storage_error(&state.metrics, err))?;
                 continue;
             }
             head.extend_from_slice(&chunk);
             if head.len() > INLINE_ARTIFACT_LIMIT {
                 let store = state.artifacts.as_ref().ok_or_else(too_large)?;
                 let key = ArtifactStore::new_key(account, &analysis, &name);
-                let mut writer = store.upload(&key).await.map_err(storage_error)?;
+                let mut writer = store
+                    .upload(&key)
+                    .await
+                    .map_err(|err| storage_error(&state.metrics, err))?;
                 let first = bytes::Bytes::from(std::mem::take(&mut head));
                 let put = writer.put(first).await;
                 upload = Some((key, writer));
-                put.map_err(storage_error)?;
+                put.map_err(|err| storage_error(&state.metrics, err))?;
             }
         }
         Ok(())
@@ -685,7 +691,10 @@ async fn artifact(
         }
         (Err(err), None) => return Err(err),
         (Ok(()), Some((key, writer))) => {
-            writer.finish().await.map_err(storage_error)?;
+            writer
+                .finish()
+                .await
+                .map_err(|err| storage_error(&state.metrics, err))?;
             Some(key)
         }
         (Ok(()), None) => None,
@@ -708,6 +717,10 @@ async fn artifact(
         head,
     )
     .await;
+    if stored.is_ok() {
+        let kind = if key.is_some() { "object" } else { "inline" };
+        state.metrics.artifact_stored(kind, size);
+    }
     let store = state.artifacts.as_ref();
     match (stored, store) {
         (Ok(Some(old)), Some(store)) => {
@@ -731,7 +744,8 @@ async fn artifact(
 
 /// The object store failed: logged with its detail, answered without (it can name buckets
 /// and hosts); 503, since a retry may well succeed.
-fn storage_error(err: object_store::Error) -> ApiError {
+fn storage_error(metrics: &Metrics, err: object_store::Error) -> ApiError {
+    metrics.object_store_failed("write");
     tracing::warn!(error = %err, "object storage failed");
     ApiError::unavailable("the artifact store failed; retry")
 }

@@ -31,6 +31,13 @@ pub struct TableLabels {
     pub table: &'static str,
 }
 
+/// The label of the artifact series: where the bytes went (`inline`, `object`), or which
+/// object-store operation failed (`write`, `read`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    pub kind: &'static str,
+}
+
 /// The route label of requests no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
@@ -45,6 +52,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     rows: Family<TableLabels, Counter>,
+    artifact_bytes: Family<StoreLabels, Counter>,
+    object_store_errors: Family<StoreLabels, Counter>,
     pool_size: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
@@ -66,6 +75,8 @@ impl Default for Metrics {
             latency_histogram,
         );
         let rows = Family::<TableLabels, Counter>::default();
+        let artifact_bytes = Family::<StoreLabels, Counter>::default();
+        let object_store_errors = Family::<StoreLabels, Counter>::default();
         let (pool_size, pool_idle, pool_max) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -82,6 +93,16 @@ impl Default for Metrics {
             "rows_written",
             "Rows inserted, by table (commits and their file stats)",
             rows.clone(),
+        );
+        registry.register(
+            "artifact_bytes",
+            "Artifact bytes stored, by where: inline (in the row) or object (the object store)",
+            artifact_bytes.clone(),
+        );
+        registry.register(
+            "object_store_errors",
+            "Object store operations that failed, by kind: write or read",
+            object_store_errors.clone(),
         );
         registry.register(
             "db_pool_connections",
@@ -103,6 +124,8 @@ impl Default for Metrics {
             requests,
             latency,
             rows,
+            artifact_bytes,
+            object_store_errors,
             pool_size,
             pool_idle,
             pool_max,
@@ -133,6 +156,20 @@ impl Metrics {
     /// Counts rows inserted into `table`.
     pub fn rows_written(&self, table: &'static str, rows: u64) {
         self.rows.get_or_create(&TableLabels { table }).inc_by(rows);
+    }
+
+    /// Counts the bytes of a stored artifact, `inline` or in the `object` store.
+    pub fn artifact_stored(&self, kind: &'static str, bytes: u64) {
+        self.artifact_bytes
+            .get_or_create(&StoreLabels { kind })
+            .inc_by(bytes);
+    }
+
+    /// Counts a failed object-store `write` or `read`.
+    pub fn object_store_failed(&self, kind: &'static str) {
+        self.object_store_errors
+            .get_or_create(&StoreLabels { kind })
+            .inc();
     }
 
     /// The text exposition, with the pool's current figures.

@@ -574,7 +574,7 @@ async fn analysis(
     for (name, media_type, size, sha256, content, key) in artifacts {
         let content = match (content, key, &state.artifacts) {
             (Some(content), _, _) => Some(content),
-            (None, Some(key), Some(store)) => Some(read_object(store, &key).await?),
+            (None, Some(key), Some(store)) => Some(read_object(store, &state.metrics, &key).await?),
             _ => None,
         };
         match (name.as_str(), content) {
@@ -619,16 +619,24 @@ async fn analysis(
 
 /// An object's whole content (the detail's story and timeline, bounded by
 /// [`DETAIL_OBJECT_LIMIT`]).
-async fn read_object(store: &ArtifactStore, key: &str) -> Result<Vec<u8>, ApiError> {
-    let mut stream = store.read(key).await.map_err(object_read_error)?;
+async fn read_object(
+    store: &ArtifactStore,
+    metrics: &crate::metrics::Metrics,
+    key: &str,
+) -> Result<Vec<u8>, ApiError> {
+    let mut stream = store
+        .read(key)
+        .await
+        .map_err(|err| object_read_error(metrics, err))?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
-        bytes.extend_from_slice(&chunk.map_err(object_read_error)?);
+        bytes.extend_from_slice(&chunk.map_err(|err| object_read_error(metrics, err))?);
     }
     Ok(bytes)
 }
 
-fn object_read_error(err: object_store::Error) -> ApiError {
+fn object_read_error(metrics: &crate::metrics::Metrics, err: object_store::Error) -> ApiError {
+    metrics.object_store_failed("read");
     tracing::warn!(error = %err, "reading an artifact object failed");
     ApiError::unavailable("the artifact store failed; retry")
 }
@@ -708,7 +716,10 @@ async fn artifact(
                     "this artifact is in object storage, which this gateway is not configured with",
                 )
             })?;
-            let stream = store.read(&key).await.map_err(object_read_error)?;
+            let stream = store
+                .read(&key)
+                .await
+                .map_err(|err| object_read_error(&state.metrics, err))?;
             if scrub {
                 Response::new(storage::body_stream(scrubbed_lines(stream)))
             } else {

@@ -270,6 +270,27 @@ async fn a_local_directory_holds_large_artifacts() {
         2,
         "an over-large upload left an object"
     );
+    // /metrics counts the bytes by where they went.
+    let metrics = gw
+        .http
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = |kind: &str| -> u64 {
+        let prefix = format!("gitview_gateway_artifact_bytes_total{{kind=\"{kind}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let stored_objects = INLINE_ARTIFACT_LIMIT * 9 + 12_345 + INLINE_ARTIFACT_LIMIT * 2;
+    assert!(counted("object") > stored_objects as u64, "{metrics}");
+    assert_eq!(counted("inline"), 6, "{metrics}");
 
     // A client that goes away mid-upload: no row, and its parts are removed.
     gw.start_run("team-a", "uid-cut", "https://h/cut").await;
