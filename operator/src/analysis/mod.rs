@@ -17,7 +17,7 @@ pub mod decide;
 pub mod observe;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use gitview_crds::labels;
@@ -53,6 +53,32 @@ pub struct Context {
     pub clock: Clock,
     /// Where running attempts' progress is read (with [`Settings::progress_refresh`]).
     pub gateway: Option<Arc<crate::gateway::GatewayReader>>,
+}
+
+/// How long a namespace's gateway account is taken from [`ACCOUNTS`] for progress reads
+/// (starting an attempt always reads the Namespace afresh).
+const ACCOUNT_TTL: Duration = Duration::from_secs(300);
+
+/// Gateway accounts by namespace, for progress reads: one Namespace read per namespace every
+/// [`ACCOUNT_TTL`], not one per running Analysis every refresh.
+static ACCOUNTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>> =
+    std::sync::LazyLock::new(Default::default);
+
+async fn cached_account(client: &Client, namespace: &str) -> Option<String> {
+    let cached = ACCOUNTS.lock().ok()?.get(namespace).filter(|(_, at)| at.elapsed() < ACCOUNT_TTL).map(|(a, _)| a.clone());
+    if cached.is_some() {
+        return cached;
+    }
+    let ns = match Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get(namespace).await {
+        Ok(ns) => ns,
+        Err(err) => {
+            debug!(error = %err, "cannot read the namespace for the run's account");
+            return None;
+        }
+    };
+    let account = act::account_of(&ns);
+    ACCOUNTS.lock().ok()?.insert(namespace.to_owned(), (account.clone(), Instant::now()));
+    Some(account)
 }
 
 impl std::fmt::Debug for Context {
@@ -96,14 +122,8 @@ async fn runner_progress(an: &Analysis, ctx: &Context) -> Option<gitview_crds::r
         return None;
     }
     let (namespace, uid) = (an.namespace()?, an.metadata.uid.clone()?);
-    let ns = match Api::<k8s_openapi::api::core::v1::Namespace>::all(ctx.client.clone()).get(&namespace).await {
-        Ok(ns) => ns,
-        Err(err) => {
-            debug!(error = %err, "cannot read the namespace for the run's account");
-            return None;
-        }
-    };
-    match gateway.latest_progress(&act::account_of(&ns), &uid).await {
+    let account = cached_account(&ctx.client, &namespace).await?;
+    match gateway.latest_progress(&account, &uid).await {
         Ok(progress) => progress,
         Err(err) => {
             debug!(error = %err, "cannot read the run's progress from the gateway");
