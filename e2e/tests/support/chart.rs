@@ -43,6 +43,7 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(env: Arc<Env>, ns: 
     let namespaced_role = format!("kind: Role\nmetadata:\n  name: gitview-operator\n  namespace: {ns}\n");
     let values_sets: Vec<(&str, Vec<&str>, &str)> = vec![
         ("defaults", vec![], "kind: StatefulSet"),
+        ("defaults: the gateway on its ReadWriteOnce artifacts claim is replaced old pod first", vec![], "rollingUpdate: {maxSurge: 0, maxUnavailable: 1}"),
         (
             "two operator replicas, runner network policy",
             vec![
