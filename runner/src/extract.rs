@@ -78,9 +78,27 @@ pub fn open(path: &Path) -> Result<gix::Repository, ExtractError> {
         path: path.to_owned(),
         source,
     })?;
-    // Tree diffs read the same trees over and over.
-    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+    set_caches(&mut repo);
     Ok(repo)
+}
+
+/// Bytes of decoded objects (trees, mostly) a handle keeps by id: tree diffs read the same
+/// trees over and over.
+const OBJECT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Bytes of objects a handle keeps by their place in a pack (like git's delta base cache):
+/// in `git log` order, the previous version of a file is often a delta of the version just
+/// read, and resolving its delta chain stops at the cached version.
+const PACK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Sets the object caches of a handle that extracts commits (each extraction thread has its
+/// own handle, so these are per thread).
+pub fn set_caches(repo: &mut gix::Repository) {
+    repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+            PACK_CACHE_BYTES,
+        ))
+    });
 }
 
 /// Resolves `rev` (anything `git rev-parse` takes) to a commit, peeling tags.

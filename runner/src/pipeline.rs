@@ -446,42 +446,43 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
+/// Consecutive commits of the plan one worker extracts in a row. A blob that one commit
+/// changes is often the new side of a commit shortly after it in the plan; a worker that sees
+/// both reads the blob once ([`crate::lines`]).
+const BLOCK: usize = 512;
+
 /// Commits extracted on worker threads, handed out in the plan's order.
 ///
-/// gix repositories are not shared between threads in this build (no `parallel` feature), so
-/// each worker opens its own handle on the same repository, takes every n-th commit, and
-/// sends its records through a bounded channel; the caller takes them round-robin, so the
-/// order (and the output) is exactly that of a single thread. Public for the history benchmark
-/// (`benches/history.rs`), which times extraction alone.
+/// Each worker has its own handle (and caches) on the caller's object store, shared so that
+/// the packs are mapped into memory once, takes every n-th block of
+/// [`BLOCK`] consecutive commits, and sends its records through a bounded channel that holds
+/// two blocks (so that it keeps working while the caller takes the other workers' blocks); the
+/// caller takes them block by block, round-robin, so the order (and the output) is exactly that
+/// of a single thread. Public for the history benchmark (`benches/history.rs`), which times
+/// extraction alone.
 #[derive(Debug)]
 pub struct ParallelExtract {
     receivers: Vec<std::sync::mpsc::Receiver<Result<CommitRecord, ExtractError>>>,
 }
 
 impl ParallelExtract {
-    /// Starts `threads` workers (at least one, at most one per commit) over `commits`.
+    /// Starts `threads` workers (at least one, at most one per block) over `commits`.
     pub fn spawn(
         repo: &gix::Repository,
         commits: &[gix::ObjectId],
         options: &ExtractOptions,
         threads: usize,
     ) -> Self {
-        let threads = threads.clamp(1, commits.len().max(1));
-        let location = repo.workdir().unwrap_or_else(|| repo.git_dir()).to_owned();
+        let threads = threads.clamp(1, commits.len().div_ceil(BLOCK).max(1));
+        let shared = repo.clone().into_sync();
         let commits: std::sync::Arc<[gix::ObjectId]> = commits.into();
         let receivers = (0..threads)
             .map(|worker| {
-                let (sender, receiver) = std::sync::mpsc::sync_channel(64);
-                let (location, commits, options) =
-                    (location.clone(), commits.clone(), options.clone());
+                let (sender, receiver) = std::sync::mpsc::sync_channel(2 * BLOCK);
+                let (shared, commits, options) = (shared.clone(), commits.clone(), options.clone());
                 std::thread::spawn(move || {
-                    let repo = match extract::open(&location) {
-                        Ok(repo) => repo,
-                        Err(err) => {
-                            let _ = sender.send(Err(err));
-                            return;
-                        }
-                    };
+                    let mut repo = shared.to_thread_local();
+                    extract::set_caches(&mut repo);
                     let mut extractor = match Extractor::new(&repo, options) {
                         Ok(extractor) => extractor,
                         Err(err) => {
@@ -489,7 +490,8 @@ impl ParallelExtract {
                             return;
                         }
                     };
-                    for &id in commits.iter().skip(worker).step_by(threads) {
+                    let blocks = commits.chunks(BLOCK).skip(worker).step_by(threads);
+                    for &id in blocks.flatten() {
                         let record = extractor.commit(id);
                         let failed = record.is_err();
                         // A closed channel: the pipeline stopped early; so do we.
@@ -506,7 +508,7 @@ impl ParallelExtract {
 
     /// The record of the plan's `index`-th commit (asked for in order: 0, 1, 2, …).
     pub fn next(&mut self, index: usize) -> Result<CommitRecord, PipelineError> {
-        let receiver = &self.receivers[index % self.receivers.len()];
+        let receiver = &self.receivers[(index / BLOCK) % self.receivers.len()];
         Ok(receiver
             .recv()
             .map_err(|_| PipelineError::ExtractThread)??)
