@@ -24,7 +24,7 @@ use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
 
 use crate::error::ExtractError;
-use crate::numstat::{self, LineCounts, Side};
+use crate::numstat::{self, LineCounts, LineDiff, Side};
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
 use crate::walk::{self, CommitGraph};
 
@@ -171,6 +171,7 @@ pub struct Extractor<'r> {
     options: ExtractOptions,
     resources: gix::diff::blob::Platform,
     mailmap: Option<gix::mailmap::Snapshot>,
+    line_diff: LineDiff,
 }
 
 impl std::fmt::Debug for Extractor<'_> {
@@ -203,6 +204,7 @@ impl<'r> Extractor<'r> {
             options,
             resources,
             mailmap,
+            line_diff: LineDiff::default(),
         })
     }
 
@@ -330,7 +332,7 @@ impl<'r> Extractor<'r> {
             let new = self.raw_side(pair.new)?;
             let old = old.as_deref().map_or(Side::Missing, Side::Data);
             let new = new.as_deref().map_or(Side::Missing, Side::Data);
-            return Ok(numstat::numstat(old, new, same_contents));
+            return Ok(self.line_diff.numstat(old, new, same_contents));
         }
 
         let hash = self.repo.object_hash();
@@ -349,7 +351,7 @@ impl<'r> Extractor<'r> {
                 .map_err(gix::Error::from)?;
         }
         let prepared = self.resources.prepare_diff().map_err(gix::Error::from)?;
-        Ok(numstat::numstat(
+        Ok(self.line_diff.numstat(
             side_of(prepared.old.data),
             side_of(prepared.new.data),
             same_contents,
