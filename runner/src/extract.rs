@@ -24,7 +24,7 @@ use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
 
 use crate::error::ExtractError;
-use crate::numstat::{self, LineCounts, Side};
+use crate::numstat::{self, LineCounts, LineDiff, Side};
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
 use crate::walk::{self, CommitGraph};
 
@@ -78,9 +78,27 @@ pub fn open(path: &Path) -> Result<gix::Repository, ExtractError> {
         path: path.to_owned(),
         source,
     })?;
-    // Tree diffs read the same trees over and over.
-    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+    set_caches(&mut repo);
     Ok(repo)
+}
+
+/// Bytes of decoded objects (trees, mostly) a handle keeps by id: tree diffs read the same
+/// trees over and over.
+const OBJECT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Bytes of objects a handle keeps by their place in a pack (like git's delta base cache):
+/// in `git log` order, the previous version of a file is often a delta of the version just
+/// read, and resolving its delta chain stops at the cached version.
+const PACK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Sets the object caches of a handle that extracts commits (each extraction thread has its
+/// own handle, so these are per thread).
+pub fn set_caches(repo: &mut gix::Repository) {
+    repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+            PACK_CACHE_BYTES,
+        ))
+    });
 }
 
 /// Resolves `rev` (anything `git rev-parse` takes) to a commit, peeling tags.
@@ -153,6 +171,7 @@ pub struct Extractor<'r> {
     options: ExtractOptions,
     resources: gix::diff::blob::Platform,
     mailmap: Option<gix::mailmap::Snapshot>,
+    line_diff: LineDiff,
 }
 
 impl std::fmt::Debug for Extractor<'_> {
@@ -185,6 +204,7 @@ impl<'r> Extractor<'r> {
             options,
             resources,
             mailmap,
+            line_diff: LineDiff::default(),
         })
     }
 
@@ -312,7 +332,7 @@ impl<'r> Extractor<'r> {
             let new = self.raw_side(pair.new)?;
             let old = old.as_deref().map_or(Side::Missing, Side::Data);
             let new = new.as_deref().map_or(Side::Missing, Side::Data);
-            return Ok(numstat::numstat(old, new, same_contents));
+            return Ok(self.line_diff.numstat(old, new, same_contents));
         }
 
         let hash = self.repo.object_hash();
@@ -331,7 +351,7 @@ impl<'r> Extractor<'r> {
                 .map_err(gix::Error::from)?;
         }
         let prepared = self.resources.prepare_diff().map_err(gix::Error::from)?;
-        Ok(numstat::numstat(
+        Ok(self.line_diff.numstat(
             side_of(prepared.old.data),
             side_of(prepared.new.data),
             same_contents,

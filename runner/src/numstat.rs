@@ -15,7 +15,9 @@
 //!   and so do `a\r\n` and `a\n`.
 //! * A missing side (an added or deleted file) is empty and never binary.
 
-use gix::diff::blob::{Algorithm, Diff, InternedInput};
+use gix::bstr::ByteSlice as _;
+use gix::diff::blob::{Algorithm, Diff, Token};
+use gix::hashtable::hash_table::HashTable;
 
 /// How many leading bytes git inspects for a NUL to call a buffer binary (`FIRST_FEW_BYTES`).
 pub const FIRST_FEW_BYTES: usize = 8000;
@@ -84,37 +86,247 @@ impl<'a> Side<'a> {
 /// The numstat of a file pair. `same_contents` is true when both sides are the same blob (a
 /// mode-only change), which git reports as `0 0` without diffing (unless binary).
 pub fn numstat(old: Side<'_>, new: Side<'_>, same_contents: bool) -> LineCounts {
-    if old.is_binary() || new.is_binary() {
-        return LineCounts::Binary;
-    }
-    if same_contents {
-        return LineCounts::Text {
-            added: 0,
-            deleted: 0,
-        };
-    }
-    let (added, deleted) = count_lines(old.contents(), new.contents());
-    LineCounts::Text { added, deleted }
+    LineDiff::default().numstat(old, new, same_contents)
 }
 
 /// Lines added and deleted by a Myers line diff from `old` to `new`.
 pub fn count_lines(old: &[u8], new: &[u8]) -> (u64, u64) {
-    if old == new {
-        return (0, 0);
+    LineDiff::default().count_lines(old, new)
+}
+
+/// A line diff whose tables and buffers are kept from one file to the next.
+///
+/// It computes the same diff as gix's [`InternedInput`](gix::diff::blob::InternedInput) of both
+/// files followed by [`Diff::compute`] with Myers, with less work for the lines both files share
+/// at their start and end (usually most of them):
+/// * Those common lines are found by comparing bytes, not by hashing lines.
+/// * If nothing is left between them on one side, the lines left on the other side are all
+///   added (or deleted): that is what the Myers diff answers without looking at them.
+/// * Otherwise only the lines between them are interned; a common line is only looked up, and
+///   one that occurs nowhere in between gets a shared placeholder id. The diff still sees every
+///   line, as it must: git's `xdl_cleanup_records()` (and the Myers port) classify the lines
+///   between the common ends by how often they occur in the *whole* other file, and the lines
+///   that only occur in the common ends are never classified or compared.
+#[derive(Default)]
+pub struct LineDiff {
+    /// Ids of the distinct lines between the common ends, hashed by their bytes.
+    table: HashTable<u32>,
+    /// Per id: which side (`false`: old) and where in it its first occurrence is.
+    lines: Vec<(bool, usize, usize)>,
+    hashes: Vec<u64>,
+    hasher: foldhash::fast::FixedState,
+    old_middle: Vec<Token>,
+    new_middle: Vec<Token>,
+    before: Vec<Token>,
+    after: Vec<Token>,
+    diff: Diff,
+}
+
+impl std::fmt::Debug for LineDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineDiff").finish_non_exhaustive()
     }
-    if old.is_empty() {
-        return (line_count(new), 0);
+}
+
+impl LineDiff {
+    /// [`numstat()`] with this diff's buffers.
+    pub fn numstat(&mut self, old: Side<'_>, new: Side<'_>, same_contents: bool) -> LineCounts {
+        if old.is_binary() || new.is_binary() {
+            return LineCounts::Binary;
+        }
+        if same_contents {
+            return LineCounts::Text {
+                added: 0,
+                deleted: 0,
+            };
+        }
+        let (added, deleted) = self.count_lines(old.contents(), new.contents());
+        LineCounts::Text { added, deleted }
     }
-    if new.is_empty() {
-        return (0, line_count(old));
+
+    /// [`count_lines()`] with this diff's buffers.
+    pub fn count_lines(&mut self, old: &[u8], new: &[u8]) -> (u64, u64) {
+        if old == new {
+            return (0, 0);
+        }
+        if old.is_empty() {
+            return (line_count(new), 0);
+        }
+        if new.is_empty() {
+            return (0, line_count(old));
+        }
+        let (prefix, old_end, new_end) = common_ends(old, new);
+        let (old_middle, new_middle) = (&old[prefix..old_end], &new[prefix..new_end]);
+        if old_middle.is_empty() || new_middle.is_empty() {
+            return (line_count(new_middle), line_count(old_middle));
+        }
+
+        self.table.clear();
+        self.lines.clear();
+        self.hashes.clear();
+        // The lines between the common ends, interned.
+        self.old_middle.clear();
+        let mut start = prefix;
+        for line in lines(old_middle) {
+            let token = self.intern(old, new, false, start, line);
+            self.old_middle.push(token);
+            start += line.len();
+        }
+        self.new_middle.clear();
+        let mut start = prefix;
+        for line in lines(new_middle) {
+            let token = self.intern(old, new, true, start, line);
+            self.new_middle.push(token);
+            start += line.len();
+        }
+        // The common ends, looked up (the same on both sides).
+        let placeholder = Token(u32::try_from(self.lines.len()).expect("fewer than 2^32 lines"));
+        self.before.clear();
+        self.after.clear();
+        for line in lines(&old[..prefix]) {
+            let token = self.look_up(old, new, line).unwrap_or(placeholder);
+            self.before.push(token);
+        }
+        self.after.extend_from_slice(&self.before);
+        self.before.extend_from_slice(&self.old_middle);
+        self.after.extend_from_slice(&self.new_middle);
+        for line in lines(&old[old_end..]) {
+            let token = self.look_up(old, new, line).unwrap_or(placeholder);
+            self.before.push(token);
+            self.after.push(token);
+        }
+
+        self.diff.compute_with(
+            Algorithm::Myers,
+            &self.before,
+            &self.after,
+            placeholder.0 + 1,
+        );
+        (
+            u64::from(self.diff.count_additions()),
+            u64::from(self.diff.count_removals()),
+        )
     }
-    // `&[u8]` tokenizes into lines that keep their `\n` (and `\r\n`), like xdiff's records.
-    let input = InternedInput::new(old, new);
-    let diff = Diff::compute(Algorithm::Myers, &input);
-    (
-        u64::from(diff.count_additions()),
-        u64::from(diff.count_removals()),
-    )
+
+    fn line_at<'a>(&self, old: &'a [u8], new: &'a [u8], id: u32) -> &'a [u8] {
+        let (is_new, start, end) = self.lines[id as usize];
+        if is_new {
+            &new[start..end]
+        } else {
+            &old[start..end]
+        }
+    }
+
+    fn find(&self, old: &[u8], new: &[u8], hash: u64, line: &[u8]) -> Option<u32> {
+        self.table
+            .find(hash, |&id| self.line_at(old, new, id) == line)
+            .copied()
+    }
+
+    /// The id of a line of the common ends if it also occurs between them.
+    fn look_up(&self, old: &[u8], new: &[u8], line: &[u8]) -> Option<Token> {
+        use std::hash::BuildHasher as _;
+        let hash = self.hasher.hash_one(line);
+        self.find(old, new, hash, line).map(Token)
+    }
+
+    fn intern(&mut self, old: &[u8], new: &[u8], is_new: bool, start: usize, line: &[u8]) -> Token {
+        use std::hash::BuildHasher as _;
+        let hash = self.hasher.hash_one(line);
+        if let Some(id) = self.find(old, new, hash, line) {
+            return Token(id);
+        }
+        let id = u32::try_from(self.lines.len()).expect("fewer than 2^32 lines");
+        self.lines.push((is_new, start, start + line.len()));
+        self.hashes.push(hash);
+        let hashes = &self.hashes;
+        self.table
+            .insert_unique(hash, id, |&id| hashes[id as usize]);
+        Token(id)
+    }
+}
+
+/// The lines of `data` as xdiff splits them: each ends after its `\n`, the last may lack one.
+fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.find_byte(b'\n').map_or(rest.len(), |pos| pos + 1);
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        Some(line)
+    })
+}
+
+/// How many bytes `a` and `b` share at their start; eight at a time.
+fn same_start(a: &[u8], b: &[u8]) -> usize {
+    let len = a.len().min(b.len());
+    let mut at = 0;
+    while at + 8 <= len {
+        let word = |data: &[u8]| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+        let differ = word(a) ^ word(b);
+        if differ != 0 {
+            // Little-endian: the first byte is the lowest.
+            return at + (differ.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + a[at..len]
+        .iter()
+        .zip(&b[at..len])
+        .position(|(x, y)| x != y)
+        .unwrap_or(len - at)
+}
+
+/// How many bytes `a` and `b` share at their end; eight at a time.
+fn same_end(a: &[u8], b: &[u8]) -> usize {
+    let len = a.len().min(b.len());
+    let mut same = 0;
+    while same + 8 <= len {
+        let word = |data: &[u8]| {
+            let end = data.len() - same;
+            u64::from_le_bytes(data[end - 8..end].try_into().expect("8 bytes"))
+        };
+        let differ = word(a) ^ word(b);
+        if differ != 0 {
+            // Little-endian: the last byte is the highest.
+            return same + (differ.leading_zeros() / 8) as usize;
+        }
+        same += 8;
+    }
+    same + a[..a.len() - same]
+        .iter()
+        .rev()
+        .zip(b[..b.len() - same].iter().rev())
+        .position(|(x, y)| x != y)
+        .unwrap_or(len - same)
+}
+
+/// The lines `old` and `new` (which differ) share at their start and at their end, as byte
+/// offsets: `(prefix, old_end, new_end)` where `old[..prefix] == new[..prefix]` and
+/// `old[old_end..] == new[new_end..]` are whole lines, both as long as possible, the end taken
+/// from what follows the start (as the Myers diff strips them: start first).
+fn common_ends(old: &[u8], new: &[u8]) -> (usize, usize, usize) {
+    let same = same_start(old, new);
+    // Only lines that end (with their `\n`) before the first difference are common: a last
+    // line without `\n` would mean both files are equal.
+    let prefix = old[..same].rfind_byte(b'\n').map_or(0, |pos| pos + 1);
+    let (old_rest, new_rest) = (&old[prefix..], &new[prefix..]);
+    let same_end = same_end(old_rest, new_rest);
+    let (old_cut, new_cut) = (old_rest.len() - same_end, new_rest.len() - same_end);
+    let starts_line = |rest: &[u8], at: usize| at == 0 || rest[at - 1] == b'\n';
+    // The common end starts at the first position of the equal bytes where a line starts on
+    // both sides (the bytes before it are equal from there on, so are the line starts).
+    let skip = if starts_line(old_rest, old_cut) && starts_line(new_rest, new_cut) {
+        0
+    } else {
+        old_rest[old_cut..]
+            .find_byte(b'\n')
+            .map_or(same_end, |pos| pos + 1)
+    };
+    (prefix, prefix + old_cut + skip, prefix + new_cut + skip)
 }
 
 /// Number of lines in `data` as git counts them: a last line without `\n` still counts.
@@ -221,6 +433,137 @@ mod tests {
         let old = b"a\nb\nc\na\nb\nb\na\n";
         let new = b"c\nb\na\nb\na\nc\n";
         assert_eq!(count_lines(old, new), (2, 3));
+    }
+
+    /// What [`count_lines`] computed before [`LineDiff`]: gix's interning of both whole files.
+    fn reference(old: &[u8], new: &[u8]) -> (u64, u64) {
+        use gix::diff::blob::InternedInput;
+        if old == new {
+            return (0, 0);
+        }
+        let input = InternedInput::new(old, new);
+        let diff = Diff::compute(Algorithm::Myers, &input);
+        (
+            u64::from(diff.count_additions()),
+            u64::from(diff.count_removals()),
+        )
+    }
+
+    #[test]
+    fn shared_bytes_at_either_end() {
+        let long = b"0123456789abcdefghij";
+        for (a, b, start, end) in [
+            (&b""[..], &b""[..], 0, 0),
+            (b"abc", b"abd", 2, 0),
+            (b"abc", b"xbc", 0, 2),
+            (b"abc", b"abc", 3, 3),
+            (b"abc", b"abcd", 3, 0),
+            (&long[..], &b"0123456789abcdefghiX"[..], 19, 0),
+            (&long[..], &b"X123456789abcdefghij"[..], 0, 19),
+            (&long[..], &b"0123456789abXdefghij"[..], 12, 7),
+            (&long[..], &long[4..], 0, 16),
+            (&long[..], &long[..12], 12, 0),
+        ] {
+            assert_eq!(
+                same_start(a, b),
+                start,
+                "{:?} {:?}",
+                a.as_bstr(),
+                b.as_bstr()
+            );
+            assert_eq!(same_end(a, b), end, "{:?} {:?}", a.as_bstr(), b.as_bstr());
+        }
+    }
+
+    #[test]
+    fn common_ends_are_whole_lines() {
+        assert_eq!(common_ends(b"a\nb", b"a\nb\nc\n"), (2, 3, 6));
+        assert_eq!(common_ends(b"a\n", b"a\nb\n"), (2, 2, 4));
+        assert_eq!(common_ends(b"b\n", b"a\nb\n"), (0, 0, 2));
+        assert_eq!(common_ends(b"xa\nb\n", b"ya\nb\n"), (0, 3, 3));
+        assert_eq!(common_ends(b"a\nxb\n", b"a\nyb\n"), (2, 5, 5));
+        assert_eq!(common_ends(b"a\nb", b"a\nc"), (2, 3, 3));
+        assert_eq!(
+            common_ends(b"a\na\n", b"a\n"),
+            (2, 4, 2),
+            "the end is taken after the start"
+        );
+    }
+
+    /// A small deterministic generator (xorshift), so the comparison below needs no crate.
+    struct Random(u64);
+
+    impl Random {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn counts_equal_those_of_interning_whole_files() {
+        // Few distinct lines, so that some are frequent enough for the Myers diff's pruning of
+        // common lines, with and without terminators and with CRLF.
+        const LINES: [&[u8]; 10] = [
+            b"\n",
+            b"}\n",
+            b"{\n",
+            b"a\n",
+            b"b\n",
+            b"a\r\n",
+            b"return 0;\n",
+            b"c\n",
+            b"d",
+            b"}",
+        ];
+        let mut random = Random(0x9e37_79b9_7f4a_7c15);
+        let mut diff = LineDiff::default();
+        for case in 0..3000 {
+            let len = [3, 20, 200, 2000][case % 4];
+            let file = |random: &mut Random, len: usize| -> Vec<u8> {
+                (0..random.below(len) + 1)
+                    .flat_map(|_| LINES[random.below(LINES.len())].iter().copied())
+                    .collect()
+            };
+            let old = file(&mut random, len);
+            // The new file: the old one with a few runs replaced, inserted or removed; inserted
+            // runs mix frequent lines with lines found nowhere else, around which the diff
+            // prunes frequent lines.
+            let mut new = old.clone();
+            for _ in 0..random.below(4) + 1 {
+                let at = random.below(new.len() + 1);
+                let removed = random.below(new.len() - at + 1).min(random.below(40));
+                let inserted: Vec<u8> = (0..random.below(30) + 1)
+                    .flat_map(|_| match random.below(3) {
+                        0 => LINES[random.below(LINES.len())].to_vec(),
+                        _ => format!("unique {}\n", random.below(1 << 30)).into_bytes(),
+                    })
+                    .collect();
+                new.splice(at..at + removed, inserted);
+            }
+            for (a, b) in [(&old, &new), (&new, &old)] {
+                assert_eq!(
+                    diff.count_lines(a, b),
+                    reference(a, b),
+                    "case {case}: {:?} → {:?}",
+                    a.as_bstr(),
+                    b.as_bstr()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lines_of_the_common_ends_count_for_pruning() {
+        // `}` occurs 101 times in each file, mostly in the common start: frequent enough that
+        // the diff prunes the one between unmatched lines instead of matching it, as git does.
+        let ends = "}\n".repeat(100);
+        let old = format!("{ends}u1\nu2\nu3\nu4\n}}\nv1\nv2\nv3\nv4\n");
+        let new = format!("{ends}w1\nw2\nw3\nw4\n}}\nz1\nz2\nz3\nz4\n");
+        assert_eq!(reference(old.as_bytes(), new.as_bytes()), (9, 9));
+        assert_eq!(count_lines(old.as_bytes(), new.as_bytes()), (9, 9));
     }
 
     #[test]

@@ -446,16 +446,49 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
+/// At most this many consecutive commits of the plan go to one worker in a row. The previous
+/// version of a file that one commit changes is usually read again by a commit shortly after
+/// it in the plan; a worker that reads both finds its delta base in its pack cache
+/// ([`extract::set_caches`]).
+const MAX_BLOCK: usize = 512;
+
+/// Commits per block for `len` commits over `threads` workers.
+fn block_size(len: usize, threads: usize) -> usize {
+    len.div_ceil(threads).clamp(1, MAX_BLOCK)
+}
+
+/// The commits `worker` extracts, in order.
+fn blocks_of<T>(
+    commits: &[T],
+    block: usize,
+    threads: usize,
+    worker: usize,
+) -> impl Iterator<Item = &T> {
+    commits
+        .chunks(block)
+        .skip(worker)
+        .step_by(threads)
+        .flatten()
+}
+
+/// The worker that extracts the plan's `index`-th commit.
+fn worker_of(index: usize, block: usize, threads: usize) -> usize {
+    (index / block) % threads
+}
+
 /// Commits extracted on worker threads, handed out in the plan's order.
 ///
-/// gix repositories are not shared between threads in this build (no `parallel` feature), so
-/// each worker opens its own handle on the same repository, takes every n-th commit, and
-/// sends its records through a bounded channel; the caller takes them round-robin, so the
-/// order (and the output) is exactly that of a single thread. Public for the history benchmark
-/// (`benches/history.rs`), which times extraction alone.
+/// Each worker has its own handle (and caches) on the caller's object store, shared so that
+/// the packs are mapped into memory once, takes every n-th block of consecutive commits (at
+/// most [`MAX_BLOCK`], fewer when the plan is short so that every worker has some), and sends
+/// its records through a bounded channel that holds two blocks (so that it keeps working while
+/// the caller takes the other workers' blocks); the caller takes them block by block,
+/// round-robin, so the order (and the output) is exactly that of a single thread. Public for
+/// the history benchmark (`benches/history.rs`), which times extraction alone.
 #[derive(Debug)]
 pub struct ParallelExtract {
     receivers: Vec<std::sync::mpsc::Receiver<Result<CommitRecord, ExtractError>>>,
+    block: usize,
 }
 
 impl ParallelExtract {
@@ -467,21 +500,16 @@ impl ParallelExtract {
         threads: usize,
     ) -> Self {
         let threads = threads.clamp(1, commits.len().max(1));
-        let location = repo.workdir().unwrap_or_else(|| repo.git_dir()).to_owned();
+        let block = block_size(commits.len(), threads);
+        let shared = repo.clone().into_sync();
         let commits: std::sync::Arc<[gix::ObjectId]> = commits.into();
         let receivers = (0..threads)
             .map(|worker| {
-                let (sender, receiver) = std::sync::mpsc::sync_channel(64);
-                let (location, commits, options) =
-                    (location.clone(), commits.clone(), options.clone());
+                let (sender, receiver) = std::sync::mpsc::sync_channel(2 * block);
+                let (shared, commits, options) = (shared.clone(), commits.clone(), options.clone());
                 std::thread::spawn(move || {
-                    let repo = match extract::open(&location) {
-                        Ok(repo) => repo,
-                        Err(err) => {
-                            let _ = sender.send(Err(err));
-                            return;
-                        }
-                    };
+                    let mut repo = shared.to_thread_local();
+                    extract::set_caches(&mut repo);
                     let mut extractor = match Extractor::new(&repo, options) {
                         Ok(extractor) => extractor,
                         Err(err) => {
@@ -489,7 +517,7 @@ impl ParallelExtract {
                             return;
                         }
                     };
-                    for &id in commits.iter().skip(worker).step_by(threads) {
+                    for &id in blocks_of(&commits, block, threads, worker) {
                         let record = extractor.commit(id);
                         let failed = record.is_err();
                         // A closed channel: the pipeline stopped early; so do we.
@@ -501,12 +529,12 @@ impl ParallelExtract {
                 receiver
             })
             .collect();
-        Self { receivers }
+        Self { receivers, block }
     }
 
     /// The record of the plan's `index`-th commit (asked for in order: 0, 1, 2, …).
     pub fn next(&mut self, index: usize) -> Result<CommitRecord, PipelineError> {
-        let receiver = &self.receivers[index % self.receivers.len()];
+        let receiver = &self.receivers[worker_of(index, self.block, self.receivers.len())];
         Ok(receiver
             .recv()
             .map_err(|_| PipelineError::ExtractThread)??)
@@ -665,6 +693,40 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn workers_take_blocks_round_robin() {
+        for (len, threads) in [
+            (0, 1),
+            (1, 4),
+            (5, 2),
+            (398, 2),
+            (1000, 3),
+            (5000, 2),
+            (5000, 4),
+        ] {
+            let threads = usize::clamp(threads, 1, usize::max(len, 1));
+            let block = block_size(len, threads);
+            assert!((1..=MAX_BLOCK).contains(&block));
+            let commits: Vec<usize> = (0..len).collect();
+            let mut taken = vec![None; len];
+            for worker in 0..threads {
+                let mine: Vec<usize> = blocks_of(&commits, block, threads, worker)
+                    .copied()
+                    .collect();
+                assert!(
+                    len < threads * block || !mine.is_empty(),
+                    "{len} commits, {threads} workers: worker {worker} idle"
+                );
+                assert!(mine.windows(2).all(|pair| pair[0] < pair[1]));
+                for index in mine {
+                    assert_eq!(taken[index].replace(worker), None, "taken twice");
+                    assert_eq!(worker_of(index, block, threads), worker);
+                }
+            }
+            assert!(taken.iter().all(Option::is_some), "every commit taken");
+        }
+    }
 
     #[test]
     fn run_configs_set_the_stage_options() {
