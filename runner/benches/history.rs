@@ -184,8 +184,20 @@ fn bench() -> anyhow::Result<()> {
         full_time.peak_rss_mib
     );
 
-    // An incremental run: the last N first-parent commits, with the full run's cache.
-    let since = format!("HEAD~{}", args.incremental);
+    // An incremental run: the last N first-parent commits (fewer where the first-parent
+    // chain is shorter, as on a young repository), with the full run's cache.
+    let depth = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-list", "--first-parent", "--count", "HEAD"])
+        .output()
+        .context("git rev-list --count")?;
+    ensure!(
+        depth.status.success(),
+        "git rev-list --first-parent --count HEAD failed"
+    );
+    let depth: usize = String::from_utf8_lossy(&depth.stdout).trim().parse()?;
+    let since = format!("HEAD~{}", args.incremental.min(depth.saturating_sub(1)));
     let mut incremental = Command::new(&runner);
     incremental
         .arg("analyze")

@@ -191,6 +191,7 @@ pub fn run_pipeline(
         ..Timings::default()
     };
     let mut stages = StageMetrics::default();
+    chunk::warm_up_tokenizer();
 
     let walk_started = Instant::now();
     let plan = extract::plan(repo, options.since.as_deref(), &options.until)?;
