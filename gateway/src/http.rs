@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{
     DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Request, State,
@@ -229,21 +228,6 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(err: &JsonRejection) -> ApiError {
     rejection(err.status(), err.body_text())
-}
-
-/// Raw bodies (over the size limit: 413) in the one error shape.
-#[derive(Debug)]
-pub struct ApiBytes(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for ApiBytes {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(request, state)
-            .await
-            .map(Self)
-            .map_err(|err| rejection(err.status(), err.body_text()))
-    }
 }
 
 /// Path parameters (percent-decoded, UTF-8) whose rejections answer in the one error shape.
