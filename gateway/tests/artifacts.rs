@@ -271,15 +271,7 @@ async fn a_local_directory_holds_large_artifacts() {
         "an over-large upload left an object"
     );
     // /metrics counts the bytes by where they went.
-    let metrics = gw
-        .http
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     let counted = |kind: &str| -> u64 {
         let prefix = format!("gitview_gateway_artifact_bytes_total{{kind=\"{kind}\"}} ");
         metrics

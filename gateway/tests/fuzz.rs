@@ -191,15 +191,7 @@ async fn the_api_survives_schemathesis_without_a_server_error() {
     eprintln!(
         "schemathesis {SCHEMATHESIS_VERSION}, {examples} examples per operation, seed {seed}, {took:.1?}:\n{report}"
     );
-    let metrics = gw
-        .http
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     let errors = server_errors(&metrics);
     assert!(
         errors.is_empty(),

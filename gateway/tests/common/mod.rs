@@ -274,3 +274,17 @@ pub fn cache_dir() -> std::path::PathBuf {
         })
         .expect("GITVIEW_CACHE or HOME is set")
 }
+
+impl Gateway {
+    /// The `/metrics` text exposition.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
