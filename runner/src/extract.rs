@@ -20,11 +20,13 @@ use gix::ObjectId;
 use gix::bstr::{BString, ByteSlice};
 use gix::diff::blob::ResourceKind;
 use gix::diff::blob::platform::resource::Data;
+use gix::error::ResultExt as _;
 use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
 
 use crate::error::ExtractError;
 use crate::numstat::{self, LineCounts, LineDiff, Side};
+use crate::packs::{self, PackedObjects, Packs};
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
 use crate::walk::{self, CommitGraph};
 
@@ -82,16 +84,15 @@ pub fn open(path: &Path) -> Result<gix::Repository, ExtractError> {
     Ok(repo)
 }
 
-/// Bytes of decoded objects (trees, mostly) a handle keeps by id: tree diffs read the same
-/// trees over and over.
-const OBJECT_CACHE_BYTES: usize = 32 * 1024 * 1024;
-/// Bytes of objects a handle keeps by their place in a pack (like git's delta base cache):
-/// in `git log` order, the previous version of a file is often a delta of the version just
-/// read, and resolving its delta chain stops at the cached version.
-const PACK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes of decoded objects a handle keeps by id. Only commits are read through gix's handle
+/// (trees and blobs go through [`PackedObjects`]): each commit is read as itself and as the
+/// next one's parent.
+const OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes of objects a handle keeps by their place in a pack.
+const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
-/// Sets the object caches of a handle that extracts commits (each extraction thread has its
-/// own handle, so these are per thread).
+/// Sets the object caches of a handle that walks or extracts commits (each extraction thread
+/// has its own handle, so these are per thread).
 pub fn set_caches(repo: &mut gix::Repository) {
     repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
     repo.objects.set_pack_cache(|| {
@@ -168,10 +169,15 @@ impl CommitGraph for Odb<'_> {
 /// Turns commits into [`CommitRecord`]s, reusing diff buffers from one commit to the next.
 pub struct Extractor<'r> {
     repo: &'r gix::Repository,
+    /// Blob reads, through a delta base cache like git's.
+    objects: PackedObjects<'r>,
     options: ExtractOptions,
     resources: gix::diff::blob::Platform,
     mailmap: Option<gix::mailmap::Snapshot>,
     line_diff: LineDiff,
+    tree_state: gix::diff::tree::State,
+    old_tree: Vec<u8>,
+    new_tree: Vec<u8>,
 }
 
 impl std::fmt::Debug for Extractor<'_> {
@@ -192,6 +198,15 @@ struct FilePair {
 impl<'r> Extractor<'r> {
     /// Prepares the diff pipeline (attributes, drivers) and, if asked, the mailmap.
     pub fn new(repo: &'r gix::Repository, options: ExtractOptions) -> Result<Self, ExtractError> {
+        Self::with_packs(repo, options, Packs::open(repo))
+    }
+
+    /// [`Extractor::new`] over packs already opened (shared by extraction threads).
+    pub fn with_packs(
+        repo: &'r gix::Repository,
+        options: ExtractOptions,
+        packs: Packs,
+    ) -> Result<Self, ExtractError> {
         let resources =
             repo.diff_resource_cache_for_tree_diff()
                 .map_err(|source| ExtractError::DiffSetup {
@@ -201,10 +216,14 @@ impl<'r> Extractor<'r> {
         let mailmap = options.mailmap.then(|| repo.open_mailmap());
         Ok(Self {
             repo,
+            objects: PackedObjects::new(packs, &repo.objects, packs::CACHE_BYTES),
             options,
             resources,
             mailmap,
             line_diff: LineDiff::default(),
+            tree_state: Default::default(),
+            old_tree: Vec::new(),
+            new_tree: Vec::new(),
         })
     }
 
@@ -270,28 +289,39 @@ impl<'r> Extractor<'r> {
         base: Option<ObjectId>,
     ) -> Result<(Vec<FileStat>, Vec<Rename>), ExtractError> {
         let diff_err = |source| ExtractError::DiffTrees { id, source };
-        let new_tree = commit.tree().map_err(diff_err)?;
+        let new_tree = commit.tree_id().map_err(diff_err)?.detach();
         let old_tree = match base {
-            None => self.repo.empty_tree(),
-            Some(parent) => self
-                .repo
-                .find_commit(parent)
-                .and_then(|parent| parent.tree())
-                .map_err(|source| ExtractError::ReadCommit { id: parent, source })?,
+            None => None,
+            Some(parent) => Some(
+                self.repo
+                    .find_commit(parent)
+                    .and_then(|parent| parent.tree_id())
+                    .map_err(|source| ExtractError::ReadCommit { id: parent, source })?
+                    .detach(),
+            ),
         };
+        read_tree(&self.objects, old_tree, &mut self.old_tree).map_err(diff_err)?;
+        read_tree(&self.objects, Some(new_tree), &mut self.new_tree).map_err(diff_err)?;
 
         let mut changes = Vec::new();
-        let rewrites = self.options.renames.then(gix::diff::Rewrites::default);
-        let mut platform = old_tree.changes().map_err(diff_err)?;
-        platform.options(|options| {
-            options.track_path().track_rewrites(rewrites);
-        });
-        platform
-            .for_each_to_obtain_tree_with_cache(&new_tree, &mut self.resources, |change| {
-                changes.push(change.detach());
+        let hash = self.repo.object_hash();
+        gix::diff::tree_with_rewrites(
+            gix::objs::TreeRefIter::from_bytes(&self.old_tree, hash),
+            gix::objs::TreeRefIter::from_bytes(&self.new_tree, hash),
+            &mut self.resources,
+            &mut self.tree_state,
+            &self.objects,
+            |change| {
+                changes.push(change.into_owned());
                 Ok(std::ops::ControlFlow::Continue(()))
-            })
-            .map_err(diff_err)?;
+            },
+            gix::diff::tree_with_rewrites::Options {
+                location: Some(gix::diff::tree::recorder::Location::Path),
+                rewrites: self.options.renames.then(gix::diff::Rewrites::default),
+            },
+        )
+        .or_error()
+        .map_err(diff_err)?;
         self.resources.clear_resource_cache_keep_allocation();
 
         let (mut pairs, renames) = pairs_of(changes);
@@ -347,7 +377,7 @@ impl<'r> Extractor<'r> {
             let (kind, id) =
                 side.map_or((fallback_kind, hash.null()), |(mode, id)| (mode.kind(), id));
             self.resources
-                .set_resource(id, kind, pair.path.as_ref(), which, &self.repo.objects)
+                .set_resource(id, kind, pair.path.as_ref(), which, &self.objects)
                 .map_err(gix::Error::from)?;
         }
         let prepared = self.resources.prepare_diff().map_err(gix::Error::from)?;
@@ -365,6 +395,28 @@ impl<'r> Extractor<'r> {
             Some((mode, id)) if mode.is_commit() => Some(numstat::gitlink_text(&id.to_string())),
             Some((_, id)) => Some(id.attach(self.repo).object()?.detach().data),
         })
+    }
+}
+
+/// Reads tree `id` into `buf` (the empty tree if `None`).
+fn read_tree(
+    objects: &PackedObjects<'_>,
+    id: Option<ObjectId>,
+    buf: &mut Vec<u8>,
+) -> Result<(), gix::Error> {
+    use gix::objs::Find as _;
+    buf.clear();
+    let Some(id) = id.filter(|id| !id.is_empty_tree()) else {
+        return Ok(());
+    };
+    match objects.try_find(&id, buf)? {
+        Some(data) if data.kind == gix::objs::Kind::Tree => Ok(()),
+        Some(_) => Err(gix::error::ErrorExt::raise(gix::error::message(
+            "a commit's tree is not a tree",
+        ))),
+        None => Err(gix::error::ErrorExt::raise(gix::error::message(
+            "a commit's tree is missing",
+        ))),
     }
 }
 

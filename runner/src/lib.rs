@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod gateway;
 pub mod numstat;
 pub mod output;
+pub mod packs;
 pub mod pipeline;
 pub mod record;
 pub mod run;

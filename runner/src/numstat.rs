@@ -115,6 +115,10 @@ pub struct LineDiff {
     lines: Vec<(bool, usize, usize)>,
     hashes: Vec<u64>,
     hasher: foldhash::fast::FixedState,
+    /// The [`shape`]s of the lines between the common ends, as bits: a line of the common
+    /// ends whose shape is not among them cannot occur between them, and is not hashed.
+    shapes: Vec<u64>,
+    shapes_set: Vec<u16>,
     old_middle: Vec<Token>,
     new_middle: Vec<Token>,
     before: Vec<Token>,
@@ -164,6 +168,12 @@ impl LineDiff {
         self.table.clear();
         self.lines.clear();
         self.hashes.clear();
+        if self.shapes.is_empty() {
+            self.shapes = vec![0; (1 << 16) / 64];
+        }
+        for shape in self.shapes_set.drain(..) {
+            self.shapes[usize::from(shape / 64)] = 0;
+        }
         // The lines between the common ends, interned.
         self.old_middle.clear();
         let mut start = prefix;
@@ -226,6 +236,10 @@ impl LineDiff {
     /// The id of a line of the common ends if it also occurs between them.
     fn look_up(&self, old: &[u8], new: &[u8], line: &[u8]) -> Option<Token> {
         use std::hash::BuildHasher as _;
+        let shape = shape(line);
+        if self.shapes[usize::from(shape / 64)] & (1 << (shape % 64)) == 0 {
+            return None;
+        }
         let hash = self.hasher.hash_one(line);
         self.find(old, new, hash, line).map(Token)
     }
@@ -238,12 +252,21 @@ impl LineDiff {
         }
         let id = u32::try_from(self.lines.len()).expect("fewer than 2^32 lines");
         self.lines.push((is_new, start, start + line.len()));
+        let shape = shape(line);
+        self.shapes[usize::from(shape / 64)] |= 1 << (shape % 64);
+        self.shapes_set.push(shape);
         self.hashes.push(hash);
         let hashes = &self.hashes;
         self.table
             .insert_unique(hash, id, |&id| hashes[id as usize]);
         Token(id)
     }
+}
+
+/// A cheap 16-bit summary of a line (its length and middle byte): equal lines have equal shapes.
+fn shape(line: &[u8]) -> u16 {
+    let middle = line.get(line.len() / 2).copied().unwrap_or(0);
+    (line.len() as u16 & 0xff) | (u16::from(middle) << 8)
 }
 
 /// The lines of `data` as xdiff splits them: each ends after its `\n`, the last may lack one.
@@ -331,8 +354,24 @@ fn common_ends(old: &[u8], new: &[u8]) -> (usize, usize, usize) {
 
 /// Number of lines in `data` as git counts them: a last line without `\n` still counts.
 pub fn line_count(data: &[u8]) -> u64 {
-    let newlines = data.iter().filter(|&&b| b == b'\n').count() as u64;
-    newlines + u64::from(data.last().is_some_and(|&b| b != b'\n'))
+    newlines(data) + u64::from(data.last().is_some_and(|&b| b != b'\n'))
+}
+
+/// How many `\n` bytes `data` holds, eight bytes at a time (about five times as fast as a
+/// byte loop; added and deleted files are counted whole).
+fn newlines(data: &[u8]) -> u64 {
+    const LOW_7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut words = data.chunks_exact(8);
+    let mut count = 0;
+    for word in &mut words {
+        // A byte of `x` is zero where `word` has a `\n`. Adding 0x7f to its low 7 bits sets
+        // its high bit unless it is zero, without carrying into the next byte.
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        let nonzero = ((x & LOW_7) + LOW_7) | x;
+        count += u64::from((!nonzero & !LOW_7).count_ones());
+    }
+    count + words.remainder().iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// The text git diffs for a submodule (gitlink) entry: `Subproject commit <hex>\n`.
@@ -564,6 +603,18 @@ mod tests {
         let new = format!("{ends}w1\nw2\nw3\nw4\n}}\nz1\nz2\nz3\nz4\n");
         assert_eq!(reference(old.as_bytes(), new.as_bytes()), (9, 9));
         assert_eq!(count_lines(old.as_bytes(), new.as_bytes()), (9, 9));
+    }
+
+    #[test]
+    fn newlines_are_counted_in_every_byte_position() {
+        let mut random = Random(0x2545_f491_4f6c_dd1d);
+        for len in 0..100 {
+            let data: Vec<u8> = (0..len)
+                .map(|_| [b'\n', b'a', 0x8a, 0x0b, 0xff, 0][random.below(6)])
+                .collect();
+            let expected = data.iter().filter(|&&b| b == b'\n').count() as u64;
+            assert_eq!(newlines(&data), expected, "{data:?}");
+        }
     }
 
     #[test]

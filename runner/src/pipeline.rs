@@ -503,15 +503,21 @@ impl ParallelExtract {
         let threads = threads.clamp(1, commits.len().max(1));
         let block = block_size(commits.len(), threads);
         let shared = repo.clone().into_sync();
+        let packs = crate::packs::Packs::open(repo);
         let commits: std::sync::Arc<[gix::ObjectId]> = commits.into();
         let receivers = (0..threads)
             .map(|worker| {
                 let (sender, receiver) = std::sync::mpsc::sync_channel(2 * block);
-                let (shared, commits, options) = (shared.clone(), commits.clone(), options.clone());
+                let (shared, commits, options, packs) = (
+                    shared.clone(),
+                    commits.clone(),
+                    options.clone(),
+                    packs.clone(),
+                );
                 std::thread::spawn(move || {
                     let mut repo = shared.to_thread_local();
                     extract::set_caches(&mut repo);
-                    let mut extractor = match Extractor::new(&repo, options) {
+                    let mut extractor = match Extractor::with_packs(&repo, options, packs) {
                         Ok(extractor) => extractor,
                         Err(err) => {
                             let _ = sender.send(Err(err));

@@ -458,8 +458,8 @@ fn a_directory_inside_a_working_copy_finds_its_repository() {
 
 /// Random edits of files full of repeated lines (blank lines, braces) and of a long file,
 /// which exercise the frequent-line pruning and the cost heuristics of git's Myers diff.
-#[test]
-fn line_counts_match_git_on_random_edits() {
+/// Seventy commits of random edits to six files, one of them large and shuffled at times.
+fn random_edits() -> Repo {
     let repo = Repo::new();
     let mut rng = Rng::new(0x5eed_1234_abcd_0042);
     let vocabulary = [
@@ -546,8 +546,90 @@ fn line_counts_match_git_on_random_edits() {
         "the big file grew to {} lines",
         files[0].len()
     );
+    repo
+}
+
+#[test]
+fn line_counts_match_git_on_random_edits() {
+    let repo = random_edits();
     let records = extract_records(&repo.path, None, "HEAD", ExtractOptions::default());
     assert_matches_git(&records, &git_numstat(&repo, &repo.path, &[]));
+}
+
+/// How many entries of the repository's packs are offset deltas and reference deltas.
+fn delta_entries(git_dir: &std::path::Path) -> (usize, usize) {
+    use gix::odb::pack::data::entry::Header;
+    let (mut ofs, mut refs) = (0, 0);
+    for entry in std::fs::read_dir(git_dir.join("objects/pack")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|ext| ext != "idx") {
+            continue;
+        }
+        let bundle = gix::odb::pack::Bundle::at(&path, gix::hash::Kind::Sha1).unwrap();
+        for object in bundle.index.iter() {
+            match bundle.pack.entry(object.pack_offset).unwrap().header {
+                Header::OfsDelta { .. } => ofs += 1,
+                Header::RefDelta { .. } => refs += 1,
+                _ => {}
+            }
+        }
+    }
+    (ofs, refs)
+}
+
+#[test]
+fn packed_histories_read_like_gix_and_match_git() {
+    use gitview_runner::packs::{PackedObjects, Packs};
+    use gix::objs::Find as _;
+
+    let repo = random_edits();
+    let git_dir = repo.path.join(".git");
+    for offsets in [true, false] {
+        // Deep chains in a wide window: most blobs and trees become deltas of deltas.
+        repo.git(&[
+            "-c",
+            &format!("repack.useDeltaBaseOffset={offsets}"),
+            "repack",
+            "-adfq",
+            "--depth=50",
+            "--window=50",
+        ]);
+        let (ofs, refs) = delta_entries(&git_dir);
+        if offsets {
+            assert!(
+                ofs > 50 && refs == 0,
+                "offset deltas: {ofs} ofs, {refs} ref"
+            );
+        } else {
+            assert!(
+                refs > 50 && ofs == 0,
+                "reference deltas: {ofs} ofs, {refs} ref"
+            );
+        }
+
+        let git = gix::open(&repo.path).unwrap();
+        let packs = Packs::open(&git);
+        // A tiny cache evicts all the time; the default one keeps everything here.
+        for cache_bytes in [4096, gitview_runner::packs::CACHE_BYTES] {
+            let objects = PackedObjects::new(packs.clone(), &git.objects, cache_bytes);
+            let ids: Vec<gix::ObjectId> = repo
+                .git(&["rev-list", "--objects", "--all"])
+                .lines()
+                .map(|line| gix::ObjectId::from_hex(&line.as_bytes()[..40]).unwrap())
+                .collect();
+            assert!(ids.len() > 200, "{} objects", ids.len());
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            for id in ids.iter().rev().chain(&ids) {
+                let mine = objects.try_find(id, &mut ours).unwrap().unwrap();
+                let (kind, data) = (mine.kind, mine.data.to_vec());
+                let reference = git.objects.try_find(id, &mut theirs).unwrap().unwrap();
+                assert_eq!(kind, reference.kind, "{id}");
+                assert!(data == reference.data, "{id}: contents differ");
+            }
+        }
+        let records = extract_records(&repo.path, None, "HEAD", ExtractOptions::default());
+        assert_matches_git(&records, &git_numstat(&repo, &repo.path, &[]));
+    }
 }
 
 #[test]
