@@ -176,8 +176,6 @@ pub struct Extractor<'r> {
     mailmap: Option<gix::mailmap::Snapshot>,
     line_diff: LineDiff,
     tree_state: gix::diff::tree::State,
-    old_tree: Vec<u8>,
-    new_tree: Vec<u8>,
 }
 
 impl std::fmt::Debug for Extractor<'_> {
@@ -198,7 +196,7 @@ struct FilePair {
 impl<'r> Extractor<'r> {
     /// Prepares the diff pipeline (attributes, drivers) and, if asked, the mailmap.
     pub fn new(repo: &'r gix::Repository, options: ExtractOptions) -> Result<Self, ExtractError> {
-        Self::with_packs(repo, options, Packs::open(repo))
+        Self::with_packs(repo, options, Packs::open(repo, packs::CACHE_BYTES))
     }
 
     /// [`Extractor::new`] over packs already opened (shared by extraction threads).
@@ -216,14 +214,12 @@ impl<'r> Extractor<'r> {
         let mailmap = options.mailmap.then(|| repo.open_mailmap());
         Ok(Self {
             repo,
-            objects: PackedObjects::new(packs, &repo.objects, packs::CACHE_BYTES),
+            objects: PackedObjects::new(packs, &repo.objects),
             options,
             resources,
             mailmap,
             line_diff: LineDiff::default(),
             tree_state: Default::default(),
-            old_tree: Vec::new(),
-            new_tree: Vec::new(),
         })
     }
 
@@ -300,14 +296,14 @@ impl<'r> Extractor<'r> {
                     .detach(),
             ),
         };
-        read_tree(&self.objects, old_tree, &mut self.old_tree).map_err(diff_err)?;
-        read_tree(&self.objects, Some(new_tree), &mut self.new_tree).map_err(diff_err)?;
+        let old_tree = read_tree(&self.objects, old_tree).map_err(diff_err)?;
+        let new_tree = read_tree(&self.objects, Some(new_tree)).map_err(diff_err)?;
 
         let mut changes = Vec::new();
         let hash = self.repo.object_hash();
         gix::diff::tree_with_rewrites(
-            gix::objs::TreeRefIter::from_bytes(&self.old_tree, hash),
-            gix::objs::TreeRefIter::from_bytes(&self.new_tree, hash),
+            gix::objs::TreeRefIter::from_bytes(&old_tree, hash),
+            gix::objs::TreeRefIter::from_bytes(&new_tree, hash),
             &mut self.resources,
             &mut self.tree_state,
             &self.objects,
@@ -398,25 +394,20 @@ impl<'r> Extractor<'r> {
     }
 }
 
-/// Reads tree `id` into `buf` (the empty tree if `None`).
+/// Tree `id` (the empty tree if `None`), shared with the object cache rather than copied: a
+/// repository's root tree is often large and every commit reads two of them.
 fn read_tree(
     objects: &PackedObjects<'_>,
     id: Option<ObjectId>,
-    buf: &mut Vec<u8>,
-) -> Result<(), gix::Error> {
-    use gix::objs::Find as _;
-    buf.clear();
+) -> Result<std::sync::Arc<Vec<u8>>, gix::Error> {
+    let fail = |what| Err(gix::error::ErrorExt::raise(gix::error::message(what)));
     let Some(id) = id.filter(|id| !id.is_empty_tree()) else {
-        return Ok(());
+        return Ok(Default::default());
     };
-    match objects.try_find(&id, buf)? {
-        Some(data) if data.kind == gix::objs::Kind::Tree => Ok(()),
-        Some(_) => Err(gix::error::ErrorExt::raise(gix::error::message(
-            "a commit's tree is not a tree",
-        ))),
-        None => Err(gix::error::ErrorExt::raise(gix::error::message(
-            "a commit's tree is missing",
-        ))),
+    match objects.object(&id)? {
+        Some((gix::objs::Kind::Tree, data)) => Ok(data),
+        Some(_) => fail("a commit's tree is not a tree"),
+        None => fail("a commit's tree is missing"),
     }
 }
 

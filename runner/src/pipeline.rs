@@ -503,7 +503,7 @@ impl ParallelExtract {
         let threads = threads.clamp(1, commits.len().max(1));
         let block = block_size(commits.len(), threads);
         let shared = repo.clone().into_sync();
-        let packs = crate::packs::Packs::open(repo);
+        let packs = crate::packs::Packs::open(repo, crate::packs::CACHE_BYTES);
         let commits: std::sync::Arc<[gix::ObjectId]> = commits.into();
         let receivers = (0..threads)
             .map(|worker| {

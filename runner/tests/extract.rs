@@ -608,10 +608,9 @@ fn packed_histories_read_like_gix_and_match_git() {
         }
 
         let git = gix::open(&repo.path).unwrap();
-        let packs = Packs::open(&git);
         // A tiny cache evicts all the time; the default one keeps everything here.
         for cache_bytes in [4096, gitview_runner::packs::CACHE_BYTES] {
-            let objects = PackedObjects::new(packs.clone(), &git.objects, cache_bytes);
+            let objects = PackedObjects::new(Packs::open(&git, cache_bytes), &git.objects);
             let ids: Vec<gix::ObjectId> = repo
                 .git(&["rev-list", "--objects", "--all"])
                 .lines()
