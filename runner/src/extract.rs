@@ -366,6 +366,10 @@ impl<'r> Extractor<'r> {
         let fallback_kind = kind_of(pair.new)
             .or(kind_of(pair.old))
             .unwrap_or(EntryKind::Blob);
+        let contents = Contents {
+            objects: &self.objects,
+            sides: [pair.old, pair.new].map(|side| side.map(|(_, id)| id)),
+        };
         for (side, which) in [
             (pair.old, ResourceKind::OldOrSource),
             (pair.new, ResourceKind::NewOrDestination),
@@ -373,13 +377,28 @@ impl<'r> Extractor<'r> {
             let (kind, id) =
                 side.map_or((fallback_kind, hash.null()), |(mode, id)| (mode.kind(), id));
             self.resources
-                .set_resource(id, kind, pair.path.as_ref(), which, &self.objects)
+                .set_resource(id, kind, pair.path.as_ref(), which, &contents)
                 .map_err(gix::Error::from)?;
         }
         let prepared = self.resources.prepare_diff().map_err(gix::Error::from)?;
+        let classes = [prepared.old.data, prepared.new.data].map(|data| match data {
+            Data::Missing => Class::Missing,
+            Data::Buffer { .. } => Class::Text,
+            Data::Binary { .. } => Class::Binary,
+        });
+        // The contents of text sides, shared with the object cache (just decoded there).
+        let mut texts = [None, None];
+        for ((class, side), text) in classes.iter().zip([pair.old, pair.new]).zip(&mut texts) {
+            if let (Class::Text, Some((_, id))) = (class, side) {
+                let (_, data) = self.objects.object(&id)?.ok_or_else(|| {
+                    gix::error::ErrorExt::raise(gix::error::message("a blob went missing"))
+                })?;
+                *text = Some(data);
+            }
+        }
         Ok(self.line_diff.numstat(
-            side_of(prepared.old.data),
-            side_of(prepared.new.data),
+            side_of(classes[0], texts[0].as_deref()),
+            side_of(classes[1], texts[1].as_deref()),
             same_contents,
         ))
     }
@@ -503,13 +522,53 @@ fn pairs_of(changes: Vec<gix::object::tree::diff::ChangeDetached>) -> (Vec<FileP
     (pairs, renames)
 }
 
-/// A side as gix's diff pipeline prepared it: attributes and size may already have made it
-/// binary.
-fn side_of(data: Data<'_>) -> Side<'_> {
-    match data {
-        Data::Missing => Side::Missing,
-        Data::Buffer { buf, .. } => Side::Data(buf),
-        Data::Binary { .. } => Side::Binary,
+fn side_of(class: Class, text: Option<&Vec<u8>>) -> Side<'_> {
+    match (class, text) {
+        (Class::Text, Some(text)) => Side::Data(text),
+        (Class::Binary, _) => Side::Binary,
+        _ => Side::Missing,
+    }
+}
+
+/// What gix's diff pipeline made of a side.
+#[derive(Clone, Copy)]
+enum Class {
+    Missing,
+    Text,
+    /// By attributes or size.
+    Binary,
+}
+
+/// The objects as gix's diff pipeline sees them while it prepares a file pair: for the pair's
+/// own blobs it learns that they exist (and their size, from the header) but gets no bytes,
+/// which the line diff then reads from the object cache instead of from a copy. Everything
+/// else (the `.gitattributes` blobs of the attribute stack) is read in full.
+struct Contents<'a, 'r> {
+    objects: &'a PackedObjects<'r>,
+    sides: [Option<ObjectId>; 2],
+}
+
+impl gix::objs::Find for Contents<'_, '_> {
+    fn try_find<'a>(
+        &self,
+        id: &gix::oid,
+        buffer: &'a mut Vec<u8>,
+    ) -> gix::Result<Option<gix::objs::Data<'a>>> {
+        if !self.sides.iter().flatten().any(|side| side.as_ref() == id) {
+            return self.objects.try_find(id, buffer);
+        }
+        buffer.clear();
+        Ok(self.objects.object(id)?.map(|(kind, _)| gix::objs::Data {
+            kind,
+            object_hash: id.kind(),
+            data: buffer,
+        }))
+    }
+}
+
+impl gix::objs::FindHeader for Contents<'_, '_> {
+    fn try_header(&self, id: &gix::oid) -> gix::Result<Option<gix::objs::Header>> {
+        self.objects.try_header(id)
     }
 }
 
