@@ -346,13 +346,14 @@ fn child_extract(job: &str) -> anyhow::Result<()> {
         .split_once('\t')
         .context("job: <repository>\\t<threads>")?;
     let repo = extract::open(Path::new(path))?;
-    let plan = extract::plan(&repo, None, "HEAD")?;
-    let mut workers = ParallelExtract::spawn(
+    // As the pipeline does: the workers start while the walk lists the commits.
+    let (plan, mut workers) = ParallelExtract::plan_and_spawn(
         &repo,
-        &plan.commits,
+        None,
+        "HEAD",
         &ExtractOptions::default(),
         threads.parse()?,
-    );
+    )?;
     let mut totals = Totals::default();
     for index in 0..plan.commits.len() {
         let record = workers.next(index)?;

@@ -137,10 +137,21 @@ pub fn plan(
     since: Option<&str>,
     until: &str,
 ) -> Result<Plan, ExtractError> {
+    plan_with(repo, since, until, &mut |_| {})
+}
+
+/// [`plan`], handing each commit to `shown` as soon as its place in the plan is final
+/// ([`walk::log_order_with`]).
+pub fn plan_with(
+    repo: &gix::Repository,
+    since: Option<&str>,
+    until: &str,
+    shown: &mut dyn FnMut(ObjectId),
+) -> Result<Plan, ExtractError> {
     let until = resolve_commit(repo, until)?;
     let since = since.map(|rev| resolve_commit(repo, rev)).transpose()?;
     let exclude: Vec<ObjectId> = since.into_iter().collect();
-    let commits = walk::log_order(&mut Odb(repo), &exclude, &[until])?;
+    let commits = walk::log_order_with(&mut Odb(repo), &exclude, &[until], shown)?;
     Ok(Plan {
         since,
         until,

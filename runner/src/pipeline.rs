@@ -193,8 +193,15 @@ pub fn run_pipeline(
     let mut stages = StageMetrics::default();
     chunk::warm_up_tokenizer();
 
+    // The extraction workers start on the first commits while the walk lists the rest.
     let walk_started = Instant::now();
-    let plan = extract::plan(repo, options.since.as_deref(), &options.until)?;
+    let (plan, mut extractors) = ParallelExtract::plan_and_spawn(
+        repo,
+        options.since.as_deref(),
+        &options.until,
+        &options.extract,
+        options.threads,
+    )?;
     let tag_list = tags::read_tags(repo)?;
     let tag_index = TagIndex::new(&tag_list);
     timings.walk = ms(walk_started.elapsed());
@@ -227,8 +234,6 @@ pub fn run_pipeline(
     // otherwise idle: extraction is single-threaded).
     let (lines, counter) = token_counter();
     let stream_started = Instant::now();
-    let mut extractors =
-        ParallelExtract::spawn(repo, &plan.commits, &options.extract, options.threads);
     let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
     let mut counts = Counts::default();
     let mut facts: Vec<CommitFacts> = Vec::with_capacity(plan.commits.len());
@@ -458,42 +463,106 @@ fn block_size(len: usize, threads: usize) -> usize {
     len.div_ceil(threads).clamp(1, MAX_BLOCK)
 }
 
-/// The commits `worker` extracts, in order.
-fn blocks_of<T>(
-    commits: &[T],
-    block: usize,
-    threads: usize,
-    worker: usize,
-) -> impl Iterator<Item = &T> {
-    commits
-        .chunks(block)
-        .skip(worker)
-        .step_by(threads)
-        .flatten()
-}
-
 /// The worker that extracts the plan's `index`-th commit.
 fn worker_of(index: usize, block: usize, threads: usize) -> usize {
     (index / block) % threads
 }
 
+/// The plan's commits as the walk lists them, for the extraction workers: they start on the
+/// first blocks while the walk is still going (it reads every commit of the range, over a
+/// second on a large history).
+#[derive(Debug, Default)]
+struct Feed {
+    state: std::sync::Mutex<FeedState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct FeedState {
+    ids: Vec<gix::ObjectId>,
+    /// The walk has listed every commit (or failed).
+    done: bool,
+    /// Commits per block: [`MAX_BLOCK`] once the plan is known to be that long, else decided
+    /// by [`block_size`] when the walk is done.
+    block: Option<usize>,
+}
+
+impl Feed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FeedState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, id: gix::ObjectId, threads: usize) {
+        let mut state = self.lock();
+        state.ids.push(id);
+        let len = state.ids.len();
+        if state.block.is_none() && len >= threads * MAX_BLOCK {
+            state.block = Some(MAX_BLOCK);
+        }
+        // Workers wait for whole blocks.
+        if state.block.is_some_and(|block| len.is_multiple_of(block)) {
+            self.changed.notify_all();
+        }
+    }
+
+    fn finish(&self, threads: usize) {
+        let mut state = self.lock();
+        state.done = true;
+        let len = state.ids.len();
+        state.block.get_or_insert_with(|| block_size(len, threads));
+        self.changed.notify_all();
+    }
+
+    /// Commits per block, once decided.
+    fn block(&self) -> usize {
+        let mut state = self.lock();
+        loop {
+            if let Some(block) = state.block {
+                return block;
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// The commits of the `index`-th block, once the walk has listed them all (empty past the
+    /// end of the plan).
+    fn take(&self, index: usize, block: usize) -> Vec<gix::ObjectId> {
+        let (start, end) = (index * block, (index + 1) * block);
+        let mut state = self.lock();
+        while !state.done && state.ids.len() < end {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        let end = end.min(state.ids.len());
+        state.ids.get(start..end).unwrap_or_default().to_vec()
+    }
+}
+
 /// Commits extracted on worker threads, handed out in the plan's order.
 ///
-/// Each worker has its own handle (and caches) on the caller's object store, shared so that
-/// the packs are mapped into memory once, takes every n-th block of consecutive commits (at
-/// most [`MAX_BLOCK`], fewer when the plan is short so that every worker has some), and sends
-/// its records through a bounded channel that holds two blocks (so that it keeps working while
-/// the caller takes the other workers' blocks); the caller takes them block by block,
-/// round-robin, so the order (and the output) is exactly that of a single thread. Public for
-/// the history benchmark (`benches/history.rs`), which times extraction alone.
+/// Each worker has its own handle on the caller's object store, shared so that the packs are
+/// mapped into memory once (and their delta base cache kept once), takes every n-th block of
+/// consecutive commits (at most [`MAX_BLOCK`], fewer when the plan is short so that every
+/// worker has some), and sends its records through a bounded channel that holds two blocks (so
+/// that it keeps working while the caller takes the other workers' blocks); the caller takes
+/// them block by block, round-robin, so the order (and the output) is exactly that of a single
+/// thread. Public for the history benchmark (`benches/history.rs`), which times extraction
+/// alone.
 #[derive(Debug)]
 pub struct ParallelExtract {
     receivers: Vec<std::sync::mpsc::Receiver<Result<CommitRecord, ExtractError>>>,
-    block: usize,
+    feed: std::sync::Arc<Feed>,
 }
 
 impl ParallelExtract {
-    /// Starts `threads` workers (at least one, at most one per commit) over `commits`.
+    /// Starts `threads` workers (at least one) over `commits`.
     pub fn spawn(
         repo: &gix::Repository,
         commits: &[gix::ObjectId],
@@ -501,19 +570,42 @@ impl ParallelExtract {
         threads: usize,
     ) -> Self {
         let threads = threads.clamp(1, commits.len().max(1));
-        let block = block_size(commits.len(), threads);
+        let extract = Self::start(repo, options, threads);
+        for &id in commits {
+            extract.feed.push(id, threads);
+        }
+        extract.feed.finish(threads);
+        extract
+    }
+
+    /// Walks `since..until` ([`extract::plan`]) while `threads` workers (at least one) extract
+    /// the commits it has listed so far.
+    pub fn plan_and_spawn(
+        repo: &gix::Repository,
+        since: Option<&str>,
+        until: &str,
+        options: &ExtractOptions,
+        threads: usize,
+    ) -> Result<(extract::Plan, Self), ExtractError> {
+        let threads = threads.max(1);
+        let extract = Self::start(repo, options, threads);
+        let plan = extract::plan_with(repo, since, until, &mut |id| {
+            extract.feed.push(id, threads);
+        });
+        // Also on failure: the workers then finish what they have and stop.
+        extract.feed.finish(threads);
+        Ok((plan?, extract))
+    }
+
+    fn start(repo: &gix::Repository, options: &ExtractOptions, threads: usize) -> Self {
+        let feed = std::sync::Arc::new(Feed::default());
         let shared = repo.clone().into_sync();
         let packs = crate::packs::Packs::open(repo, crate::packs::CACHE_BYTES);
-        let commits: std::sync::Arc<[gix::ObjectId]> = commits.into();
         let receivers = (0..threads)
             .map(|worker| {
-                let (sender, receiver) = std::sync::mpsc::sync_channel(2 * block);
-                let (shared, commits, options, packs) = (
-                    shared.clone(),
-                    commits.clone(),
-                    options.clone(),
-                    packs.clone(),
-                );
+                let (sender, receiver) = std::sync::mpsc::sync_channel(2 * MAX_BLOCK);
+                let (shared, feed, options, packs) =
+                    (shared.clone(), feed.clone(), options.clone(), packs.clone());
                 std::thread::spawn(move || {
                     let mut repo = shared.to_thread_local();
                     extract::set_caches(&mut repo);
@@ -524,24 +616,32 @@ impl ParallelExtract {
                             return;
                         }
                     };
-                    for &id in blocks_of(&commits, block, threads, worker) {
-                        let record = extractor.commit(id);
-                        let failed = record.is_err();
-                        // A closed channel: the pipeline stopped early; so do we.
-                        if sender.send(record).is_err() || failed {
+                    let block = feed.block();
+                    for index in (worker..).step_by(threads) {
+                        let ids = feed.take(index, block);
+                        if ids.is_empty() {
                             return;
+                        }
+                        for id in ids {
+                            let record = extractor.commit(id);
+                            let failed = record.is_err();
+                            // A closed channel: the pipeline stopped early; so do we.
+                            if sender.send(record).is_err() || failed {
+                                return;
+                            }
                         }
                     }
                 });
                 receiver
             })
             .collect();
-        Self { receivers, block }
+        Self { receivers, feed }
     }
 
     /// The record of the plan's `index`-th commit (asked for in order: 0, 1, 2, …).
     pub fn next(&mut self, index: usize) -> Result<CommitRecord, PipelineError> {
-        let receiver = &self.receivers[worker_of(index, self.block, self.receivers.len())];
+        let block = self.feed.block();
+        let receiver = &self.receivers[worker_of(index, block, self.receivers.len())];
         Ok(receiver
             .recv()
             .map_err(|_| PipelineError::ExtractThread)??)
@@ -702,7 +802,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn workers_take_blocks_round_robin() {
+    fn workers_take_blocks_round_robin_while_the_walk_goes_on() {
+        let id = |index: usize| {
+            let mut bytes = [0u8; 20];
+            bytes[..8].copy_from_slice(&(index as u64).to_be_bytes());
+            gix::ObjectId::from_bytes_or_panic(&bytes)
+        };
+        let index_of = |id: &gix::ObjectId| {
+            u64::from_be_bytes(id.as_bytes()[..8].try_into().expect("8 bytes")) as usize
+        };
         for (len, threads) in [
             (0, 1),
             (1, 4),
@@ -712,15 +820,35 @@ mod tests {
             (5000, 2),
             (5000, 4),
         ] {
-            let threads = usize::clamp(threads, 1, usize::max(len, 1));
-            let block = block_size(len, threads);
-            assert!((1..=MAX_BLOCK).contains(&block));
-            let commits: Vec<usize> = (0..len).collect();
+            let feed = std::sync::Arc::new(Feed::default());
+            let workers: Vec<_> = (0..threads)
+                .map(|worker| {
+                    let feed = feed.clone();
+                    std::thread::spawn(move || {
+                        let block = feed.block();
+                        let mut mine = Vec::new();
+                        for index in (worker..).step_by(threads) {
+                            let ids = feed.take(index, block);
+                            if ids.is_empty() {
+                                return (block, mine);
+                            }
+                            mine.extend(ids);
+                        }
+                        unreachable!("the blocks end")
+                    })
+                })
+                .collect();
+            // The walk lists the commits while the workers wait for theirs.
+            for index in 0..len {
+                feed.push(id(index), threads);
+            }
+            feed.finish(threads);
             let mut taken = vec![None; len];
-            for worker in 0..threads {
-                let mine: Vec<usize> = blocks_of(&commits, block, threads, worker)
-                    .copied()
-                    .collect();
+            for (worker, handle) in workers.into_iter().enumerate() {
+                let (block, mine) = handle.join().expect("worker");
+                assert_eq!(block, block_size(len, threads));
+                assert!((1..=MAX_BLOCK).contains(&block));
+                let mine: Vec<usize> = mine.iter().map(index_of).collect();
                 assert!(
                     len < threads * block || !mine.is_empty(),
                     "{len} commits, {threads} workers: worker {worker} idle"

@@ -169,6 +169,19 @@ pub fn log_order<G: CommitGraph>(
     exclude: &[G::Id],
     include: &[G::Id],
 ) -> Result<Vec<G::Id>, G::Error> {
+    log_order_with(graph, exclude, include, &mut |_| {})
+}
+
+/// [`log_order`], also handing each commit to `shown` as soon as its place is final: while the
+/// walk goes on when nothing is excluded (every commit leaves the queue in its final order),
+/// at the end otherwise (a commit shown early may still turn out to be excluded).
+pub fn log_order_with<G: CommitGraph>(
+    graph: &mut G,
+    exclude: &[G::Id],
+    include: &[G::Id],
+    shown_now: &mut dyn FnMut(G::Id),
+) -> Result<Vec<G::Id>, G::Error> {
+    let streaming = exclude.is_empty();
     let mut walk = Walk {
         graph,
         nodes: Vec::new(),
@@ -217,14 +230,21 @@ pub fn log_order<G: CommitGraph>(
         }
         date = walk.nodes[idx].time;
         shown.push(idx);
+        if streaming {
+            shown_now(walk.nodes[idx].id);
+        }
     }
 
     // A commit shown early may have been reached from an excluded one later (clock skew).
-    Ok(shown
+    let shown: Vec<G::Id> = shown
         .into_iter()
         .filter(|&idx| !walk.is(idx, UNINTERESTING))
         .map(|idx| walk.nodes[idx].id)
-        .collect())
+        .collect();
+    if !streaming {
+        shown.iter().for_each(|&id| shown_now(id));
+    }
+    Ok(shown)
 }
 
 #[cfg(test)]
