@@ -137,13 +137,18 @@ pub fn plan(
     since: Option<&str>,
     until: &str,
 ) -> Result<Plan, ExtractError> {
-    plan_with(repo, since, until, &mut |_| {})
+    let packs = Packs::open(repo, WALK_CACHE_BYTES);
+    plan_with(repo, &packs, since, until, &mut |_| {})
 }
+
+/// Bytes of objects the walk keeps: it reads each commit once, and commits are rarely deltas.
+pub const WALK_CACHE_BYTES: usize = 1024 * 1024;
 
 /// [`plan`], handing each commit to `shown` as soon as its place in the plan is final
 /// ([`walk::log_order_with`]).
 pub fn plan_with(
     repo: &gix::Repository,
+    packs: &Packs,
     since: Option<&str>,
     until: &str,
     shown: &mut dyn FnMut(ObjectId),
@@ -151,7 +156,12 @@ pub fn plan_with(
     let until = resolve_commit(repo, until)?;
     let since = since.map(|rev| resolve_commit(repo, rev)).transpose()?;
     let exclude: Vec<ObjectId> = since.into_iter().collect();
-    let commits = walk::log_order_with(&mut Odb(repo), &exclude, &[until], shown)?;
+    let mut odb = Odb {
+        objects: PackedObjects::new(packs.clone(), &repo.objects),
+        hash: repo.object_hash(),
+        buf: Vec::new(),
+    };
+    let commits = walk::log_order_with(&mut odb, &exclude, &[until], shown)?;
     Ok(Plan {
         since,
         until,
@@ -159,22 +169,41 @@ pub fn plan_with(
     })
 }
 
-/// The object database as a [`CommitGraph`].
-struct Odb<'r>(&'r gix::Repository);
+/// The object database as a [`CommitGraph`], read through [`PackedObjects`] (with a cache of
+/// its own: the walk's commits would only push the extraction's delta bases out).
+struct Odb<'r> {
+    objects: PackedObjects<'r>,
+    hash: gix::hash::Kind,
+    buf: Vec<u8>,
+}
 
 impl CommitGraph for Odb<'_> {
     type Id = ObjectId;
     type Error = ExtractError;
 
     fn load(&mut self, id: ObjectId) -> Result<(Vec<ObjectId>, i64), ExtractError> {
+        use gix::objs::Find as _;
         let read = |source| ExtractError::ReadCommit { id, source };
-        let commit = self.0.find_commit(id).map_err(read)?;
-        let time = commit.time().map_err(read)?;
-        Ok((
-            commit.parent_ids().map(|parent| parent.detach()).collect(),
-            time.seconds,
-        ))
+        let object = self
+            .objects
+            .try_find(&id, &mut self.buf)
+            .map_err(read)?
+            .ok_or_else(|| read(missing("the commit is missing")))?;
+        if object.kind != gix::objs::Kind::Commit {
+            return Err(read(missing("the object is not a commit")));
+        }
+        let commit = gix::objs::CommitRefIter::from_bytes(object.data, self.hash);
+        let time = commit
+            .committer()
+            .or_error()
+            .and_then(|committer| committer.time().or_error())
+            .map_err(read)?;
+        Ok((commit.parent_ids().collect(), time.seconds))
     }
+}
+
+fn missing(what: &'static str) -> gix::Error {
+    gix::error::ErrorExt::raise(gix::error::message(what))
 }
 
 /// Turns commits into [`CommitRecord`]s, reusing diff buffers from one commit to the next.
@@ -237,7 +266,7 @@ impl<'r> Extractor<'r> {
     /// The record of commit `id`.
     pub fn commit(&mut self, id: ObjectId) -> Result<CommitRecord, ExtractError> {
         let read = |source| ExtractError::ReadCommit { id, source };
-        let commit = self.repo.find_commit(id).map_err(read)?;
+        let commit = self.find_commit(id).map_err(read)?;
         let parents: Vec<ObjectId> = commit.parent_ids().map(|parent| parent.detach()).collect();
         let author = self.person(commit.author().map_err(read)?).map_err(read)?;
         let committer = self
@@ -264,6 +293,21 @@ impl<'r> Extractor<'r> {
             files,
             renames,
         })
+    }
+
+    /// Commit `id`, read through [`PackedObjects`] like trees and blobs.
+    fn find_commit(&self, id: ObjectId) -> Result<gix::Commit<'r>, gix::Error> {
+        let (kind, data) = self
+            .objects
+            .object(&id)?
+            .ok_or_else(|| missing("the commit is missing"))?;
+        if kind != gix::objs::Kind::Commit {
+            return Err(missing("the object is not a commit"));
+        }
+        let data = data.to_vec();
+        Ok(gix::ObjectDetached { id, kind, data }
+            .attach(self.repo)
+            .into_commit())
     }
 
     fn person(&self, signature: gix::actor::SignatureRef<'_>) -> Result<Person, gix::Error> {
@@ -300,8 +344,7 @@ impl<'r> Extractor<'r> {
         let old_tree = match base {
             None => None,
             Some(parent) => Some(
-                self.repo
-                    .find_commit(parent)
+                self.find_commit(parent)
                     .and_then(|parent| parent.tree_id())
                     .map_err(|source| ExtractError::ReadCommit { id: parent, source })?
                     .detach(),

@@ -19,7 +19,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gix::ObjectId;
-use gix::error::{ErrorExt as _, message};
+use gix::error::{ErrorExt as _, ResultExt as _, message};
 use gix::objs::{Data, Kind};
 use gix::odb::pack;
 
@@ -28,10 +28,19 @@ use gix::odb::pack;
 #[derive(Clone)]
 pub struct Packs {
     bundles: Arc<[pack::Bundle]>,
+    /// The object directory, for loose objects.
+    objects: Arc<std::path::Path>,
     cache: Arc<Mutex<Cache>>,
 }
 
-type Cache = clru::CLruCache<Location, Object, foldhash::fast::RandomState, BySize>;
+type Cache = clru::CLruCache<Key, Object, foldhash::fast::RandomState, BySize>;
+
+/// What the cache keeps objects by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Packed(Location),
+    Loose(ObjectId),
+}
 
 /// A decoded object, shared by the cache and its readers.
 pub type Object = (Kind, Arc<Vec<u8>>);
@@ -44,6 +53,15 @@ impl std::fmt::Debug for Packs {
     }
 }
 
+fn new_cache(cache_bytes: usize) -> Cache {
+    let capacity = NonZeroUsize::new(cache_bytes.max(1)).expect("at least one byte");
+    clru::CLruCache::with_config(
+        clru::CLruCacheConfig::new(capacity)
+            .with_hasher(foldhash::fast::RandomState::default())
+            .with_scale(BySize),
+    )
+}
+
 /// Where an object is: which pack, and its offset in it.
 type Location = (u32, u64);
 
@@ -53,7 +71,8 @@ impl Packs {
     /// are read through the object database instead.
     pub fn open(repo: &gix::Repository, cache_bytes: usize) -> Self {
         let hash = repo.object_hash();
-        let dir = repo.objects.store_ref().path().join("pack");
+        let objects: Arc<std::path::Path> = repo.objects.store_ref().path().into();
+        let dir = objects.join("pack");
         let mut paths: Vec<_> = std::fs::read_dir(&dir)
             .into_iter()
             .flatten()
@@ -65,27 +84,79 @@ impl Packs {
             .iter()
             .filter_map(|path| pack::Bundle::at(path, hash).ok())
             .collect();
-        let capacity = NonZeroUsize::new(cache_bytes.max(1)).expect("at least one byte");
-        let cache = clru::CLruCache::with_config(
-            clru::CLruCacheConfig::new(capacity)
-                .with_hasher(foldhash::fast::RandomState::default())
-                .with_scale(BySize),
-        );
         Self {
             bundles,
-            cache: Arc::new(Mutex::new(cache)),
+            objects,
+            cache: Arc::new(Mutex::new(new_cache(cache_bytes))),
         }
     }
 
-    fn cached(&self, location: Location) -> Option<Object> {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.get(&location).cloned()
+    /// The same packs with a cache of their own of `cache_bytes`.
+    pub fn with_own_cache(&self, cache_bytes: usize) -> Self {
+        Self {
+            bundles: self.bundles.clone(),
+            objects: self.objects.clone(),
+            cache: Arc::new(Mutex::new(new_cache(cache_bytes))),
+        }
     }
 
-    fn keep(&self, location: Location, object: Object) {
+    fn cached(&self, key: Key) -> Option<Object> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.get(&key).cloned()
+    }
+
+    fn keep(&self, key: Key, object: Object) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         // Objects larger than the whole cache are not kept.
-        let _ = cache.put_with_weight(location, object);
+        let _ = cache.put_with_weight(key, object);
+    }
+
+    /// The loose object `id`, if its file exists. Read into memory rather than mapped as gix
+    /// does: unmapping in a process with several threads makes the kernel flush every
+    /// core's TLB, which took half the extraction time of a young repository (mostly loose
+    /// objects).
+    fn loose(
+        &self,
+        id: &gix::oid,
+        inflate: &mut gix::zlib::Inflate,
+    ) -> gix::Result<Option<Object>> {
+        if let Some(object) = self.cached(Key::Loose(id.to_owned())) {
+            return Ok(Some(object));
+        }
+        let hex = id.to_hex().to_string();
+        let path = self.objects.join(&hex[..2]).join(&hex[2..]);
+        let compressed = match std::fs::read(&path) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            read => read.or_raise(|| message("a loose object could not be read"))?,
+        };
+        // `<kind> <size>\0` and the start of the contents.
+        let mut head = [0u8; 64];
+        inflate.reset();
+        let (status, consumed, written) = inflate.prefix(&compressed, &mut head)?;
+        if status == gix::zlib::Status::BufError {
+            return Err(corrupt("a loose object is not a zlib stream"));
+        }
+        let (kind, size, header) = gix::objs::decode::loose_header(&head[..written])?;
+        let size = usize::try_from(size).map_err(|_| corrupt("a loose object is too large"))?;
+        let mut data = Vec::new();
+        let read = if status == gix::zlib::Status::StreamEnd {
+            data.extend_from_slice(&head[header..written]);
+            data.len()
+        } else {
+            inflate.rest(
+                &compressed[consumed..],
+                &head[..written],
+                header,
+                &mut data,
+                size,
+            )?
+        };
+        if read != size || data.len() != size {
+            return Err(corrupt("a loose object's size differs from its header"));
+        }
+        let object = (kind, Arc::new(data));
+        self.keep(Key::Loose(id.to_owned()), object.clone());
+        Ok(Some(object))
     }
 
     fn locate(&self, id: &gix::oid) -> Option<Location> {
@@ -104,8 +175,8 @@ pub const CACHE_BYTES: usize = 192 * 1024 * 1024;
 /// Weighs a cached object by its size.
 struct BySize;
 
-impl clru::WeightScale<Location, Object> for BySize {
-    fn weight(&self, _: &Location, (_, data): &Object) -> usize {
+impl clru::WeightScale<Key, Object> for BySize {
+    fn weight(&self, _: &Key, (_, data): &Object) -> usize {
         data.len()
     }
 }
@@ -162,10 +233,10 @@ impl<'r> PackedObjects<'r> {
         {
             return Ok(Some(object.clone()));
         }
-        let Some(location) = self.packs.locate(id) else {
-            return Ok(None);
+        let found = match self.packs.locate(id) {
+            Some(location) => state.decode(&self.packs, location)?,
+            None => self.packs.loose(id, &mut state.inflate)?,
         };
-        let found = state.decode(&self.packs, location)?;
         if let Some(object) = &found {
             state.last = Some((id.to_owned(), object.clone()));
         }
@@ -179,7 +250,7 @@ impl State {
     fn decode(&mut self, packs: &Packs, mut location: Location) -> gix::Result<Option<Object>> {
         self.chain.clear();
         let (kind, mut object) = loop {
-            if let Some(object) = packs.cached(location) {
+            if let Some(object) = packs.cached(Key::Packed(location)) {
                 break object;
             }
             let pack = &packs.bundles[location.0 as usize].pack;
@@ -200,7 +271,7 @@ impl State {
                     let mut data = vec![0; size_of_entry(&entry)?];
                     pack.decompress_entry(&entry, &mut self.inflate, &mut data)?;
                     let data = Arc::new(data);
-                    packs.keep(location, (kind, data.clone()));
+                    packs.keep(Key::Packed(location), (kind, data.clone()));
                     break (kind, data);
                 }
             };
@@ -218,7 +289,10 @@ impl State {
             pack.decompress_entry(&entry, &mut self.inflate, &mut self.delta)?;
             let result = apply_delta(&object, &self.delta)?;
             object = Arc::new(result);
-            packs.keep((at, entry.pack_offset()), (kind, object.clone()));
+            packs.keep(
+                Key::Packed((at, entry.pack_offset())),
+                (kind, object.clone()),
+            );
         }
         Ok(Some((kind, object)))
     }

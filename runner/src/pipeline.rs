@@ -570,7 +570,8 @@ impl ParallelExtract {
         threads: usize,
     ) -> Self {
         let threads = threads.clamp(1, commits.len().max(1));
-        let extract = Self::start(repo, options, threads);
+        let packs = crate::packs::Packs::open(repo, crate::packs::CACHE_BYTES);
+        let extract = Self::start(repo, packs, options, threads);
         for &id in commits {
             extract.feed.push(id, threads);
         }
@@ -588,8 +589,10 @@ impl ParallelExtract {
         threads: usize,
     ) -> Result<(extract::Plan, Self), ExtractError> {
         let threads = threads.max(1);
-        let extract = Self::start(repo, options, threads);
-        let plan = extract::plan_with(repo, since, until, &mut |id| {
+        let packs = crate::packs::Packs::open(repo, crate::packs::CACHE_BYTES);
+        let walk_packs = packs.with_own_cache(extract::WALK_CACHE_BYTES);
+        let extract = Self::start(repo, packs, options, threads);
+        let plan = extract::plan_with(repo, &walk_packs, since, until, &mut |id| {
             extract.feed.push(id, threads);
         });
         // Also on failure: the workers then finish what they have and stop.
@@ -597,10 +600,14 @@ impl ParallelExtract {
         Ok((plan?, extract))
     }
 
-    fn start(repo: &gix::Repository, options: &ExtractOptions, threads: usize) -> Self {
+    fn start(
+        repo: &gix::Repository,
+        packs: crate::packs::Packs,
+        options: &ExtractOptions,
+        threads: usize,
+    ) -> Self {
         let feed = std::sync::Arc::new(Feed::default());
         let shared = repo.clone().into_sync();
-        let packs = crate::packs::Packs::open(repo, crate::packs::CACHE_BYTES);
         let receivers = (0..threads)
             .map(|worker| {
                 let (sender, receiver) = std::sync::mpsc::sync_channel(2 * MAX_BLOCK);
