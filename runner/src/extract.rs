@@ -8,6 +8,10 @@
 //!   commits against the empty tree; merges not at all, like `git log`, unless asked to), and
 //!   counts lines with [`crate::numstat`]. Callers stream: one record at a time.
 //!
+//! Commits, trees and blobs are read through [`PackedObjects`] (git's delta base cache
+//! strategy over the pack files, loose objects read rather than mapped), gix's object database
+//! only for what that cannot find.
+//!
 //! Blob contents go through gix's diff pipeline in its "as stored in git" mode: no worktree
 //! filters and no textconv (git's numstat uses neither), but `.gitattributes` (`-diff`,
 //! `binary`, diff drivers with `binary = true`) and `core.bigFileThreshold` decide what is
