@@ -359,9 +359,11 @@ impl<'r> Extractor<'r> {
 
         let mut changes = Vec::new();
         let hash = self.repo.object_hash();
+        let (old_entries, new_entries) =
+            differing_entries(&old_tree, &new_tree, hash.len_in_bytes());
         gix::diff::tree_with_rewrites(
-            gix::objs::TreeRefIter::from_bytes(&old_tree, hash),
-            gix::objs::TreeRefIter::from_bytes(&new_tree, hash),
+            gix::objs::TreeRefIter::from_bytes(old_entries, hash),
+            gix::objs::TreeRefIter::from_bytes(new_entries, hash),
             &mut self.resources,
             &mut self.tree_state,
             &self.objects,
@@ -468,6 +470,52 @@ impl<'r> Extractor<'r> {
             Some((mode, id)) if mode.is_commit() => Some(numstat::gitlink_text(&id.to_string())),
             Some((_, id)) => Some(id.attach(self.repo).object()?.detach().data),
         })
+    }
+}
+
+/// Where the tree entry that starts at `at` ends (`<mode> <name>\0<id>`), if it is whole.
+fn entry_end(tree: &[u8], at: usize, id_len: usize) -> Option<usize> {
+    let name_end = at + tree.get(at..)?.find_byte(0)?;
+    let end = name_end + 1 + id_len;
+    (end <= tree.len()).then_some(end)
+}
+
+/// The entries of two trees that can differ: the runs of whole entries that are the same
+/// bytes at the start and at the end of both are left out, as they make no change. A root
+/// tree has hundreds of entries (git/git's 561) of which a commit changes one or two, and
+/// gix's diff compares them all.
+///
+/// Entries are walked from the start (their ids are binary, so they cannot be found from the
+/// end): over the common start, then through the middle until a boundary of `old` is followed
+/// by the common end and the same place in `new` is a boundary too.
+fn differing_entries<'a>(old: &'a [u8], new: &'a [u8], id_len: usize) -> (&'a [u8], &'a [u8]) {
+    let same = numstat::same_start(old, new);
+    let mut start = 0;
+    while let Some(end) = entry_end(old, start, id_len).filter(|&end| end <= same) {
+        start = end;
+    }
+    let (old_rest, new_rest) = (&old[start..], &new[start..]);
+    let same_end = numstat::same_end(old_rest, new_rest);
+    // Boundaries are offsets into the rests; the common end starts at `old_rest.len() -
+    // same_end` in `old_rest`, at the same distance from the end in `new_rest`.
+    let (mut old_at, mut new_at) = (0, 0);
+    loop {
+        if old_rest.len() - old_at <= same_end {
+            let new_boundary = new_rest.len() - (old_rest.len() - old_at);
+            while new_at < new_boundary {
+                match entry_end(new_rest, new_at, id_len) {
+                    Some(end) => new_at = end,
+                    None => return (old_rest, new_rest),
+                }
+            }
+            if new_at == new_boundary {
+                return (&old_rest[..old_at], &new_rest[..new_at]);
+            }
+        }
+        match entry_end(old_rest, old_at, id_len) {
+            Some(end) => old_at = end,
+            None => return (old_rest, new_rest),
+        }
     }
 }
 
@@ -684,6 +732,95 @@ mod tests {
         assert!(!looks_like_url("repo"));
         assert!(!looks_like_url("./odd:name"));
         assert!(!looks_like_url("C:\\repo"));
+    }
+
+    /// Entries of a tree buffer, parsed the simple way.
+    fn entries(tree: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < tree.len() {
+            let end = entry_end(tree, at, 20).expect("whole entries");
+            let name_end = end - 21;
+            out.push((
+                tree[at..name_end].to_vec(),
+                tree[name_end + 1..end].to_vec(),
+            ));
+            at = end;
+        }
+        out
+    }
+
+    #[test]
+    fn trees_are_trimmed_to_whole_differing_entries() {
+        // Ids full of NULs, spaces and digits, so that a wrong boundary would parse.
+        let mut random = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            random % n
+        };
+        for case in 0..2000 {
+            let names = 1 + next(40);
+            let mut old = Vec::new();
+            let mut new = Vec::new();
+            for name in 0..names {
+                let id = |next: &mut dyn FnMut(u64) -> u64| -> Vec<u8> {
+                    (0..20)
+                        .map(|_| [0u8, b' ', b'1', b'0', b'a'][next(5) as usize])
+                        .collect()
+                };
+                // Names of different lengths, so that entries do not line up by size.
+                let name = format!("{}n{name:03}", "0".repeat(next(4) as usize));
+                let entry = |id: &[u8]| {
+                    let mut entry = format!("100644 {name}").into_bytes();
+                    entry.push(0);
+                    entry.extend_from_slice(id);
+                    entry
+                };
+                let shared = id(&mut next);
+                match next(8) {
+                    0 => old.extend(entry(&shared)),
+                    1 => new.extend(entry(&shared)),
+                    2 => {
+                        old.extend(entry(&shared));
+                        new.extend(entry(&id(&mut next)));
+                    }
+                    _ => {
+                        old.extend(entry(&shared));
+                        new.extend(entry(&shared));
+                    }
+                }
+            }
+            let (old_part, new_part) = differing_entries(&old, &new, 20);
+            let (full_old, full_new) = (entries(&old), entries(&new));
+            let (part_old, part_new) = (entries(old_part), entries(new_part));
+            let changed = |a: &[(Vec<u8>, Vec<u8>)], b: &[(Vec<u8>, Vec<u8>)]| {
+                let mut changed: Vec<_> = a.iter().filter(|e| !b.contains(e)).cloned().collect();
+                changed.extend(b.iter().filter(|e| !a.contains(e)).cloned());
+                changed.sort();
+                changed
+            };
+            assert_eq!(
+                changed(&part_old, &part_new),
+                changed(&full_old, &full_new),
+                "case {case}"
+            );
+            if old == new {
+                assert!(old_part.is_empty() && new_part.is_empty(), "case {case}");
+            }
+        }
+
+        // The same bytes end both trees, but in `new` they are the end of one entry's name and
+        // its id, not an entry of their own: nothing may be cut.
+        let id = [7u8; 20];
+        let mut old = b"100644 x\0".to_vec();
+        old.extend_from_slice(&id);
+        old.extend_from_slice(b"1 b\0");
+        old.extend_from_slice(&id);
+        let mut new = b"100644 yy1 b\0".to_vec();
+        new.extend_from_slice(&id);
+        assert_eq!(differing_entries(&old, &new, 20), (&old[..], &new[..]));
     }
 
     #[test]

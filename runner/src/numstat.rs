@@ -284,7 +284,7 @@ fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// How many bytes `a` and `b` share at their start; eight at a time.
-fn same_start(a: &[u8], b: &[u8]) -> usize {
+pub(crate) fn same_start(a: &[u8], b: &[u8]) -> usize {
     let len = a.len().min(b.len());
     let mut at = 0;
     while at + 8 <= len {
@@ -304,7 +304,7 @@ fn same_start(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// How many bytes `a` and `b` share at their end; eight at a time.
-fn same_end(a: &[u8], b: &[u8]) -> usize {
+pub(crate) fn same_end(a: &[u8], b: &[u8]) -> usize {
     let len = a.len().min(b.len());
     let mut same = 0;
     while same + 8 <= len {
