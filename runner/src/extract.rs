@@ -240,7 +240,7 @@ struct FilePair {
 impl<'r> Extractor<'r> {
     /// Prepares the diff pipeline (attributes, drivers) and, if asked, the mailmap.
     pub fn new(repo: &'r gix::Repository, options: ExtractOptions) -> Result<Self, ExtractError> {
-        Self::with_packs(repo, options, Packs::open(repo, packs::CACHE_BYTES))
+        Self::with_packs(repo, options, Packs::open(repo, packs::cache_bytes()))
     }
 
     /// [`Extractor::new`] over packs already opened (shared by extraction threads).

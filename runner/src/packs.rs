@@ -167,10 +167,41 @@ impl Packs {
     }
 }
 
-/// Bytes of decoded objects the extraction keeps, for all its threads: git's
+/// Bytes of decoded objects the extraction keeps at most, for all its threads: git's
 /// `core.deltaBaseCacheLimit` (96 MiB) for each of two. On git/git, 384 MiB would save
 /// another tenth of the time, but the peak RSS would pass 1 GiB.
 pub const CACHE_BYTES: usize = 192 * 1024 * 1024;
+
+/// The cache for a process whose memory is limited to `limit` bytes (its cgroup's, in a pod):
+/// at most a quarter of it, so that a 512 MiB runner keeps 128 MiB, but never less than
+/// 16 MiB; [`CACHE_BYTES`] without a limit.
+pub fn cache_bytes_within(limit: Option<u64>) -> usize {
+    const FLOOR: usize = 16 * 1024 * 1024;
+    match limit {
+        Some(limit) => usize::try_from(limit / 4)
+            .unwrap_or(usize::MAX)
+            .clamp(FLOOR, CACHE_BYTES),
+        None => CACHE_BYTES,
+    }
+}
+
+/// [`cache_bytes_within`] this process's memory limit: cgroup v2's `memory.max`, or v1's
+/// `memory.limit_in_bytes` (`max`, a missing file or an absurd value: no limit).
+pub fn cache_bytes() -> usize {
+    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BYTES.get_or_init(|| {
+        let limit = [
+            "/sys/fs/cgroup/memory.max",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        // cgroup v1 reports "no limit" as a huge number.
+        .filter(|&limit| limit < 1 << 50);
+        cache_bytes_within(limit)
+    })
+}
 
 /// Weighs a cached object by its size.
 struct BySize;
@@ -441,6 +472,15 @@ mod tests {
         let big = vec![7u8; 0x10001];
         let delta = [0x81, 0x80, 0x04, 0x80, 0x80, 0x04, 0x81, 0x01];
         assert_eq!(apply_delta(&big, &delta).expect("valid").len(), 0x10000);
+    }
+
+    #[test]
+    fn the_cache_follows_the_memory_limit() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(cache_bytes_within(None), CACHE_BYTES);
+        assert_eq!(cache_bytes_within(Some(512 * MIB)), 128 * 1024 * 1024);
+        assert_eq!(cache_bytes_within(Some(1024 * MIB)), CACHE_BYTES);
+        assert_eq!(cache_bytes_within(Some(32 * MIB)), 16 * 1024 * 1024);
     }
 
     #[test]

@@ -570,7 +570,7 @@ impl ParallelExtract {
         threads: usize,
     ) -> Self {
         let threads = threads.clamp(1, commits.len().max(1));
-        let packs = crate::packs::Packs::open(repo, crate::packs::CACHE_BYTES);
+        let packs = crate::packs::Packs::open(repo, crate::packs::cache_bytes());
         let extract = Self::start(repo, packs, options, threads);
         for &id in commits {
             extract.feed.push(id, threads);
@@ -589,7 +589,7 @@ impl ParallelExtract {
         threads: usize,
     ) -> Result<(extract::Plan, Self), ExtractError> {
         let threads = threads.max(1);
-        let packs = crate::packs::Packs::open(repo, crate::packs::CACHE_BYTES);
+        let packs = crate::packs::Packs::open(repo, crate::packs::cache_bytes());
         let walk_packs = packs.with_own_cache(extract::WALK_CACHE_BYTES);
         let extract = Self::start(repo, packs, options, threads);
         let plan = extract::plan_with(repo, &walk_packs, since, until, &mut |id| {
