@@ -297,9 +297,11 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
         let child = gitview_e2e::spawner::on_spawner_thread(move || command.spawn())?;
         *self.gateway.lock().expect("not poisoned") = Some(child);
         let port = self.gateway_port;
-        wait_until(Duration::from_secs(30), || async move { http_get(port, "/readyz").is_some_and(|(code, _)| code == 200) })
+        // 90 s like the API server's: on a loaded 2-core machine the gateway once missed 30 s.
+        // The work directory goes when the environment fails, so the log's end goes in the error.
+        wait_until(Duration::from_secs(90), || async move { http_get(port, "/readyz").is_some_and(|(code, _)| code == 200) })
             .await
-            .with_context(|| format!("gateway /readyz (log: {})", log.display()))?;
+            .with_context(|| format!("gateway /readyz; its log ends:\n{}", log_tail(&log)))?;
         Ok(())
     }
 
@@ -589,4 +591,11 @@ pub async fn await_analysis(
             bail!("Analysis {namespace}/{name}: not {what} within {timeout:?}; status: {}", serde_json::to_string(&current)?)
         }
     }
+}
+
+/// The last lines of a log file, for an error message.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|err| format!("({} unreadable: {err})", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
 }
