@@ -80,30 +80,11 @@ pub fn open(path: &Path) -> Result<gix::Repository, ExtractError> {
             location: location.to_owned(),
         });
     }
-    let mut repo = gix::discover(path).map_err(|source| ExtractError::Open {
+    let repo = gix::discover(path).map_err(|source| ExtractError::Open {
         path: path.to_owned(),
         source,
     })?;
-    set_caches(&mut repo);
     Ok(repo)
-}
-
-/// Bytes of decoded objects a handle keeps by id. Only commits are read through gix's handle
-/// (trees and blobs go through [`PackedObjects`]): each commit is read as itself and as the
-/// next one's parent.
-const OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
-/// Bytes of objects a handle keeps by their place in a pack.
-const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
-
-/// Sets the object caches of a handle that walks or extracts commits (each extraction thread
-/// has its own handle, so these are per thread).
-pub fn set_caches(repo: &mut gix::Repository) {
-    repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
-    repo.objects.set_pack_cache(|| {
-        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
-            PACK_CACHE_BYTES,
-        ))
-    });
 }
 
 /// Resolves `rev` (anything `git rev-parse` takes) to a commit, peeling tags.

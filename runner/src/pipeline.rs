@@ -454,8 +454,8 @@ pub fn default_threads() -> usize {
 
 /// At most this many consecutive commits of the plan go to one worker in a row. The previous
 /// version of a file that one commit changes is usually read again by a commit shortly after
-/// it in the plan; a worker that reads both finds its delta base in its pack cache
-/// ([`extract::set_caches`]).
+/// it in the plan; a worker that reads both finds its delta base in the cache
+/// ([`crate::packs`]).
 const MAX_BLOCK: usize = 512;
 
 /// Commits per block for `len` commits over `threads` workers.
@@ -614,8 +614,7 @@ impl ParallelExtract {
                 let (shared, feed, options, packs) =
                     (shared.clone(), feed.clone(), options.clone(), packs.clone());
                 std::thread::spawn(move || {
-                    let mut repo = shared.to_thread_local();
-                    extract::set_caches(&mut repo);
+                    let repo = shared.to_thread_local();
                     let mut extractor = match Extractor::with_packs(&repo, options, packs) {
                         Ok(extractor) => extractor,
                         Err(err) => {
