@@ -21,9 +21,12 @@
 use std::path::Path;
 
 use gix::ObjectId;
-use gix::bstr::{BString, ByteSlice};
+use gix::bstr::{BStr, BString, ByteSlice};
 use gix::diff::blob::ResourceKind;
 use gix::diff::blob::platform::resource::Data;
+use gix::diff::rewrites::Tracker;
+use gix::diff::rewrites::tracker::visit::{Destination, Source, SourceKind};
+use gix::diff::tree::visit::Change;
 use gix::error::ResultExt as _;
 use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
@@ -32,6 +35,7 @@ use crate::error::ExtractError;
 use crate::numstat::{self, LineCounts, LineDiff, Side};
 use crate::packs::{self, PackedObjects, Packs};
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
+use crate::treediff::{self, TreeDiff};
 use crate::walk::{self, CommitGraph};
 
 /// What the extract stage records beyond git's own numstat.
@@ -200,7 +204,7 @@ pub struct Extractor<'r> {
     resources: gix::diff::blob::Platform,
     mailmap: Option<gix::mailmap::Snapshot>,
     line_diff: LineDiff,
-    tree_state: gix::diff::tree::State,
+    tree_diff: TreeDiff,
 }
 
 impl std::fmt::Debug for Extractor<'_> {
@@ -244,7 +248,7 @@ impl<'r> Extractor<'r> {
             resources,
             mailmap,
             line_diff: LineDiff::default(),
-            tree_state: Default::default(),
+            tree_diff: TreeDiff::default(),
         })
     }
 
@@ -335,33 +339,46 @@ impl<'r> Extractor<'r> {
                     .detach(),
             ),
         };
-        let old_tree = read_tree(&self.objects, old_tree).map_err(diff_err)?;
-        let new_tree = read_tree(&self.objects, Some(new_tree)).map_err(diff_err)?;
+        let old_tree = treediff::read(&self.objects, old_tree).map_err(diff_err)?;
+        let new_tree = treediff::read(&self.objects, Some(new_tree)).map_err(diff_err)?;
 
-        let mut changes = Vec::new();
         let hash = self.repo.object_hash();
-        let (old_entries, new_entries) =
-            differing_entries(&old_tree, &new_tree, hash.len_in_bytes());
-        gix::diff::tree_with_rewrites(
-            gix::objs::TreeRefIter::from_bytes(old_entries, hash),
-            gix::objs::TreeRefIter::from_bytes(new_entries, hash),
-            &mut self.resources,
-            &mut self.tree_state,
-            &self.objects,
-            |change| {
-                changes.push(change.into_owned());
-                Ok(std::ops::ControlFlow::Continue(()))
-            },
-            gix::diff::tree_with_rewrites::Options {
-                location: Some(gix::diff::tree::recorder::Location::Path),
-                rewrites: self.options.renames.then(gix::diff::Rewrites::default),
-            },
-        )
-        .or_error()
-        .map_err(diff_err)?;
+        let mut pairs = Vec::new();
+        let mut renames = Vec::new();
+        let mut tracker = self
+            .options
+            .renames
+            .then(|| Tracker::new(gix::diff::Rewrites::default()));
+        self.tree_diff
+            .changes(&self.objects, hash, &old_tree, &new_tree, |change, path| {
+                let change = match tracker.as_mut() {
+                    Some(tracker) => tracker.try_push_change(change, path),
+                    None => Some(change),
+                };
+                pairs.extend(change.and_then(|change| pair_of(change, path)));
+            })
+            .map_err(diff_err)?;
+        if let Some(tracker) = tracker.as_mut() {
+            tracker
+                .emit(
+                    |destination, source| {
+                        match source {
+                            None => pairs.extend(pair_of(destination.change, destination.location)),
+                            Some(source) => {
+                                rewrite(&mut pairs, &mut renames, &destination, &source);
+                            }
+                        }
+                        std::ops::ControlFlow::Continue(())
+                    },
+                    &mut self.resources,
+                    &self.objects,
+                    // Only called to track copies, which are not asked for.
+                    |_| Ok::<_, std::convert::Infallible>(()),
+                )
+                .map_err(diff_err)?;
+        }
         self.resources.clear_resource_cache_keep_allocation();
 
-        let (mut pairs, renames) = pairs_of(changes);
         // git lists a tree diff depth-first in tree order, which is byte order of full paths
         // (a directory sorts as its name plus `/`). The sort is stable: a deletion and an
         // addition at one path stay in that order.
@@ -454,159 +471,79 @@ impl<'r> Extractor<'r> {
     }
 }
 
-/// Where the tree entry that starts at `at` ends (`<mode> <name>\0<id>`), if it is whole.
-fn entry_end(tree: &[u8], at: usize, id_len: usize) -> Option<usize> {
-    let name_end = at + tree.get(at..)?.find_byte(0)?;
-    let end = name_end + 1 + id_len;
-    (end <= tree.len()).then_some(end)
-}
-
-/// The entries of two trees that can differ: the runs of whole entries that are the same
-/// bytes at the start and at the end of both are left out, as they make no change. A root
-/// tree has hundreds of entries (git/git's 561) of which a commit changes one or two, and
-/// gix's diff compares them all.
-///
-/// Entries are walked from the start (their ids are binary, so they cannot be found from the
-/// end): over the common start, then through the middle until a boundary of `old` is followed
-/// by the common end and the same place in `new` is a boundary too.
-fn differing_entries<'a>(old: &'a [u8], new: &'a [u8], id_len: usize) -> (&'a [u8], &'a [u8]) {
-    let same = numstat::same_start(old, new);
-    let mut start = 0;
-    while let Some(end) = entry_end(old, start, id_len).filter(|&end| end <= same) {
-        start = end;
-    }
-    let (old_rest, new_rest) = (&old[start..], &new[start..]);
-    let same_end = numstat::same_end(old_rest, new_rest);
-    // Boundaries are offsets into the rests; the common end starts at `old_rest.len() -
-    // same_end` in `old_rest`, at the same distance from the end in `new_rest`.
-    let (mut old_at, mut new_at) = (0, 0);
-    loop {
-        if old_rest.len() - old_at <= same_end {
-            let new_boundary = new_rest.len() - (old_rest.len() - old_at);
-            while new_at < new_boundary {
-                match entry_end(new_rest, new_at, id_len) {
-                    Some(end) => new_at = end,
-                    None => return (old_rest, new_rest),
-                }
-            }
-            if new_at == new_boundary {
-                return (&old_rest[..old_at], &new_rest[..new_at]);
-            }
-        }
-        match entry_end(old_rest, old_at, id_len) {
-            Some(end) => old_at = end,
-            None => return (old_rest, new_rest),
-        }
-    }
-}
-
-/// Tree `id` (the empty tree if `None`), shared with the object cache rather than copied: a
-/// repository's root tree is often large and every commit reads two of them.
-fn read_tree(
-    objects: &PackedObjects<'_>,
-    id: Option<ObjectId>,
-) -> Result<std::sync::Arc<Vec<u8>>, gix::Error> {
-    let fail = |what| Err(gix::error::ErrorExt::raise(gix::error::message(what)));
-    let Some(id) = id.filter(|id| !id.is_empty_tree()) else {
-        return Ok(Default::default());
-    };
-    match objects.object(&id)? {
-        Some((gix::objs::Kind::Tree, data)) => Ok(data),
-        Some(_) => fail("a commit's tree is not a tree"),
-        None => fail("a commit's tree is missing"),
-    }
-}
-
-/// Splits gix's changes into file pairs (renames become a deletion and an addition, like
-/// `--no-renames`) and the renames themselves. Directories are dropped: git lists files only.
-fn pairs_of(changes: Vec<gix::object::tree::diff::ChangeDetached>) -> (Vec<FilePair>, Vec<Rename>) {
-    use gix::object::tree::diff::ChangeDetached as Change;
-
+/// The file pair of a change the rename tracker did not pair up (or that it never saw).
+/// Directories are dropped: git lists files only.
+fn pair_of(change: Change, path: &BStr) -> Option<FilePair> {
     let file = |mode: EntryMode, id: ObjectId| (!mode.is_tree()).then_some((mode, id));
-    let mut pairs = Vec::with_capacity(changes.len());
-    let mut renames = Vec::new();
-    for change in changes {
-        match change {
-            Change::Addition {
-                location,
-                entry_mode,
-                id,
-                ..
-            } => {
-                pairs.push(FilePair {
-                    path: location,
-                    old: None,
-                    new: file(entry_mode, id),
-                });
+    let (old, new) = match change {
+        Change::Addition {
+            entry_mode, oid, ..
+        } => (None, file(entry_mode, oid)),
+        Change::Deletion {
+            entry_mode, oid, ..
+        } => (file(entry_mode, oid), None),
+        Change::Modification {
+            previous_entry_mode,
+            previous_oid,
+            entry_mode,
+            oid,
+        } => {
+            // git canonicalises modes before it compares (`canon_mode`: any regular
+            // non-executable file is 100644), so early histories' 100664 → 100644 with the
+            // same blob is no change to git; gix compares the raw modes.
+            if previous_oid == oid && previous_entry_mode.kind() == entry_mode.kind() {
+                return None;
             }
-            Change::Deletion {
-                location,
-                entry_mode,
-                id,
-                ..
-            } => {
-                pairs.push(FilePair {
-                    path: location,
-                    old: file(entry_mode, id),
-                    new: None,
-                });
-            }
-            Change::Modification {
-                location,
-                previous_entry_mode,
-                previous_id,
-                entry_mode,
-                id,
-            } => {
-                // git canonicalises modes before it compares (`canon_mode`: any regular
-                // non-executable file is 100644), so early histories' 100664 → 100644 with the
-                // same blob is no change to git; gix compares the raw modes.
-                if previous_id == id && previous_entry_mode.kind() == entry_mode.kind() {
-                    continue;
-                }
-                pairs.push(FilePair {
-                    path: location,
-                    old: file(previous_entry_mode, previous_id),
-                    new: file(entry_mode, id),
-                });
-            }
-            Change::Rewrite {
-                source_location,
-                source_entry_mode,
-                source_id,
-                diff,
-                entry_mode,
-                id,
-                location,
-                copy,
-                ..
-            } => {
-                if !copy {
-                    pairs.push(FilePair {
-                        path: source_location.clone(),
-                        old: file(source_entry_mode, source_id),
-                        new: None,
-                    });
-                }
-                let similarity = diff
-                    .map_or(100.0, |stats| stats.similarity * 100.0)
-                    .round()
-                    .clamp(0.0, 100.0) as u8;
-                renames.push(Rename {
-                    from: source_location.to_str_lossy().into_owned(),
-                    to: location.to_str_lossy().into_owned(),
-                    similarity,
-                });
-                pairs.push(FilePair {
-                    path: location,
-                    old: None,
-                    new: file(entry_mode, id),
-                });
-            }
+            (
+                file(previous_entry_mode, previous_oid),
+                file(entry_mode, oid),
+            )
         }
+    };
+    (old.is_some() || new.is_some()).then(|| FilePair {
+        path: path.to_owned(),
+        old,
+        new,
+    })
+}
+
+/// A rename (or copy) the tracker found: recorded in `renames`, and in `pairs` as a deletion
+/// (not for a copy) and an addition, like `--no-renames`.
+fn rewrite(
+    pairs: &mut Vec<FilePair>,
+    renames: &mut Vec<Rename>,
+    destination: &Destination<'_, Change>,
+    source: &Source<'_, Change>,
+) {
+    if source.kind == SourceKind::Rename {
+        pairs.extend(pair_of(
+            Change::Deletion {
+                entry_mode: source.entry_mode,
+                oid: source.id,
+                relation: None,
+            },
+            source.location,
+        ));
     }
-    pairs.retain(|pair| pair.old.is_some() || pair.new.is_some());
-    (pairs, renames)
+    let similarity = source
+        .diff
+        .map_or(100.0, |stats| stats.similarity * 100.0)
+        .round()
+        .clamp(0.0, 100.0) as u8;
+    renames.push(Rename {
+        from: source.location.to_str_lossy().into_owned(),
+        to: destination.location.to_str_lossy().into_owned(),
+        similarity,
+    });
+    let (id, entry_mode) = destination.change.oid_and_entry_mode();
+    pairs.extend(pair_of(
+        Change::Addition {
+            entry_mode,
+            oid: id.to_owned(),
+            relation: None,
+        },
+        destination.location,
+    ));
 }
 
 fn side_of(class: Class, text: Option<&Vec<u8>>) -> Side<'_> {
@@ -713,95 +650,6 @@ mod tests {
         assert!(!looks_like_url("repo"));
         assert!(!looks_like_url("./odd:name"));
         assert!(!looks_like_url("C:\\repo"));
-    }
-
-    /// Entries of a tree buffer, parsed the simple way.
-    fn entries(tree: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while at < tree.len() {
-            let end = entry_end(tree, at, 20).expect("whole entries");
-            let name_end = end - 21;
-            out.push((
-                tree[at..name_end].to_vec(),
-                tree[name_end + 1..end].to_vec(),
-            ));
-            at = end;
-        }
-        out
-    }
-
-    #[test]
-    fn trees_are_trimmed_to_whole_differing_entries() {
-        // Ids full of NULs, spaces and digits, so that a wrong boundary would parse.
-        let mut random = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            random ^= random << 13;
-            random ^= random >> 7;
-            random ^= random << 17;
-            random % n
-        };
-        for case in 0..2000 {
-            let names = 1 + next(40);
-            let mut old = Vec::new();
-            let mut new = Vec::new();
-            for name in 0..names {
-                let id = |next: &mut dyn FnMut(u64) -> u64| -> Vec<u8> {
-                    (0..20)
-                        .map(|_| [0u8, b' ', b'1', b'0', b'a'][next(5) as usize])
-                        .collect()
-                };
-                // Names of different lengths, so that entries do not line up by size.
-                let name = format!("{}n{name:03}", "0".repeat(next(4) as usize));
-                let entry = |id: &[u8]| {
-                    let mut entry = format!("100644 {name}").into_bytes();
-                    entry.push(0);
-                    entry.extend_from_slice(id);
-                    entry
-                };
-                let shared = id(&mut next);
-                match next(8) {
-                    0 => old.extend(entry(&shared)),
-                    1 => new.extend(entry(&shared)),
-                    2 => {
-                        old.extend(entry(&shared));
-                        new.extend(entry(&id(&mut next)));
-                    }
-                    _ => {
-                        old.extend(entry(&shared));
-                        new.extend(entry(&shared));
-                    }
-                }
-            }
-            let (old_part, new_part) = differing_entries(&old, &new, 20);
-            let (full_old, full_new) = (entries(&old), entries(&new));
-            let (part_old, part_new) = (entries(old_part), entries(new_part));
-            let changed = |a: &[(Vec<u8>, Vec<u8>)], b: &[(Vec<u8>, Vec<u8>)]| {
-                let mut changed: Vec<_> = a.iter().filter(|e| !b.contains(e)).cloned().collect();
-                changed.extend(b.iter().filter(|e| !a.contains(e)).cloned());
-                changed.sort();
-                changed
-            };
-            assert_eq!(
-                changed(&part_old, &part_new),
-                changed(&full_old, &full_new),
-                "case {case}"
-            );
-            if old == new {
-                assert!(old_part.is_empty() && new_part.is_empty(), "case {case}");
-            }
-        }
-
-        // The same bytes end both trees, but in `new` they are the end of one entry's name and
-        // its id, not an entry of their own: nothing may be cut.
-        let id = [7u8; 20];
-        let mut old = b"100644 x\0".to_vec();
-        old.extend_from_slice(&id);
-        old.extend_from_slice(b"1 b\0");
-        old.extend_from_slice(&id);
-        let mut new = b"100644 yy1 b\0".to_vec();
-        new.extend_from_slice(&id);
-        assert_eq!(differing_entries(&old, &new, 20), (&old[..], &new[..]));
     }
 
     #[test]

@@ -27,4 +27,5 @@ pub mod story;
 pub mod summarize;
 pub mod tags;
 pub mod tls;
+mod treediff;
 pub mod walk;
