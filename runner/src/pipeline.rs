@@ -557,9 +557,18 @@ impl Feed {
 /// alone.
 #[derive(Debug)]
 pub struct ParallelExtract {
-    receivers: Vec<std::sync::mpsc::Receiver<Result<CommitRecord, ExtractError>>>,
+    receivers: Vec<std::sync::mpsc::Receiver<Batch>>,
+    /// Per worker, the records of its last batch not yet taken.
+    pending: Vec<std::collections::VecDeque<Result<CommitRecord, ExtractError>>>,
     feed: std::sync::Arc<Feed>,
 }
+
+/// Records a worker sends at once: one wake-up of the caller per batch rather than per commit
+/// (on two cores, each one also displaced a worker).
+type Batch = Vec<Result<CommitRecord, ExtractError>>;
+
+/// Records per [`Batch`], at most; a block's last batch goes when the block is done.
+const BATCH: usize = 32;
 
 impl ParallelExtract {
     /// Starts `threads` workers (at least one) over `commits`.
@@ -610,7 +619,7 @@ impl ParallelExtract {
         let shared = repo.clone().into_sync();
         let receivers = (0..threads)
             .map(|worker| {
-                let (sender, receiver) = std::sync::mpsc::sync_channel(2 * MAX_BLOCK);
+                let (sender, receiver) = std::sync::mpsc::sync_channel(2 * MAX_BLOCK / BATCH);
                 let (shared, feed, options, packs) =
                     (shared.clone(), feed.clone(), options.clone(), packs.clone());
                 std::thread::spawn(move || {
@@ -618,7 +627,7 @@ impl ParallelExtract {
                     let mut extractor = match Extractor::with_packs(&repo, options, packs) {
                         Ok(extractor) => extractor,
                         Err(err) => {
-                            let _ = sender.send(Err(err));
+                            let _ = sender.send(vec![Err(err)]);
                             return;
                         }
                     };
@@ -628,12 +637,18 @@ impl ParallelExtract {
                         if ids.is_empty() {
                             return;
                         }
-                        for id in ids {
+                        let last = ids.len() - 1;
+                        let mut batch = Vec::with_capacity(BATCH);
+                        for (at, id) in ids.into_iter().enumerate() {
                             let record = extractor.commit(id);
                             let failed = record.is_err();
-                            // A closed channel: the pipeline stopped early; so do we.
-                            if sender.send(record).is_err() || failed {
-                                return;
+                            batch.push(record);
+                            if batch.len() == BATCH || at == last || failed {
+                                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                                // A closed channel: the pipeline stopped early; so do we.
+                                if sender.send(full).is_err() || failed {
+                                    return;
+                                }
                             }
                         }
                     }
@@ -641,16 +656,25 @@ impl ParallelExtract {
                 receiver
             })
             .collect();
-        Self { receivers, feed }
+        Self {
+            pending: (0..threads).map(|_| Default::default()).collect(),
+            receivers,
+            feed,
+        }
     }
 
     /// The record of the plan's `index`-th commit (asked for in order: 0, 1, 2, …).
     pub fn next(&mut self, index: usize) -> Result<CommitRecord, PipelineError> {
         let block = self.feed.block();
-        let receiver = &self.receivers[worker_of(index, block, self.receivers.len())];
-        Ok(receiver
-            .recv()
-            .map_err(|_| PipelineError::ExtractThread)??)
+        let worker = worker_of(index, block, self.receivers.len());
+        let pending = &mut self.pending[worker];
+        if pending.is_empty() {
+            let batch = self.receivers[worker]
+                .recv()
+                .map_err(|_| PipelineError::ExtractThread)?;
+            pending.extend(batch);
+        }
+        Ok(pending.pop_front().ok_or(PipelineError::ExtractThread)??)
     }
 }
 

@@ -548,6 +548,11 @@ fn the_dir_sink_writes_each_batch_once() {
 #[test]
 fn extraction_threads_do_not_change_the_output() {
     let repo = fixture();
+    // Enough commits that a worker's block of them goes over in several batches.
+    for i in 0..150 {
+        repo.write("src/count.rs", lines(i % 7 + 1, &format!("count {i}")));
+        repo.commit_at(&format!("Count to {i}"), EPOCH + 300 * DAY + i as i64 * 60);
+    }
     let outputs: Vec<Vec<u8>> = ["1", "3"]
         .iter()
         .map(|threads| {
