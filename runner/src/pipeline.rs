@@ -141,6 +141,16 @@ fn ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Summarize progress at most this often (and always for the last chunk): a model takes
+/// seconds per chunk, so each is reported, but the extractive summarizer does hundreds a second,
+/// and each report is a log line and, in a pod, a call to the gateway.
+const SUMMARIZE_PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether to report summarize progress after `done` of `total` chunks, `since` the last report.
+fn summarize_progress_due(done: u64, total: u64, since: Duration) -> bool {
+    done == total || since >= SUMMARIZE_PROGRESS_EVERY
+}
+
 fn report(
     sink: &mut dyn Sink,
     stage: Stage,
@@ -331,6 +341,7 @@ pub fn run_pipeline(
 
     // Summarize, through the cache.
     let summarize_started = Instant::now();
+    let mut last_report = summarize_started;
     let info = summarizer.info();
     let mut metrics = SummarizeMetrics {
         summarizer: Some(info.clone()),
@@ -390,7 +401,10 @@ pub fn run_pipeline(
                 summary,
             });
             done += 1;
-            report(sink, Stage::Summarize, done, all_chunks, summarize_started)?;
+            if summarize_progress_due(done, all_chunks, last_report.elapsed()) {
+                report(sink, Stage::Summarize, done, all_chunks, summarize_started)?;
+                last_report = Instant::now();
+            }
         }
         let summary = reducer.reduce(phase, parts, &mut metrics)?;
         records.push(phase_record(&facts, phase, summary, chunk_records));
@@ -830,6 +844,20 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn summarize_progress_is_reported_once_a_second_and_at_the_end() {
+        let second = SUMMARIZE_PROGRESS_EVERY;
+        assert!(!summarize_progress_due(1, 545, Duration::from_millis(2)));
+        assert!(summarize_progress_due(545, 545, Duration::ZERO));
+        assert!(summarize_progress_due(3, 545, second));
+        assert!(summarize_progress_due(1, 1, Duration::ZERO));
+        assert!(!summarize_progress_due(
+            544,
+            545,
+            second - Duration::from_millis(1)
+        ));
+    }
 
     #[test]
     fn workers_take_blocks_round_robin_while_the_walk_goes_on() {
