@@ -606,6 +606,42 @@ mod tests {
     }
 
     #[test]
+    fn only_whole_lines_of_the_common_ends_count() {
+        // Few distinct lines between the ends.
+        let middle = |a: &str, b: &str| format!("{a}\n{b}\n{a}\n{b}\n}}\n{a}\n{b}\n{a}\n{b}\n");
+        let (old_middle, new_middle) = (middle("u1", "u2"), middle("w1", "w2"));
+        // `}` is 100 lines of the common start: frequent enough to be pruned between lines
+        // that match nothing.
+        let ends = "}\n".repeat(100);
+        let (old, new) = (format!("{ends}{old_middle}"), format!("{ends}{new_middle}"));
+        assert_eq!(reference(old.as_bytes(), new.as_bytes()), (9, 9));
+        assert_eq!(count_lines(old.as_bytes(), new.as_bytes()), (9, 9));
+        // `}` ends 100 lines of the common start but is none of them: in each file it occurs
+        // once, too rarely to be pruned, so it matches.
+        let ends = "x}\n".repeat(100);
+        let (old, new) = (format!("{ends}{old_middle}"), format!("{ends}{new_middle}"));
+        assert_eq!(reference(old.as_bytes(), new.as_bytes()), (8, 8));
+        assert_eq!(count_lines(old.as_bytes(), new.as_bytes()), (8, 8));
+    }
+
+    #[test]
+    fn every_line_of_the_common_ends_counts_for_the_pruning_limit() {
+        // 400 lines of common start that occur nowhere else still make the files long, so
+        // that `}` (eight times in each) is below the limit of lines frequent enough to prune
+        // (about the square root of a file's lines), and matches.
+        let ends: String = (0..400).map(|i| format!("e{i}\n")).collect();
+        let old = format!("{ends}{}", "a1\na2\na3\na1\na2\na3\n}\n".repeat(8));
+        let new = format!("{ends}{}", "b1\nb2\nb3\nb1\nb2\nb3\n}\n".repeat(8));
+        let expected = reference(old.as_bytes(), new.as_bytes());
+        assert_eq!(expected, (48, 48));
+        assert_eq!(count_lines(old.as_bytes(), new.as_bytes()), expected);
+        // Without the common start, `}` is frequent enough to be pruned between lines that
+        // match nothing.
+        let (old, new) = (&old[ends.len()..], &new[ends.len()..]);
+        assert_ne!(reference(old.as_bytes(), new.as_bytes()), expected);
+    }
+
+    #[test]
     fn newlines_are_counted_in_every_byte_position() {
         let mut random = Random(0x2545_f491_4f6c_dd1d);
         for len in 0..100 {
