@@ -26,6 +26,8 @@ pub mod sink;
 pub mod story;
 pub mod summarize;
 pub mod tags;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 mod treediff;
 pub mod walk;

@@ -382,6 +382,7 @@ pub fn gitlink_text(hex_id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Random;
 
     fn text(added: u64, deleted: u64) -> LineCounts {
         LineCounts::Text { added, deleted }
@@ -527,18 +528,6 @@ mod tests {
             (2, 4, 2),
             "the end is taken after the start"
         );
-    }
-
-    /// A small deterministic generator (xorshift), so the comparison below needs no crate.
-    struct Random(u64);
-
-    impl Random {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
     }
 
     #[test]

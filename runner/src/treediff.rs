@@ -325,6 +325,7 @@ pub(crate) fn differing_entries<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Random;
 
     /// Entries of a tree buffer, parsed the simple way.
     fn entries(tree: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -345,13 +346,8 @@ mod tests {
     #[test]
     fn trees_are_trimmed_to_whole_differing_entries() {
         // Ids full of NULs, spaces and digits, so that a wrong boundary would parse.
-        let mut random = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            random ^= random << 13;
-            random ^= random >> 7;
-            random ^= random << 17;
-            random % n
-        };
+        let mut random = Random(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: u64| random.below(n as usize) as u64;
         for case in 0..2000 {
             let names = 1 + next(40);
             let mut old = Vec::new();
@@ -427,6 +423,7 @@ mod against_gix {
 
     use super::*;
     use crate::packs::Packs;
+    use crate::testing::Random;
 
     #[derive(Clone)]
     enum Node {
@@ -438,17 +435,6 @@ mod against_gix {
     /// (`a/` > `a.`), as a file before them.
     const NAMES: [&str; 7] = ["a", "a.b", "a-b", "ab", "b", "c0", "z"];
 
-    struct Random(u64);
-
-    impl Random {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-    }
-
     fn file(random: &mut Random) -> Node {
         let kind = [
             EntryKind::Blob,
@@ -456,8 +442,8 @@ mod against_gix {
             EntryKind::BlobExecutable,
             EntryKind::Link,
             EntryKind::Commit,
-        ][random.below(5) as usize];
-        Node::File(kind, random.below(6))
+        ][random.below(5)];
+        Node::File(kind, random.below(6) as u64)
     }
 
     fn dir(random: &mut Random, depth: u32) -> Node {
@@ -472,7 +458,7 @@ mod against_gix {
             let name = if count > 10 {
                 format!("f{:02}", random.below(60))
             } else {
-                NAMES[random.below(NAMES.len() as u64) as usize].to_owned()
+                NAMES[random.below(NAMES.len())].to_owned()
             };
             let node = if depth > 0 && random.below(3) == 0 {
                 dir(random, depth - 1)
@@ -488,11 +474,8 @@ mod against_gix {
     fn mutate(node: &mut Node, random: &mut Random, depth: u32) {
         let Node::Dir(entries) = node else { return };
         for _ in 0..1 + random.below(3) {
-            let name = NAMES[random.below(NAMES.len() as u64) as usize].to_owned();
-            let name = match entries
-                .keys()
-                .nth(random.below(entries.len() as u64 + 1) as usize)
-            {
+            let name = NAMES[random.below(NAMES.len())].to_owned();
+            let name = match entries.keys().nth(random.below(entries.len() + 1)) {
                 Some(existing) if random.below(2) == 0 => existing.clone(),
                 _ => name,
             };

@@ -471,21 +471,17 @@ fn the_pipeline_calls_the_sink_in_order_with_numbered_batches() {
     expected.push("artifact timeline.json application/json".into());
     expected.push("finish 13".into());
     assert_eq!(sink.calls, expected);
-    let extract: Vec<(u64, u64)> = sink
-        .progress
-        .iter()
-        .filter(|p| p.stage == Stage::Extract)
-        .map(|p| (p.done, p.total))
-        .collect();
-    assert_eq!(extract, [(5, 13), (10, 13), (13, 13)]);
+    let reports = |stage: Stage| -> Vec<(u64, u64)> {
+        sink.progress
+            .iter()
+            .filter(|p| p.stage == stage)
+            .map(|p| (p.done, p.total))
+            .collect()
+    };
+    assert_eq!(reports(Stage::Extract), [(5, 13), (10, 13), (13, 13)]);
     // The extractive summarizer is done within a second: only its end is reported.
     let chunks = summary.stages.chunk.chunks;
-    let summarize: Vec<(u64, u64)> = sink
-        .progress
-        .iter()
-        .filter(|p| p.stage == Stage::Summarize)
-        .map(|p| (p.done, p.total))
-        .collect();
+    let summarize = reports(Stage::Summarize);
     assert_eq!(summarize.last(), Some(&(chunks, chunks)), "{summarize:?}");
     let stages: Vec<Stage> = sink.progress.iter().map(|p| p.stage).collect();
     assert_eq!(stages.first(), Some(&Stage::Walk));
