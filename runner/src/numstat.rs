@@ -102,6 +102,9 @@ pub fn count_lines(old: &[u8], new: &[u8]) -> (u64, u64) {
 /// * Those common lines are found by comparing bytes, not by hashing lines.
 /// * If nothing is left between them on one side, the lines left on the other side are all
 ///   added (or deleted): that is what the Myers diff answers without looking at them.
+/// * If no line between them on one side occurs between them on the other, none can be
+///   matched: they are all deleted and added, whatever the pruning of frequent lines (which
+///   only ever removes lines from the comparison) and the cost heuristics make of them.
 /// * Otherwise only the lines between them are interned; a common line is only looked up, and
 ///   one that occurs nowhere in between gets a shared placeholder id. The diff still sees every
 ///   line, as it must: git's `xdl_cleanup_records()` (and the Myers port) classify the lines
@@ -184,10 +187,16 @@ impl LineDiff {
         }
         self.new_middle.clear();
         let mut start = prefix;
+        let mut shared = false;
         for line in lines(new_middle) {
             let token = self.intern(old, new, true, start, line);
+            shared |= !self.lines[token.0 as usize].0;
             self.new_middle.push(token);
             start += line.len();
+        }
+        // No line occurs between the common ends on both sides.
+        if !shared {
+            return (self.new_middle.len() as u64, self.old_middle.len() as u64);
         }
         // The common ends, looked up (the same on both sides).
         let placeholder = Token(u32::try_from(self.lines.len()).expect("fewer than 2^32 lines"));
@@ -580,6 +589,21 @@ mod tests {
                     b.as_bstr()
                 );
             }
+        }
+    }
+
+    #[test]
+    fn lines_between_the_ends_that_only_one_side_has_are_all_changed() {
+        // The ends hold every line of both middles, often enough to make them frequent.
+        let ends = "u1\nw1\n}\n".repeat(50);
+        for (old_middle, new_middle, counts) in [
+            ("u1\nu2\n", "w1\nw2\nw3\n", (3, 2)),
+            ("u1\n}\nu2\n", "w1\n}\nw2\n", (2, 2)),
+        ] {
+            let old = format!("{ends}{old_middle}{ends}");
+            let new = format!("{ends}{new_middle}{ends}");
+            assert_eq!(reference(old.as_bytes(), new.as_bytes()), counts);
+            assert_eq!(count_lines(old.as_bytes(), new.as_bytes()), counts);
         }
     }
 
