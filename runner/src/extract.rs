@@ -12,18 +12,19 @@
 //! strategy over the pack files, loose objects read rather than mapped), gix's object database
 //! only for what that cannot find.
 //!
-//! Blob contents go through gix's diff pipeline in its "as stored in git" mode: no worktree
-//! filters and no textconv (git's numstat uses neither), but `.gitattributes` (`-diff`,
-//! `binary`, diff drivers with `binary = true`) and `core.bigFileThreshold` decide what is
-//! binary, as in git. Attributes come from the index of `HEAD`'s tree (gix's behaviour; git
-//! 2.39 reads the working tree's files instead, and nothing in bare repositories).
+//! Which blobs are binary is decided as gix's diff pipeline decides it in its "as stored in
+//! git" mode: no worktree filters and no textconv (git's numstat uses neither), but
+//! `.gitattributes` (`-diff`, `binary`, diff drivers with `binary = true`) and
+//! `core.bigFileThreshold`, as in git; [`numstat`] looks for the NUL. Attributes come from the
+//! index of `HEAD`'s tree (gix's behaviour; git 2.39 reads the working tree's files instead,
+//! and nothing in bare repositories). They hold for the whole run, so the pipeline is asked
+//! once per path (`Extractor::binary_by_attributes`), not for every blob.
 
 use std::path::Path;
 
 use gix::ObjectId;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::diff::blob::ResourceKind;
-use gix::diff::blob::platform::resource::Data;
 use gix::diff::rewrites::Tracker;
 use gix::diff::rewrites::tracker::visit::{Destination, Source, SourceKind};
 use gix::diff::tree::visit::Change;
@@ -205,6 +206,8 @@ pub struct Extractor<'r> {
     mailmap: Option<gix::mailmap::Snapshot>,
     line_diff: LineDiff,
     tree_diff: TreeDiff,
+    /// [`Extractor::binary_by_attributes`] of each path seen.
+    attributes: std::collections::HashMap<BString, Option<bool>>,
 }
 
 impl std::fmt::Debug for Extractor<'_> {
@@ -249,6 +252,7 @@ impl<'r> Extractor<'r> {
             mailmap,
             line_diff: LineDiff::default(),
             tree_diff: TreeDiff::default(),
+            attributes: std::collections::HashMap::new(),
         })
     }
 
@@ -419,46 +423,84 @@ impl<'r> Extractor<'r> {
             return Ok(self.line_diff.numstat(old, new, same_contents));
         }
 
-        let hash = self.repo.object_hash();
-        let kind_of = |side: Option<(EntryMode, ObjectId)>| side.map(|(mode, _)| mode.kind());
-        let fallback_kind = kind_of(pair.new)
-            .or(kind_of(pair.old))
-            .unwrap_or(EntryKind::Blob);
-        let contents = Contents {
-            objects: &self.objects,
-            sides: [pair.old, pair.new].map(|side| side.map(|(_, id)| id)),
-        };
-        for (side, which) in [
-            (pair.old, ResourceKind::OldOrSource),
-            (pair.new, ResourceKind::NewOrDestination),
-        ] {
-            let (kind, id) =
-                side.map_or((fallback_kind, hash.null()), |(mode, id)| (mode.kind(), id));
-            self.resources
-                .set_resource(id, kind, pair.path.as_ref(), which, &contents)
-                .map_err(gix::Error::from)?;
-        }
-        let prepared = self.resources.prepare_diff().map_err(gix::Error::from)?;
-        let classes = [prepared.old.data, prepared.new.data].map(|data| match data {
-            Data::Missing => Class::Missing,
-            Data::Buffer { .. } => Class::Text,
-            Data::Binary { .. } => Class::Binary,
-        });
-        // The contents of text sides, shared with the object cache (just decoded there).
+        // What gix's diff pipeline makes of each side ("as stored in git", no worktree): the
+        // attributes of the path, and the size for `core.bigFileThreshold`. The contents are
+        // decoded once, into the object cache, and diffed from there.
+        let mut classes = [Class::Missing; 2];
         let mut texts = [None, None];
-        for ((class, side), text) in classes.iter().zip([pair.old, pair.new]).zip(&mut texts) {
-            if let (Class::Text, Some((_, id))) = (class, side) {
-                let (_, data) = self.objects.object(&id)?.ok_or_else(|| {
-                    gix::error::ErrorExt::raise(gix::error::message("a blob went missing"))
-                })?;
-                *text = Some(data);
-            }
+        for ((side, class), text) in [pair.old, pair.new]
+            .into_iter()
+            .zip(&mut classes)
+            .zip(&mut texts)
+        {
+            let Some((_, id)) = side else { continue };
+            let (_, data) = self
+                .objects
+                .object(&id)?
+                .ok_or_else(|| missing("a blob is missing"))?;
+            let threshold = self.resources.filter.options.large_file_threshold_bytes;
+            let binary = match self.binary_by_attributes(pair.path.as_ref())? {
+                Some(binary) => binary,
+                None => threshold > 0 && data.len() as u64 > threshold,
+            };
+            *class = if binary { Class::Binary } else { Class::Text };
+            *text = Some(data);
         }
         Ok(self.line_diff.numstat(
             side_of(classes[0], texts[0].as_deref()),
             side_of(classes[1], texts[1].as_deref()),
             same_contents,
         ))
+    }
+
+    /// Whether the `.gitattributes` of `path` make it binary (`Some(true)`: `-diff`, `binary`,
+    /// a diff driver with `binary = true`), text whatever its size (`Some(false)`), or leave it
+    /// to `core.bigFileThreshold` (`None`).
+    ///
+    /// gix's diff pipeline decides this for every blob it prepares, walking its attribute stack
+    /// to the path each time (about a twentieth of the extraction's CPU time). The attributes
+    /// are those of `HEAD` for the whole run, so each path is asked once: the pipeline itself
+    /// answers, for a stand-in blob of no bytes (binary only by attributes) and one just over
+    /// the threshold (binary unless the attributes say text).
+    fn binary_by_attributes(&mut self, path: &BStr) -> Result<Option<bool>, gix::Error> {
+        if let Some(&known) = self.attributes.get(path) {
+            return Ok(known);
+        }
+        let threshold = self.resources.filter.options.large_file_threshold_bytes;
+        let stand_in = ObjectId::empty_blob(self.repo.object_hash());
+        let mut buffer = Vec::new();
+        let mut binary_at = |size: u64| -> Result<bool, gix::Error> {
+            let entry = self
+                .resources
+                .attr_stack
+                .at_entry(path, None, &self.objects)
+                .or_raise(|| gix::error::message("the attributes of a path could not be read"))?;
+            let outcome = self.resources.filter.convert_to_diffable(
+                &stand_in,
+                EntryKind::Blob,
+                path,
+                ResourceKind::OldOrSource,
+                &mut |_, out| {
+                    let _ = entry.matching_attributes(out);
+                },
+                &StandIn { size },
+                gix::diff::blob::pipeline::Mode::ToGit,
+                &mut buffer,
+            )?;
+            Ok(matches!(
+                outcome.data,
+                Some(gix::diff::blob::pipeline::Data::Binary { .. })
+            ))
+        };
+        let known = if binary_at(0)? {
+            Some(true)
+        } else if threshold > 0 && !binary_at(threshold + 1)? {
+            Some(false)
+        } else {
+            None
+        };
+        self.attributes.insert(path.to_owned(), known);
+        Ok(known)
     }
 
     /// The bytes git diffs for one side of a pair that involves a submodule.
@@ -554,7 +596,7 @@ fn side_of(class: Class, text: Option<&Vec<u8>>) -> Side<'_> {
     }
 }
 
-/// What gix's diff pipeline made of a side.
+/// What gix's diff pipeline makes of a side.
 #[derive(Clone, Copy)]
 enum Class {
     Missing,
@@ -563,36 +605,34 @@ enum Class {
     Binary,
 }
 
-/// The objects as gix's diff pipeline sees them while it prepares a file pair: for the pair's
-/// own blobs it learns that they exist (and their size, from the header) but gets no bytes,
-/// which the line diff then reads from the object cache instead of from a copy. Everything
-/// else (the `.gitattributes` blobs of the attribute stack) is read in full.
-struct Contents<'a, 'r> {
-    objects: &'a PackedObjects<'r>,
-    sides: [Option<ObjectId>; 2],
+/// The one blob [`Extractor::binary_by_attributes`] shows gix's diff pipeline: `size` bytes
+/// long by its header, with no contents to read (the pipeline only reads them to look for a
+/// NUL, which [`numstat`] does itself).
+struct StandIn {
+    size: u64,
 }
 
-impl gix::objs::Find for Contents<'_, '_> {
+impl gix::objs::Find for StandIn {
     fn try_find<'a>(
         &self,
         id: &gix::oid,
         buffer: &'a mut Vec<u8>,
     ) -> gix::Result<Option<gix::objs::Data<'a>>> {
-        if !self.sides.iter().flatten().any(|side| side.as_ref() == id) {
-            return self.objects.try_find(id, buffer);
-        }
         buffer.clear();
-        Ok(self.objects.object(id)?.map(|(kind, _)| gix::objs::Data {
-            kind,
+        Ok(Some(gix::objs::Data {
+            kind: gix::objs::Kind::Blob,
             object_hash: id.kind(),
             data: buffer,
         }))
     }
 }
 
-impl gix::objs::FindHeader for Contents<'_, '_> {
-    fn try_header(&self, id: &gix::oid) -> gix::Result<Option<gix::objs::Header>> {
-        self.objects.try_header(id)
+impl gix::objs::FindHeader for StandIn {
+    fn try_header(&self, _: &gix::oid) -> gix::Result<Option<gix::objs::Header>> {
+        Ok(Some(gix::objs::Header {
+            kind: gix::objs::Kind::Blob,
+            size: self.size,
+        }))
     }
 }
 

@@ -765,3 +765,59 @@ fn non_canonical_file_modes_match_git() {
     );
     assert_eq!(by_id(&third).files.len(), 1, "{:?}", by_id(&third).files);
 }
+
+#[test]
+fn attributes_drivers_and_big_files_decide_binary_like_git() {
+    let repo = Repo::new();
+    repo.git(&["config", "core.bigFileThreshold", "1000"]);
+    repo.git(&["config", "diff.opaque.binary", "true"]);
+    repo.git(&["config", "diff.plain.binary", "false"]);
+    repo.write(
+        ".gitattributes",
+        "*.opaque diff=opaque\n*.plain diff=plain\n",
+    );
+    repo.write("sub/.gitattributes", "*.txt -diff\n");
+    // 1,500 bytes: over the threshold.
+    let big = "a line of text\n".repeat(100);
+    let paths = [
+        "big.txt",
+        "big.plain",
+        "small.txt",
+        "small.opaque",
+        "sub/small.txt",
+        "sub/deeper/small.txt",
+        "sub/small.md",
+    ];
+    let write_all = |extra: &str| {
+        for path in paths {
+            let text = if path.starts_with("big") { &big } else { "x\n" };
+            repo.write(path, format!("{text}{extra}"));
+        }
+    };
+    write_all("");
+    repo.commit("attributes, drivers and big files");
+    write_all("one more line\n");
+    repo.commit("edit them all");
+
+    let records = extract_records(&repo.path, None, "HEAD", ExtractOptions::default());
+    let git = git_numstat(&repo, &repo.path, &[]);
+    assert_matches_git(&records, &git);
+    let edits = by_message(&records, "edit them all");
+    let binary: Vec<&str> = edits
+        .files
+        .iter()
+        .filter(|file| file.added.is_none())
+        .map(|file| file.path.as_str())
+        .collect();
+    assert_eq!(
+        binary,
+        [
+            "big.txt",
+            "small.opaque",
+            "sub/deeper/small.txt",
+            "sub/small.txt"
+        ],
+        "{edits:?}"
+    );
+    assert_eq!(edits.files.len(), paths.len());
+}
