@@ -106,9 +106,25 @@ impl Packs {
     }
 
     fn keep(&self, key: Key, object: Object) {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        // Objects larger than the whole cache are not kept.
-        let _ = cache.put_with_weight(key, object);
+        let weight = object.1.len();
+        let mut evicted = Vec::new();
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            // Objects larger than the whole cache are not kept.
+            if weight >= cache.capacity() {
+                return;
+            }
+            // Make room as `put_with_weight` would, but free what leaves after unlocking:
+            // freeing large objects under the lock made the other threads wait for it.
+            while cache.len() + cache.weight() + weight >= cache.capacity() {
+                match cache.pop_back() {
+                    Some(entry) => evicted.push(entry),
+                    None => break,
+                }
+            }
+            let _ = cache.put_with_weight(key, object);
+        }
+        drop(evicted);
     }
 
     /// The loose object `id`, if its file exists. Read into memory rather than mapped as gix
@@ -481,6 +497,29 @@ mod tests {
         assert_eq!(cache_bytes_within(Some(512 * MIB)), 128 * 1024 * 1024);
         assert_eq!(cache_bytes_within(Some(1024 * MIB)), CACHE_BYTES);
         assert_eq!(cache_bytes_within(Some(32 * MIB)), 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_cache_keeps_the_latest_objects_within_its_bytes() {
+        let packs = Packs {
+            bundles: Arc::from(Vec::new()),
+            objects: Arc::from(std::path::Path::new("/nonexistent")),
+            cache: Arc::new(Mutex::new(new_cache(1000))),
+        };
+        let object = |len| (Kind::Blob, Arc::new(vec![0u8; len]));
+        for offset in 0..50 {
+            packs.keep(Key::Packed((0, offset)), object(100));
+            let cache = packs.cache.lock().expect("not poisoned");
+            assert!(cache.weight() <= 1000, "{} bytes kept", cache.weight());
+        }
+        for offset in 40..50 {
+            assert!(packs.cached(Key::Packed((0, offset))).is_none() == (offset < 41));
+        }
+        assert!(packs.cached(Key::Packed((0, 0))).is_none());
+        // Larger than the whole cache: not kept, and nothing else leaves for it.
+        packs.keep(Key::Packed((1, 0)), object(1000));
+        assert!(packs.cached(Key::Packed((1, 0))).is_none());
+        assert!(packs.cached(Key::Packed((0, 49))).is_some());
     }
 
     #[test]
