@@ -32,6 +32,10 @@ use gitview_runner::extract::{self, ExtractOptions};
 use gitview_runner::pipeline::{ParallelExtract, default_threads};
 use serde::{Deserialize, Serialize};
 
+/// The extraction runs in this binary: with the allocator `gitview-runner` ships with.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Set in the child that extracts: `<repository>\t<threads>`.
 const CHILD: &str = "GITVIEW_BENCH_EXTRACT";
 

@@ -14,6 +14,10 @@ use gitview_runner::runlog::RunLog;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+/// jemalloc: the extraction threads free each other's objects (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Turns a git repository's history into structured data.
 #[derive(Debug, Parser)]
 #[command(name = "gitview-runner", version, about)]
