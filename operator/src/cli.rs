@@ -23,9 +23,6 @@ use crate::settings::Settings;
 use crate::token::TokenSigner;
 use crate::{janitor, telemetry};
 
-/// How often a running attempt's progress is read from the gateway into its status.
-const PROGRESS_REFRESH: Duration = Duration::from_secs(15);
-
 /// Reconciles gitview Analyses into isolated, retried, cleaned-up runner pods.
 /// Connects to the cluster of `KUBECONFIG` (or the in-cluster service account).
 #[derive(Debug, Parser)]
@@ -68,6 +65,10 @@ pub struct Args {
     /// Seconds between janitor sweeps.
     #[arg(long, env = "GITVIEW_JANITOR_INTERVAL", default_value_t = 300)]
     janitor_interval: u64,
+    /// Seconds between reads of a running attempt's progress from the gateway into the
+    /// Analysis status (`status.progress`, the PROGRESS column), 1 to 3600.
+    #[arg(long, env = "GITVIEW_PROGRESS_REFRESH", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    progress_refresh_seconds: u64,
     /// UID the runner container runs as.
     #[arg(long, env = "GITVIEW_RUNNER_UID", default_value_t = 65532)]
     runner_uid: i64,
@@ -151,7 +152,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings {
         gateway_url: args.gateway_url.clone(),
         runner_uid: args.runner_uid,
-        progress_refresh: gateway_reader.is_some().then_some(PROGRESS_REFRESH),
+        progress_refresh: gateway_reader.is_some().then_some(Duration::from_secs(args.progress_refresh_seconds)),
         ..Settings::default()
     };
     let reporter = Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) };
@@ -259,6 +260,16 @@ mod tests {
             parse(&["--watch-namespaces", "team-b,team-a"]).unwrap().watch_namespaces,
             WatchScope::Namespaces(vec!["team-a".into(), "team-b".into()])
         );
+    }
+
+    #[test]
+    fn progress_is_refreshed_every_15_s_unless_told_within_an_hour() {
+        assert_eq!(parse(&[]).unwrap().progress_refresh_seconds, 15);
+        assert_eq!(parse(&["--progress-refresh-seconds", "60"]).unwrap().progress_refresh_seconds, 60);
+        for bad in ["0", "3601", "soon"] {
+            let message = parse(&["--progress-refresh-seconds", bad]).unwrap_err().to_string();
+            assert!(message.contains("--progress-refresh-seconds") && message.contains(bad), "{message}");
+        }
     }
 
     #[test]

@@ -227,7 +227,7 @@ async fn namespace_limited_rbac_grants_only_the_listed_namespace(env: &Env, ns: 
 }
 
 pub async fn bad_chart_values_are_refused_with_a_readable_message(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 13] = [
         (&["gateway.objectStore.url=gs://bucket"], "/gateway/objectStore/url"),
         (&["gateway.replicas=2"], "gateway.replicas > 1 share the artifacts volume"),
         (&["gateway.objectStore.existingSecret=s3"], "set gateway.objectStore.url to s3://"),
@@ -240,6 +240,7 @@ pub async fn bad_chart_values_are_refused_with_a_readable_message(env: Arc<Env>,
         (&["runner.networkPolicy.enabled=true"], "runner.networkPolicy.enabled needs the namespaces where Analyses run"),
         (&["operator.watchNamespaces={team-a,Team_B}"], "/operator/watchNamespaces/1"),
         (&["operator.watchNamespaces={team-a,team-a}"], "are equal"),
+        (&["operator.progressRefreshSeconds=0"], "/operator/progressRefreshSeconds"),
     ];
     for (sets, expected) in cases {
         let rendered = render(&env, &ns, sets)?;
