@@ -365,6 +365,9 @@ pub struct CommitPage {
 pub struct ProgressRecord {
     #[serde(flatten)]
     pub event: ProgressEvent,
+    /// The attempt whose runner wrote it (absent for events from before attempts were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i32>,
     pub at: String,
 }
 

@@ -817,10 +817,11 @@ async fn progress(
     let mut tx = db::tenant(&state.pool, account).await?;
     repository_of(&mut tx, &analysis).await?;
     sqlx::query(
-        "INSERT INTO progress_events (account_id, analysis_id, stage, done, total, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO progress_events (account_id, analysis_id, attempt, stage, done, total, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(account)
     .bind(&analysis)
+    .bind(claims.attempt)
     .bind(&body.stage)
     .bind(bigint("done", body.done)?)
     .bind(bigint("total", body.total)?)

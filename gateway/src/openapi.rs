@@ -451,7 +451,7 @@ fn operator_routes(doc: &mut Document) {
     doc.add("get", "/v1/runs/{analysis}/progress/latest", json!({
         "operationId": "getLatestProgress", "tags": ["operator"], "security": security(OPERATOR_TOKEN),
         "summary": "A run's newest progress event, or null (the operator shows it in the Analysis' status)",
-        "parameters": [analysis_param()],
+        "parameters": [analysis_param(), query("attempt", "Only this attempt's events (the attempt number in its runner token)", json!({"type": "integer", "minimum": 1}))],
         "responses": responses(&[(200, json_response("The newest progress event, or null", ok))], &[400, 401, 403, 503]),
     }));
 }

@@ -932,6 +932,9 @@ async fn commits(
     Ok(axum::Json(CommitPage { items, next_cursor }))
 }
 
+/// A `progress_events` row: id, stage, done, total, elapsed ms, attempt, time.
+type ProgressRow = (i64, String, i64, i64, i64, Option<i32>, String);
+
 async fn progress(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -945,8 +948,8 @@ async fn progress(
     };
     let mut tx = db::tenant(&state.pool, reader.account).await?;
     require_analysis(&mut tx, reader.account, &id).await?;
-    let rows: Vec<(i64, String, i64, i64, i64, String)> = sqlx::query_as(concat!(
-        "SELECT e.id, e.stage, e.done, e.total, e.elapsed_ms, ",
+    let rows: Vec<ProgressRow> = sqlx::query_as(concat!(
+        "SELECT e.id, e.stage, e.done, e.total, e.elapsed_ms, e.attempt, ",
         rfc3339!("e.at"),
         " FROM progress_events e WHERE e.account_id = $1 AND e.analysis_id = $2 AND e.id > $3
          ORDER BY e.id LIMIT $4"
@@ -965,15 +968,18 @@ async fn progress(
     Ok(axum::Json(ProgressPage {
         items: rows
             .into_iter()
-            .map(|(_, stage, done, total, elapsed_ms, at)| ProgressRecord {
-                event: ProgressEvent {
-                    stage,
-                    done: unsigned(done),
-                    total: unsigned(total),
-                    elapsed_ms: unsigned(elapsed_ms),
+            .map(
+                |(_, stage, done, total, elapsed_ms, attempt, at)| ProgressRecord {
+                    event: ProgressEvent {
+                        stage,
+                        done: unsigned(done),
+                        total: unsigned(total),
+                        elapsed_ms: unsigned(elapsed_ms),
+                    },
+                    attempt,
+                    at,
                 },
-                at,
-            })
+            )
             .collect(),
         next_cursor,
     }))

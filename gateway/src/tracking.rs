@@ -7,8 +7,9 @@
 //! is the token's. The URL is canonicalised as everywhere else, so any spelling of the remote
 //! finds its repository.
 //!
-//! `GET /v1/runs/{analysis}/progress/latest` with the `runs:read` scope: the newest progress
-//! event the runner wrote, or `null` (none yet, or no such analysis in the token's account).
+//! `GET /v1/runs/{analysis}/progress/latest[?attempt=N]` with the `runs:read` scope: the newest
+//! progress event the runner wrote (of attempt `N`, if given), or `null` (none yet, or no such
+//! analysis in the token's account).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::Method;
@@ -73,24 +74,42 @@ struct ProgressRow {
     done: i64,
     total: i64,
     elapsed_ms: i64,
+    attempt: Option<i32>,
     at: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatestProgressQuery {
+    attempt: Option<String>,
 }
 
 async fn latest_progress(
     State(state): State<AppState>,
     OperatorRunsRead(claims): OperatorRunsRead,
     crate::http::ApiPath(analysis): crate::http::ApiPath<String>,
+    ApiQuery(query): ApiQuery<LatestProgressQuery>,
 ) -> Result<axum::Json<LatestProgress>, ApiError> {
+    let attempt = match query.attempt.as_deref() {
+        None => None,
+        Some(text) => Some(text.parse::<i32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "attempt must be a positive attempt number, got {text:?}"
+            ))
+        })?),
+    };
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
     let row: Option<ProgressRow> = sqlx::query_as(concat!(
-        "SELECT stage, done, total, elapsed_ms, ",
+        "SELECT stage, done, total, elapsed_ms, attempt, ",
         db::rfc3339!("at"),
         " AS at FROM progress_events WHERE account_id = $1 AND analysis_id = $2
+         AND ($3::integer IS NULL OR attempt = $3)
          ORDER BY id DESC LIMIT 1"
     ))
     .bind(account)
     .bind(&analysis)
+    .bind(attempt)
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -103,6 +122,7 @@ async fn latest_progress(
                 total: unsigned(row.total),
                 elapsed_ms: unsigned(row.elapsed_ms),
             },
+            attempt: row.attempt,
             at: row.at,
         }),
     }))

@@ -858,6 +858,41 @@ async fn the_operator_reads_a_runs_latest_progress() {
             .is_some_and(|at| at.ends_with('Z')),
         "{body}"
     );
+    assert_eq!(body["latest"]["attempt"], json!(1), "{body}");
+
+    // A retry: the operator asks for the running attempt's events, not the newest of any.
+    let mut second = claims("team-a", "uid-1");
+    second.attempt = 2;
+    let (code, _) = gw
+        .post(
+            &sign(&gw.signing, &second),
+            "/v1/runs/uid-1/progress",
+            &json!({"stage": "fetch", "done": 1, "total": 3, "elapsedMs": 1}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    let latest_of = |attempt: &str| format!("{path}?attempt={attempt}");
+    for (query, stage, attempt) in [
+        (path.to_owned(), json!("fetch"), json!(2)),
+        (latest_of("2"), json!("fetch"), json!(2)),
+        (latest_of("1"), json!("summarize"), json!(1)),
+    ] {
+        let (code, body) = gw.get(&operator("team-a", runs), &query).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        assert_eq!(
+            (&body["latest"]["stage"], &body["latest"]["attempt"]),
+            (&stage, &attempt),
+            "{query}: {body}"
+        );
+    }
+    let (code, body) = gw.get(&operator("team-a", runs), &latest_of("3")).await;
+    assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));
+    for bad in ["0", "-1", "two"] {
+        let (code, body) = gw.get(&operator("team-a", runs), &latest_of(bad)).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body.to_string().contains("attempt"), "{bad}: {body}");
+    }
+
     // Another account sees nothing; the trackers' scope, a runner token and a key are refused.
     let (code, body) = gw.get(&operator("team-b", runs), path).await;
     assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));

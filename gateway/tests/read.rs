@@ -209,6 +209,10 @@ async fn a_run_reads_back_through_an_api_key() {
     let page: ProgressPage = parse(status, body);
     let done: Vec<u64> = page.items.iter().map(|p| p.event.done).collect();
     assert_eq!(done, [1, 3], "oldest first");
+    assert!(
+        page.items.iter().all(|p| p.attempt == Some(1)),
+        "each event names its runner token's attempt: {page:?}"
+    );
     let (status, body) = gw.get(&key, "/v1/analyses/uid-1/progress?limit=1").await;
     let first: ProgressPage = parse(status, body);
     let cursor = first.next_cursor.expect("a second page");

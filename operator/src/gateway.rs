@@ -44,10 +44,11 @@ impl GatewayReader {
         Ok(body.last_analyzed_commit)
     }
 
-    /// The newest progress event of `analysis` in `account`, if its runner wrote any.
-    pub(crate) async fn latest_progress(&self, account: &str, analysis: &str) -> Result<Option<ProgressEvent>, String> {
+    /// The newest progress event of `analysis`'s attempt `attempt` in `account`, if its runner
+    /// wrote any (a retry shows its own progress, not the last of the attempt before).
+    pub(crate) async fn latest_progress(&self, account: &str, analysis: &str, attempt: i32) -> Result<Option<ProgressEvent>, String> {
         let token = self.signer.sign(&crate::token::read_claims(account, Timestamp::now())).map_err(|e| e.to_string())?;
-        let url = format!("{}/v1/runs/{analysis}/progress/latest", self.url);
+        let url = format!("{}/v1/runs/{analysis}/progress/latest?attempt={attempt}", self.url);
         let response = self.http.get(url).bearer_auth(token).send().await.map_err(|e| e.to_string())?;
         let status = response.status();
         if !status.is_success() {

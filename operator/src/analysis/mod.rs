@@ -112,18 +112,19 @@ pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, 
     .await
 }
 
-/// The latest progress the running attempt's runner wrote through the gateway, if the
+/// The latest progress the running attempt's own runner wrote through the gateway, if the
 /// Analysis is running and the gateway answers (a failure is logged and shows no progress:
 /// it must not stop the reconcile).
 async fn runner_progress(an: &Analysis, ctx: &Context) -> Option<gitview_crds::results::ProgressEvent> {
     let gateway = ctx.gateway.as_ref()?;
     let status = an.status.as_ref()?;
-    if status.phase != Some(gitview_crds::v1alpha1::AnalysisPhase::Running) || status.attempts.last().is_none_or(|a| a.is_finished()) {
+    let attempt = status.attempts.last()?;
+    if status.phase != Some(gitview_crds::v1alpha1::AnalysisPhase::Running) || attempt.is_finished() {
         return None;
     }
     let (namespace, uid) = (an.namespace()?, an.metadata.uid.clone()?);
     let account = cached_account(&ctx.client, &namespace).await?;
-    match gateway.latest_progress(&account, &uid).await {
+    match gateway.latest_progress(&account, &uid, attempt.number).await {
         Ok(progress) => progress,
         Err(err) => {
             debug!(error = %err, "cannot read the run's progress from the gateway");
