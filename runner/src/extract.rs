@@ -426,6 +426,8 @@ impl<'r> Extractor<'r> {
         // What gix's diff pipeline makes of each side ("as stored in git", no worktree): the
         // attributes of the path, and the size for `core.bigFileThreshold`. The contents are
         // decoded once, into the object cache, and diffed from there.
+        let by_attributes = self.binary_by_attributes(pair.path.as_ref())?;
+        let threshold = self.resources.filter.options.large_file_threshold_bytes;
         let mut classes = [Class::Missing; 2];
         let mut texts = [None, None];
         for ((side, class), text) in [pair.old, pair.new]
@@ -438,11 +440,8 @@ impl<'r> Extractor<'r> {
                 .objects
                 .object(&id)?
                 .ok_or_else(|| missing("a blob is missing"))?;
-            let threshold = self.resources.filter.options.large_file_threshold_bytes;
-            let binary = match self.binary_by_attributes(pair.path.as_ref())? {
-                Some(binary) => binary,
-                None => threshold > 0 && data.len() as u64 > threshold,
-            };
+            let binary =
+                by_attributes.unwrap_or_else(|| threshold > 0 && data.len() as u64 > threshold);
             *class = if binary { Class::Binary } else { Class::Text };
             *text = Some(data);
         }
@@ -468,6 +467,7 @@ impl<'r> Extractor<'r> {
         }
         let threshold = self.resources.filter.options.large_file_threshold_bytes;
         let stand_in = ObjectId::empty_blob(self.repo.object_hash());
+        let mode = self.resources.filter_mode;
         let mut buffer = Vec::new();
         let mut binary_at = |size: u64| -> Result<bool, gix::Error> {
             let entry = self
@@ -484,7 +484,7 @@ impl<'r> Extractor<'r> {
                     let _ = entry.matching_attributes(out);
                 },
                 &StandIn { size },
-                gix::diff::blob::pipeline::Mode::ToGit,
+                mode,
                 &mut buffer,
             )?;
             Ok(matches!(
