@@ -203,7 +203,9 @@ pub(crate) async fn audit(
     Ok(())
 }
 
-/// The repository of a started analysis, within the tenant transaction.
+/// The repository of a started analysis, within the tenant transaction. For writes that any
+/// attempt may make (progress events, log lines: kept under the token's attempt); the run's
+/// results are written through [`current_attempt`].
 pub(crate) async fn repository_of(
     tx: &mut sqlx::PgConnection,
     analysis: &str,
@@ -217,6 +219,55 @@ pub(crate) async fn repository_of(
                 "analysis {analysis} has not been started (POST .../start first)"
             ))
         })
+}
+
+/// The repository of a started analysis whose current attempt is the token's `attempt`, with
+/// the analysis' row locked (`FOR NO KEY UPDATE`) until the transaction ends. Every write of a
+/// run's results goes through it in the write's own transaction: a start of a newer attempt
+/// waits for the write to commit, and a write that waited for such a start sees its attempt and
+/// is refused, so a pod the operator gave up on (a partitioned node, an eviction) can neither
+/// overwrite nor fail the retry's results. The lock leaves foreign-key checks alone (they take
+/// `FOR KEY SHARE`), so progress events and log lines are never held up by it.
+pub(crate) async fn current_attempt(
+    tx: &mut sqlx::PgConnection,
+    analysis: &str,
+    attempt: i32,
+) -> Result<i64, ApiError> {
+    let row: Option<(i64, i32)> = sqlx::query_as(
+        "SELECT repository_id, attempt FROM analyses WHERE id = $1 FOR NO KEY UPDATE",
+    )
+    .bind(analysis)
+    .fetch_optional(tx)
+    .await?;
+    match row {
+        None => Err(ApiError::not_found(format!(
+            "analysis {analysis} has not been started (POST .../start first)"
+        ))),
+        Some((repository, current)) if current == attempt => Ok(repository),
+        Some((_, current)) => Err(attempt_conflict(analysis, attempt, current)),
+    }
+}
+
+/// 409 for a token of `attempt` when the analysis is at `current`: a superseded attempt (the
+/// operator started a newer one) or one that has not started yet.
+fn attempt_conflict(analysis: &str, attempt: i32, current: i32) -> ApiError {
+    if attempt < current {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "attempt_superseded",
+            format!(
+                "the token is for attempt {attempt}, but analysis {analysis} is at attempt {current}: a superseded attempt writes nothing"
+            ),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "attempt_not_started",
+            format!(
+                "the token is for attempt {attempt}, but analysis {analysis} is at attempt {current}: start attempt {attempt} first (POST .../start)"
+            ),
+        )
+    }
 }
 
 async fn start(
@@ -252,6 +303,17 @@ async fn start(
     let fingerprint = repository.fingerprint(&body.branch);
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
+    // The analysis' row first, locked (as every write of results locks it, and before the
+    // repository's row, in the order `finish` takes them): a start never lowers the attempt, so
+    // a superseded attempt's start changes nothing.
+    let stored: Option<i32> =
+        sqlx::query_scalar("SELECT attempt FROM analyses WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(&analysis)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(current) = stored.filter(|current| *current > body.attempt) {
+        return Err(attempt_conflict(&analysis, body.attempt, current));
+    }
     // One row per remote and branch, whichever transport a run spells it with: the URL records
     // the latest spelling (the `remote` column follows it), the fingerprint stays.
     let (repository_id, last): (i64, Option<String>) = sqlx::query_as(
@@ -271,6 +333,7 @@ async fn start(
          ON CONFLICT (id) DO UPDATE SET attempt = EXCLUDED.attempt, status = 'running', message = '',
            finished_at = NULL, config = EXCLUDED.config
          WHERE analyses.repository_id = EXCLUDED.repository_id AND analyses.status <> 'succeeded'
+           AND analyses.attempt <= EXCLUDED.attempt
          RETURNING id",
     )
     .bind(&analysis)
@@ -284,6 +347,15 @@ async fn start(
     .fetch_optional(&mut *tx)
     .await?;
     if resumed.is_none() {
+        // A row stored since the first read (a concurrent first start) may be a newer
+        // attempt's; the conflicting row is locked and visible now.
+        let current: Option<i32> = sqlx::query_scalar("SELECT attempt FROM analyses WHERE id = $1")
+            .bind(&analysis)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(current) = current.filter(|current| *current > body.attempt) {
+            return Err(attempt_conflict(&analysis, body.attempt, current));
+        }
         return Err(ApiError::conflict(format!(
             "analysis {analysis} already succeeded, or belongs to another repository"
         )));
@@ -455,7 +527,8 @@ async fn commits(
     }
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
-    let repository = repository_of(&mut tx, &analysis).await?;
+    // Before the batch's stored answer too: a superseded attempt learns nothing either.
+    let repository = current_attempt(&mut tx, &analysis, claims.attempt).await?;
     let seen: Option<(i64, i64)> = sqlx::query_as(
         "SELECT inserted, existing FROM commit_batches WHERE analysis_id = $1 AND batch = $2",
     )
@@ -553,7 +626,7 @@ async fn phases(
     }
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
-    repository_of(&mut tx, &analysis).await?;
+    current_attempt(&mut tx, &analysis, claims.attempt).await?;
     sqlx::query("DELETE FROM phases WHERE analysis_id = $1")
         .bind(&analysis)
         .execute(&mut *tx)
@@ -638,10 +711,11 @@ async fn artifact(
         .unwrap_or("application/octet-stream")
         .to_owned();
     let account = state.account_id(&claims.account).await?;
-    // The analysis must exist before anything is stored for it.
+    // The analysis must exist, at the token's attempt, before anything is stored for it (the
+    // row's transaction checks again: a newer attempt may start during the upload).
     {
         let mut tx = db::tenant(&state.pool, account).await?;
-        repository_of(&mut tx, &analysis).await?;
+        current_attempt(&mut tx, &analysis, claims.attempt).await?;
         tx.commit().await?;
     }
 
@@ -766,7 +840,7 @@ async fn store_artifact_row(
     inline: Vec<u8>,
 ) -> Result<Option<String>, ApiError> {
     let mut tx = db::tenant(&state.pool, account).await?;
-    repository_of(&mut tx, analysis).await?;
+    current_attempt(&mut tx, analysis, runner.0.attempt).await?;
     let previous: Option<Option<String>> = sqlx::query_scalar(
         "SELECT storage_key FROM artifacts WHERE account_id = $1 AND analysis_id = $2 AND name = $3 FOR UPDATE",
     )
@@ -815,6 +889,8 @@ async fn progress(
     let claims = runner.for_analysis(&analysis)?;
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
+    // Any attempt's events are kept, under its own attempt: a superseded one's are history,
+    // never the current progress (see `tracking::latest_progress`).
     repository_of(&mut tx, &analysis).await?;
     sqlx::query(
         "INSERT INTO progress_events (account_id, analysis_id, attempt, stage, done, total, elapsed_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -849,7 +925,7 @@ async fn finish(
     }
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
-    let repository = repository_of(&mut tx, &analysis).await?;
+    let repository = current_attempt(&mut tx, &analysis, claims.attempt).await?;
     let mut last: Option<String> =
         sqlx::query_scalar("SELECT last_analyzed_commit FROM repositories WHERE id = $1")
             .bind(repository)

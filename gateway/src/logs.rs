@@ -103,6 +103,8 @@ async fn write(
     let columns = LogColumns::of(&body.lines)?;
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
+    // Any attempt's lines are kept, under its own attempt (a superseded pod's last words are
+    // worth reading); the read names each line's attempt.
     repository_of(&mut tx, &analysis).await?;
     let inserted = sqlx::query(
         "INSERT INTO run_logs (account_id, analysis_id, attempt, seq, at, level, message, fields)

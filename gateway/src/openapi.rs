@@ -87,7 +87,9 @@ fn error_description(status: u16) -> &'static str {
             "The credential does not allow this (another analysis, a missing scope, admin disabled)"
         }
         404 => "Not found, or another account's",
-        409 => "Conflicts with stored data (a finished analysis, a lost compare-and-set)",
+        409 => {
+            "Conflicts with stored data (a finished analysis, a superseded or unstarted attempt, a lost compare-and-set)"
+        }
         413 => "The body is over the size limit",
         415 => "The body is not application/json",
         422 => "The body is JSON, but not of the documented shape (named in the message)",
@@ -236,6 +238,8 @@ fn example_commit() -> CommitRecord {
 
 fn runner_routes(doc: &mut Document) {
     let write_errors = [400, 401, 403, 404, 413, 415, 422, 503];
+    // The run's results: written by the analysis' current attempt only (409 for another's).
+    let result_errors = [400, 401, 403, 404, 409, 413, 415, 422, 503];
     let start = StartRun {
         namespace: "team-a".to_owned(),
         name: "history".to_owned(),
@@ -266,7 +270,7 @@ fn runner_routes(doc: &mut Document) {
         "summary": "Store a numbered batch of commits with file stats (idempotent per batch and commit)",
         "parameters": [analysis_param()],
         "requestBody": json_body(body, to_value(batch)),
-        "responses": responses(&[(200, json_response("Stored", ok))], &write_errors),
+        "responses": responses(&[(200, json_response("Stored", ok))], &result_errors),
     }));
     doc.add(
         "put",
@@ -279,7 +283,7 @@ fn runner_routes(doc: &mut Document) {
                 json!({"type": "array", "items": {"type": "object"}}),
                 json!([{"number": 1, "title": "Start"}]),
             ),
-            "responses": responses(&[(204, empty("Stored"))], &write_errors),
+            "responses": responses(&[(204, empty("Stored"))], &result_errors),
         }),
     );
     doc.add(
@@ -293,7 +297,7 @@ fn runner_routes(doc: &mut Document) {
                 "name", "1–100 of A-Z a-z 0-9 . _ -, not starting with a dot", "story.md")],
             "requestBody": {"required": true, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
-            "responses": responses(&[(204, empty("Stored"))], &[400, 401, 403, 404, 413, 503]),
+            "responses": responses(&[(204, empty("Stored"))], &[400, 401, 403, 404, 409, 413, 503]),
         }),
     );
     let event = ProgressEvent {
@@ -342,13 +346,17 @@ fn runner_routes(doc: &mut Document) {
         advance: None,
     };
     let (body, ok) = (doc.schema::<FinishRun>(), doc.schema::<RunFinished>());
-    doc.add("post", "/v1/runs/{analysis}/finish", json!({
-        "operationId": "finishRun", "tags": ["runner"], "security": security(RUNNER_TOKEN),
-        "summary": "End the run; a successful one may advance the repository (compare-and-set)",
-        "parameters": [analysis_param()],
-        "requestBody": json_body(body, to_value(finish)),
-        "responses": responses(&[(200, json_response("Finished", ok))], &[400, 401, 403, 404, 409, 413, 415, 422, 503]),
-    }));
+    doc.add(
+        "post",
+        "/v1/runs/{analysis}/finish",
+        json!({
+            "operationId": "finishRun", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+            "summary": "End the run; a successful one may advance the repository (compare-and-set)",
+            "parameters": [analysis_param()],
+            "requestBody": json_body(body, to_value(finish)),
+            "responses": responses(&[(200, json_response("Finished", ok))], &result_errors),
+        }),
+    );
 }
 
 fn read_routes(doc: &mut Document) {
@@ -451,6 +459,7 @@ fn operator_routes(doc: &mut Document) {
     doc.add("get", "/v1/runs/{analysis}/progress/latest", json!({
         "operationId": "getLatestProgress", "tags": ["operator"], "security": security(OPERATOR_TOKEN),
         "summary": "A run's newest progress event, or null (the operator shows it in the Analysis' status)",
+        "description": "Without attempt: the newest event of the analysis' current attempt (the one that started last) or a later one, never of a superseded attempt.",
         "parameters": [analysis_param(), query("attempt", "Only this attempt's events (the attempt number in its runner token)", json!({"type": "integer", "minimum": 1}))],
         "responses": responses(&[(200, json_response("The newest progress event, or null", ok))], &[400, 401, 403, 503]),
     }));

@@ -8,8 +8,10 @@
 //! finds its repository.
 //!
 //! `GET /v1/runs/{analysis}/progress/latest[?attempt=N]` with the `runs:read` scope: the newest
-//! progress event the runner wrote (of attempt `N`, if given), or `null` (none yet, or no such
-//! analysis in the token's account).
+//! progress event of attempt `N`, or without `N` of the analysis' current attempt (the one that
+//! started last) or a later one — never of a superseded attempt, whose runner may still report
+//! after the retry has started; or `null` (none yet, or no such analysis in the token's
+//! account).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::Method;
@@ -104,7 +106,9 @@ async fn latest_progress(
         "SELECT stage, done, total, elapsed_ms, attempt, ",
         db::rfc3339!("at"),
         " AS at FROM progress_events WHERE account_id = $1 AND analysis_id = $2
-         AND ($3::integer IS NULL OR attempt = $3)
+         AND CASE WHEN $3::integer IS NULL
+           THEN attempt >= (SELECT a.attempt FROM analyses a WHERE a.account_id = $1 AND a.id = $2)
+           ELSE attempt = $3 END
          ORDER BY id DESC LIMIT 1"
     ))
     .bind(account)
