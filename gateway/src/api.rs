@@ -530,8 +530,9 @@ async fn commits(
     // Before the batch's stored answer too: a superseded attempt learns nothing either.
     let repository = current_attempt(&mut tx, &analysis, claims.attempt).await?;
     let seen: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT inserted, existing FROM commit_batches WHERE analysis_id = $1 AND batch = $2",
+        "SELECT inserted, existing FROM commit_batches WHERE account_id = $1 AND analysis_id = $2 AND batch = $3",
     )
+    .bind(account)
     .bind(&analysis)
     .bind(i64::try_from(body.batch).map_err(|_| ApiError::bad_request("batch is too large"))?)
     .fetch_optional(&mut *tx)
@@ -553,7 +554,7 @@ async fn commits(
             authored_at bigint, committer_name text, committer_email text, committed_at bigint, message text,
             lines_added bigint, lines_deleted bigint, files_changed integer, renames jsonb, enrichment jsonb,
             record jsonb)
-         ON CONFLICT (repository_id, id) DO NOTHING
+         ON CONFLICT (account_id, repository_id, id) DO NOTHING
          RETURNING id",
     )
     .bind(account)
@@ -627,7 +628,8 @@ async fn phases(
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
     current_attempt(&mut tx, &analysis, claims.attempt).await?;
-    sqlx::query("DELETE FROM phases WHERE analysis_id = $1")
+    sqlx::query("DELETE FROM phases WHERE account_id = $1 AND analysis_id = $2")
+        .bind(account)
         .bind(&analysis)
         .execute(&mut *tx)
         .await?;
@@ -853,7 +855,7 @@ async fn store_artifact_row(
     sqlx::query(
         "INSERT INTO artifacts (account_id, analysis_id, name, media_type, size, sha256, content, storage_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (analysis_id, name) DO UPDATE SET media_type = EXCLUDED.media_type, size = EXCLUDED.size,
+         ON CONFLICT (account_id, analysis_id, name) DO UPDATE SET media_type = EXCLUDED.media_type, size = EXCLUDED.size,
            sha256 = EXCLUDED.sha256, content = EXCLUDED.content, storage_key = EXCLUDED.storage_key,
            created_at = now()",
     )

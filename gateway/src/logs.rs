@@ -111,7 +111,7 @@ async fn write(
          SELECT $1, $2, $3, l.seq, l.at::timestamptz, l.level, l.message, l.fields
          FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
            AS l(seq, at, level, message, fields)
-         ON CONFLICT (analysis_id, attempt, seq) DO NOTHING",
+         ON CONFLICT (account_id, analysis_id, attempt, seq) DO NOTHING",
     )
     .bind(account)
     .bind(&analysis)

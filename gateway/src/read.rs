@@ -874,8 +874,8 @@ async fn commits(
     }
     if let Some(path) = path {
         sql.push(
-            " AND EXISTS (SELECT FROM commit_files f WHERE f.repository_id = c.repository_id
-               AND f.commit_id = c.id AND (f.path = ",
+            " AND EXISTS (SELECT FROM commit_files f WHERE f.account_id = c.account_id
+               AND f.repository_id = c.repository_id AND f.commit_id = c.id AND (f.path = ",
         )
         .push_bind(path.clone())
         .push(" OR f.path LIKE ")

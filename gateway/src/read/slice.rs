@@ -116,8 +116,8 @@ pub(crate) async fn slice(
     let mut path_files = String::from("TRUE");
     if let Some(path) = &path {
         sql.push(
-            " AND EXISTS (SELECT FROM commit_files f WHERE f.repository_id = c.repository_id
-               AND f.commit_id = c.id AND (f.path = ",
+            " AND EXISTS (SELECT FROM commit_files f WHERE f.account_id = c.account_id
+               AND f.repository_id = c.repository_id AND f.commit_id = c.id AND (f.path = ",
         )
         .push_bind(path.clone())
         .push(" OR f.path LIKE ")
