@@ -20,12 +20,14 @@ e2e=1
 step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)" >&2; }
 
 # System tools the tests run for real: git (fixtures, git daemon, http-backend), the
-# PostgreSQL 15 server binaries (initdb, pg_ctl) and the OpenSSH server and client (the
-# runner's ssh transport). Installed from Debian's packages when missing and we are root.
+# PostgreSQL 15 server binaries (initdb, pg_ctl), the OpenSSH server and client (the
+# runner's ssh transport) and iproute2 (network namespaces). Installed from Debian's packages when missing and we are root.
 missing=()
 command -v git >/dev/null || missing+=(git)
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 command -v ssh >/dev/null || missing+=(openssh-client)
+# The egress tests and the end-to-end suite run in network namespaces of their own (ip, unshare).
+command -v ip >/dev/null || missing+=(iproute2)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql-15)
 if (( ${#missing[@]} )); then
   step "system packages: ${missing[*]}"

@@ -46,6 +46,20 @@ pub struct RunConfig {
     pub scrub_pii: bool,
     /// RFC 3339 time the attempt must end by.
     pub deadline: String,
+    /// Which addresses the run's outbound connections (its fetch, its model calls) may reach:
+    /// the profile's `repositoryPolicy`. Absent in a config from an older operator, which
+    /// means the restricted default.
+    #[serde(default)]
+    pub egress: RunEgress,
+}
+
+/// The egress policy of a run (the runner applies it with `gitview-egress`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunEgress {
+    /// Link-local and cloud metadata addresses are allowed.
+    #[serde(default)]
+    pub allow_link_local: bool,
 }
 
 /// Which Analysis a run belongs to.

@@ -27,6 +27,16 @@ macro_rules! scenarios {
 }
 
 fn main() -> ExitCode {
+    // The suite runs in network and mount namespaces of its own (see support::egress).
+    match support::egress::enter() {
+        Ok(Some(code)) => return code,
+        Ok(None) => {}
+        Err(err) => {
+            eprintln!("e2e: {err:#}");
+            println!("0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+    }
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let all = scenarios![
         invalid_manifests_are_rejected_by_the_api_server,
@@ -50,6 +60,8 @@ fn main() -> ExitCode {
         a_tracker_under_forbid_covers_a_burst_with_the_running_analysis,
         a_tracker_under_replace_supersedes_the_running_analysis,
         a_tracker_under_allow_starts_a_run_per_head,
+        a_tracker_never_polls_a_refused_address,
+        an_analysis_never_fetches_from_a_refused_address,
     ];
     let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
 

@@ -1,75 +1,57 @@
-//! Which repository addresses a run may reach, beyond what the API server's schema checks.
-//! The schema can see one object; whether a link-local or metadata address is allowed depends
-//! on the AnalysisProfile, so the operator checks it before starting an attempt.
+//! The early look at an Analysis' repository address, before a pod exists. The schema can see
+//! one object; whether a link-local or metadata address is allowed depends on the
+//! AnalysisProfile, so the operator checks the URL's host against the profile's egress policy
+//! (`gitview-egress`) before starting an attempt: an address literal in any spelling
+//! (`0xa9fea9fe` is 169.254.169.254) and the metadata host names. Names that *resolve* to a
+//! refused address are the runner's to refuse, at connect time, on the addresses it dials:
+//! this check is for a clear answer without a pod, not the guarantee.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use gitview_egress::{Policy, Refusal};
 
 /// Why a repository URL is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UrlRefusal {
     #[error("repository url has no host")]
     NoHost,
-    #[error("repository host {0} is a link-local or cloud metadata address; the profile does not allow it (spec.repositoryPolicy.allowLinkLocal)")]
-    LinkLocal(String),
+    #[error("repository {0}")]
+    Refused(Refusal),
 }
-
-/// Host names that resolve to cloud metadata services.
-const METADATA_HOSTS: &[&str] = &["metadata.google.internal", "metadata", "metadata.azure.internal", "instance-data"];
 
 /// Checks a repository URL (already schema-valid) against the profile's policy.
 pub fn check_repository_url(url: &str, allow_link_local: bool) -> Result<(), UrlRefusal> {
-    let host = host_of(url).ok_or(UrlRefusal::NoHost)?;
-    if allow_link_local {
+    let canonical = gitview_crds::remote::canonical(url).map_err(|_| UrlRefusal::NoHost)?;
+    if canonical.is_local() {
         return Ok(());
     }
-    let lowered = host.trim_end_matches('.').to_ascii_lowercase();
-    let bracketless = lowered.trim_start_matches('[').trim_end_matches(']');
-    let link_local = match bracketless.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => is_link_local_v4(ip),
-        Ok(IpAddr::V6(ip)) => is_link_local_v6(ip),
-        Err(_) => METADATA_HOSTS.contains(&lowered.as_str()),
-    };
-    if link_local { Err(UrlRefusal::LinkLocal(host.to_owned())) } else { Ok(()) }
+    let host = host_of(canonical.remote()).ok_or(UrlRefusal::NoHost)?;
+    Policy::new(allow_link_local).check_host(host).map_err(UrlRefusal::Refused)
 }
 
-fn is_link_local_v4(ip: Ipv4Addr) -> bool {
-    ip.is_link_local()
-}
-
-fn is_link_local_v6(ip: Ipv6Addr) -> bool {
-    // fe80::/10, the AWS IMDS address fd00:ec2::254, and v4-mapped link-local addresses.
-    (ip.segments()[0] & 0xffc0) == 0xfe80
-        || ip == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254)
-        || ip.to_ipv4_mapped().is_some_and(is_link_local_v4)
-}
-
-/// The host of `scheme://[userinfo@]host[:port]/path`.
-pub fn host_of(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host_port.starts_with('[') {
-        host_port.split_inclusive(']').next()?
+/// The host of a canonical remote, `host[:port]/path` (IPv6 hosts in brackets).
+fn host_of(remote: &str) -> Option<&str> {
+    let authority = remote.split('/').next()?;
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next()?
     } else {
-        host_port.split(':').next()?
+        authority.split(':').next()?
     };
     (!host.is_empty()).then_some(host)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn hosts_are_extracted() {
-        assert_eq!(host_of("https://github.com/a/b"), Some("github.com"));
-        assert_eq!(host_of("ssh://git@github.com:22/a/b"), Some("github.com"));
-        assert_eq!(host_of("http://[fe80::1]:8080/r"), Some("[fe80::1]"));
-        assert_eq!(host_of("https:///r"), None);
+        assert_eq!(host_of("github.com/a/b"), Some("github.com"));
+        assert_eq!(host_of("github.com:2222/a/b"), Some("github.com"));
+        assert_eq!(host_of("[fe80::1]:8080/r"), Some("[fe80::1]"));
     }
 
     #[test]
-    fn link_local_and_metadata_are_refused_unless_allowed() {
+    fn link_local_and_metadata_are_refused_unless_allowed_in_every_spelling() {
         for url in [
             "http://169.254.169.254/latest/meta-data",
             "http://[fe80::1]/r",
@@ -77,15 +59,27 @@ mod tests {
             "http://metadata.google.internal/computeMetadata",
             "http://METADATA.google.internal./x",
             "http://[::ffff:169.254.1.1]/r",
+            "http://0xa9fea9fe/r",
+            "http://2852039166/r",
+            "http://0251.0376.0251.0376/r",
+            "git@169.254.169.254:org/repo",
+            "ssh://git@0xa9fea9fe/org/repo",
         ] {
-            assert!(matches!(check_repository_url(url, false), Err(UrlRefusal::LinkLocal(_))), "{url}");
+            let refused = check_repository_url(url, false);
+            assert!(matches!(refused, Err(UrlRefusal::Refused(_))), "{url}: {refused:?}");
             assert_eq!(check_repository_url(url, true), Ok(()), "{url}");
         }
     }
 
     #[test]
+    fn the_refusal_names_the_address() {
+        let refused = check_repository_url("http://0xa9fea9fe/r", false).unwrap_err().to_string();
+        assert!(refused.starts_with("repository connection to 0xa9fea9fe refused: it is 169.254.169.254, a cloud metadata address"), "{refused}");
+    }
+
+    #[test]
     fn ordinary_hosts_pass() {
-        for url in ["https://github.com/a/b", "git://127.0.0.1:9418/r", "http://[::1]/r", "ssh://git@10.0.0.5/r"] {
+        for url in ["https://github.com/a/b", "git://127.0.0.1:9418/r", "http://[::1]/r", "ssh://git@10.0.0.5/r", "git@github.com:org/repo"] {
             assert_eq!(check_repository_url(url, false), Ok(()), "{url}");
         }
     }

@@ -239,6 +239,8 @@ fn analyze_into_gateway(
     started: &RunStarted,
 ) -> Result<RunOutcome, RunError> {
     let began = std::time::Instant::now();
+    // Every connection the run makes for its tenant is checked against the profile's policy.
+    let egress = gitview_egress::Policy::new(config.egress.allow_link_local);
     let since = match config.mode.kind {
         ModeType::Full => None,
         ModeType::Range => config.mode.since.clone(),
@@ -248,6 +250,7 @@ fn analyze_into_gateway(
     request.git_ref.clone_from(&config.repository.git_ref);
     request.history = History::for_since(since.as_deref());
     request.credentials = Credentials::from_dir(&env.run_dir)?;
+    request.egress = Some(egress);
     let fetched = fetch::fetch(&request)?;
     let repo = extract::open(&fetched.git_dir)?;
     let open_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -263,6 +266,7 @@ fn analyze_into_gateway(
     let mut summarizer = summarize::summarizer_for(
         &config.profile,
         key_file.exists().then_some(key_file.as_path()),
+        Some(egress),
     )?;
     let mut cache = summarize::NoCache;
     let advances = config.mode.kind != ModeType::Range;

@@ -111,6 +111,9 @@ pub enum SummarizeError {
     },
     #[error("the chat-completions response is not understood: {0}")]
     Response(String),
+    /// The egress policy refused the endpoint's address; nothing was sent.
+    #[error("the chat-completions endpoint: {0}")]
+    Refused(gitview_egress::Refusal),
     #[error(transparent)]
     Cache(#[from] CacheError),
 }
@@ -121,7 +124,7 @@ impl SummarizeError {
         match self {
             Self::Http { .. } | Self::Cache(_) => true,
             Self::Status { status, .. } => *status == 429 || *status >= 500,
-            Self::KeyFile { .. } | Self::Config(_) | Self::Response(_) => false,
+            Self::KeyFile { .. } | Self::Config(_) | Self::Response(_) | Self::Refused(_) => false,
         }
     }
 }
@@ -153,10 +156,12 @@ pub fn combine_text(parts: &[Summary]) -> String {
 
 /// The summarizer a run's profile asks for: the extractive one, or a chat-completions client
 /// with the profile's model and base URL (the run's own, else the stage settings') and the API
-/// key from `api_key_file` (the mounted `llm-api-key`), if given.
+/// key from `api_key_file` (the mounted `llm-api-key`), if given; its connections are checked
+/// against `egress`.
 pub fn summarizer_for(
     profile: &gitview_crds::wire::RunProfile,
     api_key_file: Option<&Path>,
+    egress: Option<gitview_egress::Policy>,
 ) -> Result<Box<dyn Summarizer>, SummarizeError> {
     use gitview_crds::v1alpha1::SummarizerKind;
     match profile.summarizer {
@@ -174,6 +179,7 @@ pub fn summarizer_for(
                 .or(settings.base_url.as_deref())
                 .ok_or_else(|| SummarizeError::Config("no base URL for ChatCompletions".into()))?;
             let mut config = chat::ChatConfig::new(base_url, model);
+            config.egress = egress;
             if let Some(path) = api_key_file {
                 config = config.with_api_key_file(path)?;
             }
@@ -327,7 +333,7 @@ mod tests {
 
     #[test]
     fn profiles_choose_the_summarizer() {
-        let extractive = summarizer_for(&profile("Extractive", None, None), None).unwrap();
+        let extractive = summarizer_for(&profile("Extractive", None, None), None, None).unwrap();
         assert_eq!(extractive.info().kind, "extractive");
         let chat = summarizer_for(
             &profile(
@@ -336,14 +342,16 @@ mod tests {
                 Some("http://run.example/v1"),
             ),
             None,
+            None,
         )
         .unwrap();
         assert_eq!(chat.info().model.as_deref(), Some("run-model"));
-        let fallback = summarizer_for(&profile("ChatCompletions", None, None), None).unwrap();
+        let fallback = summarizer_for(&profile("ChatCompletions", None, None), None, None).unwrap();
         assert_eq!(fallback.info().model.as_deref(), Some("settings-model"));
         let missing = summarizer_for(
             &profile("ChatCompletions", None, None),
             Some(Path::new("/nonexistent/llm-api-key")),
+            None,
         );
         assert!(matches!(missing, Err(SummarizeError::KeyFile { .. })));
     }

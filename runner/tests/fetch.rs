@@ -276,6 +276,8 @@ fn https_with_basic_auth_clones_and_never_stores_the_password() {
         let mut request = FetchRequest::new(&url, repo.sibling(dest));
         request.credentials = credentials;
         request.extra_root_certificates = vec![ca.clone()];
+        // As in a pod: TLS and basic auth through the egress policy's hooks.
+        request.egress = Some(gitview_egress::Policy::restricted());
         // Sample often: the test's transfers last milliseconds.
         request.progress_interval = std::time::Duration::from_millis(1);
         request
@@ -482,7 +484,14 @@ fn list_branches_is_ls_remote_heads_and_fetches_nothing() {
     let url = daemon.url("repo");
     let scratch = repo.sibling("ls-remote.git");
 
-    let branches = fetch::list_branches(&url, &Credentials::none(), &scratch).unwrap();
+    // Under the egress policy (the operator's polls): the git:// stream is the policy's.
+    let branches = fetch::list_branches(
+        &url,
+        &Credentials::none(),
+        &scratch,
+        Some(gitview_egress::Policy::restricted()),
+    )
+    .unwrap();
     let expected: Vec<(String, ObjectId)> = ["feature", "main"]
         .iter()
         .map(|b| ((*b).to_owned(), oid(&rev_parse(&repo, &repo.path, b))))
@@ -493,7 +502,7 @@ fn list_branches_is_ls_remote_heads_and_fetches_nothing() {
     // empty of objects.
     repo.write("later.txt", "later\n");
     repo.commit("later");
-    let again = fetch::list_branches(&url, &Credentials::none(), &scratch).unwrap();
+    let again = fetch::list_branches(&url, &Credentials::none(), &scratch, None).unwrap();
     assert_eq!(again[1].1, oid(&rev_parse(&repo, &repo.path, "main")));
     assert!(
         files_under(&scratch)
@@ -503,8 +512,8 @@ fn list_branches_is_ls_remote_heads_and_fetches_nothing() {
     );
 
     let missing = daemon.url("no-such-repo");
-    let err =
-        fetch::list_branches(&missing, &Credentials::none(), &scratch).expect_err("no repository");
+    let err = fetch::list_branches(&missing, &Credentials::none(), &scratch, None)
+        .expect_err("no repository");
     assert!(err.is_invalid_input(), "{err:?}");
     assert!(err.to_string().contains(&missing), "{err}");
 }

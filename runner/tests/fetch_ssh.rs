@@ -39,6 +39,9 @@ fn ssh_with_a_mounted_key_and_known_hosts() {
             ssh_known_hosts: Some(known_hosts.to_owned()),
             ..Credentials::none()
         };
+        // As in a pod: `ssh` pointed at the checked address, the host key looked up under
+        // `[127.0.0.1]:port` (a wrong one is still refused below).
+        request.egress = Some(gitview_egress::Policy::restricted());
         request
     };
 
@@ -104,8 +107,15 @@ fn list_branches_over_ssh_with_a_key_and_known_hosts() {
         ssh_known_hosts: Some(server.known_hosts.clone()),
         ..Credentials::none()
     };
-    let branches =
-        fetch::list_branches(&url, &credentials, &repo.sibling("ls-remote.git")).unwrap();
+    // Under the egress policy (the operator's polls): `ssh` is pointed at the checked
+    // address and still finds the host key under `[127.0.0.1]:port`.
+    let branches = fetch::list_branches(
+        &url,
+        &credentials,
+        &repo.sibling("ls-remote.git"),
+        Some(gitview_egress::Policy::restricted()),
+    )
+    .unwrap();
     assert_eq!(branches.len(), 1);
     assert_eq!(branches[0].0, "main");
     assert_eq!(branches[0].1.to_string(), repo.head());
@@ -115,7 +125,12 @@ fn list_branches_over_ssh_with_a_key_and_known_hosts() {
         ssh_known_hosts: Some(server.known_hosts.clone()),
         ..Credentials::none()
     };
-    let err = fetch::list_branches(&url, &stranger, &repo.sibling("stranger.git"))
-        .expect_err("an unauthorized key");
+    let err = fetch::list_branches(
+        &url,
+        &stranger,
+        &repo.sibling("stranger.git"),
+        Some(gitview_egress::Policy::restricted()),
+    )
+    .expect_err("an unauthorized key");
     assert!(matches!(err, FetchError::Authentication { .. }), "{err:?}");
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod chart;
+pub mod egress;
 pub mod git;
 pub mod install;
 pub mod scenarios;

@@ -17,6 +17,7 @@ pub use super::chart::{
     files_generated_from_the_chart_are_in_sync,
     the_chart_renders_and_the_api_server_accepts_it,
 };
+pub use super::egress::{a_tracker_never_polls_a_refused_address, an_analysis_never_fetches_from_a_refused_address};
 pub use super::install::{the_chart_with_its_bundled_database_runs_an_analysis, the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls};
 pub use super::tracker::{a_tracker_keeps_a_pushed_branch_analyzed, webhook_deliveries_trigger_a_poll_and_forged_ones_nothing};
 pub use super::tracker_policies::{

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisProfileSpec, PullPolicy, ResolvedProfile};
 use gitview_crds::wire::{
-    self, AnalysisIdentity, RUN_CONFIG_VERSION, RUN_SECRET_MOUNT_PATH, RunConfig, RunProfile, RunRepository,
+    self, AnalysisIdentity, RUN_CONFIG_VERSION, RUN_SECRET_MOUNT_PATH, RunConfig, RunEgress, RunProfile, RunRepository,
     SCRATCH_MOUNT_PATH,
 };
 use k8s_openapi::ByteString;
@@ -112,6 +112,7 @@ pub fn run_config(inputs: &AttemptInputs<'_>, account: &str, scrub_pii: bool, de
         gateway_url: inputs.settings.gateway_url.clone(),
         scrub_pii,
         deadline: deadline.to_string(),
+        egress: RunEgress { allow_link_local: inputs.profile.repository_policy.allow_link_local },
     })
 }
 

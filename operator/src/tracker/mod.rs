@@ -18,7 +18,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{
-    API_VERSION, Analysis, AnalysisMode, AnalysisPhase, ModeType, AnalysisRepository, AnalysisSpec, BranchStatus, RepositoryTracker,
+    API_VERSION, Analysis, AnalysisMode, AnalysisProfile, AnalysisPhase, ModeType, AnalysisRepository, AnalysisSpec, BranchStatus, RepositoryTracker,
     RepositoryTrackerStatus,
 };
 use gitview_runner::fetch::{Credentials, FetchError, Secret as GitSecret};
@@ -232,19 +232,33 @@ fn with_ssh_files(dir: &std::path::Path, credentials: PollCredentials) -> std::i
 /// `git ls-remote --heads` of the tracker's repository, on a blocking thread, through a
 /// throwaway scratch directory (the scratch repository, and an ssh key while the poll runs:
 /// on the operator's memory-backed `/tmp` in the chart, so never on a disk).
+///
+/// The poll connects on the tenant's behalf, so it is held to the egress policy of the profile
+/// the tracker's runs use (`repositoryPolicy.allowLinkLocal`; restricted while that profile
+/// does not exist): a refused address is never dialled, and the refusal stalls the tracker.
 async fn poll(client: &Client, tracker: &RepositoryTracker) -> Result<Vec<(String, String)>, PollError> {
+    let egress = egress_policy(client, tracker).await?;
     let credentials = credentials(client, tracker).await?;
     let url = tracker.spec.repository.url.clone();
     let listed = tokio::task::spawn_blocking(move || {
         let scratch = tempfile::Builder::new().prefix("gitview-ls-remote-").tempdir().map_err(|e| PollError::Transient(format!("no scratch directory: {e}")))?;
         let credentials = with_ssh_files(scratch.path(), credentials).map_err(|e| PollError::Transient(format!("cannot write the ssh key for the poll: {e}")))?;
-        gitview_runner::fetch::list_branches(&url, &credentials, &scratch.path().join("repo")).map_err(|err: FetchError| {
+        gitview_runner::fetch::list_branches(&url, &credentials, &scratch.path().join("repo"), Some(egress)).map_err(|err: FetchError| {
             if err.is_invalid_input() { PollError::Stalled(err.to_string()) } else { PollError::Transient(err.to_string()) }
         })
     })
     .await
     .map_err(|e| PollError::Transient(format!("the poll panicked: {e}")))??;
     Ok(listed.into_iter().map(|(branch, id)| (branch, id.to_string())).collect())
+}
+
+/// The egress policy of the profile the tracker's Analyses run with.
+async fn egress_policy(client: &Client, tracker: &RepositoryTracker) -> Result<gitview_egress::Policy, PollError> {
+    let name = &tracker.spec.template.spec.profile;
+    match Api::<AnalysisProfile>::all(client.clone()).get_opt(name).await {
+        Ok(profile) => Ok(gitview_egress::Policy::new(profile.is_some_and(|p| p.spec.repository_policy.allow_link_local))),
+        Err(err) => Err(PollError::Transient(format!("cannot read AnalysisProfile {name:?} for its repository policy: {err}"))),
+    }
 }
 
 fn seconds(d: i64) -> SignedDuration {

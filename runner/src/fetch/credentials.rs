@@ -159,7 +159,7 @@ impl Credentials {
 }
 
 /// `value` in single quotes for `sh`.
-fn shell_quote(value: &str) -> String {
+pub(super) fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 

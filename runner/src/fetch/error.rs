@@ -71,6 +71,19 @@ pub enum FetchError {
         #[source]
         source: gix::Error,
     },
+    /// The egress policy refused the connection; nothing was dialled.
+    #[error("{url}: {refusal}")]
+    Refused {
+        url: String,
+        refusal: gitview_egress::Refusal,
+    },
+    /// The remote's host did not resolve, or no checked address accepted the connection.
+    #[error("{url}: {source}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: gitview_egress::Error,
+    },
     #[error("cannot update the repository at {path:?}")]
     Local {
         path: PathBuf,
@@ -92,8 +105,12 @@ impl FetchError {
             | Self::UnknownRef { .. }
             | Self::EmptyRepository { .. }
             | Self::NotACommit { .. }
-            | Self::SinceNotInHistory { .. } => true,
-            Self::Destination { .. } | Self::Transfer { .. } | Self::Local { .. } => false,
+            | Self::SinceNotInHistory { .. }
+            | Self::Refused { .. } => true,
+            Self::Destination { .. }
+            | Self::Transfer { .. }
+            | Self::Unreachable { .. }
+            | Self::Local { .. } => false,
         }
     }
 }

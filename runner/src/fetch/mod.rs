@@ -72,6 +72,7 @@ mod cache;
 mod credentials;
 mod error;
 mod progress;
+mod route;
 mod shallow;
 
 use std::path::{Path, PathBuf};
@@ -89,7 +90,8 @@ pub use cache::{cache_path, default_cache_root, fetch_cached};
 pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, Secret};
 pub use error::FetchError;
 
-use error::{classify, is_unknown_object, reclassify_ssh};
+use error::{is_unknown_object, reclassify_ssh};
+use route::{Route, SshTarget};
 use shallow::range_is_complete;
 
 use crate::run::redact_userinfo;
@@ -143,6 +145,10 @@ pub struct FetchRequest {
     pub extra_root_certificates: Vec<PathBuf>,
     /// How often to log progress.
     pub progress_interval: Duration,
+    /// The egress policy every connection to the remote is checked against (see
+    /// [`gitview_egress`]), or `None` on a laptop, where the user fetches on their own behalf
+    /// and `ssh` follows their own configuration.
+    pub egress: Option<gitview_egress::Policy>,
 }
 
 impl FetchRequest {
@@ -156,6 +162,7 @@ impl FetchRequest {
             credentials: Credentials::none(),
             extra_root_certificates: Vec::new(),
             progress_interval: DEFAULT_PROGRESS_INTERVAL,
+            egress: None,
         }
     }
 }
@@ -266,7 +273,9 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
     let url = redact_userinfo(&request.url);
     let wanted = Wanted::parse(request.git_ref.as_deref())?;
     let certificates = read_certificates(&request.extra_root_certificates)?;
-    let (repo, created) = open_or_init(&request.dest, &request.credentials)?;
+    // Resolved and checked once, before anything connects; every round dials what was checked.
+    let route = Route::of(&request.url, &url, request.egress)?;
+    let (repo, created) = open_or_init(&request.dest, &request.credentials, route.ssh_target())?;
     tracing::info!(
         url = %url,
         git_ref = %wanted.describe(),
@@ -306,6 +315,7 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
             &url,
             &wanted,
             &certificates,
+            &route,
             shallow.clone(),
             &reporter,
         );
@@ -370,16 +380,20 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
 /// A remote's branches and the commits they point at, like `git ls-remote --heads URL`:
 /// nothing is fetched. gix talks to remotes through a repository, so an empty bare one is kept
 /// in `scratch` (created on first use, reused after; it never receives objects). Branch names
-/// come without `refs/heads/`, sorted.
+/// come without `refs/heads/`, sorted. Every connection is checked against `egress` (the
+/// operator polls on tenants' behalf), as in [`fetch`].
 pub fn list_branches(
     url: &str,
     credentials: &Credentials,
     scratch: &Path,
+    egress: Option<gitview_egress::Policy>,
 ) -> Result<Vec<(String, ObjectId)>, FetchError> {
+    crate::tls::install_crypto_provider();
     let shown = redact_userinfo(url);
-    let (repo, _) = open_or_init(scratch, credentials)?;
+    let route = Route::of(url, &shown, egress)?;
+    let (repo, _) = open_or_init(scratch, credentials, route.ssh_target())?;
     let ssh_log = scratch.join(SSH_LOG);
-    let listed = list_remote(&repo, url, &shown, credentials);
+    let listed = list_remote(&repo, url, &shown, credentials, &route);
     // `ssh` says in its log why it failed: a refused key or host key is no transient failure.
     let ssh_diagnostics = std::fs::read_to_string(&ssh_log).unwrap_or_default();
     let _ = std::fs::remove_file(&ssh_log);
@@ -391,6 +405,7 @@ fn list_remote(
     url: &str,
     shown: &str,
     credentials: &Credentials,
+    route: &Route,
 ) -> Result<Vec<(String, ObjectId)>, FetchError> {
     let shown = shown.to_owned();
     let remote = repo
@@ -403,16 +418,23 @@ fn list_remote(
             source,
         })?
         .with_fetch_tags(Tags::None);
-    let connection = remote
-        .connect(Direction::Fetch)
-        .map_err(|err| classify(err, &shown))?
+    let mut connection = route
+        .connect(&remote, Direction::Fetch, &shown)?
         .with_credentials(credentials.helper());
+    if let Some(guard) = route.http_guard() {
+        let options =
+            http_options(repo, url, &[], Some(guard)).map_err(|source| FetchError::InvalidUrl {
+                url: shown.clone(),
+                source,
+            })?;
+        connection.set_transport_options(options);
+    }
     let prepared = connection
         .prepare_fetch(
             gix::progress::Discard,
             gix::remote::ref_map::Options::default(),
         )
-        .map_err(|err| classify(err, &shown))?;
+        .map_err(|err| route.classify(err, &shown))?;
     let mut branches: Vec<(String, ObjectId)> = prepared
         .ref_map()
         .remote_refs
@@ -446,15 +468,24 @@ fn read_certificates(paths: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, Fet
 /// Opens the bare repository at `dest`, or creates it. Configuration is isolated from the
 /// machine's (no global or system config, no `GIT_*` variables): credential helpers, URL
 /// rewrites or an `ssh` command from elsewhere must not apply. Overrides live in memory only.
+/// With an `ssh` target (an ssh:// route under the egress policy), `ssh` is pointed at its
+/// checked address.
 fn open_or_init(
     dest: &Path,
     credentials: &Credentials,
+    ssh: Option<&SshTarget>,
 ) -> Result<(gix::Repository, bool), FetchError> {
     let mut overrides = vec![
         // No reflogs: nothing in the repository records where or how it was fetched.
         "core.logAllRefUpdates=false".to_owned(),
     ];
-    if let Some(command) = credentials.ssh_command(&dest.join(SSH_LOG)) {
+    let command = credentials
+        .ssh_command(&dest.join(SSH_LOG))
+        .or_else(|| ssh.map(|_| "ssh".to_owned()));
+    if let Some(mut command) = command {
+        if let Some(target) = ssh {
+            command.push_str(&target.options());
+        }
         overrides.push(format!("core.sshCommand={command}"));
         overrides.push("ssh.variant=ssh".to_owned());
     }
@@ -489,12 +520,17 @@ struct Round {
     bytes: u64,
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one round's inputs, all borrowed from `fetch`'s locals; a struct would only rename them"
+)]
 fn fetch_round(
     repo: &gix::Repository,
     request: &FetchRequest,
     url: &str,
     wanted: &Wanted,
     certificates: &[reqwest::Certificate],
+    route: &Route,
     shallow: Shallow,
     reporter: &progress::Reporter,
 ) -> Result<Round, FetchError> {
@@ -519,12 +555,12 @@ fn fetch_round(
         })
         .map_err(invalid_url)?
         .with_fetch_tags(tags);
-    let mut connection = remote
-        .connect(Direction::Fetch)
-        .map_err(|err| classify(err, url))?
+    let mut connection = route
+        .connect(&remote, Direction::Fetch, url)?
         .with_credentials(request.credentials.helper());
-    if !certificates.is_empty() {
-        let options = http_options(repo, &request.url, certificates).map_err(invalid_url)?;
+    if !certificates.is_empty() || route.http_guard().is_some() {
+        let options = http_options(repo, &request.url, certificates, route.http_guard())
+            .map_err(invalid_url)?;
         connection.set_transport_options(options);
     }
     let prepared = connection
@@ -532,7 +568,7 @@ fn fetch_round(
             reporter.item("refs"),
             gix::remote::ref_map::Options::default(),
         )
-        .map_err(|err| classify(err, url))?;
+        .map_err(|err| route.classify(err, url))?;
     let target = find_target(prepared.ref_map(), wanted, url)?;
     let interrupt = AtomicBool::new(false);
     let outcome = prepared
@@ -544,7 +580,7 @@ fn fetch_round(
                 url: url.to_owned(),
                 git_ref: wanted.describe(),
             },
-            _ => classify(err, url),
+            _ => route.classify(err, url),
         })?;
     let (objects, bytes) = match &outcome.status {
         Status::Change {
@@ -573,11 +609,13 @@ fn fetch_round(
     })
 }
 
-/// gix's http options for `url`, with `certificates` added to the reqwest client's roots.
+/// gix's http options for `url`, with `certificates` added to the reqwest client's roots and
+/// the egress policy's hooks (`guard`) installed in it.
 fn http_options(
     repo: &gix::Repository,
     url: &str,
     certificates: &[reqwest::Certificate],
+    guard: Option<&gitview_egress::HttpGuard>,
 ) -> gix::Result<Box<dyn std::any::Any>> {
     use gix::protocol::transport::client::blocking_io::http;
     let mut options = repo
@@ -586,8 +624,13 @@ fn http_options(
         .map(|options| *options)
         .unwrap_or_default();
     let certificates = certificates.to_vec();
+    let guard = guard.cloned();
     let backend = http::reqwest::Options {
         configure_client: Some(Box::new(move |builder| {
+            let builder = match &guard {
+                Some(guard) => guard.blocking(builder),
+                None => builder,
+            };
             Ok(certificates.iter().cloned().fold(
                 builder,
                 reqwest::blocking::ClientBuilder::add_root_certificate,

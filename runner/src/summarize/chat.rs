@@ -102,6 +102,9 @@ pub struct ChatConfig {
     pub retry: RetryPolicy,
     /// Upper bound of the completion's tokens.
     pub max_tokens: u32,
+    /// The egress policy the endpoint's address is checked against at every connection (see
+    /// [`gitview_egress`]); `None` on a laptop.
+    pub egress: Option<gitview_egress::Policy>,
 }
 
 impl std::fmt::Debug for ChatConfig {
@@ -114,6 +117,7 @@ impl std::fmt::Debug for ChatConfig {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("max_tokens", &self.max_tokens)
+            .field("egress", &self.egress)
             .finish()
     }
 }
@@ -129,6 +133,7 @@ impl ChatConfig {
             timeout: Duration::from_secs(120),
             retry: RetryPolicy::default(),
             max_tokens: 800,
+            egress: None,
         }
     }
 
@@ -198,6 +203,8 @@ pub type Sleep = Box<dyn FnMut(Duration) + Send>;
 pub struct ChatSummarizer {
     config: ChatConfig,
     client: reqwest::blocking::Client,
+    /// The egress policy's hooks in `client`, which keep the refusal they made.
+    guard: Option<gitview_egress::HttpGuard>,
     sleep: Sleep,
     usage: TokenUsage,
     requests: u64,
@@ -222,17 +229,37 @@ impl ChatSummarizer {
             ));
         }
         crate::tls::install_crypto_provider();
-        let client = reqwest::blocking::Client::builder()
+        let guard = config.egress.map(gitview_egress::HttpGuard::new);
+        if let Some(guard) = &guard {
+            // Refused before the first request, where the URL alone tells; names are checked
+            // where reqwest resolves them.
+            let host = reqwest::Url::parse(&config.base_url)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_owned))
+                .ok_or_else(|| SummarizeError::Config("the base URL has no host".into()))?;
+            guard
+                .policy()
+                .check_host(&host)
+                .map_err(SummarizeError::Refused)?;
+        }
+        // No redirects: an API endpoint has no reason to send the request, and its key,
+        // anywhere else.
+        let builder = reqwest::blocking::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
-            .build()
-            .map_err(|source| SummarizeError::Http {
-                attempts: 0,
-                source: Box::new(source),
-            })?;
+            .redirect(reqwest::redirect::Policy::none());
+        let builder = match &guard {
+            Some(guard) => guard.blocking(builder),
+            None => builder,
+        };
+        let client = builder.build().map_err(|source| SummarizeError::Http {
+            attempts: 0,
+            source: Box::new(source),
+        })?;
         Ok(Self {
             config,
             client,
+            guard,
             sleep: Box::new(std::thread::sleep),
             usage: TokenUsage::default(),
             requests: 0,
@@ -311,6 +338,9 @@ impl ChatSummarizer {
                             body,
                         },
                     )
+                }
+                Err(_) if let Some(refusal) = self.guard.as_ref().and_then(|g| g.refusal()) => {
+                    return Err(SummarizeError::Refused(refusal));
                 }
                 Err(err) => (
                     None,
