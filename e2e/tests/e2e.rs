@@ -50,8 +50,11 @@ fn main() -> ExitCode {
         a_tracker_under_forbid_covers_a_burst_with_the_running_analysis,
         a_tracker_under_replace_supersedes_the_running_analysis,
         a_tracker_under_allow_starts_a_run_per_head,
+        a_runner_pod_the_api_server_refuses_stalls_the_analysis,
     ];
-    let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
+    // The filter: substrings of scenario names, comma-separated (`ttl,tracker`).
+    let selected: Vec<_> =
+        all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| f.split(',').any(|f| name.contains(f)))).collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let started = Instant::now();

@@ -262,6 +262,37 @@ pub struct AnalysisStatus {
     /// When the Analysis finished (succeeded, or failed for good).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_time: Option<Time>,
+    /// Why the next attempt has not started: the API server refused the run Secret or runner
+    /// Pod the operator built for it. Cleared when an attempt starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+}
+
+/// The API server's refusal of an object the operator built to start an attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejection {
+    /// What was refused: `Pod` or `Secret`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The HTTP status code of the refusal.
+    pub code: i32,
+    /// The API server's message, truncated.
+    pub message: String,
+    /// The namespace's ResourceQuota was used up: the attempt is tried again while it frees.
+    /// Otherwise the object as built is refused, and the Analysis waits for a change of its
+    /// spec or its profile.
+    #[serde(default)]
+    pub quota_exceeded: bool,
+    /// The Analysis's `metadata.generation` the refused object was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// The AnalysisProfile's `metadata.generation` it was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_generation: Option<i64>,
+    /// When it was refused.
+    pub time: Time,
 }
 
 /// What a run resolved its profile to.

@@ -1,0 +1,100 @@
+//! Manifests the API server accepts but cannot carry out (issue 9, findings 4 and 5): a runner
+//! pod an admission plugin refuses. Each must end in a status that says why, with an Event,
+//! and no retry loop; and a fix from outside must be picked up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use futures::StreamExt as _;
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{Analysis, AnalysisPhase};
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, ListParams};
+use kube::runtime::watcher;
+
+use super::{Env, await_analysis, image};
+
+const RUN: Duration = Duration::from_secs(90);
+/// Longer than the 5 s a transient error is retried after: a retry loop shows within it.
+const NO_LOOP: Duration = Duration::from_secs(8);
+
+fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+fn analysis_conditions(an: &Analysis) -> &[Condition] {
+    an.status.as_ref().map_or(&[], |s| &s.conditions)
+}
+
+/// Warning Events about one object (`kind`/`name`) with `reason`: their notes.
+async fn warnings(env: &Env, ns: &str, kind: &str, name: &str, reason: &str) -> anyhow::Result<Vec<String>> {
+    let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
+    Ok(events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning") && e.reason.as_deref() == Some(reason))
+        .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)))
+        .map(|e| e.note.unwrap_or_default())
+        .collect())
+}
+
+/// An Analysis whose runner pod the LimitRanger admission plugin refuses (403: the memory
+/// limit is above the namespace's maximum). The schema cannot know the namespace's limits, so
+/// the operator meets the refusal: the Analysis is Stalled with the server's message and a
+/// Warning Event, the run Secret made for the attempt is deleted (no signed token is left
+/// behind), nothing is retried until the spec changes, and a spec the LimitRange allows runs.
+pub async fn a_runner_pod_the_api_server_refuses_stalls_the_analysis(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-ok}}\nspec:\n  runner: {{image: \"{}\"}}\n---\n\
+         apiVersion: v1\nkind: LimitRange\nmetadata: {{name: small, namespace: {ns}}}\nspec:\n  \
+         limits: [{{type: Container, max: {{memory: 64Mi}}}}]\n",
+        image::OK
+    ))?;
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: too-big, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"https://git.example.com/org/repo.git\", ref: main}}\n  profile: {ns}-ok\n  \
+         resources: {{limits: {{memory: 128Mi}}}}\n"
+    ))?;
+    let stalled = |an: &Analysis| condition(analysis_conditions(an), "Stalled").is_some_and(|c| c.status == "True" && c.reason == "CreateRejected");
+    let an = await_analysis(&env.client, &ns, "too-big", RUN, "stalled by the API server's refusal", stalled).await?;
+    let message = condition(analysis_conditions(&an), "Stalled").map(|c| c.message.clone()).unwrap_or_default();
+    ensure!(message.contains("maximum memory usage per Container is 64Mi"), "the server's message is not in the condition: {message}");
+    let ready = condition(analysis_conditions(&an), "Ready").context("Ready")?;
+    ensure!(ready.status == "False" && ready.reason == "CreateRejected", "{ready:?}");
+    ensure!(an.status.as_ref().is_some_and(|s| s.attempts.is_empty()), "an attempt that never started is recorded: {:?}", an.status);
+    let notes = warnings(&env, &ns, "Analysis", "too-big", "CreateRejected").await?;
+    ensure!(notes.iter().any(|n| n.contains("64Mi")), "no Warning Event with the server's message: {notes:?}");
+
+    // No run Secret is left, and none is made again: a retry would create one.
+    let uid = an.metadata.uid.clone().context("uid")?;
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
+    let selector = format!("{}={uid}", labels::ANALYSIS_UID);
+    let left = secrets.list(&ListParams::default().labels(&selector)).await?.items;
+    ensure!(left.is_empty(), "run Secrets left behind: {:?}", left.iter().map(|s| s.metadata.name.clone()).collect::<Vec<_>>());
+    let mut created = watcher(secrets, watcher::Config::default().labels(&selector)).boxed();
+    let retried = tokio::time::timeout(NO_LOOP, async {
+        while let Some(event) = created.next().await {
+            if let Ok(watcher::Event::Apply(secret)) = event {
+                return Some(secret.metadata.name);
+            }
+        }
+        None
+    })
+    .await;
+    ensure!(!matches!(retried, Ok(Some(_))), "the operator retried the refused attempt: {retried:?}");
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
+    ensure!(pods.list(&ListParams::default().labels(&selector)).await?.items.is_empty(), "a runner pod exists");
+
+    // A spec the LimitRange allows: the run starts (the new generation) and succeeds.
+    env.kubectl_ok(&["patch", "-n", &ns, "analysis/too-big", "--type=merge", "-p", "{\"spec\":{\"resources\":{\"limits\":{\"memory\":\"32Mi\"}}}}"])?;
+    let done = await_analysis(&env.client, &ns, "too-big", RUN, "Succeeded", |an| an.status.as_ref().and_then(|s| s.phase) == Some(AnalysisPhase::Succeeded)).await?;
+    let status = done.status.as_ref().context("status")?;
+    ensure!(status.attempts.len() == 1, "attempts: {:?}", status.attempts);
+    ensure!(condition(&status.conditions, "Stalled").is_some_and(|c| c.status == "False"), "{:?}", status.conditions);
+    Ok(())
+}
