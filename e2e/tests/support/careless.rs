@@ -1,18 +1,20 @@
 //! Manifests the API server accepts but cannot carry out (issue 9, findings 4 and 5): a runner
-//! pod an admission plugin refuses. Each must end in a status that says why, with an Event,
-//! and no retry loop; and a fix from outside must be picked up.
+//! pod an admission plugin refuses, a tracker whose remote does not exist. Each must end in a
+//! status that says why (and stay so), with an Event, and no retry loop; and a fix from outside
+//! must be picked up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, ensure};
+use anyhow::{Context as _, bail, ensure};
 use futures::StreamExt as _;
 use gitview_crds::labels;
-use gitview_crds::v1alpha1::{Analysis, AnalysisPhase};
+use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, RepositoryTracker};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams};
+use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 
 use super::{Env, await_analysis, image};
@@ -29,6 +31,10 @@ fn analysis_conditions(an: &Analysis) -> &[Condition] {
     an.status.as_ref().map_or(&[], |s| &s.conditions)
 }
 
+fn tracker_conditions(t: &RepositoryTracker) -> &[Condition] {
+    t.status.as_ref().map_or(&[], |s| &s.conditions)
+}
+
 /// Warning Events about one object (`kind`/`name`) with `reason`: their notes.
 async fn warnings(env: &Env, ns: &str, kind: &str, name: &str, reason: &str) -> anyhow::Result<Vec<String>> {
     let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
@@ -41,6 +47,35 @@ async fn warnings(env: &Env, ns: &str, kind: &str, name: &str, reason: &str) -> 
         .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)))
         .map(|e| e.note.unwrap_or_default())
         .collect())
+}
+
+/// Waits until a tracker satisfies `cond`; returns it.
+async fn await_tracker(
+    env: &Env,
+    ns: &str,
+    what: &str,
+    cond: impl Fn(&RepositoryTracker) -> bool + Send + 'static,
+) -> anyhow::Result<RepositoryTracker> {
+    let api: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), ns);
+    match tokio::time::timeout(RUN, await_condition(api.clone(), "repo", move |t: Option<&RepositoryTracker>| t.is_some_and(&cond))).await {
+        Ok(found) => found?.context("the tracker vanished"),
+        Err(_) => {
+            let status = api.get_opt("repo").await?.and_then(|t| t.status);
+            bail!("tracker {ns}/repo: not {what} within {RUN:?}; status: {}", serde_json::to_string(&status)?)
+        }
+    }
+}
+
+/// Fails if `changed` holds for the object within [`NO_LOOP`] (a reconcile loop would show).
+async fn stays<K>(api: Api<K>, name: &str, what: &str, changed: impl Fn(&K) -> bool + Send + 'static) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let cond = move |k: Option<&K>| k.is_none_or(&changed);
+    match tokio::time::timeout(NO_LOOP, await_condition(api, name, cond)).await {
+        Err(_) => Ok(()),
+        Ok(found) => bail!("{name} did not stay {what}: {:?}", found?),
+    }
 }
 
 /// An Analysis whose runner pod the LimitRanger admission plugin refuses (403: the memory
@@ -96,5 +131,41 @@ pub async fn a_runner_pod_the_api_server_refuses_stalls_the_analysis(env: Arc<En
     let status = done.status.as_ref().context("status")?;
     ensure!(status.attempts.len() == 1, "attempts: {:?}", status.attempts);
     ensure!(condition(&status.conditions, "Stalled").is_some_and(|c| c.status == "False"), "{:?}", status.conditions);
+    Ok(())
+}
+
+/// A tracker whose remote does not exist: the failed poll's `PollFailed` (Stalled: only a
+/// change from outside helps) stays in the status until the next poll, through the reconciles
+/// in between (its own status write, an annotation), instead of turning into
+/// `NoMatchingBranch` a second later.
+pub async fn a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let url = env.git.url(&format!("{ns}-missing"));
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: repo, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\"}}\n  branches: [main]\n  poll: {{minIntervalSeconds: 600, maxIntervalSeconds: 600}}\n"
+    ))?;
+    let failed = |t: &RepositoryTracker| {
+        let conditions = tracker_conditions(t);
+        condition(conditions, "Ready").is_some_and(|c| c.status == "False" && c.reason == "PollFailed")
+            && condition(conditions, "Stalled").is_some_and(|c| c.status == "True" && c.reason == "PollFailed")
+    };
+    let t = await_tracker(&env, &ns, "Stalled with PollFailed", failed).await?;
+    let polled = t.status.as_ref().and_then(|s| s.last_poll_time.clone()).context("lastPollTime")?;
+    let trackers: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), &ns);
+
+    // Its own status write brought a reconcile; an annotation brings another: neither polls,
+    // and neither may overwrite the poll's outcome.
+    stays(trackers.clone(), "repo", "PollFailed", move |t| !failed(t)).await?;
+    env.kubectl_ok(&["annotate", "--overwrite", "-n", &ns, "repositorytracker/repo", "e2e.gitview.dev/touched=1"])?;
+    stays(trackers.clone(), "repo", "PollFailed", move |t| !failed(t)).await?;
+    let now = trackers.get("repo").await?;
+    ensure!(now.status.as_ref().and_then(|s| s.last_poll_time.clone()) == Some(polled.clone()), "a reconcile polled: {:?}", now.status);
+    let message = condition(tracker_conditions(&now), "Ready").map(|c| c.message.clone()).unwrap_or_default();
+    ensure!(!message.is_empty(), "PollFailed without a message");
+
+    // A poll asked for fails the same way, and says so again.
+    env.kubectl_ok(&["annotate", "--overwrite", "-n", &ns, "repositorytracker/repo", &format!("{}=again", labels::REQUESTED_AT)])?;
+    let repolled = move |t: &RepositoryTracker| failed(t) && t.status.as_ref().and_then(|s| s.last_handled_requested_at.as_deref()) == Some("again");
+    await_tracker(&env, &ns, "PollFailed after a requested poll", repolled).await?;
     Ok(())
 }

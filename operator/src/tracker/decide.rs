@@ -2,7 +2,10 @@
 //! what was observed, tested without a cluster.
 
 use gitview_crds::v1alpha1::ConcurrencyPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use sha2::{Digest as _, Sha256};
+
+use crate::conditions::{self, Summary};
 
 /// What the tracker knows of one Analysis it owns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +91,48 @@ pub fn prune(owned: &[&Owned], successful_limit: i32, failed_limit: i32) -> Vec<
         doomed.extend(done.iter().skip(usize::try_from(limit.max(0)).unwrap_or(0)).map(|a| a.name.clone()));
     }
     doomed
+}
+
+/// Reasons of a tracker's conditions (besides the shared ones in [`conditions::reason`]).
+pub mod why {
+    pub const TRACKING: &str = "Tracking";
+    pub const NO_MATCHING_BRANCH: &str = "NoMatchingBranch";
+    pub const POLL_FAILED: &str = "PollFailed";
+}
+
+/// What this reconcile learned from the remote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// No poll was due (a reconcile for the tracker's own status write, an annotation, a run
+    /// that finished): the last poll's outcome stands.
+    NotDue,
+    /// The remote listed its branches.
+    Listed,
+    /// The poll failed; `needs_change`: only a change from outside helps (a missing Secret, a
+    /// repository that does not exist, refused credentials), so the tracker is `Stalled`.
+    Failed { needs_change: bool, message: String },
+}
+
+/// The tracker's conditions: the poll's outcome, which a reconcile that did not poll keeps as
+/// the last poll left it; then whether any branch matches.
+pub fn summary(poll: &PollOutcome, heads: usize, patterns: &[String], previous: &[Condition]) -> Summary {
+    let summary = |ready: bool, stalled: bool, reason: &'static str, message: String| Summary { ready, reconciling: !ready && !stalled, stalled, reason, message };
+    match poll {
+        PollOutcome::Failed { needs_change, message } => return summary(false, *needs_change, why::POLL_FAILED, message.clone()),
+        PollOutcome::NotDue => {
+            let last = conditions::find(previous, conditions::READY).filter(|c| c.reason == why::POLL_FAILED);
+            if let Some(ready) = last {
+                let stalled = conditions::find(previous, conditions::STALLED).is_some_and(|c| c.status == "True");
+                return summary(false, stalled, why::POLL_FAILED, ready.message.clone());
+            }
+        }
+        PollOutcome::Listed => {}
+    }
+    if heads == 0 {
+        summary(false, false, why::NO_MATCHING_BRANCH, format!("the remote has no branch matching {patterns:?}"))
+    } else {
+        summary(true, false, why::TRACKING, format!("tracking {heads} branch(es)"))
+    }
 }
 
 /// Whether `branch` matches one of the tracker's names or patterns (`*` matches any run of
@@ -224,6 +269,34 @@ mod tests {
         assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &mine), Step::Wait("t-b".to_owned()));
         // Without the expectation it would have started a second run.
         assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &[&done]), Step::Create);
+    }
+
+    /// The conditions a summary renders to, as the status would carry them.
+    fn rendered(s: &Summary, generation: i64) -> Vec<Condition> {
+        conditions::render(s, &[], Some(generation), jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_failed_poll_stays_until_the_next_poll() {
+        let main = ["main".to_owned()];
+        let failed = PollOutcome::Failed { needs_change: true, message: "repository not found".to_owned() };
+        let after_poll = summary(&failed, 0, &main, &[]);
+        assert_eq!((after_poll.ready, after_poll.stalled, after_poll.reason), (false, true, why::POLL_FAILED));
+        // The reconcile its status write brings (no poll due, no branch known) keeps it: before,
+        // it turned into NoMatchingBranch a second later.
+        let previous = rendered(&after_poll, 1);
+        let kept = summary(&PollOutcome::NotDue, 0, &main, &previous);
+        assert_eq!(kept, after_poll);
+        // A transient failure is kept as transient (Reconciling, not Stalled).
+        let transient = summary(&PollOutcome::Failed { needs_change: false, message: "connection refused".to_owned() }, 1, &main, &[]);
+        assert_eq!((transient.stalled, transient.reconciling), (false, true));
+        assert_eq!(summary(&PollOutcome::NotDue, 1, &main, &rendered(&transient, 1)), transient);
+        // The next poll that lists the branches replaces it.
+        let listed = summary(&PollOutcome::Listed, 1, &main, &previous);
+        assert_eq!((listed.ready, listed.reason), (true, why::TRACKING));
+        assert_eq!(summary(&PollOutcome::Listed, 0, &main, &previous).reason, why::NO_MATCHING_BRANCH);
+        // Without a failed poll before it, a reconcile that does not poll says what the heads say.
+        assert_eq!(summary(&PollOutcome::NotDue, 1, &main, &rendered(&listed, 1)), listed);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::error::{Error, is_not_found};
 pub use crate::gateway::GatewayReader;
 use crate::metrics::Metrics;
 use crate::scope::WatchScope;
-use decide::{Owned, Step};
+use decide::{Owned, PollOutcome, Step};
 
 /// What the tracker controller needs.
 #[allow(missing_debug_implementations)]
@@ -382,15 +382,19 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     }
     status.branches = branches;
 
-    let (ready, stalled, reason, message) = match &poll_failure {
-        None if heads.is_empty() => (false, false, "NoMatchingBranch", format!("the remote has no branch matching {:?}", spec.branches)),
-        None => (true, false, "Tracking", format!("tracking {} branch(es)", heads.len())),
-        Some(PollError::Stalled(m)) => (false, true, "PollFailed", m.clone()),
-        Some(PollError::Transient(m)) => (false, false, "PollFailed", m.clone()),
+    // What the last poll found stays until the next poll: a reconcile that did not poll (its
+    // own status write, an annotation, a run that finished) must not turn a failed poll into
+    // NoMatchingBranch.
+    let outcome = match (due, &poll_failure) {
+        (false, _) => PollOutcome::NotDue,
+        (true, None) => PollOutcome::Listed,
+        (true, Some(PollError::Stalled(m))) => PollOutcome::Failed { needs_change: true, message: m.clone() },
+        (true, Some(PollError::Transient(m))) => PollOutcome::Failed { needs_change: false, message: m.clone() },
     };
-    status.conditions = tracker_conditions(ready, stalled, !ready && !stalled, reason, &message, &previous.conditions, generation, now);
-    if poll_failure.is_some() {
-        notes.push((true, "PollFailed", message.clone(), None));
+    let summary = decide::summary(&outcome, heads.len(), &spec.branches, &previous.conditions);
+    status.conditions = tracker_conditions(summary.ready, summary.stalled, summary.reconciling, summary.reason, &summary.message, &previous.conditions, generation, now);
+    if let PollOutcome::Failed { message, .. } = &outcome {
+        notes.push((true, decide::why::POLL_FAILED, message.clone(), None));
     }
     write_status(&api, &name, &previous, &status).await?;
 
