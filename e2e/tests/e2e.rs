@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         a_tracker_under_replace_supersedes_the_running_analysis,
         a_tracker_under_allow_starts_a_run_per_head,
         a_runner_pod_the_api_server_refuses_stalls_the_analysis,
+        a_tracker_whose_analysis_the_api_server_refuses_stalls_until_its_template_changes,
         a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure,
     ];
     // The filter: substrings of scenario names, comma-separated (`ttl,tracker`).

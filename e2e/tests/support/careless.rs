@@ -1,7 +1,7 @@
 //! Manifests the API server accepts but cannot carry out (issue 9, findings 4 and 5): a runner
-//! pod an admission plugin refuses, a tracker whose remote does not exist. Each must end in a
-//! status that says why (and stay so), with an Event, and no retry loop; and a fix from outside
-//! must be picked up.
+//! pod an admission plugin refuses, a tracker whose Analyses the API server refuses, a tracker
+//! whose remote does not exist. Each must end in a status that says why, with an Event, and no
+//! retry loop; and a fix from outside must be picked up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, RepositoryTracker};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 
@@ -131,6 +131,59 @@ pub async fn a_runner_pod_the_api_server_refuses_stalls_the_analysis(env: Arc<En
     let status = done.status.as_ref().context("status")?;
     ensure!(status.attempts.len() == 1, "attempts: {:?}", status.attempts);
     ensure!(condition(&status.conditions, "Stalled").is_some_and(|c| c.status == "False"), "{:?}", status.conditions);
+    Ok(())
+}
+
+/// A tracker whose Analyses the API server refuses (its template's annotations add up to more
+/// than the 256 KiB an object may carry; the schema checks each key, not the sum): the tracker
+/// is Stalled with the server's message and a Warning Event instead of retrying every 5 s
+/// without a status, stays so across reconciles, and creates the Analysis once its template
+/// is fixed.
+pub async fn a_tracker_whose_analysis_the_api_server_refuses_stalls_until_its_template_changes(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+    let repo = env.git.create(&ns, 2)?;
+    let url = env.git.url(&ns);
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-ok}}\nspec:\n  runner: {{image: \"{}\"}}\n",
+        image::OK
+    ))?;
+    // Created with the API (kubectl's client-side apply would copy the manifest into the
+    // tracker's own annotations, which the API server would refuse first).
+    let tracker: RepositoryTracker = serde_json::from_value(serde_json::json!({
+        "apiVersion": "gitview.dev/v1alpha1", "kind": "RepositoryTracker",
+        "metadata": {"name": "repo", "namespace": ns},
+        "spec": {
+            "repository": {"url": url}, "branches": ["main"],
+            "poll": {"minIntervalSeconds": 600, "maxIntervalSeconds": 600},
+            "template": {"metadata": {"annotations": {"e2e.gitview.dev/blob": "x".repeat(300 * 1024)}}, "spec": {"profile": format!("{ns}-ok")}},
+        },
+    }))?;
+    let trackers: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), &ns);
+    trackers.create(&PostParams::default(), &tracker).await?;
+
+    let rejected = |t: &RepositoryTracker| condition(tracker_conditions(t), "Stalled").is_some_and(|c| c.status == "True" && c.reason == "CreateRejected");
+    let t = await_tracker(&env, &ns, "stalled by the API server's refusal", rejected).await?;
+    let message = condition(tracker_conditions(&t), "Stalled").map(|c| c.message.clone()).unwrap_or_default();
+    ensure!(message.contains("Too long") && message.contains("262144"), "the server's message is not in the condition: {message}");
+    let notes = warnings(&env, &ns, "RepositoryTracker", "repo", "CreateRejected").await?;
+    ensure!(notes.iter().any(|n| n.contains("262144")), "no Warning Event with the server's message: {notes:?}");
+    let analyses: Api<Analysis> = Api::namespaced(env.client.clone(), &ns);
+    ensure!(analyses.list(&ListParams::default().labels(labels::TRACKER)).await?.items.is_empty(), "an Analysis exists");
+
+    // A reconcile that is not a poll (an annotation) keeps it.
+    env.kubectl_ok(&["annotate", "--overwrite", "-n", &ns, "repositorytracker/repo", "e2e.gitview.dev/touched=1"])?;
+    stays(trackers.clone(), "repo", "stalled", move |t| !rejected(t)).await?;
+
+    // The template fixed: a new generation, a poll, and the Analysis.
+    env.kubectl_ok(&["patch", "-n", &ns, "repositorytracker/repo", "--type=merge", "-p", "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"e2e.gitview.dev/blob\":\"small\"}}}}}"])?;
+    let head = env.git.git(&repo, &["rev-parse", "HEAD"])?;
+    let tracking = |t: &RepositoryTracker| condition(tracker_conditions(t), "Ready").is_some_and(|c| c.status == "True");
+    await_tracker(&env, &ns, "Ready after its template was fixed", tracking).await?;
+    let owned = analyses.list(&ListParams::default().labels(labels::TRACKER)).await?.items;
+    ensure!(
+        owned.iter().any(|a| a.metadata.annotations.as_ref().and_then(|m| m.get(labels::HEAD_COMMIT)) == Some(&head)),
+        "no Analysis for {head}: {:?}",
+        owned.iter().map(|a| a.metadata.name.clone()).collect::<Vec<_>>()
+    );
     Ok(())
 }
 

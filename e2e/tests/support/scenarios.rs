@@ -12,7 +12,10 @@ use kube::runtime::wait::await_condition;
 
 use super::{Env, GATEWAY_ADMIN_TOKEN, await_analysis, http_get, image, wait_until};
 
-pub use super::careless::{a_runner_pod_the_api_server_refuses_stalls_the_analysis, a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure};
+pub use super::careless::{
+    a_runner_pod_the_api_server_refuses_stalls_the_analysis, a_tracker_whose_analysis_the_api_server_refuses_stalls_until_its_template_changes,
+    a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure,
+};
 pub use super::chart::{
     bad_chart_values_are_refused_with_a_readable_message, config_manifests_apply_as_they_are,
     files_generated_from_the_chart_are_in_sync,

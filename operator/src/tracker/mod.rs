@@ -36,11 +36,11 @@ use tracing::{debug, info, warn};
 
 use crate::analysis::act::FIELD_MANAGER;
 use crate::conditions::{self, READY, RECONCILING, STALLED};
-use crate::error::{Error, is_not_found};
+use crate::error::{Error, Refusal, is_not_found, refusal_of};
 pub use crate::gateway::GatewayReader;
 use crate::metrics::Metrics;
 use crate::scope::WatchScope;
-use decide::{Owned, PollOutcome, Step};
+use decide::{Owned, PollOutcome, Rejected, Step};
 
 /// What the tracker controller needs.
 #[allow(missing_debug_implementations)]
@@ -323,7 +323,11 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
         }
     }
 
-    // Per branch: what to run, then the history limits.
+    // Per branch: what to run, then the history limits. An Analysis the API server refused for
+    // this generation of the spec is not asked for again (see `held_rejection`).
+    let asked = requested.is_some() && requested != previous.last_handled_requested_at;
+    let held = decide::held_rejection(&previous.conditions, generation, asked);
+    let mut rejected = held.clone();
     let owned = context.runs(&tracker);
     let mut branches = Vec::new();
     // (warning, reason, note, the Analysis it is about). The recorder folds Events with the
@@ -350,7 +354,10 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
             }
         }
         let mut last_analysis = mine.iter().max_by_key(|a| a.created).map(|a| a.name.clone()).or_else(|| before.and_then(|b| b.last_analysis.clone()));
-        let step = decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine);
+        let step = match decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine) {
+            Step::Create | Step::Replace(_) if held.is_some() => Step::Nothing,
+            step => step,
+        };
         match &step {
             Step::Nothing => {}
             Step::Wait(running) => debug!(namespace, tracker = name, branch, running, "waiting for the running analysis (Forbid)"),
@@ -366,10 +373,24 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
             Step::Create => {}
         }
         if matches!(step, Step::Create | Step::Replace(_)) {
-            let created = create(&analyses, &tracker, branch, head).await?;
-            context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
-            notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
-            last_analysis = Some(created);
+            match create(&analyses, &tracker, branch, head).await? {
+                Ok(created) => {
+                    context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
+                    notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
+                    last_analysis = Some(created);
+                }
+                // Its template makes an Analysis the API server refuses: a configuration error
+                // of the tracker, said in its status and an Event, not retried every 5 s.
+                Err(refused) => {
+                    let quota = refused.quota_exceeded;
+                    let why = if quota { conditions::reason::QUOTA_EXCEEDED } else { conditions::reason::CREATE_REJECTED };
+                    // A full quota is refused again at every poll: one Warning per streak.
+                    if !conditions::find(&previous.conditions, READY).is_some_and(|c| c.reason == why && quota) {
+                        notes.push((true, why, refused.message.clone(), None));
+                    }
+                    rejected.get_or_insert(refused);
+                }
+            }
         }
         for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
             match analyses.delete(&doomed, &DeleteParams::background()).await {
@@ -391,7 +412,7 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
         (true, Some(PollError::Stalled(m))) => PollOutcome::Failed { needs_change: true, message: m.clone() },
         (true, Some(PollError::Transient(m))) => PollOutcome::Failed { needs_change: false, message: m.clone() },
     };
-    let summary = decide::summary(&outcome, heads.len(), &spec.branches, &previous.conditions);
+    let summary = decide::summary(&outcome, rejected.as_ref(), heads.len(), &spec.branches, &previous.conditions);
     status.conditions = tracker_conditions(summary.ready, summary.stalled, summary.reconciling, summary.reason, &summary.message, &previous.conditions, generation, now);
     if let PollOutcome::Failed { message, .. } = &outcome {
         notes.push((true, decide::why::POLL_FAILED, message.clone(), None));
@@ -462,8 +483,10 @@ async fn write_status(api: &Api<RepositoryTracker>, name: &str, previous: &Repos
     Ok(())
 }
 
-/// Creates the branch's Analysis for `head` (or finds it created already); returns its name.
-async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, head: &str) -> Result<String, Error> {
+/// Creates the branch's Analysis for `head` (or finds it created already); returns its name, or
+/// the API server's refusal of it ([`crate::error::refusal`]: its template makes an Analysis
+/// the API server refuses, or a ResourceQuota counting Analyses is used up).
+async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, head: &str) -> Result<Result<String, Rejected>, Error> {
     let name = decide::analysis_name(&tracker.name_any(), branch, head);
     let template = &tracker.spec.template;
     let mut labels_map: BTreeMap<String, String> = template.metadata.as_ref().map(|m| m.labels.clone()).unwrap_or_default();
@@ -491,9 +514,23 @@ async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, 
     match api.create(&PostParams::default(), &analysis).await {
         Ok(_) => info!(analysis = name, branch, head, "created analysis"),
         Err(kube::Error::Api(s)) if s.code == 409 => debug!(analysis = name, "analysis exists already"),
-        Err(err) => return Err(err.into()),
+        Err(err) => {
+            let Some((refusal, status)) = refusal_of(&err) else {
+                return Err(err.into());
+            };
+            warn!(analysis = name, code = status.code, message = %status.message, ?refusal, "the API server refused the tracker's analysis");
+            let text = crate::analysis::classify::truncate(&status.message);
+            let message = match refusal {
+                Refusal::QuotaExceeded => format!("a ResourceQuota refused Analysis {name}: {text}; tried again on the next poll"),
+                Refusal::Invalid => format!(
+                    "the API server refused Analysis {name} ({}): {text}; the tracker creates Analyses again when its spec changes",
+                    status.code
+                ),
+            };
+            return Ok(Err(Rejected { quota_exceeded: refusal == Refusal::QuotaExceeded, message }));
+        }
     }
-    Ok(name)
+    Ok(Ok(name))
 }
 
 #[cfg(test)]
