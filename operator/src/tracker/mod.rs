@@ -67,6 +67,9 @@ async fn account_of(client: &Client, namespace: &str) -> Result<String, kube::Er
 struct Context {
     shared: Arc<TrackerContext>,
     owned: Store<Analysis>,
+    /// Whether `owned` has listed, for every reconcile waiting at once ([`crate::ready`]: the
+    /// store's own readiness would wake only one of them).
+    owned_ready: crate::ready::Ready,
     /// Analyses this controller created that its cache may not show yet (the "expectations"
     /// of Kubernetes' own controllers), by tracker UID: a reconcile woken by its own status
     /// write before the watch delivered the new run must not take the branch for idle and
@@ -112,16 +115,18 @@ pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, sco
         .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned.clone(), |a: &mut Analysis| drop_managed_fields(a))
         .reflect(owned_writer)
         .touched_objects();
-    Controller::for_stream(tracker_stream, trackers)
+    let (owned_ready, tell_owned_ready) = crate::ready::Ready::of(owned.clone());
+    let context = Arc::new(Context { shared: ctx, owned, owned_ready, pending: std::sync::Mutex::default() });
+    let controller = Controller::for_stream(tracker_stream, trackers)
         .owns_stream(owned_stream)
         .with_config(controller::Config::default().concurrency(concurrency))
-        .run(reconcile, error_policy, Arc::new(Context { shared: ctx, owned, pending: std::sync::Mutex::default() }))
+        .run(reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(err) = result {
                 debug!(error = %err, "tracker controller event");
             }
-        })
-        .await;
+        });
+    tokio::join!(controller, tell_owned_ready);
 }
 
 fn drop_managed_fields<K: Resource>(object: &mut K) {
@@ -253,7 +258,7 @@ fn seconds(d: i64) -> SignedDuration {
 
 async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Result<Requeue, Error> {
     // Until the owned runs are listed, a tracker could not tell a running branch from an idle one.
-    if context.owned.wait_until_ready().await.is_err() {
+    if !context.owned_ready.wait().await {
         return Ok(Requeue::await_change());
     }
     let ctx = &context.shared;
