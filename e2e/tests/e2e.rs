@@ -62,8 +62,13 @@ fn main() -> ExitCode {
         a_tracker_under_allow_starts_a_run_per_head,
         a_tracker_never_polls_a_refused_address,
         an_analysis_never_fetches_from_a_refused_address,
+        a_runner_pod_the_api_server_refuses_stalls_the_analysis,
+        a_tracker_whose_analysis_the_api_server_refuses_stalls_until_its_template_changes,
+        a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure,
     ];
-    let selected: Vec<_> = all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f))).collect();
+    // The filter: substrings of scenario names, comma-separated (`ttl,tracker`).
+    let selected: Vec<_> =
+        all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| f.split(',').any(|f| name.contains(f)))).collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let started = Instant::now();

@@ -196,6 +196,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let tracker_client = client.clone();
     let concurrency = args.concurrency;
     let scope = args.watch_namespaces.clone();
+    // One task: the Analysis controller, `readiness` and the janitor all wait on the same caches
+    // with `Store::wait_until_ready`, which wakes only the task that polled it last (see
+    // `crate::ready`); within one task, that wake polls them all. A wait moved into a task of its
+    // own (a reconcile, a spawned loop) must go through `crate::ready::Ready`.
     let work = async move {
         tokio::join!(wiring.run(ctx), crate::tracker::run(tracker_client, trackers, concurrency, scope), readiness, janitor);
     };

@@ -5,7 +5,8 @@
 //!   GitOps health checks read.
 //! - `Reconciling`: the operator is working towards the goal (pending, running, backing off).
 //! - `Stalled`: the operator cannot make progress without a change from outside (a missing
-//!   profile or Secret, a disallowed repository) or gave up (failed for good).
+//!   profile or Secret, a disallowed repository, a runner pod the API server refuses) or gave
+//!   up (failed for good).
 //!
 //! `lastTransitionTime` changes only when a condition's status does.
 
@@ -29,6 +30,12 @@ pub mod reason {
     pub const INVALID_INPUT: &str = "InvalidInput";
     pub const RETRIES_EXHAUSTED: &str = "RetriesExhausted";
     pub const NOT_RETRYABLE: &str = "NotRetryable";
+    /// The API server refused what the operator built (a runner pod, a run Secret, a tracker's
+    /// Analysis) as it is: a configuration error, which waits for a change of what it was built
+    /// from.
+    pub const CREATE_REJECTED: &str = "CreateRejected";
+    /// A ResourceQuota of the namespace is used up; the create is tried again as it frees.
+    pub const QUOTA_EXCEEDED: &str = "QuotaExceeded";
     pub const AS_EXPECTED: &str = "AsExpected";
 }
 

@@ -23,6 +23,7 @@ pub mod janitor;
 pub mod leader;
 pub mod metrics;
 pub mod policy;
+pub mod ready;
 pub mod scope;
 pub mod settings;
 pub mod telemetry;

@@ -24,6 +24,9 @@ pub struct Settings {
     /// While an attempt runs, how often its progress is read from the gateway into
     /// `status.progress`; `None`: not read (no gateway client).
     pub progress_refresh: Option<Duration>,
+    /// How long an attempt waits before its pod is created again after a ResourceQuota of the
+    /// namespace refused it.
+    pub quota_retry: Duration,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             deadline_slack: Duration::from_secs(30),
             terminating_slack: Duration::from_secs(60),
             progress_refresh: None,
+            quota_retry: Duration::from_secs(30),
         }
     }
 }

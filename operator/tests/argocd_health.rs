@@ -78,6 +78,7 @@ fn reconciled(
         profile,
         missing_secrets: missing_secrets.iter().map(|s| (*s).to_owned()).collect(),
         runner_progress: None,
+        refused: None,
         now,
     };
     let plan = decide(&observed, &Settings::default());

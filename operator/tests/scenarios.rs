@@ -36,6 +36,8 @@ enum Call {
     GetPod,
     CreateSecret,
     CreatePod,
+    /// A pod create the LimitRanger admission plugin refuses (403).
+    RefusePod,
     PatchStatus,
     DeleteSecret,
     ReleasePod,
@@ -53,7 +55,7 @@ impl Call {
             Self::GetNamespace => method == Method::GET && path == ns,
             Self::GetPod => method == Method::GET && path.starts_with(&format!("{ns}/pods/")),
             Self::CreateSecret => method == Method::POST && path == format!("{ns}/secrets"),
-            Self::CreatePod => method == Method::POST && path == format!("{ns}/pods"),
+            Self::CreatePod | Self::RefusePod => method == Method::POST && path == format!("{ns}/pods"),
             Self::PatchStatus => method == Method::PATCH && path.starts_with(&analyses) && path.ends_with("/status"),
             Self::DeleteSecret => method == Method::DELETE && path.starts_with(&format!("{ns}/secrets/")),
             Self::ReleasePod => method == Method::PATCH && path.starts_with(&format!("{ns}/pods/")),
@@ -263,6 +265,11 @@ async fn serve(mut handle: Handle, calls: Vec<Call>, pods: Vec<Pod>, analysis: A
                 effects.push(Effect::Pod(Box::new(pod.clone())));
                 respond(StatusCode::CREATED, &serde_json::to_value(pod).unwrap())
             }
+            RefusePod => {
+                let name = json["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                let message = format!("pods \"{name}\" is forbidden: maximum memory usage per Container is 64Mi, but limit is 128Mi");
+                respond(StatusCode::FORBIDDEN, &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": message}))
+            }
             PatchStatus => {
                 effects.push(Effect::Status(json["status"].clone()));
                 let mut updated = serde_json::to_value(&analysis).unwrap();
@@ -415,6 +422,31 @@ async fn a_missing_profile_writes_a_stalled_status_and_waits_for_a_watch() {
     assert_eq!(s.last_requeue, None, "no polling");
     s.at(5).reconcile(&[]).await;
     s.with_profile().at(10).reconcile(&START).await;
+}
+
+#[tokio::test]
+async fn a_refused_pod_deletes_its_secret_stalls_the_analysis_and_is_not_retried() {
+    let mut s = Scenario::new(analysis("demo").with_spec(json!({"resources": {"limits": {"memory": "128Mi"}}})));
+    // The Secret, the refused pod, the Secret deleted again (no signed token left behind), the
+    // status saying why, one Warning.
+    s.reconcile(&[GetNamespace, CreateSecret, RefusePod, DeleteSecret, PatchStatus, Event]).await;
+    assert_eq!(s.phase(), Some(AnalysisPhase::Pending));
+    assert!(s.status().attempts.is_empty());
+    let stalled = s.status().conditions.iter().find(|c| c.type_ == "Stalled").unwrap();
+    assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "CreateRejected"));
+    assert!(stalled.message.contains("maximum memory usage per Container is 64Mi"), "{}", stalled.message);
+    assert_eq!(s.last_requeue, None, "no retry loop");
+    assert!(s.stores.secrets.state().is_empty(), "the run Secret is gone");
+    assert!(s.server_pods.is_empty());
+    // The reconcile its status write brings, and any later one, makes no request at all.
+    s.at(5).reconcile(&[]).await;
+    s.at(600).reconcile(&[]).await;
+    // A new generation of the spec starts the attempt.
+    s.analysis = s.analysis.clone().with_spec(json!({"resources": {"limits": {"memory": "32Mi"}}}));
+    s.analysis.metadata.generation = Some(2);
+    s.at(700).reconcile(&START).await;
+    assert_eq!(s.status().attempts.len(), 1);
+    assert!(s.status().rejection.is_none());
 }
 
 #[tokio::test]

@@ -116,7 +116,9 @@ pub struct RunSettings {
     pub ttl_policy: TtlPolicy,
 
     /// Compute resources of the runner container; the profile's default applies where unset.
+    /// Quantities are Kubernetes quantities (`512Mi`, `2Gi`, `500m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = crate::v1alpha1::common::resource_quantities)]
     pub resources: Option<ResourceRequirements>,
 }
 
@@ -161,19 +163,21 @@ pub struct AnalysisMode {
     /// commit of this repository and ref (all of them the first time). `Range`: `since..until`.
     #[serde(rename = "type", default)]
     pub kind: ModeType,
-    /// First commit excluded from a `Range` (a commit, tag or branch).
+    /// First commit excluded from a `Range` (a commit, tag or branch): one revision, not a range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 255),
         pattern(r"^[A-Za-z0-9_][A-Za-z0-9._/^~-]*$")
     )]
+    #[x_kube(validation = Rule::new("!self.contains('..')").message("mode.since must be one revision (a commit, tag or branch), not a range like v1.0..v2.0: the range is mode.since..mode.until"))]
     pub since: Option<String>,
-    /// Last commit included in a `Range`. Unset: the tip of `repository.ref`.
+    /// Last commit included in a `Range`: one revision. Unset: the tip of `repository.ref`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 255),
         pattern(r"^[A-Za-z0-9_][A-Za-z0-9._/^~-]*$")
     )]
+    #[x_kube(validation = Rule::new("!self.contains('..')").message("mode.until must be one revision (a commit, tag or branch), not a range: the range is mode.since..mode.until"))]
     pub until: Option<String>,
 }
 
@@ -258,6 +262,37 @@ pub struct AnalysisStatus {
     /// When the Analysis finished (succeeded, or failed for good).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_time: Option<Time>,
+    /// Why the next attempt has not started: the API server refused the run Secret or runner
+    /// Pod the operator built for it. Cleared when an attempt starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Rejection>,
+}
+
+/// The API server's refusal of an object the operator built to start an attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejection {
+    /// What was refused: `Pod` or `Secret`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The HTTP status code of the refusal.
+    pub code: i32,
+    /// The API server's message, truncated.
+    pub message: String,
+    /// The namespace's ResourceQuota was used up: the attempt is tried again while it frees.
+    /// Otherwise the object as built is refused, and the Analysis waits for a change of its
+    /// spec or its profile.
+    #[serde(default)]
+    pub quota_exceeded: bool,
+    /// The Analysis's `metadata.generation` the refused object was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// The AnalysisProfile's `metadata.generation` it was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_generation: Option<i64>,
+    /// When it was refused.
+    pub time: Time,
 }
 
 /// What a run resolved its profile to.

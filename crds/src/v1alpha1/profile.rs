@@ -59,8 +59,10 @@ pub struct RunnerSettings {
     pub image: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<PullPolicy>,
-    /// Size limit of the scratch volume the repository is cloned into. Default 2Gi.
+    /// Size limit of the scratch volume the repository is cloned into, a Kubernetes quantity
+    /// (`4Gi`, `4G`). Default 2Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = crate::v1alpha1::common::quantity_rule())]
     pub scratch_size: Option<Quantity>,
 }
 
@@ -172,7 +174,9 @@ fn default_prompt_version() -> String {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunDefaults {
+    /// Compute resources of the runner container, in Kubernetes quantities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = crate::v1alpha1::common::resource_quantities)]
     pub resources: Option<ResourceRequirements>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 30, max = 86400))]

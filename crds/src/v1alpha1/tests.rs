@@ -58,7 +58,9 @@ fn repository_urls_follow_the_allow_list() {
         "ssh://git@github.com/org/repo.git",
         "git://localhost:9418/repo",
         "https://[::1]:8443/repo",
-        "https://x-access-token@github.com/org/repo?ref=a@b",
+        "https://host:65535/repo",
+        "ssh://git@github.com:2222/org/repo.git",
+        "ssh://deploy_user-1@host/org/repo",
     ] {
         let a = analysis(json!({"repository": {"url": ok}}));
         assert_eq!(errors_of(a.validate_cel()), "", "{ok} should be accepted");
@@ -85,6 +87,43 @@ fn repository_urls_follow_the_allow_list() {
         (
             "ssh://git@host/org@team/repo",
             "must not hold an '@' after its host",
+        ),
+        // A token in the user-name slot is a credential all the same.
+        (
+            "https://ghp_0123456789abcdef0123456789abcdef0123@github.com/org/repo.git",
+            "must not carry a user name or token with https, http or git",
+        ),
+        (
+            "https://x-access-token@github.com/org/repo?ref=a@b",
+            "must not carry a user name or token",
+        ),
+        (
+            "git://user@host/repo",
+            "must not carry a user name or token",
+        ),
+        (
+            "ssh://ghp_0123456789abcdef0123456789abcdef0123@github.com/org/repo",
+            "only a plain user name with ssh",
+        ),
+        (
+            "ssh://git:secret@host/repo",
+            "only a plain user name with ssh",
+        ),
+        (
+            "https://host:99999/repo",
+            "port must be a number from 1 to 65535",
+        ),
+        (
+            "https://host:0/repo",
+            "port must be a number from 1 to 65535",
+        ),
+        (
+            "https://[::1]:65536/repo",
+            "port must be a number from 1 to 65535",
+        ),
+        (
+            "ssh://git@host:123456/repo",
+            "port must be a number from 1 to 65535",
         ),
     ] {
         let a = analysis(json!({"repository": {"url": bad}}));
@@ -117,6 +156,54 @@ fn mode_range_needs_since_and_others_take_none() {
     assert!(errors_of(missing.validate_cel()).contains("mode.since is required"));
     let stray = analysis(json!({"mode": {"type": "Full", "since": "v1.0"}}));
     assert!(errors_of(stray.validate_cel()).contains("allowed only with type Range"));
+    // `since` and `until` are one revision each, never a range of their own.
+    let ranged = analysis(json!({"mode": {"type": "Range", "since": "v1.0..v2.0"}}));
+    assert!(errors_of(ranged.validate_cel()).contains("mode.since must be one revision"));
+    let ranged =
+        analysis(json!({"mode": {"type": "Range", "since": "v1.0", "until": "main...dev"}}));
+    assert!(errors_of(ranged.validate_cel()).contains("mode.until must be one revision"));
+    let relative =
+        analysis(json!({"mode": {"type": "Range", "since": "main~3", "until": "v2.0^"}}));
+    assert_eq!(errors_of(relative.validate_cel()), "");
+}
+
+#[test]
+fn resources_are_kubernetes_quantities() {
+    let ok = analysis(
+        json!({"resources": {"limits": {"memory": "2Gi", "cpu": 2}, "requests": {"memory": "2G", "cpu": "500m"}}}),
+    );
+    assert_eq!(errors_of(ok.validate_cel()), "");
+    for (resources, bad) in [
+        (json!({"limits": {"memory": "2GB"}}), "2GB"),
+        (json!({"requests": {"cpu": "half"}}), "half"),
+    ] {
+        let a = analysis(json!({ "resources": resources }));
+        let errors = errors_of(a.validate_cel());
+        assert!(
+            errors.contains(bad) && errors.contains("is not a Kubernetes quantity"),
+            "{bad}: {errors}"
+        );
+    }
+
+    let mut p: AnalysisProfile = sample("analysisprofile-default.yaml");
+    p.spec.runner.scratch_size = Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+        "10GB".into(),
+    ));
+    assert!(errors_of(p.validate_cel()).contains("is not a Kubernetes quantity"));
+    p.spec.runner.scratch_size = Some(k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+        "10G".into(),
+    ));
+    assert_eq!(errors_of(p.validate_cel()), "");
+    let mut limits = std::collections::BTreeMap::new();
+    limits.insert(
+        "memory".to_owned(),
+        k8s_openapi::apimachinery::pkg::api::resource::Quantity("1 GB".into()),
+    );
+    p.spec.defaults.resources = Some(k8s_openapi::api::core::v1::ResourceRequirements {
+        limits: Some(limits),
+        ..Default::default()
+    });
+    assert!(errors_of(p.validate_cel()).contains("is not a Kubernetes quantity"));
 }
 
 #[test]
@@ -182,6 +269,63 @@ fn tracker_rules() {
     let mut dots = old.clone();
     dots.spec.branches = vec!["a..b".into()];
     assert!(errors_of(dots.validate_cel()).contains("no '..'"));
+}
+
+#[test]
+fn template_metadata_keys_are_qualified_names() {
+    let with = |labels: &[(&str, &str)], annotations: &[(&str, &str)]| {
+        let mut t: RepositoryTracker = sample("repositorytracker.yaml");
+        let map = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        t.spec.template.metadata = Some(TemplateMetadata {
+            labels: map(labels),
+            annotations: map(annotations),
+        });
+        errors_of(t.validate_cel())
+    };
+    let name63 = "n".repeat(63);
+    let prefix253 = format!("{}.example.com", "a".repeat(241));
+    let long_prefix = format!("{}/x", "a".repeat(254));
+    assert_eq!(
+        with(
+            &[
+                ("team", "a"),
+                ("app.kubernetes.io/part-of", "gitview"),
+                (&name63, ""),
+                (&format!("{prefix253}/{name63}"), "v_1.2-3")
+            ],
+            &[("example.com/note", "any text at all")]
+        ),
+        ""
+    );
+    for bad in [
+        "bad key",
+        "-team",
+        "team-",
+        "Example.com/x",
+        "a/b/c",
+        "/x",
+        "example.com/",
+        &long_prefix,
+        &"n".repeat(64),
+    ] {
+        let errors = with(&[(bad, "v")], &[]);
+        assert!(
+            errors.contains("template.metadata.labels") && errors.contains("is not a valid key"),
+            "{bad:?} accepted: {errors}"
+        );
+        let errors = with(&[], &[(bad, "v")]);
+        assert!(
+            errors.contains("template.metadata.annotations")
+                && errors.contains("is not a valid key"),
+            "{bad:?} accepted: {errors}"
+        );
+    }
+    // Label values are an OpenAPI pattern, the API server's alone (the end-to-end suite checks it).
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::core::{Message, Rule};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -143,14 +144,50 @@ pub struct AnalysisTemplate {
     pub spec: RunSettings,
 }
 
-/// Labels and annotations copied onto created Analyses.
+/// Labels and annotations copied onto created Analyses. The API server checks them as it
+/// would on the Analyses themselves, so a bad key is refused here, on the tracker, and not by
+/// every create of an Analysis.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateMetadata {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    #[schemars(transform = label_values)]
+    #[x_kube(validation = qualified_keys_rule("labels"))]
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    #[x_kube(validation = qualified_keys_rule("annotations"))]
     pub annotations: BTreeMap<String, String>,
+}
+
+/// CEL: whether `k` is a qualified name, the form of label and annotation keys: an optional
+/// DNS-subdomain prefix of at most 253 characters and a `/`, then a name of at most 63
+/// characters (the API server's `IsQualifiedName`).
+const QUALIFIED_NAME: &str = concat!(
+    r"k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')",
+    r" && !k.matches('^[^/]{254,}/')",
+);
+
+/// Label values as the API server checks them (`IsValidLabelValue`): at most 63 letters,
+/// digits, `-`, `_` or `.`, starting and ending with a letter or digit. An OpenAPI pattern, not
+/// CEL: a rule over every value of the map would cost more than the API server's budget.
+fn label_values(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Object(values)) = schema.get_mut("additionalProperties") {
+        values.insert("maxLength".to_owned(), 63.into());
+        values.insert(
+            "pattern".to_owned(),
+            r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$".into(),
+        );
+    }
+}
+
+/// Every key of `template.metadata.<field>` is a qualified name; the message names the first
+/// that is not.
+fn qualified_keys_rule(field: &str) -> Rule {
+    Rule::new(format!("self.all(k, {QUALIFIED_NAME})")).message(Message::Expression(format!(
+        r#"'template.metadata.{field}: "' + self.filter(k, !({QUALIFIED_NAME}))[0] + '" is not a valid key: an optional DNS-subdomain prefix of at most 253 characters and "/", then a name of at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit'"#
+    )))
 }
 
 /// Like a CronJob's `concurrencyPolicy`.

@@ -1,6 +1,7 @@
 //! The environment the scenarios share, and the helpers they are written with.
 #![allow(clippy::expect_used)]
 
+pub mod careless;
 pub mod chart;
 pub mod egress;
 pub mod git;

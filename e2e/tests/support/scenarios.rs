@@ -12,6 +12,10 @@ use kube::runtime::wait::await_condition;
 
 use super::{Env, GATEWAY_ADMIN_TOKEN, await_analysis, http_get, image, wait_until};
 
+pub use super::careless::{
+    a_runner_pod_the_api_server_refuses_stalls_the_analysis, a_tracker_whose_analysis_the_api_server_refuses_stalls_until_its_template_changes,
+    a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure,
+};
 pub use super::chart::{
     bad_chart_values_are_refused_with_a_readable_message, config_manifests_apply_as_they_are,
     files_generated_from_the_chart_are_in_sync,
@@ -68,7 +72,7 @@ async fn await_no_run_secrets(env: &Env, an: &Analysis, timeout: Duration) -> an
 
 pub async fn invalid_manifests_are_rejected_by_the_api_server(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
     let cases = [
-        ("  mode: {type: Full}\n", "https://x", "file:///etc/passwd", "schemes https, http, ssh or git"),
+        ("  mode: {type: Full}\n", "", "file:///etc/passwd", "schemes https, http, ssh or git"),
         ("", "", "https://user:hunter2@git.example.com/r.git", "must not embed a password"),
         ("", "", "https:///no-host", "non-empty host"),
         ("  ttlSecondsAfterFinished: -1\n", "", "", "should be greater than or equal to 0"),
@@ -77,8 +81,15 @@ pub async fn invalid_manifests_are_rejected_by_the_api_server(env: Arc<Env>, ns:
         ("  activeDeadlineSeconds: 5\n", "", "", "should be greater than or equal to 30"),
         ("  mode: {type: Range}\n", "", "", "mode.since is required"),
         ("  ttlPolicy: Sometimes\n", "", "", "Unsupported value: \"Sometimes\""),
+        // What the API server would otherwise accept and fail on later (issue 9, finding 4):
+        // each refusal names the field.
+        ("", "spec.repository.url: ", "https://ghp_0123456789abcdef0123456789abcdef0123@github.com/org/repo.git", "url must not carry a user name or token"),
+        ("", "spec.repository.url: ", "https://git.example.com:99999/org/repo.git", "url's port must be a number from 1 to 65535"),
+        ("  mode: {type: Range, since: v1.0..v2.0}\n", "spec.mode.since: ", "", "mode.since must be one revision"),
+        ("  resources: {limits: {memory: 2GB}}\n", "spec.resources.limits[memory]: ", "", "\"2GB\" is not a Kubernetes quantity"),
     ];
-    for (i, (extra, _, url, expected)) in cases.iter().enumerate() {
+    // (`field`, where set: the field the API server's message names.)
+    for (i, (extra, field, url, expected)) in cases.iter().enumerate() {
         let mut yaml = analysis(&ns, &format!("bad-{i}"), "default", extra);
         if !url.is_empty() {
             yaml = yaml.replace("https://git.example.com/org/repo.git", url);
@@ -86,7 +97,39 @@ pub async fn invalid_manifests_are_rejected_by_the_api_server(env: Arc<Env>, ns:
         let out = env.kubectl(&["apply", "-f", "-"], Some(&yaml))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         ensure!(!out.status.success(), "case {i} was accepted:\n{yaml}");
-        ensure!(stderr.contains(expected), "case {i}: expected {expected:?} in:\n{stderr}");
+        ensure!(stderr.contains(expected) && stderr.contains(field), "case {i}: expected {field:?} and {expected:?} in:\n{stderr}");
+    }
+    // The same of the other kinds: a profile's scratch size, a tracker's template labels.
+    let others = [
+        (
+            format!("apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-bad-scratch}}\nspec:\n  runner: {{image: x, scratchSize: 10GB}}\n"),
+            "spec.runner.scratchSize: ",
+            "\"10GB\" is not a Kubernetes quantity",
+        ),
+        (
+            format!(
+                "apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: bad-labels, namespace: {ns}}}\nspec:\n  \
+                 repository: {{url: \"https://git.example.com/org/repo.git\"}}\n  branches: [main]\n  \
+                 template:\n    metadata: {{labels: {{\"bad key\": x}}}}\n"
+            ),
+            "spec.template.metadata.labels: ",
+            "\"bad key\" is not a valid key",
+        ),
+        (
+            format!(
+                "apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: bad-label-value, namespace: {ns}}}\nspec:\n  \
+                 repository: {{url: \"https://git.example.com/org/repo.git\"}}\n  branches: [main]\n  \
+                 template:\n    metadata: {{labels: {{team: \"a b\"}}}}\n"
+            ),
+            "spec.template.metadata.labels.team: ",
+            "should match",
+        ),
+    ];
+    for (yaml, field, expected) in &others {
+        let out = env.kubectl(&["apply", "-f", "-"], Some(yaml))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "accepted:\n{yaml}");
+        ensure!(stderr.contains(field) && stderr.contains(expected), "expected {field} and {expected:?} in:\n{stderr}");
     }
     // Immutability of what defines a run.
     env.apply(&analysis(&ns, "fixed", "no-such-profile", ""))?;

@@ -1,6 +1,7 @@
 //! The act step: carries out a [`Plan`] — actions that the status will claim first, then the
 //! status (one server-side apply), then the actions that must not happen unrecorded, then
-//! the Events.
+//! the Events. When the API server refuses what starting an attempt creates, it stops there
+//! and hands the refusal back ([`Acted::Refused`]) for the plan to be decided again.
 
 use std::collections::BTreeMap;
 
@@ -17,10 +18,10 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::build::{self, AttemptInputs};
-use super::decide::{Action, AttemptStart, Plan};
+use super::decide::{Action, AttemptStart, Plan, Refused};
 use super::observe::Snapshot;
 use super::Context;
-use crate::error::{Error, is_conflict, is_not_found};
+use crate::error::{Error, is_conflict, is_not_found, refusal_of};
 use crate::token;
 
 /// Field manager of everything the operator writes.
@@ -32,8 +33,19 @@ pub(crate) fn account_of(namespace: &Namespace) -> String {
     namespace.labels().get(labels::ACCOUNT).cloned().unwrap_or_else(|| namespace.name_any())
 }
 
+/// What carrying out a plan came to.
+#[derive(Debug)]
+pub enum Acted {
+    /// Every action was taken, the status written and the Events published.
+    Done,
+    /// The API server refused what starting the attempt created (and its Secret is deleted
+    /// again). Nothing after it was done: the plan's status claims an attempt that never
+    /// started.
+    Refused(Refused),
+}
+
 /// Carries out a plan.
-pub async fn act(an: &Analysis, plan: Plan, snapshot: &Snapshot, ctx: &Context, now: Timestamp) -> Result<(), Error> {
+pub async fn act(an: &Analysis, plan: Plan, snapshot: &Snapshot, ctx: &Context, now: Timestamp) -> Result<Acted, Error> {
     let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let name = an.name_any();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -41,14 +53,18 @@ pub async fn act(an: &Analysis, plan: Plan, snapshot: &Snapshot, ctx: &Context, 
     let analyses: Api<Analysis> = Api::namespaced(ctx.client.clone(), &namespace);
 
     for action in &plan.before_status {
-        execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await?;
+        if let Some(refused) = execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await? {
+            return Ok(Acted::Refused(refused));
+        }
     }
     if let Some(status) = plan.status.as_ref().filter(|s| an.status.as_ref() != Some(*s)) {
         let patch = json!({ "apiVersion": API_VERSION, "kind": "Analysis", "status": status });
         analyses.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
     }
     for action in &plan.after_status {
-        execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await?;
+        if let Some(refused) = execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await? {
+            return Ok(Acted::Refused(refused));
+        }
     }
     let reference = an.object_ref(&());
     for note in &plan.events {
@@ -63,9 +79,10 @@ pub async fn act(an: &Analysis, plan: Plan, snapshot: &Snapshot, ctx: &Context, 
             warn!(error = %err, reason = note.reason, "cannot publish event");
         }
     }
-    Ok(())
+    Ok(Acted::Done)
 }
 
+/// Takes one action; `Some` when the API server refused what it created.
 #[allow(clippy::too_many_arguments)] // the namespaced APIs are built once per reconcile
 async fn execute(
     action: &Action,
@@ -76,11 +93,11 @@ async fn execute(
     pods: &Api<Pod>,
     secrets: &Api<Secret>,
     analyses: &Api<Analysis>,
-) -> Result<(), Error> {
-    match action {
+) -> Result<Option<Refused>, Error> {
+    let done = match action {
         Action::StartAttempt(start) => {
             let profile = snapshot.profile.as_deref().ok_or(Error::MissingField("profile"))?;
-            start_attempt(an, start, profile, ctx, now, pods, secrets).await
+            return start_attempt(an, start, profile, ctx, now, pods, secrets).await;
         }
         Action::DeleteSecret(name) => ignore_not_found(secrets.delete(name, &DeleteParams::default()).await.map(|_| ())),
         Action::DeletePod(name) => {
@@ -99,7 +116,8 @@ async fn execute(
             info!("deleting the Analysis: ttlSecondsAfterFinished passed");
             ignore_not_found(analyses.delete(&an.name_any(), &params).await.map(|_| ()))
         }
-    }
+    };
+    done.map(|()| None)
 }
 
 /// Removes the operator's finalizer from a runner pod (a no-op when it carries none, or is
@@ -130,7 +148,7 @@ async fn start_attempt(
     now: Timestamp,
     pods: &Api<Pod>,
     secrets: &Api<Secret>,
-) -> Result<(), Error> {
+) -> Result<Option<Refused>, Error> {
     let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
     let ns: Namespace = Api::<Namespace>::all(ctx.client.clone()).get(&namespace).await?;
     let account = account_of(&ns);
@@ -152,14 +170,35 @@ async fn start_attempt(
     let uid = an.uid().ok_or(Error::MissingField("metadata.uid"))?;
     let token = ctx.signer.sign(&token::claims(&account, &uid, start.number, now, expires))?;
     let secret = build::run_secret(&inputs, &config, &token, credentials, expires)?;
-    create_owned(secrets, &secret, &uid).await?;
+    if let Some(refused) = refused(create_owned(secrets, &secret, &uid).await, "Secret", &secret.name_any())? {
+        return Ok(Some(refused));
+    }
     let pod = build::runner_pod(&inputs)?;
-    create_owned(pods, &pod, &uid).await?;
+    if let Some(refused) = refused(create_owned(pods, &pod, &uid).await, "Pod", &pod.name_any())? {
+        // The attempt never starts: its Secret, with the signed token in it, goes now rather
+        // than when the janitor finds it expired.
+        ignore_not_found(secrets.delete(&secret.name_any(), &DeleteParams::default()).await.map(|_| ()))?;
+        return Ok(Some(refused));
+    }
     info!(attempt = start.number, pod = %pod.name_any(), image = %start.resolved.runner_image, "started attempt");
     if let Some(created) = an.creation_timestamp().filter(|_| start.number == 1) {
         ctx.metrics.observe_pod_latency(now.duration_since(created.0));
     }
-    Ok(())
+    Ok(None)
+}
+
+/// A create's outcome as the decide step needs it: the API server's refusal of the object
+/// ([`crate::error::refusal`]) is an answer, not an error to retry in 5 s; anything else that
+/// failed stays an error.
+fn refused(created: Result<(), Error>, kind: &'static str, name: &str) -> Result<Option<Refused>, Error> {
+    let Err(Error::Kube(err)) = created else {
+        return created.map(|()| None);
+    };
+    let Some((refusal, status)) = refusal_of(&err) else {
+        return Err(Error::Kube(err));
+    };
+    warn!(kind, name, code = status.code, message = %status.message, ?refusal, "the API server refused what the attempt needs");
+    Ok(Some(Refused { kind, name: name.to_owned(), code: status.code, message: status.message.clone(), refusal }))
 }
 
 /// Creates an object; one that already exists and belongs to the same Analysis (a repeated

@@ -6,16 +6,17 @@ use std::time::Duration;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{
     Analysis, AnalysisPhase, AnalysisProfile, AnalysisResult, AnalysisStatus, Attempt, AttemptFailure, FailureClass,
-    Progress, ResolvedProfile, RetryPolicy, TtlPolicy,
+    Progress, Rejection, ResolvedProfile, RetryPolicy, TtlPolicy,
 };
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::build::{attempt_name, canary_bucket};
-use super::classify::{AttemptEnd, PodState, pod_state};
+use super::classify::{AttemptEnd, PodState, pod_state, truncate};
 use crate::backoff;
 use crate::conditions::{self, Summary, reason};
+use crate::error::Refusal;
 use crate::policy;
 use crate::settings::Settings;
 
@@ -34,7 +35,23 @@ pub struct Observed<'a> {
     pub missing_secrets: Vec<String>,
     /// The running attempt's latest progress from its runner (through the gateway).
     pub runner_progress: Option<&'a gitview_crds::results::ProgressEvent>,
+    /// This reconcile's act step tried to start an attempt and the API server refused what it
+    /// created: the plan is decided again knowing it.
+    pub refused: Option<&'a Refused>,
     pub now: Timestamp,
+}
+
+/// The API server's refusal of an object the act step created to start an attempt: a 4xx that
+/// is the object's own ([`crate::error::refusal`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// `Pod` or `Secret`.
+    pub kind: &'static str,
+    pub name: String,
+    pub code: u16,
+    /// The API server's message.
+    pub message: String,
+    pub refusal: Refusal,
 }
 
 /// What one reconcile does.
@@ -167,7 +184,8 @@ pub fn decide(o: &Observed<'_>, settings: &Settings) -> Plan {
     status.attempt_count = i32::try_from(status.attempts.len()).ok().filter(|n| *n > 0);
     status.observed_generation = an.metadata.generation;
     status.conditions = conditions::render(&summary, &previous.conditions, an.metadata.generation, o.now);
-    if stalled_reason(&previous) != Some(summary.reason) && summary.stalled && !summary.ready {
+    let told = plan.events.iter().any(|n| n.reason == summary.reason);
+    if stalled_reason(&previous) != Some(summary.reason) && summary.stalled && !summary.ready && !told {
         plan.events.push(Note::warning(summary.reason, summary.message.clone()));
     }
     plan.status = Some(status);
@@ -414,9 +432,12 @@ fn stalled_reason(status: &AnalysisStatus) -> Option<&str> {
 /// Starts attempt `number`, unless something outside the Analysis blocks it.
 fn start_attempt(o: &Observed<'_>, settings: &Settings, status: &mut AnalysisStatus, plan: &mut Plan, number: i32) -> Summary {
     let waiting_phase = if number == 1 { AnalysisPhase::Pending } else { AnalysisPhase::Retrying };
-    let blocked = |status: &mut AnalysisStatus, why: &'static str, message: String| {
+    let wait = |status: &mut AnalysisStatus, why: &'static str| {
         status.phase = Some(waiting_phase);
         status.progress = Some(progress("blocked", why));
+    };
+    let blocked = |status: &mut AnalysisStatus, why: &'static str, message: String| {
+        wait(status, why);
         Summary { ready: false, reconciling: false, stalled: true, reason: why, message }
     };
     let an = o.analysis;
@@ -434,6 +455,15 @@ fn start_attempt(o: &Observed<'_>, settings: &Settings, status: &mut AnalysisSta
             an.metadata.namespace.as_deref().unwrap_or_default()
         );
         return blocked(status, reason::CREDENTIALS_NOT_FOUND, message);
+    }
+    if let Some(refused) = o.refused {
+        let summary = reject(o, settings, status, plan, profile, refused);
+        wait(status, summary.reason);
+        return summary;
+    }
+    if let Some(summary) = held_by_rejection(o, settings, status, plan, profile) {
+        wait(status, summary.reason);
+        return summary;
     }
 
     let resolved = status.resolved.clone().unwrap_or_else(|| resolve(o, profile));
@@ -461,6 +491,7 @@ fn start_attempt(o: &Observed<'_>, settings: &Settings, status: &mut AnalysisSta
         message: None,
     });
     status.resolved = Some(resolved);
+    status.rejection = None;
     status.phase = Some(AnalysisPhase::Pending);
     status.start_time.get_or_insert(Time(o.now));
     let text = format!("attempt {number}: pending");
@@ -468,6 +499,85 @@ fn start_attempt(o: &Observed<'_>, settings: &Settings, status: &mut AnalysisSta
     // The pod's watch event brings the next reconcile; this is the deadline backstop.
     plan.requeue_after = Some(Duration::from_secs(u64::try_from(deadline).unwrap_or(0)) + settings.deadline_slack + Duration::from_secs(1));
     Summary { ready: false, reconciling: true, stalled: false, reason: reason::ATTEMPT_PENDING, message: text }
+}
+
+/// Records the API server's refusal of this reconcile's start, with what the refused object
+/// was built from, so that the reconciles after it wait instead of retrying at once (a 4xx is
+/// no transient error): for a change of the Analysis or its profile, or while a full quota
+/// frees. A Warning Event says so, once per refusal (once per streak of a full quota).
+fn reject(
+    o: &Observed<'_>,
+    settings: &Settings,
+    status: &mut AnalysisStatus,
+    plan: &mut Plan,
+    profile: &AnalysisProfile,
+    refused: &Refused,
+) -> Summary {
+    let quota_exceeded = refused.refusal == Refusal::QuotaExceeded;
+    let rejection = Rejection {
+        kind: refused.kind.to_owned(),
+        name: refused.name.clone(),
+        code: i32::from(refused.code),
+        message: truncate(&refused.message),
+        quota_exceeded,
+        generation: o.analysis.metadata.generation,
+        profile_generation: profile.metadata.generation,
+        time: Time(o.now),
+    };
+    let summary = rejection_summary(&rejection, settings);
+    if !(quota_exceeded && status.rejection.as_ref().is_some_and(|r| r.quota_exceeded)) {
+        plan.events.push(Note::warning(summary.reason, summary.message.clone()));
+    }
+    plan.requeue_after = quota_exceeded.then_some(settings.quota_retry);
+    status.rejection = Some(rejection);
+    summary
+}
+
+/// The refusal in the status, while it still holds: a refused object until the Analysis or its
+/// profile has a new generation, a full quota until its retry time.
+fn held_by_rejection(
+    o: &Observed<'_>,
+    settings: &Settings,
+    status: &AnalysisStatus,
+    plan: &mut Plan,
+    profile: &AnalysisProfile,
+) -> Option<Summary> {
+    let rejection = status.rejection.as_ref()?;
+    if rejection.quota_exceeded {
+        let retry_at = rejection.time.0 + secs(settings.quota_retry);
+        if o.now >= retry_at {
+            return None;
+        }
+        plan.requeue_after = Some(until(o.now, retry_at));
+    } else if rejection.generation != o.analysis.metadata.generation || rejection.profile_generation != profile.metadata.generation {
+        return None;
+    }
+    Some(rejection_summary(rejection, settings))
+}
+
+/// The conditions of a refused start: `Stalled` for a refused object (only a change helps),
+/// `Reconciling` while a full quota frees.
+fn rejection_summary(rejection: &Rejection, settings: &Settings) -> Summary {
+    let what = match rejection.kind.as_str() {
+        "Pod" => "runner pod",
+        "Secret" => "run Secret",
+        other => other,
+    };
+    if rejection.quota_exceeded {
+        let message = format!(
+            "a ResourceQuota refused {what} {}: {}; tried again every {} s",
+            rejection.name,
+            rejection.message,
+            settings.quota_retry.as_secs()
+        );
+        Summary { ready: false, reconciling: true, stalled: false, reason: reason::QUOTA_EXCEEDED, message }
+    } else {
+        let message = format!(
+            "the API server refused {what} {} ({}): {}; the attempt starts when the Analysis's spec or its profile changes",
+            rejection.name, rejection.code, rejection.message
+        );
+        Summary { ready: false, reconciling: false, stalled: true, reason: reason::CREATE_REJECTED, message }
+    }
 }
 
 /// Resolves the runner image and model once per Analysis, choosing the canary by weight.

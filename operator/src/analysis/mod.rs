@@ -8,7 +8,10 @@
 //! Runner pods carry a finalizer that is removed only after their outcome is in the status,
 //! so a pod deleted by anyone never loses its result. Retries wait for their backoff by
 //! requeueing at that time. A missing profile or Secret stalls the Analysis until a watch on
-//! profiles or Secrets brings the change.
+//! profiles or Secrets brings the change. A run Secret or runner pod the API server refuses
+//! (a 4xx of the object's own, [`crate::error::refusal`]) stalls it until its spec or profile
+//! changes, or, for a full ResourceQuota, retries the start every
+//! [`Settings::quota_retry`](crate::settings::Settings::quota_retry).
 
 pub mod act;
 pub mod build;
@@ -103,8 +106,19 @@ pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, 
         snapshot.runner_progress = runner_progress(&an, &ctx).await;
         let plan = decide::decide(&snapshot.observed(&an, now), &ctx.settings);
         debug!(?plan, "decided");
-        let requeue = plan.requeue_after;
-        act::act(&an, plan, &snapshot, &ctx, now).await?;
+        let mut requeue = plan.requeue_after;
+        if let act::Acted::Refused(refused) = act::act(&an, plan, &snapshot, &ctx, now).await? {
+            // The API server refused what the attempt needs: a configuration error (or a full
+            // quota), not a transient one. Decided again knowing it, the plan records it in the
+            // status instead of the attempt, and starts nothing.
+            snapshot.refused = Some(refused);
+            let plan = decide::decide(&snapshot.observed(&an, now), &ctx.settings);
+            debug!(?plan, "decided after the refusal");
+            requeue = plan.requeue_after;
+            if let act::Acted::Refused(again) = act::act(&an, plan, &snapshot, &ctx, now).await? {
+                warn!(?again, "a plan made after a refusal started an attempt");
+            }
+        }
         ctx.metrics.observe_reconcile("analysis", started.elapsed());
         Ok(requeue.map_or_else(Requeue::await_change, Requeue::requeue))
     }

@@ -40,6 +40,8 @@ pub struct Snapshot {
     pub missing_secrets: Vec<String>,
     /// The running attempt's latest progress, as its runner wrote it through the gateway.
     pub runner_progress: Option<gitview_crds::results::ProgressEvent>,
+    /// What the API server refused when this reconcile tried to start an attempt.
+    pub refused: Option<super::decide::Refused>,
 }
 
 impl Snapshot {
@@ -51,6 +53,7 @@ impl Snapshot {
             profile: self.profile.as_deref(),
             missing_secrets: self.missing_secrets.clone(),
             runner_progress: self.runner_progress.as_ref(),
+            refused: self.refused.as_ref(),
             now,
         }
     }
@@ -109,5 +112,5 @@ pub async fn observe(an: &Analysis, stores: &Stores, pods_api: &Api<Pod>) -> Res
         .collect();
     let profile = stores.profiles.get(&ObjectRef::new(&an.spec.run.profile));
 
-    Ok(Snapshot { pods, run_secrets, profile, missing_secrets, runner_progress: None })
+    Ok(Snapshot { pods, run_secrets, profile, missing_secrets, runner_progress: None, refused: None })
 }

@@ -12,8 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 
 use super::build::{attempt_name, canary_bucket};
-use super::decide::{Action, Observed, Plan, decide};
+use super::decide::{Action, Observed, Plan, Refused, decide};
 use crate::conditions::{self, reason};
+use crate::error::Refusal;
 use crate::fixtures::*;
 use crate::settings::Settings;
 
@@ -35,8 +36,7 @@ impl World {
         Self { an, pods: vec![], secrets: vec![], profile: Some(profile()), missing: vec![], now: at(0), analysis_deleted: false, reported: None, settings: Settings::default() }
     }
 
-    /// One reconcile: decide, then apply the plan as `act` would.
-    fn step(&mut self) -> Plan {
+    fn decide(&self, refused: Option<&Refused>) -> Plan {
         let pods: Vec<&Pod> = self.pods.iter().collect();
         let observed = Observed {
             analysis: &self.an,
@@ -45,9 +45,31 @@ impl World {
             profile: self.profile.as_ref(),
             missing_secrets: self.missing.clone(),
             runner_progress: self.reported.as_ref(),
+            refused,
             now: self.now,
         };
-        let plan = decide(&observed, &self.settings);
+        decide(&observed, &self.settings)
+    }
+
+    /// One reconcile: decide, then apply the plan as `act` would.
+    fn step(&mut self) -> Plan {
+        let plan = self.decide(None);
+        self.apply(plan)
+    }
+
+    /// One reconcile whose start of an attempt the API server refuses: `act` creates nothing
+    /// that stays and hands the refusal back, and the plan is decided again knowing it.
+    fn step_refused(&mut self, refusal: Refusal, message: &str) -> Plan {
+        let first = self.decide(None);
+        let number = *started(&first).first().expect("the reconcile starts an attempt");
+        let name = attempt_name("demo", self.an.metadata.uid.as_deref().unwrap(), number);
+        let code = if refusal == Refusal::QuotaExceeded { 403 } else { 422 };
+        let refused = Refused { kind: "Pod", name, code, message: message.to_owned(), refusal };
+        let plan = self.decide(Some(&refused));
+        self.apply(plan)
+    }
+
+    fn apply(&mut self, plan: Plan) -> Plan {
         for action in plan.before_status.iter().chain(&plan.after_status) {
             match action {
                 Action::StartAttempt(start) => {
@@ -419,6 +441,97 @@ fn a_missing_profile_stalls_until_it_exists() {
     let plan = w.step();
     assert_eq!(started(&plan), [1]);
     assert_eq!(w.condition(conditions::STALLED).0, "False");
+}
+
+#[test]
+fn a_refused_runner_pod_stalls_until_the_spec_changes() {
+    let mut w = World::new(analysis("demo").with_spec(json!({"resources": {"limits": {"memory": "128Mi"}}})));
+    let message = "pods \"demo-0000demo-a1\" is forbidden: maximum memory usage per Container is 64Mi, but limit is 128Mi";
+    let plan = w.step_refused(Refusal::Invalid, message);
+    assert!(started(&plan).is_empty(), "the refused start is not planned again");
+    assert_eq!(plan.requeue_after, None, "no retry loop: a change of the spec or profile brings the next try");
+    assert_eq!(w.phase(), Some(AnalysisPhase::Pending));
+    assert!(w.attempts().is_empty(), "an attempt that never started is not recorded");
+    assert_eq!(w.condition(conditions::STALLED), ("True".into(), reason::CREATE_REJECTED.into()));
+    assert_eq!(w.condition(conditions::READY), ("False".into(), reason::CREATE_REJECTED.into()));
+    assert_eq!(w.condition(conditions::RECONCILING).0, "False");
+    assert_eq!(event_reasons(&plan), [reason::CREATE_REJECTED], "one Warning, not two");
+    assert!(plan.events[0].warning && plan.events[0].message.contains("64Mi, but limit is 128Mi"), "{:?}", plan.events);
+    let stalled = conditions::find(&w.an.status.as_ref().unwrap().conditions, conditions::STALLED).unwrap();
+    assert!(stalled.message.contains("runner pod demo-0000demo-a1 (422)") && stalled.message.contains("64Mi"), "{}", stalled.message);
+    let rejection = w.an.status.as_ref().unwrap().rejection.clone().unwrap();
+    assert_eq!((rejection.kind.as_str(), rejection.code, rejection.generation, rejection.quota_exceeded), ("Pod", 422, Some(1), false));
+
+    // The reconciles that follow (its own status write, a profile event) wait, silently.
+    w.now = at(600);
+    let plan = w.step();
+    assert!(started(&plan).is_empty() && plan.events.is_empty() && plan.requeue_after.is_none(), "{plan:?}");
+    assert_eq!(w.condition(conditions::STALLED).1, reason::CREATE_REJECTED);
+
+    // A new generation of the spec: the attempt starts, and the refusal is gone.
+    w.an = w.an.clone().with_spec(json!({"resources": {"limits": {"memory": "32Mi"}}}));
+    w.an.metadata.generation = Some(2);
+    let plan = w.step();
+    assert_eq!(started(&plan), [1]);
+    assert_eq!(w.condition(conditions::STALLED).0, "False");
+    assert!(w.an.status.as_ref().unwrap().rejection.is_none());
+}
+
+#[test]
+fn a_refused_start_is_tried_again_when_the_profile_changes() {
+    let mut w = World::new(analysis("demo"));
+    let mut built_from = profile();
+    built_from.metadata.generation = Some(3);
+    w.profile = Some(built_from.clone());
+    w.step_refused(Refusal::Invalid, "Pod \"x\" is invalid: spec.volumes[1].emptyDir.sizeLimit: Invalid value");
+    assert!(started(&w.step()).is_empty());
+    built_from.metadata.generation = Some(4);
+    w.profile = Some(built_from);
+    assert_eq!(started(&w.step()), [1]);
+}
+
+#[test]
+fn a_full_quota_is_retried_every_30_s_and_warned_about_once() {
+    let mut w = World::new(analysis("demo"));
+    let message = "pods \"p\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1";
+    let plan = w.step_refused(Refusal::QuotaExceeded, message);
+    assert!(started(&plan).is_empty());
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(30)));
+    assert_eq!(event_reasons(&plan), [reason::QUOTA_EXCEEDED]);
+    assert!(plan.events[0].warning);
+    // It frees by itself: not Stalled, still Reconciling.
+    assert_eq!(w.condition(conditions::STALLED).0, "False");
+    assert_eq!(w.condition(conditions::RECONCILING), ("True".into(), reason::QUOTA_EXCEEDED.into()));
+    assert_eq!(w.phase(), Some(AnalysisPhase::Pending));
+
+    // Its own status write brings a reconcile at once: it waits for the rest of the 30 s.
+    w.now = at(10);
+    let plan = w.step();
+    assert!(started(&plan).is_empty() && plan.events.is_empty());
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(20)));
+    // Then it tries again; refused again, no second Warning.
+    w.now = at(30);
+    let plan = w.step_refused(Refusal::QuotaExceeded, message);
+    assert!(plan.events.is_empty(), "{:?}", plan.events);
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(30)));
+    // The quota freed: the next try starts it.
+    w.now = at(60);
+    assert_eq!(started(&w.step()), [1]);
+    assert_eq!(w.condition(conditions::RECONCILING).1, reason::ATTEMPT_PENDING);
+}
+
+#[test]
+fn a_refused_retry_keeps_the_attempts_before_it() {
+    let mut w = World::new(analysis("demo"));
+    w.step();
+    w.set_pod(1, |p| p.failed_with(1, "network down"));
+    w.now = at(61);
+    w.step();
+    w.now = at(200);
+    w.step_refused(Refusal::Invalid, "refused");
+    assert_eq!(w.phase(), Some(AnalysisPhase::Retrying));
+    assert_eq!(w.attempts().len(), 1);
+    assert_eq!(w.condition(conditions::STALLED).1, reason::CREATE_REJECTED);
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! what was observed, tested without a cluster.
 
 use gitview_crds::v1alpha1::ConcurrencyPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use sha2::{Digest as _, Sha256};
+
+use crate::conditions::{self, Summary, reason};
 
 /// What the tracker knows of one Analysis it owns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +91,78 @@ pub fn prune(owned: &[&Owned], successful_limit: i32, failed_limit: i32) -> Vec<
         doomed.extend(done.iter().skip(usize::try_from(limit.max(0)).unwrap_or(0)).map(|a| a.name.clone()));
     }
     doomed
+}
+
+/// Reasons of a tracker's conditions (besides the shared ones in [`conditions::reason`]).
+pub mod why {
+    pub const TRACKING: &str = "Tracking";
+    pub const NO_MATCHING_BRANCH: &str = "NoMatchingBranch";
+    pub const POLL_FAILED: &str = "PollFailed";
+}
+
+/// What this reconcile learned from the remote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// No poll was due (a reconcile for the tracker's own status write, an annotation, a run
+    /// that finished): the last poll's outcome stands.
+    NotDue,
+    /// The remote listed its branches.
+    Listed,
+    /// The poll failed; `needs_change`: only a change from outside helps (a missing Secret, a
+    /// repository that does not exist, refused credentials), so the tracker is `Stalled`.
+    Failed { needs_change: bool, message: String },
+}
+
+/// The API server's refusal of an Analysis the tracker created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// A ResourceQuota of the namespace is used up: tried again on the next poll. Otherwise the
+    /// Analysis as the template makes it is refused, and the tracker waits for its spec to
+    /// change.
+    pub quota_exceeded: bool,
+    /// What the conditions say, with the server's message.
+    pub message: String,
+}
+
+/// The refusal of an earlier reconcile that still holds: the tracker is `Stalled` with
+/// `CreateRejected` for this generation of its spec. It creates no Analysis until the spec
+/// changes (its template is what was refused), so it does not ask the API server every poll
+/// for the same refusal; or until a poll is `asked` for (`gitview.dev/requested-at`: the
+/// refusal may have had a cause outside the tracker, since removed).
+pub fn held_rejection(previous: &[Condition], generation: Option<i64>, asked: bool) -> Option<Rejected> {
+    if asked {
+        return None;
+    }
+    conditions::find(previous, conditions::STALLED)
+        .filter(|c| c.status == "True" && c.reason == reason::CREATE_REJECTED && c.observed_generation == generation)
+        .map(|c| Rejected { quota_exceeded: false, message: c.message.clone() })
+}
+
+/// The tracker's conditions: a refused Analysis first (nothing runs while it lasts), then the
+/// poll's outcome, which a reconcile that did not poll keeps as the last poll left it; then
+/// whether any branch matches.
+pub fn summary(poll: &PollOutcome, rejected: Option<&Rejected>, heads: usize, patterns: &[String], previous: &[Condition]) -> Summary {
+    let summary = |ready: bool, stalled: bool, reason: &'static str, message: String| Summary { ready, reconciling: !ready && !stalled, stalled, reason, message };
+    if let Some(rejected) = rejected {
+        let reason = if rejected.quota_exceeded { reason::QUOTA_EXCEEDED } else { reason::CREATE_REJECTED };
+        return summary(false, !rejected.quota_exceeded, reason, rejected.message.clone());
+    }
+    match poll {
+        PollOutcome::Failed { needs_change, message } => return summary(false, *needs_change, why::POLL_FAILED, message.clone()),
+        PollOutcome::NotDue => {
+            let last = conditions::find(previous, conditions::READY).filter(|c| c.reason == why::POLL_FAILED);
+            if let Some(ready) = last {
+                let stalled = conditions::find(previous, conditions::STALLED).is_some_and(|c| c.status == "True");
+                return summary(false, stalled, why::POLL_FAILED, ready.message.clone());
+            }
+        }
+        PollOutcome::Listed => {}
+    }
+    if heads == 0 {
+        summary(false, false, why::NO_MATCHING_BRANCH, format!("the remote has no branch matching {patterns:?}"))
+    } else {
+        summary(true, false, why::TRACKING, format!("tracking {heads} branch(es)"))
+    }
 }
 
 /// Whether `branch` matches one of the tracker's names or patterns (`*` matches any run of
@@ -224,6 +299,65 @@ mod tests {
         assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &mine), Step::Wait("t-b".to_owned()));
         // Without the expectation it would have started a second run.
         assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &[&done]), Step::Create);
+    }
+
+    fn condition(type_: &str, status: &str, reason: &str, message: &str, generation: i64) -> Condition {
+        Condition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            observed_generation: Some(generation),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+        }
+    }
+
+    /// The conditions a summary renders to, as the status would carry them.
+    fn rendered(s: &Summary, generation: i64) -> Vec<Condition> {
+        conditions::render(s, &[], Some(generation), jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_failed_poll_stays_until_the_next_poll() {
+        let main = ["main".to_owned()];
+        let failed = PollOutcome::Failed { needs_change: true, message: "repository not found".to_owned() };
+        let after_poll = summary(&failed, None, 0, &main, &[]);
+        assert_eq!((after_poll.ready, after_poll.stalled, after_poll.reason), (false, true, why::POLL_FAILED));
+        // The reconcile its status write brings (no poll due, no branch known) keeps it: before,
+        // it turned into NoMatchingBranch a second later.
+        let previous = rendered(&after_poll, 1);
+        let kept = summary(&PollOutcome::NotDue, None, 0, &main, &previous);
+        assert_eq!(kept, after_poll);
+        // A transient failure is kept as transient (Reconciling, not Stalled).
+        let transient = summary(&PollOutcome::Failed { needs_change: false, message: "connection refused".to_owned() }, None, 1, &main, &[]);
+        assert_eq!((transient.stalled, transient.reconciling), (false, true));
+        assert_eq!(summary(&PollOutcome::NotDue, None, 1, &main, &rendered(&transient, 1)), transient);
+        // The next poll that lists the branches replaces it.
+        let listed = summary(&PollOutcome::Listed, None, 1, &main, &previous);
+        assert_eq!((listed.ready, listed.reason), (true, why::TRACKING));
+        assert_eq!(summary(&PollOutcome::Listed, None, 0, &main, &previous).reason, why::NO_MATCHING_BRANCH);
+        // Without a failed poll before it, a reconcile that does not poll says what the heads say.
+        assert_eq!(summary(&PollOutcome::NotDue, None, 1, &main, &rendered(&listed, 1)), listed);
+    }
+
+    #[test]
+    fn a_refused_analysis_stalls_the_tracker_until_its_spec_changes() {
+        let main = ["main".to_owned()];
+        let refused = Rejected { quota_exceeded: false, message: "the API server refused Analysis t-1 (422): too long".to_owned() };
+        let s = summary(&PollOutcome::Listed, Some(&refused), 1, &main, &[]);
+        assert_eq!((s.ready, s.stalled, s.reconciling, s.reason), (false, true, false, reason::CREATE_REJECTED));
+        let previous = rendered(&s, 4);
+        assert_eq!(held_rejection(&previous, Some(4), false), Some(refused.clone()));
+        // Across polls and other reconciles of this generation, held; not after a change of the
+        // spec, nor when a poll is asked for.
+        assert_eq!(held_rejection(&previous, Some(5), false), None);
+        assert_eq!(held_rejection(&previous, Some(4), true), None);
+        assert_eq!(held_rejection(&[condition(conditions::STALLED, "True", why::POLL_FAILED, "x", 4)], Some(4), false), None);
+        // A full quota is not held, and not Stalled.
+        let quota = Rejected { quota_exceeded: true, message: "exceeded quota".to_owned() };
+        let q = summary(&PollOutcome::Listed, Some(&quota), 1, &main, &[]);
+        assert_eq!((q.stalled, q.reconciling, q.reason), (false, true, reason::QUOTA_EXCEEDED));
+        assert_eq!(held_rejection(&rendered(&q, 4), Some(4), false), None);
     }
 
     #[test]

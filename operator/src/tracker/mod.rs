@@ -36,11 +36,11 @@ use tracing::{debug, info, warn};
 
 use crate::analysis::act::FIELD_MANAGER;
 use crate::conditions::{self, READY, RECONCILING, STALLED};
-use crate::error::{Error, is_not_found};
+use crate::error::{Error, Refusal, is_not_found, refusal_of};
 pub use crate::gateway::GatewayReader;
 use crate::metrics::Metrics;
 use crate::scope::WatchScope;
-use decide::{Owned, Step};
+use decide::{Owned, PollOutcome, Rejected, Step};
 
 /// What the tracker controller needs.
 #[allow(missing_debug_implementations)]
@@ -67,6 +67,9 @@ async fn account_of(client: &Client, namespace: &str) -> Result<String, kube::Er
 struct Context {
     shared: Arc<TrackerContext>,
     owned: Store<Analysis>,
+    /// Whether `owned` has listed, for every reconcile waiting at once ([`crate::ready`]: the
+    /// store's own readiness would wake only one of them).
+    owned_ready: crate::ready::Ready,
     /// Analyses this controller created that its cache may not show yet (the "expectations"
     /// of Kubernetes' own controllers), by tracker UID: a reconcile woken by its own status
     /// write before the watch delivered the new run must not take the branch for idle and
@@ -112,16 +115,18 @@ pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, sco
         .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned.clone(), |a: &mut Analysis| drop_managed_fields(a))
         .reflect(owned_writer)
         .touched_objects();
-    Controller::for_stream(tracker_stream, trackers)
+    let (owned_ready, tell_owned_ready) = crate::ready::Ready::of(owned.clone());
+    let context = Arc::new(Context { shared: ctx, owned, owned_ready, pending: std::sync::Mutex::default() });
+    let controller = Controller::for_stream(tracker_stream, trackers)
         .owns_stream(owned_stream)
         .with_config(controller::Config::default().concurrency(concurrency))
-        .run(reconcile, error_policy, Arc::new(Context { shared: ctx, owned, pending: std::sync::Mutex::default() }))
+        .run(reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(err) = result {
                 debug!(error = %err, "tracker controller event");
             }
-        })
-        .await;
+        });
+    tokio::join!(controller, tell_owned_ready);
 }
 
 fn drop_managed_fields<K: Resource>(object: &mut K) {
@@ -267,7 +272,7 @@ fn seconds(d: i64) -> SignedDuration {
 
 async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Result<Requeue, Error> {
     // Until the owned runs are listed, a tracker could not tell a running branch from an idle one.
-    if context.owned.wait_until_ready().await.is_err() {
+    if !context.owned_ready.wait().await {
         return Ok(Requeue::await_change());
     }
     let ctx = &context.shared;
@@ -337,7 +342,11 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
         }
     }
 
-    // Per branch: what to run, then the history limits.
+    // Per branch: what to run, then the history limits. An Analysis the API server refused for
+    // this generation of the spec is not asked for again (see `held_rejection`).
+    let asked = requested.is_some() && requested != previous.last_handled_requested_at;
+    let held = decide::held_rejection(&previous.conditions, generation, asked);
+    let mut rejected = held.clone();
     let owned = context.runs(&tracker);
     let mut branches = Vec::new();
     // (warning, reason, note, the Analysis it is about). The recorder folds Events with the
@@ -364,7 +373,10 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
             }
         }
         let mut last_analysis = mine.iter().max_by_key(|a| a.created).map(|a| a.name.clone()).or_else(|| before.and_then(|b| b.last_analysis.clone()));
-        let step = decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine);
+        let step = match decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine) {
+            Step::Create | Step::Replace(_) if held.is_some() => Step::Nothing,
+            step => step,
+        };
         match &step {
             Step::Nothing => {}
             Step::Wait(running) => debug!(namespace, tracker = name, branch, running, "waiting for the running analysis (Forbid)"),
@@ -380,10 +392,24 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
             Step::Create => {}
         }
         if matches!(step, Step::Create | Step::Replace(_)) {
-            let created = create(&analyses, &tracker, branch, head).await?;
-            context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
-            notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
-            last_analysis = Some(created);
+            match create(&analyses, &tracker, branch, head).await? {
+                Ok(created) => {
+                    context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
+                    notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
+                    last_analysis = Some(created);
+                }
+                // Its template makes an Analysis the API server refuses: a configuration error
+                // of the tracker, said in its status and an Event, not retried every 5 s.
+                Err(refused) => {
+                    let quota = refused.quota_exceeded;
+                    let why = if quota { conditions::reason::QUOTA_EXCEEDED } else { conditions::reason::CREATE_REJECTED };
+                    // A full quota is refused again at every poll: one Warning per streak.
+                    if !conditions::find(&previous.conditions, READY).is_some_and(|c| c.reason == why && quota) {
+                        notes.push((true, why, refused.message.clone(), None));
+                    }
+                    rejected.get_or_insert(refused);
+                }
+            }
         }
         for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
             match analyses.delete(&doomed, &DeleteParams::background()).await {
@@ -396,15 +422,19 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     }
     status.branches = branches;
 
-    let (ready, stalled, reason, message) = match &poll_failure {
-        None if heads.is_empty() => (false, false, "NoMatchingBranch", format!("the remote has no branch matching {:?}", spec.branches)),
-        None => (true, false, "Tracking", format!("tracking {} branch(es)", heads.len())),
-        Some(PollError::Stalled(m)) => (false, true, "PollFailed", m.clone()),
-        Some(PollError::Transient(m)) => (false, false, "PollFailed", m.clone()),
+    // What the last poll found stays until the next poll: a reconcile that did not poll (its
+    // own status write, an annotation, a run that finished) must not turn a failed poll into
+    // NoMatchingBranch.
+    let outcome = match (due, &poll_failure) {
+        (false, _) => PollOutcome::NotDue,
+        (true, None) => PollOutcome::Listed,
+        (true, Some(PollError::Stalled(m))) => PollOutcome::Failed { needs_change: true, message: m.clone() },
+        (true, Some(PollError::Transient(m))) => PollOutcome::Failed { needs_change: false, message: m.clone() },
     };
-    status.conditions = tracker_conditions(ready, stalled, !ready && !stalled, reason, &message, &previous.conditions, generation, now);
-    if poll_failure.is_some() {
-        notes.push((true, "PollFailed", message.clone(), None));
+    let summary = decide::summary(&outcome, rejected.as_ref(), heads.len(), &spec.branches, &previous.conditions);
+    status.conditions = tracker_conditions(summary.ready, summary.stalled, summary.reconciling, summary.reason, &summary.message, &previous.conditions, generation, now);
+    if let PollOutcome::Failed { message, .. } = &outcome {
+        notes.push((true, decide::why::POLL_FAILED, message.clone(), None));
     }
     write_status(&api, &name, &previous, &status).await?;
 
@@ -472,8 +502,10 @@ async fn write_status(api: &Api<RepositoryTracker>, name: &str, previous: &Repos
     Ok(())
 }
 
-/// Creates the branch's Analysis for `head` (or finds it created already); returns its name.
-async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, head: &str) -> Result<String, Error> {
+/// Creates the branch's Analysis for `head` (or finds it created already); returns its name, or
+/// the API server's refusal of it ([`crate::error::refusal`]: its template makes an Analysis
+/// the API server refuses, or a ResourceQuota counting Analyses is used up).
+async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, head: &str) -> Result<Result<String, Rejected>, Error> {
     let name = decide::analysis_name(&tracker.name_any(), branch, head);
     let template = &tracker.spec.template;
     let mut labels_map: BTreeMap<String, String> = template.metadata.as_ref().map(|m| m.labels.clone()).unwrap_or_default();
@@ -501,9 +533,23 @@ async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, 
     match api.create(&PostParams::default(), &analysis).await {
         Ok(_) => info!(analysis = name, branch, head, "created analysis"),
         Err(kube::Error::Api(s)) if s.code == 409 => debug!(analysis = name, "analysis exists already"),
-        Err(err) => return Err(err.into()),
+        Err(err) => {
+            let Some((refusal, status)) = refusal_of(&err) else {
+                return Err(err.into());
+            };
+            warn!(analysis = name, code = status.code, message = %status.message, ?refusal, "the API server refused the tracker's analysis");
+            let text = crate::analysis::classify::truncate(&status.message);
+            let message = match refusal {
+                Refusal::QuotaExceeded => format!("a ResourceQuota refused Analysis {name}: {text}; tried again on the next poll"),
+                Refusal::Invalid => format!(
+                    "the API server refused Analysis {name} ({}): {text}; the tracker creates Analyses again when its spec changes",
+                    status.code
+                ),
+            };
+            return Ok(Err(Rejected { quota_exceeded: refusal == Refusal::QuotaExceeded, message }));
+        }
     }
-    Ok(name)
+    Ok(Ok(name))
 }
 
 #[cfg(test)]

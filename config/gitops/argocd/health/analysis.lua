@@ -1,8 +1,8 @@
 -- Argo CD health of a gitview Analysis (resource.customizations.health.gitview.dev_Analysis).
 -- Follows the operator's kstatus conditions: a finished run is Healthy or Degraded by its phase,
--- Stalled=True (a missing profile or Secret, a refused repository) is Degraded, anything else
--- is Progressing, with the runner's progress when it reported counts and the Ready message
--- otherwise. Tested in Lua 5.1 against the statuses the operator writes
+-- Stalled=True (a missing profile or Secret, a refused repository or runner pod) is Degraded,
+-- anything else is Progressing, with the runner's progress when it reported counts and the Ready
+-- message otherwise. Tested in Lua 5.1 against the statuses the operator writes
 -- (operator/tests/argocd_health.rs).
 local hs = {}
 
