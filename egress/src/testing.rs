@@ -5,7 +5,7 @@
 //! host names resolve to refused addresses through the C library's real resolver). Nothing
 //! of the machine's own network or files is touched.
 
-use std::io::Write as _;
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -168,4 +168,34 @@ impl Recorder {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request with a redirect to `target` + the
+/// request's path, as a git host that moved a repository does; returns its port.
+pub fn redirector(target: &'static str) -> std::io::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Ok(read) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(read);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header != "\r\n" {
+                header.clear();
+            }
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 302 Found\r\nLocation: {target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    Ok(port)
 }

@@ -651,20 +651,7 @@ fn url_escape(text: &str) -> String {
 /// and branch in two spellings keep both histories, the newest taking the new fingerprint.
 #[tokio::test]
 async fn migration_0006_fingerprints_stored_repositories_by_their_remote() {
-    let pg = gitview_gateway::testing::TestPostgres::start()
-        .await
-        .expect("postgres starts");
-    pg.create_database("gitview").await.unwrap();
-    pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
-        .await
-        .unwrap();
-    let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
-        .await
-        .unwrap();
-    db::MIGRATOR
-        .run_to(5, &owner)
-        .await
-        .expect("0001-0005 apply");
+    let (pg, owner) = common::postgres_migrated_to(Some(5)).await;
     let mut admin = sqlx::PgConnection::connect(&pg.url("postgres", "gitview"))
         .await
         .unwrap();

@@ -243,20 +243,7 @@ async fn every_foreign_key_between_tenant_tables_carries_the_account() {
 /// so that account's own write of that key succeeds.
 #[tokio::test]
 async fn migration_0009_keys_stored_rows_by_account() {
-    let pg = gitview_gateway::testing::TestPostgres::start()
-        .await
-        .expect("postgres starts");
-    pg.create_database("gitview").await.unwrap();
-    pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
-        .await
-        .unwrap();
-    let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
-        .await
-        .unwrap();
-    db::MIGRATOR
-        .run_to(8, &owner)
-        .await
-        .expect("0001-0008 apply");
+    let (pg, owner) = common::postgres_migrated_to(Some(8)).await;
     let mut admin = sqlx::PgConnection::connect(&pg.url("postgres", "gitview"))
         .await
         .unwrap();

@@ -12,49 +12,13 @@
 //! so, where namespaces cannot be made (not root).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{IpAddr, TcpListener};
+use std::net::IpAddr;
 
 use gitview_egress::Policy;
 use gitview_egress::testing::{self, REFUSED_V4, REFUSED_V6, Recorder};
 use gitview_runner::fetch::{self, Credentials, FetchError, FetchRequest};
 use gitview_runner::summarize::SummarizeError;
 use gitview_runner::summarize::chat::{ChatConfig, ChatSummarizer};
-
-/// Answers every HTTP request with a redirect to `target` + the request's path (what a git
-/// host that moved a repository does), on 127.0.0.1; returns its port.
-fn redirector(target: &'static str) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("/")
-                .to_owned();
-            loop {
-                let mut header = String::new();
-                match reader.read_line(&mut header) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) if header == "\r\n" => break,
-                    Ok(_) => {}
-                }
-            }
-            let mut stream = stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 302 Found\r\nLocation: {target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    port
-}
 
 fn fetch_with(url: &str, policy: Policy) -> Result<fetch::Fetched, FetchError> {
     let dest = tempfile::tempdir().unwrap();
@@ -115,8 +79,8 @@ fn no_connection_reaches_a_refused_address() {
     )
     .expect("set up the namespace");
     let recorder = Recorder::listen(&[80, 443, 9418, 22]).expect("listen on the refused addresses");
-    let to_literal = redirector("http://169.254.169.254");
-    let to_name = redirector("http://evil.test");
+    let to_literal = testing::redirector("http://169.254.169.254").unwrap();
+    let to_name = testing::redirector("http://evil.test").unwrap();
     let restricted = Policy::restricted();
 
     // (url, the address the refusal must name)

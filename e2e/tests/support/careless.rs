@@ -11,7 +11,6 @@ use futures::StreamExt as _;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, RepositoryTracker};
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::wait::await_condition;
@@ -37,16 +36,7 @@ fn tracker_conditions(t: &RepositoryTracker) -> &[Condition] {
 
 /// Warning Events about one object (`kind`/`name`) with `reason`: their notes.
 async fn warnings(env: &Env, ns: &str, kind: &str, name: &str, reason: &str) -> anyhow::Result<Vec<String>> {
-    let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
-    Ok(events
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|e| e.type_.as_deref() == Some("Warning") && e.reason.as_deref() == Some(reason))
-        .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)))
-        .map(|e| e.note.unwrap_or_default())
-        .collect())
+    Ok(env.warnings(ns, kind, name).await?.into_iter().filter(|e| e.reason.as_deref() == Some(reason)).map(|e| e.note.unwrap_or_default()).collect())
 }
 
 /// Waits until a tracker satisfies `cond`; returns it.

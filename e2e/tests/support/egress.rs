@@ -7,8 +7,7 @@
 //! refusal shows where a user looks (conditions, Events) with the address named — and that
 //! no connection ever arrived.
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{IpAddr, TcpListener};
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -17,7 +16,6 @@ use anyhow::{Context as _, bail, ensure};
 use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, RepositoryTracker};
 use gitview_egress::testing::{self, REFUSED_V4, REFUSED_V6, Recorder};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use kube::runtime::wait::await_condition;
 
@@ -57,48 +55,13 @@ fn none_arrived(what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Answers every HTTP request on 127.0.0.1 with a redirect to `target` + the request's path,
-/// as a git host that moved a repository does; returns the port.
-fn redirector(target: &'static str) -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let Ok(read) = stream.try_clone() else { continue };
-            let mut reader = BufReader::new(read);
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header != "\r\n" {
-                header.clear();
-            }
-            let mut stream = stream;
-            let _ = write!(stream, "HTTP/1.1 302 Found\r\nLocation: {target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    Ok(port)
-}
-
 fn stalled_message(conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]) -> Option<&str> {
     conditions.iter().find(|c| c.type_ == "Stalled" && c.status == "True").map(|c| c.message.as_str())
 }
 
-/// Warning Events about `kind`/`name` whose note names `needle`.
+/// Warning Events about `kind`/`name` whose note names `needle`: their notes.
 async fn warnings_naming(env: &Env, ns: &str, kind: &str, name: &str, needle: &str) -> anyhow::Result<Vec<String>> {
-    let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
-    Ok(events
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|e| e.type_.as_deref() == Some("Warning"))
-        .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)))
-        .filter_map(|e| e.note)
-        .filter(|note| note.contains(needle))
-        .collect())
+    Ok(env.warnings(ns, kind, name).await?.into_iter().filter_map(|e| e.note).filter(|note| note.contains(needle)).collect())
 }
 
 /// Waits until a Warning Event about `kind`/`name` names `needle` (Events are written after
@@ -114,7 +77,7 @@ async fn await_warning(env: &Env, ns: &str, kind: &str, name: &str, needle: &str
 /// stall with the address named and a Warning Event, and the operator, which reads Secrets
 /// cluster-wide, never connects.
 pub async fn a_tracker_never_polls_a_refused_address(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
-    let redirect = redirector("http://169.254.169.254")?;
+    let redirect = testing::redirector("http://169.254.169.254")?;
     env.apply(&format!(
         "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-real}}\nspec:\n  runner: {{image: \"{}\"}}\n",
         image::RUNNER
@@ -172,7 +135,7 @@ pub async fn a_tracker_never_polls_a_refused_address(env: Arc<Env>, ns: String) 
 /// pod exists; behind a redirect from an allowed host, the runner in its pod refuses the hop
 /// at connect time, and the Analysis fails with the address named, not retried.
 pub async fn an_analysis_never_fetches_from_a_refused_address(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
-    let redirect = redirector("http://169.254.169.254")?;
+    let redirect = testing::redirector("http://169.254.169.254")?;
     env.apply(&format!(
         "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-real}}\nspec:\n  runner: {{image: \"{}\"}}\n",
         image::RUNNER

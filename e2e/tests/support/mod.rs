@@ -486,6 +486,19 @@ impl Env {
             .context("helm")
     }
 
+    /// The Warning Events about one object (`kind`/`name`) in `ns`.
+    pub async fn warnings(&self, ns: &str, kind: &str, name: &str) -> anyhow::Result<Vec<k8s_openapi::api::events::v1::Event>> {
+        let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.client.clone(), ns);
+        Ok(events
+            .list(&kube::api::ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| e.type_.as_deref() == Some("Warning"))
+            .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)))
+            .collect())
+    }
+
     /// `kubectl apply -f -` of a manifest; fails with kubectl's message.
     pub fn apply(&self, yaml: &str) -> anyhow::Result<()> {
         let out = self.kubectl(&["apply", "-f", "-"], Some(yaml))?;

@@ -39,9 +39,10 @@ pub fn key_pair(seed: u8) -> (EncodingKey, String) {
     )
 }
 
-/// A throwaway cluster with database `gitview` migrated by its owner `gitview_owner`, and
-/// the login role `gateway`, a member of `gitview_app` (bound by row-level security).
-pub async fn migrated_postgres() -> TestPostgres {
+/// A throwaway cluster with database `gitview` and its owner `gitview_owner`, migrated by the
+/// owner up to migration `version` (all of them with `None`); returns it and the owner's pool
+/// (migration tests fill the database, then run the rest with it).
+pub async fn postgres_migrated_to(version: Option<i64>) -> (TestPostgres, sqlx::PgPool) {
     let pg = TestPostgres::start().await.expect("postgres starts");
     pg.create_database("gitview").await.unwrap();
     pg.exec("gitview", "CREATE ROLE gitview_owner LOGIN; CREATE ROLE gitview_app NOLOGIN; ALTER DATABASE gitview OWNER TO gitview_owner; ALTER SCHEMA public OWNER TO gitview_owner;")
@@ -50,7 +51,20 @@ pub async fn migrated_postgres() -> TestPostgres {
     let owner = db::connect(&pg.url("gitview_owner", "gitview"), 2)
         .await
         .unwrap();
-    db::migrate(&owner).await.expect("migrations apply");
+    match version {
+        Some(version) => db::MIGRATOR
+            .run_to(version, &owner)
+            .await
+            .unwrap_or_else(|err| panic!("migrations up to {version} apply: {err}")),
+        None => db::migrate(&owner).await.expect("migrations apply"),
+    }
+    (pg, owner)
+}
+
+/// A throwaway cluster with database `gitview` migrated by its owner `gitview_owner`, and
+/// the login role `gateway`, a member of `gitview_app` (bound by row-level security).
+pub async fn migrated_postgres() -> TestPostgres {
+    let (pg, owner) = postgres_migrated_to(None).await;
     owner.close().await;
     pg.exec("gitview", "CREATE ROLE gateway LOGIN IN ROLE gitview_app")
         .await
