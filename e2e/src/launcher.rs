@@ -11,10 +11,10 @@
 //! [`ControlPlane::keep_logs`] was called or the drop happens during a panic.
 
 use std::fs;
+use std::future::Future;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -23,7 +23,10 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 
 /// Static-token users of the control plane.
 pub const ADMIN_USER: &str = "e2e-admin";
@@ -69,16 +72,28 @@ struct Pki {
 fn pki() -> anyhow::Result<Pki> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.distinguished_name.push(DnType::CommonName, "gitview-e2e-ca");
+    ca.distinguished_name
+        .push(DnType::CommonName, "gitview-e2e-ca");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     let ca_cert = ca.self_signed(&ca_key)?;
     let issuer = rcgen::Issuer::new(ca, ca_key);
 
     let serving_key = KeyPair::generate()?;
-    let mut serving = CertificateParams::new(vec!["localhost".to_owned(), "kubernetes.default.svc".to_owned()])?;
-    serving.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
-    serving.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+    let mut serving = CertificateParams::new(vec![
+        "localhost".to_owned(),
+        "kubernetes.default.svc".to_owned(),
+    ])?;
+    serving
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    serving
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
     serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let serving_cert = serving.signed_by(&serving_key, &issuer)?;
 
@@ -110,20 +125,34 @@ impl ControlPlane {
         let dir = tempfile::Builder::new().prefix("gitview-e2e-").tempdir()?;
         let path = dir.path().to_owned();
         let pki = pki()?;
-        for (name, pem) in [("ca.crt", &pki.ca_cert), ("serving.crt", &pki.serving_cert), ("serving.key", &pki.serving_key), ("sa.key", &pki.sa_key), ("sa.pub", &pki.sa_public)] {
+        for (name, pem) in [
+            ("ca.crt", &pki.ca_cert),
+            ("serving.crt", &pki.serving_cert),
+            ("serving.key", &pki.serving_key),
+            ("sa.key", &pki.sa_key),
+            ("sa.pub", &pki.sa_public),
+        ] {
             fs::write(path.join(name), pem)?;
         }
         let (admin_token, operator_token) = (random_token()?, random_token()?);
         fs::write(
             path.join("tokens.csv"),
-            format!("{admin_token},{ADMIN_USER},e2e-admin-uid,system:masters\n{operator_token},{OPERATOR_USER},gitview-operator-uid\n"),
+            format!(
+                "{admin_token},{ADMIN_USER},e2e-admin-uid,system:masters\n{operator_token},{OPERATOR_USER},gitview-operator-uid\n"
+            ),
         )?;
         let (etcd_client, etcd_peer, api_port) = (free_port()?, free_port()?, free_port()?);
         let server = format!("https://127.0.0.1:{api_port}");
         let kubeconfig_path = path.join("kubeconfig");
-        fs::write(&kubeconfig_path, kubeconfig(&server, &pki.ca_cert, ADMIN_USER, &admin_token))?;
+        fs::write(
+            &kubeconfig_path,
+            kubeconfig(&server, &pki.ca_cert, ADMIN_USER, &admin_token),
+        )?;
         let operator_kubeconfig = path.join("operator.kubeconfig");
-        fs::write(&operator_kubeconfig, kubeconfig(&server, &pki.ca_cert, OPERATOR_USER, &operator_token))?;
+        fs::write(
+            &operator_kubeconfig,
+            kubeconfig(&server, &pki.ca_cert, OPERATOR_USER, &operator_token),
+        )?;
 
         let mut plane = Self {
             dir: Some(dir),
@@ -137,35 +166,41 @@ impl ControlPlane {
         };
         let p = |name: &str| path.join(name).display().to_string();
 
-        plane.spawn("etcd", &[
-            "--name=e2e".into(),
-            format!("--data-dir={}", p("etcd")),
-            "--log-level=warn".into(),
-            "--unsafe-no-fsync".into(),
-            format!("--listen-client-urls=http://127.0.0.1:{etcd_client}"),
-            format!("--advertise-client-urls=http://127.0.0.1:{etcd_client}"),
-            format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
-            format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
-            format!("--initial-cluster=e2e=http://127.0.0.1:{etcd_peer}"),
-        ])?;
+        plane.spawn(
+            "etcd",
+            &[
+                "--name=e2e".into(),
+                format!("--data-dir={}", p("etcd")),
+                "--log-level=warn".into(),
+                "--unsafe-no-fsync".into(),
+                format!("--listen-client-urls=http://127.0.0.1:{etcd_client}"),
+                format!("--advertise-client-urls=http://127.0.0.1:{etcd_client}"),
+                format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
+                format!("--initial-cluster=e2e=http://127.0.0.1:{etcd_peer}"),
+            ],
+        )?;
         plane.wait_for_port("etcd", etcd_client).await?;
 
-        plane.spawn("kube-apiserver", &[
-            format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={api_port}"),
-            format!("--tls-cert-file={}", p("serving.crt")),
-            format!("--tls-private-key-file={}", p("serving.key")),
-            format!("--client-ca-file={}", p("ca.crt")),
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-            format!("--service-account-key-file={}", p("sa.pub")),
-            format!("--service-account-signing-key-file={}", p("sa.key")),
-            "--authorization-mode=RBAC".into(),
-            format!("--token-auth-file={}", p("tokens.csv")),
-            "--service-cluster-ip-range=10.0.0.0/24".into(),
-            format!("--cert-dir={}", p("certs")),
-            "--enable-priority-and-fairness=false".into(),
-        ])?;
+        plane.spawn(
+            "kube-apiserver",
+            &[
+                format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={api_port}"),
+                format!("--tls-cert-file={}", p("serving.crt")),
+                format!("--tls-private-key-file={}", p("serving.key")),
+                format!("--client-ca-file={}", p("ca.crt")),
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+                format!("--service-account-key-file={}", p("sa.pub")),
+                format!("--service-account-signing-key-file={}", p("sa.key")),
+                "--authorization-mode=RBAC".into(),
+                format!("--token-auth-file={}", p("tokens.csv")),
+                "--service-cluster-ip-range=10.0.0.0/24".into(),
+                format!("--cert-dir={}", p("certs")),
+                "--enable-priority-and-fairness=false".into(),
+            ],
+        )?;
         let client = plane.client().await?;
         plane.wait_ready(&client).await?;
 
@@ -203,7 +238,10 @@ impl ControlPlane {
         for (name, child) in &mut self.processes {
             if let Some(status) = child.try_wait()? {
                 self.keep = true;
-                bail!("{name} exited with {status}; its log is in {}", self.path.join(format!("{name}.log")).display());
+                bail!(
+                    "{name} exited with {status}; its log is in {}",
+                    self.path.join(format!("{name}.log")).display()
+                );
             }
         }
         Ok(())
@@ -211,7 +249,12 @@ impl ControlPlane {
 
     /// Polls a condition no event announces (a port opening, a health endpoint), failing fast
     /// when a component died.
-    async fn poll<F, Fut>(&mut self, what: &str, timeout: Duration, mut probe: F) -> anyhow::Result<()>
+    async fn poll<F, Fut>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut probe: F,
+    ) -> anyhow::Result<()>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
@@ -224,34 +267,53 @@ impl ControlPlane {
             self.check_alive()?;
             if Instant::now() > deadline {
                 self.keep = true;
-                bail!("{what} not ready after {timeout:?}; logs in {}", self.path.display());
+                bail!(
+                    "{what} not ready after {timeout:?}; logs in {}",
+                    self.path.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     async fn wait_for_port(&mut self, what: &str, port: u16) -> anyhow::Result<()> {
-        self.poll(what, Duration::from_secs(30), || async move { TcpStream::connect(("127.0.0.1", port)).is_ok() }).await
+        self.poll(what, Duration::from_secs(30), || async move {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await
     }
 
     async fn wait_ready(&mut self, client: &Client) -> anyhow::Result<()> {
         let client = client.clone();
-        self.poll("kube-apiserver /readyz", Duration::from_secs(90), move || {
-            let client = client.clone();
-            async move {
-                let request = http::Request::get("/readyz").body(Vec::new()).expect("a valid request");
-                client.request_text(request).await.is_ok_and(|body| body.trim() == "ok")
-            }
-        })
+        self.poll(
+            "kube-apiserver /readyz",
+            Duration::from_secs(90),
+            move || {
+                let client = client.clone();
+                async move {
+                    let request = http::Request::get("/readyz")
+                        .body(Vec::new())
+                        .expect("a valid request");
+                    client
+                        .request_text(request)
+                        .await
+                        .is_ok_and(|body| body.trim() == "ok")
+                }
+            },
+        )
         .await
     }
 
     async fn wait_for_default_service_account(&mut self, client: &Client) -> anyhow::Result<()> {
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-        self.poll("the default ServiceAccount (kube-controller-manager)", Duration::from_secs(60), move || {
-            let accounts = accounts.clone();
-            async move { accounts.get_opt("default").await.ok().flatten().is_some() }
-        })
+        self.poll(
+            "the default ServiceAccount (kube-controller-manager)",
+            Duration::from_secs(60),
+            move || {
+                let accounts = accounts.clone();
+                async move { accounts.get_opt("default").await.ok().flatten().is_some() }
+            },
+        )
         .await
     }
 
@@ -294,7 +356,9 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         // Controller manager first, etcd last: the API server hangs on exit without etcd.
         while let Some((_, mut child)) = self.processes.pop() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
@@ -302,7 +366,11 @@ impl Drop for ControlPlane {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if let Some(dir) = self.dir.take().filter(|_| self.keep || std::thread::panicking()) {
+        if let Some(dir) = self
+            .dir
+            .take()
+            .filter(|_| self.keep || std::thread::panicking())
+        {
             let kept = dir.keep();
             eprintln!("control plane logs kept in {}", kept.display());
         }
@@ -324,13 +392,30 @@ mod tests {
             eprintln!("GITVIEW_CONTROLPLANE_BIN unset: not starting a control plane");
             return;
         };
-        let plane = ControlPlane::start(Path::new(&bin)).await.expect("control plane starts");
+        let plane = ControlPlane::start(Path::new(&bin))
+            .await
+            .expect("control plane starts");
         let client = plane.client().await.expect("client");
         let namespaces: Api<Namespace> = Api::all(client);
-        let names: Vec<String> = namespaces.list(&Default::default()).await.expect("list").items.into_iter().filter_map(|n| n.metadata.name).collect();
+        let names: Vec<String> = namespaces
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
         assert!(names.contains(&"kube-system".to_owned()), "{names:?}");
-        let version = plane.kubectl().args(["version", "-o", "json"]).output().expect("kubectl runs");
-        assert!(String::from_utf8_lossy(&version.stdout).contains("v1.36.3"), "{}", String::from_utf8_lossy(&version.stdout));
+        let version = plane
+            .kubectl()
+            .args(["version", "-o", "json"])
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            String::from_utf8_lossy(&version.stdout).contains("v1.36.3"),
+            "{}",
+            String::from_utf8_lossy(&version.stdout)
+        );
         let dir = plane.dir().to_owned();
         drop(plane);
         assert!(!dir.exists(), "the directory is removed after a clean stop");

@@ -151,7 +151,11 @@ struct Signal {
 #[derive(Debug)]
 enum Entry {
     /// A task owns the pod; `pid` is the process (and process group) while one runs.
-    Active { key: String, signal: watch::Sender<Signal>, pid: Option<u32> },
+    Active {
+        key: String,
+        signal: watch::Sender<Signal>,
+        pid: Option<u32>,
+    },
     /// Never to be started (again).
     Finished { deletion_confirmed: bool },
 }
@@ -173,7 +177,10 @@ struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("node_name", &self.node_name).field("work_dir", &self.work_dir).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("node_name", &self.node_name)
+            .field("work_dir", &self.work_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,7 +194,9 @@ pub struct NodeAgent {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking holder cannot leave these maps inconsistent (single inserts/updates).
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn find_program(name: &str) -> anyhow::Result<PathBuf> {
@@ -201,23 +210,42 @@ fn find_program(name: &str) -> anyhow::Result<PathBuf> {
 
 /// Copies each image's binary to `work_dir/bin` (0755): the container's user must be able to
 /// reach it, and the original may live under a directory like /root that it cannot traverse.
-fn install_images(work_dir: &Path, images: &[(String, PathBuf)]) -> anyhow::Result<Vec<(String, PathBuf)>> {
+fn install_images(
+    work_dir: &Path,
+    images: &[(String, PathBuf)],
+) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let bin = work_dir.join("bin");
     std::fs::create_dir_all(&bin)?;
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
     for dir in bin.ancestors() {
-        let mode = std::fs::metadata(dir).with_context(|| dir.display().to_string())?.permissions().mode();
+        let mode = std::fs::metadata(dir)
+            .with_context(|| dir.display().to_string())?
+            .permissions()
+            .mode();
         if mode & 0o001 == 0 {
-            bail!("{} is not traversable by other users (mode {mode:o}); choose a work_dir under /tmp", dir.display());
+            bail!(
+                "{} is not traversable by other users (mode {mode:o}); choose a work_dir under /tmp",
+                dir.display()
+            );
         }
     }
     images
         .iter()
         .enumerate()
         .map(|(i, (key, source))| {
-            let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+            let safe: String = key
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
             let target = bin.join(format!("{i}-{safe}"));
-            std::fs::copy(source, &target).with_context(|| format!("cannot copy image {key:?} from {}", source.display()))?;
+            std::fs::copy(source, &target)
+                .with_context(|| format!("cannot copy image {key:?} from {}", source.display()))?;
             std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
             Ok((key.clone(), target))
         })
@@ -236,7 +264,8 @@ impl NodeAgent {
             setpriv: find_program("setpriv")?,
             kill: find_program("kill")?,
         };
-        std::fs::create_dir_all(&config.work_dir).with_context(|| config.work_dir.display().to_string())?;
+        std::fs::create_dir_all(&config.work_dir)
+            .with_context(|| config.work_dir.display().to_string())?;
         std::fs::set_permissions(&config.work_dir, std::fs::Permissions::from_mode(0o755))?;
         let images = install_images(&config.work_dir, &config.images)?;
 
@@ -278,7 +307,9 @@ impl NodeAgent {
         let mut running: Vec<String> = lock(&self.shared.pods)
             .values()
             .filter_map(|e| match e {
-                Entry::Active { key, pid: Some(_), .. } => Some(key.clone()),
+                Entry::Active {
+                    key, pid: Some(_), ..
+                } => Some(key.clone()),
                 _ => None,
             })
             .collect();
@@ -327,7 +358,12 @@ impl Shared {
         let mut pods = lock(&self.pods);
         let Signal { deleting, gone } = *signal.borrow();
         let confirm = deleting.is_some_and(|grace| !grace.is_zero()) && !gone;
-        pods.insert(uid.to_owned(), Entry::Finished { deletion_confirmed: confirm || gone });
+        pods.insert(
+            uid.to_owned(),
+            Entry::Finished {
+                deletion_confirmed: confirm || gone,
+            },
+        );
         confirm
     }
 
@@ -342,14 +378,25 @@ impl Shared {
 }
 
 fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 fn deletion_signal(pod: &Pod) -> Signal {
     let deleting = pod.metadata.deletion_timestamp.as_ref().map(|_| {
-        Duration::from_secs(pod.metadata.deletion_grace_period_seconds.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+        Duration::from_secs(
+            pod.metadata
+                .deletion_grace_period_seconds
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(0),
+        )
     });
-    Signal { deleting, gone: false }
+    Signal {
+        deleting,
+        gone: false,
+    }
 }
 
 /// What the watcher does about one observed pod.
@@ -367,7 +414,9 @@ enum Action {
 fn decide(pods: &mut HashMap<String, Entry>, node_name: &str, pod: &Pod) -> Action {
     let spec_node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
     let signal = deletion_signal(pod);
-    let Some(uid) = pod.metadata.uid.clone() else { return Action::None };
+    let Some(uid) = pod.metadata.uid.clone() else {
+        return Action::None;
+    };
     match spec_node {
         None | Some("") if signal.deleting.is_none() => return Action::Bind,
         Some(node) if node == node_name => {}
@@ -392,17 +441,35 @@ fn decide(pods: &mut HashMap<String, Entry>, node_name: &str, pod: &Pod) -> Acti
             Action::None
         }
         None if is_terminal(pod) || signal.deleting.is_some() => {
-            pods.insert(uid, Entry::Finished { deletion_confirmed: needs_confirmation });
-            if needs_confirmation { Action::ConfirmDeletion } else { Action::None }
+            pods.insert(
+                uid,
+                Entry::Finished {
+                    deletion_confirmed: needs_confirmation,
+                },
+            );
+            if needs_confirmation {
+                Action::ConfirmDeletion
+            } else {
+                Action::None
+            }
         }
         None => Action::Start,
     }
 }
 
 async fn bind(shared: &Shared, pod: &Pod) {
-    let (Some(namespace), Some(name)) = (pod.metadata.namespace.as_deref(), pod.metadata.name.as_deref()) else { return };
+    let (Some(namespace), Some(name)) = (
+        pod.metadata.namespace.as_deref(),
+        pod.metadata.name.as_deref(),
+    ) else {
+        return;
+    };
     let binding = Binding {
-        metadata: ObjectMeta { name: Some(name.to_owned()), uid: pod.metadata.uid.clone(), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            uid: pod.metadata.uid.clone(),
+            ..ObjectMeta::default()
+        },
         target: ObjectReference {
             api_version: Some("v1".to_owned()),
             kind: Some("Node".to_owned()),
@@ -411,11 +478,21 @@ async fn bind(shared: &Shared, pod: &Pod) {
         },
     };
     let api: Api<Pod> = Api::namespaced(shared.client.clone(), namespace);
-    match api.create_subresource::<_, serde_json::Value>("binding", name, &PostParams::default(), &binding).await {
+    match api
+        .create_subresource::<_, serde_json::Value>(
+            "binding",
+            name,
+            &PostParams::default(),
+            &binding,
+        )
+        .await
+    {
         Ok(_) => tracing::debug!(pod = %format!("{namespace}/{name}"), "bound"),
         // Already bound, or gone: the next event tells.
         Err(kube::Error::Api(s)) if matches!(s.code, 404 | 409) => {}
-        Err(err) => tracing::warn!(pod = %format!("{namespace}/{name}"), error = %err, "cannot bind the pod"),
+        Err(err) => {
+            tracing::warn!(pod = %format!("{namespace}/{name}"), error = %err, "cannot bind the pod")
+        }
     }
 }
 
@@ -430,21 +507,34 @@ fn handle(shared: &Arc<Shared>, pod: Pod, bindings: &mut JoinSet<()>) {
         }
         Action::ConfirmDeletion => {
             drop(pods);
-            let (Some(uid), Some(namespace), Some(name)) = (pod.metadata.uid, pod.metadata.namespace, pod.metadata.name) else { return };
+            let (Some(uid), Some(namespace), Some(name)) =
+                (pod.metadata.uid, pod.metadata.namespace, pod.metadata.name)
+            else {
+                return;
+            };
             let api: Api<Pod> = Api::namespaced(shared.client.clone(), &namespace);
             shared.spawn(async move { pod::confirm_deletion(&api, &name, &uid).await });
         }
         Action::Start => {
-            let (Some(uid), Some(namespace), Some(name)) =
-                (pod.metadata.uid.clone(), pod.metadata.namespace.as_deref(), pod.metadata.name.as_deref())
-            else {
+            let (Some(uid), Some(namespace), Some(name)) = (
+                pod.metadata.uid.clone(),
+                pod.metadata.namespace.as_deref(),
+                pod.metadata.name.as_deref(),
+            ) else {
                 return;
             };
             if shared.stopping.load(Ordering::SeqCst) {
                 return;
             }
             let (sender, receiver) = watch::channel(deletion_signal(&pod));
-            pods.insert(uid, Entry::Active { key: format!("{namespace}/{name}"), signal: sender, pid: None });
+            pods.insert(
+                uid,
+                Entry::Active {
+                    key: format!("{namespace}/{name}"),
+                    signal: sender,
+                    pid: None,
+                },
+            );
             drop(pods);
             shared.spawn(pod::run(shared.clone(), pod, receiver));
         }
@@ -490,7 +580,11 @@ async fn watch_pods(shared: Arc<Shared>) {
             Ok(watcher::Event::InitDone) => {
                 // Pods deleted while the watch was down produce no Delete event.
                 if let Some(seen) = listed.take() {
-                    let missing: Vec<String> = lock(&shared.pods).keys().filter(|uid| !seen.contains(*uid)).cloned().collect();
+                    let missing: Vec<String> = lock(&shared.pods)
+                        .keys()
+                        .filter(|uid| !seen.contains(*uid))
+                        .cloned()
+                        .collect();
                     for uid in missing {
                         vanished(&shared, &uid);
                     }

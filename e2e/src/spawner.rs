@@ -36,7 +36,11 @@ pub fn on_spawner_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'stat
         let _entered = runtime.as_ref().map(tokio::runtime::Handle::enter);
         let _ = done.send(f());
     });
-    sender.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(job).expect("the spawner thread never exits");
+    sender
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .send(job)
+        .expect("the spawner thread never exits");
     result.recv().expect("the spawner thread ran the job")
 }
 
@@ -45,7 +49,10 @@ mod tests {
     #[test]
     fn jobs_run_on_one_long_lived_thread() {
         let first = super::on_spawner_thread(|| std::thread::current().id());
-        let second = std::thread::spawn(|| super::on_spawner_thread(|| std::thread::current().id())).join().expect("joined");
+        let second =
+            std::thread::spawn(|| super::on_spawner_thread(|| std::thread::current().id()))
+                .join()
+                .expect("joined");
         assert_eq!(first, second);
         assert_ne!(first, std::thread::current().id());
     }

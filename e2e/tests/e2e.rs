@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use support::Env;
 
-type Scenario = fn(std::sync::Arc<Env>, String) -> futures::future::BoxFuture<'static, anyhow::Result<()>>;
+type Scenario =
+    fn(std::sync::Arc<Env>, String) -> futures::future::BoxFuture<'static, anyhow::Result<()>>;
 
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
@@ -67,10 +68,19 @@ fn main() -> ExitCode {
         a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure,
     ];
     // The filter: substrings of scenario names, comma-separated (`ttl,tracker`).
-    let selected: Vec<_> =
-        all.into_iter().filter(|(name, _)| filter.as_deref().is_none_or(|f| f.split(',').any(|f| name.contains(f)))).collect();
+    let selected: Vec<_> = all
+        .into_iter()
+        .filter(|(name, _)| {
+            filter
+                .as_deref()
+                .is_none_or(|f| f.split(',').any(|f| name.contains(f)))
+        })
+        .collect();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let started = Instant::now();
     let env = match runtime.block_on(Env::start()) {
         Ok(env) => std::sync::Arc::new(env),
@@ -80,11 +90,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("e2e: environment ready in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "e2e: environment ready in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 
     let (mut passed, mut failed) = (0, 0);
     for (name, scenario) in selected {
-        let namespace = format!("e2e-{}", name.replace('_', "-").chars().take(40).collect::<String>().trim_end_matches('-'));
+        let namespace = format!(
+            "e2e-{}",
+            name.replace('_', "-")
+                .chars()
+                .take(40)
+                .collect::<String>()
+                .trim_end_matches('-')
+        );
         let t = Instant::now();
         let env2 = env.clone();
         let result = runtime.block_on(async move {
@@ -103,7 +123,10 @@ fn main() -> ExitCode {
             }
             Err(err) => {
                 failed += 1;
-                println!("test {name} ... FAILED ({:.1}s)\n  {err:#}", t.elapsed().as_secs_f64());
+                println!(
+                    "test {name} ... FAILED ({:.1}s)\n  {err:#}",
+                    t.elapsed().as_secs_f64()
+                );
                 env.keep_logs();
             }
         }
@@ -115,5 +138,9 @@ fn main() -> ExitCode {
         }
     });
     println!("{passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -20,7 +20,11 @@ mod tests {
     use super::*;
 
     fn backoff(initial: i32, factor: i32, max: i32) -> Backoff {
-        Backoff { initial_seconds: initial, factor, max_seconds: max }
+        Backoff {
+            initial_seconds: initial,
+            factor,
+            max_seconds: max,
+        }
     }
 
     #[test]

@@ -9,9 +9,9 @@ use anyhow::Context as _;
 use clap::Parser;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
 use kube::api::Api;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::Client;
 use tracing::{error, info};
 
 use crate::analysis::{self, Context};
@@ -29,10 +29,18 @@ use crate::{janitor, telemetry};
 #[command(version)]
 pub struct Args {
     /// Base URL of the gateway, handed to runner pods.
-    #[arg(long, env = "GITVIEW_GATEWAY_URL", default_value = "http://gitview-gateway.gitview-system.svc:8080")]
+    #[arg(
+        long,
+        env = "GITVIEW_GATEWAY_URL",
+        default_value = "http://gitview-gateway.gitview-system.svc:8080"
+    )]
     gateway_url: String,
     /// Ed25519 private key (PKCS#8 PEM) that signs runner tokens, as a file.
-    #[arg(long, env = "GITVIEW_SIGNING_KEY_FILE", conflicts_with = "signing_key_secret")]
+    #[arg(
+        long,
+        env = "GITVIEW_SIGNING_KEY_FILE",
+        conflicts_with = "signing_key_secret"
+    )]
     signing_key_file: Option<std::path::PathBuf>,
     /// ... or as a Secret `NAMESPACE/NAME` with the key in `ed25519.pem`.
     #[arg(long, env = "GITVIEW_SIGNING_KEY_SECRET")]
@@ -49,7 +57,11 @@ pub struct Args {
     /// Namespace of the leader Lease.
     #[arg(long, env = "POD_NAMESPACE", default_value = "gitview-system")]
     lease_namespace: String,
-    #[arg(long, env = "GITVIEW_LEASE_NAME", default_value = "gitview-operator-leader")]
+    #[arg(
+        long,
+        env = "GITVIEW_LEASE_NAME",
+        default_value = "gitview-operator-leader"
+    )]
     lease_name: String,
     /// This replica's identity in the election.
     #[arg(long, env = "POD_NAME")]
@@ -85,20 +97,23 @@ pub struct Args {
 pub fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     telemetry::init(args.log_format == "json");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(args))
 }
 
 async fn load_signer(args: &Args, client: &Client) -> anyhow::Result<TokenSigner> {
     let (pem, key_id) = match (&args.signing_key_file, &args.signing_key_secret) {
         (Some(path), _) => (
-            std::fs::read(path).with_context(|| format!("cannot read the signing key file {}", path.display()))?,
+            std::fs::read(path)
+                .with_context(|| format!("cannot read the signing key file {}", path.display()))?,
             None,
         ),
         (None, Some(reference)) => {
-            let (namespace, name) = reference
-                .split_once('/')
-                .with_context(|| format!("--signing-key-secret must be NAMESPACE/NAME, got {reference:?}"))?;
+            let (namespace, name) = reference.split_once('/').with_context(|| {
+                format!("--signing-key-secret must be NAMESPACE/NAME, got {reference:?}")
+            })?;
             let secret = Api::<Secret>::namespaced(client.clone(), namespace)
                 .get(name)
                 .await
@@ -109,18 +124,26 @@ async fn load_signer(args: &Args, client: &Client) -> anyhow::Result<TokenSigner
                 .with_context(|| format!("Secret {reference} has no key ed25519.pem"))?;
             (pem.0, None)
         }
-        (None, None) => anyhow::bail!("a signing key is required: --signing-key-file or --signing-key-secret"),
+        (None, None) => {
+            anyhow::bail!("a signing key is required: --signing-key-file or --signing-key-secret")
+        }
     };
     Ok(TokenSigner::from_pem(&pem, key_id)?)
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let client = Client::try_default().await.context("cannot connect to Kubernetes (KUBECONFIG or in-cluster)")?;
+    let client = Client::try_default()
+        .await
+        .context("cannot connect to Kubernetes (KUBECONFIG or in-cluster)")?;
     let signer = load_signer(&args, &client).await?;
     let signer_for_trackers = signer.clone();
     let metrics = Arc::new(Metrics::default());
     let identity = args.identity.clone().unwrap_or_else(|| {
-        format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "gitview-operator".into()), std::process::id())
+        format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "gitview-operator".into()),
+            std::process::id()
+        )
     });
 
     info!(scope = %args.watch_namespaces, "serving");
@@ -142,7 +165,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         None => tokio::spawn(std::future::pending()),
     };
 
-    let gateway_reader = match crate::gateway::GatewayReader::new(&args.gateway_url, signer_for_trackers) {
+    let gateway_reader = match crate::gateway::GatewayReader::new(
+        &args.gateway_url,
+        signer_for_trackers,
+    ) {
         Ok(reader) => Some(Arc::new(reader)),
         Err(err) => {
             error!(error = %err, "cannot build the gateway client; trackers decide from their own runs, and runs show no progress");
@@ -152,10 +178,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings {
         gateway_url: args.gateway_url.clone(),
         runner_uid: args.runner_uid,
-        progress_refresh: gateway_reader.is_some().then_some(Duration::from_secs(args.progress_refresh_seconds)),
+        progress_refresh: gateway_reader
+            .is_some()
+            .then_some(Duration::from_secs(args.progress_refresh_seconds)),
         ..Settings::default()
     };
-    let reporter = Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) };
+    let reporter = Reporter {
+        controller: "gitview-operator".into(),
+        instance: Some(identity.clone()),
+    };
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings,
@@ -190,7 +221,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let trackers = Arc::new(crate::tracker::TrackerContext {
         gateway: gateway_reader,
         client: client.clone(),
-        recorder: Recorder::new(client.clone(), Reporter { controller: "gitview-operator".into(), instance: Some(identity.clone()) }),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "gitview-operator".into(),
+                instance: Some(identity.clone()),
+            },
+        ),
         metrics: metrics.clone(),
     });
     let tracker_client = client.clone();
@@ -201,7 +238,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // `crate::ready`); within one task, that wake polls them all. A wait moved into a task of its
     // own (a reconcile, a spawned loop) must go through `crate::ready::Ready`.
     let work = async move {
-        tokio::join!(wiring.run(ctx), crate::tracker::run(tracker_client, trackers, concurrency, scope), readiness, janitor);
+        tokio::join!(
+            wiring.run(ctx),
+            crate::tracker::run(tracker_client, trackers, concurrency, scope),
+            readiness,
+            janitor
+        );
     };
     // SIGTERM (the kubelet deleting the pod, a rolling update) or SIGINT: stop reconciling and
     // exit cleanly instead of being killed mid-request by the default signal disposition.
@@ -223,8 +265,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let outcome = if args.leader_election {
         let lease = Duration::from_secs(args.lease_seconds.max(3));
-        let timing = Timing { lease_duration: lease, renew_deadline: lease * 2 / 3, retry_period: lease * 2 / 15 };
-        let lock = LeaseLock::new(Api::<Lease>::namespaced(client, &args.lease_namespace), &args.lease_name, identity, timing);
+        let timing = Timing {
+            lease_duration: lease,
+            renew_deadline: lease * 2 / 3,
+            retry_period: lease * 2 / 15,
+        };
+        let lock = LeaseLock::new(
+            Api::<Lease>::namespaced(client, &args.lease_namespace),
+            &args.lease_name,
+            identity,
+            timing,
+        );
         info!(identity = lock.identity(), "waiting for leadership");
         tokio::select! {
             result = leader::run_while_leader(&lock, |lead| { metrics.set_leader(lead); leading.store(lead, Ordering::Relaxed); }, work) => result.map_err(anyhow::Error::from),
@@ -259,9 +310,14 @@ mod tests {
     #[test]
     fn watch_namespaces_default_to_every_namespace() {
         assert_eq!(parse(&[]).unwrap().watch_namespaces, WatchScope::All);
-        assert_eq!(parse(&["--watch-namespaces", ""]).unwrap().watch_namespaces, WatchScope::All);
         assert_eq!(
-            parse(&["--watch-namespaces", "team-b,team-a"]).unwrap().watch_namespaces,
+            parse(&["--watch-namespaces", ""]).unwrap().watch_namespaces,
+            WatchScope::All
+        );
+        assert_eq!(
+            parse(&["--watch-namespaces", "team-b,team-a"])
+                .unwrap()
+                .watch_namespaces,
             WatchScope::Namespaces(vec!["team-a".into(), "team-b".into()])
         );
     }
@@ -269,16 +325,32 @@ mod tests {
     #[test]
     fn progress_is_refreshed_every_15_s_unless_told_within_an_hour() {
         assert_eq!(parse(&[]).unwrap().progress_refresh_seconds, 15);
-        assert_eq!(parse(&["--progress-refresh-seconds", "60"]).unwrap().progress_refresh_seconds, 60);
+        assert_eq!(
+            parse(&["--progress-refresh-seconds", "60"])
+                .unwrap()
+                .progress_refresh_seconds,
+            60
+        );
         for bad in ["0", "3601", "soon"] {
-            let message = parse(&["--progress-refresh-seconds", bad]).unwrap_err().to_string();
-            assert!(message.contains("--progress-refresh-seconds") && message.contains(bad), "{message}");
+            let message = parse(&["--progress-refresh-seconds", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("--progress-refresh-seconds") && message.contains(bad),
+                "{message}"
+            );
         }
     }
 
     #[test]
     fn a_bad_namespace_name_stops_the_operator_at_start_with_the_name() {
-        let message = parse(&["--watch-namespaces", "team-a,Team_B"]).unwrap_err().to_string();
-        assert!(message.contains("--watch-namespaces") && message.contains("\"Team_B\" is not a namespace name"), "{message}");
+        let message = parse(&["--watch-namespaces", "team-a,Team_B"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("--watch-namespaces")
+                && message.contains("\"Team_B\" is not a namespace name"),
+            "{message}"
+        );
     }
 }

@@ -52,17 +52,42 @@ pub struct Summary {
 
 /// Renders a [`Summary`] as conditions, keeping `lastTransitionTime` of those whose status did
 /// not change.
-pub fn render(summary: &Summary, previous: &[Condition], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
+pub fn render(
+    summary: &Summary,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
     let reason_for = |on: bool, default: &'static str| if on { summary.reason } else { default };
     [
-        (READY, summary.ready, if summary.ready { reason::SUCCEEDED } else { summary.reason }),
-        (RECONCILING, summary.reconciling, reason_for(summary.reconciling, reason::AS_EXPECTED)),
-        (STALLED, summary.stalled, reason_for(summary.stalled, reason::AS_EXPECTED)),
+        (
+            READY,
+            summary.ready,
+            if summary.ready {
+                reason::SUCCEEDED
+            } else {
+                summary.reason
+            },
+        ),
+        (
+            RECONCILING,
+            summary.reconciling,
+            reason_for(summary.reconciling, reason::AS_EXPECTED),
+        ),
+        (
+            STALLED,
+            summary.stalled,
+            reason_for(summary.stalled, reason::AS_EXPECTED),
+        ),
     ]
     .into_iter()
     .map(|(type_, on, reason)| {
         let status = if on { "True" } else { "False" };
-        let message = if on || type_ == READY { summary.message.clone() } else { String::new() };
+        let message = if on || type_ == READY {
+            summary.message.clone()
+        } else {
+            String::new()
+        };
         condition(type_, status, reason, message, previous, generation, now)
     })
     .collect()
@@ -115,18 +140,44 @@ mod tests {
             message: "attempt 1 running".into(),
         };
         let first = render(&running, &[], Some(1), at(100));
-        assert!(first.iter().all(|c| c.last_transition_time == Time(at(100))));
+        assert!(
+            first
+                .iter()
+                .all(|c| c.last_transition_time == Time(at(100)))
+        );
 
         // Same statuses later: times stay, even though the message changed.
-        let again = Summary { message: "attempt 1 still running".into(), ..running.clone() };
+        let again = Summary {
+            message: "attempt 1 still running".into(),
+            ..running.clone()
+        };
         let second = render(&again, &first, Some(1), at(200));
-        assert!(second.iter().all(|c| c.last_transition_time == Time(at(100))));
+        assert!(
+            second
+                .iter()
+                .all(|c| c.last_transition_time == Time(at(100)))
+        );
 
-        let done = Summary { ready: true, reconciling: false, stalled: false, reason: reason::SUCCEEDED, message: "ok".into() };
+        let done = Summary {
+            ready: true,
+            reconciling: false,
+            stalled: false,
+            reason: reason::SUCCEEDED,
+            message: "ok".into(),
+        };
         let third = render(&done, &second, Some(2), at(300));
-        assert_eq!(find(&third, READY).map(|c| (c.status.as_str(), c.last_transition_time.clone())), Some(("True", Time(at(300)))));
-        assert_eq!(find(&third, RECONCILING).map(|c| c.last_transition_time.clone()), Some(Time(at(300))));
-        assert_eq!(find(&third, STALLED).map(|c| c.last_transition_time.clone()), Some(Time(at(100))));
+        assert_eq!(
+            find(&third, READY).map(|c| (c.status.as_str(), c.last_transition_time.clone())),
+            Some(("True", Time(at(300))))
+        );
+        assert_eq!(
+            find(&third, RECONCILING).map(|c| c.last_transition_time.clone()),
+            Some(Time(at(300)))
+        );
+        assert_eq!(
+            find(&third, STALLED).map(|c| c.last_transition_time.clone()),
+            Some(Time(at(100)))
+        );
         assert!(third.iter().all(|c| c.observed_generation == Some(2)));
     }
 
@@ -140,8 +191,17 @@ mod tests {
             message: "AnalysisProfile \"x\" not found".into(),
         };
         let c = render(&stalled, &[], None, at(1));
-        assert_eq!(find(&c, STALLED).map(|c| c.reason.as_str()), Some(reason::PROFILE_NOT_FOUND));
-        assert_eq!(find(&c, READY).map(|c| (c.status.as_str(), c.reason.as_str())), Some(("False", reason::PROFILE_NOT_FOUND)));
-        assert_eq!(find(&c, RECONCILING).map(|c| c.status.as_str()), Some("False"));
+        assert_eq!(
+            find(&c, STALLED).map(|c| c.reason.as_str()),
+            Some(reason::PROFILE_NOT_FOUND)
+        );
+        assert_eq!(
+            find(&c, READY).map(|c| (c.status.as_str(), c.reason.as_str())),
+            Some(("False", reason::PROFILE_NOT_FOUND))
+        );
+        assert_eq!(
+            find(&c, RECONCILING).map(|c| c.status.as_str()),
+            Some("False")
+        );
     }
 }

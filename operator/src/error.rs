@@ -41,7 +41,10 @@ pub enum Error {
     #[error("cannot sign the runner token: {0}")]
     Token(#[from] crate::token::TokenError),
     #[error("cannot serialize {what}: {source}")]
-    Serialize { what: &'static str, source: serde_json::Error },
+    Serialize {
+        what: &'static str,
+        source: serde_json::Error,
+    },
     #[error("object has no {0}")]
     MissingField(&'static str),
     #[error("leadership lost")]
@@ -65,7 +68,9 @@ impl Error {
                 _ => ErrorClass::Transient,
             },
             Self::Token(_) | Self::Config(_) => ErrorClass::Config,
-            Self::Serialize { .. } | Self::MissingField(_) | Self::LeadershipLost => ErrorClass::Transient,
+            Self::Serialize { .. } | Self::MissingField(_) | Self::LeadershipLost => {
+                ErrorClass::Transient
+            }
         }
     }
 }
@@ -93,7 +98,11 @@ pub fn refusal(status: &kube::core::Status) -> Option<Refusal> {
     match status.code {
         403 => {
             let message = status.message.as_str();
-            let terminating = status.details.iter().flat_map(|d| &d.causes).any(|c| c.reason == "NamespaceTerminating");
+            let terminating = status
+                .details
+                .iter()
+                .flat_map(|d| &d.causes)
+                .any(|c| c.reason == "NamespaceTerminating");
             // RBAC's denial names the user and the verb: "User \"x\" cannot create resource ...".
             let rbac = message.contains(" cannot ") && message.contains(" resource \"");
             if terminating || rbac {
@@ -140,17 +149,41 @@ mod tests {
     #[test]
     fn a_refused_object_is_invalid_unless_a_quota_fills_or_the_failure_is_not_its_own() {
         let invalid = [
-            status(422, "Invalid", "Pod \"p\" is invalid: spec.containers[0].resources.limits[memory]: Invalid value: \"2GB\""),
-            status(400, "BadRequest", "quantities must match the regular expression"),
-            status(403, "Forbidden", "pods \"p\" is forbidden: maximum memory usage per Container is 64Mi, but limit is 128Mi"),
-            status(403, "Forbidden", "pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true"),
-            status(403, "Forbidden", "pods \"p\" is forbidden: failed quota: q: must specify limits.cpu for: runner"),
+            status(
+                422,
+                "Invalid",
+                "Pod \"p\" is invalid: spec.containers[0].resources.limits[memory]: Invalid value: \"2GB\"",
+            ),
+            status(
+                400,
+                "BadRequest",
+                "quantities must match the regular expression",
+            ),
+            status(
+                403,
+                "Forbidden",
+                "pods \"p\" is forbidden: maximum memory usage per Container is 64Mi, but limit is 128Mi",
+            ),
+            status(
+                403,
+                "Forbidden",
+                "pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": runAsNonRoot != true",
+            ),
+            status(
+                403,
+                "Forbidden",
+                "pods \"p\" is forbidden: failed quota: q: must specify limits.cpu for: runner",
+            ),
             status(413, "RequestEntityTooLarge", "request is too large"),
         ];
         for s in &invalid {
             assert_eq!(refusal(s), Some(Refusal::Invalid), "{}", s.message);
         }
-        let quota = status(403, "Forbidden", "pods \"p\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2");
+        let quota = status(
+            403,
+            "Forbidden",
+            "pods \"p\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2",
+        );
         assert_eq!(refusal(&quota), Some(Refusal::QuotaExceeded));
         let not_the_objects = [
             status(409, "AlreadyExists", "pods \"p\" already exists"),
@@ -160,17 +193,30 @@ mod tests {
             status(408, "Timeout", "Timeout: request did not complete"),
             status(500, "InternalError", "etcdserver: request timed out"),
             status(503, "ServiceUnavailable", "the server is shutting down"),
-            status(403, "Forbidden", "pods is forbidden: User \"gitview-operator\" cannot create resource \"pods\" in API group \"\" in the namespace \"team-a\""),
+            status(
+                403,
+                "Forbidden",
+                "pods is forbidden: User \"gitview-operator\" cannot create resource \"pods\" in API group \"\" in the namespace \"team-a\"",
+            ),
         ];
         for s in &not_the_objects {
             assert_eq!(refusal(s), None, "{}", s.message);
         }
-        let terminating = status(403, "Forbidden", "unable to create new content in namespace team-a because it is being terminated")
-            .with_details(
-                serde_json::from_value(serde_json::json!({"kind": "pods", "causes": [{"reason": "NamespaceTerminating"}]}))
-                    .expect("valid StatusDetails"),
-            );
+        let terminating = status(
+            403,
+            "Forbidden",
+            "unable to create new content in namespace team-a because it is being terminated",
+        )
+        .with_details(
+            serde_json::from_value(
+                serde_json::json!({"kind": "pods", "causes": [{"reason": "NamespaceTerminating"}]}),
+            )
+            .expect("valid StatusDetails"),
+        );
         assert_eq!(refusal(&terminating), None);
-        assert!(refusal_of(&kube::Error::Api(Box::new(quota.clone()))).is_some_and(|(r, s)| r == Refusal::QuotaExceeded && s.code == 403));
+        assert!(
+            refusal_of(&kube::Error::Api(Box::new(quota.clone())))
+                .is_some_and(|(r, s)| r == Refusal::QuotaExceeded && s.code == 403)
+        );
     }
 }

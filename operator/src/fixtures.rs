@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use gitview_crds::v1alpha1::{
-    Analysis, AnalysisProfile, AnalysisProfileSpec, AnalysisSpec, AnalysisStatus, ResolvedProfile, RunnerSettings,
+    Analysis, AnalysisProfile, AnalysisProfileSpec, AnalysisSpec, AnalysisStatus, ResolvedProfile,
+    RunnerSettings,
 };
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod,
-    PodCondition, PodStatus,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, Pod, PodCondition, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
@@ -78,7 +79,11 @@ pub fn profile() -> AnalysisProfile {
     AnalysisProfile::new(
         "default",
         AnalysisProfileSpec {
-            runner: RunnerSettings { image: RUNNER_IMAGE.to_owned(), image_pull_policy: None, scratch_size: None },
+            runner: RunnerSettings {
+                image: RUNNER_IMAGE.to_owned(),
+                image_pull_policy: None,
+                scratch_size: None,
+            },
             stages: Default::default(),
             defaults: Default::default(),
             canary: None,
@@ -89,7 +94,12 @@ pub fn profile() -> AnalysisProfile {
 
 /// The resolution of [`profile`].
 pub fn resolved() -> ResolvedProfile {
-    ResolvedProfile { profile: "default".to_owned(), runner_image: RUNNER_IMAGE.to_owned(), model: None, canary: false }
+    ResolvedProfile {
+        profile: "default".to_owned(),
+        runner_image: RUNNER_IMAGE.to_owned(),
+        model: None,
+        canary: false,
+    }
 }
 
 /// The runner pod the operator builds for an attempt, as just created (no status yet).
@@ -162,14 +172,19 @@ fn with_status(mut pod: Pod, phase: &str, state: Option<ContainerState>) -> Pod 
 impl PodFixture for Pod {
     fn pending_because(self, reason: &str) -> Self {
         let waiting = ContainerState {
-            waiting: Some(ContainerStateWaiting { reason: Some(reason.to_owned()), message: None }),
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(reason.to_owned()),
+                message: None,
+            }),
             ..ContainerState::default()
         };
         with_status(self, "Pending", Some(waiting))
     }
     fn running(self) -> Self {
         let running = ContainerState {
-            running: Some(ContainerStateRunning { started_at: Some(Time(at(2))) }),
+            running: Some(ContainerStateRunning {
+                started_at: Some(Time(at(2))),
+            }),
             ..ContainerState::default()
         };
         with_status(self, "Running", Some(running))
@@ -178,7 +193,11 @@ impl PodFixture for Pod {
         with_status(self, "Succeeded", Some(terminated(0, "Completed", message)))
     }
     fn failed_with(self, exit_code: i32, message: &str) -> Self {
-        with_status(self, "Failed", Some(terminated(exit_code, "Error", message)))
+        with_status(
+            self,
+            "Failed",
+            Some(terminated(exit_code, "Error", message)),
+        )
     }
     fn evicted(self) -> Self {
         let mut pod = with_status(self, "Failed", None);
@@ -197,7 +216,8 @@ impl PodFixture for Pod {
         let mut pod = with_status(self, "Failed", Some(terminated(137, "Error", "")));
         let status = pod.status.as_mut().expect("status was just set");
         status.reason = Some("DeadlineExceeded".to_owned());
-        status.message = Some("Pod was active on the node longer than the specified deadline".to_owned());
+        status.message =
+            Some("Pod was active on the node longer than the specified deadline".to_owned());
         pod
     }
     fn deleted_at(mut self, when: Timestamp) -> Self {
@@ -217,10 +237,16 @@ pub fn outcome_line(commits: i64) -> String {
 
 /// Labels of a namespace (for the account lookup).
 pub fn namespace_labels() -> BTreeMap<String, String> {
-    BTreeMap::from([("kubernetes.io/metadata.name".to_owned(), NAMESPACE.to_owned())])
+    BTreeMap::from([(
+        "kubernetes.io/metadata.name".to_owned(),
+        NAMESPACE.to_owned(),
+    )])
 }
 
 /// An empty ObjectMeta with a name.
 pub fn named(name: &str) -> ObjectMeta {
-    ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() }
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        ..ObjectMeta::default()
+    }
 }

@@ -20,15 +20,33 @@ impl GatewayReader {
     /// A reader of the gateway at `url` (timeouts of a few seconds: a poll must not hang on it).
     pub fn new(url: &str, signer: crate::token::TokenSigner) -> Result<Self, reqwest::Error> {
         gitview_runner::tls::install_crypto_provider();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).connect_timeout(Duration::from_secs(3)).build()?;
-        Ok(Self { url: url.trim_end_matches('/').to_owned(), signer, http })
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .build()?;
+        Ok(Self {
+            url: url.trim_end_matches('/').to_owned(),
+            signer,
+            http,
+        })
     }
 
     /// The last analyzed commit of `repository` and `branch` in `account`.
-    pub(crate) async fn last_analyzed(&self, account: &str, repository: &str, branch: &str) -> Result<Option<String>, String> {
-        let token = self.signer.sign(&crate::token::read_claims(account, Timestamp::now())).map_err(|e| e.to_string())?;
-        let mut url = reqwest::Url::parse(&format!("{}/v1/repositories/last-analyzed", self.url)).map_err(|e| e.to_string())?;
-        url.query_pairs_mut().append_pair("url", repository).append_pair("branch", branch);
+    pub(crate) async fn last_analyzed(
+        &self,
+        account: &str,
+        repository: &str,
+        branch: &str,
+    ) -> Result<Option<String>, String> {
+        let token = self
+            .signer
+            .sign(&crate::token::read_claims(account, Timestamp::now()))
+            .map_err(|e| e.to_string())?;
+        let mut url = reqwest::Url::parse(&format!("{}/v1/repositories/last-analyzed", self.url))
+            .map_err(|e| e.to_string())?;
+        url.query_pairs_mut()
+            .append_pair("url", repository)
+            .append_pair("branch", branch);
         let response = self
             .http
             .get(url)
@@ -46,10 +64,27 @@ impl GatewayReader {
 
     /// The newest progress event of `analysis`'s attempt `attempt` in `account`, if its runner
     /// wrote any (a retry shows its own progress, not the last of the attempt before).
-    pub(crate) async fn latest_progress(&self, account: &str, analysis: &str, attempt: i32) -> Result<Option<ProgressEvent>, String> {
-        let token = self.signer.sign(&crate::token::read_claims(account, Timestamp::now())).map_err(|e| e.to_string())?;
-        let url = format!("{}/v1/runs/{analysis}/progress/latest?attempt={attempt}", self.url);
-        let response = self.http.get(url).bearer_auth(token).send().await.map_err(|e| e.to_string())?;
+    pub(crate) async fn latest_progress(
+        &self,
+        account: &str,
+        analysis: &str,
+        attempt: i32,
+    ) -> Result<Option<ProgressEvent>, String> {
+        let token = self
+            .signer
+            .sign(&crate::token::read_claims(account, Timestamp::now()))
+            .map_err(|e| e.to_string())?;
+        let url = format!(
+            "{}/v1/runs/{analysis}/progress/latest?attempt={attempt}",
+            self.url
+        );
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("the gateway answered {status}"));

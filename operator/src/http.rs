@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 use gitview_crds::v1alpha1::Analysis;
 use kube::runtime::reflector::Store;
 
@@ -31,7 +31,9 @@ pub struct Health {
 
 impl std::fmt::Debug for Health {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Health").field("ready", &self.ready.load(Ordering::Relaxed)).finish_non_exhaustive()
+        f.debug_struct("Health")
+            .field("ready", &self.ready.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,13 +49,19 @@ pub fn router(health: Health) -> Router {
 
 async fn metrics(State(h): State<Health>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         h.metrics.render(h.analyses.as_ref()),
     )
 }
 
 async fn jwks(State(h): State<Health>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/jwk-set+json")], axum::Json(h.jwks.as_ref().clone()))
+    (
+        [(header::CONTENT_TYPE, "application/jwk-set+json")],
+        axum::Json(h.jwks.as_ref().clone()),
+    )
 }
 
 /// A standby replica is ready (healthy, waiting for the lease); the leader is ready once its
@@ -64,7 +72,10 @@ async fn readyz(State(h): State<Health>) -> impl IntoResponse {
     } else if h.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "leading, caches not synced yet")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "leading, caches not synced yet",
+        )
     }
 }
 
@@ -83,21 +94,41 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get(health: &Health, path: &str) -> (StatusCode, String) {
-        let response = router(health.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let response = router(health.clone())
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
     }
 
     #[tokio::test]
     async fn readiness_follows_leadership_and_cache_sync() {
-        let health = Health { metrics: Arc::default(), ready: Arc::default(), leading: Arc::default(), analyses: None, jwks: Arc::new(JwkSet { keys: Vec::new() }) };
+        let health = Health {
+            metrics: Arc::default(),
+            ready: Arc::default(),
+            leading: Arc::default(),
+            analyses: None,
+            jwks: Arc::new(JwkSet { keys: Vec::new() }),
+        };
         assert_eq!(get(&health, "/healthz").await.0, StatusCode::OK);
-        assert_eq!(get(&health, "/readyz").await, (StatusCode::OK, "ok: standing by".to_owned()));
+        assert_eq!(
+            get(&health, "/readyz").await,
+            (StatusCode::OK, "ok: standing by".to_owned())
+        );
         health.leading.store(true, Ordering::Relaxed);
-        assert_eq!(get(&health, "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            get(&health, "/readyz").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         health.ready.store(true, Ordering::Relaxed);
-        assert_eq!(get(&health, "/readyz").await, (StatusCode::OK, "ok".to_owned()));
+        assert_eq!(
+            get(&health, "/readyz").await,
+            (StatusCode::OK, "ok".to_owned())
+        );
         let (status, text) = get(&health, "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert!(text.contains("gitview_operator_leader"), "{text}");
@@ -107,11 +138,20 @@ mod tests {
     async fn every_replica_serves_the_jwks() {
         let (private, _) = crate::token::tests::test_key_pair();
         let signer = crate::token::TokenSigner::from_pem(private.as_bytes(), None).unwrap();
-        let health = Health { metrics: Arc::default(), ready: Arc::default(), leading: Arc::default(), analyses: None, jwks: Arc::new(signer.jwks()) };
+        let health = Health {
+            metrics: Arc::default(),
+            ready: Arc::default(),
+            leading: Arc::default(),
+            analyses: None,
+            jwks: Arc::new(signer.jwks()),
+        };
         let (status, text) = get(&health, "/.well-known/jwks.json").await;
         assert_eq!(status, StatusCode::OK);
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).unwrap();
         assert_eq!(set.keys.len(), 1);
-        assert_eq!(set.keys[0].common.key_id.as_deref(), Some(signer.jwks().keys[0].kid.as_str()));
+        assert_eq!(
+            set.keys[0].common.key_id.as_deref(),
+            Some(signer.jwks().keys[0].kid.as_str())
+        );
     }
 }

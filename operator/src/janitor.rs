@@ -24,7 +24,11 @@ use crate::metrics::Metrics;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cleanup {
     /// A run secret; `why` says what made it garbage.
-    Secret { namespace: String, name: String, why: &'static str },
+    Secret {
+        namespace: String,
+        name: String,
+        why: &'static str,
+    },
     /// A runner pod whose Analysis is gone.
     Pod { namespace: String, name: String },
 }
@@ -33,7 +37,12 @@ pub enum Cleanup {
 /// same uid, `Some(false)` when the cache lacks it (to be confirmed against the API server).
 fn owner_cached<K: Resource>(child: &K, analyses: &Store<Analysis>) -> bool {
     let meta = child.meta();
-    let Some(owner) = meta.owner_references.iter().flatten().find(|o| o.kind == "Analysis") else {
+    let Some(owner) = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "Analysis")
+    else {
         return false;
     };
     let namespace = meta.namespace.clone().unwrap_or_default();
@@ -60,7 +69,9 @@ pub fn plan(
 ) -> Vec<Cleanup> {
     let mut out = Vec::new();
     for secret in secrets {
-        if secret.labels().get(labels::SECRET_ROLE).map(String::as_str) != Some(labels::SECRET_ROLE_RUN) {
+        if secret.labels().get(labels::SECRET_ROLE).map(String::as_str)
+            != Some(labels::SECRET_ROLE_RUN)
+        {
             continue;
         }
         let why = if expired(secret, now) {
@@ -70,11 +81,18 @@ pub fn plan(
         } else {
             continue;
         };
-        out.push(Cleanup::Secret { namespace: secret.namespace().unwrap_or_default(), name: secret.name_any(), why });
+        out.push(Cleanup::Secret {
+            namespace: secret.namespace().unwrap_or_default(),
+            name: secret.name_any(),
+            why,
+        });
     }
     for pod in pods {
         if !owner_cached(pod.as_ref(), analyses) {
-            out.push(Cleanup::Pod { namespace: pod.namespace().unwrap_or_default(), name: pod.name_any() });
+            out.push(Cleanup::Pod {
+                namespace: pod.namespace().unwrap_or_default(),
+                name: pod.name_any(),
+            });
         }
     }
     out
@@ -83,10 +101,18 @@ pub fn plan(
 /// Whether the owner Analysis of a child really is gone (404, or another uid now).
 async fn owner_gone<K: Resource>(client: &Client, child: &K) -> Result<bool, Error> {
     let meta = child.meta();
-    let Some(owner) = meta.owner_references.iter().flatten().find(|o| o.kind == "Analysis") else {
+    let Some(owner) = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "Analysis")
+    else {
         return Ok(true);
     };
-    let api: Api<Analysis> = Api::namespaced(client.clone(), meta.namespace.as_deref().unwrap_or_default());
+    let api: Api<Analysis> = Api::namespaced(
+        client.clone(),
+        meta.namespace.as_deref().unwrap_or_default(),
+    );
     match api.get(&owner.name).await {
         Ok(an) => Ok(an.metadata.uid.as_deref() != Some(owner.uid.as_str())),
         Err(err) if is_not_found(&err) => Ok(true),
@@ -108,9 +134,17 @@ pub async fn sweep(
     let mut deleted = 0;
     for cleanup in plan(&secret_list, &pod_list, analyses, now) {
         match cleanup {
-            Cleanup::Secret { namespace, name, why } => {
-                let secret = secret_list.iter().find(|s| s.name_any() == name && s.namespace().as_deref() == Some(&namespace));
-                if why == "analysis gone" && !matches!(secret, Some(s) if owner_gone(client, s.as_ref()).await?) {
+            Cleanup::Secret {
+                namespace,
+                name,
+                why,
+            } => {
+                let secret = secret_list
+                    .iter()
+                    .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(&namespace));
+                if why == "analysis gone"
+                    && !matches!(secret, Some(s) if owner_gone(client, s.as_ref()).await?)
+                {
                     continue;
                 }
                 let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
@@ -125,7 +159,10 @@ pub async fn sweep(
                 }
             }
             Cleanup::Pod { namespace, name } => {
-                let Some(pod) = pod_list.iter().find(|p| p.name_any() == name && p.namespace().as_deref() == Some(&namespace)) else {
+                let Some(pod) = pod_list
+                    .iter()
+                    .find(|p| p.name_any() == name && p.namespace().as_deref() == Some(&namespace))
+                else {
                     continue;
                 };
                 if !owner_gone(client, pod.as_ref()).await? {
@@ -157,7 +194,11 @@ pub async fn run(
     metrics: Arc<Metrics>,
     interval: Duration,
 ) {
-    for store_ready in [secrets.wait_until_ready().await, pods.wait_until_ready().await, analyses.wait_until_ready().await] {
+    for store_ready in [
+        secrets.wait_until_ready().await,
+        pods.wait_until_ready().await,
+        analyses.wait_until_ready().await,
+    ] {
         if store_ready.is_err() {
             warn!("janitor: a cache closed before it was ready; not sweeping");
             return;
@@ -166,7 +207,16 @@ pub async fn run(
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        if let Err(err) = sweep(&client, &secrets, &pods, &analyses, &metrics, Timestamp::now()).await {
+        if let Err(err) = sweep(
+            &client,
+            &secrets,
+            &pods,
+            &analyses,
+            &metrics,
+            Timestamp::now(),
+        )
+        .await
+        {
             warn!(error = %err, "janitor sweep failed");
         }
     }
@@ -180,7 +230,11 @@ mod tests {
     use crate::fixtures::*;
     use kube::runtime::watcher;
 
-    fn run_secret_meta(an: &Analysis, attempt: i32, expires: Timestamp) -> Arc<PartialObjectMeta<Secret>> {
+    fn run_secret_meta(
+        an: &Analysis,
+        attempt: i32,
+        expires: Timestamp,
+    ) -> Arc<PartialObjectMeta<Secret>> {
         let mut meta = build::runner_pod(&build::AttemptInputs {
             analysis: an,
             attempt,
@@ -193,9 +247,15 @@ mod tests {
         .unwrap()
         .metadata;
         meta.finalizers = None;
-        meta.labels.as_mut().unwrap().insert(labels::SECRET_ROLE.into(), labels::SECRET_ROLE_RUN.into());
+        meta.labels
+            .as_mut()
+            .unwrap()
+            .insert(labels::SECRET_ROLE.into(), labels::SECRET_ROLE_RUN.into());
         meta.annotations = Some([(labels::EXPIRES_AT.to_owned(), expires.to_string())].into());
-        Arc::new(PartialObjectMeta { metadata: meta, ..Default::default() })
+        Arc::new(PartialObjectMeta {
+            metadata: meta,
+            ..Default::default()
+        })
     }
 
     fn store_with(analyses: &[Analysis]) -> Store<Analysis> {
@@ -216,7 +276,10 @@ mod tests {
             run_secret_meta(&live, 2, at(10)),  // expired
             run_secret_meta(&gone, 1, at(100)), // owner gone
         ];
-        let pods = vec![Arc::new(runner_pod(&live, 1)), Arc::new(runner_pod(&gone, 1))];
+        let pods = vec![
+            Arc::new(runner_pod(&live, 1)),
+            Arc::new(runner_pod(&gone, 1)),
+        ];
         let plan = plan(&secrets, &pods, &analyses, at(50));
         let names: Vec<(&str, &str)> = plan
             .iter()
@@ -228,9 +291,18 @@ mod tests {
         assert_eq!(
             names,
             [
-                (build::attempt_name("live", "0000live-uid", 2).as_str(), "token expired"),
-                (build::attempt_name("gone", "0000gone-uid", 1).as_str(), "analysis gone"),
-                (build::attempt_name("gone", "0000gone-uid", 1).as_str(), "pod"),
+                (
+                    build::attempt_name("live", "0000live-uid", 2).as_str(),
+                    "token expired"
+                ),
+                (
+                    build::attempt_name("gone", "0000gone-uid", 1).as_str(),
+                    "analysis gone"
+                ),
+                (
+                    build::attempt_name("gone", "0000gone-uid", 1).as_str(),
+                    "pod"
+                ),
             ]
         );
     }
@@ -240,7 +312,12 @@ mod tests {
         let old = analysis("same");
         let mut new = analysis("same");
         new.metadata.uid = Some("another-uid".into());
-        let plan = plan(&[], &[Arc::new(runner_pod(&old, 1))], &store_with(&[new]), at(0));
+        let plan = plan(
+            &[],
+            &[Arc::new(runner_pod(&old, 1))],
+            &store_with(&[new]),
+            at(0),
+        );
         assert_eq!(plan.len(), 1);
     }
 

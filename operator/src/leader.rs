@@ -55,8 +55,19 @@ pub struct LeaseLock {
 }
 
 impl LeaseLock {
-    pub fn new(api: Api<Lease>, name: impl Into<String>, identity: impl Into<String>, timing: Timing) -> Self {
-        Self { api, name: name.into(), identity: identity.into(), timing, observed: Mutex::new(None) }
+    pub fn new(
+        api: Api<Lease>,
+        name: impl Into<String>,
+        identity: impl Into<String>,
+        timing: Timing,
+    ) -> Self {
+        Self {
+            api,
+            name: name.into(),
+            identity: identity.into(),
+            timing,
+            observed: Mutex::new(None),
+        }
     }
 
     pub fn identity(&self) -> &str {
@@ -81,7 +92,10 @@ impl LeaseLock {
             Ok(lease) => lease,
             Err(err) if is_not_found(&err) => {
                 let lease = Lease {
-                    metadata: ObjectMeta { name: Some(self.name.clone()), ..ObjectMeta::default() },
+                    metadata: ObjectMeta {
+                        name: Some(self.name.clone()),
+                        ..ObjectMeta::default()
+                    },
                     spec: Some(self.spec(now, None, 0)),
                 };
                 return match self.api.create(&PostParams::default(), &lease).await {
@@ -100,7 +114,10 @@ impl LeaseLock {
             let mut observed = self.observed.lock().await;
             let fresh = observed.as_ref().is_none_or(|o| o.record != record);
             if fresh {
-                *observed = Some(Observation { record, since: Instant::now() });
+                *observed = Some(Observation {
+                    record,
+                    since: Instant::now(),
+                });
             }
             let since = observed.as_ref().map_or_else(Instant::now, |o| o.since);
             let duration = spec
@@ -115,11 +132,19 @@ impl LeaseLock {
             return Ok(false);
         }
         let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
-        let acquired = if ours { spec.acquire_time.clone() } else { None };
+        let acquired = if ours {
+            spec.acquire_time.clone()
+        } else {
+            None
+        };
         let mut lease = existing;
         lease.spec = Some(self.spec(now, acquired, transitions));
         // `replace` carries the resourceVersion just read: a concurrent writer makes this a 409.
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => {
                 if !ours {
                     info!(identity = %self.identity, lease = %self.name, "acquired leadership");
@@ -170,7 +195,11 @@ impl LeaseLock {
 /// Runs `work` only while holding the lease: waits to acquire it, then runs `work` until it
 /// ends or leadership is lost, whichever comes first. Losing leadership drops `work` at once
 /// and returns [`Error::LeadershipLost`]; the process should then exit and start over.
-pub async fn run_while_leader<F: Future>(lock: &LeaseLock, on_change: impl Fn(bool), work: F) -> Result<F::Output, Error> {
+pub async fn run_while_leader<F: Future>(
+    lock: &LeaseLock,
+    on_change: impl Fn(bool),
+    work: F,
+) -> Result<F::Output, Error> {
     lock.acquire().await;
     on_change(true);
     let result = tokio::select! {

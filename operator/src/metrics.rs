@@ -43,35 +43,73 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("gitview_operator");
         let reconciles = Family::<Labels, Counter>::default();
         let errors = Family::<Labels, Counter>::default();
-        let duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(reconcile_histogram);
+        let duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            reconcile_histogram,
+        );
         let pod_latency = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let analyses = Family::<Labels, Gauge>::default();
         let leader = Gauge::default();
         let janitor_deletions = Family::<Labels, Counter>::default();
         registry.register("reconciles", "Reconciles completed", reconciles.clone());
-        registry.register("reconcile_errors", "Reconciles failed, by error class", errors.clone());
-        registry.register("reconcile_duration_seconds", "Duration of successful reconciles", duration.clone());
+        registry.register(
+            "reconcile_errors",
+            "Reconciles failed, by error class",
+            errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of successful reconciles",
+            duration.clone(),
+        );
         registry.register(
             "analysis_pod_creation_latency_seconds",
             "Time from an Analysis's creation to the creation of its first runner pod",
             pod_latency.clone(),
         );
-        registry.register("analyses", "Analyses in the cache, by phase", analyses.clone());
-        registry.register("leader", "1 while this replica holds the leader lease", leader.clone());
-        registry.register("janitor_deletions", "Objects the janitor deleted, by kind", janitor_deletions.clone());
-        Self { registry: Mutex::new(registry), reconciles, errors, duration, pod_latency, analyses, leader, janitor_deletions }
+        registry.register(
+            "analyses",
+            "Analyses in the cache, by phase",
+            analyses.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease",
+            leader.clone(),
+        );
+        registry.register(
+            "janitor_deletions",
+            "Objects the janitor deleted, by kind",
+            janitor_deletions.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            reconciles,
+            errors,
+            duration,
+            pod_latency,
+            analyses,
+            leader,
+            janitor_deletions,
+        }
     }
 }
 
 impl Metrics {
     pub fn observe_reconcile(&self, controller: &'static str, took: Duration) {
-        self.reconciles.get_or_create(&vec![("controller", controller.to_owned())]).inc();
-        self.duration.get_or_create(&vec![("controller", controller.to_owned())]).observe(took.as_secs_f64());
+        self.reconciles
+            .get_or_create(&vec![("controller", controller.to_owned())])
+            .inc();
+        self.duration
+            .get_or_create(&vec![("controller", controller.to_owned())])
+            .observe(took.as_secs_f64());
     }
 
     pub fn observe_error(&self, controller: &'static str, class: ErrorClass) {
         self.errors
-            .get_or_create(&vec![("controller", controller.to_owned()), ("class", class.as_str().to_owned())])
+            .get_or_create(&vec![
+                ("controller", controller.to_owned()),
+                ("class", class.as_str().to_owned()),
+            ])
             .inc();
     }
 
@@ -84,7 +122,9 @@ impl Metrics {
     }
 
     pub fn observe_janitor_deletion(&self, kind: &'static str) {
-        self.janitor_deletions.get_or_create(&vec![("kind", kind.to_owned())]).inc();
+        self.janitor_deletions
+            .get_or_create(&vec![("kind", kind.to_owned())])
+            .inc();
     }
 
     /// Renders the text exposition, counting Analyses by phase from the cache first.
@@ -102,12 +142,27 @@ impl Metrics {
                 };
                 counts[index] += 1;
             }
-            for (phase, count) in ["New", "Pending", "Running", "Retrying", "Succeeded", "Failed"].into_iter().zip(counts) {
-                self.analyses.get_or_create(&vec![("phase", phase.to_owned())]).set(count);
+            for (phase, count) in [
+                "New",
+                "Pending",
+                "Running",
+                "Retrying",
+                "Succeeded",
+                "Failed",
+            ]
+            .into_iter()
+            .zip(counts)
+            {
+                self.analyses
+                    .get_or_create(&vec![("phase", phase.to_owned())])
+                    .set(count);
             }
         }
         let mut out = String::new();
-        let registry = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &registry);
         out
@@ -126,9 +181,15 @@ mod tests {
         m.observe_pod_latency(jiff::SignedDuration::from_millis(250));
         m.set_leader(true);
         let text = m.render(None);
-        assert!(text.contains("gitview_operator_reconciles_total{controller=\"analysis\"} 1"), "{text}");
+        assert!(
+            text.contains("gitview_operator_reconciles_total{controller=\"analysis\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("gitview_operator_reconcile_errors_total{controller=\"analysis\",class=\"conflict\"} 1"), "{text}");
-        assert!(text.contains("gitview_operator_analysis_pod_creation_latency_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("gitview_operator_analysis_pod_creation_latency_seconds_count 1"),
+            "{text}"
+        );
         assert!(text.contains("gitview_operator_leader 1"), "{text}");
     }
 }

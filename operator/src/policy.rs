@@ -24,7 +24,9 @@ pub fn check_repository_url(url: &str, allow_link_local: bool) -> Result<(), Url
         return Ok(());
     }
     let host = host_of(canonical.remote()).ok_or(UrlRefusal::NoHost)?;
-    Policy::new(allow_link_local).check_host(host).map_err(UrlRefusal::Refused)
+    Policy::new(allow_link_local)
+        .check_host(host)
+        .map_err(UrlRefusal::Refused)
 }
 
 /// The host of a canonical remote, `host[:port]/path` (IPv6 hosts in brackets).
@@ -66,20 +68,31 @@ mod tests {
             "ssh://git@0xa9fea9fe/org/repo",
         ] {
             let refused = check_repository_url(url, false);
-            assert!(matches!(refused, Err(UrlRefusal::Refused(_))), "{url}: {refused:?}");
+            assert!(
+                matches!(refused, Err(UrlRefusal::Refused(_))),
+                "{url}: {refused:?}"
+            );
             assert_eq!(check_repository_url(url, true), Ok(()), "{url}");
         }
     }
 
     #[test]
     fn the_refusal_names_the_address() {
-        let refused = check_repository_url("http://0xa9fea9fe/r", false).unwrap_err().to_string();
+        let refused = check_repository_url("http://0xa9fea9fe/r", false)
+            .unwrap_err()
+            .to_string();
         assert!(refused.starts_with("repository connection to 0xa9fea9fe refused: it is 169.254.169.254, a cloud metadata address"), "{refused}");
     }
 
     #[test]
     fn ordinary_hosts_pass() {
-        for url in ["https://github.com/a/b", "git://127.0.0.1:9418/r", "http://[::1]/r", "ssh://git@10.0.0.5/r", "git@github.com:org/repo"] {
+        for url in [
+            "https://github.com/a/b",
+            "git://127.0.0.1:9418/r",
+            "http://[::1]/r",
+            "ssh://git@10.0.0.5/r",
+            "git@github.com:org/repo",
+        ] {
             assert_eq!(check_repository_url(url, false), Ok(()), "{url}");
         }
     }

@@ -59,7 +59,11 @@ mod tests {
 
     /// Spawns [`WAITERS`] tasks on this (single-threaded) runtime that each `wait`, lets them all
     /// block, fills the store, lets every woken task run, and returns how many finished.
-    async fn finished_after_the_store_fills<F, Fut>(store: Store<ConfigMap>, mut writer: reflector::store::Writer<ConfigMap>, wait: F) -> usize
+    async fn finished_after_the_store_fills<F, Fut>(
+        store: Store<ConfigMap>,
+        mut writer: reflector::store::Writer<ConfigMap>,
+        wait: F,
+    ) -> usize
     where
         F: Fn(Store<ConfigMap>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
@@ -75,7 +79,11 @@ mod tests {
         for _ in 0..WAITERS * 4 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(finished.load(Ordering::SeqCst), 0, "the store is not ready yet");
+        assert_eq!(
+            finished.load(Ordering::SeqCst),
+            0,
+            "the store is not ready yet"
+        );
         for event in [Event::Init, Event::InitDone] {
             writer.apply_watcher_event(&event);
         }
@@ -109,7 +117,10 @@ mod tests {
             store.wait_until_ready().await.expect("the writer lives");
         })
         .await;
-        assert_eq!(finished, 1, "kube-runtime's Store::wait_until_ready now wakes every waiter");
+        assert_eq!(
+            finished, 1,
+            "kube-runtime's Store::wait_until_ready now wakes every waiter"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

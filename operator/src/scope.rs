@@ -118,11 +118,14 @@ impl WatchScope {
             .iter()
             .enumerate()
             .map(|(index, namespace)| {
-                watcher(Api::<K>::namespaced(client.clone(), namespace), config.clone())
-                    .default_backoff()
-                    .modify(modify.clone())
-                    .map(move |event| (index, event))
-                    .boxed()
+                watcher(
+                    Api::<K>::namespaced(client.clone(), namespace),
+                    config.clone(),
+                )
+                .default_backoff()
+                .modify(modify.clone())
+                .map(move |event| (index, event))
+                .boxed()
             })
             .collect();
         merge_watchers(namespaces.to_vec(), watchers, cached)
@@ -175,8 +178,13 @@ where
             warn_failed(&event, namespace);
             let merged: Vec<WatchEvent<K>> = match event {
                 Ok(event) => {
-                    let in_namespace = || cached.state_filter(|o| o.namespace().as_deref() == namespace);
-                    merge.push(index, event, in_namespace).into_iter().map(Ok).collect()
+                    let in_namespace =
+                        || cached.state_filter(|o| o.namespace().as_deref() == namespace);
+                    merge
+                        .push(index, event, in_namespace)
+                        .into_iter()
+                        .map(Ok)
+                        .collect()
                 }
                 Err(err) => vec![Err(err)],
             };
@@ -204,7 +212,9 @@ enum Phase<K> {
 impl<K: Resource + Clone> Merge<K> {
     /// The merge of `namespaces` watchers.
     pub fn new(namespaces: usize) -> Self {
-        Self { phase: Phase::Initial((0..namespaces).map(|_| (false, BTreeMap::new())).collect()) }
+        Self {
+            phase: Phase::Initial((0..namespaces).map(|_| (false, BTreeMap::new())).collect()),
+        }
     }
 
     /// The merged events for one event of the watcher of namespace `index`. `cached` returns
@@ -241,7 +251,11 @@ impl<K: Resource + Clone> Merge<K> {
                 let lists = std::mem::take(namespaces);
                 self.phase = Phase::Live((0..lists.len()).map(|_| None).collect());
                 std::iter::once(Init)
-                    .chain(lists.into_iter().flat_map(|(_, objects)| objects.into_values().map(InitApply)))
+                    .chain(
+                        lists
+                            .into_iter()
+                            .flat_map(|(_, objects)| objects.into_values().map(InitApply)),
+                    )
                     .chain(std::iter::once(InitDone))
                     .collect()
             }
@@ -297,7 +311,14 @@ mod tests {
 
     /// An event as `namespace/name@version` (or `Init`/`InitDone`), to compare plans briefly.
     fn show(event: &watcher::Event<Pod>) -> String {
-        let id = |p: &Pod| format!("{}/{}@{}", p.namespace().unwrap(), p.name_any(), p.resource_version().unwrap());
+        let id = |p: &Pod| {
+            format!(
+                "{}/{}@{}",
+                p.namespace().unwrap(),
+                p.name_any(),
+                p.resource_version().unwrap()
+            )
+        };
         match event {
             Init => "Init".into(),
             InitApply(p) => format!("InitApply {}", id(p)),
@@ -307,8 +328,19 @@ mod tests {
         }
     }
 
-    fn push(merge: &mut Merge<Pod>, index: usize, event: watcher::Event<Pod>, cached: &[Pod]) -> Vec<String> {
-        merge.push(index, event, || cached.iter().cloned().map(Arc::new).collect()).iter().map(show).collect()
+    fn push(
+        merge: &mut Merge<Pod>,
+        index: usize,
+        event: watcher::Event<Pod>,
+        cached: &[Pod],
+    ) -> Vec<String> {
+        merge
+            .push(index, event, || {
+                cached.iter().cloned().map(Arc::new).collect()
+            })
+            .iter()
+            .map(show)
+            .collect()
     }
 
     #[test]
@@ -317,9 +349,15 @@ mod tests {
         assert_eq!(WatchScope::parse("  "), Ok(WatchScope::All));
         assert_eq!(
             WatchScope::parse("team-b, team-a,team-b"),
-            Ok(WatchScope::Namespaces(vec!["team-a".into(), "team-b".into()]))
+            Ok(WatchScope::Namespaces(vec![
+                "team-a".into(),
+                "team-b".into()
+            ]))
         );
-        assert_eq!(WatchScope::parse("0ops").unwrap().to_string(), "namespaces 0ops");
+        assert_eq!(
+            WatchScope::parse("0ops").unwrap().to_string(),
+            "namespaces 0ops"
+        );
         assert_eq!(WatchScope::All.to_string(), "all namespaces");
         assert_eq!(WatchScope::All.namespaces(), None);
     }
@@ -327,15 +365,33 @@ mod tests {
     #[test]
     fn names_that_are_not_rfc_1123_labels_are_refused_by_name() {
         let long = "a".repeat(64);
-        for bad in ["Team-A", "team_a", "-team", "team-", "team.a", "*", long.as_str()] {
-            assert_eq!(WatchScope::parse(&format!("ok,{bad}")), Err(ScopeError::NotALabel(bad.to_owned())), "{bad}");
+        for bad in [
+            "Team-A",
+            "team_a",
+            "-team",
+            "team-",
+            "team.a",
+            "*",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                WatchScope::parse(&format!("ok,{bad}")),
+                Err(ScopeError::NotALabel(bad.to_owned())),
+                "{bad}"
+            );
         }
         assert!(WatchScope::parse(&"a".repeat(63)).is_ok());
         // A stray comma never widens the list to every namespace.
-        assert_eq!(WatchScope::parse("team-a,"), Err(ScopeError::Empty("team-a,".into())));
+        assert_eq!(
+            WatchScope::parse("team-a,"),
+            Err(ScopeError::Empty("team-a,".into()))
+        );
         assert_eq!(WatchScope::parse(","), Err(ScopeError::Empty(",".into())));
         let message = WatchScope::parse("Team-A").unwrap_err().to_string();
-        assert!(message.contains("\"Team-A\" is not a namespace name") && message.contains("RFC 1123"), "{message}");
+        assert!(
+            message.contains("\"Team-A\" is not a namespace name") && message.contains("RFC 1123"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -350,10 +406,19 @@ mod tests {
         assert!(push(&mut merge, 0, Apply(pod("a", "p1", "3")), &[]).is_empty());
         assert!(push(&mut merge, 1, InitApply(pod("b", "q1", "4")), &[]).is_empty());
         assert!(push(&mut merge, 0, Delete(pod("a", "p2", "5")), &[]).is_empty());
-        assert_eq!(push(&mut merge, 1, InitDone, &[]), ["Init", "InitApply a/p1@3", "InitApply b/q1@4", "InitDone"]);
+        assert_eq!(
+            push(&mut merge, 1, InitDone, &[]),
+            ["Init", "InitApply a/p1@3", "InitApply b/q1@4", "InitDone"]
+        );
         // Then events pass through.
-        assert_eq!(push(&mut merge, 1, Apply(pod("b", "q1", "6")), &[]), ["Apply b/q1@6"]);
-        assert_eq!(push(&mut merge, 0, Delete(pod("a", "p1", "7")), &[]), ["Delete a/p1@7"]);
+        assert_eq!(
+            push(&mut merge, 1, Apply(pod("b", "q1", "6")), &[]),
+            ["Apply b/q1@6"]
+        );
+        assert_eq!(
+            push(&mut merge, 0, Delete(pod("a", "p1", "7")), &[]),
+            ["Delete a/p1@7"]
+        );
     }
 
     #[test]
@@ -365,8 +430,14 @@ mod tests {
         push(&mut merge, 0, Init, &[]);
         push(&mut merge, 0, InitApply(pod("a", "new", "2")), &[]);
         push(&mut merge, 1, Init, &[]);
-        assert!(push(&mut merge, 1, InitDone, &[]).is_empty(), "namespace a is relisting");
-        assert_eq!(push(&mut merge, 0, InitDone, &[]), ["Init", "InitApply a/new@2", "InitDone"]);
+        assert!(
+            push(&mut merge, 1, InitDone, &[]).is_empty(),
+            "namespace a is relisting"
+        );
+        assert_eq!(
+            push(&mut merge, 0, InitDone, &[]),
+            ["Init", "InitApply a/new@2", "InitDone"]
+        );
     }
 
     #[test]
@@ -377,12 +448,29 @@ mod tests {
         }
         let cached_in_a = [pod("a", "kept", "1"), pod("a", "gone", "2")];
         assert!(push(&mut merge, 0, Init, &cached_in_a).is_empty());
-        assert!(push(&mut merge, 0, InitApply(pod("a", "kept", "3")), &cached_in_a).is_empty());
+        assert!(
+            push(
+                &mut merge,
+                0,
+                InitApply(pod("a", "kept", "3")),
+                &cached_in_a
+            )
+            .is_empty()
+        );
         assert!(push(&mut merge, 0, InitApply(pod("a", "new", "4")), &cached_in_a).is_empty());
         // Namespace b goes on meanwhile.
-        assert_eq!(push(&mut merge, 1, Apply(pod("b", "q", "5")), &[]), ["Apply b/q@5"]);
-        assert_eq!(push(&mut merge, 0, InitDone, &cached_in_a), ["Delete a/gone@2", "Apply a/kept@3", "Apply a/new@4"]);
-        assert_eq!(push(&mut merge, 0, Apply(pod("a", "new", "6")), &[]), ["Apply a/new@6"]);
+        assert_eq!(
+            push(&mut merge, 1, Apply(pod("b", "q", "5")), &[]),
+            ["Apply b/q@5"]
+        );
+        assert_eq!(
+            push(&mut merge, 0, InitDone, &cached_in_a),
+            ["Delete a/gone@2", "Apply a/kept@3", "Apply a/new@4"]
+        );
+        assert_eq!(
+            push(&mut merge, 0, Apply(pod("a", "new", "6")), &[]),
+            ["Apply a/new@6"]
+        );
     }
 
     /// The merged stream feeds a real reflector: the store is ready only once every namespace
@@ -392,11 +480,18 @@ mod tests {
         let (store, writer) = reflector::store::<Pod>();
         let (a, a_events) = mpsc::unbounded::<watcher::Event<Pod>>();
         let (b, b_events) = mpsc::unbounded::<watcher::Event<Pod>>();
-        let watchers = vec![a_events.map(|e| (0, Ok(e))).boxed(), b_events.map(|e| (1, Ok(e))).boxed()];
-        let mut merged = merge_watchers(vec!["a".into(), "b".into()], watchers, store.clone()).reflect(writer);
+        let watchers = vec![
+            a_events.map(|e| (0, Ok(e))).boxed(),
+            b_events.map(|e| (1, Ok(e))).boxed(),
+        ];
+        let mut merged =
+            merge_watchers(vec!["a".into(), "b".into()], watchers, store.clone()).reflect(writer);
         let names = |store: &Store<Pod>| {
-            let mut names: Vec<String> =
-                store.state().iter().map(|p| format!("{}/{}", p.namespace().unwrap(), p.name_any())).collect();
+            let mut names: Vec<String> = store
+                .state()
+                .iter()
+                .map(|p| format!("{}/{}", p.namespace().unwrap(), p.name_any()))
+                .collect();
             names.sort();
             names
         };
@@ -406,7 +501,10 @@ mod tests {
         for event in [Init, InitApply(pod("b", "q", "2"))] {
             b.unbounded_send(event).unwrap();
         }
-        assert!(merged.next().now_or_never().is_none(), "nothing before b has listed");
+        assert!(
+            merged.next().now_or_never().is_none(),
+            "nothing before b has listed"
+        );
         assert!(store.wait_until_ready().now_or_never().is_none());
         b.unbounded_send(InitDone).unwrap();
         for _ in 0..4 {

@@ -4,11 +4,11 @@
 //! `/.well-known/jwks.json`, like Kubernetes' own service-account issuer does. Tokens carry the
 //! key's RFC 7638 thumbprint as `kid`, so a gateway can hold several keys during a rotation.
 
-use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
-use jiff::Timestamp;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
+use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
+use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -58,13 +58,22 @@ impl Jwk {
         // RFC 7638: the required members, in lexicographic order, without whitespace.
         let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
-        Self { kty: "OKP", crv: "Ed25519", x, kid, alg: "EdDSA", use_: "sig" }
+        Self {
+            kty: "OKP",
+            crv: "Ed25519",
+            x,
+            kid,
+            alg: "EdDSA",
+            use_: "sig",
+        }
     }
 }
 
 impl std::fmt::Debug for TokenSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSigner").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("TokenSigner")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,17 +84,24 @@ impl TokenSigner {
         let key = EncodingKey::from_ed_pem(pem).map_err(TokenError::BadKey)?;
         let text = std::str::from_utf8(pem).map_err(|_| TokenError::BadPem("not UTF-8".into()))?;
         // The error's text never includes the key material.
-        let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|err| TokenError::BadPem(err.to_string()))?;
+        let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(text)
+            .map_err(|err| TokenError::BadPem(err.to_string()))?;
         let mut public = Jwk::ed25519(&signing.verifying_key().to_bytes());
         if let Some(kid) = &key_id {
             public.kid.clone_from(kid);
         }
-        Ok(Self { key, key_id: Some(public.kid.clone()), public })
+        Ok(Self {
+            key,
+            key_id: Some(public.kid.clone()),
+            public,
+        })
     }
 
     /// The public key, as published at `/.well-known/jwks.json`.
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: vec![self.public.clone()] }
+        JwkSet {
+            keys: vec![self.public.clone()],
+        }
     }
 
     /// Signs claims into a compact JWS.
@@ -97,7 +113,13 @@ impl TokenSigner {
 }
 
 /// The claims of one attempt's token: valid from `now` until `expires_at`.
-pub fn claims(account: &str, analysis_uid: &str, attempt: i32, now: Timestamp, expires_at: Timestamp) -> TokenClaims {
+pub fn claims(
+    account: &str,
+    analysis_uid: &str,
+    attempt: i32,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> TokenClaims {
     TokenClaims {
         iss: TOKEN_ISSUER.to_owned(),
         aud: TOKEN_AUDIENCE.to_owned(),
@@ -121,7 +143,10 @@ pub fn read_claims(account: &str, now: Timestamp) -> TokenClaims {
         account: account.to_owned(),
         analysis: String::new(),
         attempt: 0,
-        scope: vec![gitview_crds::wire::SCOPE_REPOSITORIES_READ.to_owned(), gitview_crds::wire::SCOPE_RUNS_READ.to_owned()],
+        scope: vec![
+            gitview_crds::wire::SCOPE_REPOSITORIES_READ.to_owned(),
+            gitview_crds::wire::SCOPE_RUNS_READ.to_owned(),
+        ],
         iat: now.as_second(),
         exp: now.as_second() + 300,
     }
@@ -137,8 +162,14 @@ pub(crate) mod tests {
     /// A fixed test key pair (PKCS#8 private PEM, SPKI public PEM).
     pub(crate) fn test_key_pair() -> (String, String) {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-        let private = key.to_pkcs8_pem(LineEnding::LF).expect("encodes").to_string();
-        let public = key.verifying_key().to_public_key_pem(LineEnding::LF).expect("encodes");
+        let private = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("encodes")
+            .to_string();
+        let public = key
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("encodes");
         (private, public)
     }
 
@@ -152,7 +183,9 @@ pub(crate) mod tests {
         let signer = TokenSigner::from_pem(private.as_bytes(), Some("k1".into())).unwrap();
         let now = Timestamp::now();
         let expiry = now + jiff::SignedDuration::from_secs(600);
-        let token = signer.sign(&claims("team-a", "uid-1", 2, now, expiry)).unwrap();
+        let token = signer
+            .sign(&claims("team-a", "uid-1", 2, now, expiry))
+            .unwrap();
 
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[TOKEN_AUDIENCE]);
@@ -165,7 +198,15 @@ pub(crate) mod tests {
         .unwrap();
         assert_eq!(decoded.header.kid.as_deref(), Some("k1"));
         let c = decoded.claims;
-        assert_eq!((c.account.as_str(), c.analysis.as_str(), c.sub.as_str(), c.attempt), ("team-a", "uid-1", "uid-1", 2));
+        assert_eq!(
+            (
+                c.account.as_str(),
+                c.analysis.as_str(),
+                c.sub.as_str(),
+                c.attempt
+            ),
+            ("team-a", "uid-1", "uid-1", 2)
+        );
         assert_eq!(c.scope, [SCOPE_ANALYSIS_WRITE]);
         assert_eq!(c.exp - c.iat, 600);
     }
@@ -174,18 +215,42 @@ pub(crate) mod tests {
     fn expired_tokens_and_other_keys_are_rejected() {
         let (private, public) = test_key_pair();
         let signer = TokenSigner::from_pem(private.as_bytes(), None).unwrap();
-        let token = signer.sign(&claims("a", "u", 1, at(1_000), at(2_000))).unwrap();
+        let token = signer
+            .sign(&claims("a", "u", 1, at(1_000), at(2_000)))
+            .unwrap();
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[TOKEN_AUDIENCE]);
         let key = DecodingKey::from_ed_pem(public.as_bytes()).unwrap();
         let err = jsonwebtoken::decode::<TokenClaims>(&token, &key, &validation).unwrap_err();
-        assert_eq!(*err.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature);
+        assert_eq!(
+            *err.kind(),
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature
+        );
 
         let other = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
-        let other_public = other.verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
-        let fresh = signer.sign(&claims("a", "u", 1, Timestamp::now(), Timestamp::now() + jiff::SignedDuration::from_secs(60))).unwrap();
-        let err = jsonwebtoken::decode::<TokenClaims>(&fresh, &DecodingKey::from_ed_pem(other_public.as_bytes()).unwrap(), &validation).unwrap_err();
-        assert_eq!(*err.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature);
+        let other_public = other
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let fresh = signer
+            .sign(&claims(
+                "a",
+                "u",
+                1,
+                Timestamp::now(),
+                Timestamp::now() + jiff::SignedDuration::from_secs(60),
+            ))
+            .unwrap();
+        let err = jsonwebtoken::decode::<TokenClaims>(
+            &fresh,
+            &DecodingKey::from_ed_pem(other_public.as_bytes()).unwrap(),
+            &validation,
+        )
+        .unwrap_err();
+        assert_eq!(
+            *err.kind(),
+            jsonwebtoken::errors::ErrorKind::InvalidSignature
+        );
     }
 
     #[test]
@@ -196,12 +261,28 @@ pub(crate) mod tests {
         let jwk: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
         let key = &jwk.keys[0];
         let now = Timestamp::now();
-        let token = signer.sign(&claims("a", "u", 1, now, now + jiff::SignedDuration::from_secs(60))).unwrap();
-        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid, key.common.key_id, "kid names the published key");
+        let token = signer
+            .sign(&claims(
+                "a",
+                "u",
+                1,
+                now,
+                now + jiff::SignedDuration::from_secs(60),
+            ))
+            .unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid,
+            key.common.key_id,
+            "kid names the published key"
+        );
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[TOKEN_AUDIENCE]);
-        let decoded =
-            jsonwebtoken::decode::<TokenClaims>(&token, &DecodingKey::from_jwk(key).unwrap(), &validation).unwrap();
+        let decoded = jsonwebtoken::decode::<TokenClaims>(
+            &token,
+            &DecodingKey::from_jwk(key).unwrap(),
+            &validation,
+        )
+        .unwrap();
         assert_eq!(decoded.claims.account, "a");
         // The same key as the PEM form, and nothing private in the document.
         let pem_key = DecodingKey::from_ed_pem(public.as_bytes()).unwrap();
@@ -209,14 +290,29 @@ pub(crate) mod tests {
         assert_eq!(jwks["keys"][0]["kty"], "OKP");
         assert!(jwks["keys"][0].get("d").is_none());
         // RFC 8037 appendix A.3: the thumbprint of its example key.
-        let rfc = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
-        assert_eq!(Jwk::ed25519(&rfc.try_into().unwrap()).kid, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        let rfc = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
+        assert_eq!(
+            Jwk::ed25519(&rfc.try_into().unwrap()).kid,
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]
     fn a_non_ed25519_key_is_a_clear_error() {
-        let err = TokenSigner::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", None).unwrap_err();
+        let err = TokenSigner::from_pem(
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            None,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("Ed25519"), "{err}");
-        assert!(!format!("{:?}", TokenSigner::from_pem(test_key_pair().0.as_bytes(), None).unwrap()).contains("PRIVATE"));
+        assert!(
+            !format!(
+                "{:?}",
+                TokenSigner::from_pem(test_key_pair().0.as_bytes(), None).unwrap()
+            )
+            .contains("PRIVATE")
+        );
     }
 }

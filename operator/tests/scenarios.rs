@@ -19,12 +19,12 @@ use http_body_util::BodyExt;
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::Client;
 use kube::api::{Api, PartialObjectMeta};
 use kube::client::Body;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
-use kube::Client;
 use serde_json::{Value, json};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -55,19 +55,30 @@ impl Call {
             Self::GetNamespace => method == Method::GET && path == ns,
             Self::GetPod => method == Method::GET && path.starts_with(&format!("{ns}/pods/")),
             Self::CreateSecret => method == Method::POST && path == format!("{ns}/secrets"),
-            Self::CreatePod | Self::RefusePod => method == Method::POST && path == format!("{ns}/pods"),
-            Self::PatchStatus => method == Method::PATCH && path.starts_with(&analyses) && path.ends_with("/status"),
-            Self::DeleteSecret => method == Method::DELETE && path.starts_with(&format!("{ns}/secrets/")),
+            Self::CreatePod | Self::RefusePod => {
+                method == Method::POST && path == format!("{ns}/pods")
+            }
+            Self::PatchStatus => {
+                method == Method::PATCH && path.starts_with(&analyses) && path.ends_with("/status")
+            }
+            Self::DeleteSecret => {
+                method == Method::DELETE && path.starts_with(&format!("{ns}/secrets/"))
+            }
             Self::ReleasePod => method == Method::PATCH && path.starts_with(&format!("{ns}/pods/")),
             Self::DeletePod => method == Method::DELETE && path.starts_with(&format!("{ns}/pods/")),
             Self::DeleteAnalysis => method == Method::DELETE && path.starts_with(&analyses),
-            Self::Event => path.starts_with(&format!("/apis/events.k8s.io/v1/namespaces/{NAMESPACE}/events")),
+            Self::Event => path.starts_with(&format!(
+                "/apis/events.k8s.io/v1/namespaces/{NAMESPACE}/events"
+            )),
         }
     }
 }
 
 fn respond(status: StatusCode, body: &Value) -> Response<Body> {
-    Response::builder().status(status).body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
+    Response::builder()
+        .status(status)
+        .body(Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap()
 }
 
 fn not_found() -> Value {
@@ -89,7 +100,9 @@ struct Scenario {
 }
 
 fn signer() -> TokenSigner {
-    let pem = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]).to_pkcs8_pem(LineEnding::LF).unwrap();
+    let pem = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32])
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap();
     TokenSigner::from_pem(pem.as_bytes(), None).unwrap()
 }
 
@@ -104,7 +117,11 @@ impl Scenario {
             pods,
             secrets,
             profiles,
-            stores: Stores { pods: pods_store, secrets: secrets_store, profiles: profiles_store },
+            stores: Stores {
+                pods: pods_store,
+                secrets: secrets_store,
+                profiles: profiles_store,
+            },
             now: Arc::new(Mutex::new(at(0))),
             server_pods: vec![],
             last_requeue: None,
@@ -118,19 +135,29 @@ impl Scenario {
     }
 
     fn without_profile(&mut self) -> &mut Self {
-        self.profiles.apply_watcher_event(&watcher::Event::Delete(profile()));
+        self.profiles
+            .apply_watcher_event(&watcher::Event::Delete(profile()));
         self
     }
 
     fn with_profile(&mut self) -> &mut Self {
-        self.profiles.apply_watcher_event(&watcher::Event::Apply(profile()));
+        self.profiles
+            .apply_watcher_event(&watcher::Event::Apply(profile()));
         self
     }
 
     /// Changes runner pod `attempt` as the kubelet would, in the cache and on the server.
     fn pod(&mut self, attempt: i32, change: impl FnOnce(Pod) -> Pod) -> &mut Self {
-        let name = gitview_operator::analysis::build::attempt_name("demo", self.analysis.metadata.uid.as_deref().unwrap(), attempt);
-        let index = self.server_pods.iter().position(|p| p.metadata.name.as_deref() == Some(name.as_str())).expect("pod exists");
+        let name = gitview_operator::analysis::build::attempt_name(
+            "demo",
+            self.analysis.metadata.uid.as_deref().unwrap(),
+            attempt,
+        );
+        let index = self
+            .server_pods
+            .iter()
+            .position(|p| p.metadata.name.as_deref() == Some(name.as_str()))
+            .expect("pod exists");
         let pod = change(self.server_pods[index].clone());
         self.server_pods[index] = pod.clone();
         self.pods.apply_watcher_event(&watcher::Event::Apply(pod));
@@ -139,9 +166,19 @@ impl Scenario {
 
     /// A pod removed from the cache and the server (force-deleted).
     fn pod_vanishes(&mut self, attempt: i32) -> &mut Self {
-        let name = gitview_operator::analysis::build::attempt_name("demo", self.analysis.metadata.uid.as_deref().unwrap(), attempt);
-        let pod = self.server_pods.iter().find(|p| p.metadata.name.as_deref() == Some(name.as_str())).unwrap().clone();
-        self.server_pods.retain(|p| p.metadata.name.as_deref() != Some(name.as_str()));
+        let name = gitview_operator::analysis::build::attempt_name(
+            "demo",
+            self.analysis.metadata.uid.as_deref().unwrap(),
+            attempt,
+        );
+        let pod = self
+            .server_pods
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(name.as_str()))
+            .unwrap()
+            .clone();
+        self.server_pods
+            .retain(|p| p.metadata.name.as_deref() != Some(name.as_str()));
         self.pods.apply_watcher_event(&watcher::Event::Delete(pod));
         self
     }
@@ -163,18 +200,35 @@ impl Scenario {
             client: client.clone(),
             settings: Settings::default(),
             signer: signer(),
-            recorder: Recorder::new(client, Reporter { controller: "gitview-operator".into(), instance: None }),
+            recorder: Recorder::new(
+                client,
+                Reporter {
+                    controller: "gitview-operator".into(),
+                    instance: None,
+                },
+            ),
             metrics: self.metrics.clone(),
             stores: self.stores.clone(),
             clock: Arc::new(move || *now.lock().unwrap()),
             gateway: None,
         });
-        let server = tokio::spawn(serve(handle, calls.to_vec(), self.server_pods.clone(), self.analysis.clone()));
-        let action = tokio::time::timeout(Duration::from_secs(10), reconcile(Arc::new(self.analysis.clone()), ctx))
+        let server = tokio::spawn(serve(
+            handle,
+            calls.to_vec(),
+            self.server_pods.clone(),
+            self.analysis.clone(),
+        ));
+        let action = tokio::time::timeout(
+            Duration::from_secs(10),
+            reconcile(Arc::new(self.analysis.clone()), ctx),
+        )
+        .await
+        .expect("reconcile finishes")
+        .expect("reconcile succeeds");
+        let effects = tokio::time::timeout(Duration::from_secs(10), server)
             .await
-            .expect("reconcile finishes")
-            .expect("reconcile succeeds");
-        let effects = tokio::time::timeout(Duration::from_secs(10), server).await.expect("server finishes").unwrap();
+            .expect("server finishes")
+            .unwrap();
         self.last_requeue = requeue_of(&action);
         for effect in effects {
             match effect {
@@ -186,15 +240,27 @@ impl Scenario {
                     self.pods.apply_watcher_event(&watcher::Event::Apply(*pod));
                 }
                 Effect::Secret(secret) => {
-                    let meta = PartialObjectMeta::<Secret> { metadata: secret.metadata, ..Default::default() };
-                    self.secrets.apply_watcher_event(&watcher::Event::Apply(meta));
+                    let meta = PartialObjectMeta::<Secret> {
+                        metadata: secret.metadata,
+                        ..Default::default()
+                    };
+                    self.secrets
+                        .apply_watcher_event(&watcher::Event::Apply(meta));
                 }
                 Effect::SecretDeleted(name) => {
-                    let meta = PartialObjectMeta::<Secret> { metadata: named_in(&name), ..Default::default() };
-                    self.secrets.apply_watcher_event(&watcher::Event::Delete(meta));
+                    let meta = PartialObjectMeta::<Secret> {
+                        metadata: named_in(&name),
+                        ..Default::default()
+                    };
+                    self.secrets
+                        .apply_watcher_event(&watcher::Event::Delete(meta));
                 }
                 Effect::PodReleased(name) | Effect::PodDeleted(name) => {
-                    if let Some(pod) = self.server_pods.iter_mut().find(|p| p.metadata.name.as_deref() == Some(name.as_str())) {
+                    if let Some(pod) = self
+                        .server_pods
+                        .iter_mut()
+                        .find(|p| p.metadata.name.as_deref() == Some(name.as_str()))
+                    {
                         pod.metadata.finalizers = None;
                         let pod = pod.clone();
                         self.pods.apply_watcher_event(&watcher::Event::Apply(pod));
@@ -215,7 +281,11 @@ fn named_in(name: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Objec
 /// The requeue of a controller action, read from its Debug form (kube keeps it private).
 fn requeue_of(action: &kube::runtime::controller::Action) -> Option<Duration> {
     let text = format!("{action:?}");
-    let inner = text.split("requeue_after: Some(").nth(1)?.split(')').next()?;
+    let inner = text
+        .split("requeue_after: Some(")
+        .nth(1)?
+        .split(')')
+        .next()?;
     let (number, unit) = inner.split_at(inner.find(|c: char| c.is_alphabetic())?);
     let value: f64 = number.parse().ok()?;
     Some(match unit {
@@ -238,19 +308,40 @@ enum Effect {
     PodDeleted(String),
 }
 
-async fn serve(mut handle: Handle, calls: Vec<Call>, pods: Vec<Pod>, analysis: Analysis) -> Vec<Effect> {
+async fn serve(
+    mut handle: Handle,
+    calls: Vec<Call>,
+    pods: Vec<Pod>,
+    analysis: Analysis,
+) -> Vec<Effect> {
     let mut effects = vec![];
     for (i, call) in calls.iter().enumerate() {
-        let (request, send) = handle.next_request().await.unwrap_or_else(|| panic!("expected call {i} {call:?}, but none came"));
+        let (request, send) = handle
+            .next_request()
+            .await
+            .unwrap_or_else(|| panic!("expected call {i} {call:?}, but none came"));
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        assert!(call.matches(&method, &path), "call {i}: expected {call:?}, got {method} {path}");
+        assert!(
+            call.matches(&method, &path),
+            "call {i}: expected {call:?}, got {method} {path}"
+        );
         let body = request.into_body().collect().await.unwrap().to_bytes();
-        let json: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+        let json: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
         let last = path.rsplit('/').next().unwrap_or_default().to_owned();
         let response = match call {
-            GetNamespace => respond(StatusCode::OK, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": namespace_labels()}})),
-            GetPod => match pods.iter().find(|p| p.metadata.name.as_deref() == Some(last.as_str())) {
+            GetNamespace => respond(
+                StatusCode::OK,
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": namespace_labels()}}),
+            ),
+            GetPod => match pods
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some(last.as_str()))
+            {
                 Some(pod) => respond(StatusCode::OK, &serde_json::to_value(pod).unwrap()),
                 None => respond(StatusCode::NOT_FOUND, &not_found()),
             },
@@ -266,9 +357,17 @@ async fn serve(mut handle: Handle, calls: Vec<Call>, pods: Vec<Pod>, analysis: A
                 respond(StatusCode::CREATED, &serde_json::to_value(pod).unwrap())
             }
             RefusePod => {
-                let name = json["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-                let message = format!("pods \"{name}\" is forbidden: maximum memory usage per Container is 64Mi, but limit is 128Mi");
-                respond(StatusCode::FORBIDDEN, &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": message}))
+                let name = json["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let message = format!(
+                    "pods \"{name}\" is forbidden: maximum memory usage per Container is 64Mi, but limit is 128Mi"
+                );
+                respond(
+                    StatusCode::FORBIDDEN,
+                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": message}),
+                )
             }
             PatchStatus => {
                 effects.push(Effect::Status(json["status"].clone()));
@@ -278,23 +377,45 @@ async fn serve(mut handle: Handle, calls: Vec<Call>, pods: Vec<Pod>, analysis: A
             }
             DeleteSecret => {
                 effects.push(Effect::SecretDeleted(last));
-                respond(StatusCode::OK, &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}))
+                respond(
+                    StatusCode::OK,
+                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+                )
             }
             ReleasePod => {
-                assert_eq!(json["metadata"]["finalizers"], json!([]), "only our finalizer is removed");
-                assert!(json["metadata"]["resourceVersion"].is_string(), "the release is a compare-and-swap");
-                let pod = pods.iter().find(|p| p.metadata.name.as_deref() == Some(last.as_str())).unwrap();
+                assert_eq!(
+                    json["metadata"]["finalizers"],
+                    json!([]),
+                    "only our finalizer is removed"
+                );
+                assert!(
+                    json["metadata"]["resourceVersion"].is_string(),
+                    "the release is a compare-and-swap"
+                );
+                let pod = pods
+                    .iter()
+                    .find(|p| p.metadata.name.as_deref() == Some(last.as_str()))
+                    .unwrap();
                 effects.push(Effect::PodReleased(last));
                 respond(StatusCode::OK, &serde_json::to_value(pod).unwrap())
             }
             DeletePod => {
-                let pod = pods.iter().find(|p| p.metadata.name.as_deref() == Some(last.as_str())).unwrap();
+                let pod = pods
+                    .iter()
+                    .find(|p| p.metadata.name.as_deref() == Some(last.as_str()))
+                    .unwrap();
                 effects.push(Effect::PodDeleted(last));
                 respond(StatusCode::OK, &serde_json::to_value(pod).unwrap())
             }
             DeleteAnalysis => {
-                assert!(json["preconditions"]["uid"].is_string(), "deletes only this incarnation");
-                respond(StatusCode::OK, &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}))
+                assert!(
+                    json["preconditions"]["uid"].is_string(),
+                    "deletes only this incarnation"
+                );
+                respond(
+                    StatusCode::OK,
+                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+                )
             }
             Event => respond(StatusCode::CREATED, &json),
         };
@@ -313,14 +434,21 @@ async fn first_reconcile_creates_the_secret_then_the_pod_then_writes_status() {
     assert_eq!(s.phase(), Some(AnalysisPhase::Pending));
     assert_eq!(s.status().attempts.len(), 1);
     assert_eq!(s.server_pods.len(), 1);
-    assert!(s.metrics.render(None).contains("analysis_pod_creation_latency_seconds_count 1"));
+    assert!(
+        s.metrics
+            .render(None)
+            .contains("analysis_pod_creation_latency_seconds_count 1")
+    );
 }
 
 #[tokio::test]
 async fn a_running_pod_is_one_status_write() {
     let mut s = Scenario::new(analysis("demo"));
     s.reconcile(&START).await;
-    s.pod(1, PodFixture::running).at(5).reconcile(&[PatchStatus]).await;
+    s.pod(1, PodFixture::running)
+        .at(5)
+        .reconcile(&[PatchStatus])
+        .await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Running));
     // Nothing changed: no write at all.
     s.at(6).reconcile(&[]).await;
@@ -331,7 +459,8 @@ async fn a_succeeded_pod_records_then_deletes_the_secret_and_releases_the_pod() 
     let mut s = Scenario::new(analysis("demo"));
     s.reconcile(&START).await;
     s.pod(1, |p| p.succeeded_with(&outcome_line(7))).at(61);
-    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event]).await;
+    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event])
+        .await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Succeeded));
     assert_eq!(s.status().result.as_ref().unwrap().commits_analyzed, 7);
     assert_eq!(s.last_requeue, None);
@@ -343,9 +472,14 @@ async fn a_failed_pod_is_retried_after_the_backoff_by_requeueing() {
     let mut s = Scenario::new(analysis("demo"));
     s.reconcile(&START).await;
     s.pod(1, |p| p.failed_with(1, "network down")).at(61);
-    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event]).await;
+    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event])
+        .await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Retrying));
-    assert_eq!(s.last_requeue, Some(Duration::from_secs(10)), "end 60 rounded up to 61, + 10 s");
+    assert_eq!(
+        s.last_requeue,
+        Some(Duration::from_secs(10)),
+        "end 60 rounded up to 61, + 10 s"
+    );
     s.at(71).reconcile(&START).await;
     assert_eq!(s.status().attempts.len(), 2);
     assert_eq!(s.server_pods.len(), 2);
@@ -356,7 +490,8 @@ async fn retries_exhausted_ends_failed() {
     let mut s = Scenario::new(analysis("demo").with_spec(json!({"retryPolicy": {"limit": 0}})));
     s.reconcile(&START).await;
     s.pod(1, |p| p.failed_with(1, "boom")).at(61);
-    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event, Event]).await;
+    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event, Event])
+        .await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Failed));
     assert_eq!(s.last_requeue, None);
 }
@@ -366,7 +501,8 @@ async fn invalid_input_is_not_retried() {
     let mut s = Scenario::new(analysis("demo"));
     s.reconcile(&START).await;
     s.pod(1, |p| p.failed_with(2, "unknown ref")).at(61);
-    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event, Event]).await;
+    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event, Event])
+        .await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Failed));
     assert_eq!(s.status().attempts.len(), 1);
 }
@@ -375,11 +511,14 @@ async fn invalid_input_is_not_retried() {
 async fn a_pod_deleted_by_someone_else_is_looked_up_then_recorded() {
     let mut s = Scenario::new(analysis("demo"));
     s.reconcile(&START).await;
-    s.pod(1, PodFixture::running).reconcile(&[PatchStatus]).await;
+    s.pod(1, PodFixture::running)
+        .reconcile(&[PatchStatus])
+        .await;
     // Force-deleted without our finalizer: gone from the cache; the operator checks the API
     // server before concluding it is gone.
     s.pod_vanishes(1).at(20);
-    s.reconcile(&[GetPod, PatchStatus, DeleteSecret, Event, Event]).await;
+    s.reconcile(&[GetPod, PatchStatus, DeleteSecret, Event, Event])
+        .await;
     assert_eq!(s.status().attempts[0].reason.as_deref(), Some("PodMissing"));
     assert_eq!(s.phase(), Some(AnalysisPhase::Retrying));
 }
@@ -389,9 +528,13 @@ async fn deadline_exceeded_is_recorded_and_not_retried_by_default() {
     let mut s = Scenario::new(analysis("demo"));
     s.reconcile(&START).await;
     s.pod(1, PodFixture::deadline_exceeded).at(3700);
-    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event, Event]).await;
+    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event, Event])
+        .await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Failed));
-    assert_eq!(s.status().attempts[0].reason.as_deref(), Some("DeadlineExceeded"));
+    assert_eq!(
+        s.status().attempts[0].reason.as_deref(),
+        Some("DeadlineExceeded")
+    );
 }
 
 #[tokio::test]
@@ -399,7 +542,8 @@ async fn ttl_cleanup_resources_deletes_pods_and_keeps_the_analysis() {
     let mut s = Scenario::new(analysis("demo").with_spec(json!({"ttlSecondsAfterFinished": 30})));
     s.reconcile(&START).await;
     s.pod(1, |p| p.succeeded_with(&outcome_line(1))).at(61);
-    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event]).await;
+    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event])
+        .await;
     assert_eq!(s.last_requeue, Some(Duration::from_secs(29)));
     s.at(90).reconcile(&[DeletePod, Event]).await;
 }
@@ -410,7 +554,8 @@ async fn ttl_delete_analysis_deletes_it_with_a_uid_precondition() {
     let mut s = Scenario::new(analysis("demo").with_spec(spec));
     s.reconcile(&START).await;
     s.pod(1, |p| p.succeeded_with(&outcome_line(1))).at(61);
-    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event]).await;
+    s.reconcile(&[PatchStatus, DeleteSecret, ReleasePod, Event, Event])
+        .await;
     s.at(90).reconcile(&[DeleteAnalysis, Event]).await;
 }
 
@@ -426,23 +571,53 @@ async fn a_missing_profile_writes_a_stalled_status_and_waits_for_a_watch() {
 
 #[tokio::test]
 async fn a_refused_pod_deletes_its_secret_stalls_the_analysis_and_is_not_retried() {
-    let mut s = Scenario::new(analysis("demo").with_spec(json!({"resources": {"limits": {"memory": "128Mi"}}})));
+    let mut s = Scenario::new(
+        analysis("demo").with_spec(json!({"resources": {"limits": {"memory": "128Mi"}}})),
+    );
     // The Secret, the refused pod, the Secret deleted again (no signed token left behind), the
     // status saying why, one Warning.
-    s.reconcile(&[GetNamespace, CreateSecret, RefusePod, DeleteSecret, PatchStatus, Event]).await;
+    s.reconcile(&[
+        GetNamespace,
+        CreateSecret,
+        RefusePod,
+        DeleteSecret,
+        PatchStatus,
+        Event,
+    ])
+    .await;
     assert_eq!(s.phase(), Some(AnalysisPhase::Pending));
     assert!(s.status().attempts.is_empty());
-    let stalled = s.status().conditions.iter().find(|c| c.type_ == "Stalled").unwrap();
-    assert_eq!((stalled.status.as_str(), stalled.reason.as_str()), ("True", "CreateRejected"));
-    assert!(stalled.message.contains("maximum memory usage per Container is 64Mi"), "{}", stalled.message);
+    let stalled = s
+        .status()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap();
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_str()),
+        ("True", "CreateRejected")
+    );
+    assert!(
+        stalled
+            .message
+            .contains("maximum memory usage per Container is 64Mi"),
+        "{}",
+        stalled.message
+    );
     assert_eq!(s.last_requeue, None, "no retry loop");
-    assert!(s.stores.secrets.state().is_empty(), "the run Secret is gone");
+    assert!(
+        s.stores.secrets.state().is_empty(),
+        "the run Secret is gone"
+    );
     assert!(s.server_pods.is_empty());
     // The reconcile its status write brings, and any later one, makes no request at all.
     s.at(5).reconcile(&[]).await;
     s.at(600).reconcile(&[]).await;
     // A new generation of the spec starts the attempt.
-    s.analysis = s.analysis.clone().with_spec(json!({"resources": {"limits": {"memory": "32Mi"}}}));
+    s.analysis = s
+        .analysis
+        .clone()
+        .with_spec(json!({"resources": {"limits": {"memory": "32Mi"}}}));
     s.analysis.metadata.generation = Some(2);
     s.at(700).reconcile(&START).await;
     assert_eq!(s.status().attempts.len(), 1);
@@ -458,16 +633,25 @@ async fn losing_the_lease_stops_the_work() {
         renew_deadline: Duration::from_secs(10),
         retry_period: Duration::from_millis(10),
     };
-    let lock = LeaseLock::new(Api::<Lease>::namespaced(client, "gitview-system"), "leader", "replica-a", timing);
+    let lock = LeaseLock::new(
+        Api::<Lease>::namespaced(client, "gitview-system"),
+        "leader",
+        "replica-a",
+        timing,
+    );
     let server = tokio::spawn(async move {
         let path = "/apis/coordination.k8s.io/v1/namespaces/gitview-system/leases";
         // Acquire: no lease yet, so create one.
         let (req, send) = handle.next_request().await.unwrap();
-        assert_eq!((req.method(), req.uri().path()), (&Method::GET, &*format!("{path}/leader")));
+        assert_eq!(
+            (req.method(), req.uri().path()),
+            (&Method::GET, &*format!("{path}/leader"))
+        );
         send.send_response(respond(StatusCode::NOT_FOUND, &not_found()));
         let (req, send) = handle.next_request().await.unwrap();
         assert_eq!((req.method(), req.uri().path()), (&Method::POST, path));
-        let body: Value = serde_json::from_slice(&req.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let body: Value =
+            serde_json::from_slice(&req.into_body().collect().await.unwrap().to_bytes()).unwrap();
         assert_eq!(body["spec"]["holderIdentity"], "replica-a");
         send.send_response(respond(StatusCode::CREATED, &body));
         // Renew: another replica took the lease in between.
@@ -482,11 +666,18 @@ async fn losing_the_lease_stops_the_work() {
     let seen = changes.clone();
     let result = tokio::time::timeout(
         Duration::from_secs(10),
-        run_while_leader(&lock, move |leading| seen.lock().unwrap().push(leading), std::future::pending::<()>()),
+        run_while_leader(
+            &lock,
+            move |leading| seen.lock().unwrap().push(leading),
+            std::future::pending::<()>(),
+        ),
     )
     .await
     .expect("leadership loss ends the work");
-    assert!(matches!(result, Err(gitview_operator::Error::LeadershipLost)));
+    assert!(matches!(
+        result,
+        Err(gitview_operator::Error::LeadershipLost)
+    ));
     assert_eq!(*changes.lock().unwrap(), [true, false]);
     server.await.unwrap();
 }
@@ -494,7 +685,12 @@ async fn losing_the_lease_stops_the_work() {
 #[tokio::test]
 async fn a_fresh_lease_held_by_another_replica_is_not_taken() {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let lock = LeaseLock::new(Api::<Lease>::namespaced(Client::new(service, "default"), "gitview-system"), "leader", "replica-a", Timing::default());
+    let lock = LeaseLock::new(
+        Api::<Lease>::namespaced(Client::new(service, "default"), "gitview-system"),
+        "leader",
+        "replica-a",
+        Timing::default(),
+    );
     let server = tokio::spawn(async move {
         let (_, send) = handle.next_request().await.unwrap();
         let held = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",

@@ -38,7 +38,13 @@ const NAMESPACE: &str = "bench";
 
 fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -49,13 +55,27 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn start_operator(dir: &Path, plane: &ControlPlane, key: &Path, port: u16) -> anyhow::Result<Child> {
+fn start_operator(
+    dir: &Path,
+    plane: &ControlPlane,
+    key: &Path,
+    port: u16,
+) -> anyhow::Result<Child> {
     let log = std::fs::File::create(plane.dir().join(format!("operator-{port}.log")))?;
     Ok(Command::new("setpriv")
         .args(["--pdeathsig", "KILL", "--"])
         .arg(dir.join("gitview-operator"))
-        .args(["--signing-key-file", &key.display().to_string(), "--leader-election=false"])
-        .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "--concurrency", "32"])
+        .args([
+            "--signing-key-file",
+            &key.display().to_string(),
+            "--leader-election=false",
+        ])
+        .args([
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+            "--concurrency",
+            "32",
+        ])
         .env("KUBECONFIG", &plane.kubeconfig)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -67,24 +87,43 @@ fn start_operator(dir: &Path, plane: &ControlPlane, key: &Path, port: u16) -> an
 fn metric(port: u16, name: &str) -> Option<f64> {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
-    text.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).reduce(|a, b| a + b)
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .reduce(|a, b| a + b)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let burst: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
-    let finished_total: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10_000);
-    let here = std::env::current_exe()?.parent().context("binary dir")?.to_owned();
+    let finished_total: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
+    let here = std::env::current_exe()?
+        .parent()
+        .context("binary dir")?
+        .to_owned();
     for binary in ["gitview-operator", "gitview-runner"] {
         if !here.join(binary).exists() {
-            bail!("{} missing: cargo build --release -p gitview-operator -p gitview-runner -p gitview-e2e", here.join(binary).display());
+            bail!(
+                "{} missing: cargo build --release -p gitview-operator -p gitview-runner -p gitview-e2e",
+                here.join(binary).display()
+            );
         }
     }
-    let bin = PathBuf::from(std::env::var("GITVIEW_CONTROLPLANE_BIN").context("set GITVIEW_CONTROLPLANE_BIN")?);
+    let bin = PathBuf::from(
+        std::env::var("GITVIEW_CONTROLPLANE_BIN").context("set GITVIEW_CONTROLPLANE_BIN")?,
+    );
     let plane = ControlPlane::start(&bin).await?;
     let client = plane.client().await?;
     let kubectl = |args: &[&str]| -> anyhow::Result<()> {
@@ -94,20 +133,40 @@ async fn main() -> anyhow::Result<()> {
         }
         Ok(())
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("repo root")?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("repo root")?;
     kubectl(&["apply", "-f", &root.join("crds/yaml").display().to_string()])?;
-    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd/analyses.gitview.dev", "crd/analysisprofiles.gitview.dev"])?;
+    kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/analyses.gitview.dev",
+        "crd/analysisprofiles.gitview.dev",
+    ])?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces.create(&PostParams::default(), &serde_json::from_value(serde_json::json!({"metadata": {"name": NAMESPACE}}))?).await?;
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": NAMESPACE}}))?,
+        )
+        .await?;
     let profile = "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {name: bench}\nspec: {runner: {image: bench/gitview-runner:1}}\n";
-    let mut apply = plane.kubectl().args(["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn()?;
+    let mut apply = plane
+        .kubectl()
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
     std::io::Write::write_all(apply.stdin.as_mut().context("stdin")?, profile.as_bytes())?;
     drop(apply.stdin.take());
     if !apply.wait()?.success() {
         bail!("cannot apply the profile");
     }
 
-    let work = tempfile::Builder::new().prefix("gitview-bench-").tempdir()?;
+    let work = tempfile::Builder::new()
+        .prefix("gitview-bench-")
+        .tempdir()?;
     let agent = NodeAgent::start(
         client.clone(),
         AgentConfig {
@@ -119,11 +178,16 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let key = work.path().join("signing.pem");
-    let status = Command::new("openssl").args(["genpkey", "-algorithm", "ed25519", "-out"]).arg(&key).status()?;
+    let status = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .status()?;
     if !status.success() {
         bail!("openssl genpkey failed");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut operator = start_operator(&here, &plane, &key, port)?;
     let ready_deadline = Instant::now() + Duration::from_secs(60);
     while metric(port, "gitview_operator_leader").is_none_or(|v| v < 1.0) {
@@ -138,10 +202,21 @@ async fn main() -> anyhow::Result<()> {
     let seen_writer = seen.clone();
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     let watch = tokio::spawn(async move {
-        let mut stream = watcher(pods, watcher::Config::default()).applied_objects().boxed();
+        let mut stream = watcher(pods, watcher::Config::default())
+            .applied_objects()
+            .boxed();
         while let Ok(Some(pod)) = stream.try_next().await {
-            if let Some(name) = pod.metadata.labels.as_ref().and_then(|l| l.get(labels::ANALYSIS)) {
-                seen_writer.lock().expect("not poisoned").entry(name.clone()).or_insert_with(Instant::now);
+            if let Some(name) = pod
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(labels::ANALYSIS))
+            {
+                seen_writer
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(name.clone())
+                    .or_insert_with(Instant::now);
             }
         }
     });
@@ -163,7 +238,10 @@ async fn main() -> anyhow::Result<()> {
             let an = make(i);
             async move {
                 let name = an.metadata.name.clone().unwrap_or_default();
-                analyses.create(&PostParams::default(), &an).await.map(|_| (name, Instant::now()))
+                analyses
+                    .create(&PostParams::default(), &an)
+                    .await
+                    .map(|_| (name, Instant::now()))
             }
         })
         .buffer_unordered(64)
@@ -181,8 +259,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let all_pods = start.elapsed();
     let seen_map = seen.lock().expect("not poisoned").clone();
-    let mut latencies: Vec<Duration> =
-        created.iter().filter_map(|(name, at)| seen_map.get(name).map(|s| s.saturating_duration_since(*at))).collect();
+    let mut latencies: Vec<Duration> = created
+        .iter()
+        .filter_map(|(name, at)| seen_map.get(name).map(|s| s.saturating_duration_since(*at)))
+        .collect();
     latencies.sort();
     let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
 
@@ -194,11 +274,19 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .items
             .iter()
-            .filter(|a| a.status.as_ref().and_then(|s| s.phase).is_some_and(|p| p.is_finished()))
+            .filter(|a| {
+                a.status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .is_some_and(|p| p.is_finished())
+            })
             .count();
         peak = peak.max(rss_kib(operator.id(), "VmHWM:").unwrap_or(0));
         if done >= burst || Instant::now() > finish_deadline {
-            eprintln!("bench: {done}/{burst} finished after {:.1}s", start.elapsed().as_secs_f64());
+            eprintln!(
+                "bench: {done}/{burst} finished after {:.1}s",
+                start.elapsed().as_secs_f64()
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -208,7 +296,10 @@ async fn main() -> anyhow::Result<()> {
     // 10,000 finished Analyses: stop the operator, add finished ones, restart, let it settle.
     let _ = operator.kill();
     let _ = operator.wait();
-    eprintln!("bench: adding {} finished Analyses", finished_total.saturating_sub(burst));
+    eprintln!(
+        "bench: adding {} finished Analyses",
+        finished_total.saturating_sub(burst)
+    );
     let finished_status = serde_json::json!({"apiVersion": "gitview.dev/v1alpha1", "kind": "Analysis", "status": {
         "phase": "Succeeded", "completionTime": "2026-01-01T00:00:00Z", "startTime": "2026-01-01T00:00:00Z",
         "observedGeneration": 1,
@@ -227,7 +318,13 @@ async fn main() -> anyhow::Result<()> {
             async move {
                 let name = an.metadata.name.clone().unwrap_or_default();
                 analyses.create(&PostParams::default(), &an).await?;
-                analyses.patch_status(&name, &PatchParams::apply("bench").force(), &Patch::Apply(&status)).await
+                analyses
+                    .patch_status(
+                        &name,
+                        &PatchParams::apply("bench").force(),
+                        &Patch::Apply(&status),
+                    )
+                    .await
             }
         })
         .buffer_unordered(32)
@@ -254,13 +351,35 @@ async fn main() -> anyhow::Result<()> {
     agent.shutdown().await;
 
     let mib = |kib: u64| kib as f64 / 1024.0;
-    println!("burst of {burst} Analyses (created in {:.2}s by 64 concurrent clients):", burst_created.as_secs_f64());
-    println!("  all {} runner pods exist after   {:>8.2}s   target 10s    ratio {:.2}", seen_map.len(), all_pods.as_secs_f64(), all_pods.as_secs_f64() / 10.0);
-    println!("  created -> pod latency p50        {:>8.3}s", p50.as_secs_f64());
-    println!("  created -> pod latency p99        {:>8.3}s   target 1s     ratio {:.2}", p99.as_secs_f64(), p99.as_secs_f64());
+    println!(
+        "burst of {burst} Analyses (created in {:.2}s by 64 concurrent clients):",
+        burst_created.as_secs_f64()
+    );
+    println!(
+        "  all {} runner pods exist after   {:>8.2}s   target 10s    ratio {:.2}",
+        seen_map.len(),
+        all_pods.as_secs_f64(),
+        all_pods.as_secs_f64() / 10.0
+    );
+    println!(
+        "  created -> pod latency p50        {:>8.3}s",
+        p50.as_secs_f64()
+    );
+    println!(
+        "  created -> pod latency p99        {:>8.3}s   target 1s     ratio {:.2}",
+        p99.as_secs_f64(),
+        p99.as_secs_f64()
+    );
     println!("  operator peak RSS during burst    {:>8.1} MiB", mib(peak));
     println!("with {finished_total} finished Analyses present:");
-    println!("  operator steady RSS               {:>8.1} MiB  target 64 MiB ratio {:.2}", mib(steady), mib(steady) / 64.0);
-    println!("  operator peak RSS while syncing   {:>8.1} MiB", mib(steady_peak));
+    println!(
+        "  operator steady RSS               {:>8.1} MiB  target 64 MiB ratio {:.2}",
+        mib(steady),
+        mib(steady) / 64.0
+    );
+    println!(
+        "  operator peak RSS while syncing   {:>8.1} MiB",
+        mib(steady_peak)
+    );
     Ok(())
 }

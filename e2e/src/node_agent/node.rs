@@ -38,9 +38,19 @@ pub(super) fn node(name: &str) -> Node {
         ("kubernetes.io/hostname".to_owned(), name.to_owned()),
         ("kubernetes.io/os".to_owned(), "linux".to_owned()),
         ("kubernetes.io/arch".to_owned(), architecture().to_owned()),
-        ("node.kubernetes.io/instance-type".to_owned(), "gitview-e2e-node-agent".to_owned()),
+        (
+            "node.kubernetes.io/instance-type".to_owned(),
+            "gitview-e2e-node-agent".to_owned(),
+        ),
     ]);
-    Node { metadata: ObjectMeta { name: Some(name.to_owned()), labels: Some(labels), ..ObjectMeta::default() }, ..Node::default() }
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        ..Node::default()
+    }
 }
 
 /// The Node's status: Ready since `since`, heartbeat `now`, no pressure, fixed capacity.
@@ -60,19 +70,48 @@ pub(super) fn node_status(name: &str, since: Timestamp, now: Timestamp) -> Node 
         ("ephemeral-storage".to_owned(), Quantity("100Gi".to_owned())),
     ]);
     Node {
-        metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
         status: Some(NodeStatus {
             conditions: Some(vec![
-                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                condition("Ready", "True", "KubeletReady", "gitview e2e node agent is posting ready status"),
+                condition(
+                    "MemoryPressure",
+                    "False",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
+                condition(
+                    "DiskPressure",
+                    "False",
+                    "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure",
+                ),
+                condition(
+                    "PIDPressure",
+                    "False",
+                    "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available",
+                ),
+                condition(
+                    "Ready",
+                    "True",
+                    "KubeletReady",
+                    "gitview e2e node agent is posting ready status",
+                ),
             ]),
             capacity: Some(resources.clone()),
             allocatable: Some(resources),
             addresses: Some(vec![
-                NodeAddress { type_: "InternalIP".to_owned(), address: super::status::LOOPBACK.to_owned() },
-                NodeAddress { type_: "Hostname".to_owned(), address: name.to_owned() },
+                NodeAddress {
+                    type_: "InternalIP".to_owned(),
+                    address: super::status::LOOPBACK.to_owned(),
+                },
+                NodeAddress {
+                    type_: "Hostname".to_owned(),
+                    address: name.to_owned(),
+                },
             ]),
             node_info: Some(NodeSystemInfo {
                 architecture: architecture().to_owned(),
@@ -122,10 +161,22 @@ fn apply() -> PatchParams {
 }
 
 /// Creates or updates the Node and its status; returns its UID.
-pub(super) async fn register(client: &Client, name: &str, since: Timestamp) -> Result<String, kube::Error> {
+pub(super) async fn register(
+    client: &Client,
+    name: &str,
+    since: Timestamp,
+) -> Result<String, kube::Error> {
     let nodes: Api<Node> = Api::all(client.clone());
-    let applied = nodes.patch(name, &apply(), &Patch::Apply(node(name))).await?;
-    nodes.patch_status(name, &apply(), &Patch::Apply(node_status(name, since, Timestamp::now()))).await?;
+    let applied = nodes
+        .patch(name, &apply(), &Patch::Apply(node(name)))
+        .await?;
+    nodes
+        .patch_status(
+            name,
+            &apply(),
+            &Patch::Apply(node_status(name, since, Timestamp::now())),
+        )
+        .await?;
     Ok(applied.metadata.uid.unwrap_or_default())
 }
 
@@ -139,12 +190,21 @@ pub(super) async fn heartbeat(client: Client, name: String, node_uid: String, si
     for n in 0u64.. {
         tick.tick().await;
         let now = Timestamp::now();
-        if let Err(err) = leases.patch(&name, &apply(), &Patch::Apply(lease(&name, &node_uid, now))).await {
+        if let Err(err) = leases
+            .patch(&name, &apply(), &Patch::Apply(lease(&name, &node_uid, now)))
+            .await
+        {
             tracing::warn!(node = %name, error = %err, "cannot renew the node lease");
         }
         if n > 0
             && n % per_refresh == 0
-            && let Err(err) = nodes.patch_status(&name, &apply(), &Patch::Apply(node_status(&name, since, now))).await
+            && let Err(err) = nodes
+                .patch_status(
+                    &name,
+                    &apply(),
+                    &Patch::Apply(node_status(&name, since, now)),
+                )
+                .await
         {
             tracing::warn!(node = %name, error = %err, "cannot refresh the node status");
         }

@@ -17,7 +17,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition, PodStatus, Secret, Service, ServiceAccount,
+    ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition, PodStatus, Secret,
+    Service, ServiceAccount,
 };
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use tokio::sync::watch;
@@ -83,7 +84,11 @@ impl Reporter {
             Slot::Init(i) => self.init[i].state = state,
             Slot::Main => self.main = state,
         }
-        let key = (self.init.clone(), self.main.clone(), failure.map(|f| f.reason.to_owned()));
+        let key = (
+            self.init.clone(),
+            self.main.clone(),
+            failure.map(|f| f.reason.to_owned()),
+        );
         if self.last.as_ref() == Some(&key) {
             return;
         }
@@ -114,14 +119,23 @@ impl Reporter {
                 i.state = Container::Terminated(Terminated::never_ran(now));
             }
         }
-        self.set(Slot::Main, Container::Terminated(Terminated::never_ran(now)), failure).await;
+        self.set(
+            Slot::Main,
+            Container::Terminated(Terminated::never_ran(now)),
+            failure,
+        )
+        .await;
     }
 
     async fn write(&mut self, status: PodStatus) {
         self.conditions = status.conditions.clone().unwrap_or_default();
         let patch = Patch::Merge(serde_json::json!({ "status": status }));
         for attempt in 0..5u32 {
-            match self.api.patch_status(&self.name, &PatchParams::default(), &patch).await {
+            match self
+                .api
+                .patch_status(&self.name, &PatchParams::default(), &patch)
+                .await
+            {
                 Ok(_) => return,
                 Err(kube::Error::Api(s)) if s.code == 404 => return,
                 // Rejected (validation, a terminal phase the API server will not revert): retrying
@@ -189,7 +203,12 @@ pub(super) async fn signal_group(kill: &Path, pgid: u32, signal: &str) {
 }
 
 /// SIGTERM, wait up to `grace`, SIGKILL.
-async fn terminate(child: &mut tokio::process::Child, kill: &Path, pgid: u32, grace: Duration) -> std::io::Result<ExitStatus> {
+async fn terminate(
+    child: &mut tokio::process::Child,
+    kill: &Path,
+    pgid: u32,
+    grace: Duration,
+) -> std::io::Result<ExitStatus> {
     signal_group(kill, pgid, "TERM").await;
     if let Ok(status) = tokio::time::timeout(grace, child.wait()).await {
         return status;
@@ -231,7 +250,10 @@ struct Prepared {
 /// cluster's Services) and decides.
 async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
-    let spec = pod.spec.as_ref().ok_or(ConfigError::NoImage(String::new()))?;
+    let spec = pod
+        .spec
+        .as_ref()
+        .ok_or(ConfigError::NoImage(String::new()))?;
     let referenced = spec::referenced_sources(spec);
     let mut sources = Sources::default();
     let secrets: Api<Secret> = Api::namespaced(shared.client.clone(), namespace);
@@ -239,7 +261,12 @@ async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
         match secrets.get_opt(&name).await {
             Ok(Some(secret)) => sources.add_secret(&name, &secret),
             Ok(None) => {}
-            Err(source) => return Err(PrepareError::Api { what: format!("secret {namespace}/{name}"), source }),
+            Err(source) => {
+                return Err(PrepareError::Api {
+                    what: format!("secret {namespace}/{name}"),
+                    source,
+                });
+            }
         }
     }
     let config_maps: Api<ConfigMap> = Api::namespaced(shared.client.clone(), namespace);
@@ -247,17 +274,30 @@ async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
         match config_maps.get_opt(&name).await {
             Ok(Some(cm)) => sources.add_config_map(&name, &cm),
             Ok(None) => {}
-            Err(source) => return Err(PrepareError::Api { what: format!("configmap {namespace}/{name}"), source }),
+            Err(source) => {
+                return Err(PrepareError::Api {
+                    what: format!("configmap {namespace}/{name}"),
+                    source,
+                });
+            }
         }
     }
     // Projected service-account tokens, bound to this pod like the kubelet's (they die with it).
     // Not refreshed: tests are shorter than a token's life.
-    let account = spec.service_account_name.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "default".to_owned());
+    let account = spec
+        .service_account_name
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".to_owned());
     let accounts: Api<ServiceAccount> = Api::namespaced(shared.client.clone(), namespace);
     for (audience, expiration) in referenced.token_audiences {
         let request = TokenRequest {
             spec: Some(TokenRequestSpec {
-                audiences: Some(if audience.is_empty() { vec![] } else { vec![audience.clone()] }),
+                audiences: Some(if audience.is_empty() {
+                    vec![]
+                } else {
+                    vec![audience.clone()]
+                }),
                 expiration_seconds: Some(expiration),
                 bound_object_ref: Some(BoundObjectReference {
                     api_version: Some("v1".to_owned()),
@@ -271,26 +311,57 @@ async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
         let token = accounts
             .create_token_request(&account, &PostParams::default(), &request)
             .await
-            .map_err(|source| PrepareError::Api { what: format!("a token of serviceaccount {namespace}/{account}"), source })?;
-        sources.tokens.insert(audience, token.status.and_then(|s| s.token).unwrap_or_default());
+            .map_err(|source| PrepareError::Api {
+                what: format!("a token of serviceaccount {namespace}/{account}"),
+                source,
+            })?;
+        sources.tokens.insert(
+            audience,
+            token.status.and_then(|s| s.token).unwrap_or_default(),
+        );
     }
     // Claims: the host directory of the PersistentVolume each is bound to.
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(shared.client.clone(), namespace);
     let volumes: Api<PersistentVolume> = Api::all(shared.client.clone());
     for name in referenced.claims {
-        let claim = claims.get_opt(&name).await.map_err(|source| PrepareError::Api { what: format!("persistentvolumeclaim {namespace}/{name}"), source })?;
-        let bound = claim.as_ref().and_then(|c| c.spec.as_ref()?.volume_name.clone()).filter(|_| {
-            claim.as_ref().and_then(|c| c.status.as_ref()?.phase.as_deref()) == Some("Bound")
-        });
+        let claim = claims
+            .get_opt(&name)
+            .await
+            .map_err(|source| PrepareError::Api {
+                what: format!("persistentvolumeclaim {namespace}/{name}"),
+                source,
+            })?;
+        let bound = claim
+            .as_ref()
+            .and_then(|c| c.spec.as_ref()?.volume_name.clone())
+            .filter(|_| {
+                claim
+                    .as_ref()
+                    .and_then(|c| c.status.as_ref()?.phase.as_deref())
+                    == Some("Bound")
+            });
         let resolved = match (claim, bound) {
             (None, _) => Err(format!("persistentvolumeclaim {name:?} not found")),
             (Some(_), None) => Err(format!("persistentvolumeclaim {name:?} is not bound yet")),
             (Some(_), Some(volume)) => {
-                let pv = volumes.get_opt(&volume).await.map_err(|source| PrepareError::Api { what: format!("persistentvolume {volume}"), source })?;
+                let pv = volumes
+                    .get_opt(&volume)
+                    .await
+                    .map_err(|source| PrepareError::Api {
+                        what: format!("persistentvolume {volume}"),
+                        source,
+                    })?;
                 let spec = pv.and_then(|pv| pv.spec);
-                match spec.as_ref().and_then(|s| s.host_path.as_ref().map(|h| h.path.clone()).or_else(|| s.local.as_ref().map(|l| l.path.clone()))) {
+                match spec.as_ref().and_then(|s| {
+                    s.host_path
+                        .as_ref()
+                        .map(|h| h.path.clone())
+                        .or_else(|| s.local.as_ref().map(|l| l.path.clone()))
+                }) {
                     Some(path) => Ok(PathBuf::from(path)),
-                    None => Err(format!("persistentvolume {volume} is not a hostPath or local volume")),
+                    None => Err(format!(
+                        "persistentvolume {volume} is not a hostPath or local volume"
+                    )),
                 }
             }
         };
@@ -299,28 +370,67 @@ async fn prepare(shared: &Shared, pod: &Pod) -> Result<Prepared, PrepareError> {
     let services = Api::<Service>::all(shared.client.clone())
         .list_metadata(&ListParams::default())
         .await
-        .map_err(|source| PrepareError::Api { what: "services".to_owned(), source })?
+        .map_err(|source| PrepareError::Api {
+            what: "services".to_owned(),
+            source,
+        })?
         .items
         .into_iter()
-        .map(|s| (s.metadata.namespace.unwrap_or_default(), s.metadata.name.unwrap_or_default()))
+        .map(|s| {
+            (
+                s.metadata.namespace.unwrap_or_default(),
+                s.metadata.name.unwrap_or_default(),
+            )
+        })
         .collect::<Vec<_>>();
 
-    let plan = |c| spec::plan_container(pod, c, &shared.node_name, &shared.images, &sources, &shared.extra_env);
-    let init = spec.init_containers.iter().flatten().map(plan).collect::<Result<Vec<_>, _>>()?;
-    let main = plan(spec.containers.first().ok_or(ConfigError::NoImage(String::new()))?)?;
+    let plan = |c| {
+        spec::plan_container(
+            pod,
+            c,
+            &shared.node_name,
+            &shared.images,
+            &sources,
+            &shared.extra_env,
+        )
+    };
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(plan)
+        .collect::<Result<Vec<_>, _>>()?;
+    let main = plan(
+        spec.containers
+            .first()
+            .ok_or(ConfigError::NoImage(String::new()))?,
+    )?;
     let mut volumes: Vec<(String, VolumeContent)> = Vec::new();
     for (name, content) in init.iter().chain([&main]).flat_map(|p| &p.volumes) {
         if !volumes.iter().any(|(n, _)| n == name) {
             volumes.push((name.clone(), content.clone()));
         }
     }
-    let ids: Vec<(u32, u32)> = init.iter().chain([&main]).map(|p| (p.identity.uid, p.identity.gid)).collect();
+    let ids: Vec<(u32, u32)> = init
+        .iter()
+        .chain([&main])
+        .map(|p| (p.identity.uid, p.identity.gid))
+        .collect();
     let passwd = spec::passwd_file(&fs::read_to_string("/etc/passwd").unwrap_or_default(), &ids);
-    Ok(Prepared { init, main, volumes, hosts: spec::hosts_file(pod, &services), passwd })
+    Ok(Prepared {
+        init,
+        main,
+        volumes,
+        hosts: spec::hosts_file(pod, &services),
+        passwd,
+    })
 }
 
 /// Writes the volumes under `dir/volumes/<name>` (replacing a previous attempt's).
-fn materialise(dir: &Path, volumes: &[(String, VolumeContent)]) -> std::io::Result<BTreeMap<String, PathBuf>> {
+fn materialise(
+    dir: &Path,
+    volumes: &[(String, VolumeContent)],
+) -> std::io::Result<BTreeMap<String, PathBuf>> {
     let mut paths = BTreeMap::new();
     for (name, content) in volumes {
         let path = dir.join("volumes").join(name);
@@ -339,7 +449,11 @@ fn materialise(dir: &Path, volumes: &[(String, VolumeContent)]) -> std::io::Resu
                     }
                     fs::write(&target, &file.data)?;
                     // With fsGroup, the kubelet makes volume files group-readable.
-                    let mode = if group.is_some() { file.mode | 0o040 } else { file.mode };
+                    let mode = if group.is_some() {
+                        file.mode | 0o040
+                    } else {
+                        file.mode
+                    };
                     fs::set_permissions(&target, fs::Permissions::from_mode(mode))?;
                     chown(&target, Some(0), *group)?;
                 }
@@ -371,7 +485,13 @@ fn started_elsewhere(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some() || s.terminated.is_some())))
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.state
+                    .as_ref()
+                    .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+            })
+        })
 }
 
 /// The pod task. Marks the pod finished in the agent's table when done and confirms a pending
@@ -392,7 +512,10 @@ pub(super) async fn run(shared: Arc<Shared>, pod: Pod, mut signal: watch::Receiv
 pub(super) async fn confirm_deletion(api: &Api<Pod>, name: &str, uid: &str) {
     let params = DeleteParams {
         grace_period_seconds: Some(0),
-        preconditions: Some(Preconditions { uid: Some(uid.to_owned()), resource_version: None }),
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_owned()),
+            resource_version: None,
+        }),
         ..DeleteParams::default()
     };
     match api.delete(name, &params).await {
@@ -402,52 +525,98 @@ pub(super) async fn confirm_deletion(api: &Api<Pod>, name: &str, uid: &str) {
     }
 }
 
-async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watch::Receiver<Signal>) {
+async fn lifecycle(
+    shared: &Shared,
+    pod: &Pod,
+    api: &Api<Pod>,
+    signal: &mut watch::Receiver<Signal>,
+) {
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let now = Timestamp::now();
-    let start_time = pod.status.as_ref().and_then(|s| s.start_time.as_ref()).map_or(now, |t| t.0);
-    let deadline = pod.spec.as_ref().and_then(|s| s.active_deadline_seconds).map(|secs| {
-        let at = start_time.checked_add(jiff::SignedDuration::from_secs(secs)).unwrap_or(start_time);
-        Instant::now() + Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO)
-    });
+    let start_time = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.start_time.as_ref())
+        .map_or(now, |t| t.0);
+    let deadline = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.active_deadline_seconds)
+        .map(|secs| {
+            let at = start_time
+                .checked_add(jiff::SignedDuration::from_secs(secs))
+                .unwrap_or(start_time);
+            Instant::now()
+                + Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO)
+        });
     let spec = pod.spec.as_ref();
-    let init_containers: Vec<&k8s_openapi::api::core::v1::Container> = spec.and_then(|s| s.init_containers.as_ref()).into_iter().flatten().collect();
+    let init_containers: Vec<&k8s_openapi::api::core::v1::Container> = spec
+        .and_then(|s| s.init_containers.as_ref())
+        .into_iter()
+        .flatten()
+        .collect();
     let mut reporter = Reporter {
         api: api.clone(),
         pod: pod.clone(),
         name: name.clone(),
         start_time,
         image_id: None,
-        conditions: pod.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default(),
+        conditions: pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default(),
         init: init_containers
             .iter()
             .map(|c| InitState {
                 name: c.name.clone(),
                 image: c.image.clone().unwrap_or_default(),
                 image_id: None,
-                state: Container::Waiting { reason: "PodInitializing".to_owned(), message: None },
+                state: Container::Waiting {
+                    reason: "PodInitializing".to_owned(),
+                    message: None,
+                },
             })
             .collect(),
-        main: Container::Waiting { reason: "ContainerCreating".to_owned(), message: None },
+        main: Container::Waiting {
+            reason: "ContainerCreating".to_owned(),
+            message: None,
+        },
         last: None,
     };
 
     let containers = spec.map_or(0, |s| s.containers.len());
     if containers != 1 {
         let message = "the gitview e2e node agent runs single-container pods";
-        reporter.write(status::unsupported(pod, start_time, message, Timestamp::now())).await;
+        reporter
+            .write(status::unsupported(
+                pod,
+                start_time,
+                message,
+                Timestamp::now(),
+            ))
+            .await;
         return;
     }
     if started_elsewhere(pod) {
         reporter.never_ran(None).await;
         return;
     }
-    let main_waiting = |reason: &str, message: Option<String>| Container::Waiting { reason: reason.to_owned(), message };
-    let first_waiting = if init_containers.is_empty() { "ContainerCreating" } else { "PodInitializing" };
+    let main_waiting = |reason: &str, message: Option<String>| Container::Waiting {
+        reason: reason.to_owned(),
+        message,
+    };
+    let first_waiting = if init_containers.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
 
     // Prepare, retrying like the kubelet until it works, the pod goes or the deadline passes.
-    reporter.report(main_waiting(first_waiting, None), None).await;
+    reporter
+        .report(main_waiting(first_waiting, None), None)
+        .await;
     let dir = shared.work_dir.join(&uid);
     let mut attempt = 0u32;
     let (prepared, volume_paths, hosts_file) = loop {
@@ -466,7 +635,9 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
         };
         let (reason, message) = failed.waiting(attempt);
         tracing::debug!(pod = %name, reason, %message, "container cannot start yet");
-        reporter.report(main_waiting(reason, Some(message)), None).await;
+        reporter
+            .report(main_waiting(reason, Some(message)), None)
+            .await;
         attempt += 1;
         tokio::select! {
             () = tokio::time::sleep(RETRY) => {}
@@ -484,9 +655,20 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
     };
 
     // Init containers, in order, each to completion; then the main container.
-    let runs = prepared.init.iter().enumerate().map(|(i, plan)| (Slot::Init(i), plan)).chain([(Slot::Main, &prepared.main)]);
+    let runs = prepared
+        .init
+        .iter()
+        .enumerate()
+        .map(|(i, plan)| (Slot::Init(i), plan))
+        .chain([(Slot::Main, &prepared.main)]);
     for (slot, plan) in runs {
-        if !matches!(*signal.borrow(), Signal { deleting: None, gone: false }) {
+        if !matches!(
+            *signal.borrow(),
+            Signal {
+                deleting: None,
+                gone: false
+            }
+        ) {
             if !signal.borrow().gone {
                 reporter.never_ran(None).await;
             }
@@ -517,19 +699,35 @@ async fn lifecycle(shared: &Shared, pod: &Pod, api: &Api<Pod>, signal: &mut watc
             hosts_file: Some(hosts_file.clone()),
             passwd_file: Some(dir.join("passwd")),
         };
-        let outcome = execute(shared, &uid, &name, plan, &paths, &files.join("log"), slot, &mut reporter, signal, deadline).await;
+        let outcome = execute(
+            shared,
+            &uid,
+            &name,
+            plan,
+            &paths,
+            &files.join("log"),
+            slot,
+            &mut reporter,
+            signal,
+            deadline,
+        )
+        .await;
         match outcome {
             Outcome::Finished(terminated, failure) => {
                 let succeeded = terminated.exit_code == 0 && failure.is_none();
                 if slot == Slot::Main || !succeeded {
-                    reporter.set(slot, Container::Terminated(terminated), failure).await;
+                    reporter
+                        .set(slot, Container::Terminated(terminated), failure)
+                        .await;
                     if slot != Slot::Main {
                         // The agent restarts nothing: a failed init container fails the pod.
                         reporter.never_ran(failure).await;
                     }
                     return;
                 }
-                reporter.set(slot, Container::Terminated(terminated), None).await;
+                reporter
+                    .set(slot, Container::Terminated(terminated), None)
+                    .await;
             }
             Outcome::Silent => return,
         }
@@ -584,8 +782,18 @@ async fn execute(
     let mut child = match spawned {
         Ok(child) => child,
         Err(err) => {
-            let t = Terminated { reason: "StartError".to_owned(), message: Some(err.to_string()), ..Terminated::never_ran(started_at) };
-            return Outcome::Finished(Terminated { exit_code: 128, ..t }, None);
+            let t = Terminated {
+                reason: "StartError".to_owned(),
+                message: Some(err.to_string()),
+                ..Terminated::never_ran(started_at)
+            };
+            return Outcome::Finished(
+                Terminated {
+                    exit_code: 128,
+                    ..t
+                },
+                None,
+            );
         }
     };
     let Some(pgid) = child.id() else {
@@ -594,7 +802,16 @@ async fn execute(
     let container_id = format!("local://{uid}/{pgid}");
     shared.set_process(uid, Some(pgid));
     tracing::info!(pod = %name, ?slot, pid = pgid, "container started");
-    reporter.set(slot, Container::Running { started_at, container_id: container_id.clone() }, None).await;
+    reporter
+        .set(
+            slot,
+            Container::Running {
+                started_at,
+                container_id: container_id.clone(),
+            },
+            None,
+        )
+        .await;
 
     // Supervise.
     let kill = shared.tools.kill.clone();
@@ -605,9 +822,21 @@ async fn execute(
     };
     let (waited, failure, report) = match interrupted {
         Ok(status) => (status, None, true),
-        Err(Interrupt::Deadline) => (terminate(&mut child, &kill, pgid, DEADLINE_GRACE).await, Some(DEADLINE), true),
-        Err(Interrupt::Deleted(grace)) => (terminate(&mut child, &kill, pgid, grace.min(MAX_DELETE_GRACE)).await, None, true),
-        Err(Interrupt::Gone) => (terminate(&mut child, &kill, pgid, Duration::ZERO).await, None, false),
+        Err(Interrupt::Deadline) => (
+            terminate(&mut child, &kill, pgid, DEADLINE_GRACE).await,
+            Some(DEADLINE),
+            true,
+        ),
+        Err(Interrupt::Deleted(grace)) => (
+            terminate(&mut child, &kill, pgid, grace.min(MAX_DELETE_GRACE)).await,
+            None,
+            true,
+        ),
+        Err(Interrupt::Gone) => (
+            terminate(&mut child, &kill, pgid, Duration::ZERO).await,
+            None,
+            false,
+        ),
     };
     // Whatever the container left behind in its process group goes with it.
     signal_group(&kill, pgid, "KILL").await;
@@ -619,10 +848,16 @@ async fn execute(
         return Outcome::Silent;
     }
     let message = status::termination_message(
-        &read_head(&paths.termination_file, status::MAX_TERMINATION_MESSAGE as u64),
+        &read_head(
+            &paths.termination_file,
+            status::MAX_TERMINATION_MESSAGE as u64,
+        ),
         &read_tail(log_path, LOG_TAIL_BYTES),
         plan.fallback_to_logs,
         code,
     );
-    Outcome::Finished(Terminated::exited(code, sig, message, started_at, finished_at, container_id), failure)
+    Outcome::Finished(
+        Terminated::exited(code, sig, message, started_at, finished_at, container_id),
+        failure,
+    )
 }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, DownwardAPIVolumeFile, EnvVar, KeyToPath, Pod, PodSpec, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, DownwardAPIVolumeFile, EnvVar, KeyToPath, Pod, PodSpec, Secret,
+};
 
 /// Where a container's termination message goes unless the pod says otherwise.
 pub(super) const DEFAULT_TERMINATION_PATH: &str = "/dev/termination-log";
@@ -26,7 +28,12 @@ pub(super) enum ConfigError {
     #[error("configmap {0:?} not found")]
     ConfigMapNotFound(String),
     #[error("couldn't find key {key} in {kind} {namespace}/{name}")]
-    KeyNotFound { kind: &'static str, namespace: String, name: String, key: String },
+    KeyNotFound {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        key: String,
+    },
     #[error("environment variable {var}: {what} is not supported by the e2e node agent")]
     UnsupportedEnv { var: String, what: String },
     #[error("container has runAsNonRoot and image will run as root")]
@@ -88,17 +95,37 @@ pub(super) struct Sources {
 
 impl Sources {
     pub(super) fn add_secret(&mut self, name: &str, secret: &Secret) {
-        let mut data: BTreeMap<String, Vec<u8>> =
-            secret.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+        let mut data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
         // stringData is write-only on the server, but a fixture may carry it.
-        data.extend(secret.string_data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())));
+        data.extend(
+            secret
+                .string_data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone().into_bytes())),
+        );
         self.secrets.insert(name.to_owned(), data);
     }
 
     pub(super) fn add_config_map(&mut self, name: &str, config_map: &ConfigMap) {
-        let mut data: BTreeMap<String, Vec<u8>> =
-            config_map.data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
-        data.extend(config_map.binary_data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())));
+        let mut data: BTreeMap<String, Vec<u8>> = config_map
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect();
+        data.extend(
+            config_map
+                .binary_data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.0.clone())),
+        );
         self.config_maps.insert(name.to_owned(), data);
     }
 }
@@ -127,7 +154,11 @@ pub(super) fn referenced_sources(spec: &PodSpec) -> Referenced {
         if let Some(claim) = &volume.persistent_volume_claim {
             r.claims.insert(claim.claim_name.clone());
         }
-        for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+        for source in volume
+            .projected
+            .iter()
+            .flat_map(|p| p.sources.iter().flatten())
+        {
             if let Some(s) = &source.secret {
                 r.secrets.insert(s.name.clone());
             }
@@ -135,11 +166,19 @@ pub(super) fn referenced_sources(spec: &PodSpec) -> Referenced {
                 r.config_maps.insert(c.name.clone());
             }
             if let Some(t) = &source.service_account_token {
-                r.token_audiences.insert(t.audience.clone().unwrap_or_default(), t.expiration_seconds.unwrap_or(3600));
+                r.token_audiences.insert(
+                    t.audience.clone().unwrap_or_default(),
+                    t.expiration_seconds.unwrap_or(3600),
+                );
             }
         }
     }
-    for container in spec.init_containers.iter().flatten().chain(&spec.containers) {
+    for container in spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+    {
         for from in container.env_from.iter().flatten() {
             if let Some(s) = &from.secret_ref {
                 r.secrets.insert(s.name.clone());
@@ -182,15 +221,28 @@ fn linux_id(id: i64) -> Result<u32, ConfigError> {
 pub(super) fn identity(spec: &PodSpec, container: &Container) -> Result<Identity, ConfigError> {
     let pod_sc = spec.security_context.as_ref();
     let sc = container.security_context.as_ref();
-    let uid = sc.and_then(|s| s.run_as_user).or_else(|| pod_sc.and_then(|s| s.run_as_user)).unwrap_or(0);
-    let gid = sc.and_then(|s| s.run_as_group).or_else(|| pod_sc.and_then(|s| s.run_as_group)).unwrap_or(0);
-    let non_root = sc.and_then(|s| s.run_as_non_root).or_else(|| pod_sc.and_then(|s| s.run_as_non_root)).unwrap_or(false);
+    let uid = sc
+        .and_then(|s| s.run_as_user)
+        .or_else(|| pod_sc.and_then(|s| s.run_as_user))
+        .unwrap_or(0);
+    let gid = sc
+        .and_then(|s| s.run_as_group)
+        .or_else(|| pod_sc.and_then(|s| s.run_as_group))
+        .unwrap_or(0);
+    let non_root = sc
+        .and_then(|s| s.run_as_non_root)
+        .or_else(|| pod_sc.and_then(|s| s.run_as_non_root))
+        .unwrap_or(false);
     if non_root && uid == 0 {
         return Err(ConfigError::RunAsRoot);
     }
     let fs_group = pod_sc.and_then(|s| s.fs_group).map(linux_id).transpose()?;
     let mut groups: Vec<u32> = fs_group.into_iter().collect();
-    for g in pod_sc.and_then(|s| s.supplemental_groups.as_ref()).into_iter().flatten() {
+    for g in pod_sc
+        .and_then(|s| s.supplemental_groups.as_ref())
+        .into_iter()
+        .flatten()
+    {
         let g = linux_id(*g)?;
         if !groups.contains(&g) {
             groups.push(g);
@@ -249,16 +301,28 @@ fn field_ref(facts: &PodFacts<'_>, path: &str) -> Option<String> {
     let meta = &facts.pod.metadata;
     let label = |map: &Option<BTreeMap<String, String>>, prefix: &str| {
         let key = path.strip_prefix(prefix)?.strip_suffix("']")?;
-        Some(map.as_ref().and_then(|m| m.get(key)).cloned().unwrap_or_default())
+        Some(
+            map.as_ref()
+                .and_then(|m| m.get(key))
+                .cloned()
+                .unwrap_or_default(),
+        )
     };
     match path {
         "metadata.name" => meta.name.clone(),
         "metadata.namespace" => meta.namespace.clone(),
         "metadata.uid" => meta.uid.clone(),
         "spec.nodeName" => Some(facts.node_name.to_owned()),
-        "spec.serviceAccountName" => facts.pod.spec.as_ref().and_then(|s| s.service_account_name.clone()),
-        "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs" => Some(super::status::LOOPBACK.to_owned()),
-        _ => label(&meta.labels, "metadata.labels['").or_else(|| label(&meta.annotations, "metadata.annotations['")),
+        "spec.serviceAccountName" => facts
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.service_account_name.clone()),
+        "status.podIP" | "status.podIPs" | "status.hostIP" | "status.hostIPs" => {
+            Some(super::status::LOOPBACK.to_owned())
+        }
+        _ => label(&meta.labels, "metadata.labels['")
+            .or_else(|| label(&meta.annotations, "metadata.annotations['")),
     }
 }
 
@@ -287,29 +351,65 @@ fn lookup_key(
     match data.get(key) {
         Some(value) => Ok(Some(String::from_utf8_lossy(value).into_owned())),
         None if optional => Ok(None),
-        None => Err(ConfigError::KeyNotFound { kind, namespace: namespace.to_owned(), name: name.to_owned(), key: key.to_owned() }),
+        None => Err(ConfigError::KeyNotFound {
+            kind,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            key: key.to_owned(),
+        }),
     }
 }
 
-fn env_var(var: &EnvVar, env: &[(String, String)], facts: &PodFacts<'_>, sources: &Sources) -> Result<Option<String>, ConfigError> {
+fn env_var(
+    var: &EnvVar,
+    env: &[(String, String)],
+    facts: &PodFacts<'_>,
+    sources: &Sources,
+) -> Result<Option<String>, ConfigError> {
     let namespace = facts.pod.metadata.namespace.as_deref().unwrap_or_default();
     let Some(from) = &var.value_from else {
         let value = var.value.as_deref().unwrap_or_default();
-        return Ok(Some(expand(value, |name| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()))));
+        return Ok(Some(expand(value, |name| {
+            env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        })));
     };
     if let Some(s) = &from.secret_key_ref {
-        return lookup_key(&sources.secrets, "Secret", namespace, &s.name, &s.key, s.optional == Some(true));
+        return lookup_key(
+            &sources.secrets,
+            "Secret",
+            namespace,
+            &s.name,
+            &s.key,
+            s.optional == Some(true),
+        );
     }
     if let Some(c) = &from.config_map_key_ref {
-        return lookup_key(&sources.config_maps, "ConfigMap", namespace, &c.name, &c.key, c.optional == Some(true));
+        return lookup_key(
+            &sources.config_maps,
+            "ConfigMap",
+            namespace,
+            &c.name,
+            &c.key,
+            c.optional == Some(true),
+        );
     }
     if let Some(f) = &from.field_ref {
-        return field_ref(facts, &f.field_path)
-            .map(Some)
-            .ok_or_else(|| ConfigError::UnsupportedEnv { var: var.name.clone(), what: format!("fieldRef {}", f.field_path) });
+        return field_ref(facts, &f.field_path).map(Some).ok_or_else(|| {
+            ConfigError::UnsupportedEnv {
+                var: var.name.clone(),
+                what: format!("fieldRef {}", f.field_path),
+            }
+        });
     }
-    let what = if from.resource_field_ref.is_some() { "resourceFieldRef" } else { "this valueFrom source" };
-    Err(ConfigError::UnsupportedEnv { var: var.name.clone(), what: what.to_owned() })
+    let what = if from.resource_field_ref.is_some() {
+        "resourceFieldRef"
+    } else {
+        "this valueFrom source"
+    };
+    Err(ConfigError::UnsupportedEnv {
+        var: var.name.clone(),
+        what: what.to_owned(),
+    })
 }
 
 /// The container's environment, in the kubelet's order: `envFrom`, then `env` (expanding
@@ -326,14 +426,28 @@ pub(super) fn build_env(
     for from in container.env_from.iter().flatten() {
         let prefix = from.prefix.as_deref().unwrap_or_default();
         let (store, name, optional, kind) = match (&from.secret_ref, &from.config_map_ref) {
-            (Some(s), _) => (&sources.secrets, &s.name, s.optional == Some(true), "Secret"),
-            (None, Some(c)) => (&sources.config_maps, &c.name, c.optional == Some(true), "ConfigMap"),
+            (Some(s), _) => (
+                &sources.secrets,
+                &s.name,
+                s.optional == Some(true),
+                "Secret",
+            ),
+            (None, Some(c)) => (
+                &sources.config_maps,
+                &c.name,
+                c.optional == Some(true),
+                "ConfigMap",
+            ),
             (None, None) => continue,
         };
         match store.get(name) {
             Some(data) => {
                 for (key, value) in data {
-                    set_var(&mut env, &format!("{prefix}{key}"), String::from_utf8_lossy(value).into_owned());
+                    set_var(
+                        &mut env,
+                        &format!("{prefix}{key}"),
+                        String::from_utf8_lossy(value).into_owned(),
+                    );
                 }
             }
             None if optional => {}
@@ -351,7 +465,10 @@ pub(super) fn build_env(
         env.push(("PATH".to_owned(), DEFAULT_PATH.to_owned()));
     }
     if !env.iter().any(|(n, _)| n == "HOSTNAME") {
-        env.push(("HOSTNAME".to_owned(), facts.pod.metadata.name.clone().unwrap_or_default()));
+        env.push((
+            "HOSTNAME".to_owned(),
+            facts.pod.metadata.name.clone().unwrap_or_default(),
+        ));
     }
     for (name, value) in extra_env {
         set_var(&mut env, name, value.clone());
@@ -372,7 +489,10 @@ pub(super) struct VolumeFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum VolumeContent {
     /// Secret or ConfigMap: files owned by root, group `group` (fsGroup) when set.
-    Files { files: Vec<VolumeFile>, group: Option<u32> },
+    Files {
+        files: Vec<VolumeFile>,
+        group: Option<u32>,
+    },
     /// A world-writable directory owned by `uid:gid`, as the kubelet's emptyDir (0777).
     EmptyDir { uid: u32, gid: u32 },
     /// A PersistentVolume's host directory, kept across pods; with fsGroup it is made
@@ -417,7 +537,14 @@ fn key_files(
     // The kubelet's default mode for projected keys is 0644; group read is added for fsGroup.
     let default = default_mode.map_or(0o644, |m| m as u32 & 0o7777);
     match items {
-        None => Ok(data.iter().map(|(k, v)| VolumeFile { path: k.clone(), data: v.clone(), mode: default }).collect()),
+        None => Ok(data
+            .iter()
+            .map(|(k, v)| VolumeFile {
+                path: k.clone(),
+                data: v.clone(),
+                mode: default,
+            })
+            .collect()),
         Some(items) => items
             .iter()
             .filter_map(|item| match data.get(&item.key) {
@@ -434,39 +561,74 @@ fn key_files(
 }
 
 /// Files of a downwardAPI volume or projection: `fieldRef`s only.
-fn downward_files(facts: &PodFacts<'_>, items: &[DownwardAPIVolumeFile], default_mode: Option<i32>) -> Result<Vec<VolumeFile>, String> {
+fn downward_files(
+    facts: &PodFacts<'_>,
+    items: &[DownwardAPIVolumeFile],
+    default_mode: Option<i32>,
+) -> Result<Vec<VolumeFile>, String> {
     let default = default_mode.map_or(0o644, |m| m as u32 & 0o7777);
     items
         .iter()
         .map(|item| {
-            let path = item.field_ref.as_ref().map(|f| f.field_path.as_str()).ok_or_else(|| format!("{}: only fieldRef is supported", item.path))?;
-            let value = field_ref(facts, path).ok_or_else(|| format!("{}: fieldRef {path} is not supported", item.path))?;
-            Ok(VolumeFile { path: item.path.clone(), data: value.into_bytes(), mode: item.mode.map_or(default, |m| m as u32 & 0o7777) })
+            let path = item
+                .field_ref
+                .as_ref()
+                .map(|f| f.field_path.as_str())
+                .ok_or_else(|| format!("{}: only fieldRef is supported", item.path))?;
+            let value = field_ref(facts, path)
+                .ok_or_else(|| format!("{}: fieldRef {path} is not supported", item.path))?;
+            Ok(VolumeFile {
+                path: item.path.clone(),
+                data: value.into_bytes(),
+                mode: item.mode.map_or(default, |m| m as u32 & 0o7777),
+            })
         })
         .collect()
 }
 
-fn volume_content(facts: &PodFacts<'_>, name: &str, identity: &Identity, sources: &Sources) -> Result<VolumeContent, ConfigError> {
-    let spec = facts.pod.spec.as_ref().ok_or_else(|| ConfigError::NoImage(String::new()))?;
+fn volume_content(
+    facts: &PodFacts<'_>,
+    name: &str,
+    identity: &Identity,
+    sources: &Sources,
+) -> Result<VolumeContent, ConfigError> {
+    let spec = facts
+        .pod
+        .spec
+        .as_ref()
+        .ok_or_else(|| ConfigError::NoImage(String::new()))?;
     let volume = spec
         .volumes
         .iter()
         .flatten()
         .find(|v| v.name == name)
-        .ok_or_else(|| ConfigError::Volume { volume: name.to_owned(), reason: "no such volume in the pod".to_owned() })?;
-    let err = |reason: String| ConfigError::Volume { volume: name.to_owned(), reason };
+        .ok_or_else(|| ConfigError::Volume {
+            volume: name.to_owned(),
+            reason: "no such volume in the pod".to_owned(),
+        })?;
+    let err = |reason: String| ConfigError::Volume {
+        volume: name.to_owned(),
+        reason,
+    };
     if let Some(secret) = &volume.secret {
         let secret_name = secret.secret_name.clone().unwrap_or_default();
         let optional = secret.optional == Some(true);
         let files = match sources.secrets.get(&secret_name) {
-            Some(data) => key_files(data, secret.items.as_ref(), secret.default_mode, optional, |key| {
-                format!("references non-existent secret key: {key}")
-            })
+            Some(data) => key_files(
+                data,
+                secret.items.as_ref(),
+                secret.default_mode,
+                optional,
+                |key| format!("references non-existent secret key: {key}"),
+            )
             .map_err(err)?,
             None if optional => vec![],
             None => return Err(err(format!("secret {secret_name:?} not found"))),
         };
-        return Ok(VolumeContent::Files { files, group: identity.fs_group });
+        return Ok(VolumeContent::Files {
+            files,
+            group: identity.fs_group,
+        });
     }
     if let Some(cm) = &volume.config_map {
         let optional = cm.optional == Some(true);
@@ -478,11 +640,22 @@ fn volume_content(facts: &PodFacts<'_>, name: &str, identity: &Identity, sources
             None if optional => vec![],
             None => return Err(err(format!("configmap {:?} not found", cm.name))),
         };
-        return Ok(VolumeContent::Files { files, group: identity.fs_group });
+        return Ok(VolumeContent::Files {
+            files,
+            group: identity.fs_group,
+        });
     }
     if let Some(downward) = &volume.downward_api {
-        let files = downward_files(facts, downward.items.as_deref().unwrap_or_default(), downward.default_mode).map_err(err)?;
-        return Ok(VolumeContent::Files { files, group: identity.fs_group });
+        let files = downward_files(
+            facts,
+            downward.items.as_deref().unwrap_or_default(),
+            downward.default_mode,
+        )
+        .map_err(err)?;
+        return Ok(VolumeContent::Files {
+            files,
+            group: identity.fs_group,
+        });
     }
     if let Some(projected) = &volume.projected {
         let default_mode = projected.default_mode;
@@ -492,7 +665,10 @@ fn volume_content(facts: &PodFacts<'_>, name: &str, identity: &Identity, sources
                 let optional = s.optional == Some(true);
                 match sources.secrets.get(&s.name) {
                     Some(data) => files.extend(
-                        key_files(data, s.items.as_ref(), default_mode, optional, |key| format!("references non-existent secret key: {key}")).map_err(err)?,
+                        key_files(data, s.items.as_ref(), default_mode, optional, |key| {
+                            format!("references non-existent secret key: {key}")
+                        })
+                        .map_err(err)?,
                     ),
                     None if optional => {}
                     None => return Err(err(format!("secret {:?} not found", s.name))),
@@ -501,33 +677,57 @@ fn volume_content(facts: &PodFacts<'_>, name: &str, identity: &Identity, sources
                 let optional = c.optional == Some(true);
                 match sources.config_maps.get(&c.name) {
                     Some(data) => files.extend(
-                        key_files(data, c.items.as_ref(), default_mode, optional, |key| format!("configmap references non-existent config key: {key}"))
-                            .map_err(err)?,
+                        key_files(data, c.items.as_ref(), default_mode, optional, |key| {
+                            format!("configmap references non-existent config key: {key}")
+                        })
+                        .map_err(err)?,
                     ),
                     None if optional => {}
                     None => return Err(err(format!("configmap {:?} not found", c.name))),
                 }
             } else if let Some(d) = &source.downward_api {
-                files.extend(downward_files(facts, d.items.as_deref().unwrap_or_default(), default_mode).map_err(err)?);
+                files.extend(
+                    downward_files(facts, d.items.as_deref().unwrap_or_default(), default_mode)
+                        .map_err(err)?,
+                );
             } else if let Some(t) = &source.service_account_token {
-                let token = sources.tokens.get(t.audience.as_deref().unwrap_or_default()).ok_or_else(|| err("no service-account token".to_owned()))?;
+                let token = sources
+                    .tokens
+                    .get(t.audience.as_deref().unwrap_or_default())
+                    .ok_or_else(|| err("no service-account token".to_owned()))?;
                 let mode = default_mode.map_or(0o644, |m| m as u32 & 0o7777);
-                files.push(VolumeFile { path: t.path.clone(), data: token.clone().into_bytes(), mode });
+                files.push(VolumeFile {
+                    path: t.path.clone(),
+                    data: token.clone().into_bytes(),
+                    mode,
+                });
             } else {
                 return Err(err("only secret, configMap, downwardAPI and serviceAccountToken projections are supported by the e2e node agent".to_owned()));
             }
         }
-        return Ok(VolumeContent::Files { files, group: identity.fs_group });
+        return Ok(VolumeContent::Files {
+            files,
+            group: identity.fs_group,
+        });
     }
     if let Some(claim) = &volume.persistent_volume_claim {
         return match sources.claims.get(&claim.claim_name) {
-            Some(Ok(path)) => Ok(VolumeContent::HostDir { path: path.clone(), group: identity.fs_group }),
+            Some(Ok(path)) => Ok(VolumeContent::HostDir {
+                path: path.clone(),
+                group: identity.fs_group,
+            }),
             Some(Err(why)) => Err(err(why.clone())),
-            None => Err(err(format!("persistentvolumeclaim {:?} not found", claim.claim_name))),
+            None => Err(err(format!(
+                "persistentvolumeclaim {:?} not found",
+                claim.claim_name
+            ))),
         };
     }
     if volume.empty_dir.is_some() {
-        return Ok(VolumeContent::EmptyDir { uid: identity.uid, gid: identity.fs_group.unwrap_or(identity.gid) });
+        return Ok(VolumeContent::EmptyDir {
+            uid: identity.uid,
+            gid: identity.fs_group.unwrap_or(identity.gid),
+        });
     }
     Err(err("only secret, configMap, projected, downwardAPI, persistentVolumeClaim (hostPath or local volumes) and emptyDir volumes are supported by the e2e node agent".to_owned()))
 }
@@ -541,8 +741,14 @@ pub(super) fn plan(
     sources: &Sources,
     extra_env: &[(String, String)],
 ) -> Result<Plan, ConfigError> {
-    let spec = pod.spec.as_ref().ok_or_else(|| ConfigError::NoImage(String::new()))?;
-    let container = spec.containers.first().ok_or_else(|| ConfigError::NoImage(String::new()))?;
+    let spec = pod
+        .spec
+        .as_ref()
+        .ok_or_else(|| ConfigError::NoImage(String::new()))?;
+    let container = spec
+        .containers
+        .first()
+        .ok_or_else(|| ConfigError::NoImage(String::new()))?;
     plan_container(pod, container, node_name, images, sources, extra_env)
 }
 
@@ -555,28 +761,55 @@ pub(super) fn plan_container(
     sources: &Sources,
     extra_env: &[(String, String)],
 ) -> Result<Plan, ConfigError> {
-    let spec = pod.spec.as_ref().ok_or_else(|| ConfigError::NoImage(String::new()))?;
+    let spec = pod
+        .spec
+        .as_ref()
+        .ok_or_else(|| ConfigError::NoImage(String::new()))?;
     let facts = PodFacts { pod, node_name };
-    let image_ref = container.image.as_deref().ok_or_else(|| ConfigError::NoImage(container.name.clone()))?;
-    let image = resolve_image(images, image_ref).ok_or_else(|| ConfigError::UnknownImage(image_ref.to_owned()))?;
+    let image_ref = container
+        .image
+        .as_deref()
+        .ok_or_else(|| ConfigError::NoImage(container.name.clone()))?;
+    let image = resolve_image(images, image_ref)
+        .ok_or_else(|| ConfigError::UnknownImage(image_ref.to_owned()))?;
     let identity = identity(spec, container)?;
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
     for mount in container.volume_mounts.iter().flatten() {
-        if mount.sub_path.as_deref().is_some_and(|s| !s.is_empty()) || mount.sub_path_expr.is_some() {
-            return Err(ConfigError::UnsupportedMount(mount.mount_path.clone(), "subPath"));
+        if mount.sub_path.as_deref().is_some_and(|s| !s.is_empty()) || mount.sub_path_expr.is_some()
+        {
+            return Err(ConfigError::UnsupportedMount(
+                mount.mount_path.clone(),
+                "subPath",
+            ));
         }
         if !volumes.iter().any(|(n, _)| n == &mount.name) {
-            volumes.push((mount.name.clone(), volume_content(&facts, &mount.name, &identity, sources)?));
+            volumes.push((
+                mount.name.clone(),
+                volume_content(&facts, &mount.name, &identity, sources)?,
+            ));
         }
-        mounts.push(Mount { volume: mount.name.clone(), target: mount.mount_path.clone(), read_only: mount.read_only == Some(true) });
+        mounts.push(Mount {
+            volume: mount.name.clone(),
+            target: mount.mount_path.clone(),
+            read_only: mount.read_only == Some(true),
+        });
     }
     mounts.sort_by_key(|m| Path::new(&m.target).components().count());
 
     let env = build_env(container, &facts, sources, extra_env)?;
     let lookup = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-    let command = container.command.as_ref().filter(|c| !c.is_empty()).map(|c| c.iter().map(|s| expand(s, lookup)).collect());
-    let args = container.args.iter().flatten().map(|s| expand(s, lookup)).collect();
+    let command = container
+        .command
+        .as_ref()
+        .filter(|c| !c.is_empty())
+        .map(|c| c.iter().map(|s| expand(s, lookup)).collect());
+    let args = container
+        .args
+        .iter()
+        .flatten()
+        .map(|s| expand(s, lookup))
+        .collect();
     Ok(Plan {
         image,
         command,
@@ -589,8 +822,13 @@ pub(super) fn plan_container(
             .clone()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| DEFAULT_TERMINATION_PATH.to_owned()),
-        fallback_to_logs: container.termination_message_policy.as_deref() == Some("FallbackToLogsOnError"),
-        read_only_root: container.security_context.as_ref().and_then(|s| s.read_only_root_filesystem) == Some(true),
+        fallback_to_logs: container.termination_message_policy.as_deref()
+            == Some("FallbackToLogsOnError"),
+        read_only_root: container
+            .security_context
+            .as_ref()
+            .and_then(|s| s.read_only_root_filesystem)
+            == Some(true),
         working_dir: container.working_dir.clone().filter(|w| !w.is_empty()),
         env,
     })
@@ -643,16 +881,29 @@ pub(super) struct HostPaths {
 /// as `"$@"`, never spliced into the script.
 pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<String> {
     // A path under the work directory, as seen through the stage.
-    let staged = |p: &Path| p.strip_prefix(&paths.root).map_or_else(|_| p.to_owned(), |rel| Path::new(STAGE).join(rel));
+    let staged = |p: &Path| {
+        p.strip_prefix(&paths.root)
+            .map_or_else(|_| p.to_owned(), |rel| Path::new(STAGE).join(rel))
+    };
     let q = |p: &Path| sh_quote(&staged(p).to_string_lossy());
-    let (mkdir, mount) = (sh_quote(&tools.mkdir.to_string_lossy()), sh_quote(&tools.mount.to_string_lossy()));
+    let (mkdir, mount) = (
+        sh_quote(&tools.mkdir.to_string_lossy()),
+        sh_quote(&tools.mount.to_string_lossy()),
+    );
     let mut script = vec![
         "set -e".to_owned(),
         format!("{mkdir} -p {STAGE}"),
-        format!("{mount} --bind {} {STAGE}", sh_quote(&paths.root.to_string_lossy())),
+        format!(
+            "{mount} --bind {} {STAGE}",
+            sh_quote(&paths.root.to_string_lossy())
+        ),
     ];
     for m in &plan.mounts {
-        let source = paths.volumes.get(&m.volume).map(|p| q(p)).unwrap_or_default();
+        let source = paths
+            .volumes
+            .get(&m.volume)
+            .map(|p| q(p))
+            .unwrap_or_default();
         let target = sh_quote(&m.target);
         script.push(format!("{mkdir} -p {target}"));
         script.push(format!("{mount} --bind {source} {target}"));
@@ -661,10 +912,15 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
         }
     }
     let term = sh_quote(&plan.termination_path);
-    let term_dir = Path::new(&plan.termination_path).parent().map_or_else(|| "/".to_owned(), |d| sh_quote(&d.to_string_lossy()));
+    let term_dir = Path::new(&plan.termination_path)
+        .parent()
+        .map_or_else(|| "/".to_owned(), |d| sh_quote(&d.to_string_lossy()));
     script.push(format!("{mkdir} -p {term_dir}"));
     script.push(format!("[ -e {term} ] || : > {term}"));
-    script.push(format!("{mount} --bind {} {term}", q(&paths.termination_file)));
+    script.push(format!(
+        "{mount} --bind {} {term}",
+        q(&paths.termination_file)
+    ));
     if let Some(dir) = &plan.working_dir {
         script.push(format!("{mkdir} -p {}", sh_quote(dir)));
     }
@@ -679,14 +935,30 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
     if plan.read_only_root {
         script.push(format!("{mount} -o remount,bind,ro /"));
     }
-    script.push(format!("cd {}", plan.working_dir.as_deref().map_or_else(|| "/".to_owned(), sh_quote)));
+    script.push(format!(
+        "cd {}",
+        plan.working_dir
+            .as_deref()
+            .map_or_else(|| "/".to_owned(), sh_quote)
+    ));
     let id = &plan.identity;
     let groups = if id.groups.is_empty() {
         "--clear-groups".to_owned()
     } else {
-        format!("--groups {}", id.groups.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+        format!(
+            "--groups {}",
+            id.groups
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     };
-    let no_new_privs = if id.no_new_privs { " --no-new-privs" } else { "" };
+    let no_new_privs = if id.no_new_privs {
+        " --no-new-privs"
+    } else {
+        ""
+    };
     script.push(format!(
         "exec {} --reuid {} --regid {} {groups} --inh-caps -all --bounding-set -all --pdeathsig KILL{no_new_privs} -- \"$@\"",
         q(&tools.setpriv),
@@ -694,7 +966,9 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
         id.gid
     ));
 
-    let mut args: Vec<String> = ["-m", "--propagation", "private", "--"].map(str::to_owned).to_vec();
+    let mut args: Vec<String> = ["-m", "--propagation", "private", "--"]
+        .map(str::to_owned)
+        .to_vec();
     args.push(tools.sh.to_string_lossy().into_owned());
     args.push("-c".to_owned());
     args.push(script.join("\n"));
@@ -714,21 +988,46 @@ pub(super) fn launch_args(plan: &Plan, paths: &HostPaths, tools: &Tools) -> Vec<
 pub(super) fn hosts_file(pod: &Pod, services: &[(String, String)]) -> String {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     let name = pod.metadata.name.as_deref().unwrap_or_default();
-    let mut out = String::from("# Kubernetes-managed hosts file (gitview e2e node agent).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    let mut out = String::from(
+        "# Kubernetes-managed hosts file (gitview e2e node agent).\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    );
     out.push_str(&format!("{}\t{name}\n", super::status::LOOPBACK));
-    for alias in pod.spec.as_ref().and_then(|s| s.host_aliases.as_ref()).into_iter().flatten() {
-        let names = alias.hostnames.iter().flatten().cloned().collect::<Vec<_>>().join(" ");
+    for alias in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_aliases.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let names = alias
+            .hostnames
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
         if !names.is_empty() {
-            out.push_str(&format!("\n# Entries added by HostAliases.\n{}\t{names}\n", alias.ip));
+            out.push_str(&format!(
+                "\n# Entries added by HostAliases.\n{}\t{names}\n",
+                alias.ip
+            ));
         }
     }
     out.push_str("\n# Services (on loopback: the node agent has no Service network).\n");
     for (ns, svc) in services {
-        let mut names = vec![format!("{svc}.{ns}.svc.cluster.local"), format!("{svc}.{ns}.svc"), format!("{svc}.{ns}")];
+        let mut names = vec![
+            format!("{svc}.{ns}.svc.cluster.local"),
+            format!("{svc}.{ns}.svc"),
+            format!("{svc}.{ns}"),
+        ];
         if ns == namespace {
             names.push(svc.clone());
         }
-        out.push_str(&format!("{}\t{}\n", super::status::LOOPBACK, names.join(" ")));
+        out.push_str(&format!(
+            "{}\t{}\n",
+            super::status::LOOPBACK,
+            names.join(" ")
+        ));
     }
     out
 }
@@ -737,7 +1036,10 @@ pub(super) fn hosts_file(pod: &Pod, services: &[(String, String)]) -> String {
 /// uid in `ids` (uid, gid) the host does not know. Programs such as `initdb` refuse to run as
 /// a uid with no entry; an image would have one.
 pub(super) fn passwd_file(host: &str, ids: &[(u32, u32)]) -> String {
-    let known: BTreeSet<u32> = host.lines().filter_map(|l| l.split(':').nth(2)?.parse().ok()).collect();
+    let known: BTreeSet<u32> = host
+        .lines()
+        .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+        .collect();
     let mut out = host.to_owned();
     if !out.is_empty() && !out.ends_with('\n') {
         out.push('\n');
@@ -745,7 +1047,9 @@ pub(super) fn passwd_file(host: &str, ids: &[(u32, u32)]) -> String {
     let mut added = BTreeSet::new();
     for (uid, gid) in ids {
         if !known.contains(uid) && added.insert(*uid) {
-            out.push_str(&format!("gitview-uid-{uid}:x:{uid}:{gid}::/tmp:/usr/sbin/nologin\n"));
+            out.push_str(&format!(
+                "gitview-uid-{uid}:x:{uid}:{gid}::/tmp:/usr/sbin/nologin\n"
+            ));
         }
     }
     out

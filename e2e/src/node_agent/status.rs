@@ -4,8 +4,8 @@
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, HostIP, Pod,
-    PodCondition, PodIP, PodStatus,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -20,7 +20,8 @@ pub(super) const MAX_LOG_LINES: usize = 80;
 
 /// Pod-level reason and message when `activeDeadlineSeconds` passed (the kubelet's wording).
 pub(super) const DEADLINE_REASON: &str = "DeadlineExceeded";
-pub(super) const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
+pub(super) const DEADLINE_MESSAGE: &str =
+    "Pod was active on the node longer than the specified deadline";
 
 /// A terminated container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +37,24 @@ pub(super) struct Terminated {
 
 impl Terminated {
     /// A process that exited: "Completed" for 0, "Error" otherwise (the runtimes' reasons).
-    pub(super) fn exited(exit_code: i32, signal: Option<i32>, message: Option<String>, started_at: Timestamp, finished_at: Timestamp, container_id: String) -> Self {
+    pub(super) fn exited(
+        exit_code: i32,
+        signal: Option<i32>,
+        message: Option<String>,
+        started_at: Timestamp,
+        finished_at: Timestamp,
+        container_id: String,
+    ) -> Self {
         let reason = if exit_code == 0 { "Completed" } else { "Error" };
-        Self { exit_code, signal, reason: reason.to_owned(), message, started_at: Some(started_at), finished_at, container_id: Some(container_id) }
+        Self {
+            exit_code,
+            signal,
+            reason: reason.to_owned(),
+            message,
+            started_at: Some(started_at),
+            finished_at,
+            container_id: Some(container_id),
+        }
     }
 
     /// A container that never ran but whose pod is terminal (deleted or past its deadline
@@ -48,7 +64,9 @@ impl Terminated {
             exit_code: 137,
             signal: None,
             reason: "ContainerStatusUnknown".to_owned(),
-            message: Some("The container could not be located when the pod was terminated".to_owned()),
+            message: Some(
+                "The container could not be located when the pod was terminated".to_owned(),
+            ),
             started_at: None,
             finished_at,
             container_id: None,
@@ -59,8 +77,14 @@ impl Terminated {
 /// What the pod's container is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Container {
-    Waiting { reason: String, message: Option<String> },
-    Running { started_at: Timestamp, container_id: String },
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: Timestamp,
+        container_id: String,
+    },
     Terminated(Terminated),
 }
 
@@ -71,7 +95,10 @@ pub(super) struct PodFailure<'a> {
     pub message: &'a str,
 }
 
-pub(super) const DEADLINE: PodFailure<'static> = PodFailure { reason: DEADLINE_REASON, message: DEADLINE_MESSAGE };
+pub(super) const DEADLINE: PodFailure<'static> = PodFailure {
+    reason: DEADLINE_REASON,
+    message: DEADLINE_MESSAGE,
+};
 
 /// `Succeeded`, `Failed`, `Running` or `Pending` for a single-container pod (nothing is restarted).
 pub(super) fn phase(container: &Container, failure: Option<PodFailure<'_>>) -> &'static str {
@@ -85,7 +112,14 @@ pub(super) fn phase(container: &Container, failure: Option<PodFailure<'_>>) -> &
     }
 }
 
-fn condition(previous: &[PodCondition], type_: &str, status: bool, reason: Option<&str>, message: Option<String>, now: Timestamp) -> PodCondition {
+fn condition(
+    previous: &[PodCondition],
+    type_: &str,
+    status: bool,
+    reason: Option<&str>,
+    message: Option<String>,
+    now: Timestamp,
+) -> PodCondition {
     let status = if status { "True" } else { "False" };
     let since = previous
         .iter()
@@ -127,7 +161,16 @@ pub(super) fn pod_status(
     previous: &[PodCondition],
     now: Timestamp,
 ) -> PodStatus {
-    pod_status_with_init(pod, start_time, image_id, container, failure, previous, now, &[])
+    pod_status_with_init(
+        pod,
+        start_time,
+        image_id,
+        container,
+        failure,
+        previous,
+        now,
+        &[],
+    )
 }
 
 /// [`pod_status`] of a pod with init containers: `init` holds one state per init container.
@@ -143,9 +186,15 @@ pub(super) fn pod_status_with_init(
     now: Timestamp,
     init: &[InitState],
 ) -> PodStatus {
-    let init_failed = init.iter().any(|i| matches!(&i.state, Container::Terminated(t) if t.exit_code != 0));
+    let init_failed = init
+        .iter()
+        .any(|i| matches!(&i.state, Container::Terminated(t) if t.exit_code != 0));
     let initialized = init.iter().all(InitState::completed);
-    let phase = if init_failed { "Failed" } else { phase(container, failure) };
+    let phase = if init_failed {
+        "Failed"
+    } else {
+        phase(container, failure)
+    };
     let terminal = matches!(phase, "Succeeded" | "Failed");
     let spec_container = pod.spec.as_ref().and_then(|s| s.containers.first());
     let name = spec_container.map(|c| c.name.clone()).unwrap_or_default();
@@ -156,20 +205,55 @@ pub(super) fn pod_status_with_init(
     } else if running {
         (None, None)
     } else {
-        (Some("ContainersNotReady"), Some(format!("containers with unready status: [{name}]")))
+        (
+            Some("ContainersNotReady"),
+            Some(format!("containers with unready status: [{name}]")),
+        )
     };
     let completed = terminal.then_some("PodCompleted");
     let conditions = vec![
-        condition(previous, "PodReadyToStartContainers", !terminal, None, None, now),
+        condition(
+            previous,
+            "PodReadyToStartContainers",
+            !terminal,
+            None,
+            None,
+            now,
+        ),
         if initialized {
             condition(previous, "Initialized", true, completed, None, now)
         } else {
-            let pending: Vec<&str> = init.iter().filter(|i| !i.completed()).map(|i| i.name.as_str()).collect();
+            let pending: Vec<&str> = init
+                .iter()
+                .filter(|i| !i.completed())
+                .map(|i| i.name.as_str())
+                .collect();
             let message = format!("containers with incomplete status: [{}]", pending.join(" "));
-            condition(previous, "Initialized", false, Some("ContainersNotInitialized"), Some(message), now)
+            condition(
+                previous,
+                "Initialized",
+                false,
+                Some("ContainersNotInitialized"),
+                Some(message),
+                now,
+            )
         },
-        condition(previous, "Ready", running, ready_reason, ready_message.clone(), now),
-        condition(previous, "ContainersReady", running, ready_reason, ready_message, now),
+        condition(
+            previous,
+            "Ready",
+            running,
+            ready_reason,
+            ready_message.clone(),
+            now,
+        ),
+        condition(
+            previous,
+            "ContainersReady",
+            running,
+            ready_reason,
+            ready_message,
+            now,
+        ),
         condition(previous, "PodScheduled", true, None, None, now),
     ];
 
@@ -177,7 +261,9 @@ pub(super) fn pod_status_with_init(
     let started = matches!(container, Container::Running { .. }) && !terminal;
     let container_status = ContainerStatus {
         name,
-        image: spec_container.and_then(|c| c.image.clone()).unwrap_or_default(),
+        image: spec_container
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
         image_id: image_id.unwrap_or_default().to_owned(),
         container_id,
         ready: running,
@@ -212,9 +298,13 @@ pub(super) fn pod_status_with_init(
         container_statuses: Some(vec![container_status]),
         init_container_statuses: init_statuses,
         host_ip: Some(LOOPBACK.to_owned()),
-        host_ips: Some(vec![HostIP { ip: LOOPBACK.to_owned() }]),
+        host_ips: Some(vec![HostIP {
+            ip: LOOPBACK.to_owned(),
+        }]),
         pod_ip: Some(LOOPBACK.to_owned()),
-        pod_ips: Some(vec![PodIP { ip: LOOPBACK.to_owned() }]),
+        pod_ips: Some(vec![PodIP {
+            ip: LOOPBACK.to_owned(),
+        }]),
         start_time: Some(Time(start_time)),
         reason: failure.map(|f| f.reason.to_owned()),
         message: failure.map(|f| f.message.to_owned()),
@@ -227,11 +317,25 @@ pub(super) fn pod_status_with_init(
 fn container_state(container: &Container) -> (ContainerState, Option<String>) {
     match container {
         Container::Waiting { reason, message } => (
-            ContainerState { waiting: Some(ContainerStateWaiting { reason: Some(reason.clone()), message: message.clone() }), ..ContainerState::default() },
+            ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some(reason.clone()),
+                    message: message.clone(),
+                }),
+                ..ContainerState::default()
+            },
             None,
         ),
-        Container::Running { started_at, container_id } => (
-            ContainerState { running: Some(ContainerStateRunning { started_at: Some(Time(*started_at)) }), ..ContainerState::default() },
+        Container::Running {
+            started_at,
+            container_id,
+        } => (
+            ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: Some(Time(*started_at)),
+                }),
+                ..ContainerState::default()
+            },
             Some(container_id.clone()),
         ),
         Container::Terminated(t) => (
@@ -254,9 +358,25 @@ fn container_state(container: &Container) -> (ContainerState, Option<String>) {
 
 /// A pod the agent cannot run at all (more than one container): Failed at
 /// once with a reason that says so, instead of a silently partial run.
-pub(super) fn unsupported(pod: &Pod, start_time: Timestamp, message: &str, now: Timestamp) -> PodStatus {
-    let failure = PodFailure { reason: "UnsupportedByNodeAgent", message };
-    pod_status(pod, start_time, None, &Container::Terminated(Terminated::never_ran(now)), Some(failure), &[], now)
+pub(super) fn unsupported(
+    pod: &Pod,
+    start_time: Timestamp,
+    message: &str,
+    now: Timestamp,
+) -> PodStatus {
+    let failure = PodFailure {
+        reason: "UnsupportedByNodeAgent",
+        message,
+    };
+    pod_status(
+        pod,
+        start_time,
+        None,
+        &Container::Terminated(Terminated::never_ran(now)),
+        Some(failure),
+        &[],
+        now,
+    )
 }
 
 fn lossy_trimmed(bytes: &[u8]) -> String {
@@ -276,14 +396,22 @@ pub(super) fn log_tail(log: &[u8]) -> String {
     let tail = &body[start..];
     let tail = &tail[tail.len().saturating_sub(MAX_LOG_MESSAGE)..];
     // Cutting may split a UTF-8 sequence at the front: drop continuation bytes.
-    let first = tail.iter().position(|b| (*b & 0xC0) != 0x80).unwrap_or(tail.len());
+    let first = tail
+        .iter()
+        .position(|b| (*b & 0xC0) != 0x80)
+        .unwrap_or(tail.len());
     lossy_trimmed(&tail[first..])
 }
 
 /// The terminated container's message: the termination-message file (first 4096 bytes,
 /// trimmed), or with `FallbackToLogsOnError` and a non-zero exit and an empty file, the log's
 /// tail.
-pub(super) fn termination_message(file: &[u8], log: &[u8], fallback_to_logs: bool, exit_code: i32) -> Option<String> {
+pub(super) fn termination_message(
+    file: &[u8],
+    log: &[u8],
+    fallback_to_logs: bool,
+    exit_code: i32,
+) -> Option<String> {
     let from_file = lossy_trimmed(&file[..file.len().min(MAX_TERMINATION_MESSAGE)]);
     if !from_file.is_empty() {
         return Some(from_file);

@@ -28,8 +28,13 @@ impl GitServer {
         let home = dir.join("git-home");
         std::fs::create_dir_all(&base)?;
         std::fs::create_dir_all(&home)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let exec_path = Command::new("git").arg("--exec-path").output().context("git --exec-path")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .context("git --exec-path")?;
         let exec_path = String::from_utf8(exec_path.stdout)?;
         // The daemon itself, under `setpriv --pdeathsig`, so it dies with the suite.
         let mut child = Command::new("setpriv")
@@ -37,7 +42,13 @@ impl GitServer {
             .arg("--")
             .arg(Path::new(exec_path.trim()).join("git-daemon"))
             // --verbose: without it the daemon never says "Ready to rumble".
-            .args(["--verbose", "--reuseaddr", "--listen=127.0.0.1", "--export-all", "--informative-errors"])
+            .args([
+                "--verbose",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                "--export-all",
+                "--informative-errors",
+            ])
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", base.display()))
             .arg(&base)
@@ -58,7 +69,9 @@ impl GitServer {
                 match lines.next() {
                     Some(Ok(line)) if line.contains("Ready to rumble") => break Ok(()),
                     Some(Ok(_)) => {}
-                    other => break Err(format!("git-daemon exited before it was ready: {other:?}")),
+                    other => {
+                        break Err(format!("git-daemon exited before it was ready: {other:?}"));
+                    }
                 }
             };
             let _ = ready.send(outcome);
@@ -72,7 +85,13 @@ impl GitServer {
                 bail!("git-daemon did not say it was ready within 30 s");
             }
         }
-        Ok(Self { child, base, home, port, clock: AtomicI64::new(EPOCH) })
+        Ok(Self {
+            child,
+            base,
+            home,
+            port,
+            clock: AtomicI64::new(EPOCH),
+        })
     }
 
     /// The `git://` URL of a repository.
@@ -121,7 +140,11 @@ impl GitServer {
 
     /// Lists `git log --format=%H` of a range, newest first.
     pub fn log(&self, path: &Path, range: &str) -> anyhow::Result<Vec<String>> {
-        Ok(self.git(path, &["log", "--format=%H", range])?.lines().map(str::to_owned).collect())
+        Ok(self
+            .git(path, &["log", "--format=%H", range])?
+            .lines()
+            .map(str::to_owned)
+            .collect())
     }
 
     fn identity(&self) -> Vec<(&'static str, String)> {
@@ -137,8 +160,17 @@ impl GitServer {
 
     /// Runs git in `dir`; returns its trimmed stdout.
     pub fn git(&self, dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new("git").current_dir(dir).args(args).envs(self.identity()).output()?;
-        ensure!(out.status.success(), "git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .envs(self.identity())
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok(String::from_utf8(out.stdout)?.trim().to_owned())
     }
 }

@@ -25,9 +25,9 @@ use gitview_e2e::launcher::ControlPlane;
 use gitview_e2e::node_agent::{AgentConfig, NodeAgent};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::wait::await_condition;
-use kube::Client;
 
 /// The gateway's admin token in the suite (the admin path creates API keys with it).
 pub const GATEWAY_ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdef0123456789abcdef";
@@ -121,7 +121,13 @@ fn control_plane_bin(root: &Path) -> anyhow::Result<PathBuf> {
         bail!("e2e/controlplane/build.sh failed ({})", output.status);
     }
     let stdout = String::from_utf8(output.stdout)?;
-    Ok(PathBuf::from(stdout.lines().last().context("build.sh printed no bin dir")?.trim()))
+    Ok(PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .context("build.sh printed no bin dir")?
+            .trim(),
+    ))
 }
 
 fn script(prologue_check: bool, body: &str) -> String {
@@ -141,25 +147,39 @@ echo "run config mounted at $RUN ($(wc -c < "$RUN/run.json") bytes)"
 
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Env").field("work", &self.work.path()).finish_non_exhaustive()
+        f.debug_struct("Env")
+            .field("work", &self.work.path())
+            .finish_non_exhaustive()
     }
 }
 
 impl Env {
     pub async fn start() -> anyhow::Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the e2e crate has a parent")?.to_owned();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("the e2e crate has a parent")?
+            .to_owned();
         let exe = std::env::current_exe()?;
-        let target_dir = exe.parent().and_then(Path::parent).context("test binary under target/<profile>/deps")?.to_owned();
+        let target_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .context("test binary under target/<profile>/deps")?
+            .to_owned();
         for binary in ["gitview-operator", "gitview-runner", "gitview-gateway"] {
             if !target_dir.join(binary).exists() {
-                bail!("{} is missing: run `cargo build --workspace --bins` first (./test.sh does)", target_dir.join(binary).display());
+                bail!(
+                    "{} is missing: run `cargo build --workspace --bins` first (./test.sh does)",
+                    target_dir.join(binary).display()
+                );
             }
         }
         let bin = control_plane_bin(&root)?;
         let plane = ControlPlane::start(&bin).await?;
         let client = plane.client().await?;
 
-        let work = tempfile::Builder::new().prefix("gitview-e2e-work-").tempdir()?;
+        let work = tempfile::Builder::new()
+            .prefix("gitview-e2e-work-")
+            .tempdir()?;
         std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755))?;
         let gates = work.path().join("gates");
         let scripts = work.path().join("images");
@@ -177,16 +197,34 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
         let gate_wait = format!("{wait_for_gate}\nGITVIEW_RUNNER_TEST_EXIT=0 exec {runner} \"$@\"");
         let held = format!("{wait_for_gate}\nexec {runner} \"$@\"");
         let images = [
-            ("e2e-ok", script(true, &format!("GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} \"$@\""))),
-            ("e2e-invalid", script(true, &format!("GITVIEW_RUNNER_TEST_EXIT=2 exec {runner} \"$@\""))),
+            (
+                "e2e-ok",
+                script(
+                    true,
+                    &format!("GITVIEW_RUNNER_TEST_EXIT=0 exec {runner} \"$@\""),
+                ),
+            ),
+            (
+                "e2e-invalid",
+                script(
+                    true,
+                    &format!("GITVIEW_RUNNER_TEST_EXIT=2 exec {runner} \"$@\""),
+                ),
+            ),
             ("e2e-gated", script(true, &gate_wait)),
             ("e2e-held", script(true, &held)),
         ];
         // The chart's images: the operator and the gateway run as pods too when it is installed.
         let mut image_map = vec![
             ("gitview-runner".to_owned(), scripts.join("gitview-runner")),
-            ("gitview-operator".to_owned(), target_dir.join("gitview-operator")),
-            ("gitview-gateway".to_owned(), target_dir.join("gitview-gateway")),
+            (
+                "gitview-operator".to_owned(),
+                target_dir.join("gitview-operator"),
+            ),
+            (
+                "gitview-gateway".to_owned(),
+                target_dir.join("gitview-gateway"),
+            ),
         ];
         for (key, text) in images {
             let path = scripts.join(key);
@@ -209,7 +247,11 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
         let pem = ed25519_dalek::SigningKey::from_bytes(&seed).to_pkcs8_pem(LineEnding::LF)?;
         std::fs::write(&signing_key, pem.as_bytes())?;
 
-        let api_port = plane.server.rsplit(':').next().context("the API server URL has a port")?;
+        let api_port = plane
+            .server
+            .rsplit(':')
+            .next()
+            .context("the API server URL has a port")?;
         let agent = NodeAgent::start(
             client.clone(),
             AgentConfig {
@@ -230,14 +272,28 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
         // schema's owner; the gateway serves as a role with only gitview_app's rights.
         let postgres = gitview_gateway::testing::TestPostgres::start().await?;
         postgres.create_database("gitview").await?;
-        postgres.exec("gitview", "CREATE ROLE gitview_app NOLOGIN; CREATE ROLE gateway LOGIN IN ROLE gitview_app").await?;
+        postgres
+            .exec(
+                "gitview",
+                "CREATE ROLE gitview_app NOLOGIN; CREATE ROLE gateway LOGIN IN ROLE gitview_app",
+            )
+            .await?;
         let migrate = Command::new(target_dir.join("gitview-gateway"))
-            .args(["migrate", "--database-url", &postgres.url("postgres", "gitview")])
+            .args([
+                "migrate",
+                "--database-url",
+                &postgres.url("postgres", "gitview"),
+            ])
             .output()?;
         if !migrate.status.success() {
-            bail!("gitview-gateway migrate failed: {}", String::from_utf8_lossy(&migrate.stderr));
+            bail!(
+                "gitview-gateway migrate failed: {}",
+                String::from_utf8_lossy(&migrate.stderr)
+            );
         }
-        let gateway_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let gateway_port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let git = git::GitServer::start(work.path())?;
 
         let env = Self {
@@ -259,10 +315,28 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
             next_operator: std::sync::atomic::AtomicU32::new(1),
         };
         // Install as a user would: the CRDs, the operator's namespace and least-privilege RBAC.
-        env.kubectl_ok(&["apply", "-f", &env.root.join("crds/yaml").display().to_string()])?;
-        env.kubectl_ok(&["wait", "--for=condition=Established", "--timeout=60s", "crd/analyses.gitview.dev", "crd/analysisprofiles.gitview.dev", "crd/repositorytrackers.gitview.dev"])?;
+        env.kubectl_ok(&[
+            "apply",
+            "-f",
+            &env.root.join("crds/yaml").display().to_string(),
+        ])?;
+        env.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/analyses.gitview.dev",
+            "crd/analysisprofiles.gitview.dev",
+            "crd/repositorytrackers.gitview.dev",
+        ])?;
         env.create_namespace("gitview-system").await?;
-        env.kubectl_ok(&["apply", "-f", &env.root.join("config/rbac/operator.yaml").display().to_string()])?;
+        env.kubectl_ok(&[
+            "apply",
+            "-f",
+            &env.root
+                .join("config/rbac/operator.yaml")
+                .display()
+                .to_string(),
+        ])?;
         env.apply(
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: gitview-operator}\n\
              roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitview-operator}\n\
@@ -280,18 +354,37 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
     /// serves (every replica serves the same key).
     async fn start_gateway(&self) -> anyhow::Result<()> {
         std::fs::write(self.admin_token_file(), GATEWAY_ADMIN_TOKEN)?;
-        let jwks_port = self.operators.lock().await.first().context("an operator runs")?.metrics_port;
+        let jwks_port = self
+            .operators
+            .lock()
+            .await
+            .first()
+            .context("an operator runs")?
+            .metrics_port;
         let log = self.work.path().join("gateway.log");
         let file = std::fs::File::create(&log)?;
         let mut command = Command::new("setpriv");
         command
             .args(["--pdeathsig", "KILL", "--"])
             .arg(self.target_dir.join("gitview-gateway"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.gateway_port)])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", self.gateway_port),
+            ])
             .args(["--database-url", &self.postgres.url("gateway", "gitview")])
-            .args(["--token-jwks-url", &format!("http://127.0.0.1:{jwks_port}/.well-known/jwks.json")])
-            .args(["--admin-token-file", &self.admin_token_file().display().to_string()])
-            .args(["--object-store", &format!("file://{}", self.work.path().join("artifacts").display())])
+            .args([
+                "--token-jwks-url",
+                &format!("http://127.0.0.1:{jwks_port}/.well-known/jwks.json"),
+            ])
+            .args([
+                "--admin-token-file",
+                &self.admin_token_file().display().to_string(),
+            ])
+            .args([
+                "--object-store",
+                &format!("file://{}", self.work.path().join("artifacts").display()),
+            ])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
@@ -301,9 +394,11 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
         let port = self.gateway_port;
         // 90 s like the API server's: on a loaded 2-core machine the gateway once missed 30 s.
         // The work directory goes when the environment fails, so the log's end goes in the error.
-        wait_until(Duration::from_secs(90), || async move { http_get(port, "/readyz").is_some_and(|(code, _)| code == 200) })
-            .await
-            .with_context(|| format!("gateway /readyz; its log ends:\n{}", log_tail(&log)))?;
+        wait_until(Duration::from_secs(90), || async move {
+            http_get(port, "/readyz").is_some_and(|(code, _)| code == 200)
+        })
+        .await
+        .with_context(|| format!("gateway /readyz; its log ends:\n{}", log_tail(&log)))?;
         Ok(())
     }
 
@@ -319,7 +414,13 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
 
     /// A request to the gateway with a bearer credential (an API key or the admin token) and
     /// an optional JSON body; the status and the body parsed as JSON.
-    pub fn gateway(&self, method: &str, path: &str, bearer: &str, body: Option<&serde_json::Value>) -> anyhow::Result<(u16, serde_json::Value)> {
+    pub fn gateway(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
         gateway_at(self.gateway_port, method, path, bearer, body)
     }
 
@@ -327,11 +428,14 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
     /// be the only one acting); returns what [`Env::resume_operators`] needs.
     pub async fn suspend_operators(&self) -> Vec<u16> {
         let mut operators = self.operators.lock().await;
-        operators.drain(..).map(|operator| {
-            let port = operator.metrics_port;
-            operator.kill();
-            port
-        }).collect()
+        operators
+            .drain(..)
+            .map(|operator| {
+                let port = operator.metrics_port;
+                operator.kill();
+                port
+            })
+            .collect()
     }
 
     /// Starts the suspended replicas again, on their ports (the suite's gateway fetches the
@@ -345,7 +449,13 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
 }
 
 /// A request to a gateway on a loopback port; see [`Env::gateway`].
-pub fn gateway_at(port: u16, method: &str, path: &str, bearer: &str, body: Option<&serde_json::Value>) -> anyhow::Result<(u16, serde_json::Value)> {
+pub fn gateway_at(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
     {
         let body = body.map(serde_json::Value::to_string).unwrap_or_default();
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
@@ -358,48 +468,88 @@ pub fn gateway_at(port: u16, method: &str, path: &str, bearer: &str, body: Optio
         )?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
-        let code = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).context("an HTTP status line")?;
+        let code = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .context("an HTTP status line")?;
         let (head, text) = response.split_once("\r\n\r\n").context("a response body")?;
-        ensure!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "a chunked answer to {method} {path}");
-        let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(text).with_context(|| format!("{method} {path}: {text}"))? };
+        ensure!(
+            !head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "a chunked answer to {method} {path}"
+        );
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(text).with_context(|| format!("{method} {path}: {text}"))?
+        };
         Ok((code, json))
     }
 }
 
 impl Env {
-
     /// One value of a query against the results database, as the superuser.
     pub async fn sql_scalar<T>(&self, sql: &'static str, bind: &str) -> anyhow::Result<T>
     where
         T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
     {
         use sqlx::Connection as _;
-        let mut conn = sqlx::PgConnection::connect(&self.postgres.url("postgres", "gitview")).await?;
-        Ok(sqlx::query_scalar(sql).bind(bind).fetch_one(&mut conn).await?)
+        let mut conn =
+            sqlx::PgConnection::connect(&self.postgres.url("postgres", "gitview")).await?;
+        Ok(sqlx::query_scalar(sql)
+            .bind(bind)
+            .fetch_one(&mut conn)
+            .await?)
     }
 
     /// Starts one more operator replica and waits until it serves /readyz... or, as a
     /// standby, /healthz (caches only sync once it leads).
     pub async fn start_operator(&self) -> anyhow::Result<String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         self.start_operator_on(port).await
     }
 
     async fn start_operator_on(&self, port: u16) -> anyhow::Result<String> {
-        let n = self.next_operator.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .next_operator
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let identity = format!("operator-{n}");
-        let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let log = self.work.path().join(format!("{identity}.log"));
         let file = std::fs::File::create(&log)?;
         let mut command = Command::new("setpriv");
         command
             .args(["--pdeathsig", "KILL", "--"])
             .arg(self.target_dir.join("gitview-operator"))
-            .args(["--signing-key-file", &self.work.path().join("signing.pem").display().to_string()])
-            .args(["--lease-namespace", "gitview-system", "--identity", &identity, "--lease-seconds", "6"])
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "--janitor-interval", "10"])
+            .args([
+                "--signing-key-file",
+                &self.work.path().join("signing.pem").display().to_string(),
+            ])
+            .args([
+                "--lease-namespace",
+                "gitview-system",
+                "--identity",
+                &identity,
+                "--lease-seconds",
+                "6",
+            ])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{port}"),
+                "--janitor-interval",
+                "10",
+            ])
             .args(["--webhook-addr", &format!("127.0.0.1:{webhook_port}")])
-            .args(["--gateway-url", &format!("http://127.0.0.1:{}", self.gateway_port)])
+            .args([
+                "--gateway-url",
+                &format!("http://127.0.0.1:{}", self.gateway_port),
+            ])
             .env("KUBECONFIG", &self.operator_kubeconfig)
             .env("RUST_LOG", "info,kube=warn,gitview_operator=debug")
             .stdin(Stdio::null())
@@ -407,34 +557,56 @@ impl Env {
             .stderr(file);
         let child = gitview_e2e::spawner::on_spawner_thread(move || command.spawn())?;
         let mut operators = self.operators.lock().await;
-        operators.push(Operator { identity: identity.clone(), metrics_port: port, webhook_port, child, log });
+        operators.push(Operator {
+            identity: identity.clone(),
+            metrics_port: port,
+            webhook_port,
+            child,
+            log,
+        });
         drop(operators);
-        wait_until(Duration::from_secs(30), || async move { http_get(port, "/healthz").is_some_and(|(code, _)| code == 200) })
-            .await
-            .context("operator /healthz")?;
+        wait_until(Duration::from_secs(30), || async move {
+            http_get(port, "/healthz").is_some_and(|(code, _)| code == 200)
+        })
+        .await
+        .context("operator /healthz")?;
         Ok(identity)
     }
 
     /// The identity holding the leader lease.
     pub async fn leader(&self) -> anyhow::Result<Option<String>> {
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), "gitview-system");
-        Ok(leases.get_opt("gitview-operator-leader").await?.and_then(|l| l.spec?.holder_identity))
+        Ok(leases
+            .get_opt("gitview-operator-leader")
+            .await?
+            .and_then(|l| l.spec?.holder_identity))
     }
 
     /// Waits until `identity` holds the leader lease.
     pub async fn await_leader(&self, identity: &str, timeout: Duration) -> anyhow::Result<()> {
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), "gitview-system");
         let want = identity.to_owned();
-        let cond = move |l: Option<&Lease>| l.and_then(|l| l.spec.as_ref()?.holder_identity.as_deref()) == Some(want.as_str());
-        tokio::time::timeout(timeout, await_condition(leases, "gitview-operator-leader", cond))
-            .await
-            .with_context(|| format!("{identity} did not become leader within {timeout:?}"))??;
+        let cond = move |l: Option<&Lease>| {
+            l.and_then(|l| l.spec.as_ref()?.holder_identity.as_deref()) == Some(want.as_str())
+        };
+        tokio::time::timeout(
+            timeout,
+            await_condition(leases, "gitview-operator-leader", cond),
+        )
+        .await
+        .with_context(|| format!("{identity} did not become leader within {timeout:?}"))??;
         Ok(())
     }
 
     pub async fn create_namespace(&self, name: &str) -> anyhow::Result<()> {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let ns = Namespace { metadata: ObjectMeta { name: Some(name.to_owned()), ..ObjectMeta::default() }, ..Namespace::default() };
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
         match namespaces.create(&PostParams::default(), &ns).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
@@ -465,7 +637,11 @@ impl Env {
     pub fn kubectl_ok(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = self.kubectl(args, None)?;
         if !out.status.success() {
-            bail!("kubectl {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "kubectl {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -487,15 +663,25 @@ impl Env {
     }
 
     /// The Warning Events about one object (`kind`/`name`) in `ns`.
-    pub async fn warnings(&self, ns: &str, kind: &str, name: &str) -> anyhow::Result<Vec<k8s_openapi::api::events::v1::Event>> {
-        let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.client.clone(), ns);
+    pub async fn warnings(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+    ) -> anyhow::Result<Vec<k8s_openapi::api::events::v1::Event>> {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), ns);
         Ok(events
             .list(&kube::api::ListParams::default())
             .await?
             .items
             .into_iter()
             .filter(|e| e.type_.as_deref() == Some("Warning"))
-            .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)))
+            .filter(|e| {
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)
+                })
+            })
             .collect())
     }
 
@@ -503,7 +689,10 @@ impl Env {
     pub fn apply(&self, yaml: &str) -> anyhow::Result<()> {
         let out = self.kubectl(&["apply", "-f", "-"], Some(yaml))?;
         if !out.status.success() {
-            bail!("kubectl apply failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "kubectl apply failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(())
     }
@@ -520,7 +709,10 @@ impl Env {
             plane.keep_logs();
             eprintln!("  control plane logs: {}", plane.dir().display());
         }
-        eprintln!("  operator, gateway and node logs: {} (kept)", self.work.path().display());
+        eprintln!(
+            "  operator, gateway and node logs: {} (kept)",
+            self.work.path().display()
+        );
         if let Ok(operators) = self.operators.try_lock() {
             for operator in operators.iter() {
                 eprintln!("  {}: {}", operator.identity, operator.log.display());
@@ -552,7 +744,9 @@ impl Env {
 /// pod watch, say) could not be stolen by the other workers, and the cluster would stall.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
         _ => f(),
     }
 }
@@ -561,11 +755,18 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Some((code, body))
 }
 
@@ -595,22 +796,31 @@ pub async fn await_analysis(
     cond: impl Fn(&Analysis) -> bool + Send + 'static,
 ) -> anyhow::Result<Analysis> {
     let api: Api<Analysis> = Api::namespaced(client.clone(), namespace);
-    let found = tokio::time::timeout(timeout, await_condition(api.clone(), name, move |a: Option<&Analysis>| a.is_some_and(&cond)))
-        .await;
+    let found = tokio::time::timeout(
+        timeout,
+        await_condition(api.clone(), name, move |a: Option<&Analysis>| {
+            a.is_some_and(&cond)
+        }),
+    )
+    .await;
     match found {
         Ok(Ok(Some(an))) => Ok(an),
         Ok(Ok(None)) => bail!("Analysis {namespace}/{name} vanished while waiting until {what}"),
         Ok(Err(err)) => Err(err.into()),
         Err(_) => {
             let current = api.get_opt(name).await?.and_then(|a| a.status);
-            bail!("Analysis {namespace}/{name}: not {what} within {timeout:?}; status: {}", serde_json::to_string(&current)?)
+            bail!(
+                "Analysis {namespace}/{name}: not {what} within {timeout:?}; status: {}",
+                serde_json::to_string(&current)?
+            )
         }
     }
 }
 
 /// The last lines of a log file, for an error message.
 fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|err| format!("({} unreadable: {err})", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|err| format!("({} unreadable: {err})", path.display()));
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
 }

@@ -60,34 +60,63 @@ impl Tracked {
 
     /// The tracker's Analyses, oldest first (as the API server has them now).
     async fn runs(&self) -> anyhow::Result<Vec<Analysis>> {
-        let mut runs = self.analyses().list(&ListParams::default().labels(labels::TRACKER)).await?.items;
+        let mut runs = self
+            .analyses()
+            .list(&ListParams::default().labels(labels::TRACKER))
+            .await?
+            .items;
         runs.sort_by_key(|a| (a.creation_timestamp().map(|t| t.0), a.name_any()));
         Ok(runs)
     }
 
     /// The tracker's Analysis for `head`, as the API server has it now.
     async fn run_for(&self, head: &str) -> anyhow::Result<Option<Analysis>> {
-        Ok(self.runs().await?.into_iter().find(|a| head_of(a) == Some(head)))
+        Ok(self
+            .runs()
+            .await?
+            .into_iter()
+            .find(|a| head_of(a) == Some(head)))
     }
 
     /// The first run: waits until the tracker created it for the initial head and its runner
     /// is running (held at the gate).
     async fn first_run(&self) -> anyhow::Result<(String, Analysis)> {
         let head = self.env.git.git(&self.repo, &["rev-parse", "HEAD"])?;
-        wait_until(POLL, || async { self.run_for(&head).await.is_ok_and(|a| a.is_some()) })
-            .await
-            .with_context(|| format!("no Analysis for the initial head {head}"))?;
-        let first = self.run_for(&head).await?.context("the first run vanished")?;
+        wait_until(POLL, || async {
+            self.run_for(&head).await.is_ok_and(|a| a.is_some())
+        })
+        .await
+        .with_context(|| format!("no Analysis for the initial head {head}"))?;
+        let first = self
+            .run_for(&head)
+            .await?
+            .context("the first run vanished")?;
         let first = self.await_running(&first).await?;
         Ok((head, first))
     }
 
     async fn await_running(&self, an: &Analysis) -> anyhow::Result<Analysis> {
-        await_analysis(&self.env.client, &self.ns, &an.name_any(), RUN, "Running (held at the gate)", |a| phase(a) == Some(AnalysisPhase::Running)).await
+        await_analysis(
+            &self.env.client,
+            &self.ns,
+            &an.name_any(),
+            RUN,
+            "Running (held at the gate)",
+            |a| phase(a) == Some(AnalysisPhase::Running),
+        )
+        .await
     }
 
     async fn await_finished(&self, an: &Analysis) -> anyhow::Result<Analysis> {
-        await_analysis(&self.env.client, &self.ns, &an.name_any(), RUN, "finished", |a| phase(a).is_some_and(AnalysisPhase::is_finished)).await
+        await_analysis(
+            &self.env.client,
+            &self.ns,
+            &an.name_any(),
+            RUN,
+            "finished",
+            |a| phase(a).is_some_and(AnalysisPhase::is_finished),
+        )
+        .await
     }
 
     /// Waits until the tracker's status satisfies `cond`.
@@ -97,21 +126,45 @@ impl Tracked {
         cond: impl Fn(&RepositoryTrackerStatus) -> bool + Send + 'static,
     ) -> anyhow::Result<RepositoryTrackerStatus> {
         let trackers: Api<RepositoryTracker> = Api::namespaced(self.env.client.clone(), &self.ns);
-        let watched = await_condition(trackers.clone(), "repo", move |t: Option<&RepositoryTracker>| t.and_then(|t| t.status.as_ref()).is_some_and(&cond));
+        let watched = await_condition(
+            trackers.clone(),
+            "repo",
+            move |t: Option<&RepositoryTracker>| {
+                t.and_then(|t| t.status.as_ref()).is_some_and(&cond)
+            },
+        );
         match tokio::time::timeout(POLL, watched).await {
-            Ok(found) => found?.and_then(|t| t.status).context("the tracker vanished"),
+            Ok(found) => found?
+                .and_then(|t| t.status)
+                .context("the tracker vanished"),
             Err(_) => {
                 let now = trackers.get_opt("repo").await?.and_then(|t| t.status);
-                bail!("the tracker's status never showed {what} within {POLL:?}: {}", serde_json::to_string(&now)?)
+                bail!(
+                    "the tracker's status never showed {what} within {POLL:?}: {}",
+                    serde_json::to_string(&now)?
+                )
             }
         }
     }
 
     /// Asks for a poll now and waits until the tracker handled it.
     async fn poll_now(&self) -> anyhow::Result<RepositoryTrackerStatus> {
-        let asked = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos().to_string();
-        self.env.kubectl_ok(&["annotate", "--overwrite", "-n", &self.ns, "repositorytracker/repo", &format!("{}={asked}", labels::REQUESTED_AT)])?;
-        self.await_status(&format!("the poll requested at {asked}"), move |s| s.last_handled_requested_at.as_deref() == Some(asked.as_str())).await
+        let asked = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_nanos()
+            .to_string();
+        self.env.kubectl_ok(&[
+            "annotate",
+            "--overwrite",
+            "-n",
+            &self.ns,
+            "repositorytracker/repo",
+            &format!("{}={asked}", labels::REQUESTED_AT),
+        ])?;
+        self.await_status(&format!("the poll requested at {asked}"), move |s| {
+            s.last_handled_requested_at.as_deref() == Some(asked.as_str())
+        })
+        .await
     }
 
     /// Pushes one commit, asks for a poll and waits until the status shows the new head (the
@@ -122,7 +175,10 @@ impl Tracked {
         if main_head(&status) != Some(head.as_str()) {
             // The requested poll may have raced an earlier one; the head shows at the next.
             let want = head.clone();
-            self.await_status(&format!("head {head}"), move |s| main_head(s) == Some(want.as_str())).await?;
+            self.await_status(&format!("head {head}"), move |s| {
+                main_head(s) == Some(want.as_str())
+            })
+            .await?;
         }
         Ok(head)
     }
@@ -141,7 +197,12 @@ impl Tracked {
             .items
             .into_iter()
             .filter(|e| e.reason.as_deref() == Some(reason))
-            .filter(|e| e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some("RepositoryTracker") && r.name.as_deref() == Some("repo")))
+            .filter(|e| {
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.kind.as_deref() == Some("RepositoryTracker")
+                        && r.name.as_deref() == Some("repo")
+                })
+            })
             .map(|e| e.note.unwrap_or_default())
             .collect())
     }
@@ -152,26 +213,45 @@ fn phase(an: &Analysis) -> Option<AnalysisPhase> {
 }
 
 fn head_of(an: &Analysis) -> Option<&str> {
-    an.annotations().get(labels::HEAD_COMMIT).map(String::as_str)
+    an.annotations()
+        .get(labels::HEAD_COMMIT)
+        .map(String::as_str)
 }
 
 fn main_head(status: &RepositoryTrackerStatus) -> Option<&str> {
-    status.branches.iter().find(|b| b.name == "main").and_then(|b| b.head_commit.as_deref())
+    status
+        .branches
+        .iter()
+        .find(|b| b.name == "main")
+        .and_then(|b| b.head_commit.as_deref())
 }
 
 /// (commits analyzed, from, to) of a finished run.
 fn covered(an: &Analysis) -> (i64, Option<String>, Option<String>) {
-    let result = an.status.as_ref().and_then(|s| s.result.clone()).unwrap_or_default();
-    (result.commits_analyzed, result.from_commit, result.to_commit)
+    let result = an
+        .status
+        .as_ref()
+        .and_then(|s| s.result.clone())
+        .unwrap_or_default();
+    (
+        result.commits_analyzed,
+        result.from_commit,
+        result.to_commit,
+    )
 }
 
 fn describe(runs: &[Analysis]) -> Vec<(String, Option<&str>, Option<AnalysisPhase>)> {
-    runs.iter().map(|a| (a.name_any(), head_of(a), phase(a))).collect()
+    runs.iter()
+        .map(|a| (a.name_any(), head_of(a), phase(a)))
+        .collect()
 }
 
 /// `Forbid`: the burst waits for the held run; once the gate opens that one run covers every
 /// pushed commit, and no run follows for heads it covered.
-pub async fn a_tracker_under_forbid_covers_a_burst_with_the_running_analysis(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+pub async fn a_tracker_under_forbid_covers_a_burst_with_the_running_analysis(
+    env: Arc<Env>,
+    ns: String,
+) -> anyhow::Result<()> {
     let t = Tracked::start(env, ns, "Forbid").await?;
     let (_, first) = t.first_run().await?;
 
@@ -180,7 +260,9 @@ pub async fn a_tracker_under_forbid_covers_a_burst_with_the_running_analysis(env
         last = t.push().await?;
         let runs = t.runs().await?;
         ensure!(
-            runs.len() == 1 && runs[0].uid() == first.uid() && !phase(&runs[0]).is_some_and(AnalysisPhase::is_finished),
+            runs.len() == 1
+                && runs[0].uid() == first.uid()
+                && !phase(&runs[0]).is_some_and(AnalysisPhase::is_finished),
             "while {} runs, the tracker must wait (Forbid): {:?}",
             first.name_any(),
             describe(&runs)
@@ -189,28 +271,46 @@ pub async fn a_tracker_under_forbid_covers_a_burst_with_the_running_analysis(env
 
     t.open_gate()?;
     let done = t.await_finished(&first).await?;
-    ensure!(phase(&done) == Some(AnalysisPhase::Succeeded), "{} ended {:?}", done.name_any(), done.status);
+    ensure!(
+        phase(&done) == Some(AnalysisPhase::Succeeded),
+        "{} ended {:?}",
+        done.name_any(),
+        done.status
+    );
     let total = i64::try_from(INITIAL + BURST)?;
-    ensure!(covered(&done) == (total, None, Some(last.clone())), "the held run must cover the whole burst: {:?}", covered(&done));
+    ensure!(
+        covered(&done) == (total, None, Some(last.clone())),
+        "the held run must cover the whole burst: {:?}",
+        covered(&done)
+    );
 
     // The tracker acts on the run finishing, not on its next poll (ten minutes away): it knows
     // at once that the last head was analyzed, and creates no run for it. A fresh poll of the
     // same head creates nothing either.
     let want = last.clone();
     t.await_status(&format!("lastAnalyzedCommit {last}"), move |s| {
-        s.branches.iter().any(|b| b.name == "main" && b.last_analyzed_commit.as_deref() == Some(want.as_str()))
+        s.branches
+            .iter()
+            .any(|b| b.name == "main" && b.last_analyzed_commit.as_deref() == Some(want.as_str()))
     })
     .await?;
     let status = t.poll_now().await?;
     ensure!(main_head(&status) == Some(last.as_str()), "{status:?}");
     let runs = t.runs().await?;
-    ensure!(runs.len() == 1, "no run may follow for heads the held run covered: {:?}", describe(&runs));
+    ensure!(
+        runs.len() == 1,
+        "no run may follow for heads the held run covered: {:?}",
+        describe(&runs)
+    );
     Ok(())
 }
 
 /// `Replace`: each push deletes the running run (a `Superseded` Event says so) and starts one
 /// for the new head; the last one covers every commit, since nothing was analyzed before.
-pub async fn a_tracker_under_replace_supersedes_the_running_analysis(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+pub async fn a_tracker_under_replace_supersedes_the_running_analysis(
+    env: Arc<Env>,
+    ns: String,
+) -> anyhow::Result<()> {
     let t = Tracked::start(env, ns, "Replace").await?;
     let (_, mut running) = t.first_run().await?;
 
@@ -218,32 +318,66 @@ pub async fn a_tracker_under_replace_supersedes_the_running_analysis(env: Arc<En
         let victim = running.name_any();
         let uid = running.uid().context("uid")?;
         let head = t.push().await?;
-        tokio::time::timeout(POLL, await_condition(t.analyses(), &victim, conditions::is_deleted(&uid)))
-            .await
-            .with_context(|| format!("{victim} was not deleted when the branch moved to {head} (Replace)"))??;
+        tokio::time::timeout(
+            POLL,
+            await_condition(t.analyses(), &victim, conditions::is_deleted(&uid)),
+        )
+        .await
+        .with_context(|| {
+            format!("{victim} was not deleted when the branch moved to {head} (Replace)")
+        })??;
         let runs = t.runs().await?;
-        let replacement = runs.iter().find(|a| head_of(a) == Some(head.as_str())).cloned();
-        let replacement = replacement.with_context(|| format!("no Analysis for the new head {head}: {:?}", describe(&runs)))?;
-        ensure!(runs.len() == 1, "only the run for the newest head may be left: {:?}", describe(&runs));
-        wait_until(POLL, || async { t.events("Superseded").await.is_ok_and(|notes| notes.iter().any(|n| n.contains(&victim))) })
-            .await
-            .with_context(|| format!("no Superseded Event for {victim}"))?;
+        let replacement = runs
+            .iter()
+            .find(|a| head_of(a) == Some(head.as_str()))
+            .cloned();
+        let replacement = replacement.with_context(|| {
+            format!("no Analysis for the new head {head}: {:?}", describe(&runs))
+        })?;
+        ensure!(
+            runs.len() == 1,
+            "only the run for the newest head may be left: {:?}",
+            describe(&runs)
+        );
+        wait_until(POLL, || async {
+            t.events("Superseded")
+                .await
+                .is_ok_and(|notes| notes.iter().any(|n| n.contains(&victim)))
+        })
+        .await
+        .with_context(|| format!("no Superseded Event for {victim}"))?;
         running = t.await_running(&replacement).await?;
     }
     let last = head_of(&running).context("head annotation")?.to_owned();
 
     t.open_gate()?;
     let done = t.await_finished(&running).await?;
-    ensure!(phase(&done) == Some(AnalysisPhase::Succeeded), "{} ended {:?}", done.name_any(), done.status);
+    ensure!(
+        phase(&done) == Some(AnalysisPhase::Succeeded),
+        "{} ended {:?}",
+        done.name_any(),
+        done.status
+    );
     let total = i64::try_from(INITIAL + BURST)?;
-    ensure!(covered(&done) == (total, None, Some(last.clone())), "the last run must cover every commit: {:?}", covered(&done));
-    ensure!(t.events("Superseded").await?.len() == BURST, "one Superseded Event per push: {:?}", t.events("Superseded").await?);
+    ensure!(
+        covered(&done) == (total, None, Some(last.clone())),
+        "the last run must cover every commit: {:?}",
+        covered(&done)
+    );
+    ensure!(
+        t.events("Superseded").await?.len() == BURST,
+        "one Superseded Event per push: {:?}",
+        t.events("Superseded").await?
+    );
     Ok(())
 }
 
 /// `Allow`: a run per head the tracker saw, each started while the earlier ones still run;
 /// once the gate opens they all succeed.
-pub async fn a_tracker_under_allow_starts_a_run_per_head(env: Arc<Env>, ns: String) -> anyhow::Result<()> {
+pub async fn a_tracker_under_allow_starts_a_run_per_head(
+    env: Arc<Env>,
+    ns: String,
+) -> anyhow::Result<()> {
     let t = Tracked::start(env, ns, "Allow").await?;
     let (first_head, _) = t.first_run().await?;
 
@@ -256,9 +390,21 @@ pub async fn a_tracker_under_allow_starts_a_run_per_head(env: Arc<Env>, ns: Stri
         seen.sort_unstable();
         let mut want: Vec<&str> = heads.iter().map(String::as_str).collect();
         want.sort_unstable();
-        ensure!(seen == want, "one run per head seen ({heads:?}): {:?}", describe(&runs));
-        ensure!(runs.iter().all(|a| !phase(a).is_some_and(AnalysisPhase::is_finished)), "the earlier runs still run: {:?}", describe(&runs));
-        let newest = runs.iter().find(|a| head_of(a) == Some(head.as_str())).context("the new run")?;
+        ensure!(
+            seen == want,
+            "one run per head seen ({heads:?}): {:?}",
+            describe(&runs)
+        );
+        ensure!(
+            runs.iter()
+                .all(|a| !phase(a).is_some_and(AnalysisPhase::is_finished)),
+            "the earlier runs still run: {:?}",
+            describe(&runs)
+        );
+        let newest = runs
+            .iter()
+            .find(|a| head_of(a) == Some(head.as_str()))
+            .context("the new run")?;
         t.await_running(newest).await?;
     }
 
@@ -270,11 +416,25 @@ pub async fn a_tracker_under_allow_starts_a_run_per_head(env: Arc<Env>, ns: Stri
     let last = heads.last().context("a head")?.clone();
     for an in t.runs().await? {
         let done = t.await_finished(&an).await?;
-        ensure!(phase(&done) == Some(AnalysisPhase::Succeeded), "{} ended {:?}", done.name_any(), done.status);
+        ensure!(
+            phase(&done) == Some(AnalysisPhase::Succeeded),
+            "{} ended {:?}",
+            done.name_any(),
+            done.status
+        );
         // Held until the gate opened, every run analyzes up to the tip of that moment.
-        ensure!(covered(&done) == (i64::try_from(INITIAL + BURST)?, None, Some(last.clone())), "{}: {:?}", done.name_any(), covered(&done));
+        ensure!(
+            covered(&done) == (i64::try_from(INITIAL + BURST)?, None, Some(last.clone())),
+            "{}: {:?}",
+            done.name_any(),
+            covered(&done)
+        );
         let attempts = done.status.as_ref().map_or(0, |s| s.attempts.len());
-        ensure!(attempts == 1, "{} needed {attempts} attempts", done.name_any());
+        ensure!(
+            attempts == 1,
+            "{} needed {attempts} attempts",
+            done.name_any()
+        );
     }
     Ok(())
 }

@@ -17,10 +17,10 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::Context;
 use super::build::{self, AttemptInputs};
 use super::decide::{Action, AttemptStart, Plan, Refused};
 use super::observe::Snapshot;
-use super::Context;
 use crate::error::{Error, is_conflict, is_not_found, refusal_of};
 use crate::token;
 
@@ -30,7 +30,11 @@ pub const FIELD_MANAGER: &str = "gitview-operator";
 /// The gateway account of a namespace: its `gitview.dev/account` label, else its name. Runs
 /// write under it; trackers read under it.
 pub(crate) fn account_of(namespace: &Namespace) -> String {
-    namespace.labels().get(labels::ACCOUNT).cloned().unwrap_or_else(|| namespace.name_any())
+    namespace
+        .labels()
+        .get(labels::ACCOUNT)
+        .cloned()
+        .unwrap_or_else(|| namespace.name_any())
 }
 
 /// What carrying out a plan came to.
@@ -45,31 +49,57 @@ pub enum Acted {
 }
 
 /// Carries out a plan.
-pub async fn act(an: &Analysis, plan: Plan, snapshot: &Snapshot, ctx: &Context, now: Timestamp) -> Result<Acted, Error> {
-    let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+pub async fn act(
+    an: &Analysis,
+    plan: Plan,
+    snapshot: &Snapshot,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<Acted, Error> {
+    let namespace = an
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
     let name = an.name_any();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let analyses: Api<Analysis> = Api::namespaced(ctx.client.clone(), &namespace);
 
     for action in &plan.before_status {
-        if let Some(refused) = execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await? {
+        if let Some(refused) =
+            execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await?
+        {
             return Ok(Acted::Refused(refused));
         }
     }
-    if let Some(status) = plan.status.as_ref().filter(|s| an.status.as_ref() != Some(*s)) {
+    if let Some(status) = plan
+        .status
+        .as_ref()
+        .filter(|s| an.status.as_ref() != Some(*s))
+    {
         let patch = json!({ "apiVersion": API_VERSION, "kind": "Analysis", "status": status });
-        analyses.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+        analyses
+            .patch_status(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
     }
     for action in &plan.after_status {
-        if let Some(refused) = execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await? {
+        if let Some(refused) =
+            execute(action, an, snapshot, ctx, now, &pods, &secrets, &analyses).await?
+        {
             return Ok(Acted::Refused(refused));
         }
     }
     let reference = an.object_ref(&());
     for note in &plan.events {
         let event = Event {
-            type_: if note.warning { EventType::Warning } else { EventType::Normal },
+            type_: if note.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: note.reason.to_owned(),
             note: Some(note.message.chars().take(1000).collect()),
             action: "Reconcile".to_owned(),
@@ -96,13 +126,25 @@ async fn execute(
 ) -> Result<Option<Refused>, Error> {
     let done = match action {
         Action::StartAttempt(start) => {
-            let profile = snapshot.profile.as_deref().ok_or(Error::MissingField("profile"))?;
+            let profile = snapshot
+                .profile
+                .as_deref()
+                .ok_or(Error::MissingField("profile"))?;
             return start_attempt(an, start, profile, ctx, now, pods, secrets).await;
         }
-        Action::DeleteSecret(name) => ignore_not_found(secrets.delete(name, &DeleteParams::default()).await.map(|_| ())),
+        Action::DeleteSecret(name) => ignore_not_found(
+            secrets
+                .delete(name, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+        ),
         Action::DeletePod(name) => {
             info!(pod = %name, "deleting runner pod");
-            ignore_not_found(pods.delete(name, &DeleteParams::background()).await.map(|_| ()))
+            ignore_not_found(
+                pods.delete(name, &DeleteParams::background())
+                    .await
+                    .map(|_| ()),
+            )
         }
         Action::ReleasePod(name) => match snapshot.pod(name) {
             Some(pod) => release_pod(pods, pod).await,
@@ -110,7 +152,10 @@ async fn execute(
         },
         Action::DeleteAnalysis => {
             let params = DeleteParams {
-                preconditions: Some(Preconditions { uid: an.uid(), resource_version: None }),
+                preconditions: Some(Preconditions {
+                    uid: an.uid(),
+                    resource_version: None,
+                }),
                 ..DeleteParams::background()
             };
             info!("deleting the Analysis: ttlSecondsAfterFinished passed");
@@ -128,9 +173,20 @@ pub async fn release_pod(pods: &Api<Pod>, pod: &Pod) -> Result<(), Error> {
     if !finalizers.iter().any(|f| f == labels::POD_FINALIZER) {
         return Ok(());
     }
-    let remaining: Vec<&String> = finalizers.iter().filter(|f| *f != labels::POD_FINALIZER).collect();
+    let remaining: Vec<&String> = finalizers
+        .iter()
+        .filter(|f| *f != labels::POD_FINALIZER)
+        .collect();
     let patch = json!({ "metadata": { "finalizers": remaining, "resourceVersion": pod.resource_version() } });
-    ignore_not_found(pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ()))
+    ignore_not_found(
+        pods.patch(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map(|_| ()),
+    )
 }
 
 fn ignore_not_found(result: Result<(), kube::Error>) -> Result<(), Error> {
@@ -149,10 +205,17 @@ async fn start_attempt(
     pods: &Api<Pod>,
     secrets: &Api<Secret>,
 ) -> Result<Option<Refused>, Error> {
-    let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
-    let ns: Namespace = Api::<Namespace>::all(ctx.client.clone()).get(&namespace).await?;
+    let namespace = an
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let ns: Namespace = Api::<Namespace>::all(ctx.client.clone())
+        .get(&namespace)
+        .await?;
     let account = account_of(&ns);
-    let scrub_pii = ns.annotations().get(labels::SCRUB_PII).is_none_or(|v| v != "false");
+    let scrub_pii = ns
+        .annotations()
+        .get(labels::SCRUB_PII)
+        .is_none_or(|v| v != "false");
     let credentials = copy_credentials(an, secrets).await?;
 
     let inputs = AttemptInputs {
@@ -165,24 +228,37 @@ async fn start_attempt(
         settings: &ctx.settings,
     };
     let deadline = now + SignedDuration::from_secs(start.deadline_seconds);
-    let expires = deadline + SignedDuration::try_from(ctx.settings.token_grace).unwrap_or(SignedDuration::ZERO);
+    let expires = deadline
+        + SignedDuration::try_from(ctx.settings.token_grace).unwrap_or(SignedDuration::ZERO);
     let config = build::run_config(&inputs, &account, scrub_pii, deadline)?;
     let uid = an.uid().ok_or(Error::MissingField("metadata.uid"))?;
-    let token = ctx.signer.sign(&token::claims(&account, &uid, start.number, now, expires))?;
+    let token = ctx
+        .signer
+        .sign(&token::claims(&account, &uid, start.number, now, expires))?;
     let secret = build::run_secret(&inputs, &config, &token, credentials, expires)?;
-    if let Some(refused) = refused(create_owned(secrets, &secret, &uid).await, "Secret", &secret.name_any())? {
+    if let Some(refused) = refused(
+        create_owned(secrets, &secret, &uid).await,
+        "Secret",
+        &secret.name_any(),
+    )? {
         return Ok(Some(refused));
     }
     let pod = build::runner_pod(&inputs)?;
     if let Some(refused) = refused(create_owned(pods, &pod, &uid).await, "Pod", &pod.name_any())? {
         // The attempt never starts: its Secret, with the signed token in it, goes now rather
         // than when the janitor finds it expired.
-        ignore_not_found(secrets.delete(&secret.name_any(), &DeleteParams::default()).await.map(|_| ()))?;
+        ignore_not_found(
+            secrets
+                .delete(&secret.name_any(), &DeleteParams::default())
+                .await
+                .map(|_| ()),
+        )?;
         return Ok(Some(refused));
     }
     info!(attempt = start.number, pod = %pod.name_any(), image = %start.resolved.runner_image, "started attempt");
     if let Some(created) = an.creation_timestamp().filter(|_| start.number == 1) {
-        ctx.metrics.observe_pod_latency(now.duration_since(created.0));
+        ctx.metrics
+            .observe_pod_latency(now.duration_since(created.0));
     }
     Ok(None)
 }
@@ -190,7 +266,11 @@ async fn start_attempt(
 /// A create's outcome as the decide step needs it: the API server's refusal of the object
 /// ([`crate::error::refusal`]) is an answer, not an error to retry in 5 s; anything else that
 /// failed stays an error.
-fn refused(created: Result<(), Error>, kind: &'static str, name: &str) -> Result<Option<Refused>, Error> {
+fn refused(
+    created: Result<(), Error>,
+    kind: &'static str,
+    name: &str,
+) -> Result<Option<Refused>, Error> {
     let Err(Error::Kube(err)) = created else {
         return created.map(|()| None);
     };
@@ -198,7 +278,13 @@ fn refused(created: Result<(), Error>, kind: &'static str, name: &str) -> Result
         return Err(Error::Kube(err));
     };
     warn!(kind, name, code = status.code, message = %status.message, ?refusal, "the API server refused what the attempt needs");
-    Ok(Some(Refused { kind, name: name.to_owned(), code: status.code, message: status.message.clone(), refusal }))
+    Ok(Some(Refused {
+        kind,
+        name: name.to_owned(),
+        code: status.code,
+        message: status.message.clone(),
+        refusal,
+    }))
 }
 
 /// Creates an object; one that already exists and belongs to the same Analysis (a repeated
@@ -211,7 +297,12 @@ where
         Ok(_) => Ok(()),
         Err(err) if is_conflict(&err) => {
             let existing = api.get(&object.name_any()).await?;
-            if existing.labels().get(labels::ANALYSIS_UID).map(String::as_str) == Some(uid) {
+            if existing
+                .labels()
+                .get(labels::ANALYSIS_UID)
+                .map(String::as_str)
+                == Some(uid)
+            {
                 Ok(())
             } else {
                 Err(err.into())
@@ -222,7 +313,10 @@ where
 }
 
 /// Copies the referenced git and LLM credentials into the keys the runner reads.
-async fn copy_credentials(an: &Analysis, secrets: &Api<Secret>) -> Result<BTreeMap<String, ByteString>, Error> {
+async fn copy_credentials(
+    an: &Analysis,
+    secrets: &Api<Secret>,
+) -> Result<BTreeMap<String, ByteString>, Error> {
     let mut out = BTreeMap::new();
     if let Some(reference) = &an.spec.repository.source.credentials_secret {
         let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
@@ -239,14 +333,24 @@ async fn copy_credentials(an: &Analysis, secrets: &Api<Secret>) -> Result<BTreeM
             }
         }
         if let Some(key) = &reference.key {
-            let value = data.get(key).ok_or_else(|| Error::Config(format!("Secret {:?} has no key {key:?}", reference.name)))?;
+            let value = data.get(key).ok_or_else(|| {
+                Error::Config(format!("Secret {:?} has no key {key:?}", reference.name))
+            })?;
             out.insert(keys::GIT_TOKEN.to_owned(), value.clone());
         }
     }
-    if let Some(reference) = an.spec.run.llm.as_ref().and_then(|l| l.credentials_secret.as_ref()) {
+    if let Some(reference) = an
+        .spec
+        .run
+        .llm
+        .as_ref()
+        .and_then(|l| l.credentials_secret.as_ref())
+    {
         let key = reference.key.as_deref().unwrap_or("api-key");
         let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
-        let value = data.get(key).ok_or_else(|| Error::Config(format!("Secret {:?} has no key {key:?}", reference.name)))?;
+        let value = data.get(key).ok_or_else(|| {
+            Error::Config(format!("Secret {:?} has no key {key:?}", reference.name))
+        })?;
         out.insert(keys::LLM_API_KEY.to_owned(), value.clone());
     }
     Ok(out)

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisProfileSpec, PullPolicy, ResolvedProfile};
 use gitview_crds::wire::{
-    self, AnalysisIdentity, RUN_CONFIG_VERSION, RUN_SECRET_MOUNT_PATH, RunConfig, RunEgress, RunProfile, RunRepository,
-    SCRATCH_MOUNT_PATH,
+    self, AnalysisIdentity, RUN_CONFIG_VERSION, RUN_SECRET_MOUNT_PATH, RunConfig, RunEgress,
+    RunProfile, RunRepository, SCRATCH_MOUNT_PATH,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec, ResourceRequirements,
-    SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec,
+    ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -38,7 +39,13 @@ pub struct AttemptInputs<'a> {
 /// Name of an attempt's pod and secret: `<analysis>-<uid prefix>-a<attempt>`, unique per
 /// Analysis incarnation and deterministic, so a repeated create is a harmless conflict.
 pub fn attempt_name(analysis_name: &str, uid: &str, attempt: i32) -> String {
-    let suffix = format!("-{}-a{attempt}", &uid.chars().filter(char::is_ascii_alphanumeric).take(8).collect::<String>());
+    let suffix = format!(
+        "-{}-a{attempt}",
+        &uid.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect::<String>()
+    );
     let keep = 63usize.saturating_sub(suffix.len());
     let mut base: String = analysis_name.chars().take(keep).collect();
     while base.ends_with(['-', '.']) {
@@ -51,43 +58,81 @@ pub fn attempt_name(analysis_name: &str, uid: &str, attempt: i32) -> String {
 /// and operator restarts.
 pub fn canary_bucket(uid: &str) -> i32 {
     let digest = Sha256::digest(uid.as_bytes());
-    let head = u64::from_be_bytes(digest[..8].try_into().expect("a sha256 digest has 32 bytes"));
+    let head = u64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a sha256 digest has 32 bytes"),
+    );
     i32::try_from(head % 100).expect("a value below 100 fits in i32")
 }
 
 fn uid(analysis: &Analysis) -> Result<&str, Error> {
-    analysis.metadata.uid.as_deref().ok_or(Error::MissingField("metadata.uid"))
+    analysis
+        .metadata
+        .uid
+        .as_deref()
+        .ok_or(Error::MissingField("metadata.uid"))
 }
 
 fn name(analysis: &Analysis) -> Result<&str, Error> {
-    analysis.metadata.name.as_deref().ok_or(Error::MissingField("metadata.name"))
+    analysis
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(Error::MissingField("metadata.name"))
 }
 
 /// Labels of an attempt's pod and secret.
-pub fn attempt_labels(analysis: &Analysis, attempt: i32) -> Result<BTreeMap<String, String>, Error> {
+pub fn attempt_labels(
+    analysis: &Analysis,
+    attempt: i32,
+) -> Result<BTreeMap<String, String>, Error> {
     let truncated: String = name(analysis)?.chars().take(63).collect();
     Ok(BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), labels::RUNNER_NAME.to_owned()),
-        ("app.kubernetes.io/managed-by".to_owned(), labels::MANAGED_BY.to_owned()),
-        ("app.kubernetes.io/component".to_owned(), "runner".to_owned()),
-        (labels::ANALYSIS.to_owned(), truncated.trim_end_matches(['-', '.', '_']).to_owned()),
+        (
+            "app.kubernetes.io/name".to_owned(),
+            labels::RUNNER_NAME.to_owned(),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            labels::MANAGED_BY.to_owned(),
+        ),
+        (
+            "app.kubernetes.io/component".to_owned(),
+            "runner".to_owned(),
+        ),
+        (
+            labels::ANALYSIS.to_owned(),
+            truncated.trim_end_matches(['-', '.', '_']).to_owned(),
+        ),
         (labels::ANALYSIS_UID.to_owned(), uid(analysis)?.to_owned()),
         (labels::ATTEMPT.to_owned(), attempt.to_string()),
     ]))
 }
 
 fn owner(analysis: &Analysis) -> Result<OwnerReference, Error> {
-    analysis.controller_owner_ref(&()).ok_or(Error::MissingField("metadata.name or metadata.uid"))
+    analysis
+        .controller_owner_ref(&())
+        .ok_or(Error::MissingField("metadata.name or metadata.uid"))
 }
 
 /// The run config of an attempt.
-pub fn run_config(inputs: &AttemptInputs<'_>, account: &str, scrub_pii: bool, deadline: jiff::Timestamp) -> Result<RunConfig, Error> {
+pub fn run_config(
+    inputs: &AttemptInputs<'_>,
+    account: &str,
+    scrub_pii: bool,
+    deadline: jiff::Timestamp,
+) -> Result<RunConfig, Error> {
     let an = inputs.analysis;
     let llm = an.spec.run.llm.as_ref();
     Ok(RunConfig {
         version: RUN_CONFIG_VERSION,
         analysis: AnalysisIdentity {
-            namespace: an.metadata.namespace.clone().ok_or(Error::MissingField("metadata.namespace"))?,
+            namespace: an
+                .metadata
+                .namespace
+                .clone()
+                .ok_or(Error::MissingField("metadata.namespace"))?,
             name: name(an)?.to_owned(),
             uid: uid(an)?.to_owned(),
         },
@@ -112,7 +157,9 @@ pub fn run_config(inputs: &AttemptInputs<'_>, account: &str, scrub_pii: bool, de
         gateway_url: inputs.settings.gateway_url.clone(),
         scrub_pii,
         deadline: deadline.to_string(),
-        egress: RunEgress { allow_link_local: inputs.profile.repository_policy.allow_link_local },
+        egress: RunEgress {
+            allow_link_local: inputs.profile.repository_policy.allow_link_local,
+        },
     })
 }
 
@@ -127,17 +174,29 @@ pub fn run_secret(
 ) -> Result<Secret, Error> {
     let an = inputs.analysis;
     let mut data = credentials;
-    let config_json = serde_json::to_vec(config).map_err(|source| Error::Serialize { what: "run config", source })?;
+    let config_json = serde_json::to_vec(config).map_err(|source| Error::Serialize {
+        what: "run config",
+        source,
+    })?;
     data.insert(wire::keys::RUN_CONFIG.to_owned(), ByteString(config_json));
-    data.insert(wire::keys::TOKEN.to_owned(), ByteString(token.as_bytes().to_vec()));
+    data.insert(
+        wire::keys::TOKEN.to_owned(),
+        ByteString(token.as_bytes().to_vec()),
+    );
     let mut labels = attempt_labels(an, inputs.attempt)?;
-    labels.insert(labels::SECRET_ROLE.to_owned(), labels::SECRET_ROLE_RUN.to_owned());
+    labels.insert(
+        labels::SECRET_ROLE.to_owned(),
+        labels::SECRET_ROLE_RUN.to_owned(),
+    );
     Ok(Secret {
         metadata: ObjectMeta {
             name: Some(attempt_name(name(an)?, uid(an)?, inputs.attempt)),
             namespace: an.metadata.namespace.clone(),
             labels: Some(labels),
-            annotations: Some(BTreeMap::from([(labels::EXPIRES_AT.to_owned(), expires_at.to_string())])),
+            annotations: Some(BTreeMap::from([(
+                labels::EXPIRES_AT.to_owned(),
+                expires_at.to_string(),
+            )])),
             owner_references: Some(vec![owner(an)?]),
             ..ObjectMeta::default()
         },
@@ -186,7 +245,10 @@ pub fn runner_pod(inputs: &AttemptInputs<'_>) -> Result<Pod, Error> {
                 run_as_user: Some(inputs.settings.runner_uid),
                 run_as_group: Some(inputs.settings.runner_uid),
                 fs_group: Some(inputs.settings.runner_uid),
-                seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..SeccompProfile::default() }),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".to_owned(),
+                    ..SeccompProfile::default()
+                }),
                 ..PodSecurityContext::default()
             }),
             containers: vec![Container {
@@ -210,8 +272,14 @@ pub fn runner_pod(inputs: &AttemptInputs<'_>) -> Result<Pod, Error> {
                     privileged: Some(false),
                     read_only_root_filesystem: Some(true),
                     run_as_non_root: Some(true),
-                    capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_owned()]), add: None }),
-                    seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_owned(), ..SeccompProfile::default() }),
+                    capabilities: Some(Capabilities {
+                        drop: Some(vec!["ALL".to_owned()]),
+                        add: None,
+                    }),
+                    seccomp_profile: Some(SeccompProfile {
+                        type_: "RuntimeDefault".to_owned(),
+                        ..SeccompProfile::default()
+                    }),
                     ..SecurityContext::default()
                 }),
                 volume_mounts: Some(vec![
@@ -221,7 +289,11 @@ pub fn runner_pod(inputs: &AttemptInputs<'_>) -> Result<Pod, Error> {
                         read_only: Some(true),
                         ..VolumeMount::default()
                     },
-                    VolumeMount { name: "scratch".to_owned(), mount_path: SCRATCH_MOUNT_PATH.to_owned(), ..VolumeMount::default() },
+                    VolumeMount {
+                        name: "scratch".to_owned(),
+                        mount_path: SCRATCH_MOUNT_PATH.to_owned(),
+                        ..VolumeMount::default()
+                    },
                 ]),
                 ..Container::default()
             }],
@@ -238,7 +310,10 @@ pub fn runner_pod(inputs: &AttemptInputs<'_>) -> Result<Pod, Error> {
                 },
                 Volume {
                     name: "scratch".to_owned(),
-                    empty_dir: Some(EmptyDirVolumeSource { size_limit: Some(scratch), medium: None }),
+                    empty_dir: Some(EmptyDirVolumeSource {
+                        size_limit: Some(scratch),
+                        medium: None,
+                    }),
                     ..Volume::default()
                 },
             ]),
@@ -249,7 +324,11 @@ pub fn runner_pod(inputs: &AttemptInputs<'_>) -> Result<Pod, Error> {
 }
 
 fn env(name: &str, value: &str) -> EnvVar {
-    EnvVar { name: name.to_owned(), value: Some(value.to_owned()), value_from: None }
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        value_from: None,
+    }
 }
 
 #[cfg(test)]
@@ -268,7 +347,10 @@ mod tests {
         assert_eq!(psc.run_as_non_root, Some(true));
         assert!(psc.run_as_user.is_some_and(|u| u > 0), "non-zero UID");
         assert!(psc.run_as_group.is_some_and(|g| g > 0));
-        assert_eq!(psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()), Some("RuntimeDefault"));
+        assert_eq!(
+            psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
+            Some("RuntimeDefault")
+        );
         assert_eq!(spec.automount_service_account_token, Some(false));
         assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
         assert_eq!(spec.active_deadline_seconds, Some(3600));
@@ -294,27 +376,57 @@ mod tests {
             assert!(v.secret.is_some() || v.empty_dir.is_some(), "{v:?}");
         }
         let secret_volume = volumes.iter().find_map(|v| v.secret.as_ref()).unwrap();
-        assert_eq!(secret_volume.secret_name.as_deref(), pod.metadata.name.as_deref());
+        assert_eq!(
+            secret_volume.secret_name.as_deref(),
+            pod.metadata.name.as_deref()
+        );
         let scratch = volumes.iter().find_map(|v| v.empty_dir.as_ref()).unwrap();
-        assert_eq!(scratch.size_limit.as_ref().map(|q| q.0.as_str()), Some("2Gi"));
+        assert_eq!(
+            scratch.size_limit.as_ref().map(|q| q.0.as_str()),
+            Some("2Gi")
+        );
         let mounts = c.volume_mounts.as_ref().unwrap();
         let run_mount = mounts.iter().find(|m| m.name == "run").unwrap();
-        assert_eq!((run_mount.mount_path.as_str(), run_mount.read_only), (RUN_SECRET_MOUNT_PATH, Some(true)));
+        assert_eq!(
+            (run_mount.mount_path.as_str(), run_mount.read_only),
+            (RUN_SECRET_MOUNT_PATH, Some(true))
+        );
 
         // Ownership, finalizer and labels.
         let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.controller, owner.uid.as_str()), ("Analysis", Some(true), "0000demo-uid"));
-        assert_eq!(pod.metadata.finalizers.as_deref(), Some(&[labels::POD_FINALIZER.to_owned()][..]));
+        assert_eq!(
+            (owner.kind.as_str(), owner.controller, owner.uid.as_str()),
+            ("Analysis", Some(true), "0000demo-uid")
+        );
+        assert_eq!(
+            pod.metadata.finalizers.as_deref(),
+            Some(&[labels::POD_FINALIZER.to_owned()][..])
+        );
         let pod_labels = pod.metadata.labels.as_ref().unwrap();
-        assert_eq!(pod_labels.get(labels::ANALYSIS_UID).map(String::as_str), Some("0000demo-uid"));
-        assert_eq!(pod_labels.get(labels::ATTEMPT).map(String::as_str), Some("1"));
-        assert_eq!(pod_labels.get("app.kubernetes.io/managed-by").map(String::as_str), Some(labels::MANAGED_BY));
+        assert_eq!(
+            pod_labels.get(labels::ANALYSIS_UID).map(String::as_str),
+            Some("0000demo-uid")
+        );
+        assert_eq!(
+            pod_labels.get(labels::ATTEMPT).map(String::as_str),
+            Some("1")
+        );
+        assert_eq!(
+            pod_labels
+                .get("app.kubernetes.io/managed-by")
+                .map(String::as_str),
+            Some(labels::MANAGED_BY)
+        );
     }
 
     #[test]
     fn the_secret_holds_the_run_config_the_token_and_copied_credentials() {
-        let an = analysis("demo").with_spec(serde_json::json!({"mode": {"type": "Range", "since": "v1"}}));
-        let settings = Settings { gateway_url: "https://gw.example".into(), ..Settings::default() };
+        let an = analysis("demo")
+            .with_spec(serde_json::json!({"mode": {"type": "Range", "since": "v1"}}));
+        let settings = Settings {
+            gateway_url: "https://gw.example".into(),
+            ..Settings::default()
+        };
         let profile = profile();
         let resolved = resolved();
         let inputs = AttemptInputs {
@@ -339,18 +451,42 @@ mod tests {
 
         let (private, _) = crate::token::tests::test_key_pair();
         let signer = TokenSigner::from_pem(private.as_bytes(), None).unwrap();
-        let token = signer.sign(&claims("acct-1", "0000demo-uid", 3, at(0), at(720))).unwrap();
-        let creds = BTreeMap::from([(wire::keys::GIT_TOKEN.to_owned(), ByteString(b"s3cret".to_vec()))]);
+        let token = signer
+            .sign(&claims("acct-1", "0000demo-uid", 3, at(0), at(720)))
+            .unwrap();
+        let creds = BTreeMap::from([(
+            wire::keys::GIT_TOKEN.to_owned(),
+            ByteString(b"s3cret".to_vec()),
+        )]);
         let secret = run_secret(&inputs, &config, &token, creds, at(720)).unwrap();
         let data = secret.data.as_ref().unwrap();
         let keys: Vec<&str> = data.keys().map(String::as_str).collect();
-        assert_eq!(keys, [wire::keys::GIT_TOKEN, wire::keys::RUN_CONFIG, wire::keys::TOKEN]);
+        assert_eq!(
+            keys,
+            [
+                wire::keys::GIT_TOKEN,
+                wire::keys::RUN_CONFIG,
+                wire::keys::TOKEN
+            ]
+        );
         let back: RunConfig = serde_json::from_slice(&data[wire::keys::RUN_CONFIG].0).unwrap();
         assert_eq!(back, config);
         assert_eq!(secret.immutable, Some(true));
-        assert_eq!(secret.metadata.annotations.as_ref().unwrap()[labels::EXPIRES_AT], at(720).to_string());
-        assert_eq!(secret.metadata.labels.as_ref().unwrap()[labels::SECRET_ROLE], labels::SECRET_ROLE_RUN);
-        assert_eq!(secret.metadata.owner_references.as_ref().unwrap()[0].uid, "0000demo-uid");
-        assert_eq!(secret.metadata.name, Some(attempt_name("demo", "0000demo-uid", 3)));
+        assert_eq!(
+            secret.metadata.annotations.as_ref().unwrap()[labels::EXPIRES_AT],
+            at(720).to_string()
+        );
+        assert_eq!(
+            secret.metadata.labels.as_ref().unwrap()[labels::SECRET_ROLE],
+            labels::SECRET_ROLE_RUN
+        );
+        assert_eq!(
+            secret.metadata.owner_references.as_ref().unwrap()[0].uid,
+            "0000demo-uid"
+        );
+        assert_eq!(
+            secret.metadata.name,
+            Some(attempt_name("demo", "0000demo-uid", 3))
+        );
     }
 }

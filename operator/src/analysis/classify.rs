@@ -17,7 +17,9 @@ pub const MESSAGE_LIMIT: usize = 1024;
 #[derive(Clone, Debug, PartialEq)]
 pub enum PodState {
     /// Not running yet; `waiting` is the container's waiting reason (`ImagePullBackOff`, ...).
-    Pending { waiting: Option<String> },
+    Pending {
+        waiting: Option<String>,
+    },
     Running,
     /// Deleted while its container still runs; wait for the kubelet to confirm.
     Terminating,
@@ -41,7 +43,14 @@ pub struct AttemptEnd {
 impl AttemptEnd {
     /// An end the operator decided on itself (pod missing, deadline passed).
     pub fn failed(at: Timestamp, failure: AttemptFailure, reason: &str, message: String) -> Self {
-        Self { at, exit_code: None, reason: reason.to_owned(), failure: Some(failure), message: Some(message), outcome: None }
+        Self {
+            at,
+            exit_code: None,
+            reason: reason.to_owned(),
+            failure: Some(failure),
+            message: Some(message),
+            outcome: None,
+        }
     }
 }
 
@@ -53,9 +62,13 @@ pub fn pod_state(pod: &Pod, now: Timestamp, terminating_slack: Duration) -> PodS
     let runner = status
         .and_then(|s| s.container_statuses.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.name == RUNNER_CONTAINER));
-    let terminated = runner.and_then(|c| c.state.as_ref()).and_then(|s| s.terminated.as_ref());
+    let terminated = runner
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.as_ref());
     let deleted_at = pod.metadata.deletion_timestamp.as_ref().map(|t| t.0);
-    let end_time = terminated.and_then(|t| t.finished_at.as_ref()).map_or(now, |t| t.0);
+    let end_time = terminated
+        .and_then(|t| t.finished_at.as_ref())
+        .map_or(now, |t| t.0);
 
     match phase {
         "Succeeded" => PodState::Finished(success(end_time, terminated)),
@@ -63,12 +76,19 @@ pub fn pod_state(pod: &Pod, now: Timestamp, terminating_slack: Duration) -> PodS
         _ => {
             if let Some(deleted_at) = deleted_at {
                 return match terminated {
-                    Some(t) if t.exit_code == 0 => PodState::Finished(success(end_time, terminated)),
-                    Some(_) => PodState::Finished(pod_deleted(end_time, "the runner pod was deleted while it ran")),
-                    None if now > deleted_at + slack(terminating_slack) => PodState::Finished(pod_deleted(
-                        now,
-                        "the runner pod was deleted and its node never confirmed that it stopped",
+                    Some(t) if t.exit_code == 0 => {
+                        PodState::Finished(success(end_time, terminated))
+                    }
+                    Some(_) => PodState::Finished(pod_deleted(
+                        end_time,
+                        "the runner pod was deleted while it ran",
                     )),
+                    None if now > deleted_at + slack(terminating_slack) => {
+                        PodState::Finished(pod_deleted(
+                            now,
+                            "the runner pod was deleted and its node never confirmed that it stopped",
+                        ))
+                    }
                     None => PodState::Terminating,
                 };
             }
@@ -90,44 +110,89 @@ fn slack(d: Duration) -> SignedDuration {
 }
 
 fn success(at: Timestamp, terminated: Option<&ContainerStateTerminated>) -> AttemptEnd {
-    let outcome = terminated.and_then(|t| t.message.as_deref()).map(RunOutcome::parse);
+    let outcome = terminated
+        .and_then(|t| t.message.as_deref())
+        .map(RunOutcome::parse);
     AttemptEnd {
         at,
         exit_code: Some(0),
         reason: "Succeeded".to_owned(),
         failure: None,
-        message: outcome.as_ref().map(|o| truncate(&o.message)).filter(|m| !m.is_empty()),
+        message: outcome
+            .as_ref()
+            .map(|o| truncate(&o.message))
+            .filter(|m| !m.is_empty()),
         outcome,
     }
 }
 
 fn pod_deleted(at: Timestamp, message: &str) -> AttemptEnd {
-    AttemptEnd::failed(at, AttemptFailure::Infrastructure, "PodDeleted", message.to_owned())
+    AttemptEnd::failed(
+        at,
+        AttemptFailure::Infrastructure,
+        "PodDeleted",
+        message.to_owned(),
+    )
 }
 
-fn failure(pod: &Pod, at: Timestamp, terminated: Option<&ContainerStateTerminated>, deleted: bool) -> AttemptEnd {
+fn failure(
+    pod: &Pod,
+    at: Timestamp,
+    terminated: Option<&ContainerStateTerminated>,
+    deleted: bool,
+) -> AttemptEnd {
     let status = pod.status.as_ref();
     let pod_reason = status.and_then(|s| s.reason.as_deref());
     let pod_message = status.and_then(|s| s.message.clone());
-    let runner_message = terminated.and_then(|t| t.message.as_deref()).map(|m| RunOutcome::parse(m).message);
+    let runner_message = terminated
+        .and_then(|t| t.message.as_deref())
+        .map(|m| RunOutcome::parse(m).message);
     let exit_code = terminated.map(|t| t.exit_code);
-    let disruption = status
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.type_ == "DisruptionTarget" && c.status == "True"));
+    let disruption = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| {
+        cs.iter()
+            .find(|c| c.type_ == "DisruptionTarget" && c.status == "True")
+    });
 
     let (failure, reason, message) = if pod_reason == Some("DeadlineExceeded") {
-        (AttemptFailure::DeadlineExceeded, "DeadlineExceeded".to_owned(), pod_message)
+        (
+            AttemptFailure::DeadlineExceeded,
+            "DeadlineExceeded".to_owned(),
+            pod_message,
+        )
     } else if pod_reason == Some("Evicted") {
-        (AttemptFailure::Infrastructure, "Evicted".to_owned(), pod_message)
+        (
+            AttemptFailure::Infrastructure,
+            "Evicted".to_owned(),
+            pod_message,
+        )
     } else if let Some(condition) = disruption {
-        let reason = condition.reason.clone().unwrap_or_else(|| "Disrupted".to_owned());
-        (AttemptFailure::Infrastructure, reason, condition.message.clone())
+        let reason = condition
+            .reason
+            .clone()
+            .unwrap_or_else(|| "Disrupted".to_owned());
+        (
+            AttemptFailure::Infrastructure,
+            reason,
+            condition.message.clone(),
+        )
     } else if deleted {
-        (AttemptFailure::Infrastructure, "PodDeleted".to_owned(), Some("the runner pod was deleted while it ran".to_owned()))
+        (
+            AttemptFailure::Infrastructure,
+            "PodDeleted".to_owned(),
+            Some("the runner pod was deleted while it ran".to_owned()),
+        )
     } else if exit_code == Some(EXIT_INVALID_INPUT) {
-        (AttemptFailure::InvalidInput, "InvalidInput".to_owned(), runner_message)
+        (
+            AttemptFailure::InvalidInput,
+            "InvalidInput".to_owned(),
+            runner_message,
+        )
     } else if let Some(t) = terminated {
-        let reason = t.reason.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| "Error".to_owned());
+        let reason = t
+            .reason
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "Error".to_owned());
         (AttemptFailure::RunnerError, reason, runner_message)
     } else {
         let reason = pod_reason.unwrap_or("PodFailed").to_owned();

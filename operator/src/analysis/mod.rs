@@ -64,15 +64,24 @@ const ACCOUNT_TTL: Duration = Duration::from_secs(300);
 
 /// Gateway accounts by namespace, for progress reads: one Namespace read per namespace every
 /// [`ACCOUNT_TTL`], not one per running Analysis every refresh.
-static ACCOUNTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>> =
-    std::sync::LazyLock::new(Default::default);
+static ACCOUNTS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>,
+> = std::sync::LazyLock::new(Default::default);
 
 async fn cached_account(client: &Client, namespace: &str) -> Option<String> {
-    let cached = ACCOUNTS.lock().ok()?.get(namespace).filter(|(_, at)| at.elapsed() < ACCOUNT_TTL).map(|(a, _)| a.clone());
+    let cached = ACCOUNTS
+        .lock()
+        .ok()?
+        .get(namespace)
+        .filter(|(_, at)| at.elapsed() < ACCOUNT_TTL)
+        .map(|(a, _)| a.clone());
     if cached.is_some() {
         return cached;
     }
-    let ns = match Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get(namespace).await {
+    let ns = match Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .get(namespace)
+        .await
+    {
         Ok(ns) => ns,
         Err(err) => {
             debug!(error = %err, "cannot read the namespace for the run's account");
@@ -80,13 +89,18 @@ async fn cached_account(client: &Client, namespace: &str) -> Option<String> {
         }
     };
     let account = act::account_of(&ns);
-    ACCOUNTS.lock().ok()?.insert(namespace.to_owned(), (account.clone(), Instant::now()));
+    ACCOUNTS
+        .lock()
+        .ok()?
+        .insert(namespace.to_owned(), (account.clone(), Instant::now()));
     Some(account)
 }
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,11 +111,16 @@ pub fn managed_selector() -> String {
 
 /// One reconcile of one Analysis.
 pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    let span = info_span!("reconcile", namespace = an.namespace().unwrap_or_default(), analysis = an.name_any());
+    let span = info_span!(
+        "reconcile",
+        namespace = an.namespace().unwrap_or_default(),
+        analysis = an.name_any()
+    );
     async move {
         let started = Instant::now();
         let now = (ctx.clock)();
-        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &an.namespace().unwrap_or_default());
+        let pods: Api<Pod> =
+            Api::namespaced(ctx.client.clone(), &an.namespace().unwrap_or_default());
         let mut snapshot = observe::observe(&an, &ctx.stores, &pods).await?;
         snapshot.runner_progress = runner_progress(&an, &ctx).await;
         let plan = decide::decide(&snapshot.observed(&an, now), &ctx.settings);
@@ -129,16 +148,23 @@ pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, 
 /// The latest progress the running attempt's own runner wrote through the gateway, if the
 /// Analysis is running and the gateway answers (a failure is logged and shows no progress:
 /// it must not stop the reconcile).
-async fn runner_progress(an: &Analysis, ctx: &Context) -> Option<gitview_crds::results::ProgressEvent> {
+async fn runner_progress(
+    an: &Analysis,
+    ctx: &Context,
+) -> Option<gitview_crds::results::ProgressEvent> {
     let gateway = ctx.gateway.as_ref()?;
     let status = an.status.as_ref()?;
     let attempt = status.attempts.last()?;
-    if status.phase != Some(gitview_crds::v1alpha1::AnalysisPhase::Running) || attempt.is_finished() {
+    if status.phase != Some(gitview_crds::v1alpha1::AnalysisPhase::Running) || attempt.is_finished()
+    {
         return None;
     }
     let (namespace, uid) = (an.namespace()?, an.metadata.uid.clone()?);
     let account = cached_account(&ctx.client, &namespace).await?;
-    match gateway.latest_progress(&account, &uid, attempt.number).await {
+    match gateway
+        .latest_progress(&account, &uid, attempt.number)
+        .await
+    {
         Ok(progress) => progress,
         Err(err) => {
             debug!(error = %err, "cannot read the run's progress from the gateway");
@@ -189,18 +215,26 @@ pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
         .reflect(analyses_writer)
         .applied_objects();
     let pod_stream = scope
-        .watch(&client, &watcher::Config::default().labels(&managed_selector()), pods.clone(), slim)
+        .watch(
+            &client,
+            &watcher::Config::default().labels(&managed_selector()),
+            pods.clone(),
+            slim,
+        )
         .reflect(pods_writer)
         .touched_objects();
     let secret_stream = scope
         .watch(&client, &watcher::Config::default(), secrets.clone(), slim)
         .reflect(secrets_writer)
         .touched_objects();
-    let profile_stream = watcher(Api::<AnalysisProfile>::all(client), watcher::Config::default())
-        .default_backoff()
-        .modify(slim)
-        .reflect(profiles_writer)
-        .touched_objects();
+    let profile_stream = watcher(
+        Api::<AnalysisProfile>::all(client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(profiles_writer)
+    .touched_objects();
 
     let by_profile = analyses.clone();
     let by_secret = analyses.clone();
@@ -217,11 +251,21 @@ pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
         .watches_stream(secret_stream, move |secret| {
             let (name, namespace) = (secret.name_any(), secret.namespace());
             unfinished(&by_secret)
-                .filter(|a| a.namespace() == namespace && observe::referenced_secrets(a).contains(&name))
+                .filter(|a| {
+                    a.namespace() == namespace && observe::referenced_secrets(a).contains(&name)
+                })
                 .map(|a| ObjectRef::from_obj(&*a))
                 .collect::<Vec<_>>()
         });
-    Wiring { analyses, stores: Stores { pods, secrets, profiles }, controller }
+    Wiring {
+        analyses,
+        stores: Stores {
+            pods,
+            secrets,
+            profiles,
+        },
+        controller,
+    }
 }
 
 impl Wiring {
@@ -240,7 +284,10 @@ impl Wiring {
 
 fn unfinished(store: &Store<Analysis>) -> impl Iterator<Item = Arc<Analysis>> {
     store.state().into_iter().filter(|a| {
-        !a.status.as_ref().and_then(|s| s.phase).is_some_and(gitview_crds::v1alpha1::AnalysisPhase::is_finished)
+        !a.status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(gitview_crds::v1alpha1::AnalysisPhase::is_finished)
     })
 }
 

@@ -8,9 +8,9 @@ use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisProfile};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::ResourceExt;
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::ResourceExt;
 
 use super::decide::Observed;
 use crate::error::{Error, is_not_found};
@@ -59,7 +59,10 @@ impl Snapshot {
     }
 
     pub fn pod(&self, name: &str) -> Option<&Pod> {
-        self.pods.iter().map(AsRef::as_ref).find(|p| p.metadata.name.as_deref() == Some(name))
+        self.pods
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|p| p.metadata.name.as_deref() == Some(name))
     }
 }
 
@@ -70,8 +73,18 @@ fn has_uid(labels: &std::collections::BTreeMap<String, String>, uid: &str) -> bo
 /// Names of the credentials Secrets an Analysis references.
 pub fn referenced_secrets(an: &Analysis) -> Vec<String> {
     let mut names: Vec<String> = [
-        an.spec.repository.source.credentials_secret.as_ref().map(|s| s.name.clone()),
-        an.spec.run.llm.as_ref().and_then(|l| l.credentials_secret.as_ref()).map(|s| s.name.clone()),
+        an.spec
+            .repository
+            .source
+            .credentials_secret
+            .as_ref()
+            .map(|s| s.name.clone()),
+        an.spec
+            .run
+            .llm
+            .as_ref()
+            .and_then(|l| l.credentials_secret.as_ref())
+            .map(|s| s.name.clone()),
     ]
     .into_iter()
     .flatten()
@@ -81,14 +94,36 @@ pub fn referenced_secrets(an: &Analysis) -> Vec<String> {
 }
 
 /// Observes an Analysis.
-pub async fn observe(an: &Analysis, stores: &Stores, pods_api: &Api<Pod>) -> Result<Snapshot, Error> {
-    let uid = an.metadata.uid.as_deref().ok_or(Error::MissingField("metadata.uid"))?;
-    let namespace = an.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+pub async fn observe(
+    an: &Analysis,
+    stores: &Stores,
+    pods_api: &Api<Pod>,
+) -> Result<Snapshot, Error> {
+    let uid = an
+        .metadata
+        .uid
+        .as_deref()
+        .ok_or(Error::MissingField("metadata.uid"))?;
+    let namespace = an
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
 
-    let mut pods: Vec<Arc<Pod>> = stores.pods.state().into_iter().filter(|p| has_uid(p.labels(), uid)).collect();
-    let unfinished = an.status.iter().flat_map(|s| &s.attempts).filter(|a| !a.is_finished());
+    let mut pods: Vec<Arc<Pod>> = stores
+        .pods
+        .state()
+        .into_iter()
+        .filter(|p| has_uid(p.labels(), uid))
+        .collect();
+    let unfinished = an
+        .status
+        .iter()
+        .flat_map(|s| &s.attempts)
+        .filter(|a| !a.is_finished());
     for attempt in unfinished {
-        if pods.iter().any(|p| p.metadata.name.as_deref() == Some(attempt.pod.as_str())) {
+        if pods
+            .iter()
+            .any(|p| p.metadata.name.as_deref() == Some(attempt.pod.as_str()))
+        {
             continue;
         }
         match pods_api.get(&attempt.pod).await {
@@ -102,15 +137,36 @@ pub async fn observe(an: &Analysis, stores: &Stores, pods_api: &Api<Pod>) -> Res
     let secrets = stores.secrets.state();
     let run_secrets = secrets
         .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace.as_str()) && has_uid(s.labels(), uid))
-        .filter(|s| s.labels().get(labels::SECRET_ROLE).map(String::as_str) == Some(labels::SECRET_ROLE_RUN))
-        .map(|s| (s.name_any(), s.labels().get(labels::ATTEMPT).and_then(|a| a.parse().ok())))
+        .filter(|s| {
+            s.metadata.namespace.as_deref() == Some(namespace.as_str()) && has_uid(s.labels(), uid)
+        })
+        .filter(|s| {
+            s.labels().get(labels::SECRET_ROLE).map(String::as_str) == Some(labels::SECRET_ROLE_RUN)
+        })
+        .map(|s| {
+            (
+                s.name_any(),
+                s.labels().get(labels::ATTEMPT).and_then(|a| a.parse().ok()),
+            )
+        })
         .collect();
     let missing_secrets = referenced_secrets(an)
         .into_iter()
-        .filter(|name| stores.secrets.get(&ObjectRef::new(name).within(&namespace)).is_none())
+        .filter(|name| {
+            stores
+                .secrets
+                .get(&ObjectRef::new(name).within(&namespace))
+                .is_none()
+        })
         .collect();
     let profile = stores.profiles.get(&ObjectRef::new(&an.spec.run.profile));
 
-    Ok(Snapshot { pods, run_secrets, profile, missing_secrets, runner_progress: None, refused: None })
+    Ok(Snapshot {
+        pods,
+        run_secrets,
+        profile,
+        missing_secrets,
+        runner_progress: None,
+        refused: None,
+    })
 }

@@ -37,7 +37,12 @@ pub enum Step {
 }
 
 /// Decides for one branch whose head is `head`; `owned` are the branch's Analyses.
-pub fn plan(policy: ConcurrencyPolicy, head: &str, last_analyzed: Option<&str>, owned: &[&Owned]) -> Step {
+pub fn plan(
+    policy: ConcurrencyPolicy,
+    head: &str,
+    last_analyzed: Option<&str>,
+    owned: &[&Owned],
+) -> Step {
     if last_analyzed == Some(head) || owned.iter().any(|a| a.head == head) {
         return Step::Nothing;
     }
@@ -45,7 +50,9 @@ pub fn plan(policy: ConcurrencyPolicy, head: &str, last_analyzed: Option<&str>, 
     match (policy, running.last()) {
         (_, None) | (ConcurrencyPolicy::Allow, Some(_)) => Step::Create,
         (ConcurrencyPolicy::Forbid, Some(a)) => Step::Wait(a.name.clone()),
-        (ConcurrencyPolicy::Replace, Some(_)) => Step::Replace(running.iter().map(|a| a.name.clone()).collect()),
+        (ConcurrencyPolicy::Replace, Some(_)) => {
+            Step::Replace(running.iter().map(|a| a.name.clone()).collect())
+        }
     }
 }
 
@@ -86,9 +93,16 @@ pub fn last_analyzed(owned: &[&Owned], previous: Option<&str>) -> Option<String>
 pub fn prune(owned: &[&Owned], successful_limit: i32, failed_limit: i32) -> Vec<String> {
     let mut doomed = Vec::new();
     for (succeeded, limit) in [(true, successful_limit), (false, failed_limit)] {
-        let mut done: Vec<&&Owned> = owned.iter().filter(|a| a.finished && a.succeeded == succeeded).collect();
+        let mut done: Vec<&&Owned> = owned
+            .iter()
+            .filter(|a| a.finished && a.succeeded == succeeded)
+            .collect();
         done.sort_by_key(|a| std::cmp::Reverse(a.created));
-        doomed.extend(done.iter().skip(usize::try_from(limit.max(0)).unwrap_or(0)).map(|a| a.name.clone()));
+        doomed.extend(
+            done.iter()
+                .skip(usize::try_from(limit.max(0)).unwrap_or(0))
+                .map(|a| a.name.clone()),
+        );
     }
     doomed
 }
@@ -129,53 +143,104 @@ pub struct Rejected {
 /// changes (its template is what was refused), so it does not ask the API server every poll
 /// for the same refusal; or until a poll is `asked` for (`gitview.dev/requested-at`: the
 /// refusal may have had a cause outside the tracker, since removed).
-pub fn held_rejection(previous: &[Condition], generation: Option<i64>, asked: bool) -> Option<Rejected> {
+pub fn held_rejection(
+    previous: &[Condition],
+    generation: Option<i64>,
+    asked: bool,
+) -> Option<Rejected> {
     if asked {
         return None;
     }
     conditions::find(previous, conditions::STALLED)
-        .filter(|c| c.status == "True" && c.reason == reason::CREATE_REJECTED && c.observed_generation == generation)
-        .map(|c| Rejected { quota_exceeded: false, message: c.message.clone() })
+        .filter(|c| {
+            c.status == "True"
+                && c.reason == reason::CREATE_REJECTED
+                && c.observed_generation == generation
+        })
+        .map(|c| Rejected {
+            quota_exceeded: false,
+            message: c.message.clone(),
+        })
 }
 
 /// The tracker's conditions: a refused Analysis first (nothing runs while it lasts), then the
 /// poll's outcome, which a reconcile that did not poll keeps as the last poll left it; then
 /// whether any branch matches.
-pub fn summary(poll: &PollOutcome, rejected: Option<&Rejected>, heads: usize, patterns: &[String], previous: &[Condition]) -> Summary {
-    let summary = |ready: bool, stalled: bool, reason: &'static str, message: String| Summary { ready, reconciling: !ready && !stalled, stalled, reason, message };
+pub fn summary(
+    poll: &PollOutcome,
+    rejected: Option<&Rejected>,
+    heads: usize,
+    patterns: &[String],
+    previous: &[Condition],
+) -> Summary {
+    let summary = |ready: bool, stalled: bool, reason: &'static str, message: String| Summary {
+        ready,
+        reconciling: !ready && !stalled,
+        stalled,
+        reason,
+        message,
+    };
     if let Some(rejected) = rejected {
-        let reason = if rejected.quota_exceeded { reason::QUOTA_EXCEEDED } else { reason::CREATE_REJECTED };
-        return summary(false, !rejected.quota_exceeded, reason, rejected.message.clone());
+        let reason = if rejected.quota_exceeded {
+            reason::QUOTA_EXCEEDED
+        } else {
+            reason::CREATE_REJECTED
+        };
+        return summary(
+            false,
+            !rejected.quota_exceeded,
+            reason,
+            rejected.message.clone(),
+        );
     }
     match poll {
-        PollOutcome::Failed { needs_change, message } => return summary(false, *needs_change, why::POLL_FAILED, message.clone()),
+        PollOutcome::Failed {
+            needs_change,
+            message,
+        } => return summary(false, *needs_change, why::POLL_FAILED, message.clone()),
         PollOutcome::NotDue => {
-            let last = conditions::find(previous, conditions::READY).filter(|c| c.reason == why::POLL_FAILED);
+            let last = conditions::find(previous, conditions::READY)
+                .filter(|c| c.reason == why::POLL_FAILED);
             if let Some(ready) = last {
-                let stalled = conditions::find(previous, conditions::STALLED).is_some_and(|c| c.status == "True");
+                let stalled = conditions::find(previous, conditions::STALLED)
+                    .is_some_and(|c| c.status == "True");
                 return summary(false, stalled, why::POLL_FAILED, ready.message.clone());
             }
         }
         PollOutcome::Listed => {}
     }
     if heads == 0 {
-        summary(false, false, why::NO_MATCHING_BRANCH, format!("the remote has no branch matching {patterns:?}"))
+        summary(
+            false,
+            false,
+            why::NO_MATCHING_BRANCH,
+            format!("the remote has no branch matching {patterns:?}"),
+        )
     } else {
-        summary(true, false, why::TRACKING, format!("tracking {heads} branch(es)"))
+        summary(
+            true,
+            false,
+            why::TRACKING,
+            format!("tracking {heads} branch(es)"),
+        )
     }
 }
 
 /// Whether `branch` matches one of the tracker's names or patterns (`*` matches any run of
 /// characters, `/` included: `release/*` matches `release/1.0` and `release/1/rc`).
 pub fn matches(patterns: &[String], branch: &str) -> bool {
-    patterns.iter().any(|p| glob(p.as_bytes(), branch.as_bytes()))
+    patterns
+        .iter()
+        .any(|p| glob(p.as_bytes(), branch.as_bytes()))
 }
 
 fn glob(pattern: &[u8], text: &[u8]) -> bool {
     match pattern.split_first() {
         None => text.is_empty(),
         Some((b'*', rest)) => (0..=text.len()).any(|i| glob(rest, &text[i..])),
-        Some((c, rest)) => text.split_first().is_some_and(|(t, tail)| t == c && glob(rest, tail)),
+        Some((c, rest)) => text
+            .split_first()
+            .is_some_and(|(t, tail)| t == c && glob(rest, tail)),
     }
 }
 
@@ -233,22 +298,44 @@ mod tests {
 
     #[test]
     fn a_new_head_gets_a_run_and_an_analyzed_one_does_not() {
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "b", None, &[]), Step::Create);
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "b", Some("b"), &[]), Step::Nothing);
+        assert_eq!(
+            plan(ConcurrencyPolicy::Forbid, "b", None, &[]),
+            Step::Create
+        );
+        assert_eq!(
+            plan(ConcurrencyPolicy::Forbid, "b", Some("b"), &[]),
+            Step::Nothing
+        );
         let failed = run("t-1", "b", true, false, 1);
         // A failed run is not re-created for the same head: its retry policy had its say.
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "b", Some("a"), &[&failed]), Step::Nothing);
+        assert_eq!(
+            plan(ConcurrencyPolicy::Forbid, "b", Some("a"), &[&failed]),
+            Step::Nothing
+        );
     }
 
     #[test]
     fn concurrency_policies_follow_cronjobs() {
         let running = run("t-a", "a", false, false, 1);
         let owned = [&running];
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "b", None, &owned), Step::Wait("t-a".to_owned()));
-        assert_eq!(plan(ConcurrencyPolicy::Allow, "b", None, &owned), Step::Create);
-        assert_eq!(plan(ConcurrencyPolicy::Replace, "b", None, &owned), Step::Replace(vec!["t-a".to_owned()]));
+        assert_eq!(
+            plan(ConcurrencyPolicy::Forbid, "b", None, &owned),
+            Step::Wait("t-a".to_owned())
+        );
+        assert_eq!(
+            plan(ConcurrencyPolicy::Allow, "b", None, &owned),
+            Step::Create
+        );
+        assert_eq!(
+            plan(ConcurrencyPolicy::Replace, "b", None, &owned),
+            Step::Replace(vec!["t-a".to_owned()])
+        );
         // The running one is already for this head: nothing to do under any policy.
-        for policy in [ConcurrencyPolicy::Forbid, ConcurrencyPolicy::Allow, ConcurrencyPolicy::Replace] {
+        for policy in [
+            ConcurrencyPolicy::Forbid,
+            ConcurrencyPolicy::Allow,
+            ConcurrencyPolicy::Replace,
+        ] {
             assert_eq!(plan(policy, "a", None, &owned), Step::Nothing);
         }
     }
@@ -258,28 +345,51 @@ mod tests {
         // The run was created for head a; b, c and d were pushed while it waited.
         let mut held = run("t-a", "a", false, false, 1);
         for head in ["b", "c", "d"] {
-            assert_eq!(plan(ConcurrencyPolicy::Forbid, head, None, &[&held]), Step::Wait("t-a".to_owned()));
+            assert_eq!(
+                plan(ConcurrencyPolicy::Forbid, head, None, &[&held]),
+                Step::Wait("t-a".to_owned())
+            );
         }
         // It fetched when it started, so it analyzed up to d: nothing follows for d.
         (held.finished, held.succeeded, held.to_commit) = (true, true, Some("d".to_owned()));
         let last = last_analyzed(&[&held], None);
         assert_eq!(last.as_deref(), Some("d"));
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "d", last.as_deref(), &[&held]), Step::Nothing);
+        assert_eq!(
+            plan(ConcurrencyPolicy::Forbid, "d", last.as_deref(), &[&held]),
+            Step::Nothing
+        );
         // Had it stopped short (a push after it fetched), the newest head gets its run.
         held.to_commit = Some("c".to_owned());
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "d", last_analyzed(&[&held], None).as_deref(), &[&held]), Step::Create);
+        assert_eq!(
+            plan(
+                ConcurrencyPolicy::Forbid,
+                "d",
+                last_analyzed(&[&held], None).as_deref(),
+                &[&held]
+            ),
+            Step::Create
+        );
     }
 
     #[test]
     fn the_last_analyzed_commit_is_the_newest_success() {
-        let (old, new, failed) = (run("1", "a", true, true, 1), run("2", "b", true, true, 2), run("3", "c", true, false, 3));
-        assert_eq!(last_analyzed(&[&new, &old, &failed], None).as_deref(), Some("b"));
+        let (old, new, failed) = (
+            run("1", "a", true, true, 1),
+            run("2", "b", true, true, 2),
+            run("3", "c", true, false, 3),
+        );
+        assert_eq!(
+            last_analyzed(&[&new, &old, &failed], None).as_deref(),
+            Some("b")
+        );
         assert_eq!(last_analyzed(&[&failed], Some("z")).as_deref(), Some("z"));
     }
 
     #[test]
     fn history_limits_keep_the_newest_of_each_outcome() {
-        let runs: Vec<Owned> = (0..5).map(|i| run(&format!("s{i}"), "h", true, i % 2 == 0, i)).collect();
+        let runs: Vec<Owned> = (0..5)
+            .map(|i| run(&format!("s{i}"), "h", true, i % 2 == 0, i))
+            .collect();
         let running = run("r", "x", false, false, 9);
         let mut owned: Vec<&Owned> = runs.iter().collect();
         owned.push(&running);
@@ -296,19 +406,33 @@ mod tests {
         assert_eq!(runs.len(), 2);
         let mine: Vec<&Owned> = runs.iter().collect();
         // A newer head arrives before the cache shows t-b: Forbid waits for t-b.
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &mine), Step::Wait("t-b".to_owned()));
+        assert_eq!(
+            plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &mine),
+            Step::Wait("t-b".to_owned())
+        );
         // Without the expectation it would have started a second run.
-        assert_eq!(plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &[&done]), Step::Create);
+        assert_eq!(
+            plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &[&done]),
+            Step::Create
+        );
     }
 
-    fn condition(type_: &str, status: &str, reason: &str, message: &str, generation: i64) -> Condition {
+    fn condition(
+        type_: &str,
+        status: &str,
+        reason: &str,
+        message: &str,
+        generation: i64,
+    ) -> Condition {
         Condition {
             type_: type_.to_owned(),
             status: status.to_owned(),
             reason: reason.to_owned(),
             message: message.to_owned(),
             observed_generation: Some(generation),
-            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                jiff::Timestamp::UNIX_EPOCH,
+            ),
         }
     }
 
@@ -320,43 +444,101 @@ mod tests {
     #[test]
     fn a_failed_poll_stays_until_the_next_poll() {
         let main = ["main".to_owned()];
-        let failed = PollOutcome::Failed { needs_change: true, message: "repository not found".to_owned() };
+        let failed = PollOutcome::Failed {
+            needs_change: true,
+            message: "repository not found".to_owned(),
+        };
         let after_poll = summary(&failed, None, 0, &main, &[]);
-        assert_eq!((after_poll.ready, after_poll.stalled, after_poll.reason), (false, true, why::POLL_FAILED));
+        assert_eq!(
+            (after_poll.ready, after_poll.stalled, after_poll.reason),
+            (false, true, why::POLL_FAILED)
+        );
         // The reconcile its status write brings (no poll due, no branch known) keeps it: before,
         // it turned into NoMatchingBranch a second later.
         let previous = rendered(&after_poll, 1);
         let kept = summary(&PollOutcome::NotDue, None, 0, &main, &previous);
         assert_eq!(kept, after_poll);
         // A transient failure is kept as transient (Reconciling, not Stalled).
-        let transient = summary(&PollOutcome::Failed { needs_change: false, message: "connection refused".to_owned() }, None, 1, &main, &[]);
+        let transient = summary(
+            &PollOutcome::Failed {
+                needs_change: false,
+                message: "connection refused".to_owned(),
+            },
+            None,
+            1,
+            &main,
+            &[],
+        );
         assert_eq!((transient.stalled, transient.reconciling), (false, true));
-        assert_eq!(summary(&PollOutcome::NotDue, None, 1, &main, &rendered(&transient, 1)), transient);
+        assert_eq!(
+            summary(
+                &PollOutcome::NotDue,
+                None,
+                1,
+                &main,
+                &rendered(&transient, 1)
+            ),
+            transient
+        );
         // The next poll that lists the branches replaces it.
         let listed = summary(&PollOutcome::Listed, None, 1, &main, &previous);
         assert_eq!((listed.ready, listed.reason), (true, why::TRACKING));
-        assert_eq!(summary(&PollOutcome::Listed, None, 0, &main, &previous).reason, why::NO_MATCHING_BRANCH);
+        assert_eq!(
+            summary(&PollOutcome::Listed, None, 0, &main, &previous).reason,
+            why::NO_MATCHING_BRANCH
+        );
         // Without a failed poll before it, a reconcile that does not poll says what the heads say.
-        assert_eq!(summary(&PollOutcome::NotDue, None, 1, &main, &rendered(&listed, 1)), listed);
+        assert_eq!(
+            summary(&PollOutcome::NotDue, None, 1, &main, &rendered(&listed, 1)),
+            listed
+        );
     }
 
     #[test]
     fn a_refused_analysis_stalls_the_tracker_until_its_spec_changes() {
         let main = ["main".to_owned()];
-        let refused = Rejected { quota_exceeded: false, message: "the API server refused Analysis t-1 (422): too long".to_owned() };
+        let refused = Rejected {
+            quota_exceeded: false,
+            message: "the API server refused Analysis t-1 (422): too long".to_owned(),
+        };
         let s = summary(&PollOutcome::Listed, Some(&refused), 1, &main, &[]);
-        assert_eq!((s.ready, s.stalled, s.reconciling, s.reason), (false, true, false, reason::CREATE_REJECTED));
+        assert_eq!(
+            (s.ready, s.stalled, s.reconciling, s.reason),
+            (false, true, false, reason::CREATE_REJECTED)
+        );
         let previous = rendered(&s, 4);
-        assert_eq!(held_rejection(&previous, Some(4), false), Some(refused.clone()));
+        assert_eq!(
+            held_rejection(&previous, Some(4), false),
+            Some(refused.clone())
+        );
         // Across polls and other reconciles of this generation, held; not after a change of the
         // spec, nor when a poll is asked for.
         assert_eq!(held_rejection(&previous, Some(5), false), None);
         assert_eq!(held_rejection(&previous, Some(4), true), None);
-        assert_eq!(held_rejection(&[condition(conditions::STALLED, "True", why::POLL_FAILED, "x", 4)], Some(4), false), None);
+        assert_eq!(
+            held_rejection(
+                &[condition(
+                    conditions::STALLED,
+                    "True",
+                    why::POLL_FAILED,
+                    "x",
+                    4
+                )],
+                Some(4),
+                false
+            ),
+            None
+        );
         // A full quota is not held, and not Stalled.
-        let quota = Rejected { quota_exceeded: true, message: "exceeded quota".to_owned() };
+        let quota = Rejected {
+            quota_exceeded: true,
+            message: "exceeded quota".to_owned(),
+        };
         let q = summary(&PollOutcome::Listed, Some(&quota), 1, &main, &[]);
-        assert_eq!((q.stalled, q.reconciling, q.reason), (false, true, reason::QUOTA_EXCEEDED));
+        assert_eq!(
+            (q.stalled, q.reconciling, q.reason),
+            (false, true, reason::QUOTA_EXCEEDED)
+        );
         assert_eq!(held_rejection(&rendered(&q, 4), Some(4), false), None);
     }
 
@@ -389,7 +571,10 @@ mod tests {
         let a = analysis_name("my-tracker", "main", head);
         assert_eq!(a, analysis_name("my-tracker", "main", head));
         assert_ne!(a, analysis_name("my-tracker", "dev", head));
-        assert!(a.starts_with("my-tracker-") && a.ends_with("-0123456789"), "{a}");
+        assert!(
+            a.starts_with("my-tracker-") && a.ends_with("-0123456789"),
+            "{a}"
+        );
         let long = analysis_name(&"t".repeat(80), "main", head);
         assert!(long.len() <= 48, "{long}");
     }

@@ -18,8 +18,8 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{
-    API_VERSION, Analysis, AnalysisMode, AnalysisProfile, AnalysisPhase, ModeType, AnalysisRepository, AnalysisSpec, BranchStatus, RepositoryTracker,
-    RepositoryTrackerStatus,
+    API_VERSION, Analysis, AnalysisMode, AnalysisPhase, AnalysisProfile, AnalysisRepository,
+    AnalysisSpec, BranchStatus, ModeType, RepositoryTracker, RepositoryTrackerStatus,
 };
 use gitview_runner::fetch::{Credentials, FetchError, Secret as GitSecret};
 use jiff::{SignedDuration, Timestamp};
@@ -55,7 +55,9 @@ pub struct TrackerContext {
 
 /// The gateway account of a namespace, by the rule Analyses write under.
 async fn account_of(client: &Client, namespace: &str) -> Result<String, kube::Error> {
-    let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get(namespace).await?;
+    let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .get(namespace)
+        .await?;
     Ok(crate::analysis::act::account_of(&ns))
 }
 
@@ -85,19 +87,30 @@ impl Context {
     /// The tracker's runs: the cache's, plus the ones created but not seen yet.
     fn runs(&self, tracker: &RepositoryTracker) -> Vec<Owned> {
         let cached = owned_of(&self.owned, tracker);
-        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(entries) = pending.get_mut(&tracker.uid().unwrap_or_default()) else {
             return cached;
         };
-        entries.retain(|(run, at)| at.elapsed() < EXPECTATION_TTL && !cached.iter().any(|c| c.name == run.name));
+        entries.retain(|(run, at)| {
+            at.elapsed() < EXPECTATION_TTL && !cached.iter().any(|c| c.name == run.name)
+        });
         let unseen: Vec<Owned> = entries.iter().map(|(run, _)| run.clone()).collect();
         decide::with_unseen(cached, unseen)
     }
 
     /// Remembers a run just created.
     fn expect(&self, tracker: &RepositoryTracker, run: Owned) {
-        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        pending.entry(tracker.uid().unwrap_or_default()).or_default().push((run, std::time::Instant::now()));
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pending
+            .entry(tracker.uid().unwrap_or_default())
+            .or_default()
+            .push((run, std::time::Instant::now()));
     }
 }
 
@@ -112,11 +125,21 @@ pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, sco
         .applied_objects();
     let (owned, owned_writer) = reflector::store::<Analysis>();
     let owned_stream = scope
-        .watch(&client, &watcher::Config::default().labels(labels::TRACKER), owned.clone(), |a: &mut Analysis| drop_managed_fields(a))
+        .watch(
+            &client,
+            &watcher::Config::default().labels(labels::TRACKER),
+            owned.clone(),
+            |a: &mut Analysis| drop_managed_fields(a),
+        )
         .reflect(owned_writer)
         .touched_objects();
     let (owned_ready, tell_owned_ready) = crate::ready::Ready::of(owned.clone());
-    let context = Arc::new(Context { shared: ctx, owned, owned_ready, pending: std::sync::Mutex::default() });
+    let context = Arc::new(Context {
+        shared: ctx,
+        owned,
+        owned_ready,
+        pending: std::sync::Mutex::default(),
+    });
     let controller = Controller::for_stream(tracker_stream, trackers)
         .owns_stream(owned_stream)
         .with_config(controller::Config::default().concurrency(concurrency))
@@ -155,7 +178,12 @@ fn owned_of(store: &Store<Analysis>, tracker: &RepositoryTracker) -> Vec<Owned> 
     store
         .state()
         .iter()
-        .filter(|a| a.namespace() == tracker.namespace() && a.owner_references().iter().any(|o| Some(&o.uid) == uid.as_ref()))
+        .filter(|a| {
+            a.namespace() == tracker.namespace()
+                && a.owner_references()
+                    .iter()
+                    .any(|o| Some(&o.uid) == uid.as_ref())
+        })
         .filter_map(|a| {
             let annotations = a.annotations();
             let status = a.status.as_ref();
@@ -166,7 +194,9 @@ fn owned_of(store: &Store<Analysis>, tracker: &RepositoryTracker) -> Vec<Owned> 
                 head: annotations.get(labels::HEAD_COMMIT)?.clone(),
                 finished: phase.is_some_and(AnalysisPhase::is_finished),
                 succeeded: phase == Some(AnalysisPhase::Succeeded),
-                to_commit: status.and_then(|s| s.result.as_ref()).and_then(|r| r.to_commit.clone()),
+                to_commit: status
+                    .and_then(|s| s.result.as_ref())
+                    .and_then(|r| r.to_commit.clone()),
                 created: a.creation_timestamp().map_or(0, |t| t.0.as_second()),
             })
         })
@@ -184,20 +214,39 @@ struct PollCredentials {
 
 /// Reads the tracker's `credentialsSecret` (`username`, `password` or `token`,
 /// `ssh-privatekey`, `known_hosts`), like the runner's.
-async fn credentials(client: &Client, tracker: &RepositoryTracker) -> Result<PollCredentials, PollError> {
+async fn credentials(
+    client: &Client,
+    tracker: &RepositoryTracker,
+) -> Result<PollCredentials, PollError> {
     let Some(reference) = &tracker.spec.repository.credentials_secret else {
         return Ok(PollCredentials::default());
     };
     let namespace = tracker.namespace().unwrap_or_default();
-    let secret = match Api::<Secret>::namespaced(client.clone(), &namespace).get_opt(&reference.name).await {
+    let secret = match Api::<Secret>::namespaced(client.clone(), &namespace)
+        .get_opt(&reference.name)
+        .await
+    {
         Ok(Some(secret)) => secret,
-        Ok(None) => return Err(PollError::Stalled(format!("credentials Secret {namespace}/{} not found", reference.name))),
-        Err(err) => return Err(PollError::Transient(format!("cannot read the credentials Secret: {err}"))),
+        Ok(None) => {
+            return Err(PollError::Stalled(format!(
+                "credentials Secret {namespace}/{} not found",
+                reference.name
+            )));
+        }
+        Err(err) => {
+            return Err(PollError::Transient(format!(
+                "cannot read the credentials Secret: {err}"
+            )));
+        }
     };
     let mut data = secret.data.unwrap_or_default();
     let text = |key: &str| {
         data.get(key)
-            .map(|v| String::from_utf8_lossy(&v.0).trim_end_matches(['\r', '\n']).to_owned())
+            .map(|v| {
+                String::from_utf8_lossy(&v.0)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned()
+            })
             .filter(|v| !v.is_empty())
     };
     let basic = Credentials {
@@ -208,20 +257,33 @@ async fn credentials(client: &Client, tracker: &RepositoryTracker) -> Result<Pol
     };
     Ok(PollCredentials {
         basic,
-        ssh_key: data.remove("ssh-privatekey").map(|v| v.0).filter(|v| !v.is_empty()),
-        known_hosts: data.remove("known_hosts").map(|v| v.0).filter(|v| !v.is_empty()),
+        ssh_key: data
+            .remove("ssh-privatekey")
+            .map(|v| v.0)
+            .filter(|v| !v.is_empty()),
+        known_hosts: data
+            .remove("known_hosts")
+            .map(|v| v.0)
+            .filter(|v| !v.is_empty()),
     })
 }
 
 /// Writes the ssh key (0600: `ssh` refuses anything looser) and `known_hosts` into `dir`, for
 /// the duration of one poll; returns the credentials that name them.
-fn with_ssh_files(dir: &std::path::Path, credentials: PollCredentials) -> std::io::Result<Credentials> {
+fn with_ssh_files(
+    dir: &std::path::Path,
+    credentials: PollCredentials,
+) -> std::io::Result<Credentials> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut basic = credentials.basic;
     let write = |name: &str, bytes: &[u8], mode: u32| -> std::io::Result<std::path::PathBuf> {
         let path = dir.join(name);
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)?;
         file.write_all(bytes)?;
         Ok(path)
     };
@@ -241,28 +303,61 @@ fn with_ssh_files(dir: &std::path::Path, credentials: PollCredentials) -> std::i
 /// The poll connects on the tenant's behalf, so it is held to the egress policy of the profile
 /// the tracker's runs use (`repositoryPolicy.allowLinkLocal`; restricted while that profile
 /// does not exist): a refused address is never dialled, and the refusal stalls the tracker.
-async fn poll(client: &Client, tracker: &RepositoryTracker) -> Result<Vec<(String, String)>, PollError> {
+async fn poll(
+    client: &Client,
+    tracker: &RepositoryTracker,
+) -> Result<Vec<(String, String)>, PollError> {
     let egress = egress_policy(client, tracker).await?;
     let credentials = credentials(client, tracker).await?;
     let url = tracker.spec.repository.url.clone();
     let listed = tokio::task::spawn_blocking(move || {
-        let scratch = tempfile::Builder::new().prefix("gitview-ls-remote-").tempdir().map_err(|e| PollError::Transient(format!("no scratch directory: {e}")))?;
-        let credentials = with_ssh_files(scratch.path(), credentials).map_err(|e| PollError::Transient(format!("cannot write the ssh key for the poll: {e}")))?;
-        gitview_runner::fetch::list_branches(&url, &credentials, &scratch.path().join("repo"), Some(egress)).map_err(|err: FetchError| {
-            if err.is_invalid_input() { PollError::Stalled(err.to_string()) } else { PollError::Transient(err.to_string()) }
+        let scratch = tempfile::Builder::new()
+            .prefix("gitview-ls-remote-")
+            .tempdir()
+            .map_err(|e| PollError::Transient(format!("no scratch directory: {e}")))?;
+        let credentials = with_ssh_files(scratch.path(), credentials).map_err(|e| {
+            PollError::Transient(format!("cannot write the ssh key for the poll: {e}"))
+        })?;
+        gitview_runner::fetch::list_branches(
+            &url,
+            &credentials,
+            &scratch.path().join("repo"),
+            Some(egress),
+        )
+        .map_err(|err: FetchError| {
+            if err.is_invalid_input() {
+                PollError::Stalled(err.to_string())
+            } else {
+                PollError::Transient(err.to_string())
+            }
         })
     })
     .await
     .map_err(|e| PollError::Transient(format!("the poll panicked: {e}")))??;
-    Ok(listed.into_iter().map(|(branch, id)| (branch, id.to_string())).collect())
+    Ok(listed
+        .into_iter()
+        .map(|(branch, id)| (branch, id.to_string()))
+        .collect())
 }
 
 /// The egress policy of the profile the tracker's Analyses run with.
-async fn egress_policy(client: &Client, tracker: &RepositoryTracker) -> Result<gitview_egress::Policy, PollError> {
+async fn egress_policy(
+    client: &Client,
+    tracker: &RepositoryTracker,
+) -> Result<gitview_egress::Policy, PollError> {
     let name = &tracker.spec.template.spec.profile;
-    match Api::<AnalysisProfile>::all(client.clone()).get_opt(name).await {
-        Ok(profile) => Ok(gitview_egress::Policy::new(profile.is_some_and(|p| p.spec.repository_policy.allow_link_local))),
-        Err(err) => Err(PollError::Transient(format!("cannot read AnalysisProfile {name:?} for its repository policy: {err}"))),
+    match Api::<AnalysisProfile>::all(client.clone())
+        .get_opt(name)
+        .await
+    {
+        Ok(profile) => {
+            Ok(gitview_egress::Policy::new(profile.is_some_and(|p| {
+                p.spec.repository_policy.allow_link_local
+            })))
+        }
+        Err(err) => Err(PollError::Transient(format!(
+            "cannot read AnalysisProfile {name:?} for its repository policy: {err}"
+        ))),
     }
 }
 
@@ -270,13 +365,18 @@ fn seconds(d: i64) -> SignedDuration {
     SignedDuration::from_secs(d)
 }
 
-async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Result<Requeue, Error> {
+async fn reconcile(
+    tracker: Arc<RepositoryTracker>,
+    context: Arc<Context>,
+) -> Result<Requeue, Error> {
     // Until the owned runs are listed, a tracker could not tell a running branch from an idle one.
     if !context.owned_ready.wait().await {
         return Ok(Requeue::await_change());
     }
     let ctx = &context.shared;
-    let namespace = tracker.namespace().ok_or(Error::MissingField("metadata.namespace"))?;
+    let namespace = tracker
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
     let name = tracker.name_any();
     let now = Timestamp::now();
     let previous = tracker.status.clone().unwrap_or_default();
@@ -284,23 +384,49 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     let api: Api<RepositoryTracker> = Api::namespaced(ctx.client.clone(), &namespace);
     let analyses: Api<Analysis> = Api::namespaced(ctx.client.clone(), &namespace);
     let spec = &tracker.spec;
-    let (min, max) = (i64::from(spec.poll.min_interval_seconds), i64::from(spec.poll.max_interval_seconds));
+    let (min, max) = (
+        i64::from(spec.poll.min_interval_seconds),
+        i64::from(spec.poll.max_interval_seconds),
+    );
 
-    let mut status = RepositoryTrackerStatus { observed_generation: generation, ..previous.clone() };
+    let mut status = RepositoryTrackerStatus {
+        observed_generation: generation,
+        ..previous.clone()
+    };
     if spec.suspend {
         // Requests (the annotation, webhook deliveries) are acknowledged, not acted on: the
         // status says they were seen while suspended, and resuming polls anyway.
-        status.last_handled_requested_at = tracker.annotations().get(labels::REQUESTED_AT).cloned().or(previous.last_handled_requested_at.clone());
-        status.last_handled_webhook = previous.last_webhook.as_ref().map(gitview_crds::v1alpha1::WebhookDelivery::key).or(previous.last_handled_webhook.clone());
+        status.last_handled_requested_at = tracker
+            .annotations()
+            .get(labels::REQUESTED_AT)
+            .cloned()
+            .or(previous.last_handled_requested_at.clone());
+        status.last_handled_webhook = previous
+            .last_webhook
+            .as_ref()
+            .map(gitview_crds::v1alpha1::WebhookDelivery::key)
+            .or(previous.last_handled_webhook.clone());
         status.next_poll_time = None;
-        status.conditions = tracker_conditions(true, false, false, "Suspended", "polling is suspended (spec.suspend)", &previous.conditions, generation, now);
+        status.conditions = tracker_conditions(
+            true,
+            false,
+            false,
+            "Suspended",
+            "polling is suspended (spec.suspend)",
+            &previous.conditions,
+            generation,
+            now,
+        );
         write_status(&api, &name, &previous, &status).await?;
         return Ok(Requeue::await_change());
     }
 
     // The webhook's path, while its secret can be read.
     status.webhook_path = match webhook::secret_of(&ctx.client, &tracker).await {
-        Ok(Some(secret)) => Some(format!("/hooks/{namespace}/{name}/{}", webhook::path_token(&secret, &tracker.uid().unwrap_or_default()))),
+        Ok(Some(secret)) => Some(format!(
+            "/hooks/{namespace}/{name}/{}",
+            webhook::path_token(&secret, &tracker.uid().unwrap_or_default())
+        )),
         Ok(None) => None,
         Err(err) => {
             warn!(namespace, tracker = name, error = %err, "cannot read the webhook secret");
@@ -309,28 +435,48 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     };
 
     let requested = tracker.annotations().get(labels::REQUESTED_AT).cloned();
-    let webhook = previous.last_webhook.as_ref().map(gitview_crds::v1alpha1::WebhookDelivery::key);
+    let webhook = previous
+        .last_webhook
+        .as_ref()
+        .map(gitview_crds::v1alpha1::WebhookDelivery::key);
     let webhook_since_poll = webhook.is_some() && webhook != previous.last_handled_webhook;
     let due = previous.next_poll_time.as_ref().is_none_or(|t| t.0 <= now)
         || previous.observed_generation != generation
         || (requested.is_some() && requested != previous.last_handled_requested_at)
         || webhook_since_poll;
-    let mut heads: Vec<(String, String)> = previous.branches.iter().filter_map(|b| Some((b.name.clone(), b.head_commit.clone()?))).collect();
+    let mut heads: Vec<(String, String)> = previous
+        .branches
+        .iter()
+        .filter_map(|b| Some((b.name.clone(), b.head_commit.clone()?)))
+        .collect();
     let mut poll_failure: Option<PollError> = None;
     if due {
-        status.last_handled_requested_at = requested.clone().or(previous.last_handled_requested_at.clone());
+        status.last_handled_requested_at = requested
+            .clone()
+            .or(previous.last_handled_requested_at.clone());
         status.last_handled_webhook = webhook.or(previous.last_handled_webhook.clone());
         status.last_poll_time = Some(Time(now));
         match poll(&ctx.client, &tracker).await {
             Ok(listed) => {
-                let polled: Vec<(String, String)> = listed.into_iter().filter(|(b, _)| decide::matches(&spec.branches, b)).collect();
+                let polled: Vec<(String, String)> = listed
+                    .into_iter()
+                    .filter(|(b, _)| decide::matches(&spec.branches, b))
+                    .collect();
                 let moved = polled != heads;
-                let interval = decide::next_interval(previous.poll_interval_seconds, moved, min, max);
-                let wait = interval + decide::jitter(interval, &format!("{:?}{}", tracker.uid(), now.as_second()));
+                let interval =
+                    decide::next_interval(previous.poll_interval_seconds, moved, min, max);
+                let wait = interval
+                    + decide::jitter(interval, &format!("{:?}{}", tracker.uid(), now.as_second()));
                 status.poll_interval_seconds = Some(interval);
-                status.next_poll_time = Some(Time(now.checked_add(seconds(wait.max(1))).unwrap_or(now)));
+                status.next_poll_time =
+                    Some(Time(now.checked_add(seconds(wait.max(1))).unwrap_or(now)));
                 if moved {
-                    info!(namespace, tracker = name, branches = polled.len(), "branch heads moved");
+                    info!(
+                        namespace,
+                        tracker = name,
+                        branches = polled.len(),
+                        "branch heads moved"
+                    );
                 }
                 heads = polled;
             }
@@ -356,7 +502,10 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     for (branch, head) in &heads {
         let mine: Vec<&Owned> = owned.iter().filter(|a| &a.branch == branch).collect();
         let before = previous.branches.iter().find(|b| &b.name == branch);
-        let mut last = decide::last_analyzed(&mine, before.and_then(|b| b.last_analyzed_commit.as_deref()));
+        let mut last = decide::last_analyzed(
+            &mine,
+            before.and_then(|b| b.last_analyzed_commit.as_deref()),
+        );
         // The gateway knows runs the tracker does not own (an Analysis applied by hand). Only
         // asked when the head moved past what the tracker knows: a poll that finds nothing new
         // costs no request.
@@ -364,26 +513,48 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
             && let Some(gateway) = &ctx.gateway
         {
             match account_of(&ctx.client, &namespace).await {
-                Ok(account) => match gateway.last_analyzed(&account, &spec.repository.url, branch).await {
+                Ok(account) => match gateway
+                    .last_analyzed(&account, &spec.repository.url, branch)
+                    .await
+                {
                     Ok(Some(commit)) => last = Some(commit),
                     Ok(None) => {}
-                    Err(err) => debug!(namespace, tracker = name, branch, error = %err, "cannot ask the gateway; the tracker's own runs decide"),
+                    Err(err) => {
+                        debug!(namespace, tracker = name, branch, error = %err, "cannot ask the gateway; the tracker's own runs decide")
+                    }
                 },
-                Err(err) => debug!(namespace, tracker = name, error = %err, "cannot read the namespace's account"),
+                Err(err) => {
+                    debug!(namespace, tracker = name, error = %err, "cannot read the namespace's account")
+                }
             }
         }
-        let mut last_analysis = mine.iter().max_by_key(|a| a.created).map(|a| a.name.clone()).or_else(|| before.and_then(|b| b.last_analysis.clone()));
+        let mut last_analysis = mine
+            .iter()
+            .max_by_key(|a| a.created)
+            .map(|a| a.name.clone())
+            .or_else(|| before.and_then(|b| b.last_analysis.clone()));
         let step = match decide::plan(spec.concurrency_policy, head, last.as_deref(), &mine) {
             Step::Create | Step::Replace(_) if held.is_some() => Step::Nothing,
             step => step,
         };
         match &step {
             Step::Nothing => {}
-            Step::Wait(running) => debug!(namespace, tracker = name, branch, running, "waiting for the running analysis (Forbid)"),
+            Step::Wait(running) => debug!(
+                namespace,
+                tracker = name,
+                branch,
+                running,
+                "waiting for the running analysis (Forbid)"
+            ),
             Step::Replace(running) => {
                 for victim in running.iter().cloned() {
                     match analyses.delete(&victim, &DeleteParams::background()).await {
-                        Ok(_) => notes.push((false, "Superseded", format!("deleted {victim}: branch {branch} moved to {head} (Replace)"), Some(victim))),
+                        Ok(_) => notes.push((
+                            false,
+                            "Superseded",
+                            format!("deleted {victim}: branch {branch} moved to {head} (Replace)"),
+                            Some(victim),
+                        )),
                         Err(err) if is_not_found(&err) => {}
                         Err(err) => return Err(err.into()),
                     }
@@ -394,31 +565,59 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
         if matches!(step, Step::Create | Step::Replace(_)) {
             match create(&analyses, &tracker, branch, head).await? {
                 Ok(created) => {
-                    context.expect(&tracker, decide::just_created(&created, branch, head, now.as_second()));
-                    notes.push((false, "AnalysisCreated", format!("created {created} for {branch} at {head}"), Some(created.clone())));
+                    context.expect(
+                        &tracker,
+                        decide::just_created(&created, branch, head, now.as_second()),
+                    );
+                    notes.push((
+                        false,
+                        "AnalysisCreated",
+                        format!("created {created} for {branch} at {head}"),
+                        Some(created.clone()),
+                    ));
                     last_analysis = Some(created);
                 }
                 // Its template makes an Analysis the API server refuses: a configuration error
                 // of the tracker, said in its status and an Event, not retried every 5 s.
                 Err(refused) => {
                     let quota = refused.quota_exceeded;
-                    let why = if quota { conditions::reason::QUOTA_EXCEEDED } else { conditions::reason::CREATE_REJECTED };
+                    let why = if quota {
+                        conditions::reason::QUOTA_EXCEEDED
+                    } else {
+                        conditions::reason::CREATE_REJECTED
+                    };
                     // A full quota is refused again at every poll: one Warning per streak.
-                    if !conditions::find(&previous.conditions, READY).is_some_and(|c| c.reason == why && quota) {
+                    if !conditions::find(&previous.conditions, READY)
+                        .is_some_and(|c| c.reason == why && quota)
+                    {
                         notes.push((true, why, refused.message.clone(), None));
                     }
                     rejected.get_or_insert(refused);
                 }
             }
         }
-        for doomed in decide::prune(&mine, spec.successful_history_limit, spec.failed_history_limit) {
+        for doomed in decide::prune(
+            &mine,
+            spec.successful_history_limit,
+            spec.failed_history_limit,
+        ) {
             match analyses.delete(&doomed, &DeleteParams::background()).await {
-                Ok(_) => debug!(namespace, tracker = name, analysis = doomed, "pruned by the history limit"),
+                Ok(_) => debug!(
+                    namespace,
+                    tracker = name,
+                    analysis = doomed,
+                    "pruned by the history limit"
+                ),
                 Err(err) if is_not_found(&err) => {}
                 Err(err) => return Err(err.into()),
             }
         }
-        branches.push(BranchStatus { name: branch.clone(), head_commit: Some(head.clone()), last_analyzed_commit: last, last_analysis });
+        branches.push(BranchStatus {
+            name: branch.clone(),
+            head_commit: Some(head.clone()),
+            last_analyzed_commit: last,
+            last_analysis,
+        });
     }
     status.branches = branches;
 
@@ -428,11 +627,32 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     let outcome = match (due, &poll_failure) {
         (false, _) => PollOutcome::NotDue,
         (true, None) => PollOutcome::Listed,
-        (true, Some(PollError::Stalled(m))) => PollOutcome::Failed { needs_change: true, message: m.clone() },
-        (true, Some(PollError::Transient(m))) => PollOutcome::Failed { needs_change: false, message: m.clone() },
+        (true, Some(PollError::Stalled(m))) => PollOutcome::Failed {
+            needs_change: true,
+            message: m.clone(),
+        },
+        (true, Some(PollError::Transient(m))) => PollOutcome::Failed {
+            needs_change: false,
+            message: m.clone(),
+        },
     };
-    let summary = decide::summary(&outcome, rejected.as_ref(), heads.len(), &spec.branches, &previous.conditions);
-    status.conditions = tracker_conditions(summary.ready, summary.stalled, summary.reconciling, summary.reason, &summary.message, &previous.conditions, generation, now);
+    let summary = decide::summary(
+        &outcome,
+        rejected.as_ref(),
+        heads.len(),
+        &spec.branches,
+        &previous.conditions,
+    );
+    status.conditions = tracker_conditions(
+        summary.ready,
+        summary.stalled,
+        summary.reconciling,
+        summary.reason,
+        &summary.message,
+        &previous.conditions,
+        generation,
+        now,
+    );
     if let PollOutcome::Failed { message, .. } = &outcome {
         notes.push((true, decide::why::POLL_FAILED, message.clone(), None));
     }
@@ -441,7 +661,11 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
     let reference = tracker.object_ref(&());
     for (warning, reason, note, analysis) in notes {
         let event = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: reason.to_owned(),
             note: Some(note.chars().take(1000).collect()),
             action: "Poll".to_owned(),
@@ -458,7 +682,9 @@ async fn reconcile(tracker: Arc<RepositoryTracker>, context: Arc<Context>) -> Re
         }
     }
     let next = status.next_poll_time.map_or(Duration::from_secs(60), |t| {
-        Duration::try_from(t.0.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO).max(Duration::from_secs(1))
+        Duration::try_from(t.0.duration_since(Timestamp::now()))
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_secs(1))
     });
     Ok(Requeue::requeue(next))
 }
@@ -478,40 +704,107 @@ pub fn tracker_conditions(
     now: Timestamp,
 ) -> Vec<Condition> {
     let status = |on: bool| if on { "True" } else { "False" };
-    let reason_if = |on: bool| if on { reason } else { conditions::reason::AS_EXPECTED };
+    let reason_if = |on: bool| {
+        if on {
+            reason
+        } else {
+            conditions::reason::AS_EXPECTED
+        }
+    };
     vec![
-        conditions::condition(READY, status(ready), reason, message.to_owned(), previous, generation, now),
-        conditions::condition(RECONCILING, status(reconciling), reason_if(reconciling), if reconciling { message.to_owned() } else { String::new() }, previous, generation, now),
-        conditions::condition(STALLED, status(stalled), reason_if(stalled), if stalled { message.to_owned() } else { String::new() }, previous, generation, now),
+        conditions::condition(
+            READY,
+            status(ready),
+            reason,
+            message.to_owned(),
+            previous,
+            generation,
+            now,
+        ),
+        conditions::condition(
+            RECONCILING,
+            status(reconciling),
+            reason_if(reconciling),
+            if reconciling {
+                message.to_owned()
+            } else {
+                String::new()
+            },
+            previous,
+            generation,
+            now,
+        ),
+        conditions::condition(
+            STALLED,
+            status(stalled),
+            reason_if(stalled),
+            if stalled {
+                message.to_owned()
+            } else {
+                String::new()
+            },
+            previous,
+            generation,
+            now,
+        ),
     ]
 }
 
-async fn write_status(api: &Api<RepositoryTracker>, name: &str, previous: &RepositoryTrackerStatus, status: &RepositoryTrackerStatus) -> Result<(), Error> {
+async fn write_status(
+    api: &Api<RepositoryTracker>,
+    name: &str,
+    previous: &RepositoryTrackerStatus,
+    status: &RepositoryTrackerStatus,
+) -> Result<(), Error> {
     if previous == status {
         return Ok(());
     }
     // The webhook receiver owns its fields: never applied here, so they are never taken over
     // or rolled back by a stale copy.
-    let mut status = serde_json::to_value(status).map_err(|source| Error::Serialize { what: "tracker status", source })?;
+    let mut status = serde_json::to_value(status).map_err(|source| Error::Serialize {
+        what: "tracker status",
+        source,
+    })?;
     if let Some(fields) = status.as_object_mut() {
         fields.remove("lastWebhook");
         fields.remove("recentWebhookDeliveries");
     }
     let patch = json!({ "apiVersion": API_VERSION, "kind": "RepositoryTracker", "status": status });
-    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(())
 }
 
 /// Creates the branch's Analysis for `head` (or finds it created already); returns its name, or
 /// the API server's refusal of it ([`crate::error::refusal`]: its template makes an Analysis
 /// the API server refuses, or a ResourceQuota counting Analyses is used up).
-async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, head: &str) -> Result<Result<String, Rejected>, Error> {
+async fn create(
+    api: &Api<Analysis>,
+    tracker: &RepositoryTracker,
+    branch: &str,
+    head: &str,
+) -> Result<Result<String, Rejected>, Error> {
     let name = decide::analysis_name(&tracker.name_any(), branch, head);
     let template = &tracker.spec.template;
-    let mut labels_map: BTreeMap<String, String> = template.metadata.as_ref().map(|m| m.labels.clone()).unwrap_or_default();
+    let mut labels_map: BTreeMap<String, String> = template
+        .metadata
+        .as_ref()
+        .map(|m| m.labels.clone())
+        .unwrap_or_default();
     let tracker_label: String = tracker.name_any().chars().take(63).collect();
-    labels_map.insert(labels::TRACKER.to_owned(), tracker_label.trim_end_matches(['-', '.', '_']).to_owned());
-    let mut annotations: BTreeMap<String, String> = template.metadata.as_ref().map(|m| m.annotations.clone()).unwrap_or_default();
+    labels_map.insert(
+        labels::TRACKER.to_owned(),
+        tracker_label.trim_end_matches(['-', '.', '_']).to_owned(),
+    );
+    let mut annotations: BTreeMap<String, String> = template
+        .metadata
+        .as_ref()
+        .map(|m| m.annotations.clone())
+        .unwrap_or_default();
     annotations.insert(labels::BRANCH.to_owned(), branch.to_owned());
     annotations.insert(labels::HEAD_COMMIT.to_owned(), head.to_owned());
     let analysis = Analysis {
@@ -524,15 +817,23 @@ async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, 
             ..ObjectMeta::default()
         },
         spec: AnalysisSpec {
-            repository: AnalysisRepository { source: tracker.spec.repository.clone(), git_ref: Some(branch.to_owned()) },
-            mode: AnalysisMode { kind: ModeType::Incremental, ..AnalysisMode::default() },
+            repository: AnalysisRepository {
+                source: tracker.spec.repository.clone(),
+                git_ref: Some(branch.to_owned()),
+            },
+            mode: AnalysisMode {
+                kind: ModeType::Incremental,
+                ..AnalysisMode::default()
+            },
             run: template.spec.clone(),
         },
         status: None,
     };
     match api.create(&PostParams::default(), &analysis).await {
         Ok(_) => info!(analysis = name, branch, head, "created analysis"),
-        Err(kube::Error::Api(s)) if s.code == 409 => debug!(analysis = name, "analysis exists already"),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            debug!(analysis = name, "analysis exists already")
+        }
         Err(err) => {
             let Some((refusal, status)) = refusal_of(&err) else {
                 return Err(err.into());
@@ -540,13 +841,18 @@ async fn create(api: &Api<Analysis>, tracker: &RepositoryTracker, branch: &str, 
             warn!(analysis = name, code = status.code, message = %status.message, ?refusal, "the API server refused the tracker's analysis");
             let text = crate::analysis::classify::truncate(&status.message);
             let message = match refusal {
-                Refusal::QuotaExceeded => format!("a ResourceQuota refused Analysis {name}: {text}; tried again on the next poll"),
+                Refusal::QuotaExceeded => format!(
+                    "a ResourceQuota refused Analysis {name}: {text}; tried again on the next poll"
+                ),
                 Refusal::Invalid => format!(
                     "the API server refused Analysis {name} ({}): {text}; the tracker creates Analyses again when its spec changes",
                     status.code
                 ),
             };
-            return Ok(Err(Rejected { quota_exceeded: refusal == Refusal::QuotaExceeded, message }));
+            return Ok(Err(Rejected {
+                quota_exceeded: refusal == Refusal::QuotaExceeded,
+                message,
+            }));
         }
     }
     Ok(Ok(name))
@@ -563,15 +869,28 @@ mod tests {
     fn the_ssh_key_is_written_owner_only_for_the_poll() {
         let dir = tempfile::tempdir().unwrap();
         let credentials = PollCredentials {
-            basic: Credentials { username: Some("git".to_owned()), ..Credentials::default() },
+            basic: Credentials {
+                username: Some("git".to_owned()),
+                ..Credentials::default()
+            },
             ssh_key: Some(b"-----BEGIN OPENSSH PRIVATE KEY-----\n".to_vec()),
             known_hosts: Some(b"[127.0.0.1]:2222 ssh-ed25519 AAAA\n".to_vec()),
         };
         let written = with_ssh_files(dir.path(), credentials).unwrap();
         let key = written.ssh_private_key.clone().unwrap();
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::read(&key).unwrap(), b"-----BEGIN OPENSSH PRIVATE KEY-----\n");
-        assert!(written.ssh_known_hosts.is_some_and(|p| p.starts_with(dir.path())));
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read(&key).unwrap(),
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\n"
+        );
+        assert!(
+            written
+                .ssh_known_hosts
+                .is_some_and(|p| p.starts_with(dir.path()))
+        );
         assert_eq!(written.username.as_deref(), Some("git"));
         // Without ssh material nothing is written.
         let none = with_ssh_files(dir.path(), PollCredentials::default()).unwrap();

@@ -62,7 +62,9 @@ pub struct Delivery {
 /// Why a delivery is refused (401).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("the delivery is not signed: send X-Hub-Signature-256, X-Gitlab-Token or X-Gitview-Signature")]
+    #[error(
+        "the delivery is not signed: send X-Hub-Signature-256, X-Gitlab-Token or X-Gitview-Signature"
+    )]
     Unsigned,
     #[error("{0} does not match the webhook secret")]
     Mismatch(&'static str),
@@ -71,39 +73,58 @@ pub enum Refusal {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn check_hmac(name: &'static str, value: &str, body: &[u8], secret: &[u8]) -> Result<(), Refusal> {
-    let hex = value.strip_prefix("sha256=").ok_or(Refusal::Malformed(name))?;
+    let hex = value
+        .strip_prefix("sha256=")
+        .ok_or(Refusal::Malformed(name))?;
     let expected = decode_hex(hex).ok_or(Refusal::Malformed(name))?;
     let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| Refusal::Mismatch(name))?;
     mac.update(body);
-    mac.verify_slice(&expected).map_err(|_| Refusal::Mismatch(name))
+    mac.verify_slice(&expected)
+        .map_err(|_| Refusal::Mismatch(name))
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) {
         return None;
     }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Authenticates a delivery against the tracker's secret.
 pub fn verify(headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Result<Delivery, Refusal> {
     if let Some(signature) = header(headers, "x-hub-signature-256") {
         check_hmac("X-Hub-Signature-256", signature, body, secret)?;
-        return Ok(Delivery { source: "github", id: header(headers, "x-github-delivery").map(str::to_owned) });
+        return Ok(Delivery {
+            source: "github",
+            id: header(headers, "x-github-delivery").map(str::to_owned),
+        });
     }
     if let Some(token) = header(headers, "x-gitlab-token") {
         if !bool::from(token.as_bytes().ct_eq(secret)) {
             return Err(Refusal::Mismatch("X-Gitlab-Token"));
         }
-        return Ok(Delivery { source: "gitlab", id: header(headers, "x-gitlab-event-uuid").map(str::to_owned) });
+        return Ok(Delivery {
+            source: "gitlab",
+            id: header(headers, "x-gitlab-event-uuid").map(str::to_owned),
+        });
     }
     if let Some(signature) = header(headers, "x-gitview-signature") {
         check_hmac("X-Gitview-Signature", signature, body, secret)?;
-        return Ok(Delivery { source: "hmac", id: header(headers, "x-gitview-delivery").map(str::to_owned) });
+        return Ok(Delivery {
+            source: "hmac",
+            id: header(headers, "x-gitview-delivery").map(str::to_owned),
+        });
     }
     Err(Refusal::Unsigned)
 }
@@ -114,18 +135,31 @@ pub fn path_token(secret: &[u8], uid: &str) -> String {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(b"gitview-webhook-path:");
     mac.update(uid.as_bytes());
-    mac.finalize().into_bytes().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The webhook secret of a tracker, if it has one and the Secret holds it.
-pub async fn secret_of(client: &Client, tracker: &RepositoryTracker) -> Result<Option<Vec<u8>>, kube::Error> {
+pub async fn secret_of(
+    client: &Client,
+    tracker: &RepositoryTracker,
+) -> Result<Option<Vec<u8>>, kube::Error> {
     let Some(reference) = &tracker.spec.webhook_secret else {
         return Ok(None);
     };
     let namespace = tracker.namespace().unwrap_or_default();
-    let secret = Api::<Secret>::namespaced(client.clone(), &namespace).get_opt(&reference.name).await?;
+    let secret = Api::<Secret>::namespaced(client.clone(), &namespace)
+        .get_opt(&reference.name)
+        .await?;
     let key = reference.key.as_deref().unwrap_or(DEFAULT_KEY);
-    Ok(secret.and_then(|s| s.data?.remove(key)).map(|v| v.0).filter(|v| !v.is_empty()))
+    Ok(secret
+        .and_then(|s| s.data?.remove(key))
+        .map(|v| v.0)
+        .filter(|v| !v.is_empty()))
 }
 
 fn answer(status: StatusCode, message: impl Into<String>) -> Response {
@@ -136,7 +170,12 @@ fn not_found() -> Response {
     answer(StatusCode::NOT_FOUND, "no such webhook")
 }
 
-async fn receive(State(client): State<Client>, Path((namespace, name, token)): Path<(String, String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(client): State<Client>,
+    Path((namespace, name, token)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let trackers: Api<RepositoryTracker> = Api::namespaced(client.clone(), &namespace);
     for _ in 0..5 {
         let tracker = match trackers.get_opt(&name).await {
@@ -144,7 +183,10 @@ async fn receive(State(client): State<Client>, Path((namespace, name, token)): P
             Ok(None) => return not_found(),
             Err(err) => {
                 warn!(namespace, tracker = name, error = %err, "webhook: cannot read the tracker");
-                return answer(StatusCode::SERVICE_UNAVAILABLE, "cannot read the tracker; retry");
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot read the tracker; retry",
+                );
             }
         };
         let secret = match secret_of(&client, &tracker).await {
@@ -152,7 +194,10 @@ async fn receive(State(client): State<Client>, Path((namespace, name, token)): P
             Ok(None) => return not_found(),
             Err(err) => {
                 warn!(namespace, tracker = name, error = %err, "webhook: cannot read the webhook secret");
-                return answer(StatusCode::SERVICE_UNAVAILABLE, "cannot read the webhook secret; retry");
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot read the webhook secret; retry",
+                );
             }
         };
         let uid = tracker.uid().unwrap_or_default();
@@ -170,34 +215,65 @@ async fn receive(State(client): State<Client>, Path((namespace, name, token)): P
         if let Some(id) = &delivery.id
             && status.recent_webhook_deliveries.contains(id)
         {
-            warn!(namespace, tracker = name, delivery = id, "webhook: replayed delivery refused");
-            return answer(StatusCode::CONFLICT, format!("delivery {id} was received before"));
+            warn!(
+                namespace,
+                tracker = name,
+                delivery = id,
+                "webhook: replayed delivery refused"
+            );
+            return answer(
+                StatusCode::CONFLICT,
+                format!("delivery {id} was received before"),
+            );
         }
         let mut recent = status.recent_webhook_deliveries.clone();
         recent.extend(delivery.id.clone());
         let excess = recent.len().saturating_sub(REMEMBERED);
         recent.drain(..excess);
-        let record = WebhookDelivery { id: delivery.id.clone(), source: delivery.source.to_owned(), received_time: Time(Timestamp::now()) };
+        let record = WebhookDelivery {
+            id: delivery.id.clone(),
+            source: delivery.source.to_owned(),
+            received_time: Time(Timestamp::now()),
+        };
         // The resourceVersion makes this a compare-and-swap: two replicas receiving the same
         // delivery at once cannot both record it.
         let patch = json!({
             "metadata": { "resourceVersion": tracker.resource_version() },
             "status": { "lastWebhook": record, "recentWebhookDeliveries": recent },
         });
-        match trackers.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match trackers
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => {
-                info!(namespace, tracker = name, source = delivery.source, delivery = delivery.id.as_deref().unwrap_or("-"), "webhook: poll requested");
-                let message = if tracker.spec.suspend { "accepted; the tracker is suspended and will not poll" } else { "accepted; the tracker polls now" };
+                info!(
+                    namespace,
+                    tracker = name,
+                    source = delivery.source,
+                    delivery = delivery.id.as_deref().unwrap_or("-"),
+                    "webhook: poll requested"
+                );
+                let message = if tracker.spec.suspend {
+                    "accepted; the tracker is suspended and will not poll"
+                } else {
+                    "accepted; the tracker polls now"
+                };
                 return answer(StatusCode::ACCEPTED, message);
             }
             Err(kube::Error::Api(s)) if s.code == 409 => continue,
             Err(err) => {
                 warn!(namespace, tracker = name, error = %err, "webhook: cannot record the delivery");
-                return answer(StatusCode::SERVICE_UNAVAILABLE, "cannot record the delivery; retry");
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cannot record the delivery; retry",
+                );
             }
         }
     }
-    answer(StatusCode::SERVICE_UNAVAILABLE, "the tracker kept changing; retry")
+    answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the tracker kept changing; retry",
+    )
 }
 
 /// The receiver's routes.
@@ -223,7 +299,14 @@ mod tests {
     fn sign(secret: &[u8], body: &[u8]) -> String {
         let mut mac = HmacSha256::new_from_slice(secret).unwrap();
         mac.update(body);
-        format!("sha256={}", mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>())
+        format!(
+            "sha256={}",
+            mac.finalize()
+                .into_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -237,25 +320,64 @@ mod tests {
     #[test]
     fn github_signatures_and_delivery_ids() {
         let body = br#"{"ref":"refs/heads/main"}"#;
-        let ok = headers(&[("x-hub-signature-256", &sign(b"s3cret", body)), ("x-github-delivery", "d-1")]);
-        assert_eq!(verify(&ok, body, b"s3cret"), Ok(Delivery { source: "github", id: Some("d-1".to_owned()) }));
+        let ok = headers(&[
+            ("x-hub-signature-256", &sign(b"s3cret", body)),
+            ("x-github-delivery", "d-1"),
+        ]);
+        assert_eq!(
+            verify(&ok, body, b"s3cret"),
+            Ok(Delivery {
+                source: "github",
+                id: Some("d-1".to_owned())
+            })
+        );
         // Another secret, another body, a truncated or non-hex signature: refused.
-        assert_eq!(verify(&ok, body, b"other"), Err(Refusal::Mismatch("X-Hub-Signature-256")));
-        assert_eq!(verify(&ok, b"tampered", b"s3cret"), Err(Refusal::Mismatch("X-Hub-Signature-256")));
+        assert_eq!(
+            verify(&ok, body, b"other"),
+            Err(Refusal::Mismatch("X-Hub-Signature-256"))
+        );
+        assert_eq!(
+            verify(&ok, b"tampered", b"s3cret"),
+            Err(Refusal::Mismatch("X-Hub-Signature-256"))
+        );
         let short = headers(&[("x-hub-signature-256", "sha256=abcd")]);
-        assert_eq!(verify(&short, body, b"s3cret"), Err(Refusal::Mismatch("X-Hub-Signature-256")));
+        assert_eq!(
+            verify(&short, body, b"s3cret"),
+            Err(Refusal::Mismatch("X-Hub-Signature-256"))
+        );
         let junk = headers(&[("x-hub-signature-256", "sha1=zz")]);
-        assert_eq!(verify(&junk, body, b"s3cret"), Err(Refusal::Malformed("X-Hub-Signature-256")));
+        assert_eq!(
+            verify(&junk, body, b"s3cret"),
+            Err(Refusal::Malformed("X-Hub-Signature-256"))
+        );
     }
 
     #[test]
     fn gitlab_tokens_and_generic_hmac() {
         let gitlab = headers(&[("x-gitlab-token", "s3cret"), ("x-gitlab-event-uuid", "u-1")]);
-        assert_eq!(verify(&gitlab, b"{}", b"s3cret"), Ok(Delivery { source: "gitlab", id: Some("u-1".to_owned()) }));
-        assert_eq!(verify(&gitlab, b"{}", b"s3cre"), Err(Refusal::Mismatch("X-Gitlab-Token")));
+        assert_eq!(
+            verify(&gitlab, b"{}", b"s3cret"),
+            Ok(Delivery {
+                source: "gitlab",
+                id: Some("u-1".to_owned())
+            })
+        );
+        assert_eq!(
+            verify(&gitlab, b"{}", b"s3cre"),
+            Err(Refusal::Mismatch("X-Gitlab-Token"))
+        );
         let generic = headers(&[("x-gitview-signature", &sign(b"k", b"x"))]);
-        assert_eq!(verify(&generic, b"x", b"k"), Ok(Delivery { source: "hmac", id: None }));
-        assert_eq!(verify(&HeaderMap::new(), b"x", b"k"), Err(Refusal::Unsigned));
+        assert_eq!(
+            verify(&generic, b"x", b"k"),
+            Ok(Delivery {
+                source: "hmac",
+                id: None
+            })
+        );
+        assert_eq!(
+            verify(&HeaderMap::new(), b"x", b"k"),
+            Err(Refusal::Unsigned)
+        );
     }
 
     #[test]
