@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project. The README's test command; `.ci/run` calls it.
 #
-#   ./test.sh            unit, integration and end-to-end tests
+#   ./test.sh            format, lints and docs, then unit, integration and end-to-end tests
 #   ./test.sh --no-e2e   without the end-to-end suite (no control plane build)
 #
 # Build outputs go to a cache folder outside the work tree (GITVIEW_CACHE, default
@@ -37,6 +37,15 @@ if (( ${#missing[@]} )); then
     echo "missing: ${missing[*]} (install them; the tests that need them fail or skip without)" >&2
   fi
 fi
+
+# Fast failures first, before the long builds: formatting, lints (warnings are errors) and the
+# API docs' links.
+step "format (cargo fmt --all --check)"
+cargo fmt --all --check
+step "lints (cargo clippy --workspace --all-targets -- -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "docs (cargo doc --workspace --no-deps, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 if [[ $e2e == 1 ]]; then
   step "control plane binaries (e2e/controlplane/build.sh)"

@@ -12,8 +12,10 @@
 //! and its fingerprint; [`results`] the gateway's HTTP API types; [`scrub`] the secret and
 //! email scrubbing both the runner and the gateway apply.
 #![forbid(unsafe_code)]
-// kube-derive repeats `type_ = ...` across `printcolumn(...)` entries, which this lint misreads.
-#![allow(clippy::duplicated_attributes)]
+#![expect(
+    clippy::duplicated_attributes,
+    reason = "kube-derive repeats `type_ = ...` across printcolumn entries"
+)]
 
 pub mod labels;
 pub mod records;

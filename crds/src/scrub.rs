@@ -240,7 +240,6 @@ pub fn scrub_json(value: &mut Value) -> ScrubStats {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -379,7 +379,6 @@ impl Drop for ControlPlane {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::expect_used)]
     use super::*;
     use k8s_openapi::api::core::v1::Namespace;
 

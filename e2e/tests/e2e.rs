@@ -10,6 +10,10 @@
 //! `e2e/controlplane/build.sh` is run), and `gitview-operator` / `gitview-runner` built into
 //! the same target directory as this test (`cargo build --workspace --bins`; `./test.sh`
 //! does it).
+#![expect(
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod support;
 

@@ -301,7 +301,6 @@ impl std::error::Error for Refusal {}
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn v4(a: u8, b: u8, c: u8, d: u8) -> Option<IpAddr> {

@@ -27,6 +27,10 @@
 //! stats each, realistic messages, identities and enrichment), `GITVIEW_BENCH_COMMITS` of them
 //! (default 50,000); or read from a `commits.jsonl` that `gitview-runner analyze` wrote.
 //! `GITVIEW_BENCH_ROUNDS` (default 2) sets the rounds.
+#![expect(
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -31,6 +31,10 @@
 //!
 //! It reports p50/p99/max latency and errors (any status but 200, or no answer) per route;
 //! the target is p99 ≤ 50 ms for every route.
+#![expect(
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

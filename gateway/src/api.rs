@@ -828,7 +828,10 @@ fn storage_error(metrics: &Metrics, err: object_store::Error) -> ApiError {
 
 /// Writes an artifact's row (content inline, or the object's key) and its audit row; returns
 /// the key of the object it replaced, if any.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row's columns, each from a different part of the request"
+)]
 async fn store_artifact_row(
     state: &AppState,
     account: i64,

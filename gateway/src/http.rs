@@ -2,7 +2,7 @@
 //! line, metrics, body limit, rate-limit headers), the extractors whose rejections answer in the one error shape,
 //! and the service routes (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
 //!
-//! Routes are registered through [`Routes`], which records each method and path template as it
+//! Routes are registered through `Routes`, which records each method and path template as it
 //! adds them to the router: [`served_routes`] is exactly what the router serves, and the
 //! OpenAPI document is tested against it ([`crate::openapi`]).
 
@@ -68,7 +68,7 @@ pub fn served_routes() -> Vec<(Method, &'static str)> {
     table().served
 }
 
-/// The router: every route of [`table`], with request ids, logs, metrics and a body limit;
+/// The router: every route of `table`, with request ids, logs, metrics and a body limit;
 /// unknown routes and methods answer in the one error shape.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     table()

@@ -5,8 +5,8 @@
 //! Each key gets a bucket of `burst` requests that refills at `per_second`: the generic cell
 //! rate algorithm (GCRA) of the `governor` crate, keyed by the API key's row id. The key is
 //! resolved first (a key's public id is public, so limiting by it would let anyone drain
-//! another key's budget with a wrong secret), then checked here by [`admit`], which the
-//! [`crate::keys::Reader`] extractor calls. The decision travels back to the [`headers`]
+//! another key's budget with a wrong secret), then checked here by `admit`, which the
+//! [`crate::keys::Reader`] extractor calls. The decision travels back to the `headers`
 //! layer in a [`Slot`] in the request's extensions, so every answer on a keyed route — the
 //! handler's success, its 404, and the 429 itself — carries the headers.
 //!
@@ -187,7 +187,7 @@ impl Limiter {
     }
 }
 
-/// Where a keyed route's extractor leaves its decision for [`headers`].
+/// Where a keyed route's extractor leaves its decision for `headers`.
 #[derive(Debug, Clone, Default)]
 pub struct Slot(Arc<OnceLock<Decision>>);
 

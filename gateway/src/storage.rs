@@ -357,7 +357,6 @@ pub(crate) fn body_stream(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

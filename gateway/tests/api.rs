@@ -1,7 +1,11 @@
 //! The gateway over real HTTP on 127.0.0.1 against a throwaway PostgreSQL (one cluster per
 //! test, started with initdb/postgres), connected as a role whose only rights are
 //! `gitview_app`'s: row-level security is what keeps tenants apart below the gateway.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

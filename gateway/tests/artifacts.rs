@@ -4,7 +4,11 @@
 //! store and read back streamed; a replaced one's old object goes; an over-large or cut-off
 //! upload leaves no row and no object; another tenant sees nothing; the retention janitor
 //! deletes the objects of the analyses it deletes, and orphans.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

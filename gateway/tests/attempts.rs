@@ -5,7 +5,11 @@
 //! events and log lines are kept under its own attempt and never answered as the current
 //! progress. The check holds against a write already in flight: it locks the analysis' row
 //! in the write's transaction.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

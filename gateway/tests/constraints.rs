@@ -1,7 +1,11 @@
 //! CHECK constraints answer a client in words, never in the database's own text: a real
 //! violation through `ApiError::from`, and every CHECK constraint of the migrated schema that a
 //! client's values can reach has its own message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

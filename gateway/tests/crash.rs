@@ -5,7 +5,11 @@
 //! sent; once its transaction is writing (seen in `pg_stat_activity` as the superuser) the
 //! process gets SIGKILL. The batch must then be all there or not at all, and after a restart
 //! the same batch is stored exactly once. Every wait polls a condition, bounded; no blind sleeps.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -9,7 +9,11 @@
 //! else the venv under `${GITVIEW_CACHE:-$HOME/.cache/gitview}/venv`, created and installed
 //! into here when missing (CI runs on fresh machines with PyPI reachable). The run is bounded
 //! by `$GITVIEW_FUZZ_EXAMPLES` examples per operation (default [`DEFAULT_EXAMPLES`]).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

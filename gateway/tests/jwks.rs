@@ -1,6 +1,10 @@
 //! Token keys from the operator's JWKS when the operator is not up yet: the gateway starts
 //! anyway, answers 503 for tokens until the keys can be fetched, then verifies them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -1,6 +1,10 @@
 //! API keys: the admin path that creates, lists and revokes them, and what the database keeps
 //! of them (a hash), over real HTTP against a throwaway PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -2,7 +2,11 @@
 //! `Retry-After` in the one error shape, the `RateLimit-*` headers count down on every keyed
 //! answer (a 404 included), another key is unaffected, and the key works again once the
 //! limiter's clock — driven by the test, never slept on — has moved by `Retry-After`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

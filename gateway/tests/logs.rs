@@ -2,7 +2,11 @@
 //! retried batch stores nothing twice, a reader pages through them in order with filters,
 //! oversized and malformed batches are refused by name, and no tenant reads or writes
 //! another's log.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -2,7 +2,11 @@
 //! set them (with audit rows), and scrubbing on read — an account that scrubs reads hashed
 //! emails and redacted secrets even from rows stored raw before its policy changed; an account
 //! that does not reads them as stored.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -2,7 +2,11 @@
 //! through an API key, pages walk every row exactly once, bad parameters and credentials are
 //! refused by name, and no route shows one tenant anything of another's — through the gateway,
 //! and at the database as the gateway's role with only row-level security standing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

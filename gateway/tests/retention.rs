@@ -3,7 +3,11 @@
 //! progress and the commits no remaining analysis holds; recent analyses and other accounts'
 //! data stay; a pass held off by another's lock does nothing; concurrent passes delete once;
 //! each account's deletions leave one audit row.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! The service routes over HTTP: `/openapi.json` and `/metrics` without a credential, the
 //! metrics' series and labels after a few requests, and the rejections axum would answer in
 //! plain text (bad path segments, unknown methods) in the one JSON error shape.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

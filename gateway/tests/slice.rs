@@ -2,7 +2,11 @@
 //! on a throwaway PostgreSQL: totals and breakdowns computed from what two runs of one
 //! repository stored, narrowed by time, path and size, scrubbed by the account's policy, and
 //! nothing of another tenant's.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -5,7 +5,11 @@
 //! the same key. Every child key and foreign key carries the account, so RLS alone keeps
 //! tenants apart: as the gateway's role scoped to account A, a row naming B's parent fails
 //! exactly as one naming no parent, and B's write of the same key succeeds.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -300,7 +300,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {

@@ -139,7 +139,6 @@ pub fn is_conflict(err: &kube::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::expect_used)]
     use super::*;
 
     fn status(code: u16, reason: &str, message: &str) -> kube::core::Status {

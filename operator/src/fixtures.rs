@@ -1,7 +1,6 @@
 //! Test fixtures that read as sentences: `analysis("demo")`, `runner_pod(&an, 1).running()`,
 //! `.failed_with(2, "bad ref")`. Used by the unit and scenario tests, and meant for the
 //! end-to-end suite's expectations too.
-#![allow(clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

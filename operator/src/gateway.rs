@@ -9,7 +9,10 @@ use gitview_crds::results::{LastAnalyzed, LatestProgress, ProgressEvent};
 use jiff::Timestamp;
 
 /// Reads the gateway with tokens the operator signs.
-#[allow(missing_debug_implementations)]
+#[expect(
+    missing_debug_implementations,
+    reason = "holds the signing key, which must never be printed"
+)]
 pub struct GatewayReader {
     pub url: String,
     pub signer: crate::token::TokenSigner,

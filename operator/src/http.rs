@@ -87,7 +87,6 @@ pub async fn serve(addr: SocketAddr, health: Health) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use axum::body::Body;
     use axum::http::Request;

@@ -224,7 +224,6 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::analysis::build;
     use crate::fixtures::*;

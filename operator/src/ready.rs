@@ -45,7 +45,6 @@ impl Ready {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

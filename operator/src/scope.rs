@@ -293,7 +293,6 @@ impl<K: Resource + Clone> Merge<K> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use futures::FutureExt as _;
     use futures::channel::mpsc;

@@ -154,7 +154,6 @@ pub fn read_claims(account: &str, now: Timestamp) -> TokenClaims {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
     use jsonwebtoken::{DecodingKey, Validation};

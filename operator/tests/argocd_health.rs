@@ -8,7 +8,10 @@
 //! RepositoryTracker's status is computed inside the controller's reconcile, which needs an API
 //! server; its conditions here come from the controller's own condition writer, for each state
 //! the controller reports (suspended, tracking, stalled or failing polls, no matching branch).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 use gitview_crds::v1alpha1::{
     Analysis, AnalysisPhase, AnalysisProfile, Progress, RepositoryTracker, RepositoryTrackerStatus,

@@ -1,6 +1,10 @@
 //! Scenario tests: each reconcile runs against a mock API server that checks the exact
 //! sequence of requests the operator makes, and answers as the API server would.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

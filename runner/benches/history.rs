@@ -20,7 +20,6 @@
 //! git's. Targets, from the issue: extraction ≥ 3× faster than git with peak RSS ≤ 1 GiB; the
 //! whole `analyze` faster than git; an incremental run over 100 commits in ≤ 3 s.
 #![forbid(unsafe_code)]
-#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

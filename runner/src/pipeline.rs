@@ -563,7 +563,7 @@ impl Feed {
 ///
 /// Each worker has its own handle on the caller's object store, shared so that the packs are
 /// mapped into memory once (and their delta base cache kept once), takes every n-th block of
-/// consecutive commits (at most [`MAX_BLOCK`], fewer when the plan is short so that every
+/// consecutive commits (at most `MAX_BLOCK`, fewer when the plan is short so that every
 /// worker has some), and sends its records through a bounded channel that holds two blocks (so
 /// that it keeps working while the caller takes the other workers' blocks); the caller takes
 /// them block by block, round-robin, so the order (and the output) is exactly that of a single
@@ -841,7 +841,6 @@ fn phase_record(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -348,7 +348,6 @@ pub fn story(input: &StoryInput<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use crate::enrich::CommitClass;

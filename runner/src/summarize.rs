@@ -290,7 +290,6 @@ impl SummaryCache for DirCache {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

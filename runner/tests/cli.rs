@@ -1,5 +1,9 @@
 //! `gitview-runner analyze` as a user runs it: the binary, its files and its exit codes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 #[path = "common/serve.rs"]

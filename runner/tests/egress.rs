@@ -10,7 +10,10 @@
 //! connection may arrive**. Then the same addresses under a policy that allows link-local
 //! addresses must arrive, which shows the listeners would have seen them. Skipped, saying
 //! so, where namespaces cannot be made (not root).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 use std::net::IpAddr;
 

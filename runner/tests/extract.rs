@@ -1,6 +1,10 @@
 //! The extract stage against real git: every commit's files must equal what
 //! `git log --numstat --no-renames` prints for the same repository, in the same order.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! The fetch stage against real servers on 127.0.0.1: `git daemon` (git://) and
 //! `git http-backend` behind an HTTPS server with basic auth. Results are checked with real
 //! `git` on both sides.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 #[path = "common/serve.rs"]

@@ -5,7 +5,11 @@
 //! GITVIEW_FETCH_BENCH_REPO=/path/to/repo.git \
 //!   cargo test --release -p gitview-runner --test fetch_bench -- --ignored --nocapture
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 #[path = "common/serve.rs"]
 mod serve;

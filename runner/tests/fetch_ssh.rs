@@ -1,7 +1,11 @@
 //! The fetch stage over ssh://, against a real OpenSSH server on 127.0.0.1 with a throwaway
 //! host key. Skipped, saying so, where `/usr/sbin/sshd` is not installed (Debian's
 //! `openssh-server`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 #[path = "common/serve.rs"]

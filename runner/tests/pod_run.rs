@@ -1,7 +1,11 @@
 //! `gitview-runner run` end to end, as a runner pod runs it: the run config and token mounted
 //! in a directory, the repository served by `git daemon`, results written through the real
 //! gateway into a throwaway PostgreSQL, and then read back and compared with `git` itself.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 #[path = "common/serve.rs"]

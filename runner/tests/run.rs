@@ -1,5 +1,9 @@
 //! `gitview-runner run` as the operator's pod runs it: exit codes and the termination message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

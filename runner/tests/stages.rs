@@ -1,7 +1,11 @@
 //! The stages after extract on a fixed fixture repository built with real git: golden files
 //! for enrich, chunk and story (`UPDATE_GOLDEN=1` regenerates them), the summary cache across
 //! runs, scrubbing, tags, and the sink protocol.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
 
 mod common;
 

@@ -1,7 +1,6 @@
 //! The CEL rules, evaluated locally with the same engine semantics the API server applies.
 //! (OpenAPI constraints — ranges, patterns, enums — are the API server's alone; the end-to-end
 //! suite checks those against a real one.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use serde_json::{Value, json};

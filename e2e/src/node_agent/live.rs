@@ -13,7 +13,6 @@
 //! namespace deletion (`edge_cases_against_a_real_api_server`); and `shutdown` killing a whole
 //! process group (`shutdown_kills_running_pods`). Needs root. The real e2e suite (`e2e/tests`)
 //! exercises the agent with the operator.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -743,7 +743,10 @@ enum Outcome {
 }
 
 /// Starts one container and supervises it against exit, the pod's deadline and deletion.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one container's run: the pod, its volumes, its streams and the agent's clock"
+)]
 async fn execute(
     shared: &Shared,
     uid: &str,

@@ -175,7 +175,10 @@ pub(super) fn pod_status(
 
 /// [`pod_status`] of a pod with init containers: `init` holds one state per init container.
 /// An init container that failed fails the pod (the agent restarts nothing).
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "every input of a pod status, as the kubelet computes it"
+)]
 pub(super) fn pod_status_with_init(
     pod: &Pod,
     start_time: Timestamp,

@@ -1,6 +1,5 @@
 //! Unit tests of the pure parts: image matching, environment, plan, launch script, statuses
 //! and the watcher's decisions. No cluster, no mounts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

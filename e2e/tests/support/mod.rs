@@ -1,5 +1,4 @@
 //! The environment the scenarios share, and the helpers they are written with.
-#![allow(clippy::expect_used)]
 
 pub mod careless;
 pub mod chart;

@@ -1,7 +1,7 @@
 //! What the gateway's benchmarks share: a throwaway cluster with the gateway's roles, migrated
 //! databases, the gateway's router serving one of them on 127.0.0.1 in this process, runner
 //! tokens, a deterministic random source, and latency summaries.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "shared by both benches; each uses part of it")]
 
 use std::net::SocketAddr;
 use std::time::Duration;

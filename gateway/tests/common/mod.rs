@@ -1,6 +1,6 @@
 //! What the gateway's integration tests share: a throwaway PostgreSQL, the migrated database,
 //! the gateway serving it over HTTP on 127.0.0.1, runner tokens and API keys.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, reason = "shared by every test crate; each uses part of it")]
 
 use std::net::SocketAddr;
 

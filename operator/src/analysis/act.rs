@@ -113,7 +113,10 @@ pub async fn act(
 }
 
 /// Takes one action; `Some` when the API server refused what it created.
-#[allow(clippy::too_many_arguments)] // the namespaced APIs are built once per reconcile
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the namespaced APIs are built once per reconcile"
+)]
 async fn execute(
     action: &Action,
     an: &Analysis,

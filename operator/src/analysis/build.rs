@@ -333,7 +333,6 @@ fn env(name: &str, value: &str) -> EnvVar {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::fixtures::*;
     use crate::token::{TokenSigner, claims};

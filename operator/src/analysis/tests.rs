@@ -1,6 +1,5 @@
 //! Unit tests of the decide step, driven through a small simulated world that applies each
 //! plan the way the act step would (no API server involved).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -43,7 +43,10 @@ use crate::scope::WatchScope;
 use decide::{Owned, PollOutcome, Rejected, Step};
 
 /// What the tracker controller needs.
-#[allow(missing_debug_implementations)]
+#[expect(
+    missing_debug_implementations,
+    reason = "kube's Client and Recorder print nothing useful"
+)]
 pub struct TrackerContext {
     pub client: Client,
     pub recorder: Recorder,
@@ -692,7 +695,10 @@ async fn reconcile(
 /// The tracker's kstatus conditions: `Ready` always carries the message, `Reconciling` and
 /// `Stalled` only while true. Public for the Argo CD health check's test
 /// (`tests/argocd_health.rs`), which reads what this writes.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the three conditions' inputs, read by the Argo CD health test as they are"
+)]
 pub fn tracker_conditions(
     ready: bool,
     stalled: bool,
@@ -860,7 +866,6 @@ async fn create(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;

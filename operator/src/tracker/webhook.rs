@@ -293,7 +293,6 @@ pub async fn serve(addr: SocketAddr, client: Client) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn sign(secret: &[u8], body: &[u8]) -> String {

@@ -276,7 +276,6 @@ pub fn summarize_facts(facts: &[CommitFacts]) -> Summary {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -1,7 +1,10 @@
 //! Test repositories built with the real `git` CLI, and the baselines real `git` prints for
 //! them. Every git call runs with a private HOME and no system or global config, fixed
 //! identities and explicit dates, so results do not depend on the machine.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    reason = "shared by several test crates; each uses part of it"
+)]
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,10 @@
 //! Git servers on 127.0.0.1 for fetch tests: `git daemon`, and `git http-backend` as a CGI
 //! behind a small HTTPS server with basic auth. Both serve every repository under one
 //! directory and stop when dropped.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    reason = "shared by several test crates; each uses part of it"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

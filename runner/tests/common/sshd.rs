@@ -1,6 +1,9 @@
 //! An OpenSSH server on 127.0.0.1 for fetch tests: a throwaway host key, one authorized client
 //! key, public-key login as the current user only. Stops when dropped.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    reason = "shared by several test crates; each uses part of it"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
