@@ -103,6 +103,34 @@ impl RunnerInfo {
     }
 }
 
+/// What made a run's cuts, summaries and story, as the gateway records it (`modelVersions`):
+/// the versions that tell whether two runs' prose is comparable. Metrics are not versions;
+/// they are in `metrics`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelVersions {
+    /// The runner build.
+    pub runner: RunnerInfo,
+    /// Kind, model and logic version of the summarizer, when the summarize stage ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summarizer: Option<SummarizerInfo>,
+    pub prompt_version: String,
+    /// The tokenizer's encoding the chunks were cut with.
+    pub tokenizer: String,
+}
+
+impl AnalysisSummary {
+    /// The versions of what made this run's output.
+    pub fn model_versions(&self) -> ModelVersions {
+        ModelVersions {
+            runner: self.runner.clone(),
+            summarizer: self.stages.summarize.summarizer.clone(),
+            prompt_version: self.stages.summarize.prompt_version.clone(),
+            tokenizer: self.stages.chunk.tokenizer.clone(),
+        }
+    }
+}
+
 /// The configuration of a run, with its revisions resolved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -28,7 +28,8 @@ const TRIES: u32 = 4;
 /// About the most message and field bytes one log batch carries (besides its line limit).
 const LOG_BATCH_BYTES: usize = 2 << 20;
 
-/// Talks to the gateway for one attempt of one analysis.
+/// Talks to the gateway for one attempt of one analysis. Clones share one connection pool.
+#[derive(Clone)]
 pub struct GatewayClient {
     client: Client,
     base: String,
@@ -68,6 +69,23 @@ impl GatewayClient {
 
     fn url(&self, tail: &str) -> String {
         format!("{}/v1/runs/{}/{tail}", self.base, self.analysis)
+    }
+
+    /// Posts a progress event. Progress is advisory: a lost event is logged, and never fails
+    /// the run.
+    pub fn progress(&self, progress: &Progress) {
+        let event = ProgressEvent {
+            stage: progress.stage.as_str().to_owned(),
+            done: progress.done,
+            total: progress.total,
+            elapsed_ms: progress.elapsed_ms,
+        };
+        let posted = self.call::<serde_json::Value>("progress", || {
+            self.client.post(self.url("progress")).json(&event)
+        });
+        if let Err(err) = posted {
+            tracing::warn!(error = %err, "progress not recorded");
+        }
     }
 
     /// Sends a request (rebuilt for each try) and reads the answer; `None` for 204.
@@ -295,23 +313,7 @@ impl Sink for GatewaySink<'_> {
     }
 
     fn progress(&mut self, progress: &Progress) -> Result<(), SinkError> {
-        let event = ProgressEvent {
-            stage: progress.stage.as_str().to_owned(),
-            done: progress.done,
-            total: progress.total,
-            elapsed_ms: progress.elapsed_ms,
-        };
-        let body =
-            serde_json::to_value(event).map_err(|err| SinkError::Rejected(err.to_string()))?;
-        // Progress is advisory: a lost event must not fail the run.
-        if let Err(err) = self.client.call::<serde_json::Value>("progress", || {
-            self.client
-                .client
-                .post(self.client.url("progress"))
-                .json(&body)
-        }) {
-            tracing::warn!(error = %err, "progress not recorded");
-        }
+        self.client.progress(progress);
         self.ship_logs();
         Ok(())
     }
@@ -326,7 +328,8 @@ impl Sink for GatewaySink<'_> {
             commits_analyzed: summary.counts.commits,
             metrics: serde_json::to_value(summary)
                 .map_err(|err| SinkError::Rejected(err.to_string()))?,
-            model_versions: serde_json::to_value(&summary.stages).unwrap_or_default(),
+            model_versions: serde_json::to_value(summary.model_versions())
+                .map_err(|err| SinkError::Rejected(err.to_string()))?,
             advance: self.advances.then(|| Advance {
                 expected: self.expected.clone(),
                 to,

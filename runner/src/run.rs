@@ -38,6 +38,7 @@ use crate::fetch::{self, Credentials, FetchRequest, History};
 use crate::gateway::{GatewayClient, GatewaySink};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::runlog::RunLog;
+use crate::sink::{Progress, Stage};
 use crate::summarize;
 
 /// Directory holding the run config (and, beside it, the credentials).
@@ -251,7 +252,33 @@ fn analyze_into_gateway(
     request.history = History::for_since(since.as_deref());
     request.credentials = Credentials::from_dir(&env.run_dir)?;
     request.egress = Some(egress);
+    // The fetch is the first stage `kubectl get an` shows: it starts at 0/0, moves with the
+    // objects received and indexed (sampled about once a second), and ends at the objects the
+    // fetch brought.
+    let elapsed_ms = move || u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let fetch_progress = |done, total| Progress {
+        stage: Stage::Fetch,
+        done,
+        total,
+        elapsed_ms: elapsed_ms(),
+    };
+    client.progress(&fetch_progress(0, 0));
+    let reporting = client.clone();
+    request.on_progress = Some(fetch::ProgressHook::new(move |sample| {
+        if let Some(total) = sample.total {
+            reporting.progress(&Progress {
+                stage: Stage::Fetch,
+                done: sample.done,
+                total,
+                elapsed_ms: elapsed_ms(),
+            });
+        }
+    }));
     let fetched = fetch::fetch(&request)?;
+    client.progress(&fetch_progress(
+        fetched.objects_received,
+        fetched.objects_received,
+    ));
     let repo = extract::open(&fetched.git_dir)?;
     let open_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
 

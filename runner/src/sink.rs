@@ -50,6 +50,8 @@ pub struct EnrichedCommit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Stage {
+    /// Bringing the history from the remote (a pod's run only).
+    Fetch,
     Walk,
     Extract,
     Chunk,
@@ -62,6 +64,7 @@ impl Stage {
     /// The lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Fetch => "fetch",
             Self::Walk => "walk",
             Self::Extract => "extract",
             Self::Chunk => "chunk",

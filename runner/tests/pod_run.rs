@@ -272,6 +272,36 @@ fn full_then_incremental_runs_land_in_postgres_with_gits_counts() {
             "uid-full"
         ) >= 1
     );
+    // The fetch is a stage of its own, first, ending at the objects it brought.
+    assert_eq!(
+        stack.scalar::<String>(
+            "SELECT stage FROM progress_events WHERE analysis_id = $1 ORDER BY id LIMIT 1",
+            "uid-full"
+        ),
+        "fetch"
+    );
+    let fetched: i64 = stack.scalar(
+        "SELECT done FROM progress_events WHERE analysis_id = $1 AND stage = 'fetch' ORDER BY id DESC LIMIT 1",
+        "uid-full",
+    );
+    assert!(
+        fetched > 0,
+        "the last fetch event counts the objects received"
+    );
+    // modelVersions says what made the prose, not how the stages went.
+    let versions: String = stack.scalar(
+        "SELECT model_versions::text FROM analyses WHERE id = $1",
+        "uid-full",
+    );
+    let versions: serde_json::Value = serde_json::from_str(&versions).unwrap();
+    assert_eq!(versions["summarizer"]["kind"], "extractive", "{versions}");
+    assert_eq!(versions["tokenizer"], "o200k_base", "{versions}");
+    assert_eq!(versions["runner"]["name"], "gitview-runner", "{versions}");
+    assert!(versions["promptVersion"].is_string(), "{versions}");
+    assert!(
+        versions.get("enrich").is_none() && versions.get("write").is_none(),
+        "{versions}"
+    );
     assert_eq!(
         stack.scalar::<String>(
             "SELECT last_analyzed_commit FROM repositories WHERE url = $1",

@@ -357,8 +357,10 @@ pub enum AttemptFailure {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
-    /// Current stage: `scheduling`, `fetch`, `extract`, `enrich`, `chunk`, `summarize`,
-    /// `story`, `write`, `done`.
+    /// Current stage: the operator's `scheduling` (the attempt's pod is starting) and
+    /// `blocked` (see the conditions for why), then the stages the runner reports through the
+    /// gateway, in order `fetch`, `walk`, `extract`, `chunk`, `summarize`, `story`, `finish`,
+    /// and at the end `done` or `failed`.
     pub stage: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done: Option<i64>,

@@ -387,16 +387,23 @@ fn advance(
             .filter(|_| phase == AnalysisPhase::Running)
         {
             // What the runner last reported through the gateway: `extract 420/1000`.
+            // A stage that has not counted anything yet (`fetch` before the first objects)
+            // shows its name alone.
             Some(reported) => {
                 let as_count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                let counted = reported.total > 0;
                 status.progress = Some(Progress {
                     stage: reported.stage.clone(),
-                    done: Some(as_count(reported.done)),
-                    total: Some(as_count(reported.total)),
-                    summary: format!(
-                        "attempt {}: {} {}/{}",
-                        last.number, reported.stage, reported.done, reported.total
-                    ),
+                    done: counted.then(|| as_count(reported.done)),
+                    total: counted.then(|| as_count(reported.total)),
+                    summary: if counted {
+                        format!(
+                            "attempt {}: {} {}/{}",
+                            last.number, reported.stage, reported.done, reported.total
+                        )
+                    } else {
+                        format!("attempt {}: {}", last.number, reported.stage)
+                    },
                 });
             }
             // Otherwise the runner's last report is kept while it runs.

@@ -251,6 +251,20 @@ fn a_running_attempt_shows_what_its_runner_reported() {
             .summary,
         "attempt 1: extract 420/1000"
     );
+    // A stage that has counted nothing yet shows its name alone.
+    w.reported = Some(gitview_crds::results::ProgressEvent {
+        stage: "fetch".into(),
+        done: 0,
+        total: 0,
+        elapsed_ms: 10,
+    });
+    w.now = at(35);
+    w.step();
+    let progress = w.an.status.as_ref().unwrap().progress.clone().unwrap();
+    assert_eq!(
+        (progress.done, progress.total, progress.summary.as_str()),
+        (None, None, "attempt 1: fetch")
+    );
     // Without a gateway client, only the deadline backstop.
     w.settings.progress_refresh = None;
     assert!(w.step().requeue_after > Some(Duration::from_secs(3000)));

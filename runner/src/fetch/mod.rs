@@ -89,6 +89,7 @@ use gix::remote::fetch::{Shallow, Status, Tags};
 pub use cache::{cache_path, default_cache_root, fetch_cached};
 pub use credentials::{Credentials, DEFAULT_TOKEN_USERNAME, Secret};
 pub use error::FetchError;
+pub use progress::{FetchProgress, ProgressHook};
 
 use error::{is_unknown_object, reclassify_ssh};
 use route::{Route, SshTarget};
@@ -145,6 +146,8 @@ pub struct FetchRequest {
     pub extra_root_certificates: Vec<PathBuf>,
     /// How often to log progress.
     pub progress_interval: Duration,
+    /// Sees every progress sample (on the sampler thread), besides the log.
+    pub on_progress: Option<ProgressHook>,
     /// The egress policy every connection to the remote is checked against (see
     /// [`gitview_egress`]), or `None` on a laptop, where the user fetches on their own behalf
     /// and `ssh` follows their own configuration.
@@ -162,6 +165,7 @@ impl FetchRequest {
             credentials: Credentials::none(),
             extra_root_certificates: Vec::new(),
             progress_interval: DEFAULT_PROGRESS_INTERVAL,
+            on_progress: None,
             egress: None,
         }
     }
@@ -286,7 +290,11 @@ pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
         "fetch started"
     );
     let started = Instant::now();
-    let reporter = progress::Reporter::start(url.clone(), request.progress_interval);
+    let reporter = progress::Reporter::start(
+        url.clone(),
+        request.progress_interval,
+        request.on_progress.clone(),
+    );
     let local = |source| FetchError::Local {
         path: request.dest.clone(),
         source,

@@ -3,7 +3,8 @@
 //! gix reports progress into a `prodash` tree (counters it updates lock-free). A sampler thread
 //! reads the tree every [`Reporter`] interval and logs each task whose counter moved since the
 //! last sample — one `fetch progress` event per moving task per interval, so a long transfer
-//! logs a line a second or so, whatever the object rate.
+//! logs a line a second or so, whatever the object rate. A [`ProgressHook`], if given, sees
+//! the same samples (the pod's runner reports them to the gateway as the `fetch` stage).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,31 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use gix::progress::tree::Root;
+
+/// One sample of a fetch task that moved: `done` of `total` (when known) in the task's unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchProgress {
+    /// gix's name of the task (`refs`, `read pack`, `indexing`, ...).
+    pub task: String,
+    pub done: u64,
+    pub total: Option<u64>,
+}
+
+/// Called on the sampler thread with each sample; it should return quickly.
+#[derive(Clone)]
+pub struct ProgressHook(Arc<dyn Fn(&FetchProgress) + Send + Sync>);
+
+impl ProgressHook {
+    pub fn new(hook: impl Fn(&FetchProgress) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(hook))
+    }
+}
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
 
 /// Samples a progress tree on a thread until dropped.
 #[derive(Debug)]
@@ -22,8 +48,9 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    /// Starts sampling every `interval`; events carry `url` (already redacted).
-    pub(crate) fn start(url: String, interval: Duration) -> Self {
+    /// Starts sampling every `interval`; events carry `url` (already redacted), and `hook`
+    /// sees each sample.
+    pub(crate) fn start(url: String, interval: Duration, hook: Option<ProgressHook>) -> Self {
         let root = Root::new();
         let (stop, stopped) = mpsc::channel::<()>();
         let sampled = Arc::clone(&root);
@@ -40,7 +67,7 @@ impl Reporter {
                         Err(RecvTimeoutError::Timeout) => false,
                         Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
                     };
-                    sample(&sampled, &url, &mut snapshot, &mut last);
+                    sample(&sampled, &url, hook.as_ref(), &mut snapshot, &mut last);
                     if finished {
                         return;
                     }
@@ -73,6 +100,7 @@ impl Drop for Reporter {
 fn sample(
     root: &Root,
     url: &str,
+    hook: Option<&ProgressHook>,
     snapshot: &mut Vec<(gix::progress::prodash::progress::Key, gix::progress::Task)>,
     last: &mut HashMap<String, usize>,
 ) {
@@ -99,5 +127,12 @@ fn sample(
             unit = unit.as_str(),
             "fetch progress"
         );
+        if let Some(hook) = hook {
+            (hook.0)(&FetchProgress {
+                task: task.name.clone(),
+                done: done as u64,
+                total: value.done_at.map(|total| total as u64),
+            });
+        }
     }
 }
