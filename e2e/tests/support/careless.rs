@@ -34,23 +34,6 @@ fn tracker_conditions(t: &RepositoryTracker) -> &[Condition] {
     t.status.as_ref().map_or(&[], |s| &s.conditions)
 }
 
-/// Warning Events about one object (`kind`/`name`) with `reason`: their notes.
-async fn warnings(
-    env: &Env,
-    ns: &str,
-    kind: &str,
-    name: &str,
-    reason: &str,
-) -> anyhow::Result<Vec<String>> {
-    Ok(env
-        .warnings(ns, kind, name)
-        .await?
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .map(|e| e.note.unwrap_or_default())
-        .collect())
-}
-
 /// Waits until a tracker satisfies `cond`; returns it.
 async fn await_tracker(
     env: &Env,
@@ -145,11 +128,17 @@ pub async fn a_runner_pod_the_api_server_refuses_stalls_the_analysis(
         "an attempt that never started is recorded: {:?}",
         an.status
     );
-    let notes = warnings(&env, &ns, "Analysis", "too-big", "CreateRejected").await?;
-    ensure!(
-        notes.iter().any(|n| n.contains("64Mi")),
-        "no Warning Event with the server's message: {notes:?}"
-    );
+    env.await_warning(
+        &ns,
+        "Analysis",
+        "too-big",
+        "with the server's message",
+        |e| {
+            e.reason.as_deref() == Some("CreateRejected")
+                && e.note.as_deref().is_some_and(|n| n.contains("64Mi"))
+        },
+    )
+    .await?;
 
     // No run Secret is left, and none is made again: a retry would create one.
     let uid = an.metadata.uid.clone().context("uid")?;
@@ -258,11 +247,17 @@ pub async fn a_tracker_whose_analysis_the_api_server_refuses_stalls_until_its_te
         message.contains("Too long") && message.contains("262144"),
         "the server's message is not in the condition: {message}"
     );
-    let notes = warnings(&env, &ns, "RepositoryTracker", "repo", "CreateRejected").await?;
-    ensure!(
-        notes.iter().any(|n| n.contains("262144")),
-        "no Warning Event with the server's message: {notes:?}"
-    );
+    env.await_warning(
+        &ns,
+        "RepositoryTracker",
+        "repo",
+        "with the server's message",
+        |e| {
+            e.reason.as_deref() == Some("CreateRejected")
+                && e.note.as_deref().is_some_and(|n| n.contains("262144"))
+        },
+    )
+    .await?;
     let analyses: Api<Analysis> = Api::namespaced(env.client.clone(), &ns);
     ensure!(
         analyses

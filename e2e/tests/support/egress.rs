@@ -86,41 +86,6 @@ fn stalled_message(
         .map(|c| c.message.as_str())
 }
 
-/// Warning Events about `kind`/`name` whose note names `needle`: their notes.
-async fn warnings_naming(
-    env: &Env,
-    ns: &str,
-    kind: &str,
-    name: &str,
-    needle: &str,
-) -> anyhow::Result<Vec<String>> {
-    Ok(env
-        .warnings(ns, kind, name)
-        .await?
-        .into_iter()
-        .filter_map(|e| e.note)
-        .filter(|note| note.contains(needle))
-        .collect())
-}
-
-/// Waits until a Warning Event about `kind`/`name` names `needle` (Events are written after
-/// the status, and nothing announces them).
-async fn await_warning(
-    env: &Env,
-    ns: &str,
-    kind: &str,
-    name: &str,
-    needle: &str,
-) -> anyhow::Result<()> {
-    super::wait_until(WAIT, || async {
-        warnings_naming(env, ns, kind, name, needle)
-            .await
-            .is_ok_and(|found| !found.is_empty())
-    })
-    .await
-    .with_context(|| format!("no Warning Event names {needle}"))
-}
-
 /// A tenant's trackers pointed at metadata addresses — literal, spelt as a number, as a name
 /// that resolves there, over http, git and ssh, and behind a redirect from an allowed host —
 /// stall with the address named and a Warning Event, and the operator, which reads Secrets
@@ -199,7 +164,6 @@ pub async fn a_tracker_never_polls_a_refused_address(
         ))?;
     }
     let api: Api<RepositoryTracker> = Api::namespaced(env.client.clone(), &ns);
-    let started = std::time::Instant::now();
     for (name, url, address) in &trackers {
         let needle = "refused: it".to_owned();
         let stalled = {
@@ -218,10 +182,11 @@ pub async fn a_tracker_never_polls_a_refused_address(
                 serde_json::to_string(&status)?
             );
         }
-        await_warning(&env, &ns, "RepositoryTracker", name, address)
-            .await
-            .with_context(|| format!("tracker {name} ({url})"))?;
-        eprintln!("{name}: {:?}", started.elapsed());
+        env.await_warning(&ns, "RepositoryTracker", name, "naming the address", |e| {
+            e.note.as_deref().is_some_and(|n| n.contains(address))
+        })
+        .await
+        .with_context(|| format!("tracker {name} ({url})"))?;
     }
     // A request for a poll (what a webhook delivery does) is refused the same way.
     env.kubectl_ok(&[
@@ -306,9 +271,13 @@ pub async fn an_analysis_never_fetches_from_a_refused_address(
             made.is_empty(),
             "{name}: a runner pod was created for a refused address"
         );
-        await_warning(&env, &ns, "Analysis", name, "169.254.169.254")
-            .await
-            .with_context(|| format!("analysis {name}"))?;
+        env.await_warning(&ns, "Analysis", name, "naming the address", |e| {
+            e.note
+                .as_deref()
+                .is_some_and(|n| n.contains("169.254.169.254"))
+        })
+        .await
+        .with_context(|| format!("analysis {name}"))?;
     }
 
     env.apply(&spec(
@@ -329,8 +298,12 @@ pub async fn an_analysis_never_fetches_from_a_refused_address(
         "a refusal is not retried: {} attempts",
         status.attempts.len()
     );
-    await_warning(&env, &ns, "Analysis", "redirected", "169.254.169.254")
-        .await
-        .context("analysis redirected")?;
+    env.await_warning(&ns, "Analysis", "redirected", "naming the address", |e| {
+        e.note
+            .as_deref()
+            .is_some_and(|n| n.contains("169.254.169.254"))
+    })
+    .await
+    .context("analysis redirected")?;
     none_arrived("analyses")
 }

@@ -684,6 +684,35 @@ impl Env {
             .collect())
     }
 
+    /// Waits until a Warning Event about `kind`/`name` in `ns` satisfies `found` (Events are
+    /// written after the status a scenario awaits, and no condition announces them); fails
+    /// naming `what` and the notes seen.
+    pub async fn await_warning(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        what: &str,
+        found: impl Fn(&k8s_openapi::api::events::v1::Event) -> bool,
+    ) -> anyhow::Result<()> {
+        let waited = wait_until(Duration::from_secs(60), || async {
+            self.warnings(ns, kind, name)
+                .await
+                .is_ok_and(|events| events.iter().any(&found))
+        })
+        .await;
+        if waited.is_err() {
+            let notes: Vec<String> = self
+                .warnings(ns, kind, name)
+                .await?
+                .into_iter()
+                .filter_map(|e| e.note)
+                .collect();
+            bail!("no Warning Event about {kind} {name} {what}; its warnings: {notes:?}");
+        }
+        Ok(())
+    }
+
     /// `kubectl apply -f -` of a manifest; fails with kubectl's message.
     pub fn apply(&self, yaml: &str) -> anyhow::Result<()> {
         let out = self.kubectl(&["apply", "-f", "-"], Some(yaml))?;
