@@ -14,6 +14,9 @@ cache="${GITVIEW_CACHE:-$HOME/.cache/gitview}"
 export GITVIEW_CACHE="$cache"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# No incremental compilation caches: on these shared disks they grew to 8.5 GiB beside the
+# 10 GiB of build outputs, and a fresh clone rebuilds the workspace's crates anyway.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 e2e=1
 [[ ${1:-} == --no-e2e ]] && e2e=0
 
