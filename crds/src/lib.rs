@@ -7,10 +7,10 @@
 //!
 //! [`wire`] holds the formats that cross process boundaries at run time: the run config the
 //! operator mounts into a runner pod, the claims of the gateway token it signs, and the outcome
-//! line the runner leaves in its termination message. [`records`] holds the commit records the
-//! runner extracts and the gateway stores; [`remote`] the canonical form of a repository URL
-//! and its fingerprint; [`results`] the gateway's HTTP API types; [`scrub`] the secret and
-//! email scrubbing both the runner and the gateway apply.
+//! line the runner leaves in its termination message. [`remote`] holds the canonical form of a
+//! repository URL and its fingerprint; [`scrub`] the secret and email scrubbing both the runner
+//! and the gateway apply. The commit records and the gateway's HTTP bodies are in
+//! `gitview-core`.
 #![forbid(unsafe_code)]
 #![expect(
     clippy::duplicated_attributes,
@@ -18,9 +18,7 @@
 )]
 
 pub mod labels;
-pub mod records;
 pub mod remote;
-pub mod results;
 pub mod scrub;
 pub mod v1alpha1;
 pub mod wire;

@@ -38,8 +38,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use common::{Cluster, Rng, env_or, load_average, runner_token};
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::{BatchStored, CommitBatch, CommitUpload, StartRun};
+use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_core::results::{BatchStored, CommitBatch, CommitUpload, StartRun};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 

@@ -1,4 +1,4 @@
-//! The HTTP API (see [`gitview_crds::results`] for the routes and bodies), health endpoints,
+//! The HTTP API (see [`gitview_core::results`] for the routes and bodies), health endpoints,
 //! and the request-id and body-limit layers around them.
 
 use std::collections::HashMap;
@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use gitview_crds::records::FileStatus;
-use gitview_crds::results::{
+use gitview_core::records::FileStatus;
+use gitview_core::results::{
     Advance, BatchStored, CommitBatch, FinishRun, ProgressEvent, RunFinished, RunStarted,
     RunStatus, StartRun,
 };

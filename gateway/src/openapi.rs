@@ -2,14 +2,14 @@
 //! `gateway/openapi.json` (a test fails when the copy is stale; `gitview-gateway openapi`
 //! prints it).
 //!
-//! The component schemas are generated from the Rust bodies in [`gitview_crds::results`] with
+//! The component schemas are generated from the Rust bodies in [`gitview_core::results`] with
 //! schemars (the crate the CRDs' schemas already come from), so they cannot drift from what
 //! serde reads and writes; the paths are written here, one entry per route, and a test checks
 //! them against the routes the router really serves ([`crate::http::served_routes`]). The
 //! examples are Rust values serialised, so they stay valid as the types change.
 
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::{
+use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_core::results::{
     AccountPolicy, AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored,
     CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, HistorySlice,
     LastAnalyzed, LatestProgress, LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent,

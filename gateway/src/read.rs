@@ -1,6 +1,6 @@
 //! The read API for users and downstream services: analyses, one analysis with its story,
 //! timeline and phases, its commits, and its progress (routes and bodies in
-//! [`gitview_crds::results`]).
+//! [`gitview_core::results`]).
 //!
 //! Every request carries an API key ([`Reader`]) and every query runs in a tenant transaction
 //! of the key's account, naming the account in its `WHERE` as well: the code scopes each query
@@ -28,8 +28,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
-use gitview_crds::records::CommitRecord;
-use gitview_crds::results::{
+use gitview_core::records::CommitRecord;
+use gitview_core::results::{
     AnalysisDetail, AnalysisPage, AnalysisSummary, ArtifactInfo, CommitPage, CommitView,
     ProgressEvent, ProgressPage, ProgressRecord, RepositoryRef, RunStatus,
 };

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Gateway, batch, claims, commit, count, key_pair, sign, start_body};
-use gitview_crds::results::{BatchStored, ErrorBody};
+use gitview_core::results::{BatchStored, ErrorBody};
 use gitview_gateway::db;
 use reqwest::StatusCode;
 use serde_json::json;

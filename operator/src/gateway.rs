@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use gitview_crds::results::{LastAnalyzed, LatestProgress, ProgressEvent};
+use gitview_core::results::{LastAnalyzed, LatestProgress, ProgressEvent};
 use jiff::Timestamp;
 
 /// Reads the gateway with tokens the operator signs.

@@ -29,7 +29,7 @@ use gitview_crds::wire::{
     RunOutcome, SCRATCH_MOUNT_PATH, keys,
 };
 
-use gitview_crds::results::{FinishRun, RunStarted, RunStatus, StartRun};
+use gitview_core::results::{FinishRun, RunStarted, RunStatus, StartRun};
 use gitview_crds::v1alpha1::ModeType;
 
 use crate::error::{RunError, UrlError};

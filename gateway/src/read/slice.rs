@@ -11,7 +11,7 @@
 //! subjects.
 
 use axum::extract::State;
-use gitview_crds::results::{
+use gitview_core::results::{
     HistorySlice, SLICE_SCHEMA, SliceCommit, SliceGroup, SliceTotals, SliceWindow,
 };
 use gitview_crds::scrub::{self, SCRUBBED_DOMAIN};

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::{ApiKeyCreated, CommitBatch, CommitUpload, RunStarted, StartRun};
+use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_core::results::{ApiKeyCreated, CommitBatch, CommitUpload, RunStarted, StartRun};
 use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
 use gitview_gateway::testing::TestPostgres;
 use gitview_gateway::{api, auth, db, keys};

@@ -1,0 +1,11 @@
+//! What gitview's binaries share without Kubernetes: no kube, no k8s-openapi. The operator,
+//! the runner and the gateway each depend on it; the gateway depends on nothing else of
+//! gitview's.
+//!
+//! [`records`] holds the commit records the runner extracts and the gateway stores;
+//! [`results`] the gateway's HTTP API: the bodies runners send and the answers they and API
+//! clients get.
+#![forbid(unsafe_code)]
+
+pub mod records;
+pub mod results;
