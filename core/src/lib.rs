@@ -4,8 +4,9 @@
 //!
 //! [`records`] holds the commit records the runner extracts and the gateway stores;
 //! [`results`] the gateway's HTTP API: the bodies runners send and the answers they and API
-//! clients get.
+//! clients get; [`scrub`] the secret and email scrubbing both the runner and the gateway apply.
 #![forbid(unsafe_code)]
 
 pub mod records;
 pub mod results;
+pub mod scrub;

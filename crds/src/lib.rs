@@ -8,9 +8,8 @@
 //! [`wire`] holds the formats that cross process boundaries at run time: the run config the
 //! operator mounts into a runner pod, the claims of the gateway token it signs, and the outcome
 //! line the runner leaves in its termination message. [`remote`] holds the canonical form of a
-//! repository URL and its fingerprint; [`scrub`] the secret and email scrubbing both the runner
-//! and the gateway apply. The commit records and the gateway's HTTP bodies are in
-//! `gitview-core`.
+//! repository URL and its fingerprint. The commit records, the gateway's HTTP bodies and
+//! scrubbing are in `gitview-core`.
 #![forbid(unsafe_code)]
 #![expect(
     clippy::duplicated_attributes,
@@ -19,7 +18,6 @@
 
 pub mod labels;
 pub mod remote;
-pub mod scrub;
 pub mod v1alpha1;
 pub mod wire;
 

@@ -9,7 +9,7 @@
 //!
 //! Accounts whose policy scrubs PII (`accounts.scrub_pii`) get every person and every piece of
 //! free text scrubbed again on the way out, with the runner's own rules
-//! ([`gitview_crds::scrub`]): commit records (emails hashed, secrets redacted in messages),
+//! ([`gitview_core::scrub`]): commit records (emails hashed, secrets redacted in messages),
 //! enrichments, analyses' messages, phases, story and timeline. Rows stored before the policy
 //! was turned on hold raw text; this is what keeps them from being read. The policy is read in
 //! the same query as the rows (no extra round trip), and a missing policy scrubs.
@@ -33,7 +33,7 @@ use gitview_core::results::{
     AnalysisDetail, AnalysisPage, AnalysisSummary, ArtifactInfo, CommitPage, CommitView,
     ProgressEvent, ProgressPage, ProgressRecord, RepositoryRef, RunStatus,
 };
-use gitview_crds::scrub::{self, SCRUBBED_DOMAIN};
+use gitview_core::scrub::{self, SCRUBBED_DOMAIN};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -13,7 +13,7 @@ mod common;
 use common::{Gateway, commit};
 use gitview_core::records::CommitRecord;
 use gitview_core::results::{CommitBatch, CommitUpload, HistorySlice, SLICE_SCHEMA};
-use gitview_crds::scrub;
+use gitview_core::scrub;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

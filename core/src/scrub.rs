@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use serde_json::Value;
 
-use gitview_core::records::{CommitRecord, Person};
+use crate::records::{CommitRecord, Person};
 
 /// The domain of hashed emails.
 pub const SCRUBBED_DOMAIN: &str = "scrubbed.invalid";
@@ -411,7 +411,7 @@ mod tests {
             name: "Ada".into(),
             email: email.into(),
             time: "2024-05-01T09:30:00+02:00".into(),
-            canonical: Some(gitview_core::records::Identity {
+            canonical: Some(crate::records::Identity {
                 name: "Ada L".into(),
                 email: "ada@corp.example".into(),
             }),
