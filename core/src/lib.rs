@@ -4,9 +4,12 @@
 //!
 //! [`records`] holds the commit records the runner extracts and the gateway stores;
 //! [`results`] the gateway's HTTP API: the bodies runners send and the answers they and API
-//! clients get; [`scrub`] the secret and email scrubbing both the runner and the gateway apply.
+//! clients get; [`scrub`] the secret and email scrubbing both the runner and the gateway apply;
+//! [`token`] the claims of the gateway token the operator signs, with one constructor per kind
+//! of token.
 #![forbid(unsafe_code)]
 
 pub mod records;
 pub mod results;
 pub mod scrub;
+pub mod token;

@@ -12,7 +12,7 @@ use gitview_core::results::{
     Advance, BatchStored, CommitBatch, FinishRun, ProgressEvent, RunFinished, RunStarted,
     RunStatus, StartRun,
 };
-use gitview_crds::wire::TokenClaims;
+use gitview_core::token::TokenClaims;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;

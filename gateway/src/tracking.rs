@@ -17,7 +17,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::Method;
 use axum::http::request::Parts;
 use gitview_core::results::{LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord};
-use gitview_crds::wire::{SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims};
+use gitview_core::token::{SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims};
 use serde::Deserialize;
 
 use crate::api::AppState;

@@ -755,7 +755,7 @@ async fn the_operator_reads_where_a_repository_was_last_analyzed() {
 
     let operator = |account: &str| {
         let mut claims = claims(account, "");
-        claims.scope = vec![gitview_crds::wire::SCOPE_REPOSITORIES_READ.into()];
+        claims.scope = vec![gitview_core::token::SCOPE_REPOSITORIES_READ.into()];
         sign(&gw.signing, &claims)
     };
     // Any spelling of the remote finds it; the branch must match.
@@ -819,7 +819,7 @@ async fn the_operator_reads_a_runs_latest_progress() {
         claims.scope = vec![scope.into()];
         sign(&gw.signing, &claims)
     };
-    let runs = gitview_crds::wire::SCOPE_RUNS_READ;
+    let runs = gitview_core::token::SCOPE_RUNS_READ;
     let path = "/v1/runs/uid-1/progress/latest";
     let (code, body) = gw.get(&operator("team-a", runs), path).await;
     assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));
@@ -889,7 +889,7 @@ async fn the_operator_reads_a_runs_latest_progress() {
     assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));
     let (code, _) = gw
         .get(
-            &operator("team-a", gitview_crds::wire::SCOPE_REPOSITORIES_READ),
+            &operator("team-a", gitview_core::token::SCOPE_REPOSITORIES_READ),
             path,
         )
         .await;
