@@ -6,10 +6,12 @@
 //! [`results`] the gateway's HTTP API: the bodies runners send and the answers they and API
 //! clients get; [`scrub`] the secret and email scrubbing both the runner and the gateway apply;
 //! [`token`] the claims of the gateway token the operator signs, with one constructor per kind
-//! of token.
+//! of token; [`remote`] the one repository URL type: its canonical form and fingerprint, the
+//! rules an Analysis' URL follows, its host, and the redaction of URLs in messages.
 #![forbid(unsafe_code)]
 
 pub mod records;
+pub mod remote;
 pub mod results;
 pub mod scrub;
 pub mod token;

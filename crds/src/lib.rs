@@ -6,10 +6,9 @@
 //! `crdgen` binary prints and that are committed under `crds/yaml/`.
 //!
 //! [`wire`] holds the formats that cross process boundaries at run time: the run config the
-//! operator mounts into a runner pod, the claims of the gateway token it signs, and the outcome
-//! line the runner leaves in its termination message. [`remote`] holds the canonical form of a
-//! repository URL and its fingerprint. The commit records, the gateway's HTTP bodies and
-//! scrubbing are in `gitview-core`.
+//! operator mounts into a runner pod and the outcome line the runner leaves in its termination
+//! message. The commit records, the gateway's HTTP bodies, token claims, the repository URL
+//! and scrubbing are in `gitview-core`.
 #![forbid(unsafe_code)]
 #![expect(
     clippy::duplicated_attributes,
@@ -17,7 +16,6 @@
 )]
 
 pub mod labels;
-pub mod remote;
 pub mod v1alpha1;
 pub mod wire;
 

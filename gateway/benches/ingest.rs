@@ -202,7 +202,8 @@ async fn through_copy(cluster: &Cluster, database: &str, commits: &[CommitUpload
         .await
         .expect("the superuser connects");
     // What `start` creates.
-    let repository = gitview_crds::remote::canonical(REPOSITORY).expect("a valid repository URL");
+    let repository =
+        gitview_core::remote::RepositoryUrl::parse(REPOSITORY).expect("a valid repository URL");
     let (account, repository): (i64, i64) = sqlx::query_as(
         "WITH a AS (INSERT INTO accounts (name) VALUES ($1) RETURNING id),
               r AS (INSERT INTO repositories (account_id, fingerprint, url, branch)

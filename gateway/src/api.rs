@@ -292,7 +292,7 @@ async fn start(
     if body.branch.is_empty() || body.branch.len() > 255 {
         return Err(ApiError::bad_request("branch must be 1 to 255 characters"));
     }
-    let repository = gitview_crds::remote::canonical(&body.repository_url)
+    let repository = gitview_core::remote::RepositoryUrl::parse(&body.repository_url)
         .map_err(|err| ApiError::bad_request(format!("repositoryUrl: {err}")))?;
     if repository.is_local() {
         return Err(ApiError::bad_request(
@@ -380,14 +380,14 @@ async fn start(
 
 /// A run's configuration as it is stored and read back: its repository URL in canonical form,
 /// so no credential a runner left in it (a token as the URL's user name) is kept; a URL
-/// without a canonical form keeps only what follows its last `@`.
+/// without a canonical form is kept redacted ([`gitview_core::remote::redact`]).
 fn recorded_config(mut config: Value) -> Value {
     if let Some(url) = config.pointer_mut("/repository/url")
         && let Some(text) = url.as_str()
     {
-        let recorded = match gitview_crds::remote::canonical(text) {
+        let recorded = match gitview_core::remote::RepositoryUrl::parse(text) {
             Ok(canonical) => canonical.to_string(),
-            Err(_) => gitview_crds::remote::strip_userinfo(text),
+            Err(_) => gitview_core::remote::redact(text),
         };
         *url = Value::String(recorded);
     }

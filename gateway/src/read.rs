@@ -403,7 +403,7 @@ async fn repositories(
             .fetch_all(tx)
             .await?
     } else {
-        let url = gitview_crds::remote::canonical(repository).map_err(|err| {
+        let url = gitview_core::remote::RepositoryUrl::parse(repository).map_err(|err| {
             ApiError::bad_request(format!(
                 "repository must be a fingerprint (64 hex) or a repository URL: {err}"
             ))

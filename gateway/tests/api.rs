@@ -56,7 +56,7 @@ async fn a_run_is_written_once_even_when_retried() {
     assert_eq!(started.last_analyzed_commit, None);
     assert_eq!(
         started.fingerprint,
-        gitview_crds::remote::fingerprint("https://git.example.com/org/repo", "main").unwrap()
+        gitview_core::remote::fingerprint("https://git.example.com/org/repo", "main").unwrap()
     );
     let token = gw.token("team-a", "uid-1");
     let c1 = commit(1, &[]);
@@ -581,7 +581,7 @@ async fn spellings_of_one_remote_share_one_history_and_no_credentials_are_stored
     );
     assert_eq!(
         first.fingerprint,
-        gitview_crds::remote::fingerprint("ssh://git@github.com/org/repo", "main").unwrap()
+        gitview_core::remote::fingerprint("ssh://git@github.com/org/repo", "main").unwrap()
     );
 
     let mut admin = gw.admin().await;
@@ -685,7 +685,7 @@ async fn migration_0006_fingerprints_stored_repositories_by_their_remote() {
             .fetch_all(&mut admin)
             .await
             .unwrap();
-    let fp = |url: &str, branch: &str| gitview_crds::remote::fingerprint(url, branch).unwrap();
+    let fp = |url: &str, branch: &str| gitview_core::remote::fingerprint(url, branch).unwrap();
     let expected = [
         (1, "old-1".to_owned(), "https://github.com/org/repo"),
         (
@@ -714,7 +714,7 @@ async fn migration_0006_fingerprints_stored_repositories_by_their_remote() {
         assert_eq!(id, want_id);
         assert_eq!(fingerprint, want_fp, "repository {id}");
         assert_eq!(url, want_url, "repository {id}");
-        let canonical = gitview_crds::remote::canonical(url).unwrap();
+        let canonical = gitview_core::remote::RepositoryUrl::parse(url).unwrap();
         assert_eq!(remote, canonical.remote(), "repository {id}");
         if fingerprint.len() == 64 {
             assert_eq!(
