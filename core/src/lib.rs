@@ -7,9 +7,11 @@
 //! clients get; [`scrub`] the secret and email scrubbing both the runner and the gateway apply;
 //! [`token`] the claims of the gateway token the operator signs, with one constructor per kind
 //! of token; [`remote`] the one repository URL type: its canonical form and fingerprint, the
-//! rules an Analysis' URL follows, its host, and the redaction of URLs in messages.
+//! rules an Analysis' URL follows, its host, and the redaction of URLs in messages;
+//! [`artifact`] the one rule for an artifact's name.
 #![forbid(unsafe_code)]
 
+pub mod artifact;
 pub mod records;
 pub mod remote;
 pub mod results;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use gitview_core::artifact;
 use gitview_core::records::FileStatus;
 use gitview_core::results::{
     Advance, BatchStored, CommitBatch, FinishRun, ProgressEvent, RunFinished, RunStarted,
@@ -655,15 +656,6 @@ async fn phases(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn valid_artifact_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
 /// `PUT /v1/runs/{analysis}/artifacts/{name}`: the body is streamed, hashed and counted. Up
 /// to [`INLINE_ARTIFACT_LIMIT`] it is kept in the row; above, it goes to the object store as
 /// it arrives (never held whole in memory) and the row keeps its key. The row is written last,
@@ -677,9 +669,10 @@ async fn artifact(
     body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
     let claims = runner.for_analysis(&analysis)?;
-    if !valid_artifact_name(&name) {
+    if !artifact::is_valid_name(&name) {
         return Err(ApiError::bad_request(format!(
-            "artifact name {name:?}: use 1-100 of A-Z a-z 0-9 . _ -, not starting with a dot"
+            "artifact name {name:?}: use {}",
+            artifact::NAME_RULE
         )));
     }
     let max = if state.artifacts.is_some() {

@@ -294,7 +294,7 @@ fn runner_routes(doc: &mut Document) {
             "summary": "Store an artifact (story.md, timeline.json, …); its Content-Type is kept",
             "description": "The body is streamed: up to 1 MiB it is kept in the database, above that in the gateway's object store (--object-store), up to --max-artifact-bytes (413 above). Storing a name again replaces the artifact.",
             "parameters": [analysis_param(), path_param(
-                "name", "1–100 of A-Z a-z 0-9 . _ -, not starting with a dot", "story.md")],
+                "name", gitview_core::artifact::NAME_RULE, "story.md")],
             "requestBody": {"required": true, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
             "responses": responses(&[(204, empty("Stored"))], &[400, 401, 403, 404, 409, 413, 503]),
