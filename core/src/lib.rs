@@ -8,7 +8,8 @@
 //! [`token`] the claims of the gateway token the operator signs, with one constructor per kind
 //! of token; [`remote`] the one repository URL type: its canonical form and fingerprint, the
 //! rules an Analysis' URL follows, its host, and the redaction of URLs in messages;
-//! [`artifact`] the one rule for an artifact's name.
+//! [`artifact`] the one rule for an artifact's name; [`time`] how records' times are written and
+//! read, and the UTC calendar.
 #![forbid(unsafe_code)]
 
 pub mod artifact;
@@ -16,4 +17,5 @@ pub mod records;
 pub mod remote;
 pub mod results;
 pub mod scrub;
+pub mod time;
 pub mod token;

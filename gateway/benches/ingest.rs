@@ -346,14 +346,9 @@ fn escape(text: &str) -> String {
 
 /// A record's time as a `timestamptz` literal (the instant the gateway stores).
 fn time(text: &str) -> String {
-    if let Some(raw) = text.strip_prefix('@') {
-        let seconds: Option<i64> = raw.split_whitespace().next().and_then(|s| s.parse().ok());
-        return seconds
-            .and_then(|s| jiff::Timestamp::from_second(s).ok())
-            .map_or_else(|| "\\N".to_owned(), |t| t.to_string());
-    }
-    text.parse::<jiff::Timestamp>()
-        .map_or_else(|_| "\\N".to_owned(), |t| t.to_string())
+    gitview_core::time::epoch_seconds(text)
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| "\\N".to_owned(), |t| t.to_string())
 }
 
 /// `commits.jsonl` (one `CommitRecord` a line) with a synthesized enrichment.

@@ -13,6 +13,7 @@ use gitview_core::results::{
     Advance, BatchStored, CommitBatch, FinishRun, ProgressEvent, RunFinished, RunStarted,
     RunStatus, StartRun,
 };
+use gitview_core::time::epoch_seconds;
 use gitview_core::token::TokenClaims;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -393,14 +394,6 @@ fn recorded_config(mut config: Value) -> Value {
         *url = Value::String(recorded);
     }
     config
-}
-
-/// Seconds since the epoch of a record's time (RFC 3339, or git's raw `@<secs> <offset>`).
-fn epoch_seconds(time: &str) -> Option<i64> {
-    if let Some(raw) = time.strip_prefix('@') {
-        return raw.split_whitespace().next()?.parse().ok();
-    }
-    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 /// A count as PostgreSQL's `bigint`: counts past `i64::MAX` are refused, never wrapped.
