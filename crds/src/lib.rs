@@ -1,16 +1,15 @@
-//! The gitview.dev API.
+//! The gitview.dev Kubernetes API, and only that.
 //!
 //! One module per API version ([`v1alpha1`] is the only one so far). The types derive their
 //! OpenAPI schema and CEL validation rules, so the API server rejects invalid manifests before
 //! the operator ever sees them; [`crds`] returns the CustomResourceDefinitions that the
-//! `crdgen` binary prints and that are committed under `crds/yaml/`.
+//! `crdgen` binary prints and that are committed under `crds/yaml/`. [`labels`] holds the keys
+//! the operator's objects are labelled and annotated with.
 //!
-//! [`wire`] holds the formats that cross process boundaries at run time: the run config the
-//! operator mounts into a runner pod, the claims of the gateway token it signs, and the outcome
-//! line the runner leaves in its termination message. [`records`] holds the commit records the
-//! runner extracts and the gateway stores; [`remote`] the canonical form of a repository URL
-//! and its fingerprint; [`results`] the gateway's HTTP API types; [`scrub`] the secret and
-//! email scrubbing both the runner and the gateway apply.
+//! [`wire`] holds what crosses the pod boundary at run time: the run config the operator mounts
+//! into a runner pod (it embeds [`v1alpha1`] types) and the outcome line the runner leaves in
+//! its termination message. What the binaries share without Kubernetes (commit records, the
+//! gateway's HTTP bodies, token claims, the repository URL, scrubbing) is `gitview-core`'s.
 #![forbid(unsafe_code)]
 #![expect(
     clippy::duplicated_attributes,
@@ -18,10 +17,6 @@
 )]
 
 pub mod labels;
-pub mod records;
-pub mod remote;
-pub mod results;
-pub mod scrub;
 pub mod v1alpha1;
 pub mod wire;
 

@@ -1,5 +1,6 @@
 //! Formats that cross process boundaries at run time. The operator writes them, the runner
-//! and the gateway read them; all are JSON, versioned where they are stored.
+//! reads them (and leaves its outcome for the operator); all are JSON, versioned where they are
+//! stored. The claims of the gateway token beside the run config are `gitview_core::token`'s.
 
 use serde::{Deserialize, Serialize};
 
@@ -93,35 +94,6 @@ pub struct RunProfile {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_base_url: Option<String>,
-}
-
-/// Audience of runner tokens.
-pub const TOKEN_AUDIENCE: &str = "gitview-gateway";
-/// Issuer of runner tokens.
-pub const TOKEN_ISSUER: &str = "gitview-operator";
-/// The scope that lets a runner write one analysis.
-pub const SCOPE_ANALYSIS_WRITE: &str = "analysis:write";
-/// The scope that lets the operator read where an account's repositories were last analyzed
-/// (RepositoryTrackers compare branch heads with it).
-pub const SCOPE_REPOSITORIES_READ: &str = "repositories:read";
-/// The scope that lets the operator read a run's latest progress (for the Analysis' status).
-pub const SCOPE_RUNS_READ: &str = "runs:read";
-
-/// Claims of the gateway token the operator signs (EdDSA) for one attempt.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenClaims {
-    pub iss: String,
-    pub aud: String,
-    /// The Analysis uid.
-    pub sub: String,
-    pub account: String,
-    pub analysis: String,
-    pub attempt: i32,
-    pub scope: Vec<String>,
-    /// Issued at, seconds since the epoch.
-    pub iat: i64,
-    /// Expiry, seconds since the epoch: the attempt's deadline plus a small grace.
-    pub exp: i64,
 }
 
 /// Runner exit code for success.

@@ -38,8 +38,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use common::{Cluster, Rng, env_or, load_average, runner_token};
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::{BatchStored, CommitBatch, CommitUpload, StartRun};
+use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_core::results::{BatchStored, CommitBatch, CommitUpload, StartRun};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 
@@ -202,7 +202,8 @@ async fn through_copy(cluster: &Cluster, database: &str, commits: &[CommitUpload
         .await
         .expect("the superuser connects");
     // What `start` creates.
-    let repository = gitview_crds::remote::canonical(REPOSITORY).expect("a valid repository URL");
+    let repository =
+        gitview_core::remote::RepositoryUrl::parse(REPOSITORY).expect("a valid repository URL");
     let (account, repository): (i64, i64) = sqlx::query_as(
         "WITH a AS (INSERT INTO accounts (name) VALUES ($1) RETURNING id),
               r AS (INSERT INTO repositories (account_id, fingerprint, url, branch)
@@ -345,14 +346,9 @@ fn escape(text: &str) -> String {
 
 /// A record's time as a `timestamptz` literal (the instant the gateway stores).
 fn time(text: &str) -> String {
-    if let Some(raw) = text.strip_prefix('@') {
-        let seconds: Option<i64> = raw.split_whitespace().next().and_then(|s| s.parse().ok());
-        return seconds
-            .and_then(|s| jiff::Timestamp::from_second(s).ok())
-            .map_or_else(|| "\\N".to_owned(), |t| t.to_string());
-    }
-    text.parse::<jiff::Timestamp>()
-        .map_or_else(|_| "\\N".to_owned(), |t| t.to_string())
+    gitview_core::time::epoch_seconds(text)
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| "\\N".to_owned(), |t| t.to_string())
 }
 
 /// `commits.jsonl` (one `CommitRecord` a line) with a synthesized enrichment.

@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{ADMIN_TOKEN, Cluster, Rng, env_or, load_average, ms, percentiles, schedstat};
-use gitview_crds::results::{AnalysisPage, ApiKeyCreated};
+use gitview_core::results::{AnalysisPage, ApiKeyCreated};
 use serde::{Deserialize, Serialize};
 use sqlx::Connection as _;
 

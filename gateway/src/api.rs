@@ -1,4 +1,4 @@
-//! The HTTP API (see [`gitview_crds::results`] for the routes and bodies), health endpoints,
+//! The HTTP API (see [`gitview_core::results`] for the routes and bodies), health endpoints,
 //! and the request-id and body-limit layers around them.
 
 use std::collections::HashMap;
@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use gitview_crds::records::FileStatus;
-use gitview_crds::results::{
+use gitview_core::artifact;
+use gitview_core::records::FileStatus;
+use gitview_core::results::{
     Advance, BatchStored, CommitBatch, FinishRun, ProgressEvent, RunFinished, RunStarted,
     RunStatus, StartRun,
 };
-use gitview_crds::wire::TokenClaims;
+use gitview_core::time::epoch_seconds;
+use gitview_core::token::TokenClaims;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -292,7 +294,7 @@ async fn start(
     if body.branch.is_empty() || body.branch.len() > 255 {
         return Err(ApiError::bad_request("branch must be 1 to 255 characters"));
     }
-    let repository = gitview_crds::remote::canonical(&body.repository_url)
+    let repository = gitview_core::remote::RepositoryUrl::parse(&body.repository_url)
         .map_err(|err| ApiError::bad_request(format!("repositoryUrl: {err}")))?;
     if repository.is_local() {
         return Err(ApiError::bad_request(
@@ -380,26 +382,18 @@ async fn start(
 
 /// A run's configuration as it is stored and read back: its repository URL in canonical form,
 /// so no credential a runner left in it (a token as the URL's user name) is kept; a URL
-/// without a canonical form keeps only what follows its last `@`.
+/// without a canonical form is kept redacted ([`gitview_core::remote::redact`]).
 fn recorded_config(mut config: Value) -> Value {
     if let Some(url) = config.pointer_mut("/repository/url")
         && let Some(text) = url.as_str()
     {
-        let recorded = match gitview_crds::remote::canonical(text) {
+        let recorded = match gitview_core::remote::RepositoryUrl::parse(text) {
             Ok(canonical) => canonical.to_string(),
-            Err(_) => gitview_crds::remote::strip_userinfo(text),
+            Err(_) => gitview_core::remote::redact(text),
         };
         *url = Value::String(recorded);
     }
     config
-}
-
-/// Seconds since the epoch of a record's time (RFC 3339, or git's raw `@<secs> <offset>`).
-fn epoch_seconds(time: &str) -> Option<i64> {
-    if let Some(raw) = time.strip_prefix('@') {
-        return raw.split_whitespace().next()?.parse().ok();
-    }
-    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 /// A count as PostgreSQL's `bigint`: counts past `i64::MAX` are refused, never wrapped.
@@ -655,15 +649,6 @@ async fn phases(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn valid_artifact_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
 /// `PUT /v1/runs/{analysis}/artifacts/{name}`: the body is streamed, hashed and counted. Up
 /// to [`INLINE_ARTIFACT_LIMIT`] it is kept in the row; above, it goes to the object store as
 /// it arrives (never held whole in memory) and the row keeps its key. The row is written last,
@@ -677,9 +662,10 @@ async fn artifact(
     body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
     let claims = runner.for_analysis(&analysis)?;
-    if !valid_artifact_name(&name) {
+    if !artifact::is_valid_name(&name) {
         return Err(ApiError::bad_request(format!(
-            "artifact name {name:?}: use 1-100 of A-Z a-z 0-9 . _ -, not starting with a dot"
+            "artifact name {name:?}: use {}",
+            artifact::NAME_RULE
         )));
     }
     let max = if state.artifacts.is_some() {

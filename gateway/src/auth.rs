@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
+use gitview_core::token::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gitview_crds::results::ErrorBody;
+use gitview_core::results::ErrorBody;
 
 tokio::task_local! {
     /// The request id of the request being handled (set by [`crate::api`]'s middleware).

@@ -15,7 +15,7 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
-use gitview_crds::results::{
+use gitview_core::results::{
     API_KEY_SCOPES, ApiKey, ApiKeyCreated, ApiKeyList, CreateApiKey, SCOPE_READ,
 };
 use serde_json::json;

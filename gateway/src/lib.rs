@@ -5,7 +5,7 @@
 //! [`read`], run logs (both ways) in [`logs`], the admin path for their per-account API keys in
 //! [`keys`] and for accounts' data policies in [`policy`], per-key rate limits in [`limits`],
 //! the retention janitor in [`retention`], artifacts' object storage in [`storage`]; the bodies of all of them in
-//! [`gitview_crds::results`].
+//! [`gitview_core::results`].
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -1,6 +1,6 @@
 //! Run logs: runners write their log lines in batches (`POST /v1/runs/{analysis}/logs`), users
 //! read them back in order (`GET /v1/analyses/{id}/logs`); bodies in
-//! [`gitview_crds::results`]. The lines outlive the runner's pod.
+//! [`gitview_core::results`]. The lines outlive the runner's pod.
 //!
 //! A line is named by its analysis, the attempt of the runner token that wrote it, and its
 //! `seq` in that attempt; a batch sent again (a retried request) stores nothing twice
@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gitview_crds::results::{LogBatch, LogLevel, LogLine, LogPage, LogRecord, LogsStored};
+use gitview_core::results::{LogBatch, LogLevel, LogLine, LogPage, LogRecord, LogsStored};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ use crate::keys::Reader;
 use crate::read::{ApiQuery, cursor_text, invalid_cursor, limit};
 
 /// The most lines one batch may hold; more answer 413.
-pub const MAX_LINES: usize = gitview_crds::results::MAX_LOG_LINES;
+pub const MAX_LINES: usize = gitview_core::results::MAX_LOG_LINES;
 /// The longest message, in bytes; longer answer 400.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 

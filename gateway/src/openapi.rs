@@ -2,14 +2,14 @@
 //! `gateway/openapi.json` (a test fails when the copy is stale; `gitview-gateway openapi`
 //! prints it).
 //!
-//! The component schemas are generated from the Rust bodies in [`gitview_crds::results`] with
+//! The component schemas are generated from the Rust bodies in [`gitview_core::results`] with
 //! schemars (the crate the CRDs' schemas already come from), so they cannot drift from what
 //! serde reads and writes; the paths are written here, one entry per route, and a test checks
 //! them against the routes the router really serves ([`crate::http::served_routes`]). The
 //! examples are Rust values serialised, so they stay valid as the types change.
 
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::{
+use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_core::results::{
     AccountPolicy, AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored,
     CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, HistorySlice,
     LastAnalyzed, LatestProgress, LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent,
@@ -294,7 +294,7 @@ fn runner_routes(doc: &mut Document) {
             "summary": "Store an artifact (story.md, timeline.json, …); its Content-Type is kept",
             "description": "The body is streamed: up to 1 MiB it is kept in the database, above that in the gateway's object store (--object-store), up to --max-artifact-bytes (413 above). Storing a name again replaces the artifact.",
             "parameters": [analysis_param(), path_param(
-                "name", "1–100 of A-Z a-z 0-9 . _ -, not starting with a dot", "story.md")],
+                "name", gitview_core::artifact::NAME_RULE, "story.md")],
             "requestBody": {"required": true, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
             "responses": responses(&[(204, empty("Stored"))], &[400, 401, 403, 404, 409, 413, 503]),

@@ -7,7 +7,7 @@
 
 use axum::extract::State;
 use axum::http::Method;
-use gitview_crds::results::{AccountPolicy, MAX_RETENTION_DAYS, SetAccountPolicy};
+use gitview_core::results::{AccountPolicy, MAX_RETENTION_DAYS, SetAccountPolicy};
 use serde_json::json;
 
 use crate::api::{AppState, audit};

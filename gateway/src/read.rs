@@ -1,6 +1,6 @@
 //! The read API for users and downstream services: analyses, one analysis with its story,
 //! timeline and phases, its commits, and its progress (routes and bodies in
-//! [`gitview_crds::results`]).
+//! [`gitview_core::results`]).
 //!
 //! Every request carries an API key ([`Reader`]) and every query runs in a tenant transaction
 //! of the key's account, naming the account in its `WHERE` as well: the code scopes each query
@@ -9,7 +9,7 @@
 //!
 //! Accounts whose policy scrubs PII (`accounts.scrub_pii`) get every person and every piece of
 //! free text scrubbed again on the way out, with the runner's own rules
-//! ([`gitview_crds::scrub`]): commit records (emails hashed, secrets redacted in messages),
+//! ([`gitview_core::scrub`]): commit records (emails hashed, secrets redacted in messages),
 //! enrichments, analyses' messages, phases, story and timeline. Rows stored before the policy
 //! was turned on hold raw text; this is what keeps them from being read. The policy is read in
 //! the same query as the rows (no extra round trip), and a missing policy scrubs.
@@ -28,12 +28,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
-use gitview_crds::records::CommitRecord;
-use gitview_crds::results::{
+use gitview_core::records::CommitRecord;
+use gitview_core::results::{
     AnalysisDetail, AnalysisPage, AnalysisSummary, ArtifactInfo, CommitPage, CommitView,
     ProgressEvent, ProgressPage, ProgressRecord, RepositoryRef, RunStatus,
 };
-use gitview_crds::scrub::{self, SCRUBBED_DOMAIN};
+use gitview_core::scrub::{self, SCRUBBED_DOMAIN};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -403,7 +403,7 @@ async fn repositories(
             .fetch_all(tx)
             .await?
     } else {
-        let url = gitview_crds::remote::canonical(repository).map_err(|err| {
+        let url = gitview_core::remote::RepositoryUrl::parse(repository).map_err(|err| {
             ApiError::bad_request(format!(
                 "repository must be a fingerprint (64 hex) or a repository URL: {err}"
             ))

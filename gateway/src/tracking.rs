@@ -16,8 +16,8 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::Method;
 use axum::http::request::Parts;
-use gitview_crds::results::{LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord};
-use gitview_crds::wire::{SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims};
+use gitview_core::results::{LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord};
+use gitview_core::token::{SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims};
 use serde::Deserialize;
 
 use crate::api::AppState;
@@ -147,7 +147,7 @@ async fn last_analyzed(
     if query.branch.is_empty() || query.branch.len() > 255 {
         return Err(ApiError::bad_request("branch must be 1 to 255 characters"));
     }
-    let repository = gitview_crds::remote::canonical(&query.url)
+    let repository = gitview_core::remote::RepositoryUrl::parse(&query.url)
         .map_err(|err| ApiError::bad_request(format!("url: {err}")))?;
     let fingerprint = repository.fingerprint(&query.branch);
     let account = state.account_id(&claims.account).await?;

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Gateway, batch, claims, commit, count, key_pair, sign, start_body};
-use gitview_crds::results::{BatchStored, ErrorBody};
+use gitview_core::results::{BatchStored, ErrorBody};
 use gitview_gateway::db;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -56,7 +56,7 @@ async fn a_run_is_written_once_even_when_retried() {
     assert_eq!(started.last_analyzed_commit, None);
     assert_eq!(
         started.fingerprint,
-        gitview_crds::remote::fingerprint("https://git.example.com/org/repo", "main").unwrap()
+        gitview_core::remote::fingerprint("https://git.example.com/org/repo", "main").unwrap()
     );
     let token = gw.token("team-a", "uid-1");
     let c1 = commit(1, &[]);
@@ -581,7 +581,7 @@ async fn spellings_of_one_remote_share_one_history_and_no_credentials_are_stored
     );
     assert_eq!(
         first.fingerprint,
-        gitview_crds::remote::fingerprint("ssh://git@github.com/org/repo", "main").unwrap()
+        gitview_core::remote::fingerprint("ssh://git@github.com/org/repo", "main").unwrap()
     );
 
     let mut admin = gw.admin().await;
@@ -685,7 +685,7 @@ async fn migration_0006_fingerprints_stored_repositories_by_their_remote() {
             .fetch_all(&mut admin)
             .await
             .unwrap();
-    let fp = |url: &str, branch: &str| gitview_crds::remote::fingerprint(url, branch).unwrap();
+    let fp = |url: &str, branch: &str| gitview_core::remote::fingerprint(url, branch).unwrap();
     let expected = [
         (1, "old-1".to_owned(), "https://github.com/org/repo"),
         (
@@ -714,7 +714,7 @@ async fn migration_0006_fingerprints_stored_repositories_by_their_remote() {
         assert_eq!(id, want_id);
         assert_eq!(fingerprint, want_fp, "repository {id}");
         assert_eq!(url, want_url, "repository {id}");
-        let canonical = gitview_crds::remote::canonical(url).unwrap();
+        let canonical = gitview_core::remote::RepositoryUrl::parse(url).unwrap();
         assert_eq!(remote, canonical.remote(), "repository {id}");
         if fingerprint.len() == 64 {
             assert_eq!(
@@ -755,7 +755,7 @@ async fn the_operator_reads_where_a_repository_was_last_analyzed() {
 
     let operator = |account: &str| {
         let mut claims = claims(account, "");
-        claims.scope = vec![gitview_crds::wire::SCOPE_REPOSITORIES_READ.into()];
+        claims.scope = vec![gitview_core::token::SCOPE_REPOSITORIES_READ.into()];
         sign(&gw.signing, &claims)
     };
     // Any spelling of the remote finds it; the branch must match.
@@ -819,7 +819,7 @@ async fn the_operator_reads_a_runs_latest_progress() {
         claims.scope = vec![scope.into()];
         sign(&gw.signing, &claims)
     };
-    let runs = gitview_crds::wire::SCOPE_RUNS_READ;
+    let runs = gitview_core::token::SCOPE_RUNS_READ;
     let path = "/v1/runs/uid-1/progress/latest";
     let (code, body) = gw.get(&operator("team-a", runs), path).await;
     assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));
@@ -889,7 +889,7 @@ async fn the_operator_reads_a_runs_latest_progress() {
     assert_eq!((code, &body), (StatusCode::OK, &json!({"latest": null})));
     let (code, _) = gw
         .get(
-            &operator("team-a", gitview_crds::wire::SCOPE_REPOSITORIES_READ),
+            &operator("team-a", gitview_core::token::SCOPE_REPOSITORIES_READ),
             path,
         )
         .await;

@@ -212,7 +212,7 @@ async fn a_superseded_attempts_token_writes_nothing() {
         1
     );
     let mut operator = claims("team-a", "");
-    operator.scope = vec![gitview_crds::wire::SCOPE_RUNS_READ.into()];
+    operator.scope = vec![gitview_core::token::SCOPE_RUNS_READ.into()];
     let operator = sign(&gw.signing, &operator);
     let (status, body) = gw.get(&operator, "/v1/runs/uid-1/progress/latest").await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -19,8 +19,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{batch, claims, count, key_pair, migrated_postgres, sign, start_body};
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::BatchStored;
+use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_core::results::BatchStored;
 use gitview_gateway::testing::TestPostgres;
 use reqwest::StatusCode;
 use serde_json::Value;

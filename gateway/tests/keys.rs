@@ -9,7 +9,7 @@
 mod common;
 
 use common::{ADMIN_TOKEN, Gateway, count};
-use gitview_crds::results::{ApiKeyList, ErrorBody};
+use gitview_core::results::{ApiKeyList, ErrorBody};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Connection as _;

@@ -11,7 +11,7 @@
 mod common;
 
 use common::{Gateway, claims, count, sign};
-use gitview_crds::results::{LogLevel, LogPage, LogsStored, MAX_LOG_LINES};
+use gitview_core::results::{LogLevel, LogPage, LogsStored, MAX_LOG_LINES};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

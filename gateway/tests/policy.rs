@@ -11,9 +11,9 @@
 mod common;
 
 use common::{ADMIN_TOKEN, Gateway, batch, commit, count};
-use gitview_crds::records::{CommitRecord, Identity};
-use gitview_crds::results::{AccountPolicy, AnalysisDetail, AnalysisPage, CommitPage};
-use gitview_crds::scrub::hash_email;
+use gitview_core::records::{CommitRecord, Identity};
+use gitview_core::results::{AccountPolicy, AnalysisDetail, AnalysisPage, CommitPage};
+use gitview_core::scrub::hash_email;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -13,8 +13,8 @@ mod common;
 use std::collections::HashSet;
 
 use common::{ADMIN_TOKEN, Gateway, batch, commit, count};
-use gitview_crds::records::CommitRecord;
-use gitview_crds::results::{AnalysisDetail, AnalysisPage, CommitPage, ProgressPage, RunStatus};
+use gitview_core::records::CommitRecord;
+use gitview_core::results::{AnalysisDetail, AnalysisPage, CommitPage, ProgressPage, RunStatus};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection as _;

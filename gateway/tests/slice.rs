@@ -11,9 +11,9 @@
 mod common;
 
 use common::{Gateway, commit};
-use gitview_crds::records::CommitRecord;
-use gitview_crds::results::{CommitBatch, CommitUpload, HistorySlice, SLICE_SCHEMA};
-use gitview_crds::scrub;
+use gitview_core::records::CommitRecord;
+use gitview_core::results::{CommitBatch, CommitUpload, HistorySlice, SLICE_SCHEMA};
+use gitview_core::scrub;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

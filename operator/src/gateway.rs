@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use gitview_crds::results::{LastAnalyzed, LatestProgress, ProgressEvent};
+use gitview_core::results::{LastAnalyzed, LatestProgress, ProgressEvent};
+use gitview_core::token::TokenClaims;
 use jiff::Timestamp;
 
 /// Reads the gateway with tokens the operator signs.
@@ -43,7 +44,7 @@ impl GatewayReader {
     ) -> Result<Option<String>, String> {
         let token = self
             .signer
-            .sign(&crate::token::read_claims(account, Timestamp::now()))
+            .sign(&TokenClaims::operator_read(account, Timestamp::now()))
             .map_err(|e| e.to_string())?;
         let mut url = reqwest::Url::parse(&format!("{}/v1/repositories/last-analyzed", self.url))
             .map_err(|e| e.to_string())?;
@@ -75,7 +76,7 @@ impl GatewayReader {
     ) -> Result<Option<ProgressEvent>, String> {
         let token = self
             .signer
-            .sign(&crate::token::read_claims(account, Timestamp::now()))
+            .sign(&TokenClaims::operator_read(account, Timestamp::now()))
             .map_err(|e| e.to_string())?;
         let url = format!(
             "{}/v1/runs/{analysis}/progress/latest?attempt={attempt}",

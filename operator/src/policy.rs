@@ -6,6 +6,7 @@
 //! refused address are the runner's to refuse, at connect time, on the addresses it dials:
 //! this check is for a clear answer without a pod, not the guarantee.
 
+use gitview_core::remote::RepositoryUrl;
 use gitview_egress::{Policy, Refusal};
 
 /// Why a repository URL is refused.
@@ -19,37 +20,19 @@ pub enum UrlRefusal {
 
 /// Checks a repository URL (already schema-valid) against the profile's policy.
 pub fn check_repository_url(url: &str, allow_link_local: bool) -> Result<(), UrlRefusal> {
-    let canonical = gitview_crds::remote::canonical(url).map_err(|_| UrlRefusal::NoHost)?;
-    if canonical.is_local() {
+    let url = RepositoryUrl::parse(url).map_err(|_| UrlRefusal::NoHost)?;
+    if url.is_local() {
         return Ok(());
     }
-    let host = host_of(canonical.remote()).ok_or(UrlRefusal::NoHost)?;
+    let host = url.host().ok_or(UrlRefusal::NoHost)?;
     Policy::new(allow_link_local)
         .check_host(host)
         .map_err(UrlRefusal::Refused)
 }
 
-/// The host of a canonical remote, `host[:port]/path` (IPv6 hosts in brackets).
-fn host_of(remote: &str) -> Option<&str> {
-    let authority = remote.split('/').next()?;
-    let host = if authority.starts_with('[') {
-        authority.split_inclusive(']').next()?
-    } else {
-        authority.split(':').next()?
-    };
-    (!host.is_empty()).then_some(host)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_are_extracted() {
-        assert_eq!(host_of("github.com/a/b"), Some("github.com"));
-        assert_eq!(host_of("github.com:2222/a/b"), Some("github.com"));
-        assert_eq!(host_of("[fe80::1]:8080/r"), Some("[fe80::1]"));
-    }
 
     #[test]
     fn link_local_and_metadata_are_refused_unless_allowed_in_every_spelling() {

@@ -7,8 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
-use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
-use jiff::Timestamp;
+use gitview_core::token::TokenClaims;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -112,50 +111,12 @@ impl TokenSigner {
     }
 }
 
-/// The claims of one attempt's token: valid from `now` until `expires_at`.
-pub fn claims(
-    account: &str,
-    analysis_uid: &str,
-    attempt: i32,
-    now: Timestamp,
-    expires_at: Timestamp,
-) -> TokenClaims {
-    TokenClaims {
-        iss: TOKEN_ISSUER.to_owned(),
-        aud: TOKEN_AUDIENCE.to_owned(),
-        sub: analysis_uid.to_owned(),
-        account: account.to_owned(),
-        analysis: analysis_uid.to_owned(),
-        attempt,
-        scope: vec![SCOPE_ANALYSIS_WRITE.to_owned()],
-        iat: now.as_second(),
-        exp: expires_at.as_second(),
-    }
-}
-
-/// The claims of the operator's own read token for one account (`repositories:read`), valid
-/// for five minutes: what a RepositoryTracker asks the gateway with.
-pub fn read_claims(account: &str, now: Timestamp) -> TokenClaims {
-    TokenClaims {
-        iss: TOKEN_ISSUER.to_owned(),
-        aud: TOKEN_AUDIENCE.to_owned(),
-        sub: TOKEN_ISSUER.to_owned(),
-        account: account.to_owned(),
-        analysis: String::new(),
-        attempt: 0,
-        scope: vec![
-            gitview_crds::wire::SCOPE_REPOSITORIES_READ.to_owned(),
-            gitview_crds::wire::SCOPE_RUNS_READ.to_owned(),
-        ],
-        iat: now.as_second(),
-        exp: now.as_second() + 300,
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
+    use gitview_core::token::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER};
+    use jiff::Timestamp;
     use jsonwebtoken::{DecodingKey, Validation};
 
     /// A fixed test key pair (PKCS#8 private PEM, SPKI public PEM).
@@ -183,7 +144,7 @@ pub(crate) mod tests {
         let now = Timestamp::now();
         let expiry = now + jiff::SignedDuration::from_secs(600);
         let token = signer
-            .sign(&claims("team-a", "uid-1", 2, now, expiry))
+            .sign(&TokenClaims::runner("team-a", "uid-1", 2, now, expiry))
             .unwrap();
 
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -215,7 +176,7 @@ pub(crate) mod tests {
         let (private, public) = test_key_pair();
         let signer = TokenSigner::from_pem(private.as_bytes(), None).unwrap();
         let token = signer
-            .sign(&claims("a", "u", 1, at(1_000), at(2_000)))
+            .sign(&TokenClaims::runner("a", "u", 1, at(1_000), at(2_000)))
             .unwrap();
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[TOKEN_AUDIENCE]);
@@ -232,7 +193,7 @@ pub(crate) mod tests {
             .to_public_key_pem(LineEnding::LF)
             .unwrap();
         let fresh = signer
-            .sign(&claims(
+            .sign(&TokenClaims::runner(
                 "a",
                 "u",
                 1,
@@ -261,7 +222,7 @@ pub(crate) mod tests {
         let key = &jwk.keys[0];
         let now = Timestamp::now();
         let token = signer
-            .sign(&claims(
+            .sign(&TokenClaims::runner(
                 "a",
                 "u",
                 1,

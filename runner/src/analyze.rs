@@ -308,7 +308,7 @@ fn open_or_clone(path: &std::path::Path) -> Result<(gix::Repository, String), An
     else {
         return Ok((extract::open(path)?, path.display().to_string()));
     };
-    let location = gitview_crds::remote::strip_userinfo(url);
+    let location = gitview_core::remote::redact(url);
     let root = crate::fetch::default_cache_root().ok_or(AnalyzeError::NoCacheDir)?;
     tracing::info!(url = %location, cache = %root.display(), "fetching");
     let fetched = crate::fetch::fetch_cached(&root, url, None, crate::fetch::Credentials::none())?;

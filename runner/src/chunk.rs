@@ -33,6 +33,7 @@
 
 use std::fmt::Write as _;
 
+use gitview_core::time::utc_date;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -243,10 +244,7 @@ fn number(facts: &[CommitFacts], rule: PhaseRule, cuts: Vec<(String, usize, usiz
 
 /// Months since year 0 (UTC) of a time.
 fn month_index(time: i64) -> i64 {
-    let date = jiff::Timestamp::from_second(time)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
+    let date = utc_date(time);
     i64::from(date.year()) * 12 + i64::from(date.month()) - 1
 }
 
@@ -259,11 +257,7 @@ fn month_label(index: i64) -> String {
 }
 
 fn day_label(time: i64) -> String {
-    jiff::Timestamp::from_second(time)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .to_string()
+    utc_date(time).to_string()
 }
 
 fn activity_phases(facts: &[CommitFacts]) -> Option<Vec<Phase>> {

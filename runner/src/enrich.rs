@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
+use gitview_core::time::epoch_seconds;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -748,14 +749,6 @@ impl CommitFacts {
     pub fn short_id(&self) -> &str {
         self.id.get(..12).unwrap_or(&self.id)
     }
-}
-
-/// Seconds since the epoch of a [`Person::time`] (RFC 3339, or git's raw `@<seconds> <tz>`).
-pub fn epoch_seconds(time: &str) -> Option<i64> {
-    if let Some(raw) = time.strip_prefix('@') {
-        return raw.split_whitespace().next()?.parse().ok();
-    }
-    time.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 /// `text` cut to at most `limit` characters, ending in `…` when cut.

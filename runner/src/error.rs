@@ -142,7 +142,7 @@ pub enum RunError {
     #[error("unsupported run config version {found} (this runner reads version {supported})")]
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("invalid repository URL: {0}")]
-    InvalidUrl(#[from] UrlError),
+    InvalidUrl(#[from] gitview_core::remote::UrlError),
     #[error("invalid revision {rev:?} in {field}: {reason}")]
     InvalidRevision {
         field: &'static str,
@@ -183,26 +183,4 @@ impl RunError {
             _ => true,
         }
     }
-}
-
-/// Why a repository URL is refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
-    #[error("the URL is empty")]
-    Empty,
-    #[error("the URL contains whitespace or control characters")]
-    BadCharacters,
-    #[error("scheme {0:?} is not allowed (use https, http, ssh or git)")]
-    Scheme(String),
-    #[error("no scheme: write scp-style addresses as ssh://user@host/path")]
-    NoScheme,
-    #[error("the URL has no host")]
-    NoHost,
-    #[error("the URL embeds a password; credentials belong in the credentials Secret")]
-    EmbeddedPassword,
-    #[error("invalid port {0:?}")]
-    Port(String),
-    /// No canonical form ([`gitview_crds::remote`]), which the gateway names repositories by.
-    #[error(transparent)]
-    Canonical(#[from] gitview_crds::remote::CanonicalError),
 }

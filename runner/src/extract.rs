@@ -652,27 +652,9 @@ fn status_of(pair: &FilePair) -> FileStatus {
 }
 
 /// RFC 3339 in the recorded offset (git's `%aI`), or git's raw `@<seconds> <+hhmm>` for times
-/// RFC 3339 cannot express.
+/// RFC 3339 cannot express ([`gitview_core::time::format_recorded`]).
 pub fn format_time(time: gix::date::Time) -> String {
-    let rfc3339 = jiff::tz::Offset::from_seconds(time.offset)
-        .ok()
-        .zip(jiff::Timestamp::from_second(time.seconds).ok())
-        .and_then(|(offset, timestamp)| {
-            let civil = offset.to_datetime(timestamp);
-            (0..=9999)
-                .contains(&civil.year())
-                .then(|| timestamp.display_with_offset(offset).to_string())
-        });
-    rfc3339.unwrap_or_else(|| {
-        let sign = if time.offset < 0 { '-' } else { '+' };
-        let minutes = time.offset.unsigned_abs() / 60;
-        format!(
-            "@{} {sign}{:02}{:02}",
-            time.seconds,
-            minutes / 60,
-            minutes % 60
-        )
-    })
+    gitview_core::time::format_recorded(time.seconds, time.offset)
 }
 
 #[cfg(test)]
@@ -690,21 +672,5 @@ mod tests {
         assert!(!looks_like_url("repo"));
         assert!(!looks_like_url("./odd:name"));
         assert!(!looks_like_url("C:\\repo"));
-    }
-
-    #[test]
-    fn times_keep_their_offset() {
-        let time = |seconds, offset| format_time(gix::date::Time { seconds, offset });
-        assert_eq!(time(0, 0), "1970-01-01T00:00:00+00:00");
-        assert_eq!(time(1_700_000_000, 2 * 3600), "2023-11-15T00:13:20+02:00");
-        assert_eq!(
-            time(1_700_000_000, -(5 * 3600 + 30 * 60)),
-            "2023-11-14T16:43:20-05:30"
-        );
-        assert_eq!(
-            time(300_000_000_000, 3600),
-            "@300000000000 +0100",
-            "year 11476 has no RFC 3339 form"
-        );
     }
 }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use gitview_crds::results::{
+use gitview_core::results::{
     Advance, BatchStored, CommitBatch, CommitUpload, ErrorBody, FinishRun, LogBatch, LogLine,
     LogsStored, ProgressEvent, RunFinished, RunStarted, RunStatus, StartRun,
 };
@@ -343,7 +343,7 @@ impl Sink for GatewaySink<'_> {
 
 #[cfg(test)]
 mod tests {
-    use gitview_crds::results::LogLevel;
+    use gitview_core::results::LogLevel;
 
     use super::*;
 

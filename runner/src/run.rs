@@ -29,10 +29,11 @@ use gitview_crds::wire::{
     RunOutcome, SCRATCH_MOUNT_PATH, keys,
 };
 
-use gitview_crds::results::{FinishRun, RunStarted, RunStatus, StartRun};
+use gitview_core::remote::{RepositoryUrl, redact};
+use gitview_core::results::{FinishRun, RunStarted, RunStatus, StartRun};
 use gitview_crds::v1alpha1::ModeType;
 
-use crate::error::{RunError, UrlError};
+use crate::error::RunError;
 use crate::extract;
 use crate::fetch::{self, Credentials, FetchRequest, History};
 use crate::gateway::{GatewayClient, GatewaySink};
@@ -160,7 +161,7 @@ fn attempt_inner(
         namespace = %config.analysis.namespace,
         analysis = %config.analysis.name,
         attempt = config.attempt,
-        repository = %redact_userinfo(&config.repository.url),
+        repository = %redact(&config.repository.url),
         git_ref = ?config.repository.git_ref,
         mode = ?config.mode.kind,
         scratch = %env.scratch.display(),
@@ -184,8 +185,7 @@ fn attempt_inner(
         .unwrap_or_else(|| "HEAD".to_owned());
     // The gateway learns the repository by its canonical URL only: no user name or token the
     // spec's URL may hold leaves the pod, in the URL or in the recorded config.
-    let repository = gitview_crds::remote::canonical(&config.repository.url)
-        .map_err(|err| RunError::InvalidUrl(err.into()))?;
+    let repository = RepositoryUrl::parse(&config.repository.url)?;
     let mut recorded = config.clone();
     recorded.repository.url = repository.to_string();
     let started = client.start(&StartRun {
@@ -301,7 +301,7 @@ fn analyze_into_gateway(
         .with_log(log.clone());
     let source = Source {
         repo: &repo,
-        location: redact_userinfo(&config.repository.url),
+        location: redact(&config.repository.url),
         started: began,
         open_ms,
     };
@@ -355,7 +355,8 @@ pub fn validate(config: &RunConfig) -> Result<(), RunError> {
             supported: RUN_CONFIG_VERSION,
         });
     }
-    validate_repository_url(&config.repository.url)?;
+    // The URL rules of the Analysis CRD, enforced again where the URL is used.
+    RepositoryUrl::validate(&config.repository.url)?;
     let revisions = [
         ("repository.ref", config.repository.git_ref.as_deref()),
         ("mode.since", config.mode.since.as_deref()),
@@ -370,62 +371,6 @@ pub fn validate(config: &RunConfig) -> Result<(), RunError> {
             })?;
         }
     }
-    Ok(())
-}
-
-/// The URL rules of the Analysis CRD, enforced again where the URL is used: scheme https,
-/// http, ssh or git; a non-empty host; an optional port; no password in the URL.
-pub fn validate_repository_url(url: &str) -> Result<(), UrlError> {
-    if url.is_empty() {
-        return Err(UrlError::Empty);
-    }
-    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(UrlError::BadCharacters);
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(UrlError::NoScheme);
-    };
-    if !matches!(scheme, "https" | "http" | "ssh" | "git") {
-        return Err(UrlError::Scheme(scheme.to_owned()));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = match authority.rsplit_once('@') {
-        Some((userinfo, _)) if userinfo.contains(':') => return Err(UrlError::EmbeddedPassword),
-        Some((_, host_port)) => host_port,
-        None => authority,
-    };
-    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-        let (inside, after) = bracketed.split_once(']').ok_or(UrlError::NoHost)?;
-        if inside.is_empty()
-            || !inside
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
-            return Err(UrlError::NoHost);
-        }
-        (inside, after.strip_prefix(':'))
-    } else {
-        match host_port.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    let is_ipv6_literal = host_port.starts_with('[');
-    if !is_ipv6_literal
-        && (host.is_empty()
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
-    {
-        return Err(UrlError::NoHost);
-    }
-    if let Some(port) = port
-        && (port.is_empty() || port.len() > 5 || port.parse::<u16>().is_err())
-    {
-        return Err(UrlError::Port(port.to_owned()));
-    }
-    // What the gateway names the repository by must exist too (no `@` in the path, ...).
-    gitview_crds::remote::canonical(url)?;
     Ok(())
 }
 
@@ -450,18 +395,6 @@ pub fn validate_revision(rev: &str) -> Result<(), &'static str> {
         return Err("must name one revision, not a range");
     }
     Ok(())
-}
-
-/// `url` with any `user@` part replaced, for logs.
-pub fn redact_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
 }
 
 /// Writes `outcome` as one JSON line, shortening the message to fit the kubelet's limit.
@@ -506,39 +439,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_follow_the_crd_rules() {
-        for ok in [
-            "https://github.com/org/repo.git",
-            "http://127.0.0.1:8080/repo",
-            "git://localhost/repo",
-            "ssh://git@host.example/org/repo",
-            "https://[::1]:8443/repo",
-            "https://host",
-        ] {
-            assert_eq!(validate_repository_url(ok), Ok(()), "{ok}");
-        }
-        let cases = [
-            ("", UrlError::Empty),
-            ("file:///etc/passwd", UrlError::Scheme("file".into())),
-            ("HTTPS://host/repo", UrlError::Scheme("HTTPS".into())),
-            ("git@github.com:org/repo.git", UrlError::NoScheme),
-            ("https:///repo", UrlError::NoHost),
-            ("https://user:secret@host/repo", UrlError::EmbeddedPassword),
-            ("https://host:99999/repo", UrlError::Port("99999".into())),
-            ("https://host:/repo", UrlError::Port(String::new())),
-            ("https://host/a b", UrlError::BadCharacters),
-            ("https://ho$t/repo", UrlError::NoHost),
-            (
-                "https://user:123/secret@host/repo",
-                UrlError::Canonical(gitview_crds::remote::CanonicalError::AtInPath),
-            ),
-        ];
-        for (url, expected) in cases {
-            assert_eq!(validate_repository_url(url), Err(expected), "{url}");
-        }
-    }
-
-    #[test]
     fn revisions_follow_the_crd_pattern() {
         for ok in ["main", "v1.2.3", "release/2024", "HEAD~3", "abc123^", "_x"] {
             assert_eq!(validate_revision(ok), Ok(()), "{ok}");
@@ -554,16 +454,6 @@ mod tests {
         ] {
             assert!(validate_revision(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn userinfo_is_redacted_for_logs() {
-        assert_eq!(
-            redact_userinfo("ssh://git@host/repo"),
-            "ssh://***@host/repo"
-        );
-        assert_eq!(redact_userinfo("https://host/a@b"), "https://host/a@b");
-        assert_eq!(redact_userinfo("not a url"), "not a url");
     }
 
     #[test]

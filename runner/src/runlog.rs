@@ -18,8 +18,8 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use gitview_crds::results::MAX_LOG_LINES;
-use gitview_crds::results::{LogLevel, LogLine};
+pub use gitview_core::results::MAX_LOG_LINES;
+use gitview_core::results::{LogLevel, LogLine};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};

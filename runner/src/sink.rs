@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use gitview_core::artifact;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{AnalysisConfig, AnalysisSummary, RunnerInfo};
@@ -151,14 +152,6 @@ impl DirSink {
     }
 }
 
-/// True for a plain file name: no directories, not hidden, not one of the sink's own files.
-fn valid_artifact_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
-        && ![files::COMMITS, files::PHASES, files::ANALYSIS].contains(&name)
-}
-
 impl Sink for DirSink {
     fn begin(&mut self, _run: &RunInfo) -> Result<(), SinkError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| OutputError::Io {
@@ -207,9 +200,11 @@ impl Sink for DirSink {
     }
 
     fn artifact(&mut self, name: &str, _media_type: &str, bytes: &[u8]) -> Result<(), SinkError> {
-        if !valid_artifact_name(name) {
+        // The gateway's rule too: a plain file name, not one of the sink's own files.
+        if !artifact::is_valid_name(name) {
             return Err(SinkError::Rejected(format!(
-                "invalid artifact name {name:?}"
+                "invalid artifact name {name:?}: use {}",
+                artifact::NAME_RULE
             )));
         }
         output::write_bytes(&self.dir.join(name), bytes)?;
@@ -229,5 +224,21 @@ impl Sink for DirSink {
         writer.finish()?;
         output::write_json(&self.dir.join(files::ANALYSIS), summary)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The artifact rule keeps artifacts off the sink's own files: they must be the files it
+    /// reserves.
+    #[test]
+    fn the_sink_s_own_files_are_the_reserved_names() {
+        assert_eq!(
+            [files::COMMITS, files::PHASES, files::ANALYSIS],
+            artifact::RESERVED_NAMES
+        );
+        assert!(artifact::is_valid_name(files::STORY) && artifact::is_valid_name(files::TIMELINE));
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+use gitview_core::time::{epoch_seconds, utc_date};
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::PhaseRule;
@@ -97,23 +98,16 @@ pub struct Milestone {
 }
 
 fn day(time: i64) -> String {
-    jiff::Timestamp::from_second(time)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .to_string()
+    utc_date(time).to_string()
 }
 
 /// The UTC day of a recorded time (the story's dates are all UTC).
 fn utc_day(recorded: &str) -> String {
-    crate::enrich::epoch_seconds(recorded).map_or_else(|| recorded.to_owned(), day)
+    epoch_seconds(recorded).map_or_else(|| recorded.to_owned(), day)
 }
 
 fn month_of(time: i64) -> (i16, i8) {
-    let date = jiff::Timestamp::from_second(time)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
+    let date = utc_date(time);
     (date.year(), date.month())
 }
 

@@ -18,9 +18,8 @@ use std::process::Command;
 use axum::response::IntoResponse as _;
 use common::{Repo, git_numstat};
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
-use gitview_crds::wire::{
-    RunOutcome, SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims,
-};
+use gitview_core::token::TokenClaims;
+use gitview_crds::wire::RunOutcome;
 use gitview_gateway::testing::TestPostgres;
 use gitview_gateway::{api, auth, db};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -96,18 +95,14 @@ impl Stack {
     }
 
     fn token(&self, account: &str, analysis: &str, attempt: i32) -> String {
-        let now = jiff::Timestamp::now().as_second();
-        let claims = TokenClaims {
-            iss: TOKEN_ISSUER.into(),
-            aud: TOKEN_AUDIENCE.into(),
-            sub: analysis.into(),
-            account: account.into(),
-            analysis: analysis.into(),
+        let now = jiff::Timestamp::now();
+        let claims = TokenClaims::runner(
+            account,
+            analysis,
             attempt,
-            scope: vec![SCOPE_ANALYSIS_WRITE.into()],
-            iat: now,
-            exp: now + 600,
-        };
+            now,
+            now + jiff::SignedDuration::from_secs(600),
+        );
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.signing).unwrap()
     }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
-use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
+use gitview_core::token::TokenClaims;
 use gitview_gateway::testing::TestPostgres;
 use gitview_gateway::{api, auth, db, keys};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -103,18 +103,14 @@ pub fn key_pair(seed: u8) -> (EncodingKey, String) {
 
 /// A runner token for one analysis of `account`, valid for an hour.
 pub fn runner_token(key: &EncodingKey, account: &str, analysis: &str) -> String {
-    let now = jiff::Timestamp::now().as_second();
-    let claims = TokenClaims {
-        iss: TOKEN_ISSUER.into(),
-        aud: TOKEN_AUDIENCE.into(),
-        sub: analysis.into(),
-        account: account.into(),
-        analysis: analysis.into(),
-        attempt: 1,
-        scope: vec![SCOPE_ANALYSIS_WRITE.into()],
-        iat: now,
-        exp: now + 3600,
-    };
+    let now = jiff::Timestamp::now();
+    let claims = TokenClaims::runner(
+        account,
+        analysis,
+        1,
+        now,
+        now + jiff::SignedDuration::from_secs(3600),
+    );
     jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, key).expect("a token signs")
 }
 

@@ -11,10 +11,10 @@
 //! subjects.
 
 use axum::extract::State;
-use gitview_crds::results::{
+use gitview_core::results::{
     HistorySlice, SLICE_SCHEMA, SliceCommit, SliceGroup, SliceTotals, SliceWindow,
 };
-use gitview_crds::scrub::{self, SCRUBBED_DOMAIN};
+use gitview_core::scrub::{self, SCRUBBED_DOMAIN};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

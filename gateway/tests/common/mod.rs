@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
-use gitview_crds::records::{CommitRecord, FileStat, FileStatus, Person};
-use gitview_crds::results::{ApiKeyCreated, CommitBatch, CommitUpload, RunStarted, StartRun};
-use gitview_crds::wire::{SCOPE_ANALYSIS_WRITE, TOKEN_AUDIENCE, TOKEN_ISSUER, TokenClaims};
+use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
+use gitview_core::results::{ApiKeyCreated, CommitBatch, CommitUpload, RunStarted, StartRun};
+use gitview_core::token::TokenClaims;
 use gitview_gateway::testing::TestPostgres;
 use gitview_gateway::{api, auth, db, keys};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -150,18 +150,14 @@ impl Gateway {
 }
 
 pub fn claims(account: &str, analysis: &str) -> TokenClaims {
-    let now = jiff::Timestamp::now().as_second();
-    TokenClaims {
-        iss: TOKEN_ISSUER.into(),
-        aud: TOKEN_AUDIENCE.into(),
-        sub: analysis.into(),
-        account: account.into(),
-        analysis: analysis.into(),
-        attempt: 1,
-        scope: vec![SCOPE_ANALYSIS_WRITE.into()],
-        iat: now,
-        exp: now + 600,
-    }
+    let now = jiff::Timestamp::now();
+    TokenClaims::runner(
+        account,
+        analysis,
+        1,
+        now,
+        now + jiff::SignedDuration::from_secs(600),
+    )
 }
 
 pub fn sign(key: &EncodingKey, claims: &TokenClaims) -> String {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use gitview_core::token::TokenClaims;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{API_VERSION, Analysis, AnalysisProfile};
 use gitview_crds::wire::keys;
@@ -22,7 +23,6 @@ use super::build::{self, AttemptInputs};
 use super::decide::{Action, AttemptStart, Plan, Refused};
 use super::observe::Snapshot;
 use crate::error::{Error, is_conflict, is_not_found, refusal_of};
-use crate::token;
 
 /// Field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "gitview-operator";
@@ -235,9 +235,13 @@ async fn start_attempt(
         + SignedDuration::try_from(ctx.settings.token_grace).unwrap_or(SignedDuration::ZERO);
     let config = build::run_config(&inputs, &account, scrub_pii, deadline)?;
     let uid = an.uid().ok_or(Error::MissingField("metadata.uid"))?;
-    let token = ctx
-        .signer
-        .sign(&token::claims(&account, &uid, start.number, now, expires))?;
+    let token = ctx.signer.sign(&TokenClaims::runner(
+        &account,
+        &uid,
+        start.number,
+        now,
+        expires,
+    ))?;
     let secret = build::run_secret(&inputs, &config, &token, credentials, expires)?;
     if let Some(refused) = refused(
         create_owned(secrets, &secret, &uid).await,

@@ -335,7 +335,8 @@ fn env(name: &str, value: &str) -> EnvVar {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::token::{TokenSigner, claims};
+    use crate::token::TokenSigner;
+    use gitview_core::token::TokenClaims;
 
     #[test]
     fn the_runner_pod_meets_the_restricted_profile_field_by_field() {
@@ -451,7 +452,13 @@ mod tests {
         let (private, _) = crate::token::tests::test_key_pair();
         let signer = TokenSigner::from_pem(private.as_bytes(), None).unwrap();
         let token = signer
-            .sign(&claims("acct-1", "0000demo-uid", 3, at(0), at(720)))
+            .sign(&TokenClaims::runner(
+                "acct-1",
+                "0000demo-uid",
+                3,
+                at(0),
+                at(720),
+            ))
             .unwrap();
         let creds = BTreeMap::from([(
             wire::keys::GIT_TOKEN.to_owned(),

@@ -34,7 +34,7 @@ pub struct Observed<'a> {
     /// Referenced credentials Secrets that do not exist.
     pub missing_secrets: Vec<String>,
     /// The running attempt's latest progress from its runner (through the gateway).
-    pub runner_progress: Option<&'a gitview_crds::results::ProgressEvent>,
+    pub runner_progress: Option<&'a gitview_core::results::ProgressEvent>,
     /// This reconcile's act step tried to start an attempt and the API server refused what it
     /// created: the plan is decided again knowing it.
     pub refused: Option<&'a Refused>,

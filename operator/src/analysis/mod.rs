@@ -151,7 +151,7 @@ pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, 
 async fn runner_progress(
     an: &Analysis,
     ctx: &Context,
-) -> Option<gitview_crds::results::ProgressEvent> {
+) -> Option<gitview_core::results::ProgressEvent> {
     let gateway = ctx.gateway.as_ref()?;
     let status = an.status.as_ref()?;
     let attempt = status.attempts.last()?;

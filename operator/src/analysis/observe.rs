@@ -39,7 +39,7 @@ pub struct Snapshot {
     pub profile: Option<Arc<AnalysisProfile>>,
     pub missing_secrets: Vec<String>,
     /// The running attempt's latest progress, as its runner wrote it through the gateway.
-    pub runner_progress: Option<gitview_crds::results::ProgressEvent>,
+    pub runner_progress: Option<gitview_core::results::ProgressEvent>,
     /// What the API server refused when this reconcile tried to start an attempt.
     pub refused: Option<super::decide::Refused>,
 }

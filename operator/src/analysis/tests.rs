@@ -26,7 +26,7 @@ struct World {
     now: Timestamp,
     analysis_deleted: bool,
     /// What the runner last reported through the gateway.
-    reported: Option<gitview_crds::results::ProgressEvent>,
+    reported: Option<gitview_core::results::ProgressEvent>,
     settings: Settings,
 }
 
@@ -195,7 +195,7 @@ fn a_running_attempt_shows_what_its_runner_reported() {
     w.settings.progress_refresh = Some(Duration::from_secs(15));
     w.step();
     // Pending: nothing reported yet, and no refresh before the pod runs.
-    w.reported = Some(gitview_crds::results::ProgressEvent {
+    w.reported = Some(gitview_core::results::ProgressEvent {
         stage: "extract".into(),
         done: 420,
         total: 1000,
@@ -252,7 +252,7 @@ fn a_running_attempt_shows_what_its_runner_reported() {
         "attempt 1: extract 420/1000"
     );
     // A stage that has counted nothing yet shows its name alone.
-    w.reported = Some(gitview_crds::results::ProgressEvent {
+    w.reported = Some(gitview_core::results::ProgressEvent {
         stage: "fetch".into(),
         done: 0,
         total: 0,

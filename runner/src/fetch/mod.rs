@@ -80,6 +80,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gitview_core::remote::redact;
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::protocol::handshake::Ref;
@@ -94,8 +95,6 @@ pub use progress::{FetchProgress, ProgressHook};
 use error::{is_unknown_object, reclassify_ssh};
 use route::{Route, SshTarget};
 use shallow::range_is_complete;
-
-use crate::run::redact_userinfo;
 
 /// Depth of the first fetch of a fresh shallow clone.
 pub const INITIAL_DEPTH: u32 = 64;
@@ -274,7 +273,7 @@ struct Target {
 /// Fetches `request.url` into `request.dest`: see the module docs.
 pub fn fetch(request: &FetchRequest) -> Result<Fetched, FetchError> {
     crate::tls::install_crypto_provider();
-    let url = redact_userinfo(&request.url);
+    let url = redact(&request.url);
     let wanted = Wanted::parse(request.git_ref.as_deref())?;
     let certificates = read_certificates(&request.extra_root_certificates)?;
     // Resolved and checked once, before anything connects; every round dials what was checked.
@@ -397,7 +396,7 @@ pub fn list_branches(
     egress: Option<gitview_egress::Policy>,
 ) -> Result<Vec<(String, ObjectId)>, FetchError> {
     crate::tls::install_crypto_provider();
-    let shown = redact_userinfo(url);
+    let shown = redact(url);
     let route = Route::of(url, &shown, egress)?;
     let (repo, _) = open_or_init(scratch, credentials, route.ssh_target())?;
     let ssh_log = scratch.join(SSH_LOG);

@@ -1,11 +1,20 @@
-//! One canonical form of a repository's remote URL, and the fingerprint that names a
-//! repository and branch everywhere: in the operator (trackers), the runner and the gateway
-//! (its `repositories` table). Two trackers of one remote share one history only if their
-//! URLs canonicalise alike, whichever way each spells it: `https://github.com/Org/Repo`,
-//! `https://GitHub.com/Org/Repo.git/`, `git@github.com:Org/Repo.git` and
-//! `ssh://git@github.com/Org/Repo` are one repository.
+//! The one repository URL type, [`RepositoryUrl`]: a remote's canonical form, and the
+//! fingerprint that names a repository and branch everywhere: in the operator (trackers), the
+//! runner and the gateway (its `repositories` table). Two trackers of one remote share one
+//! history only if their URLs canonicalise alike, whichever way each spells it:
+//! `https://github.com/Org/Repo`, `https://GitHub.com/Org/Repo.git/`,
+//! `git@github.com:Org/Repo.git` and `ssh://git@github.com/Org/Repo` are one repository.
 //!
-//! [`canonical`] parses a URL into a [`CanonicalUrl`]:
+//! Every rule about repository URLs is here, one function each:
+//! * [`RepositoryUrl::parse`]: the canonical form of any spelling git reads (below);
+//! * [`RepositoryUrl::validate`]: what an Analysis may name, checked again where the URL is
+//!   used (the runner): the rules of `parse`, and `https`, `http`, `ssh` or `git` spelt
+//!   `scheme://` in lower case (no scp-style address, no local path), no password, at most
+//!   2048 bytes;
+//! * [`RepositoryUrl::host`]: the host a connection goes to, for the egress policy;
+//! * [`redact`]: a URL that may hold credentials, for messages and logs.
+//!
+//! [`RepositoryUrl::parse`] reads:
 //! * `scheme://[userinfo@]host[:port]/path` with scheme `https`, `http`, `ssh` (also spelt
 //!   `git+ssh` or `ssh+git`) or `git`; scp-style `[user@]host:path` (git's rule: a `:` before
 //!   any `/`) is `ssh://host/path`, its path taken from the root as the forges do
@@ -21,32 +30,37 @@
 //!   `repo.git`, `repo/` and `repo/.git` are one repository); a canonical form is its own
 //!   canonical form.
 //!
-//! Its [`remote`](CanonicalUrl::remote) is what names the repository whatever the transport:
+//! Its [`remote`](RepositoryUrl::remote) is what names the repository whatever the transport:
 //! `host[:port]/path` (`github.com/Org/Repo`), or the absolute path of a local one. The user
 //! name is not part of it (`git@` is how one reaches GitHub over ssh, not which repository),
 //! nor is the scheme: `http`, `https`, `ssh` and `git` on one host are taken to serve one set
 //! of repositories. A non-default port is, because nothing says two ports of one host serve
 //! the same repositories: `ssh://host:2222/org/repo` and `https://host/org/repo` stay
 //! distinct (two histories, never one history of two different repositories).
-//! [`CanonicalUrl::as_str`] is `scheme://remote`, which keeps the transport for display.
+//! [`RepositoryUrl::as_str`] is `scheme://remote`, which keeps the transport for display.
 //!
 //! The fingerprint of a repository and branch is the hex SHA-256 of `remote` + `\n` + `branch`.
 //!
-//! Credentials never survive: not in the canonical form, and not in an error, which names
-//! what is wrong and never echoes the input. A URL git would read with a credential in its
-//! path (`https://user:123/secret@host/repo`, a password with an unescaped `/`) is refused:
-//! no repository path of a forge holds an `@`.
+//! Credentials never survive: not in the canonical form, not in [`redact`]'s text, and not in
+//! an error, which names what is wrong and never echoes the input (but for a scheme
+//! [`validate`](RepositoryUrl::validate) refuses, which holds only letters, digits, `+`, `.`
+//! and `-`). A URL git would read with a credential in its path
+//! (`https://user:123/secret@host/repo`, a password with an unescaped `/`) is refused: no
+//! repository path of a forge holds an `@`.
 
 use std::fmt;
 use std::net::Ipv6Addr;
 
 use sha2::{Digest, Sha256};
 
-/// Why a URL has no canonical form. No variant carries any part of the URL.
+/// Why a repository URL is refused. No variant carries any part of the URL but
+/// [`Scheme`](Self::Scheme), a syntactically valid scheme.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CanonicalError {
+pub enum UrlError {
     #[error("the repository URL is empty")]
     Empty,
+    #[error("the repository URL is longer than {MAX_LEN} bytes")]
+    TooLong,
     #[error("the repository URL contains whitespace or control characters")]
     BadCharacters,
     #[error(
@@ -65,18 +79,74 @@ pub enum CanonicalError {
     AtInPath,
     #[error("a file:// repository URL names a local path (file:///path), not a host")]
     FileHost,
+    /// [`RepositoryUrl::validate`]: an scp-style address or a local path.
+    #[error("no scheme: write scp-style addresses as ssh://user@host/path")]
+    NoScheme,
+    /// [`RepositoryUrl::validate`]: a scheme other than `https`, `http`, `ssh` or `git`, in
+    /// lower case.
+    #[error("scheme {0:?} is not allowed (use https, http, ssh or git)")]
+    Scheme(String),
+    /// [`RepositoryUrl::validate`]: `user:password@`.
+    #[error("the URL embeds a password; credentials belong in the credentials Secret")]
+    EmbeddedPassword,
 }
+
+/// The longest URL [`RepositoryUrl::validate`] accepts (the Analysis CRD's limit).
+pub const MAX_LEN: usize = 2048;
+
+/// The schemes an Analysis may use, as [`RepositoryUrl::validate`] accepts them.
+pub const ALLOWED_SCHEMES: [&str; 4] = ["https", "http", "ssh", "git"];
 
 /// A repository URL in canonical form (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CanonicalUrl {
+pub struct RepositoryUrl {
     /// `scheme://remote`.
     url: String,
     /// Where the remote starts in `url` (after `://`).
     remote_at: usize,
 }
 
-impl CanonicalUrl {
+impl RepositoryUrl {
+    /// The canonical form of a repository URL, in any spelling git reads (see the module
+    /// docs).
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        canonical(url)
+    }
+
+    /// A URL as an Analysis may name it, in canonical form: the rules of [`Self::parse`],
+    /// and `https`, `http`, `ssh` or `git` spelt `scheme://` in lower case (no scp-style
+    /// address, no local path), no password in the user info, at most [`MAX_LEN`] bytes, no
+    /// whitespace. The Analysis CRD's rules, checked again where the URL is used.
+    pub fn validate(url: &str) -> Result<Self, UrlError> {
+        if url.is_empty() {
+            return Err(UrlError::Empty);
+        }
+        if url.len() > MAX_LEN {
+            return Err(UrlError::TooLong);
+        }
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(UrlError::BadCharacters);
+        }
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(UrlError::NoScheme);
+        };
+        if !ALLOWED_SCHEMES.contains(&scheme) {
+            return Err(if is_scheme(scheme) {
+                UrlError::Scheme(scheme.to_owned())
+            } else {
+                UrlError::NotAUrl
+            });
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        {
+            return Err(UrlError::EmbeddedPassword);
+        }
+        Self::parse(url)
+    }
+
     /// `scheme://host[:port]/path`, or `file:///path`.
     pub fn as_str(&self) -> &str {
         &self.url
@@ -98,6 +168,21 @@ impl CanonicalUrl {
         self.scheme() == "file"
     }
 
+    /// The host a connection to the remote goes to, lowercased (an IPv6 literal in brackets,
+    /// `[fe80::1]`); `None` for a local repository.
+    pub fn host(&self) -> Option<&str> {
+        if self.is_local() {
+            return None;
+        }
+        let authority = self.remote().split('/').next()?;
+        let host = if authority.starts_with('[') {
+            authority.split_inclusive(']').next()?
+        } else {
+            authority.split(':').next()?
+        };
+        (!host.is_empty()).then_some(host)
+    }
+
     /// The fingerprint of this repository and `branch`: hex SHA-256 of the remote, a newline
     /// and the branch.
     pub fn fingerprint(&self, branch: &str) -> String {
@@ -113,20 +198,20 @@ impl CanonicalUrl {
     }
 }
 
-impl fmt::Display for CanonicalUrl {
+impl fmt::Display for RepositoryUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.url)
     }
 }
 
 /// The canonical form of a repository URL (see the module docs).
-pub fn canonical(url: &str) -> Result<CanonicalUrl, CanonicalError> {
+fn canonical(url: &str) -> Result<RepositoryUrl, UrlError> {
     let url = url.trim();
     if url.is_empty() {
-        return Err(CanonicalError::Empty);
+        return Err(UrlError::Empty);
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(CanonicalError::BadCharacters);
+        return Err(UrlError::BadCharacters);
     }
     if let Some((scheme, rest)) = url.split_once("://") {
         let scheme = scheme_of(scheme)?;
@@ -134,7 +219,7 @@ pub fn canonical(url: &str) -> Result<CanonicalUrl, CanonicalError> {
             // `file:///path` or `file://localhost/path`; `file://host/share` is not local.
             let path = rest.strip_prefix("localhost").unwrap_or(rest);
             if !path.starts_with('/') {
-                return Err(CanonicalError::FileHost);
+                return Err(UrlError::FileHost);
             }
             return Ok(local(path));
         }
@@ -151,7 +236,7 @@ pub fn canonical(url: &str) -> Result<CanonicalUrl, CanonicalError> {
         return Ok(local(url));
     }
     // scp-style: `[user@]host:path`, a `:` before any `/` (git's rule), or `[user@][host]:path`.
-    let colon = scp_colon(url).ok_or(CanonicalError::NotAUrl)?;
+    let colon = scp_colon(url).ok_or(UrlError::NotAUrl)?;
     let (authority, path) = (&url[..colon], &url[colon + 1..]);
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let (host, port) = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
@@ -164,37 +249,48 @@ pub fn canonical(url: &str) -> Result<CanonicalUrl, CanonicalError> {
 }
 
 /// The fingerprint of a repository URL (any spelling) and branch; see
-/// [`CanonicalUrl::fingerprint`].
-pub fn fingerprint(url: &str, branch: &str) -> Result<String, CanonicalError> {
-    Ok(canonical(url)?.fingerprint(branch))
+/// [`RepositoryUrl::fingerprint`].
+pub fn fingerprint(url: &str, branch: &str) -> Result<String, UrlError> {
+    Ok(RepositoryUrl::parse(url)?.fingerprint(branch))
 }
 
-/// `url` with anything that may be a credential removed, for messages about URLs that may
-/// have no canonical form: everything before the last `@` of what follows the scheme (for an
-/// scp-style address, of the whole). It removes more than userinfo when a path or query holds
-/// an `@`, never less.
-pub fn strip_userinfo(url: &str) -> String {
+/// `url` with anything that may be a credential replaced by `***`, for messages and logs
+/// about URLs that may have no canonical form. Of what follows the scheme (for an scp-style
+/// address or a path, of the whole), everything before the last `@` becomes `***@`, and a
+/// `?query` or `#fragment` after it becomes `?***` or `#***` (GitLab reads a
+/// `private_token` there). It removes more than user info when a path holds an `@` (git may
+/// read `https://user:pass/word@host/repo` with the password's end in the path), never less.
+pub fn redact(url: &str) -> String {
     let (prefix, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
         None => (String::new(), url),
     };
-    match rest.rsplit_once('@') {
-        Some((_, after)) => format!("{prefix}{after}"),
-        None => url.to_owned(),
-    }
+    let (userinfo, rest) = match rest.rsplit_once('@') {
+        Some((_, after)) => ("***@", after),
+        None => ("", rest),
+    };
+    let (rest, hidden) = match rest.find(['?', '#']) {
+        Some(at) => (&rest[..at], format!("{}***", &rest[at..=at])),
+        None => (rest, String::new()),
+    };
+    format!("{prefix}{userinfo}{rest}{hidden}")
 }
 
-/// The lowercased scheme, aliases resolved; only the schemes git fetches repositories over.
-fn scheme_of(scheme: &str) -> Result<&'static str, CanonicalError> {
-    let valid = scheme
+/// Whether `scheme` is spelt as RFC 3986 allows: a letter, then letters, digits, `+`, `.`, `-`.
+fn is_scheme(scheme: &str) -> bool {
+    scheme
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic())
         && scheme
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
-    if !valid {
-        return Err(CanonicalError::NotAUrl);
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+}
+
+/// The lowercased scheme, aliases resolved; only the schemes git fetches repositories over.
+fn scheme_of(scheme: &str) -> Result<&'static str, UrlError> {
+    if !is_scheme(scheme) {
+        return Err(UrlError::NotAUrl);
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => Ok("https"),
@@ -202,7 +298,7 @@ fn scheme_of(scheme: &str) -> Result<&'static str, CanonicalError> {
         "ssh" | "git+ssh" | "ssh+git" => Ok("ssh"),
         "git" => Ok("git"),
         "file" => Ok("file"),
-        _ => Err(CanonicalError::UnsupportedScheme),
+        _ => Err(UrlError::UnsupportedScheme),
     }
 }
 
@@ -232,15 +328,15 @@ fn scp_colon(url: &str) -> Option<usize> {
 }
 
 /// `host[:port]` or `[v6][:port]`: the lowercased host and the port, if any.
-fn host_and_port(host_port: &str) -> Result<(String, Option<u16>), CanonicalError> {
+fn host_and_port(host_port: &str) -> Result<(String, Option<u16>), UrlError> {
     let (host, port) = if host_port.starts_with('[') {
-        let close = host_port.find(']').ok_or(CanonicalError::BadHost)?;
+        let close = host_port.find(']').ok_or(UrlError::BadHost)?;
         let (host, after) = host_port.split_at(close + 1);
         match after {
             "" => (host, None),
             after => (
                 host,
-                Some(after.strip_prefix(':').ok_or(CanonicalError::BadPort)?),
+                Some(after.strip_prefix(':').ok_or(UrlError::BadPort)?),
             ),
         }
     } else {
@@ -253,20 +349,20 @@ fn host_and_port(host_port: &str) -> Result<(String, Option<u16>), CanonicalErro
     Ok((host_of(host)?, port))
 }
 
-fn parse_port(port: &str) -> Result<u16, CanonicalError> {
+fn parse_port(port: &str) -> Result<u16, UrlError> {
     if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CanonicalError::BadPort);
+        return Err(UrlError::BadPort);
     }
     port.parse::<u16>()
         .ok()
         .filter(|port| *port != 0)
-        .ok_or(CanonicalError::BadPort)
+        .ok_or(UrlError::BadPort)
 }
 
 /// A host name or a bracketed IPv6 literal, lowercased, without a trailing `.`.
-fn host_of(host: &str) -> Result<String, CanonicalError> {
+fn host_of(host: &str) -> Result<String, UrlError> {
     if let Some(inside) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        let ip: Ipv6Addr = inside.parse().map_err(|_| CanonicalError::BadHost)?;
+        let ip: Ipv6Addr = inside.parse().map_err(|_| UrlError::BadHost)?;
         return Ok(format!("[{ip}]"));
     }
     let host = host.strip_suffix('.').unwrap_or(host);
@@ -276,7 +372,7 @@ fn host_of(host: &str) -> Result<String, CanonicalError> {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         && !host.starts_with('.');
     if !valid {
-        return Err(CanonicalError::BadHost);
+        return Err(UrlError::BadHost);
     }
     Ok(host.to_ascii_lowercase())
 }
@@ -287,9 +383,9 @@ fn network(
     host: &str,
     port: Option<u16>,
     path: &str,
-) -> Result<CanonicalUrl, CanonicalError> {
+) -> Result<RepositoryUrl, UrlError> {
     if path.contains('@') {
-        return Err(CanonicalError::AtInPath);
+        return Err(UrlError::AtInPath);
     }
     let mut url = format!("{scheme}://");
     let remote_at = url.len();
@@ -298,11 +394,11 @@ fn network(
         url.push_str(&format!(":{port}"));
     }
     url.push_str(&repository_path(path.split('/')));
-    Ok(CanonicalUrl { url, remote_at })
+    Ok(RepositoryUrl { url, remote_at })
 }
 
 /// A local repository, `file:///path`, with `.` and `..` resolved.
-fn local(path: &str) -> CanonicalUrl {
+fn local(path: &str) -> RepositoryUrl {
     let mut segments: Vec<&str> = Vec::new();
     for segment in path.split('/') {
         match segment {
@@ -315,7 +411,7 @@ fn local(path: &str) -> CanonicalUrl {
     }
     let path = repository_path(segments.into_iter());
     let url = format!("file://{}", if path.is_empty() { "/" } else { &path });
-    CanonicalUrl {
+    RepositoryUrl {
         url,
         remote_at: "file://".len(),
     }

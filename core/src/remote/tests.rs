@@ -1,7 +1,7 @@
 use super::*;
 
-fn canon(url: &str) -> CanonicalUrl {
-    canonical(url).unwrap_or_else(|err| panic!("{url}: {err}"))
+fn canon(url: &str) -> RepositoryUrl {
+    RepositoryUrl::parse(url).unwrap_or_else(|err| panic!("{url}: {err}"))
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn what_differs_stays_different() {
 
 #[test]
 fn urls_without_a_canonical_form_are_refused() {
-    use CanonicalError::*;
+    use UrlError::*;
     let cases = [
         ("", Empty),
         ("   ", Empty),
@@ -173,7 +173,7 @@ fn urls_without_a_canonical_form_are_refused() {
         ("file://server/share/r", FileHost),
     ];
     for (url, expected) in cases {
-        assert_eq!(canonical(url), Err(expected), "{url:?}");
+        assert_eq!(RepositoryUrl::parse(url), Err(expected), "{url:?}");
     }
 }
 
@@ -209,7 +209,7 @@ fn credentials_never_survive() {
             "git://user:{s}@h:9418/r",
         ] {
             let url = template.replace("{s}", secret);
-            let shown = match canonical(&url) {
+            let shown = match RepositoryUrl::parse(&url) {
                 Ok(c) => format!("{} {} {c:?}", c.as_str(), c.remote()),
                 Err(err) => format!("{err} {err:?}"),
             };
@@ -244,15 +244,108 @@ fn fingerprints_name_remote_and_branch() {
         a.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     );
-    assert_eq!(fingerprint("", "main"), Err(CanonicalError::Empty));
+    assert_eq!(fingerprint("", "main"), Err(UrlError::Empty));
+}
+
+/// The rules of an Analysis' URL (the runner's, before they were these): the runner checks
+/// them again where it uses the URL.
+#[test]
+fn analysis_urls_follow_the_crd_rules() {
+    for ok in [
+        "https://github.com/org/repo.git",
+        "http://127.0.0.1:8080/repo",
+        "git://localhost/repo",
+        "ssh://git@host.example/org/repo",
+        "https://[::1]:8443/repo",
+        "https://host",
+    ] {
+        assert_eq!(
+            RepositoryUrl::validate(ok).map(|url| url.to_string()),
+            Ok(canon(ok).to_string()),
+            "{ok}"
+        );
+    }
+    let cases = [
+        ("", UrlError::Empty),
+        ("file:///etc/passwd", UrlError::Scheme("file".into())),
+        ("HTTPS://host/repo", UrlError::Scheme("HTTPS".into())),
+        ("git@github.com:org/repo.git", UrlError::NoScheme),
+        ("/srv/git/repo", UrlError::NoScheme),
+        ("https:///repo", UrlError::BadHost),
+        ("https://user:secret@host/repo", UrlError::EmbeddedPassword),
+        ("https://host:99999/repo", UrlError::BadPort),
+        ("https://host:/repo", UrlError::BadPort),
+        ("https://host/a b", UrlError::BadCharacters),
+        ("https://ho$t/repo", UrlError::BadHost),
+        ("https://user:123/secret@host/repo", UrlError::AtInPath),
+        (
+            &*format!("https://h/{}", "r".repeat(MAX_LEN)),
+            UrlError::TooLong,
+        ),
+    ];
+    for (url, expected) in cases {
+        assert_eq!(RepositoryUrl::validate(url), Err(expected), "{url}");
+    }
+}
+
+/// A password with a `/` in it puts its start where git reads a port, and what comes before
+/// `://` may be anything: neither is echoed (the runner's own check said `invalid port
+/// "hunter2"` and `scheme "user:hunter2@h:x" is not allowed`).
+#[test]
+fn refusals_of_analysis_urls_never_echo_a_credential() {
+    for url in [
+        "https://user:hunter2/x@host/repo",
+        "https://user:99999/hunter2@host/repo",
+        "user:hunter2@h:x://y",
+        "https://user:hunter2@host/repo",
+        "git@h:hunter2",
+    ] {
+        let err = RepositoryUrl::validate(url).expect_err(url);
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{url}: {shown}");
+    }
 }
 
 #[test]
-fn userinfo_is_stripped_for_messages() {
-    assert_eq!(strip_userinfo("https://u:p@h/x"), "https://h/x");
-    assert_eq!(strip_userinfo("https://u:p/q@h/x"), "https://h/x");
-    assert_eq!(strip_userinfo("git@h:org/r"), "h:org/r");
-    assert_eq!(strip_userinfo("https://h/x"), "https://h/x");
-    // More than userinfo when a path holds an `@`: never less.
-    assert_eq!(strip_userinfo("https://u:p@h/x@y"), "https://y");
+fn hosts_are_extracted() {
+    let host = |url: &str| canon(url).host().map(str::to_owned);
+    assert_eq!(
+        host("https://github.com/a/b").as_deref(),
+        Some("github.com")
+    );
+    assert_eq!(
+        host("ssh://git@github.com:2222/a/b").as_deref(),
+        Some("github.com")
+    );
+    assert_eq!(
+        host("http://[fe80::1]:8080/r").as_deref(),
+        Some("[fe80::1]")
+    );
+    assert_eq!(host("git@GitHub.com:a/b").as_deref(), Some("github.com"));
+    assert_eq!(host("/srv/git/repo"), None);
+    assert_eq!(host("file:///srv/git/repo"), None);
+}
+
+/// One rule for every message and log line (the runner's `redact_userinfo` and crds'
+/// `strip_userinfo` before): what may be a credential becomes `***`, never less than user
+/// info.
+#[test]
+fn userinfo_is_redacted_for_messages() {
+    assert_eq!(redact("https://u:p@h/x"), "https://***@h/x");
+    assert_eq!(redact("https://u:p/q@h/x"), "https://***@h/x");
+    assert_eq!(redact("git@h:org/r"), "***@h:org/r");
+    assert_eq!(redact("https://h/x"), "https://h/x");
+    assert_eq!(redact("ssh://git@host/repo"), "ssh://***@host/repo");
+    assert_eq!(redact("not a url"), "not a url");
+    // More than userinfo when a path holds an `@`: never less (it may be the end of a
+    // password with a `/` in it, as in the second case above).
+    assert_eq!(redact("https://u:p@h/x@y"), "https://***@y");
+    assert_eq!(redact("https://host/a@b"), "https://***@b");
+    // A query or fragment may hold a token.
+    assert_eq!(
+        redact("https://h/r.git?private_token=t0ken"),
+        "https://h/r.git?***"
+    );
+    assert_eq!(redact("https://u:p@h/r#t0ken"), "https://***@h/r#***");
+    assert_eq!(redact("https://u:p?x@h/r"), "https://***@h/r");
 }
