@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod backoff;
 pub mod cli;
 pub mod conditions;
+pub mod credentials;
 pub mod error;
 pub mod fixtures;
 pub mod gateway;

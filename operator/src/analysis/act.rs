@@ -315,32 +315,17 @@ where
     }
 }
 
-/// Copies the referenced git and LLM credentials into the keys the runner reads.
+/// Copies the referenced git and LLM credentials into the keys the runner reads
+/// ([`crate::credentials`]).
 async fn copy_credentials(
     an: &Analysis,
     secrets: &Api<Secret>,
 ) -> Result<BTreeMap<String, ByteString>, Error> {
+    let missing = |err: crate::credentials::MissingKey| Error::Config(err.to_string());
     let mut out = BTreeMap::new();
     if let Some(reference) = &an.spec.repository.source.credentials_secret {
         let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
-        let renames = [
-            ("username", keys::GIT_USERNAME),
-            ("password", keys::GIT_PASSWORD),
-            ("token", keys::GIT_TOKEN),
-            ("ssh-privatekey", keys::SSH_PRIVATE_KEY),
-            ("known_hosts", keys::SSH_KNOWN_HOSTS),
-        ];
-        for (from, to) in renames {
-            if let Some(value) = data.get(from) {
-                out.insert(to.to_owned(), value.clone());
-            }
-        }
-        if let Some(key) = &reference.key {
-            let value = data.get(key).ok_or_else(|| {
-                Error::Config(format!("Secret {:?} has no key {key:?}", reference.name))
-            })?;
-            out.insert(keys::GIT_TOKEN.to_owned(), value.clone());
-        }
+        out = crate::credentials::git(reference, &data).map_err(missing)?;
     }
     if let Some(reference) = an
         .spec
@@ -349,12 +334,9 @@ async fn copy_credentials(
         .as_ref()
         .and_then(|l| l.credentials_secret.as_ref())
     {
-        let key = reference.key.as_deref().unwrap_or("api-key");
         let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
-        let value = data.get(key).ok_or_else(|| {
-            Error::Config(format!("Secret {:?} has no key {key:?}", reference.name))
-        })?;
-        out.insert(keys::LLM_API_KEY.to_owned(), value.clone());
+        let key = crate::credentials::llm_api_key(reference, &data).map_err(missing)?;
+        out.insert(keys::LLM_API_KEY.to_owned(), key);
     }
     Ok(out)
 }

@@ -21,6 +21,7 @@ use gitview_crds::v1alpha1::{
     API_VERSION, Analysis, AnalysisMode, AnalysisPhase, AnalysisProfile, AnalysisRepository,
     AnalysisSpec, BranchStatus, ModeType, RepositoryTracker, RepositoryTrackerStatus,
 };
+use gitview_crds::wire::keys;
 use gitview_runner::fetch::{Credentials, FetchError, Secret as GitSecret};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
@@ -215,8 +216,9 @@ struct PollCredentials {
     known_hosts: Option<Vec<u8>>,
 }
 
-/// Reads the tracker's `credentialsSecret` (`username`, `password` or `token`,
-/// `ssh-privatekey`, `known_hosts`), like the runner's.
+/// Reads the tracker's `credentialsSecret` as an Analysis's is read ([`crate::credentials`]):
+/// `username`, `password` or `token` (or the value under its `key`), `ssh-privatekey`,
+/// `known_hosts`.
 async fn credentials(
     client: &Client,
     tracker: &RepositoryTracker,
@@ -242,9 +244,16 @@ async fn credentials(
             )));
         }
     };
-    let mut data = secret.data.unwrap_or_default();
+    let data = secret.data.unwrap_or_default();
+    let git = crate::credentials::git(reference, &data)
+        .map_err(|err| PollError::Stalled(err.to_string()))?;
+    Ok(poll_credentials(git))
+}
+
+/// The poll's credentials from the runner-named git credentials of [`crate::credentials::git`].
+fn poll_credentials(mut git: BTreeMap<String, k8s_openapi::ByteString>) -> PollCredentials {
     let text = |key: &str| {
-        data.get(key)
+        git.get(key)
             .map(|v| {
                 String::from_utf8_lossy(&v.0)
                     .trim_end_matches(['\r', '\n'])
@@ -253,22 +262,17 @@ async fn credentials(
             .filter(|v| !v.is_empty())
     };
     let basic = Credentials {
-        username: text("username"),
-        password: text("password").map(GitSecret::new),
-        token: text("token").map(GitSecret::new),
+        username: text(keys::GIT_USERNAME),
+        password: text(keys::GIT_PASSWORD).map(GitSecret::new),
+        token: text(keys::GIT_TOKEN).map(GitSecret::new),
         ..Credentials::default()
     };
-    Ok(PollCredentials {
+    let mut bytes = |key: &str| git.remove(key).map(|v| v.0).filter(|v| !v.is_empty());
+    PollCredentials {
         basic,
-        ssh_key: data
-            .remove("ssh-privatekey")
-            .map(|v| v.0)
-            .filter(|v| !v.is_empty()),
-        known_hosts: data
-            .remove("known_hosts")
-            .map(|v| v.0)
-            .filter(|v| !v.is_empty()),
-    })
+        ssh_key: bytes(keys::SSH_PRIVATE_KEY),
+        known_hosts: bytes(keys::SSH_KNOWN_HOSTS),
+    }
 }
 
 /// Writes the ssh key (0600: `ssh` refuses anything looser) and `known_hosts` into `dir`, for
@@ -869,6 +873,31 @@ mod tests {
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
+
+    #[test]
+    fn a_poll_authenticates_with_the_token_under_the_references_key() {
+        let data = BTreeMap::from([
+            (
+                "deploy-pat".to_owned(),
+                k8s_openapi::ByteString(b"pat-1\n".to_vec()),
+            ),
+            (
+                "username".to_owned(),
+                k8s_openapi::ByteString(b"ci".to_vec()),
+            ),
+        ]);
+        let reference = gitview_crds::v1alpha1::SecretReference {
+            name: "forge".to_owned(),
+            key: Some("deploy-pat".to_owned()),
+        };
+        let polled = poll_credentials(crate::credentials::git(&reference, &data).unwrap());
+        let (user, token) = polled.basic.basic_account().unwrap();
+        assert_eq!((user.as_str(), token.expose()), ("ci", "pat-1"));
+        // Without the key, the poll would have gone out anonymously: it is said instead.
+        let mut without = data.clone();
+        without.remove("deploy-pat");
+        assert!(crate::credentials::git(&reference, &without).is_err());
+    }
 
     #[test]
     fn the_ssh_key_is_written_owner_only_for_the_poll() {
