@@ -1,6 +1,6 @@
 //! Test fixtures that read as sentences: `analysis("demo")`, `runner_pod(&an, 1).running()`,
 //! `.failed_with(2, "bad ref")`. Used by the unit and scenario tests, and meant for the
-//! end-to-end suite's expectations too.
+//! end-to-end suite's expectations too. Behind the `testing` feature: never in the operator.
 
 use std::collections::BTreeMap;
 

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod conditions;
 pub mod credentials;
 pub mod error;
+#[cfg(any(test, feature = "testing"))]
 pub mod fixtures;
 pub mod gateway;
 pub mod http;
