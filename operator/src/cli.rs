@@ -187,6 +187,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         controller: "gitview-operator".into(),
         instance: Some(identity.clone()),
     };
+    let accounts = Arc::new(crate::account::Accounts::default());
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings,
@@ -194,8 +195,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         recorder: Recorder::new(client.clone(), reporter),
         metrics: metrics.clone(),
         stores: wiring.stores.clone(),
-        clock: Arc::new(jiff::Timestamp::now),
+        clock: crate::clock::system(),
         gateway: gateway_reader.clone(),
+        accounts: accounts.clone(),
     });
 
     let stores = wiring.stores.clone();
@@ -229,6 +231,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             },
         ),
         metrics: metrics.clone(),
+        accounts,
+        clock: crate::clock::system(),
     });
     let tracker_client = client.clone();
     let concurrency = args.concurrency;

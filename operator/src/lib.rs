@@ -11,12 +11,15 @@
 //! `--watch-namespaces` ([`scope`]).
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod analysis;
 pub mod backoff;
 pub mod cli;
+pub mod clock;
 pub mod conditions;
 pub mod credentials;
 pub mod error;
+pub mod events;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixtures;
 pub mod gateway;
@@ -33,3 +36,6 @@ pub mod token;
 pub mod tracker;
 
 pub use error::{Error, ErrorClass};
+
+/// Field manager of everything the operator writes (server-side apply of statuses).
+pub const FIELD_MANAGER: &str = "gitview-operator";

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
 use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, AnalysisProfile, AnalysisStatus};
+use gitview_operator::account::Accounts;
 use gitview_operator::analysis::observe::Stores;
 use gitview_operator::analysis::{Context, reconcile};
 use gitview_operator::fixtures::*;
@@ -215,6 +216,7 @@ impl Scenario {
             stores: self.stores.clone(),
             clock: Arc::new(move || *now.lock().unwrap()),
             gateway: None,
+            accounts: Arc::new(Accounts::default()),
         });
         let server = tokio::spawn(serve(
             handle,

@@ -12,7 +12,6 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
@@ -23,19 +22,6 @@ use super::decide::{Action, AttemptStart, Plan, Refused};
 use super::observe::Snapshot;
 use crate::error::{Error, is_conflict, is_not_found, refusal_of};
 use crate::token;
-
-/// Field manager of everything the operator writes.
-pub const FIELD_MANAGER: &str = "gitview-operator";
-
-/// The gateway account of a namespace: its `gitview.dev/account` label, else its name. Runs
-/// write under it; trackers read under it.
-pub(crate) fn account_of(namespace: &Namespace) -> String {
-    namespace
-        .labels()
-        .get(labels::ACCOUNT)
-        .cloned()
-        .unwrap_or_else(|| namespace.name_any())
-}
 
 /// What carrying out a plan came to.
 #[derive(Debug)]
@@ -80,7 +66,7 @@ pub async fn act(
         analyses
             .patch_status(
                 &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
+                &PatchParams::apply(crate::FIELD_MANAGER).force(),
                 &Patch::Apply(&patch),
             )
             .await?;
@@ -92,23 +78,13 @@ pub async fn act(
             return Ok(Acted::Refused(refused));
         }
     }
-    let reference = an.object_ref(&());
-    for note in &plan.events {
-        let event = Event {
-            type_: if note.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: note.reason.to_owned(),
-            note: Some(note.message.chars().take(1000).collect()),
-            action: "Reconcile".to_owned(),
-            secondary: None,
-        };
-        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
-            warn!(error = %err, reason = note.reason, "cannot publish event");
-        }
-    }
+    crate::events::publish(
+        &ctx.recorder,
+        &an.object_ref(&()),
+        "Reconcile",
+        &plan.events,
+    )
+    .await;
     Ok(Acted::Done)
 }
 
@@ -214,7 +190,7 @@ async fn start_attempt(
     let ns: Namespace = Api::<Namespace>::all(ctx.client.clone())
         .get(&namespace)
         .await?;
-    let account = account_of(&ns);
+    let account = crate::account::of(&ns);
     let scrub_pii = ns
         .annotations()
         .get(labels::SCRUB_PII)

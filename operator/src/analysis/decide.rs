@@ -17,6 +17,7 @@ use super::classify::{AttemptEnd, PodState, pod_state, truncate};
 use crate::backoff;
 use crate::conditions::{self, Summary, reason};
 use crate::error::Refusal;
+pub use crate::events::Note;
 use crate::policy;
 use crate::settings::Settings;
 
@@ -86,31 +87,6 @@ pub struct AttemptStart {
     pub resolved: ResolvedProfile,
     pub deadline_seconds: i64,
     pub resources: Option<ResourceRequirements>,
-}
-
-/// An Event to publish on the Analysis.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Note {
-    pub warning: bool,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl Note {
-    fn normal(reason: &'static str, message: String) -> Self {
-        Self {
-            warning: false,
-            reason,
-            message,
-        }
-    }
-    fn warning(reason: &'static str, message: String) -> Self {
-        Self {
-            warning: true,
-            reason,
-            message,
-        }
-    }
 }
 
 /// Event reasons that are not condition reasons.

@@ -20,12 +20,11 @@ pub mod decide;
 pub mod observe;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisProfile};
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::controller::{self, Action as Requeue, Controller};
@@ -42,8 +41,7 @@ use crate::settings::Settings;
 use crate::token::TokenSigner;
 use observe::Stores;
 
-/// The clock, injected so tests control time.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+pub use crate::clock::Clock;
 
 /// What every reconcile shares.
 pub struct Context {
@@ -56,44 +54,8 @@ pub struct Context {
     pub clock: Clock,
     /// Where running attempts' progress is read (with [`Settings::progress_refresh`]).
     pub gateway: Option<Arc<crate::gateway::GatewayReader>>,
-}
-
-/// How long a namespace's gateway account is taken from [`ACCOUNTS`] for progress reads
-/// (starting an attempt always reads the Namespace afresh).
-const ACCOUNT_TTL: Duration = Duration::from_secs(300);
-
-/// Gateway accounts by namespace, for progress reads: one Namespace read per namespace every
-/// [`ACCOUNT_TTL`], not one per running Analysis every refresh.
-static ACCOUNTS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>,
-> = std::sync::LazyLock::new(Default::default);
-
-async fn cached_account(client: &Client, namespace: &str) -> Option<String> {
-    let cached = ACCOUNTS
-        .lock()
-        .ok()?
-        .get(namespace)
-        .filter(|(_, at)| at.elapsed() < ACCOUNT_TTL)
-        .map(|(a, _)| a.clone());
-    if cached.is_some() {
-        return cached;
-    }
-    let ns = match Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
-        .get(namespace)
-        .await
-    {
-        Ok(ns) => ns,
-        Err(err) => {
-            debug!(error = %err, "cannot read the namespace for the run's account");
-            return None;
-        }
-    };
-    let account = act::account_of(&ns);
-    ACCOUNTS
-        .lock()
-        .ok()?
-        .insert(namespace.to_owned(), (account.clone(), Instant::now()));
-    Some(account)
+    /// The gateway account of each namespace, for those reads.
+    pub accounts: Arc<crate::account::Accounts>,
 }
 
 impl std::fmt::Debug for Context {
@@ -160,7 +122,13 @@ async fn runner_progress(
         return None;
     }
     let (namespace, uid) = (an.namespace()?, an.metadata.uid.clone()?);
-    let account = cached_account(&ctx.client, &namespace).await?;
+    let account = match ctx.accounts.get(&ctx.client, &namespace).await {
+        Ok(account) => account,
+        Err(err) => {
+            debug!(error = %err, "cannot read the namespace for the run's account");
+            return None;
+        }
+    };
     match gateway
         .latest_progress(&account, &uid, attempt.number)
         .await
