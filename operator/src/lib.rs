@@ -23,6 +23,7 @@ pub mod events;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixtures;
 pub mod gateway;
+pub mod guard;
 pub mod http;
 pub mod janitor;
 pub mod leader;

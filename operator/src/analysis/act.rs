@@ -105,10 +105,7 @@ async fn execute(
 ) -> Result<Option<Refused>, Error> {
     let done = match action {
         Action::StartAttempt(start) => {
-            let profile = snapshot
-                .profile
-                .as_deref()
-                .ok_or(Error::MissingField("profile"))?;
+            let profile = snapshot.profile().ok_or(Error::MissingField("profile"))?;
             return start_attempt(an, start, profile, ctx, now, pods, secrets).await;
         }
         Action::DeleteSecret(name) => ignore_not_found(

@@ -15,7 +15,9 @@
 //! deletes, a refusal of the API server being an answer) → **status** ([`status`]: conditions
 //! and heads concluded from what was observed and done, one server-side apply, then the
 //! Events). The Analysis it creates is built by [`build`]; [`webhook`] receives the forges'
-//! deliveries.
+//! deliveries. Trackers, and the Analyses they own, are watched through
+//! [`DeserializeGuard`]: one the operator cannot read is skipped with a Warning Event
+//! ([`crate::guard`]).
 
 pub mod act;
 pub mod build;
@@ -32,6 +34,7 @@ use futures::StreamExt as _;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, RepositoryTracker};
 use kube::api::Api;
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action as Requeue, Controller};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, Store};
@@ -72,7 +75,7 @@ pub struct TrackerContext {
 /// not be woken again before the next poll.
 struct Context {
     shared: Arc<TrackerContext>,
-    owned: Store<Analysis>,
+    owned: Store<DeserializeGuard<Analysis>>,
     /// Whether `owned` has listed, for every reconcile waiting at once ([`crate::ready`]: the
     /// store's own readiness would wake only one of them).
     owned_ready: crate::ready::Ready,
@@ -122,18 +125,18 @@ impl Context {
 /// in `scope`.
 pub async fn run(client: Client, ctx: Arc<TrackerContext>, concurrency: u16, scope: WatchScope) {
     let slim = |object: &mut _| drop_managed_fields(object);
-    let (trackers, trackers_writer) = reflector::store::<RepositoryTracker>();
+    let (trackers, trackers_writer) = reflector::store::<DeserializeGuard<RepositoryTracker>>();
     let tracker_stream = scope
         .watch(&client, &watcher::Config::default(), trackers.clone(), slim)
         .reflect(trackers_writer)
         .applied_objects();
-    let (owned, owned_writer) = reflector::store::<Analysis>();
+    let (owned, owned_writer) = reflector::store::<DeserializeGuard<Analysis>>();
     let owned_stream = scope
         .watch(
             &client,
             &watcher::Config::default().labels(labels::TRACKER),
             owned.clone(),
-            |a: &mut Analysis| drop_managed_fields(a),
+            |a: &mut DeserializeGuard<Analysis>| drop_managed_fields(a),
         )
         .reflect(owned_writer)
         .touched_objects();
@@ -160,7 +163,11 @@ fn drop_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
-fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<Context>) -> Requeue {
+fn error_policy(
+    tracker: Arc<DeserializeGuard<RepositoryTracker>>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> Requeue {
     let class = err.class();
     warn!(namespace = tracker.namespace().unwrap_or_default(), tracker = tracker.name_any(), error = %err, "tracker reconcile failed");
     ctx.shared.metrics.observe_error("repositorytracker", class);
@@ -168,25 +175,28 @@ fn error_policy(tracker: Arc<RepositoryTracker>, err: &Error, ctx: Arc<Context>)
 }
 
 async fn reconcile(
-    tracker: Arc<RepositoryTracker>,
+    guard: Arc<DeserializeGuard<RepositoryTracker>>,
     context: Arc<Context>,
 ) -> Result<Requeue, Error> {
+    let ctx = &context.shared;
+    let Some(tracker) = crate::guard::valid(&guard, &ctx.recorder).await else {
+        return Ok(Requeue::await_change());
+    };
     // Until the owned runs are listed, a tracker could not tell a running branch from an idle one.
     if !context.owned_ready.wait().await {
         return Ok(Requeue::await_change());
     }
-    let ctx = &context.shared;
     let namespace = tracker
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let now = (ctx.clock)();
-    let observed = observe::observe(&tracker, &context, now).await;
+    let observed = observe::observe(tracker, &context, now).await;
     let actions = decide::actions(&observed);
     debug!(namespace, tracker = tracker.name_any(), ?actions, "decided");
-    let done = act::act(&tracker, &actions, &context, now).await?;
+    let done = act::act(tracker, &actions, &context, now).await?;
     let concluded = decide::conclude(&observed, &done);
     let api: Api<RepositoryTracker> = Api::namespaced(ctx.client.clone(), &namespace);
-    status::write(&api, &tracker, &concluded.status).await?;
+    status::write(&api, tracker, &concluded.status).await?;
     crate::events::publish(
         &ctx.recorder,
         &tracker.object_ref(&()),

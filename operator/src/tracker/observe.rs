@@ -10,6 +10,7 @@ use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, RepositoryTracker};
 use jiff::Timestamp;
 use kube::ResourceExt;
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use tracing::{debug, info, warn};
 
@@ -96,11 +97,15 @@ pub(super) async fn observe<'a>(
 }
 
 /// The tracker's Analyses in the cache: those it owns that carry their branch and head.
-pub(super) fn owned_of(store: &Store<Analysis>, tracker: &RepositoryTracker) -> Vec<Owned> {
+pub(super) fn owned_of(
+    store: &Store<DeserializeGuard<Analysis>>,
+    tracker: &RepositoryTracker,
+) -> Vec<Owned> {
     let uid = tracker.uid();
-    store
-        .state()
+    let cached = store.state();
+    cached
         .iter()
+        .filter_map(|guard| crate::guard::ok(guard))
         .filter(|a| {
             a.namespace() == tracker.namespace()
                 && a.owner_references()
