@@ -642,7 +642,7 @@ fn start_attempt(
     let Some(profile) = o.profile else {
         let message = format!(
             "AnalysisProfile {:?} not found; the run starts once it exists",
-            an.spec.run.profile
+            settings.profile_for(&an.spec.run.profile)
         );
         return blocked(status, reason::PROFILE_NOT_FOUND, message);
     };

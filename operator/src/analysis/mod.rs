@@ -99,7 +99,7 @@ async fn reconcile_analysis(an: &Analysis, ctx: Arc<Context>) -> Result<Requeue,
         let now = (ctx.clock)();
         let pods: Api<Pod> =
             Api::namespaced(ctx.client.clone(), &an.namespace().unwrap_or_default());
-        let mut snapshot = observe::observe(an, &ctx.stores, &pods).await?;
+        let mut snapshot = observe::observe(an, &ctx.stores, &ctx.settings, &pods).await?;
         snapshot.runner_progress = runner_progress(an, &ctx).await;
         let plan = decide::decide(&snapshot.observed(an, now), &ctx.settings);
         debug!(?plan, "decided");
@@ -192,7 +192,9 @@ impl std::fmt::Debug for Wiring {
 
 /// Builds the watch streams, their caches and the controller. Analyses, runner pods and
 /// secrets are watched in `scope`; profiles are cluster-scoped and always watched cluster-wide.
-pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
+/// A profile's change wakes the Analyses that run with it (`default_profile`: those that name
+/// `default`, [`crate::settings::profile_for`]).
+pub fn wire(client: Client, concurrency: u16, scope: &WatchScope, default_profile: &str) -> Wiring {
     let (analyses, analyses_writer) = reflector::store::<DeserializeGuard<Analysis>>();
     let (pods, pods_writer) = reflector::store::<Pod>();
     let (secrets, secrets_writer) = reflector::store::<PartialObjectMeta<Secret>>();
@@ -225,13 +227,16 @@ pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
     .touched_objects();
 
     let by_profile = analyses.clone();
+    let default_profile = default_profile.to_owned();
     let by_secret = analyses.clone();
     let controller = Controller::for_stream(analysis_stream, analyses.clone())
         .with_config(controller::Config::default().concurrency(concurrency))
         .owns_stream(pod_stream)
         .watches_stream(profile_stream, move |profile| {
             let name = profile.name_any();
-            unfinished(&by_profile, |a| a.spec.run.profile == name)
+            unfinished(&by_profile, |a| {
+                crate::settings::profile_for(&a.spec.run.profile, &default_profile) == name
+            })
         })
         .watches_stream(secret_stream, move |secret| {
             let (name, namespace) = (secret.name_any(), secret.namespace());

@@ -15,6 +15,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::decide::Observed;
 use crate::error::{Error, is_not_found};
+use crate::settings::Settings;
 
 /// The watch caches the controller reads.
 #[derive(Clone)]
@@ -100,10 +101,11 @@ pub fn referenced_secrets(an: &Analysis) -> Vec<String> {
     names
 }
 
-/// Observes an Analysis.
+/// Observes an Analysis; its profile is the one [`Settings::profile_for`] names.
 pub async fn observe(
     an: &Analysis,
     stores: &Stores,
+    settings: &Settings,
     pods_api: &Api<Pod>,
 ) -> Result<Snapshot, Error> {
     let uid = an
@@ -166,7 +168,9 @@ pub async fn observe(
                 .is_none()
         })
         .collect();
-    let profile = stores.profiles.get(&ObjectRef::new(&an.spec.run.profile));
+    let profile = stores
+        .profiles
+        .get(&ObjectRef::new(settings.profile_for(&an.spec.run.profile)));
 
     Ok(Snapshot {
         pods,

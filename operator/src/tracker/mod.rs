@@ -66,6 +66,9 @@ pub struct TrackerContext {
     /// The gateway account of each namespace, for those questions.
     pub accounts: Arc<Accounts>,
     pub clock: Clock,
+    /// The profile of runs that name none ([`crate::settings::profile_for`]): its egress
+    /// policy holds the polls of a tracker whose template names none.
+    pub default_profile: String,
 }
 
 /// What a reconcile reads: the shared context, and the cache of owned Analyses whose watch

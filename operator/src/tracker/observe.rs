@@ -49,7 +49,7 @@ pub(super) async fn observe<'a>(
         }
     };
     if decide::poll_due(tracker, now) {
-        let listed = poll::poll(&ctx.client, tracker).await;
+        let listed = poll::poll(&ctx.client, tracker, &ctx.default_profile).await;
         let polled = decide::heads(tracker, Some(&listed));
         if listed.is_ok() && polled != decide::heads(tracker, None) {
             info!(

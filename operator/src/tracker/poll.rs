@@ -116,13 +116,15 @@ fn with_ssh_files(
 /// on the operator's memory-backed `/tmp` in the chart, so never on a disk).
 ///
 /// The poll connects on the tenant's behalf, so it is held to the egress policy of the profile
-/// the tracker's runs use (`repositoryPolicy.allowLinkLocal`; restricted while that profile
+/// the tracker's runs use (the default profile when its template names none:
+/// [`crate::settings::profile_for`]) (`repositoryPolicy.allowLinkLocal`; restricted while that profile
 /// does not exist): a refused address is never dialled, and the refusal stalls the tracker.
 pub(super) async fn poll(
     client: &Client,
     tracker: &RepositoryTracker,
+    default_profile: &str,
 ) -> Result<Vec<(String, String)>, PollError> {
-    let egress = egress_policy(client, tracker).await?;
+    let egress = egress_policy(client, tracker, default_profile).await?;
     let credentials = credentials(client, tracker).await?;
     let url = tracker.spec.repository.url.clone();
     let listed = tokio::task::spawn_blocking(move || {
@@ -159,8 +161,9 @@ pub(super) async fn poll(
 async fn egress_policy(
     client: &Client,
     tracker: &RepositoryTracker,
+    default_profile: &str,
 ) -> Result<gitview_egress::Policy, PollError> {
-    let name = &tracker.spec.template.spec.profile;
+    let name = crate::settings::profile_for(&tracker.spec.template.spec.profile, default_profile);
     match Api::<AnalysisProfile>::all(client.clone())
         .get_opt(name)
         .await
