@@ -264,6 +264,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         clock: crate::clock::system(),
         default_profile: args.default_profile.clone(),
     });
+    let profiles = Arc::new(crate::profile::ProfileContext {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "gitview-operator".into(),
+                instance: Some(identity.clone()),
+            },
+        ),
+        metrics: metrics.clone(),
+        clock: crate::clock::system(),
+    });
     let tracker_client = client.clone();
     let concurrency = args.concurrency;
     let scope = args.watch_namespaces.clone();
@@ -275,6 +287,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tokio::join!(
             wiring.run(ctx),
             crate::tracker::run(tracker_client, trackers, concurrency, scope),
+            crate::profile::run(profiles, concurrency),
             readiness,
             janitor
         );

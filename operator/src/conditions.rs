@@ -50,6 +50,8 @@ pub mod reason {
     pub const POLL_FAILED: &str = "PollFailed";
     /// A tracker's `spec.suspend`.
     pub const SUSPENDED: &str = "Suspended";
+    /// An AnalysisProfile's generation was read: new runs start as its status says.
+    pub const RESOLVED: &str = "Resolved";
 }
 
 /// The three conditions of one object, computed together.

@@ -29,6 +29,7 @@ pub mod janitor;
 pub mod leader;
 pub mod metrics;
 pub mod policy;
+pub mod profile;
 pub mod ready;
 pub mod scope;
 pub mod settings;
