@@ -34,7 +34,9 @@ fn tracker_conditions(t: &RepositoryTracker) -> &[Condition] {
     t.status.as_ref().map_or(&[], |s| &s.conditions)
 }
 
-/// Warning Events about one object (`kind`/`name`) with `reason`: their notes.
+/// Warning Events about one object (`kind`/`name`) with `reason`: their notes, once there is
+/// one (Events are published after the status is written, and nothing announces them), or
+/// none after [`NO_LOOP`].
 async fn warnings(
     env: &Env,
     ns: &str,
@@ -42,13 +44,22 @@ async fn warnings(
     name: &str,
     reason: &str,
 ) -> anyhow::Result<Vec<String>> {
-    Ok(env
-        .warnings(ns, kind, name)
-        .await?
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .map(|e| e.note.unwrap_or_default())
-        .collect())
+    let notes = || async {
+        anyhow::Ok(
+            env.warnings(ns, kind, name)
+                .await?
+                .into_iter()
+                .filter(|e| e.reason.as_deref() == Some(reason))
+                .map(|e| e.note.unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+    };
+    // A timeout is not the error: the caller's assertion says what is missing.
+    let _ = super::wait_until(NO_LOOP, || async {
+        notes().await.is_ok_and(|found| !found.is_empty())
+    })
+    .await;
+    notes().await
 }
 
 /// Waits until a tracker satisfies `cond`; returns it.
