@@ -70,6 +70,8 @@ fn main() -> ExitCode {
         a_runner_pod_the_api_server_refuses_stalls_the_analysis,
         a_tracker_whose_analysis_the_api_server_refuses_stalls_until_its_template_changes,
         a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure,
+        a_tracker_polls_a_private_repository_with_the_token_under_its_key,
+        a_profile_shows_which_runner_and_canary_new_runs_get,
     ];
     // The filter: substrings of scenario names, comma-separated (`ttl,tracker`).
     let selected: Vec<_> = all

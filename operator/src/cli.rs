@@ -81,6 +81,10 @@ pub struct Args {
     /// Analysis status (`status.progress`, the PROGRESS column), 1 to 3600.
     #[arg(long, env = "GITVIEW_PROGRESS_REFRESH", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     progress_refresh_seconds: u64,
+    /// The AnalysisProfile of Analyses that name none (the API server gives them `profile:
+    /// default`, which then means this one) and of trackers whose template names none.
+    #[arg(long, env = "GITVIEW_DEFAULT_PROFILE", default_value = crate::settings::DEFAULT_PROFILE, value_parser = profile_name)]
+    default_profile: String,
     /// UID the runner container runs as.
     #[arg(long, env = "GITVIEW_RUNNER_UID", default_value_t = 65532)]
     runner_uid: i64,
@@ -91,6 +95,25 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "GITVIEW_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
+}
+
+/// An AnalysisProfile name: a DNS subdomain (RFC 1123), as the CRDs' `profile` fields.
+fn profile_name(name: &str) -> Result<String, String> {
+    let label = |l: &str| {
+        let edge =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        edge(l.chars().next())
+            && edge(l.chars().last())
+            && l.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if name.len() <= 253 && name.split('.').all(label) {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{name:?} is not a profile name: lowercase letters, digits, '-' and '.', at most 253, starting and ending with a letter or digit"
+        ))
+    }
 }
 
 /// Entry point of the binary.
@@ -147,7 +170,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     });
 
     info!(scope = %args.watch_namespaces, "serving");
-    let wiring = analysis::wire(client.clone(), args.concurrency, &args.watch_namespaces);
+    let wiring = analysis::wire(
+        client.clone(),
+        args.concurrency,
+        &args.watch_namespaces,
+        &args.default_profile,
+    );
     let ready = Arc::new(AtomicBool::new(false));
     let leading = Arc::new(AtomicBool::new(!args.leader_election));
     let health = Health {
@@ -178,6 +206,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings {
         gateway_url: args.gateway_url.clone(),
         runner_uid: args.runner_uid,
+        default_profile: args.default_profile.clone(),
         progress_refresh: gateway_reader
             .is_some()
             .then_some(Duration::from_secs(args.progress_refresh_seconds)),
@@ -187,6 +216,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         controller: "gitview-operator".into(),
         instance: Some(identity.clone()),
     };
+    let accounts = Arc::new(crate::account::Accounts::default());
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings,
@@ -194,8 +224,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         recorder: Recorder::new(client.clone(), reporter),
         metrics: metrics.clone(),
         stores: wiring.stores.clone(),
-        clock: Arc::new(jiff::Timestamp::now),
+        clock: crate::clock::system(),
         gateway: gateway_reader.clone(),
+        accounts: accounts.clone(),
     });
 
     let stores = wiring.stores.clone();
@@ -229,6 +260,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
             },
         ),
         metrics: metrics.clone(),
+        accounts,
+        clock: crate::clock::system(),
+        default_profile: args.default_profile.clone(),
+    });
+    let profiles = Arc::new(crate::profile::ProfileContext {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "gitview-operator".into(),
+                instance: Some(identity.clone()),
+            },
+        ),
+        metrics: metrics.clone(),
+        clock: crate::clock::system(),
     });
     let tracker_client = client.clone();
     let concurrency = args.concurrency;
@@ -241,6 +287,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tokio::join!(
             wiring.run(ctx),
             crate::tracker::run(tracker_client, trackers, concurrency, scope),
+            crate::profile::run(profiles, concurrency),
             readiness,
             janitor
         );
@@ -338,6 +385,21 @@ mod tests {
                 message.contains("--progress-refresh-seconds") && message.contains(bad),
                 "{message}"
             );
+        }
+    }
+
+    #[test]
+    fn the_default_profile_is_default_unless_told() {
+        assert_eq!(parse(&[]).unwrap().default_profile, "default");
+        assert_eq!(
+            parse(&["--default-profile", "team.default-2"])
+                .unwrap()
+                .default_profile,
+            "team.default-2"
+        );
+        for bad in ["", "Team", "a-", "a..b", "a_b"] {
+            let message = parse(&["--default-profile", bad]).unwrap_err().to_string();
+            assert!(message.contains("is not a profile name"), "{message}");
         }
     }
 

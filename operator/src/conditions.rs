@@ -8,6 +8,11 @@
 //!   profile or Secret, a disallowed repository, a runner pod the API server refuses) or gave
 //!   up (failed for good).
 //!
+//! A RepositoryTracker has no goal to reach: `Ready` says it keeps its branches analyzed
+//! (`Tracking`), and carries the reason of whatever stops it (`PollFailed`, `CreateRejected`,
+//! `Suspended`, which is `Ready` too: nothing is wrong). An AnalysisProfile is `Ready` once the
+//! operator has seen its generation.
+//!
 //! `lastTransitionTime` changes only when a condition's status does.
 
 use jiff::Timestamp;
@@ -37,6 +42,16 @@ pub mod reason {
     /// A ResourceQuota of the namespace is used up; the create is tried again as it frees.
     pub const QUOTA_EXCEEDED: &str = "QuotaExceeded";
     pub const AS_EXPECTED: &str = "AsExpected";
+    /// A tracker's remote lists branches that match: they are kept analyzed.
+    pub const TRACKING: &str = "Tracking";
+    /// A tracker's remote has no branch matching its patterns.
+    pub const NO_MATCHING_BRANCH: &str = "NoMatchingBranch";
+    /// A tracker's poll failed: `Stalled` when only a change from outside helps.
+    pub const POLL_FAILED: &str = "PollFailed";
+    /// A tracker's `spec.suspend`.
+    pub const SUSPENDED: &str = "Suspended";
+    /// An AnalysisProfile's generation was read: new runs start as its status says.
+    pub const RESOLVED: &str = "Resolved";
 }
 
 /// The three conditions of one object, computed together.
@@ -51,24 +66,42 @@ pub struct Summary {
 }
 
 /// Renders a [`Summary`] as conditions, keeping `lastTransitionTime` of those whose status did
-/// not change.
+/// not change. `Ready=True` says `Succeeded`: the object reached its goal (an Analysis).
 pub fn render(
     summary: &Summary,
     previous: &[Condition],
     generation: Option<i64>,
     now: Timestamp,
 ) -> Vec<Condition> {
+    let ready_reason = if summary.ready {
+        reason::SUCCEEDED
+    } else {
+        summary.reason
+    };
+    render_as(summary, ready_reason, previous, generation, now)
+}
+
+/// Renders the [`Summary`] of an object with no end (a tracker, a profile): `Ready` always
+/// carries the summary's own reason (`Tracking`, `Suspended`), whatever its status.
+pub fn render_ongoing(
+    summary: &Summary,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    render_as(summary, summary.reason, previous, generation, now)
+}
+
+fn render_as(
+    summary: &Summary,
+    ready_reason: &str,
+    previous: &[Condition],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
     let reason_for = |on: bool, default: &'static str| if on { summary.reason } else { default };
     [
-        (
-            READY,
-            summary.ready,
-            if summary.ready {
-                reason::SUCCEEDED
-            } else {
-                summary.reason
-            },
-        ),
+        (READY, summary.ready, ready_reason),
         (
             RECONCILING,
             summary.reconciling,

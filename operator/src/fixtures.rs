@@ -1,11 +1,12 @@
 //! Test fixtures that read as sentences: `analysis("demo")`, `runner_pod(&an, 1).running()`,
 //! `.failed_with(2, "bad ref")`. Used by the unit and scenario tests, and meant for the
-//! end-to-end suite's expectations too.
+//! end-to-end suite's expectations too. Behind the `testing` feature: never in the operator.
 
 use std::collections::BTreeMap;
 
 use gitview_crds::v1alpha1::{
-    Analysis, AnalysisProfile, AnalysisProfileSpec, AnalysisSpec, AnalysisStatus, ResolvedProfile,
+    Analysis, AnalysisProfile, AnalysisProfileSpec, AnalysisSpec, AnalysisStatus,
+    RepositoryTracker, RepositoryTrackerSpec, RepositoryTrackerStatus, ResolvedProfile,
     RunnerSettings,
 };
 use jiff::Timestamp;
@@ -57,6 +58,41 @@ impl AnalysisFixture for Analysis {
         self
     }
     fn with_status(mut self, status: AnalysisStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+}
+
+/// A new RepositoryTracker in [`NAMESPACE`] of generation 1, tracking `main` of the fixture
+/// repository, never polled.
+pub fn tracker(name: &str) -> RepositoryTracker {
+    let spec: RepositoryTrackerSpec = serde_json::from_value(serde_json::json!({
+        "repository": {"url": "https://git.example.com/org/repo.git"},
+        "branches": ["main"],
+    }))
+    .expect("a valid spec");
+    let mut rt = RepositoryTracker::new(name, spec);
+    rt.metadata.namespace = Some(NAMESPACE.to_owned());
+    rt.metadata.uid = Some(format!("0000{name}-uid"));
+    rt.metadata.generation = Some(1);
+    rt.metadata.creation_timestamp = Some(Time(at(0)));
+    rt
+}
+
+/// Builder-style changes to a RepositoryTracker.
+pub trait TrackerFixture: Sized {
+    fn with_spec(self, patch: serde_json::Value) -> Self;
+    fn with_status(self, status: RepositoryTrackerStatus) -> Self;
+}
+
+impl TrackerFixture for RepositoryTracker {
+    fn with_spec(mut self, patch: serde_json::Value) -> Self {
+        let mut value = serde_json::to_value(&self.spec).expect("spec serializes");
+        merge(&mut value, patch);
+        self.spec = serde_json::from_value(value).expect("patched spec is valid");
+        self
+    }
+    fn with_status(mut self, status: RepositoryTrackerStatus) -> Self {
         self.status = Some(status);
         self
     }

@@ -24,7 +24,7 @@ pub struct Health {
     pub ready: Arc<AtomicBool>,
     /// Set while this replica holds the leader lease.
     pub leading: Arc<AtomicBool>,
-    pub analyses: Option<Store<Analysis>>,
+    pub analyses: Option<Store<kube::core::DeserializeGuard<Analysis>>>,
     /// The JWKS document, served by every replica (leader or not).
     pub jwks: Arc<JwkSet>,
 }

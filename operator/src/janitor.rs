@@ -13,6 +13,7 @@ use gitview_crds::v1alpha1::Analysis;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, DeleteParams, PartialObjectMeta};
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use tracing::{info, warn};
@@ -35,7 +36,7 @@ pub enum Cleanup {
 
 /// The owner Analysis of a labelled child: `Some(true)` when it is in the cache with the
 /// same uid, `Some(false)` when the cache lacks it (to be confirmed against the API server).
-fn owner_cached<K: Resource>(child: &K, analyses: &Store<Analysis>) -> bool {
+fn owner_cached<K: Resource>(child: &K, analyses: &Store<DeserializeGuard<Analysis>>) -> bool {
     let meta = child.meta();
     let Some(owner) = meta
         .owner_references
@@ -48,7 +49,7 @@ fn owner_cached<K: Resource>(child: &K, analyses: &Store<Analysis>) -> bool {
     let namespace = meta.namespace.clone().unwrap_or_default();
     analyses
         .get(&ObjectRef::new(&owner.name).within(&namespace))
-        .is_some_and(|an| an.metadata.uid.as_deref() == Some(owner.uid.as_str()))
+        .is_some_and(|an| an.meta().uid.as_deref() == Some(owner.uid.as_str()))
 }
 
 fn expired(secret: &PartialObjectMeta<Secret>, now: Timestamp) -> bool {
@@ -64,7 +65,7 @@ fn expired(secret: &PartialObjectMeta<Secret>, now: Timestamp) -> bool {
 pub fn plan(
     secrets: &[Arc<PartialObjectMeta<Secret>>],
     pods: &[Arc<Pod>],
-    analyses: &Store<Analysis>,
+    analyses: &Store<DeserializeGuard<Analysis>>,
     now: Timestamp,
 ) -> Vec<Cleanup> {
     let mut out = Vec::new();
@@ -125,7 +126,7 @@ pub async fn sweep(
     client: &Client,
     secrets: &Store<PartialObjectMeta<Secret>>,
     pods: &Store<Pod>,
-    analyses: &Store<Analysis>,
+    analyses: &Store<DeserializeGuard<Analysis>>,
     metrics: &Metrics,
     now: Timestamp,
 ) -> Result<usize, Error> {
@@ -190,7 +191,7 @@ pub async fn run(
     client: Client,
     secrets: Store<PartialObjectMeta<Secret>>,
     pods: Store<Pod>,
-    analyses: Store<Analysis>,
+    analyses: Store<DeserializeGuard<Analysis>>,
     metrics: Arc<Metrics>,
     interval: Duration,
 ) {
@@ -257,10 +258,10 @@ mod tests {
         })
     }
 
-    fn store_with(analyses: &[Analysis]) -> Store<Analysis> {
-        let (reader, mut writer) = kube::runtime::reflector::store::<Analysis>();
+    fn store_with(analyses: &[Analysis]) -> Store<DeserializeGuard<Analysis>> {
+        let (reader, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<Analysis>>();
         for an in analyses {
-            writer.apply_watcher_event(&watcher::Event::Apply(an.clone()));
+            writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(an.clone()))));
         }
         reader
     }

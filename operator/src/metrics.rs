@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use gitview_crds::v1alpha1::{Analysis, AnalysisPhase};
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -128,10 +129,13 @@ impl Metrics {
     }
 
     /// Renders the text exposition, counting Analyses by phase from the cache first.
-    pub fn render(&self, analyses: Option<&Store<Analysis>>) -> String {
+    pub fn render(&self, analyses: Option<&Store<DeserializeGuard<Analysis>>>) -> String {
         if let Some(store) = analyses {
             let mut counts = [0i64; 6];
-            for an in store.state() {
+            for guard in store.state() {
+                let Some(an) = crate::guard::ok(&guard) else {
+                    continue;
+                };
                 let index = match an.status.as_ref().and_then(|s| s.phase) {
                     None => 0,
                     Some(AnalysisPhase::Pending) => 1,

@@ -27,6 +27,30 @@ pub struct Settings {
     /// How long an attempt waits before its pod is created again after a ResourceQuota of the
     /// namespace refused it.
     pub quota_retry: Duration,
+    /// The AnalysisProfile of runs that name none ([`profile_for`]).
+    pub default_profile: String,
+}
+
+/// The profile name the API server gives an Analysis (or a tracker's template) that names
+/// none: the CRD's default for `spec.profile`.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// The AnalysisProfile a run naming `named` uses: `named`, except that [`DEFAULT_PROFILE`] —
+/// which is what an Analysis that names no profile carries — means `default_profile` (the
+/// operator's `--default-profile`, the chart's `catalog.defaultProfile`).
+pub fn profile_for<'a>(named: &'a str, default_profile: &'a str) -> &'a str {
+    if named == DEFAULT_PROFILE {
+        default_profile
+    } else {
+        named
+    }
+}
+
+impl Settings {
+    /// [`profile_for`] with this operator's default profile.
+    pub fn profile_for<'a>(&'a self, named: &'a str) -> &'a str {
+        profile_for(named, &self.default_profile)
+    }
 }
 
 impl Default for Settings {
@@ -41,6 +65,20 @@ impl Default for Settings {
             terminating_slack: Duration::from_secs(60),
             progress_refresh: None,
             quota_retry: Duration::from_secs(30),
+            default_profile: DEFAULT_PROFILE.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_analysis_naming_no_profile_runs_with_the_default_profile() {
+        assert_eq!(profile_for("default", "team-default"), "team-default");
+        assert_eq!(profile_for("full-history", "team-default"), "full-history");
+        // Out of the box, `default` is the profile named default.
+        assert_eq!(Settings::default().profile_for("default"), "default");
     }
 }

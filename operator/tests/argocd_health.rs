@@ -241,7 +241,10 @@ fn a_spec_the_operator_has_not_seen_is_progressing() {
 
 /// A RepositoryTracker of generation 1 with the conditions the tracker controller writes for
 /// `(ready, stalled, reason, message)` (reconciling when neither).
-fn tracker(suspend: bool, conditions: Option<(bool, bool, &str, &str)>) -> RepositoryTracker {
+fn tracker(
+    suspend: bool,
+    conditions: Option<(bool, bool, &'static str, &str)>,
+) -> RepositoryTracker {
     let spec = serde_json::from_value(json!({
         "repository": {"url": "https://git.example.com/org/repo.git"},
         "branches": ["main"],

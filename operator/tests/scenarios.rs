@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ed25519_dalek::pkcs8::{EncodePrivateKey, spki::der::pem::LineEnding};
 use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, AnalysisProfile, AnalysisStatus};
+use gitview_operator::account::Accounts;
 use gitview_operator::analysis::observe::Stores;
 use gitview_operator::analysis::{Context, reconcile};
 use gitview_operator::fixtures::*;
@@ -26,6 +27,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Client;
 use kube::api::{Api, PartialObjectMeta};
 use kube::client::Body;
+use kube::core::DeserializeGuard;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
@@ -94,13 +96,15 @@ struct Scenario {
     analysis: Analysis,
     pods: Writer<Pod>,
     secrets: Writer<PartialObjectMeta<Secret>>,
-    profiles: Writer<AnalysisProfile>,
+    profiles: Writer<DeserializeGuard<AnalysisProfile>>,
     stores: Stores,
     now: Arc<Mutex<Timestamp>>,
     /// Pods the mock API server knows, by name (what a GET returns).
     server_pods: Vec<Pod>,
     last_requeue: Option<Duration>,
     metrics: Arc<Metrics>,
+    /// What the next reconcile gets instead of the Analysis (one the operator cannot read).
+    guard: Option<DeserializeGuard<Analysis>>,
 }
 
 fn signer() -> TokenSigner {
@@ -114,8 +118,9 @@ impl Scenario {
     fn new(analysis: Analysis) -> Self {
         let (pods_store, pods) = reflector::store::<Pod>();
         let (secrets_store, secrets) = reflector::store::<PartialObjectMeta<Secret>>();
-        let (profiles_store, mut profiles) = reflector::store::<AnalysisProfile>();
-        profiles.apply_watcher_event(&watcher::Event::Apply(profile()));
+        let (profiles_store, mut profiles) =
+            reflector::store::<DeserializeGuard<AnalysisProfile>>();
+        profiles.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(profile()))));
         Self {
             analysis,
             pods,
@@ -130,6 +135,7 @@ impl Scenario {
             server_pods: vec![],
             last_requeue: None,
             metrics: Arc::new(Metrics::default()),
+            guard: None,
         }
     }
 
@@ -140,13 +146,13 @@ impl Scenario {
 
     fn without_profile(&mut self) -> &mut Self {
         self.profiles
-            .apply_watcher_event(&watcher::Event::Delete(profile()));
+            .apply_watcher_event(&watcher::Event::Delete(DeserializeGuard(Ok(profile()))));
         self
     }
 
     fn with_profile(&mut self) -> &mut Self {
         self.profiles
-            .apply_watcher_event(&watcher::Event::Apply(profile()));
+            .apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(profile()))));
         self
     }
 
@@ -215,6 +221,7 @@ impl Scenario {
             stores: self.stores.clone(),
             clock: Arc::new(move || *now.lock().unwrap()),
             gateway: None,
+            accounts: Arc::new(Accounts::default()),
         });
         let server = tokio::spawn(serve(
             handle,
@@ -222,13 +229,15 @@ impl Scenario {
             self.server_pods.clone(),
             self.analysis.clone(),
         ));
-        let action = tokio::time::timeout(
-            Duration::from_secs(10),
-            reconcile(Arc::new(self.analysis.clone()), ctx),
-        )
-        .await
-        .expect("reconcile finishes")
-        .expect("reconcile succeeds");
+        let object = self
+            .guard
+            .take()
+            .unwrap_or_else(|| DeserializeGuard(Ok(self.analysis.clone())));
+        let action =
+            tokio::time::timeout(Duration::from_secs(10), reconcile(Arc::new(object), ctx))
+                .await
+                .expect("reconcile finishes")
+                .expect("reconcile succeeds");
         let effects = tokio::time::timeout(Duration::from_secs(10), server)
             .await
             .expect("server finishes")
@@ -626,6 +635,23 @@ async fn a_refused_pod_deletes_its_secret_stalls_the_analysis_and_is_not_retried
     s.at(700).reconcile(&START).await;
     assert_eq!(s.status().attempts.len(), 1);
     assert!(s.status().rejection.is_none());
+}
+
+#[tokio::test]
+async fn an_analysis_the_operator_cannot_read_is_skipped_with_one_warning() {
+    let mut s = Scenario::new(analysis("demo"));
+    let mut unreadable = serde_json::to_value(&s.analysis).unwrap();
+    unreadable["spec"]["mode"] = json!({"type": "Sometimes"});
+    let guard: DeserializeGuard<Analysis> = serde_json::from_value(unreadable).unwrap();
+    assert!(guard.0.is_err());
+    // No pod, no Secret, no status: one Warning Event, then it waits for a change.
+    s.guard = Some(guard);
+    s.reconcile(&[Event]).await;
+    assert!(s.analysis.status.is_none() && s.server_pods.is_empty());
+    assert_eq!(s.last_requeue, None);
+    // Fixed, it runs as any other.
+    s.reconcile(&START).await;
+    assert_eq!(s.phase(), Some(AnalysisPhase::Pending));
 }
 
 #[tokio::test]

@@ -29,6 +29,11 @@ use super::common::{RetryPolicy, SummarizerKind};
     ),
     printcolumn(name = "Canary", type_ = "integer", json_path = ".spec.canary.weight"),
     printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
@@ -212,13 +217,22 @@ pub struct RepositoryPolicy {
     pub allow_link_local: bool,
 }
 
-/// Observed state of an AnalysisProfile.
+/// Observed state of an AnalysisProfile, written by the operator.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisProfileStatus {
+    /// The generation of the spec the rest of the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// `Ready` once the operator has read this generation: new runs start as the status says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// The runner image new runs start with (those not picked for the canary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_image: Option<String>,
+    /// The canary in effect: another image or model for `weight` percent of new runs. Absent
+    /// when no new run takes one (no canary, or weight 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
 }

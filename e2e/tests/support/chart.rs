@@ -340,6 +340,14 @@ async fn namespace_limited_rbac_grants_only_the_listed_namespace(
             "the operator may not list the catalog"
         );
         ensure!(
+            can("patch", "analysisprofiles.gitview.dev/status", None)?,
+            "the operator may not write the catalog's status"
+        );
+        ensure!(
+            !can("patch", "analysisprofiles.gitview.dev", None)?,
+            "the operator may change the catalog"
+        );
+        ensure!(
             can("get", "namespaces", None)?,
             "the operator may not get namespaces"
         );

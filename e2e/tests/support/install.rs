@@ -174,6 +174,48 @@ async fn installed_chart(env: &Env, ns: &str) -> anyhow::Result<()> {
         .map(|a| a.pod.clone())
         .context("an attempt")?;
 
+    // An Analysis that names no profile (the API server gives it `profile: default`) runs with
+    // the chart's catalog.defaultProfile. Deleted again, its held runner pod first (foreground),
+    // before it could write anything.
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: defaulted, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\", ref: main}}\n"
+    ))?;
+    let defaulted = await_analysis(
+        &env.client,
+        ns,
+        "defaulted",
+        RUN,
+        "started with a profile",
+        |a: &Analysis| {
+            a.status
+                .as_ref()
+                .and_then(|s| s.resolved.as_ref())
+                .is_some()
+        },
+    )
+    .await?;
+    let resolved = defaulted
+        .status
+        .as_ref()
+        .and_then(|s| s.resolved.as_ref())
+        .map(|r| r.profile.clone());
+    ensure!(
+        defaulted.spec.run.profile == "default"
+            && resolved.as_deref() == Some(format!("{ns}-default").as_str()),
+        "named {:?}, ran with {resolved:?}",
+        defaulted.spec.run.profile
+    );
+    env.kubectl_ok(&[
+        "delete",
+        "analysis/defaulted",
+        "-n",
+        ns,
+        "--cascade=foreground",
+        "--wait",
+        "--timeout=60s",
+    ])?;
+
     // An upgrade that changes both Deployments' pods while the runner is held mid-run.
     let mut upgrade = vec![
         "upgrade",

@@ -2,6 +2,7 @@
 
 pub mod careless;
 pub mod chart;
+pub mod credentials;
 pub mod egress;
 pub mod git;
 pub mod install;
@@ -105,6 +106,8 @@ pub struct Env {
     pub gateway_port: u16,
     gateway: Mutex<Option<Child>>,
     pub git: git::GitServer,
+    /// The CA of the suite's HTTPS git servers; the operators it starts trust it.
+    pub ca: credentials::SuiteCa,
 }
 
 fn control_plane_bin(root: &Path) -> anyhow::Result<PathBuf> {
@@ -294,12 +297,14 @@ while [ ! -e "{}/$ns" ]; do sleep 0.1; done"#,
             .local_addr()?
             .port();
         let git = git::GitServer::start(work.path())?;
+        let ca = credentials::SuiteCa::generate(work.path())?;
 
         let env = Self {
             postgres,
             gateway_port,
             gateway: Mutex::new(None),
             git,
+            ca,
             operator_kubeconfig: plane.operator_kubeconfig.clone(),
             kubeconfig: plane.kubeconfig.clone(),
             plane: Mutex::new(Some(plane)),
@@ -550,6 +555,9 @@ impl Env {
                 &format!("http://127.0.0.1:{}", self.gateway_port),
             ])
             .env("KUBECONFIG", &self.operator_kubeconfig)
+            // Tracker polls of the suite's HTTPS git servers (the only TLS roots it needs: the
+            // API server's CA is in the kubeconfig, the gateway is plain http).
+            .env("SSL_CERT_FILE", &self.ca.ca_file)
             .env("RUST_LOG", "info,kube=warn,gitview_operator=debug")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)

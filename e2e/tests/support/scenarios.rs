@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use gitview_crds::labels;
-use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, AttemptFailure};
+use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, AnalysisProfile, AttemptFailure};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::runtime::wait::await_condition;
@@ -21,6 +21,7 @@ pub use super::chart::{
     bad_chart_values_are_refused_with_a_readable_message, config_manifests_apply_as_they_are,
     files_generated_from_the_chart_are_in_sync, the_chart_renders_and_the_api_server_accepts_it,
 };
+pub use super::credentials::a_tracker_polls_a_private_repository_with_the_token_under_its_key;
 pub use super::egress::{
     a_tracker_never_polls_a_refused_address, an_analysis_never_fetches_from_a_refused_address,
 };
@@ -959,5 +960,92 @@ pub async fn a_running_analysis_shows_its_runners_progress(
         progress.stage == "done" && progress.done == Some(8),
         "{progress:?}"
     );
+    Ok(())
+}
+
+pub async fn a_profile_shows_which_runner_and_canary_new_runs_get(
+    env: Arc<Env>,
+    ns: String,
+) -> anyhow::Result<()> {
+    let name = format!("{ns}-canary");
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {name}}}\nspec:\n  \
+         runner: {{image: \"{}\"}}\n  canary: {{image: \"{}\", weight: 20}}\n",
+        image::RUNNER,
+        image::OK
+    ))?;
+    let profiles: Api<AnalysisProfile> = Api::all(env.client.clone());
+    let observed = |generation: i64| {
+        move |p: Option<&AnalysisProfile>| {
+            p.and_then(|p| p.status.as_ref()).is_some_and(|s| {
+                s.observed_generation == Some(generation)
+                    && s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        }
+    };
+    let p = tokio::time::timeout(RUN, await_condition(profiles.clone(), &name, observed(1)))
+        .await
+        .context("the operator never wrote the profile's status")??
+        .context("the profile vanished")?;
+    let status = p.status.context("status")?;
+    ensure!(
+        status.runner_image.as_deref() == Some(image::RUNNER)
+            && status.canary.as_ref().and_then(|c| c.image.as_deref()) == Some(image::OK)
+            && status.canary.as_ref().map(|c| c.weight) == Some(20),
+        "{status:?}"
+    );
+
+    // What `kubectl get ap` prints: the READY column, and the status as written.
+    let table = env.kubectl_ok(&["get", "ap", &name])?;
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ready = header.iter().position(|h| *h == "READY");
+    ensure!(
+        ready.is_some_and(|i| row.get(i) == Some(&"True")),
+        "kubectl get ap:\n{table}"
+    );
+    let shown = env.kubectl_ok(&[
+        "get",
+        "ap",
+        &name,
+        "-o",
+        "jsonpath={.status.observedGeneration} {.status.runnerImage} {.status.canary.image} {.status.canary.weight}",
+    ])?;
+    ensure!(
+        shown == format!("1 {} {} 20", image::RUNNER, image::OK),
+        "kubectl get ap -o jsonpath: {shown:?}"
+    );
+
+    // The canary switched off: the next generation says no run takes it.
+    env.kubectl_ok(&[
+        "patch",
+        "ap",
+        &name,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"canary":{"weight":0}}}"#,
+    ])?;
+    let p = tokio::time::timeout(RUN, await_condition(profiles, &name, observed(2)))
+        .await
+        .context("the operator never wrote the second generation's status")??
+        .context("the profile vanished")?;
+    ensure!(
+        p.status.as_ref().is_some_and(|s| s.canary.is_none()),
+        "{:?}",
+        p.status
+    );
+    env.kubectl_ok(&["delete", "ap", &name])?;
     Ok(())
 }

@@ -13,7 +13,6 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
@@ -23,19 +22,6 @@ use super::build::{self, AttemptInputs};
 use super::decide::{Action, AttemptStart, Plan, Refused};
 use super::observe::Snapshot;
 use crate::error::{Error, is_conflict, is_not_found, refusal_of};
-
-/// Field manager of everything the operator writes.
-pub const FIELD_MANAGER: &str = "gitview-operator";
-
-/// The gateway account of a namespace: its `gitview.dev/account` label, else its name. Runs
-/// write under it; trackers read under it.
-pub(crate) fn account_of(namespace: &Namespace) -> String {
-    namespace
-        .labels()
-        .get(labels::ACCOUNT)
-        .cloned()
-        .unwrap_or_else(|| namespace.name_any())
-}
 
 /// What carrying out a plan came to.
 #[derive(Debug)]
@@ -80,7 +66,7 @@ pub async fn act(
         analyses
             .patch_status(
                 &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
+                &PatchParams::apply(crate::FIELD_MANAGER).force(),
                 &Patch::Apply(&patch),
             )
             .await?;
@@ -92,23 +78,13 @@ pub async fn act(
             return Ok(Acted::Refused(refused));
         }
     }
-    let reference = an.object_ref(&());
-    for note in &plan.events {
-        let event = Event {
-            type_: if note.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: note.reason.to_owned(),
-            note: Some(note.message.chars().take(1000).collect()),
-            action: "Reconcile".to_owned(),
-            secondary: None,
-        };
-        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
-            warn!(error = %err, reason = note.reason, "cannot publish event");
-        }
-    }
+    crate::events::publish(
+        &ctx.recorder,
+        &an.object_ref(&()),
+        "Reconcile",
+        &plan.events,
+    )
+    .await;
     Ok(Acted::Done)
 }
 
@@ -129,10 +105,7 @@ async fn execute(
 ) -> Result<Option<Refused>, Error> {
     let done = match action {
         Action::StartAttempt(start) => {
-            let profile = snapshot
-                .profile
-                .as_deref()
-                .ok_or(Error::MissingField("profile"))?;
+            let profile = snapshot.profile().ok_or(Error::MissingField("profile"))?;
             return start_attempt(an, start, profile, ctx, now, pods, secrets).await;
         }
         Action::DeleteSecret(name) => ignore_not_found(
@@ -214,7 +187,7 @@ async fn start_attempt(
     let ns: Namespace = Api::<Namespace>::all(ctx.client.clone())
         .get(&namespace)
         .await?;
-    let account = account_of(&ns);
+    let account = crate::account::of(&ns);
     let scrub_pii = ns
         .annotations()
         .get(labels::SCRUB_PII)
@@ -319,32 +292,17 @@ where
     }
 }
 
-/// Copies the referenced git and LLM credentials into the keys the runner reads.
+/// Copies the referenced git and LLM credentials into the keys the runner reads
+/// ([`crate::credentials`]).
 async fn copy_credentials(
     an: &Analysis,
     secrets: &Api<Secret>,
 ) -> Result<BTreeMap<String, ByteString>, Error> {
+    let missing = |err: crate::credentials::MissingKey| Error::Config(err.to_string());
     let mut out = BTreeMap::new();
     if let Some(reference) = &an.spec.repository.source.credentials_secret {
         let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
-        let renames = [
-            ("username", keys::GIT_USERNAME),
-            ("password", keys::GIT_PASSWORD),
-            ("token", keys::GIT_TOKEN),
-            ("ssh-privatekey", keys::SSH_PRIVATE_KEY),
-            ("known_hosts", keys::SSH_KNOWN_HOSTS),
-        ];
-        for (from, to) in renames {
-            if let Some(value) = data.get(from) {
-                out.insert(to.to_owned(), value.clone());
-            }
-        }
-        if let Some(key) = &reference.key {
-            let value = data.get(key).ok_or_else(|| {
-                Error::Config(format!("Secret {:?} has no key {key:?}", reference.name))
-            })?;
-            out.insert(keys::GIT_TOKEN.to_owned(), value.clone());
-        }
+        out = crate::credentials::git(reference, &data).map_err(missing)?;
     }
     if let Some(reference) = an
         .spec
@@ -353,12 +311,9 @@ async fn copy_credentials(
         .as_ref()
         .and_then(|l| l.credentials_secret.as_ref())
     {
-        let key = reference.key.as_deref().unwrap_or("api-key");
         let data = secrets.get(&reference.name).await?.data.unwrap_or_default();
-        let value = data.get(key).ok_or_else(|| {
-            Error::Config(format!("Secret {:?} has no key {key:?}", reference.name))
-        })?;
-        out.insert(keys::LLM_API_KEY.to_owned(), value.clone());
+        let key = crate::credentials::llm_api_key(reference, &data).map_err(missing)?;
+        out.insert(keys::LLM_API_KEY.to_owned(), key);
     }
     Ok(out)
 }

@@ -17,6 +17,7 @@ use super::classify::{AttemptEnd, PodState, pod_state, truncate};
 use crate::backoff;
 use crate::conditions::{self, Summary, reason};
 use crate::error::Refusal;
+pub use crate::events::Note;
 use crate::policy;
 use crate::settings::Settings;
 
@@ -86,31 +87,6 @@ pub struct AttemptStart {
     pub resolved: ResolvedProfile,
     pub deadline_seconds: i64,
     pub resources: Option<ResourceRequirements>,
-}
-
-/// An Event to publish on the Analysis.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Note {
-    pub warning: bool,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl Note {
-    fn normal(reason: &'static str, message: String) -> Self {
-        Self {
-            warning: false,
-            reason,
-            message,
-        }
-    }
-    fn warning(reason: &'static str, message: String) -> Self {
-        Self {
-            warning: true,
-            reason,
-            message,
-        }
-    }
 }
 
 /// Event reasons that are not condition reasons.
@@ -673,7 +649,7 @@ fn start_attempt(
     let Some(profile) = o.profile else {
         let message = format!(
             "AnalysisProfile {:?} not found; the run starts once it exists",
-            an.spec.run.profile
+            settings.profile_for(&an.spec.run.profile)
         );
         return blocked(status, reason::PROFILE_NOT_FOUND, message);
     };

@@ -12,6 +12,10 @@
 //! (a 4xx of the object's own, [`crate::error::refusal`]) stalls it until its spec or profile
 //! changes, or, for a full ResourceQuota, retries the start every
 //! [`Settings::quota_retry`](crate::settings::Settings::quota_retry).
+//!
+//! Analyses and profiles are watched through [`DeserializeGuard`]: an Analysis the operator
+//! cannot read is skipped with a Warning Event, a profile it cannot read counts as absent
+//! ([`crate::guard`]).
 
 pub mod act;
 pub mod build;
@@ -20,14 +24,14 @@ pub mod decide;
 pub mod observe;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisProfile};
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, PartialObjectMeta};
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action as Requeue, Controller};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -42,8 +46,7 @@ use crate::settings::Settings;
 use crate::token::TokenSigner;
 use observe::Stores;
 
-/// The clock, injected so tests control time.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+pub use crate::clock::Clock;
 
 /// What every reconcile shares.
 pub struct Context {
@@ -56,44 +59,8 @@ pub struct Context {
     pub clock: Clock,
     /// Where running attempts' progress is read (with [`Settings::progress_refresh`]).
     pub gateway: Option<Arc<crate::gateway::GatewayReader>>,
-}
-
-/// How long a namespace's gateway account is taken from [`ACCOUNTS`] for progress reads
-/// (starting an attempt always reads the Namespace afresh).
-const ACCOUNT_TTL: Duration = Duration::from_secs(300);
-
-/// Gateway accounts by namespace, for progress reads: one Namespace read per namespace every
-/// [`ACCOUNT_TTL`], not one per running Analysis every refresh.
-static ACCOUNTS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, (String, Instant)>>,
-> = std::sync::LazyLock::new(Default::default);
-
-async fn cached_account(client: &Client, namespace: &str) -> Option<String> {
-    let cached = ACCOUNTS
-        .lock()
-        .ok()?
-        .get(namespace)
-        .filter(|(_, at)| at.elapsed() < ACCOUNT_TTL)
-        .map(|(a, _)| a.clone());
-    if cached.is_some() {
-        return cached;
-    }
-    let ns = match Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
-        .get(namespace)
-        .await
-    {
-        Ok(ns) => ns,
-        Err(err) => {
-            debug!(error = %err, "cannot read the namespace for the run's account");
-            return None;
-        }
-    };
-    let account = act::account_of(&ns);
-    ACCOUNTS
-        .lock()
-        .ok()?
-        .insert(namespace.to_owned(), (account.clone(), Instant::now()));
-    Some(account)
+    /// The gateway account of each namespace, for those reads.
+    pub accounts: Arc<crate::account::Accounts>,
 }
 
 impl std::fmt::Debug for Context {
@@ -109,8 +76,19 @@ pub fn managed_selector() -> String {
     format!("app.kubernetes.io/managed-by={}", labels::MANAGED_BY)
 }
 
-/// One reconcile of one Analysis.
-pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+/// One reconcile of one Analysis, as the controller runs it: one the operator cannot read is
+/// skipped until it changes, with a Warning Event ([`crate::guard`]).
+pub async fn reconcile(
+    guard: Arc<DeserializeGuard<Analysis>>,
+    ctx: Arc<Context>,
+) -> Result<Requeue, Error> {
+    let Some(an) = crate::guard::valid(&guard, &ctx.recorder).await else {
+        return Ok(Requeue::await_change());
+    };
+    reconcile_analysis(an, ctx).await
+}
+
+async fn reconcile_analysis(an: &Analysis, ctx: Arc<Context>) -> Result<Requeue, Error> {
     let span = info_span!(
         "reconcile",
         namespace = an.namespace().unwrap_or_default(),
@@ -121,20 +99,20 @@ pub async fn reconcile(an: Arc<Analysis>, ctx: Arc<Context>) -> Result<Requeue, 
         let now = (ctx.clock)();
         let pods: Api<Pod> =
             Api::namespaced(ctx.client.clone(), &an.namespace().unwrap_or_default());
-        let mut snapshot = observe::observe(&an, &ctx.stores, &pods).await?;
-        snapshot.runner_progress = runner_progress(&an, &ctx).await;
-        let plan = decide::decide(&snapshot.observed(&an, now), &ctx.settings);
+        let mut snapshot = observe::observe(an, &ctx.stores, &ctx.settings, &pods).await?;
+        snapshot.runner_progress = runner_progress(an, &ctx).await;
+        let plan = decide::decide(&snapshot.observed(an, now), &ctx.settings);
         debug!(?plan, "decided");
         let mut requeue = plan.requeue_after;
-        if let act::Acted::Refused(refused) = act::act(&an, plan, &snapshot, &ctx, now).await? {
+        if let act::Acted::Refused(refused) = act::act(an, plan, &snapshot, &ctx, now).await? {
             // The API server refused what the attempt needs: a configuration error (or a full
             // quota), not a transient one. Decided again knowing it, the plan records it in the
             // status instead of the attempt, and starts nothing.
             snapshot.refused = Some(refused);
-            let plan = decide::decide(&snapshot.observed(&an, now), &ctx.settings);
+            let plan = decide::decide(&snapshot.observed(an, now), &ctx.settings);
             debug!(?plan, "decided after the refusal");
             requeue = plan.requeue_after;
-            if let act::Acted::Refused(again) = act::act(&an, plan, &snapshot, &ctx, now).await? {
+            if let act::Acted::Refused(again) = act::act(an, plan, &snapshot, &ctx, now).await? {
                 warn!(?again, "a plan made after a refusal started an attempt");
             }
         }
@@ -160,7 +138,13 @@ async fn runner_progress(
         return None;
     }
     let (namespace, uid) = (an.namespace()?, an.metadata.uid.clone()?);
-    let account = cached_account(&ctx.client, &namespace).await?;
+    let account = match ctx.accounts.get(&ctx.client, &namespace).await {
+        Ok(account) => account,
+        Err(err) => {
+            debug!(error = %err, "cannot read the namespace for the run's account");
+            return None;
+        }
+    };
     match gateway
         .latest_progress(&account, &uid, attempt.number)
         .await
@@ -174,7 +158,11 @@ async fn runner_progress(
 }
 
 /// What a failed reconcile does: count it by class and retry after the class's delay.
-pub fn error_policy(an: Arc<Analysis>, err: &Error, ctx: Arc<Context>) -> Requeue {
+pub fn error_policy(
+    an: Arc<DeserializeGuard<Analysis>>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> Requeue {
     let class = err.class();
     warn!(namespace = an.namespace().unwrap_or_default(), analysis = an.name_any(), error = %err, class = class.as_str(), "reconcile failed");
     ctx.metrics.observe_error("analysis", class);
@@ -191,9 +179,9 @@ fn slim<K: Resource>(object: &mut K) {
 
 /// The caches and the controller, wired together. Nothing runs until [`Wiring::run`].
 pub struct Wiring {
-    pub analyses: Store<Analysis>,
+    pub analyses: Store<DeserializeGuard<Analysis>>,
     pub stores: Stores,
-    controller: Controller<Analysis>,
+    controller: Controller<DeserializeGuard<Analysis>>,
 }
 
 impl std::fmt::Debug for Wiring {
@@ -204,11 +192,13 @@ impl std::fmt::Debug for Wiring {
 
 /// Builds the watch streams, their caches and the controller. Analyses, runner pods and
 /// secrets are watched in `scope`; profiles are cluster-scoped and always watched cluster-wide.
-pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
-    let (analyses, analyses_writer) = reflector::store::<Analysis>();
+/// A profile's change wakes the Analyses that run with it (`default_profile`: those that name
+/// `default`, [`crate::settings::profile_for`]).
+pub fn wire(client: Client, concurrency: u16, scope: &WatchScope, default_profile: &str) -> Wiring {
+    let (analyses, analyses_writer) = reflector::store::<DeserializeGuard<Analysis>>();
     let (pods, pods_writer) = reflector::store::<Pod>();
     let (secrets, secrets_writer) = reflector::store::<PartialObjectMeta<Secret>>();
-    let (profiles, profiles_writer) = reflector::store::<AnalysisProfile>();
+    let (profiles, profiles_writer) = reflector::store::<DeserializeGuard<AnalysisProfile>>();
 
     let analysis_stream = scope
         .watch(&client, &watcher::Config::default(), analyses.clone(), slim)
@@ -228,7 +218,7 @@ pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
         .reflect(secrets_writer)
         .touched_objects();
     let profile_stream = watcher(
-        Api::<AnalysisProfile>::all(client),
+        Api::<DeserializeGuard<AnalysisProfile>>::all(client),
         watcher::Config::default(),
     )
     .default_backoff()
@@ -237,25 +227,22 @@ pub fn wire(client: Client, concurrency: u16, scope: &WatchScope) -> Wiring {
     .touched_objects();
 
     let by_profile = analyses.clone();
+    let default_profile = default_profile.to_owned();
     let by_secret = analyses.clone();
     let controller = Controller::for_stream(analysis_stream, analyses.clone())
         .with_config(controller::Config::default().concurrency(concurrency))
         .owns_stream(pod_stream)
         .watches_stream(profile_stream, move |profile| {
             let name = profile.name_any();
-            unfinished(&by_profile)
-                .filter(|a| a.spec.run.profile == name)
-                .map(|a| ObjectRef::from_obj(&*a))
-                .collect::<Vec<_>>()
+            unfinished(&by_profile, |a| {
+                crate::settings::profile_for(&a.spec.run.profile, &default_profile) == name
+            })
         })
         .watches_stream(secret_stream, move |secret| {
             let (name, namespace) = (secret.name_any(), secret.namespace());
-            unfinished(&by_secret)
-                .filter(|a| {
-                    a.namespace() == namespace && observe::referenced_secrets(a).contains(&name)
-                })
-                .map(|a| ObjectRef::from_obj(&*a))
-                .collect::<Vec<_>>()
+            unfinished(&by_secret, |a| {
+                a.namespace() == namespace && observe::referenced_secrets(a).contains(&name)
+            })
         });
     Wiring {
         analyses,
@@ -282,13 +269,25 @@ impl Wiring {
     }
 }
 
-fn unfinished(store: &Store<Analysis>) -> impl Iterator<Item = Arc<Analysis>> {
-    store.state().into_iter().filter(|a| {
-        !a.status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(gitview_crds::v1alpha1::AnalysisPhase::is_finished)
-    })
+/// The unfinished Analyses in the cache that `keep` selects, as the controller names them.
+fn unfinished(
+    store: &Store<DeserializeGuard<Analysis>>,
+    keep: impl Fn(&Analysis) -> bool,
+) -> Vec<ObjectRef<DeserializeGuard<Analysis>>> {
+    store
+        .state()
+        .iter()
+        .filter(|guard| {
+            crate::guard::ok(guard).is_some_and(|a| {
+                !a.status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .is_some_and(gitview_crds::v1alpha1::AnalysisPhase::is_finished)
+                    && keep(a)
+            })
+        })
+        .map(|guard| ObjectRef::from_obj(&**guard))
+        .collect()
 }
 
 #[cfg(test)]

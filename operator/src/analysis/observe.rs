@@ -10,10 +10,12 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, PartialObjectMeta};
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::decide::Observed;
 use crate::error::{Error, is_not_found};
+use crate::settings::Settings;
 
 /// The watch caches the controller reads.
 #[derive(Clone)]
@@ -22,7 +24,8 @@ pub struct Stores {
     pub pods: Store<Pod>,
     /// Secret metadata of the watched namespaces: run secrets and referenced credentials.
     pub secrets: Store<PartialObjectMeta<Secret>>,
-    pub profiles: Store<AnalysisProfile>,
+    /// Profiles; one the operator cannot read counts as absent ([`crate::guard`]).
+    pub profiles: Store<DeserializeGuard<AnalysisProfile>>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -36,7 +39,7 @@ impl std::fmt::Debug for Stores {
 pub struct Snapshot {
     pub pods: Vec<Arc<Pod>>,
     pub run_secrets: Vec<(String, Option<i32>)>,
-    pub profile: Option<Arc<AnalysisProfile>>,
+    pub profile: Option<Arc<DeserializeGuard<AnalysisProfile>>>,
     pub missing_secrets: Vec<String>,
     /// The running attempt's latest progress, as its runner wrote it through the gateway.
     pub runner_progress: Option<gitview_core::results::ProgressEvent>,
@@ -50,12 +53,17 @@ impl Snapshot {
             analysis,
             pods: self.pods.iter().map(AsRef::as_ref).collect(),
             run_secrets: self.run_secrets.clone(),
-            profile: self.profile.as_deref(),
+            profile: self.profile(),
             missing_secrets: self.missing_secrets.clone(),
             runner_progress: self.runner_progress.as_ref(),
             refused: self.refused.as_ref(),
             now,
         }
+    }
+
+    /// The Analysis's profile, if it exists and can be read.
+    pub fn profile(&self) -> Option<&AnalysisProfile> {
+        self.profile.as_deref().and_then(crate::guard::ok)
     }
 
     pub fn pod(&self, name: &str) -> Option<&Pod> {
@@ -93,10 +101,11 @@ pub fn referenced_secrets(an: &Analysis) -> Vec<String> {
     names
 }
 
-/// Observes an Analysis.
+/// Observes an Analysis; its profile is the one [`Settings::profile_for`] names.
 pub async fn observe(
     an: &Analysis,
     stores: &Stores,
+    settings: &Settings,
     pods_api: &Api<Pod>,
 ) -> Result<Snapshot, Error> {
     let uid = an
@@ -159,7 +168,9 @@ pub async fn observe(
                 .is_none()
         })
         .collect();
-    let profile = stores.profiles.get(&ObjectRef::new(&an.spec.run.profile));
+    let profile = stores
+        .profiles
+        .get(&ObjectRef::new(settings.profile_for(&an.spec.run.profile)));
 
     Ok(Snapshot {
         pods,

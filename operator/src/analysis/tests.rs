@@ -656,6 +656,31 @@ fn a_missing_profile_stalls_until_it_exists() {
 }
 
 #[test]
+fn an_analysis_naming_no_profile_waits_for_the_operators_default_profile() {
+    // The API server gave it `profile: default`; the operator's default profile is another.
+    let mut w = World::new(analysis("demo"));
+    w.settings.default_profile = "team-default".to_owned();
+    w.profile = None;
+    let plan = w.step();
+    assert!(
+        plan.events[0]
+            .message
+            .contains("\"team-default\" not found")
+    );
+    let mut team = profile();
+    team.metadata.name = Some("team-default".to_owned());
+    w.profile = Some(team);
+    w.step();
+    assert_eq!(
+        w.an.status
+            .as_ref()
+            .and_then(|s| s.resolved.as_ref())
+            .map(|r| r.profile.as_str()),
+        Some("team-default")
+    );
+}
+
+#[test]
 fn a_refused_runner_pod_stalls_until_the_spec_changes() {
     let mut w = World::new(
         analysis("demo").with_spec(json!({"resources": {"limits": {"memory": "128Mi"}}})),

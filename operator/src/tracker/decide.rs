@@ -1,11 +1,418 @@
-//! What a RepositoryTracker does about one branch, and when it polls next: pure functions of
-//! what was observed, tested without a cluster.
+//! The decide step of a RepositoryTracker: pure functions of what was observed ([`Observed`])
+//! and the clock, tested without a cluster. [`actions`] says what to change — runs to
+//! supersede, create and prune, per branch — and [`conclude`] the status and Events, from what
+//! was observed and what the act step got done ([`Done`]): a create the API server refused
+//! is known only then.
 
-use gitview_crds::v1alpha1::ConcurrencyPolicy;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{
+    BranchStatus, ConcurrencyPolicy, RepositoryTracker, RepositoryTrackerStatus, WebhookDelivery,
+};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::ResourceExt as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::conditions::{self, Summary, reason};
+use crate::conditions::{self, READY, Summary, reason};
+use crate::events::{self, Note};
+
+/// Event reasons that are not condition reasons.
+pub mod event {
+    /// An Analysis was created for a branch head.
+    pub const ANALYSIS_CREATED: &str = "AnalysisCreated";
+    /// `Replace`: a running Analysis was deleted for a newer head.
+    pub const SUPERSEDED: &str = "Superseded";
+}
+
+/// Everything the decisions are made from.
+#[derive(Clone, Debug)]
+pub struct Observed<'a> {
+    pub tracker: &'a RepositoryTracker,
+    pub now: Timestamp,
+    pub webhook: Webhook,
+    /// What the remote listed when a poll was due ([`poll_due`]): its branches and their
+    /// heads, or why the poll failed. `None`: no poll was due.
+    pub listed: Option<Result<Vec<(String, String)>, PollError>>,
+    /// The tracker's Analyses, those created but not in the cache yet included.
+    pub owned: Vec<Owned>,
+    /// Per branch, the last analyzed commit the gateway knows, for the branches it was asked
+    /// about ([`gateway_questions`]) and answered.
+    pub gateway: BTreeMap<String, String>,
+}
+
+/// The webhook path as observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Webhook {
+    /// The path the tracker's webhook secret gives.
+    Path(String),
+    /// The tracker has no webhook secret.
+    None,
+    /// Not read (suspended), or unreadable now: the status keeps the path it had.
+    NotRead,
+}
+
+/// Why a poll failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollError {
+    /// Needs a change from outside (a missing Secret, a repository that does not exist, refused
+    /// credentials, a refused address): `Stalled`.
+    Stalled(String),
+    /// May pass by itself (the host is down): retried at the minimum interval.
+    Transient(String),
+}
+
+/// A change to the cluster, in the order they are made: per branch, the superseded runs, the
+/// new run, then the runs beyond the history limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `Replace`: delete a run that is still going, for the branch's new head.
+    Supersede {
+        analysis: String,
+        branch: String,
+        head: String,
+    },
+    /// Create the branch's Analysis for `head`.
+    Create { branch: String, head: String },
+    /// Delete a finished run beyond the history limits.
+    Prune { analysis: String },
+}
+
+/// What the act step got done, for [`conclude`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// A superseded run was deleted (not one found gone already).
+    Superseded { analysis: String, branch: String },
+    /// The branch's Analysis was created, or found created already.
+    Created { analysis: String, branch: String },
+    /// The API server refused the branch's Analysis.
+    Refused { branch: String, rejected: Rejected },
+}
+
+/// The status to write and the Events to publish.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Concluded {
+    pub status: RepositoryTrackerStatus,
+    pub events: Vec<Note>,
+}
+
+fn previous(tracker: &RepositoryTracker) -> RepositoryTrackerStatus {
+    tracker.status.clone().unwrap_or_default()
+}
+
+fn requested(tracker: &RepositoryTracker) -> Option<String> {
+    tracker.annotations().get(labels::REQUESTED_AT).cloned()
+}
+
+/// Whether the tracker polls now: on its interval, when its spec changed, when a poll is asked
+/// for (`gitview.dev/requested-at` took a new value) or a webhook delivery arrived since the
+/// last poll. Never while suspended.
+pub fn poll_due(tracker: &RepositoryTracker, now: Timestamp) -> bool {
+    if tracker.spec.suspend {
+        return false;
+    }
+    let previous = previous(tracker);
+    let requested = requested(tracker);
+    let webhook = previous.last_webhook.as_ref().map(WebhookDelivery::key);
+    let webhook_since_poll = webhook.is_some() && webhook != previous.last_handled_webhook;
+    previous.next_poll_time.as_ref().is_none_or(|t| t.0 <= now)
+        || previous.observed_generation != tracker.metadata.generation
+        || (requested.is_some() && requested != previous.last_handled_requested_at)
+        || webhook_since_poll
+}
+
+/// The branches and heads this reconcile works with: what the poll listed (of the branches
+/// that match), else what the status says from the last poll.
+pub fn heads(
+    tracker: &RepositoryTracker,
+    listed: Option<&Result<Vec<(String, String)>, PollError>>,
+) -> Vec<(String, String)> {
+    match listed {
+        Some(Ok(listed)) => listed
+            .iter()
+            .filter(|(branch, _)| matches(&tracker.spec.branches, branch))
+            .cloned()
+            .collect(),
+        _ => previous(tracker)
+            .branches
+            .iter()
+            .filter_map(|b| Some((b.name.clone(), b.head_commit.clone()?)))
+            .collect(),
+    }
+}
+
+fn runs_of<'o>(owned: &'o [Owned], branch: &str) -> Vec<&'o Owned> {
+    owned.iter().filter(|a| a.branch == branch).collect()
+}
+
+/// The last analyzed commit of a branch by the tracker's own account: its runs', else the
+/// status's.
+fn own_last(tracker: &RepositoryTracker, branch: &str, mine: &[&Owned]) -> Option<String> {
+    let previous = previous(tracker);
+    let before = previous.branches.iter().find(|b| b.name == branch);
+    last_analyzed(mine, before.and_then(|b| b.last_analyzed_commit.as_deref()))
+}
+
+/// The branches to ask the gateway about: those whose head moved past what the tracker knows
+/// (it knows runs the tracker does not own, an Analysis applied by hand). A poll that finds
+/// nothing new costs no request.
+pub fn gateway_questions(
+    tracker: &RepositoryTracker,
+    heads: &[(String, String)],
+    owned: &[Owned],
+) -> Vec<String> {
+    heads
+        .iter()
+        .filter(|(branch, head)| {
+            own_last(tracker, branch, &runs_of(owned, branch)).as_deref() != Some(head.as_str())
+        })
+        .map(|(branch, _)| branch.clone())
+        .collect()
+}
+
+/// The last analyzed commit of a branch: the gateway's answer, else the tracker's own.
+fn last_known(o: &Observed<'_>, branch: &str, mine: &[&Owned]) -> Option<String> {
+    o.gateway
+        .get(branch)
+        .cloned()
+        .or_else(|| own_last(o.tracker, branch, mine))
+}
+
+/// A refusal from an earlier reconcile that still holds ([`held_rejection`]).
+fn held(o: &Observed<'_>) -> Option<Rejected> {
+    let previous = previous(o.tracker);
+    let requested = requested(o.tracker);
+    let asked = requested.is_some() && requested != previous.last_handled_requested_at;
+    held_rejection(&previous.conditions, o.tracker.metadata.generation, asked)
+}
+
+/// What to change: per branch, the run its head needs under the concurrency policy (none
+/// while a refusal holds), and the finished runs beyond the history limits.
+pub fn actions(o: &Observed<'_>) -> Vec<Action> {
+    let spec = &o.tracker.spec;
+    if spec.suspend {
+        return Vec::new();
+    }
+    let held = held(o);
+    let mut actions = Vec::new();
+    for (branch, head) in heads(o.tracker, o.listed.as_ref()) {
+        let mine = runs_of(&o.owned, &branch);
+        let last = last_known(o, &branch, &mine);
+        let step = match plan(spec.concurrency_policy, &head, last.as_deref(), &mine) {
+            Step::Create | Step::Replace(_) if held.is_some() => Step::Nothing,
+            step => step,
+        };
+        if let Step::Replace(running) = &step {
+            actions.extend(running.iter().map(|analysis| Action::Supersede {
+                analysis: analysis.clone(),
+                branch: branch.clone(),
+                head: head.clone(),
+            }));
+        }
+        if matches!(step, Step::Create | Step::Replace(_)) {
+            actions.push(Action::Create {
+                branch: branch.clone(),
+                head: head.clone(),
+            });
+        }
+        actions.extend(
+            prune(
+                &mine,
+                spec.successful_history_limit,
+                spec.failed_history_limit,
+            )
+            .into_iter()
+            .map(|analysis| Action::Prune { analysis }),
+        );
+    }
+    actions
+}
+
+/// The status and Events of this reconcile: what the poll found (or what the last one left),
+/// each branch's head, last analyzed commit and last run, the next poll on the adaptive
+/// interval, and the conditions.
+pub fn conclude(o: &Observed<'_>, done: &[Done]) -> Concluded {
+    let tracker = o.tracker;
+    let spec = &tracker.spec;
+    let previous = previous(tracker);
+    let generation = tracker.metadata.generation;
+    let namespace = tracker.namespace().unwrap_or_default();
+    let requested = requested(tracker);
+    let webhook = previous.last_webhook.as_ref().map(WebhookDelivery::key);
+    let mut status = RepositoryTrackerStatus {
+        observed_generation: generation,
+        ..previous.clone()
+    };
+    if spec.suspend {
+        // Requests (the annotation, webhook deliveries) are acknowledged, not acted on: the
+        // status says they were seen while suspended, and resuming polls anyway.
+        status.last_handled_requested_at = requested.or(previous.last_handled_requested_at.clone());
+        status.last_handled_webhook = webhook.or(previous.last_handled_webhook.clone());
+        status.next_poll_time = None;
+        let suspended = Summary {
+            ready: true,
+            reconciling: false,
+            stalled: false,
+            reason: reason::SUSPENDED,
+            message: "polling is suspended (spec.suspend)".to_owned(),
+        };
+        status.conditions =
+            conditions::render_ongoing(&suspended, &previous.conditions, generation, o.now);
+        return Concluded {
+            status,
+            events: Vec::new(),
+        };
+    }
+
+    status.webhook_path = match &o.webhook {
+        Webhook::Path(path) => Some(path.clone()),
+        Webhook::None => None,
+        Webhook::NotRead => previous.webhook_path.clone(),
+    };
+    let (min, max) = (
+        i64::from(spec.poll.min_interval_seconds),
+        i64::from(spec.poll.max_interval_seconds),
+    );
+    let heads = heads(tracker, o.listed.as_ref());
+    if let Some(listed) = &o.listed {
+        status.last_handled_requested_at = requested.or(previous.last_handled_requested_at.clone());
+        status.last_handled_webhook = webhook.or(previous.last_handled_webhook.clone());
+        status.last_poll_time = Some(Time(o.now));
+        let wait = match listed {
+            Ok(_) => {
+                let moved = heads != self::heads(tracker, None);
+                let interval = next_interval(previous.poll_interval_seconds, moved, min, max);
+                status.poll_interval_seconds = Some(interval);
+                let seed = format!("{:?}{}", tracker.uid(), o.now.as_second());
+                (interval + jitter(interval, &seed)).max(1)
+            }
+            Err(_) => {
+                status.poll_interval_seconds = Some(min);
+                min
+            }
+        };
+        status.next_poll_time = Some(Time(
+            o.now
+                .checked_add(SignedDuration::from_secs(wait))
+                .unwrap_or(o.now),
+        ));
+    }
+
+    // Per branch: what it stands at, and what this reconcile did about it.
+    let mut rejected = held(o);
+    let mut events = Vec::new();
+    let mut branches = Vec::new();
+    for (branch, head) in &heads {
+        let mine = runs_of(&o.owned, branch);
+        let before = previous.branches.iter().find(|b| &b.name == branch);
+        let mut last_analysis = mine
+            .iter()
+            .max_by_key(|a| a.created)
+            .map(|a| a.name.clone())
+            .or_else(|| before.and_then(|b| b.last_analysis.clone()));
+        for done in done.iter().filter(|d| d.branch() == branch) {
+            match done {
+                Done::Superseded { analysis, .. } => events.push(
+                    Note::normal(
+                        event::SUPERSEDED,
+                        format!("deleted {analysis}: branch {branch} moved to {head} (Replace)"),
+                    )
+                    .about(events::analysis(&namespace, analysis)),
+                ),
+                Done::Created { analysis, .. } => {
+                    events.push(
+                        Note::normal(
+                            event::ANALYSIS_CREATED,
+                            format!("created {analysis} for {branch} at {head}"),
+                        )
+                        .about(events::analysis(&namespace, analysis)),
+                    );
+                    last_analysis = Some(analysis.clone());
+                }
+                // Its template makes an Analysis the API server refuses: a configuration error
+                // of the tracker, said in its status and an Event, not retried every 5 s.
+                Done::Refused {
+                    rejected: refused, ..
+                } => {
+                    let quota = refused.quota_exceeded;
+                    let why = if quota {
+                        reason::QUOTA_EXCEEDED
+                    } else {
+                        reason::CREATE_REJECTED
+                    };
+                    // A full quota is refused again at every poll: one Warning per streak.
+                    if !conditions::find(&previous.conditions, READY)
+                        .is_some_and(|c| c.reason == why && quota)
+                    {
+                        events.push(Note::warning(why, refused.message.clone()));
+                    }
+                    rejected.get_or_insert_with(|| refused.clone());
+                }
+            }
+        }
+        branches.push(BranchStatus {
+            name: branch.clone(),
+            head_commit: Some(head.clone()),
+            last_analyzed_commit: last_known(o, branch, &mine),
+            last_analysis,
+        });
+    }
+    status.branches = branches;
+
+    // What the last poll found stays until the next poll: a reconcile that did not poll (its
+    // own status write, an annotation, a run that finished) must not turn a failed poll into
+    // NoMatchingBranch.
+    let outcome = match &o.listed {
+        None => PollOutcome::NotDue,
+        Some(Ok(_)) => PollOutcome::Listed,
+        Some(Err(PollError::Stalled(message))) => PollOutcome::Failed {
+            needs_change: true,
+            message: message.clone(),
+        },
+        Some(Err(PollError::Transient(message))) => PollOutcome::Failed {
+            needs_change: false,
+            message: message.clone(),
+        },
+    };
+    let summary = summary(
+        &outcome,
+        rejected.as_ref(),
+        heads.len(),
+        &spec.branches,
+        &previous.conditions,
+    );
+    status.conditions =
+        conditions::render_ongoing(&summary, &previous.conditions, generation, o.now);
+    if let PollOutcome::Failed { message, .. } = outcome {
+        events.push(Note::warning(reason::POLL_FAILED, message));
+    }
+    Concluded { status, events }
+}
+
+impl Done {
+    fn branch(&self) -> &str {
+        match self {
+            Self::Superseded { branch, .. }
+            | Self::Created { branch, .. }
+            | Self::Refused { branch, .. } => branch,
+        }
+    }
+}
+
+/// When to look again: at the next poll (at least a second from `now`); a minute if the
+/// status names none.
+pub fn requeue_after(status: &RepositoryTrackerStatus, now: Timestamp) -> Duration {
+    status
+        .next_poll_time
+        .as_ref()
+        .map_or(Duration::from_secs(60), |t| {
+            Duration::try_from(t.0.duration_since(now))
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_secs(1))
+        })
+}
 
 /// What the tracker knows of one Analysis it owns.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,13 +514,6 @@ pub fn prune(owned: &[&Owned], successful_limit: i32, failed_limit: i32) -> Vec<
     doomed
 }
 
-/// Reasons of a tracker's conditions (besides the shared ones in [`conditions::reason`]).
-pub mod why {
-    pub const TRACKING: &str = "Tracking";
-    pub const NO_MATCHING_BRANCH: &str = "NoMatchingBranch";
-    pub const POLL_FAILED: &str = "PollFailed";
-}
-
 /// What this reconcile learned from the remote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PollOutcome {
@@ -197,14 +597,14 @@ pub fn summary(
         PollOutcome::Failed {
             needs_change,
             message,
-        } => return summary(false, *needs_change, why::POLL_FAILED, message.clone()),
+        } => return summary(false, *needs_change, reason::POLL_FAILED, message.clone()),
         PollOutcome::NotDue => {
-            let last = conditions::find(previous, conditions::READY)
-                .filter(|c| c.reason == why::POLL_FAILED);
+            let last =
+                conditions::find(previous, READY).filter(|c| c.reason == reason::POLL_FAILED);
             if let Some(ready) = last {
                 let stalled = conditions::find(previous, conditions::STALLED)
                     .is_some_and(|c| c.status == "True");
-                return summary(false, stalled, why::POLL_FAILED, ready.message.clone());
+                return summary(false, stalled, reason::POLL_FAILED, ready.message.clone());
             }
         }
         PollOutcome::Listed => {}
@@ -213,14 +613,14 @@ pub fn summary(
         summary(
             false,
             false,
-            why::NO_MATCHING_BRANCH,
+            reason::NO_MATCHING_BRANCH,
             format!("the remote has no branch matching {patterns:?}"),
         )
     } else {
         summary(
             true,
             false,
-            why::TRACKING,
+            reason::TRACKING,
             format!("tracking {heads} branch(es)"),
         )
     }
@@ -278,304 +678,4 @@ pub fn analysis_name(tracker: &str, branch: &str, head: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(name: &str, head: &str, finished: bool, succeeded: bool, created: i64) -> Owned {
-        Owned {
-            name: name.to_owned(),
-            branch: "main".to_owned(),
-            head: head.to_owned(),
-            finished,
-            succeeded,
-            to_commit: succeeded.then(|| head.to_owned()),
-            created,
-        }
-    }
-
-    #[test]
-    fn a_new_head_gets_a_run_and_an_analyzed_one_does_not() {
-        assert_eq!(
-            plan(ConcurrencyPolicy::Forbid, "b", None, &[]),
-            Step::Create
-        );
-        assert_eq!(
-            plan(ConcurrencyPolicy::Forbid, "b", Some("b"), &[]),
-            Step::Nothing
-        );
-        let failed = run("t-1", "b", true, false, 1);
-        // A failed run is not re-created for the same head: its retry policy had its say.
-        assert_eq!(
-            plan(ConcurrencyPolicy::Forbid, "b", Some("a"), &[&failed]),
-            Step::Nothing
-        );
-    }
-
-    #[test]
-    fn concurrency_policies_follow_cronjobs() {
-        let running = run("t-a", "a", false, false, 1);
-        let owned = [&running];
-        assert_eq!(
-            plan(ConcurrencyPolicy::Forbid, "b", None, &owned),
-            Step::Wait("t-a".to_owned())
-        );
-        assert_eq!(
-            plan(ConcurrencyPolicy::Allow, "b", None, &owned),
-            Step::Create
-        );
-        assert_eq!(
-            plan(ConcurrencyPolicy::Replace, "b", None, &owned),
-            Step::Replace(vec!["t-a".to_owned()])
-        );
-        // The running one is already for this head: nothing to do under any policy.
-        for policy in [
-            ConcurrencyPolicy::Forbid,
-            ConcurrencyPolicy::Allow,
-            ConcurrencyPolicy::Replace,
-        ] {
-            assert_eq!(plan(policy, "a", None, &owned), Step::Nothing);
-        }
-    }
-
-    #[test]
-    fn under_forbid_a_burst_of_pushes_is_one_run() {
-        // The run was created for head a; b, c and d were pushed while it waited.
-        let mut held = run("t-a", "a", false, false, 1);
-        for head in ["b", "c", "d"] {
-            assert_eq!(
-                plan(ConcurrencyPolicy::Forbid, head, None, &[&held]),
-                Step::Wait("t-a".to_owned())
-            );
-        }
-        // It fetched when it started, so it analyzed up to d: nothing follows for d.
-        (held.finished, held.succeeded, held.to_commit) = (true, true, Some("d".to_owned()));
-        let last = last_analyzed(&[&held], None);
-        assert_eq!(last.as_deref(), Some("d"));
-        assert_eq!(
-            plan(ConcurrencyPolicy::Forbid, "d", last.as_deref(), &[&held]),
-            Step::Nothing
-        );
-        // Had it stopped short (a push after it fetched), the newest head gets its run.
-        held.to_commit = Some("c".to_owned());
-        assert_eq!(
-            plan(
-                ConcurrencyPolicy::Forbid,
-                "d",
-                last_analyzed(&[&held], None).as_deref(),
-                &[&held]
-            ),
-            Step::Create
-        );
-    }
-
-    #[test]
-    fn the_last_analyzed_commit_is_the_newest_success() {
-        let (old, new, failed) = (
-            run("1", "a", true, true, 1),
-            run("2", "b", true, true, 2),
-            run("3", "c", true, false, 3),
-        );
-        assert_eq!(
-            last_analyzed(&[&new, &old, &failed], None).as_deref(),
-            Some("b")
-        );
-        assert_eq!(last_analyzed(&[&failed], Some("z")).as_deref(), Some("z"));
-    }
-
-    #[test]
-    fn history_limits_keep_the_newest_of_each_outcome() {
-        let runs: Vec<Owned> = (0..5)
-            .map(|i| run(&format!("s{i}"), "h", true, i % 2 == 0, i))
-            .collect();
-        let running = run("r", "x", false, false, 9);
-        let mut owned: Vec<&Owned> = runs.iter().collect();
-        owned.push(&running);
-        // Successes s0 s2 s4 keep s4 s2; failures s1 s3 keep s3; the running one stays.
-        assert_eq!(prune(&owned, 2, 1), vec!["s0".to_owned(), "s1".to_owned()]);
-        assert_eq!(prune(&owned, 0, 0).len(), 5);
-    }
-
-    #[test]
-    fn a_run_created_but_not_cached_yet_holds_forbid() {
-        let done = run("t-a", "a", true, true, 1);
-        let created = just_created("t-b", "main", "b", 2);
-        let runs = with_unseen(vec![done.clone()], vec![created.clone(), done.clone()]);
-        assert_eq!(runs.len(), 2);
-        let mine: Vec<&Owned> = runs.iter().collect();
-        // A newer head arrives before the cache shows t-b: Forbid waits for t-b.
-        assert_eq!(
-            plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &mine),
-            Step::Wait("t-b".to_owned())
-        );
-        // Without the expectation it would have started a second run.
-        assert_eq!(
-            plan(ConcurrencyPolicy::Forbid, "c", Some("a"), &[&done]),
-            Step::Create
-        );
-    }
-
-    fn condition(
-        type_: &str,
-        status: &str,
-        reason: &str,
-        message: &str,
-        generation: i64,
-    ) -> Condition {
-        Condition {
-            type_: type_.to_owned(),
-            status: status.to_owned(),
-            reason: reason.to_owned(),
-            message: message.to_owned(),
-            observed_generation: Some(generation),
-            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                jiff::Timestamp::UNIX_EPOCH,
-            ),
-        }
-    }
-
-    /// The conditions a summary renders to, as the status would carry them.
-    fn rendered(s: &Summary, generation: i64) -> Vec<Condition> {
-        conditions::render(s, &[], Some(generation), jiff::Timestamp::UNIX_EPOCH)
-    }
-
-    #[test]
-    fn a_failed_poll_stays_until_the_next_poll() {
-        let main = ["main".to_owned()];
-        let failed = PollOutcome::Failed {
-            needs_change: true,
-            message: "repository not found".to_owned(),
-        };
-        let after_poll = summary(&failed, None, 0, &main, &[]);
-        assert_eq!(
-            (after_poll.ready, after_poll.stalled, after_poll.reason),
-            (false, true, why::POLL_FAILED)
-        );
-        // The reconcile its status write brings (no poll due, no branch known) keeps it: before,
-        // it turned into NoMatchingBranch a second later.
-        let previous = rendered(&after_poll, 1);
-        let kept = summary(&PollOutcome::NotDue, None, 0, &main, &previous);
-        assert_eq!(kept, after_poll);
-        // A transient failure is kept as transient (Reconciling, not Stalled).
-        let transient = summary(
-            &PollOutcome::Failed {
-                needs_change: false,
-                message: "connection refused".to_owned(),
-            },
-            None,
-            1,
-            &main,
-            &[],
-        );
-        assert_eq!((transient.stalled, transient.reconciling), (false, true));
-        assert_eq!(
-            summary(
-                &PollOutcome::NotDue,
-                None,
-                1,
-                &main,
-                &rendered(&transient, 1)
-            ),
-            transient
-        );
-        // The next poll that lists the branches replaces it.
-        let listed = summary(&PollOutcome::Listed, None, 1, &main, &previous);
-        assert_eq!((listed.ready, listed.reason), (true, why::TRACKING));
-        assert_eq!(
-            summary(&PollOutcome::Listed, None, 0, &main, &previous).reason,
-            why::NO_MATCHING_BRANCH
-        );
-        // Without a failed poll before it, a reconcile that does not poll says what the heads say.
-        assert_eq!(
-            summary(&PollOutcome::NotDue, None, 1, &main, &rendered(&listed, 1)),
-            listed
-        );
-    }
-
-    #[test]
-    fn a_refused_analysis_stalls_the_tracker_until_its_spec_changes() {
-        let main = ["main".to_owned()];
-        let refused = Rejected {
-            quota_exceeded: false,
-            message: "the API server refused Analysis t-1 (422): too long".to_owned(),
-        };
-        let s = summary(&PollOutcome::Listed, Some(&refused), 1, &main, &[]);
-        assert_eq!(
-            (s.ready, s.stalled, s.reconciling, s.reason),
-            (false, true, false, reason::CREATE_REJECTED)
-        );
-        let previous = rendered(&s, 4);
-        assert_eq!(
-            held_rejection(&previous, Some(4), false),
-            Some(refused.clone())
-        );
-        // Across polls and other reconciles of this generation, held; not after a change of the
-        // spec, nor when a poll is asked for.
-        assert_eq!(held_rejection(&previous, Some(5), false), None);
-        assert_eq!(held_rejection(&previous, Some(4), true), None);
-        assert_eq!(
-            held_rejection(
-                &[condition(
-                    conditions::STALLED,
-                    "True",
-                    why::POLL_FAILED,
-                    "x",
-                    4
-                )],
-                Some(4),
-                false
-            ),
-            None
-        );
-        // A full quota is not held, and not Stalled.
-        let quota = Rejected {
-            quota_exceeded: true,
-            message: "exceeded quota".to_owned(),
-        };
-        let q = summary(&PollOutcome::Listed, Some(&quota), 1, &main, &[]);
-        assert_eq!(
-            (q.stalled, q.reconciling, q.reason),
-            (false, true, reason::QUOTA_EXCEEDED)
-        );
-        assert_eq!(held_rejection(&rendered(&q, 4), Some(4), false), None);
-    }
-
-    #[test]
-    fn branch_patterns() {
-        let patterns = vec!["main".to_owned(), "release/*".to_owned()];
-        assert!(matches(&patterns, "main"));
-        assert!(matches(&patterns, "release/1.0"));
-        assert!(matches(&patterns, "release/1/rc"));
-        assert!(!matches(&patterns, "mainline"));
-        assert!(!matches(&patterns, "release"));
-        assert!(matches(&["*".to_owned()], "anything/at/all"));
-    }
-
-    #[test]
-    fn the_interval_backs_off_while_quiet_and_resets_on_a_push() {
-        assert_eq!(next_interval(None, false, 60, 900), 60);
-        assert_eq!(next_interval(Some(60), false, 60, 900), 120);
-        assert_eq!(next_interval(Some(600), false, 60, 900), 900);
-        assert_eq!(next_interval(Some(900), true, 60, 900), 60);
-        for seed in ["a", "b", "c", "d"] {
-            assert!(jitter(100, seed).abs() <= 10);
-        }
-        assert_eq!(jitter(5, "a"), 0);
-    }
-
-    #[test]
-    fn analysis_names_are_stable_short_and_distinct_per_branch() {
-        let head = "0123456789abcdef0123456789abcdef01234567";
-        let a = analysis_name("my-tracker", "main", head);
-        assert_eq!(a, analysis_name("my-tracker", "main", head));
-        assert_ne!(a, analysis_name("my-tracker", "dev", head));
-        assert!(
-            a.starts_with("my-tracker-") && a.ends_with("-0123456789"),
-            "{a}"
-        );
-        let long = analysis_name(&"t".repeat(80), "main", head);
-        assert!(long.len() <= 48, "{long}");
-    }
 }
