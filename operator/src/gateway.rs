@@ -23,7 +23,7 @@ pub struct GatewayReader {
 impl GatewayReader {
     /// A reader of the gateway at `url` (timeouts of a few seconds: a poll must not hang on it).
     pub fn new(url: &str, signer: crate::token::TokenSigner) -> Result<Self, reqwest::Error> {
-        gitview_runner::tls::install_crypto_provider();
+        gitview_git::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))

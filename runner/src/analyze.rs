@@ -299,7 +299,7 @@ fn millis(since: Instant) -> u64 {
 }
 
 /// Opens a local repository, or clones (then fetches on later runs) a URL into the cache of
-/// cloned repositories ([`crate::fetch::default_cache_root`]); returns it with the location to
+/// cloned repositories ([`gitview_git::fetch::default_cache_root`]); returns it with the location to
 /// record, credentials removed.
 fn open_or_clone(path: &std::path::Path) -> Result<(gix::Repository, String), AnalyzeError> {
     let Some(url) = path
@@ -309,9 +309,14 @@ fn open_or_clone(path: &std::path::Path) -> Result<(gix::Repository, String), An
         return Ok((extract::open(path)?, path.display().to_string()));
     };
     let location = gitview_core::remote::redact(url);
-    let root = crate::fetch::default_cache_root().ok_or(AnalyzeError::NoCacheDir)?;
+    let root = gitview_git::fetch::default_cache_root().ok_or(AnalyzeError::NoCacheDir)?;
     tracing::info!(url = %location, cache = %root.display(), "fetching");
-    let fetched = crate::fetch::fetch_cached(&root, url, None, crate::fetch::Credentials::none())?;
+    let fetched = gitview_git::fetch::fetch_cached(
+        &root,
+        url,
+        None,
+        gitview_git::fetch::Credentials::none(),
+    )?;
     Ok((extract::open(&fetched.git_dir)?, location))
 }
 

@@ -105,7 +105,7 @@ pub enum AnalyzeError {
     #[error(transparent)]
     Pipeline(#[from] crate::pipeline::PipelineError),
     #[error(transparent)]
-    Fetch(#[from] crate::fetch::FetchError),
+    Fetch(#[from] gitview_git::fetch::FetchError),
     #[error("no cache directory for cloned repositories: set GITVIEW_CACHE_DIR or HOME")]
     NoCacheDir,
 }
@@ -160,7 +160,7 @@ pub enum RunError {
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
     #[error(transparent)]
-    Fetch(#[from] crate::fetch::FetchError),
+    Fetch(#[from] gitview_git::fetch::FetchError),
     #[error(transparent)]
     Extract(#[from] ExtractError),
     #[error(transparent)]

@@ -3,7 +3,7 @@
 //!
 //! * [`open`] finds the repository (a working copy, a bare repository, or a directory inside a
 //!   working copy, like git does).
-//! * [`plan`] resolves the range and lists its commits in `git log` order ([`crate::walk`]).
+//! * [`plan`] resolves the range and lists its commits in `git log` order ([`gitview_git::walk`]).
 //! * [`Extractor::commit`] reads one commit, diffs its tree against its first parent's (root
 //!   commits against the empty tree; merges not at all, like `git log`, unless asked to), and
 //!   counts lines with [`crate::numstat`]. Callers stream: one record at a time.
@@ -37,7 +37,7 @@ use crate::numstat::{self, LineCounts, LineDiff, Side};
 use crate::packs::{self, PackedObjects, Packs};
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
 use crate::treediff::{self, TreeDiff};
-use crate::walk::{self, CommitGraph};
+use gitview_git::walk::{self, CommitGraph};
 
 /// What the extract stage records beyond git's own numstat.
 #[derive(Clone, Debug, PartialEq, Eq)]

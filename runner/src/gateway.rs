@@ -50,7 +50,7 @@ impl std::fmt::Debug for GatewayClient {
 impl GatewayClient {
     /// A client for `analysis` at the gateway's base URL.
     pub fn new(base_url: &str, analysis: &str, token: &str) -> Result<Self, SinkError> {
-        crate::tls::install_crypto_provider();
+        gitview_git::tls::install_crypto_provider();
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))

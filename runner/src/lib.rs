@@ -3,7 +3,7 @@
 //! One binary with two faces: `analyze` extracts a local repository's history into files on a
 //! laptop ([`analyze`]); `run` executes one attempt of an Analysis inside a runner pod
 //! ([`run`]). The stages are modules with their own error types; the parts that decide things
-//! ([`numstat`], [`walk`], URL validation in [`run`]) are pure functions tested without I/O,
+//! ([`numstat`], the commit order in `gitview_git::walk`, URL validation in [`run`]) are pure functions tested without I/O,
 //! and the git edge ([`extract`]) is tested against real `git` in `tests/`.
 #![forbid(unsafe_code)]
 
@@ -12,7 +12,6 @@ pub mod chunk;
 pub mod enrich;
 pub mod error;
 pub mod extract;
-pub mod fetch;
 pub mod gateway;
 pub mod numstat;
 pub mod output;
@@ -28,6 +27,4 @@ pub mod summarize;
 pub mod tags;
 #[cfg(test)]
 mod testing;
-pub mod tls;
 mod treediff;
-pub mod walk;

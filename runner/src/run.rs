@@ -35,12 +35,12 @@ use gitview_crds::v1alpha1::ModeType;
 
 use crate::error::RunError;
 use crate::extract;
-use crate::fetch::{self, Credentials, FetchRequest, History};
 use crate::gateway::{GatewayClient, GatewaySink};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::runlog::RunLog;
 use crate::sink::{Progress, Stage};
 use crate::summarize;
+use gitview_git::fetch::{self, Credentials, FetchRequest, History};
 
 /// Directory holding the run config (and, beside it, the credentials).
 pub const RUN_DIR_ENV: &str = "GITVIEW_RUN_DIR";

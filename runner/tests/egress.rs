@@ -19,7 +19,7 @@ use std::net::IpAddr;
 
 use gitview_egress::Policy;
 use gitview_egress::testing::{self, REFUSED_V4, REFUSED_V6, Recorder};
-use gitview_runner::fetch::{self, Credentials, FetchError, FetchRequest};
+use gitview_git::fetch::{self, Credentials, FetchError, FetchRequest};
 use gitview_runner::summarize::SummarizeError;
 use gitview_runner::summarize::chat::{ChatConfig, ChatSummarizer};
 

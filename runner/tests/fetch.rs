@@ -16,10 +16,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use common::{Repo, extract_records};
+use gitview_git::fetch::{self, Credentials, FetchError, FetchRequest, Fetched, History, Secret};
 use gitview_runner::extract::ExtractOptions;
-use gitview_runner::fetch::{
-    self, Credentials, FetchError, FetchRequest, Fetched, History, Secret,
-};
 use gix::ObjectId;
 use serve::{Fault, GitDaemon, HttpsGit, Tls, files_under, free_port};
 

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use gitview_runner::fetch::{self, FetchRequest, History};
+use gitview_git::fetch::{self, FetchRequest, History};
 use gix::ObjectId;
 
 fn git(dir: &Path, args: &[&str]) -> String {

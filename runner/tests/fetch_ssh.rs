@@ -14,7 +14,7 @@ mod serve;
 mod sshd;
 
 use common::Repo;
-use gitview_runner::fetch::{self, Credentials, FetchError, FetchRequest};
+use gitview_git::fetch::{self, Credentials, FetchError, FetchRequest};
 use sshd::Sshd;
 
 fn log(repo: &Repo, dir: &std::path::Path) -> String {

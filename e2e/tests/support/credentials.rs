@@ -296,7 +296,7 @@ fn read_chunked(reader: &mut impl std::io::BufRead) -> std::io::Result<Vec<u8>> 
 }
 
 /// The user name gix sends with a token when the Secret has no `username`
-/// (`gitview_runner::fetch::DEFAULT_TOKEN_USERNAME`).
+/// (`gitview_git::fetch::DEFAULT_TOKEN_USERNAME`).
 const TOKEN_USER: &str = "x-access-token";
 
 pub async fn a_tracker_polls_a_private_repository_with_the_token_under_its_key(

@@ -1,4 +1,4 @@
-//! A tracker's poll: `git ls-remote --heads` of its repository with the runner's gix code
+//! A tracker's poll: `git ls-remote --heads` of its repository with `gitview-git`
 //! (one ls-remote, not a second git client), authenticated with its `credentialsSecret` read
 //! as an Analysis's is ([`crate::credentials`]), under the egress policy of the profile its
 //! runs use. What the observe step learns from the remote.
@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use gitview_crds::v1alpha1::{AnalysisProfile, RepositoryTracker};
 use gitview_crds::wire::keys;
-use gitview_runner::fetch::{Credentials, FetchError, Secret as GitSecret};
+use gitview_git::fetch::{Credentials, FetchError, Secret as GitSecret};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -135,7 +135,7 @@ pub(super) async fn poll(
         let credentials = with_ssh_files(scratch.path(), credentials).map_err(|e| {
             PollError::Transient(format!("cannot write the ssh key for the poll: {e}"))
         })?;
-        gitview_runner::fetch::list_branches(
+        gitview_git::fetch::list_branches(
             &url,
             &credentials,
             &scratch.path().join("repo"),

@@ -228,7 +228,7 @@ impl ChatSummarizer {
                 "the base URL must start with http:// or https://".into(),
             ));
         }
-        crate::tls::install_crypto_provider();
+        gitview_git::tls::install_crypto_provider();
         let guard = config.egress.map(gitview_egress::HttpGuard::new);
         if let Some(guard) = &guard {
             // Refused before the first request, where the URL alone tells; names are checked

@@ -12,7 +12,7 @@
 //! The remote is anonymous (no `remote.*` section is written: the URL stays out of the git
 //! config). A branch is stored as `refs/heads/<branch>` and `HEAD` points to it; a tag as
 //! `refs/tags/<tag>`, a commit id as nothing, and `HEAD` is then detached at the commit. So
-//! `HEAD` always names what was fetched, and [`crate::extract`] can read the clone like any
+//! `HEAD` always names what was fetched, and the runner's extraction can read the clone like any
 //! repository. A full fetch also fetches every tag (`refs/tags/*`) for release detection.
 //!
 //! # History: full, or shallow down to `since`
@@ -27,7 +27,7 @@
 //! (blob filters), and the protocol's `deepen-not` only takes ref names, while `since` is a
 //! commit id. We use **iterative deepening**: a fresh clone starts at depth
 //! [`INITIAL_DEPTH`]; after each fetch the `git log since..tip` walk ([`crate::walk`], the one
-//! [`crate::extract::plan`] uses) runs over the local graph and fails the moment it reads a
+//! the runner's `extract::plan` uses) runs over the local graph and fails the moment it reads a
 //! commit at the shallow boundary (whose parents are absent) or a missing commit; then the
 //! depth is doubled (`deepen`) and the walk tried again, up to [`MAX_DEEPEN_ROUNDS`], after
 //! which the rest of the history is fetched at once. A walk that never touches the boundary
@@ -173,7 +173,7 @@ impl FetchRequest {
 /// What a fetch produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fetched {
-    /// The bare repository (open it with [`crate::extract::open`]).
+    /// The bare repository (open it with the runner's `extract::open`).
     pub git_dir: PathBuf,
     /// The commit the ref resolved to (annotated tags peeled); `HEAD` points at it.
     pub commit: ObjectId,
