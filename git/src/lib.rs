@@ -11,5 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fetch;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 pub mod walk;

@@ -269,10 +269,10 @@ fn https_with_basic_auth_clones_and_never_stores_the_password() {
     const TOKEN: &str = "tok-1234567890-abcdef";
     const WRONG: &str = "not-Alices-pa55word";
     let repo = fixture();
-    let tls = Tls::generate();
+    let tls = Tls::generate().unwrap();
     let ca = repo.sibling("ca.pem");
     std::fs::write(&ca, &tls.ca_pem).unwrap();
-    let server = HttpsGit::start(repo.path.parent().unwrap(), &tls, "alice", PASSWORD);
+    let server = HttpsGit::start(repo.path.parent().unwrap(), &tls, "alice", PASSWORD).unwrap();
     let url = server.url("repo");
     let request = |dest: &str, credentials: Credentials| {
         let mut request = FetchRequest::new(&url, repo.sibling(dest));
