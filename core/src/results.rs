@@ -41,6 +41,15 @@
 //! | `GET /v1/admin/accounts/{account}/policy` | | [`AccountPolicy`] |
 //! | `PUT /v1/admin/accounts/{account}/policy` | [`SetAccountPolicy`] | [`AccountPolicy`] |
 //!
+//! Operator routes (a token the operator signs for one account, with the scope named; the
+//! account is the token's):
+//!
+//! | method and path | scope | answer |
+//! |---|---|---|
+//! | `GET /v1/repositories/last-analyzed?url=URL&branch=BRANCH` | `repositories:read` | [`LastAnalyzed`] |
+//! | `GET /v1/runs/{analysis}/progress/latest[?attempt=N]` | `runs:read` | [`LatestProgress`] |
+//! | `GET /v1/account/policy` | `policy:read` | [`AccountPolicy`] (a new account's policy when the account has none yet) |
+//!
 //! Times are RFC 3339 strings in UTC. Every error is an [`ErrorBody`].
 
 use schemars::JsonSchema;

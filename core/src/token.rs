@@ -5,8 +5,9 @@
 //!   analysis ([`SCOPE_ANALYSIS_WRITE`]) until the attempt's deadline;
 //! * the operator's own, for one account ([`TokenClaims::operator_read`]): it may read where the
 //!   account's repositories were last analyzed ([`SCOPE_REPOSITORIES_READ`], for
-//!   RepositoryTrackers) and a run's latest progress ([`SCOPE_RUNS_READ`], for an Analysis'
-//!   status), for [`OPERATOR_READ_SECONDS`].
+//!   RepositoryTrackers), a run's latest progress ([`SCOPE_RUNS_READ`], for an Analysis'
+//!   status) and the account's data policy ([`SCOPE_POLICY_READ`], whether a new attempt's
+//!   runner scrubs), for [`OPERATOR_READ_SECONDS`].
 //!
 //! Signing and verifying (keys, JWKS) are the operator's and the gateway's.
 
@@ -24,6 +25,9 @@ pub const SCOPE_ANALYSIS_WRITE: &str = "analysis:write";
 pub const SCOPE_REPOSITORIES_READ: &str = "repositories:read";
 /// The scope that lets the operator read a run's latest progress (for the Analysis' status).
 pub const SCOPE_RUNS_READ: &str = "runs:read";
+/// The scope that lets the operator read an account's data policy (whether a runner scrubs
+/// PII before anything is stored).
+pub const SCOPE_POLICY_READ: &str = "policy:read";
 /// How long the operator's read token is valid: five minutes.
 pub const OPERATOR_READ_SECONDS: i64 = 300;
 
@@ -67,9 +71,10 @@ impl TokenClaims {
         }
     }
 
-    /// The claims of the operator's own read token for one account (`repositories:read` and
-    /// `runs:read`; no analysis, attempt 0), valid for [`OPERATOR_READ_SECONDS`] from
-    /// `issued_at`: what a RepositoryTracker and an Analysis' progress ask the gateway with.
+    /// The claims of the operator's own read token for one account (`repositories:read`,
+    /// `runs:read` and `policy:read`; no analysis, attempt 0), valid for
+    /// [`OPERATOR_READ_SECONDS`] from `issued_at`: what a RepositoryTracker, an Analysis'
+    /// progress and an attempt's scrub policy ask the gateway with.
     pub fn operator_read(account: &str, issued_at: Timestamp) -> Self {
         Self {
             iss: TOKEN_ISSUER.to_owned(),
@@ -81,6 +86,7 @@ impl TokenClaims {
             scope: vec![
                 SCOPE_REPOSITORIES_READ.to_owned(),
                 SCOPE_RUNS_READ.to_owned(),
+                SCOPE_POLICY_READ.to_owned(),
             ],
             iat: issued_at.as_second(),
             exp: issued_at.as_second() + OPERATOR_READ_SECONDS,
@@ -127,7 +133,11 @@ mod tests {
                 account: "team-a".into(),
                 analysis: String::new(),
                 attempt: 0,
-                scope: vec!["repositories:read".into(), "runs:read".into()],
+                scope: vec![
+                    "repositories:read".into(),
+                    "runs:read".into(),
+                    "policy:read".into()
+                ],
                 iat: 1_000,
                 exp: 1_300,
             }

@@ -21,8 +21,6 @@ pub const EXPIRES_AT: &str = "gitview.dev/expires-at";
 
 /// Namespace label naming the gateway account a namespace belongs to (default: the namespace).
 pub const ACCOUNT: &str = "gitview.dev/account";
-/// Namespace annotation: `"false"` turns PII scrubbing off for the account's runs (default on).
-pub const SCRUB_PII: &str = "gitview.dev/scrub-pii";
 
 /// Label on Analyses a RepositoryTracker created: the tracker's name.
 pub const TRACKER: &str = "gitview.dev/tracker";

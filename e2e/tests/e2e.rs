@@ -72,6 +72,7 @@ fn main() -> ExitCode {
         a_tracker_whose_remote_does_not_exist_keeps_its_poll_failure,
         a_tracker_polls_a_private_repository_with_the_token_under_its_key,
         a_profile_shows_which_runner_and_canary_new_runs_get,
+        the_account_policy_decides_what_the_runner_stores,
     ];
     // The filter: substrings of scenario names, comma-separated (`ttl,tracker`).
     let selected: Vec<_> = all

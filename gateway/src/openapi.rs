@@ -463,6 +463,13 @@ fn operator_routes(doc: &mut Document) {
         "parameters": [analysis_param(), query("attempt", "Only this attempt's events (the attempt number in its runner token)", json!({"type": "integer", "minimum": 1}))],
         "responses": responses(&[(200, json_response("The newest progress event, or null", ok))], &[400, 401, 403, 503]),
     }));
+    let ok = doc.schema::<AccountPolicy>();
+    doc.add("get", "/v1/account/policy", json!({
+        "operationId": "getOwnAccountPolicy", "tags": ["operator"], "security": security(OPERATOR_TOKEN),
+        "summary": "The token's account's data policy (the operator hands scrubPii to each new attempt's runner)",
+        "description": "An account the gateway has not seen is created with a new account's policy, which scrubs.",
+        "responses": responses(&[(200, json_response("The account's policy", ok))], &[401, 403, 503]),
+    }));
 }
 
 fn admin_routes(doc: &mut Document) {

@@ -47,12 +47,12 @@ fn policy(account: &str, scrub_pii: bool, retention_days: i32) -> AccountPolicy 
     }
 }
 
-async fn get(
-    State(state): State<AppState>,
-    ApiPath(account): ApiPath<String>,
-    _admin: Admin,
-) -> Result<axum::Json<AccountPolicy>, ApiError> {
-    let account_id = existing_account(&state, &account).await?;
+/// The stored policy of the account `account_id` (named `account`).
+pub(crate) async fn stored(
+    state: &AppState,
+    account: &str,
+    account_id: i64,
+) -> Result<AccountPolicy, ApiError> {
     let mut tx = db::tenant(&state.pool, account_id).await?;
     let (scrub_pii, days): (bool, i32) =
         sqlx::query_as("SELECT scrub_pii, retention_days FROM accounts WHERE id = $1")
@@ -60,7 +60,16 @@ async fn get(
             .fetch_one(&mut *tx)
             .await?;
     tx.commit().await?;
-    Ok(axum::Json(policy(&account, scrub_pii, days)))
+    Ok(policy(account, scrub_pii, days))
+}
+
+async fn get(
+    State(state): State<AppState>,
+    ApiPath(account): ApiPath<String>,
+    _admin: Admin,
+) -> Result<axum::Json<AccountPolicy>, ApiError> {
+    let account_id = existing_account(&state, &account).await?;
+    stored(&state, &account, account_id).await.map(axum::Json)
 }
 
 async fn put(

@@ -12,12 +12,21 @@
 //! started last) or a later one — never of a superseded attempt, whose runner may still report
 //! after the retry has started; or `null` (none yet, or no such analysis in the token's
 //! account).
+//!
+//! `GET /v1/account/policy` with the `policy:read` scope: the token's account's data policy,
+//! which the operator hands to each new attempt's runner (whether it scrubs PII before
+//! anything is stored), so one policy decides both what is stored and what is read. An
+//! account the gateway has not seen is created with a new account's policy, which scrubs.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::Method;
 use axum::http::request::Parts;
-use gitview_core::results::{LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord};
-use gitview_core::token::{SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims};
+use gitview_core::results::{
+    AccountPolicy, LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord,
+};
+use gitview_core::token::{
+    SCOPE_POLICY_READ, SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims,
+};
 use serde::Deserialize;
 
 use crate::api::AppState;
@@ -35,6 +44,10 @@ pub struct OperatorRead(pub TokenClaims);
 /// An operator token with the `runs:read` scope.
 #[derive(Debug)]
 pub struct OperatorRunsRead(pub TokenClaims);
+
+/// An operator token with the `policy:read` scope.
+#[derive(Debug)]
+pub struct OperatorPolicyRead(pub TokenClaims);
 
 async fn operator_token(
     parts: &mut Parts,
@@ -68,6 +81,26 @@ impl FromRequestParts<AppState> for OperatorRunsRead {
             .await
             .map(Self)
     }
+}
+
+impl FromRequestParts<AppState> for OperatorPolicyRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        operator_token(parts, state, SCOPE_POLICY_READ)
+            .await
+            .map(Self)
+    }
+}
+
+async fn account_policy(
+    State(state): State<AppState>,
+    OperatorPolicyRead(claims): OperatorPolicyRead,
+) -> Result<axum::Json<AccountPolicy>, ApiError> {
+    let account_id = state.account_id(&claims.account).await?;
+    crate::policy::stored(&state, &claims.account, account_id)
+        .await
+        .map(axum::Json)
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -173,4 +206,5 @@ pub(crate) fn routes(routes: Routes) -> Routes {
             "/v1/runs/{analysis}/progress/latest",
             latest_progress,
         )
+        .on(Method::GET, "/v1/account/policy", account_policy)
 }

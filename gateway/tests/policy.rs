@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{ADMIN_TOKEN, Gateway, batch, commit, count};
+use common::{ADMIN_TOKEN, Gateway, batch, claims, commit, count, sign};
 use gitview_core::records::{CommitRecord, Identity};
 use gitview_core::results::{AccountPolicy, AnalysisDetail, AnalysisPage, CommitPage};
 use gitview_core::scrub::hash_email;
@@ -284,4 +284,59 @@ async fn policies_are_set_and_read_on_the_admin_path_with_audit_rows() {
         .await,
         2
     );
+}
+
+#[tokio::test]
+async fn the_operator_reads_its_tokens_account_policy_and_nothing_else() {
+    let gw = Gateway::start().await;
+    let operator = |account: &str| {
+        sign(
+            &gw.signing,
+            &gitview_core::token::TokenClaims::operator_read(account, jiff::Timestamp::now()),
+        )
+    };
+    // A policy set on the admin path is the one the operator reads for the account's runners.
+    let (status, _) = gw
+        .set_policy("team-k", &json!({"scrubPii": false, "retentionDays": 30}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = gw.get(&operator("team-k"), "/v1/account/policy").await;
+    let policy: AccountPolicy = parse(status, body);
+    assert_eq!(
+        (
+            policy.account.as_str(),
+            policy.scrub_pii,
+            policy.retention_days
+        ),
+        ("team-k", false, 30)
+    );
+    // An account not seen yet gets a new account's policy, which scrubs; the same route
+    // answers each token's own account, never another's.
+    let (status, body) = gw.get(&operator("team-new"), "/v1/account/policy").await;
+    let policy: AccountPolicy = parse(status, body);
+    assert_eq!(
+        (
+            policy.account.as_str(),
+            policy.scrub_pii,
+            policy.retention_days
+        ),
+        ("team-new", true, 365)
+    );
+    // Without the scope (a runner token, an operator token for other reads), with an API key
+    // or the admin token: refused.
+    let mut other_scopes = claims("team-k", "");
+    other_scopes.scope = vec![
+        gitview_core::token::SCOPE_REPOSITORIES_READ.into(),
+        gitview_core::token::SCOPE_RUNS_READ.into(),
+    ];
+    let key = gw.create_key("team-k", "reader").await.secret;
+    for (credential, want) in [
+        (gw.token("team-k", "uid-k"), StatusCode::FORBIDDEN),
+        (sign(&gw.signing, &other_scopes), StatusCode::FORBIDDEN),
+        (key, StatusCode::UNAUTHORIZED),
+        (ADMIN_TOKEN.to_owned(), StatusCode::UNAUTHORIZED),
+    ] {
+        let (status, body) = gw.get(&credential, "/v1/account/policy").await;
+        assert_eq!(status, want, "{body}");
+    }
 }

@@ -51,6 +51,8 @@ pub enum Error {
     LeadershipLost,
     #[error("invalid setting: {0}")]
     Config(String),
+    #[error("cannot read the account's data policy from the gateway: {0}")]
+    Policy(String),
 }
 
 impl From<kube::Error> for Error {
@@ -68,9 +70,10 @@ impl Error {
                 _ => ErrorClass::Transient,
             },
             Self::Token(_) | Self::Config(_) => ErrorClass::Config,
-            Self::Serialize { .. } | Self::MissingField(_) | Self::LeadershipLost => {
-                ErrorClass::Transient
-            }
+            Self::Serialize { .. }
+            | Self::MissingField(_)
+            | Self::LeadershipLost
+            | Self::Policy(_) => ErrorClass::Transient,
         }
     }
 }

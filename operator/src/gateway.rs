@@ -1,11 +1,13 @@
 //! What the operator reads from the gateway, with tokens it signs itself for one account
-//! (`repositories:read` and `runs:read`; the same EdDSA key as runner tokens): where a
-//! repository was last analyzed (RepositoryTrackers) and a run's latest progress (the
-//! Analysis' `status.progress`). Short timeouts: neither may hold a reconcile up.
+//! (`repositories:read`, `runs:read` and `policy:read`; the same EdDSA key as runner tokens):
+//! where a repository was last analyzed (RepositoryTrackers), a run's latest progress (the
+//! Analysis' `status.progress`) and the account's data policy (whether a new attempt's runner
+//! scrubs PII before anything is stored: one source for both the write and the read side).
+//! Short timeouts: none may hold a reconcile up.
 
 use std::time::Duration;
 
-use gitview_core::results::{LastAnalyzed, LatestProgress, ProgressEvent};
+use gitview_core::results::{AccountPolicy, LastAnalyzed, LatestProgress, ProgressEvent};
 use gitview_core::token::TokenClaims;
 use jiff::Timestamp;
 
@@ -95,5 +97,27 @@ impl GatewayReader {
         }
         let body: LatestProgress = response.json().await.map_err(|e| e.to_string())?;
         Ok(body.latest.map(|record| record.event))
+    }
+
+    /// Whether `account`'s policy scrubs PII (the gateway answers a new account's policy,
+    /// which scrubs, for an account it has no row of yet).
+    pub(crate) async fn scrubs_pii(&self, account: &str) -> Result<bool, String> {
+        let token = self
+            .signer
+            .sign(&TokenClaims::operator_read(account, Timestamp::now()))
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .http
+            .get(format!("{}/v1/account/policy", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("the gateway answered {status}"));
+        }
+        let body: AccountPolicy = response.json().await.map_err(|e| e.to_string())?;
+        Ok(body.scrub_pii)
     }
 }

@@ -3,6 +3,7 @@
 pub mod careless;
 pub mod chart;
 pub mod credentials;
+pub mod data_policy;
 pub mod egress;
 pub mod git;
 pub mod install;
@@ -505,6 +506,20 @@ impl Env {
         Ok(sqlx::query_scalar(sql)
             .bind(bind)
             .fetch_one(&mut conn)
+            .await?)
+    }
+
+    /// One column of a query against the results database, as the superuser.
+    pub async fn sql_column<T>(&self, sql: &'static str, bind: &str) -> anyhow::Result<Vec<T>>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        use sqlx::Connection as _;
+        let mut conn =
+            sqlx::PgConnection::connect(&self.postgres.url("postgres", "gitview")).await?;
+        Ok(sqlx::query_scalar(sql)
+            .bind(bind)
+            .fetch_all(&mut conn)
             .await?)
     }
 

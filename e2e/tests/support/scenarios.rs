@@ -22,6 +22,7 @@ pub use super::chart::{
     files_generated_from_the_chart_are_in_sync, the_chart_renders_and_the_api_server_accepts_it,
 };
 pub use super::credentials::a_tracker_polls_a_private_repository_with_the_token_under_its_key;
+pub use super::data_policy::the_account_policy_decides_what_the_runner_stores;
 pub use super::egress::{
     a_tracker_never_polls_a_refused_address, an_analysis_never_fetches_from_a_refused_address,
 };

@@ -172,6 +172,17 @@ fn ignore_not_found(result: Result<(), kube::Error>) -> Result<(), Error> {
     }
 }
 
+/// Whether the attempt's runner scrubs PII before anything is stored: the account's policy as
+/// the gateway holds it, the same one its read routes follow. A gateway that does not answer
+/// holds the attempt back (its runner could not write anyway); without a gateway client (it
+/// could not be built at start-up, which is logged) the attempt scrubs, as a missing policy does.
+async fn scrubs_pii(ctx: &Context, account: &str) -> Result<bool, Error> {
+    match &ctx.gateway {
+        Some(gateway) => gateway.scrubs_pii(account).await.map_err(Error::Policy),
+        None => Ok(true),
+    }
+}
+
 async fn start_attempt(
     an: &Analysis,
     start: &AttemptStart,
@@ -188,10 +199,7 @@ async fn start_attempt(
         .get(&namespace)
         .await?;
     let account = crate::account::of(&ns);
-    let scrub_pii = ns
-        .annotations()
-        .get(labels::SCRUB_PII)
-        .is_none_or(|v| v != "false");
+    let scrub_pii = scrubs_pii(ctx, &account).await?;
     let credentials = copy_credentials(an, secrets).await?;
 
     let inputs = AttemptInputs {
