@@ -1,0 +1,14 @@
+//! What a git history says: pure functions over the extracted records, without I/O, so every
+//! figure the story states can be recomputed from the records alone and tested on a history
+//! built in a test.
+//!
+//! The input is a [`History`]: the commits in the order the runner walked them (oldest first),
+//! each with its author, time, files and renames, and the labels the enrich stage gave it (its
+//! class, conventional-commit scope, references), with paths and authors interned so tens of
+//! thousands of commits stay small. Each analysis is a module of its own that reads a
+//! `&History` and answers plain data with the commit ids and figures it rests on.
+#![forbid(unsafe_code)]
+
+pub mod history;
+
+pub use history::{AuthorId, Change, ChangeKind, Commit, CommitLabels, History, PathId};
