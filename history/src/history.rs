@@ -319,4 +319,21 @@ mod tests {
         assert_eq!(history.area(first.changes[1].path), ".");
         assert_eq!(history.paths().count(), 3);
     }
+
+    #[test]
+    fn the_test_builder_writes_days_and_authors() {
+        let history = crate::testing::Builder::new()
+            .commit("Ada", 0, "first", &[("a.rs", '+', 3, 0)])
+            .commit("Bob", 2, "second", &[("a.rs", 'M', 1, 1)])
+            .build();
+        assert_eq!(
+            history.commits[1].time - history.commits[0].time,
+            2 * 86_400
+        );
+        assert_eq!(history.commits[1].id, "c2");
+        assert_eq!(
+            history.author_of(history.commits[1].author).key,
+            "bob@example.com"
+        );
+    }
 }

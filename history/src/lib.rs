@@ -10,5 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod history;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use history::{AuthorId, Change, ChangeKind, Commit, CommitLabels, History, PathId};
