@@ -11,6 +11,8 @@
 //!   Analysis' URL follows, its host, and the redaction of URLs in messages;
 //! * [`scrub`]: the secret and email scrubbing both the runner and the gateway apply;
 //! * [`artifact`]: the one rule for an artifact's name;
+//! * [`story`]: the story as data (`story.json`: claims with their evidence) and the escaping of
+//!   repository text in Markdown;
 //! * [`time`]: how records' times are written and read, and the UTC calendar.
 //!
 //! The Kubernetes API and the run config a runner pod reads are `gitview-crds`'.
@@ -21,5 +23,6 @@ pub mod records;
 pub mod remote;
 pub mod results;
 pub mod scrub;
+pub mod story;
 pub mod time;
 pub mod token;

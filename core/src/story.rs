@@ -1,0 +1,127 @@
+//! The story as data: `story.json`, every claim of `story.md` with the evidence it rests on, so
+//! any sentence can be traced to commits and figures (and a reader can link it); and the one
+//! escaping rule for text that comes from a repository (subjects, names, paths, tags) wherever
+//! it lands in Markdown.
+
+use serde::{Deserialize, Serialize};
+
+/// A story: its title and its sections, in reading order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoryDocument {
+    /// The repository's name (from its remote URL or directory).
+    pub title: String,
+    pub sections: Vec<StorySection>,
+}
+
+/// One section of the story (`summary`, `timeline`, `storylines`, …).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorySection {
+    /// A stable identifier: `summary`, `timeline`, `storylines`, `evolution`, `deletions`,
+    /// `ownership`, `risks`, `phase-3`.
+    pub id: String,
+    pub heading: String,
+    pub claims: Vec<Claim>,
+}
+
+/// One sentence of the story and what it rests on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Claim {
+    /// The sentence as `story.md` shows it (Markdown, repository text escaped).
+    pub text: String,
+    pub evidence: Evidence,
+}
+
+/// The commits and figures a claim rests on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// Full commit ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    /// Named figures, as the sentence states them (`{"commits": 42, "share": 0.61}`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub figures: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Text from a repository as Markdown that shows it as written, wherever it is rendered: the
+/// characters that could start markup (links, images, emphasis, code, headings, tables, HTML)
+/// are escaped — `<` `>` `&` as HTML entities, the rest with a backslash — and line breaks
+/// become spaces, so a commit message such as `<img src=x onerror=…>` or
+/// `[click](javascript:…)` is text, never markup.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    // `1.` at the start would begin an ordered list where the text starts a line or a list
+    // item (`1)` too, but `)` is always escaped).
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let ordered = digits > 0 && matches!(text.as_bytes().get(digits), Some(b'.'));
+    for (i, c) in text.chars().enumerate() {
+        if ordered && i == digits {
+            out.push('\\');
+        }
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '!' | '~' | '{' | '}'
+            | '+' | '-' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' | '\t' => out.push(' '),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_from_a_repository_is_shown_as_text() {
+        assert_eq!(
+            escape_markdown("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert\\(1\\)&gt;"
+        );
+        assert_eq!(
+            escape_markdown("[click](javascript:alert(1))"),
+            "\\[click\\]\\(javascript:alert\\(1\\)\\)"
+        );
+        assert_eq!(
+            escape_markdown("# not a heading\n- nor a list"),
+            "\\# not a heading \\- nor a list"
+        );
+        assert_eq!(
+            escape_markdown("a_b *c* `d` | e"),
+            "a\\_b \\*c\\* \\`d\\` \\| e"
+        );
+        assert_eq!(escape_markdown("AT&T &lt;"), "AT&amp;T &amp;lt;");
+        assert_eq!(
+            escape_markdown("plain text, v1.2: ok"),
+            "plain text, v1.2: ok"
+        );
+        assert_eq!(escape_markdown("12. item"), "12\\. item");
+        assert_eq!(escape_markdown("3) item"), "3\\) item");
+        assert_eq!(escape_markdown("bell\u{7}"), "bell\u{FFFD}");
+    }
+
+    #[test]
+    fn claims_keep_their_json_names_and_omit_empty_evidence() {
+        let claim = Claim {
+            text: "x".into(),
+            evidence: Evidence {
+                commits: vec!["abc".into()],
+                figures: serde_json::Map::new(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&claim).expect("serialises"),
+            serde_json::json!({"text": "x", "evidence": {"commits": ["abc"]}})
+        );
+    }
+}
