@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 pub mod history;
+mod lineage;
+pub mod ownership;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
