@@ -66,7 +66,12 @@ pub(crate) fn lineage(history: &History) -> Lineage {
                 path: moved.to,
                 alive: true,
             };
-            current.insert(moved.to, life);
+            // A file moved over another ends the other's life.
+            if let Some(replaced) = current.insert(moved.to, life)
+                && replaced != life
+            {
+                lineage.lives[replaced].alive = false;
+            }
         }
         for change in &commit.changes {
             if endpoints.contains(&change.path) {
