@@ -12,6 +12,7 @@
 pub mod coupling;
 pub mod effort;
 pub mod history;
+pub mod hotspots;
 mod lineage;
 pub mod ownership;
 #[cfg(any(test, feature = "testing"))]
