@@ -30,8 +30,10 @@
 //!
 //! # Cost
 //!
-//! One pass over the changes; a counted commit adds each of its pairs to one
-//! `HashMap<(file, file), u32>`, at most 50·49/2 = 1,225 pairs a commit thanks to the cap.
+//! Two passes over the changes: the first counts each file's commits, the second adds each
+//! pair of a counted commit to one `HashMap<(file, file), u32>`, at most 50·49/2 = 1,225 pairs
+//! a commit thanks to the cap, and only pairs of files that could be reported (still there,
+//! changed in at least [`MIN_SUPPORT`] commits).
 
 use std::collections::HashMap;
 
@@ -101,12 +103,20 @@ pub struct CoupledPair {
 pub fn coupling(history: &History) -> Coupling {
     let lineage = lineage(history);
     let mut changes_of = vec![0_u32; lineage.lives.len()];
-    let mut together: HashMap<(usize, usize), u32> = HashMap::new();
     let mut counted = 0_u32;
     for (_, lives) in commits(history, &lineage) {
         counted += 1;
+        for life in lives {
+            changes_of[life] += 1;
+        }
+    }
+    // Only files that can be part of a reported pair take part: still there, and changed in
+    // at least as many commits as a pair needs. Most files of a long history are neither.
+    let candidate = |life: usize| changes_of[life] >= MIN_SUPPORT && lineage.lives[life].alive;
+    let mut together: HashMap<(usize, usize), u32> = HashMap::new();
+    for (_, mut lives) in commits(history, &lineage) {
+        lives.retain(|&life| candidate(life));
         for (i, &a) in lives.iter().enumerate() {
-            changes_of[a] += 1;
             for &b in &lives[i + 1..] {
                 *together.entry((a, b)).or_insert(0) += 1;
             }
@@ -121,9 +131,7 @@ pub fn coupling(history: &History) -> Coupling {
     // Each qualifying pair with its two lives, `a` first.
     let mut pairs: Vec<((usize, usize), CoupledPair)> = together
         .into_iter()
-        .filter(|&((a, b), support)| {
-            support >= MIN_SUPPORT && lineage.lives[a].alive && lineage.lives[b].alive
-        })
+        .filter(|&(_, support)| support >= MIN_SUPPORT)
         .filter_map(|((a, b), support)| {
             let (mut a, mut b) = (a, b);
             if history.path(lineage.lives[b].path) < history.path(lineage.lives[a].path) {
