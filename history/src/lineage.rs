@@ -139,4 +139,25 @@ mod tests {
         assert_eq!(on_a, [(0, 10), (2, 2)]);
         assert_eq!(latest_time(&history), history.commits[4].time);
     }
+
+    #[test]
+    fn a_file_moved_over_another_ends_the_others_life() {
+        let history = Builder::new()
+            .commit("Ada", 0, "add", &[("a.rs", '+', 1, 0), ("b.rs", '+', 2, 0)])
+            .labelled(
+                "Ada",
+                1,
+                "replace",
+                &[("a.rs", '-', 0, 1), ("b.rs", 'M', 1, 2)],
+                &[("a.rs", "b.rs", 100)],
+                crate::CommitLabels::default(),
+            )
+            .build();
+        let lives = lineage(&history).lives;
+        let ends: Vec<(&str, bool)> = lives
+            .iter()
+            .map(|l| (history.path(l.path), l.alive))
+            .collect();
+        assert_eq!(ends, [("b.rs", true), ("b.rs", false)]);
+    }
 }
