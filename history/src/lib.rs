@@ -9,7 +9,12 @@
 //! `&History` and answers plain data with the commit ids and figures it rests on.
 #![forbid(unsafe_code)]
 
+pub mod coupling;
+pub mod effort;
 pub mod history;
+pub mod hotspots;
+mod lineage;
+pub mod ownership;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
