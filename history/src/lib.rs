@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod history;
+pub mod moves;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
