@@ -9,6 +9,7 @@
 //! `&History` and answers plain data with the commit ids and figures it rests on.
 #![forbid(unsafe_code)]
 
+pub mod deletions;
 pub mod history;
 pub mod moves;
 #[cfg(any(test, feature = "testing"))]
