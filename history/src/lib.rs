@@ -12,6 +12,7 @@
 pub mod deletions;
 pub mod history;
 pub mod moves;
+pub mod storylines;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
