@@ -16,10 +16,11 @@
 //!   history's time span is a burst (a directory worked on all along is no thread).
 //!
 //! Of each kind the [`CANDIDATES_PER_KIND`] largest are kept (commits, then title). They are
-//! **merged** largest first (then scope, reference, term, area; then title): a candidate joins
-//! the first storyline whose commits it shares with a Jaccard index of at least 0.5, else it
-//! starts one, titled by it. Storylines of at least [`Limits::min_commits`] commits are kept,
-//! the [`Limits::max`] largest (commits, then the oldest first commit, then title).
+//! **merged** largest first (then scope, reference, term, area; the deeper directory; then
+//! title): a candidate joins the first storyline whose commits it shares with a Jaccard index of
+//! at least 0.5, else it starts one, titled by it. Storylines of at least
+//! [`Limits::min_commits`] commits are kept, the [`Limits::max`] largest (commits, then the
+//! first commit earliest in walk order, then title).
 //!
 //! **Category** ([`category`]), by the first rule that holds, `n` being its commits:
 //! 1. *security*: at least a third of the subjects say security, secure, cve, vuln(s),
@@ -571,6 +572,15 @@ fn union(a: &[usize], b: &[usize]) -> Vec<usize> {
     all
 }
 
+/// How deep a directory candidate is (0 for the other kinds): the deeper of two alike names the
+/// storyline.
+fn depth(candidate: &Candidate) -> usize {
+    match candidate.source {
+        Source::Area => candidate.title.matches('/').count(),
+        _ => 0,
+    }
+}
+
 /// Storylines with the default [`Limits`] (12, of at least 3 commits).
 pub fn storylines(history: &History, phases: &[Range<usize>]) -> Vec<Storyline> {
     storylines_with(history, phases, Limits::default())
@@ -592,6 +602,7 @@ pub fn storylines_with(
             .len()
             .cmp(&a.commits.len())
             .then(a.source.cmp(&b.source))
+            .then_with(|| depth(b).cmp(&depth(a)))
             .then_with(|| a.title.cmp(&b.title))
             .then(a.commits[0].cmp(&b.commits[0]))
     });

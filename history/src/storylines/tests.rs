@@ -345,6 +345,14 @@ fn files_changed_in_a_burst_are_a_thread() {
     for (d, subject) in [(5, "guide one"), (50, "guide two"), (95, "guide three")] {
         b = b.commit("Cy", d, subject, &[("docs/a.md", 'M', 1, 0)]);
     }
+    // lib and lib/net hold the same burst: one storyline, named by the deeper.
+    for (d, subject) in [
+        (70, "http client"),
+        (72, "retry policy"),
+        (74, "proxy settings"),
+    ] {
+        b = b.commit("Dan", d, subject, &[("lib/net/http.rs", 'M', 2, 0)]);
+    }
     // Walk order is not time order here; the burst is by time.
     let history = b.build();
     let lines = storylines(&history, &[]);
@@ -358,8 +366,11 @@ fn files_changed_in_a_burst_are_a_thread() {
         [
             ("src/auth", Source::Area, 4, Lifecycle::Stalled),
             ("guide", Source::Term, 3, Lifecycle::Active),
+            ("lib/net", Source::Area, 3, Lifecycle::Stalled),
         ]
     );
+    let threads: Vec<&str> = lines[2].threads.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(threads, ["lib/net", "lib"]);
     assert_eq!(lines[0].first_commits, ids(&["c12", "c13", "c14"]));
     assert_eq!(lines[0].last_commits, ids(&["c15"]));
 }
