@@ -10,11 +10,14 @@
 #![forbid(unsafe_code)]
 
 pub mod coupling;
+pub mod deletions;
 pub mod effort;
 pub mod history;
 pub mod hotspots;
 mod lineage;
+pub mod moves;
 pub mod ownership;
+pub mod storylines;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
