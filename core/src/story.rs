@@ -22,6 +22,9 @@ pub struct StorySection {
     /// `ownership`, `risks`, `phase-3`.
     pub id: String,
     pub heading: String,
+    /// Its claims are told as a list (one item each) rather than as one paragraph.
+    #[serde(default)]
+    pub list: bool,
     pub claims: Vec<Claim>,
 }
 

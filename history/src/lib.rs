@@ -16,6 +16,7 @@ pub mod history;
 pub mod hotspots;
 mod lineage;
 pub mod moves;
+pub mod narrative;
 pub mod ownership;
 pub mod storylines;
 #[cfg(any(test, feature = "testing"))]

@@ -1,0 +1,757 @@
+//! The story without a model: sentences a person reads, written from the analyses' facts by
+//! rules, each a [`Claim`] that names the commits and figures it rests on.
+//!
+//! [`tell`] runs every analysis over a [`History`] and writes the sections in reading order:
+//! *In brief* (size, span, phases, the longest storyline, who wrote most, the estimate of
+//! effort, the single-author areas), *Timeline* (one line per phase: dates, commits, authors,
+//! releases, the busiest area), *Storylines*, *How the code base changed* (top-level directories
+//! born and retired, directory moves, the largest changes without moved lines), *What was
+//! removed*, *Who owns what* (main authors and bus factor per area, hand-overs, owners gone
+//! quiet) and *Risks* (single-author areas, hotspots, coupled files). [`render_markdown`] turns
+//! the document into `story.md`. Every text that comes from the repository (names, paths,
+//! subjects, tags) is escaped ([`escape_markdown`]) or set as a code span.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use gitview_core::story::{Claim, Evidence, StoryDocument, StorySection, escape_markdown};
+use gitview_core::time::utc_date;
+use serde_json::{Value, json};
+
+use crate::deletions::{self, Basis, Removal};
+use crate::history::{History, area_of};
+use crate::storylines::{Category, Lifecycle, Storyline};
+use crate::{coupling, effort, hotspots, moves, ownership, storylines};
+
+/// A phase as the runner cut it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseSpan {
+    /// 1-based.
+    pub number: usize,
+    pub name: String,
+    /// Indices of its commits in the history.
+    pub range: Range<usize>,
+    /// Release tags of its commits.
+    pub releases: Vec<String>,
+}
+
+/// How many items a list section tells.
+const LISTED: usize = 5;
+
+/// The story of `history`, titled `title`, over the phases the runner cut.
+pub fn tell(history: &History, title: &str, phases: &[PhaseSpan]) -> StoryDocument {
+    let mut doc = StoryDocument {
+        title: title.to_owned(),
+        sections: Vec::new(),
+    };
+    if history.commits.is_empty() {
+        doc.sections.push(section(
+            "summary",
+            "In brief",
+            false,
+            vec![claim(
+                "The repository has no commits in the range analyzed.".to_owned(),
+                &[],
+                json!({"commits": 0}),
+            )],
+        ));
+        return doc;
+    }
+    let facts = Facts::gather(history, phases);
+    doc.sections = vec![
+        facts.summary(title),
+        facts.timeline(phases),
+        facts.storylines(),
+        facts.evolution(),
+        facts.removed(),
+        facts.owners(),
+        facts.risks(),
+    ]
+    .into_iter()
+    .filter(|s| !s.claims.is_empty())
+    .collect();
+    doc
+}
+
+/// `story.md` of a document: the title, then each section's claims, as a paragraph or a list.
+pub fn render_markdown(doc: &StoryDocument) -> String {
+    let mut out = format!("# {}\n", escape_markdown(&doc.title));
+    for section in &doc.sections {
+        let _ = write!(out, "\n## {}\n\n", section.heading);
+        if section.list {
+            for claim in &section.claims {
+                let _ = writeln!(out, "- {}", claim.text);
+            }
+        } else {
+            let texts: Vec<&str> = section.claims.iter().map(|c| c.text.as_str()).collect();
+            let _ = writeln!(out, "{}", texts.join(" "));
+        }
+    }
+    out
+}
+
+/// What every section reads from.
+struct Facts<'a> {
+    history: &'a History,
+    index: HashMap<&'a str, usize>,
+    storylines: Vec<Storyline>,
+    ownership: ownership::Ownership,
+    effort: effort::Effort,
+    coupling: coupling::Coupling,
+    hotspots: hotspots::Hotspots,
+    moves: Vec<moves::MoveRecord>,
+    largest: Vec<moves::LargeChange>,
+    deletions: deletions::Deletions,
+}
+
+impl<'a> Facts<'a> {
+    fn gather(history: &'a History, phases: &[PhaseSpan]) -> Self {
+        let ranges: Vec<Range<usize>> = phases.iter().map(|p| p.range.clone()).collect();
+        Self {
+            history,
+            index: history
+                .commits
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.as_str(), i))
+                .collect(),
+            storylines: storylines::storylines(history, &ranges),
+            ownership: ownership::ownership(history),
+            effort: effort::effort(history, &ranges),
+            coupling: coupling::coupling(history),
+            hotspots: hotspots::hotspots(history),
+            moves: moves::moves(history),
+            largest: moves::largest_changes(history, 3),
+            deletions: deletions::deletions(history, LISTED),
+        }
+    }
+
+    /// The subject of a commit, escaped, in quotes.
+    fn subject(&self, id: &str) -> String {
+        let subject = self
+            .index
+            .get(id)
+            .map_or("", |&i| self.history.commits[i].subject.as_str());
+        format!("“{}”", escape_markdown(subject))
+    }
+
+    fn date_of(&self, id: &str) -> String {
+        self.index
+            .get(id)
+            .map_or_else(String::new, |&i| date(self.history.commits[i].time))
+    }
+
+    fn summary(&self, title: &str) -> StorySection {
+        let commits = &self.history.commits;
+        let (first, last) = (&commits[0], &commits[commits.len() - 1]);
+        let people = self.history.authors().filter(|(_, a)| !a.bot).count();
+        let bots = self.history.authors().count() - people;
+        let mut claims = vec![claim(
+            format!(
+                "{} has {} by {}{} from {} to {} ({}).",
+                escape_markdown(title),
+                count(commits.len(), "commit"),
+                count(people, "author"),
+                if bots > 0 {
+                    format!(" and {}", count(bots, "bot"))
+                } else {
+                    String::new()
+                },
+                date(first.time),
+                date(last.time),
+                span(last.time - first.time),
+            ),
+            &[&first.id, &last.id],
+            json!({"commits": commits.len(), "authors": people, "bots": bots}),
+        )];
+        if let Some(longest) = self.storylines.iter().max_by_key(|s| s.commits) {
+            claims.push(claim(
+                format!(
+                    "The longest thread of work is {}, {} of {}; {}.",
+                    storyline_title(longest),
+                    category_phrase(longest.category),
+                    count(longest.commits, "commit"),
+                    lifecycle_phrase(longest.lifecycle),
+                ),
+                &ends(&longest.first_commits, &longest.last_commits),
+                json!({"commits": longest.commits}),
+            ));
+        }
+        if let Some(top) = self.effort.overall.authors.first() {
+            let share = percent(u64::from(top.commits), commits.len() as u64);
+            claims.push(claim(
+                format!(
+                    "{} made the most commits: {} of {} ({share} %), about {} hours of work by git-hours' estimate, of about {} hours in all.",
+                    escape_markdown(&top.name),
+                    top.commits,
+                    commits.len(),
+                    hours(top.hours),
+                    hours(self.effort.overall.hours),
+                ),
+                &[&top.first_commit, &top.last_commit],
+                json!({"commits": top.commits, "hours": round1(top.hours), "totalHours": round1(self.effort.overall.hours), "method": self.effort.method.name}),
+            ));
+        }
+        let single: Vec<&ownership::AreaOwnership> = self
+            .ownership
+            .areas
+            .iter()
+            .filter(|a| a.bus_factor.count == 1 && a.authors_total > 1)
+            .collect();
+        if !single.is_empty() {
+            claims.push(claim(
+                format!(
+                    "{} of the {} areas with several authors still rest mostly on one person: {}.",
+                    single.len(),
+                    self.ownership
+                        .areas
+                        .iter()
+                        .filter(|a| a.authors_total > 1)
+                        .count(),
+                    single
+                        .iter()
+                        .take(LISTED)
+                        .map(|a| code(&a.area))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                &[],
+                json!({"areas": single.len()}),
+            ));
+        }
+        section("summary", "In brief", false, claims)
+    }
+
+    fn timeline(&self, phases: &[PhaseSpan]) -> StorySection {
+        let commits = &self.history.commits;
+        let claims = phases
+            .iter()
+            .filter(|p| p.range.start < p.range.end && p.range.end <= commits.len())
+            .map(|phase| {
+                let slice = &commits[phase.range.clone()];
+                let (first, last) = (&slice[0], &slice[slice.len() - 1]);
+                let mut authors: Vec<_> = slice.iter().map(|c| c.author).collect();
+                authors.sort_unstable();
+                authors.dedup();
+                let mut churn: HashMap<&str, u64> = HashMap::new();
+                for c in slice.iter().filter(|c| !c.merge) {
+                    for change in &c.changes {
+                        *churn
+                            .entry(area_of(self.history.path(change.path)))
+                            .or_default() += change.added + change.deleted;
+                    }
+                }
+                let busiest = churn
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                    .filter(|(_, lines)| *lines > 0);
+                let mut text = format!(
+                    "**Phase {} — {}** ({} to {}): {} by {}",
+                    phase.number,
+                    escape_markdown(&phase.name),
+                    date(first.time),
+                    date(last.time),
+                    count(slice.len(), "commit"),
+                    count(authors.len(), "author"),
+                );
+                if !phase.releases.is_empty() {
+                    let _ = write!(
+                        text,
+                        ", released as {}",
+                        phase
+                            .releases
+                            .iter()
+                            .map(|r| escape_markdown(r))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                if let Some((area, lines)) = busiest {
+                    let _ = write!(
+                        text,
+                        "; most lines changed in {} ({})",
+                        code(area),
+                        count(usize::try_from(lines).unwrap_or(usize::MAX), "line")
+                    );
+                }
+                text.push('.');
+                claim(
+                    text,
+                    &[&first.id, &last.id],
+                    json!({"commits": slice.len(), "authors": authors.len()}),
+                )
+            })
+            .collect();
+        section("timeline", "Timeline", true, claims)
+    }
+
+    fn storylines(&self) -> StorySection {
+        let claims = self
+            .storylines
+            .iter()
+            .map(|s| {
+                let names: Vec<String> = s
+                    .authors
+                    .iter()
+                    .take(3)
+                    .map(|a| escape_markdown(&a.name))
+                    .collect();
+                let mut text = format!(
+                    "**{}** — {} of {} by {}{}, {} to {}{}; {}.",
+                    storyline_title(s),
+                    category_phrase(s.category),
+                    count(s.commits, "commit"),
+                    names.join(", "),
+                    if s.author_count > names.len() {
+                        format!(" and {} more", s.author_count - names.len())
+                    } else {
+                        String::new()
+                    },
+                    date(s.first_time),
+                    date(s.last_time),
+                    phases_phrase(&s.phases),
+                    lifecycle_phrase(s.lifecycle),
+                );
+                if let (Some(first), Some(last)) = (
+                    s.first_commits.first(),
+                    s.last_commits.last().or(s.first_commits.last()),
+                ) {
+                    if first == last {
+                        let _ = write!(text, " It is {} ({}).", self.subject(first), short(first));
+                    } else {
+                        let _ = write!(
+                            text,
+                            " It began with {} ({}) and its latest step is {} ({}).",
+                            self.subject(first),
+                            short(first),
+                            self.subject(last),
+                            short(last)
+                        );
+                    }
+                }
+                claim(
+                    text,
+                    &ends(&s.first_commits, &s.last_commits),
+                    json!({"commits": s.commits, "authors": s.author_count, "phases": s.phases.iter().map(|p| p + 1).collect::<Vec<_>>()}),
+                )
+            })
+            .collect();
+        section("storylines", "Storylines", true, claims)
+    }
+
+    fn evolution(&self) -> StorySection {
+        let mut claims = Vec::new();
+        let areas = &self.deletions.areas;
+        if areas.len() > 1 {
+            let born: Vec<String> = areas
+                .iter()
+                .skip(1)
+                .take(LISTED)
+                .map(|a| format!("{} on {}", code(&a.area), date(a.born_time)))
+                .collect();
+            claims.push(claim(
+                format!(
+                    "It started with {}; later came {}{}.",
+                    code(&areas[0].area),
+                    born.join(", "),
+                    if areas.len() > LISTED + 1 {
+                        format!(" and {} more", areas.len() - LISTED - 1)
+                    } else {
+                        String::new()
+                    }
+                ),
+                &areas
+                    .iter()
+                    .take(LISTED + 1)
+                    .map(|a| a.born_commit.as_str())
+                    .collect::<Vec<_>>(),
+                json!({"topLevelDirectories": areas.len()}),
+            ));
+        }
+        for area in areas.iter().filter(|a| a.retired_commit.is_some()) {
+            let (Some(commit), Some(time)) = (&area.retired_commit, area.retired_time) else {
+                continue;
+            };
+            let how = match area.removal {
+                Some(Removal::Moved) => "moved away",
+                _ => "deleted",
+            };
+            claims.push(claim(
+                format!(
+                    "{} ({}) was {how} on {} ({}).",
+                    code(&area.area),
+                    count(area.files, "file"),
+                    date(time),
+                    short(commit)
+                ),
+                &[&area.born_commit, commit],
+                json!({"files": area.files}),
+            ));
+        }
+        for m in self.moves.iter().take(LISTED) {
+            claims.push(claim(
+                format!(
+                    "{} moved to {}: {} and {}, in {}{}; a move, not new work.",
+                    code(&m.from),
+                    code(&m.to),
+                    count(m.files, "file"),
+                    count(usize::try_from(m.lines).unwrap_or(usize::MAX), "line"),
+                    m.commits.first().map_or_else(String::new, |c| format!(
+                        "{} ({})",
+                        short(c),
+                        self.date_of(c)
+                    )),
+                    if m.commit_count > 1 {
+                        format!(" and {} more", count(m.commit_count - 1, "commit"))
+                    } else {
+                        String::new()
+                    }
+                ),
+                &m.commits.iter().map(String::as_str).collect::<Vec<_>>(),
+                json!({"files": m.files, "lines": m.lines, "commits": m.commit_count}),
+            ));
+        }
+        for change in &self.largest {
+            claims.push(claim(
+                format!(
+                    "One of the largest changes: {} by {} on {} ({}), {} over {}.",
+                    self.subject(&change.id),
+                    escape_markdown(&change.author),
+                    date(change.time),
+                    short(&change.id),
+                    count(usize::try_from(change.counted).unwrap_or(usize::MAX), "line"),
+                    count(change.files, "file"),
+                ),
+                &[&change.id],
+                json!({"lines": change.counted, "files": change.files, "movedLines": change.moved_lines}),
+            ));
+        }
+        section("evolution", "How the code base changed", true, claims)
+    }
+
+    fn removed(&self) -> StorySection {
+        let mut claims = Vec::new();
+        for dir in &self.deletions.directories {
+            let mut text = format!(
+                "{} was retired on {} ({}): its {} and {} were deleted",
+                code(&dir.path),
+                date(dir.last_time),
+                short(&dir.last_commit),
+                count(dir.files, "file"),
+                count(
+                    usize::try_from(dir.deleted_lines).unwrap_or(usize::MAX),
+                    "line"
+                ),
+            );
+            if let Some(replacement) = &dir.replacement {
+                let _ = write!(text, "; {}", replacement_phrase(replacement));
+            }
+            text.push('.');
+            claims.push(claim(
+                text,
+                &[&dir.first_commit, &dir.last_commit],
+                json!({"files": dir.files, "deletedLines": dir.deleted_lines, "peakLines": dir.peak_lines}),
+            ));
+        }
+        for file in self.deletions.files.iter().take(LISTED) {
+            let mut text = format!(
+                "{} ({}) was deleted on {} ({})",
+                code(&file.path),
+                count(usize::try_from(file.lines).unwrap_or(usize::MAX), "line"),
+                date(file.time),
+                short(&file.commit),
+            );
+            if let Some(replacement) = &file.replacement {
+                let _ = write!(text, "; {}", replacement_phrase(replacement));
+            }
+            if file.restored {
+                text.push_str("; it exists again today");
+            }
+            text.push('.');
+            claims.push(claim(text, &[&file.commit], json!({"lines": file.lines})));
+        }
+        section("deletions", "What was removed", true, claims)
+    }
+
+    fn owners(&self) -> StorySection {
+        let mut claims = Vec::new();
+        for area in self.ownership.areas.iter().take(LISTED) {
+            let Some(main) = &area.main else { continue };
+            let mut text = format!(
+                "{}: {} wrote {} % of its {}",
+                code(&area.area),
+                escape_markdown(&main.name),
+                round(main.share * 100.0),
+                count(usize::try_from(area.lines).unwrap_or(usize::MAX), "line"),
+            );
+            if area.authors_total > 1 {
+                let _ = write!(
+                    text,
+                    " ({} in all; bus factor {})",
+                    count(usize::try_from(area.authors_total).unwrap_or(0), "author"),
+                    area.bus_factor.count
+                );
+            }
+            text.push('.');
+            claims.push(claim(
+                text,
+                &[&main.first_commit, &main.last_commit],
+                json!({"lines": area.lines, "share": round2(main.share), "authors": area.authors_total, "busFactor": area.bus_factor.count}),
+            ));
+        }
+        for h in self.ownership.handovers.iter().take(LISTED) {
+            claims.push(claim(
+                format!(
+                    "{} passed from {} to {}, who has led it since {} ({}).",
+                    code(&h.area),
+                    escape_markdown(&h.first_half.main.name),
+                    escape_markdown(&h.last_half.main.name),
+                    short(&h.commit),
+                    self.date_of(&h.commit),
+                ),
+                &[&h.first_half.first_commit, &h.commit],
+                json!({"commits": h.commits}),
+            ));
+        }
+        for d in self.ownership.departures.iter().take(LISTED) {
+            claims.push(claim(
+                format!(
+                    "{}, who wrote {} % of {}, has made no commit for {} days since {} ({}), while {} by {} changed it.",
+                    escape_markdown(&d.main.name),
+                    round(d.main.share * 100.0),
+                    code(&d.area),
+                    d.quiet_days,
+                    short(&d.last_commit),
+                    date(d.last_time),
+                    count(usize::try_from(d.later_commits).unwrap_or(0), "commit"),
+                    count(usize::try_from(d.later_authors).unwrap_or(0), "other author"),
+                ),
+                &[&d.last_commit, &d.first_later_commit, &d.last_later_commit],
+                json!({"quietDays": d.quiet_days, "share": round2(d.main.share), "laterCommits": d.later_commits}),
+            ));
+        }
+        section("ownership", "Who owns what", true, claims)
+    }
+
+    fn risks(&self) -> StorySection {
+        let mut claims = Vec::new();
+        for area in self
+            .ownership
+            .areas
+            .iter()
+            .filter(|a| a.bus_factor.count == 1 && a.authors_total > 1)
+            .take(LISTED)
+        {
+            let Some(main) = &area.main else { continue };
+            claims.push(claim(
+                format!(
+                    "{} depends on one person: {} wrote {} % of its lines.",
+                    code(&area.area),
+                    escape_markdown(&main.name),
+                    round(main.share * 100.0)
+                ),
+                &[&main.first_commit, &main.last_commit],
+                json!({"busFactor": 1, "share": round2(main.share)}),
+            ));
+        }
+        for spot in self.hotspots.files.iter().take(LISTED) {
+            claims.push(claim(
+                format!(
+                    "{} is a hotspot: {} changed in {}, most recently on {} ({}).",
+                    code(&spot.path),
+                    count(usize::try_from(spot.churn).unwrap_or(usize::MAX), "line"),
+                    count(usize::try_from(spot.commits).unwrap_or(0), "commit"),
+                    date(spot.last_time),
+                    short(&spot.last_commit),
+                ),
+                &[&spot.last_commit],
+                json!({"churn": spot.churn, "weighted": round1(spot.weighted), "commits": spot.commits, "halfLifeDays": self.hotspots.half_life_days}),
+            ));
+        }
+        for pair in self.coupling.pairs.iter().take(LISTED) {
+            claims.push(claim(
+                format!(
+                    "{} and {} change together: {} of the commits touching one also touched the other ({} %).",
+                    code(&pair.a),
+                    code(&pair.b),
+                    pair.support,
+                    round(pair.confidence * 100.0),
+                ),
+                &pair.evidence.iter().map(String::as_str).collect::<Vec<_>>(),
+                json!({"support": pair.support, "confidence": round2(pair.confidence), "lift": round2(pair.lift)}),
+            ));
+        }
+        section("risks", "Risks", true, claims)
+    }
+}
+
+fn section(id: &str, heading: &str, list: bool, claims: Vec<Claim>) -> StorySection {
+    StorySection {
+        id: id.to_owned(),
+        heading: heading.to_owned(),
+        list,
+        claims,
+    }
+}
+
+fn claim(text: String, commits: &[&str], figures: Value) -> Claim {
+    let mut ids: Vec<String> = Vec::new();
+    for id in commits {
+        if !id.is_empty() && !ids.iter().any(|i| i == id) {
+            ids.push((*id).to_owned());
+        }
+    }
+    Claim {
+        text,
+        evidence: Evidence {
+            commits: ids,
+            figures: match figures {
+                Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            },
+        },
+    }
+}
+
+/// The first of the first commits and the last of the last.
+fn ends<'s>(first: &'s [String], last: &'s [String]) -> Vec<&'s str> {
+    first
+        .first()
+        .into_iter()
+        .chain(last.last().or(first.last()))
+        .map(String::as_str)
+        .collect()
+}
+
+fn storyline_title(s: &Storyline) -> String {
+    match s.source {
+        storylines::Source::Area => code(&s.title),
+        _ => escape_markdown(&s.title),
+    }
+}
+
+fn category_phrase(category: Category) -> &'static str {
+    match category {
+        Category::Security => "security work",
+        Category::Migration => "a migration",
+        Category::Performance => "performance work",
+        Category::BugCampaign => "a bug campaign",
+        Category::Refactoring => "a refactoring",
+        Category::Docs => "documentation work",
+        Category::Infrastructure => "infrastructure work",
+        Category::Feature => "feature work",
+    }
+}
+
+fn lifecycle_phrase(lifecycle: Lifecycle) -> &'static str {
+    match lifecycle {
+        Lifecycle::Emerging => "it has only just begun",
+        Lifecycle::Active => "it is still under way",
+        Lifecycle::Completed => "it came to an end",
+        Lifecycle::Stalled => "it stopped without a closing commit",
+        Lifecycle::Abandoned => "it was left after a few commits",
+    }
+}
+
+fn phases_phrase(phases: &[usize]) -> String {
+    match phases {
+        [] => String::new(),
+        [one] => format!(", in phase {}", one + 1),
+        [first, .., last] => format!(", across phases {} to {}", first + 1, last + 1),
+    }
+}
+
+fn replacement_phrase(r: &deletions::Replacement) -> String {
+    let basis = match r.basis {
+        Basis::SimilarName => "a similar name",
+        Basis::SameDirectory => "the same directory",
+        Basis::SiblingDirectory => "a sibling directory",
+        Basis::AddedTogether => "the same commit",
+    };
+    format!(
+        "{} ({}) came in its place ({basis})",
+        code(&r.path),
+        count(usize::try_from(r.lines).unwrap_or(usize::MAX), "line")
+    )
+}
+
+/// A path or name as a code span, which shows any character as written; text with a backtick
+/// or a line break, which a code span cannot hold safely, is escaped instead.
+fn code(text: &str) -> String {
+    if text.contains(['`', '\n', '\r']) {
+        escape_markdown(text)
+    } else {
+        format!("`{text}`")
+    }
+}
+
+/// A commit id as the story shows it: its first 7 digits, as a code span.
+fn short(id: &str) -> String {
+    format!("`{}`", id.get(..7).unwrap_or(id))
+}
+
+/// The UTC date of a commit time.
+fn date(seconds: i64) -> String {
+    utc_date(seconds).to_string()
+}
+
+/// `2,345`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1 commit`, `2,345 commits`.
+fn count(n: usize, noun: &str) -> String {
+    let n = n as u64;
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", grouped(n))
+    }
+}
+
+/// A time span in the largest unit that reads well.
+fn span(seconds: i64) -> String {
+    let days = seconds.max(0) / 86_400;
+    match days {
+        0 => "less than a day".to_owned(),
+        1..=60 => count(usize::try_from(days).unwrap_or(0), "day"),
+        61..=730 => count(usize::try_from(days / 30).unwrap_or(0), "month"),
+        _ => {
+            let years = days as f64 / 365.25;
+            format!("about {} years", round1(years))
+        }
+    }
+}
+
+fn percent(part: u64, whole: u64) -> u64 {
+    (part * 100 + whole / 2).checked_div(whole).unwrap_or(0)
+}
+
+fn round(x: f64) -> i64 {
+    x.round() as i64
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn hours(h: f64) -> String {
+    grouped(u64::try_from(round(h)).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+use std::collections::HashSet;
+
+use super::*;
+use crate::CommitLabels;
+use crate::testing::Builder;
+
+fn labels(class: &str, scope: &str) -> CommitLabels {
+    CommitLabels {
+        class: class.into(),
+        scope: Some(scope.into()),
+        references: vec![],
+        bot: false,
+    }
+}
+
+/// A history with a parser thread, a hand-over, a directory move, a retired directory and a
+/// subject that tries to inject markup.
+fn sample() -> History {
+    let mut b = Builder::new()
+        .commit("Ada", 0, "Start the project", &[("README.md", '+', 20, 0)])
+        .commit("Ada", 1, "Add the lexer", &[("src/lexer.rs", '+', 300, 0)])
+        .commit(
+            "Ada",
+            2,
+            "Add the legacy io",
+            &[("legacy/io.rs", '+', 120, 0)],
+        );
+    for day in 3..9 {
+        b = b.labelled(
+            "Ada",
+            day,
+            &format!("fix(parser): handle case {day}"),
+            &[("src/parser.rs", if day == 3 { '+' } else { 'M' }, 40, 5)],
+            &[],
+            labels("fix", "parser"),
+        );
+    }
+    b = b.commit(
+        "Bob",
+        40,
+        "Drop the legacy io <img src=x onerror=alert(1)>",
+        &[("legacy/io.rs", '-', 0, 120), ("src/io.rs", '+', 90, 0)],
+    );
+    b = b.labelled(
+        "Bob",
+        41,
+        "Move src to lib",
+        &[
+            ("src/lexer.rs", '-', 0, 300),
+            ("src/parser.rs", '-', 0, 215),
+            ("src/io.rs", '-', 0, 90),
+            ("lib/lexer.rs", '+', 300, 0),
+            ("lib/parser.rs", '+', 215, 0),
+            ("lib/io.rs", '+', 90, 0),
+        ],
+        &[
+            ("src/lexer.rs", "lib/lexer.rs", 100),
+            ("src/parser.rs", "lib/parser.rs", 100),
+            ("src/io.rs", "lib/io.rs", 100),
+        ],
+        labels("refactor", "layout"),
+    );
+    for day in 42..50 {
+        b = b.commit(
+            "Bob",
+            day,
+            &format!("Extend the parser, step {day}"),
+            &[("lib/parser.rs", 'M', 60, 10), ("lib/lexer.rs", 'M', 5, 1)],
+        );
+    }
+    b.build()
+}
+
+fn phases(history: &History) -> Vec<PhaseSpan> {
+    let n = history.commits.len();
+    vec![
+        PhaseSpan {
+            number: 1,
+            name: "Beginnings".into(),
+            range: 0..9,
+            releases: vec!["v0.1".into()],
+        },
+        PhaseSpan {
+            number: 2,
+            name: "The move [to lib](javascript:x)".into(),
+            range: 9..n,
+            releases: vec![],
+        },
+    ]
+}
+
+#[test]
+fn every_claims_evidence_names_commits_of_the_history() {
+    let history = sample();
+    let doc = tell(&history, "acme/parser", &phases(&history));
+    let ids: HashSet<&str> = history.commits.iter().map(|c| c.id.as_str()).collect();
+    let mut claims = 0;
+    for section in &doc.sections {
+        for claim in &section.claims {
+            claims += 1;
+            for id in &claim.evidence.commits {
+                assert!(
+                    ids.contains(id.as_str()),
+                    "{}: {id} in {}",
+                    section.id,
+                    claim.text
+                );
+            }
+            assert!(
+                !claim.evidence.commits.is_empty() || !claim.evidence.figures.is_empty(),
+                "a claim without evidence: {}",
+                claim.text
+            );
+        }
+    }
+    assert!(claims >= 10, "{claims} claims");
+    let sections: Vec<&str> = doc.sections.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        sections,
+        [
+            "summary",
+            "timeline",
+            "storylines",
+            "evolution",
+            "deletions",
+            "ownership",
+            "risks"
+        ]
+    );
+}
+
+#[test]
+fn the_story_states_the_facts_in_sentences() {
+    let history = sample();
+    let doc = tell(&history, "acme/parser", &phases(&history));
+    let md = render_markdown(&doc);
+    assert!(md.starts_with("# acme/parser\n"), "{md}");
+    for sentence in [
+        "acme/parser has 19 commits by 2 authors from 2024-01-01 to 2024-02-19 (49 days).",
+        "**Phase 1 — Beginnings** (2024-01-01 to 2024-01-09): 9 commits by 1 author, released as v0.1; most lines changed in `src` (570 lines).",
+        "`src/` moved to `lib/`: 3 files and 605 lines, in `c11` (2024-02-11); a move, not new work.",
+        "`legacy` (1 file) was deleted on 2024-02-10 (`c10`).",
+        "`legacy/io.rs` (120 lines) was deleted on 2024-02-10 (`c10`); `src/io.rs` (90 lines) came in its place (a similar name).",
+        "Bob made the most commits: 10 of 19 (53 %)",
+    ] {
+        assert!(md.contains(sentence), "missing {sentence:?} in\n{md}");
+    }
+    // The move is told as a move, never as one of the largest changes.
+    let largest: Vec<&Claim> = doc.sections[3]
+        .claims
+        .iter()
+        .filter(|c| c.text.starts_with("One of the largest changes"))
+        .collect();
+    assert!(!largest.is_empty());
+    assert!(
+        largest
+            .iter()
+            .all(|c| !c.evidence.commits.contains(&"c11".to_owned()))
+    );
+    // The parser's fixes (with the lexer, in the same burst of `src`) are a storyline, and so
+    // is the work since the move.
+    let storylines: Vec<&str> = doc.sections[2]
+        .claims
+        .iter()
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(
+        storylines,
+        [
+            "**`lib`** — feature work of 9 commits by Bob, 2024-02-11 to 2024-02-19, in phase 2; it is still under way. It began with “Move src to lib” (`c11`) and its latest step is “Extend the parser, step 49” (`c19`).",
+            "**`src`** — a bug campaign of 7 commits by Ada, 2024-01-02 to 2024-01-09, in phase 1; it came to an end. It began with “Add the lexer” (`c2`) and its latest step is “fix\\(parser\\): handle case 8” (`c9`).",
+        ]
+    );
+}
+
+#[test]
+fn repository_text_is_never_markup() {
+    let history = sample();
+    let md = render_markdown(&tell(&history, "<script>x</script>", &phases(&history)));
+    assert!(!md.contains("<img"), "{md}");
+    assert!(!md.contains("<script"), "{md}");
+    assert!(!md.contains("](javascript"), "{md}");
+    assert!(
+        md.contains("&lt;img src=x onerror=alert\\(1\\)&gt;"),
+        "{md}"
+    );
+    assert!(
+        md.contains("The move \\[to lib\\]\\(javascript:x\\)"),
+        "{md}"
+    );
+}
+
+#[test]
+fn an_empty_history_and_a_single_commit_still_tell_something() {
+    let doc = tell(&History::new(), "empty", &[]);
+    assert_eq!(
+        render_markdown(&doc),
+        "# empty\n\n## In brief\n\nThe repository has no commits in the range analyzed.\n"
+    );
+    let one = Builder::new()
+        .commit("Ada", 0, "Initial commit", &[("a.txt", '+', 1, 0)])
+        .build();
+    let md = render_markdown(&tell(&one, "one", &[]));
+    assert!(
+        md.contains(
+            "one has 1 commit by 1 author from 2024-01-01 to 2024-01-01 (less than a day)."
+        ),
+        "{md}"
+    );
+}
+
+#[test]
+fn counts_read_as_numbers_people_write() {
+    assert_eq!(count(1, "commit"), "1 commit");
+    assert_eq!(count(0, "commit"), "0 commits");
+    assert_eq!(count(1_234_567, "line"), "1,234,567 lines");
+    assert_eq!(span(90 * 86_400), "3 months");
+    assert_eq!(span(3 * 366 * 86_400), "about 3 years");
+    assert_eq!(code("a`b"), "a\\`b");
+    assert_eq!(short("0123456789abcdef"), "`0123456`");
+}
