@@ -1,11 +1,7 @@
 //! The HTTP API (see [`gitview_core::results`] for the routes and bodies), health endpoints,
 //! and the request-id and body-limit layers around them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use gitview_core::artifact;
 use gitview_core::records::FileStatus;
@@ -14,109 +10,18 @@ use gitview_core::results::{
     RunStatus, StartRun,
 };
 use gitview_core::time::epoch_seconds;
-use gitview_core::token::TokenClaims;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
-use crate::auth::Verifier;
 use crate::db;
 use crate::error::ApiError;
-pub use crate::http::ApiJson;
-use crate::http::{ApiPath, Routes};
-use crate::keys::{AdminToken, KEY_PREFIX};
-use crate::limits::{LimitClock, Limiter, RateLimit};
+use crate::kit::audit::audit;
+use crate::kit::extract::{ApiJson, ApiPath};
+use crate::kit::guard::Runner;
+pub use crate::kit::state::{AppState, DEFAULT_MAX_ARTIFACT_BYTES, INLINE_ARTIFACT_LIMIT};
+use crate::kit::table::Routes;
 use crate::metrics::Metrics;
 use crate::storage::ArtifactStore;
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub verifier: Arc<Verifier>,
-    /// The admin token guarding `/v1/admin`; `None` disables the admin routes.
-    pub(crate) admin: Option<Arc<AdminToken>>,
-    pub metrics: Arc<Metrics>,
-    /// Per-API-key rate limits on the read API; `None`: unlimited.
-    pub(crate) limiter: Option<Arc<Limiter>>,
-    /// Where artifacts above [`INLINE_ARTIFACT_LIMIT`] go; `None`: they are refused (413).
-    pub(crate) artifacts: Option<ArtifactStore>,
-    /// The largest artifact accepted (streamed, so not bound by the body limit).
-    pub(crate) max_artifact_bytes: u64,
-    /// Account ids by name (accounts are never renamed).
-    accounts: Arc<Mutex<HashMap<String, i64>>>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("verifier", &self.verifier)
-            .field("admin", &self.admin.is_some())
-            .field("limiter", &self.limiter.as_ref().map(|l| l.limit()))
-            .field("artifacts", &self.artifacts)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    pub fn new(pool: PgPool, verifier: Verifier) -> Self {
-        Self {
-            pool,
-            verifier: Arc::new(verifier),
-            admin: None,
-            metrics: Arc::default(),
-            limiter: None,
-            artifacts: None,
-            max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
-            accounts: Arc::default(),
-        }
-    }
-
-    /// Stores artifacts above [`INLINE_ARTIFACT_LIMIT`] (up to `max_bytes`) in `store`.
-    pub fn with_artifact_store(mut self, store: ArtifactStore, max_bytes: u64) -> Self {
-        self.artifacts = Some(store);
-        self.max_artifact_bytes = max_bytes;
-        self
-    }
-
-    /// Limits each API key to `limit` on the read API, timed by `clock`
-    /// ([`LimitClock::system`] outside tests). Without this, keys are unlimited.
-    pub fn with_rate_limit(mut self, limit: RateLimit, clock: LimitClock) -> Self {
-        self.limiter = Some(Arc::new(Limiter::new(limit, clock)));
-        self
-    }
-
-    /// Enables the admin routes (API keys) for holders of `token`.
-    pub fn with_admin_token(mut self, token: AdminToken) -> Self {
-        self.admin = Some(Arc::new(token));
-        self
-    }
-
-    pub(crate) async fn account_id(&self, name: &str) -> Result<i64, ApiError> {
-        if let Some(id) = self.accounts.lock().map_err(|_| poisoned())?.get(name) {
-            return Ok(*id);
-        }
-        let id = db::ensure_account(&self.pool, name).await?;
-        self.accounts
-            .lock()
-            .map_err(|_| poisoned())?
-            .insert(name.to_owned(), id);
-        Ok(id)
-    }
-}
-
-fn poisoned() -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error",
-    )
-}
-
-/// Artifacts up to this size are stored inline in PostgreSQL; larger ones in the object store.
-pub const INLINE_ARTIFACT_LIMIT: usize = 1 << 20;
-/// The largest artifact accepted unless configured otherwise (`--max-artifact-bytes`).
-pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
 
 /// The router: runner routes, read routes, the admin path, health, metrics and the OpenAPI
 /// document, with request ids, logs, metrics and a body limit (see [`crate::http`]).
@@ -137,72 +42,6 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         )
         .on(Method::POST, "/v1/runs/{analysis}/progress", progress)
         .on(Method::POST, "/v1/runs/{analysis}/finish", finish)
-}
-
-/// The verified claims of the request's runner token.
-#[derive(Debug)]
-pub struct Runner(pub TokenClaims);
-
-impl FromRequestParts<AppState> for Runner {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts, "runner token")?;
-        if token.starts_with(KEY_PREFIX) {
-            return Err(ApiError::unauthorized(
-                "API keys are not accepted on runner routes: they take the runner token the operator mounts",
-            ));
-        }
-        Ok(Self(state.verifier.verify(token).await?))
-    }
-}
-
-/// The request's `Authorization: Bearer` credential; `what` names it in the 401.
-pub(crate) fn bearer<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiError> {
-    let header = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized(format!("missing Authorization: Bearer <{what}>")))?;
-    header
-        .to_str()
-        .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| ApiError::unauthorized("the Authorization header is not a Bearer token"))
-}
-
-impl Runner {
-    /// Refuses a token for another analysis than the path's.
-    pub(crate) fn for_analysis(&self, analysis: &str) -> Result<&TokenClaims, ApiError> {
-        if self.0.analysis != analysis {
-            return Err(ApiError::forbidden("the token is for another analysis"));
-        }
-        Ok(&self.0)
-    }
-
-    fn actor(&self) -> String {
-        format!("runner:{}/{}", self.0.analysis, self.0.attempt)
-    }
-}
-
-/// Writes the audit row of a mutation, in the mutation's transaction.
-pub(crate) async fn audit(
-    tx: &mut sqlx::PgConnection,
-    account: i64,
-    actor: &str,
-    action: &str,
-    target: &str,
-    detail: Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_log (account_id, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(account)
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(detail)
-        .execute(tx)
-        .await?;
-    Ok(())
 }
 
 /// The repository of a started analysis, within the tenant transaction. For writes that any

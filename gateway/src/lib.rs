@@ -14,7 +14,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod keys;
-pub mod limits;
+pub mod kit;
 pub mod logs;
 pub mod metrics;
 pub mod openapi;

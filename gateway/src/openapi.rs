@@ -19,8 +19,9 @@ use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
+use crate::kit::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::logs::MAX_LINES;
-use crate::read::{DEFAULT_LIMIT, DEFAULT_MAX_COMMITS, MAX_COMMITS, MAX_LIMIT};
+use crate::read::{DEFAULT_MAX_COMMITS, MAX_COMMITS};
 
 /// The security scheme of runner routes: the operator-signed runner token.
 pub const RUNNER_TOKEN: &str = "runnerToken";

@@ -10,11 +10,14 @@ use axum::http::Method;
 use gitview_core::results::{AccountPolicy, MAX_RETENTION_DAYS, SetAccountPolicy};
 use serde_json::json;
 
-use crate::api::{AppState, audit};
 use crate::db;
 use crate::error::ApiError;
-use crate::http::{ApiJson, ApiPath, Routes};
-use crate::keys::{ADMIN_ACTOR, Admin, existing_account, valid_account};
+use crate::kit::accounts::{existing_account, valid_account};
+use crate::kit::audit::{ADMIN_ACTOR, audit};
+use crate::kit::extract::{ApiJson, ApiPath};
+use crate::kit::guard::Admin;
+use crate::kit::state::AppState;
+use crate::kit::table::Routes;
 
 /// The policy routes.
 pub(crate) fn routes(routes: Routes) -> Routes {

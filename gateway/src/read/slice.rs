@@ -20,12 +20,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 
-use super::{ApiQuery, ListRow, hashed_email_sql, like_literal, not_found, window};
-use crate::api::AppState;
+use super::{ListRow, hashed_email_sql, like_literal, not_found};
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
-use crate::http::ApiPath;
-use crate::keys::Reader;
+use crate::kit::extract::{ApiPath, ApiQuery};
+use crate::kit::guard::Reader;
+use crate::kit::paging::window;
+use crate::kit::state::AppState;
 
 /// Commits in a slice when the request names no `maxCommits`.
 pub const DEFAULT_MAX_COMMITS: i64 = 100;
