@@ -4,7 +4,7 @@
 //!   limits.
 //! * [`extract`]: the path, query and JSON extractors whose rejections answer in the one error
 //!   shape.
-//! * `table`: `Routes`, the route table each routes module adds its routes to.
+//! * [`table`]: `Routes`, the route table each routes module adds its routes to.
 //! * [`guard`]: who may call: runner tokens, API keys, the admin token, operator tokens.
 //! * [`keys`]: the API keys' format and the admin token.
 //! * [`limits`]: per-API-key rate limits and their headers.
@@ -20,4 +20,4 @@ pub mod keys;
 pub mod limits;
 pub mod paging;
 pub mod state;
-pub(crate) mod table;
+pub mod table;

@@ -19,7 +19,6 @@ use gitview_core::results::{LogBatch, LogLevel, LogLine, LogPage, LogRecord, Log
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{contains_nul, repository_of};
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
 use crate::kit::extract::{ApiJson, ApiPath, ApiQuery};
@@ -27,6 +26,7 @@ use crate::kit::guard::{Reader, Runner};
 use crate::kit::paging::{cursor_text, invalid_cursor, limit};
 use crate::kit::state::AppState;
 use crate::kit::table::Routes;
+use crate::routes::runs::{contains_nul, repository_of};
 
 /// The most lines one batch may hold; more answer 413.
 pub const MAX_LINES: usize = gitview_core::results::MAX_LOG_LINES;

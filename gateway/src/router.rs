@@ -1,10 +1,12 @@
-//! The HTTP edge: the one route table, the layers around every route (request id, JSON log
-//! line, metrics, body limit, rate-limit headers), the extractors whose rejections answer in the one error shape,
-//! and the service routes (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
+//! The top of the gateway: the router, built from every routes module's table
+//! ([`crate::routes`]), with the layers around every route (request id, JSON log line,
+//! metrics, body limit, rate-limit headers), the fallbacks that answer unknown routes and
+//! methods in the one error shape, and the service routes (`/healthz`, `/readyz`, `/metrics`,
+//! `/openapi.json`).
 //!
-//! Routes are registered through `Routes`, which records each method and path template as it
-//! adds them to the router: [`served_routes`] is exactly what the router serves, and the
-//! OpenAPI document is tested against it ([`crate::openapi`]).
+//! Routes are registered through `Routes` ([`crate::kit::table`]), which records each method and
+//! path template as it adds them to the router: [`served_routes`] is exactly what the router
+//! serves, and the OpenAPI document is tested against it ([`crate::openapi`]).
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,15 +22,16 @@ use crate::error::{ApiError, REQUEST_ID};
 use crate::kit::state::AppState;
 use crate::kit::table::Routes;
 use crate::metrics::UNMATCHED;
+use crate::routes;
 
 /// Every route, from every module.
 fn table() -> Routes {
-    let routes = crate::api::routes(Routes::default());
-    let routes = crate::read::routes(routes);
-    let routes = crate::logs::routes(routes);
-    let routes = crate::keys::routes(routes);
-    let routes = crate::tracking::routes(routes);
-    crate::policy::routes(routes)
+    let routes = routes::runs::routes(Routes::default());
+    let routes = routes::read::routes(routes);
+    let routes = routes::logs::routes(routes);
+    let routes = routes::keys::routes(routes);
+    let routes = routes::tracking::routes(routes);
+    routes::policy::routes(routes)
         .on(Method::GET, "/healthz", || async { "ok" })
         .on(Method::GET, "/readyz", readyz)
         .on(Method::GET, "/metrics", metrics)

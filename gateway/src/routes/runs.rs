@@ -18,16 +18,10 @@ use crate::error::ApiError;
 use crate::kit::audit::audit;
 use crate::kit::extract::{ApiJson, ApiPath};
 use crate::kit::guard::Runner;
-pub use crate::kit::state::{AppState, DEFAULT_MAX_ARTIFACT_BYTES, INLINE_ARTIFACT_LIMIT};
+use crate::kit::state::{AppState, INLINE_ARTIFACT_LIMIT};
 use crate::kit::table::Routes;
 use crate::metrics::Metrics;
 use crate::storage::ArtifactStore;
-
-/// The router: runner routes, read routes, the admin path, health, metrics and the OpenAPI
-/// document, with request ids, logs, metrics and a body limit (see [`crate::http`]).
-pub fn router(state: AppState, max_body_bytes: usize) -> axum::Router {
-    crate::http::router(state, max_body_bytes)
-}
 
 /// The runner routes.
 pub(crate) fn routes(routes: Routes) -> Routes {

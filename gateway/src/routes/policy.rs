@@ -1,8 +1,8 @@
 //! Accounts' data policies on the admin path: whether the gateway scrubs PII on read
-//! ([`crate::read`]) and how long results are kept ([`crate::retention`]).
+//! ([`crate::routes::read`]) and how long results are kept ([`crate::retention`]).
 //!
 //! `GET`/`PUT /v1/admin/accounts/{account}/policy`, with the admin token like the key routes
-//! ([`crate::keys`]). A `PUT` creates the account if new (a policy may be set before the first
+//! ([`crate::routes::keys`]). A `PUT` creates the account if new (a policy may be set before the first
 //! run) and writes an audit row with the policy before and after.
 
 use axum::extract::State;
