@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::kit::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::routes::logs::MAX_LINES;
-use crate::routes::read::{DEFAULT_MAX_COMMITS, MAX_COMMITS};
+use crate::routes::read::slice::{DEFAULT_MAX_COMMITS, MAX_COMMITS};
 
 /// The security scheme of runner routes: the operator-signed runner token.
 pub const RUNNER_TOKEN: &str = "runnerToken";
