@@ -29,6 +29,7 @@ pub mod retention;
 pub mod router;
 pub mod routes;
 pub mod storage;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -11,9 +11,11 @@
 //! * [`paging`]: `limit`, cursors and the time window every list shares.
 //! * `accounts`: account names on the admin path.
 //! * `audit`: the audit row every mutation writes.
+//! * `check`: pure checks of the values runners write (object ids, `bigint` counts, NUL).
 
 pub(crate) mod accounts;
 pub(crate) mod audit;
+pub(crate) mod check;
 pub mod extract;
 pub mod guard;
 pub mod keys;
