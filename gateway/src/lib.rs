@@ -8,9 +8,12 @@
 //! * foundations: [`error`] (the one error shape), [`db`] (pool, migrations, tenant
 //!   transactions), [`auth`] (runner and operator tokens), [`metrics`], [`storage`]
 //!   (artifacts' object storage), [`crypto`] (rustls' provider);
+//! * [`store`]: the SQL of the runner's writes, as named functions per resource on a tenant
+//!   transaction;
 //! * [`kit`]: what every route shares: the state, extractors, credential guards, API keys'
 //!   format, rate limits, paging, the route-table type and the audit row;
-//! * [`routes`]: the handlers, one module per resource;
+//! * [`routes`]: the handlers, one module per resource; a write reads extract (the kit) →
+//!   check (pure functions) → store calls → answer;
 //! * [`router`]: the axum router built from every routes module's table, with its layers and
 //!   the service routes; [`openapi`], the document of every route;
 //! * beside them, [`retention`] (the janitor) and, for tests, `testing`.
