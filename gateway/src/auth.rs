@@ -78,7 +78,7 @@ impl Verifier {
     /// may start at the same time as the gateway), when the first token arrives, so that the
     /// gateway never crash-loops on its install.
     pub async fn from_jwks_url(url: &str) -> Result<Self, KeyError> {
-        crate::install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()

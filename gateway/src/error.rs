@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use gitview_core::results::ErrorBody;
 
 tokio::task_local! {
-    /// The request id of the request being handled (set by [`crate::api`]'s middleware).
+    /// The request id of the request being handled (set by [`crate::router`]'s middleware).
     pub static REQUEST_ID: String;
 }
 

@@ -1,36 +1,45 @@
 //! The gitview gateway: the one writer of PostgreSQL. Runner pods write results through it with
 //! tokens the operator signs ([`auth`]); every query runs in a transaction scoped to the
 //! caller's account, and PostgreSQL's row-level security enforces the same scope again
-//! ([`db`], `migrations/`). The runner's HTTP API is in [`api`], the read API for users in
-//! [`read`], run logs (both ways) in [`logs`], the admin path for their per-account API keys in
-//! [`keys`] and for accounts' data policies in [`policy`], per-key rate limits in [`limits`],
-//! the retention janitor in [`retention`], artifacts' object storage in [`storage`]; the bodies of all of them in
-//! [`gitview_core::results`].
+//! ([`db`], `migrations/`). The bodies of every route are in [`gitview_core::results`].
+//!
+//! The modules, bottom up (each imports only those below it):
+//!
+//! * foundations: [`error`] (the one error shape), [`db`] (pool, migrations, tenant
+//!   transactions), [`auth`] (runner and operator tokens), [`metrics`], [`storage`]
+//!   (artifacts' object storage), [`crypto`] (rustls' provider);
+//! * [`store`]: the SQL of the runner's writes, as named functions per resource on a tenant
+//!   transaction;
+//! * [`kit`]: what every route shares: the state, extractors, credential guards, API keys'
+//!   format, rate limits, paging, the route-table type and the audit row;
+//! * [`routes`]: the handlers, one module per resource; a write reads extract (the kit) →
+//!   check (pure functions) → store calls → answer;
+//! * [`router`]: the axum router built from every routes module's table, with its layers and
+//!   the service routes; [`openapi`], the document of every route;
+//! * beside them, [`retention`] (the janitor) and, for tests, `testing`.
+//!
+//! [`api`] is the face a server or a test uses: the state and the router.
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod auth;
+pub mod crypto;
 pub mod db;
 pub mod error;
-pub mod http;
-pub mod keys;
-pub mod limits;
-pub mod logs;
+pub mod kit;
 pub mod metrics;
 pub mod openapi;
-pub mod policy;
-pub mod read;
 pub mod retention;
+pub mod router;
+pub mod routes;
 pub mod storage;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod tracking;
 
-/// Installs ring as rustls' crypto provider (reqwest is built without one); idempotent.
-pub fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Err: another provider is installed, which serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+pub use crypto::install_crypto_provider;
+
+/// What a server or a test needs to serve the gateway: the state and the router.
+pub mod api {
+    pub use crate::kit::state::{AppState, DEFAULT_MAX_ARTIFACT_BYTES, INLINE_ARTIFACT_LIMIT};
+    pub use crate::router::router;
 }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use gitview_gateway::{api, auth, db, keys, limits, retention, storage};
+use gitview_gateway::kit::{keys, limits};
+use gitview_gateway::{api, auth, db, retention, storage};
 
 /// The gitview results service.
 #[derive(Debug, Parser)]

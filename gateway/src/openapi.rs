@@ -5,7 +5,7 @@
 //! The component schemas are generated from the Rust bodies in [`gitview_core::results`] with
 //! schemars (the crate the CRDs' schemas already come from), so they cannot drift from what
 //! serde reads and writes; the paths are written here, one entry per route, and a test checks
-//! them against the routes the router really serves ([`crate::http::served_routes`]). The
+//! them against the routes the router really serves ([`crate::router::served_routes`]). The
 //! examples are Rust values serialised, so they stay valid as the types change.
 
 use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
@@ -19,8 +19,9 @@ use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use crate::logs::MAX_LINES;
-use crate::read::{DEFAULT_LIMIT, DEFAULT_MAX_COMMITS, MAX_COMMITS, MAX_LIMIT};
+use crate::kit::paging::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::routes::logs::MAX_LINES;
+use crate::routes::read::slice::{DEFAULT_MAX_COMMITS, MAX_COMMITS};
 
 /// The security scheme of runner routes: the operator-signed runner token.
 pub const RUNNER_TOKEN: &str = "runnerToken";

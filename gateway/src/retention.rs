@@ -30,8 +30,8 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::api::audit;
 use crate::db;
+use crate::kit::audit::audit;
 use crate::storage::{self, ArtifactStore};
 
 /// The advisory lock key of a retention pass ("gitview" and 1, in ASCII).

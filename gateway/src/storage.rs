@@ -106,7 +106,7 @@ impl ArtifactStore {
             if bucket.is_empty() {
                 return Err(ConfigError::Scheme(url.to_owned()));
             }
-            crate::install_crypto_provider();
+            crate::crypto::install_crypto_provider();
             let mut builder = object_store::aws::AmazonS3Builder::from_env();
             for (key, value) in s3_options {
                 let key = key.parse().map_err(|source| ConfigError::Store {

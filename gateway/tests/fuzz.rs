@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::{ADMIN_TOKEN, Gateway, batch, cache_dir, commit};
-use gitview_gateway::limits::{DEFAULT_BURST, DEFAULT_PER_SECOND, LimitClock, RateLimit};
+use gitview_gateway::kit::limits::{DEFAULT_BURST, DEFAULT_PER_SECOND, LimitClock, RateLimit};
 use gitview_gateway::openapi::{EXAMPLE_ACCOUNT, EXAMPLE_ANALYSIS};
 use reqwest::StatusCode;
 

@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::Gateway;
-use gitview_gateway::limits::{LimitClock, RateLimit};
+use gitview_gateway::kit::limits::{LimitClock, RateLimit};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
 use gitview_core::token::TokenClaims;
+use gitview_gateway::kit::keys;
 use gitview_gateway::testing::TestPostgres;
-use gitview_gateway::{api, auth, db, keys};
+use gitview_gateway::{api, auth, db};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 /// The admin token of the benchmarks' gateways.

@@ -51,7 +51,7 @@ fn the_document_parses_and_every_reference_resolves() {
 
 #[test]
 fn the_document_has_exactly_the_routes_the_router_serves() {
-    let served: BTreeSet<(String, String)> = crate::http::served_routes()
+    let served: BTreeSet<(String, String)> = crate::router::served_routes()
         .into_iter()
         .map(|(method, path)| (method.as_str().to_lowercase(), path.to_owned()))
         .collect();

@@ -8,8 +8,9 @@ use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::Li
 use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_core::results::{ApiKeyCreated, CommitBatch, CommitUpload, RunStarted, StartRun};
 use gitview_core::token::TokenClaims;
+use gitview_gateway::kit::keys;
 use gitview_gateway::testing::TestPostgres;
-use gitview_gateway::{api, auth, db, keys};
+use gitview_gateway::{api, auth, db};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -1,8 +1,8 @@
 //! Accounts' data policies on the admin path: whether the gateway scrubs PII on read
-//! ([`crate::read`]) and how long results are kept ([`crate::retention`]).
+//! ([`crate::routes::read`]) and how long results are kept ([`crate::retention`]).
 //!
 //! `GET`/`PUT /v1/admin/accounts/{account}/policy`, with the admin token like the key routes
-//! ([`crate::keys`]). A `PUT` creates the account if new (a policy may be set before the first
+//! ([`crate::routes::keys`]). A `PUT` creates the account if new (a policy may be set before the first
 //! run) and writes an audit row with the policy before and after.
 
 use axum::extract::State;
@@ -10,11 +10,14 @@ use axum::http::Method;
 use gitview_core::results::{AccountPolicy, MAX_RETENTION_DAYS, SetAccountPolicy};
 use serde_json::json;
 
-use crate::api::{AppState, audit};
 use crate::db;
 use crate::error::ApiError;
-use crate::http::{ApiJson, ApiPath, Routes};
-use crate::keys::{ADMIN_ACTOR, Admin, existing_account, valid_account};
+use crate::kit::accounts::{existing_account, valid_account};
+use crate::kit::audit::{ADMIN_ACTOR, audit};
+use crate::kit::extract::{ApiJson, ApiPath};
+use crate::kit::guard::Admin;
+use crate::kit::state::AppState;
+use crate::kit::table::Routes;
 
 /// The policy routes.
 pub(crate) fn routes(routes: Routes) -> Routes {

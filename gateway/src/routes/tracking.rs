@@ -18,87 +18,26 @@
 //! anything is stored), so one policy decides both what is stored and what is read. An
 //! account the gateway has not seen is created with a new account's policy, which scrubs.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::Method;
-use axum::http::request::Parts;
 use gitview_core::results::{
     AccountPolicy, LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord,
 };
-use gitview_core::token::{
-    SCOPE_POLICY_READ, SCOPE_REPOSITORIES_READ, SCOPE_RUNS_READ, TokenClaims,
-};
 use serde::Deserialize;
 
-use crate::api::AppState;
-use crate::api::bearer;
 use crate::db;
 use crate::error::ApiError;
-use crate::http::Routes;
-use crate::keys::KEY_PREFIX;
-use crate::read::ApiQuery;
-
-/// An operator token with the `repositories:read` scope.
-#[derive(Debug)]
-pub struct OperatorRead(pub TokenClaims);
-
-/// An operator token with the `runs:read` scope.
-#[derive(Debug)]
-pub struct OperatorRunsRead(pub TokenClaims);
-
-/// An operator token with the `policy:read` scope.
-#[derive(Debug)]
-pub struct OperatorPolicyRead(pub TokenClaims);
-
-async fn operator_token(
-    parts: &mut Parts,
-    state: &AppState,
-    scope: &str,
-) -> Result<TokenClaims, ApiError> {
-    let token = bearer(parts, "operator token")?;
-    if token.starts_with(KEY_PREFIX) {
-        return Err(ApiError::unauthorized(
-            "API keys are not accepted here: this route takes an operator token",
-        ));
-    }
-    state.verifier.verify_scope(token, scope).await
-}
-
-impl FromRequestParts<AppState> for OperatorRead {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        operator_token(parts, state, SCOPE_REPOSITORIES_READ)
-            .await
-            .map(Self)
-    }
-}
-
-impl FromRequestParts<AppState> for OperatorRunsRead {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        operator_token(parts, state, SCOPE_RUNS_READ)
-            .await
-            .map(Self)
-    }
-}
-
-impl FromRequestParts<AppState> for OperatorPolicyRead {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        operator_token(parts, state, SCOPE_POLICY_READ)
-            .await
-            .map(Self)
-    }
-}
+use crate::kit::extract::{ApiPath, ApiQuery};
+use crate::kit::guard::{OperatorPolicyRead, OperatorRead, OperatorRunsRead};
+use crate::kit::state::AppState;
+use crate::kit::table::Routes;
 
 async fn account_policy(
     State(state): State<AppState>,
     OperatorPolicyRead(claims): OperatorPolicyRead,
 ) -> Result<axum::Json<AccountPolicy>, ApiError> {
     let account_id = state.account_id(&claims.account).await?;
-    crate::policy::stored(&state, &claims.account, account_id)
+    crate::routes::policy::stored(&state, &claims.account, account_id)
         .await
         .map(axum::Json)
 }
@@ -122,7 +61,7 @@ struct LatestProgressQuery {
 async fn latest_progress(
     State(state): State<AppState>,
     OperatorRunsRead(claims): OperatorRunsRead,
-    crate::http::ApiPath(analysis): crate::http::ApiPath<String>,
+    ApiPath(analysis): ApiPath<String>,
     ApiQuery(query): ApiQuery<LatestProgressQuery>,
 ) -> Result<axum::Json<LatestProgress>, ApiError> {
     let attempt = match query.attempt.as_deref() {

@@ -6,7 +6,7 @@
 //! rate algorithm (GCRA) of the `governor` crate, keyed by the API key's row id. The key is
 //! resolved first (a key's public id is public, so limiting by it would let anyone drain
 //! another key's budget with a wrong secret), then checked here by `admit`, which the
-//! [`crate::keys::Reader`] extractor calls. The decision travels back to the `headers`
+//! [`crate::kit::guard::Reader`] extractor calls. The decision travels back to the `headers`
 //! layer in a [`Slot`] in the request's extensions, so every answer on a keyed route — the
 //! handler's success, its 404, and the 429 itself — carries the headers.
 //!
@@ -34,7 +34,6 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::api::AppState;
 use crate::error::ApiError;
 
 /// The serve command's defaults: 50 requests a second, 100 at once.
@@ -193,8 +192,8 @@ pub struct Slot(Arc<OnceLock<Decision>>);
 
 /// Checks the resolved key's budget (when limits are on), leaves the decision for the
 /// headers, and refuses with 429 when the budget is spent.
-pub(crate) fn admit(state: &AppState, parts: &Parts, key: i64) -> Result<(), ApiError> {
-    let Some(limiter) = &state.limiter else {
+pub(crate) fn admit(limiter: Option<&Limiter>, parts: &Parts, key: i64) -> Result<(), ApiError> {
+    let Some(limiter) = limiter else {
         return Ok(());
     };
     let decision = limiter.check(key);

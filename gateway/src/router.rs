@@ -1,62 +1,37 @@
-//! The HTTP edge: the one route table, the layers around every route (request id, JSON log
-//! line, metrics, body limit, rate-limit headers), the extractors whose rejections answer in the one error shape,
-//! and the service routes (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`).
+//! The top of the gateway: the router, built from every routes module's table
+//! ([`crate::routes`]), with the layers around every route (request id, JSON log line,
+//! metrics, body limit, rate-limit headers), the fallbacks that answer unknown routes and
+//! methods in the one error shape, and the service routes (`/healthz`, `/readyz`, `/metrics`,
+//! `/openapi.json`).
 //!
-//! Routes are registered through `Routes`, which records each method and path template as it
-//! adds them to the router: [`served_routes`] is exactly what the router serves, and the
-//! OpenAPI document is tested against it ([`crate::openapi`]).
+//! Routes are registered through `Routes` ([`crate::kit::table`]), which records each method and
+//! path template as it adds them to the router: [`served_routes`] is exactly what the router
+//! serves, and the OpenAPI document is tested against it ([`crate::openapi`]).
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{
-    DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Request, State,
-};
-use axum::handler::Handler;
-use axum::http::request::Parts;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodFilter;
-use serde::de::DeserializeOwned;
 
-use crate::api::AppState;
 use crate::error::{ApiError, REQUEST_ID};
+use crate::kit::state::AppState;
+use crate::kit::table::Routes;
 use crate::metrics::UNMATCHED;
-
-/// The router under construction, and the routes it serves.
-#[derive(Default)]
-pub(crate) struct Routes {
-    router: Router<AppState>,
-    served: Vec<(Method, &'static str)>,
-}
-
-impl Routes {
-    /// Serves `method` on `path` with `handler` (several methods on one path merge).
-    pub(crate) fn on<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, AppState>,
-        T: 'static,
-    {
-        let filter = MethodFilter::try_from(method.clone())
-            .expect("routes are registered with the standard methods only");
-        self.router = self.router.route(path, axum::routing::on(filter, handler));
-        self.served.push((method, path));
-        self
-    }
-}
+use crate::routes;
 
 /// Every route, from every module.
 fn table() -> Routes {
-    let routes = crate::api::routes(Routes::default());
-    let routes = crate::read::routes(routes);
-    let routes = crate::logs::routes(routes);
-    let routes = crate::keys::routes(routes);
-    let routes = crate::tracking::routes(routes);
-    crate::policy::routes(routes)
+    let routes = routes::runs::routes(Routes::default());
+    let routes = routes::read::routes(routes);
+    let routes = routes::logs::routes(routes);
+    let routes = routes::keys::routes(routes);
+    let routes = routes::tracking::routes(routes);
+    routes::policy::routes(routes)
         .on(Method::GET, "/healthz", || async { "ok" })
         .on(Method::GET, "/readyz", readyz)
         .on(Method::GET, "/metrics", metrics)
@@ -82,7 +57,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(crate::limits::headers))
+        .layer(axum::middleware::from_fn(crate::kit::limits::headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -190,61 +165,6 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-/// The code of a rejection's status.
-fn rejection_code(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        status if status.is_server_error() => "internal",
-        _ => "bad_request",
-    }
-}
-
-/// An axum rejection in the one error shape. A rejection that is the server's fault (a route
-/// and its extractor disagree) is logged and answered without detail.
-fn rejection(status: StatusCode, text: String) -> ApiError {
-    if status.is_server_error() {
-        tracing::error!(error = %text, "extractor rejected a request");
-        return ApiError::new(status, "internal", "internal error");
-    }
-    ApiError::new(status, rejection_code(status), text)
-}
-
-/// JSON bodies whose rejections (malformed JSON, wrong content type, over the size limit)
-/// answer in the one error shape.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(err) => Err(json_rejection(&err)),
-        }
-    }
-}
-
-fn json_rejection(err: &JsonRejection) -> ApiError {
-    rejection(err.status(), err.body_text())
-}
-
-/// Path parameters (percent-decoded, UTF-8) whose rejections answer in the one error shape.
-#[derive(Debug)]
-pub struct ApiPath<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(value)| Self(value))
-            .map_err(|err| rejection(err.status(), err.body_text()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,19 +177,5 @@ mod tests {
         routes.dedup();
         assert_eq!(routes.len(), all, "a route is registered twice");
         assert!(routes.contains(&(Method::GET, "/openapi.json")));
-    }
-
-    #[test]
-    fn server_side_rejections_say_nothing() {
-        let err = rejection(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "No paths parameters found".into(),
-        );
-        assert_eq!(
-            (err.code, err.message.as_str()),
-            ("internal", "internal error")
-        );
-        let err = rejection(StatusCode::PAYLOAD_TOO_LARGE, "too big".into());
-        assert_eq!(err.code, "payload_too_large");
     }
 }

@@ -20,12 +20,16 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 
-use super::{ApiQuery, ListRow, hashed_email_sql, like_literal, not_found, window};
-use crate::api::AppState;
+use super::shared::{
+    ListRow, SCRUB_PII, analysis_columns, hashed_email_sql, internal, like_literal, not_found,
+    scrub_text,
+};
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
-use crate::http::ApiPath;
-use crate::keys::Reader;
+use crate::kit::extract::{ApiPath, ApiQuery};
+use crate::kit::guard::Reader;
+use crate::kit::paging::window;
+use crate::kit::state::AppState;
 
 /// Commits in a slice when the request names no `maxCommits`.
 pub const DEFAULT_MAX_COMMITS: i64 = 100;
@@ -68,7 +72,7 @@ struct SliceRow {
 }
 
 fn parse<T: DeserializeOwned>(what: &str, value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|err| super::internal(what, err))
+    serde_json::from_value(value).map_err(|err| internal(what, err))
 }
 
 pub(crate) async fn slice(
@@ -96,7 +100,7 @@ pub(crate) async fn slice(
     let mut sql = QueryBuilder::<Postgres>::new(format!(
         "WITH s AS (SELECT {} AS scrub),
          an AS (SELECT repository_id, created_at FROM analyses WHERE account_id = ",
-        super::SCRUB_PII
+        SCRUB_PII
     ));
     sql.push_bind(reader.account)
         .push(" AND id = ")
@@ -182,7 +186,7 @@ pub(crate) async fn slice(
     let mut commits: Vec<SliceCommit> = parse("slice commits", row.commits)?;
     if scrub_pii {
         for commit in &mut commits {
-            super::scrub_text(&mut commit.subject);
+            scrub_text(&mut commit.subject);
             // Names are kept, as in the commits list; an email in a name field is not.
             if commit.author_name.contains('@') {
                 commit.author_name = scrub::hash_emails_in(&commit.author_name).0.into_owned();

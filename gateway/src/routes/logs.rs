@@ -19,12 +19,17 @@ use gitview_core::results::{LogBatch, LogLevel, LogLine, LogPage, LogRecord, Log
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{AppState, Runner, contains_nul, repository_of};
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
-use crate::http::{ApiJson, ApiPath, Routes};
-use crate::keys::Reader;
-use crate::read::{ApiQuery, cursor_text, invalid_cursor, limit};
+use crate::kit::check::contains_nul;
+use crate::kit::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::kit::guard::{Reader, Runner};
+use crate::kit::paging::{cursor_text, invalid_cursor, limit};
+use crate::kit::state::AppState;
+use crate::kit::table::Routes;
+use crate::store;
+use crate::store::attempts::repository_of;
+use crate::store::logs::LogColumns;
 
 /// The most lines one batch may hold; more answer 413.
 pub const MAX_LINES: usize = gitview_core::results::MAX_LOG_LINES;
@@ -38,59 +43,50 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         .on(Method::GET, "/v1/analyses/{id}/logs", list)
 }
 
-/// A batch's rows, column by column (for `UNNEST`), checked.
-#[derive(Debug, Default, PartialEq)]
-struct LogColumns<'a> {
-    seq: Vec<i64>,
-    at: Vec<String>,
-    level: Vec<&'static str>,
-    message: Vec<&'a str>,
-    fields: Vec<&'a Value>,
-}
-
-impl<'a> LogColumns<'a> {
-    fn of(lines: &'a [LogLine]) -> Result<Self, ApiError> {
-        if lines.len() > MAX_LINES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!(
-                    "a log batch holds at most {MAX_LINES} lines, not {}: send the rest in another batch",
-                    lines.len()
-                ),
-            ));
-        }
-        let mut columns = Self::default();
-        let mut seen = std::collections::HashSet::with_capacity(lines.len());
-        for (index, line) in lines.iter().enumerate() {
-            let bad = |what: &str| ApiError::bad_request(format!("lines[{index}]: {what}"));
-            let seq = i64::try_from(line.seq).map_err(|_| bad("seq is too large"))?;
-            if !seen.insert(seq) {
-                return Err(bad("seq appears twice in the batch"));
-            }
-            let at = line.at.parse::<jiff::Timestamp>().map_err(|_| {
-                bad("at must be an RFC 3339 time with an offset, such as 2024-05-01T09:30:00Z")
-            })?;
-            if line.message.len() > MAX_MESSAGE_BYTES {
-                return Err(bad(&format!(
-                    "message is longer than {MAX_MESSAGE_BYTES} bytes"
-                )));
-            }
-            if !line.fields.is_object() {
-                return Err(bad("fields must be a JSON object"));
-            }
-            // PostgreSQL text and JSONB cannot hold NUL: refuse it by name.
-            if line.message.contains('\0') || contains_nul(&line.fields) {
-                return Err(bad("a NUL character cannot be stored"));
-            }
-            columns.seq.push(seq);
-            columns.at.push(at.to_string());
-            columns.level.push(line.level.as_str());
-            columns.message.push(&line.message);
-            columns.fields.push(&line.fields);
-        }
-        Ok(columns)
+/// A batch's rows, column by column (for `UNNEST`), checked: at most [`MAX_LINES`], each
+/// with a `seq` of its own, a time, a message of at most [`MAX_MESSAGE_BYTES`], object
+/// `fields`, and no NUL.
+fn log_columns(lines: &[LogLine]) -> Result<LogColumns<'_>, ApiError> {
+    if lines.len() > MAX_LINES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "a log batch holds at most {MAX_LINES} lines, not {}: send the rest in another batch",
+                lines.len()
+            ),
+        ));
     }
+    let mut columns = LogColumns::default();
+    let mut seen = std::collections::HashSet::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        let bad = |what: &str| ApiError::bad_request(format!("lines[{index}]: {what}"));
+        let seq = i64::try_from(line.seq).map_err(|_| bad("seq is too large"))?;
+        if !seen.insert(seq) {
+            return Err(bad("seq appears twice in the batch"));
+        }
+        let at = line.at.parse::<jiff::Timestamp>().map_err(|_| {
+            bad("at must be an RFC 3339 time with an offset, such as 2024-05-01T09:30:00Z")
+        })?;
+        if line.message.len() > MAX_MESSAGE_BYTES {
+            return Err(bad(&format!(
+                "message is longer than {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        if !line.fields.is_object() {
+            return Err(bad("fields must be a JSON object"));
+        }
+        // PostgreSQL text and JSONB cannot hold NUL: refuse it by name.
+        if line.message.contains('\0') || contains_nul(&line.fields) {
+            return Err(bad("a NUL character cannot be stored"));
+        }
+        columns.seq.push(seq);
+        columns.at.push(at.to_string());
+        columns.level.push(line.level.as_str());
+        columns.message.push(&line.message);
+        columns.fields.push(&line.fields);
+    }
+    Ok(columns)
 }
 
 async fn write(
@@ -100,30 +96,14 @@ async fn write(
     ApiJson(body): ApiJson<LogBatch>,
 ) -> Result<axum::Json<LogsStored>, ApiError> {
     let claims = runner.for_analysis(&analysis)?;
-    let columns = LogColumns::of(&body.lines)?;
+    let columns = log_columns(&body.lines)?;
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
     // Any attempt's lines are kept, under its own attempt (a superseded pod's last words are
     // worth reading); the read names each line's attempt.
     repository_of(&mut tx, &analysis).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO run_logs (account_id, analysis_id, attempt, seq, at, level, message, fields)
-         SELECT $1, $2, $3, l.seq, l.at::timestamptz, l.level, l.message, l.fields
-         FROM UNNEST($4::bigint[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
-           AS l(seq, at, level, message, fields)
-         ON CONFLICT (account_id, analysis_id, attempt, seq) DO NOTHING",
-    )
-    .bind(account)
-    .bind(&analysis)
-    .bind(claims.attempt)
-    .bind(&columns.seq)
-    .bind(&columns.at)
-    .bind(&columns.level)
-    .bind(&columns.message)
-    .bind(&columns.fields)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let inserted =
+        store::logs::insert(&mut tx, account, &analysis, claims.attempt, &columns).await?;
     tx.commit().await?;
     state.metrics.rows_written("run_logs", inserted);
     Ok(axum::Json(LogsStored {
@@ -301,7 +281,7 @@ mod tests {
     #[test]
     fn a_batch_becomes_columns_in_utc() {
         let lines = [line(0), line(1)];
-        let columns = LogColumns::of(&lines).expect("valid");
+        let columns = log_columns(&lines).expect("valid");
         assert_eq!(columns.seq, [0, 1]);
         assert_eq!(columns.at, ["2024-05-01T07:30:00Z"; 2]);
         assert_eq!(columns.level, ["info"; 2]);
@@ -310,7 +290,7 @@ mod tests {
     #[test]
     fn bad_batches_are_refused_by_line() {
         let too_many: Vec<LogLine> = (0..=MAX_LINES as u64).map(line).collect();
-        let err = LogColumns::of(&too_many).expect_err("too many");
+        let err = log_columns(&too_many).expect_err("too many");
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
         type Spoil = fn(&mut LogLine);
         let cases: [(Spoil, &str); 5] = [
@@ -323,12 +303,12 @@ mod tests {
         for (spoil, says) in cases {
             let mut lines = vec![line(0), line(1)];
             spoil(&mut lines[1]);
-            let err = LogColumns::of(&lines).expect_err(says);
+            let err = log_columns(&lines).expect_err(says);
             assert_eq!(err.status, StatusCode::BAD_REQUEST);
             assert!(err.message.starts_with("lines[1]: "), "{err:?}");
             assert!(err.message.contains(says), "{err:?}");
         }
-        let err = LogColumns::of(&[line(3), line(3)]).expect_err("twice");
+        let err = log_columns(&[line(3), line(3)]).expect_err("twice");
         assert!(err.message.contains("twice"), "{err:?}");
     }
 

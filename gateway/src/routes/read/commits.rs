@@ -1,0 +1,154 @@
+//! `GET /v1/analyses/{id}/commits`: the commits an analysis stored, newest first by committer
+//! time, filtered by author, path and time, each with its file stats and enrichment.
+
+use axum::extract::State;
+use gitview_core::records::CommitRecord;
+use gitview_core::results::{CommitPage, CommitView};
+use gitview_core::scrub;
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{Postgres, QueryBuilder};
+
+use super::shared::{hashed_email_sql, internal, like_literal, require_analysis, unsigned};
+use crate::db::{self, rfc3339};
+use crate::error::ApiError;
+use crate::kit::extract::{ApiPath, ApiQuery};
+use crate::kit::guard::Reader;
+use crate::kit::paging::{Cursor, List, limit, page, window};
+use crate::kit::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommitsQuery {
+    author: Option<String>,
+    path: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CommitRow {
+    id: String,
+    committed_at: Option<String>,
+    record: Value,
+    enrichment: Value,
+    lines_added: i64,
+    lines_deleted: i64,
+}
+
+pub(crate) async fn commits(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    reader: Reader,
+    ApiQuery(query): ApiQuery<CommitsQuery>,
+) -> Result<axum::Json<CommitPage>, ApiError> {
+    let limit = limit(query.limit.as_deref())?;
+    let window = window(query.since.as_deref(), query.until.as_deref())?;
+    let cursor = Cursor::decode(List::Commits, query.cursor.as_deref())?;
+    let author = match query.author.as_deref().map(str::trim) {
+        Some("") => return Err(ApiError::bad_request("author must not be empty")),
+        author => author.map(str::to_owned),
+    };
+    // A file, or everything under a directory.
+    let path = match query.path.as_deref().map(|p| p.trim_matches('/')) {
+        Some("") => {
+            return Err(ApiError::bad_request(
+                "path must name a file or directory, relative to the repository root",
+            ));
+        }
+        path => path.map(str::to_owned),
+    };
+    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    let scrub = require_analysis(&mut tx, reader.account, &id).await?;
+    let mut sql = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT c.id, ",
+        rfc3339!("c.committed_at"),
+        " AS committed_at, c.record, c.enrichment, c.lines_added, c.lines_deleted
+         FROM commits c WHERE c.account_id = "
+    ));
+    sql.push_bind(reader.account)
+        .push(" AND c.analysis_id = ")
+        .push_bind(id.clone());
+    if let Some(author) = author
+        .as_deref()
+        .filter(|author| scrub && author.contains('@'))
+    {
+        // Scrubbed, the reader sees hashed emails and filters by them (or by a raw email, which
+        // hashes alike): rows stored scrubbed hold the hash, rows stored raw are hashed here.
+        let hashed = scrub::hash_email(author).to_lowercase();
+        sql.push(" AND (lower(c.author_email) = ")
+            .push_bind(hashed.clone())
+            .push(format_args!(
+                " OR {} = ",
+                hashed_email_sql("c.author_email")
+            ))
+            .push_bind(hashed)
+            .push(")");
+    } else if let Some(author) = author {
+        sql.push(" AND (c.author_name = ")
+            .push_bind(author.clone())
+            .push(" OR lower(c.author_email) = lower(")
+            .push_bind(author)
+            .push("))");
+    }
+    if let Some(path) = path {
+        sql.push(
+            " AND EXISTS (SELECT FROM commit_files f WHERE f.account_id = c.account_id
+               AND f.repository_id = c.repository_id AND f.commit_id = c.id AND (f.path = ",
+        )
+        .push_bind(path.clone())
+        .push(" OR f.path LIKE ")
+        .push_bind(format!("{}/%", like_literal(&path)))
+        .push(" ESCAPE '\\'))");
+    }
+    window.push(&mut sql, "c.committed_at");
+    match cursor {
+        Some(Cursor {
+            time: Some(time),
+            id,
+        }) => {
+            sql.push(" AND (c.committed_at, c.id) < (")
+                .push_bind(time)
+                .push("::timestamptz, ")
+                .push_bind(id)
+                .push(")");
+        }
+        // Commits without a committer time come first (DESC puts NULLs first): after one of
+        // them, the rest of them and then every dated commit.
+        Some(Cursor { time: None, id }) => {
+            sql.push(" AND (c.committed_at IS NOT NULL OR c.id < ")
+                .push_bind(id)
+                .push(")");
+        }
+        None => {}
+    }
+    sql.push(" ORDER BY c.committed_at DESC, c.id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows: Vec<CommitRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let (rows, next_cursor) = page(rows, limit, List::Commits, |row| Cursor {
+        time: row.committed_at.clone(),
+        id: row.id.clone(),
+    });
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let mut record: CommitRecord = serde_json::from_value(row.record)
+                .map_err(|err| internal("a stored commit record does not parse", err))?;
+            let mut enrichment = row.enrichment;
+            if scrub {
+                scrub::scrub_record(&mut record);
+                scrub::scrub_json(&mut enrichment);
+            }
+            Ok(CommitView {
+                record,
+                enrichment,
+                lines_added: unsigned(row.lines_added),
+                lines_deleted: unsigned(row.lines_deleted),
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(axum::Json(CommitPage { items, next_cursor }))
+}
