@@ -183,6 +183,24 @@ impl RepositoryUrl {
         (!host.is_empty()).then_some(host)
     }
 
+    /// What people call the repository: the last two segments of the remote's path
+    /// (`org/repo` of `https://github.com/org/repo.git`), or the last one when there is only
+    /// one or the repository is local; without `.git`. Empty for a remote without a path.
+    pub fn name(&self) -> String {
+        let path = if self.is_local() {
+            self.remote()
+        } else {
+            self.remote().split_once('/').map_or("", |(_, path)| path)
+        };
+        let segments: Vec<&str> = path
+            .split('/')
+            .map(|s| s.strip_suffix(".git").unwrap_or(s))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let keep = if self.is_local() { 1 } else { 2 };
+        segments[segments.len().saturating_sub(keep)..].join("/")
+    }
+
     /// The fingerprint of this repository and `branch`: hex SHA-256 of the remote, a newline
     /// and the branch.
     pub fn fingerprint(&self, branch: &str) -> String {

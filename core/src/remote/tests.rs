@@ -349,3 +349,18 @@ fn userinfo_is_redacted_for_messages() {
     assert_eq!(redact("https://u:p@h/r#t0ken"), "https://***@h/r#***");
     assert_eq!(redact("https://u:p?x@h/r"), "https://***@h/r");
 }
+
+#[test]
+fn a_repository_is_named_by_the_end_of_its_path() {
+    for (url, name) in [
+        ("https://github.com/org/repo.git", "org/repo"),
+        ("https://github.com/org/repo/", "org/repo"),
+        ("git@github.com:org/repo.git", "org/repo"),
+        ("ssh://git@host:2222/a/b/c.git", "b/c"),
+        ("git://127.0.0.1:9418/only", "only"),
+        ("/srv/git/project.git", "project"),
+        ("https://example.com", ""),
+    ] {
+        assert_eq!(RepositoryUrl::parse(url).expect(url).name(), name, "{url}");
+    }
+}

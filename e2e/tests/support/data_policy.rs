@@ -18,8 +18,11 @@ pub async fn the_account_policy_decides_what_the_runner_stores(
     env: Arc<Env>,
     ns: String,
 ) -> anyhow::Result<()> {
-    env.git.create(&ns, 3)?;
-    let url = env.git.url(&ns);
+    // Two repositories: the gateway stores a repository's commits once, by the run that stored
+    // them first.
+    let (first, second) = (format!("{ns}-kept"), format!("{ns}-scrubbed"));
+    env.git.create(&first, 3)?;
+    env.git.create(&second, 3)?;
     env.apply(&format!(
         "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-real}}\nspec:\n  runner: {{image: \"{}\"}}\n",
         image::RUNNER
@@ -40,8 +43,8 @@ pub async fn the_account_policy_decides_what_the_runner_stores(
         );
         Ok(())
     };
-    let run = |name: &'static str| {
-        let (env, ns, url) = (env.clone(), ns.clone(), url.clone());
+    let run = |name: &'static str, repository: &str| {
+        let (env, ns, url) = (env.clone(), ns.clone(), env.git.url(repository));
         async move {
             env.apply(&format!(
                 "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  \
@@ -68,7 +71,7 @@ pub async fn the_account_policy_decides_what_the_runner_stores(
     // The policy keeps emails: the runner stores them as they are, the annotation
     // notwithstanding.
     set_policy(false)?;
-    let kept = run("kept").await?;
+    let kept = run("kept", &first).await?;
     ensure!(
         kept == [AUTHOR_EMAIL],
         "with scrubPii off the runner stored {kept:?}"
@@ -83,7 +86,7 @@ pub async fn the_account_policy_decides_what_the_runner_stores(
         "gitview.dev/scrub-pii=false",
     ])?;
     set_policy(true)?;
-    let scrubbed = run("scrubbed").await?;
+    let scrubbed = run("scrubbed", &second).await?;
     ensure!(
         scrubbed.len() == 1 && scrubbed[0].ends_with("@scrubbed.invalid"),
         "with scrubPii on the runner stored {scrubbed:?}"
