@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
 
-use crate::analyze::AnalysisSummary;
+use crate::analysis_json::AnalysisSummary;
 use crate::runlog::{LOCAL_TARGET, MAX_LOG_LINES, RunLog};
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError};
 use crate::story::PhaseRecord;

@@ -7,6 +7,7 @@
 //! and the git edge ([`extract`]) is tested against real `git` in `tests/`.
 #![forbid(unsafe_code)]
 
+pub mod analysis_json;
 pub mod analyze;
 pub mod chunk;
 pub mod enrich;

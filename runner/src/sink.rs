@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use gitview_core::artifact;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{AnalysisConfig, AnalysisSummary, RunnerInfo};
+use crate::analysis_json::{AnalysisConfig, AnalysisSummary, RunnerInfo};
 use crate::enrich::Enrichment;
 use crate::error::OutputError;
 use crate::output::{self, JsonlWriter};
