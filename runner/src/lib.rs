@@ -3,7 +3,7 @@
 //! One binary with two faces: `analyze` extracts a local repository's history into files on a
 //! laptop ([`analyze`]); `run` executes one attempt of an Analysis inside a runner pod
 //! ([`run`]). The stages are modules with their own error types; the parts that decide things
-//! ([`numstat`], the commit order in `gitview_git::walk`, URL validation in [`run`]) are pure functions tested without I/O,
+//! ([`extract::numstat`], the commit order in `gitview_git::walk`, URL validation in [`run`]) are pure functions tested without I/O,
 //! and the git edge ([`extract`]) is tested against real `git` in `tests/`.
 #![forbid(unsafe_code)]
 
@@ -14,9 +14,7 @@ pub mod enrich;
 pub mod error;
 pub mod extract;
 pub mod gateway;
-pub mod numstat;
 pub mod output;
-pub mod packs;
 pub mod pipeline;
 pub mod record;
 pub mod run;
@@ -28,4 +26,3 @@ pub mod summarize;
 pub mod tags;
 #[cfg(test)]
 mod testing;
-mod treediff;

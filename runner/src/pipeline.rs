@@ -469,7 +469,7 @@ pub fn default_threads() -> usize {
 /// At most this many consecutive commits of the plan go to one worker in a row. The previous
 /// version of a file that one commit changes is usually read again by a commit shortly after
 /// it in the plan; a worker that reads both finds its delta base in the cache
-/// ([`crate::packs`]).
+/// ([`crate::extract::packs`]).
 const MAX_BLOCK: usize = 512;
 
 /// Commits per block for `len` commits over `threads` workers.
@@ -593,7 +593,7 @@ impl ParallelExtract {
         threads: usize,
     ) -> Self {
         let threads = threads.clamp(1, commits.len().max(1));
-        let packs = crate::packs::Packs::open(repo, crate::packs::cache_bytes());
+        let packs = extract::packs::Packs::open(repo, extract::packs::cache_bytes());
         let extract = Self::start(repo, packs, options, threads);
         for &id in commits {
             extract.feed.push(id, threads);
@@ -612,7 +612,7 @@ impl ParallelExtract {
         threads: usize,
     ) -> Result<(extract::Plan, Self), ExtractError> {
         let threads = threads.max(1);
-        let packs = crate::packs::Packs::open(repo, crate::packs::cache_bytes());
+        let packs = extract::packs::Packs::open(repo, extract::packs::cache_bytes());
         let walk_packs = packs.with_own_cache(extract::WALK_CACHE_BYTES);
         let extract = Self::start(repo, packs, options, threads);
         let plan = extract::plan_with(repo, &walk_packs, since, until, &mut |id| {
@@ -625,7 +625,7 @@ impl ParallelExtract {
 
     fn start(
         repo: &gix::Repository,
-        packs: crate::packs::Packs,
+        packs: extract::packs::Packs,
         options: &ExtractOptions,
         threads: usize,
     ) -> Self {

@@ -6,7 +6,7 @@
 //! * [`plan`] resolves the range and lists its commits in `git log` order ([`gitview_git::walk`]).
 //! * [`Extractor::commit`] reads one commit, diffs its tree against its first parent's (root
 //!   commits against the empty tree; merges not at all, like `git log`, unless asked to), and
-//!   counts lines with [`crate::numstat`]. Callers stream: one record at a time.
+//!   counts lines with [`numstat`]. Callers stream: one record at a time.
 //!
 //! Commits, trees and blobs are read through [`PackedObjects`] (git's delta base cache
 //! strategy over the pack files, loose objects read rather than mapped), gix's object database
@@ -20,8 +20,13 @@
 //! and nothing in bare repositories). They hold for the whole run, so the pipeline is asked
 //! once per path (`Extractor::binary_by_attributes`), not for every blob.
 
+pub mod numstat;
+pub mod packs;
+mod treediff;
+
 use std::path::Path;
 
+use gitview_git::walk::{self, CommitGraph};
 use gix::ObjectId;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::diff::blob::ResourceKind;
@@ -33,11 +38,11 @@ use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
 
 use crate::error::ExtractError;
-use crate::numstat::{self, LineCounts, LineDiff, Side};
-use crate::packs::{self, PackedObjects, Packs};
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
-use crate::treediff::{self, TreeDiff};
-use gitview_git::walk::{self, CommitGraph};
+
+use numstat::{LineCounts, LineDiff, Side};
+use packs::{PackedObjects, Packs};
+use treediff::TreeDiff;
 
 /// What the extract stage records beyond git's own numstat.
 #[derive(Clone, Debug, PartialEq, Eq)]
