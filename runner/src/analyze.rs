@@ -64,7 +64,7 @@ pub struct AnalyzeRequest {
     pub summarizer: SummarizerChoice,
     /// Summary cache (default: `OUT/.summary-cache`).
     pub cache_dir: Option<PathBuf>,
-    /// Extraction threads (default: [`default_threads`](crate::pipeline::default_threads)).
+    /// Extraction threads (default: [`default_threads`](extract::default_threads)).
     pub threads: Option<usize>,
 }
 
@@ -128,9 +128,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         token_budget: request.token_budget,
         batch_size: PipelineOptions::default().batch_size,
         progress_every: request.progress_every,
-        threads: request
-            .threads
-            .unwrap_or_else(crate::pipeline::default_threads),
+        threads: request.threads.unwrap_or_else(extract::default_threads),
         ..PipelineOptions::default()
     };
     let source = Source {

@@ -61,6 +61,8 @@ pub enum ExtractError {
         #[source]
         source: gix::Error,
     },
+    #[error("an extraction thread stopped unexpectedly")]
+    ThreadStopped,
 }
 
 impl ExtractError {

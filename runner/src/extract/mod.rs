@@ -22,6 +22,7 @@
 
 pub mod numstat;
 pub mod packs;
+mod parallel;
 mod treediff;
 
 use std::path::Path;
@@ -43,6 +44,8 @@ use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename
 use numstat::{LineCounts, LineDiff, Side};
 use packs::{PackedObjects, Packs};
 use treediff::TreeDiff;
+
+pub use parallel::{ParallelExtract, default_threads};
 
 /// What the extract stage records beyond git's own numstat.
 #[derive(Clone, Debug, PartialEq, Eq)]
