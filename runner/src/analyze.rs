@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::analysis_json::AnalysisSummary;
-use crate::error::AnalyzeError;
-use crate::extract::{self, ExtractOptions};
+use crate::extract::{self, ExtractError, ExtractOptions};
+use crate::output::OutputError;
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::sink::DirSink;
 use crate::summarize::chat::{ChatConfig, ChatSummarizer};
@@ -66,6 +66,37 @@ pub struct AnalyzeRequest {
     pub cache_dir: Option<PathBuf>,
     /// Extraction threads (default: [`default_threads`](extract::default_threads)).
     pub threads: Option<usize>,
+}
+
+/// Errors of `gitview-runner analyze`.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Summarizer(#[from] crate::summarize::SummarizeError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+    #[error(transparent)]
+    Fetch(#[from] gitview_git::fetch::FetchError),
+    #[error("no cache directory for cloned repositories: set GITVIEW_CACHE_DIR or HOME")]
+    NoCacheDir,
+}
+
+impl AnalyzeError {
+    /// True when retrying cannot help: the input itself is wrong.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Self::Extract(err) => err.is_invalid_input(),
+            Self::Output(_) => false,
+            Self::Summarizer(err) => !err.is_retryable(),
+            Self::Pipeline(err) => err.is_invalid_input(),
+            Self::Fetch(err) => err.is_invalid_input(),
+            Self::NoCacheDir => true,
+        }
+    }
 }
 
 fn millis(since: Instant) -> u64 {

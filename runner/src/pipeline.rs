@@ -18,8 +18,7 @@ use crate::analysis_json::{
 };
 use crate::chunk::{self, Chunk, Phase};
 use crate::enrich::{self, CommitFacts};
-use crate::error::ExtractError;
-use crate::extract::{ExtractOptions, ParallelExtract, default_threads};
+use crate::extract::{ExtractError, ExtractOptions, ParallelExtract, default_threads};
 use crate::scrub;
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
 use crate::story::{self, ChunkRecord, PhaseRecord, StoryInput};

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis_json::{AnalysisConfig, AnalysisSummary, RunnerInfo};
 use crate::enrich::Enrichment;
-use crate::error::OutputError;
-use crate::output::{self, JsonlWriter};
+use crate::output::{self, JsonlWriter, OutputError};
 use crate::record::CommitRecord;
 use crate::story::PhaseRecord;
 

@@ -20,6 +20,7 @@
 //! and nothing in bare repositories). They hold for the whole run, so the pipeline is asked
 //! once per path (`Extractor::binary_by_attributes`), not for every blob.
 
+mod error;
 pub mod numstat;
 pub mod packs;
 mod parallel;
@@ -38,13 +39,13 @@ use gix::error::ResultExt as _;
 use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
 
-use crate::error::ExtractError;
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
 
 use numstat::{LineCounts, LineDiff, Side};
 use packs::{PackedObjects, Packs};
 use treediff::TreeDiff;
 
+pub use error::ExtractError;
 pub use parallel::{ParallelExtract, default_threads};
 
 /// What the extract stage records beyond git's own numstat.

@@ -2,8 +2,7 @@
 //! stage as the pipeline (and the history benchmark) runs it. See [`ParallelExtract`].
 
 use super::packs::{self, Packs};
-use super::{ExtractOptions, Extractor, Plan, WALK_CACHE_BYTES, plan_with};
-use crate::error::ExtractError;
+use super::{ExtractError, ExtractOptions, Extractor, Plan, WALK_CACHE_BYTES, plan_with};
 use crate::record::CommitRecord;
 
 /// Extraction threads: the available cores, at most 4 (tree and blob diffs of different
