@@ -15,9 +15,9 @@ use std::time::Instant;
 
 use crate::analysis_json::AnalysisSummary;
 use crate::extract::{self, ExtractError, ExtractOptions};
-use crate::output::OutputError;
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::sink::DirSink;
+use crate::sink::output::OutputError;
 use crate::summarize::chat::{ChatConfig, ChatSummarizer};
 use crate::summarize::{DirCache, Extractive, Summarizer};
 

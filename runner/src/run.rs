@@ -8,7 +8,7 @@
 //! An attempt: start the analysis in the gateway (which says where the repository's history
 //! stands) → fetch what the mode needs into the scratch volume (everything for `Full`; since
 //! the last analyzed commit for `Incremental`; since `mode.since` for `Range`) → the
-//! [`pipeline`](crate::pipeline) → write through the gateway ([`crate::gateway`]) → finish,
+//! [`pipeline`](crate::pipeline) → write through the gateway ([`crate::sink::gateway`]) → finish,
 //! advancing the repository's last analyzed commit by compare-and-set (`Full` and
 //! `Incremental` only). A failure after the start is recorded in the gateway as a failed run.
 //! Summaries are not cached across runs yet (the gateway has no summary cache).
@@ -34,9 +34,9 @@ use gitview_core::results::{FinishRun, RunStarted, RunStatus, StartRun};
 use gitview_crds::v1alpha1::ModeType;
 
 use crate::extract::{self, ExtractError};
-use crate::gateway::{GatewayClient, GatewaySink};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
-use crate::runlog::RunLog;
+use crate::sink::gateway::{GatewayClient, GatewaySink};
+use crate::sink::runlog::RunLog;
 use crate::sink::{Progress, Stage};
 use crate::summarize;
 use gitview_git::fetch::{self, Credentials, FetchRequest, History};
