@@ -8,24 +8,23 @@
 //! [`Sink::progress`]; per-stage metrics end up in the [`AnalysisSummary`] given to
 //! [`Sink::finish`].
 
-use std::collections::{BTreeMap, BTreeSet};
+mod summaries;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::analysis_json::{
     AnalysisConfig, AnalysisSummary, ChunkMetrics, Counts, RunnerInfo, StageMetrics, StoryMetrics,
-    SummarizeMetrics, Timings,
+    Timings,
 };
 use crate::chunk::{self, Chunk, Phase};
 use crate::enrich::{self, CommitFacts};
 use crate::extract::{ExtractError, ExtractOptions, ParallelExtract, default_threads};
 use crate::scrub;
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
-use crate::story::{self, ChunkRecord, PhaseRecord, StoryInput};
-use crate::summarize::{
-    self, CacheError, CombineInput, SummarizeError, Summarizer, SummarizerInfo, Summary,
-    SummaryCache, SummaryInput,
-};
+use crate::story::{self, PhaseRecord, StoryInput};
+use crate::summarize::{CacheError, SummarizeError, Summarizer, SummaryCache};
 use crate::tags::{self, TagError, TagIndex};
 
 /// Media type of `story.md`.
@@ -133,35 +132,379 @@ impl PipelineError {
     }
 }
 
+/// Runs every stage and hands the results to `sink`; returns what was given to
+/// [`Sink::finish`].
+pub fn run_pipeline(
+    source: &Source<'_>,
+    options: &PipelineOptions,
+    summarizer: &mut dyn Summarizer,
+    cache: &mut dyn SummaryCache,
+    sink: &mut dyn Sink,
+) -> Result<AnalysisSummary, PipelineError> {
+    let mut run = Run::new(source, options, sink);
+    chunk::warm_up_tokenizer();
+    let walked = run.walk()?;
+    let streamed = run.stream(walked.commits, walked.extractors, &walked.tags)?;
+    let cut = run.chunk(streamed.facts, streamed.tokens)?;
+    let phases = run.summarize(&cut, summarizer, cache)?;
+    run.story(&walked.config, &cut.facts, &phases)?;
+    run.finish(walked.config, streamed.counts)
+}
+
+/// A run under way: what every stage reads (the source, the options) and writes (the sink, and
+/// the timings and metrics that end up in `analysis.json`).
+struct Run<'a> {
+    source: &'a Source<'a>,
+    options: &'a PipelineOptions,
+    sink: &'a mut dyn Sink,
+    timings: Timings,
+    stages: StageMetrics,
+}
+
+/// What the walk hands on.
+struct Walked {
+    /// The run's configuration, revisions resolved.
+    config: AnalysisConfig,
+    /// Commits in the range.
+    commits: usize,
+    /// The workers extracting them, in the walk's order.
+    extractors: ParallelExtract,
+    tags: TagIndex,
+}
+
+/// What the streaming stages keep of every commit, in `git log` order.
+struct Streamed {
+    facts: Vec<CommitFacts>,
+    counts: Counts,
+    /// The tokens of each commit's chunk line, still being counted.
+    tokens: TokenCounter,
+}
+
+/// The history cut: its commits oldest first, its phases, and each phase's chunks.
+struct Cut {
+    facts: Vec<CommitFacts>,
+    phases: Vec<Phase>,
+    chunks: Vec<Vec<Chunk>>,
+}
+
+impl Cut {
+    /// Chunks over all phases.
+    fn chunk_count(&self) -> u64 {
+        self.chunks.iter().map(|c| c.len() as u64).sum()
+    }
+}
+
+impl<'a> Run<'a> {
+    fn new(source: &'a Source<'a>, options: &'a PipelineOptions, sink: &'a mut dyn Sink) -> Self {
+        Self {
+            source,
+            options,
+            sink,
+            timings: Timings {
+                open: source.open_ms,
+                ..Timings::default()
+            },
+            stages: StageMetrics::default(),
+        }
+    }
+
+    /// Resolves the range and lists its commits while the extraction workers start on them,
+    /// reads the tags, and tells the sink what the run is. Nothing reaches the sink before the
+    /// range is resolved.
+    fn walk(&mut self) -> Result<Walked, PipelineError> {
+        let (repo, options) = (self.source.repo, self.options);
+        // The extraction workers start on the first commits while the walk lists the rest.
+        let walk_started = Instant::now();
+        let (plan, extractors) = ParallelExtract::plan_and_spawn(
+            repo,
+            options.since.as_deref(),
+            &options.until,
+            &options.extract,
+            options.threads,
+        )?;
+        let tag_list = tags::read_tags(repo)?;
+        let tags = TagIndex::new(&tag_list);
+        self.timings.walk = ms(walk_started.elapsed());
+        let total = plan.commits.len() as u64;
+        tracing::info!(commits = total, until = %plan.until, since = ?plan.since.map(|id| id.to_string()), tags = tag_list.len(), "walked history");
+
+        let config = AnalysisConfig {
+            path: self.source.location.clone(),
+            git_dir: repo.git_dir().display().to_string(),
+            since: options.since.clone(),
+            until: options.until.clone(),
+            since_commit: plan.since.map(|id| id.to_string()),
+            until_commit: plan.until.to_string(),
+            mailmap: options.extract.mailmap,
+            renames: options.extract.renames,
+            first_parent_merge_diffs: options.extract.first_parent_merge_diffs,
+            scrub: options.scrub,
+            token_budget: options.token_budget as u64,
+            prompt_version: options.prompt_version.clone(),
+        };
+        self.sink.begin(&RunInfo {
+            runner: RunnerInfo::current(),
+            config: config.clone(),
+            total_commits: total,
+        })?;
+        self.report(Stage::Walk, total, total, walk_started)?;
+        Ok(Walked {
+            config,
+            commits: plan.commits.len(),
+            extractors,
+            tags,
+        })
+    }
+
+    /// Extract, enrich, scrub and write, one commit at a time; the sink gets the commits in
+    /// batches of [`PipelineOptions::batch_size`].
+    fn stream(
+        &mut self,
+        commits: usize,
+        mut extractors: ParallelExtract,
+        tag_index: &TagIndex,
+    ) -> Result<Streamed, PipelineError> {
+        let options = self.options;
+        let total = commits as u64;
+        // Meanwhile another thread loads the tokenizer and counts the tokens of each commit's
+        // chunk line (a second core is otherwise idle: extraction is single-threaded).
+        let tokens = TokenCounter::start();
+        let stream_started = Instant::now();
+        let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
+        let mut counts = Counts::default();
+        let mut facts: Vec<CommitFacts> = Vec::with_capacity(commits);
+        let batch_size = options.batch_size.max(1);
+        let mut batch: Vec<EnrichedCommit> = Vec::with_capacity(batch_size.min(commits));
+        let mut batches = 0u64;
+        let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+        for done in 0..commits {
+            let t = Instant::now();
+            let mut record = extractors.next(done)?;
+            t_extract += t.elapsed();
+            counts.add(&record);
+
+            let t = Instant::now();
+            let enrichment = enrich::enrich(&record, tag_index.of(&record.id));
+            *classes
+                .entry(enrichment.class.as_str().to_owned())
+                .or_default() += 1;
+            self.stages.enrich.bots += u64::from(enrichment.bot);
+            self.stages.enrich.references += enrichment.references.len() as u64;
+            self.stages.enrich.release_commits += u64::from(!enrichment.releases.is_empty());
+            t_enrich += t.elapsed();
+
+            if options.scrub {
+                let t = Instant::now();
+                let found = scrub::scrub_record(&mut record);
+                self.stages.scrub.secrets += found.secrets;
+                self.stages.scrub.emails += found.emails;
+                t_scrub += t.elapsed();
+            }
+            let commit_facts = CommitFacts::new(&record, &enrichment);
+            tokens.count(chunk::commit_line(&commit_facts));
+            facts.push(commit_facts);
+            batch.push(EnrichedCommit { record, enrichment });
+            if batch.len() >= batch_size {
+                let t = Instant::now();
+                self.sink.commits(batches, &batch)?;
+                t_write += t.elapsed();
+                batches += 1;
+                batch.clear();
+            }
+            let done = done as u64 + 1;
+            if options.progress_every > 0 && done.is_multiple_of(options.progress_every) {
+                self.report(Stage::Extract, done, total, stream_started)?;
+            }
+        }
+        if !batch.is_empty() {
+            let t = Instant::now();
+            self.sink.commits(batches, &batch)?;
+            t_write += t.elapsed();
+            batches += 1;
+        }
+        drop(batch);
+        self.report(Stage::Extract, total, total, stream_started)?;
+        self.timings.extract = ms(t_extract);
+        self.timings.enrich = ms(t_enrich);
+        self.timings.scrub = ms(t_scrub);
+        self.timings.write = ms(t_write);
+        self.stages.enrich.classes = classes;
+        self.stages.scrub.enabled = options.scrub;
+        self.stages.write.batches = batches;
+        self.stages.write.batch_size = batch_size as u64;
+        Ok(Streamed {
+            facts,
+            counts,
+            tokens,
+        })
+    }
+
+    /// Cuts the history, oldest commit first, into phases, and each phase into chunks that fit
+    /// the token budget.
+    fn chunk(
+        &mut self,
+        mut facts: Vec<CommitFacts>,
+        tokens: TokenCounter,
+    ) -> Result<Cut, PipelineError> {
+        let options = self.options;
+        let chunk_started = Instant::now();
+        let mut line_tokens = tokens.finish();
+        facts.reverse(); // chronological
+        line_tokens.reverse();
+        let phases = chunk::phases(&facts);
+        let chunks: Vec<Vec<Chunk>> = phases
+            .iter()
+            .map(|phase| {
+                chunk::chunk_phase_counted(
+                    &facts,
+                    phase,
+                    options.token_budget,
+                    &line_tokens[phase.start..phase.end],
+                )
+            })
+            .collect();
+        let cut = Cut {
+            facts,
+            phases,
+            chunks,
+        };
+        let all_chunks = cut.chunk_count();
+        self.stages.chunk = ChunkMetrics {
+            tokenizer: chunk::TOKENIZER.into(),
+            token_budget: options.token_budget as u64,
+            rule: cut.phases.first().map(|p| p.rule),
+            phases: cut.phases.len() as u64,
+            chunks: all_chunks,
+            tokens: cut.chunks.iter().flatten().map(|c| c.tokens as u64).sum(),
+            truncated: cut.chunks.iter().flatten().filter(|c| c.truncated).count() as u64,
+        };
+        self.timings.chunk = ms(chunk_started.elapsed());
+        self.report(Stage::Chunk, all_chunks, all_chunks, chunk_started)?;
+        Ok(cut)
+    }
+
+    /// Writes `story.md` and `timeline.json`.
+    fn story(
+        &mut self,
+        config: &AnalysisConfig,
+        facts: &[CommitFacts],
+        records: &[PhaseRecord],
+    ) -> Result<(), PipelineError> {
+        let story_started = Instant::now();
+        let range = match &config.since {
+            Some(since) => format!("{since}..{}", config.until),
+            None => config.until.clone(),
+        };
+        let title = repository_title(self.source.repo);
+        let story_text = story::story(&StoryInput {
+            title: &title,
+            range: &range,
+            facts,
+            phases: records,
+        });
+        let timeline = story::timeline(facts);
+        let mut timeline_json =
+            serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
+        timeline_json.push(b'\n');
+        self.stages.story = StoryMetrics {
+            milestones: story::milestones(facts).len() as u64,
+            months: timeline.months.len() as u64,
+            bytes: story_text.len() as u64,
+        };
+        self.sink
+            .artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
+        self.sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
+        self.timings.story = ms(story_started.elapsed());
+        self.report(Stage::Story, 1, 1, story_started)?;
+        Ok(())
+    }
+
+    /// Hands the summary to the sink, last.
+    fn finish(
+        self,
+        config: AnalysisConfig,
+        counts: Counts,
+    ) -> Result<AnalysisSummary, PipelineError> {
+        let Self {
+            source,
+            sink,
+            mut timings,
+            stages,
+            ..
+        } = self;
+        timings.total = ms(source.started.elapsed());
+        let summary = AnalysisSummary {
+            runner: RunnerInfo::current(),
+            config,
+            counts,
+            timings_ms: timings,
+            stages,
+        };
+        sink.finish(&summary)?;
+        tracing::info!(
+            commits = summary.counts.commits,
+            phases = summary.stages.chunk.phases,
+            chunks = summary.stages.chunk.chunks,
+            cache_hits = summary.stages.summarize.cache_hits,
+            ms = summary.timings_ms.total,
+            "analysis complete"
+        );
+        Ok(summary)
+    }
+
+    /// Logs how far `stage` got and tells the sink.
+    fn report(
+        &mut self,
+        stage: Stage,
+        done: u64,
+        total: u64,
+        since: Instant,
+    ) -> Result<(), SinkError> {
+        let elapsed_ms = ms(since.elapsed());
+        tracing::info!(stage = stage.as_str(), done, total, elapsed_ms, "progress");
+        self.sink.progress(&Progress {
+            stage,
+            done,
+            total,
+            elapsed_ms,
+        })
+    }
+}
+
+/// A thread that counts the tokens of each line it is given, in order.
+struct TokenCounter {
+    lines: std::sync::mpsc::SyncSender<String>,
+    counter: std::thread::JoinHandle<Vec<usize>>,
+}
+
+impl TokenCounter {
+    fn start() -> Self {
+        let (lines, receiver) = std::sync::mpsc::sync_channel::<String>(4096);
+        let counter = std::thread::spawn(move || {
+            receiver
+                .iter()
+                .map(|line| chunk::count_tokens(&line))
+                .collect()
+        });
+        Self { lines, counter }
+    }
+
+    fn count(&self, line: String) {
+        // A closed channel means the counter died; `finish` reports it.
+        let _ = self.lines.send(line);
+    }
+
+    /// The count of every line, in the order given.
+    fn finish(self) -> Vec<usize> {
+        drop(self.lines);
+        self.counter
+            .join()
+            .expect("the token counter does not panic")
+    }
+}
+
 fn ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Summarize progress at most this often (and always for the last chunk): a model takes
-/// seconds per chunk, so each is reported, but the extractive summarizer does hundreds a second,
-/// and each report is a log line and, in a pod, a call to the gateway.
-const SUMMARIZE_PROGRESS_EVERY: Duration = Duration::from_secs(1);
-
-/// Whether to report summarize progress after `done` of `total` chunks, `since` the last report.
-fn summarize_progress_due(done: u64, total: u64, since: Duration) -> bool {
-    done == total || since >= SUMMARIZE_PROGRESS_EVERY
-}
-
-fn report(
-    sink: &mut dyn Sink,
-    stage: Stage,
-    done: u64,
-    total: u64,
-    since: Instant,
-) -> Result<(), SinkError> {
-    let elapsed_ms = ms(since.elapsed());
-    tracing::info!(stage = stage.as_str(), done, total, elapsed_ms, "progress");
-    sink.progress(&Progress {
-        stage,
-        done,
-        total,
-        elapsed_ms,
-    })
 }
 
 /// A name for the repository: its working tree's directory, or the git directory's name
@@ -182,445 +525,10 @@ pub fn repository_title(repo: &gix::Repository) -> String {
     }
 }
 
-/// Runs every stage and hands the results to `sink`; returns what was given to
-/// [`Sink::finish`].
-pub fn run_pipeline(
-    source: &Source<'_>,
-    options: &PipelineOptions,
-    summarizer: &mut dyn Summarizer,
-    cache: &mut dyn SummaryCache,
-    sink: &mut dyn Sink,
-) -> Result<AnalysisSummary, PipelineError> {
-    let repo = source.repo;
-    let mut timings = Timings {
-        open: source.open_ms,
-        ..Timings::default()
-    };
-    let mut stages = StageMetrics::default();
-    chunk::warm_up_tokenizer();
-
-    // The extraction workers start on the first commits while the walk lists the rest.
-    let walk_started = Instant::now();
-    let (plan, mut extractors) = ParallelExtract::plan_and_spawn(
-        repo,
-        options.since.as_deref(),
-        &options.until,
-        &options.extract,
-        options.threads,
-    )?;
-    let tag_list = tags::read_tags(repo)?;
-    let tag_index = TagIndex::new(&tag_list);
-    timings.walk = ms(walk_started.elapsed());
-    let total = plan.commits.len() as u64;
-    tracing::info!(commits = total, until = %plan.until, since = ?plan.since.map(|id| id.to_string()), tags = tag_list.len(), "walked history");
-
-    let config = AnalysisConfig {
-        path: source.location.clone(),
-        git_dir: repo.git_dir().display().to_string(),
-        since: options.since.clone(),
-        until: options.until.clone(),
-        since_commit: plan.since.map(|id| id.to_string()),
-        until_commit: plan.until.to_string(),
-        mailmap: options.extract.mailmap,
-        renames: options.extract.renames,
-        first_parent_merge_diffs: options.extract.first_parent_merge_diffs,
-        scrub: options.scrub,
-        token_budget: options.token_budget as u64,
-        prompt_version: options.prompt_version.clone(),
-    };
-    sink.begin(&RunInfo {
-        runner: RunnerInfo::current(),
-        config: config.clone(),
-        total_commits: total,
-    })?;
-    report(sink, Stage::Walk, total, total, walk_started)?;
-
-    // Extract, enrich, scrub and write, one commit at a time. Meanwhile another thread loads
-    // the tokenizer and counts the tokens of each commit's chunk line (a second core is
-    // otherwise idle: extraction is single-threaded).
-    let (lines, counter) = token_counter();
-    let stream_started = Instant::now();
-    let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
-    let mut counts = Counts::default();
-    let mut facts: Vec<CommitFacts> = Vec::with_capacity(plan.commits.len());
-    let batch_size = options.batch_size.max(1);
-    let mut batch: Vec<EnrichedCommit> = Vec::with_capacity(batch_size.min(plan.commits.len()));
-    let mut batches = 0u64;
-    let mut classes: BTreeMap<String, u64> = BTreeMap::new();
-    for done in 0..plan.commits.len() {
-        let t = Instant::now();
-        let mut record = extractors.next(done)?;
-        t_extract += t.elapsed();
-        counts.add(&record);
-
-        let t = Instant::now();
-        let enrichment = enrich::enrich(&record, tag_index.of(&record.id));
-        *classes
-            .entry(enrichment.class.as_str().to_owned())
-            .or_default() += 1;
-        stages.enrich.bots += u64::from(enrichment.bot);
-        stages.enrich.references += enrichment.references.len() as u64;
-        stages.enrich.release_commits += u64::from(!enrichment.releases.is_empty());
-        t_enrich += t.elapsed();
-
-        if options.scrub {
-            let t = Instant::now();
-            let found = scrub::scrub_record(&mut record);
-            stages.scrub.secrets += found.secrets;
-            stages.scrub.emails += found.emails;
-            t_scrub += t.elapsed();
-        }
-        let commit_facts = CommitFacts::new(&record, &enrichment);
-        // A closed channel means the counter died; its join below reports it.
-        let _ = lines.send(chunk::commit_line(&commit_facts));
-        facts.push(commit_facts);
-        batch.push(EnrichedCommit { record, enrichment });
-        if batch.len() >= batch_size {
-            let t = Instant::now();
-            sink.commits(batches, &batch)?;
-            t_write += t.elapsed();
-            batches += 1;
-            batch.clear();
-        }
-        let done = done as u64 + 1;
-        if options.progress_every > 0 && done.is_multiple_of(options.progress_every) {
-            report(sink, Stage::Extract, done, total, stream_started)?;
-        }
-    }
-    if !batch.is_empty() {
-        let t = Instant::now();
-        sink.commits(batches, &batch)?;
-        t_write += t.elapsed();
-        batches += 1;
-    }
-    drop(batch);
-    report(sink, Stage::Extract, total, total, stream_started)?;
-    timings.extract = ms(t_extract);
-    timings.enrich = ms(t_enrich);
-    timings.scrub = ms(t_scrub);
-    timings.write = ms(t_write);
-    stages.enrich.classes = classes;
-    stages.scrub.enabled = options.scrub;
-    stages.write.batches = batches;
-    stages.write.batch_size = batch_size as u64;
-
-    // Chunk.
-    let chunk_started = Instant::now();
-    drop(lines);
-    let mut line_tokens = counter.join().expect("the token counter does not panic");
-    facts.reverse(); // chronological
-    line_tokens.reverse();
-    let phases = chunk::phases(&facts);
-    let chunks: Vec<Vec<Chunk>> = phases
-        .iter()
-        .map(|phase| {
-            chunk::chunk_phase_counted(
-                &facts,
-                phase,
-                options.token_budget,
-                &line_tokens[phase.start..phase.end],
-            )
-        })
-        .collect();
-    let all_chunks: u64 = chunks.iter().map(|c| c.len() as u64).sum();
-    stages.chunk = ChunkMetrics {
-        tokenizer: chunk::TOKENIZER.into(),
-        token_budget: options.token_budget as u64,
-        rule: phases.first().map(|p| p.rule),
-        phases: phases.len() as u64,
-        chunks: all_chunks,
-        tokens: chunks.iter().flatten().map(|c| c.tokens as u64).sum(),
-        truncated: chunks.iter().flatten().filter(|c| c.truncated).count() as u64,
-    };
-    timings.chunk = ms(chunk_started.elapsed());
-    report(sink, Stage::Chunk, all_chunks, all_chunks, chunk_started)?;
-
-    // Summarize, through the cache.
-    let summarize_started = Instant::now();
-    let mut last_report = summarize_started;
-    let info = summarizer.info();
-    let mut metrics = SummarizeMetrics {
-        summarizer: Some(info.clone()),
-        prompt_version: options.prompt_version.clone(),
-        chunks: all_chunks,
-        ..SummarizeMetrics::default()
-    };
-    let mut records = Vec::with_capacity(phases.len());
-    let mut done = 0;
-    let mut reducer = Reducer {
-        summarizer,
-        cache,
-        info: &info,
-        prompt_version: &options.prompt_version,
-        budget: options.token_budget,
-        facts: &facts,
-    };
-    for (phase, phase_chunks) in phases.iter().zip(&chunks) {
-        let mut parts = Vec::with_capacity(phase_chunks.len());
-        let mut chunk_records = Vec::with_capacity(phase_chunks.len());
-        for chunk in phase_chunks {
-            let key = summarize::cache_key(&chunk.text, &options.prompt_version, &info);
-            let (summary, cached) = match reducer.cache.get(&key)? {
-                Some(summary) => {
-                    metrics.cache_hits += 1;
-                    (summary, true)
-                }
-                None => {
-                    metrics.cache_misses += 1;
-                    let summary = reducer.summarizer.summarize(&SummaryInput {
-                        phase,
-                        chunk,
-                        facts: &facts[chunk.start..chunk.end],
-                    })?;
-                    if let Some(usage) = summary.usage {
-                        metrics.usage.add(usage);
-                    }
-                    reducer.cache.put(&key, &summary)?;
-                    (summary, false)
-                }
-            };
-            chunk_records.push(ChunkRecord {
-                index: chunk.index,
-                first_commit: facts[chunk.start].id.clone(),
-                last_commit: facts[chunk.end - 1].id.clone(),
-                commits: (chunk.end - chunk.start) as u64,
-                tokens: chunk.tokens as u64,
-                truncated: chunk.truncated,
-                content_hash: chunk.content_hash(),
-                cached,
-                summary: summary.text.clone(),
-                usage: summary.usage,
-            });
-            parts.push(Part {
-                start: chunk.start,
-                end: chunk.end,
-                summary,
-            });
-            done += 1;
-            if summarize_progress_due(done, all_chunks, last_report.elapsed()) {
-                report(sink, Stage::Summarize, done, all_chunks, summarize_started)?;
-                last_report = Instant::now();
-            }
-        }
-        let summary = reducer.reduce(phase, parts, &mut metrics)?;
-        records.push(phase_record(&facts, phase, summary, chunk_records));
-    }
-    stages.summarize = metrics;
-    timings.summarize = ms(summarize_started.elapsed());
-    sink.phases(&records)?;
-
-    // Story and timeline.
-    let story_started = Instant::now();
-    let range = match &config.since {
-        Some(since) => format!("{since}..{}", config.until),
-        None => config.until.clone(),
-    };
-    let title = repository_title(repo);
-    let story_text = story::story(&StoryInput {
-        title: &title,
-        range: &range,
-        facts: &facts,
-        phases: &records,
-    });
-    let timeline = story::timeline(&facts);
-    let mut timeline_json =
-        serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
-    timeline_json.push(b'\n');
-    stages.story = StoryMetrics {
-        milestones: story::milestones(&facts).len() as u64,
-        months: timeline.months.len() as u64,
-        bytes: story_text.len() as u64,
-    };
-    sink.artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
-    sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
-    timings.story = ms(story_started.elapsed());
-    report(sink, Stage::Story, 1, 1, story_started)?;
-
-    timings.total = ms(source.started.elapsed());
-    let summary = AnalysisSummary {
-        runner: RunnerInfo::current(),
-        config,
-        counts,
-        timings_ms: timings,
-        stages,
-    };
-    sink.finish(&summary)?;
-    tracing::info!(
-        commits = summary.counts.commits,
-        phases = summary.stages.chunk.phases,
-        chunks = summary.stages.chunk.chunks,
-        cache_hits = summary.stages.summarize.cache_hits,
-        ms = summary.timings_ms.total,
-        "analysis complete"
-    );
-    Ok(summary)
-}
-
-/// A thread that counts the tokens of each line it receives, in order.
-fn token_counter() -> (
-    std::sync::mpsc::SyncSender<String>,
-    std::thread::JoinHandle<Vec<usize>>,
-) {
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<String>(4096);
-    let counter = std::thread::spawn(move || {
-        receiver
-            .iter()
-            .map(|line| chunk::count_tokens(&line))
-            .collect()
-    });
-    (sender, counter)
-}
-
-/// A summary and the commits it covers.
-struct Part {
-    start: usize,
-    end: usize,
-    summary: Summary,
-}
-
-/// Combines the summaries of a phase's chunks into one, through the cache.
-struct Reducer<'a> {
-    summarizer: &'a mut dyn Summarizer,
-    cache: &'a mut dyn SummaryCache,
-    info: &'a SummarizerInfo,
-    prompt_version: &'a str,
-    budget: usize,
-    facts: &'a [CommitFacts],
-}
-
-impl Reducer<'_> {
-    /// One summary for `parts`: the part itself if there is one; otherwise groups of parts
-    /// that fit the token budget (at least two each) are combined, level by level, or all at
-    /// once when the summarizer takes any number.
-    fn reduce(
-        &mut self,
-        phase: &Phase,
-        mut level: Vec<Part>,
-        metrics: &mut SummarizeMetrics,
-    ) -> Result<Summary, PipelineError> {
-        while level.len() > 1 {
-            if self.summarizer.combines_any_number() {
-                let all = std::mem::take(&mut level);
-                level.push(self.combine(phase, all, metrics)?);
-                break;
-            }
-            let mut next = Vec::new();
-            let mut group: Vec<Part> = Vec::new();
-            let mut tokens = 0;
-            for part in level {
-                let part_tokens = chunk::count_tokens(&part.summary.text);
-                if group.len() >= 2 && tokens + part_tokens > self.budget {
-                    next.push(self.combine(phase, std::mem::take(&mut group), metrics)?);
-                    tokens = 0;
-                }
-                tokens += part_tokens;
-                group.push(part);
-            }
-            match group.len() {
-                1 => next.extend(group),
-                _ => next.push(self.combine(phase, group, metrics)?),
-            }
-            level = next;
-        }
-        Ok(level
-            .pop()
-            .map(|part| part.summary)
-            .expect("a phase has at least one chunk"))
-    }
-
-    fn combine(
-        &mut self,
-        phase: &Phase,
-        group: Vec<Part>,
-        metrics: &mut SummarizeMetrics,
-    ) -> Result<Part, PipelineError> {
-        let start = group.first().map_or(0, |p| p.start);
-        let end = group.last().map_or(0, |p| p.end);
-        let summaries: Vec<Summary> = group.into_iter().map(|p| p.summary).collect();
-        let key = summarize::cache_key(
-            &summarize::combine_text(&summaries),
-            self.prompt_version,
-            self.info,
-        );
-        metrics.combinations += 1;
-        let summary = match self.cache.get(&key)? {
-            Some(summary) => {
-                metrics.combination_cache_hits += 1;
-                summary
-            }
-            None => {
-                let summary = self.summarizer.combine(&CombineInput {
-                    phase,
-                    parts: &summaries,
-                    facts: &self.facts[start..end],
-                })?;
-                if let Some(usage) = summary.usage {
-                    metrics.usage.add(usage);
-                }
-                self.cache.put(&key, &summary)?;
-                summary
-            }
-        };
-        Ok(Part {
-            start,
-            end,
-            summary,
-        })
-    }
-}
-
-fn phase_record(
-    facts: &[CommitFacts],
-    phase: &Phase,
-    summary: Summary,
-    chunks: Vec<ChunkRecord>,
-) -> PhaseRecord {
-    let cited: BTreeSet<&String> = summary.commits.iter().collect();
-    let commits = &facts[phase.start..phase.end];
-    let authors: BTreeSet<&str> = commits.iter().map(|f| f.author_key.as_str()).collect();
-    // Cited ids in chronological order.
-    let cited_commits = commits
-        .iter()
-        .filter(|f| cited.contains(&f.id))
-        .map(|f| f.id.clone())
-        .collect();
-    PhaseRecord {
-        number: phase.number,
-        name: phase.name.clone(),
-        rule: phase.rule,
-        first_commit: commits.first().map(|f| f.id.clone()).unwrap_or_default(),
-        last_commit: commits.last().map(|f| f.id.clone()).unwrap_or_default(),
-        start: commits.first().map(|f| f.date.clone()).unwrap_or_default(),
-        end: commits.last().map(|f| f.date.clone()).unwrap_or_default(),
-        commits: commits.len() as u64,
-        authors: authors.len() as u64,
-        lines_added: commits.iter().map(|f| f.added).sum(),
-        lines_deleted: commits.iter().map(|f| f.deleted).sum(),
-        releases: phase.releases.clone(),
-        summary: format!("{}\n", summary.text.trim_end()),
-        cited_commits,
-        chunks,
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
     use super::*;
-
-    #[test]
-    fn summarize_progress_is_reported_once_a_second_and_at_the_end() {
-        let second = SUMMARIZE_PROGRESS_EVERY;
-        assert!(!summarize_progress_due(1, 545, Duration::from_millis(2)));
-        assert!(summarize_progress_due(545, 545, Duration::ZERO));
-        assert!(summarize_progress_due(3, 545, second));
-        assert!(summarize_progress_due(1, 1, Duration::ZERO));
-        assert!(!summarize_progress_due(
-            544,
-            545,
-            second - Duration::from_millis(1)
-        ));
-    }
 
     #[test]
     fn run_configs_set_the_stage_options() {
