@@ -7,6 +7,8 @@
 //! * [`Extractor::commit`] reads one commit, diffs its tree against its first parent's (root
 //!   commits against the empty tree; merges not at all, like `git log`, unless asked to), and
 //!   counts lines with [`numstat`]. Callers stream: one record at a time.
+//! * [`ParallelExtract`] runs extractors on worker threads while the walk is still listing
+//!   the commits, and hands the records back in the plan's order (the pipeline's way).
 //!
 //! Commits, trees and blobs are read through [`PackedObjects`] (git's delta base cache
 //! strategy over the pack files, loose objects read rather than mapped), gix's object database

@@ -7,6 +7,9 @@
 //! writes nothing. Progress (stage, done, total, elapsed time) goes to `tracing` and to
 //! [`Sink::progress`]; per-stage metrics end up in the [`AnalysisSummary`] given to
 //! [`Sink::finish`].
+//!
+//! [`run_pipeline`] reads as that sequence: each step is a method of the run under way, which
+//! holds the sink and the timings and metrics; the summarize step is in `summaries.rs`.
 
 mod summaries;
 
