@@ -27,8 +27,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context as _, bail, ensure};
-use gitview_runner::extract::{self, ExtractOptions};
-use gitview_runner::pipeline::{ParallelExtract, default_threads};
+use gitview_runner::extract::{self, ExtractOptions, ParallelExtract, default_threads};
 use serde::{Deserialize, Serialize};
 
 /// The extraction runs in this binary: with the allocator `gitview-runner` ships with.

@@ -10,20 +10,16 @@
 //!   metrics, the runner and summarizer versions. Written last: its presence means the run
 //!   completed.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-use crate::chunk::PhaseRule;
-use crate::error::AnalyzeError;
-use crate::extract::{self, ExtractOptions};
+use crate::analysis_json::AnalysisSummary;
+use crate::extract::{self, ExtractError, ExtractOptions};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
-use crate::record::CommitRecord;
 use crate::sink::DirSink;
+use crate::sink::output::OutputError;
 use crate::summarize::chat::{ChatConfig, ChatSummarizer};
-use crate::summarize::{DirCache, Extractive, Summarizer, SummarizerInfo, TokenUsage};
+use crate::summarize::{DirCache, Extractive, Summarizer};
 
 /// File name of the commit records in the output directory.
 pub const COMMITS_FILE: &str = crate::sink::files::COMMITS;
@@ -68,230 +64,39 @@ pub struct AnalyzeRequest {
     pub summarizer: SummarizerChoice,
     /// Summary cache (default: `OUT/.summary-cache`).
     pub cache_dir: Option<PathBuf>,
-    /// Extraction threads (default: [`default_threads`](crate::pipeline::default_threads)).
+    /// Extraction threads (default: [`default_threads`](extract::default_threads)).
     pub threads: Option<usize>,
 }
 
-/// The contents of `analysis.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AnalysisSummary {
-    pub runner: RunnerInfo,
-    pub config: AnalysisConfig,
-    pub counts: Counts,
-    pub timings_ms: Timings,
-    /// What each stage after extract did.
-    #[serde(default)]
-    pub stages: StageMetrics,
+/// Errors of `gitview-runner analyze`.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Summarizer(#[from] crate::summarize::SummarizeError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+    #[error(transparent)]
+    Fetch(#[from] gitview_git::fetch::FetchError),
+    #[error("no cache directory for cloned repositories: set GITVIEW_CACHE_DIR or HOME")]
+    NoCacheDir,
 }
 
-/// Which build produced the output.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunnerInfo {
-    pub name: String,
-    pub version: String,
-}
-
-impl RunnerInfo {
-    /// This binary.
-    pub fn current() -> Self {
-        Self {
-            name: env!("CARGO_PKG_NAME").to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+impl AnalyzeError {
+    /// True when retrying cannot help: the input itself is wrong.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Self::Extract(err) => err.is_invalid_input(),
+            Self::Output(_) => false,
+            Self::Summarizer(err) => !err.is_retryable(),
+            Self::Pipeline(err) => err.is_invalid_input(),
+            Self::Fetch(err) => err.is_invalid_input(),
+            Self::NoCacheDir => true,
         }
     }
-}
-
-/// What made a run's cuts, summaries and story, as the gateway records it (`modelVersions`):
-/// the versions that tell whether two runs' prose is comparable. Metrics are not versions;
-/// they are in `metrics`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ModelVersions {
-    /// The runner build.
-    pub runner: RunnerInfo,
-    /// Kind, model and logic version of the summarizer, when the summarize stage ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summarizer: Option<SummarizerInfo>,
-    pub prompt_version: String,
-    /// The tokenizer's encoding the chunks were cut with.
-    pub tokenizer: String,
-}
-
-impl AnalysisSummary {
-    /// The versions of what made this run's output.
-    pub fn model_versions(&self) -> ModelVersions {
-        ModelVersions {
-            runner: self.runner.clone(),
-            summarizer: self.stages.summarize.summarizer.clone(),
-            prompt_version: self.stages.summarize.prompt_version.clone(),
-            tokenizer: self.stages.chunk.tokenizer.clone(),
-        }
-    }
-}
-
-/// The configuration of a run, with its revisions resolved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AnalysisConfig {
-    /// The path as given.
-    pub path: String,
-    /// The repository's git directory, as found from `path`.
-    pub git_dir: String,
-    pub since: Option<String>,
-    pub until: String,
-    pub since_commit: Option<String>,
-    pub until_commit: String,
-    pub mailmap: bool,
-    pub renames: bool,
-    pub first_parent_merge_diffs: bool,
-    /// Secrets redacted and emails hashed.
-    #[serde(default)]
-    pub scrub: bool,
-    #[serde(default)]
-    pub token_budget: u64,
-    #[serde(default)]
-    pub prompt_version: String,
-}
-
-/// Totals over all commit records.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counts {
-    pub commits: u64,
-    pub merge_commits: u64,
-    /// File entries over all commits (a file changed in two commits counts twice).
-    pub files_changed: u64,
-    /// File entries whose counts are `null` (binary).
-    pub binary_files_changed: u64,
-    pub lines_added: u64,
-    pub lines_deleted: u64,
-    pub renames: u64,
-}
-
-impl Counts {
-    /// Adds one commit.
-    pub fn add(&mut self, record: &CommitRecord) {
-        self.commits += 1;
-        self.merge_commits += u64::from(record.parents.len() > 1);
-        self.files_changed += record.files.len() as u64;
-        for file in &record.files {
-            self.binary_files_changed += u64::from(file.added.is_none());
-            self.lines_added += file.added.unwrap_or(0);
-            self.lines_deleted += file.deleted.unwrap_or(0);
-        }
-        self.renames += record.renames.len() as u64;
-    }
-}
-
-/// Wall-clock time of each stage, in milliseconds. Extract, enrich, scrub and write run
-/// interleaved, one commit at a time; each counts its own share.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Timings {
-    /// Opening the repository.
-    pub open: u64,
-    /// Resolving the range, walking it in `git log` order, and reading the tags.
-    pub walk: u64,
-    /// Reading and diffing every commit.
-    pub extract: u64,
-    pub enrich: u64,
-    pub scrub: u64,
-    /// Handing commit batches to the sink.
-    pub write: u64,
-    pub chunk: u64,
-    pub summarize: u64,
-    pub story: u64,
-    pub total: u64,
-}
-
-/// Metrics of the stages after extract.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct StageMetrics {
-    pub enrich: EnrichMetrics,
-    pub scrub: ScrubMetrics,
-    pub write: WriteMetrics,
-    pub chunk: ChunkMetrics,
-    pub summarize: SummarizeMetrics,
-    pub story: StoryMetrics,
-}
-
-/// What the enrich stage found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct EnrichMetrics {
-    /// Commits per class.
-    pub classes: BTreeMap<String, u64>,
-    /// Commits by bots.
-    pub bots: u64,
-    /// References found (tickets, issues, pull and merge requests).
-    pub references: u64,
-    /// Commits carrying a release tag.
-    pub release_commits: u64,
-}
-
-/// What the scrub stage changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ScrubMetrics {
-    pub enabled: bool,
-    pub secrets: u64,
-    pub emails: u64,
-}
-
-/// How commits were written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct WriteMetrics {
-    pub batches: u64,
-    pub batch_size: u64,
-}
-
-/// How the history was cut.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ChunkMetrics {
-    /// The tokenizer's encoding.
-    pub tokenizer: String,
-    pub token_budget: u64,
-    /// The rule that cut the phases.
-    pub rule: Option<PhaseRule>,
-    pub phases: u64,
-    pub chunks: u64,
-    /// Tokens over all chunks.
-    pub tokens: u64,
-    /// Chunks whose single commit was cut to fit.
-    pub truncated: u64,
-}
-
-/// How the chunks were summarized.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct SummarizeMetrics {
-    /// Kind, model and version of the summarizer.
-    pub summarizer: Option<SummarizerInfo>,
-    pub prompt_version: String,
-    pub chunks: u64,
-    pub cache_hits: u64,
-    pub cache_misses: u64,
-    /// Summaries of several chunks combined into one (phases of more than one chunk).
-    pub combinations: u64,
-    /// Combinations taken from the cache.
-    pub combination_cache_hits: u64,
-    /// Tokens used by a model (zero for the extractive summarizer).
-    pub usage: TokenUsage,
-}
-
-/// What the story holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct StoryMetrics {
-    pub milestones: u64,
-    pub months: u64,
-    /// Size of `story.md`.
-    pub bytes: u64,
 }
 
 fn millis(since: Instant) -> u64 {
@@ -354,9 +159,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         token_budget: request.token_budget,
         batch_size: PipelineOptions::default().batch_size,
         progress_every: request.progress_every,
-        threads: request
-            .threads
-            .unwrap_or_else(crate::pipeline::default_threads),
+        threads: request.threads.unwrap_or_else(extract::default_threads),
         ..PipelineOptions::default()
     };
     let source = Source {

@@ -1,30 +1,55 @@
 //! The gitview pipeline.
 //!
-//! One binary with two faces: `analyze` extracts a local repository's history into files on a
-//! laptop ([`analyze`]); `run` executes one attempt of an Analysis inside a runner pod
-//! ([`run`]). The stages are modules with their own error types; the parts that decide things
-//! ([`numstat`], the commit order in `gitview_git::walk`, URL validation in [`run`]) are pure functions tested without I/O,
-//! and the git edge ([`extract`]) is tested against real `git` in `tests/`.
+//! One binary with two faces: `analyze` runs the pipeline on a laptop into files
+//! ([`analyze`]); `run` executes one attempt of an Analysis inside a runner pod and writes
+//! through the gateway ([`run`]). Both open (or fetch) a repository and hand it to
+//! [`pipeline::run_pipeline`], which runs the stages in order over a [`sink::Sink`]:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`analyze`], [`run`] | the two faces: a request or a pod's run config in, the repository opened or fetched, the pipeline run, an exit code out |
+//! | [`pipeline`] | the run as a sequence of stages — walk → extract → enrich → scrub → write → chunk → summarize → story → finish — with progress, timings and metrics |
+//! | [`extract`] | the git edge: the repository opened, the range walked, each commit diffed into a [`CommitRecord`](record::CommitRecord) on worker threads (`parallel`); line counts (`numstat`), object reads with git's delta base cache (`packs`), tree diffs (`treediff`) |
+//! | [`tags`] | the repository's tags peeled to commits, and which of them are releases: read at the walk, used by enrich, chunk and story |
+//! | [`enrich`] | what a commit is: class, languages, references, bot, size |
+//! | [`scrub`] | secrets redacted and emails hashed before anything is written |
+//! | [`chunk`] | the history cut into phases, and phases into chunks within the token budget |
+//! | [`summarize`] | one summary per chunk (extractive, or a chat model) and the summary cache |
+//! | [`story`] | `story.md` and `timeline.json` |
+//! | [`sink`] | where results go: the [`Sink`](sink::Sink) trait, the folder `analyze` writes, the gateway sink and the run log it ships |
+//! | [`analysis_json`] | the contents of `analysis.json`: configuration, counts, stage timings and metrics |
+//! | [`record`] | the commit records, shared with the gateway through `gitview-core` |
+//!
+//! The parts that decide things ([`extract::numstat`], [`enrich`], [`chunk`], [`story`], the
+//! commit order in `gitview_git::walk`, URL validation in [`run`]) are pure functions tested
+//! without I/O, and the git edge ([`extract`]) is tested against real `git` in `tests/`.
+//!
+//! Each stage's error type lives beside the stage and says whether another attempt can help;
+//! the pipeline's ([`pipeline::PipelineError`]) and each face's ([`analyze::AnalyzeError`],
+//! [`run::RunError`]) wrap them. The runner's exit code carries that class to the operator:
+//! invalid input (a bad run config, a URL we refuse, a revision that does not exist) exits with
+//! [`EXIT_INVALID_INPUT`](gitview_crds::wire::EXIT_INVALID_INPUT) and is never retried;
+//! everything else exits 1 and may be retried.
 #![forbid(unsafe_code)]
 
+// The two faces.
 pub mod analyze;
+pub mod run;
+
+// The pipeline and its stages (the table above has them in the order they run).
 pub mod chunk;
 pub mod enrich;
-pub mod error;
 pub mod extract;
-pub mod gateway;
-pub mod numstat;
-pub mod output;
-pub mod packs;
 pub mod pipeline;
-pub mod record;
-pub mod run;
-pub mod runlog;
 pub mod scrub;
 pub mod sink;
 pub mod story;
 pub mod summarize;
 pub mod tags;
+
+// What the stages hand on.
+pub mod analysis_json;
+pub mod record;
+
 #[cfg(test)]
 mod testing;
-mod treediff;

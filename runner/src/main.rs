@@ -10,7 +10,7 @@ use gitview_crds::wire::EXIT_INVALID_INPUT;
 use gitview_runner::analyze::{AnalyzeRequest, SummarizerChoice, analyze};
 use gitview_runner::extract::ExtractOptions;
 use gitview_runner::run::{RunEnv, run_with_log};
-use gitview_runner::runlog::RunLog;
+use gitview_runner::sink::runlog::RunLog;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 

@@ -8,7 +8,7 @@
 //! An attempt: start the analysis in the gateway (which says where the repository's history
 //! stands) → fetch what the mode needs into the scratch volume (everything for `Full`; since
 //! the last analyzed commit for `Incremental`; since `mode.since` for `Range`) → the
-//! [`pipeline`](crate::pipeline) → write through the gateway ([`crate::gateway`]) → finish,
+//! [`pipeline`](crate::pipeline) → write through the gateway ([`crate::sink::gateway`]) → finish,
 //! advancing the repository's last analyzed commit by compare-and-set (`Full` and
 //! `Incremental` only). A failure after the start is recorded in the gateway as a failed run.
 //! Summaries are not cached across runs yet (the gateway has no summary cache).
@@ -33,11 +33,10 @@ use gitview_core::remote::{RepositoryUrl, redact};
 use gitview_core::results::{FinishRun, RunStarted, RunStatus, StartRun};
 use gitview_crds::v1alpha1::ModeType;
 
-use crate::error::RunError;
-use crate::extract;
-use crate::gateway::{GatewayClient, GatewaySink};
+use crate::extract::{self, ExtractError};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
-use crate::runlog::RunLog;
+use crate::sink::gateway::{GatewayClient, GatewaySink};
+use crate::sink::runlog::RunLog;
 use crate::sink::{Progress, Stage};
 use crate::summarize;
 use gitview_git::fetch::{self, Credentials, FetchRequest, History};
@@ -78,6 +77,67 @@ impl RunEnv {
             scratch: path(SCRATCH_ENV, SCRATCH_MOUNT_PATH),
             termination_log: path(TERMINATION_LOG_ENV, DEFAULT_TERMINATION_LOG),
             test_exit: std::env::var(TEST_EXIT_ENV).ok(),
+        }
+    }
+}
+
+/// Errors of `gitview-runner run`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot read the run config {path:?}")]
+    ConfigUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid run config {path:?}")]
+    ConfigInvalid {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("unsupported run config version {found} (this runner reads version {supported})")]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("invalid repository URL: {0}")]
+    InvalidUrl(#[from] gitview_core::remote::UrlError),
+    #[error("invalid revision {rev:?} in {field}: {reason}")]
+    InvalidRevision {
+        field: &'static str,
+        rev: String,
+        reason: &'static str,
+    },
+    #[error("invalid test exit code {0:?} in GITVIEW_RUNNER_TEST_EXIT")]
+    InvalidTestExit(String),
+    #[error("cannot read the gateway token {path:?}")]
+    TokenUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Summarizer(#[from] summarize::SummarizeError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+}
+
+impl RunError {
+    /// True when retrying cannot help: the input itself is wrong.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Self::Sink(err) => !err.is_retryable(),
+            Self::Fetch(err) => err.is_invalid_input(),
+            Self::Extract(err) => err.is_invalid_input(),
+            Self::Summarizer(err) => !err.is_retryable(),
+            Self::Pipeline(err) => err.is_invalid_input(),
+            // A missing token is the operator's to fix; the next attempt mounts a new one.
+            Self::TokenUnreadable { .. } => false,
+            _ => true,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{Repo, assert_matches_git, git_numstat};
-use gitview_runner::analyze::AnalysisSummary;
+use gitview_runner::analysis_json::AnalysisSummary;
 use gitview_runner::record::CommitRecord;
 
 fn analyze(args: &[&str], cwd: &Path) -> Output {

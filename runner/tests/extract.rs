@@ -583,7 +583,7 @@ fn delta_entries(git_dir: &std::path::Path) -> (usize, usize) {
 
 #[test]
 fn packed_histories_read_like_gix_and_match_git() {
-    use gitview_runner::packs::{PackedObjects, Packs};
+    use gitview_runner::extract::packs::{PackedObjects, Packs};
     use gix::objs::Find as _;
 
     let repo = random_edits();
@@ -613,7 +613,7 @@ fn packed_histories_read_like_gix_and_match_git() {
 
         let git = gix::open(&repo.path).unwrap();
         // A tiny cache evicts all the time; the default one keeps everything here.
-        for cache_bytes in [4096, gitview_runner::packs::CACHE_BYTES] {
+        for cache_bytes in [4096, gitview_runner::extract::packs::CACHE_BYTES] {
             let objects = PackedObjects::new(Packs::open(&git, cache_bytes), &git.objects);
             let ids: Vec<gix::ObjectId> = repo
                 .git(&["rev-list", "--objects", "--all"])

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use common::{EPOCH, Repo, assert_matches_git, git_numstat};
-use gitview_runner::analyze::{AnalysisSummary, RunnerInfo};
+use gitview_runner::analysis_json::{AnalysisSummary, RunnerInfo};
 use gitview_runner::chunk;
 use gitview_runner::enrich::{self, CommitFacts};
 use gitview_runner::extract::{self, ExtractOptions, Extractor};

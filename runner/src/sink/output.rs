@@ -11,7 +11,22 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::OutputError;
+/// Errors writing output files.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("could not write {path:?}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not serialize a record for {path:?}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
 
 /// Writes one JSON value per line.
 #[derive(Debug)]

@@ -5,18 +5,26 @@
 //! 0), [`Sink::progress`] whenever it has news, [`Sink::phases`] once, [`Sink::artifact`] for
 //! each document (`story.md`, `timeline.json`), and [`Sink::finish`] once, last. A retried
 //! attempt may send a batch number again: a sink must not store it twice.
+//!
+//! The two sinks and what they need: [`DirSink`] here, writing files through [`output`];
+//! [`gateway::GatewaySink`], a pod's run writing through the gateway, which also ships the
+//! run's own log lines ([`runlog`]).
+
+pub mod gateway;
+pub mod output;
+pub mod runlog;
 
 use std::path::{Path, PathBuf};
 
 use gitview_core::artifact;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{AnalysisConfig, AnalysisSummary, RunnerInfo};
+use crate::analysis_json::{AnalysisConfig, AnalysisSummary, RunnerInfo};
 use crate::enrich::Enrichment;
-use crate::error::OutputError;
-use crate::output::{self, JsonlWriter};
 use crate::record::CommitRecord;
 use crate::story::PhaseRecord;
+
+use output::{JsonlWriter, OutputError};
 
 /// File names [`DirSink`] writes.
 pub mod files {

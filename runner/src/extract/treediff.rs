@@ -24,8 +24,8 @@ use gix::error::ErrorExt as _;
 use gix::objs::TreeRefIter;
 use gix::objs::tree::EntryRef;
 
-use crate::numstat;
-use crate::packs::PackedObjects;
+use super::numstat;
+use super::packs::PackedObjects;
 
 /// A tree pair still to compare: `path` is its location with a trailing `/`.
 struct Pending {
@@ -422,7 +422,7 @@ mod against_gix {
     use gix::objs::tree::{self, EntryKind};
 
     use super::*;
-    use crate::packs::Packs;
+    use crate::extract::packs::Packs;
     use crate::testing::Random;
 
     #[derive(Clone)]

@@ -6,7 +6,9 @@
 //! * [`plan`] resolves the range and lists its commits in `git log` order ([`gitview_git::walk`]).
 //! * [`Extractor::commit`] reads one commit, diffs its tree against its first parent's (root
 //!   commits against the empty tree; merges not at all, like `git log`, unless asked to), and
-//!   counts lines with [`crate::numstat`]. Callers stream: one record at a time.
+//!   counts lines with [`numstat`]. Callers stream: one record at a time.
+//! * [`ParallelExtract`] runs extractors on worker threads while the walk is still listing
+//!   the commits, and hands the records back in the plan's order (the pipeline's way).
 //!
 //! Commits, trees and blobs are read through [`PackedObjects`] (git's delta base cache
 //! strategy over the pack files, loose objects read rather than mapped), gix's object database
@@ -20,8 +22,15 @@
 //! and nothing in bare repositories). They hold for the whole run, so the pipeline is asked
 //! once per path (`Extractor::binary_by_attributes`), not for every blob.
 
+mod error;
+pub mod numstat;
+pub mod packs;
+mod parallel;
+mod treediff;
+
 use std::path::Path;
 
+use gitview_git::walk::{self, CommitGraph};
 use gix::ObjectId;
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::diff::blob::ResourceKind;
@@ -32,12 +41,14 @@ use gix::error::ResultExt as _;
 use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
 
-use crate::error::ExtractError;
-use crate::numstat::{self, LineCounts, LineDiff, Side};
-use crate::packs::{self, PackedObjects, Packs};
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
-use crate::treediff::{self, TreeDiff};
-use gitview_git::walk::{self, CommitGraph};
+
+use numstat::{LineCounts, LineDiff, Side};
+use packs::{PackedObjects, Packs};
+use treediff::TreeDiff;
+
+pub use error::ExtractError;
+pub use parallel::{ParallelExtract, default_threads};
 
 /// What the extract stage records beyond git's own numstat.
 #[derive(Clone, Debug, PartialEq, Eq)]

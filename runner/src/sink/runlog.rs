@@ -6,7 +6,7 @@
 //! numbered by `seq` from 0 in the order logged, into a bounded buffer of
 //! [`RunLog::capacity`] lines. When the buffer is full further lines are counted, not kept,
 //! and the next [`RunLog::drain`] ends with one warning line saying how many were dropped.
-//! [`crate::gateway::GatewaySink`] ships the buffer in batches of at most
+//! [`GatewaySink`](super::gateway::GatewaySink) ships the buffer in batches of at most
 //! [`MAX_LOG_LINES`] at stage boundaries and at the end of the run.
 //!
 //! Shipping is best effort: a batch the gateway does not take (after the client's retries)

@@ -18,10 +18,11 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde::de::DeserializeOwned;
 
-use crate::analyze::AnalysisSummary;
-use crate::runlog::{LOCAL_TARGET, MAX_LOG_LINES, RunLog};
-use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError};
+use crate::analysis_json::AnalysisSummary;
 use crate::story::PhaseRecord;
+
+use super::runlog::{LOCAL_TARGET, MAX_LOG_LINES, RunLog};
+use super::{EnrichedCommit, Progress, RunInfo, Sink, SinkError};
 
 /// Tries per request, the first included.
 const TRIES: u32 = 4;

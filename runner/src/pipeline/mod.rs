@@ -1,0 +1,565 @@
+//! The whole run over any [`Sink`]: walk → extract → enrich → scrub → write commits in
+//! batches → chunk → summarize (with the cache) → story → artifacts → finish.
+//!
+//! Commits stream: each record is extracted, enriched, scrubbed and handed to the sink in
+//! batches of [`PipelineOptions::batch_size`], and only its [`CommitFacts`] stay in memory for
+//! the later stages. Nothing reaches the sink before the range is resolved, so bad input
+//! writes nothing. Progress (stage, done, total, elapsed time) goes to `tracing` and to
+//! [`Sink::progress`]; per-stage metrics end up in the [`AnalysisSummary`] given to
+//! [`Sink::finish`].
+//!
+//! [`run_pipeline`] reads as that sequence: each step is a method of the run under way, which
+//! holds the sink and the timings and metrics; the summarize step is in `summaries.rs`.
+
+mod summaries;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::analysis_json::{
+    AnalysisConfig, AnalysisSummary, ChunkMetrics, Counts, RunnerInfo, StageMetrics, StoryMetrics,
+    Timings,
+};
+use crate::chunk::{self, Chunk, Phase};
+use crate::enrich::{self, CommitFacts};
+use crate::extract::{ExtractError, ExtractOptions, ParallelExtract, default_threads};
+use crate::scrub;
+use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
+use crate::story::{self, PhaseRecord, StoryInput};
+use crate::summarize::{CacheError, SummarizeError, Summarizer, SummaryCache};
+use crate::tags::{self, TagError, TagIndex};
+
+/// Media type of `story.md`.
+pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
+/// Media type of `timeline.json`.
+pub const JSON: &str = "application/json";
+
+/// How a run goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Exclude commits reachable from this revision.
+    pub since: Option<String>,
+    /// The last commit included.
+    pub until: String,
+    pub extract: ExtractOptions,
+    /// Redact secrets and hash emails before anything reaches the sink.
+    pub scrub: bool,
+    /// Tokens per chunk.
+    pub token_budget: usize,
+    /// Version of the prompts (part of the summary cache key).
+    pub prompt_version: String,
+    /// Commits per [`Sink::commits`] call.
+    pub batch_size: usize,
+    /// Report extract progress every this many commits (0: only at the end).
+    pub progress_every: u64,
+    /// Threads extracting commits (each with its own repository handle); at least 1.
+    pub threads: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        let stages = gitview_crds::v1alpha1::StageSettings::default();
+        Self {
+            since: None,
+            until: "HEAD".into(),
+            extract: ExtractOptions::default(),
+            scrub: false,
+            token_budget: usize::try_from(stages.chunk.token_budget).unwrap_or(6000),
+            prompt_version: stages.summarize.prompt_version,
+            batch_size: 500,
+            progress_every: 1000,
+            threads: default_threads(),
+        }
+    }
+}
+
+impl PipelineOptions {
+    /// The options of a pod run: the profile's stage settings and the account's scrub policy.
+    /// The range (`since`, `until`) stays `HEAD` with nothing excluded: it depends on the mode
+    /// and, for incremental runs, on the gateway, so the caller sets it.
+    pub fn from_run_config(config: &gitview_crds::wire::RunConfig) -> Self {
+        let stages = &config.profile.stages;
+        let defaults = Self::default();
+        Self {
+            extract: ExtractOptions {
+                mailmap: stages.extract.mailmap,
+                renames: true,
+                first_parent_merge_diffs: stages.extract.first_parent_merge_diffs,
+            },
+            scrub: config.scrub_pii,
+            token_budget: usize::try_from(stages.chunk.token_budget)
+                .unwrap_or(defaults.token_budget),
+            prompt_version: stages.summarize.prompt_version.clone(),
+            ..defaults
+        }
+    }
+}
+
+/// The repository a run reads.
+#[derive(Debug)]
+pub struct Source<'r> {
+    pub repo: &'r gix::Repository,
+    /// The path or URL as given (recorded in `analysis.json`).
+    pub location: String,
+    /// When the run started (the total time counts from here).
+    pub started: Instant,
+    /// Time spent opening (or cloning) the repository.
+    pub open_ms: u64,
+}
+
+/// Errors of a run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Tags(#[from] TagError),
+    #[error(transparent)]
+    Summarize(#[from] SummarizeError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl PipelineError {
+    /// True when retrying cannot help: the input itself is wrong, or was refused.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Self::Extract(err) => err.is_invalid_input(),
+            Self::Summarize(err) => !err.is_retryable(),
+            Self::Sink(err) => !err.is_retryable(),
+            Self::Tags(_) | Self::Cache(_) => false,
+        }
+    }
+}
+
+/// Runs every stage and hands the results to `sink`; returns what was given to
+/// [`Sink::finish`].
+pub fn run_pipeline(
+    source: &Source<'_>,
+    options: &PipelineOptions,
+    summarizer: &mut dyn Summarizer,
+    cache: &mut dyn SummaryCache,
+    sink: &mut dyn Sink,
+) -> Result<AnalysisSummary, PipelineError> {
+    let mut run = Run::new(source, options, sink);
+    chunk::warm_up_tokenizer();
+    let walked = run.walk()?;
+    let streamed = run.stream(walked.commits, walked.extractors, &walked.tags)?;
+    let cut = run.chunk(streamed.facts, streamed.tokens)?;
+    let phases = run.summarize(&cut, summarizer, cache)?;
+    run.story(&walked.config, &cut.facts, &phases)?;
+    run.finish(walked.config, streamed.counts)
+}
+
+/// A run under way: what every stage reads (the source, the options) and writes (the sink, and
+/// the timings and metrics that end up in `analysis.json`).
+struct Run<'a> {
+    source: &'a Source<'a>,
+    options: &'a PipelineOptions,
+    sink: &'a mut dyn Sink,
+    timings: Timings,
+    stages: StageMetrics,
+}
+
+/// What the walk hands on.
+struct Walked {
+    /// The run's configuration, revisions resolved.
+    config: AnalysisConfig,
+    /// Commits in the range.
+    commits: usize,
+    /// The workers extracting them, in the walk's order.
+    extractors: ParallelExtract,
+    tags: TagIndex,
+}
+
+/// What the streaming stages keep of every commit, in `git log` order.
+struct Streamed {
+    facts: Vec<CommitFacts>,
+    counts: Counts,
+    /// The tokens of each commit's chunk line, still being counted.
+    tokens: TokenCounter,
+}
+
+/// The history cut: its commits oldest first, its phases, and each phase's chunks.
+struct Cut {
+    facts: Vec<CommitFacts>,
+    phases: Vec<Phase>,
+    chunks: Vec<Vec<Chunk>>,
+}
+
+impl Cut {
+    /// Chunks over all phases.
+    fn chunk_count(&self) -> u64 {
+        self.chunks.iter().map(|c| c.len() as u64).sum()
+    }
+}
+
+impl<'a> Run<'a> {
+    fn new(source: &'a Source<'a>, options: &'a PipelineOptions, sink: &'a mut dyn Sink) -> Self {
+        Self {
+            source,
+            options,
+            sink,
+            timings: Timings {
+                open: source.open_ms,
+                ..Timings::default()
+            },
+            stages: StageMetrics::default(),
+        }
+    }
+
+    /// Resolves the range and lists its commits while the extraction workers start on them,
+    /// reads the tags, and tells the sink what the run is. Nothing reaches the sink before the
+    /// range is resolved.
+    fn walk(&mut self) -> Result<Walked, PipelineError> {
+        let (repo, options) = (self.source.repo, self.options);
+        // The extraction workers start on the first commits while the walk lists the rest.
+        let walk_started = Instant::now();
+        let (plan, extractors) = ParallelExtract::plan_and_spawn(
+            repo,
+            options.since.as_deref(),
+            &options.until,
+            &options.extract,
+            options.threads,
+        )?;
+        let tag_list = tags::read_tags(repo)?;
+        let tags = TagIndex::new(&tag_list);
+        self.timings.walk = ms(walk_started.elapsed());
+        let total = plan.commits.len() as u64;
+        tracing::info!(commits = total, until = %plan.until, since = ?plan.since.map(|id| id.to_string()), tags = tag_list.len(), "walked history");
+
+        let config = AnalysisConfig {
+            path: self.source.location.clone(),
+            git_dir: repo.git_dir().display().to_string(),
+            since: options.since.clone(),
+            until: options.until.clone(),
+            since_commit: plan.since.map(|id| id.to_string()),
+            until_commit: plan.until.to_string(),
+            mailmap: options.extract.mailmap,
+            renames: options.extract.renames,
+            first_parent_merge_diffs: options.extract.first_parent_merge_diffs,
+            scrub: options.scrub,
+            token_budget: options.token_budget as u64,
+            prompt_version: options.prompt_version.clone(),
+        };
+        self.sink.begin(&RunInfo {
+            runner: RunnerInfo::current(),
+            config: config.clone(),
+            total_commits: total,
+        })?;
+        self.report(Stage::Walk, total, total, walk_started)?;
+        Ok(Walked {
+            config,
+            commits: plan.commits.len(),
+            extractors,
+            tags,
+        })
+    }
+
+    /// Extract, enrich, scrub and write, one commit at a time; the sink gets the commits in
+    /// batches of [`PipelineOptions::batch_size`].
+    fn stream(
+        &mut self,
+        commits: usize,
+        mut extractors: ParallelExtract,
+        tag_index: &TagIndex,
+    ) -> Result<Streamed, PipelineError> {
+        let options = self.options;
+        let total = commits as u64;
+        // Meanwhile another thread loads the tokenizer and counts the tokens of each commit's
+        // chunk line (a second core is otherwise idle: extraction is single-threaded).
+        let tokens = TokenCounter::start();
+        let stream_started = Instant::now();
+        let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
+        let mut counts = Counts::default();
+        let mut facts: Vec<CommitFacts> = Vec::with_capacity(commits);
+        let batch_size = options.batch_size.max(1);
+        let mut batch: Vec<EnrichedCommit> = Vec::with_capacity(batch_size.min(commits));
+        let mut batches = 0u64;
+        let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+        for done in 0..commits {
+            let t = Instant::now();
+            let mut record = extractors.next(done)?;
+            t_extract += t.elapsed();
+            counts.add(&record);
+
+            let t = Instant::now();
+            let enrichment = enrich::enrich(&record, tag_index.of(&record.id));
+            *classes
+                .entry(enrichment.class.as_str().to_owned())
+                .or_default() += 1;
+            self.stages.enrich.bots += u64::from(enrichment.bot);
+            self.stages.enrich.references += enrichment.references.len() as u64;
+            self.stages.enrich.release_commits += u64::from(!enrichment.releases.is_empty());
+            t_enrich += t.elapsed();
+
+            if options.scrub {
+                let t = Instant::now();
+                let found = scrub::scrub_record(&mut record);
+                self.stages.scrub.secrets += found.secrets;
+                self.stages.scrub.emails += found.emails;
+                t_scrub += t.elapsed();
+            }
+            let commit_facts = CommitFacts::new(&record, &enrichment);
+            tokens.count(chunk::commit_line(&commit_facts));
+            facts.push(commit_facts);
+            batch.push(EnrichedCommit { record, enrichment });
+            if batch.len() >= batch_size {
+                let t = Instant::now();
+                self.sink.commits(batches, &batch)?;
+                t_write += t.elapsed();
+                batches += 1;
+                batch.clear();
+            }
+            let done = done as u64 + 1;
+            if options.progress_every > 0 && done.is_multiple_of(options.progress_every) {
+                self.report(Stage::Extract, done, total, stream_started)?;
+            }
+        }
+        if !batch.is_empty() {
+            let t = Instant::now();
+            self.sink.commits(batches, &batch)?;
+            t_write += t.elapsed();
+            batches += 1;
+        }
+        drop(batch);
+        self.report(Stage::Extract, total, total, stream_started)?;
+        self.timings.extract = ms(t_extract);
+        self.timings.enrich = ms(t_enrich);
+        self.timings.scrub = ms(t_scrub);
+        self.timings.write = ms(t_write);
+        self.stages.enrich.classes = classes;
+        self.stages.scrub.enabled = options.scrub;
+        self.stages.write.batches = batches;
+        self.stages.write.batch_size = batch_size as u64;
+        Ok(Streamed {
+            facts,
+            counts,
+            tokens,
+        })
+    }
+
+    /// Cuts the history, oldest commit first, into phases, and each phase into chunks that fit
+    /// the token budget.
+    fn chunk(
+        &mut self,
+        mut facts: Vec<CommitFacts>,
+        tokens: TokenCounter,
+    ) -> Result<Cut, PipelineError> {
+        let options = self.options;
+        let chunk_started = Instant::now();
+        let mut line_tokens = tokens.finish();
+        facts.reverse(); // chronological
+        line_tokens.reverse();
+        let phases = chunk::phases(&facts);
+        let chunks: Vec<Vec<Chunk>> = phases
+            .iter()
+            .map(|phase| {
+                chunk::chunk_phase_counted(
+                    &facts,
+                    phase,
+                    options.token_budget,
+                    &line_tokens[phase.start..phase.end],
+                )
+            })
+            .collect();
+        let cut = Cut {
+            facts,
+            phases,
+            chunks,
+        };
+        let all_chunks = cut.chunk_count();
+        self.stages.chunk = ChunkMetrics {
+            tokenizer: chunk::TOKENIZER.into(),
+            token_budget: options.token_budget as u64,
+            rule: cut.phases.first().map(|p| p.rule),
+            phases: cut.phases.len() as u64,
+            chunks: all_chunks,
+            tokens: cut.chunks.iter().flatten().map(|c| c.tokens as u64).sum(),
+            truncated: cut.chunks.iter().flatten().filter(|c| c.truncated).count() as u64,
+        };
+        self.timings.chunk = ms(chunk_started.elapsed());
+        self.report(Stage::Chunk, all_chunks, all_chunks, chunk_started)?;
+        Ok(cut)
+    }
+
+    /// Writes `story.md` and `timeline.json`.
+    fn story(
+        &mut self,
+        config: &AnalysisConfig,
+        facts: &[CommitFacts],
+        records: &[PhaseRecord],
+    ) -> Result<(), PipelineError> {
+        let story_started = Instant::now();
+        let range = match &config.since {
+            Some(since) => format!("{since}..{}", config.until),
+            None => config.until.clone(),
+        };
+        let title = repository_title(self.source.repo);
+        let story_text = story::story(&StoryInput {
+            title: &title,
+            range: &range,
+            facts,
+            phases: records,
+        });
+        let timeline = story::timeline(facts);
+        let mut timeline_json =
+            serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
+        timeline_json.push(b'\n');
+        self.stages.story = StoryMetrics {
+            milestones: story::milestones(facts).len() as u64,
+            months: timeline.months.len() as u64,
+            bytes: story_text.len() as u64,
+        };
+        self.sink
+            .artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
+        self.sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
+        self.timings.story = ms(story_started.elapsed());
+        self.report(Stage::Story, 1, 1, story_started)?;
+        Ok(())
+    }
+
+    /// Hands the summary to the sink, last.
+    fn finish(
+        self,
+        config: AnalysisConfig,
+        counts: Counts,
+    ) -> Result<AnalysisSummary, PipelineError> {
+        let Self {
+            source,
+            sink,
+            mut timings,
+            stages,
+            ..
+        } = self;
+        timings.total = ms(source.started.elapsed());
+        let summary = AnalysisSummary {
+            runner: RunnerInfo::current(),
+            config,
+            counts,
+            timings_ms: timings,
+            stages,
+        };
+        sink.finish(&summary)?;
+        tracing::info!(
+            commits = summary.counts.commits,
+            phases = summary.stages.chunk.phases,
+            chunks = summary.stages.chunk.chunks,
+            cache_hits = summary.stages.summarize.cache_hits,
+            ms = summary.timings_ms.total,
+            "analysis complete"
+        );
+        Ok(summary)
+    }
+
+    /// Logs how far `stage` got and tells the sink.
+    fn report(
+        &mut self,
+        stage: Stage,
+        done: u64,
+        total: u64,
+        since: Instant,
+    ) -> Result<(), SinkError> {
+        let elapsed_ms = ms(since.elapsed());
+        tracing::info!(stage = stage.as_str(), done, total, elapsed_ms, "progress");
+        self.sink.progress(&Progress {
+            stage,
+            done,
+            total,
+            elapsed_ms,
+        })
+    }
+}
+
+/// A thread that counts the tokens of each line it is given, in order.
+struct TokenCounter {
+    lines: std::sync::mpsc::SyncSender<String>,
+    counter: std::thread::JoinHandle<Vec<usize>>,
+}
+
+impl TokenCounter {
+    fn start() -> Self {
+        let (lines, receiver) = std::sync::mpsc::sync_channel::<String>(4096);
+        let counter = std::thread::spawn(move || {
+            receiver
+                .iter()
+                .map(|line| chunk::count_tokens(&line))
+                .collect()
+        });
+        Self { lines, counter }
+    }
+
+    fn count(&self, line: String) {
+        // A closed channel means the counter died; `finish` reports it.
+        let _ = self.lines.send(line);
+    }
+
+    /// The count of every line, in the order given.
+    fn finish(self) -> Vec<usize> {
+        drop(self.lines);
+        self.counter
+            .join()
+            .expect("the token counter does not panic")
+    }
+}
+
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A name for the repository: its working tree's directory, or the git directory's name
+/// without `.git`. Relative paths (`analyze .`) are resolved first, so `.` is named after the
+/// directory it stands for.
+pub fn repository_title(repo: &gix::Repository) -> String {
+    let dir: &Path = repo.workdir().unwrap_or_else(|| repo.git_dir());
+    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let name = absolute
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".git").unwrap_or(&name);
+    if name.is_empty() {
+        "repository".into()
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+
+    #[test]
+    fn run_configs_set_the_stage_options() {
+        let config: gitview_crds::wire::RunConfig = serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "analysis": {"namespace": "a", "name": "b", "uid": "c"},
+            "attempt": 1,
+            "account": "acct",
+            "repository": {"url": "https://example.com/r.git"},
+            "mode": {"type": "Full"},
+            "profile": {
+                "name": "p", "runnerImage": "r:1", "canary": false, "summarizer": "Extractive",
+                "stages": {
+                    "extract": {"mailmap": false, "firstParentMergeDiffs": true},
+                    "chunk": {"tokenBudget": 1234},
+                    "summarize": {"promptVersion": "v7"}
+                }
+            },
+            "gatewayUrl": "http://gateway",
+            "scrubPii": true,
+            "deadline": "2030-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let options = PipelineOptions::from_run_config(&config);
+        assert!(options.scrub);
+        assert!(!options.extract.mailmap && options.extract.first_parent_merge_diffs);
+        assert_eq!(options.token_budget, 1234);
+        assert_eq!(options.prompt_version, "v7");
+        assert_eq!((options.since, options.until.as_str()), (None, "HEAD"));
+    }
+}

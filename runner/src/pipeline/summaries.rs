@@ -1,0 +1,269 @@
+//! The summarize stage as the pipeline runs it: every chunk's summary, through the cache;
+//! then one summary per phase, combined from its chunks' summaries ([`Reducer`]); then the
+//! phases, as [`PhaseRecord`]s, to the sink.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use super::{Cut, PipelineError, Run, ms};
+use crate::analysis_json::SummarizeMetrics;
+use crate::chunk::{self, Phase};
+use crate::enrich::CommitFacts;
+use crate::sink::Stage;
+use crate::story::{ChunkRecord, PhaseRecord};
+use crate::summarize::{
+    self, CombineInput, Summarizer, SummarizerInfo, Summary, SummaryCache, SummaryInput,
+};
+
+/// Summarize progress at most this often (and always for the last chunk): a model takes
+/// seconds per chunk, so each is reported, but the extractive summarizer does hundreds a second,
+/// and each report is a log line and, in a pod, a call to the gateway.
+const SUMMARIZE_PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether to report summarize progress after `done` of `total` chunks, `since` the last report.
+fn summarize_progress_due(done: u64, total: u64, since: Duration) -> bool {
+    done == total || since >= SUMMARIZE_PROGRESS_EVERY
+}
+
+impl Run<'_> {
+    /// Summarizes every chunk, through the cache, then each phase from its chunks' summaries,
+    /// and hands the phases to the sink.
+    pub(super) fn summarize(
+        &mut self,
+        cut: &Cut,
+        summarizer: &mut dyn Summarizer,
+        cache: &mut dyn SummaryCache,
+    ) -> Result<Vec<PhaseRecord>, PipelineError> {
+        let options = self.options;
+        let Cut {
+            facts,
+            phases,
+            chunks,
+        } = cut;
+        let all_chunks = cut.chunk_count();
+        let summarize_started = Instant::now();
+        let mut last_report = summarize_started;
+        let info = summarizer.info();
+        let mut metrics = SummarizeMetrics {
+            summarizer: Some(info.clone()),
+            prompt_version: options.prompt_version.clone(),
+            chunks: all_chunks,
+            ..SummarizeMetrics::default()
+        };
+        let mut records = Vec::with_capacity(phases.len());
+        let mut done = 0;
+        let mut reducer = Reducer {
+            summarizer,
+            cache,
+            info: &info,
+            prompt_version: &options.prompt_version,
+            budget: options.token_budget,
+            facts,
+        };
+        for (phase, phase_chunks) in phases.iter().zip(chunks) {
+            let mut parts = Vec::with_capacity(phase_chunks.len());
+            let mut chunk_records = Vec::with_capacity(phase_chunks.len());
+            for chunk in phase_chunks {
+                let key = summarize::cache_key(&chunk.text, &options.prompt_version, &info);
+                let (summary, cached) = match reducer.cache.get(&key)? {
+                    Some(summary) => {
+                        metrics.cache_hits += 1;
+                        (summary, true)
+                    }
+                    None => {
+                        metrics.cache_misses += 1;
+                        let summary = reducer.summarizer.summarize(&SummaryInput {
+                            phase,
+                            chunk,
+                            facts: &facts[chunk.start..chunk.end],
+                        })?;
+                        if let Some(usage) = summary.usage {
+                            metrics.usage.add(usage);
+                        }
+                        reducer.cache.put(&key, &summary)?;
+                        (summary, false)
+                    }
+                };
+                chunk_records.push(ChunkRecord {
+                    index: chunk.index,
+                    first_commit: facts[chunk.start].id.clone(),
+                    last_commit: facts[chunk.end - 1].id.clone(),
+                    commits: (chunk.end - chunk.start) as u64,
+                    tokens: chunk.tokens as u64,
+                    truncated: chunk.truncated,
+                    content_hash: chunk.content_hash(),
+                    cached,
+                    summary: summary.text.clone(),
+                    usage: summary.usage,
+                });
+                parts.push(Part {
+                    start: chunk.start,
+                    end: chunk.end,
+                    summary,
+                });
+                done += 1;
+                if summarize_progress_due(done, all_chunks, last_report.elapsed()) {
+                    self.report(Stage::Summarize, done, all_chunks, summarize_started)?;
+                    last_report = Instant::now();
+                }
+            }
+            let summary = reducer.reduce(phase, parts, &mut metrics)?;
+            records.push(phase_record(facts, phase, summary, chunk_records));
+        }
+        self.stages.summarize = metrics;
+        self.timings.summarize = ms(summarize_started.elapsed());
+        self.sink.phases(&records)?;
+        Ok(records)
+    }
+}
+
+/// A summary and the commits it covers.
+struct Part {
+    start: usize,
+    end: usize,
+    summary: Summary,
+}
+
+/// Combines the summaries of a phase's chunks into one, through the cache.
+struct Reducer<'a> {
+    summarizer: &'a mut dyn Summarizer,
+    cache: &'a mut dyn SummaryCache,
+    info: &'a SummarizerInfo,
+    prompt_version: &'a str,
+    budget: usize,
+    facts: &'a [CommitFacts],
+}
+
+impl Reducer<'_> {
+    /// One summary for `parts`: the part itself if there is one; otherwise groups of parts
+    /// that fit the token budget (at least two each) are combined, level by level, or all at
+    /// once when the summarizer takes any number.
+    fn reduce(
+        &mut self,
+        phase: &Phase,
+        mut level: Vec<Part>,
+        metrics: &mut SummarizeMetrics,
+    ) -> Result<Summary, PipelineError> {
+        while level.len() > 1 {
+            if self.summarizer.combines_any_number() {
+                let all = std::mem::take(&mut level);
+                level.push(self.combine(phase, all, metrics)?);
+                break;
+            }
+            let mut next = Vec::new();
+            let mut group: Vec<Part> = Vec::new();
+            let mut tokens = 0;
+            for part in level {
+                let part_tokens = chunk::count_tokens(&part.summary.text);
+                if group.len() >= 2 && tokens + part_tokens > self.budget {
+                    next.push(self.combine(phase, std::mem::take(&mut group), metrics)?);
+                    tokens = 0;
+                }
+                tokens += part_tokens;
+                group.push(part);
+            }
+            match group.len() {
+                1 => next.extend(group),
+                _ => next.push(self.combine(phase, group, metrics)?),
+            }
+            level = next;
+        }
+        Ok(level
+            .pop()
+            .map(|part| part.summary)
+            .expect("a phase has at least one chunk"))
+    }
+
+    fn combine(
+        &mut self,
+        phase: &Phase,
+        group: Vec<Part>,
+        metrics: &mut SummarizeMetrics,
+    ) -> Result<Part, PipelineError> {
+        let start = group.first().map_or(0, |p| p.start);
+        let end = group.last().map_or(0, |p| p.end);
+        let summaries: Vec<Summary> = group.into_iter().map(|p| p.summary).collect();
+        let key = summarize::cache_key(
+            &summarize::combine_text(&summaries),
+            self.prompt_version,
+            self.info,
+        );
+        metrics.combinations += 1;
+        let summary = match self.cache.get(&key)? {
+            Some(summary) => {
+                metrics.combination_cache_hits += 1;
+                summary
+            }
+            None => {
+                let summary = self.summarizer.combine(&CombineInput {
+                    phase,
+                    parts: &summaries,
+                    facts: &self.facts[start..end],
+                })?;
+                if let Some(usage) = summary.usage {
+                    metrics.usage.add(usage);
+                }
+                self.cache.put(&key, &summary)?;
+                summary
+            }
+        };
+        Ok(Part {
+            start,
+            end,
+            summary,
+        })
+    }
+}
+
+fn phase_record(
+    facts: &[CommitFacts],
+    phase: &Phase,
+    summary: Summary,
+    chunks: Vec<ChunkRecord>,
+) -> PhaseRecord {
+    let cited: BTreeSet<&String> = summary.commits.iter().collect();
+    let commits = &facts[phase.start..phase.end];
+    let authors: BTreeSet<&str> = commits.iter().map(|f| f.author_key.as_str()).collect();
+    // Cited ids in chronological order.
+    let cited_commits = commits
+        .iter()
+        .filter(|f| cited.contains(&f.id))
+        .map(|f| f.id.clone())
+        .collect();
+    PhaseRecord {
+        number: phase.number,
+        name: phase.name.clone(),
+        rule: phase.rule,
+        first_commit: commits.first().map(|f| f.id.clone()).unwrap_or_default(),
+        last_commit: commits.last().map(|f| f.id.clone()).unwrap_or_default(),
+        start: commits.first().map(|f| f.date.clone()).unwrap_or_default(),
+        end: commits.last().map(|f| f.date.clone()).unwrap_or_default(),
+        commits: commits.len() as u64,
+        authors: authors.len() as u64,
+        lines_added: commits.iter().map(|f| f.added).sum(),
+        lines_deleted: commits.iter().map(|f| f.deleted).sum(),
+        releases: phase.releases.clone(),
+        summary: format!("{}\n", summary.text.trim_end()),
+        cited_commits,
+        chunks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarize_progress_is_reported_once_a_second_and_at_the_end() {
+        let second = SUMMARIZE_PROGRESS_EVERY;
+        assert!(!summarize_progress_due(1, 545, Duration::from_millis(2)));
+        assert!(summarize_progress_due(545, 545, Duration::ZERO));
+        assert!(summarize_progress_due(3, 545, second));
+        assert!(summarize_progress_due(1, 1, Duration::ZERO));
+        assert!(!summarize_progress_due(
+            544,
+            545,
+            second - Duration::from_millis(1)
+        ));
+    }
+}
