@@ -49,32 +49,52 @@ pub struct Evidence {
     pub figures: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Text from a repository as Markdown that shows it as written, wherever it is rendered: the
-/// characters that could start markup (links, images, emphasis, code, headings, tables, HTML)
-/// are escaped — `<` `>` `&` as HTML entities, the rest with a backslash — and line breaks
-/// become spaces, so a commit message such as `<img src=x onerror=…>` or
-/// `[click](javascript:…)` is text, never markup.
+/// Text from a repository as Markdown that shows it as written, wherever it is rendered: `<`
+/// `>` `&` become HTML entities (no HTML, no autolink); `[` `]` are escaped, so no link or
+/// image can form; so are the characters of emphasis, code and strikethrough (`*` `_` `` ` ``
+/// `~`), `|` and `\`; and at the start, where they would open a heading, a list or a quote,
+/// `#` `-` `+` `=` and a number followed by `.`. Line breaks become spaces. A commit message
+/// such as `<img src=x onerror=…>` or `[click](javascript:…)` is text, never markup, and
+/// ordinary text keeps its hyphens and parentheses as they are.
 pub fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    // `1.` at the start would begin an ordered list where the text starts a line or a list
-    // item (`1)` too, but `)` is always escaped).
     let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    let ordered = digits > 0 && matches!(text.as_bytes().get(digits), Some(b'.'));
+    let ordered = digits > 0 && matches!(text.as_bytes().get(digits), Some(b'.' | b')'));
     for (i, c) in text.chars().enumerate() {
-        if ordered && i == digits {
+        let at_start = i == 0 && matches!(c, '#' | '-' | '+' | '=');
+        if at_start || (ordered && i == digits) {
             out.push('\\');
         }
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '!' | '~' | '{' | '}'
-            | '+' | '-' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
             '\r' | '\n' | '\t' => out.push(' '),
             c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Generated prose (a summary, a model's text) as Markdown that keeps its own emphasis, lists
+/// and code spans but can carry no HTML, link or image, whatever repository text it quotes:
+/// `<` `>` `&` become HTML entities and `[` `]` are escaped.
+pub fn neutralize_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
             c => out.push(c),
         }
     }
@@ -89,28 +109,37 @@ mod tests {
     fn markup_from_a_repository_is_shown_as_text() {
         assert_eq!(
             escape_markdown("<img src=x onerror=alert(1)>"),
-            "&lt;img src=x onerror=alert\\(1\\)&gt;"
+            "&lt;img src=x onerror=alert(1)&gt;"
         );
         assert_eq!(
             escape_markdown("[click](javascript:alert(1))"),
-            "\\[click\\]\\(javascript:alert\\(1\\)\\)"
+            "\\[click\\](javascript:alert(1))"
         );
         assert_eq!(
             escape_markdown("# not a heading\n- nor a list"),
-            "\\# not a heading \\- nor a list"
+            "\\# not a heading - nor a list"
         );
+        assert_eq!(escape_markdown("- item"), "\\- item");
         assert_eq!(
             escape_markdown("a_b *c* `d` | e"),
             "a\\_b \\*c\\* \\`d\\` \\| e"
         );
         assert_eq!(escape_markdown("AT&T &lt;"), "AT&amp;T &amp;lt;");
         assert_eq!(
-            escape_markdown("plain text, v1.2: ok"),
-            "plain text, v1.2: ok"
+            escape_markdown("plain text, v1.2 (end-to-end): ok #12"),
+            "plain text, v1.2 (end-to-end): ok #12"
         );
         assert_eq!(escape_markdown("12. item"), "12\\. item");
         assert_eq!(escape_markdown("3) item"), "3\\) item");
         assert_eq!(escape_markdown("bell\u{7}"), "bell\u{FFFD}");
+    }
+
+    #[test]
+    fn generated_prose_keeps_its_markdown_but_no_html_or_links() {
+        assert_eq!(
+            neutralize_markdown("- **Fixes** in `a.rs`: see [x](javascript:y) <b>&</b>"),
+            "- **Fixes** in `a.rs`: see \\[x\\](javascript:y) &lt;b&gt;&amp;&lt;/b&gt;"
+        );
     }
 
     #[test]

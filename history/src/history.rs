@@ -159,6 +159,12 @@ impl History {
         });
     }
 
+    /// Puts the commits in the opposite order: a walk that pushes the newest commit first
+    /// (`git log` order) ends with this, so the analyses read them oldest first.
+    pub fn reverse(&mut self) {
+        self.commits.reverse();
+    }
+
     /// The path of an id.
     pub fn path(&self, id: PathId) -> &str {
         &self.paths[id.0 as usize]
@@ -169,7 +175,7 @@ impl History {
         self.path_ids.get(path).copied()
     }
 
-    /// Every path any commit touched, in order of first appearance.
+    /// Every path any commit touched, in the order they were first pushed.
     pub fn paths(&self) -> impl Iterator<Item = (PathId, &str)> {
         self.paths
             .iter()
@@ -182,7 +188,7 @@ impl History {
         &self.authors[id.0 as usize]
     }
 
-    /// Every author, in order of first commit.
+    /// Every author, in the order they were first pushed.
     pub fn authors(&self) -> impl Iterator<Item = (AuthorId, &Author)> {
         self.authors
             .iter()

@@ -84,8 +84,21 @@ pub fn render_markdown(doc: &StoryDocument) -> String {
                 let _ = writeln!(out, "- {}", claim.text);
             }
         } else {
-            let texts: Vec<&str> = section.claims.iter().map(|c| c.text.as_str()).collect();
-            let _ = writeln!(out, "{}", texts.join(" "));
+            // Sentences run on in one paragraph; a claim of several lines (a summary's prose)
+            // stands as paragraphs of its own.
+            let mut previous: Option<&str> = None;
+            for claim in &section.claims {
+                if let Some(previous) = previous {
+                    out.push_str(if previous.contains('\n') || claim.text.contains('\n') {
+                        "\n\n"
+                    } else {
+                        " "
+                    });
+                }
+                out.push_str(&claim.text);
+                previous = Some(&claim.text);
+            }
+            out.push('\n');
         }
     }
     out
@@ -180,7 +193,13 @@ impl<'a> Facts<'a> {
         }
         if let Some(top) = self.effort.overall.authors.first() {
             let share = percent(u64::from(top.commits), commits.len() as u64);
-            claims.push(claim(
+            let text = if people == 1 && top.commits as usize == commits.len() {
+                format!(
+                    "Every commit is {}'s: about {} hours of work by git-hours' estimate.",
+                    escape_markdown(&top.name),
+                    hours(self.effort.overall.hours),
+                )
+            } else {
                 format!(
                     "{} made the most commits: {} of {} ({share} %), about {} hours of work by git-hours' estimate, of about {} hours in all.",
                     escape_markdown(&top.name),
@@ -188,7 +207,10 @@ impl<'a> Facts<'a> {
                     commits.len(),
                     hours(top.hours),
                     hours(self.effort.overall.hours),
-                ),
+                )
+            };
+            claims.push(claim(
+                text,
                 &[&top.first_commit, &top.last_commit],
                 json!({"commits": top.commits, "hours": round1(top.hours), "totalHours": round1(self.effort.overall.hours), "method": self.effort.method.name}),
             ));
@@ -199,25 +221,31 @@ impl<'a> Facts<'a> {
             .iter()
             .filter(|a| a.bus_factor.count == 1 && a.authors_total > 1)
             .collect();
+        let shared = self
+            .ownership
+            .areas
+            .iter()
+            .filter(|a| a.authors_total > 1)
+            .count();
         if !single.is_empty() {
-            claims.push(claim(
+            let names: Vec<String> = single.iter().take(LISTED).map(|a| code(&a.area)).collect();
+            let text = if single.len() == 1 && shared == 1 {
                 format!(
-                    "{} of the {} areas with several authors still rest mostly on one person: {}.",
+                    "The only area with several authors, {}, still rests mostly on one person.",
+                    names[0]
+                )
+            } else {
+                format!(
+                    "{} of the {shared} areas with several authors still {} mostly on one person: {}.",
                     single.len(),
-                    self.ownership
-                        .areas
-                        .iter()
-                        .filter(|a| a.authors_total > 1)
-                        .count(),
-                    single
-                        .iter()
-                        .take(LISTED)
-                        .map(|a| code(&a.area))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ),
+                    if single.len() == 1 { "rests" } else { "rest" },
+                    names.join(", "),
+                )
+            };
+            claims.push(claim(
+                text,
                 &[],
-                json!({"areas": single.len()}),
+                json!({"areas": single.len(), "areasWithSeveralAuthors": shared}),
             ));
         }
         section("summary", "In brief", false, claims)
@@ -555,7 +583,14 @@ impl<'a> Facts<'a> {
                 json!({"busFactor": 1, "share": round2(main.share)}),
             ));
         }
-        for spot in self.hotspots.files.iter().take(LISTED) {
+        // A file changed once is no hotspot, however large the change.
+        for spot in self
+            .hotspots
+            .files
+            .iter()
+            .filter(|s| s.commits > 1)
+            .take(LISTED)
+        {
             claims.push(claim(
                 format!(
                     "{} is a hotspot: {} changed in {}, most recently on {} ({}).",

@@ -232,4 +232,7 @@ pub struct StoryMetrics {
     pub months: u64,
     /// Size of `story.md`.
     pub bytes: u64,
+    /// Sections and claims of `story.json` (every sentence with its evidence).
+    pub sections: u64,
+    pub claims: u64,
 }

@@ -1,16 +1,26 @@
-//! The story stage: `story.md`, a narrative of the history whose every claim names the commits
-//! it rests on, and `timeline.json`, monthly figures — pure functions over the facts and the
-//! summarized phases.
+//! The story stage: the story as data (`story.json`: every sentence with the commits and
+//! figures it rests on) and as `story.md`, and `timeline.json`, monthly figures — pure
+//! functions over the facts, the history and the summarized phases.
+//!
+//! The story is `gitview_history::narrative`'s sections (in brief, timeline, storylines, how
+//! the code base changed, what was removed, who owns what, risks), with the milestones after
+//! the brief and a section per summarized phase at the end.
 //!
 //! Milestones: the first commit; every release (with more than [`MAX_RELEASE_MILESTONES`],
-//! only major and minor ones); the three largest non-merge changes by churn; and the first
-//! commit of each major contributor — a non-bot author with at least 5 % of the commits (and at
-//! least two) who is not the first commit's author.
+//! only major and minor ones); and the first commit of each major contributor — a non-bot
+//! author with at least 5 % of the commits (and at least two) who is not the first commit's
+//! author. (The largest changes are the narrative's, which tells a move as a move.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::ops::Range;
 
+use gitview_core::story::{
+    Claim, Evidence, StoryDocument, StorySection, escape_markdown, neutralize_markdown,
+};
 use gitview_core::time::{epoch_seconds, utc_date};
+use gitview_history::History;
+use gitview_history::narrative::{self, PhaseSpan};
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::PhaseRule;
@@ -162,9 +172,9 @@ pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
         Milestone {
             date: day(first.time),
             text: format!(
-                "First commit, by {}: \"{}\" ({})",
-                first.author,
-                first.subject,
+                "First commit, by {}: “{}” ({})",
+                escape_markdown(&first.author),
+                escape_markdown(&first.subject),
                 cite(first)
             ),
             commits: vec![first.id.clone()],
@@ -188,33 +198,7 @@ pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
             1,
             Milestone {
                 date: day(f.time),
-                text: format!("Release {name} ({})", cite(f)),
-                commits: vec![f.id.clone()],
-            },
-        ));
-    }
-
-    let mut largest: Vec<usize> = (0..facts.len())
-        .filter(|&i| !facts[i].merge && facts[i].churn() > 0)
-        .collect();
-    largest.sort_by(|&a, &b| facts[b].churn().cmp(&facts[a].churn()).then(a.cmp(&b)));
-    for &i in largest.iter().take(3) {
-        let f = &facts[i];
-        found.push((
-            i,
-            2,
-            Milestone {
-                date: day(f.time),
-                text: format!(
-                    "One of the largest changes: \"{}\" by {}, +{} −{} lines in {} file{} ({})",
-                    f.subject,
-                    f.author,
-                    f.added,
-                    f.deleted,
-                    f.files,
-                    if f.files == 1 { "" } else { "s" },
-                    cite(f)
-                ),
+                text: format!("Release {} ({})", escape_markdown(name), cite(f)),
                 commits: vec![f.id.clone()],
             },
         ));
@@ -243,9 +227,9 @@ pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
             Milestone {
                 date: day(f.time),
                 text: format!(
-                    "{} arrives: first commit \"{}\" ({}); {n} commits in this history",
-                    f.author,
-                    f.subject,
+                    "{} arrives: first commit “{}” ({}); {n} commits in this history",
+                    escape_markdown(&f.author),
+                    escape_markdown(&f.subject),
                     cite(f)
                 ),
                 commits: vec![f.id.clone()],
@@ -256,7 +240,7 @@ pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
     found.into_iter().map(|(_, _, m)| m).collect()
 }
 
-/// What `story.md` is about.
+/// What the story is about.
 #[derive(Clone, Debug)]
 pub struct StoryInput<'a> {
     /// The repository's name.
@@ -265,79 +249,139 @@ pub struct StoryInput<'a> {
     pub range: &'a str,
     /// Chronological.
     pub facts: &'a [CommitFacts],
+    /// The same commits, oldest first, as the history's analyses read them.
+    pub history: &'a History,
     pub phases: &'a [PhaseRecord],
+    /// Each phase's commits (indices into `facts`), in the order of `phases`.
+    pub ranges: &'a [Range<usize>],
 }
 
-/// The Markdown story.
-pub fn story(input: &StoryInput<'_>) -> String {
-    let facts = input.facts;
-    let mut out = String::new();
-    let _ = writeln!(out, "# {}: the story of its history\n", input.title);
-    let (Some(first), Some(last)) = (facts.first(), facts.last()) else {
-        let _ = writeln!(out, "The range `{}` holds no commits.", input.range);
-        return out;
-    };
-    let authors: BTreeSet<&str> = facts.iter().map(|f| f.author_key.as_str()).collect();
-    let added: u64 = facts.iter().map(|f| f.added).sum();
-    let deleted: u64 = facts.iter().map(|f| f.deleted).sum();
-    let _ = writeln!(
-        out,
-        "{} commit{} by {} author{} from {} ({}) to {} ({}), +{added} −{deleted} lines, in the range `{}`. \
-         Every claim below names its commits by their first 12 hex digits; monthly figures are in \
-         `timeline.json`.\n",
-        facts.len(),
-        if facts.len() == 1 { "" } else { "s" },
-        authors.len(),
-        if authors.len() == 1 { "" } else { "s" },
-        day(first.time),
-        cite(first),
-        day(last.time),
-        cite(last),
-        input.range,
-    );
-    let _ = writeln!(out, "## Milestones\n");
-    for milestone in milestones(facts) {
-        let _ = writeln!(out, "- **{}** — {}.", milestone.date, milestone.text);
+/// The story: the narrative's sections, the milestones after the brief, and the phases.
+pub fn story(input: &StoryInput<'_>) -> StoryDocument {
+    let spans: Vec<PhaseSpan> = input
+        .phases
+        .iter()
+        .zip(input.ranges)
+        .map(|(phase, range)| PhaseSpan {
+            number: phase.number,
+            name: phase.name.clone(),
+            range: range.clone(),
+            releases: phase.releases.clone(),
+        })
+        .collect();
+    let mut doc = narrative::tell(input.history, input.title, &spans);
+    if input.facts.is_empty() {
+        return doc;
     }
-    let _ = writeln!(out, "\n## Phases\n");
-    let rule = input.phases.first().map(|p| p.rule);
-    let _ = writeln!(
-        out,
-        "{}\n",
-        match rule {
-            Some(PhaseRule::Releases) => "The phases end at release tags.",
-            Some(PhaseRule::Activity) => "The phases follow pauses and shifts in activity.",
-            _ => "The phases are calendar windows.",
-        }
+    if let Some(summary) = doc.sections.first_mut() {
+        summary.claims.push(Claim {
+            text: format!(
+                "The range analyzed is {}; monthly figures are in `timeline.json`, and every sentence's commits and figures in `story.json`.",
+                code_span(input.range)
+            ),
+            evidence: Evidence {
+                commits: Vec::new(),
+                figures: [("range".to_owned(), input.range.into())].into_iter().collect(),
+            },
+        });
+    }
+    let milestones: Vec<Claim> = milestones(input.facts)
+        .into_iter()
+        .map(|m| Claim {
+            text: format!("**{}** — {}.", m.date, m.text),
+            evidence: Evidence {
+                commits: m.commits,
+                figures: serde_json::Map::new(),
+            },
+        })
+        .collect();
+    doc.sections.insert(
+        1.min(doc.sections.len()),
+        StorySection {
+            id: "milestones".into(),
+            heading: "Milestones".into(),
+            list: true,
+            claims: milestones,
+        },
     );
+    let rule = input.phases.first().map(|p| p.rule);
     for phase in input.phases {
-        let _ = writeln!(
-            out,
-            "### {}. {} ({} to {})\n",
-            phase.number,
-            phase.name,
-            utc_day(&phase.start),
-            utc_day(&phase.end)
-        );
-        let _ = write!(
-            out,
-            "{} commit{} (`{}` to `{}`) by {} author{}, +{} −{} lines.",
+        let mut facts = format!(
+            "{} commit{} ({} to {}) by {} author{}, +{} −{} lines.",
             phase.commits,
             if phase.commits == 1 { "" } else { "s" },
-            phase.first_commit.get(..12).unwrap_or(&phase.first_commit),
-            phase.last_commit.get(..12).unwrap_or(&phase.last_commit),
+            code_span(phase.first_commit.get(..12).unwrap_or(&phase.first_commit)),
+            code_span(phase.last_commit.get(..12).unwrap_or(&phase.last_commit)),
             phase.authors,
             if phase.authors == 1 { "" } else { "s" },
             phase.lines_added,
             phase.lines_deleted
         );
-        if !phase.releases.is_empty() {
-            let _ = write!(out, " Tags: {}.", phase.releases.join(", "));
+        if phase.number == 1 {
+            facts.insert_str(
+                0,
+                match rule {
+                    Some(PhaseRule::Releases) => "The phases end at release tags. ",
+                    Some(PhaseRule::Activity) => {
+                        "The phases follow pauses and shifts in activity. "
+                    }
+                    _ => "The phases are calendar windows. ",
+                },
+            );
         }
-        let _ = writeln!(out, "\n\n{}", phase.summary.trim_end());
-        out.push('\n');
+        if !phase.releases.is_empty() {
+            let tags: Vec<String> = phase.releases.iter().map(|r| escape_markdown(r)).collect();
+            let _ = write!(facts, " Tags: {}.", tags.join(", "));
+        }
+        let commits = vec![phase.first_commit.clone(), phase.last_commit.clone()];
+        let mut claims = vec![Claim {
+            text: facts,
+            evidence: Evidence {
+                commits: commits.clone(),
+                figures: serde_json::json!({
+                    "commits": phase.commits,
+                    "authors": phase.authors,
+                    "linesAdded": phase.lines_added,
+                    "linesDeleted": phase.lines_deleted,
+                })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            },
+        }];
+        let summary = phase.summary.trim();
+        if !summary.is_empty() {
+            claims.push(Claim {
+                text: neutralize_markdown(summary),
+                evidence: Evidence {
+                    commits,
+                    figures: serde_json::Map::new(),
+                },
+            });
+        }
+        doc.sections.push(StorySection {
+            id: format!("phase-{}", phase.number),
+            heading: format!(
+                "Phase {}. {} ({} to {})",
+                phase.number,
+                escape_markdown(&phase.name),
+                utc_day(&phase.start),
+                utc_day(&phase.end)
+            ),
+            list: false,
+            claims,
+        });
     }
-    out
+    doc
+}
+
+/// Text as a code span (a backtick in it, which a span cannot hold safely, escapes it instead).
+fn code_span(text: &str) -> String {
+    if text.contains('`') {
+        escape_markdown(text)
+    } else {
+        format!("`{text}`")
+    }
 }
 
 #[cfg(test)]
@@ -414,12 +458,9 @@ mod tests {
         assert_eq!(
             texts,
             [
-                "First commit, by Ada: \"change 0\" (`000000000000`)",
+                "First commit, by Ada: “change 0” (`000000000000`)",
                 "Release v1.0.0 (`300000000000`)",
-                "Bob arrives: first commit \"change 4\" (`400000000000`); 6 commits in this history",
-                "One of the largest changes: \"change 7\" by Bob, +7 −1 lines in 1 file (`700000000000`)",
-                "One of the largest changes: \"change 8\" by Bob, +8 −1 lines in 1 file (`800000000000`)",
-                "One of the largest changes: \"change 9\" by Bob, +9 −1 lines in 1 file (`900000000000`)",
+                "Bob arrives: first commit “change 4” (`400000000000`); 6 commits in this history",
             ]
         );
         assert_eq!(milestones[1].date, "2024-01-04");

@@ -305,7 +305,7 @@ fn the_story_is_titled_after_the_directory_even_for_dot() {
         .into_owned();
     let story = std::fs::read_to_string(out.join("story.md")).unwrap();
     assert!(
-        story.starts_with(&format!("# {name}:")),
+        story.starts_with(&format!("# {name}\n")),
         "the story's title should name {name}: {}",
         story.lines().next().unwrap_or_default()
     );

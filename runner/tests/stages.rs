@@ -472,6 +472,7 @@ fn the_pipeline_calls_the_sink_in_order_with_numbered_batches() {
     expected.extend(std::iter::repeat_n("commits".to_owned(), 4));
     expected.push(format!("phases {}", summary.stages.chunk.phases));
     expected.push("artifact story.md text/markdown; charset=utf-8".into());
+    expected.push("artifact story.json application/json".into());
     expected.push("artifact timeline.json application/json".into());
     expected.push("finish 13".into());
     assert_eq!(sink.calls, expected);

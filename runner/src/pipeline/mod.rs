@@ -29,6 +29,8 @@ use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, fil
 use crate::story::{self, PhaseRecord, StoryInput};
 use crate::summarize::{CacheError, SummarizeError, Summarizer, SummaryCache};
 use crate::tags::{self, TagError, TagIndex};
+use gitview_history::narrative::render_markdown;
+use gitview_history::{CommitLabels, History};
 
 /// Media type of `story.md`.
 pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
@@ -148,9 +150,9 @@ pub fn run_pipeline(
     chunk::warm_up_tokenizer();
     let walked = run.walk()?;
     let streamed = run.stream(walked.commits, walked.extractors, &walked.tags)?;
-    let cut = run.chunk(streamed.facts, streamed.tokens)?;
+    let cut = run.chunk(streamed.facts, streamed.history, streamed.tokens)?;
     let phases = run.summarize(&cut, summarizer, cache)?;
-    run.story(&walked.config, &cut.facts, &phases)?;
+    run.story(&walked.config, &cut, &phases)?;
     run.finish(walked.config, streamed.counts)
 }
 
@@ -178,6 +180,8 @@ struct Walked {
 /// What the streaming stages keep of every commit, in `git log` order.
 struct Streamed {
     facts: Vec<CommitFacts>,
+    /// The same commits with their files, for the story's analyses.
+    history: History,
     counts: Counts,
     /// The tokens of each commit's chunk line, still being counted.
     tokens: TokenCounter,
@@ -186,6 +190,8 @@ struct Streamed {
 /// The history cut: its commits oldest first, its phases, and each phase's chunks.
 struct Cut {
     facts: Vec<CommitFacts>,
+    /// Oldest first, like `facts`.
+    history: History,
     phases: Vec<Phase>,
     chunks: Vec<Vec<Chunk>>,
 }
@@ -276,6 +282,7 @@ impl<'a> Run<'a> {
         let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
         let mut counts = Counts::default();
         let mut facts: Vec<CommitFacts> = Vec::with_capacity(commits);
+        let mut history = History::new();
         let batch_size = options.batch_size.max(1);
         let mut batch: Vec<EnrichedCommit> = Vec::with_capacity(batch_size.min(commits));
         let mut batches = 0u64;
@@ -303,6 +310,7 @@ impl<'a> Run<'a> {
                 self.stages.scrub.emails += found.emails;
                 t_scrub += t.elapsed();
             }
+            history.push(&record, labels(&enrichment));
             let commit_facts = CommitFacts::new(&record, &enrichment);
             tokens.count(chunk::commit_line(&commit_facts));
             facts.push(commit_facts);
@@ -337,6 +345,7 @@ impl<'a> Run<'a> {
         self.stages.write.batch_size = batch_size as u64;
         Ok(Streamed {
             facts,
+            history,
             counts,
             tokens,
         })
@@ -347,12 +356,14 @@ impl<'a> Run<'a> {
     fn chunk(
         &mut self,
         mut facts: Vec<CommitFacts>,
+        mut history: History,
         tokens: TokenCounter,
     ) -> Result<Cut, PipelineError> {
         let options = self.options;
         let chunk_started = Instant::now();
         let mut line_tokens = tokens.finish();
         facts.reverse(); // chronological
+        history.reverse();
         line_tokens.reverse();
         let phases = chunk::phases(&facts);
         let chunks: Vec<Vec<Chunk>> = phases
@@ -368,6 +379,7 @@ impl<'a> Run<'a> {
             .collect();
         let cut = Cut {
             facts,
+            history,
             phases,
             chunks,
         };
@@ -386,11 +398,11 @@ impl<'a> Run<'a> {
         Ok(cut)
     }
 
-    /// Writes `story.md` and `timeline.json`.
+    /// Writes `story.md`, `story.json` and `timeline.json`.
     fn story(
         &mut self,
         config: &AnalysisConfig,
-        facts: &[CommitFacts],
+        cut: &Cut,
         records: &[PhaseRecord],
     ) -> Result<(), PipelineError> {
         let story_started = Instant::now();
@@ -398,24 +410,39 @@ impl<'a> Run<'a> {
             Some(since) => format!("{since}..{}", config.until),
             None => config.until.clone(),
         };
-        let title = repository_title(self.source.repo);
-        let story_text = story::story(&StoryInput {
+        let title = story_title(self.source);
+        let ranges: Vec<std::ops::Range<usize>> =
+            cut.phases.iter().map(|p| p.start..p.end).collect();
+        let document = story::story(&StoryInput {
             title: &title,
             range: &range,
-            facts,
+            facts: &cut.facts,
+            history: &cut.history,
             phases: records,
+            ranges: &ranges,
         });
-        let timeline = story::timeline(facts);
+        let story_text = render_markdown(&document);
+        let mut story_json =
+            serde_json::to_vec_pretty(&document).expect("a story always serializes");
+        story_json.push(b'\n');
+        let timeline = story::timeline(&cut.facts);
         let mut timeline_json =
             serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
         timeline_json.push(b'\n');
         self.stages.story = StoryMetrics {
-            milestones: story::milestones(facts).len() as u64,
+            milestones: story::milestones(&cut.facts).len() as u64,
             months: timeline.months.len() as u64,
             bytes: story_text.len() as u64,
+            sections: document.sections.len() as u64,
+            claims: document
+                .sections
+                .iter()
+                .map(|s| s.claims.len() as u64)
+                .sum(),
         };
         self.sink
             .artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
+        self.sink.artifact(files::STORY_JSON, JSON, &story_json)?;
         self.sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
         self.timings.story = ms(story_started.elapsed());
         self.report(Stage::Story, 1, 1, story_started)?;
@@ -508,6 +535,36 @@ impl TokenCounter {
 
 fn ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the story is titled: the repository's name from its URL (`org/repo`), or for a local
+/// repository its directory's ([`repository_title`]). In a pod the repository is a clone in a
+/// cache directory, whose name says nothing.
+fn story_title(source: &Source<'_>) -> String {
+    if crate::extract::looks_like_url(&source.location)
+        && let Ok(url) = gitview_core::remote::RepositoryUrl::parse(&source.location)
+    {
+        let name = url.name();
+        if !name.is_empty() {
+            return name;
+        }
+    }
+    repository_title(source.repo)
+}
+
+/// The enrich stage's labels of a commit, in their stored spelling, for the history's
+/// analyses.
+fn labels(enrichment: &enrich::Enrichment) -> CommitLabels {
+    CommitLabels {
+        class: enrichment.class.as_str().to_owned(),
+        scope: enrichment
+            .conventional
+            .as_ref()
+            .and_then(|c| c.scope.as_ref())
+            .map(|s| s.to_lowercase()),
+        references: enrichment.references.iter().map(|r| r.id.clone()).collect(),
+        bot: enrichment.bot,
+    }
 }
 
 /// A name for the repository: its working tree's directory, or the git directory's name

@@ -39,6 +39,7 @@ impl Run<'_> {
             facts,
             phases,
             chunks,
+            ..
         } = cut;
         let all_chunks = cut.chunk_count();
         let summarize_started = Instant::now();

@@ -31,6 +31,8 @@ pub mod files {
     pub const COMMITS: &str = "commits.jsonl";
     pub const PHASES: &str = "phases.json";
     pub const STORY: &str = "story.md";
+    /// The story as data: every sentence of `story.md` with the commits and figures it rests on.
+    pub const STORY_JSON: &str = "story.json";
     pub const TIMELINE: &str = "timeline.json";
     /// Written last: its presence means the run completed.
     pub const ANALYSIS: &str = "analysis.json";
@@ -248,5 +250,6 @@ mod tests {
             artifact::RESERVED_NAMES
         );
         assert!(artifact::is_valid_name(files::STORY) && artifact::is_valid_name(files::TIMELINE));
+        assert!(artifact::is_valid_name(files::STORY_JSON));
     }
 }
