@@ -37,22 +37,16 @@ impl GatewayReader {
         })
     }
 
-    /// The last analyzed commit of `repository` and `branch` in `account`.
-    pub(crate) async fn last_analyzed(
+    /// `GET url` with a read token for `account`; the answer's JSON body.
+    async fn get<T: serde::de::DeserializeOwned>(
         &self,
         account: &str,
-        repository: &str,
-        branch: &str,
-    ) -> Result<Option<String>, String> {
+        url: reqwest::Url,
+    ) -> Result<T, String> {
         let token = self
             .signer
             .sign(&TokenClaims::operator_read(account, Timestamp::now()))
             .map_err(|e| e.to_string())?;
-        let mut url = reqwest::Url::parse(&format!("{}/v1/repositories/last-analyzed", self.url))
-            .map_err(|e| e.to_string())?;
-        url.query_pairs_mut()
-            .append_pair("url", repository)
-            .append_pair("branch", branch);
         let response = self
             .http
             .get(url)
@@ -64,7 +58,26 @@ impl GatewayReader {
         if !status.is_success() {
             return Err(format!("the gateway answered {status}"));
         }
-        let body: LastAnalyzed = response.json().await.map_err(|e| e.to_string())?;
+        response.json().await.map_err(|e| e.to_string())
+    }
+
+    /// The gateway's URL of `path`.
+    fn url(&self, path: &str) -> Result<reqwest::Url, String> {
+        reqwest::Url::parse(&format!("{}{path}", self.url)).map_err(|e| e.to_string())
+    }
+
+    /// The last analyzed commit of `repository` and `branch` in `account`.
+    pub(crate) async fn last_analyzed(
+        &self,
+        account: &str,
+        repository: &str,
+        branch: &str,
+    ) -> Result<Option<String>, String> {
+        let mut url = self.url("/v1/repositories/last-analyzed")?;
+        url.query_pairs_mut()
+            .append_pair("url", repository)
+            .append_pair("branch", branch);
+        let body: LastAnalyzed = self.get(account, url).await?;
         Ok(body.last_analyzed_commit)
     }
 
@@ -76,48 +89,17 @@ impl GatewayReader {
         analysis: &str,
         attempt: i32,
     ) -> Result<Option<ProgressEvent>, String> {
-        let token = self
-            .signer
-            .sign(&TokenClaims::operator_read(account, Timestamp::now()))
-            .map_err(|e| e.to_string())?;
-        let url = format!(
-            "{}/v1/runs/{analysis}/progress/latest?attempt={attempt}",
-            self.url
-        );
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("the gateway answered {status}"));
-        }
-        let body: LatestProgress = response.json().await.map_err(|e| e.to_string())?;
+        let url = self.url(&format!(
+            "/v1/runs/{analysis}/progress/latest?attempt={attempt}"
+        ))?;
+        let body: LatestProgress = self.get(account, url).await?;
         Ok(body.latest.map(|record| record.event))
     }
 
     /// Whether `account`'s policy scrubs PII (the gateway answers a new account's policy,
     /// which scrubs, for an account it has no row of yet).
     pub(crate) async fn scrubs_pii(&self, account: &str) -> Result<bool, String> {
-        let token = self
-            .signer
-            .sign(&TokenClaims::operator_read(account, Timestamp::now()))
-            .map_err(|e| e.to_string())?;
-        let response = self
-            .http
-            .get(format!("{}/v1/account/policy", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("the gateway answered {status}"));
-        }
-        let body: AccountPolicy = response.json().await.map_err(|e| e.to_string())?;
+        let body: AccountPolicy = self.get(account, self.url("/v1/account/policy")?).await?;
         Ok(body.scrub_pii)
     }
 }

@@ -495,14 +495,18 @@ pub fn gateway_at(
 }
 
 impl Env {
+    /// A connection to the results database, as the superuser.
+    async fn superuser(&self) -> anyhow::Result<sqlx::PgConnection> {
+        use sqlx::Connection as _;
+        Ok(sqlx::PgConnection::connect(&self.postgres.url("postgres", "gitview")).await?)
+    }
+
     /// One value of a query against the results database, as the superuser.
     pub async fn sql_scalar<T>(&self, sql: &'static str, bind: &str) -> anyhow::Result<T>
     where
         T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
     {
-        use sqlx::Connection as _;
-        let mut conn =
-            sqlx::PgConnection::connect(&self.postgres.url("postgres", "gitview")).await?;
+        let mut conn = self.superuser().await?;
         Ok(sqlx::query_scalar(sql)
             .bind(bind)
             .fetch_one(&mut conn)
@@ -514,9 +518,7 @@ impl Env {
     where
         T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
     {
-        use sqlx::Connection as _;
-        let mut conn =
-            sqlx::PgConnection::connect(&self.postgres.url("postgres", "gitview")).await?;
+        let mut conn = self.superuser().await?;
         Ok(sqlx::query_scalar(sql)
             .bind(bind)
             .fetch_all(&mut conn)
