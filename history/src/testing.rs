@@ -4,11 +4,12 @@ use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person, Rename};
 
 use crate::{CommitLabels, History};
 
-/// Builds a [`History`] commit by commit: ids are `c1`, `c2`, … in order; times are whole days
-/// after 2024-01-01 (UTC).
+/// Builds a [`History`] commit by commit: ids are `c1`, `c2`, … in order (or 40 hex digits
+/// with [`Builder::hex_ids`]); times are whole days after 2024-01-01 (UTC).
 #[derive(Debug, Default)]
 pub struct Builder {
     history: History,
+    hex: bool,
 }
 
 /// One file of a test commit: `("src/a.rs", '+', 10, 0)` adds `src/a.rs` with 10 lines;
@@ -18,6 +19,17 @@ pub type File<'a> = (&'a str, char, u64, u64);
 impl Builder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Ids that look like git's: 40 hex digits, the first 7 of them different for every commit
+    /// (what a story's short ids show), from [`hex_id`].
+    pub fn hex_ids(mut self) -> Self {
+        self.hex = true;
+        self
+    }
+
+    fn id(&self, n: usize) -> String {
+        if self.hex { hex_id(n) } else { format!("c{n}") }
     }
 
     /// The next commit: `author` is a name (its email is `<name>@example.com`, lower-cased),
@@ -48,12 +60,8 @@ impl Builder {
         }
         let n = self.history.commits.len() + 1;
         let record = CommitRecord {
-            id: format!("c{n}"),
-            parents: if n == 1 {
-                vec![]
-            } else {
-                vec![format!("c{}", n - 1)]
-            },
+            id: self.id(n),
+            parents: if n == 1 { vec![] } else { vec![self.id(n - 1)] },
             author: person.clone(),
             committer: person,
             message: format!("{subject}\n"),
@@ -86,4 +94,11 @@ impl Builder {
     pub fn build(self) -> History {
         self.history
     }
+}
+
+/// The id [`Builder::hex_ids`] gives the `n`th commit (1-based): a multiplicative hash of `n`
+/// (16 hex digits, distinct for distinct `n`), then `n` in 24 hex digits.
+pub fn hex_id(n: usize) -> String {
+    let hash = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{hash:016x}{n:024x}")
 }
