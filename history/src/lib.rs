@@ -9,6 +9,7 @@
 //! `&History` and answers plain data with the commit ids and figures it rests on.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod coupling;
 pub mod deletions;
 pub mod effort;
