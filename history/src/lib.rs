@@ -7,6 +7,9 @@
 //! class, conventional-commit scope, references), with paths and authors interned so tens of
 //! thousands of commits stay small. Each analysis is a module of its own that reads a
 //! `&History` and answers plain data with the commit ids and figures it rests on.
+//!
+//! On top of the analyses: [`narrative`] tells the history in sentences, each a claim with its
+//! evidence, without a model; [`check`] holds what a model writes against the same facts.
 #![forbid(unsafe_code)]
 
 pub mod check;

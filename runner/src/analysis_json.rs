@@ -222,6 +222,39 @@ pub struct SummarizeMetrics {
     pub combination_cache_hits: u64,
     /// Tokens used by a model (zero for the extractive summarizer).
     pub usage: TokenUsage,
+    /// What the claim checker found in a model's phase summaries (nothing is checked for the
+    /// extractive summarizer, whose text is the facts').
+    pub checked: ClaimCheck,
+}
+
+/// The claim checker over a model's text (`gitview_history::check`): every sentence's commits,
+/// counts, dates, names and versions held against its phase; a failing sentence is kept marked
+/// ` [unverified: …]`, never silently.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClaimCheck {
+    /// Phase summaries checked.
+    pub texts: u64,
+    pub sentences: u64,
+    pub passed: u64,
+    pub failed: u64,
+    /// `passed / sentences` in percent, rounded (the faithfulness figure); absent when nothing
+    /// was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faithfulness_percent: Option<u64>,
+}
+
+impl ClaimCheck {
+    /// Adds one checked text.
+    pub fn add(&mut self, checked: &gitview_history::check::Checked) {
+        self.texts += 1;
+        self.passed += checked.passed as u64;
+        self.failed += checked.failed as u64;
+        self.sentences = self.passed + self.failed;
+        self.faithfulness_percent = (self.passed * 100 + self.sentences / 2)
+            .checked_div(self.sentences)
+            .or(Some(100));
+    }
 }
 
 /// What the story holds.

@@ -22,7 +22,10 @@ use gitview_runner::pipeline::{PipelineOptions, Source, run_pipeline};
 use gitview_runner::record::CommitRecord;
 use gitview_runner::sink::{DirSink, EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage};
 use gitview_runner::story::PhaseRecord;
-use gitview_runner::summarize::{Extractive, NoCache};
+use gitview_runner::summarize::{
+    CombineInput, Extractive, NoCache, SummarizeError, Summarizer, SummarizerInfo, Summary,
+    SummaryInput,
+};
 use gitview_runner::tags::{self, TagIndex};
 
 const DAY: i64 = 86_400;
@@ -712,4 +715,100 @@ fn phases_of_several_chunks_get_one_combined_summary() {
     assert_eq!((echo.summaries, echo.combinations.len()), (0, 0));
     let metrics = &again.stages.summarize;
     assert_eq!(metrics.combination_cache_hits, metrics.combinations);
+}
+
+/// A model that cites each chunk's first commit truly and invents an author.
+struct Scripted;
+
+impl Summarizer for Scripted {
+    fn info(&self) -> SummarizerInfo {
+        SummarizerInfo {
+            kind: "chatCompletions".into(),
+            model: Some("scripted".into()),
+            version: "1".into(),
+        }
+    }
+    fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
+        let first = &input.facts[0].id;
+        Ok(Summary {
+            text: format!(
+                "The work starts with `{}`. Mallory Evil added a backdoor.\n",
+                &first[..12]
+            ),
+            commits: vec![first.clone()],
+            usage: None,
+        })
+    }
+    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
+        Ok(Summary {
+            text: input
+                .parts
+                .iter()
+                .map(|p| p.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            commits: input.parts.iter().flat_map(|p| p.commits.clone()).collect(),
+            usage: None,
+        })
+    }
+}
+
+#[test]
+fn a_models_claims_are_checked_and_the_failing_ones_marked() {
+    let repo = fixture();
+    let git = extract::open(&repo.path).unwrap();
+    let source = Source {
+        repo: &git,
+        location: "fixture".into(),
+        started: Instant::now(),
+        open_ms: 0,
+    };
+    let out = repo.sibling("checked");
+    let mut sink = DirSink::new(&out);
+    let summary = run_pipeline(
+        &source,
+        &PipelineOptions::default(),
+        &mut Scripted,
+        &mut NoCache,
+        &mut sink,
+    )
+    .unwrap();
+    let checked = &summary.stages.summarize.checked;
+    let phases = summary.stages.chunk.phases;
+    assert_eq!(checked.texts, phases);
+    // One true sentence and one invented author per chunk: half pass.
+    assert!(
+        checked.passed > 0 && checked.passed == checked.failed,
+        "{checked:?}"
+    );
+    assert_eq!(checked.faithfulness_percent, Some(50));
+    let records: Vec<PhaseRecord> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("phases.json")).unwrap()).unwrap();
+    for record in &records {
+        assert!(
+            record
+                .summary
+                .contains("Mallory Evil added a backdoor. [unverified: no author Mallory Evil"),
+            "{}",
+            record.summary
+        );
+        // The true sentence, citing a commit of its phase, is kept as written.
+        assert!(
+            !record.summary.contains("`. [unverified"),
+            "{}",
+            record.summary
+        );
+    }
+    // The extractive summarizer's text is the facts': nothing is checked.
+    let plain = repo.sibling("plain");
+    let mut sink = DirSink::new(&plain);
+    let summary = run_pipeline(
+        &source,
+        &PipelineOptions::default(),
+        &mut Extractive,
+        &mut NoCache,
+        &mut sink,
+    )
+    .unwrap();
+    assert_eq!(summary.stages.summarize.checked, Default::default());
 }

@@ -6,6 +6,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::{Cut, PipelineError, Run, ms};
+use gitview_history::check::{self, Mode, Scope};
+use gitview_history::narrative::PhaseSpan;
+
 use crate::analysis_json::SummarizeMetrics;
 use crate::chunk::{self, Phase};
 use crate::enrich::CommitFacts;
@@ -37,14 +40,16 @@ impl Run<'_> {
         let options = self.options;
         let Cut {
             facts,
+            history,
             phases,
             chunks,
-            ..
         } = cut;
         let all_chunks = cut.chunk_count();
         let summarize_started = Instant::now();
         let mut last_report = summarize_started;
         let info = summarizer.info();
+        // A model's text is checked against the facts; the extractive summarizer's is the facts.
+        let check_claims = info.kind != summarize::extractive::KIND;
         let mut metrics = SummarizeMetrics {
             summarizer: Some(info.clone()),
             prompt_version: options.prompt_version.clone(),
@@ -108,7 +113,18 @@ impl Run<'_> {
                     last_report = Instant::now();
                 }
             }
-            let summary = reducer.reduce(phase, parts, &mut metrics)?;
+            let mut summary = reducer.reduce(phase, parts, &mut metrics)?;
+            if check_claims {
+                let span = PhaseSpan {
+                    number: phase.number,
+                    name: phase.name.clone(),
+                    range: phase.start..phase.end,
+                    releases: phase.releases.clone(),
+                };
+                let checked = check::check(&summary.text, history, &Scope::phase(&span));
+                metrics.checked.add(&checked);
+                summary.text = checked.kept_text(Mode::Mark);
+            }
             records.push(phase_record(facts, phase, summary, chunk_records));
         }
         self.stages.summarize = metrics;

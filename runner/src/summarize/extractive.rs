@@ -15,6 +15,9 @@ const CITED: usize = 3;
 /// Lines added, lines deleted, and the commits (indices) touching an area.
 type AreaTotals = (u64, u64, Vec<usize>);
 
+/// The extractive summarizer's kind in [`SummarizerInfo`].
+pub const KIND: &str = "extractive";
+
 /// The offline, deterministic summarizer.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Extractive;
@@ -22,7 +25,7 @@ pub struct Extractive;
 impl Summarizer for Extractive {
     fn info(&self) -> SummarizerInfo {
         SummarizerInfo {
-            kind: "extractive".into(),
+            kind: KIND.into(),
             model: None,
             version: EXTRACTIVE_VERSION.into(),
         }
