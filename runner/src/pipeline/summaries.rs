@@ -49,7 +49,7 @@ impl Run<'_> {
         let mut last_report = summarize_started;
         let info = summarizer.info();
         // A model's text is checked against the facts; the extractive summarizer's is the facts.
-        let check_claims = info.kind != summarize::extractive::KIND;
+        let check_claims = info.kind != summarize::EXTRACTIVE_KIND;
         let mut metrics = SummarizeMetrics {
             summarizer: Some(info.clone()),
             prompt_version: options.prompt_version.clone(),

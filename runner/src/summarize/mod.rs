@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::chunk::{Chunk, Phase, hex};
 use crate::enrich::CommitFacts;
 
-pub use extractive::Extractive;
+pub use extractive::{Extractive, KIND as EXTRACTIVE_KIND};
 
 /// What a summarizer is, for the cache key and `analysis.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
