@@ -529,8 +529,9 @@ fn conventions(history: &History) -> Vec<String> {
         .collect();
     if let Some(latest) = referencing.last() {
         items.push(format!(
-            "{} % of non-merge commits cite an issue or pull request, e.g. {} ({})",
-            percent(referencing.len(), total),
+            "{} of {} non-merge commits cite an issue or pull request, e.g. {} ({})",
+            grouped(referencing.len() as u64),
+            grouped(total as u64),
             code(&latest.references[0]),
             cite(&[&latest.id])
         ));
