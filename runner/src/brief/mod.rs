@@ -529,9 +529,14 @@ fn conventions(history: &History) -> Vec<String> {
         .collect();
     if let Some(latest) = referencing.last() {
         items.push(format!(
-            "{} of {} non-merge commits cite an issue or pull request, e.g. {} ({})",
+            "{} of {} non-merge commits {} an issue or pull request, e.g. {} ({})",
             grouped(referencing.len() as u64),
             grouped(total as u64),
+            if referencing.len() == 1 {
+                "cites"
+            } else {
+                "cite"
+            },
             code(&latest.references[0]),
             cite(&[&latest.id])
         ));

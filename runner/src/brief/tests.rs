@@ -295,7 +295,7 @@ mod over_a_history {
             "Conventional commits (`type(scope): …`):",
             "Common scopes: `core` ",
             "Linear history: no merge commits",
-            "1 of 14 non-merge commits cite an issue or pull request, e.g. `#12`",
+            "1 of 14 non-merge commits cites an issue or pull request, e.g. `#12`",
             "Latest: “feat(core): step 13 of the parser”",
         ] {
             assert!(text.contains(needle), "{needle} missing in\n{text}");
