@@ -268,4 +268,7 @@ pub struct StoryMetrics {
     /// Sections and claims of `story.json` (every sentence with its evidence).
     pub sections: u64,
     pub claims: u64,
+    /// The budget of `brief.md` and the tokens it holds (`o200k_base`).
+    pub brief_budget: u64,
+    pub brief_tokens: u64,
 }

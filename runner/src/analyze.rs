@@ -4,8 +4,9 @@
 //!
 //! * `commits.jsonl` — one [`EnrichedCommit`](crate::sink::EnrichedCommit) per line, in
 //!   `git log` order, streamed as each commit is extracted;
-//! * `phases.json`, `story.md`, `timeline.json` — the phases with their summaries, the story
-//!   and the monthly figures;
+//! * `phases.json`, `story.md`, `story.json`, `timeline.json` — the phases with their
+//!   summaries, the story (as text and as data) and the monthly figures;
+//! * `brief.md` — a digest for coding agents within `brief_tokens` ([`crate::brief`]);
 //! * `analysis.json` — an [`AnalysisSummary`]: the configuration used, counts, stage timings and
 //!   metrics, the runner and summarizer versions. Written last: its presence means the run
 //!   completed.
@@ -66,6 +67,8 @@ pub struct AnalyzeRequest {
     pub cache_dir: Option<PathBuf>,
     /// Extraction threads (default: [`default_threads`](extract::default_threads)).
     pub threads: Option<usize>,
+    /// Tokens of `brief.md` (default [`brief::DEFAULT_TOKENS`](crate::brief::DEFAULT_TOKENS)).
+    pub brief_tokens: usize,
 }
 
 /// Errors of `gitview-runner analyze`.
@@ -160,6 +163,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         batch_size: PipelineOptions::default().batch_size,
         progress_every: request.progress_every,
         threads: request.threads.unwrap_or_else(extract::default_threads),
+        brief_tokens: request.brief_tokens,
         ..PipelineOptions::default()
     };
     let source = Source {

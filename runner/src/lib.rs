@@ -16,6 +16,7 @@
 //! | [`chunk`] | the history cut into phases, and phases into chunks within the token budget |
 //! | [`summarize`] | one summary per chunk (extractive, or a chat model) and the summary cache |
 //! | [`story`] | `story.md` and `timeline.json` |
+//! | [`brief`] | `brief.md`, a digest for coding agents within a token budget, and the check that it still describes `HEAD` |
 //! | [`sink`] | where results go: the [`Sink`](sink::Sink) trait, the folder `analyze` writes, the gateway sink and the run log it ships |
 //! | [`analysis_json`] | the contents of `analysis.json`: configuration, counts, stage timings and metrics |
 //! | [`record`] | the commit records, shared with the gateway through `gitview-core` |
@@ -34,6 +35,7 @@
 
 // The two faces.
 pub mod analyze;
+pub mod brief;
 pub mod run;
 
 // The pipeline and its stages (the table above has them in the order they run).

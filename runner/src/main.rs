@@ -32,10 +32,17 @@ enum Command {
     ///
     /// Writes DIR/commits.jsonl (one JSON object per commit, in `git log` order, with the
     /// per-file line counts of `git log --numstat --no-renames` and an `enrichment` object),
-    /// DIR/phases.json (phases and their summaries), DIR/story.md, DIR/timeline.json (monthly
-    /// figures) and DIR/analysis.json (configuration, counts, stage timings and metrics,
-    /// runner and summarizer versions; written last).
+    /// DIR/phases.json (phases and their summaries), DIR/story.md and DIR/story.json (the
+    /// story, every sentence with its evidence), DIR/timeline.json (monthly figures),
+    /// DIR/brief.md (a digest for coding agents within --brief-tokens) and DIR/analysis.json
+    /// (configuration, counts, stage timings and metrics, runner and summarizer versions;
+    /// written last).
     Analyze(Box<AnalyzeArgs>),
+    /// Check that a brief.md (written by `analyze`) still describes the repository's HEAD.
+    ///
+    /// Exit codes: 0 the brief describes HEAD, 1 it is stale (HEAD moved on; the message says
+    /// how many commits behind), 2 no answer (no brief, no marker line, not a repository).
+    Brief(BriefArgs),
     /// Run one attempt of an Analysis inside a runner pod.
     ///
     /// Reads $GITVIEW_RUN_DIR/run.json (default /var/run/secrets/gitview), and always leaves
@@ -101,6 +108,24 @@ struct AnalyzeArgs {
     /// Where summaries are cached between runs (default: DIR/.summary-cache).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Token budget of DIR/brief.md (o200k_base tokens; never exceeded).
+    #[arg(long, value_name = "N", default_value_t = gitview_runner::brief::DEFAULT_TOKENS as u64,
+          value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    brief_tokens: u64,
+}
+
+/// Arguments of `brief`.
+#[derive(Debug, clap::Args)]
+struct BriefArgs {
+    /// Compare the brief's commit with HEAD (required: the brief is written by `analyze`).
+    #[arg(long, required = true)]
+    check: bool,
+    /// The repository (a working copy, a directory inside one, or a bare repository).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    repo: PathBuf,
+    /// The brief (default: where `analyze` writes it with its default --out).
+    #[arg(long, value_name = "PATH", default_value = "./gitview-out/brief.md")]
+    file: PathBuf,
 }
 
 /// `--summarizer` values.
@@ -131,6 +156,7 @@ fn main() -> ExitCode {
                 llm_api_key_file,
                 threads,
                 cache_dir,
+                brief_tokens,
             } = *args;
             init_logs(None);
             let request = AnalyzeRequest {
@@ -156,6 +182,7 @@ fn main() -> ExitCode {
                 },
                 cache_dir,
                 threads: threads.map(usize::from),
+                brief_tokens: usize::try_from(brief_tokens).unwrap_or(usize::MAX),
             };
             match analyze(&request) {
                 Ok(_) => ExitCode::SUCCESS,
@@ -170,6 +197,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Brief(args) => check_brief(&args),
         Command::Run => {
             // `run` ships its own lines (info and above) to the gateway too.
             let log = RunLog::default();
@@ -192,6 +220,29 @@ fn init_logs(run_log: Option<&RunLog>) {
     match run_log {
         Some(log) => registry.with(stderr.json()).with(log.layer()).init(),
         None => registry.with(stderr.compact()).init(),
+    }
+}
+
+/// `brief --check`: the answer on stdout (0 current, 1 stale), or why there is none on stderr
+/// (2).
+fn check_brief(args: &BriefArgs) -> ExitCode {
+    debug_assert!(args.check, "clap requires --check");
+    match gitview_runner::brief::check(&args.file, &args.repo) {
+        Ok(freshness) => {
+            let out = args.file.parent().filter(|p| !p.as_os_str().is_empty());
+            let refresh = format!(
+                "gitview-runner analyze {} --out {}",
+                args.repo.display(),
+                out.map_or_else(|| ".".into(), |p| p.display().to_string())
+            );
+            let name = args.file.display().to_string();
+            println!("{}", freshness.message(&name, &refresh));
+            ExitCode::from(freshness.exit_code())
+        }
+        Err(err) => {
+            eprintln!("error: {:#}", anyhow::Error::new(err));
+            exit_code(EXIT_INVALID_INPUT)
+        }
     }
 }
 

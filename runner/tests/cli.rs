@@ -310,3 +310,91 @@ fn the_story_is_titled_after_the_directory_even_for_dot() {
         story.lines().next().unwrap_or_default()
     );
 }
+
+fn brief_check(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gitview-runner"))
+        .args(["brief", "--check"])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run gitview-runner")
+}
+
+#[test]
+fn brief_check_tells_a_current_brief_from_a_stale_one() {
+    let repo = small_repo();
+    let out = repo.sibling("out-brief");
+    let output = analyze(
+        &[
+            repo.path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--brief-tokens",
+            "500",
+        ],
+        &repo.path,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let head = repo.head();
+    let brief = std::fs::read_to_string(out.join("brief.md")).unwrap();
+    assert_eq!(
+        brief.lines().next(),
+        Some(format!("<!-- gitview-brief v1 head={head} -->").as_str())
+    );
+    assert!(brief.contains("## Layout"), "{brief}");
+    let summary: AnalysisSummary =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(summary.stages.story.brief_budget, 500);
+    assert!((1..=500).contains(&summary.stages.story.brief_tokens));
+
+    let file = out.join("brief.md");
+    let file = file.to_str().unwrap();
+    let current = brief_check(&["--file", file], &repo.path);
+    assert_eq!(current.status.code(), Some(0), "{current:?}");
+    assert!(String::from_utf8_lossy(&current.stdout).contains("current"));
+
+    repo.write("d.txt", "new\n");
+    repo.commit("fifth");
+    repo.write("d.txt", "newer\n");
+    let new_head = repo.commit("sixth");
+    // From another directory, with --repo.
+    let stale = brief_check(
+        &["--file", file, "--repo", repo.path.to_str().unwrap()],
+        &out,
+    );
+    assert_eq!(stale.status.code(), Some(1), "{stale:?}");
+    let message = String::from_utf8_lossy(&stale.stdout);
+    assert!(
+        message.contains(&format!(
+            "brief.md describes {head}, HEAD is {new_head}: 2 commits behind; run `gitview-runner analyze"
+        )),
+        "{message}"
+    );
+
+    // No brief, no marker, no repository: 2, naming what is wrong.
+    let missing = brief_check(&["--file", "nowhere/brief.md"], &repo.path);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere/brief.md"));
+    std::fs::write(out.join("plain.md"), "# not a brief\n").unwrap();
+    let plain = brief_check(
+        &["--file", out.join("plain.md").to_str().unwrap()],
+        &repo.path,
+    );
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("no gitview-brief marker"));
+    let empty = repo.sibling("not-a-repo");
+    std::fs::create_dir_all(&empty).unwrap();
+    let norepo = brief_check(&["--file", file, "--repo", empty.to_str().unwrap()], &empty);
+    assert_eq!(norepo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&norepo.stderr).contains("no git repository"));
+    // --check is required.
+    let bare = Command::new(env!("CARGO_BIN_EXE_gitview-runner"))
+        .arg("brief")
+        .output()
+        .unwrap();
+    assert_eq!(bare.status.code(), Some(2));
+}

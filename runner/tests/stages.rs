@@ -249,6 +249,10 @@ fn story_timeline_and_phases_match_the_golden_files() {
         "phases.json",
         &std::fs::read_to_string(out.join("phases.json")).unwrap(),
     );
+    golden(
+        "brief.md",
+        &std::fs::read_to_string(out.join("brief.md")).unwrap(),
+    );
     // Every commit a phase summary cites is one of the phase's commits.
     let phases: Vec<PhaseRecord> =
         serde_json::from_slice(&std::fs::read(out.join("phases.json")).unwrap()).unwrap();
@@ -341,10 +345,16 @@ fn scrub_removes_emails_and_secrets_from_every_file() {
     let summary = analyze_ok(&repo, &scrubbed, &["--scrub"]);
     let key = fake_key();
     let raw = |dir: &Path| -> String {
-        ["commits.jsonl", "phases.json", "story.md", "timeline.json"]
-            .iter()
-            .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
-            .collect()
+        [
+            "commits.jsonl",
+            "phases.json",
+            "story.md",
+            "timeline.json",
+            "brief.md",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+        .collect()
     };
     let before = raw(&plain);
     assert!(before.contains("bob@example.org") && before.contains(&key));
@@ -477,6 +487,7 @@ fn the_pipeline_calls_the_sink_in_order_with_numbered_batches() {
     expected.push("artifact story.md text/markdown; charset=utf-8".into());
     expected.push("artifact story.json application/json".into());
     expected.push("artifact timeline.json application/json".into());
+    expected.push("artifact brief.md text/markdown; charset=utf-8".into());
     expected.push("finish 13".into());
     assert_eq!(sink.calls, expected);
     let reports = |stage: Stage| -> Vec<(u64, u64)> {

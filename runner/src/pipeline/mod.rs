@@ -1,5 +1,5 @@
 //! The whole run over any [`Sink`]: walk → extract → enrich → scrub → write commits in
-//! batches → chunk → summarize (with the cache) → story → artifacts → finish.
+//! batches → chunk → summarize (with the cache) → story and brief → artifacts → finish.
 //!
 //! Commits stream: each record is extracted, enriched, scrubbed and handed to the sink in
 //! batches of [`PipelineOptions::batch_size`], and only its [`CommitFacts`] stay in memory for
@@ -21,6 +21,7 @@ use crate::analysis_json::{
     AnalysisConfig, AnalysisSummary, ChunkMetrics, Counts, RunnerInfo, StageMetrics, StoryMetrics,
     Timings,
 };
+use crate::brief::{self, BriefInput};
 use crate::chunk::{self, Chunk, Phase};
 use crate::enrich::{self, CommitFacts};
 use crate::extract::{ExtractError, ExtractOptions, ParallelExtract, default_threads};
@@ -57,6 +58,8 @@ pub struct PipelineOptions {
     pub progress_every: u64,
     /// Threads extracting commits (each with its own repository handle); at least 1.
     pub threads: usize,
+    /// Tokens of `brief.md`.
+    pub brief_tokens: usize,
 }
 
 impl Default for PipelineOptions {
@@ -72,6 +75,7 @@ impl Default for PipelineOptions {
             batch_size: 500,
             progress_every: 1000,
             threads: default_threads(),
+            brief_tokens: brief::DEFAULT_TOKENS,
         }
     }
 }
@@ -398,7 +402,7 @@ impl<'a> Run<'a> {
         Ok(cut)
     }
 
-    /// Writes `story.md`, `story.json` and `timeline.json`.
+    /// Writes `story.md`, `story.json`, `timeline.json` and `brief.md`.
     fn story(
         &mut self,
         config: &AnalysisConfig,
@@ -425,6 +429,17 @@ impl<'a> Run<'a> {
         let mut story_json =
             serde_json::to_vec_pretty(&document).expect("a story always serializes");
         story_json.push(b'\n');
+        let brief = brief::brief(
+            &BriefInput {
+                title: &title,
+                head: &config.until_commit,
+                since: config.since.as_deref(),
+                facts: &cut.facts,
+                history: &cut.history,
+                phases: &cut.phases,
+            },
+            self.options.brief_tokens,
+        );
         let timeline = story::timeline(&cut.facts);
         let mut timeline_json =
             serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
@@ -439,11 +454,15 @@ impl<'a> Run<'a> {
                 .iter()
                 .map(|s| s.claims.len() as u64)
                 .sum(),
+            brief_budget: self.options.brief_tokens as u64,
+            brief_tokens: brief.tokens as u64,
         };
         self.sink
             .artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
         self.sink.artifact(files::STORY_JSON, JSON, &story_json)?;
         self.sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
+        self.sink
+            .artifact(files::BRIEF, MARKDOWN, brief.text.as_bytes())?;
         self.timings.story = ms(story_started.elapsed());
         self.report(Stage::Story, 1, 1, story_started)?;
         Ok(())

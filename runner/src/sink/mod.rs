@@ -3,7 +3,7 @@
 //!
 //! The pipeline calls [`Sink::begin`] once, then [`Sink::commits`] for each batch (numbered from
 //! 0), [`Sink::progress`] whenever it has news, [`Sink::phases`] once, [`Sink::artifact`] for
-//! each document (`story.md`, `timeline.json`), and [`Sink::finish`] once, last. A retried
+//! each document (`story.md`, `story.json`, `timeline.json`, `brief.md`), and [`Sink::finish`] once, last. A retried
 //! attempt may send a batch number again: a sink must not store it twice.
 //!
 //! The two sinks and what they need: [`DirSink`] here, writing files through [`output`];
@@ -34,6 +34,8 @@ pub mod files {
     /// The story as data: every sentence of `story.md` with the commits and figures it rests on.
     pub const STORY_JSON: &str = "story.json";
     pub const TIMELINE: &str = "timeline.json";
+    /// A digest of the history for coding agents, within a token budget.
+    pub const BRIEF: &str = "brief.md";
     /// Written last: its presence means the run completed.
     pub const ANALYSIS: &str = "analysis.json";
 }
@@ -251,5 +253,6 @@ mod tests {
         );
         assert!(artifact::is_valid_name(files::STORY) && artifact::is_valid_name(files::TIMELINE));
         assert!(artifact::is_valid_name(files::STORY_JSON));
+        assert!(artifact::is_valid_name(files::BRIEF));
     }
 }
