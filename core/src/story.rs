@@ -81,6 +81,19 @@ pub fn escape_markdown(text: &str) -> String {
     out
 }
 
+/// A count as people write it: `28,483`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Generated prose (a summary, a model's text) as Markdown that keeps its own emphasis, lists
 /// and code spans but can carry no HTML, link or image, whatever repository text it quotes:
 /// `<` `>` `&` become HTML entities and `[` `]` are escaped.
@@ -132,6 +145,14 @@ mod tests {
         assert_eq!(escape_markdown("12. item"), "12\\. item");
         assert_eq!(escape_markdown("3) item"), "3\\) item");
         assert_eq!(escape_markdown("bell\u{7}"), "bell\u{FFFD}");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(28_483), "28,483");
+        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 
     #[test]

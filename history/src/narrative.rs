@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use gitview_core::story::{Claim, Evidence, StoryDocument, StorySection, escape_markdown};
+use gitview_core::story::{Claim, Evidence, StoryDocument, StorySection, escape_markdown, grouped};
 use gitview_core::time::utc_date;
 use serde_json::{Value, json};
 
@@ -203,8 +203,8 @@ impl<'a> Facts<'a> {
                 format!(
                     "{} made the most commits: {} of {} ({share} %), about {} hours of work by git-hours' estimate, of about {} hours in all.",
                     escape_markdown(&top.name),
-                    top.commits,
-                    commits.len(),
+                    grouped(u64::from(top.commits)),
+                    grouped(commits.len() as u64),
                     hours(top.hours),
                     hours(self.effort.overall.hours),
                 )
@@ -417,12 +417,13 @@ impl<'a> Facts<'a> {
                 json!({"files": area.files}),
             ));
         }
-        for m in self.moves.iter().take(LISTED) {
+        // Renames within one directory are no directory move.
+        for m in self.moves.iter().filter(|m| m.from != m.to).take(LISTED) {
             claims.push(claim(
                 format!(
                     "{} moved to {}: {} and {}, in {}{}; a move, not new work.",
-                    code(&m.from),
-                    code(&m.to),
+                    directory(&m.from),
+                    directory(&m.to),
                     count(m.files, "file"),
                     count(usize::try_from(m.lines).unwrap_or(usize::MAX), "line"),
                     m.commits.first().map_or_else(String::new, |c| format!(
@@ -721,6 +722,15 @@ fn code(text: &str) -> String {
     }
 }
 
+/// A directory as a code span; the empty prefix is the repository's root.
+fn directory(prefix: &str) -> String {
+    if prefix.is_empty() {
+        "files at the root".to_owned()
+    } else {
+        code(prefix)
+    }
+}
+
 /// A commit id as the story shows it: its first 7 digits, as a code span.
 fn short(id: &str) -> String {
     format!("`{}`", id.get(..7).unwrap_or(id))
@@ -729,19 +739,6 @@ fn short(id: &str) -> String {
 /// The UTC date of a commit time.
 fn date(seconds: i64) -> String {
     utc_date(seconds).to_string()
-}
-
-/// `2,345`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `1 commit`, `2,345 commits`.

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use gitview_core::story::{
-    Claim, Evidence, StoryDocument, StorySection, escape_markdown, neutralize_markdown,
+    Claim, Evidence, StoryDocument, StorySection, escape_markdown, grouped, neutralize_markdown,
 };
 use gitview_core::time::{epoch_seconds, utc_date};
 use gitview_history::History;
@@ -227,10 +227,11 @@ pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
             Milestone {
                 date: day(f.time),
                 text: format!(
-                    "{} arrives: first commit “{}” ({}); {n} commits in this history",
+                    "{} arrives: first commit “{}” ({}); {} commits in this history",
                     escape_markdown(&f.author),
                     escape_markdown(&f.subject),
-                    cite(f)
+                    cite(f),
+                    grouped(n as u64)
                 ),
                 commits: vec![f.id.clone()],
             },

@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use gitview_core::story::escape_markdown;
+use gitview_core::story::{escape_markdown, grouped};
 use gitview_core::time::utc_date;
 use gitview_history::storylines::{self, Category, Lifecycle};
 use gitview_history::{ChangeKind, History, coupling, deletions, hotspots, moves, ownership};
@@ -704,19 +704,6 @@ fn count(n: usize, noun: &str) -> String {
 
 fn percent(part: usize, whole: usize) -> usize {
     (part * 100 + whole / 2).checked_div(whole).unwrap_or(0)
-}
-
-/// `2,345`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
