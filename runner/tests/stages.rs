@@ -590,22 +590,19 @@ struct Echo {
     combinations: Vec<usize>,
 }
 
-impl gitview_runner::summarize::Summarizer for Echo {
-    fn info(&self) -> gitview_runner::summarize::SummarizerInfo {
-        gitview_runner::summarize::SummarizerInfo {
+impl Summarizer for Echo {
+    fn info(&self) -> SummarizerInfo {
+        SummarizerInfo {
             kind: "echo".into(),
             model: Some("test".into()),
             version: "1".into(),
         }
     }
 
-    fn summarize(
-        &mut self,
-        input: &gitview_runner::summarize::SummaryInput<'_>,
-    ) -> Result<gitview_runner::summarize::Summary, gitview_runner::summarize::SummarizeError> {
+    fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
         self.summaries += 1;
         let ids: Vec<&str> = input.facts.iter().map(|f| f.short_id()).collect();
-        Ok(gitview_runner::summarize::Summary {
+        Ok(Summary {
             // Padding, so that a few parts fill the token budget.
             text: format!("S({}) {}", ids.join(" "), "some words ".repeat(6)),
             commits: input.facts.iter().map(|f| f.id.clone()).collect(),
@@ -613,14 +610,11 @@ impl gitview_runner::summarize::Summarizer for Echo {
         })
     }
 
-    fn combine(
-        &mut self,
-        input: &gitview_runner::summarize::CombineInput<'_>,
-    ) -> Result<gitview_runner::summarize::Summary, gitview_runner::summarize::SummarizeError> {
+    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
         assert!(input.parts.len() >= 2);
         self.combinations.push(input.parts.len());
         let texts: Vec<&str> = input.parts.iter().map(|p| p.text.as_str()).collect();
-        Ok(gitview_runner::summarize::Summary {
+        Ok(Summary {
             text: format!("C[{}]", texts.join(" + ")),
             commits: input.parts.iter().flat_map(|p| p.commits.clone()).collect(),
             usage: None,

@@ -11,7 +11,7 @@
 //! chunks again does not summarize them again ([`DirCache`]).
 
 pub mod chat;
-mod extractive;
+pub mod extractive;
 
 use std::path::{Path, PathBuf};
 
