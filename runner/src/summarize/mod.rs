@@ -4,14 +4,23 @@
 //!   summaries built from the chunk's commits — themes (classes and recurring subject words),
 //!   the most-changed areas, authors, notable commits (largest, releases, breaking changes,
 //!   reverts) — every claim followed by the commit ids it rests on.
-//! * [`chat::ChatSummarizer`] calls an OpenAI-compatible chat-completions endpoint.
+//! * [`chat::ChatSummarizer`] calls an OpenAI-compatible chat-completions endpoint (OpenAI,
+//!   vLLM, Ollama's `/v1`, LiteLLM).
+//!
+//! The model clients send the same prompts and share their HTTP side ([`endpoint`]: timeouts,
+//! retries honouring `Retry-After`, the egress policy, no redirects, the key kept secret).
 //!
 //! Summaries are cached by [`cache_key`]: sha256 of the chunk's text, the prompt version and the
 //! summarizer's identity (kind, model, version), so an incremental run that produces the same
 //! chunks again does not summarize them again ([`DirCache`]).
 
 pub mod chat;
+pub mod endpoint;
 pub mod extractive;
+mod prompt;
+
+#[cfg(test)]
+mod test_server;
 
 use std::path::{Path, PathBuf};
 
@@ -94,25 +103,29 @@ pub enum SummarizeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid chat-completions settings: {0}")]
+    #[error("invalid summarizer settings: {0}")]
     Config(String),
-    #[error("the chat-completions request failed after {attempts} attempt(s)")]
+    #[error("the {api} request failed after {attempts} attempt(s)")]
     Http {
+        /// The API: `chat-completions`, `Anthropic Messages`.
+        api: &'static str,
         attempts: u32,
         #[source]
         source: Box<reqwest::Error>,
     },
-    #[error("the chat-completions endpoint answered {status} after {attempts} attempt(s): {body}")]
+    #[error("the {api} endpoint answered {status} after {attempts} attempt(s): {body}")]
     Status {
+        api: &'static str,
         status: u16,
         attempts: u32,
-        /// The start of the response body (never the request, which holds the key).
+        /// The start of the response body, or the provider's error message (never the
+        /// request, which holds the key).
         body: String,
     },
-    #[error("the chat-completions response is not understood: {0}")]
-    Response(String),
+    #[error("the {api} response is not understood: {message}")]
+    Response { api: &'static str, message: String },
     /// The egress policy refused the endpoint's address; nothing was sent.
-    #[error("the chat-completions endpoint: {0}")]
+    #[error("the model endpoint: {0}")]
     Refused(gitview_egress::Refusal),
     #[error(transparent)]
     Cache(#[from] CacheError),
@@ -124,7 +137,9 @@ impl SummarizeError {
         match self {
             Self::Http { .. } | Self::Cache(_) => true,
             Self::Status { status, .. } => *status == 429 || *status >= 500,
-            Self::KeyFile { .. } | Self::Config(_) | Self::Response(_) | Self::Refused(_) => false,
+            Self::KeyFile { .. } | Self::Config(_) | Self::Response { .. } | Self::Refused(_) => {
+                false
+            }
         }
     }
 }
