@@ -253,6 +253,11 @@ fn profile_rules() {
     assert!(errors_of(p.validate_cel()).contains("model is required"));
     p.spec.stages.summarize.model = Some("gpt-4o-mini".into());
     assert_eq!(errors_of(p.validate_cel()), "");
+    p.spec.stages.summarize.summarizer = SummarizerKind::AnthropicMessages;
+    p.spec.stages.summarize.model = None;
+    assert!(errors_of(p.validate_cel()).contains("model is required"));
+    p.spec.stages.summarize.model = Some("claude-sonnet-4-5".into());
+    assert_eq!(errors_of(p.validate_cel()), "");
 }
 
 #[test]

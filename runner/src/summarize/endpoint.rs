@@ -1,4 +1,4 @@
-//! What the model clients ([`chat`](super::chat)) share: their
+//! What the model clients ([`chat`](super::chat), [`anthropic`](super::anthropic)) share: their
 //! settings ([`ModelConfig`]), the API key read from a file, and [`Endpoint`] — the HTTP client
 //! (connect and total timeouts, no redirects, the egress policy at every connection) and the
 //! retry loop: transport errors, timeouts, `408`, `429` and `5xx` answers are retried up to
@@ -141,6 +141,8 @@ pub type Sleep = Box<dyn FnMut(Duration) + Send>;
 pub(super) enum Failure {
     /// Retried if the status is one that is retried ([`retry_delay`]) and attempts are left.
     AsStatusSays(SummarizeError),
+    /// Never retried (the provider says another attempt cannot help).
+    Final(SummarizeError),
 }
 
 /// The HTTP side of a model client: its connections and its retries.
@@ -233,6 +235,7 @@ impl Endpoint {
                     let text = response.text().unwrap_or_default();
                     let body = self.redact(text.chars().take(300).collect());
                     match failure(status, &body, attempt) {
+                        Failure::Final(error) => return Err(error),
                         Failure::AsStatusSays(error) => {
                             (Some(status), retry_after, rate_limits, error)
                         }
