@@ -45,6 +45,12 @@ fn samples_pass_validation() {
     assert_eq!(errors_of(a.validate_cel()), "");
     let p: AnalysisProfile = sample("analysisprofile-default.yaml");
     assert_eq!(errors_of(p.validate_cel()), "");
+    let p: AnalysisProfile = sample("analysisprofile-anthropic.yaml");
+    assert_eq!(
+        p.spec.stages.summarize.summarizer,
+        SummarizerKind::AnthropicMessages
+    );
+    assert_eq!(errors_of(p.validate_cel()), "");
     let t: RepositoryTracker = sample("repositorytracker.yaml");
     assert_eq!(errors_of(t.validate_cel()), "");
 }
