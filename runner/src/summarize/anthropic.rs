@@ -3,7 +3,7 @@
 //! The request carries the key in `x-api-key` (marked sensitive, never logged), the API version
 //! in `anthropic-version`, and `{model, max_tokens, temperature, system, messages: [{role:
 //! "user", content}]}` — the prompts the chat-completions client sends
-//! ([`prompt`](super::prompt)). The answer's text blocks make the summary; its `usage` is
+//! (`summarize/prompt.rs`). The answer's text blocks make the summary; its `usage` is
 //! recorded. Errors are `{type: "error", error: {type, message}}`:
 //!
 //! * `401`, `403` → [`SummarizeError::KeyRefused`], final;

@@ -1,5 +1,5 @@
 //! What the model clients ([`chat`](super::chat), [`anthropic`](super::anthropic)) share: their
-//! settings ([`ModelConfig`]), the API key read from a file, and [`Endpoint`] — the HTTP client
+//! settings ([`ModelConfig`]), the API key read from a file, and `Endpoint` — the HTTP client
 //! (connect and total timeouts, no redirects, the egress policy at every connection) and the
 //! retry loop: transport errors, timeouts, `408`, `429` and `5xx` answers are retried up to
 //! [`RetryPolicy::max_attempts`] times, waiting what `Retry-After` asks (seconds or an HTTP date,
