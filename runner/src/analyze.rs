@@ -1,6 +1,7 @@
 //! `gitview-runner analyze`: the laptop face. Runs the whole [`pipeline`](crate::pipeline) on a
 //! local repository into a directory ([`DirSink`]), on embedded defaults — no cluster, database
-//! or model involved unless a chat summarizer is asked for:
+//! or model involved unless a model summarizer (chat-completions, Anthropic Messages) is asked
+//! for:
 //!
 //! * `commits.jsonl` — one [`EnrichedCommit`](crate::sink::EnrichedCommit) per line, in
 //!   `git log` order, streamed as each commit is extracted;
@@ -19,7 +20,9 @@ use crate::extract::{self, ExtractError, ExtractOptions};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::sink::DirSink;
 use crate::sink::output::OutputError;
+use crate::summarize::anthropic::{self, AnthropicSummarizer};
 use crate::summarize::chat::{ChatConfig, ChatSummarizer};
+use crate::summarize::endpoint::ModelConfig;
 use crate::summarize::{DirCache, Extractive, Summarizer};
 
 /// File name of the commit records in the output directory.
@@ -40,6 +43,14 @@ pub enum SummarizerChoice {
         base_url: String,
         model: String,
         /// A file holding the API key (none: no `Authorization` header).
+        api_key_file: Option<PathBuf>,
+    },
+    /// Anthropic's Messages API.
+    Anthropic {
+        /// None: [`anthropic::DEFAULT_BASE_URL`].
+        base_url: Option<String>,
+        model: String,
+        /// A file holding the API key (none: no `x-api-key` header).
         api_key_file: Option<PathBuf>,
     },
 }
@@ -146,6 +157,18 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
                 config = config.with_api_key_file(path)?;
             }
             Box::new(ChatSummarizer::new(config)?)
+        }
+        SummarizerChoice::Anthropic {
+            base_url,
+            model,
+            api_key_file,
+        } => {
+            let base_url = base_url.as_deref().unwrap_or(anthropic::DEFAULT_BASE_URL);
+            let mut config = ModelConfig::new(base_url, model);
+            if let Some(path) = api_key_file {
+                config = config.with_api_key_file(path)?;
+            }
+            Box::new(AnthropicSummarizer::new(config)?)
         }
     };
     let cache_dir = request

@@ -89,17 +89,20 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "TOKENS", default_value_t = 6000,
           value_parser = clap::value_parser!(u64).range(64..=1_000_000))]
     token_budget: u64,
-    /// How phases are summarized: offline and deterministic, or by an OpenAI-compatible
-    /// chat-completions endpoint (needs --model and --llm-base-url).
+    /// How phases are summarized: offline and deterministic, by an OpenAI-compatible
+    /// chat-completions endpoint (needs --model and --llm-base-url), or by Anthropic's Messages
+    /// API (needs --model; --llm-base-url defaults to https://api.anthropic.com).
     #[arg(long, value_enum, default_value_t = SummarizerArg::Extractive)]
     summarizer: SummarizerArg,
-    /// The chat model (with --summarizer chat).
-    #[arg(long, value_name = "NAME", required_if_eq("summarizer", "chat"))]
+    /// The model (with --summarizer chat or anthropic).
+    #[arg(long, value_name = "NAME", required_if_eq_any([("summarizer", "chat"), ("summarizer", "anthropic")]))]
     model: Option<String>,
-    /// Base URL of the chat-completions API, e.g. http://localhost:11434/v1.
+    /// Base URL of the model API, e.g. http://localhost:11434/v1 (chat-completions) or
+    /// https://api.anthropic.com (anthropic, the default).
     #[arg(long, value_name = "URL", required_if_eq("summarizer", "chat"))]
     llm_base_url: Option<String>,
-    /// A file holding the API key, sent as a bearer token (never logged).
+    /// A file holding the API key, sent as a bearer token (chat) or in x-api-key (anthropic);
+    /// never logged.
     #[arg(long, value_name = "FILE")]
     llm_api_key_file: Option<PathBuf>,
     /// Threads extracting commits (default: the available cores, at most 4).
@@ -131,8 +134,13 @@ struct BriefArgs {
 /// `--summarizer` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum SummarizerArg {
+    /// Offline and deterministic.
     Extractive,
+    /// An OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama's /v1, LiteLLM).
     Chat,
+    /// Anthropic's Messages API (also spelled anthropic-messages).
+    #[value(alias = "anthropic-messages")]
+    Anthropic,
 }
 
 fn main() -> ExitCode {
@@ -178,6 +186,13 @@ fn main() -> ExitCode {
                         model,
                         api_key_file: llm_api_key_file,
                     },
+                    (SummarizerArg::Anthropic, Some(model), base_url) => {
+                        SummarizerChoice::Anthropic {
+                            base_url,
+                            model,
+                            api_key_file: llm_api_key_file,
+                        }
+                    }
                     _ => SummarizerChoice::Extractive,
                 },
                 cache_dir,

@@ -398,3 +398,127 @@ fn brief_check_tells_a_current_brief_from_a_stale_one() {
         .unwrap();
     assert_eq!(bare.status.code(), Some(2));
 }
+
+/// A stand-in for Anthropic's Messages API on 127.0.0.1 that answers every request with
+/// `status` and `body`; it records the requests' heads. Runs until the test process ends.
+fn messages_api(
+    status: &'static str,
+    body: String,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&heads);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut reader = BufReader::new(stream.unwrap());
+            let mut head = String::new();
+            while reader.read_line(&mut head).unwrap() > 2 {}
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            reader.read_exact(&mut vec![0; length]).unwrap();
+            record.lock().unwrap().push(head);
+            let mut stream = reader.into_inner();
+            write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+    });
+    (address, heads)
+}
+
+#[test]
+fn the_anthropic_summarizer_is_chosen_with_its_key_file() {
+    let repo = small_repo();
+    let key = repo.sibling("anthropic-key");
+    std::fs::write(&key, "sk-ant-cli-key\n").unwrap();
+    let message = serde_json::json!({
+        "id": "msg_01", "type": "message", "role": "assistant",
+        "content": [{"type": "text", "text": "- Small changes to `a.txt`."}],
+        "stop_reason": "end_turn", "usage": {"input_tokens": 50, "output_tokens": 10}
+    })
+    .to_string();
+    let (address, heads) = messages_api("200 OK", message);
+    let out = repo.sibling("out");
+    let output = analyze(
+        &[
+            repo.path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--summarizer",
+            "anthropic-messages",
+            "--model",
+            "claude-test",
+            "--llm-base-url",
+            &address,
+            "--llm-api-key-file",
+            key.to_str().unwrap(),
+        ],
+        &repo.path,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("sk-ant-cli-key"), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    let metrics = &summary["stages"]["summarize"];
+    assert_eq!(metrics["summarizer"]["kind"], "anthropicMessages");
+    assert_eq!(metrics["summarizer"]["model"], "claude-test");
+    assert!(metrics["usage"]["promptTokens"].as_u64().unwrap() >= 50);
+    let heads = heads.lock().unwrap();
+    assert!(!heads.is_empty());
+    for head in heads.iter() {
+        assert!(head.starts_with("POST /v1/messages "), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("x-api-key: sk-ant-cli-key\r\n"),
+            "{head}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_anthropic_key_is_bad_input_and_never_printed() {
+    let repo = small_repo();
+    let key = repo.sibling("anthropic-key");
+    std::fs::write(&key, "sk-ant-cli-key\n").unwrap();
+    let error = serde_json::json!({"type": "error", "error": {
+        "type": "authentication_error", "message": "invalid x-api-key"}})
+    .to_string();
+    let (address, heads) = messages_api("401 Unauthorized", error);
+    let output = analyze(
+        &[
+            repo.path.to_str().unwrap(),
+            "--out",
+            repo.sibling("out").to_str().unwrap(),
+            "--summarizer",
+            "anthropic",
+            "--model",
+            "claude-test",
+            "--llm-base-url",
+            &address,
+            "--llm-api-key-file",
+            key.to_str().unwrap(),
+        ],
+        &repo.path,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the API key was refused"), "{stderr}");
+    assert!(!stderr.contains("sk-ant-cli-key"), "{stderr}");
+    assert_eq!(
+        heads.lock().unwrap().len(),
+        1,
+        "a refused key is not retried"
+    );
+}

@@ -194,11 +194,12 @@ pub enum ModeType {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LlmSettings {
-    /// Model name passed to the chat-completions endpoint.
+    /// Model name passed to the model API (chat-completions or Anthropic Messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub model: Option<String>,
-    /// Base URL of an OpenAI-compatible API (`https://host/v1`).
+    /// Base URL of the model API: an OpenAI-compatible one (`https://host/v1`), or Anthropic's
+    /// (`https://api.anthropic.com`, the default for AnthropicMessages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new(r"self.matches('^https?://[^/?#@\\s]+(/[^\\s]*)?$')").message("llm.baseUrl must be an http(s) URL without credentials"))]

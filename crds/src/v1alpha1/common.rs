@@ -226,6 +226,8 @@ pub enum SummarizerKind {
     /// the history itself. Needs no model and no credentials.
     #[default]
     Extractive,
-    /// An OpenAI-compatible chat-completions endpoint.
+    /// An OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama's `/v1`, LiteLLM).
     ChatCompletions,
+    /// Anthropic's Messages API (`https://api.anthropic.com` unless a base URL is given).
+    AnthropicMessages,
 }

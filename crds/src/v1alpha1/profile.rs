@@ -141,15 +141,16 @@ fn default_token_budget() -> i32 {
 /// The summarize and story stages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.summarizer != 'ChatCompletions' || has(self.model)").message("stages.summarize.model is required with summarizer ChatCompletions"))]
+#[x_kube(validation = Rule::new("self.summarizer == 'Extractive' || has(self.model)").message("stages.summarize.model is required with summarizer ChatCompletions or AnthropicMessages"))]
 pub struct SummarizeSettings {
     #[serde(default)]
     pub summarizer: SummarizerKind,
-    /// Default model of chat-completions runs.
+    /// Default model of model-backed runs (ChatCompletions, AnthropicMessages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub model: Option<String>,
-    /// Default base URL of the chat-completions API.
+    /// Default base URL of the model API (ChatCompletions: required, e.g.
+    /// `https://api.openai.com/v1`; AnthropicMessages: `https://api.anthropic.com` if unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new(r"self.matches('^https?://[^/?#@\\s]+(/[^\\s]*)?$')").message("baseUrl must be an http(s) URL without credentials"))]

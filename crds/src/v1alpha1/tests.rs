@@ -45,6 +45,12 @@ fn samples_pass_validation() {
     assert_eq!(errors_of(a.validate_cel()), "");
     let p: AnalysisProfile = sample("analysisprofile-default.yaml");
     assert_eq!(errors_of(p.validate_cel()), "");
+    let p: AnalysisProfile = sample("analysisprofile-anthropic.yaml");
+    assert_eq!(
+        p.spec.stages.summarize.summarizer,
+        SummarizerKind::AnthropicMessages
+    );
+    assert_eq!(errors_of(p.validate_cel()), "");
     let t: RepositoryTracker = sample("repositorytracker.yaml");
     assert_eq!(errors_of(t.validate_cel()), "");
 }
@@ -252,6 +258,11 @@ fn profile_rules() {
     p.spec.stages.summarize.summarizer = SummarizerKind::ChatCompletions;
     assert!(errors_of(p.validate_cel()).contains("model is required"));
     p.spec.stages.summarize.model = Some("gpt-4o-mini".into());
+    assert_eq!(errors_of(p.validate_cel()), "");
+    p.spec.stages.summarize.summarizer = SummarizerKind::AnthropicMessages;
+    p.spec.stages.summarize.model = None;
+    assert!(errors_of(p.validate_cel()).contains("model is required"));
+    p.spec.stages.summarize.model = Some("claude-sonnet-4-5".into());
     assert_eq!(errors_of(p.validate_cel()), "");
 }
 

@@ -4,14 +4,25 @@
 //!   summaries built from the chunk's commits — themes (classes and recurring subject words),
 //!   the most-changed areas, authors, notable commits (largest, releases, breaking changes,
 //!   reverts) — every claim followed by the commit ids it rests on.
-//! * [`chat::ChatSummarizer`] calls an OpenAI-compatible chat-completions endpoint.
+//! * [`chat::ChatSummarizer`] calls an OpenAI-compatible chat-completions endpoint (OpenAI,
+//!   vLLM, Ollama's `/v1`, LiteLLM).
+//! * [`anthropic::AnthropicSummarizer`] calls Anthropic's Messages API.
+//!
+//! The model clients send the same prompts and share their HTTP side ([`endpoint`]: timeouts,
+//! retries honouring `Retry-After`, the egress policy, no redirects, the key kept secret).
 //!
 //! Summaries are cached by [`cache_key`]: sha256 of the chunk's text, the prompt version and the
 //! summarizer's identity (kind, model, version), so an incremental run that produces the same
 //! chunks again does not summarize them again ([`DirCache`]).
 
+pub mod anthropic;
 pub mod chat;
-mod extractive;
+pub mod endpoint;
+pub mod extractive;
+mod prompt;
+
+#[cfg(test)]
+mod test_server;
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +38,7 @@ pub use extractive::{Extractive, KIND as EXTRACTIVE_KIND};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SummarizerInfo {
-    /// `extractive` or `chatCompletions`.
+    /// `extractive`, `chatCompletions` or `anthropicMessages`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -94,25 +105,44 @@ pub enum SummarizeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid chat-completions settings: {0}")]
+    #[error("invalid summarizer settings: {0}")]
     Config(String),
-    #[error("the chat-completions request failed after {attempts} attempt(s)")]
+    #[error("the {api} request failed after {attempts} attempt(s)")]
     Http {
+        /// The API: `chat-completions`, `Anthropic Messages`.
+        api: &'static str,
         attempts: u32,
         #[source]
         source: Box<reqwest::Error>,
     },
-    #[error("the chat-completions endpoint answered {status} after {attempts} attempt(s): {body}")]
+    #[error("the {api} endpoint answered {status} after {attempts} attempt(s): {body}")]
     Status {
+        api: &'static str,
         status: u16,
         attempts: u32,
-        /// The start of the response body (never the request, which holds the key).
+        /// The start of the response body, or the provider's error message (never the
+        /// request, which holds the key).
         body: String,
     },
-    #[error("the chat-completions response is not understood: {0}")]
-    Response(String),
+    /// A client error the provider says another attempt cannot fix (a spend limit's `429`).
+    #[error("the {api} endpoint answered {status}, final: {message}")]
+    Rejected {
+        api: &'static str,
+        status: u16,
+        message: String,
+    },
+    /// `401` or `403`: the key is wrong, revoked or lacks the permission.
+    #[error("the {api} endpoint answered {status}: the API key was refused ({message})")]
+    KeyRefused {
+        api: &'static str,
+        status: u16,
+        /// The provider's message (never the key).
+        message: String,
+    },
+    #[error("the {api} response is not understood: {message}")]
+    Response { api: &'static str, message: String },
     /// The egress policy refused the endpoint's address; nothing was sent.
-    #[error("the chat-completions endpoint: {0}")]
+    #[error("the model endpoint: {0}")]
     Refused(gitview_egress::Refusal),
     #[error(transparent)]
     Cache(#[from] CacheError),
@@ -124,7 +154,12 @@ impl SummarizeError {
         match self {
             Self::Http { .. } | Self::Cache(_) => true,
             Self::Status { status, .. } => *status == 429 || *status >= 500,
-            Self::KeyFile { .. } | Self::Config(_) | Self::Response(_) | Self::Refused(_) => false,
+            Self::KeyFile { .. }
+            | Self::Config(_)
+            | Self::Rejected { .. }
+            | Self::KeyRefused { .. }
+            | Self::Response { .. }
+            | Self::Refused(_) => false,
         }
     }
 }
@@ -154,36 +189,53 @@ pub fn combine_text(parts: &[Summary]) -> String {
     text
 }
 
-/// The summarizer a run's profile asks for: the extractive one, or a chat-completions client
-/// with the profile's model and base URL (the run's own, else the stage settings') and the API
-/// key from `api_key_file` (the mounted `llm-api-key`), if given; its connections are checked
-/// against `egress`.
+/// The summarizer a run's profile asks for: the extractive one, or a model client
+/// (chat-completions or Anthropic Messages) with the profile's model and base URL (the run's
+/// own, else the stage settings'; for Anthropic else [`anthropic::DEFAULT_BASE_URL`]) and the
+/// API key from `api_key_file` (the mounted `llm-api-key`), if given; its connections are
+/// checked against `egress`.
 pub fn summarizer_for(
     profile: &gitview_crds::wire::RunProfile,
     api_key_file: Option<&Path>,
     egress: Option<gitview_egress::Policy>,
 ) -> Result<Box<dyn Summarizer>, SummarizeError> {
     use gitview_crds::v1alpha1::SummarizerKind;
+    let settings = &profile.stages.summarize;
+    let model = |kind: &str| {
+        profile
+            .model
+            .as_deref()
+            .or(settings.model.as_deref())
+            .ok_or_else(|| SummarizeError::Config(format!("no model for {kind}")))
+    };
+    let base_url = profile
+        .llm_base_url
+        .as_deref()
+        .or(settings.base_url.as_deref());
+    let config = |base_url: &str, model: &str| {
+        let mut config = endpoint::ModelConfig::new(base_url, model);
+        config.egress = egress;
+        match api_key_file {
+            Some(path) => config.with_api_key_file(path),
+            None => Ok(config),
+        }
+    };
     match profile.summarizer {
         SummarizerKind::Extractive => Ok(Box::new(Extractive)),
         SummarizerKind::ChatCompletions => {
-            let settings = &profile.stages.summarize;
-            let model = profile
-                .model
-                .as_deref()
-                .or(settings.model.as_deref())
-                .ok_or_else(|| SummarizeError::Config("no model for ChatCompletions".into()))?;
-            let base_url = profile
-                .llm_base_url
-                .as_deref()
-                .or(settings.base_url.as_deref())
+            let model = model("ChatCompletions")?;
+            let base_url = base_url
                 .ok_or_else(|| SummarizeError::Config("no base URL for ChatCompletions".into()))?;
-            let mut config = chat::ChatConfig::new(base_url, model);
-            config.egress = egress;
-            if let Some(path) = api_key_file {
-                config = config.with_api_key_file(path)?;
-            }
-            Ok(Box::new(chat::ChatSummarizer::new(config)?))
+            Ok(Box::new(chat::ChatSummarizer::new(config(
+                base_url, model,
+            )?)?))
+        }
+        SummarizerKind::AnthropicMessages => {
+            let model = model("AnthropicMessages")?;
+            let base_url = base_url.unwrap_or(anthropic::DEFAULT_BASE_URL);
+            Ok(Box::new(anthropic::AnthropicSummarizer::new(config(
+                base_url, model,
+            )?)?))
         }
     }
 }
@@ -353,6 +405,25 @@ mod tests {
             None,
         );
         assert!(matches!(missing, Err(SummarizeError::KeyFile { .. })));
+
+        let anthropic = summarizer_for(
+            &profile("AnthropicMessages", Some("claude-test"), None),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(anthropic.info().kind, anthropic::KIND);
+        assert_eq!(anthropic.info().model.as_deref(), Some("claude-test"));
+        let no_model: gitview_crds::wire::RunProfile = serde_json::from_value(serde_json::json!({
+            "name": "default", "runnerImage": "runner:1", "canary": false,
+            "stages": {"summarize": {"summarizer": "AnthropicMessages"}},
+            "summarizer": "AnthropicMessages",
+        }))
+        .unwrap();
+        assert!(matches!(
+            summarizer_for(&no_model, None, None),
+            Err(SummarizeError::Config(_))
+        ));
     }
 
     #[test]

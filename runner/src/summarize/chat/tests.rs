@@ -1,9 +1,9 @@
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::*;
+use crate::summarize::test_server::{Answer, serve};
 
 fn policy() -> RetryPolicy {
     RetryPolicy {
@@ -11,91 +11,6 @@ fn policy() -> RetryPolicy {
         base_delay: Duration::from_millis(100),
         max_delay: Duration::from_secs(30),
     }
-}
-
-#[test]
-fn retry_decisions() {
-    let now = jiff::Timestamp::from_second(1_700_000_000).unwrap();
-    let p = policy();
-    let ms = Duration::from_millis;
-    // Exponential backoff for 5xx and transport errors.
-    assert_eq!(retry_delay(&p, 1, Some(500), None, now), Some(ms(100)));
-    assert_eq!(retry_delay(&p, 2, Some(503), None, now), Some(ms(200)));
-    assert_eq!(retry_delay(&p, 3, None, None, now), Some(ms(400)));
-    // Retry-After wins, in seconds or as an HTTP date, capped.
-    assert_eq!(
-        retry_delay(&p, 1, Some(429), Some("7"), now),
-        Some(Duration::from_secs(7))
-    );
-    assert_eq!(
-        retry_delay(&p, 1, Some(429), Some("Tue, 14 Nov 2023 22:13:32 GMT"), now),
-        Some(Duration::from_secs(12))
-    );
-    assert_eq!(
-        retry_delay(&p, 1, Some(503), Some("3600"), now),
-        Some(Duration::from_secs(30))
-    );
-    assert_eq!(
-        retry_delay(&p, 1, Some(429), Some("soon"), now),
-        Some(ms(100))
-    );
-    // Client errors are final; so is the last attempt.
-    for status in [400, 401, 403, 404, 422] {
-        assert_eq!(
-            retry_delay(&p, 1, Some(status), None, now),
-            None,
-            "{status}"
-        );
-    }
-    assert_eq!(retry_delay(&p, 4, Some(500), None, now), None);
-    assert_eq!(retry_delay(&p, 1, Some(408), None, now), Some(ms(100)));
-}
-
-/// One scripted HTTP answer: status line, extra headers, body.
-type Answer = (&'static str, &'static str, String);
-
-/// Serves `answers` on 127.0.0.1, one connection each; returns the address and the requests
-/// received (head and body).
-fn serve(answers: Vec<Answer>) -> (String, JoinHandle<Vec<(String, String)>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || {
-        let mut received = Vec::new();
-        for (status, headers, body) in answers {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                head.push_str(&line);
-            }
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            let mut request_body = vec![0; length];
-            reader.read_exact(&mut request_body).unwrap();
-            received.push((head, String::from_utf8(request_body).unwrap()));
-            let mut stream = reader.into_inner();
-            write!(
-                stream,
-                "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            stream.flush().unwrap();
-        }
-        received
-    });
-    (address, handle)
 }
 
 fn ok_body() -> String {
@@ -222,7 +137,7 @@ fn client_errors_are_not_retried_and_the_key_stays_out_of_errors() {
 fn gives_up_after_the_last_attempt() {
     let answers = (0..4)
         .map(|_| ("503 Service Unavailable", "", "{}".to_owned()))
-        .collect();
+        .collect::<Vec<_>>();
     let (address, server) = serve(answers);
     let dir = tempfile::tempdir().unwrap();
     let (mut summarizer, waits) = client(&address, &dir);
@@ -259,4 +174,27 @@ fn an_unreachable_endpoint_is_a_transport_error() {
         "{err:?}"
     );
     assert_eq!(waits.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn a_slow_answer_times_out_and_is_retried() {
+    let (address, server) = serve([Answer::Stall, Answer::Reply("200 OK", "", ok_body())]);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("llm-api-key");
+    std::fs::write(&key, "sk-test-key\n").unwrap();
+    let mut config = ChatConfig::new(&format!("{address}/v1"), "test-model")
+        .with_api_key_file(&key)
+        .unwrap();
+    config.retry = policy();
+    config.timeout = Duration::from_millis(300);
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&waits);
+    let mut summarizer = ChatSummarizer::new(config)
+        .unwrap()
+        .with_sleep(Box::new(move |d| record.lock().unwrap().push(d)));
+    let (text, _) = summarizer.complete(SYSTEM_PROMPT, "x").unwrap();
+    assert_eq!(text, "- Parser work (`000000000001`)");
+    assert_eq!(summarizer.requests(), (2, 1));
+    assert_eq!(*waits.lock().unwrap(), [Duration::from_millis(100)]);
+    assert_eq!(server.join().unwrap().len(), 2);
 }
