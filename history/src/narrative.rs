@@ -183,7 +183,7 @@ impl<'a> Facts<'a> {
                 format!(
                     "The longest thread of work is {}, {} of {}; {}.",
                     storyline_title(longest),
-                    category_phrase(longest.category),
+                    category_phrase(longest),
                     count(longest.commits, "commit"),
                     lifecycle_phrase(longest.lifecycle),
                 ),
@@ -328,7 +328,7 @@ impl<'a> Facts<'a> {
                 let mut text = format!(
                     "**{}** — {} of {} by {}{}, {} to {}{}; {}.",
                     storyline_title(s),
-                    category_phrase(s.category),
+                    category_phrase(s),
                     count(s.commits, "commit"),
                     names.join(", "),
                     if s.author_count > names.len() {
@@ -667,8 +667,13 @@ fn storyline_title(s: &Storyline) -> String {
     }
 }
 
-fn category_phrase(category: Category) -> &'static str {
-    match category {
+/// What kind of work a storyline is; a `feature` storyline with features in less than half of
+/// its commits (nothing else signalled either) is told as mixed work.
+fn category_phrase(s: &Storyline) -> &'static str {
+    if s.category == Category::Feature && s.category_commits * 2 < s.commits {
+        return "mixed work";
+    }
+    match s.category {
         Category::Security => "security work",
         Category::Migration => "a migration",
         Category::Performance => "performance work",

@@ -31,8 +31,8 @@
 //! 4. *bug campaign*: at least half are of class `fix`;
 //! 5. *refactoring*: at least half are `refactor`;
 //! 6. *docs*: at least half are `docs`;
-//! 7. *infrastructure*: at least half are `build` or `chore` or say ci, deps, dependency or
-//!    dependencies;
+//! 7. *infrastructure*: at least half are `build` or say ci, deps, dependency or dependencies
+//!    (`chore` alone signals nothing: it is enrich's class for a commit it could not tell);
 //! 8. *feature* otherwise.
 //!
 //! **Lifecycle** ([`lifecycle`]), relative to the history's time span (from its oldest to its
@@ -349,8 +349,7 @@ pub fn category(history: &History, commits: &[usize]) -> (Category, usize) {
         security += usize::from(found.security);
         migration += usize::from(found.migration);
         performance += usize::from(found.performance);
-        infrastructure +=
-            usize::from(found.infrastructure || matches!(commit.class.as_str(), "build" | "chore"));
+        infrastructure += usize::from(found.infrastructure || commit.class == "build");
         *classes.entry(commit.class.as_str()).or_default() += 1;
     }
     let class = |name: &str| classes.get(name).copied().unwrap_or(0);

@@ -457,7 +457,8 @@ fn categories_follow_their_precedence() {
         (&[11, 12], (Category::Feature, 1)),
         (&[1, 4, 7, 11], (Category::Feature, 1)),
         (&[13], (Category::Migration, 1)),
-        (&[14], (Category::Infrastructure, 1)),
+        // `chore` is enrich's class for what it could not tell: it signals nothing.
+        (&[14], (Category::Feature, 0)),
         (&[15], (Category::BugCampaign, 1)),
         (&[16], (Category::Feature, 1)),
     ];
