@@ -195,7 +195,7 @@ impl<'a> Facts<'a> {
             let share = percent(u64::from(top.commits), commits.len() as u64);
             let text = if people == 1 && top.commits as usize == commits.len() {
                 format!(
-                    "Every commit is {}'s: about {} hours of work by git-hours' estimate.",
+                    "Every commit is by {}: about {} hours of work by git-hours' estimate.",
                     escape_markdown(&top.name),
                     hours(self.effort.overall.hours),
                 )
