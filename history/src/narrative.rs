@@ -37,10 +37,21 @@ pub struct PhaseSpan {
 }
 
 /// How many items a list section tells.
-const LISTED: usize = 5;
+pub const LISTED: usize = 5;
 
 /// The story of `history`, titled `title`, over the phases the runner cut.
 pub fn tell(history: &History, title: &str, phases: &[PhaseSpan]) -> StoryDocument {
+    let ranges: Vec<Range<usize>> = phases.iter().map(|p| p.range.clone()).collect();
+    tell_from(history, &Analyses::of(history, &ranges), title, phases)
+}
+
+/// The story of `history` from analyses already computed over it and `phases`.
+pub fn tell_from(
+    history: &History,
+    analyses: &Analyses,
+    title: &str,
+    phases: &[PhaseSpan],
+) -> StoryDocument {
     let mut doc = StoryDocument {
         title: title.to_owned(),
         sections: Vec::new(),
@@ -58,7 +69,7 @@ pub fn tell(history: &History, title: &str, phases: &[PhaseSpan]) -> StoryDocume
         ));
         return doc;
     }
-    let facts = Facts::gather(history, phases);
+    let facts = Facts::gather(history, analyses);
     doc.sections = vec![
         facts.summary(title),
         facts.timeline(phases),
@@ -104,23 +115,55 @@ pub fn render_markdown(doc: &StoryDocument) -> String {
     out
 }
 
+/// Every analysis the story tells, computed once over a history and its phases; the story and
+/// other digests (the runner's `brief.md`) read the same results.
+#[derive(Debug, Clone)]
+pub struct Analyses {
+    pub storylines: Vec<Storyline>,
+    pub ownership: ownership::Ownership,
+    pub effort: effort::Effort,
+    pub coupling: coupling::Coupling,
+    pub hotspots: hotspots::Hotspots,
+    pub moves: Vec<moves::MoveRecord>,
+    /// The three largest changes without moved lines.
+    pub largest: Vec<moves::LargeChange>,
+    /// The [`LISTED`] largest deletions.
+    pub deletions: deletions::Deletions,
+}
+
+impl Analyses {
+    /// Runs every analysis over `history`, whose phases are `ranges` (commit indices).
+    pub fn of(history: &History, ranges: &[Range<usize>]) -> Self {
+        Self {
+            storylines: storylines::storylines(history, ranges),
+            ownership: ownership::ownership(history),
+            effort: effort::effort(history, ranges),
+            coupling: coupling::coupling(history),
+            hotspots: hotspots::hotspots(history),
+            moves: moves::moves(history),
+            largest: moves::largest_changes(history, 3),
+            deletions: deletions::deletions(history, LISTED),
+        }
+    }
+}
+
 /// What every section reads from.
 struct Facts<'a> {
     history: &'a History,
     index: HashMap<&'a str, usize>,
-    storylines: Vec<Storyline>,
-    ownership: ownership::Ownership,
-    effort: effort::Effort,
-    coupling: coupling::Coupling,
-    hotspots: hotspots::Hotspots,
-    moves: Vec<moves::MoveRecord>,
-    largest: Vec<moves::LargeChange>,
-    deletions: deletions::Deletions,
+    analyses: &'a Analyses,
+}
+
+impl<'a> std::ops::Deref for Facts<'a> {
+    type Target = Analyses;
+
+    fn deref(&self) -> &Analyses {
+        self.analyses
+    }
 }
 
 impl<'a> Facts<'a> {
-    fn gather(history: &'a History, phases: &[PhaseSpan]) -> Self {
-        let ranges: Vec<Range<usize>> = phases.iter().map(|p| p.range.clone()).collect();
+    fn gather(history: &'a History, analyses: &'a Analyses) -> Self {
         Self {
             history,
             index: history
@@ -129,14 +172,7 @@ impl<'a> Facts<'a> {
                 .enumerate()
                 .map(|(i, c)| (c.id.as_str(), i))
                 .collect(),
-            storylines: storylines::storylines(history, &ranges),
-            ownership: ownership::ownership(history),
-            effort: effort::effort(history, &ranges),
-            coupling: coupling::coupling(history),
-            hotspots: hotspots::hotspots(history),
-            moves: moves::moves(history),
-            largest: moves::largest_changes(history, 3),
-            deletions: deletions::deletions(history, LISTED),
+            analyses,
         }
     }
 

@@ -20,7 +20,7 @@ use gitview_core::story::{
 };
 use gitview_core::time::{epoch_seconds, utc_date};
 use gitview_history::History;
-use gitview_history::narrative::{self, PhaseSpan};
+use gitview_history::narrative::{self, Analyses, PhaseSpan};
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::PhaseRule;
@@ -252,6 +252,8 @@ pub struct StoryInput<'a> {
     pub facts: &'a [CommitFacts],
     /// The same commits, oldest first, as the history's analyses read them.
     pub history: &'a History,
+    /// The analyses over `history` and the phases, computed once for the story and the brief.
+    pub analyses: &'a Analyses,
     pub phases: &'a [PhaseRecord],
     /// Each phase's commits (indices into `facts`), in the order of `phases`.
     pub ranges: &'a [Range<usize>],
@@ -270,7 +272,7 @@ pub fn story(input: &StoryInput<'_>) -> StoryDocument {
             releases: phase.releases.clone(),
         })
         .collect();
-    let mut doc = narrative::tell(input.history, input.title, &spans);
+    let mut doc = narrative::tell_from(input.history, input.analyses, input.title, &spans);
     if input.facts.is_empty() {
         return doc;
     }

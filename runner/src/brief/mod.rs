@@ -42,6 +42,7 @@ use std::sync::LazyLock;
 
 use gitview_core::story::{escape_markdown, grouped};
 use gitview_core::time::utc_date;
+use gitview_history::narrative::Analyses;
 use gitview_history::storylines::{self, Category, Lifecycle};
 use gitview_history::{ChangeKind, History, coupling, deletions, hotspots, moves, ownership};
 use regex::Regex;
@@ -79,6 +80,8 @@ pub struct BriefInput<'a> {
     pub history: &'a History,
     /// The phases over `facts`.
     pub phases: &'a [Phase],
+    /// The history's analyses over those phases (the story's, computed once).
+    pub analyses: &'a Analyses,
 }
 
 /// A section of the brief: a heading and its items (one line each, without the list marker).
@@ -243,20 +246,19 @@ pub fn sections(input: &BriefInput<'_>) -> Vec<Section> {
     if history.commits.is_empty() {
         return Vec::new();
     }
-    let ranges: Vec<std::ops::Range<usize>> = input.phases.iter().map(|p| p.start..p.end).collect();
-    let deletions = deletions::deletions(history, LISTED);
+    let analyses = input.analyses;
     [
         Section {
             heading: "Layout",
-            items: layout(&ownership::ownership(history)),
+            items: layout(&analyses.ownership),
         },
         Section {
             heading: "Hotspots and coupled files",
-            items: hot_and_coupled(&hotspots::hotspots(history), &coupling::coupling(history)),
+            items: hot_and_coupled(&analyses.hotspots, &analyses.coupling),
         },
         Section {
             heading: "Under way",
-            items: under_way(&storylines::storylines(history, &ranges)),
+            items: under_way(&analyses.storylines),
         },
         Section {
             heading: "Recent direction",
@@ -268,7 +270,7 @@ pub fn sections(input: &BriefInput<'_>) -> Vec<Section> {
         },
         Section {
             heading: "Gone or moved",
-            items: gone(history, &moves::moves(history), &deletions),
+            items: gone(history, &analyses.moves, &analyses.deletions),
         },
     ]
     .into_iter()

@@ -159,6 +159,7 @@ mod over_a_history {
         facts: Vec<CommitFacts>,
         history: History,
         phases: Vec<Phase>,
+        analyses: Analyses,
     }
 
     fn build(records: &[CommitRecord]) -> Built {
@@ -181,10 +182,13 @@ mod over_a_history {
             facts.push(CommitFacts::new(record, &enrichment));
         }
         let phases = chunk::phases(&facts);
+        let ranges: Vec<std::ops::Range<usize>> = phases.iter().map(|p| p.start..p.end).collect();
+        let analyses = Analyses::of(&history, &ranges);
         Built {
             facts,
             history,
             phases,
+            analyses,
         }
     }
 
@@ -262,6 +266,7 @@ mod over_a_history {
             facts: &built.facts,
             history: &built.history,
             phases: &built.phases,
+            analyses: &built.analyses,
         }
     }
 

@@ -30,7 +30,7 @@ use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, fil
 use crate::story::{self, PhaseRecord, StoryInput};
 use crate::summarize::{CacheError, SummarizeError, Summarizer, SummaryCache};
 use crate::tags::{self, TagError, TagIndex};
-use gitview_history::narrative::render_markdown;
+use gitview_history::narrative::{Analyses, render_markdown};
 use gitview_history::{CommitLabels, History};
 
 /// Media type of `story.md`.
@@ -417,11 +417,13 @@ impl<'a> Run<'a> {
         let title = story_title(self.source);
         let ranges: Vec<std::ops::Range<usize>> =
             cut.phases.iter().map(|p| p.start..p.end).collect();
+        let analyses = Analyses::of(&cut.history, &ranges);
         let document = story::story(&StoryInput {
             title: &title,
             range: &range,
             facts: &cut.facts,
             history: &cut.history,
+            analyses: &analyses,
             phases: records,
             ranges: &ranges,
         });
@@ -437,6 +439,7 @@ impl<'a> Run<'a> {
                 facts: &cut.facts,
                 history: &cut.history,
                 phases: &cut.phases,
+                analyses: &analyses,
             },
             self.options.brief_tokens,
         );
