@@ -13,6 +13,15 @@
 //! | `POST /v1/runs/{analysis}/progress` | [`ProgressEvent`] | 204 |
 //! | `POST /v1/runs/{analysis}/logs` | [`LogBatch`] (at most 1000 lines) | [`LogsStored`] |
 //! | `POST /v1/runs/{analysis}/finish` | [`FinishRun`] | [`RunFinished`], or 409 when the advance lost |
+//! | `GET /v1/runs/{analysis}/history?limit=N&cursor=C` | | [`StoredHistoryPage`] |
+//! | `POST /v1/runs/{analysis}/summaries/lookup` | [`SummaryLookup`] | [`SummariesFound`] |
+//! | `PUT /v1/runs/{analysis}/summaries/{key}` | the summary, a JSON value | 204 |
+//!
+//! `history` pages the commits the run's repository already has in the gateway (stored by any
+//! earlier run of it in the account), oldest committer time first, so an incremental run can
+//! tell the whole history's story; `limit` is 1 to 2000 (default 500). The summary cache is
+//! the account's: a key (64 hex digits, the runner's chunk hash with prompt version and model)
+//! stored by one run is found by every later run of the same account, and by no other account.
 //!
 //! Read routes (a per-account API key, `Authorization: Bearer gvk_…`; another account's
 //! analysis is answered 404, like one that does not exist):
@@ -24,6 +33,14 @@
 //! | `GET /v1/analyses/{id}/commits` | `author`, `path`, `since`, `until`, `limit`, `cursor` | [`CommitPage`] |
 //! | `GET /v1/analyses/{id}/progress` | `limit`, `cursor` | [`ProgressPage`] |
 //! | `GET /v1/analyses/{id}/logs` | `attempt`, `level` (the least), `limit`, `cursor` | [`LogPage`] |
+//! | `GET /v1/repositories/{fingerprint}/story` | | [`RepositoryStory`] |
+//! | `GET /v1/repositories/{fingerprint}/files/{path}/history` | `limit`, `cursor` | [`FileHistory`] |
+//!
+//! A repository's story is the one the newest succeeded analysis of it wrote over its whole
+//! history (its `story.json` and `story.md` artifacts); each analysis keeps its own as
+//! artifacts too. A file's history is every stored commit of the repository that touched the
+//! path (a file, or everything under a directory), newest first, with its authors, totals and
+//! the current story's storylines that include any of those commits.
 //!
 //! `limit` is 1 to 500 (default 50); `nextCursor` of one page is the `cursor` of the next.
 //! `since` (inclusive) and `until` (exclusive) are RFC 3339 times with an offset, on the
@@ -56,6 +73,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::records::CommitRecord;
+use crate::story::StoryDocument;
 
 /// The one scope an API key has today: the read routes.
 pub const SCOPE_READ: &str = "read";
@@ -585,4 +603,80 @@ pub struct SliceCommit {
 #[serde(rename_all = "camelCase")]
 pub struct LatestProgress {
     pub latest: Option<ProgressRecord>,
+}
+
+/// `GET /v1/runs/{analysis}/history`: a page of the commits the run's repository already has in
+/// the gateway, oldest committer time first (then by id), each as it was uploaded (the record
+/// and its enrichment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredHistoryPage {
+    pub commits: Vec<CommitUpload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// The most keys one summary lookup may name.
+pub const MAX_SUMMARY_LOOKUP: usize = 1000;
+
+/// `POST /v1/runs/{analysis}/summaries/lookup`: which of these summaries the account has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SummaryLookup {
+    /// 1 to [`MAX_SUMMARY_LOOKUP`] keys, each 64 lower-case hex digits.
+    pub keys: Vec<String>,
+}
+
+/// The summaries found, by key; keys the account has no summary for are absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SummariesFound {
+    pub summaries: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// `GET /v1/repositories/{fingerprint}/story`: the repository's current story.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryStory {
+    pub repository: RepositoryRef,
+    /// The analysis that wrote it.
+    pub analysis_id: String,
+    /// When that analysis finished (RFC 3339).
+    pub finished_at: Option<String>,
+    /// `story.md`, as written.
+    pub markdown: String,
+    /// `story.json`: every claim with its evidence.
+    pub story: StoryDocument,
+}
+
+/// `GET /v1/repositories/{fingerprint}/files/{path}/history`: one path's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileHistory {
+    pub repository: RepositoryRef,
+    pub path: String,
+    /// Over every stored commit that touched the path (not only this page's).
+    pub totals: SliceTotals,
+    /// Who changed the path, most commits first; at most 20. `key` is the email (hashed where
+    /// the account's policy scrubs PII), `name` the name they used last.
+    pub authors: Vec<SliceGroup>,
+    /// The current story's storylines with a commit that touched the path, most such commits
+    /// first.
+    pub storylines: Vec<FileStoryline>,
+    /// This page's commits, newest first, with the lines they changed under the path.
+    pub commits: Vec<SliceCommit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A storyline a path takes part in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileStoryline {
+    pub id: String,
+    pub title: String,
+    pub category: String,
+    pub lifecycle: String,
+    /// The storyline's commits that touched the path.
+    pub commits: u64,
 }

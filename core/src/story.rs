@@ -3,19 +3,57 @@
 //! escaping rule for text that comes from a repository (subjects, names, paths, tags) wherever
 //! it lands in Markdown.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A story: its title and its sections, in reading order.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoryDocument {
     /// The repository's name (from its remote URL or directory).
     pub title: String,
+    /// The commits the story tells of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<StoryCoverage>,
     pub sections: Vec<StorySection>,
+    /// The storylines with every commit in them, so a reader can find the storylines of a file
+    /// or a commit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storylines: Vec<StorylineIndex>,
+}
+
+/// What a story covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoryCoverage {
+    /// The story tells the whole history up to `lastCommit` (not only a range of it).
+    pub whole_history: bool,
+    pub commits: u64,
+    /// The oldest and newest commits (full ids), by committer time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_commit: Option<String>,
+}
+
+/// A storyline with its commits.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorylineIndex {
+    /// Stable within one story: `storyline-1`, …, in the order the story tells them.
+    pub id: String,
+    pub title: String,
+    /// `feature`, `refactoring`, `bug-campaign`, `migration`, `performance`, `security`,
+    /// `docs`, `infrastructure` or `mixed`.
+    pub category: String,
+    /// `emerging`, `active`, `completed`, `stalled` or `abandoned`.
+    pub lifecycle: String,
+    /// Full commit ids, oldest first.
+    pub commits: Vec<String>,
 }
 
 /// One section of the story (`summary`, `timeline`, `storylines`, …).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StorySection {
     /// A stable identifier: `summary`, `timeline`, `storylines`, `evolution`, `deletions`,
@@ -29,7 +67,7 @@ pub struct StorySection {
 }
 
 /// One sentence of the story and what it rests on.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Claim {
     /// The sentence as `story.md` shows it (Markdown, repository text escaped).
@@ -38,7 +76,7 @@ pub struct Claim {
 }
 
 /// The commits and figures a claim rests on.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Evidence {
     /// Full commit ids.

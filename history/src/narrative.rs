@@ -54,7 +54,7 @@ pub fn tell_from(
 ) -> StoryDocument {
     let mut doc = StoryDocument {
         title: title.to_owned(),
-        sections: Vec::new(),
+        ..StoryDocument::default()
     };
     if history.commits.is_empty() {
         doc.sections.push(section(
