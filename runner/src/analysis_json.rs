@@ -13,7 +13,7 @@ use crate::record::CommitRecord;
 use crate::summarize::{SummarizerInfo, TokenUsage};
 
 /// The contents of `analysis.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisSummary {
     pub runner: RunnerInfo,
@@ -147,7 +147,7 @@ pub struct Timings {
 }
 
 /// Metrics of the stages after extract.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct StageMetrics {
     pub enrich: EnrichMetrics,
@@ -207,7 +207,7 @@ pub struct ChunkMetrics {
 }
 
 /// How the chunks were summarized.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SummarizeMetrics {
     /// Kind, model and version of the summarizer.
@@ -225,6 +225,57 @@ pub struct SummarizeMetrics {
     /// What the claim checker found in a model's phase summaries (nothing is checked for the
     /// extractive summarizer, whose text is the facts').
     pub checked: ClaimCheck,
+    /// What the model was asked, what it cost and what of it was left out; absent without a
+    /// model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelMetrics>,
+}
+
+/// A model's part in a run: the budget's plan, the calls and tokens, the estimated cost, and
+/// the parts left out of the story with the reason.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ModelMetrics {
+    pub model: String,
+    /// `none`, `minimal`, `balanced` or `full` (see `summarize::budget`).
+    pub budget: String,
+    /// The parts the budget gave a model call: `overview`, `phase-N`.
+    pub planned: Vec<String>,
+    /// Calls made to the model (retries of one call not counted; cached summaries neither).
+    pub calls: u64,
+    /// Tokens as the provider's `usage` reported them, over every call.
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost: CostEstimate,
+    /// The executive overview's claim check (over the whole history), when one was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overview_checked: Option<ClaimCheck>,
+    /// Parts the model was to write that the story tells without it, and why.
+    pub omitted: Vec<Omission>,
+}
+
+/// A model's part left out of the story.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Omission {
+    /// `overview` or `phase-N`.
+    pub part: String,
+    pub reason: String,
+}
+
+/// The estimated cost of a run's model calls: the tokens times the price table's entry for the
+/// model, or null with the reason (never a guessed price).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostEstimate {
+    /// In `price.currency`, rounded to a millionth; null without a price.
+    pub estimated: Option<f64>,
+    /// The price used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<gitview_crds::v1alpha1::ModelPrice>,
+    /// Why there is no estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The claim checker over a model's text (`gitview_history::check`): every sentence's commits,

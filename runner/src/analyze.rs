@@ -21,9 +21,11 @@ use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::sink::DirSink;
 use crate::sink::output::OutputError;
 use crate::summarize::anthropic::{self, AnthropicSummarizer};
+use crate::summarize::budget::ModelBudget;
 use crate::summarize::chat::{ChatConfig, ChatSummarizer};
 use crate::summarize::endpoint::ModelConfig;
-use crate::summarize::{DirCache, Extractive, Summarizer};
+use crate::summarize::{DirCache, Extractive, Summarizer, cost};
+use gitview_crds::v1alpha1::CriticalSettings;
 
 /// File name of the commit records in the output directory.
 pub const COMMITS_FILE: &str = crate::sink::files::COMMITS;
@@ -80,6 +82,21 @@ pub struct AnalyzeRequest {
     pub threads: Option<usize>,
     /// Tokens of `brief.md` (default [`brief::DEFAULT_TOKENS`](crate::brief::DEFAULT_TOKENS)).
     pub brief_tokens: usize,
+    /// Which parts get a model call (default `Balanced` with a model).
+    pub budget: Option<ModelBudget>,
+    /// A price file ([`cost::read_prices`]) for the estimated cost.
+    pub prices_file: Option<PathBuf>,
+    /// Critical mode: the story measures the history against the goals of this file.
+    pub critical: Option<CriticalRequest>,
+}
+
+/// Critical mode's inputs on a laptop.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CriticalRequest {
+    /// One goal per line, or a Markdown list ([`crate::goals::read_goals`]).
+    pub goals_file: PathBuf,
+    /// Further instructions to the model.
+    pub directives: Option<String>,
 }
 
 /// Errors of `gitview-runner analyze`.
@@ -95,6 +112,8 @@ pub enum AnalyzeError {
     Pipeline(#[from] crate::pipeline::PipelineError),
     #[error(transparent)]
     Fetch(#[from] gitview_git::fetch::FetchError),
+    #[error(transparent)]
+    Goals(#[from] crate::goals::GoalsError),
     #[error("no cache directory for cloned repositories: set GITVIEW_CACHE_DIR or HOME")]
     NoCacheDir,
 }
@@ -108,7 +127,7 @@ impl AnalyzeError {
             Self::Summarizer(err) => !err.is_retryable(),
             Self::Pipeline(err) => err.is_invalid_input(),
             Self::Fetch(err) => err.is_invalid_input(),
-            Self::NoCacheDir => true,
+            Self::NoCacheDir | Self::Goals(_) => true,
         }
     }
 }
@@ -142,6 +161,21 @@ fn open_or_clone(path: &std::path::Path) -> Result<(gix::Repository, String), An
 /// Runs the analysis and writes every file; returns the summary.
 pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError> {
     let started = Instant::now();
+    // The inputs read from files first: a wrong one fails before any work.
+    let critical = match &request.critical {
+        Some(critical) => Some(CriticalSettings {
+            goals: crate::goals::read_goals(&critical.goals_file)?,
+            directives: critical.directives.clone(),
+        }),
+        None => None,
+    };
+    let prices = match &request.prices_file {
+        Some(path) => cost::read_prices(path)?,
+        None => Vec::new(),
+    };
+    let critical_block = critical
+        .as_ref()
+        .map(|c| crate::summarize::critical_block(&c.goals, c.directives.as_deref()));
     let (repo, location) = open_or_clone(&request.path)?;
     let open_ms = millis(started);
 
@@ -153,6 +187,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
             api_key_file,
         } => {
             let mut config = ChatConfig::new(base_url, model);
+            config.critical = critical_block.clone();
             if let Some(path) = api_key_file {
                 config = config.with_api_key_file(path)?;
             }
@@ -165,6 +200,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         } => {
             let base_url = base_url.as_deref().unwrap_or(anthropic::DEFAULT_BASE_URL);
             let mut config = ModelConfig::new(base_url, model);
+            config.critical = critical_block.clone();
             if let Some(path) = api_key_file {
                 config = config.with_api_key_file(path)?;
             }
@@ -187,6 +223,9 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         progress_every: request.progress_every,
         threads: request.threads.unwrap_or_else(extract::default_threads),
         brief_tokens: request.brief_tokens,
+        budget: request.budget,
+        prices,
+        critical,
         ..PipelineOptions::default()
     };
     let source = Source {

@@ -16,6 +16,7 @@
 //! | [`chunk`] | the history cut into phases, and phases into chunks within the token budget |
 //! | [`summarize`] | one summary per chunk (extractive, or a chat model) and the summary cache |
 //! | [`story`] | `story.md` and `timeline.json` |
+//! | [`goals`] | critical mode's goals (a file or the profile) and the story's section "Against the goals" |
 //! | [`brief`] | `brief.md`, a digest for coding agents within a token budget, and the check that it still describes `HEAD` |
 //! | [`sink`] | where results go: the [`Sink`](sink::Sink) trait, the folder `analyze` writes, the gateway sink and the run log it ships |
 //! | [`analysis_json`] | the contents of `analysis.json`: configuration, counts, stage timings and metrics |
@@ -42,6 +43,7 @@ pub mod run;
 pub mod chunk;
 pub mod enrich;
 pub mod extract;
+pub mod goals;
 pub mod pipeline;
 pub mod scrub;
 pub mod sink;

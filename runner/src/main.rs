@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gitview_crds::wire::EXIT_INVALID_INPUT;
-use gitview_runner::analyze::{AnalyzeRequest, SummarizerChoice, analyze};
+use gitview_runner::analyze::{AnalyzeRequest, CriticalRequest, SummarizerChoice, analyze};
 use gitview_runner::extract::ExtractOptions;
 use gitview_runner::run::{RunEnv, run_with_log};
 use gitview_runner::sink::runlog::RunLog;
+use gitview_runner::summarize::budget::ModelBudget;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -115,6 +116,45 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = gitview_runner::brief::DEFAULT_TOKENS as u64,
           value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     brief_tokens: u64,
+    /// Which parts of the story get a model call: none (no call), minimal (the overview),
+    /// balanced (the overview and the 4 largest phases; the default with a model), full
+    /// (every phase and the overview).
+    #[arg(long, value_enum, value_name = "BUDGET")]
+    model_budget: Option<BudgetArg>,
+    /// A JSON list of model prices ({model, inputPerMillionTokens, outputPerMillionTokens,
+    /// currency?}) for the estimated cost in analysis.json.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// Critical mode: measure the history against the goals of --goals (gaps and debt, not a
+    /// celebration); adds the section "Against the goals", and tells the model so.
+    #[arg(long, requires = "goals")]
+    critical: bool,
+    /// The goals of critical mode: one per line, or a Markdown list.
+    #[arg(long, value_name = "FILE", requires = "critical")]
+    goals: Option<PathBuf>,
+    /// Further instructions to the model in critical mode.
+    #[arg(long, value_name = "TEXT", requires = "critical")]
+    directives: Option<String>,
+}
+
+/// `--model-budget` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BudgetArg {
+    None,
+    Minimal,
+    Balanced,
+    Full,
+}
+
+impl From<BudgetArg> for ModelBudget {
+    fn from(budget: BudgetArg) -> Self {
+        match budget {
+            BudgetArg::None => Self::None,
+            BudgetArg::Minimal => Self::Minimal,
+            BudgetArg::Balanced => Self::Balanced,
+            BudgetArg::Full => Self::Full,
+        }
+    }
 }
 
 /// Arguments of `brief`.
@@ -165,6 +205,11 @@ fn main() -> ExitCode {
                 threads,
                 cache_dir,
                 brief_tokens,
+                model_budget,
+                prices,
+                critical,
+                goals,
+                directives,
             } = *args;
             init_logs(None);
             let request = AnalyzeRequest {
@@ -198,6 +243,14 @@ fn main() -> ExitCode {
                 cache_dir,
                 threads: threads.map(usize::from),
                 brief_tokens: usize::try_from(brief_tokens).unwrap_or(usize::MAX),
+                budget: model_budget.map(ModelBudget::from),
+                prices_file: prices,
+                critical: goals
+                    .filter(|_| critical)
+                    .map(|goals_file| CriticalRequest {
+                        goals_file,
+                        directives,
+                    }),
             };
             match analyze(&request) {
                 Ok(_) => ExitCode::SUCCESS,

@@ -159,6 +159,20 @@ pub struct SummarizeSettings {
     #[serde(default = "default_prompt_version")]
     #[schemars(length(min = 1, max = 63))]
     pub prompt_version: String,
+    /// Which parts of the story get a model call (`Balanced` when unset and a model is
+    /// configured; no effect with the Extractive summarizer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<ModelBudget>,
+    /// Prices of the models, for the estimated cost a run records in `analysis.json`. A model
+    /// without an entry gets no cost (null, with the reason), never a guessed one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["model"]))]
+    pub prices: Vec<ModelPrice>,
+    /// Critical mode: the story measures the history against these goals (gaps and debt, not a
+    /// celebration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<CriticalSettings>,
 }
 
 impl Default for SummarizeSettings {
@@ -168,8 +182,63 @@ impl Default for SummarizeSettings {
             model: None,
             base_url: None,
             prompt_version: default_prompt_version(),
+            budget: None,
+            prices: Vec::new(),
+            critical: None,
         }
     }
+}
+
+/// Which parts of the story get a model call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ModelBudget {
+    /// No model call at all: every part is written without a model, as with the Extractive
+    /// summarizer.
+    None,
+    /// Only the executive overview.
+    Minimal,
+    /// The overview and the largest phases, up to a cap (the runner's README has the rule).
+    #[default]
+    Balanced,
+    /// Every phase and the overview.
+    Full,
+}
+
+/// The price of one model, in a currency's units per million tokens. Decimal strings (`"3"`,
+/// `"0.25"`), as Kubernetes APIs avoid floating-point fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelPrice {
+    /// The model's name, as the run's model setting spells it.
+    #[schemars(length(min = 1, max = 253))]
+    pub model: String,
+    /// Price of a million input (prompt) tokens.
+    #[schemars(length(min = 1, max = 32), pattern(r"^[0-9]+(\.[0-9]+)?$"))]
+    pub input_per_million_tokens: String,
+    /// Price of a million output (completion) tokens.
+    #[schemars(length(min = 1, max = 32), pattern(r"^[0-9]+(\.[0-9]+)?$"))]
+    pub output_per_million_tokens: String,
+    /// The currency of both prices (ISO 4217). Default USD.
+    #[serde(default = "default_currency")]
+    #[schemars(length(min = 3, max = 3), pattern(r"^[A-Z]{3}$"))]
+    pub currency: String,
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
+}
+
+/// Critical mode: what the history is measured against.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CriticalSettings {
+    /// The goals, one sentence each.
+    #[schemars(length(min = 1, max = 50), inner(length(min = 1, max = 500)))]
+    pub goals: Vec<String>,
+    /// Further instructions to the model (e.g. "we ship to regulated banks").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2000))]
+    pub directives: Option<String>,
 }
 
 fn default_prompt_version() -> String {

@@ -11,6 +11,9 @@
 //! [`run_pipeline`] reads as that sequence: each step is a method of the run under way, which
 //! holds the sink and the timings and metrics; the summarize step is in `summaries.rs`.
 
+mod model;
+#[cfg(test)]
+mod model_tests;
 mod summaries;
 
 use std::collections::BTreeMap;
@@ -30,8 +33,10 @@ use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, fil
 use crate::story::{self, PhaseRecord, StoryInput};
 use crate::summarize::{CacheError, SummarizeError, Summarizer, SummaryCache};
 use crate::tags::{self, TagError, TagIndex};
+use gitview_crds::v1alpha1::{CriticalSettings, ModelBudget, ModelPrice};
 use gitview_history::narrative::{Analyses, render_markdown};
 use gitview_history::{CommitLabels, History};
+use model::{Counting, ModelRun, OverviewInput};
 
 /// Media type of `story.md`.
 pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
@@ -60,6 +65,12 @@ pub struct PipelineOptions {
     pub threads: usize,
     /// Tokens of `brief.md`.
     pub brief_tokens: usize,
+    /// Which parts get a model call (`Balanced` when unset; nothing without a model).
+    pub budget: Option<ModelBudget>,
+    /// Model prices, for the estimated cost in `analysis.json`.
+    pub prices: Vec<ModelPrice>,
+    /// Critical mode: the goals the story measures the history against.
+    pub critical: Option<CriticalSettings>,
 }
 
 impl Default for PipelineOptions {
@@ -76,6 +87,9 @@ impl Default for PipelineOptions {
             progress_every: 1000,
             threads: default_threads(),
             brief_tokens: brief::DEFAULT_TOKENS,
+            budget: None,
+            prices: Vec::new(),
+            critical: None,
         }
     }
 }
@@ -97,6 +111,9 @@ impl PipelineOptions {
             token_budget: usize::try_from(stages.chunk.token_budget)
                 .unwrap_or(defaults.token_budget),
             prompt_version: stages.summarize.prompt_version.clone(),
+            budget: stages.summarize.budget,
+            prices: stages.summarize.prices.clone(),
+            critical: stages.summarize.critical.clone(),
             ..defaults
         }
     }
@@ -155,8 +172,24 @@ pub fn run_pipeline(
     let walked = run.walk()?;
     let streamed = run.stream(walked.commits, walked.extractors, &walked.tags)?;
     let cut = run.chunk(streamed.facts, streamed.history, streamed.tokens)?;
-    let phases = run.summarize(&cut, summarizer, cache)?;
-    run.story(&walked.config, &cut, &phases)?;
+    let commits: Vec<u64> = cut
+        .phases
+        .iter()
+        .map(|p| (p.end - p.start) as u64)
+        .collect();
+    let mut model = ModelRun::new(&summarizer.info(), options.budget, &commits);
+    let mut summarizer = Counting {
+        inner: summarizer,
+        calls: 0,
+    };
+    let phases = run.summarize(&cut, &mut summarizer, cache, &mut model)?;
+    run.story(&walked.config, &cut, &phases, &mut summarizer, &mut model)?;
+    if let Some(mut model) = model {
+        let usage = run.stages.summarize.usage;
+        model.metrics.calls = summarizer.calls;
+        model.used(usage);
+        run.stages.summarize.model = Some(model.finish(&options.prices));
+    }
     run.finish(walked.config, streamed.counts)
 }
 
@@ -402,12 +435,16 @@ impl<'a> Run<'a> {
         Ok(cut)
     }
 
-    /// Writes `story.md`, `story.json`, `timeline.json` and `brief.md`.
+    /// Writes `story.md`, `story.json`, `timeline.json` and `brief.md`: the story told from
+    /// the facts, with critical mode's section "Against the goals" after its first, and the
+    /// model's overview, if it writes one that holds, first.
     fn story(
         &mut self,
         config: &AnalysisConfig,
         cut: &Cut,
         records: &[PhaseRecord],
+        summarizer: &mut Counting<'_>,
+        model: &mut Option<ModelRun>,
     ) -> Result<(), PipelineError> {
         let story_started = Instant::now();
         let range = match &config.since {
@@ -418,7 +455,7 @@ impl<'a> Run<'a> {
         let ranges: Vec<std::ops::Range<usize>> =
             cut.phases.iter().map(|p| p.start..p.end).collect();
         let analyses = Analyses::of(&cut.history, &ranges);
-        let document = story::story(&StoryInput {
+        let mut document = story::story(&StoryInput {
             title: &title,
             range: &range,
             facts: &cut.facts,
@@ -427,6 +464,31 @@ impl<'a> Run<'a> {
             phases: records,
             ranges: &ranges,
         });
+        if let Some(critical) = &self.options.critical
+            && !critical.goals.is_empty()
+        {
+            let at = 1.min(document.sections.len());
+            document.sections.insert(
+                at,
+                crate::goals::against_the_goals(&critical.goals, &cut.history),
+            );
+        }
+        if let Some(model) = model.as_mut() {
+            let overview = model.overview(
+                summarizer,
+                &OverviewInput {
+                    title: &title,
+                    range: &range,
+                    facts: &cut.facts,
+                    history: &cut.history,
+                    document: &document,
+                    budget: self.options.token_budget,
+                },
+            )?;
+            if let Some(section) = overview {
+                document.sections.insert(0, section);
+            }
+        }
         let story_text = render_markdown(&document);
         let mut story_json =
             serde_json::to_vec_pretty(&document).expect("a story always serializes");

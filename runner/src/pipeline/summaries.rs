@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use super::model::{self, Counting, ModelRun};
 use super::{Cut, PipelineError, Run, ms};
 use gitview_history::check::{self, Mode, Scope};
 use gitview_history::narrative::PhaseSpan;
@@ -15,7 +16,7 @@ use crate::enrich::CommitFacts;
 use crate::sink::Stage;
 use crate::story::{ChunkRecord, PhaseRecord};
 use crate::summarize::{
-    self, CombineInput, Summarizer, SummarizerInfo, Summary, SummaryCache, SummaryInput,
+    self, CombineInput, Extractive, Summarizer, SummarizerInfo, Summary, SummaryCache, SummaryInput,
 };
 
 /// Summarize progress at most this often (and always for the last chunk): a model takes
@@ -30,12 +31,14 @@ fn summarize_progress_due(done: u64, total: u64, since: Duration) -> bool {
 
 impl Run<'_> {
     /// Summarizes every chunk, through the cache, then each phase from its chunks' summaries,
-    /// and hands the phases to the sink.
+    /// and hands the phases to the sink. A phase the budget gives the model is summarized by
+    /// it and checked; one it does not, or whose model summary fails, extractively.
     pub(super) fn summarize(
         &mut self,
         cut: &Cut,
-        summarizer: &mut dyn Summarizer,
+        summarizer: &mut Counting<'_>,
         cache: &mut dyn SummaryCache,
+        model: &mut Option<ModelRun>,
     ) -> Result<Vec<PhaseRecord>, PipelineError> {
         let options = self.options;
         let Cut {
@@ -45,11 +48,13 @@ impl Run<'_> {
             chunks,
         } = cut;
         let all_chunks = cut.chunk_count();
-        let summarize_started = Instant::now();
-        let mut last_report = summarize_started;
+        let mut progress = SummarizeProgress {
+            started: Instant::now(),
+            last_report: Instant::now(),
+            done: 0,
+            total: all_chunks,
+        };
         let info = summarizer.info();
-        // A model's text is checked against the facts; the extractive summarizer's is the facts.
-        let check_claims = info.kind != summarize::EXTRACTIVE_KIND;
         let mut metrics = SummarizeMetrics {
             summarizer: Some(info.clone()),
             prompt_version: options.prompt_version.clone(),
@@ -57,7 +62,85 @@ impl Run<'_> {
             ..SummarizeMetrics::default()
         };
         let mut records = Vec::with_capacity(phases.len());
-        let mut done = 0;
+        for (phase, phase_chunks) in phases.iter().zip(chunks) {
+            let done_before = progress.done;
+            let mut written = None;
+            if let Some(model) = model.as_mut()
+                && model.writes_phase(phase.number)
+            {
+                let part = model::phase_part(phase.number);
+                let result = self.summarize_phase(
+                    cut,
+                    phase,
+                    phase_chunks,
+                    &mut *summarizer,
+                    cache,
+                    &mut metrics,
+                    &mut progress,
+                );
+                if let Some((mut summary, chunk_records)) = model.answer(&part, result)? {
+                    let span = PhaseSpan {
+                        number: phase.number,
+                        name: phase.name.clone(),
+                        range: phase.start..phase.end,
+                        releases: phase.releases.clone(),
+                    };
+                    let checked = check::check(&summary.text, history, &Scope::phase(&span));
+                    metrics.checked.add(&checked);
+                    match model::phase_summary_fails(&checked) {
+                        Some(reason) => model.omit(&part, reason),
+                        None => {
+                            summary.text = checked.kept_text(Mode::Mark);
+                            written = Some((summary, chunk_records));
+                        }
+                    }
+                }
+            }
+            let (summary, chunk_records) = match written {
+                Some(written) => written,
+                None => {
+                    // Told without the model (its chunks counted again for the progress).
+                    progress.done = done_before;
+                    self.summarize_phase(
+                        cut,
+                        phase,
+                        phase_chunks,
+                        &mut Extractive,
+                        cache,
+                        &mut metrics,
+                        &mut progress,
+                    )?
+                }
+            };
+            records.push(phase_record(facts, phase, summary, chunk_records));
+        }
+        self.stages.summarize = metrics;
+        self.timings.summarize = ms(progress.started.elapsed());
+        self.sink.phases(&records)?;
+        Ok(records)
+    }
+
+    /// One phase's summary by `summarizer`: its chunks' summaries (through the cache), combined;
+    /// with the chunks' records.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the stage's state, passed as it is"
+    )]
+    fn summarize_phase(
+        &mut self,
+        cut: &Cut,
+        phase: &Phase,
+        phase_chunks: &[chunk::Chunk],
+        summarizer: &mut dyn Summarizer,
+        cache: &mut dyn SummaryCache,
+        metrics: &mut SummarizeMetrics,
+        progress: &mut SummarizeProgress,
+    ) -> Result<(Summary, Vec<ChunkRecord>), PipelineError> {
+        let options = self.options;
+        let facts = &cut.facts;
+        let info = summarizer.info();
+        let mut parts = Vec::with_capacity(phase_chunks.len());
+        let mut chunk_records = Vec::with_capacity(phase_chunks.len());
         let mut reducer = Reducer {
             summarizer,
             cache,
@@ -66,72 +149,70 @@ impl Run<'_> {
             budget: options.token_budget,
             facts,
         };
-        for (phase, phase_chunks) in phases.iter().zip(chunks) {
-            let mut parts = Vec::with_capacity(phase_chunks.len());
-            let mut chunk_records = Vec::with_capacity(phase_chunks.len());
-            for chunk in phase_chunks {
-                let key = summarize::cache_key(&chunk.text, &options.prompt_version, &info);
-                let (summary, cached) = match reducer.cache.get(&key)? {
-                    Some(summary) => {
-                        metrics.cache_hits += 1;
-                        (summary, true)
-                    }
-                    None => {
-                        metrics.cache_misses += 1;
-                        let summary = reducer.summarizer.summarize(&SummaryInput {
-                            phase,
-                            chunk,
-                            facts: &facts[chunk.start..chunk.end],
-                        })?;
-                        if let Some(usage) = summary.usage {
-                            metrics.usage.add(usage);
-                        }
-                        reducer.cache.put(&key, &summary)?;
-                        (summary, false)
-                    }
-                };
-                chunk_records.push(ChunkRecord {
-                    index: chunk.index,
-                    first_commit: facts[chunk.start].id.clone(),
-                    last_commit: facts[chunk.end - 1].id.clone(),
-                    commits: (chunk.end - chunk.start) as u64,
-                    tokens: chunk.tokens as u64,
-                    truncated: chunk.truncated,
-                    content_hash: chunk.content_hash(),
-                    cached,
-                    summary: summary.text.clone(),
-                    usage: summary.usage,
-                });
-                parts.push(Part {
-                    start: chunk.start,
-                    end: chunk.end,
-                    summary,
-                });
-                done += 1;
-                if summarize_progress_due(done, all_chunks, last_report.elapsed()) {
-                    self.report(Stage::Summarize, done, all_chunks, summarize_started)?;
-                    last_report = Instant::now();
+        for chunk in phase_chunks {
+            let key = summarize::cache_key(&chunk.text, &options.prompt_version, &info);
+            let (summary, cached) = match reducer.cache.get(&key)? {
+                Some(summary) => {
+                    metrics.cache_hits += 1;
+                    (summary, true)
                 }
+                None => {
+                    metrics.cache_misses += 1;
+                    let summary = reducer.summarizer.summarize(&SummaryInput {
+                        phase,
+                        chunk,
+                        facts: &facts[chunk.start..chunk.end],
+                    })?;
+                    if let Some(usage) = summary.usage {
+                        metrics.usage.add(usage);
+                    }
+                    reducer.cache.put(&key, &summary)?;
+                    (summary, false)
+                }
+            };
+            chunk_records.push(ChunkRecord {
+                index: chunk.index,
+                first_commit: facts[chunk.start].id.clone(),
+                last_commit: facts[chunk.end - 1].id.clone(),
+                commits: (chunk.end - chunk.start) as u64,
+                tokens: chunk.tokens as u64,
+                truncated: chunk.truncated,
+                content_hash: chunk.content_hash(),
+                cached,
+                summary: summary.text.clone(),
+                usage: summary.usage,
+            });
+            parts.push(Part {
+                start: chunk.start,
+                end: chunk.end,
+                summary,
+            });
+            progress.done += 1;
+            if summarize_progress_due(
+                progress.done,
+                progress.total,
+                progress.last_report.elapsed(),
+            ) {
+                self.report(
+                    Stage::Summarize,
+                    progress.done,
+                    progress.total,
+                    progress.started,
+                )?;
+                progress.last_report = Instant::now();
             }
-            let mut summary = reducer.reduce(phase, parts, &mut metrics)?;
-            if check_claims {
-                let span = PhaseSpan {
-                    number: phase.number,
-                    name: phase.name.clone(),
-                    range: phase.start..phase.end,
-                    releases: phase.releases.clone(),
-                };
-                let checked = check::check(&summary.text, history, &Scope::phase(&span));
-                metrics.checked.add(&checked);
-                summary.text = checked.kept_text(Mode::Mark);
-            }
-            records.push(phase_record(facts, phase, summary, chunk_records));
         }
-        self.stages.summarize = metrics;
-        self.timings.summarize = ms(summarize_started.elapsed());
-        self.sink.phases(&records)?;
-        Ok(records)
+        let summary = reducer.reduce(phase, parts, metrics)?;
+        Ok((summary, chunk_records))
     }
+}
+
+/// How far the summarize stage got, for its progress reports.
+struct SummarizeProgress {
+    started: Instant,
+    last_report: Instant,
+    done: u64,
+    total: u64,
 }
 
 /// A summary and the commits it covers.

@@ -284,18 +284,29 @@ impl Summarizer for AnthropicSummarizer {
         SummarizerInfo {
             kind: KIND.into(),
             model: Some(self.config.model.clone()),
-            version: MESSAGES_VERSION.into(),
+            version: self.config.version(MESSAGES_VERSION),
         }
     }
 
     fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
-        let (text, usage) = self.complete(SYSTEM_PROMPT, &input.chunk.text)?;
+        let system = self.config.system(SYSTEM_PROMPT);
+        let (text, usage) = self.complete(&system, &input.chunk.text)?;
         Ok(cited(text, usage, input.facts))
     }
 
     fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
-        let (text, usage) = self.complete(COMBINE_PROMPT, &combine_message(input))?;
+        let system = self.config.system(COMBINE_PROMPT);
+        let (text, usage) = self.complete(&system, &combine_message(input))?;
         Ok(cited(text, usage, input.facts))
+    }
+
+    fn prose(
+        &mut self,
+        system: &str,
+        user: &str,
+    ) -> Option<Result<(String, TokenUsage), SummarizeError>> {
+        let system = self.config.system(system);
+        Some(self.complete(&system, user))
     }
 }
 

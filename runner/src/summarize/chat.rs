@@ -70,6 +70,34 @@ struct Usage {
     total_tokens: u64,
 }
 
+/// What an error answer becomes: `401`/`403` a refused key (final); anything else as its
+/// status says. `body` is the start of the answer, the key already cut out.
+fn failure(status: u16, body: &str, attempts: u32) -> Failure {
+    match status {
+        401 | 403 => {
+            // OpenAI and most compatible servers: `{"error": {"message": ...}}`.
+            let message = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| match &v["error"] {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    error => error["message"].as_str().map(str::to_owned),
+                })
+                .unwrap_or_else(|| body.to_owned());
+            Failure::Final(SummarizeError::KeyRefused {
+                api: API,
+                status,
+                message,
+            })
+        }
+        _ => Failure::AsStatusSays(SummarizeError::Status {
+            api: API,
+            status,
+            attempts,
+            body: body.to_owned(),
+        }),
+    }
+}
+
 /// The chat-completions summarizer.
 pub struct ChatSummarizer {
     config: ChatConfig,
@@ -144,14 +172,7 @@ impl ChatSummarizer {
                     None => request,
                 }
             },
-            |status, body, attempts| {
-                Failure::AsStatusSays(SummarizeError::Status {
-                    api: API,
-                    status,
-                    attempts,
-                    body: body.to_owned(),
-                })
-            },
+            failure,
         )?;
         self.accept(response)
     }
@@ -184,18 +205,29 @@ impl Summarizer for ChatSummarizer {
         SummarizerInfo {
             kind: KIND.into(),
             model: Some(self.config.model.clone()),
-            version: CHAT_VERSION.into(),
+            version: self.config.version(CHAT_VERSION),
         }
     }
 
     fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
-        let (text, usage) = self.complete(SYSTEM_PROMPT, &input.chunk.text)?;
+        let system = self.config.system(SYSTEM_PROMPT);
+        let (text, usage) = self.complete(&system, &input.chunk.text)?;
         Ok(cited(text, usage, input.facts))
     }
 
     fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
-        let (text, usage) = self.complete(COMBINE_PROMPT, &combine_message(input))?;
+        let system = self.config.system(COMBINE_PROMPT);
+        let (text, usage) = self.complete(&system, &combine_message(input))?;
         Ok(cited(text, usage, input.facts))
+    }
+
+    fn prose(
+        &mut self,
+        system: &str,
+        user: &str,
+    ) -> Option<Result<(String, TokenUsage), SummarizeError>> {
+        let system = self.config.system(system);
+        Some(self.complete(&system, user))
     }
 }
 

@@ -85,6 +85,9 @@ pub struct ModelConfig {
     /// The egress policy the endpoint's address is checked against at every connection (see
     /// [`gitview_egress`]); `None` on a laptop.
     pub egress: Option<gitview_egress::Policy>,
+    /// Critical mode: appended to every system prompt ([`critical_block`](super::critical_block)),
+    /// and part of the summarizer's version, so the cache keeps such summaries apart.
+    pub critical: Option<String>,
 }
 
 impl std::fmt::Debug for ModelConfig {
@@ -98,6 +101,7 @@ impl std::fmt::Debug for ModelConfig {
             .field("retry", &self.retry)
             .field("max_tokens", &self.max_tokens)
             .field("egress", &self.egress)
+            .field("critical", &self.critical)
             .finish()
     }
 }
@@ -114,6 +118,7 @@ impl ModelConfig {
             retry: RetryPolicy::default(),
             max_tokens: 800,
             egress: None,
+            critical: None,
         }
     }
 
@@ -131,6 +136,28 @@ impl ModelConfig {
         }
         self.api_key = Some(key.to_owned());
         Ok(self)
+    }
+}
+
+impl ModelConfig {
+    /// `prompt` with the critical block, if any.
+    pub(super) fn system(&self, prompt: &str) -> String {
+        match &self.critical {
+            Some(block) => format!("{prompt}{block}"),
+            None => prompt.to_owned(),
+        }
+    }
+
+    /// The summarizer's version: `base`, and in critical mode a hash of the critical block.
+    pub(super) fn version(&self, base: &str) -> String {
+        use sha2::Digest as _;
+        match &self.critical {
+            Some(block) => {
+                let hash = crate::chunk::hex(&sha2::Sha256::digest(block.as_bytes()));
+                format!("{base}+critical-{}", &hash[..12])
+            }
+            None => base.to_owned(),
+        }
     }
 }
 

@@ -16,13 +16,15 @@
 //! chunks again does not summarize them again ([`DirCache`]).
 
 pub mod anthropic;
+pub mod budget;
 pub mod chat;
+pub mod cost;
 pub mod endpoint;
 pub mod extractive;
 mod prompt;
 
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +35,7 @@ use crate::chunk::{Chunk, Phase, hex};
 use crate::enrich::CommitFacts;
 
 pub use extractive::{Extractive, KIND as EXTRACTIVE_KIND};
+pub use prompt::{OVERVIEW_PROMPT, critical_block};
 
 /// What a summarizer is, for the cache key and `analysis.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +180,34 @@ pub trait Summarizer {
     fn combines_any_number(&self) -> bool {
         false
     }
+    /// A model's free prose for `system` (with critical mode's block added) and `user`: the
+    /// executive overview. `None` for a summarizer without a model.
+    fn prose(
+        &mut self,
+        _system: &str,
+        _user: &str,
+    ) -> Option<Result<(String, TokenUsage), SummarizeError>> {
+        None
+    }
+}
+
+impl SummarizeError {
+    /// True when the error is the model's answer, or its absence (a timeout, an outage, a body
+    /// that is no answer): the story is then written without the model's part, the reason
+    /// recorded. A refused key or endpoint, missing settings or a failing cache stop the run.
+    pub fn leaves_the_model_out(&self) -> bool {
+        match self {
+            Self::Http { .. }
+            | Self::Status { .. }
+            | Self::Rejected { .. }
+            | Self::Response { .. } => true,
+            Self::KeyFile { .. }
+            | Self::Config(_)
+            | Self::KeyRefused { .. }
+            | Self::Refused(_)
+            | Self::Cache(_) => false,
+        }
+    }
 }
 
 /// The text a combination is cached under: the parts' texts, marked as a combination.
@@ -212,9 +243,14 @@ pub fn summarizer_for(
         .llm_base_url
         .as_deref()
         .or(settings.base_url.as_deref());
+    let critical = settings
+        .critical
+        .as_ref()
+        .map(|c| critical_block(&c.goals, c.directives.as_deref()));
     let config = |base_url: &str, model: &str| {
         let mut config = endpoint::ModelConfig::new(base_url, model);
         config.egress = egress;
+        config.critical = critical.clone();
         match api_key_file {
             Some(path) => config.with_api_key_file(path),
             None => Ok(config),

@@ -18,6 +18,39 @@ repository's history into one summary of the phase. Write 3 to 6 short Markdown 
 the main themes, the areas that changed most, who did the work, notable commits. Only state \
 what the part summaries say, and keep the commit ids they cite in backticks after every claim.";
 
+/// The system prompt of the executive overview, written over the facts and the deterministic
+/// story. Changing it must change the prompt version.
+pub const OVERVIEW_PROMPT: &str = "You write the executive overview of a git repository's \
+history for a reader who has two minutes. You get hard facts and the story told from the \
+commits without a model; every line of it rests on the commits whose short ids it cites in \
+backticks. Write 4 to 8 sentences of plain prose: what the project is, the main lines of work, \
+who carries it, what changed most, what is at risk. Rules: state only what the facts and the \
+story say; nothing after the last commit; no technology, person, number, date or version that \
+is not in them; end every sentence with the short ids of the commits it rests on, in \
+backticks, like (`0123456789ab`). A sentence that cites no commit, or that the commits do not \
+bear out, is removed.";
+
+/// What critical mode adds to every system prompt: the goals the history is measured against,
+/// and the reader's directives.
+pub fn critical_block(goals: &[String], directives: Option<&str>) -> String {
+    let mut block = String::from(
+        "\n\nMeasure the history against the goals below. Say where the commits fall short of \
+them: gaps, debt, risks, what is missing or late. This is an assessment, not a celebration; \
+a goal no commit speaks to is a gap to name.\nGoals:\n",
+    );
+    for goal in goals {
+        block.push_str("- ");
+        block.push_str(goal.trim());
+        block.push('\n');
+    }
+    if let Some(directives) = directives.map(str::trim).filter(|d| !d.is_empty()) {
+        block.push_str("Directives: ");
+        block.push_str(directives);
+        block.push('\n');
+    }
+    block
+}
+
 /// The user message that asks for a combination: the phase, then each part's summary.
 pub(super) fn combine_message(input: &CombineInput<'_>) -> String {
     let mut user = format!("Phase {}: {}\n", input.phase.number, input.phase.name);

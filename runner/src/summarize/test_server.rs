@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 /// One scripted answer.
 #[derive(Clone, Debug)]
-pub(super) enum Answer {
+pub(crate) enum Answer {
     /// Status line (`429 Too Many Requests`), extra header lines (each ending in `\r\n`), body
     /// (sent as JSON).
     Reply(&'static str, &'static str, String),
@@ -23,11 +23,11 @@ impl From<(&'static str, &'static str, String)> for Answer {
 }
 
 /// A request the server received: its head (request line and headers) and body.
-pub(super) type Received = (String, String);
+pub(crate) type Received = (String, String);
 
 /// Serves `answers` on 127.0.0.1, one connection each; returns the base address
 /// (`http://127.0.0.1:port`) and the requests received.
-pub(super) fn serve(
+pub(crate) fn serve(
     answers: impl IntoIterator<Item = impl Into<Answer>>,
 ) -> (String, JoinHandle<Vec<Received>>) {
     let answers: Vec<Answer> = answers.into_iter().map(Into::into).collect();

@@ -106,11 +106,54 @@ fn retries_429_then_500_then_succeeds() {
 }
 
 #[test]
-fn client_errors_are_not_retried_and_the_key_stays_out_of_errors() {
+fn a_401_is_a_refused_key_final_and_the_key_stays_out_of_errors() {
     let (address, server) = serve(vec![(
         "401 Unauthorized",
         "",
-        r#"{"error":"bad key"}"#.into(),
+        r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}"#.into(),
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut summarizer, waits) = client(&address, &dir);
+    let err = summarizer.complete(SYSTEM_PROMPT, "x").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SummarizeError::KeyRefused { status: 401, message, .. }
+                if message == "Incorrect API key provided"
+        ),
+        "{err:?}"
+    );
+    // The same words as the Messages client's refusal.
+    assert!(err.to_string().contains("the API key was refused"), "{err}");
+    assert!(!err.is_retryable());
+    assert!(!err.leaves_the_model_out());
+    assert!(waits.lock().unwrap().is_empty());
+    assert_eq!(summarizer.requests(), (1, 0));
+    assert!(!format!("{err:?} {err}").contains("sk-test-key"));
+    assert!(!format!("{summarizer:?}").contains("sk-test-key"));
+    server.join().unwrap();
+}
+
+#[test]
+fn a_403_is_a_refused_key_too_whatever_the_body() {
+    let (address, server) = serve(vec![("403 Forbidden", "", "not json".to_owned())]);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut summarizer, waits) = client(&address, &dir);
+    let err = summarizer.complete(SYSTEM_PROMPT, "x").unwrap_err();
+    assert!(
+        matches!(&err, SummarizeError::KeyRefused { status: 403, message, .. } if message == "not json"),
+        "{err:?}"
+    );
+    assert!(waits.lock().unwrap().is_empty());
+    server.join().unwrap();
+}
+
+#[test]
+fn other_client_errors_are_not_retried() {
+    let (address, server) = serve(vec![(
+        "400 Bad Request",
+        "",
+        r#"{"error":{"message":"bad model"}}"#.into(),
     )]);
     let dir = tempfile::tempdir().unwrap();
     let (mut summarizer, waits) = client(&address, &dir);
@@ -119,7 +162,7 @@ fn client_errors_are_not_retried_and_the_key_stays_out_of_errors() {
         matches!(
             err,
             SummarizeError::Status {
-                status: 401,
+                status: 400,
                 attempts: 1,
                 ..
             }
@@ -128,8 +171,6 @@ fn client_errors_are_not_retried_and_the_key_stays_out_of_errors() {
     );
     assert!(!err.is_retryable());
     assert!(waits.lock().unwrap().is_empty());
-    assert!(!format!("{err:?} {err}").contains("sk-test-key"));
-    assert!(!format!("{summarizer:?}").contains("sk-test-key"));
     server.join().unwrap();
 }
 
