@@ -522,3 +522,149 @@ fn a_refused_anthropic_key_is_bad_input_and_never_printed() {
         "a refused key is not retried"
     );
 }
+
+#[test]
+fn the_budget_and_the_price_table_decide_the_calls_and_the_cost() {
+    let repo = small_repo();
+    let prices = repo.sibling("prices.json");
+    std::fs::write(
+        &prices,
+        r#"[{"model": "claude-test", "inputPerMillionTokens": 3, "outputPerMillionTokens": 15}]"#,
+    )
+    .unwrap();
+    // The stand-in's answer cites no commit: the overview is left out, its cost still counted.
+    let message = serde_json::json!({
+        "id": "msg_01", "type": "message", "role": "assistant",
+        "content": [{"type": "text", "text": "Small changes to a text file."}],
+        "stop_reason": "end_turn", "usage": {"input_tokens": 5000, "output_tokens": 100}
+    })
+    .to_string();
+    let (address, heads) = messages_api("200 OK", message);
+    let out = repo.sibling("out");
+    let output = analyze(
+        &[
+            repo.path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--summarizer",
+            "anthropic",
+            "--model",
+            "claude-test",
+            "--llm-base-url",
+            &address,
+            "--model-budget",
+            "minimal",
+            "--prices",
+            prices.to_str().unwrap(),
+        ],
+        &repo.path,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(heads.lock().unwrap().len(), 1, "minimal: the overview only");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    let model = &summary["stages"]["summarize"]["model"];
+    assert_eq!(model["budget"], "minimal");
+    assert_eq!(model["calls"], 1);
+    assert_eq!(model["inputTokens"], 5000);
+    assert_eq!(model["outputTokens"], 100);
+    // 5,000 × 3 / 1e6 + 100 × 15 / 1e6.
+    assert_eq!(model["cost"]["estimated"], 0.0165);
+    assert_eq!(model["cost"]["price"]["currency"], "USD");
+    assert_eq!(model["omitted"][0]["part"], "overview");
+    assert!(
+        model["omitted"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cites no commit"),
+        "{model}"
+    );
+    let story = std::fs::read_to_string(out.join("story.md")).unwrap();
+    assert!(!story.contains("Overview"), "{story}");
+
+    // Budget none: no call at all.
+    let (address, heads) = messages_api("500 Internal Server Error", "{}".into());
+    let output = analyze(
+        &[
+            repo.path.to_str().unwrap(),
+            "--out",
+            repo.sibling("none").to_str().unwrap(),
+            "--summarizer",
+            "anthropic",
+            "--model",
+            "claude-test",
+            "--llm-base-url",
+            &address,
+            "--model-budget",
+            "none",
+        ],
+        &repo.path,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(heads.lock().unwrap().is_empty());
+}
+
+#[test]
+fn critical_mode_without_a_model_measures_the_goals() {
+    let repo = small_repo();
+    let goals = repo.sibling("goals.md");
+    std::fs::write(
+        &goals,
+        "# Goals\n\n- Keep a.txt short\n- Ship a Windows installer\n",
+    )
+    .unwrap();
+    let out = repo.sibling("out");
+    let output = analyze(
+        &[
+            repo.path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--critical",
+            "--goals",
+            goals.to_str().unwrap(),
+        ],
+        &repo.path,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let story = std::fs::read_to_string(out.join("story.md")).unwrap();
+    assert!(story.contains("## Against the goals"), "{story}");
+    assert!(story.contains("**Keep a.txt short**: "), "{story}");
+    assert!(
+        story.contains("**Ship a Windows installer**: no commit speaks to it — a gap."),
+        "{story}"
+    );
+
+    // An empty goals file is bad input, named.
+    std::fs::write(&goals, "\n- \n").unwrap();
+    let output = analyze(
+        &[
+            repo.path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--critical",
+            "--goals",
+            goals.to_str().unwrap(),
+        ],
+        &repo.path,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("goals.md") && stderr.contains("no goal"),
+        "{stderr}"
+    );
+
+    // --critical needs goals.
+    let output = analyze(&[repo.path.to_str().unwrap(), "--critical"], &repo.path);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--goals"));
+}

@@ -1,6 +1,7 @@
 //! The egress policy at connect time, for every way the runner (and the operator's polls,
 //! which list branches through the same code) reaches out on a tenant's behalf: fetches and
-//! branch listings over http(s), git:// and ssh://, and the model client.
+//! branch listings over http(s), git:// and ssh://, and the model clients (chat-completions
+//! and Anthropic Messages).
 //!
 //! The test runs itself again in network and mount namespaces of its own
 //! (`gitview_egress::testing`): loopback there carries 169.254.169.254 and fd00:ec2::254, a
@@ -21,7 +22,9 @@ use gitview_egress::Policy;
 use gitview_egress::testing::{self, REFUSED_V4, REFUSED_V6, Recorder};
 use gitview_git::fetch::{self, Credentials, FetchError, FetchRequest};
 use gitview_runner::summarize::SummarizeError;
+use gitview_runner::summarize::anthropic::AnthropicSummarizer;
 use gitview_runner::summarize::chat::{ChatConfig, ChatSummarizer};
+use gitview_runner::summarize::endpoint::ModelConfig;
 
 fn fetch_with(url: &str, policy: Policy) -> Result<fetch::Fetched, FetchError> {
     let dest = tempfile::tempdir().unwrap();
@@ -173,6 +176,48 @@ fn no_connection_reaches_a_refused_address() {
     }
     let mut client =
         ChatSummarizer::new(chat(&format!("http://127.0.0.1:{to_literal}/v1"))).unwrap();
+    let err = client.complete("system", "user").expect_err("a redirect");
+    assert!(
+        matches!(err, SummarizeError::Status { status: 302, .. }),
+        "a redirect is an answer, not a place to send the key: {err:?}"
+    );
+
+    // The Messages client, the same way: it shares the chat client's endpoint, and this shows
+    // it takes the policy along.
+    let messages = |base_url: &str| {
+        let mut config = ModelConfig::new(base_url, "claude-test");
+        config.egress = Some(restricted);
+        config.retry.max_attempts = 1;
+        config
+    };
+    let err =
+        AnthropicSummarizer::new(messages("http://0xa9fea9fe")).expect_err("a refused literal");
+    assert!(matches!(err, SummarizeError::Refused(_)), "{err:?}");
+    for base_url in [
+        "http://evil.test",
+        "http://evil6.test:443/v1",
+        "https://mixed.test",
+        "http://metadata.google.internal",
+    ] {
+        let refused = AnthropicSummarizer::new(messages(base_url))
+            .and_then(|mut client| {
+                let err = client.complete("system", "user").expect_err(base_url);
+                assert_eq!(
+                    client.requests(),
+                    (1, 0),
+                    "{base_url}: refused once, never retried"
+                );
+                Ok(err)
+            })
+            .unwrap_or_else(|err| err);
+        assert!(
+            matches!(refused, SummarizeError::Refused(_)),
+            "{base_url}: {refused:?}"
+        );
+        assert!(!refused.is_retryable(), "{base_url}");
+    }
+    let mut client =
+        AnthropicSummarizer::new(messages(&format!("http://127.0.0.1:{to_literal}"))).unwrap();
     let err = client.complete("system", "user").expect_err("a redirect");
     assert!(
         matches!(err, SummarizeError::Status { status: 302, .. }),

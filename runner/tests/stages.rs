@@ -22,6 +22,7 @@ use gitview_runner::pipeline::{PipelineOptions, Source, run_pipeline};
 use gitview_runner::record::CommitRecord;
 use gitview_runner::sink::{DirSink, EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage};
 use gitview_runner::story::PhaseRecord;
+use gitview_runner::summarize::budget::ModelBudget;
 use gitview_runner::summarize::{
     CombineInput, Extractive, NoCache, SummarizeError, Summarizer, SummarizerInfo, Summary,
     SummaryInput,
@@ -643,8 +644,10 @@ fn phases_of_several_chunks_get_one_combined_summary() {
         started: Instant::now(),
         open_ms: 0,
     };
+    // Every phase by the model (the default budget gives it the largest four).
     let options = PipelineOptions {
         token_budget: 60,
+        budget: Some(ModelBudget::Full),
         ..PipelineOptions::default()
     };
     let facts = facts_of(&repo);
@@ -770,9 +773,13 @@ fn a_models_claims_are_checked_and_the_failing_ones_marked() {
     };
     let out = repo.sibling("checked");
     let mut sink = DirSink::new(&out);
+    let every_phase = PipelineOptions {
+        budget: Some(ModelBudget::Full),
+        ..PipelineOptions::default()
+    };
     let summary = run_pipeline(
         &source,
-        &PipelineOptions::default(),
+        &every_phase,
         &mut Scripted,
         &mut NoCache,
         &mut sink,
