@@ -50,6 +50,12 @@ fn samples_pass_validation() {
         p.spec.stages.summarize.summarizer,
         SummarizerKind::AnthropicMessages
     );
+    assert_eq!(p.spec.stages.summarize.budget, Some(ModelBudget::Balanced));
+    assert_eq!(
+        p.spec.stages.summarize.prices[0].input_per_million_tokens,
+        "3"
+    );
+    assert_eq!(p.spec.stages.summarize.prices[0].currency, "USD");
     assert_eq!(errors_of(p.validate_cel()), "");
     let t: RepositoryTracker = sample("repositorytracker.yaml");
     assert_eq!(errors_of(t.validate_cel()), "");
@@ -264,6 +270,31 @@ fn profile_rules() {
     assert!(errors_of(p.validate_cel()).contains("model is required"));
     p.spec.stages.summarize.model = Some("claude-sonnet-4-5".into());
     assert_eq!(errors_of(p.validate_cel()), "");
+}
+
+#[test]
+fn model_budget_prices_and_critical_mode_round_trip() {
+    let settings: SummarizeSettings = serde_json::from_value(json!({
+        "summarizer": "ChatCompletions", "model": "m",
+        "budget": "Full",
+        "prices": [{"model": "m", "inputPerMillionTokens": "0.25",
+                    "outputPerMillionTokens": "1.25", "currency": "EUR"}],
+        "critical": {"goals": ["Faster builds"], "directives": "Be blunt."}
+    }))
+    .expect("the new fields parse");
+    assert_eq!(settings.budget, Some(ModelBudget::Full));
+    assert_eq!(settings.prices[0].currency, "EUR");
+    let critical = settings.critical.clone().expect("critical mode");
+    assert_eq!(critical.goals, ["Faster builds"]);
+    assert_eq!(critical.directives.as_deref(), Some("Be blunt."));
+    let back: SummarizeSettings =
+        serde_json::from_value(serde_json::to_value(&settings).unwrap()).unwrap();
+    assert_eq!(back, settings);
+    // Unset, they stay out of the serialized object (older runners read it unchanged).
+    let plain = serde_json::to_value(SummarizeSettings::default()).unwrap();
+    for field in ["budget", "prices", "critical"] {
+        assert!(plain.get(field).is_none(), "{field}");
+    }
 }
 
 #[test]

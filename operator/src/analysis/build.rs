@@ -495,4 +495,47 @@ mod tests {
             Some(attempt_name("demo", "0000demo-uid", 3))
         );
     }
+
+    #[test]
+    fn the_run_config_carries_the_model_budget_prices_and_critical_mode() {
+        use gitview_crds::v1alpha1::{CriticalSettings, ModelBudget, ModelPrice, SummarizerKind};
+        let an = analysis("demo");
+        let settings = Settings::default();
+        let mut profile = profile();
+        let summarize = &mut profile.spec.stages.summarize;
+        summarize.summarizer = SummarizerKind::AnthropicMessages;
+        summarize.model = Some("claude-sonnet-4-5".into());
+        summarize.budget = Some(ModelBudget::Minimal);
+        summarize.prices = vec![ModelPrice {
+            model: "claude-sonnet-4-5".into(),
+            input_per_million_tokens: "3".into(),
+            output_per_million_tokens: "15".into(),
+            currency: "USD".into(),
+        }];
+        summarize.critical = Some(CriticalSettings {
+            goals: vec!["Monthly releases".into()],
+            directives: Some("Be blunt.".into()),
+        });
+        let resolved = resolved();
+        let inputs = AttemptInputs {
+            analysis: &an,
+            attempt: 1,
+            resolved: &resolved,
+            profile: &profile.spec,
+            deadline_seconds: 600,
+            resources: None,
+            settings: &settings,
+        };
+        let config = run_config(&inputs, "acct-1", false, at(600)).unwrap();
+        let carried = &config.profile.stages.summarize;
+        assert_eq!(carried.budget, Some(ModelBudget::Minimal));
+        assert_eq!(carried.prices, profile.spec.stages.summarize.prices);
+        assert_eq!(carried.critical, profile.spec.stages.summarize.critical);
+        // As the runner reads it from the Secret.
+        let json = serde_json::to_value(&config).unwrap();
+        let stage = &json["profile"]["stages"]["summarize"];
+        assert_eq!(stage["budget"], "Minimal");
+        assert_eq!(stage["prices"][0]["inputPerMillionTokens"], "3");
+        assert_eq!(stage["critical"]["goals"][0], "Monthly releases");
+    }
 }

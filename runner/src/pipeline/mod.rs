@@ -688,7 +688,10 @@ mod tests {
                 "stages": {
                     "extract": {"mailmap": false, "firstParentMergeDiffs": true},
                     "chunk": {"tokenBudget": 1234},
-                    "summarize": {"promptVersion": "v7"}
+                    "summarize": {"promptVersion": "v7", "budget": "Full",
+                                  "prices": [{"model": "m", "inputPerMillionTokens": "1",
+                                              "outputPerMillionTokens": "2"}],
+                                  "critical": {"goals": ["Fewer bugs"]}}
                 }
             },
             "gatewayUrl": "http://gateway",
@@ -701,6 +704,12 @@ mod tests {
         assert!(!options.extract.mailmap && options.extract.first_parent_merge_diffs);
         assert_eq!(options.token_budget, 1234);
         assert_eq!(options.prompt_version, "v7");
+        assert_eq!(options.budget, Some(ModelBudget::Full));
+        assert_eq!(options.prices[0].output_per_million_tokens, "2");
+        assert_eq!(
+            options.critical.map(|c| c.goals),
+            Some(vec!["Fewer bugs".to_owned()])
+        );
         assert_eq!((options.since, options.until.as_str()), (None, "HEAD"));
     }
 }

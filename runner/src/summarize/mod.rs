@@ -450,6 +450,20 @@ mod tests {
         .unwrap();
         assert_eq!(anthropic.info().kind, anthropic::KIND);
         assert_eq!(anthropic.info().model.as_deref(), Some("claude-test"));
+        // Critical mode changes the version, so the cache keeps its summaries apart.
+        let mut critical = profile("AnthropicMessages", Some("claude-test"), None);
+        critical.stages.summarize.critical = Some(gitview_crds::v1alpha1::CriticalSettings {
+            goals: vec!["Fewer bugs".into()],
+            directives: None,
+        });
+        let critical = summarizer_for(&critical, None, None).unwrap().info();
+        assert!(
+            critical
+                .version
+                .starts_with(&format!("{}+critical-", anthropic::MESSAGES_VERSION)),
+            "{critical:?}"
+        );
+        assert_ne!(critical.version, anthropic.info().version);
         let no_model: gitview_crds::wire::RunProfile = serde_json::from_value(serde_json::json!({
             "name": "default", "runnerImage": "runner:1", "canary": false,
             "stages": {"summarize": {"summarizer": "AnthropicMessages"}},

@@ -239,3 +239,42 @@ fn a_slow_answer_times_out_and_is_retried() {
     assert_eq!(*waits.lock().unwrap(), [Duration::from_millis(100)]);
     assert_eq!(server.join().unwrap().len(), 2);
 }
+
+#[test]
+fn critical_mode_sends_the_goals_with_every_prompt() {
+    let (address, server) = serve([
+        Answer::Reply("200 OK", "", ok_body()),
+        Answer::Reply("200 OK", "", ok_body()),
+    ]);
+    let mut config = ChatConfig::new(&format!("{address}/v1"), "test-model");
+    config.retry = policy();
+    config.critical = Some(crate::summarize::critical_block(
+        &["Fewer bugs".to_owned(), "  Monthly releases ".to_owned()],
+        Some("Be blunt."),
+    ));
+    let mut summarizer = ChatSummarizer::new(config).unwrap();
+    assert!(summarizer.info().version.starts_with("chat-1+critical-"));
+    summarizer
+        .prose(super::super::OVERVIEW_PROMPT, "facts")
+        .unwrap()
+        .unwrap();
+    summarizer.complete(SYSTEM_PROMPT, "x").unwrap();
+    let received = server.join().unwrap();
+    let system = |i: usize| {
+        let body: serde_json::Value = serde_json::from_str(&received[i].1).unwrap();
+        body["messages"][0]["content"].as_str().unwrap().to_owned()
+    };
+    let overview = system(0);
+    assert!(
+        overview.starts_with(super::super::OVERVIEW_PROMPT),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("not a celebration")
+            && overview
+                .ends_with("Goals:\n- Fewer bugs\n- Monthly releases\nDirectives: Be blunt.\n"),
+        "{overview}"
+    );
+    // `complete` is the raw call: the prompt as given.
+    assert_eq!(system(1), SYSTEM_PROMPT);
+}
