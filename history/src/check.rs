@@ -47,6 +47,8 @@
 //!    line (`v1.2` passes for `v1.2.0`). Else [`Failure::UnreleasedVersion`].
 //!
 //! Dates, names and numbers are read outside code spans; ids and versions also inside them.
+//! Each verdict names the commits a sentence cites and the numbers that held
+//! ([`SentenceVerdict::figures`]), so a kept sentence carries its evidence.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::{self, Write as _};
@@ -112,6 +114,16 @@ pub struct SentenceVerdict {
     pub verdict: Verdict,
     /// The full ids of the commits it cites that resolved in the scope.
     pub cited: Vec<String>,
+    /// The numbers it states that were checked and hold (rule 2), in order.
+    pub figures: Vec<CheckedFigure>,
+}
+
+/// A number a sentence states that matches the facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckedFigure {
+    pub quantity: Quantity,
+    pub stated: u64,
 }
 
 /// Whether a sentence holds.
@@ -253,8 +265,9 @@ pub fn check(text: &str, history: &History, scope: &Scope<'_>) -> Checked {
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
-            let (failures, cited) = facts.check(&text);
+            let (failures, cited, figures) = facts.check(&text);
             SentenceVerdict {
+                figures,
                 text,
                 verdict: if failures.is_empty() {
                     Verdict::Pass
@@ -708,7 +721,7 @@ impl<'a> Facts<'a> {
     }
 
     /// The failures of one sentence and the commits it cites.
-    fn check(&self, sentence: &str) -> (Vec<Failure>, Vec<String>) {
+    fn check(&self, sentence: &str) -> (Vec<Failure>, Vec<String>, Vec<CheckedFigure>) {
         let mut failures = Vec::new();
         let mut cited: Vec<usize> = Vec::new();
         // Code spans blanked out, offsets kept: dates, names and numbers are read in prose.
@@ -767,12 +780,12 @@ impl<'a> Facts<'a> {
         }
         self.check_dates(&prose, &mut failures);
         self.check_names(&prose, &mut failures);
-        self.check_numbers(sentence, &prose, &spans, &cited, &mut failures);
+        let figures = self.check_numbers(sentence, &prose, &spans, &cited, &mut failures);
         let cited = cited
             .into_iter()
             .map(|i| self.history.commits[i].id.clone())
             .collect();
-        (failures, cited)
+        (failures, cited, figures)
     }
 
     /// The index of the one commit of the scope `id` is a prefix of.
@@ -899,7 +912,8 @@ impl<'a> Facts<'a> {
         spans: &[&str],
         cited: &[usize],
         failures: &mut Vec<Failure>,
-    ) {
+    ) -> Vec<CheckedFigure> {
+        let mut held = Vec::new();
         let mut subjects: Option<Vec<Figures>> = None;
         for c in NUMBER.captures_iter(prose) {
             let number = c.get(2).expect("the number is not optional");
@@ -938,7 +952,9 @@ impl<'a> Facts<'a> {
             }
             let mut all: Vec<u64> = expected.clone();
             all.extend(subjects.iter().flat_map(|f| f.values(quantity)));
-            if !all.contains(&stated) {
+            if all.contains(&stated) {
+                held.push(CheckedFigure { quantity, stated });
+            } else {
                 let mut rest: Vec<u64> = all[expected.len()..].to_vec();
                 rest.sort_unstable();
                 rest.dedup();
@@ -951,6 +967,7 @@ impl<'a> Facts<'a> {
                 });
             }
         }
+        held
     }
 
     /// The figures of what a sentence names: the commits it cites, the paths in its code spans

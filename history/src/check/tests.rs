@@ -269,6 +269,25 @@ fn numbers_of_what_a_sentence_names_count_for_it() {
 }
 
 #[test]
+fn the_numbers_that_hold_are_named() {
+    let checked = check_whole("It has 12 commits by 3 authors. It added 746 lines and 9 bots.");
+    let figures = |i: usize| -> Vec<(Quantity, u64)> {
+        checked.sentences[i]
+            .figures
+            .iter()
+            .map(|f| (f.quantity, f.stated))
+            .collect()
+    };
+    assert_eq!(
+        figures(0),
+        [(Quantity::Commits, 12), (Quantity::Authors, 3)]
+    );
+    // A number that fails is a failure, not a figure.
+    assert_eq!(figures(1), [(Quantity::LinesAdded, 746)]);
+    assert_eq!(checked.failed, 1);
+}
+
+#[test]
 fn an_invented_author_is_caught() {
     let checked = check_whole(
         "The parser was fixed by Mallory Evil. Thanks to Carol the tests came. Ada Lovelace \
@@ -424,7 +443,8 @@ fn verdicts_serialise_in_camel_case() {
                 "verdict": {"status": "fail", "failures": [{
                     "rule": "wrongNumber", "stated": 13, "quantity": "commits", "expected": [12]
                 }]},
-                "cited": []
+                "cited": [],
+                "figures": []
             }],
             "passed": 0,
             "failed": 1,

@@ -282,6 +282,12 @@ pub(super) fn overview_section(checked: &Checked, model: &str) -> Result<StorySe
             let mut figures = serde_json::Map::new();
             figures.insert("writtenBy".into(), model.into());
             figures.insert("checkedAgainst".into(), "the whole history".into());
+            if !s.figures.is_empty() {
+                figures.insert(
+                    "checkedNumbers".into(),
+                    serde_json::to_value(&s.figures).expect("figures serialize"),
+                );
+            }
             Claim {
                 text: neutralize_markdown(s.text.trim_start_matches(['-', '*', ' '])),
                 evidence: Evidence {
@@ -359,8 +365,10 @@ mod tests {
     fn the_overview_keeps_the_sentences_that_hold_and_cite() {
         let history = history();
         let text = format!(
-            "Ada started the parser (`{}`). Mallory wrote the docs (`{}`). The project is young.",
+            "Ada started the parser (`{}`). Mallory wrote the docs (`{}`). The project is young. \
+             The history has 2 commits (`{}`).",
             short(1),
+            short(2),
             short(2)
         );
         let checked = check::check(&text, &history, &Scope::whole(&history, &[]));
@@ -368,7 +376,17 @@ mod tests {
         assert_eq!(section.id, "overview");
         assert!(section.heading.contains("m1") && section.heading.contains("checked"));
         let texts: Vec<&str> = section.claims.iter().map(|c| c.text.as_str()).collect();
-        assert_eq!(texts, [format!("Ada started the parser (`{}`).", short(1))]);
+        assert_eq!(
+            texts,
+            [
+                format!("Ada started the parser (`{}`).", short(1)),
+                format!("The history has 2 commits (`{}`).", short(2))
+            ]
+        );
+        assert_eq!(
+            section.claims[1].evidence.figures["checkedNumbers"],
+            serde_json::json!([{"quantity": "commits", "stated": 2}])
+        );
         assert_eq!(
             section.claims[0].evidence.commits,
             [gitview_history::testing::hex_id(1)]
