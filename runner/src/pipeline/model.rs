@@ -5,7 +5,8 @@
 //!
 //! After a call fails (an answer that is no answer, an outage, a timeout), no further call is
 //! made: every later part the model was to write is told without it, each recorded with the
-//! reason. A refused key or endpoint still stops the run: that needs fixing, not hiding.
+//! reason. A refused key or endpoint, or a request the endpoint calls wrong (an unknown model),
+//! still stops the run: that needs fixing, not hiding.
 
 use gitview_core::story::{Claim, Evidence, StoryDocument, StorySection, neutralize_markdown};
 use gitview_history::History;
@@ -465,5 +466,22 @@ mod tests {
                 message: "no".into(),
             }));
         assert!(run.answer("overview", refused).is_err());
+        // So does a request the endpoint calls wrong (a model that does not exist).
+        let unknown_model: Result<(), PipelineError> =
+            Err(PipelineError::Summarize(SummarizeError::Status {
+                api: "chat-completions",
+                status: 404,
+                attempts: 1,
+                body: "model not found".into(),
+            }));
+        assert!(run.answer("overview", unknown_model).is_err());
+        let overloaded: Result<(), PipelineError> =
+            Err(PipelineError::Summarize(SummarizeError::Status {
+                api: "Anthropic Messages",
+                status: 529,
+                attempts: 5,
+                body: "overloaded".into(),
+            }));
+        assert_eq!(run.answer("overview", overloaded).unwrap(), None);
     }
 }

@@ -11,10 +11,12 @@ use gitview_crds::v1alpha1::{CriticalSettings, ModelPrice};
 use super::{PipelineOptions, Source, run_pipeline};
 use crate::analysis_json::AnalysisSummary;
 use crate::sink::{DirSink, files};
-use crate::summarize::NoCache;
+use crate::summarize::anthropic::AnthropicSummarizer;
 use crate::summarize::budget::ModelBudget;
 use crate::summarize::chat::{ChatConfig, ChatSummarizer};
+use crate::summarize::endpoint::ModelConfig;
 use crate::summarize::test_server::{Answer, serve};
+use crate::summarize::{NoCache, Summarizer};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
@@ -76,7 +78,7 @@ fn completion(content: &str) -> String {
 fn run(
     repo: &Path,
     out: &Path,
-    summarizer: &mut ChatSummarizer,
+    summarizer: &mut dyn Summarizer,
     options: &PipelineOptions,
 ) -> (AnalysisSummary, serde_json::Value) {
     let git = crate::extract::open(repo).unwrap();
@@ -326,5 +328,41 @@ fn budget_none_calls_nothing_and_critical_mode_measures_the_goals() {
     assert_eq!(
         goals[1]["text"],
         "**Kubernetes deployment**: no commit speaks to it — a gap."
+    );
+}
+
+#[test]
+fn an_anthropic_answer_that_is_no_message_leaves_the_overview_out() {
+    let (repo, _) = repository();
+    // A 200 whose body is an error object, not a message.
+    let (address, server) = serve([Answer::Reply(
+        "200 OK",
+        "",
+        serde_json::json!({"type": "error", "content": [],
+                           "error": {"type": "api_error", "message": "oops"}})
+        .to_string(),
+    )]);
+    let out = tempfile::tempdir().unwrap();
+    let mut config = ModelConfig::new(&address, "claude-test");
+    config.retry.max_attempts = 1;
+    let (summary, story) = run(
+        repo.path(),
+        out.path(),
+        &mut AnthropicSummarizer::new(config).unwrap(),
+        &options(ModelBudget::Minimal),
+    );
+    let received = server.join().unwrap();
+    assert!(
+        received[0].0.starts_with("POST /v1/messages "),
+        "{}",
+        received[0].0
+    );
+    assert!(!section_ids(&story).contains(&"overview".to_owned()));
+    let model = summary.stages.summarize.model.unwrap();
+    assert_eq!(model.omitted[0].part, "overview");
+    assert!(
+        model.omitted[0].reason.contains("not a message"),
+        "{:?}",
+        model.omitted
     );
 }

@@ -192,15 +192,15 @@ pub trait Summarizer {
 }
 
 impl SummarizeError {
-    /// True when the error is the model's answer, or its absence (a timeout, an outage, a body
-    /// that is no answer): the story is then written without the model's part, the reason
-    /// recorded. A refused key or endpoint, missing settings or a failing cache stop the run.
+    /// True when the error is the model's answer, or its absence (a timeout, an outage, a rate
+    /// or spend limit, a body that is no answer): the story is then written without the
+    /// model's part, the reason recorded. A refused key or endpoint, a request the endpoint
+    /// calls wrong (`400`, `404`: a model name that does not exist), missing settings or a
+    /// failing cache stop the run: they need fixing, not hiding.
     pub fn leaves_the_model_out(&self) -> bool {
         match self {
-            Self::Http { .. }
-            | Self::Status { .. }
-            | Self::Rejected { .. }
-            | Self::Response { .. } => true,
+            Self::Status { status, .. } => matches!(status, 408 | 429 | 500..),
+            Self::Http { .. } | Self::Rejected { .. } | Self::Response { .. } => true,
             Self::KeyFile { .. }
             | Self::Config(_)
             | Self::KeyRefused { .. }
