@@ -115,6 +115,11 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = gitview_runner::brief::DEFAULT_TOKENS as u64,
           value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     brief_tokens: u64,
+    /// Bring DIR up to date: extract only the commits since the analysis already in DIR ended,
+    /// then write every output over the whole history again (the earlier commits are read from
+    /// DIR/commits.jsonl).
+    #[arg(long, conflicts_with = "since")]
+    update: bool,
 }
 
 /// Arguments of `brief`.
@@ -165,6 +170,7 @@ fn main() -> ExitCode {
                 threads,
                 cache_dir,
                 brief_tokens,
+                update,
             } = *args;
             init_logs(None);
             let request = AnalyzeRequest {
@@ -198,6 +204,7 @@ fn main() -> ExitCode {
                 cache_dir,
                 threads: threads.map(usize::from),
                 brief_tokens: usize::try_from(brief_tokens).unwrap_or(usize::MAX),
+                update,
             };
             match analyze(&request) {
                 Ok(_) => ExitCode::SUCCESS,

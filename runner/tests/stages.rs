@@ -475,6 +475,7 @@ fn the_pipeline_calls_the_sink_in_order_with_numbered_batches() {
         location: "fixture".into(),
         started: Instant::now(),
         open_ms: 0,
+        earlier: Default::default(),
     };
     let mut sink = Recorder::default();
     let summary =
@@ -642,6 +643,7 @@ fn phases_of_several_chunks_get_one_combined_summary() {
         location: "fixture".into(),
         started: Instant::now(),
         open_ms: 0,
+        earlier: Default::default(),
     };
     let options = PipelineOptions {
         token_budget: 60,
@@ -767,6 +769,7 @@ fn a_models_claims_are_checked_and_the_failing_ones_marked() {
         location: "fixture".into(),
         started: Instant::now(),
         open_ms: 0,
+        earlier: Default::default(),
     };
     let out = repo.sibling("checked");
     let mut sink = DirSink::new(&out);

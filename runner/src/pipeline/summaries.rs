@@ -43,6 +43,7 @@ impl Run<'_> {
             history,
             phases,
             chunks,
+            ..
         } = cut;
         let all_chunks = cut.chunk_count();
         let summarize_started = Instant::now();
@@ -66,6 +67,13 @@ impl Run<'_> {
             budget: options.token_budget,
             facts,
         };
+        // A remote cache looks every chunk's key up at once.
+        let keys: Vec<String> = chunks
+            .iter()
+            .flatten()
+            .map(|chunk| summarize::cache_key(&chunk.text, &options.prompt_version, &info))
+            .collect();
+        reducer.cache.prefetch(&keys)?;
         for (phase, phase_chunks) in phases.iter().zip(chunks) {
             let mut parts = Vec::with_capacity(phase_chunks.len());
             let mut chunk_records = Vec::with_capacity(phase_chunks.len());
