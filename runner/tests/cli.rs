@@ -649,7 +649,10 @@ fn an_update_writes_exactly_what_a_full_run_writes() {
     assert!(core["commits"].as_array().unwrap().len() >= 14, "{core}");
     for storyline in storylines {
         for id in storyline["commits"].as_array().unwrap() {
-            assert!(ids.contains(id.as_str().unwrap()), "{id} is not in the history");
+            assert!(
+                ids.contains(id.as_str().unwrap()),
+                "{id} is not in the history"
+            );
         }
     }
 

@@ -20,7 +20,11 @@ what the part summaries say, and keep the commit ids they cite in backticks afte
 
 /// The user message that asks for a combination: the phase, then each part's summary.
 pub(super) fn combine_message(input: &CombineInput<'_>) -> String {
-    let mut user = format!("Phase {}: {}\n", input.phase.number, input.phase.name);
+    let mut user = format!(
+        "Phase {}: {}\n",
+        input.phase.number,
+        crate::chunk::header_name(input.phase)
+    );
     for (i, part) in input.parts.iter().enumerate() {
         user.push_str(&format!("\nPart {}:\n{}\n", i + 1, part.text.trim_end()));
     }
