@@ -92,7 +92,9 @@ fn storylines(index: &[StorylineIndex], touched: &HashSet<String>) -> Vec<FileSt
 }
 
 /// The query: `$1` the account, `$2` the repository, then the path's two binds, the story's
-/// commits, the cursor and the page size.
+/// commits, the cursor and the page size. The commits that touched the path (`sel`) are kept
+/// narrow; emails are hashed once per distinct stored email (`emails`), and the page's
+/// messages and enrichments are read for its rows only.
 fn file_query(
     account: i64,
     repository: i64,
@@ -101,12 +103,14 @@ fn file_query(
     cursor: Option<Cursor>,
     limit: i64,
 ) -> QueryBuilder<Postgres> {
-    // The author's email as the reader may see it: hashed under a scrubbing policy (rows
+    // An author's email as the reader may see it: hashed under a scrubbing policy (rows
     // stored scrubbed already hold the hash).
-    let email = format!(
-        "CASE WHEN NOT s.scrub OR c.author_email LIKE '%@{SCRUBBED_DOMAIN}' THEN c.author_email ELSE {} END",
-        hashed_email_sql("c.author_email")
-    );
+    let seen = |column: &str| {
+        format!(
+            "CASE WHEN NOT s.scrub OR {column} LIKE '%@{SCRUBBED_DOMAIN}' THEN {column} ELSE {} END",
+            hashed_email_sql(column)
+        )
+    };
     let mut sql = QueryBuilder::<Postgres>::new(format!(
         "WITH s AS (SELECT {SCRUB_PII} AS scrub),
          touched AS MATERIALIZED (
@@ -122,41 +126,48 @@ fn file_query(
     sql.push(format!(
         " GROUP BY f.commit_id),
          sel AS MATERIALIZED (
-           SELECT c.id, c.committed_at, c.author_name, {email} AS author_email,
-             t.added, t.deleted, t.files,
-             coalesce(c.enrichment->>'class', 'unclassified') AS class,
-             split_part(c.message, E'\\n', 1) AS subject,
-             coalesce(c.enrichment->'releases', '[]') AS releases
-           FROM touched t JOIN commits c ON c.account_id = $1 AND c.repository_id = $2 AND c.id = t.id, s)
+           SELECT c.id, c.committed_at, c.author_name, c.author_email, t.added, t.deleted, t.files
+           FROM touched t JOIN commits c ON c.account_id = $1 AND c.repository_id = $2 AND c.id = t.id),
+         emails AS MATERIALIZED (
+           SELECT e.author_email AS stored, lower({email}) AS key
+           FROM (SELECT DISTINCT author_email FROM sel) e, s)
          SELECT s.scrub AS scrub_pii,
-           (SELECT json_build_object('commits', count(*), 'authors', count(DISTINCT lower(author_email)),
+           (SELECT json_build_object('commits', count(*),
+              'authors', (SELECT count(DISTINCT key) FROM emails),
               'linesAdded', coalesce(sum(added), 0), 'linesDeleted', coalesce(sum(deleted), 0),
               'firstCommitAt', {first}, 'lastCommitAt', {last}) FROM sel) AS totals,
            (SELECT coalesce(json_agg(g ORDER BY g.commits DESC, g.key), '[]') FROM
-              (SELECT lower(author_email) AS key,
-                 (array_agg(author_name ORDER BY committed_at DESC NULLS LAST))[1] AS name,
-                 count(*) AS commits, sum(added) AS \"linesAdded\", sum(deleted) AS \"linesDeleted\"
-               FROM sel GROUP BY lower(author_email) ORDER BY count(*) DESC, 1 LIMIT {TOP_AUTHORS}) g) AS authors,
+              (SELECT e.key, (array_agg(sel.author_name ORDER BY sel.committed_at DESC NULLS LAST))[1] AS name,
+                 count(*) AS commits, sum(sel.added) AS \"linesAdded\", sum(sel.deleted) AS \"linesDeleted\"
+               FROM sel JOIN emails e ON e.stored = sel.author_email
+               GROUP BY e.key ORDER BY count(*) DESC, 1 LIMIT {TOP_AUTHORS}) g) AS authors,
            (SELECT coalesce(array_agg(sel.id), '{{}}') FROM sel WHERE sel.id IN (SELECT unnest(",
+        email = seen("e.author_email"),
         first = rfc3339!("min(committed_at)"),
         last = rfc3339!("max(committed_at)"),
     ));
     sql.push_bind(story_commits).push(format!(
         "::text[]))) AS in_story,
            (SELECT coalesce(json_agg(json_build_object('id', x.id, 'committedAt', {at},
-              'authorName', x.author_name, 'authorEmail', x.author_email, 'class', x.class,
-              'subject', x.subject, 'linesAdded', x.added, 'linesDeleted', x.deleted,
-              'filesChanged', x.files, 'releases', x.releases)
-              ORDER BY x.committed_at DESC, x.id DESC), '[]') FROM
-              (SELECT * FROM sel WHERE TRUE",
+              'authorName', x.author_name, 'authorEmail', {email},
+              'class', coalesce(c.enrichment->>'class', 'unclassified'),
+              'subject', split_part(c.message, E'\\n', 1), 'linesAdded', x.added,
+              'linesDeleted', x.deleted, 'filesChanged', x.files,
+              'releases', coalesce(c.enrichment->'releases', '[]'))
+              ORDER BY x.committed_at DESC, x.id DESC), '[]')
+            FROM (SELECT * FROM sel WHERE TRUE",
         at = rfc3339!("x.committed_at"),
+        email = seen("x.author_email"),
     ));
     if let Some(cursor) = cursor {
         cursor.push_newest_first(&mut sql, "committed_at", "id");
     }
     sql.push(" ORDER BY committed_at DESC, id DESC LIMIT ")
         .push_bind(limit + 1)
-        .push(") x) AS commits FROM s");
+        .push(
+            ") x JOIN commits c ON c.account_id = $1 AND c.repository_id = $2 AND c.id = x.id)
+             AS commits FROM s",
+        );
     sql
 }
 
@@ -171,6 +182,11 @@ pub(crate) async fn history(
     let cursor = Cursor::decode(List::FileHistory, query.cursor.as_deref())?;
     let mut tx = db::tenant(&state.pool, reader.account).await?;
     let (id, repository, scrub) = require_repository(&mut tx, reader.account, &fingerprint).await?;
+    // A directory near the root matches most of a large history: its totals and authors
+    // aggregate every commit, which sorts and hashes in memory rather than on disk with this.
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
     let story = current_story(&mut tx, &state, reader.account, id, scrub).await?;
     let index = story
         .map(|story| story.document.storylines)
