@@ -167,7 +167,7 @@ pub async fn a_tracker_keeps_one_story_of_the_whole_history(
     // A small chunk budget: the history is many chunks, most of which a push leaves alone.
     env.apply(&format!(
         "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-model}}\nspec:\n  \
-         runner: {{image: \"{}\"}}\n  stages:\n    chunk: {{tokenBudget: 100}}\n    \
+         runner: {{image: \"{}\"}}\n  stages:\n    chunk: {{tokenBudget: 256}}\n    \
          summarize: {{summarizer: ChatCompletions, model: e2e-model, baseUrl: \"{}\"}}\n",
         image::RUNNER,
         model.base_url()
@@ -246,7 +246,16 @@ pub async fn a_tracker_keeps_one_story_of_the_whole_history(
             misses,
             hits
         );
+        let combined = metrics["combinations"].as_u64().context("combinations")?
+            - metrics["combinationCacheHits"]
+                .as_u64()
+                .context("combinationCacheHits")?;
         ensure!(most == 1, "a prompt was sent to the model {most} times");
+        ensure!(
+            u64::from(sent - sent_before) == misses + combined,
+            "round {round}: {} prompts for {misses} chunks and {combined} combinations summarized",
+            sent - sent_before
+        );
         ensure!(sent > sent_before, "round {round}: nothing was summarized");
         if round > 0 {
             ensure!(
