@@ -54,6 +54,10 @@ pub async fn ensure_account(pool: &PgPool, name: &str) -> Result<i64, sqlx::Erro
         .await
 }
 
+/// The account's scrub policy as a scalar subquery on the bound account (`$1`); a missing row
+/// scrubs. Every route that answers stored text selects it with the rows.
+pub(crate) const SCRUB_PII: &str = "coalesce((SELECT scrub_pii FROM accounts WHERE id = $1), true)";
+
 /// SQL for a `timestamptz` column as RFC 3339 in UTC with microseconds,
 /// `2024-05-01T07:30:00.000000Z`: exact, so a pagination cursor can carry it back as text and
 /// compare with `$n::timestamptz`, and independent of the session's `TimeZone` and `DateStyle`.

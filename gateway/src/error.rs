@@ -103,6 +103,7 @@ pub fn check_violation_message(constraint: Option<&str>) -> &'static str {
         Some("run_logs_seq_check") => "a log line's seq is 0 or more",
         Some("run_logs_level_check") => "a log line's level is trace, debug, info, warn or error",
         Some("run_logs_fields_check") => "a log line's fields are a JSON object",
+        Some("summaries_key_check") => "a summary key is 64 lower-case hex digits",
         _ => "a value is outside what can be stored",
     }
 }

@@ -11,9 +11,10 @@
 use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_core::results::{
     AccountPolicy, AnalysisDetail, AnalysisPage, ApiKeyCreated, ApiKeyList, BatchStored,
-    CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FinishRun, HistorySlice,
-    LastAnalyzed, LatestProgress, LogBatch, LogLevel, LogLine, LogPage, LogsStored, ProgressEvent,
-    ProgressPage, RunFinished, RunStarted, RunStatus, SetAccountPolicy, StartRun,
+    CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FileHistory, FinishRun,
+    HistorySlice, LastAnalyzed, LatestProgress, LogBatch, LogLevel, LogLine, LogPage, LogsStored,
+    MAX_SUMMARY_LOOKUP, ProgressEvent, ProgressPage, RepositoryStory, RunFinished, RunStarted,
+    RunStatus, SetAccountPolicy, StartRun, StoredHistoryPage, SummariesFound, SummaryLookup,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -22,6 +23,8 @@ use serde_json::{Map, Value, json};
 use crate::kit::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::routes::logs::MAX_LINES;
 use crate::routes::read::slice::{DEFAULT_MAX_COMMITS, MAX_COMMITS};
+use crate::routes::runs::history::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+use crate::routes::runs::summaries::MAX_SUMMARY_BYTES;
 
 /// The security scheme of runner routes: the operator-signed runner token.
 pub const RUNNER_TOKEN: &str = "runnerToken";
@@ -36,6 +39,12 @@ pub const OPERATOR_TOKEN: &str = "operatorToken";
 pub const EXAMPLE_ANALYSIS: &str = "6a1f3c2e-9b4d-4e8a-8f7c-2d5e0b1a9c3f";
 /// The account name the document's examples use.
 pub const EXAMPLE_ACCOUNT: &str = "team-a";
+/// A summary key in the examples.
+pub const EXAMPLE_SUMMARY_KEY: &str =
+    "5e0c1d2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d";
+/// A repository fingerprint in the examples.
+pub const EXAMPLE_FINGERPRINT: &str =
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 /// A key id in the examples that names no key (so examples never revoke a real one).
 pub const EXAMPLE_KEY_ID: &str = "0123456789abcdef";
 
@@ -360,6 +369,80 @@ fn runner_routes(doc: &mut Document) {
     );
 }
 
+/// The runner's reads and the account's summary cache.
+fn runner_cache_routes(doc: &mut Document) {
+    let ok = doc.schema::<StoredHistoryPage>();
+    doc.add("get", "/v1/runs/{analysis}/history", json!({
+        "operationId": "getStoredHistory", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": "The commits the run's repository already has in the gateway (stored by any run of it in the account), oldest committer time first",
+        "description": "Each commit as it was uploaded (the record and its enrichment), scrubbed again when the account's policy scrubs PII. Keyset-paginated: pass nextCursor as cursor.",
+        "parameters": [
+            analysis_param(),
+            query("limit", "Page size", json!({"type": "integer", "minimum": 1, "maximum": MAX_HISTORY_LIMIT, "default": DEFAULT_HISTORY_LIMIT})),
+            cursor_param(),
+        ],
+        "responses": responses(&[(200, json_response("A page of the stored history", ok))], &[400, 401, 403, 404, 503]),
+    }));
+    let lookup = SummaryLookup {
+        keys: vec![EXAMPLE_SUMMARY_KEY.to_owned()],
+    };
+    let (body, ok) = (
+        doc.schema::<SummaryLookup>(),
+        doc.schema::<SummariesFound>(),
+    );
+    doc.add("post", "/v1/runs/{analysis}/summaries/lookup", json!({
+        "operationId": "lookupSummaries", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": format!("Which of these summaries (1 to {MAX_SUMMARY_LOOKUP} keys) the account has stored, by any of its runs"),
+        "parameters": [analysis_param()],
+        "requestBody": json_body(body, to_value(lookup)),
+        "responses": responses(&[(200, json_response("The summaries found, by key", ok))], &[400, 401, 403, 404, 413, 415, 422, 503]),
+    }));
+    doc.add("put", "/v1/runs/{analysis}/summaries/{key}", json!({
+        "operationId": "putSummary", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": "Store a summary in the account's cache (again: replaced, 204)",
+        "parameters": [analysis_param(), constrained_path_param(
+            "key", "The summary's key: the runner's hash of the chunk, prompt version and model (64 lower-case hex)",
+            EXAMPLE_SUMMARY_KEY, json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}))],
+        "requestBody": {"required": true, "content": {"application/json": {
+            "schema": {"description": format!("Any JSON value, at most {MAX_SUMMARY_BYTES} bytes")},
+            "example": {"summary": "The gateway gained a summary cache."}}}},
+        "responses": responses(&[(204, empty("Stored"))], &[400, 401, 403, 404, 413, 415, 503]),
+    }));
+}
+
+fn repository_routes(doc: &mut Document) {
+    let errors = [400, 401, 403, 404, 429, 503];
+    let fingerprint = || {
+        constrained_path_param(
+            "fingerprint",
+            "The repository's fingerprint (64 lower-case hex, as every analysis shows it)",
+            EXAMPLE_FINGERPRINT,
+            json!({"type": "string"}),
+        )
+    };
+    let ok = doc.schema::<RepositoryStory>();
+    doc.add("get", "/v1/repositories/{fingerprint}/story", json!({
+        "operationId": "getRepositoryStory", "tags": ["read"], "security": security(API_KEY),
+        "summary": "The repository's current story: the one its newest succeeded analysis wrote over the whole history",
+        "description": "story.md and story.json of the newest succeeded analysis whose story covers the whole history (coverage.wholeHistory); 404 until one has. Scrubbed when the account's policy scrubs PII.",
+        "parameters": [fingerprint()],
+        "responses": responses(&[(200, keyed_response("The story", ok))], &errors),
+    }));
+    let ok = doc.schema::<FileHistory>();
+    doc.add("get", "/v1/repositories/{fingerprint}/files/{path}/history", json!({
+        "operationId": "getFileHistory", "tags": ["read"], "security": security(API_KEY),
+        "summary": "One path's history: every stored commit that touched it (a file, or anything under a directory), newest first",
+        "description": "With totals and authors over all those commits, the lines each changed under the path, and the current story's storylines that include any of them. The path may hold slashes (src/main.rs).",
+        "parameters": [
+            fingerprint(),
+            constrained_path_param("path", "A file or directory, relative to the repository's root", "src/main.rs",
+                json!({"type": "string", "minLength": 1})),
+            limit_param(), cursor_param(),
+        ],
+        "responses": responses(&[(200, keyed_response("A page of the path's history", ok))], &errors),
+    }));
+}
+
 fn read_routes(doc: &mut Document) {
     let read_errors = [400, 401, 403, 429, 503];
     let one_errors = [400, 401, 403, 404, 429, 503];
@@ -575,7 +658,9 @@ pub fn document() -> Value {
         paths: Map::new(),
     };
     runner_routes(&mut doc);
+    runner_cache_routes(&mut doc);
     read_routes(&mut doc);
+    repository_routes(&mut doc);
     admin_routes(&mut doc);
     operator_routes(&mut doc);
     service_routes(&mut doc);

@@ -16,7 +16,8 @@
 //!    progress events, run logs and batches, and the commits no remaining analysis of the repository
 //!    holds (with their file stats). Repositories stay, with their last analyzed commit: an
 //!    incremental run goes on from there;
-//! 4. the account's audit rows older than the cutoff are deleted;
+//! 4. the account's audit rows older than the cutoff are deleted, and so are its cached
+//!    summaries no run has found or stored since the cutoff (`summaries.used_at`);
 //! 5. when anything was deleted, one audit row (actor `retention`) records the counts and the
 //!    deleted analyses' ids.
 //!
@@ -53,6 +54,8 @@ pub struct Deleted {
     pub commits_kept: i64,
     /// Audit rows deleted (older than the retention).
     pub audit_rows: i64,
+    /// Cached summaries deleted (unused for longer than the retention).
+    pub summaries: i64,
     /// The deleted analyses' artifacts in object storage.
     #[serde(skip)]
     pub object_keys: Vec<String>,
@@ -64,7 +67,7 @@ pub struct Deleted {
 
 impl Deleted {
     fn is_empty(&self) -> bool {
-        self.analyses.is_empty() && self.audit_rows == 0 && self.orphans == 0
+        self.analyses.is_empty() && self.audit_rows == 0 && self.summaries == 0 && self.orphans == 0
     }
 }
 
@@ -183,6 +186,15 @@ async fn account_pass(
             .rows_affected()
             .try_into()
             .unwrap_or(i64::MAX);
+    deleted.summaries =
+        sqlx::query("DELETE FROM summaries WHERE account_id = $1 AND used_at < $2::timestamptz")
+            .bind(account)
+            .bind(&cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            .try_into()
+            .unwrap_or(i64::MAX);
     if !deleted.is_empty() {
         audit(
             &mut tx,
@@ -198,6 +210,7 @@ async fn account_pass(
                 "commits": deleted.commits,
                 "commitsKept": deleted.commits_kept,
                 "auditRows": deleted.audit_rows,
+                "summaries": deleted.summaries,
                 "objects": deleted.object_keys.len(),
             }),
         )
@@ -258,6 +271,7 @@ pub fn log(outcome: Result<Pass, sqlx::Error>) {
                     commits = deleted.commits,
                     commits_kept = deleted.commits_kept,
                     audit_rows = deleted.audit_rows,
+                    summaries = deleted.summaries,
                     objects = deleted.objects,
                     orphans = deleted.orphans,
                     "retention: deleted"

@@ -38,7 +38,8 @@ fn table() -> Routes {
         .on(Method::GET, "/openapi.json", openapi)
 }
 
-/// The method and path template of every route the router serves.
+/// The method and path template of every route the router serves (for a route axum serves
+/// with a trailing wildcard, the template the document names: see `Routes::on_documented`).
 pub fn served_routes() -> Vec<(Method, &'static str)> {
     table().served
 }

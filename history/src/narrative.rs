@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use gitview_core::story::{Claim, Evidence, StoryDocument, StorySection, escape_markdown, grouped};
+use gitview_core::story::{
+    Claim, Evidence, StoryDocument, StorySection, StorylineIndex, escape_markdown, grouped,
+};
 use gitview_core::time::utc_date;
 use serde_json::{Value, json};
 
@@ -70,6 +72,7 @@ pub fn tell_from(
         return doc;
     }
     let facts = Facts::gather(history, analyses);
+    doc.storylines = storyline_index(history, &analyses.storylines);
     doc.sections = vec![
         facts.summary(title),
         facts.timeline(phases),
@@ -700,6 +703,50 @@ fn storyline_title(s: &Storyline) -> String {
     match s.source {
         storylines::Source::Area => code(&s.title),
         _ => escape_markdown(&s.title),
+    }
+}
+
+/// The storylines as `story.json` indexes them: ids in the order the story tells them, every
+/// commit's full id.
+pub fn storyline_index(history: &History, storylines: &[Storyline]) -> Vec<StorylineIndex> {
+    storylines
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StorylineIndex {
+            id: format!("storyline-{}", i + 1),
+            title: s.title.clone(),
+            category: category_key(s).to_owned(),
+            lifecycle: match s.lifecycle {
+                Lifecycle::Emerging => "emerging",
+                Lifecycle::Active => "active",
+                Lifecycle::Completed => "completed",
+                Lifecycle::Stalled => "stalled",
+                Lifecycle::Abandoned => "abandoned",
+            }
+            .to_owned(),
+            commits: s
+                .members
+                .iter()
+                .map(|&c| history.commits[c].id.clone())
+                .collect(),
+        })
+        .collect()
+}
+
+/// A storyline's category as data: `mixed` where [`category_phrase`] says mixed work.
+fn category_key(s: &Storyline) -> &'static str {
+    if s.category == Category::Feature && s.category_commits * 2 < s.commits {
+        return "mixed";
+    }
+    match s.category {
+        Category::Security => "security",
+        Category::Migration => "migration",
+        Category::Performance => "performance",
+        Category::BugCampaign => "bug-campaign",
+        Category::Refactoring => "refactoring",
+        Category::Docs => "docs",
+        Category::Infrastructure => "infrastructure",
+        Category::Feature => "feature",
     }
 }
 

@@ -197,6 +197,8 @@ pub struct Storyline {
     pub phases: Vec<usize>,
     /// How many commits it has.
     pub commits: usize,
+    /// Every commit of the storyline (indices into the history), oldest first.
+    pub members: Vec<usize>,
     /// Its first commits (at most [`LISTED_COMMITS`]), oldest first.
     pub first_commits: Vec<String>,
     /// Its last commits (at most [`LISTED_COMMITS`], none of the first), oldest first.
@@ -679,6 +681,7 @@ fn storyline(
             .map(|(i, _)| i)
             .collect(),
         commits: commits.len(),
+        members: commits.to_vec(),
         first_commits: commits[..first].iter().map(id).collect(),
         last_commits: commits[commits.len() - last..].iter().map(id).collect(),
         author_count: authors.len(),

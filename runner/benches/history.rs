@@ -1,6 +1,7 @@
 //! The runner's history benchmark (issue 4): extraction alone and the whole `analyze` against
 //! `git log --numstat --no-renames` on the same repository, measured in the same run, and an
-//! incremental `analyze` of the last commits with the summary cache of the full run.
+//! incremental `analyze` of the last commits with the summary cache of the full run, and the
+//! living-story update: `analyze --update` of an analysis made N first-parent commits ago.
 //!
 //! ```sh
 //! cargo bench -p gitview-runner --bench history -- <repository> [--rounds N] [--incremental N] [--threads N]
@@ -256,6 +257,48 @@ fn bench() -> anyhow::Result<()> {
         inc_time.seconds, inc_time.peak_rss_mib
     );
 
+    // The living story: an analysis of the history as it was N first-parent commits ago,
+    // brought up to date with `--update` (only the new commits extracted, the whole story
+    // written again). Its own cache, so the update's chunks are summarized as they change.
+    let living = scratch.path().join("living");
+    let mut before = Command::new(&runner);
+    before
+        .arg("analyze")
+        .arg(repo)
+        .args(["--until", &since])
+        .arg("--out")
+        .arg(&living)
+        .args(["--progress-every", "0"]);
+    measure_output(&mut before, &scratch.path().join("before.time"))?;
+    let mut update = Command::new(&runner);
+    update
+        .arg("analyze")
+        .arg(repo)
+        .arg("--update")
+        .arg("--out")
+        .arg(&living)
+        .args(["--progress-every", "0"]);
+    let (update_time, _) = measure_output(&mut update, &scratch.path().join("update.time"))?;
+    let update_commits = analyzed_commits(&living)?;
+    let told: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(living.join("analysis.json"))?)?;
+    let told = told
+        .pointer("/stages/story/commits")
+        .and_then(serde_json::Value::as_u64)
+        .context("analysis.json has no stages.story.commits")?;
+    ensure!(
+        told == git_totals.commits,
+        "the update told {told} commits, git lists {}",
+        git_totals.commits
+    );
+    let full_analyze = median(rounds.iter().map(|r| r.analyze.seconds).collect());
+    println!(
+        "runner analyze --update after {update_commits} commits (story of {told}): {:.2} s, peak RSS {:.0} MiB; {:.1}% of a full analyze ({full_analyze:.2} s)",
+        update_time.seconds,
+        update_time.peak_rss_mib,
+        100.0 * update_time.seconds / full_analyze
+    );
+
     let ratios = |ratio: fn(&Round) -> f64| {
         let values: Vec<f64> = rounds.iter().map(ratio).collect();
         let low = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -293,6 +336,12 @@ fn bench() -> anyhow::Result<()> {
         "| incremental analyze of {inc_commits} commits | {:.2} s | ≤ 3 s | {} |",
         inc_time.seconds,
         verdict(inc_time.seconds <= 3.0)
+    );
+    println!(
+        "| living-story update after {update_commits} commits (whole story of {told}) | {:.2} s ({:.1}% of a full analyze) | ≤ 5 s | {} |",
+        update_time.seconds,
+        100.0 * update_time.seconds / full_analyze,
+        verdict(update_time.seconds <= 5.0)
     );
     Ok(())
 }

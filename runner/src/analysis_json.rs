@@ -143,6 +143,8 @@ pub struct Timings {
     pub chunk: u64,
     pub summarize: u64,
     pub story: u64,
+    /// Reading the history before the range that earlier runs stored (an update).
+    pub earlier: u64,
     pub total: u64,
 }
 
@@ -322,4 +324,13 @@ pub struct StoryMetrics {
     /// The budget of `brief.md` and the tokens it holds (`o200k_base`).
     pub brief_budget: u64,
     pub brief_tokens: u64,
+    /// Commits the story tells of: the range's and, for an update, those earlier runs stored.
+    #[serde(default)]
+    pub commits: u64,
+    /// Of them, from earlier runs (not extracted again).
+    #[serde(default)]
+    pub earlier_commits: u64,
+    /// Every commit's parents are in the story: it tells the whole history, not a range.
+    #[serde(default)]
+    pub whole_history: bool,
 }

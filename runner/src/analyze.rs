@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::analysis_json::AnalysisSummary;
+use crate::earlier::{self, Earlier};
 use crate::extract::{self, ExtractError, ExtractOptions};
 use crate::pipeline::{PipelineOptions, Source, run_pipeline};
 use crate::sink::DirSink;
@@ -82,6 +83,9 @@ pub struct AnalyzeRequest {
     pub threads: Option<usize>,
     /// Tokens of `brief.md` (default [`brief::DEFAULT_TOKENS`](crate::brief::DEFAULT_TOKENS)).
     pub brief_tokens: usize,
+    /// Bring `out_dir` up to date: extract only the commits since the analysis already there
+    /// ended, and tell the whole history again ([`crate::earlier`]). Excludes `since`.
+    pub update: bool,
     /// Which parts get a model call (default `Balanced` with a model).
     pub budget: Option<ModelBudget>,
     /// A price file ([`cost::read_prices`]) for the estimated cost.
@@ -116,6 +120,10 @@ pub enum AnalyzeError {
     Goals(#[from] crate::goals::GoalsError),
     #[error("no cache directory for cloned repositories: set GITVIEW_CACHE_DIR or HOME")]
     NoCacheDir,
+    #[error(transparent)]
+    Earlier(#[from] earlier::EarlierError),
+    #[error("cannot update {out:?}: {reason}; run `analyze` without --update to start afresh")]
+    CannotUpdate { out: PathBuf, reason: String },
 }
 
 impl AnalyzeError {
@@ -127,7 +135,9 @@ impl AnalyzeError {
             Self::Summarizer(err) => !err.is_retryable(),
             Self::Pipeline(err) => err.is_invalid_input(),
             Self::Fetch(err) => err.is_invalid_input(),
-            Self::NoCacheDir | Self::Goals(_) => true,
+            Self::NoCacheDir | Self::Goals(_) | Self::Earlier(_) | Self::CannotUpdate { .. } => {
+                true
+            }
         }
     }
 }
@@ -212,9 +222,15 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         .clone()
         .unwrap_or_else(|| request.out_dir.join(DEFAULT_CACHE_DIR));
     let mut cache = DirCache::new(&cache_dir);
+    let (since, earlier) = if request.update {
+        let (since, earlier) = earlier_run(&repo, request)?;
+        (Some(since), earlier)
+    } else {
+        (request.since.clone(), Earlier::none())
+    };
     let mut sink = DirSink::new(&request.out_dir);
     let options = PipelineOptions {
-        since: request.since.clone(),
+        since,
         until: request.until.clone(),
         extract: request.options.clone(),
         scrub: request.scrub,
@@ -233,6 +249,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         location,
         started,
         open_ms,
+        earlier,
     };
     let summary = run_pipeline(
         &source,
@@ -249,4 +266,63 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         "analysis written"
     );
     Ok(summary)
+}
+
+/// What `--update` builds on: the analysis already in the output directory, checked to be of
+/// this repository, with the same scrubbing, and ending at an ancestor of `until`; returns
+/// where it ended (the new range's `since`) and its commits.
+fn earlier_run(
+    repo: &gix::Repository,
+    request: &AnalyzeRequest,
+) -> Result<(String, Earlier), AnalyzeError> {
+    let cannot = |reason: String| AnalyzeError::CannotUpdate {
+        out: request.out_dir.clone(),
+        reason,
+    };
+    if request.since.is_some() {
+        return Err(cannot(
+            "--update starts where the earlier analysis ended, so --since cannot be given".into(),
+        ));
+    }
+    let (previous, earlier) = earlier::from_output(&request.out_dir)?;
+    let same_dir = |a: &std::path::Path, b: &std::path::Path| {
+        std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+    };
+    if !same_dir(
+        repo.git_dir(),
+        std::path::Path::new(&previous.config.git_dir),
+    ) {
+        return Err(cannot(format!(
+            "it holds an analysis of {}, not of {}",
+            previous.config.git_dir,
+            repo.git_dir().display()
+        )));
+    }
+    if previous.config.scrub != request.scrub {
+        return Err(cannot(format!(
+            "the analysis there was written {} --scrub",
+            if previous.config.scrub {
+                "with"
+            } else {
+                "without"
+            }
+        )));
+    }
+    let until = extract::resolve_commit(repo, &request.until)?;
+    let ended = &previous.config.until_commit;
+    let ended_id = gix::ObjectId::from_hex(ended.as_bytes())
+        .map_err(|_| cannot(format!("its untilCommit {ended:?} is not a commit id")))?;
+    let base = repo.merge_base(ended_id, until).map_err(|err| {
+        cannot(format!(
+            "{ended} and {} share no history: {err}",
+            request.until
+        ))
+    })?;
+    if base.map(gix::Id::detach) != Some(ended_id) {
+        return Err(cannot(format!(
+            "it ended at {ended}, which is not in the history of {} (was the history rewritten?)",
+            request.until
+        )));
+    }
+    Ok((ended.clone(), earlier))
 }

@@ -11,6 +11,7 @@
 //! | [`pipeline`] | the run as a sequence of stages — walk → extract → enrich → scrub → write → chunk → summarize → story → finish — with progress, timings and metrics |
 //! | [`extract`] | the git edge: the repository opened, the range walked, each commit diffed into a [`CommitRecord`](record::CommitRecord) on worker threads (`parallel`); line counts (`numstat`), object reads with git's delta base cache (`packs`), tree diffs (`treediff`) |
 //! | [`tags`] | the repository's tags peeled to commits, and which of them are releases: read at the walk, used by enrich, chunk and story |
+//! | [`earlier`] | the history before the range that earlier runs stored (the gateway's, or an earlier `analyze`'s folder), so an update tells the whole history |
 //! | [`enrich`] | what a commit is: class, languages, references, bot, size |
 //! | [`scrub`] | secrets redacted and emails hashed before anything is written |
 //! | [`chunk`] | the history cut into phases, and phases into chunks within the token budget |
@@ -41,6 +42,7 @@ pub mod run;
 
 // The pipeline and its stages (the table above has them in the order they run).
 pub mod chunk;
+pub mod earlier;
 pub mod enrich;
 pub mod extract;
 pub mod goals;

@@ -116,6 +116,11 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = gitview_runner::brief::DEFAULT_TOKENS as u64,
           value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     brief_tokens: u64,
+    /// Bring DIR up to date: extract only the commits since the analysis already in DIR ended,
+    /// then write every output over the whole history again (the earlier commits are read from
+    /// DIR/commits.jsonl).
+    #[arg(long, conflicts_with = "since")]
+    update: bool,
     /// Which parts of the story get a model call: none (no call), minimal (the overview),
     /// balanced (the overview and the 4 largest phases; the default with a model), full
     /// (every phase and the overview).
@@ -210,6 +215,7 @@ fn main() -> ExitCode {
                 critical,
                 goals,
                 directives,
+                update,
             } = *args;
             init_logs(None);
             let request = AnalyzeRequest {
@@ -251,6 +257,7 @@ fn main() -> ExitCode {
                         goals_file,
                         directives,
                     }),
+                update,
             };
             match analyze(&request) {
                 Ok(_) => ExitCode::SUCCESS,

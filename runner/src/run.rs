@@ -343,7 +343,7 @@ fn analyze_into_gateway(
     let open_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
 
     let mut options = PipelineOptions::from_run_config(config);
-    options.since = since;
+    options.since.clone_from(&since);
     options.until = config
         .mode
         .until
@@ -355,7 +355,23 @@ fn analyze_into_gateway(
         key_file.exists().then_some(key_file.as_path()),
         Some(egress),
     )?;
-    let mut cache = summarize::NoCache;
+    // A model's summaries are kept in the account's cache in the gateway, so a later run sends
+    // no prompt for a chunk it has seen; the extractive summarizer is faster than the lookup.
+    let mut gateway_cache;
+    let mut no_cache = summarize::NoCache;
+    let cache: &mut dyn summarize::SummaryCache =
+        if summarizer.info().kind == summarize::EXTRACTIVE_KIND {
+            &mut no_cache
+        } else {
+            gateway_cache = crate::sink::gateway::GatewayCache::new(client);
+            &mut gateway_cache
+        };
+    // An incremental run tells the whole history: what earlier runs stored, then its own.
+    let earlier = if config.mode.kind == ModeType::Incremental && since.is_some() {
+        crate::earlier::from_gateway(client)?
+    } else {
+        crate::earlier::Earlier::none()
+    };
     let advances = config.mode.kind != ModeType::Range;
     let mut sink = GatewaySink::new(client, started.last_analyzed_commit.clone(), advances)
         .with_log(log.clone());
@@ -364,14 +380,9 @@ fn analyze_into_gateway(
         location: redact(&config.repository.url),
         started: began,
         open_ms,
+        earlier,
     };
-    let summary = run_pipeline(
-        &source,
-        &options,
-        summarizer.as_mut(),
-        &mut cache,
-        &mut sink,
-    )?;
+    let summary = run_pipeline(&source, &options, summarizer.as_mut(), cache, &mut sink)?;
     Ok(RunOutcome {
         message: format!(
             "analyzed {} commits ({} new to the repository's history)",

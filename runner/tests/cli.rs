@@ -668,3 +668,195 @@ fn critical_mode_without_a_model_measures_the_goals() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--goals"));
 }
+
+/// A history with a merge, a release tag, work over several months and, across the point an
+/// update starts from, commits made within the same second.
+fn living_repo() -> (Repo, String) {
+    let repo = Repo::new();
+    let mut time = 1_700_000_000;
+    for i in 0..12 {
+        time += 86_400 * 9;
+        repo.write(
+            &format!("src/mod{}.rs", i % 4),
+            format!("fn f{i}() {{}}\n").repeat(i + 1),
+        );
+        repo.commit_at(&format!("feat(core): step {i}"), time);
+    }
+    repo.git(&["tag", "v1.0.0"]);
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("docs/guide.md", "# Guide\n");
+    repo.commit_at("docs: a guide", time + 60);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("src/fix.rs", "fn fix() {}\n");
+    repo.commit_at("fix(core): a fix", time + 120);
+    repo.git_at(&["merge", "-q", "--no-ff", "-m", "merge the guide", "side"]);
+    // The update starts here; the next commit shares its second.
+    let boundary = repo.head();
+    let second = repo.now();
+    repo.write("src/same.rs", "fn same() {}\n");
+    repo.commit_at("feat(core): same second", second);
+    for i in 0..6 {
+        repo.write("src/late.rs", format!("fn late{i}() {{}}\n").repeat(i + 2));
+        repo.commit_at(
+            &format!("perf(core): faster {i}"),
+            second + 86_400 * (i as i64 + 1),
+        );
+    }
+    // A branch from before the boundary, committed to with a clock behind it and merged after:
+    // `git log` lists its commit among the earlier ones, not with the new.
+    repo.git(&["checkout", "-q", "-b", "late-side", "v1.0.0"]);
+    repo.write("tools/check.sh", "true\n");
+    repo.commit_at("build: a check script", second - 3_600);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git_at(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "merge the check script",
+        "late-side",
+    ]);
+    (repo, boundary)
+}
+
+fn summary_of(dir: &Path) -> AnalysisSummary {
+    serde_json::from_slice(&std::fs::read(dir.join("analysis.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn an_update_writes_exactly_what_a_full_run_writes() {
+    let (repo, boundary) = living_repo();
+    let path = repo.path.to_str().unwrap();
+    let (updated, full) = (repo.sibling("updated"), repo.sibling("full"));
+    let (updated_s, full_s) = (updated.to_str().unwrap(), full.to_str().unwrap());
+    let first = analyze(
+        &[path, "--until", &boundary, "--out", updated_s],
+        &repo.path,
+    );
+    assert!(first.status.success(), "{first:?}");
+    let earlier = summary_of(&updated).counts.commits;
+
+    let update = analyze(&[path, "--update", "--out", updated_s], &repo.path);
+    assert!(update.status.success(), "{update:?}");
+    let whole = analyze(&[path, "--out", full_s], &repo.path);
+    assert!(whole.status.success(), "{whole:?}");
+
+    for file in [
+        "story.md",
+        "story.json",
+        "brief.md",
+        "timeline.json",
+        "commits.jsonl",
+    ] {
+        assert!(
+            std::fs::read(updated.join(file)).unwrap() == std::fs::read(full.join(file)).unwrap(),
+            "{file} differs between the update and a full run"
+        );
+    }
+    // The phases too, but for which summaries the update found in its cache.
+    let phases = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("phases.json")).unwrap();
+        text.lines()
+            .filter(|l| !l.contains("\"cached\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(phases(&updated), phases(&full));
+
+    let summary = summary_of(&updated);
+    let all = summary_of(&full).counts.commits;
+    assert_eq!(
+        summary.counts.commits,
+        all - earlier,
+        "only the new commits are extracted"
+    );
+    assert_eq!(summary.stages.story.earlier_commits, earlier);
+    assert_eq!(summary.stages.story.commits, all);
+    assert!(summary.stages.story.whole_history);
+    assert!(
+        summary.stages.summarize.cache_hits > 0,
+        "unchanged chunks come from the cache"
+    );
+    let story: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(updated.join("story.json")).unwrap()).unwrap();
+    assert_eq!(story["coverage"]["wholeHistory"], true);
+    assert_eq!(story["coverage"]["commits"], all);
+    assert_eq!(story["coverage"]["lastCommit"], repo.head().as_str());
+    // The storylines with all their commits, each a commit of the history.
+    let ids: std::collections::HashSet<String> =
+        read_commits(&updated).into_iter().map(|c| c.id).collect();
+    let storylines = story["storylines"].as_array().expect("storylines");
+    assert!(!storylines.is_empty());
+    let core = storylines
+        .iter()
+        .find(|s| s["title"] == "core")
+        .expect("the core scope's storyline");
+    assert_eq!(core["id"], "storyline-1");
+    assert!(core["commits"].as_array().unwrap().len() >= 14, "{core}");
+    for storyline in storylines {
+        for id in storyline["commits"].as_array().unwrap() {
+            assert!(
+                ids.contains(id.as_str().unwrap()),
+                "{id} is not in the history"
+            );
+        }
+    }
+
+    // Nothing new: the update still writes the whole story, extracting nothing.
+    let again = analyze(&[path, "--update", "--out", updated_s], &repo.path);
+    assert!(again.status.success(), "{again:?}");
+    assert_eq!(summary_of(&updated).counts.commits, 0);
+    assert_eq!(
+        std::fs::read(updated.join("story.md")).unwrap(),
+        std::fs::read(full.join("story.md")).unwrap()
+    );
+
+    // A range alone is not the whole history.
+    let range = repo.sibling("range");
+    let ranged = analyze(
+        &[path, "--since", &boundary, "--out", range.to_str().unwrap()],
+        &repo.path,
+    );
+    assert!(ranged.status.success(), "{ranged:?}");
+    assert!(!summary_of(&range).stages.story.whole_history);
+}
+
+#[test]
+fn an_update_refuses_what_it_cannot_build_on() {
+    let (repo, boundary) = living_repo();
+    let path = repo.path.to_str().unwrap();
+    let out = repo.sibling("out");
+    let out_s = out.to_str().unwrap();
+    let refused = |args: &[&str], expect: &str| {
+        let output = analyze(args, &repo.path);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+    };
+    refused(
+        &[path, "--update", "--out", out_s],
+        "holds no completed analysis",
+    );
+
+    let first = analyze(&[path, "--until", &boundary, "--out", out_s], &repo.path);
+    assert!(first.status.success(), "{first:?}");
+    refused(
+        &[path, "--update", "--scrub", "--out", out_s],
+        "written without --scrub",
+    );
+    let (other, _) = living_repo();
+    refused(
+        &[other.path.to_str().unwrap(), "--update", "--out", out_s],
+        "holds an analysis of",
+    );
+    // The history was rewritten under the analysis.
+    repo.git(&["reset", "-q", "--hard", &format!("{boundary}~2")]);
+    repo.write("src/new.rs", "fn new() {}\n");
+    repo.commit("feat: another way");
+    refused(
+        &[path, "--update", "--out", out_s],
+        "not in the history of HEAD",
+    );
+    // What was there is untouched.
+    assert_eq!(summary_of(&out).config.until_commit, boundary);
+}

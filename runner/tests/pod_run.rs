@@ -347,6 +347,33 @@ fn full_then_incremental_runs_land_in_postgres_with_gits_counts() {
         ),
         new_head.trim()
     );
+    // Its story is the whole history's, read back from the gateway: the first run's commits
+    // and its own.
+    let story: serde_json::Value = serde_json::from_slice(&stack.scalar::<Vec<u8>>(
+        "SELECT content FROM artifacts WHERE analysis_id = $1 AND name = 'story.json'",
+        "uid-incr",
+    ))
+    .unwrap();
+    assert_eq!(
+        story["coverage"]["wholeHistory"], true,
+        "{}",
+        story["coverage"]
+    );
+    assert_eq!(story["coverage"]["commits"], 8, "{}", story["coverage"]);
+    assert_eq!(story["coverage"]["lastCommit"], new_head.trim());
+    let markdown = String::from_utf8(stack.scalar::<Vec<u8>>(
+        "SELECT content FROM artifacts WHERE analysis_id = $1 AND name = 'story.md'",
+        "uid-incr",
+    ))
+    .unwrap();
+    assert!(markdown.contains("has 8 commits"), "{markdown}");
+    assert!(
+        markdown.starts_with("# repo"),
+        "titled after the URL: {markdown}"
+    );
+    // The release tag of the first run's commits is in the story, though the incremental run's
+    // shallow clone never fetched it: it came with the stored enrichment.
+    assert!(markdown.contains("v1.0.0"), "{markdown}");
 }
 
 #[test]

@@ -476,6 +476,7 @@ fn the_pipeline_calls_the_sink_in_order_with_numbered_batches() {
         location: "fixture".into(),
         started: Instant::now(),
         open_ms: 0,
+        earlier: Default::default(),
     };
     let mut sink = Recorder::default();
     let summary =
@@ -643,6 +644,7 @@ fn phases_of_several_chunks_get_one_combined_summary() {
         location: "fixture".into(),
         started: Instant::now(),
         open_ms: 0,
+        earlier: Default::default(),
     };
     // Every phase by the model (the default budget gives it the largest four).
     let options = PipelineOptions {
@@ -770,6 +772,7 @@ fn a_models_claims_are_checked_and_the_failing_ones_marked() {
         location: "fixture".into(),
         started: Instant::now(),
         open_ms: 0,
+        earlier: Default::default(),
     };
     let out = repo.sibling("checked");
     let mut sink = DirSink::new(&out);

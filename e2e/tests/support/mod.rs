@@ -7,6 +7,7 @@ pub mod data_policy;
 pub mod egress;
 pub mod git;
 pub mod install;
+pub mod living;
 pub mod scenarios;
 pub mod tracker;
 pub mod tracker_policies;

@@ -31,18 +31,24 @@ pub(crate) fn cursor_text(value: &str) -> Result<String, ApiError> {
         .ok_or_else(invalid_cursor)
 }
 
-/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (every list route).
+/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (every list route but the
+/// runner's history).
 pub(crate) fn limit(value: Option<&str>) -> Result<i64, ApiError> {
+    limit_within(value, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// `limit`: 1 to `max`, `default` when absent.
+pub(crate) fn limit_within(value: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
     let Some(value) = value else {
-        return Ok(DEFAULT_LIMIT);
+        return Ok(default);
     };
     value
         .parse::<i64>()
         .ok()
-        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
             ApiError::bad_request(format!(
-                "limit must be a whole number from 1 to {MAX_LIMIT}, not {value:?}"
+                "limit must be a whole number from 1 to {max}, not {value:?}"
             ))
         })
 }
@@ -104,6 +110,10 @@ pub(crate) enum List {
     Analyses,
     Commits,
     Progress,
+    /// A repository's stored history, oldest first (the runner's).
+    History,
+    /// One path's commits, newest first.
+    FileHistory,
 }
 
 impl List {
@@ -112,6 +122,8 @@ impl List {
             Self::Analyses => "a",
             Self::Commits => "c",
             Self::Progress => "p",
+            Self::History => "h",
+            Self::FileHistory => "f",
         }
     }
 }
@@ -161,6 +173,29 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    /// The condition for the rows after this cursor in newest-first order
+    /// (`ORDER BY {time} DESC, {id} DESC`, which puts rows without a time first), as
+    /// ` AND …`. `time` and `id` are trusted column names.
+    pub(crate) fn push_newest_first(self, sql: &mut QueryBuilder<Postgres>, time: &str, id: &str) {
+        match self.time {
+            Some(at) => {
+                sql.push(format_args!(" AND ({time}, {id}) < ("))
+                    .push_bind(at)
+                    .push("::timestamptz, ")
+                    .push_bind(self.id)
+                    .push(")");
+            }
+            // After an undated row: the rest of the undated ones, then every dated one.
+            None => {
+                sql.push(format_args!(" AND ({time} IS NOT NULL OR {id} < "))
+                    .push_bind(self.id)
+                    .push(")");
+            }
+        }
+    }
+}
+
 /// Cuts a `limit + 1` fetch to `limit` rows and makes the cursor of the next page.
 pub(crate) fn page<T>(
     mut rows: Vec<T>,
@@ -190,6 +225,10 @@ mod tests {
             let err = limit(Some(bad)).expect_err(bad);
             assert!(err.message.starts_with("limit"), "{err:?}");
         }
+        assert_eq!(limit_within(None, 500, 2000).ok(), Some(500));
+        assert_eq!(limit_within(Some("2000"), 500, 2000).ok(), Some(2000));
+        let err = limit_within(Some("2001"), 500, 2000).expect_err("over");
+        assert!(err.message.contains("1 to 2000"), "{err:?}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::routing::MethodFilter;
 
 use crate::kit::state::AppState;
 
-/// The router under construction, and the routes it serves.
+/// The router under construction, and the routes it serves (as the document names them).
 #[derive(Default)]
 pub(crate) struct Routes {
     pub(crate) router: Router<AppState>,
@@ -18,7 +18,25 @@ pub(crate) struct Routes {
 
 impl Routes {
     /// Serves `method` on `path` with `handler` (several methods on one path merge).
-    pub(crate) fn on<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    pub(crate) fn on<H, T>(self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.on_documented(method, path, path, handler)
+    }
+
+    /// Serves `method` on the router's template `path` with `handler`, recorded as
+    /// `documented`: for a route whose parameter axum can only take as a wildcard at the end
+    /// (`/files/{*rest}`) while the document names it where it stands
+    /// (`/files/{path}/history`); the handler checks what follows the parameter.
+    pub(crate) fn on_documented<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        documented: &'static str,
+        handler: H,
+    ) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
@@ -26,7 +44,7 @@ impl Routes {
         let filter = MethodFilter::try_from(method.clone())
             .expect("routes are registered with the standard methods only");
         self.router = self.router.route(path, axum::routing::on(filter, handler));
-        self.served.push((method, path));
+        self.served.push((method, documented));
         self
     }
 }

@@ -105,6 +105,7 @@ fn a_scope_thread_spans_two_phases_as_a_bug_campaign() {
             lifecycle: Lifecycle::Stalled,
             phases: vec![0, 1],
             commits: 4,
+            members: vec![1, 2, 4, 5],
             first_commits: ids(&["c2", "c3", "c5"]),
             last_commits: ids(&["c6"]),
             authors: vec![

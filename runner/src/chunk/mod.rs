@@ -388,6 +388,10 @@ pub fn chunk_phase(facts: &[CommitFacts], phase: &Phase, budget: usize) -> Vec<C
 /// [`chunk_phase`] with the token count of each commit's line given (`line_tokens[i]` for
 /// `facts[phase.start + i]`), so that they can be counted ahead, on another thread.
 ///
+/// The header names the phase by what stays true while commits are appended to the history
+/// ([`header_name`]), so an update's unchanged chunks keep their text, and their cached
+/// summaries.
+///
 /// A chunk's count is the header's plus its lines': the BPE's pre-tokenizer never joins text
 /// across a newline followed by a non-space (every line starts with a hex id), so counts of
 /// lines add up exactly to the count of their concatenation (the tests check it).
@@ -397,7 +401,7 @@ pub fn chunk_phase_counted(
     budget: usize,
     line_tokens: &[usize],
 ) -> Vec<Chunk> {
-    let header = format!("Phase {}: {}\n", phase.number, phase.name);
+    let header = format!("Phase {}: {}\n", phase.number, header_name(phase));
     let header_tokens = count_tokens(&header);
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut text = header.clone();
@@ -484,3 +488,16 @@ fn cut_line(header: &str, line: &str, budget: usize) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A phase as chunk headers name it: its name, but an activity phase by its first day only
+/// (`from 2024-05-01`): its last day moves with every commit appended to the newest phase,
+/// and with it the text of every chunk of the phase.
+pub fn header_name(phase: &Phase) -> std::borrow::Cow<'_, str> {
+    match phase.rule {
+        PhaseRule::Activity => {
+            let first = phase.name.split(" to ").next().unwrap_or(&phase.name);
+            std::borrow::Cow::Owned(format!("from {first}"))
+        }
+        PhaseRule::Releases | PhaseRule::Window => std::borrow::Cow::Borrowed(&phase.name),
+    }
+}

@@ -209,3 +209,31 @@ fn chunk_text_is_deterministic() {
         "000000000000 2024-01-01 Author 0 feature +3 -1 [src] | Change number 3\n"
     );
 }
+
+#[test]
+fn appending_commits_leaves_the_earlier_chunks_of_an_activity_phase_alone() {
+    let mut facts: Vec<_> = (0..5).map(|n| fact(n, T0 + n as i64 * DAY, &[])).collect();
+    facts.extend((5..40).map(|n| fact(n, T0 + 200 * DAY + n as i64 * DAY, &[])));
+    let texts = |facts: &[CommitFacts]| -> Vec<String> {
+        phases(facts)
+            .iter()
+            .flat_map(|phase| {
+                assert_eq!(phase.rule, PhaseRule::Activity);
+                chunk_phase(facts, phase, 256)
+            })
+            .map(|chunk| chunk.text)
+            .collect()
+    };
+    let before = texts(&facts);
+    assert!(before.len() > 3, "{before:?}");
+    facts.push(fact(40, T0 + 200 * DAY + 41 * DAY, &[]));
+    let after = texts(&facts);
+    // Every chunk but the newest phase's last is the same text, so its summary is cached.
+    assert_eq!(before[..before.len() - 1], after[..before.len() - 1]);
+    assert_ne!(before.last(), after.last());
+    assert!(
+        after[0].starts_with("Phase 1: from 2024-01-01\n"),
+        "{}",
+        after[0]
+    );
+}

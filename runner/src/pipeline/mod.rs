@@ -26,6 +26,7 @@ use crate::analysis_json::{
 };
 use crate::brief::{self, BriefInput};
 use crate::chunk::{self, Chunk, Phase};
+use crate::earlier::{self, Earlier};
 use crate::enrich::{self, CommitFacts};
 use crate::extract::{ExtractError, ExtractOptions, ParallelExtract, default_threads};
 use crate::scrub;
@@ -33,6 +34,7 @@ use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, fil
 use crate::story::{self, PhaseRecord, StoryInput};
 use crate::summarize::{CacheError, SummarizeError, Summarizer, SummaryCache};
 use crate::tags::{self, TagError, TagIndex};
+use gitview_core::story::StoryCoverage;
 use gitview_crds::v1alpha1::{CriticalSettings, ModelBudget, ModelPrice};
 use gitview_history::narrative::{Analyses, render_markdown};
 use gitview_history::{CommitLabels, History};
@@ -129,6 +131,9 @@ pub struct Source<'r> {
     pub started: Instant,
     /// Time spent opening (or cloning) the repository.
     pub open_ms: u64,
+    /// The history before the range that earlier runs extracted: the story tells it with the
+    /// range's commits ([`crate::earlier`]).
+    pub earlier: Earlier,
 }
 
 /// Errors of a run.
@@ -171,7 +176,12 @@ pub fn run_pipeline(
     chunk::warm_up_tokenizer();
     let walked = run.walk()?;
     let streamed = run.stream(walked.commits, walked.extractors, &walked.tags)?;
-    let cut = run.chunk(streamed.facts, streamed.history, streamed.tokens)?;
+    let cut = run.chunk(
+        streamed.facts,
+        streamed.history,
+        streamed.tokens,
+        streamed.missing_parents,
+    )?;
     let commits: Vec<u64> = cut
         .phases
         .iter()
@@ -222,6 +232,8 @@ struct Streamed {
     counts: Counts,
     /// The tokens of each commit's chunk line, still being counted.
     tokens: TokenCounter,
+    /// Commits whose parents are not all in the history (0: the whole history).
+    missing_parents: u64,
 }
 
 /// The history cut: its commits oldest first, its phases, and each phase's chunks.
@@ -231,6 +243,8 @@ struct Cut {
     history: History,
     phases: Vec<Phase>,
     chunks: Vec<Vec<Chunk>>,
+    /// Commits whose parents are not all in the history (0: the whole history).
+    missing_parents: u64,
 }
 
 impl Cut {
@@ -318,12 +332,14 @@ impl<'a> Run<'a> {
         let stream_started = Instant::now();
         let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
         let mut counts = Counts::default();
-        let mut facts: Vec<CommitFacts> = Vec::with_capacity(commits);
-        let mut history = History::new();
+        let mut told = Told::new(commits, tokens);
         let batch_size = options.batch_size.max(1);
         let mut batch: Vec<EnrichedCommit> = Vec::with_capacity(batch_size.min(commits));
         let mut batches = 0u64;
         let mut classes: BTreeMap<String, u64> = BTreeMap::new();
+        let earlier = &self.source.earlier;
+        // With earlier commits to merge, the range's commits wait to be ordered with them.
+        let mut new_commits: Vec<EnrichedCommit> = Vec::new();
         for done in 0..commits {
             let t = Instant::now();
             let mut record = extractors.next(done)?;
@@ -347,11 +363,17 @@ impl<'a> Run<'a> {
                 self.stages.scrub.emails += found.emails;
                 t_scrub += t.elapsed();
             }
-            history.push(&record, labels(&enrichment));
-            let commit_facts = CommitFacts::new(&record, &enrichment);
-            tokens.count(chunk::commit_line(&commit_facts));
-            facts.push(commit_facts);
-            batch.push(EnrichedCommit { record, enrichment });
+            let commit = EnrichedCommit { record, enrichment };
+            if earlier.is_empty() {
+                told.push(&commit);
+                batch.push(commit);
+            } else if earlier.rewrite {
+                // Written with the earlier ones, in the merged order.
+                new_commits.push(commit);
+            } else {
+                new_commits.push(commit.clone());
+                batch.push(commit);
+            }
             if batch.len() >= batch_size {
                 let t = Instant::now();
                 self.sink.commits(batches, &batch)?;
@@ -369,8 +391,21 @@ impl<'a> Run<'a> {
             self.sink.commits(batches, &batch)?;
             t_write += t.elapsed();
             batches += 1;
+            batch.clear();
         }
         drop(batch);
+        if !earlier.is_empty() {
+            let t = Instant::now();
+            let rewritten =
+                self.tell_with_earlier(new_commits, tag_index, &mut told, &mut batches)?;
+            self.timings.earlier = ms(t.elapsed());
+            tracing::info!(
+                commits = self.stages.story.earlier_commits,
+                rewritten,
+                ms = self.timings.earlier,
+                "read the history before the range"
+            );
+        }
         self.report(Stage::Extract, total, total, stream_started)?;
         self.timings.extract = ms(t_extract);
         self.timings.enrich = ms(t_enrich);
@@ -380,12 +415,83 @@ impl<'a> Run<'a> {
         self.stages.scrub.enabled = options.scrub;
         self.stages.write.batches = batches;
         self.stages.write.batch_size = batch_size as u64;
+        let missing_parents = earlier::missing_parents(
+            told.parents
+                .iter()
+                .map(|(id, p)| (id.as_str(), p.as_slice())),
+        );
         Ok(Streamed {
-            facts,
-            history,
+            facts: told.facts,
+            history: told.history,
             counts,
-            tokens,
+            tokens: told.tokens,
+            missing_parents,
         })
+    }
+
+    /// Merges the range's commits with the history before it (as earlier runs stored it),
+    /// lists them all as `git log` would, and tells them; a sink rewritten whole (a directory)
+    /// gets them all in that order. Returns how many stored commits the range's tip does
+    /// not reach (left from a rewritten history), which are left out.
+    fn tell_with_earlier(
+        &mut self,
+        new_commits: Vec<EnrichedCommit>,
+        tag_index: &TagIndex,
+        told: &mut Told,
+        batches: &mut u64,
+    ) -> Result<u64, PipelineError> {
+        let earlier = &self.source.earlier;
+        let options = self.options;
+        let new: std::collections::HashSet<String> =
+            new_commits.iter().map(|c| c.record.id.clone()).collect();
+        let mut merged = new_commits;
+        let first_earlier = merged.len();
+        for commit in &earlier.commits {
+            if new.contains(commit.record.id.as_str()) {
+                continue;
+            }
+            let mut record = commit.record.clone();
+            let enrichment = commit
+                .enrichment
+                .clone()
+                .unwrap_or_else(|| enrich::enrich(&record, tag_index.of(&record.id)));
+            if options.scrub {
+                scrub::scrub_record(&mut record);
+            }
+            merged.push(EnrichedCommit { record, enrichment });
+        }
+        let entries: Vec<earlier::GraphEntry<'_>> = merged
+            .iter()
+            .map(|c| {
+                let time = gitview_core::time::epoch_seconds(&c.record.committer.time).unwrap_or(0);
+                (c.record.id.as_str(), c.record.parents.as_slice(), time)
+            })
+            .collect();
+        let order = earlier::log_order(&entries);
+        drop(entries);
+        let rewritten = (merged.len() - order.len()) as u64;
+        let batch_size = options.batch_size.max(1);
+        let mut batch = Vec::with_capacity(batch_size);
+        for index in order {
+            let commit = &merged[index];
+            told.push(commit);
+            if index >= first_earlier {
+                self.stages.story.earlier_commits += 1;
+            }
+            if earlier.rewrite {
+                batch.push(commit.clone());
+                if batch.len() >= batch_size {
+                    self.sink.commits(*batches, &batch)?;
+                    *batches += 1;
+                    batch.clear();
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.sink.commits(*batches, &batch)?;
+            *batches += 1;
+        }
+        Ok(rewritten)
     }
 
     /// Cuts the history, oldest commit first, into phases, and each phase into chunks that fit
@@ -395,6 +501,7 @@ impl<'a> Run<'a> {
         mut facts: Vec<CommitFacts>,
         mut history: History,
         tokens: TokenCounter,
+        missing_parents: u64,
     ) -> Result<Cut, PipelineError> {
         let options = self.options;
         let chunk_started = Instant::now();
@@ -419,6 +526,7 @@ impl<'a> Run<'a> {
             history,
             phases,
             chunks,
+            missing_parents,
         };
         let all_chunks = cut.chunk_count();
         self.stages.chunk = ChunkMetrics {
@@ -447,7 +555,10 @@ impl<'a> Run<'a> {
         model: &mut Option<ModelRun>,
     ) -> Result<(), PipelineError> {
         let story_started = Instant::now();
-        let range = match &config.since {
+        // An update with the history before its range tells the whole history, as a full run.
+        let whole = cut.missing_parents == 0;
+        let since = config.since.as_deref().filter(|_| !whole);
+        let range = match since {
             Some(since) => format!("{since}..{}", config.until),
             None => config.until.clone(),
         };
@@ -463,6 +574,13 @@ impl<'a> Run<'a> {
             analyses: &analyses,
             phases: records,
             ranges: &ranges,
+        });
+        let missing = cut.missing_parents;
+        document.coverage = Some(StoryCoverage {
+            whole_history: missing == 0,
+            commits: cut.facts.len() as u64,
+            first_commit: cut.facts.first().map(|f| f.id.clone()),
+            last_commit: cut.facts.last().map(|f| f.id.clone()),
         });
         if let Some(critical) = &self.options.critical
             && !critical.goals.is_empty()
@@ -497,7 +615,7 @@ impl<'a> Run<'a> {
             &BriefInput {
                 title: &title,
                 head: &config.until_commit,
-                since: config.since.as_deref(),
+                since,
                 facts: &cut.facts,
                 history: &cut.history,
                 phases: &cut.phases,
@@ -510,6 +628,9 @@ impl<'a> Run<'a> {
             serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
         timeline_json.push(b'\n');
         self.stages.story = StoryMetrics {
+            commits: cut.facts.len() as u64,
+            earlier_commits: self.stages.story.earlier_commits,
+            whole_history: missing == 0,
             milestones: story::milestones(&cut.facts).len() as u64,
             months: timeline.months.len() as u64,
             bytes: story_text.len() as u64,
@@ -582,6 +703,36 @@ impl<'a> Run<'a> {
             total,
             elapsed_ms,
         })
+    }
+}
+
+/// What the later stages keep of each commit told, in `git log` order.
+struct Told {
+    facts: Vec<CommitFacts>,
+    history: History,
+    /// Each commit's parents, to tell whether the story covers the whole history.
+    parents: Vec<(String, Vec<String>)>,
+    tokens: TokenCounter,
+}
+
+impl Told {
+    fn new(commits: usize, tokens: TokenCounter) -> Self {
+        Self {
+            facts: Vec::with_capacity(commits),
+            history: History::new(),
+            parents: Vec::with_capacity(commits),
+            tokens,
+        }
+    }
+
+    fn push(&mut self, commit: &EnrichedCommit) {
+        let EnrichedCommit { record, enrichment } = commit;
+        self.history.push(record, labels(enrichment));
+        self.parents
+            .push((record.id.clone(), record.parents.clone()));
+        let facts = CommitFacts::new(record, enrichment);
+        self.tokens.count(chunk::commit_line(&facts));
+        self.facts.push(facts);
     }
 }
 

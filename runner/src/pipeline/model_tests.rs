@@ -87,6 +87,7 @@ fn run(
         location: "fixture".into(),
         started: Instant::now(),
         open_ms: 0,
+        earlier: Default::default(),
     };
     run_pipeline(
         &source,

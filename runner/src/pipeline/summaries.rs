@@ -46,6 +46,7 @@ impl Run<'_> {
             history,
             phases,
             chunks,
+            ..
         } = cut;
         let all_chunks = cut.chunk_count();
         let mut progress = SummarizeProgress {
@@ -62,6 +63,23 @@ impl Run<'_> {
             ..SummarizeMetrics::default()
         };
         let mut records = Vec::with_capacity(phases.len());
+        // A remote cache looks every chunk's key up at once: each under the summarizer the
+        // budget gives its phase.
+        let extractive = Extractive.info();
+        let keys: Vec<String> = phases
+            .iter()
+            .zip(chunks)
+            .flat_map(|(phase, phase_chunks)| {
+                let by_model = model
+                    .as_ref()
+                    .is_some_and(|m| m.plan.phases.contains(&phase.number));
+                let info = if by_model { &info } else { &extractive };
+                phase_chunks
+                    .iter()
+                    .map(|chunk| summarize::cache_key(&chunk.text, &options.prompt_version, info))
+            })
+            .collect();
+        cache.prefetch(&keys)?;
         for (phase, phase_chunks) in phases.iter().zip(chunks) {
             let done_before = progress.done;
             let mut written = None;

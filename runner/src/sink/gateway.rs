@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use gitview_core::results::{
     Advance, BatchStored, CommitBatch, CommitUpload, ErrorBody, FinishRun, LogBatch, LogLine,
-    LogsStored, ProgressEvent, RunFinished, RunStarted, RunStatus, StartRun,
+    LogsStored, MAX_SUMMARY_LOOKUP, ProgressEvent, RunFinished, RunStarted, RunStatus, StartRun,
+    StoredHistoryPage, SummariesFound, SummaryLookup,
 };
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
@@ -20,10 +21,13 @@ use serde::de::DeserializeOwned;
 
 use crate::analysis_json::AnalysisSummary;
 use crate::story::PhaseRecord;
+use crate::summarize::{CacheError, Summary, SummaryCache};
 
 use super::runlog::{LOCAL_TARGET, MAX_LOG_LINES, RunLog};
 use super::{EnrichedCommit, Progress, RunInfo, Sink, SinkError};
 
+/// Commits per page of the repository's stored history.
+const HISTORY_PAGE: &str = "2000";
 /// Tries per request, the first included.
 const TRIES: u32 = 4;
 /// About the most message and field bytes one log batch carries (besides its line limit).
@@ -205,9 +209,122 @@ impl GatewayClient {
         }
     }
 
+    /// Every commit the repository already has in the gateway, oldest first, read in pages of
+    /// [`HISTORY_PAGE`].
+    pub fn stored_history(&self) -> Result<Vec<CommitUpload>, SinkError> {
+        let mut commits = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page: StoredHistoryPage = self
+                .call("history", || {
+                    let request = self
+                        .client
+                        .get(self.url("history"))
+                        .query(&[("limit", HISTORY_PAGE)]);
+                    match &cursor {
+                        Some(cursor) => request.query(&[("cursor", cursor)]),
+                        None => request,
+                    }
+                })?
+                .ok_or_else(|| SinkError::Unavailable("history: empty answer".into()))?;
+            commits.extend(page.commits);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(commits),
+            }
+        }
+    }
+
+    /// The account's cached summaries among `keys` (asked in groups of
+    /// [`MAX_SUMMARY_LOOKUP`]).
+    pub fn lookup_summaries(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::BTreeMap<String, serde_json::Value>, SinkError> {
+        let mut found = std::collections::BTreeMap::new();
+        for group in keys.chunks(MAX_SUMMARY_LOOKUP) {
+            let body = SummaryLookup {
+                keys: group.to_vec(),
+            };
+            let answer: SummariesFound = self
+                .call("summaries", || {
+                    self.client.post(self.url("summaries/lookup")).json(&body)
+                })?
+                .ok_or_else(|| SinkError::Unavailable("summaries: empty answer".into()))?;
+            found.extend(answer.summaries);
+        }
+        Ok(found)
+    }
+
+    /// Stores a summary in the account's cache.
+    pub fn put_summary(&self, key: &str, summary: &serde_json::Value) -> Result<(), SinkError> {
+        self.put_json(&format!("summaries/{key}"), summary)
+    }
+
     fn put_json(&self, tail: &str, body: &serde_json::Value) -> Result<(), SinkError> {
         self.call::<serde_json::Value>(tail, || self.client.put(self.url(tail)).json(body))
             .map(drop)
+    }
+}
+
+/// The account's summary cache in the gateway, so a run in a pod finds the summaries any
+/// earlier run of the account made: the keys of a run's chunks are looked up at once
+/// ([`SummaryCache::prefetch`]), the rest one by one; a summary that no longer reads is a miss.
+#[derive(Debug)]
+pub struct GatewayCache<'c> {
+    client: &'c GatewayClient,
+    found: std::collections::HashMap<String, serde_json::Value>,
+    /// Keys asked for already (found or not).
+    asked: std::collections::HashSet<String>,
+}
+
+impl<'c> GatewayCache<'c> {
+    pub fn new(client: &'c GatewayClient) -> Self {
+        Self {
+            client,
+            found: std::collections::HashMap::new(),
+            asked: std::collections::HashSet::new(),
+        }
+    }
+}
+
+fn cache_error(err: SinkError) -> CacheError {
+    CacheError::Gateway(err.to_string())
+}
+
+impl SummaryCache for GatewayCache<'_> {
+    fn prefetch(&mut self, keys: &[String]) -> Result<(), CacheError> {
+        let new: Vec<String> = keys
+            .iter()
+            .filter(|k| !self.asked.contains(*k))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let found = self.client.lookup_summaries(&new).map_err(cache_error)?;
+        self.asked.extend(new);
+        self.found.extend(found);
+        Ok(())
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<Summary>, CacheError> {
+        if !self.asked.contains(key) {
+            self.prefetch(&[key.to_owned()])?;
+        }
+        Ok(self
+            .found
+            .get(key)
+            .and_then(|value| serde_json::from_value(value.clone()).ok()))
+    }
+
+    fn put(&mut self, key: &str, summary: &Summary) -> Result<(), CacheError> {
+        let value = serde_json::to_value(summary)
+            .map_err(|err| CacheError::Gateway(format!("summary {key}: {err}")))?;
+        self.client.put_summary(key, &value).map_err(cache_error)?;
+        self.asked.insert(key.to_owned());
+        self.found.insert(key.to_owned(), value);
+        Ok(())
     }
 }
 

@@ -302,10 +302,16 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
+    #[error("summary cache in the gateway: {0}")]
+    Gateway(String),
 }
 
 /// Where summaries are kept between runs.
 pub trait SummaryCache {
+    /// Says which keys will be asked for, so a remote cache can look them up at once.
+    fn prefetch(&mut self, _keys: &[String]) -> Result<(), CacheError> {
+        Ok(())
+    }
     /// The summary stored under `key`, if any. An unreadable entry is a miss.
     fn get(&mut self, key: &str) -> Result<Option<Summary>, CacheError>;
     /// Stores a summary.

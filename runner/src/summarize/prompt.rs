@@ -53,7 +53,11 @@ a goal no commit speaks to is a gap to name.\nGoals:\n",
 
 /// The user message that asks for a combination: the phase, then each part's summary.
 pub(super) fn combine_message(input: &CombineInput<'_>) -> String {
-    let mut user = format!("Phase {}: {}\n", input.phase.number, input.phase.name);
+    let mut user = format!(
+        "Phase {}: {}\n",
+        input.phase.number,
+        crate::chunk::header_name(input.phase)
+    );
     for (i, part) in input.parts.iter().enumerate() {
         user.push_str(&format!("\nPart {}:\n{}\n", i + 1, part.text.trim_end()));
     }

@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 
-use super::shared::{hashed_email_sql, internal, like_literal, require_analysis, unsigned};
+use super::shared::{
+    hashed_email_sql, internal, path_filter, push_touches_path, require_analysis, unsigned,
+};
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
 use crate::kit::extract::{ApiPath, ApiQuery};
@@ -52,14 +54,7 @@ pub(crate) async fn commits(
         author => author.map(str::to_owned),
     };
     // A file, or everything under a directory.
-    let path = match query.path.as_deref().map(|p| p.trim_matches('/')) {
-        Some("") => {
-            return Err(ApiError::bad_request(
-                "path must name a file or directory, relative to the repository root",
-            ));
-        }
-        path => path.map(str::to_owned),
-    };
+    let path = path_filter(query.path.as_deref())?;
     let mut tx = db::tenant(&state.pool, reader.account).await?;
     let scrub = require_analysis(&mut tx, reader.account, &id).await?;
     let mut sql = QueryBuilder::<Postgres>::new(concat!(
@@ -93,36 +88,12 @@ pub(crate) async fn commits(
             .push_bind(author)
             .push("))");
     }
-    if let Some(path) = path {
-        sql.push(
-            " AND EXISTS (SELECT FROM commit_files f WHERE f.account_id = c.account_id
-               AND f.repository_id = c.repository_id AND f.commit_id = c.id AND (f.path = ",
-        )
-        .push_bind(path.clone())
-        .push(" OR f.path LIKE ")
-        .push_bind(format!("{}/%", like_literal(&path)))
-        .push(" ESCAPE '\\'))");
+    if let Some(path) = &path {
+        push_touches_path(&mut sql, "c", path);
     }
     window.push(&mut sql, "c.committed_at");
-    match cursor {
-        Some(Cursor {
-            time: Some(time),
-            id,
-        }) => {
-            sql.push(" AND (c.committed_at, c.id) < (")
-                .push_bind(time)
-                .push("::timestamptz, ")
-                .push_bind(id)
-                .push(")");
-        }
-        // Commits without a committer time come first (DESC puts NULLs first): after one of
-        // them, the rest of them and then every dated commit.
-        Some(Cursor { time: None, id }) => {
-            sql.push(" AND (c.committed_at IS NOT NULL OR c.id < ")
-                .push_bind(id)
-                .push(")");
-        }
-        None => {}
+    if let Some(cursor) = cursor {
+        cursor.push_newest_first(&mut sql, "c.committed_at", "c.id");
     }
     sql.push(" ORDER BY c.committed_at DESC, c.id DESC LIMIT ")
         .push_bind(limit + 1);

@@ -1,6 +1,7 @@
 //! The read API for users and downstream services: analyses, one analysis with its story,
-//! timeline and phases, its commits, its progress, its artifacts and slices of its history
-//! (routes and bodies in [`gitview_core::results`]).
+//! timeline and phases, its commits, its progress, its artifacts and slices of its history;
+//! a repository's current story and one path's history in it (routes and bodies in
+//! [`gitview_core::results`]).
 //!
 //! Every request carries an API key ([`Reader`](crate::kit::guard::Reader)) and every query
 //! runs in a tenant transaction of the key's account, naming the account in its `WHERE` as
@@ -16,7 +17,7 @@
 //! the same query as the rows (no extra round trip), and a missing policy scrubs.
 //!
 //! One module per resource ([`analyses`], [`commits`], [`progress`], [`artifacts`],
-//! [`slice`](mod@slice)), on what they share ([`shared`]).
+//! [`slice`](mod@slice), [`story`](mod@story), [`files`]), on what they share ([`shared`]).
 
 use axum::http::Method;
 
@@ -25,9 +26,11 @@ use crate::kit::table::Routes;
 pub mod analyses;
 pub mod artifacts;
 pub mod commits;
+pub mod files;
 pub mod progress;
 pub mod shared;
 pub mod slice;
+pub mod story;
 
 /// The read routes.
 pub(crate) fn routes(routes: Routes) -> Routes {
@@ -46,4 +49,15 @@ pub(crate) fn routes(routes: Routes) -> Routes {
             artifacts::artifact,
         )
         .on(Method::GET, "/v1/analyses/{id}/slice", slice::slice)
+        .on(
+            Method::GET,
+            "/v1/repositories/{fingerprint}/story",
+            story::story,
+        )
+        .on_documented(
+            Method::GET,
+            "/v1/repositories/{fingerprint}/files/{*rest}",
+            "/v1/repositories/{fingerprint}/files/{path}/history",
+            files::history,
+        )
 }

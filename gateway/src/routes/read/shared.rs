@@ -1,6 +1,8 @@
 //! What the read routes share, below them: the scrub policy in SQL (`SCRUB_PII`) and the
 //! scrubbing of text and emails, the analysis rows lists, details and slices select, the
-//! 404 for another account's analysis, `LIKE` escaping, and whole-object reads.
+//! 404 for another account's analysis or repository, the `path` filter and `LIKE` escaping,
+//! whole-object reads, and a repository's current story (its story and its files' histories
+//! both start from it).
 
 use std::borrow::Cow;
 
@@ -8,9 +10,12 @@ use futures::StreamExt as _;
 
 use gitview_core::results::{AnalysisSummary, RepositoryRef, RunStatus};
 use gitview_core::scrub::{self, SCRUBBED_DOMAIN};
-use sqlx::PgConnection;
+use gitview_core::story::StoryDocument;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
+use crate::db::rfc3339;
 use crate::error::ApiError;
+use crate::kit::state::AppState;
 use crate::metrics::Metrics;
 use crate::storage::ArtifactStore;
 
@@ -34,9 +39,7 @@ pub(crate) fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
 }
 
-/// The account's scrub policy as a scalar subquery on the bound account (`$1`); a missing row
-/// scrubs.
-pub(crate) const SCRUB_PII: &str = "coalesce((SELECT scrub_pii FROM accounts WHERE id = $1), true)";
+pub(crate) use crate::db::SCRUB_PII;
 
 /// Free text scrubbed in place.
 pub(crate) fn scrub_text(text: &mut String) {
@@ -158,6 +161,39 @@ pub(crate) async fn require_analysis(
     scrub.ok_or_else(|| not_found(id))
 }
 
+/// A `path` as the read routes take it (the commits list's and slice's filter, a file's
+/// history): a file or a directory, relative to the repository's root, slashes at either end
+/// ignored; empty is refused.
+pub(crate) fn path_filter(value: Option<&str>) -> Result<Option<String>, ApiError> {
+    match value.map(|p| p.trim_matches('/')) {
+        Some("") => Err(ApiError::bad_request(
+            "path must name a file or directory, relative to the repository root",
+        )),
+        path => Ok(path.map(str::to_owned)),
+    }
+}
+
+/// The condition that the `commit_files` row `{files}` is the file `path` or under the
+/// directory `path`, as `(… OR …)`: one index scan each on `commit_files_by_path`.
+pub(crate) fn push_path_match(sql: &mut QueryBuilder<Postgres>, files: &str, path: &str) {
+    sql.push(format_args!("({files}.path = "))
+        .push_bind(path.to_owned())
+        .push(format_args!(" OR {files}.path LIKE "))
+        .push_bind(format!("{}/%", like_literal(path)))
+        .push(" ESCAPE '\\')");
+}
+
+/// The condition that the commit `{commits}` touched `path` (a file, or anything under a
+/// directory), as ` AND EXISTS (…)`.
+pub(crate) fn push_touches_path(sql: &mut QueryBuilder<Postgres>, commits: &str, path: &str) {
+    sql.push(format_args!(
+        " AND EXISTS (SELECT FROM commit_files f WHERE f.account_id = {commits}.account_id
+           AND f.repository_id = {commits}.repository_id AND f.commit_id = {commits}.id AND "
+    ));
+    push_path_match(sql, "f", path);
+    sql.push(")");
+}
+
 /// `%`, `_` and `\` taken literally by `LIKE … ESCAPE '\'`.
 pub(crate) fn like_literal(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -193,6 +229,186 @@ pub(crate) fn object_read_error(metrics: &Metrics, err: object_store::Error) -> 
     metrics.object_store_failed("read");
     tracing::warn!(error = %err, "reading an artifact object failed");
     ApiError::unavailable("the artifact store failed; retry")
+}
+
+/// 400 unless `fingerprint` is one (64 lower-case hex digits, as every analysis shows it).
+fn check_fingerprint(fingerprint: &str) -> Result<(), ApiError> {
+    let hex = fingerprint.len() == 64
+        && fingerprint
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if hex {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "fingerprint must be a repository's fingerprint: 64 lower-case hex digits",
+        ))
+    }
+}
+
+/// A repository of the account, by fingerprint: its id, as bodies show it, and the account's
+/// scrub policy; 404 for one the account does not have (or that does not exist: alike).
+pub(crate) async fn require_repository(
+    tx: &mut PgConnection,
+    account: i64,
+    fingerprint: &str,
+) -> Result<(i64, RepositoryRef, bool), ApiError> {
+    check_fingerprint(fingerprint)?;
+    type Row = (i64, String, String, String, Option<String>, bool);
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, fingerprint, url, branch, last_analyzed_commit, {SCRUB_PII}
+         FROM repositories WHERE account_id = $1 AND fingerprint = $2"
+    )))
+    .bind(account)
+    .bind(fingerprint)
+    .fetch_optional(tx)
+    .await?;
+    let (id, fingerprint, url, branch, last_analyzed_commit, scrub) =
+        row.ok_or_else(|| ApiError::not_found(format!("no repository {fingerprint:?}")))?;
+    let repository = RepositoryRef {
+        fingerprint,
+        url,
+        branch,
+        last_analyzed_commit,
+    };
+    Ok((id, repository, scrub))
+}
+
+/// The artifact holding a story as data.
+pub(crate) const STORY_JSON: &str = "story.json";
+/// The artifact holding a story as Markdown.
+pub(crate) const STORY_MD: &str = "story.md";
+/// The largest story read whole (`story.json` lists every storyline's commits: a
+/// 100,000-commit history's is a few MiB).
+const STORY_LIMIT: i64 = 64 << 20;
+
+/// A repository's current story: the newest succeeded analysis' `story.json` that tells the
+/// whole history.
+#[derive(Debug)]
+pub(crate) struct CurrentStory {
+    pub(crate) analysis_id: String,
+    pub(crate) finished_at: String,
+    /// Scrubbed (every string) when the account's policy scrubs PII.
+    pub(crate) document: StoryDocument,
+}
+
+/// An artifact's bytes, from its row or the object store; `None` when the analysis has no
+/// such artifact, or one larger than [`STORY_LIMIT`] (logged).
+pub(crate) async fn artifact_bytes(
+    tx: &mut PgConnection,
+    state: &AppState,
+    account: i64,
+    analysis: &str,
+    name: &str,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let row: Option<(i64, Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
+        "SELECT size, content, storage_key FROM artifacts
+         WHERE account_id = $1 AND analysis_id = $2 AND name = $3",
+    )
+    .bind(account)
+    .bind(analysis)
+    .bind(name)
+    .fetch_optional(tx)
+    .await?;
+    match row {
+        None => Ok(None),
+        Some((size, _, _)) if size > STORY_LIMIT => {
+            tracing::warn!(
+                analysis,
+                name,
+                size,
+                "a story artifact is too large to read whole"
+            );
+            Ok(None)
+        }
+        Some((_, Some(content), _)) => Ok(Some(content)),
+        Some((_, None, Some(key))) => {
+            let store = state.artifacts.as_ref().ok_or_else(|| {
+                tracing::error!(
+                    key,
+                    "an artifact is in object storage, but none is configured"
+                );
+                ApiError::unavailable(
+                    "this story is in object storage, which this gateway is not configured with",
+                )
+            })?;
+            Ok(Some(read_object(store, &state.metrics, &key).await?))
+        }
+        Some((_, None, None)) => Ok(None),
+    }
+}
+
+/// The repository's current story: of its succeeded analyses, newest finished first, the
+/// first whose `story.json` parses and covers the whole history (`coverage.wholeHistory`); a
+/// story of a range, or one written before stories said what they cover, is passed over.
+/// Scrubbed when `scrub`. `None` when no analysis wrote one.
+pub(crate) async fn current_story(
+    tx: &mut PgConnection,
+    state: &AppState,
+    account: i64,
+    repository: i64,
+    scrub: bool,
+) -> Result<Option<CurrentStory>, ApiError> {
+    // One candidate at a time, keyset on (finished_at, id): the newest one almost always
+    // tells the whole history, and the next is read only when it does not.
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let mut sql = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT a.id, ",
+            rfc3339!("a.finished_at"),
+            " FROM analyses a WHERE a.account_id = "
+        ));
+        sql.push_bind(account)
+            .push(" AND a.repository_id = ")
+            .push_bind(repository)
+            .push(
+                " AND a.status = 'succeeded' AND a.finished_at IS NOT NULL
+                  AND EXISTS (SELECT FROM artifacts s WHERE s.account_id = a.account_id
+                    AND s.analysis_id = a.id AND s.name = ",
+            )
+            .push_bind(STORY_JSON)
+            .push(")");
+        if let Some((finished_at, id)) = after.take() {
+            sql.push(" AND (a.finished_at, a.id) < (")
+                .push_bind(finished_at)
+                .push("::timestamptz, ")
+                .push_bind(id)
+                .push(")");
+        }
+        sql.push(" ORDER BY a.finished_at DESC, a.id DESC LIMIT 1");
+        let candidate: Option<(String, String)> =
+            sql.build_query_as().fetch_optional(&mut *tx).await?;
+        let Some((analysis_id, finished_at)) = candidate else {
+            return Ok(None);
+        };
+        if let Some(bytes) = artifact_bytes(tx, state, account, &analysis_id, STORY_JSON).await?
+            && let Some(document) = whole_history(&analysis_id, &bytes, scrub)
+        {
+            return Ok(Some(CurrentStory {
+                analysis_id,
+                finished_at,
+                document,
+            }));
+        }
+        after = Some((finished_at, analysis_id));
+    }
+}
+
+/// `story.json` as a story of the whole history (scrubbed when `scrub`), or `None` for a story
+/// of a range, one without coverage, or one that does not parse (logged).
+fn whole_history(analysis: &str, bytes: &[u8], scrub: bool) -> Option<StoryDocument> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|err| tracing::warn!(analysis, error = %err, "story.json is not JSON"))
+        .ok()?;
+    if value.pointer("/coverage/wholeHistory") != Some(&serde_json::Value::Bool(true)) {
+        return None;
+    }
+    if scrub {
+        scrub::scrub_json(&mut value);
+    }
+    serde_json::from_value(value)
+        .map_err(|err| tracing::warn!(analysis, error = %err, "story.json is not a story"))
+        .ok()
 }
 
 #[cfg(test)]

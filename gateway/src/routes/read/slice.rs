@@ -21,8 +21,8 @@ use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::shared::{
-    ListRow, SCRUB_PII, analysis_columns, hashed_email_sql, internal, like_literal, not_found,
-    scrub_text,
+    ListRow, SCRUB_PII, analysis_columns, hashed_email_sql, internal, not_found, path_filter,
+    push_touches_path, scrub_text,
 };
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
@@ -83,14 +83,7 @@ pub(crate) async fn slice(
 ) -> Result<axum::Json<HistorySlice>, ApiError> {
     let window = window(query.since.as_deref(), query.until.as_deref())?;
     let limit = max_commits(query.max_commits.as_deref())?;
-    let path = match query.path.as_deref().map(|p| p.trim_matches('/')) {
-        Some("") => {
-            return Err(ApiError::bad_request(
-                "path must name a file or directory, relative to the repository root",
-            ));
-        }
-        path => path.map(str::to_owned),
-    };
+    let path = path_filter(query.path.as_deref())?;
     // The author's email as the reader may see it: hashed under a scrubbing policy (rows
     // stored scrubbed already hold the hash).
     let email = format!(
@@ -119,14 +112,7 @@ pub(crate) async fn slice(
         ));
     let mut path_files = String::from("TRUE");
     if let Some(path) = &path {
-        sql.push(
-            " AND EXISTS (SELECT FROM commit_files f WHERE f.account_id = c.account_id
-               AND f.repository_id = c.repository_id AND f.commit_id = c.id AND (f.path = ",
-        )
-        .push_bind(path.clone())
-        .push(" OR f.path LIKE ")
-        .push_bind(format!("{}/%", like_literal(path)))
-        .push(" ESCAPE '\\'))");
+        push_touches_path(&mut sql, "c", path);
         // The same file filter for the top paths' lines: the binds are $2 (the id) onwards,
         // so the path's two binds are named by their position.
         path_files = "(f.path = $3 OR f.path LIKE $4 ESCAPE '\\')".to_owned();

@@ -1,7 +1,8 @@
-//! The runner's writes (`/v1/runs/{analysis}/…`, with the runner token the operator signs for
+//! The runner's routes (`/v1/runs/{analysis}/…`, with the runner token the operator signs for
 //! one analysis and attempt; bodies in [`gitview_core::results`]): start the run, store its
-//! commits, phases and artifacts, report progress, finish it. Run logs are written through
-//! [`crate::routes::logs`].
+//! commits, phases and artifacts, report progress, finish it; read back the repository's
+//! stored history ([`history`]) and use the account's summary cache ([`summaries`]). Run logs
+//! are written through [`crate::routes::logs`].
 //!
 //! Each handler extracts the request, checks it with pure functions, calls the named store
 //! functions of [`crate::store`] in one tenant transaction, and answers. The run's results
@@ -15,9 +16,11 @@ use crate::kit::table::Routes;
 
 pub mod artifacts;
 pub mod commits;
+pub mod history;
 pub mod phases;
 pub mod progress;
 pub mod run;
+pub mod summaries;
 
 /// The runner routes.
 pub(crate) fn routes(routes: Routes) -> Routes {
@@ -40,4 +43,15 @@ pub(crate) fn routes(routes: Routes) -> Routes {
             progress::progress,
         )
         .on(Method::POST, "/v1/runs/{analysis}/finish", run::finish)
+        .on(Method::GET, "/v1/runs/{analysis}/history", history::history)
+        .on(
+            Method::POST,
+            "/v1/runs/{analysis}/summaries/lookup",
+            summaries::lookup,
+        )
+        .on(
+            Method::PUT,
+            "/v1/runs/{analysis}/summaries/{key}",
+            summaries::put,
+        )
 }

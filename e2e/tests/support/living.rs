@@ -1,0 +1,269 @@
+//! The living story on the real control plane: a tracker follows a branch summarized by a model
+//! (a local server speaking OpenAI's chat-completions protocol, which records every prompt);
+//! after each push the gateway serves one story of the **whole** history, and no chunk is ever
+//! sent to the model twice — the account's summary cache in the gateway answers for the chunks
+//! that did not change.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use gitview_crds::labels;
+use gitview_crds::v1alpha1::{Analysis, AnalysisPhase};
+use kube::ResourceExt as _;
+use kube::api::{Api, ListParams};
+use kube::runtime::wait::await_condition;
+
+use super::{Env, GATEWAY_ADMIN_TOKEN, image, wait_until};
+
+const RUN: Duration = Duration::from_secs(120);
+
+/// A chat-completions server on loopback that answers every prompt with a short summary and
+/// counts how often it saw each one.
+struct ModelServer {
+    port: u16,
+    /// Prompt (the request's messages) → times received.
+    prompts: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl ModelServer {
+    fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let prompts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+        let seen = prompts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &seen);
+                });
+            }
+        });
+        Ok(Self { port, prompts })
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Prompts received so far, and the most times one prompt was received.
+    fn counts(&self) -> (u32, u32) {
+        let prompts = self.prompts.lock().expect("the prompt log");
+        (
+            prompts.values().sum(),
+            prompts.values().copied().max().unwrap_or(0),
+        )
+    }
+}
+
+/// Reads one HTTP/1.1 request and answers it as chat completions does.
+fn serve(stream: std::net::TcpStream, seen: &Mutex<HashMap<String, u32>>) -> anyhow::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let mut stream = stream;
+    if !request_line.starts_with("POST ") || !request_line.contains("/v1/chat/completions ") {
+        write!(
+            stream,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return Ok(());
+    }
+    let request: serde_json::Value = serde_json::from_slice(&body)?;
+    let messages = request["messages"].to_string();
+    *seen
+        .lock()
+        .expect("the prompt log")
+        .entry(messages.clone())
+        .or_default() += 1;
+    let answer = serde_json::json!({
+        "id": "chatcmpl-e2e",
+        "object": "chat.completion",
+        "created": 0,
+        "model": request["model"],
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": "Work went on in this part of the history."},
+            "finish_reason": "stop"
+        }],
+        "usage": {"prompt_tokens": messages.len() / 4, "completion_tokens": 9, "total_tokens": messages.len() / 4 + 9}
+    })
+    .to_string();
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    )?;
+    Ok(())
+}
+
+/// Waits until the tracker's Analysis of `head` succeeded; returns it.
+async fn run_of(env: &Env, ns: &str, head: &str) -> anyhow::Result<Analysis> {
+    let api: Api<Analysis> = Api::namespaced(env.client.clone(), ns);
+    let owned = |api: Api<Analysis>, head: String| async move {
+        api.list(&ListParams::default().labels(labels::TRACKER))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|a| a.annotations().get(labels::HEAD_COMMIT) == Some(&head))
+    };
+    let probe = || {
+        let found = owned(api.clone(), head.to_owned());
+        async move { found.await.is_some() }
+    };
+    wait_until(RUN, probe)
+        .await
+        .with_context(|| format!("no Analysis for head {head}"))?;
+    let name = owned(api.clone(), head.to_owned())
+        .await
+        .context("the analysis vanished")?
+        .name_any();
+    let finished = |a: Option<&Analysis>| {
+        a.and_then(|a| a.status.as_ref()?.phase)
+            .is_some_and(AnalysisPhase::is_finished)
+    };
+    let an = tokio::time::timeout(RUN, await_condition(api, &name, finished))
+        .await
+        .with_context(|| format!("{name} never finished"))??
+        .context("the analysis vanished")?;
+    let phase = an.status.as_ref().and_then(|s| s.phase);
+    ensure!(
+        phase == Some(AnalysisPhase::Succeeded),
+        "{name} ended {phase:?}: {:?}",
+        an.status
+    );
+    Ok(an)
+}
+
+pub async fn a_tracker_keeps_one_story_of_the_whole_history(
+    env: Arc<Env>,
+    ns: String,
+) -> anyhow::Result<()> {
+    let model = ModelServer::start()?;
+    let repo = env.git.create(&ns, 8)?;
+    let url = env.git.url(&ns);
+    // A small chunk budget: the history is many chunks, most of which a push leaves alone.
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: AnalysisProfile\nmetadata: {{name: {ns}-model}}\nspec:\n  \
+         runner: {{image: \"{}\"}}\n  stages:\n    chunk: {{tokenBudget: 256}}\n    \
+         summarize: {{summarizer: ChatCompletions, model: e2e-model, baseUrl: \"{}\"}}\n",
+        image::RUNNER,
+        model.base_url()
+    ))?;
+    env.apply(&format!(
+        "apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: repo, namespace: {ns}}}\nspec:\n  \
+         repository: {{url: \"{url}\"}}\n  branches: [main]\n  poll: {{minIntervalSeconds: 10, maxIntervalSeconds: 20}}\n  \
+         template:\n    spec: {{profile: {ns}-model}}\n"
+    ))?;
+    let (code, created) = env.gateway(
+        "POST",
+        &format!("/v1/admin/accounts/{ns}/keys"),
+        GATEWAY_ADMIN_TOKEN,
+        Some(&serde_json::json!({"name": "e2e"})),
+    )?;
+    ensure!(code == 201, "creating a key: {code} {created}");
+    let key = created["secret"].as_str().context("the key")?.to_owned();
+
+    let mut total = 8;
+    let mut sent_before = 0;
+    for (round, push) in [0usize, 3, 2].into_iter().enumerate() {
+        if push > 0 {
+            env.git.commit(&repo, push)?;
+            total += push;
+        }
+        let head = env.git.git(&repo, &["rev-parse", "HEAD"])?;
+        let an = run_of(&env, &ns, &head).await?;
+        let uid = an.uid().context("uid")?;
+        let (code, detail) = env.gateway("GET", &format!("/v1/analyses/{uid}"), &key, None)?;
+        ensure!(code == 200, "the analysis: {code} {detail}");
+        let fingerprint = detail["repository"]["fingerprint"]
+            .as_str()
+            .context("the repository's fingerprint")?
+            .to_owned();
+        let metrics = &detail["metrics"]["stages"]["summarize"];
+
+        // The repository's story covers every commit, whichever run wrote it last.
+        let (code, story) = env.gateway(
+            "GET",
+            &format!("/v1/repositories/{fingerprint}/story"),
+            &key,
+            None,
+        )?;
+        ensure!(
+            code == 200,
+            "round {round}: the repository's story: {code} {story}"
+        );
+        ensure!(
+            story["analysisId"] == uid.as_str(),
+            "round {round}: the story is not the newest run's: {}",
+            story["analysisId"]
+        );
+        let coverage = &story["story"]["coverage"];
+        ensure!(
+            coverage["wholeHistory"] == true
+                && coverage["commits"] == total
+                && coverage["lastCommit"] == head.as_str(),
+            "round {round}: the story covers {coverage}, not the {total} commits up to {head}"
+        );
+        ensure!(
+            story["markdown"]
+                .as_str()
+                .is_some_and(|md| md.contains(&format!("{total} commits"))),
+            "round {round}: the story does not tell {total} commits: {}",
+            story["markdown"]
+        );
+
+        // Only what changed went to the model, and nothing twice.
+        let (sent, most) = model.counts();
+        let misses = metrics["cacheMisses"].as_u64().context("cacheMisses")?;
+        let hits = metrics["cacheHits"].as_u64().context("cacheHits")?;
+        eprintln!(
+            "e2e: living story round {round}: {} commits told, {} prompts sent ({} chunks summarized, {} from the cache)",
+            total,
+            sent - sent_before,
+            misses,
+            hits
+        );
+        let combined = metrics["combinations"].as_u64().context("combinations")?
+            - metrics["combinationCacheHits"]
+                .as_u64()
+                .context("combinationCacheHits")?;
+        ensure!(most == 1, "a prompt was sent to the model {most} times");
+        ensure!(
+            u64::from(sent - sent_before) == misses + combined,
+            "round {round}: {} prompts for {misses} chunks and {combined} combinations summarized",
+            sent - sent_before
+        );
+        ensure!(sent > sent_before, "round {round}: nothing was summarized");
+        if round > 0 {
+            ensure!(
+                hits > 0,
+                "round {round}: no chunk came from the account's cache: {metrics}"
+            );
+        }
+        sent_before = sent;
+    }
+    Ok(())
+}
