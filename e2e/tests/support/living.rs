@@ -251,10 +251,18 @@ pub async fn a_tracker_keeps_one_story_of_the_whole_history(
                 .as_u64()
                 .context("combinationCacheHits")?;
         ensure!(most == 1, "a prompt was sent to the model {most} times");
+        // Every prompt is a call the run recorded: the chunks and combinations the model
+        // summarized (those the budget gives it), and the overview. The model's answers cite
+        // no commit, so its parts are left out of the story, but they are still made and cached.
+        let calls = metrics["model"]["calls"].as_u64().context("model.calls")?;
         ensure!(
-            u64::from(sent - sent_before) == misses + combined,
-            "round {round}: {} prompts for {misses} chunks and {combined} combinations summarized",
+            u64::from(sent - sent_before) == calls,
+            "round {round}: {} prompts sent, {calls} calls recorded",
             sent - sent_before
+        );
+        ensure!(
+            calls == misses + combined + 1,
+            "round {round}: {calls} calls for {misses} chunks, {combined} combinations and the overview"
         );
         ensure!(sent > sent_before, "round {round}: nothing was summarized");
         if round > 0 {

@@ -242,7 +242,7 @@ fn an_answer_that_cites_nothing_is_left_out_with_the_reason() {
     );
     assert_eq!(server.join().unwrap().len(), 2);
     assert!(!section_ids(&story).contains(&"overview".to_owned()));
-    let model = summary.stages.summarize.model.unwrap();
+    let model = summary.stages.summarize.model.clone().unwrap();
     let omitted: Vec<(&str, &str)> = model
         .omitted
         .iter()
@@ -265,6 +265,11 @@ fn an_answer_that_cites_nothing_is_left_out_with_the_reason() {
     assert!(!phases[0]["citedCommits"].as_array().unwrap().is_empty());
     assert_eq!(model.calls, 2);
     assert_eq!(model.input_tokens, 2400);
+    // The lookups counted are the model's: its one chunk, not the extractive retelling; the
+    // calls are those lookups' misses, the combinations and the overview.
+    let metrics = &summary.stages.summarize;
+    assert_eq!((metrics.cache_misses, metrics.combinations), (1, 0));
+    assert_eq!(model.calls, metrics.cache_misses + metrics.combinations + 1);
 }
 
 #[test]

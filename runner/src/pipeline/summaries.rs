@@ -63,21 +63,18 @@ impl Run<'_> {
             ..SummarizeMetrics::default()
         };
         let mut records = Vec::with_capacity(phases.len());
-        // A remote cache looks every chunk's key up at once: each under the summarizer the
-        // budget gives its phase.
-        let extractive = Extractive.info();
+        // A remote cache looks every chunk's key up at once: with a model, those of the phases
+        // the budget gives it (the others are told without the cache, below).
         let keys: Vec<String> = phases
             .iter()
             .zip(chunks)
-            .flat_map(|(phase, phase_chunks)| {
-                let by_model = model
+            .filter(|(phase, _)| {
+                model
                     .as_ref()
-                    .is_some_and(|m| m.plan.phases.contains(&phase.number));
-                let info = if by_model { &info } else { &extractive };
-                phase_chunks
-                    .iter()
-                    .map(|chunk| summarize::cache_key(&chunk.text, &options.prompt_version, info))
+                    .is_none_or(|m| m.plan.phases.contains(&phase.number))
             })
+            .flat_map(|(_, phase_chunks)| phase_chunks)
+            .map(|chunk| summarize::cache_key(&chunk.text, &options.prompt_version, &info))
             .collect();
         cache.prefetch(&keys)?;
         for (phase, phase_chunks) in phases.iter().zip(chunks) {
@@ -116,16 +113,29 @@ impl Run<'_> {
             }
             let (summary, chunk_records) = match written {
                 Some(written) => written,
+                // A run without a model: the extractive summarizer, through the cache.
+                None if model.is_none() => self.summarize_phase(
+                    cut,
+                    phase,
+                    phase_chunks,
+                    &mut Extractive,
+                    cache,
+                    &mut metrics,
+                    &mut progress,
+                )?,
                 None => {
-                    // Told without the model (its chunks counted again for the progress).
+                    // Told without the model: extractively, which takes no time, outside the
+                    // cache (the account's cache in a pod is the model's) and the metrics
+                    // (which count the model's lookups and combinations); its chunks are
+                    // counted again for the progress.
                     progress.done = done_before;
                     self.summarize_phase(
                         cut,
                         phase,
                         phase_chunks,
                         &mut Extractive,
-                        cache,
-                        &mut metrics,
+                        &mut summarize::NoCache,
+                        &mut SummarizeMetrics::default(),
                         &mut progress,
                     )?
                 }
