@@ -210,7 +210,7 @@ impl GatewayClient {
     }
 
     /// Every commit the repository already has in the gateway, oldest first, read in pages of
-    /// [`HISTORY_PAGE`].
+    /// 2,000 (`HISTORY_PAGE`).
     pub fn stored_history(&self) -> Result<Vec<CommitUpload>, SinkError> {
         let mut commits = Vec::new();
         let mut cursor: Option<String> = None;
