@@ -272,11 +272,20 @@ impl<'r> Extractor<'r> {
         let read = |source| ExtractError::ReadCommit { id, source };
         let commit = self.find_commit(id).map_err(read)?;
         let parents: Vec<ObjectId> = commit.parent_ids().map(|parent| parent.detach()).collect();
-        let author = self.person(commit.author().map_err(read)?).map_err(read)?;
-        let committer = self
-            .person(commit.committer().map_err(read)?)
+        // git log re-encodes a message (and the names) from the commit's `encoding` header to
+        // UTF-8; without one the bytes are taken as UTF-8, invalid sequences as U+FFFD.
+        let encoding = commit
+            .decode()
+            .ok()
+            .and_then(|decoded| decoded.encoding.map(|e| e.to_owned()));
+        let encoding = encoding.as_ref().map(|e| e.as_bytes());
+        let author = self
+            .person(commit.author().map_err(read)?, encoding)
             .map_err(read)?;
-        let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
+        let committer = self
+            .person(commit.committer().map_err(read)?, encoding)
+            .map_err(read)?;
+        let message = decode_text(commit.message_raw_sloppy(), encoding);
 
         let base = match parents.as_slice() {
             [] => Some(None),
@@ -314,11 +323,15 @@ impl<'r> Extractor<'r> {
             .into_commit())
     }
 
-    fn person(&self, signature: gix::actor::SignatureRef<'_>) -> Result<Person, gix::Error> {
+    fn person(
+        &self,
+        signature: gix::actor::SignatureRef<'_>,
+        encoding: Option<&[u8]>,
+    ) -> Result<Person, gix::Error> {
         let signature = signature.trim();
         let time = signature.time()?;
-        let name = signature.name.to_str_lossy().into_owned();
-        let email = signature.email.to_str_lossy().into_owned();
+        let name = decode_text(signature.name, encoding);
+        let email = decode_text(signature.email, encoding);
         let canonical = self
             .mailmap
             .as_ref()
@@ -662,6 +675,21 @@ fn status_of(pair: &FilePair) -> FileStatus {
     }
 }
 
+/// Text of a commit in the encoding its header names (`None`: UTF-8), as UTF-8: what git log
+/// prints. Bytes that are not valid in the encoding become U+FFFD; an encoding
+/// `encoding_rs` does not know is read as UTF-8 (git would leave the bytes as they are).
+pub fn decode_text(bytes: &[u8], encoding: Option<&[u8]>) -> String {
+    let encoding = encoding
+        .and_then(encoding_rs::Encoding::for_label_no_replacement)
+        .filter(|e| *e != encoding_rs::UTF_8);
+    match encoding {
+        // Labels such as `ISO-8859-1` and `latin1` are windows-1252 to encoding_rs, as to
+        // browsers: the same characters, plus printable ones where latin-1 has C1 controls.
+        Some(encoding) => encoding.decode_without_bom_handling(bytes).0.into_owned(),
+        None => bytes.to_str_lossy().into_owned(),
+    }
+}
+
 /// RFC 3339 in the recorded offset (git's `%aI`), or git's raw `@<seconds> <+hhmm>` for times
 /// RFC 3339 cannot express ([`gitview_core::time::format_recorded`]).
 pub fn format_time(time: gix::date::Time) -> String {
@@ -683,5 +711,21 @@ mod tests {
         assert!(!looks_like_url("repo"));
         assert!(!looks_like_url("./odd:name"));
         assert!(!looks_like_url("C:\\repo"));
+    }
+
+    #[test]
+    fn text_is_decoded_from_the_commits_encoding() {
+        let latin1 = b"Caf\xe9 \x80";
+        assert_eq!(decode_text(latin1, Some(b"ISO-8859-1")), "Café €");
+        assert_eq!(decode_text(latin1, Some(b"latin1")), "Café €");
+        assert_eq!(
+            decode_text(b"\x83n\x83\x8d\x81[", Some(b"Shift_JIS")),
+            "ハロー"
+        );
+        // UTF-8, no header, or a label nobody knows: UTF-8 with U+FFFD for invalid bytes.
+        for encoding in [None, Some(&b"UTF-8"[..]), Some(b"x-unknown")] {
+            assert_eq!(decode_text(latin1, encoding), "Caf\u{fffd} \u{fffd}");
+            assert_eq!(decode_text("Café".as_bytes(), encoding), "Café");
+        }
     }
 }
