@@ -10,6 +10,7 @@ fn labels(class: &str, scope: &str) -> CommitLabels {
         scope: Some(scope.into()),
         references: vec![],
         bot: false,
+        dependencies: Default::default(),
     }
 }
 
