@@ -839,6 +839,7 @@ fn hours(h: f64) -> String {
     grouped(u64::try_from(round(h)).unwrap_or(0))
 }
 
-
+#[cfg(test)]
+mod evidence_tests;
 #[cfg(test)]
 mod tests;
