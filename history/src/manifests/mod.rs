@@ -8,7 +8,7 @@
 //!
 //! | ecosystem | files (at any depth) | names |
 //! |---|---|---|
-//! | Cargo | `Cargo.toml` | keys of `[dependencies]`, `[dev-dependencies]`, `[build-dependencies]`, their `[target.*]` forms and `[workspace.dependencies]` (`package = "…"` when renamed); path-only entries are the workspace's own crates and left out |
+//! | Cargo | `Cargo.toml` | keys of `[dependencies]`, `[dev-dependencies]`, `[build-dependencies]`, their `[target.*]` forms and `[workspace.dependencies]` (`package = "…"` when renamed); path-only entries are the workspace's own crates and `workspace = true` ones are counted in the workspace's manifest, so both are left out |
 //! | npm | `package.json` | keys of `dependencies`, `devDependencies`, `peerDependencies`, `optionalDependencies` |
 //! | Go | `go.mod` | `require` lines and blocks, without `// indirect` ones |
 //! | Python | `requirements*.txt`, `pyproject.toml` | requirement lines; PEP 621 `[project]` `dependencies` and `optional-dependencies`, PEP 735 `[dependency-groups]`, Poetry's `[tool.poetry.*dependencies]` (not `python`); names normalized as PEP 503 says |
@@ -238,8 +238,11 @@ fn cargo(text: &str) -> Option<BTreeSet<String>> {
             for (key, spec) in deps {
                 let detail = spec.as_table();
                 let field = |name: &str| detail.and_then(|d| d.get(name));
-                // `{ path = "../core" }` alone is one of the workspace's own crates.
-                if field("path").is_some() && field("version").is_none() {
+                // `{ path = "../core" }` alone is one of the workspace's own crates, and
+                // `{ workspace = true }` is declared (with its source) by the workspace's
+                // manifest: counted there, or the workspace's own crates would count here.
+                let inherited = field("workspace").and_then(toml::Value::as_bool) == Some(true);
+                if inherited || (field("path").is_some() && field("version").is_none()) {
                     continue;
                 }
                 let name = field("package")

@@ -57,6 +57,7 @@ json = { package = "serde_json", version = "1" }
 demo-core = { path = "../core" }
 published-core = { path = "../pub", version = "0.2" }
 tokio.workspace = true
+inner = { workspace = true, features = ["x"] }
 
 [dev-dependencies]
 proptest = "1"
@@ -80,8 +81,7 @@ anyhow = "1"
             "published-core",
             "regex",
             "serde",
-            "serde_json",
-            "tokio"
+            "serde_json"
         ]
     );
     assert_eq!(names(Manifest::CargoToml, ""), Vec::<String>::new());

@@ -463,16 +463,24 @@ fn recent(input: &BriefInput<'_>) -> Vec<String> {
         .get(input.phases.len() - 1)
         .filter(|p| !p.added.is_empty() || !p.removed.is_empty());
     if let Some(changed) = changed {
+        // "Cargo `a`, `b`; npm `c` and 3 more", by ecosystem in order of appearance.
         let list = |events: &[evolution::DependencyEvent]| -> String {
-            let mut names: Vec<String> = events
-                .iter()
-                .take(LISTED)
-                .map(|e| format!("{} {}", e.ecosystem.label(), code(&e.name)))
+            let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+            for e in events.iter().take(LISTED) {
+                let label = e.ecosystem.label();
+                match groups.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, names)) => names.push(code(&e.name)),
+                    None => groups.push((label, vec![code(&e.name)])),
+                }
+            }
+            let mut text: Vec<String> = groups
+                .into_iter()
+                .map(|(label, names)| format!("{label} {}", names.join(", ")))
                 .collect();
             if events.len() > LISTED {
-                names.push(format!("{} more", events.len() - LISTED));
+                text.push(format!("{} more", events.len() - LISTED));
             }
-            names.join(", ")
+            text.join(", ")
         };
         let mut parts = Vec::new();
         if !changed.added.is_empty() {
@@ -484,8 +492,8 @@ fn recent(input: &BriefInput<'_>) -> Vec<String> {
         let ids: Vec<&str> = changed
             .added
             .iter()
-            .chain(&changed.removed)
-            .take(LISTED)
+            .take(3)
+            .chain(changed.removed.iter().take(2))
             .map(|e| e.commit.as_str())
             .collect();
         items.push(format!(
