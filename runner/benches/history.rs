@@ -596,7 +596,7 @@ fn child_extract(job: &str) -> anyhow::Result<()> {
     )?;
     let mut totals = Totals::default();
     for index in 0..plan.commits.len() {
-        let record = workers.next(index)?;
+        let record = workers.next(index)?.record;
         totals.commits += 1;
         for file in &record.files {
             totals.file_entries += 1;
