@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use gitview_core::records::{CommitRecord, FileStatus};
 use gitview_core::time::epoch_seconds;
 
+use crate::manifests::DependencyChanges;
+
 /// An interned path: an index into [`History::paths`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PathId(pub u32);
@@ -64,6 +66,8 @@ pub struct CommitLabels {
     pub references: Vec<String>,
     /// The author looks like a bot.
     pub bot: bool,
+    /// What the commit changed in its dependency manifests (the enrichment's `dependencies`).
+    pub dependencies: DependencyChanges,
 }
 
 /// One commit.
@@ -83,6 +87,8 @@ pub struct Commit {
     /// In git's path order.
     pub changes: Vec<Change>,
     pub moves: Vec<Move>,
+    /// Dependencies the commit added to and removed from its manifests.
+    pub dependencies: DependencyChanges,
 }
 
 impl Commit {
@@ -156,6 +162,7 @@ impl History {
             references: labels.references,
             changes,
             moves,
+            dependencies: labels.dependencies,
         });
     }
 
@@ -279,6 +286,7 @@ mod tests {
                 scope: Some("parser".into()),
                 references: vec!["#1".into()],
                 bot: false,
+                dependencies: DependencyChanges::default(),
             },
         );
         // The same person under a mailmapped identity is the same author.

@@ -8,6 +8,10 @@
 //! thousands of commits stay small. Each analysis is a module of its own that reads a
 //! `&History` and answers plain data with the commit ids and figures it rests on.
 //!
+//! Two modules read files rather than histories, for the runner's stages and these analyses
+//! alike: [`languages`] (a path's language) and [`manifests`] (the dependencies a manifest
+//! declares, and what a commit changed in them — pure parsers; the runner reads the blobs).
+//!
 //! On top of the analyses: [`narrative`] tells the history in sentences, each a claim with its
 //! evidence, without a model; [`check`] holds what a model writes against the same facts.
 #![forbid(unsafe_code)]
@@ -16,9 +20,12 @@ pub mod check;
 pub mod coupling;
 pub mod deletions;
 pub mod effort;
+pub mod evolution;
 pub mod history;
 pub mod hotspots;
+pub mod languages;
 mod lineage;
+pub mod manifests;
 pub mod moves;
 pub mod narrative;
 pub mod ownership;

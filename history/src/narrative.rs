@@ -5,8 +5,10 @@
 //! *In brief* (size, span, phases, the longest storyline, who wrote most, the estimate of
 //! effort, the single-author areas), *Timeline* (one line per phase: dates, commits, authors,
 //! releases, the busiest area), *Storylines*, *How the code base changed* (top-level directories
-//! born and retired, directory moves, the largest changes without moved lines), *What was
-//! removed*, *Who owns what* (main authors and bus factor per area, hand-overs, owners gone
+//! born and retired, the languages of the lines changed and how their shares moved, the
+//! dependencies each phase brought in and dropped, directory moves, the largest changes without
+//! moved lines), *What was removed* (retired directories, dropped dependencies and what came in
+//! their place, the largest deleted files), *Who owns what* (main authors and bus factor per area, hand-overs, owners gone
 //! quiet) and *Risks* (single-author areas, hotspots, coupled files). [`render_markdown`] turns
 //! the document into `story.md`. Every text that comes from the repository (names, paths,
 //! subjects, tags) is escaped ([`escape_markdown`]) or set as a code span.
@@ -24,7 +26,9 @@ use serde_json::{Value, json};
 use crate::deletions::{self, Basis, Removal};
 use crate::history::{History, area_of};
 use crate::storylines::{Category, Lifecycle, Storyline};
-use crate::{coupling, effort, hotspots, moves, ownership, storylines};
+
+mod technology;
+use crate::{coupling, effort, evolution, hotspots, moves, ownership, storylines};
 
 /// A phase as the runner cut it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,8 +81,8 @@ pub fn tell_from(
         facts.summary(title),
         facts.timeline(phases),
         facts.storylines(),
-        facts.evolution(),
-        facts.removed(),
+        facts.evolution(phases),
+        facts.removed(phases),
         facts.owners(),
         facts.risks(),
     ]
@@ -132,6 +136,10 @@ pub struct Analyses {
     pub largest: Vec<moves::LargeChange>,
     /// The [`LISTED`] largest deletions.
     pub deletions: deletions::Deletions,
+    /// The languages of the lines changed, per phase.
+    pub languages: evolution::LanguageMix,
+    /// The dependencies the phases brought in and dropped.
+    pub dependencies: evolution::Dependencies,
 }
 
 impl Analyses {
@@ -146,6 +154,8 @@ impl Analyses {
             moves: moves::moves(history),
             largest: moves::largest_changes(history, 3),
             deletions: deletions::deletions(history, LISTED),
+            languages: evolution::language_mix(history, ranges),
+            dependencies: evolution::dependencies(history, ranges),
         }
     }
 }
@@ -407,7 +417,7 @@ impl<'a> Facts<'a> {
         section("storylines", "Storylines", true, claims)
     }
 
-    fn evolution(&self) -> StorySection {
+    fn evolution(&self, phases: &[PhaseSpan]) -> StorySection {
         let mut claims = Vec::new();
         let areas = &self.deletions.areas;
         if areas.len() > 1 {
@@ -436,6 +446,7 @@ impl<'a> Facts<'a> {
                 json!({"topLevelDirectories": areas.len()}),
             ));
         }
+        claims.extend(self.languages_told(phases));
         for area in areas.iter().filter(|a| a.retired_commit.is_some()) {
             let (Some(commit), Some(time)) = (&area.retired_commit, area.retired_time) else {
                 continue;
@@ -495,10 +506,11 @@ impl<'a> Facts<'a> {
                 json!({"lines": change.counted, "files": change.files, "movedLines": change.moved_lines}),
             ));
         }
+        claims.extend(self.dependencies_told(phases));
         section("evolution", "How the code base changed", true, claims)
     }
 
-    fn removed(&self) -> StorySection {
+    fn removed(&self, phases: &[PhaseSpan]) -> StorySection {
         let mut claims = Vec::new();
         for dir in &self.deletions.directories {
             let mut text = format!(
@@ -522,6 +534,7 @@ impl<'a> Facts<'a> {
                 json!({"files": dir.files, "deletedLines": dir.deleted_lines, "peakLines": dir.peak_lines}),
             ));
         }
+        claims.extend(self.dependencies_dropped(phases));
         for file in self.deletions.files.iter().take(LISTED) {
             let mut text = format!(
                 "{} ({}) was deleted on {} ({})",
@@ -873,5 +886,7 @@ fn hours(h: f64) -> String {
     grouped(u64::try_from(round(h)).unwrap_or(0))
 }
 
+#[cfg(test)]
+mod evidence_tests;
 #[cfg(test)]
 mod tests;

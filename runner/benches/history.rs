@@ -1,7 +1,9 @@
 //! The runner's history benchmark (issue 4): extraction alone and the whole `analyze` against
 //! `git log --numstat --no-renames` on the same repository, measured in the same run, and an
 //! incremental `analyze` of the last commits with the summary cache of the full run, and the
-//! living-story update: `analyze --update` of an analysis made N first-parent commits ago.
+//! living-story update: `analyze --update` of an analysis made N first-parent commits ago, and
+//! the same with a model (a local chat-completions server counting prompt tokens): the share
+//! of the first run's prompt tokens the update sends.
 //!
 //! ```sh
 //! cargo bench -p gitview-runner --bench history -- <repository> [--rounds N] [--incremental N] [--threads N]
@@ -292,6 +294,43 @@ fn bench() -> anyhow::Result<()> {
         git_totals.commits
     );
     let full_analyze = median(rounds.iter().map(|r| r.analyze.seconds).collect());
+
+    // With a model (a local server speaking chat completions, counting each prompt's tokens
+    // with the tokenizer the chunks are cut by): the history N first-parent commits ago, then
+    // `--update`; the update should send a small share of the first run's prompt tokens.
+    let model = ModelServer::start()?;
+    let with_model = |command: &mut Command| {
+        command
+            .args(["--summarizer", "chat", "--model", "bench-model"])
+            .args(["--llm-base-url", &model.base_url()])
+            .args(["--progress-every", "0"]);
+    };
+    let model_dir = scratch.path().join("model");
+    let mut first = Command::new(&runner);
+    first
+        .arg("analyze")
+        .arg(repo)
+        .args(["--until", &since])
+        .arg("--out")
+        .arg(&model_dir);
+    with_model(&mut first);
+    measure_output(&mut first, &scratch.path().join("model-first.time"))?;
+    let (first_prompts, first_tokens) = model.take();
+    let mut again = Command::new(&runner);
+    again
+        .arg("analyze")
+        .arg(repo)
+        .arg("--update")
+        .arg("--out")
+        .arg(&model_dir);
+    with_model(&mut again);
+    let (again_time, _) = measure_output(&mut again, &scratch.path().join("model-again.time"))?;
+    let (again_prompts, again_tokens) = model.take();
+    let token_share = 100.0 * again_tokens as f64 / first_tokens.max(1) as f64;
+    println!(
+        "with a model: the first run sent {first_prompts} prompts ({first_tokens} tokens); the update after {update_commits} commits sent {again_prompts} ({again_tokens} tokens, {token_share:.2}%) in {:.2} s",
+        again_time.seconds
+    );
     println!(
         "runner analyze --update after {update_commits} commits (story of {told}): {:.2} s, peak RSS {:.0} MiB; {:.1}% of a full analyze ({full_analyze:.2} s)",
         update_time.seconds,
@@ -342,6 +381,10 @@ fn bench() -> anyhow::Result<()> {
         update_time.seconds,
         100.0 * update_time.seconds / full_analyze,
         verdict(update_time.seconds <= 5.0)
+    );
+    println!(
+        "| prompt tokens of a model update after {update_commits} commits / the first run's | {token_share:.2}% ({again_tokens} / {first_tokens}) | ≤ 10 % | {} |",
+        verdict(token_share <= 10.0)
     );
     Ok(())
 }
@@ -553,7 +596,7 @@ fn child_extract(job: &str) -> anyhow::Result<()> {
     )?;
     let mut totals = Totals::default();
     for index in 0..plan.commits.len() {
-        let record = workers.next(index)?;
+        let record = workers.next(index)?.record;
         totals.commits += 1;
         for file in &record.files {
             totals.file_entries += 1;
@@ -567,5 +610,97 @@ fn child_extract(job: &str) -> anyhow::Result<()> {
         }
     }
     println!("{}", serde_json::to_string(&totals)?);
+    Ok(())
+}
+
+/// A chat-completions server on loopback for the model measurement: answers every prompt with
+/// one short sentence and counts the prompts and their tokens (`o200k_base`, as the chunks are
+/// cut).
+struct ModelServer {
+    port: u16,
+    /// Prompts and prompt tokens since the last [`ModelServer::take`].
+    seen: std::sync::Arc<std::sync::Mutex<(u64, u64)>>,
+}
+
+impl ModelServer {
+    fn start() -> anyhow::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let seen: std::sync::Arc<std::sync::Mutex<(u64, u64)>> = std::sync::Arc::default();
+        let counts = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let counts = counts.clone();
+                std::thread::spawn(move || {
+                    if let Err(err) = answer(stream, &counts) {
+                        eprintln!("model server: {err:#}");
+                    }
+                });
+            }
+        });
+        Ok(Self { port, seen })
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Prompts and prompt tokens since the last call.
+    fn take(&self) -> (u64, u64) {
+        std::mem::take(&mut *self.seen.lock().expect("the counts"))
+    }
+}
+
+/// One chat-completions request (HTTP/1.1, one per connection), answered.
+fn answer(
+    stream: std::net::TcpStream,
+    counts: &std::sync::Mutex<(u64, u64)>,
+) -> anyhow::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let request: serde_json::Value = serde_json::from_slice(&body)?;
+    let prompt_tokens: usize = request["messages"]
+        .as_array()
+        .context("messages")?
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .map(gitview_runner::chunk::count_tokens)
+        .sum();
+    {
+        let mut counts = counts.lock().expect("the counts");
+        counts.0 += 1;
+        counts.1 += prompt_tokens as u64;
+    }
+    let reply = serde_json::json!({
+        "id": "bench", "object": "chat.completion", "created": 0, "model": request["model"],
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "Work went on in this part of the history."}}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 10, "total_tokens": prompt_tokens + 10}
+    })
+    .to_string();
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+        reply.len()
+    )?;
     Ok(())
 }

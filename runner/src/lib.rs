@@ -9,10 +9,10 @@
 //! |---|---|
 //! | [`analyze`], [`run`] | the two faces: a request or a pod's run config in, the repository opened or fetched, the pipeline run, an exit code out |
 //! | [`pipeline`] | the run as a sequence of stages — walk → extract → enrich → scrub → write → chunk → summarize → story → finish — with progress, timings and metrics |
-//! | [`extract`] | the git edge: the repository opened, the range walked, each commit diffed into a [`CommitRecord`](record::CommitRecord) on worker threads (`parallel`); line counts (`numstat`), object reads with git's delta base cache (`packs`), tree diffs (`treediff`) |
+//! | [`extract`] | the git edge: the repository opened, the range walked, each commit diffed into a [`CommitRecord`](record::CommitRecord) on worker threads (`parallel`); line counts (`numstat`), object reads with git's delta base cache (`packs`), tree diffs (`treediff`); messages in a legacy `encoding` decoded; the blobs of changed dependency manifests read and their dependencies compared (`gitview_history::manifests`) |
 //! | [`tags`] | the repository's tags peeled to commits, and which of them are releases: read at the walk, used by enrich, chunk and story |
 //! | [`earlier`] | the history before the range that earlier runs stored (the gateway's, or an earlier `analyze`'s folder), so an update tells the whole history |
-//! | [`enrich`] | what a commit is: class, languages, references, bot, size |
+//! | [`enrich`] | what a commit is: class, languages, references, bot, size, and the dependencies the extract stage found it changed |
 //! | [`scrub`] | secrets redacted and emails hashed before anything is written |
 //! | [`chunk`] | the history cut into phases, and phases into chunks within the token budget |
 //! | [`summarize`] | one summary per chunk (extractive, or a chat model) and the summary cache |

@@ -825,3 +825,78 @@ fn attributes_drivers_and_big_files_decide_binary_like_git() {
     );
     assert_eq!(edits.files.len(), paths.len());
 }
+
+/// `ecosystem name manifest` of each dependency a commit added and removed.
+fn dependency_changes(
+    changes: &gitview_history::manifests::DependencyChanges,
+) -> (Vec<String>, Vec<String>) {
+    let list = |deps: &[gitview_history::manifests::Dependency]| {
+        deps.iter()
+            .map(|d| format!("{} {} {}", d.ecosystem.label(), d.name, d.manifest))
+            .collect()
+    };
+    (list(&changes.added), list(&changes.removed))
+}
+
+#[test]
+fn dependency_manifests_are_compared_before_and_after() {
+    use gitview_runner::extract::{self, Extractor};
+    let repo = Repo::new();
+    repo.write("web/package.json", r#"{"dependencies": {"react": "18"}}"#);
+    repo.write("go.mod", "module x\n\nrequire github.com/a/b v1.0.0\n");
+    repo.write("README.md", "# x\n");
+    repo.commit_at("Start", EPOCH);
+    // Changed, cut short, moved, deleted; and a file named like a manifest that is binary.
+    repo.write(
+        "web/package.json",
+        r#"{"dependencies": {"react": "18", "vite": "5"}}"#,
+    );
+    repo.write("go.mod", "module x\n\nrequire (\n\tgithub.com/a/b v1.0.0\n");
+    repo.write("py/requirements.txt", b"\0binary\0");
+    repo.commit_at("Add vite, cut go.mod short", EPOCH + 60);
+    repo.remove("web/package.json");
+    repo.write(
+        "app/package.json",
+        r#"{"dependencies": {"react": "18", "vite": "5"}}"#,
+    );
+    repo.write("go.mod", "module x\n");
+    repo.commit_at("Move the web app, clear go.mod", EPOCH + 120);
+    repo.remove("app/package.json");
+    repo.commit_at("Drop the web app", EPOCH + 180);
+
+    let git = extract::open(&repo.path).unwrap();
+    let plan = extract::plan(&git, None, "HEAD").unwrap();
+    let mut extractor = Extractor::new(&git, ExtractOptions::default()).unwrap();
+    let mut changes: Vec<(Vec<String>, Vec<String>)> = plan
+        .commits
+        .iter()
+        .map(|&id| dependency_changes(&extractor.extract(id).unwrap().dependencies))
+        .collect();
+    changes.reverse();
+    let strings = |items: &[&str]| -> Vec<String> { items.iter().map(|s| s.to_string()).collect() };
+    assert_eq!(
+        changes,
+        [
+            (
+                strings(&["npm react web/package.json", "Go github.com/a/b go.mod"]),
+                vec![]
+            ),
+            // go.mod's unclosed block still requires b: unchanged; the binary requirements
+            // file is unknown, so nothing.
+            (strings(&["npm vite web/package.json"]), vec![]),
+            // A move is a removal at one path and an addition at the other; go.mod lost b.
+            (
+                strings(&["npm react app/package.json", "npm vite app/package.json"]),
+                strings(&[
+                    "npm react web/package.json",
+                    "npm vite web/package.json",
+                    "Go github.com/a/b go.mod"
+                ])
+            ),
+            (
+                vec![],
+                strings(&["npm react app/package.json", "npm vite app/package.json"])
+            ),
+        ]
+    );
+}

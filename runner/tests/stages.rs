@@ -47,9 +47,18 @@ fn commit_as(repo: &Repo, message: &str, time: i64, author: &str) -> String {
     repo.commit_staged_at(message, time, &[author])
 }
 
+/// The fixture's manifest with `dependencies` (lines of its `[dependencies]` table).
+fn cargo_toml(dependencies: &[&str]) -> String {
+    format!(
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n\n[dependencies]\n{}\n",
+        dependencies.join("\n")
+    )
+}
+
 /// Thirteen commits over seven months: three authors (one a bot), conventional and free-form
 /// subjects, references, a merge, a breaking change, a revert, a secret and an email in a
-/// message, lightweight and annotated release tags, a pre-release and a tag of a tree.
+/// message, a manifest whose dependencies come (`serde`, `logos`, `nom`, `clap`) and go (`logos`,
+/// with the revert), lightweight and annotated release tags, a pre-release and a tag of a tree.
 fn fixture() -> Repo {
     let repo = Repo::new();
     let t = EPOCH;
@@ -68,10 +77,14 @@ fn fixture() -> Repo {
     repo.git(&["tag", "v0.1.0"]);
     repo.write("docs/guide.md", lines(12, "guide"));
     repo.commit_at("Document the parser", t + 40 * DAY);
-    repo.write("Cargo.toml", "[package]\nname = \"demo\"\n");
+    repo.write("Cargo.toml", cargo_toml(&["serde = \"1.0.2\""]));
     commit_as(&repo, "Bump serde from 1.0.1 to 1.0.2", t + 41 * DAY, BOT);
     repo.git(&["checkout", "-q", "-b", "topic"]);
     repo.write("src/lexer.rs", lines(25, "lex"));
+    repo.write(
+        "Cargo.toml",
+        cargo_toml(&["logos = \"0.14\"", "serde = \"1.0.2\""]),
+    );
     commit_as(
         &repo,
         "Add a lexer\n\nSee merge request group/demo!4",
@@ -93,6 +106,10 @@ fn fixture() -> Repo {
     repo.remove("src/parser.rs");
     repo.write("src/parser/mod.rs", lines(20, "parse"));
     repo.write("src/parser/expr.rs", lines(300, "expr"));
+    repo.write(
+        "Cargo.toml",
+        cargo_toml(&["logos = \"0.14\"", "nom = \"7\"", "serde = \"1.0.2\""]),
+    );
     repo.commit_at(
         "refactor(parser)!: split the parser into modules\n\nBREAKING CHANGE: parser::parse moved\n",
         t + 90 * DAY,
@@ -107,10 +124,18 @@ fn fixture() -> Repo {
     );
     repo.git(&["tag", "v0.3.0-rc.1"]);
     repo.remove("src/lexer.rs");
+    repo.write(
+        "Cargo.toml",
+        cargo_toml(&["nom = \"7\"", "serde = \"1.0.2\""]),
+    );
     repo.commit_at("Revert \"Add a lexer\"", t + 120 * DAY);
     repo.git(&["tag", "v1.0.0"]);
     repo.git(&["tag", "tree-snapshot", "HEAD^{tree}"]);
     repo.write("src/cli.rs", lines(60, "cli"));
+    repo.write(
+        "Cargo.toml",
+        cargo_toml(&["clap = \"4\"", "nom = \"7\"", "serde = \"1.0.2\""]),
+    );
     commit_as(&repo, "Add a CLI for the parser", t + 200 * DAY, BOB);
     repo.write("README.md", "# demo\n\nParses things.\n");
     repo.commit_at("Update README", t + 201 * DAY);

@@ -11,15 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use gitview_crds::labels;
-use gitview_crds::v1alpha1::{Analysis, AnalysisPhase};
 use kube::ResourceExt as _;
-use kube::api::{Api, ListParams};
-use kube::runtime::wait::await_condition;
 
-use super::{Env, GATEWAY_ADMIN_TOKEN, image, wait_until};
-
-const RUN: Duration = Duration::from_secs(120);
+use super::{Env, GATEWAY_ADMIN_TOKEN, image};
 
 /// A chat-completions server on loopback that answers every prompt with a short summary and
 /// counts how often it saw each one.
@@ -118,45 +112,6 @@ fn serve(stream: std::net::TcpStream, seen: &Mutex<HashMap<String, u32>>) -> any
     Ok(())
 }
 
-/// Waits until the tracker's Analysis of `head` succeeded; returns it.
-async fn run_of(env: &Env, ns: &str, head: &str) -> anyhow::Result<Analysis> {
-    let api: Api<Analysis> = Api::namespaced(env.client.clone(), ns);
-    let owned = |api: Api<Analysis>, head: String| async move {
-        api.list(&ListParams::default().labels(labels::TRACKER))
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find(|a| a.annotations().get(labels::HEAD_COMMIT) == Some(&head))
-    };
-    let probe = || {
-        let found = owned(api.clone(), head.to_owned());
-        async move { found.await.is_some() }
-    };
-    wait_until(RUN, probe)
-        .await
-        .with_context(|| format!("no Analysis for head {head}"))?;
-    let name = owned(api.clone(), head.to_owned())
-        .await
-        .context("the analysis vanished")?
-        .name_any();
-    let finished = |a: Option<&Analysis>| {
-        a.and_then(|a| a.status.as_ref()?.phase)
-            .is_some_and(AnalysisPhase::is_finished)
-    };
-    let an = tokio::time::timeout(RUN, await_condition(api, &name, finished))
-        .await
-        .with_context(|| format!("{name} never finished"))??
-        .context("the analysis vanished")?;
-    let phase = an.status.as_ref().and_then(|s| s.phase);
-    ensure!(
-        phase == Some(AnalysisPhase::Succeeded),
-        "{name} ended {phase:?}: {:?}",
-        an.status
-    );
-    Ok(an)
-}
-
 pub async fn a_tracker_keeps_one_story_of_the_whole_history(
     env: Arc<Env>,
     ns: String,
@@ -194,7 +149,7 @@ pub async fn a_tracker_keeps_one_story_of_the_whole_history(
             total += push;
         }
         let head = env.git.git(&repo, &["rev-parse", "HEAD"])?;
-        let an = run_of(&env, &ns, &head).await?;
+        let an = super::tracker::analysis_for(&env, &ns, &head).await?;
         let uid = an.uid().context("uid")?;
         let (code, detail) = env.gateway("GET", &format!("/v1/analyses/{uid}"), &key, None)?;
         ensure!(code == 200, "the analysis: {code} {detail}");

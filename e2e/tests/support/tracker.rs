@@ -17,7 +17,7 @@ use super::{Env, image};
 const RUN: Duration = Duration::from_secs(90);
 
 /// Waits until the tracker owns an Analysis for `head` and it succeeded; returns it.
-async fn analysis_for(env: &Env, ns: &str, head: &str) -> anyhow::Result<Analysis> {
+pub async fn analysis_for(env: &Env, ns: &str, head: &str) -> anyhow::Result<Analysis> {
     let api: Api<Analysis> = Api::namespaced(env.client.clone(), ns);
     let find = {
         let (api, head) = (api.clone(), head.to_owned());

@@ -10,6 +10,7 @@ fn labels(class: &str, scope: &str) -> CommitLabels {
         scope: Some(scope.into()),
         references: vec![],
         bot: false,
+        dependencies: Default::default(),
     }
 }
 
@@ -213,4 +214,140 @@ fn counts_read_as_numbers_people_write() {
     assert_eq!(span(3 * 366 * 86_400), "about 3 years");
     assert_eq!(code("a`b"), "a\\`b");
     assert_eq!(short("0123456789abcdef"), "`0123456`");
+}
+
+/// A history that moves from Python to Rust and swaps a dependency for another.
+fn technology() -> (History, Vec<PhaseSpan>) {
+    use crate::manifests::{Dependency, DependencyChanges, Ecosystem};
+    let dep = |name: &str, manifest: &str| Dependency {
+        ecosystem: if manifest.ends_with(".txt") {
+            Ecosystem::Python
+        } else {
+            Ecosystem::Cargo
+        },
+        name: name.to_owned(),
+        manifest: manifest.to_owned(),
+    };
+    let changes = |added: Vec<Dependency>, removed: Vec<Dependency>| CommitLabels {
+        dependencies: DependencyChanges { added, removed },
+        ..labels("feature", "x")
+    };
+    let history = Builder::new()
+        .hex_ids()
+        .labelled(
+            "Ada",
+            0,
+            "Start in Python",
+            &[("tool.py", '+', 80, 0), ("requirements.txt", '+', 2, 0)],
+            &[],
+            changes(vec![dep("requests", "requirements.txt")], vec![]),
+        )
+        .commit("Ada", 1, "A first crate", &[("src/lib.rs", '+', 20, 0)])
+        .labelled(
+            "Ada",
+            30,
+            "Port the tool to Rust",
+            &[("src/lib.rs", 'M', 150, 5), ("Cargo.toml", '+', 6, 0)],
+            &[],
+            changes(vec![dep("ureq", "Cargo.toml")], vec![]),
+        )
+        .labelled(
+            "Ada",
+            31,
+            "Switch to reqwest, drop the Python tool",
+            &[
+                ("src/lib.rs", 'M', 40, 10),
+                ("tool.py", '-', 0, 10),
+                ("Cargo.toml", 'M', 1, 1),
+            ],
+            &[],
+            changes(
+                vec![dep("reqwest", "Cargo.toml")],
+                vec![dep("ureq", "Cargo.toml")],
+            ),
+        )
+        .build();
+    let phases = vec![
+        PhaseSpan {
+            number: 1,
+            name: "Python".into(),
+            range: 0..2,
+            releases: vec![],
+        },
+        PhaseSpan {
+            number: 2,
+            name: "Rust".into(),
+            range: 2..4,
+            releases: vec![],
+        },
+    ];
+    (history, phases)
+}
+
+#[test]
+fn languages_and_dependencies_are_told_per_phase() {
+    let (history, phases) = technology();
+    let doc = tell(&history, "tool", &phases);
+    let texts = |id: &str| -> Vec<String> {
+        doc.sections
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.claims.iter().map(|c| c.text.clone()).collect())
+            .unwrap_or_default()
+    };
+    let evolution = texts("evolution");
+    let told: Vec<&str> = evolution
+        .iter()
+        .map(String::as_str)
+        .filter(|t| t.contains('%') || t.contains("dependenc"))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "Of the 325 lines changed, 315 are code: 71 % in Rust and 29 % in Python.",
+            "Python fell from 80 % of the lines changed in code in phase 1 to 5 % in phase 2.",
+            "Rust rose from 20 % to 95 % over the same phases.",
+            "Phase 1 brought in 1 dependency: Python `requests`.",
+            "Phase 2 brought in 1 dependency: Cargo `reqwest`.",
+        ],
+        "{evolution:#?}"
+    );
+    // ureq came and went within phase 2: no arrival, no departure to tell.
+    assert!(!texts("deletions").iter().any(|t| t.contains("ureq")));
+    let shift = doc
+        .sections
+        .iter()
+        .flat_map(|s| &s.claims)
+        .find(|c| c.text.starts_with("Rust rose"))
+        .expect("the shift");
+    assert_eq!(shift.evidence.figures["fromShare"], 20);
+    assert_eq!(shift.evidence.figures["toShare"], 95);
+    // The largest Rust commit of each phase.
+    assert_eq!(
+        shift.evidence.commits,
+        [history.commits[1].id.clone(), history.commits[2].id.clone()]
+    );
+}
+
+#[test]
+fn a_dropped_dependency_is_told_with_its_replacement() {
+    let (history, mut phases) = technology();
+    // Within one phase, ureq's arrival and departure cancel out; with the arrival in the phase
+    // before, the switch is a departure with a replacement in the same commit.
+    phases[1].range = 3..4;
+    phases[0].range = 0..3;
+    let doc = tell(&history, "tool", &phases);
+    let deletions: Vec<&str> = doc
+        .sections
+        .iter()
+        .filter(|s| s.id == "deletions")
+        .flat_map(|s| s.claims.iter().map(|c| c.text.as_str()))
+        .collect();
+    let id = &history.commits[3].id[..7];
+    assert_eq!(
+        deletions[0],
+        format!(
+            "The Cargo dependency `ureq` was dropped from `Cargo.toml` on 2024-02-01 (`{id}`); `reqwest` came in its place (the same commit)."
+        )
+    );
 }

@@ -11,6 +11,7 @@ fn labels(class: &str, scope: Option<&str>, references: &[&str]) -> CommitLabels
         scope: scope.map(Into::into),
         references: references.iter().map(|r| (*r).into()).collect(),
         bot: false,
+        dependencies: Default::default(),
     }
 }
 

@@ -13,7 +13,8 @@
 //!    check Y" for files that change together (`hotspots`, `coupling`);
 //! 3. **Under way**: storylines still active or just begun (`storylines`);
 //! 4. **Recent direction**: the last phase — dates, counts, the areas it changed most, its
-//!    kinds of change, its latest commits;
+//!    kinds of change, the dependencies it added and dropped (`evolution`), its latest
+//!    commits;
 //! 5. **Conventions**: conventional commits (types, scopes) or subject prefixes, merges,
 //!    references to issues;
 //! 6. **Gone or moved**: directory moves ("`src/` is now `crates/core/src/`"), retired
@@ -44,7 +45,9 @@ use gitview_core::story::{escape_markdown, grouped};
 use gitview_core::time::utc_date;
 use gitview_history::narrative::Analyses;
 use gitview_history::storylines::{self, Category, Lifecycle};
-use gitview_history::{ChangeKind, History, coupling, deletions, hotspots, moves, ownership};
+use gitview_history::{
+    ChangeKind, History, coupling, deletions, evolution, hotspots, moves, ownership,
+};
 use regex::Regex;
 
 use crate::chunk::{Phase, count_tokens};
@@ -452,6 +455,52 @@ fn recent(input: &BriefInput<'_>) -> Vec<String> {
     if !classes.is_empty() {
         let named: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
         items.push(format!("Kinds of change: {}", named.join(", ")));
+    }
+    let changed = input
+        .analyses
+        .dependencies
+        .phases
+        .get(input.phases.len() - 1)
+        .filter(|p| !p.added.is_empty() || !p.removed.is_empty());
+    if let Some(changed) = changed {
+        // "Cargo `a`, `b`; npm `c` and 3 more", by ecosystem in order of appearance.
+        let list = |events: &[evolution::DependencyEvent]| -> String {
+            let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+            for e in events.iter().take(LISTED) {
+                let label = e.ecosystem.label();
+                match groups.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, names)) => names.push(code(&e.name)),
+                    None => groups.push((label, vec![code(&e.name)])),
+                }
+            }
+            let mut text: Vec<String> = groups
+                .into_iter()
+                .map(|(label, names)| format!("{label} {}", names.join(", ")))
+                .collect();
+            if events.len() > LISTED {
+                text.push(format!("{} more", events.len() - LISTED));
+            }
+            text.join(", ")
+        };
+        let mut parts = Vec::new();
+        if !changed.added.is_empty() {
+            parts.push(format!("added {}", list(&changed.added)));
+        }
+        if !changed.removed.is_empty() {
+            parts.push(format!("dropped {}", list(&changed.removed)));
+        }
+        let ids: Vec<&str> = changed
+            .added
+            .iter()
+            .take(3)
+            .chain(changed.removed.iter().take(2))
+            .map(|e| e.commit.as_str())
+            .collect();
+        items.push(format!(
+            "Dependencies: {} ({})",
+            parts.join("; "),
+            cite(&ids)
+        ));
     }
     for f in facts.iter().rev().filter(|f| !f.merge).take(3) {
         items.push(format!(

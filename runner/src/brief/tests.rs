@@ -177,6 +177,7 @@ mod over_a_history {
                         .and_then(|c| c.scope.clone()),
                     references: enrichment.references.iter().map(|r| r.id.clone()).collect(),
                     bot: enrichment.bot,
+                    dependencies: enrichment.dependencies.clone(),
                 },
             );
             facts.push(CommitFacts::new(record, &enrichment));

@@ -23,6 +23,12 @@ use serde::{Deserialize, Serialize};
 use crate::record::{CommitRecord, Person};
 use crate::tags::Tag;
 
+/// The language of a path, by file name or extension (the history crate's table, so the
+/// story's language shares and this label agree).
+pub use gitview_history::languages::language_of;
+/// What the extract stage found in the dependency manifests a commit changed.
+pub use gitview_history::manifests::DependencyChanges;
+
 /// What kind of change a commit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -171,6 +177,11 @@ pub struct Enrichment {
     pub tags: Vec<String>,
     /// The subset of `tags` that look like releases.
     pub releases: Vec<String>,
+    /// Dependencies the commit added to and removed from its manifests (`Cargo.toml`,
+    /// `package.json`, `go.mod`, …): the extract stage reads them from the manifests' blobs,
+    /// since the record carries no contents; left out when there are none.
+    #[serde(default, skip_serializing_if = "DependencyChanges::is_empty")]
+    pub dependencies: DependencyChanges,
 }
 
 /// Enriches one commit; `tags` are the tags naming it.
@@ -216,6 +227,7 @@ pub fn enrich(record: &CommitRecord, tags: &[Tag]) -> Enrichment {
             .filter(|t| t.release.is_some())
             .map(|t| t.name.clone())
             .collect(),
+        dependencies: DependencyChanges::default(),
     }
 }
 
@@ -417,111 +429,6 @@ fn path_class(path: &str) -> Option<CommitClass> {
         return Some(CommitClass::Build);
     }
     None
-}
-
-/// Languages by file name, then by extension (lower-cased).
-const FILE_NAMES: &[(&str, &str)] = &[
-    ("dockerfile", "Dockerfile"),
-    ("makefile", "Makefile"),
-    ("gnumakefile", "Makefile"),
-    ("cmakelists.txt", "CMake"),
-    ("jenkinsfile", "Groovy"),
-    ("gemfile", "Ruby"),
-    ("rakefile", "Ruby"),
-    ("build", "Starlark"),
-    ("workspace", "Starlark"),
-];
-
-const EXTENSIONS: &[(&str, &str)] = &[
-    ("rs", "Rust"),
-    ("go", "Go"),
-    ("c", "C"),
-    ("h", "C"),
-    ("cc", "C++"),
-    ("cpp", "C++"),
-    ("cxx", "C++"),
-    ("hpp", "C++"),
-    ("hh", "C++"),
-    ("cs", "C#"),
-    ("java", "Java"),
-    ("kt", "Kotlin"),
-    ("kts", "Kotlin"),
-    ("scala", "Scala"),
-    ("groovy", "Groovy"),
-    ("gradle", "Groovy"),
-    ("py", "Python"),
-    ("pyi", "Python"),
-    ("rb", "Ruby"),
-    ("php", "PHP"),
-    ("js", "JavaScript"),
-    ("mjs", "JavaScript"),
-    ("cjs", "JavaScript"),
-    ("jsx", "JavaScript"),
-    ("ts", "TypeScript"),
-    ("tsx", "TypeScript"),
-    ("swift", "Swift"),
-    ("m", "Objective-C"),
-    ("mm", "Objective-C++"),
-    ("dart", "Dart"),
-    ("lua", "Lua"),
-    ("pl", "Perl"),
-    ("pm", "Perl"),
-    ("r", "R"),
-    ("jl", "Julia"),
-    ("hs", "Haskell"),
-    ("ml", "OCaml"),
-    ("mli", "OCaml"),
-    ("ex", "Elixir"),
-    ("exs", "Elixir"),
-    ("erl", "Erlang"),
-    ("clj", "Clojure"),
-    ("zig", "Zig"),
-    ("nim", "Nim"),
-    ("sh", "Shell"),
-    ("bash", "Shell"),
-    ("zsh", "Shell"),
-    ("ps1", "PowerShell"),
-    ("sql", "SQL"),
-    ("html", "HTML"),
-    ("htm", "HTML"),
-    ("css", "CSS"),
-    ("scss", "SCSS"),
-    ("less", "Less"),
-    ("vue", "Vue"),
-    ("svelte", "Svelte"),
-    ("md", "Markdown"),
-    ("markdown", "Markdown"),
-    ("rst", "reStructuredText"),
-    ("adoc", "AsciiDoc"),
-    ("tex", "TeX"),
-    ("json", "JSON"),
-    ("yaml", "YAML"),
-    ("yml", "YAML"),
-    ("toml", "TOML"),
-    ("xml", "XML"),
-    ("proto", "Protocol Buffers"),
-    ("tf", "HCL"),
-    ("hcl", "HCL"),
-    ("nix", "Nix"),
-    ("bzl", "Starlark"),
-    ("cmake", "CMake"),
-    ("mk", "Makefile"),
-];
-
-/// The language of a path, by file name or extension; `None` when unknown.
-pub fn language_of(path: &str) -> Option<&'static str> {
-    let name = path.rsplit('/').next().unwrap_or(path).to_lowercase();
-    if let Some(&(_, language)) = FILE_NAMES.iter().find(|(n, _)| *n == name) {
-        return Some(language);
-    }
-    let (stem, extension) = name.rsplit_once('.')?;
-    if stem.is_empty() {
-        return None; // `.gitignore` and friends
-    }
-    EXTENSIONS
-        .iter()
-        .find(|(e, _)| *e == extension)
-        .map(|&(_, language)| language)
 }
 
 /// Top-level areas of `paths`: the first path component for files in a directory, `(root)`

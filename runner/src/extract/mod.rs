@@ -7,6 +7,10 @@
 //! * [`Extractor::commit`] reads one commit, diffs its tree against its first parent's (root
 //!   commits against the empty tree; merges not at all, like `git log`, unless asked to), and
 //!   counts lines with [`numstat`]. Callers stream: one record at a time.
+//!   [`Extractor::extract`] adds what the commit changed in its dependency manifests
+//!   ([`Extracted`]): only pairs whose file name is a manifest's (`Cargo.toml`,
+//!   `package.json`, …; [`gitview_history::manifests`]) have their blobs parsed, once per
+//!   blob id, so a history that rarely touches a manifest pays one byte compare per path.
 //! * [`ParallelExtract`] runs extractors on worker threads while the walk is still listing
 //!   the commits, and hands the records back in the plan's order (the pipeline's way).
 //!
@@ -42,6 +46,7 @@ use gix::objs::tree::{EntryKind, EntryMode};
 use gix::prelude::ObjectIdExt;
 
 use crate::record::{CommitRecord, FileStat, FileStatus, Identity, Person, Rename};
+use gitview_history::manifests::{self, DependencyChanges, Manifest};
 
 use numstat::{LineCounts, LineDiff, Side};
 use packs::{PackedObjects, Packs};
@@ -207,6 +212,18 @@ fn missing(what: &'static str) -> gix::Error {
     gix::error::ErrorExt::raise(gix::error::message(what))
 }
 
+/// A commit as the extract stage reads it: its record (exactly `git log --numstat`) and what
+/// it changed in its dependency manifests, which the record cannot say (it has no contents).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extracted {
+    pub record: CommitRecord,
+    pub dependencies: DependencyChanges,
+}
+
+/// Parsed manifests kept by blob id: a manifest read as a commit's new side is usually the
+/// next change's old side.
+const MANIFEST_CACHE: usize = 256;
+
 /// Turns commits into [`CommitRecord`]s, reusing diff buffers from one commit to the next.
 pub struct Extractor<'r> {
     repo: &'r gix::Repository,
@@ -219,6 +236,10 @@ pub struct Extractor<'r> {
     tree_diff: TreeDiff,
     /// [`Extractor::binary_by_attributes`] of each path seen.
     attributes: std::collections::HashMap<BString, Option<bool>>,
+    /// The dependency names of manifest blobs already parsed (`None`: unreadable), by blob and
+    /// kind; at most [`MANIFEST_CACHE`], then emptied.
+    manifests:
+        std::collections::HashMap<(ObjectId, Manifest), Option<std::collections::BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for Extractor<'_> {
@@ -264,19 +285,34 @@ impl<'r> Extractor<'r> {
             line_diff: LineDiff::default(),
             tree_diff: TreeDiff::default(),
             attributes: std::collections::HashMap::new(),
+            manifests: std::collections::HashMap::new(),
         })
     }
 
     /// The record of commit `id`.
     pub fn commit(&mut self, id: ObjectId) -> Result<CommitRecord, ExtractError> {
+        self.extract(id).map(|extracted| extracted.record)
+    }
+
+    /// The record of commit `id` and the changes to its dependency manifests.
+    pub fn extract(&mut self, id: ObjectId) -> Result<Extracted, ExtractError> {
         let read = |source| ExtractError::ReadCommit { id, source };
         let commit = self.find_commit(id).map_err(read)?;
         let parents: Vec<ObjectId> = commit.parent_ids().map(|parent| parent.detach()).collect();
-        let author = self.person(commit.author().map_err(read)?).map_err(read)?;
-        let committer = self
-            .person(commit.committer().map_err(read)?)
+        // git log re-encodes a message (and the names) from the commit's `encoding` header to
+        // UTF-8; without one the bytes are taken as UTF-8, invalid sequences as U+FFFD.
+        let encoding = commit
+            .decode()
+            .ok()
+            .and_then(|decoded| decoded.encoding.map(|e| e.to_owned()));
+        let encoding = encoding.as_ref().map(|e| e.as_bytes());
+        let author = self
+            .person(commit.author().map_err(read)?, encoding)
             .map_err(read)?;
-        let message = commit.message_raw_sloppy().to_str_lossy().into_owned();
+        let committer = self
+            .person(commit.committer().map_err(read)?, encoding)
+            .map_err(read)?;
+        let message = decode_text(commit.message_raw_sloppy(), encoding);
 
         let base = match parents.as_slice() {
             [] => Some(None),
@@ -284,18 +320,21 @@ impl<'r> Extractor<'r> {
             [first, ..] if self.options.first_parent_merge_diffs => Some(Some(*first)),
             _ => None,
         };
-        let (files, renames) = match base {
+        let (files, renames, dependencies) = match base {
             Some(base) => self.diff(id, &commit, base)?,
-            None => (Vec::new(), Vec::new()),
+            None => Default::default(),
         };
-        Ok(CommitRecord {
-            id: id.to_string(),
-            parents: parents.iter().map(ToString::to_string).collect(),
-            author,
-            committer,
-            message,
-            files,
-            renames,
+        Ok(Extracted {
+            record: CommitRecord {
+                id: id.to_string(),
+                parents: parents.iter().map(ToString::to_string).collect(),
+                author,
+                committer,
+                message,
+                files,
+                renames,
+            },
+            dependencies,
         })
     }
 
@@ -314,11 +353,15 @@ impl<'r> Extractor<'r> {
             .into_commit())
     }
 
-    fn person(&self, signature: gix::actor::SignatureRef<'_>) -> Result<Person, gix::Error> {
+    fn person(
+        &self,
+        signature: gix::actor::SignatureRef<'_>,
+        encoding: Option<&[u8]>,
+    ) -> Result<Person, gix::Error> {
         let signature = signature.trim();
         let time = signature.time()?;
-        let name = signature.name.to_str_lossy().into_owned();
-        let email = signature.email.to_str_lossy().into_owned();
+        let name = decode_text(signature.name, encoding);
+        let email = decode_text(signature.email, encoding);
         let canonical = self
             .mailmap
             .as_ref()
@@ -336,13 +379,14 @@ impl<'r> Extractor<'r> {
         })
     }
 
-    /// Files changed from `base` (the empty tree if `None`) to `commit`, in git's order.
+    /// Files changed from `base` (the empty tree if `None`) to `commit`, in git's order, the
+    /// renames, and what the changed manifests changed in the dependencies.
     fn diff(
         &mut self,
         id: ObjectId,
         commit: &gix::Commit<'_>,
         base: Option<ObjectId>,
-    ) -> Result<(Vec<FileStat>, Vec<Rename>), ExtractError> {
+    ) -> Result<(Vec<FileStat>, Vec<Rename>, DependencyChanges), ExtractError> {
         let diff_err = |source| ExtractError::DiffTrees { id, source };
         let new_tree = commit.tree_id().map_err(diff_err)?.detach();
         let old_tree = match base {
@@ -416,7 +460,68 @@ impl<'r> Extractor<'r> {
             });
         }
         self.resources.clear_resource_cache_keep_allocation();
-        Ok((files, renames))
+        let mut dependencies = DependencyChanges::default();
+        // Only pairs whose file name is a manifest's pay: one compare of the name's first byte
+        // for most paths, and the blobs (just read for the line counts, so in the object
+        // cache) parsed once per blob id.
+        for pair in pairs
+            .iter()
+            .filter(|pair| manifests::is_manifest_name(pair.path.as_ref()))
+        {
+            let path = pair.path.to_str_lossy();
+            let Some(manifest) = manifests::manifest_of(&path) else {
+                continue;
+            };
+            self.parse_manifest(manifest, pair.old)
+                .and_then(|()| self.parse_manifest(manifest, pair.new))
+                .map_err(|source| ExtractError::DiffBlobs {
+                    id,
+                    path: path.clone().into_owned(),
+                    source,
+                })?;
+            let side = |side: Option<(EntryMode, ObjectId)>| match side {
+                Some((mode, blob)) if mode.is_blob() => manifests::Side::of(
+                    self.manifests
+                        .get(&(blob, manifest))
+                        .and_then(Option::as_ref),
+                ),
+                Some(_) => manifests::Side::Unknown,
+                None => manifests::Side::Absent,
+            };
+            dependencies.extend(DependencyChanges::between(
+                &path,
+                side(pair.old),
+                side(pair.new),
+            ));
+        }
+        Ok((files, renames, dependencies))
+    }
+
+    /// Parses one side of a manifest's change into [`Extractor::manifests`], unless known.
+    fn parse_manifest(
+        &mut self,
+        manifest: Manifest,
+        side: Option<(EntryMode, ObjectId)>,
+    ) -> Result<(), gix::Error> {
+        let Some((_, blob)) = side.filter(|(mode, _)| mode.is_blob()) else {
+            return Ok(());
+        };
+        if self.manifests.contains_key(&(blob, manifest)) {
+            return Ok(());
+        }
+        let (_, data) = self
+            .objects
+            .object(&blob)?
+            .ok_or_else(|| missing("a blob is missing"))?;
+        // A manifest is text; one with a NUL is something else, and unknown.
+        let names = (!data.contains(&0))
+            .then(|| manifests::parse(manifest, &String::from_utf8_lossy(&data)))
+            .flatten();
+        if self.manifests.len() >= MANIFEST_CACHE {
+            self.manifests.clear();
+        }
+        self.manifests.insert((blob, manifest), names);
+        Ok(())
     }
 
     fn line_counts(&mut self, pair: &FilePair) -> Result<LineCounts, gix::Error> {
@@ -662,6 +767,21 @@ fn status_of(pair: &FilePair) -> FileStatus {
     }
 }
 
+/// Text of a commit in the encoding its header names (`None`: UTF-8), as UTF-8: what git log
+/// prints. Bytes that are not valid in the encoding become U+FFFD; an encoding
+/// `encoding_rs` does not know is read as UTF-8 (git would leave the bytes as they are).
+pub fn decode_text(bytes: &[u8], encoding: Option<&[u8]>) -> String {
+    let encoding = encoding
+        .and_then(encoding_rs::Encoding::for_label_no_replacement)
+        .filter(|e| *e != encoding_rs::UTF_8);
+    match encoding {
+        // Labels such as `ISO-8859-1` and `latin1` are windows-1252 to encoding_rs, as to
+        // browsers: the same characters, plus printable ones where latin-1 has C1 controls.
+        Some(encoding) => encoding.decode_without_bom_handling(bytes).0.into_owned(),
+        None => bytes.to_str_lossy().into_owned(),
+    }
+}
+
 /// RFC 3339 in the recorded offset (git's `%aI`), or git's raw `@<seconds> <+hhmm>` for times
 /// RFC 3339 cannot express ([`gitview_core::time::format_recorded`]).
 pub fn format_time(time: gix::date::Time) -> String {
@@ -683,5 +803,21 @@ mod tests {
         assert!(!looks_like_url("repo"));
         assert!(!looks_like_url("./odd:name"));
         assert!(!looks_like_url("C:\\repo"));
+    }
+
+    #[test]
+    fn text_is_decoded_from_the_commits_encoding() {
+        let latin1 = b"Caf\xe9 \x80";
+        assert_eq!(decode_text(latin1, Some(b"ISO-8859-1")), "Café €");
+        assert_eq!(decode_text(latin1, Some(b"latin1")), "Café €");
+        assert_eq!(
+            decode_text(b"\x83n\x83\x8d\x81[", Some(b"Shift_JIS")),
+            "ハロー"
+        );
+        // UTF-8, no header, or a label nobody knows: UTF-8 with U+FFFD for invalid bytes.
+        for encoding in [None, Some(&b"UTF-8"[..]), Some(b"x-unknown")] {
+            assert_eq!(decode_text(latin1, encoding), "Caf\u{fffd} \u{fffd}");
+            assert_eq!(decode_text("Café".as_bytes(), encoding), "Café");
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! Commits extracted on several threads, handed out in the order of the plan: the extract
 //! stage as the pipeline (and the history benchmark) runs it. See [`ParallelExtract`].
 
+use super::Extracted;
 use super::packs::{self, Packs};
 use super::{ExtractError, ExtractOptions, Extractor, Plan, WALK_CACHE_BYTES, plan_with};
-use crate::record::CommitRecord;
 
 /// Extraction threads: the available cores, at most 4 (tree and blob diffs of different
 /// commits are independent; beyond a few threads the object database reads contend).
@@ -118,13 +118,13 @@ impl Feed {
 pub struct ParallelExtract {
     receivers: Vec<std::sync::mpsc::Receiver<Batch>>,
     /// Per worker, the records of its last batch not yet taken.
-    pending: Vec<std::collections::VecDeque<Result<CommitRecord, ExtractError>>>,
+    pending: Vec<std::collections::VecDeque<Result<Extracted, ExtractError>>>,
     feed: std::sync::Arc<Feed>,
 }
 
 /// Records a worker sends at once: one wake-up of the caller per batch rather than per commit
 /// (on two cores, each one also displaced a worker).
-type Batch = Vec<Result<CommitRecord, ExtractError>>;
+type Batch = Vec<Result<Extracted, ExtractError>>;
 
 /// Records per [`Batch`], at most; a block's last batch goes when the block is done.
 const BATCH: usize = 32;
@@ -199,7 +199,7 @@ impl ParallelExtract {
                         let last = ids.len() - 1;
                         let mut batch = Vec::with_capacity(BATCH);
                         for (at, id) in ids.into_iter().enumerate() {
-                            let record = extractor.commit(id);
+                            let record = extractor.extract(id);
                             let failed = record.is_err();
                             batch.push(record);
                             if batch.len() == BATCH || at == last || failed {
@@ -222,8 +222,8 @@ impl ParallelExtract {
         }
     }
 
-    /// The record of the plan's `index`-th commit (asked for in order: 0, 1, 2, …).
-    pub fn next(&mut self, index: usize) -> Result<CommitRecord, ExtractError> {
+    /// The plan's `index`-th commit (asked for in order: 0, 1, 2, …).
+    pub fn next(&mut self, index: usize) -> Result<Extracted, ExtractError> {
         let block = self.feed.block();
         let worker = worker_of(index, block, self.receivers.len());
         let pending = &mut self.pending[worker];

@@ -28,7 +28,7 @@ use crate::brief::{self, BriefInput};
 use crate::chunk::{self, Chunk, Phase};
 use crate::earlier::{self, Earlier};
 use crate::enrich::{self, CommitFacts};
-use crate::extract::{ExtractError, ExtractOptions, ParallelExtract, default_threads};
+use crate::extract::{ExtractError, ExtractOptions, Extracted, ParallelExtract, default_threads};
 use crate::scrub;
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
 use crate::story::{self, PhaseRecord, StoryInput};
@@ -342,12 +342,16 @@ impl<'a> Run<'a> {
         let mut new_commits: Vec<EnrichedCommit> = Vec::new();
         for done in 0..commits {
             let t = Instant::now();
-            let mut record = extractors.next(done)?;
+            let Extracted {
+                mut record,
+                dependencies,
+            } = extractors.next(done)?;
             t_extract += t.elapsed();
             counts.add(&record);
 
             let t = Instant::now();
-            let enrichment = enrich::enrich(&record, tag_index.of(&record.id));
+            let mut enrichment = enrich::enrich(&record, tag_index.of(&record.id));
+            enrichment.dependencies = dependencies;
             *classes
                 .entry(enrichment.class.as_str().to_owned())
                 .or_default() += 1;
@@ -799,6 +803,7 @@ fn labels(enrichment: &enrich::Enrichment) -> CommitLabels {
             .map(|s| s.to_lowercase()),
         references: enrichment.references.iter().map(|r| r.id.clone()).collect(),
         bot: enrichment.bot,
+        dependencies: enrichment.dependencies.clone(),
     }
 }
 
