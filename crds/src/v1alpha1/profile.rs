@@ -89,6 +89,31 @@ pub struct StageSettings {
     pub chunk: ChunkSettings,
     #[serde(default)]
     pub summarize: SummarizeSettings,
+    #[serde(default)]
+    pub story: StorySettings,
+}
+
+/// The story stage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorySettings {
+    /// Token budget of `brief.md`, the digest for coding agents (`o200k_base` tokens; never
+    /// exceeded).
+    #[serde(default = "default_brief_tokens")]
+    #[schemars(range(min = 100, max = 1_000_000))]
+    pub brief_tokens: i32,
+}
+
+impl Default for StorySettings {
+    fn default() -> Self {
+        Self {
+            brief_tokens: default_brief_tokens(),
+        }
+    }
+}
+
+fn default_brief_tokens() -> i32 {
+    2000
 }
 
 /// The extract stage.

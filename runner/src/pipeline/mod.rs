@@ -116,6 +116,8 @@ impl PipelineOptions {
             budget: stages.summarize.budget,
             prices: stages.summarize.prices.clone(),
             critical: stages.summarize.critical.clone(),
+            brief_tokens: usize::try_from(stages.story.brief_tokens)
+                .unwrap_or(defaults.brief_tokens),
             ..defaults
         }
     }
@@ -847,7 +849,8 @@ mod tests {
                     "summarize": {"promptVersion": "v7", "budget": "Full",
                                   "prices": [{"model": "m", "inputPerMillionTokens": "1",
                                               "outputPerMillionTokens": "2"}],
-                                  "critical": {"goals": ["Fewer bugs"]}}
+                                  "critical": {"goals": ["Fewer bugs"]}},
+                    "story": {"briefTokens": 777}
                 }
             },
             "gatewayUrl": "http://gateway",
@@ -860,6 +863,7 @@ mod tests {
         assert!(!options.extract.mailmap && options.extract.first_parent_merge_diffs);
         assert_eq!(options.token_budget, 1234);
         assert_eq!(options.prompt_version, "v7");
+        assert_eq!(options.brief_tokens, 777);
         assert_eq!(options.budget, Some(ModelBudget::Full));
         assert_eq!(options.prices[0].output_per_million_tokens, "2");
         assert_eq!(
