@@ -1,4 +1,4 @@
-//! Histories that are hard to read: a commit adding a 500,000-line file, messages and names
+//! Histories that are hard to read: none at all, a single commit, a commit adding a 500,000-line file, messages and names
 //! in a legacy encoding, and a message that is not valid UTF-8. `analyze` still writes the
 //! story, and the text in it is what git log shows.
 #![expect(
@@ -178,4 +178,30 @@ fn legacy_encodings_are_decoded_and_invalid_utf8_is_replaced() {
     let story_json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("story.json")).unwrap()).unwrap();
     assert!(story_json.to_string().contains("José Núñez"));
+}
+
+#[test]
+fn an_empty_repository_and_a_single_commit_still_get_a_story() {
+    // No commit yet: `HEAD` names an unborn branch.
+    let repo = Repo::new();
+    let out = repo.sibling("empty");
+    analyze_ok(&repo, &out, &[]);
+    assert!(read_commits(&out).is_empty());
+    let story = std::fs::read_to_string(out.join("story.md")).unwrap();
+    assert!(story.contains("has no commits"), "{story}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(summary["counts"]["commits"], 0);
+    assert!(out.join("brief.md").exists());
+    // A revision that does not exist is still an error, not an empty story.
+    let missing = analyze(&repo, &repo.sibling("missing"), &["--until", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+
+    // One commit that changes nothing.
+    let id = repo.commit("init");
+    let out = repo.sibling("single");
+    analyze_ok(&repo, &out, &[]);
+    let story = std::fs::read_to_string(out.join("story.md")).unwrap();
+    assert!(story.contains("1 commit by 1 author"), "{story}");
+    assert!(story.contains(&id[..12]), "{story}");
 }

@@ -159,6 +159,15 @@ pub fn plan_with(
     until: &str,
     shown: &mut dyn FnMut(ObjectId),
 ) -> Result<Plan, ExtractError> {
+    // A repository without commits yet (its `HEAD` names an unborn branch): nothing to walk,
+    // and a story that says so. `until` is then the null id.
+    if until == "HEAD" && since.is_none() && repo.head().is_ok_and(|head| head.is_unborn()) {
+        return Ok(Plan {
+            since: None,
+            until: ObjectId::null(repo.object_hash()),
+            commits: Vec::new(),
+        });
+    }
     let until = resolve_commit(repo, until)?;
     let since = since.map(|rev| resolve_commit(repo, rev)).transpose()?;
     let exclude: Vec<ObjectId> = since.into_iter().collect();
