@@ -1,6 +1,6 @@
-//! Histories that are hard to read: none at all, a single commit, a commit adding a 500,000-line file, messages and names
-//! in a legacy encoding, and a message that is not valid UTF-8. `analyze` still writes the
-//! story, and the text in it is what git log shows.
+//! Histories that are hard to read: none at all, a single commit, a commit adding a
+//! 500,000-line file, messages and names in a legacy encoding, and a message that is not valid
+//! UTF-8. `analyze` still writes the story, and the text in it is what git log shows.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
