@@ -746,9 +746,17 @@ pub fn storyline_index(history: &History, storylines: &[Storyline]) -> Vec<Story
         .collect()
 }
 
+/// Whether a `feature` storyline is mixed work: features in less than half of its commits
+/// whose class says something (chores left out, [`storylines::signalled`]).
+fn is_mixed(s: &Storyline) -> bool {
+    let chores = s.classes.get("chore").copied().unwrap_or(0);
+    s.category == Category::Feature
+        && s.category_commits * 2 < storylines::signalled(s.commits, chores)
+}
+
 /// A storyline's category as data: `mixed` where [`category_phrase`] says mixed work.
 fn category_key(s: &Storyline) -> &'static str {
-    if s.category == Category::Feature && s.category_commits * 2 < s.commits {
+    if is_mixed(s) {
         return "mixed";
     }
     match s.category {
@@ -758,15 +766,17 @@ fn category_key(s: &Storyline) -> &'static str {
         Category::BugCampaign => "bug-campaign",
         Category::Refactoring => "refactoring",
         Category::Docs => "docs",
+        Category::Testing => "testing",
         Category::Infrastructure => "infrastructure",
         Category::Feature => "feature",
     }
 }
 
 /// What kind of work a storyline is; a `feature` storyline with features in less than half of
-/// its commits (nothing else signalled either) is told as mixed work.
+/// its commits whose class says something (nothing else signalled either, [`is_mixed`]) is
+/// told as mixed work.
 fn category_phrase(s: &Storyline) -> &'static str {
-    if s.category == Category::Feature && s.category_commits * 2 < s.commits {
+    if is_mixed(s) {
         return "mixed work";
     }
     match s.category {
@@ -776,6 +786,7 @@ fn category_phrase(s: &Storyline) -> &'static str {
         Category::BugCampaign => "a bug campaign",
         Category::Refactoring => "a refactoring",
         Category::Docs => "documentation work",
+        Category::Testing => "work on the tests",
         Category::Infrastructure => "infrastructure work",
         Category::Feature => "feature work",
     }

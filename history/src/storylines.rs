@@ -10,7 +10,9 @@
 //!   [`STOPWORDS`]) in at least [`TERM_MIN_SUBJECTS`] subjects on at least [`TERM_MIN_DAYS`]
 //!   distinct (UTC) days; a conventional-commit prefix of one of [`CONVENTIONAL_TYPES`]
 //!   (`feat(parser)!:`) is not read;
-//! - *area*: a burst of commits in a directory, top-level (`src`) or two levels (`src/auth`):
+//! - *area*: a burst of commits in a directory, top-level (`src`) or two levels (`src/auth`;
+//!   not a second level that only holds the first's files, one of [`CONTAINERS`] such as
+//!   `history/src`):
 //!   the commits touching it, split where [`BURST_GAP_DAYS`] days pass without one; a run of at
 //!   least [`BURST_MIN_COMMITS`] commits spanning at most [`BURST_MAX_SPAN_PERCENT`] % of the
 //!   history's time span is a burst (a directory worked on all along is no thread).
@@ -18,7 +20,9 @@
 //! Of each kind the [`CANDIDATES_PER_KIND`] largest are kept (commits, then title). They are
 //! **merged** largest first (then scope, reference, term, area; the deeper directory; then
 //! title): a candidate joins the first storyline whose commits it shares with a Jaccard index of
-//! at least 0.5, else it starts one, titled by it. Storylines of at least
+//! at least 0.5, or whose first candidate is of another kind, names the same thing (the term
+//! `history`, the scope `history` and the directory `history` or `lib/history`) and shares a
+//! commit with it; else it starts one, titled by it. Storylines of at least
 //! [`Limits::min_commits`] commits are kept, the [`Limits::max`] largest (commits, then the
 //! first commit earliest in walk order, then title).
 //!
@@ -28,12 +32,15 @@
 //!    or authorize;
 //! 2. *migration*: at least a third say migrat…, upgrad…, port(s|ed|ing) or move(s|d)/moving to;
 //! 3. *performance*: at least a third say perf, performance, speed…, faster or optimi…;
-//! 4. *bug campaign*: at least half are of class `fix`;
-//! 5. *refactoring*: at least half are `refactor`;
-//! 6. *docs*: at least half are `docs`;
-//! 7. *infrastructure*: at least half are `build` or say ci, deps, dependency or dependencies
-//!    (`chore` alone signals nothing: it is enrich's class for a commit it could not tell);
-//! 8. *feature* otherwise.
+//! 4. *bug campaign*: at least half of its [`signalled`] commits (those not of class `chore`,
+//!    enrich's class for what it could not tell, which signals nothing) are of class `fix`;
+//! 5. *refactoring*: at least half of them are `refactor`;
+//! 6. *docs*: at least half of them are `docs`;
+//! 7. *testing*: more than half of them are `test` (tests that came with a feature are
+//!    feature work);
+//! 8. *infrastructure*: as many as half of them are `build` or say ci, deps, dependency or
+//!    dependencies;
+//! 9. *feature* otherwise.
 //!
 //! **Lifecycle** ([`lifecycle`]), relative to the history's time span (from its oldest to its
 //! newest commit time, times of 0 left out), *recent* meaning within the last
@@ -145,6 +152,7 @@ pub enum Category {
     BugCampaign,
     Refactoring,
     Docs,
+    Testing,
     Infrastructure,
     Feature,
 }
@@ -356,7 +364,8 @@ pub fn category(history: &History, commits: &[usize]) -> (Category, usize) {
     }
     let class = |name: &str| classes.get(name).copied().unwrap_or(0);
     let third = |count: usize| count > 0 && count * 3 >= n;
-    let half = |count: usize| count > 0 && count * 2 >= n;
+    let signalled = signalled(n, class("chore"));
+    let half = |count: usize| count > 0 && count * 2 >= signalled;
     if third(security) {
         (Category::Security, security)
     } else if third(migration) {
@@ -369,10 +378,21 @@ pub fn category(history: &History, commits: &[usize]) -> (Category, usize) {
         (Category::Refactoring, class("refactor"))
     } else if half(class("docs")) {
         (Category::Docs, class("docs"))
+    } else if class("test") * 2 > signalled {
+        (Category::Testing, class("test"))
     } else if half(infrastructure) {
         (Category::Infrastructure, infrastructure)
     } else {
         (Category::Feature, class("feature"))
+    }
+}
+
+/// The commits of a thread whose class says something: all but the chores (enrich's class for
+/// what it could not tell), or all of them when every one is a chore.
+pub fn signalled(commits: usize, chores: usize) -> usize {
+    match commits.saturating_sub(chores) {
+        0 => commits,
+        rest => rest,
     }
 }
 
@@ -478,7 +498,11 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
         for change in &commit.changes {
             let path = history.path(change.path);
             let mut slashes = path.match_indices('/').map(|(end, _)| &path[..end]);
-            for dir in slashes.by_ref().take(2) {
+            for (depth, dir) in slashes.by_ref().take(2).enumerate() {
+                // `history/src` holds what `history` holds and names nothing more.
+                if depth == 1 && is_container(dir) {
+                    continue;
+                }
                 push_once(areas.entry(dir).or_default(), index);
             }
         }
@@ -526,6 +550,45 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
     bursts.truncate(CANDIDATES_PER_KIND);
     found.extend(bursts);
     found
+}
+
+/// Directory names that hold a component's files without naming anything (`history/src`).
+pub const CONTAINERS: &[&str] = &[
+    "include", "internal", "lib", "pkg", "source", "sources", "src",
+];
+
+/// Whether a directory's last component is one of [`CONTAINERS`].
+fn is_container(dir: &str) -> bool {
+    let last = dir.rsplit('/').next().unwrap_or(dir);
+    CONTAINERS.contains(&last.to_ascii_lowercase().as_str())
+}
+
+/// What a candidate names, to tell two kinds of candidate about the same thing: its title
+/// lower-cased, the last component of a directory or scope path, without an extension
+/// (`history`, `builtin/add.c` → `add`).
+fn name_of(candidate: &Candidate) -> String {
+    let lower = candidate.title.to_lowercase();
+    let last = lower.rsplit('/').next().unwrap_or(&lower);
+    match candidate.source {
+        Source::Reference => lower.clone(),
+        _ => last.split('.').next().unwrap_or(last).to_owned(),
+    }
+}
+
+/// Whether a candidate joins a storyline: it shares most commits with it ([`share_most`]), or
+/// it is of another kind than the storyline's first candidate and names the same thing
+/// ([`name_of`]: the term `history` and the directory `history`), and shares a commit with it.
+fn joins(commits: &[usize], threads: &[Candidate], candidate: &Candidate) -> bool {
+    if share_most(commits, &candidate.commits) {
+        return true;
+    }
+    let first = &threads[0];
+    first.source != candidate.source
+        && name_of(first) == name_of(candidate)
+        && candidate
+            .commits
+            .iter()
+            .any(|c| commits.binary_search(c).is_ok())
 }
 
 /// A directory's commits split where more than [`BURST_GAP_DAYS`] days pass without one.
@@ -612,7 +675,7 @@ pub fn storylines_with(
     for candidate in candidates {
         match merged
             .iter_mut()
-            .find(|(commits, _)| share_most(commits, &candidate.commits))
+            .find(|(commits, threads)| joins(commits, threads, &candidate))
         {
             Some((commits, threads)) => {
                 *commits = union(commits, &candidate.commits);

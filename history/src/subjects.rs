@@ -92,8 +92,8 @@ fn is_area(head: &str) -> bool {
 
 /// Source file extensions a scope is read without.
 const EXTENSIONS: &[&str] = &[
-    ".c", ".h", ".cc", ".cpp", ".rs", ".go", ".py", ".rb", ".js", ".ts", ".java", ".sh",
-    ".pl", ".perl", ".txt", ".md", ".adoc", ".rst",
+    ".c", ".h", ".cc", ".cpp", ".rs", ".go", ".py", ".rb", ".js", ".ts", ".java", ".sh", ".pl",
+    ".perl", ".txt", ".md", ".adoc", ".rst",
 ];
 
 /// The scope a subject's first prefix gives it (see the module docs); `None` without one. A
@@ -130,8 +130,16 @@ mod tests {
                 &["mergetools", "vimdiff"],
                 "fix for diffopt",
             ),
-            ("t0302 & t3900: add forgotten quotes", &["t0302 & t3900"], "add forgotten quotes"),
-            ("diff --no-index: support limiting", &["diff --no-index"], "support limiting"),
+            (
+                "t0302 & t3900: add forgotten quotes",
+                &["t0302 & t3900"],
+                "add forgotten quotes",
+            ),
+            (
+                "diff --no-index: support limiting",
+                &["diff --no-index"],
+                "support limiting",
+            ),
             (
                 "sequencer (rebase -i): skip some code",
                 &["sequencer (rebase -i)"],
@@ -170,8 +178,14 @@ mod tests {
 
     #[test]
     fn the_first_prefix_is_the_scope_without_its_extension() {
-        assert_eq!(scope_of("builtin/commit.c: use xstrdup").as_deref(), Some("builtin/commit"));
-        assert_eq!(scope_of("Gateway: the read API").as_deref(), Some("gateway"));
+        assert_eq!(
+            scope_of("builtin/commit.c: use xstrdup").as_deref(),
+            Some("builtin/commit")
+        );
+        assert_eq!(
+            scope_of("Gateway: the read API").as_deref(),
+            Some("gateway")
+        );
         assert_eq!(
             scope_of("doc: git-checkout.txt: clarify").as_deref(),
             Some("git-checkout")

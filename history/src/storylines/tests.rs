@@ -444,11 +444,13 @@ fn categories_follow_their_precedence() {
         ("chore", "moved files to attic"),
         ("fix", "report errors"),
         ("feature", "credit the author"),
+        ("test", "cover the parser"),
+        ("test", "cover the lexer"),
     ]) {
         b = add(b, "Ada", i, subject, &[], labels(class, None, &[]));
     }
     let history = b.build();
-    let cases: [(&[usize], (Category, usize)); 13] = [
+    let cases: [(&[usize], (Category, usize)); 16] = [
         (&[0, 1, 2], (Category::Security, 1)),
         (&[1, 2], (Category::BugCampaign, 2)),
         (&[3, 4, 5], (Category::Migration, 1)),
@@ -463,6 +465,10 @@ fn categories_follow_their_precedence() {
         (&[14], (Category::Feature, 0)),
         (&[15], (Category::BugCampaign, 1)),
         (&[16], (Category::Feature, 1)),
+        (&[17, 18, 11], (Category::Testing, 2)),
+        // Chores signal nothing: two tests of three commits that say something.
+        (&[17, 18, 11, 13, 14, 9], (Category::Testing, 2)),
+        (&[17, 11, 16, 14], (Category::Feature, 2)),
     ];
     for (commits, expected) in cases {
         assert_eq!(category(&history, commits), expected, "{commits:?}");
@@ -508,4 +514,75 @@ fn storylines_are_bounded_and_ordered() {
 fn the_word_lists_are_sorted_for_binary_search() {
     assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(subject_terms("update the readme"), ["readme"]);
+}
+
+#[test]
+fn a_term_and_a_directory_naming_the_same_thing_are_one_storyline() {
+    let mut b = Builder::new().commit("Ada", 0, "start", &[("README.md", '+', 5, 0)]);
+    for (d, subject) in [
+        (10, "ownership over the history"),
+        (20, "hotspots of a history"),
+        (30, "deletions in the history"),
+    ] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    // A burst in `history/src/`: named `history` (`src` names nothing), and one of its
+    // subjects says "history".
+    for (d, subject) in [
+        (60, "ownership by file"),
+        (61, "history of deletions"),
+        (62, "hotspot weights"),
+    ] {
+        b = b.commit("Bob", d, subject, &[("history/src/a.rs", 'M', 2, 0)]);
+    }
+    b = b.commit("Ada", 200, "later", &[("x.rs", 'M', 1, 0)]);
+    let history = b.build();
+    let lines = storylines(&history, &[]);
+    let told: Vec<(&str, Source, usize)> = lines
+        .iter()
+        .map(|s| (s.title.as_str(), s.source, s.commits))
+        .collect();
+    assert_eq!(told, [("history", Source::Term, 6)]);
+    let threads: Vec<(Source, &str)> = lines[0]
+        .threads
+        .iter()
+        .map(|t| (t.source, t.title.as_str()))
+        .collect();
+    assert_eq!(
+        threads,
+        [(Source::Term, "history"), (Source::Area, "history")]
+    );
+}
+
+#[test]
+fn the_same_name_without_a_shared_commit_stays_apart() {
+    let mut b = Builder::new().commit("Ada", 0, "start", &[("README.md", '+', 5, 0)]);
+    for (d, subject) in [(10, "parser one"), (20, "parser two"), (30, "parser three")] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    for (d, subject) in [(60, "alpha"), (61, "bravo"), (62, "charlie")] {
+        b = b.commit("Bob", d, subject, &[("parser/a.rs", 'M', 2, 0)]);
+    }
+    b = b.commit("Ada", 200, "later", &[("x.rs", 'M', 1, 0)]);
+    let lines = storylines(&b.build(), &[]);
+    let told: Vec<(&str, Source)> = lines.iter().map(|s| (s.title.as_str(), s.source)).collect();
+    assert_eq!(told, [("parser", Source::Term), ("parser", Source::Area)]);
+}
+
+#[test]
+fn a_subject_prefix_is_a_scope() {
+    let mut b = Builder::new();
+    for (d, subject) in [
+        (0, "builtin/add: fix a leak"),
+        (1, "builtin/add.c: teach --chmod"),
+        (2, "doc: builtin/add: clarify"),
+    ] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    let history = b.build();
+    let scopes: Vec<Option<&str>> = history.commits.iter().map(|c| c.scope.as_deref()).collect();
+    assert_eq!(scopes, [Some("builtin/add"); 3]);
+    let lines = storylines(&history, &[]);
+    assert_eq!(lines[0].title, "builtin/add");
+    assert_eq!(lines[0].source, Source::Scope);
 }

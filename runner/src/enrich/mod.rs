@@ -426,8 +426,15 @@ pub fn prefix_class(prefix: &str) -> Option<CommitClass> {
         }
         if matches!(
             stem,
-            "ci" | "build" | "deps" | "makefile" | "cmake" | "meson" | "gitlab-ci" | "github"
-                | "workflows" | "dockerfile"
+            "ci" | "build"
+                | "deps"
+                | "makefile"
+                | "cmake"
+                | "meson"
+                | "gitlab-ci"
+                | "github"
+                | "workflows"
+                | "dockerfile"
         ) {
             return Some(CommitClass::Build);
         }
@@ -452,10 +459,8 @@ pub fn leading_verb_class(text: &str) -> Option<CommitClass> {
 }
 
 static RELEASE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:[a-z][\w.-]*\s+)?v?\d+(?:\.\d+)+(?:[-.]?(?:rc|alpha|beta|pre)\.?\d*)?$",
-    )
-    .expect("a valid regex")
+    Regex::new(r"(?i)^(?:[a-z][\w.-]*\s+)?v?\d+(?:\.\d+)+(?:[-.]?(?:rc|alpha|beta|pre)\.?\d*)?$")
+        .expect("a valid regex")
 });
 
 /// Whether a subject is only a version, with or without a name: `Git 2.45`, `v1.2.0`,
@@ -550,10 +555,12 @@ fn path_class(path: &str) -> Option<CommitClass> {
     let lower = path.to_lowercase();
     let name = lower.rsplit('/').next().unwrap_or(&lower);
     let dirs: Vec<&str> = lower.split('/').rev().skip(1).collect();
-    if dirs
-        .iter()
-        .any(|d| matches!(*d, "t" | "test" | "tests" | "spec" | "__tests__" | "testdata"))
-        || name.contains("_test.")
+    if dirs.iter().any(|d| {
+        matches!(
+            *d,
+            "t" | "test" | "tests" | "spec" | "__tests__" | "testdata"
+        )
+    }) || name.contains("_test.")
         || name.contains(".test.")
         || name.contains(".spec.")
         || name.starts_with("test_")
