@@ -786,7 +786,7 @@ fn category_phrase(s: &Storyline) -> &'static str {
         Category::BugCampaign => "a bug campaign",
         Category::Refactoring => "a refactoring",
         Category::Docs => "documentation work",
-        Category::Testing => "work on the tests",
+        Category::Testing => "testing work",
         Category::Infrastructure => "infrastructure work",
         Category::Feature => "feature work",
     }

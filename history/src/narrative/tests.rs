@@ -351,3 +351,56 @@ fn a_dropped_dependency_is_told_with_its_replacement() {
         )
     );
 }
+
+/// A history whose one storyline, the scope `engine`, has commits of `classes`, one a day.
+fn thread_of(classes: &[&str]) -> History {
+    let mut b = Builder::new().commit("Ada", 0, "Start", &[("README.md", '+', 5, 0)]);
+    for (day, class) in (1..).zip(classes) {
+        b = b.labelled(
+            "Ada",
+            day,
+            &format!("step {day}"),
+            &[("x.rs", 'M', 1, 0)],
+            &[],
+            labels(class, "engine"),
+        );
+    }
+    b.build()
+}
+
+fn storyline_sentence(history: &History) -> String {
+    let doc = tell(history, "acme", &[]);
+    let section = doc.sections.iter().find(|s| s.id == "storylines").unwrap();
+    section.claims[0].text.clone()
+}
+
+#[test]
+fn chores_do_not_make_a_storyline_mixed_work() {
+    // Three features of the four commits whose class says something.
+    let history = thread_of(&[
+        "feature", "chore", "chore", "feature", "fix", "chore", "feature",
+    ]);
+    let text = storyline_sentence(&history);
+    assert!(
+        text.starts_with("**engine** — feature work of 7 commits"),
+        "{text}"
+    );
+    let history = thread_of(&["feature", "chore", "fix", "docs", "refactor", "chore"]);
+    let text = storyline_sentence(&history);
+    assert!(
+        text.starts_with("**engine** — mixed work of 6 commits"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_storyline_mostly_of_tests_is_testing_work() {
+    let history = thread_of(&["test", "test", "chore", "feature"]);
+    let text = storyline_sentence(&history);
+    assert!(
+        text.starts_with("**engine** — testing work of 4 commits"),
+        "{text}"
+    );
+    let doc = tell(&history, "acme", &[]);
+    assert_eq!(doc.storylines[0].category, "testing");
+}
