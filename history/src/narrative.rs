@@ -746,12 +746,13 @@ pub fn storyline_index(history: &History, storylines: &[Storyline]) -> Vec<Story
         .collect()
 }
 
-/// Whether a `feature` storyline is mixed work: features in less than half of its commits
-/// whose class says something (chores left out, [`storylines::signalled`]).
+/// Whether a `feature` storyline is mixed work: features in no more than half of its commits
+/// whose class says something (chores left out, [`storylines::signalled`]), as the other
+/// categories need a majority.
 fn is_mixed(s: &Storyline) -> bool {
     let chores = s.classes.get("chore").copied().unwrap_or(0);
     s.category == Category::Feature
-        && s.category_commits * 2 < storylines::signalled(s.commits, chores)
+        && s.category_commits * 2 <= storylines::signalled(s.commits, chores)
 }
 
 /// A storyline's category as data: `mixed` where [`category_phrase`] says mixed work.
@@ -772,8 +773,8 @@ fn category_key(s: &Storyline) -> &'static str {
     }
 }
 
-/// What kind of work a storyline is; a `feature` storyline with features in less than half of
-/// its commits whose class says something (nothing else signalled either, [`is_mixed`]) is
+/// What kind of work a storyline is; a `feature` storyline with features in no more than half
+/// of its commits whose class says something (nothing else signalled either, [`is_mixed`]) is
 /// told as mixed work.
 fn category_phrase(s: &Storyline) -> &'static str {
     if is_mixed(s) {

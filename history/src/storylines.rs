@@ -32,13 +32,12 @@
 //!    or authorize;
 //! 2. *migration*: at least a third say migrat…, upgrad…, port(s|ed|ing) or move(s|d)/moving to;
 //! 3. *performance*: at least a third say perf, performance, speed…, faster or optimi…;
-//! 4. *bug campaign*: at least half of its [`signalled`] commits (those not of class `chore`,
+//! 4. *bug campaign*: more than half of its [`signalled`] commits (those not of class `chore`,
 //!    enrich's class for what it could not tell, which signals nothing) are of class `fix`;
-//! 5. *refactoring*: at least half of them are `refactor`;
-//! 6. *docs*: at least half of them are `docs`;
-//! 7. *testing*: more than half of them are `test` (tests that came with a feature are
-//!    feature work);
-//! 8. *infrastructure*: as many as half of them are `build` or say ci, deps, dependency or
+//! 5. *refactoring*: more than half of them are `refactor`;
+//! 6. *docs*: more than half of them are `docs`;
+//! 7. *testing*: more than half of them are `test`;
+//! 8. *infrastructure*: more than half of them are `build` or say ci, deps, dependency or
 //!    dependencies;
 //! 9. *feature* otherwise.
 //!
@@ -365,7 +364,8 @@ pub fn category(history: &History, commits: &[usize]) -> (Category, usize) {
     let class = |name: &str| classes.get(name).copied().unwrap_or(0);
     let third = |count: usize| count > 0 && count * 3 >= n;
     let signalled = signalled(n, class("chore"));
-    let half = |count: usize| count > 0 && count * 2 >= signalled;
+    // A majority: one fix beside one feature is no bug campaign.
+    let half = |count: usize| count > 0 && count * 2 > signalled;
     if third(security) {
         (Category::Security, security)
     } else if third(migration) {
@@ -378,7 +378,7 @@ pub fn category(history: &History, commits: &[usize]) -> (Category, usize) {
         (Category::Refactoring, class("refactor"))
     } else if half(class("docs")) {
         (Category::Docs, class("docs"))
-    } else if class("test") * 2 > signalled {
+    } else if half(class("test")) {
         (Category::Testing, class("test"))
     } else if half(infrastructure) {
         (Category::Infrastructure, infrastructure)

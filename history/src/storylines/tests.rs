@@ -450,7 +450,7 @@ fn categories_follow_their_precedence() {
         b = add(b, "Ada", i, subject, &[], labels(class, None, &[]));
     }
     let history = b.build();
-    let cases: [(&[usize], (Category, usize)); 16] = [
+    let cases: [(&[usize], (Category, usize)); 17] = [
         (&[0, 1, 2], (Category::Security, 1)),
         (&[1, 2], (Category::BugCampaign, 2)),
         (&[3, 4, 5], (Category::Migration, 1)),
@@ -469,6 +469,8 @@ fn categories_follow_their_precedence() {
         // Chores signal nothing: two tests of three commits that say something.
         (&[17, 18, 11, 13, 14, 9], (Category::Testing, 2)),
         (&[17, 11, 16, 14], (Category::Feature, 2)),
+        // A majority, not a tie: one fix beside one feature is no bug campaign.
+        (&[1, 11, 14], (Category::Feature, 1)),
     ];
     for (commits, expected) in cases {
         assert_eq!(category(&history, commits), expected, "{commits:?}");
