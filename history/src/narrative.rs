@@ -134,7 +134,8 @@ pub struct Analyses {
     pub moves: Vec<moves::MoveRecord>,
     /// The three largest changes without moved lines.
     pub largest: Vec<moves::LargeChange>,
-    /// The [`LISTED`] largest deletions.
+    /// The largest deletions: twice [`LISTED`], so that [`LISTED`] remain when the files of
+    /// retired directories, told with their directory, are left out.
     pub deletions: deletions::Deletions,
     /// The languages of the lines changed, per phase.
     pub languages: evolution::LanguageMix,
@@ -153,7 +154,7 @@ impl Analyses {
             hotspots: hotspots::hotspots(history),
             moves: moves::moves(history),
             largest: moves::largest_changes(history, 3),
-            deletions: deletions::deletions(history, LISTED),
+            deletions: deletions::deletions(history, 2 * LISTED),
             languages: evolution::language_mix(history, ranges),
             dependencies: evolution::dependencies(history, ranges),
         }
@@ -307,7 +308,9 @@ impl<'a> Facts<'a> {
             .filter(|p| p.range.start < p.range.end && p.range.end <= commits.len())
             .map(|phase| {
                 let slice = &commits[phase.range.clone()];
-                let (first, last) = (&slice[0], &slice[slice.len() - 1]);
+                // The earliest and latest commit by time: a commit written long before it was
+                // merged comes late in the walk, and would make a phase end before it began.
+                let (first, last) = time_bounds(slice);
                 let mut authors: Vec<_> = slice.iter().map(|c| c.author).collect();
                 authors.sort_unstable();
                 authors.dedup();
@@ -323,12 +326,17 @@ impl<'a> Facts<'a> {
                     .into_iter()
                     .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
                     .filter(|(_, lines)| *lines > 0);
-                let mut text = format!(
-                    "**Phase {} — {}** ({} to {}): {} by {}",
-                    phase.number,
-                    escape_markdown(&phase.name),
-                    date(first.time),
-                    date(last.time),
+                let dates = format!("{} to {}", date(first.time), date(last.time));
+                let name = escape_markdown(&phase.name);
+                let mut text = if name == dates || name == date(first.time) {
+                    // A phase named by its dates: said once.
+                    format!("**Phase {} — {dates}**:", phase.number)
+                } else {
+                    format!("**Phase {} — {name}** ({dates}):", phase.number)
+                };
+                let _ = write!(
+                    text,
+                    " {} by {}",
                     count(slice.len(), "commit"),
                     count(authors.len(), "author"),
                 );
@@ -348,7 +356,11 @@ impl<'a> Facts<'a> {
                     let _ = write!(
                         text,
                         "; most lines changed in {} ({})",
-                        code(area),
+                        if area == "." {
+                            "files at the root".to_owned()
+                        } else {
+                            code(area)
+                        },
                         count(usize::try_from(lines).unwrap_or(usize::MAX), "line")
                     );
                 }
@@ -512,7 +524,9 @@ impl<'a> Facts<'a> {
 
     fn removed(&self, phases: &[PhaseSpan]) -> StorySection {
         let mut claims = Vec::new();
-        for dir in &self.deletions.directories {
+        let mut retired: Vec<String> = Vec::new();
+        for dir in self.deletions.directories.iter().take(LISTED) {
+            retired.push(format!("{}/", dir.path.trim_end_matches('/')));
             let mut text = format!(
                 "{} was retired on {} ({}): its {} and {} were deleted",
                 code(&dir.path),
@@ -535,7 +549,14 @@ impl<'a> Facts<'a> {
             ));
         }
         claims.extend(self.dependencies_dropped(phases));
-        for file in self.deletions.files.iter().take(LISTED) {
+        // A file of a directory told as retired was deleted with it: told once.
+        for file in self
+            .deletions
+            .files
+            .iter()
+            .filter(|f| !retired.iter().any(|d| f.path.starts_with(d.as_str())))
+            .take(LISTED)
+        {
             let mut text = format!(
                 "{} ({}) was deleted on {} ({})",
                 code(&file.path),
@@ -700,6 +721,28 @@ fn claim(text: String, commits: &[&str], figures: Value) -> Claim {
             },
         },
     }
+}
+
+/// The earliest and the latest commit of a non-empty slice by author time (times of 0, which
+/// could not be read, left out unless every time is 0); the first in walk order of equals.
+fn time_bounds(slice: &[crate::Commit]) -> (&crate::Commit, &crate::Commit) {
+    let mut known = slice.iter().filter(|c| c.time != 0).peekable();
+    if known.peek().is_none() {
+        return (&slice[0], &slice[slice.len() - 1]);
+    }
+    let mut first = &slice[0];
+    let mut last = &slice[0];
+    let mut any = false;
+    for c in known {
+        if !any || c.time < first.time {
+            first = c;
+        }
+        if !any || c.time > last.time {
+            last = c;
+        }
+        any = true;
+    }
+    (first, last)
 }
 
 /// The first of the first commits and the last of the last.

@@ -24,7 +24,8 @@
 //! `history`, the scope `history` and the directory `history` or `lib/history`) and shares a
 //! commit with it; else it starts one, titled by it. Storylines of at least
 //! [`Limits::min_commits`] commits are kept, the [`Limits::max`] largest (commits, then the
-//! first commit earliest in walk order, then title).
+//! first commit earliest in walk order, then title), one per title (the largest of those whose
+//! titles differ only in case).
 //!
 //! **Category** ([`category`]), by the first rule that holds, `n` being its commits:
 //! 1. *security*: at least a third of the subjects say security, secure, cve, vuln(s),
@@ -691,6 +692,10 @@ pub fn storylines_with(
             .then(a.0[0].cmp(&b.0[0]))
             .then_with(|| a.1[0].title.cmp(&b.1[0].title))
     });
+    // Two bursts in one directory, or a scope and a directory of one name, would be told under
+    // the same title: the largest is told.
+    let mut titles = std::collections::HashSet::new();
+    merged.retain(|(_, threads)| titles.insert(threads[0].title.to_lowercase()));
     merged.truncate(limits.max);
     merged
         .into_iter()

@@ -141,11 +141,13 @@ fn the_story_states_the_facts_in_sentences() {
         "**Phase 1 — Beginnings** (2024-01-01 to 2024-01-09): 9 commits by 1 author, released as v0.1; most lines changed in `src` (570 lines).",
         "`src/` moved to `lib/`: 3 files and 605 lines, in `c11` (2024-02-11); a move, not new work.",
         "`legacy` (1 file) was deleted on 2024-02-10 (`c10`).",
-        "`legacy/io.rs` (120 lines) was deleted on 2024-02-10 (`c10`); `src/io.rs` (90 lines) came in its place (a similar name).",
+        "`legacy` was retired on 2024-02-10 (`c10`): its 1 file and 120 lines were deleted; `src` (90 lines) came in its place (a sibling directory).",
         "Bob made the most commits: 10 of 19 (53 %)",
     ] {
         assert!(md.contains(sentence), "missing {sentence:?} in\n{md}");
     }
+    // Its file was deleted with the directory: told once, with the directory.
+    assert!(!md.contains("`legacy/io.rs` (120 lines)"), "{md}");
     // The move is told as a move, never as one of the largest changes.
     let largest: Vec<&Claim> = doc.sections[3]
         .claims
@@ -403,4 +405,36 @@ fn a_storyline_mostly_of_tests_is_testing_work() {
     );
     let doc = tell(&history, "acme", &[]);
     assert_eq!(doc.storylines[0].category, "testing");
+}
+
+#[test]
+fn a_phase_runs_from_its_earliest_to_its_latest_commit_and_is_dated_once() {
+    // The second commit was written before the first and merged after it.
+    let history = Builder::new()
+        .commit("Ada", 10, "a", &[("src/a.rs", '+', 5, 0)])
+        .commit("Bob", 2, "written early", &[("README.md", '+', 40, 0)])
+        .commit("Ada", 12, "b", &[("src/a.rs", 'M', 5, 0)])
+        .build();
+    let phase = |name: &str| PhaseSpan {
+        number: 1,
+        name: name.into(),
+        range: 0..3,
+        releases: vec![],
+    };
+    let doc = tell(&history, "acme", &[phase("2024-01-03 to 2024-01-13")]);
+    let timeline = doc.sections.iter().find(|s| s.id == "timeline").unwrap();
+    assert_eq!(
+        timeline.claims[0].text,
+        "**Phase 1 — 2024-01-03 to 2024-01-13**: 3 commits by 2 authors; most lines changed in files at the root (40 lines)."
+    );
+    assert_eq!(timeline.claims[0].evidence.commits, ["c2", "c3"]);
+    let doc = tell(&history, "acme", &[phase("Growth")]);
+    let timeline = doc.sections.iter().find(|s| s.id == "timeline").unwrap();
+    assert!(
+        timeline.claims[0]
+            .text
+            .starts_with("**Phase 1 — Growth** (2024-01-03 to 2024-01-13): 3 commits"),
+        "{}",
+        timeline.claims[0].text
+    );
 }
