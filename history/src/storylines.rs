@@ -55,6 +55,9 @@
 //! One threshold tells recent from not: a thread of 3 or 4 commits with none in the last 10 %
 //! is stalled whether it stopped 15 % or 60 % of the span before the end.
 //!
+//! A storyline is titled by its first candidate: a term as its subjects most often spell it
+//! (`README`, lower case on a tie).
+//!
 //! Its **phases** are the indices of the given commit ranges holding any of its commits. It
 //! lists its first and last [`LISTED_COMMITS`] commits (no commit twice), its
 //! [`LISTED_AUTHORS`] most frequent authors, the count of each class.
@@ -189,7 +192,8 @@ pub struct AuthorCommits {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Storyline {
-    /// The scope, reference, term or directory of the candidate that started it.
+    /// The scope, reference, term or directory of the candidate that started it; a term as
+    /// its subjects most often spell it.
     pub title: String,
     pub source: Source,
     /// The candidates merged into it, the one it is titled by first.
@@ -592,6 +596,28 @@ fn joins(commits: &[usize], threads: &[Candidate], candidate: &Candidate) -> boo
             .any(|c| commits.binary_search(c).is_ok())
 }
 
+/// How a term is most often written in the subjects of `commits` (`README`, `Gateway`),
+/// lower case on a tie; the term itself when no subject has it.
+fn spelling(history: &History, commits: &[usize], term: &str) -> String {
+    let mut spellings: BTreeMap<&str, usize> = BTreeMap::new();
+    for &index in commits {
+        let subject = &history.commits[index].subject;
+        for word in subject.split(|c: char| !c.is_alphanumeric()) {
+            if word.to_lowercase() == term {
+                *spellings.entry(word).or_default() += 1;
+            }
+        }
+    }
+    let most = spellings.values().copied().max().unwrap_or(0);
+    if spellings.get(term) == Some(&most) {
+        return term.to_owned();
+    }
+    spellings
+        .into_iter()
+        .find(|&(_, n)| n == most)
+        .map_or_else(|| term.to_owned(), |(word, _)| word.to_owned())
+}
+
 /// A directory's commits split where more than [`BURST_GAP_DAYS`] days pass without one.
 fn runs<'c>(history: &History, commits: &'c [usize]) -> Vec<&'c [usize]> {
     let gap = BURST_GAP_DAYS * 86_400;
@@ -725,7 +751,10 @@ fn storyline(
     let last = (commits.len() - first).min(LISTED_COMMITS);
     let times = commits.iter().map(|&i| history.commits[i].time);
     Storyline {
-        title: threads[0].title.clone(),
+        title: match threads[0].source {
+            Source::Term => spelling(history, commits, &threads[0].title),
+            _ => threads[0].title.clone(),
+        },
         source: threads[0].source,
         threads: threads
             .into_iter()

@@ -301,7 +301,7 @@ fn recurring_terms_are_threads_and_one_day_is_not_enough() {
         told,
         [
             (
-                "toml",
+                "TOML",
                 Source::Term,
                 Category::Migration,
                 Lifecycle::Stalled,
@@ -592,4 +592,24 @@ fn a_subject_prefix_is_a_scope() {
     let lines = storylines(&history, &[]);
     assert_eq!(lines[0].title, "builtin/add");
     assert_eq!(lines[0].source, Source::Scope);
+}
+
+#[test]
+fn a_term_is_titled_as_its_subjects_spell_it() {
+    let mut b = Builder::new();
+    for (d, subject) in [
+        (0, "README: the install"),
+        (1, "the readme, shorter"),
+        (2, "README: the API"),
+        (3, "Parser speed"),
+        (4, "parser errors"),
+        (5, "PARSER cleanup"),
+    ] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    let lines = storylines(&b.build(), &[]);
+    let mut titles: Vec<&str> = lines.iter().map(|s| s.title.as_str()).collect();
+    titles.sort_unstable();
+    // A tie (one each) is lower case.
+    assert_eq!(titles, ["README", "parser"]);
 }
