@@ -340,18 +340,7 @@ impl<'a> Facts<'a> {
                     count(slice.len(), "commit"),
                     count(authors.len(), "author"),
                 );
-                if !phase.releases.is_empty() {
-                    let _ = write!(
-                        text,
-                        ", released as {}",
-                        phase
-                            .releases
-                            .iter()
-                            .map(|r| escape_markdown(r))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
+                text.push_str(&releases_phrase(&phase.releases));
                 if let Some((area, lines)) = busiest {
                     let _ = write!(
                         text,
@@ -368,7 +357,7 @@ impl<'a> Facts<'a> {
                 claim(
                     text,
                     &[&first.id, &last.id],
-                    json!({"commits": slice.len(), "authors": authors.len()}),
+                    json!({"commits": slice.len(), "authors": authors.len(), "releases": phase.releases.len()}),
                 )
             })
             .collect();
@@ -720,6 +709,52 @@ fn claim(text: String, commits: &[&str], figures: Value) -> Claim {
                 _ => serde_json::Map::new(),
             },
         },
+    }
+}
+
+/// At most this many releases of a phase are named one by one.
+pub const RELEASES_NAMED: usize = 3;
+
+/// Whether a release name is a pre-release: a release candidate, alpha, beta or preview
+/// (`v2.45.0-rc1`, `1.0rc2`, `2.0.0-beta.1`).
+pub fn is_pre_release(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["rc", "alpha", "beta", "pre"].iter().any(|tag| {
+        lower.match_indices(tag).any(|(at, _)| {
+            let before = lower[..at].chars().next_back();
+            let after = lower[at + tag.len()..].chars().next();
+            before.is_some_and(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | '_'))
+                && after.is_none_or(|c| c.is_ascii_digit() || matches!(c, '-' | '.'))
+        })
+    })
+}
+
+/// How a phase's releases are told after its figures: each by name up to
+/// [`RELEASES_NAMED`] (`, released as v1.0, v1.1`), else how many, how many of them are
+/// pre-releases ([`is_pre_release`]), and the last (`, with 96 releases (54 of them release
+/// candidates or previews), the last v2.45.0`); nothing without releases.
+fn releases_phrase(releases: &[String]) -> String {
+    match releases {
+        [] => String::new(),
+        few if few.len() <= RELEASES_NAMED => format!(
+            ", released as {}",
+            few.iter()
+                .map(|r| escape_markdown(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [.., last] => {
+            let pre = releases.iter().filter(|r| is_pre_release(r)).count();
+            format!(
+                ", with {}{}, the last {}",
+                count(releases.len(), "release"),
+                match pre {
+                    0 => String::new(),
+                    _ => format!(" ({pre} of them release candidates or previews)"),
+                },
+                escape_markdown(last)
+            )
+        }
     }
 }
 

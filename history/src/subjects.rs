@@ -4,6 +4,9 @@
 //! the words after the prefixes) and by [`History`](crate::History) (the first prefix as the
 //! commit's scope when it has no conventional one).
 //!
+//! Leading tags of a mailed patch (`[PATCH]`, `[PATCH 2/3]`, `[RFC PATCH]`) are read past
+//! ([`without_tags`]).
+//!
 //! A **prefix** is the text before the first `": "` when it is short — at most
 //! [`PREFIX_MAX_CHARS`] characters and [`PREFIX_MAX_WORDS`] words —, holds no quote, bracket
 //! or sentence punctuation outside parentheses (`sequencer (rebase -i):` is one), and does not
@@ -41,7 +44,7 @@ pub const NOT_AREAS: &[&str] = &[
 /// without one.
 pub fn prefixes(subject: &str) -> (Vec<&str>, &str) {
     let mut found = Vec::new();
-    let mut rest = subject.trim();
+    let mut rest = without_tags(subject);
     while found.len() < MAX_PREFIXES {
         let Some((head, tail)) = rest.split_once(": ") else {
             break;
@@ -54,6 +57,23 @@ pub fn prefixes(subject: &str) -> (Vec<&str>, &str) {
         rest = tail;
     }
     (found, rest)
+}
+
+/// The subject without the leading bracketed tags of a mailed patch (`[PATCH]`,
+/// `[PATCH 2/3]`, `[RFC]`), which say how it travelled, not what it is.
+pub fn without_tags(subject: &str) -> &str {
+    let mut rest = subject.trim();
+    while let Some(tail) = rest.strip_prefix('[') {
+        let Some((tag, after)) = tail.split_once(']') else {
+            break;
+        };
+        let tag = tag.trim().to_ascii_uppercase();
+        if !(tag.starts_with("PATCH") || tag.starts_with("RFC")) {
+            break;
+        }
+        rest = after.trim_start();
+    }
+    rest
 }
 
 /// Whether the text before a `": "` reads as an area (see the module docs).
@@ -148,6 +168,14 @@ mod tests {
             ("Gateway: the read API", &["Gateway"], "the read API"),
             ("Runner README: the bench", &["Runner README"], "the bench"),
             ("a: b: c: d: e", &["a", "b", "c"], "d: e"),
+            (
+                "[PATCH] Typofix in git/show-files.",
+                &[],
+                "Typofix in git/show-files.",
+            ),
+            ("[PATCH 2/3] diff: fix", &["diff"], "fix"),
+            ("[RFC PATCH] [PATCH] x", &[], "x"),
+            ("[wip] x: y", &[], "[wip] x: y"),
         ];
         for (subject, areas, rest) in cases {
             assert_eq!(prefixes(subject), (areas.to_vec(), *rest), "{subject}");

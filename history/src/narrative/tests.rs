@@ -438,3 +438,33 @@ fn a_phase_runs_from_its_earliest_to_its_latest_commit_and_is_dated_once() {
         timeline.claims[0].text
     );
 }
+
+#[test]
+fn many_releases_are_counted_not_listed() {
+    let names = |list: &[&str]| list.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
+    assert_eq!(releases_phrase(&[]), "");
+    assert_eq!(
+        releases_phrase(&names(&["v1.0", "v1.1", "v1.2-rc1"])),
+        ", released as v1.0, v1.1, v1.2-rc1"
+    );
+    assert_eq!(
+        releases_phrase(&names(&["v2.0-rc0", "v1.9.5", "v2.0.0-rc1", "v2.0.0"])),
+        ", with 4 releases (2 of them release candidates or previews), the last v2.0.0"
+    );
+    assert_eq!(
+        releases_phrase(&names(&["1.0", "1.1", "1.2", "1.3_x"])),
+        ", with 4 releases, the last 1\\.3\\_x"
+    );
+    for pre in [
+        "v2.45.0-rc1",
+        "1.0rc2",
+        "2.0.0-beta.1",
+        "v3-alpha",
+        "v1.0.0.pre",
+    ] {
+        assert!(is_pre_release(pre), "{pre}");
+    }
+    for release in ["v2.45.0", "v1.0-bugfix", "carbonate-1", "prerelease"] {
+        assert!(!is_pre_release(release), "{release}");
+    }
+}

@@ -477,6 +477,7 @@ pub fn is_release_subject(subject: &str) -> bool {
 /// the leading verb after the prefixes ([`leading_verb_class`]); the earliest of
 /// [`KEYWORDS`] after the prefixes. `None` when it says nothing.
 pub fn subject_class(subject: &str, merge: bool) -> Option<CommitClass> {
+    let subject = gitview_history::subjects::without_tags(subject);
     let lower = subject.to_lowercase();
     if lower.starts_with("revert ") || lower.starts_with("revert:") {
         return Some(CommitClass::Revert);

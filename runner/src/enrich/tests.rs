@@ -159,6 +159,9 @@ fn the_verb_after_an_area_prefix_decides() {
         ("shortlog: document the --group option", CommitClass::Docs),
         ("Parser: implement tabs, fix spaces", CommitClass::Feature),
         ("Gateway: the read API", CommitClass::Chore),
+        // A mailed patch's tag is no fix.
+        ("[PATCH] Typofix in git/show-files.", CommitClass::Chore),
+        ("[PATCH] Add git-clone", CommitClass::Feature),
     ];
     for (subject, class) in cases {
         assert_eq!(
