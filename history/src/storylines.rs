@@ -10,6 +10,11 @@
 //!   [`STOPWORDS`]) in at least [`TERM_MIN_SUBJECTS`] subjects on at least [`TERM_MIN_DAYS`]
 //!   distinct (UTC) days; a conventional-commit prefix of one of [`CONVENTIONAL_TYPES`]
 //!   (`feat(parser)!:`) is not read;
+//! - a scope's or term's thread is its *densest window*: when its commits span more than
+//!   [`BURST_MAX_SPAN_PERCENT`] % of the history's time span and more than [`WINDOW_MIN_DAYS`]
+//!   days, those of the window of that length holding the most of them, if that is at least
+//!   half of them (a word used all along, such
+//!   as `diff` in git's history, is a topic of the whole history, not a thread of work in it);
 //! - *area*: a burst of commits in a directory, top-level (`src`) or two levels (`src/auth`;
 //!   not a second level that only holds the first's files, one of [`CONTAINERS`] such as
 //!   `history/src`):
@@ -79,6 +84,9 @@ pub const BURST_GAP_DAYS: i64 = 14;
 pub const BURST_MIN_COMMITS: usize = 3;
 /// … spanning at most this share (percent) of the history's time span.
 pub const BURST_MAX_SPAN_PERCENT: i64 = 25;
+/// A term's or scope's thread may span this many days whatever the history's span: in a
+/// young history a thread can run all along.
+pub const WINDOW_MIN_DAYS: i64 = 365;
 /// The largest candidates kept of each kind before merging.
 pub const CANDIDATES_PER_KIND: usize = 64;
 /// Recent: within this share (percent) of the history's time span before its end.
@@ -115,24 +123,26 @@ pub const CONVENTIONAL_TYPES: &[&str] = &[
     "release", "revert", "style", "test", "tests",
 ];
 
-/// Words no term thread is made of: common English, the verbs every history uses, tests and
-/// issues (sorted: looked up by binary search).
+/// Words no term thread is made of: common English, the verbs every history uses (git's
+/// `teach`, `avoid`, `convert` among them), tests and issues (sorted: looked up by binary search).
 #[rustfmt::skip]
 pub const STOPWORDS: &[&str] = &[
-    "about", "above", "added", "adding", "adds", "after", "again", "against", "also", "based",
-    "been", "before", "being", "below", "better", "between", "both", "branch", "bump", "bumps",
-    "cannot", "change", "changed", "changes", "changing", "code", "commit", "commits", "could",
-    "does", "doing", "done", "down", "during", "each", "either", "else", "even", "every", "file",
-    "files", "first", "fixed", "fixes", "fixing", "from", "further", "have", "having", "here",
-    "improve", "improved", "improves", "improving", "initial", "into", "issue", "issues", "just",
-    "like", "made", "make", "makes", "merge", "merged", "merging", "minor", "misc", "more",
-    "most", "much", "must", "need", "needs", "only", "other", "over", "pull", "remove", "removed",
-    "removes", "removing", "request", "same", "should", "small", "some", "still", "stuff", "such",
-    "support", "test", "testing", "tests", "than", "that", "their", "them", "then", "there",
-    "these", "they", "this", "those", "through", "tweak", "tweaks", "typo", "typos", "under",
-    "until", "update", "updated", "updates", "updating", "upon", "used", "uses", "using",
-    "various", "version", "very", "were", "what", "when", "where", "which", "while", "will",
-    "with", "within", "without", "work", "working", "works", "would", "your",
+    "about", "above", "added", "adding", "adds", "after", "again", "against", "allow", "allows",
+    "also", "avoid", "based", "been", "before", "being", "below", "better", "between", "both",
+    "branch", "bump", "bumps", "cannot", "change", "changed", "changes", "changing", "code",
+    "commit", "commits", "convert", "could", "does", "doing", "done", "down", "during", "each",
+    "either", "else", "ensure", "even", "every", "file", "files", "first", "fixed", "fixes",
+    "fixing", "from", "further", "handle", "have", "having", "here", "implement", "improve",
+    "improved", "improves", "improving", "initial", "into", "introduce", "issue", "issues", "just",
+    "like", "made", "make", "makes", "merge", "merged", "merging", "minor", "misc", "more", "most",
+    "much", "must", "need", "needs", "only", "other", "over", "prepare", "pull", "remove",
+    "removed", "removes", "removing", "request", "same", "should", "small", "some", "still",
+    "stop", "stuff", "such", "support", "teach", "test", "testing", "tests", "than", "that",
+    "their", "them", "then", "there", "these", "they", "this", "those", "through", "tweak",
+    "tweaks", "typo", "typos", "under", "until", "update", "updated", "updates", "updating",
+    "upon", "used", "uses", "using", "various", "version", "very", "were", "what", "when", "where",
+    "which", "while", "will", "with", "within", "without", "work", "working", "works", "would",
+    "your",
 ];
 
 /// What a candidate thread was made of.
@@ -290,9 +300,10 @@ fn without_prefix(subject: &str) -> &str {
     if kind_ok && scope_ok { rest } else { subject }
 }
 
-/// The terms of a subject a term thread can be made of (see the module docs), each once.
+/// The terms of a subject a term thread can be made of (see the module docs), each once; a
+/// mailed patch's `[PATCH]` tag is read past.
 pub fn subject_terms(subject: &str) -> Vec<String> {
-    let mut terms: Vec<String> = words(without_prefix(subject))
+    let mut terms: Vec<String> = words(without_prefix(crate::subjects::without_tags(subject)))
         .filter(|w| w.chars().count() >= TERM_MIN_LETTERS)
         .filter(|w| w.chars().all(char::is_alphabetic))
         .filter(|w| STOPWORDS.binary_search(&w.as_str()).is_err())
@@ -513,6 +524,10 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
         }
     }
     let mut found = Vec::new();
+    let scopes = scopes
+        .into_iter()
+        .filter_map(|(scope, commits)| Some((scope, densest(history, span, commits)?)))
+        .collect();
     keep_largest(Source::Scope, scopes, 2, &mut found);
     keep_largest(Source::Reference, references, 2, &mut found);
     let terms = terms
@@ -523,6 +538,7 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
             days.dedup();
             (days.len() >= TERM_MIN_DAYS).then_some((term, commits))
         })
+        .filter_map(|(term, commits)| Some((term, densest(history, span, commits)?)))
         .collect();
     keep_largest(Source::Term, terms, TERM_MIN_SUBJECTS, &mut found);
     let mut bursts: Vec<Candidate> = Vec::new();
@@ -616,6 +632,36 @@ fn spelling(history: &History, commits: &[usize], term: &str) -> String {
         .into_iter()
         .find(|&(_, n)| n == most)
         .map_or_else(|| term.to_owned(), |(word, _)| word.to_owned())
+}
+
+/// A term's or scope's thread: its commits within the window of [`BURST_MAX_SPAN_PERCENT`] %
+/// of the history's time span (at least [`WINDOW_MIN_DAYS`]) that holds the most of them (the
+/// earliest of equals), when that is at least half of them; `None` for a word or scope used all along, a topic of the
+/// whole history rather than a thread of work in it. Ascending, as given.
+fn densest(history: &History, span: Span, commits: Vec<usize>) -> Option<Vec<usize>> {
+    let window = (span.length() * BURST_MAX_SPAN_PERCENT / 100).max(WINDOW_MIN_DAYS * 86_400);
+    let time = |i: usize| history.commits[i].time;
+    let mut by_time = commits.clone();
+    by_time.sort_by_key(|&i| (time(i), i));
+    let (first, last) = (*by_time.first()?, *by_time.last()?);
+    if time(last) - time(first) <= window {
+        return Some(commits);
+    }
+    let (mut best, mut best_start, mut start) = (0, 0, 0);
+    for end in 0..by_time.len() {
+        while time(by_time[end]) - time(by_time[start]) > window {
+            start += 1;
+        }
+        if end + 1 - start > best {
+            (best, best_start) = (end + 1 - start, start);
+        }
+    }
+    if best * 2 < commits.len() {
+        return None;
+    }
+    let mut kept = by_time[best_start..best_start + best].to_vec();
+    kept.sort_unstable();
+    Some(kept)
 }
 
 /// A directory's commits split where more than [`BURST_GAP_DAYS`] days pass without one.

@@ -516,6 +516,7 @@ fn storylines_are_bounded_and_ordered() {
 fn the_word_lists_are_sorted_for_binary_search() {
     assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(subject_terms("update the readme"), ["readme"]);
+    assert_eq!(subject_terms("[PATCH] teach the patch id"), ["patch"]);
 }
 
 #[test]
@@ -612,4 +613,39 @@ fn a_term_is_titled_as_its_subjects_spell_it() {
     titles.sort_unstable();
     // A tie (one each) is lower case.
     assert_eq!(titles, ["README", "parser"]);
+}
+
+#[test]
+fn over_years_a_thread_is_its_densest_window_and_a_word_used_all_along_is_none() {
+    let mut b = Builder::new();
+    // "diff" once a year for eight years: a topic of the whole history.
+    for year in 0..8 {
+        b = b.commit(
+            "Ada",
+            year * 365,
+            &format!("diff tweak {year}"),
+            &[("x.rs", 'M', 1, 0)],
+        );
+    }
+    // "reftable" twice in the first year, then six times in the fifth.
+    for (d, subject) in [
+        (10, "reftable idea"),
+        (20, "reftable sketch"),
+        (1500, "reftable reader"),
+        (1510, "reftable writer"),
+        (1600, "reftable stack"),
+        (1700, "reftable tests"),
+        (1800, "reftable backend"),
+        (1900, "reftable docs"),
+    ] {
+        b = b.commit("Bob", d, subject, &[("y.rs", 'M', 1, 0)]);
+    }
+    let history = b.build();
+    let lines = storylines(&history, &[]);
+    let told: Vec<(&str, usize)> = lines
+        .iter()
+        .map(|s| (s.title.as_str(), s.commits))
+        .collect();
+    assert_eq!(told, [("reftable", 6)]);
+    assert_eq!(day(&history, 1500), lines[0].first_time);
 }
