@@ -14,9 +14,10 @@
 //! churn whoever makes it. Files with no line changes (binary files) have no churn and are not
 //! listed.
 //!
-//! Lock files ([`is_lock_file`]: `Cargo.lock`, `package-lock.json`, `go.sum`, …) are left out:
-//! a tool writes them, and their churn follows the manifests' rather than telling where the
-//! work is.
+//! Lock files ([`is_lock_file`]: `Cargo.lock`, `package-lock.json`, `go.sum`, …) and
+//! translation catalogs (`.po`, `.pot`) are left out ([`is_tool_written`]): tools write or
+//! regenerate them, and their churn follows the manifests' or the messages' rather than
+//! telling where the work is.
 //!
 //! The [`MAX_HOTSPOTS`] (20) files with the most weighted churn are reported (ties by raw churn,
 //! then path).
@@ -88,6 +89,11 @@ pub fn is_lock_file(path: &str) -> bool {
     LOCK_FILES.contains(&path.rsplit('/').next().unwrap_or(path))
 }
 
+/// Whether a tool writes or regenerates a file: a lock file or a gettext catalog.
+pub fn is_tool_written(path: &str) -> bool {
+    is_lock_file(path) || path.ends_with(".po") || path.ends_with(".pot")
+}
+
 /// The hottest files of `history` (see the module docs for the rule).
 pub fn hotspots(history: &History) -> Hotspots {
     let lineage = lineage(history);
@@ -120,7 +126,7 @@ pub fn hotspots(history: &History) -> Hotspots {
         .iter()
         .zip(acc)
         .filter(|(life, acc)| {
-            life.alive && acc.added + acc.deleted > 0 && !is_lock_file(history.path(life.path))
+            life.alive && acc.added + acc.deleted > 0 && !is_tool_written(history.path(life.path))
         })
         .map(|(life, acc)| Hotspot {
             path: history.path(life.path).to_owned(),
@@ -167,7 +173,7 @@ mod tests {
     }
 
     #[test]
-    fn lock_files_are_no_hotspots() {
+    fn lock_files_and_catalogs_are_no_hotspots() {
         let history = Builder::new()
             .commit(
                 "Ada",
@@ -180,6 +186,12 @@ mod tests {
                 1,
                 "b",
                 &[("web/yarn.lock", '+', 90, 0), ("src/a.rs", 'M', 1, 1)],
+            )
+            .commit(
+                "Ada",
+                2,
+                "c",
+                &[("po/de.po", '+', 900, 0), ("po/git.pot", '+', 9, 0)],
             )
             .build();
         let hot = hotspots(&history);

@@ -308,8 +308,6 @@ impl<'a> Facts<'a> {
             .filter(|p| p.range.start < p.range.end && p.range.end <= commits.len())
             .map(|phase| {
                 let slice = &commits[phase.range.clone()];
-                // The earliest and latest commit by time: a commit written long before it was
-                // merged comes late in the walk, and would make a phase end before it began.
                 let (first, last) = time_bounds(slice);
                 let mut authors: Vec<_> = slice.iter().map(|c| c.author).collect();
                 authors.sort_unstable();
@@ -758,25 +756,18 @@ fn releases_phrase(releases: &[String]) -> String {
     }
 }
 
-/// The earliest and the latest commit of a non-empty slice by author time (times of 0, which
-/// could not be read, left out unless every time is 0); the first in walk order of equals.
+/// The first commit of a non-empty slice in walk order and its latest by author time (the
+/// last in walk order of equals): a commit written long before it was merged comes late in
+/// the walk, and would make a phase end before it began; one merged early from an old branch
+/// would make it begin years before its release.
 fn time_bounds(slice: &[crate::Commit]) -> (&crate::Commit, &crate::Commit) {
-    let mut known = slice.iter().filter(|c| c.time != 0).peekable();
-    if known.peek().is_none() {
-        return (&slice[0], &slice[slice.len() - 1]);
-    }
-    let mut first = &slice[0];
-    let mut last = &slice[0];
-    let mut any = false;
-    for c in known {
-        if !any || c.time < first.time {
-            first = c;
-        }
-        if !any || c.time > last.time {
-            last = c;
-        }
-        any = true;
-    }
+    let first = &slice[0];
+    let last = slice
+        .iter()
+        .rev()
+        .max_by_key(|c| c.time)
+        .filter(|c| c.time >= first.time)
+        .unwrap_or(first);
     (first, last)
 }
 

@@ -13,7 +13,7 @@
 //! - a scope's or term's thread is its *densest window*: when its commits span more than
 //!   [`BURST_MAX_SPAN_PERCENT`] % of the history's time span and more than [`WINDOW_MIN_DAYS`]
 //!   days, those of the window of that length holding the most of them, if that is at least
-//!   half of them (a word used all along, such
+//!   two thirds of them (a word used all along, such
 //!   as `diff` in git's history, is a topic of the whole history, not a thread of work in it);
 //! - *area*: a burst of commits in a directory, top-level (`src`) or two levels (`src/auth`;
 //!   not a second level that only holds the first's files, one of [`CONTAINERS`] such as
@@ -124,25 +124,26 @@ pub const CONVENTIONAL_TYPES: &[&str] = &[
 ];
 
 /// Words no term thread is made of: common English, the verbs every history uses (git's
-/// `teach`, `avoid`, `convert` among them), tests and issues (sorted: looked up by binary search).
+/// `teach`, `avoid`, `convert` among them), tests, issues and release chores (`draft`,
+/// `batch`, a translation's `round`) (sorted: looked up by binary search).
 #[rustfmt::skip]
 pub const STOPWORDS: &[&str] = &[
     "about", "above", "added", "adding", "adds", "after", "again", "against", "allow", "allows",
-    "also", "avoid", "based", "been", "before", "being", "below", "better", "between", "both",
-    "branch", "bump", "bumps", "cannot", "change", "changed", "changes", "changing", "code",
-    "commit", "commits", "convert", "could", "does", "doing", "done", "down", "during", "each",
-    "either", "else", "ensure", "even", "every", "file", "files", "first", "fixed", "fixes",
-    "fixing", "from", "further", "handle", "have", "having", "here", "implement", "improve",
-    "improved", "improves", "improving", "initial", "into", "introduce", "issue", "issues", "just",
-    "like", "made", "make", "makes", "merge", "merged", "merging", "minor", "misc", "more", "most",
-    "much", "must", "need", "needs", "only", "other", "over", "prepare", "pull", "remove",
-    "removed", "removes", "removing", "request", "same", "should", "small", "some", "still",
-    "stop", "stuff", "such", "support", "teach", "test", "testing", "tests", "than", "that",
-    "their", "them", "then", "there", "these", "they", "this", "those", "through", "tweak",
-    "tweaks", "typo", "typos", "under", "until", "update", "updated", "updates", "updating",
-    "upon", "used", "uses", "using", "various", "version", "very", "were", "what", "when", "where",
-    "which", "while", "will", "with", "within", "without", "work", "working", "works", "would",
-    "your",
+    "also", "avoid", "based", "batch", "been", "before", "being", "below", "better", "between",
+    "both", "branch", "bump", "bumps", "cannot", "change", "changed", "changes", "changing",
+    "code", "commit", "commits", "convert", "could", "does", "doing", "done", "down", "draft",
+    "during", "each", "either", "else", "ensure", "even", "every", "file", "files", "first",
+    "fixed", "fixes", "fixing", "from", "further", "handle", "have", "having", "here", "implement",
+    "improve", "improved", "improves", "improving", "initial", "into", "introduce", "issue",
+    "issues", "just", "like", "made", "make", "makes", "merge", "merged", "merging", "minor",
+    "misc", "more", "most", "much", "must", "need", "needs", "only", "other", "over", "prepare",
+    "pull", "remove", "removed", "removes", "removing", "request", "round", "same", "should",
+    "small", "some", "still", "stop", "stuff", "such", "support", "teach", "test", "testing",
+    "tests", "than", "that", "their", "them", "then", "there", "these", "they", "this", "those",
+    "through", "tweak", "tweaks", "typo", "typos", "under", "until", "update", "updated",
+    "updates", "updating", "upon", "used", "uses", "using", "various", "version", "very", "were",
+    "what", "when", "where", "which", "while", "will", "with", "within", "without", "work",
+    "working", "works", "would", "your",
 ];
 
 /// What a candidate thread was made of.
@@ -549,8 +550,8 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
                     .into_iter()
                     .filter(|run| run.len() >= BURST_MIN_COMMITS)
                     .filter(|run| {
-                        let time = |i: usize| history.commits[i].time;
-                        let run_span = time(run[run.len() - 1]) - time(run[0]);
+                        let times = run.iter().map(|&i| history.commits[i].time);
+                        let run_span = times.clone().max().unwrap_or(0) - times.min().unwrap_or(0);
                         run_span * 100 <= span.length() * BURST_MAX_SPAN_PERCENT
                     })
                     .map(|run| Candidate {
@@ -636,7 +637,7 @@ fn spelling(history: &History, commits: &[usize], term: &str) -> String {
 
 /// A term's or scope's thread: its commits within the window of [`BURST_MAX_SPAN_PERCENT`] %
 /// of the history's time span (at least [`WINDOW_MIN_DAYS`]) that holds the most of them (the
-/// earliest of equals), when that is at least half of them; `None` for a word or scope used all along, a topic of the
+/// earliest of equals), when that is at least two thirds of them; `None` for a word or scope used all along, a topic of the
 /// whole history rather than a thread of work in it. Ascending, as given.
 fn densest(history: &History, span: Span, commits: Vec<usize>) -> Option<Vec<usize>> {
     let window = (span.length() * BURST_MAX_SPAN_PERCENT / 100).max(WINDOW_MIN_DAYS * 86_400);
@@ -656,7 +657,7 @@ fn densest(history: &History, span: Span, commits: Vec<usize>) -> Option<Vec<usi
             (best, best_start) = (end + 1 - start, start);
         }
     }
-    if best * 2 < commits.len() {
+    if best * 3 < commits.len() * 2 {
         return None;
     }
     let mut kept = by_time[best_start..best_start + best].to_vec();
@@ -669,12 +670,18 @@ fn runs<'c>(history: &History, commits: &'c [usize]) -> Vec<&'c [usize]> {
     let gap = BURST_GAP_DAYS * 86_400;
     let mut runs = Vec::new();
     let mut start = 0;
+    // The latest time of the run so far: a commit written long before it was merged (an older
+    // time later in the walk) neither splits a run nor makes the next commit look like one
+    // after a gap.
+    let mut latest = commits.first().map_or(0, |&c| history.commits[c].time);
     for i in 1..=commits.len() {
-        let split = i == commits.len()
-            || history.commits[commits[i]].time - history.commits[commits[i - 1]].time > gap;
-        if split {
+        let time = commits.get(i).map(|&c| history.commits[c].time);
+        if time.is_none_or(|t| t - latest > gap) {
             runs.push(&commits[start..i]);
             start = i;
+            latest = time.unwrap_or(latest);
+        } else if let Some(t) = time {
+            latest = latest.max(t);
         }
     }
     runs

@@ -408,12 +408,12 @@ fn a_storyline_mostly_of_tests_is_testing_work() {
 }
 
 #[test]
-fn a_phase_runs_from_its_earliest_to_its_latest_commit_and_is_dated_once() {
-    // The second commit was written before the first and merged after it.
+fn a_phase_runs_from_its_first_to_its_latest_commit_and_is_dated_once() {
+    // The last commit was written before the others and merged after them.
     let history = Builder::new()
         .commit("Ada", 10, "a", &[("src/a.rs", '+', 5, 0)])
-        .commit("Bob", 2, "written early", &[("README.md", '+', 40, 0)])
         .commit("Ada", 12, "b", &[("src/a.rs", 'M', 5, 0)])
+        .commit("Bob", 2, "written early", &[("README.md", '+', 40, 0)])
         .build();
     let phase = |name: &str| PhaseSpan {
         number: 1,
@@ -421,19 +421,19 @@ fn a_phase_runs_from_its_earliest_to_its_latest_commit_and_is_dated_once() {
         range: 0..3,
         releases: vec![],
     };
-    let doc = tell(&history, "acme", &[phase("2024-01-03 to 2024-01-13")]);
+    let doc = tell(&history, "acme", &[phase("2024-01-11 to 2024-01-13")]);
     let timeline = doc.sections.iter().find(|s| s.id == "timeline").unwrap();
     assert_eq!(
         timeline.claims[0].text,
-        "**Phase 1 — 2024-01-03 to 2024-01-13**: 3 commits by 2 authors; most lines changed in files at the root (40 lines)."
+        "**Phase 1 — 2024-01-11 to 2024-01-13**: 3 commits by 2 authors; most lines changed in files at the root (40 lines)."
     );
-    assert_eq!(timeline.claims[0].evidence.commits, ["c2", "c3"]);
+    assert_eq!(timeline.claims[0].evidence.commits, ["c1", "c2"]);
     let doc = tell(&history, "acme", &[phase("Growth")]);
     let timeline = doc.sections.iter().find(|s| s.id == "timeline").unwrap();
     assert!(
         timeline.claims[0]
             .text
-            .starts_with("**Phase 1 — Growth** (2024-01-03 to 2024-01-13): 3 commits"),
+            .starts_with("**Phase 1 — Growth** (2024-01-11 to 2024-01-13): 3 commits"),
         "{}",
         timeline.claims[0].text
     );
