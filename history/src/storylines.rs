@@ -10,7 +10,7 @@
 //!   [`STOPWORDS`]) in at least [`TERM_MIN_SUBJECTS`] subjects on at least [`TERM_MIN_DAYS`]
 //!   distinct (UTC) days; a conventional-commit prefix of one of [`CONVENTIONAL_TYPES`]
 //!   (`feat(parser)!:`) is not read;
-//! - a scope's or term's thread is its *densest window*: when its commits span more than
+//! - a scope's, reference's or term's thread is its *densest window*: when its commits span more than
 //!   [`BURST_MAX_SPAN_PERCENT`] % of the history's time span and more than [`WINDOW_MIN_DAYS`]
 //!   days, those of the window of that length holding the most of them, if that is at least
 //!   two thirds of them (a word used all along, such
@@ -20,7 +20,8 @@
 //!   `history/src`):
 //!   the commits touching it, split where [`BURST_GAP_DAYS`] days pass without one; a run of at
 //!   least [`BURST_MIN_COMMITS`] commits spanning at most [`BURST_MAX_SPAN_PERCENT`] % of the
-//!   history's time span is a burst (a directory worked on all along is no thread).
+//!   history's time span and holding at least half of the directory's commits is a burst (a
+//!   directory worked on all along is no thread).
 //!
 //! Of each kind the [`CANDIDATES_PER_KIND`] largest are kept (commits, then title). They are
 //! **merged** largest first (then scope, reference, term, area; the deeper directory; then
@@ -530,6 +531,10 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
         .filter_map(|(scope, commits)| Some((scope, densest(history, span, commits)?)))
         .collect();
     keep_largest(Source::Scope, scopes, 2, &mut found);
+    let references = references
+        .into_iter()
+        .filter_map(|(reference, commits)| Some((reference, densest(history, span, commits)?)))
+        .collect();
     keep_largest(Source::Reference, references, 2, &mut found);
     let terms = terms
         .into_iter()
@@ -549,6 +554,8 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
                 runs(history, &commits)
                     .into_iter()
                     .filter(|run| run.len() >= BURST_MIN_COMMITS)
+                    // A burst is most of the directory's work, not a stretch of it.
+                    .filter(|run| run.len() * 2 >= commits.len())
                     .filter(|run| {
                         let times = run.iter().map(|&i| history.commits[i].time);
                         let run_span = times.clone().max().unwrap_or(0) - times.min().unwrap_or(0);
@@ -635,7 +642,7 @@ fn spelling(history: &History, commits: &[usize], term: &str) -> String {
         .map_or_else(|| term.to_owned(), |(word, _)| word.to_owned())
 }
 
-/// A term's or scope's thread: its commits within the window of [`BURST_MAX_SPAN_PERCENT`] %
+/// A term's, reference's or scope's thread: its commits within the window of [`BURST_MAX_SPAN_PERCENT`] %
 /// of the history's time span (at least [`WINDOW_MIN_DAYS`]) that holds the most of them (the
 /// earliest of equals), when that is at least two thirds of them; `None` for a word or scope used all along, a topic of the
 /// whole history rather than a thread of work in it. Ascending, as given.

@@ -649,3 +649,29 @@ fn over_years_a_thread_is_its_densest_window_and_a_word_used_all_along_is_none()
     assert_eq!(told, [("reftable", 6)]);
     assert_eq!(day(&history, 1500), lines[0].first_time);
 }
+
+#[test]
+fn a_burst_is_most_of_its_directorys_work() {
+    let names = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+    ];
+    let mut b = Builder::new();
+    for (i, name) in (0..).zip(names) {
+        b = b.commit("Ada", i * 30, name, &[("core/x.rs", 'M', 1, 1)]);
+    }
+    // Three commits in three days: a stretch of `core`'s work, but all of `auth`'s.
+    for (d, subject) in [(100, "login"), (101, "logout"), (102, "session")] {
+        b = b.commit(
+            "Bob",
+            d,
+            subject,
+            &[("core/y.rs", 'M', 1, 0), ("auth/a.rs", 'M', 1, 0)],
+        );
+    }
+    let lines = storylines(&b.build(), &[]);
+    let told: Vec<(&str, usize)> = lines
+        .iter()
+        .map(|s| (s.title.as_str(), s.commits))
+        .collect();
+    assert_eq!(told, [("auth", 3)]);
+}
