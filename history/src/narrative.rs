@@ -374,10 +374,11 @@ impl<'a> Facts<'a> {
                     .map(|a| escape_markdown(&a.name))
                     .collect();
                 let mut text = format!(
-                    "**{}** — {} of {} by {}{}, {} to {}{}; {}.",
+                    "**{}** — {} of {}{} by {}{}, {} to {}{}; {}.",
                     storyline_title(s),
                     category_phrase(s),
                     count(s.commits, "commit"),
+                    mixed_phrase(s),
                     names.join(", "),
                     if s.author_count > names.len() {
                         format!(" and {} more", s.author_count - names.len())
@@ -409,7 +410,7 @@ impl<'a> Facts<'a> {
                 claim(
                     text,
                     &ends(&s.first_commits, &s.last_commits),
-                    json!({"commits": s.commits, "authors": s.author_count, "phases": s.phases.iter().map(|p| p + 1).collect::<Vec<_>>()}),
+                    json!({"commits": s.commits, "authors": s.author_count, "phases": s.phases.iter().map(|p| p + 1).collect::<Vec<_>>(), "classes": s.classes}),
                 )
             })
             .collect();
@@ -861,6 +862,40 @@ fn category_phrase(s: &Storyline) -> &'static str {
         Category::Feature => "feature work",
     }
 }
+
+/// What mixed work is most often, after the count of commits: ` (most often features, then
+/// fixes)`, the two largest classes other than `chore` (ties: the class named first in
+/// [`CLASS_NOUNS`]); nothing for a storyline that is not mixed ([`is_mixed`]) or has fewer
+/// than two such classes.
+fn mixed_phrase(s: &Storyline) -> String {
+    if !is_mixed(s) {
+        return String::new();
+    }
+    let mut classes: Vec<(usize, usize, &str)> = CLASS_NOUNS
+        .iter()
+        .enumerate()
+        .filter_map(|(order, (class, noun))| {
+            let n = s.classes.get(*class).copied().unwrap_or(0);
+            (n > 0).then_some((n, order, *noun))
+        })
+        .collect();
+    classes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    match classes.as_slice() {
+        [(_, _, first), (_, _, second), ..] => format!(" (most often {first}, then {second})"),
+        _ => String::new(),
+    }
+}
+
+/// The classes that say something, and how the story names their commits.
+const CLASS_NOUNS: &[(&str, &str)] = &[
+    ("feature", "features"),
+    ("fix", "fixes"),
+    ("refactor", "refactorings"),
+    ("docs", "documentation"),
+    ("test", "tests"),
+    ("build", "build changes"),
+    ("revert", "reverts"),
+];
 
 fn lifecycle_phrase(lifecycle: Lifecycle) -> &'static str {
     match lifecycle {

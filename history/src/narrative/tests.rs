@@ -390,7 +390,9 @@ fn chores_do_not_make_a_storyline_mixed_work() {
     let history = thread_of(&["feature", "chore", "fix", "docs", "refactor", "chore"]);
     let text = storyline_sentence(&history);
     assert!(
-        text.starts_with("**engine** — mixed work of 6 commits"),
+        text.starts_with(
+            "**engine** — mixed work of 6 commits (most often features, then fixes) by Ada,"
+        ),
         "{text}"
     );
 }
