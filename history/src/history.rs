@@ -82,6 +82,8 @@ pub struct Commit {
     pub subject: String,
     pub merge: bool,
     pub class: String,
+    /// The conventional-commit scope, or without one the subject's first `area:` prefix
+    /// ([`crate::subjects::scope_of`]: `builtin/add: fix …` → `builtin/add`), lower-cased.
     pub scope: Option<String>,
     pub references: Vec<String>,
     /// In git's path order.
@@ -145,20 +147,28 @@ impl History {
                 similarity: rename.similarity,
             })
             .collect();
+        let subject = record
+            .message
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let merge = record.parents.len() > 1;
+        // Without a conventional scope, git's `area: …` prefix is one (not a merge's).
+        let scope = labels.scope.or_else(|| {
+            (!merge)
+                .then(|| crate::subjects::scope_of(&subject))
+                .flatten()
+        });
         self.commits.push(Commit {
             id: record.id.clone(),
             time: epoch_seconds(&record.author.time).unwrap_or(0),
             author,
-            subject: record
-                .message
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned(),
-            merge: record.parents.len() > 1,
+            subject,
+            merge,
             class: labels.class,
-            scope: labels.scope,
+            scope,
             references: labels.references,
             changes,
             moves,

@@ -14,6 +14,11 @@
 //! churn whoever makes it. Files with no line changes (binary files) have no churn and are not
 //! listed.
 //!
+//! Lock files ([`is_lock_file`]: `Cargo.lock`, `package-lock.json`, `go.sum`, …) and
+//! translation catalogs (`.po`, `.pot`) are left out ([`is_tool_written`]): tools write or
+//! regenerate them, and their churn follows the manifests' or the messages' rather than
+//! telling where the work is.
+//!
 //! The [`MAX_HOTSPOTS`] (20) files with the most weighted churn are reported (ties by raw churn,
 //! then path).
 
@@ -59,6 +64,36 @@ pub struct Hotspot {
     pub last_time: i64,
 }
 
+/// Lock files by name: what package managers write from the manifests.
+pub const LOCK_FILES: &[&str] = &[
+    "Cargo.lock",
+    "Gemfile.lock",
+    "Pipfile.lock",
+    "composer.lock",
+    "flake.lock",
+    "go.sum",
+    "gradle.lockfile",
+    "mix.lock",
+    "npm-shrinkwrap.json",
+    "package-lock.json",
+    "packages.lock.json",
+    "pnpm-lock.yaml",
+    "poetry.lock",
+    "pubspec.lock",
+    "uv.lock",
+    "yarn.lock",
+];
+
+/// Whether a path's file name is one of [`LOCK_FILES`].
+pub fn is_lock_file(path: &str) -> bool {
+    LOCK_FILES.contains(&path.rsplit('/').next().unwrap_or(path))
+}
+
+/// Whether a tool writes or regenerates a file: a lock file or a gettext catalog.
+pub fn is_tool_written(path: &str) -> bool {
+    is_lock_file(path) || path.ends_with(".po") || path.ends_with(".pot")
+}
+
 /// The hottest files of `history` (see the module docs for the rule).
 pub fn hotspots(history: &History) -> Hotspots {
     let lineage = lineage(history);
@@ -90,7 +125,9 @@ pub fn hotspots(history: &History) -> Hotspots {
         .lives
         .iter()
         .zip(acc)
-        .filter(|(life, acc)| life.alive && acc.added + acc.deleted > 0)
+        .filter(|(life, acc)| {
+            life.alive && acc.added + acc.deleted > 0 && !is_tool_written(history.path(life.path))
+        })
         .map(|(life, acc)| Hotspot {
             path: history.path(life.path).to_owned(),
             added: acc.added,
@@ -133,6 +170,34 @@ mod tests {
                 (path, h.churn, h.weighted, h.commits, h.last_commit.as_str())
             })
             .collect()
+    }
+
+    #[test]
+    fn lock_files_and_catalogs_are_no_hotspots() {
+        let history = Builder::new()
+            .commit(
+                "Ada",
+                0,
+                "a",
+                &[("Cargo.lock", '+', 500, 0), ("src/a.rs", '+', 5, 0)],
+            )
+            .commit(
+                "Ada",
+                1,
+                "b",
+                &[("web/yarn.lock", '+', 90, 0), ("src/a.rs", 'M', 1, 1)],
+            )
+            .commit(
+                "Ada",
+                2,
+                "c",
+                &[("po/de.po", '+', 900, 0), ("po/git.pot", '+', 9, 0)],
+            )
+            .build();
+        let hot = hotspots(&history);
+        let paths: Vec<&str> = hot.files.iter().map(|h| h.path.as_str()).collect();
+        assert_eq!(paths, ["src/a.rs"]);
+        assert!(is_lock_file("go.sum") && !is_lock_file("src/lock.rs"));
     }
 
     #[test]

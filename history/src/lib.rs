@@ -30,6 +30,7 @@ pub mod moves;
 pub mod narrative;
 pub mod ownership;
 pub mod storylines;
+pub mod subjects;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -15,11 +15,14 @@
 //!   `lib/old/ → lib/new/`. Groups are summed over the history: files, the lines the moved files
 //!   held (deleted side) and the commits, largest first.
 //! - [`largest_changes`] ranks non-merge commits by churn minus moved lines (of every commit,
-//!   move commit or not), so a directory move no longer heads the milestones.
+//!   move commit or not), so a directory move no longer heads the milestones, and minus the
+//!   lines of files a tool writes ([`is_tool_written`]: lock files, translation catalogs), so
+//!   a regenerated catalog is no large change either.
 
 use std::collections::HashMap;
 
 use crate::history::{ChangeKind, Commit, History, Move};
+use crate::hotspots::is_tool_written;
 
 /// A commit is a move commit when its moves hold at least this share of its deleted lines.
 pub const MOVE_SHARE_PERCENT: u64 = 50;
@@ -86,7 +89,7 @@ pub struct LargeChange {
     pub churn: u64,
     /// Lines of the moves' delete + add pairs.
     pub moved_lines: u64,
-    /// `churn - moved_lines`: what it is ranked by.
+    /// `churn - moved_lines`, less the lines of files a tool writes: what it is ranked by.
     pub counted: u64,
     /// The commit is a move commit.
     pub is_move: bool,
@@ -226,8 +229,8 @@ pub fn moves(history: &History) -> Vec<MoveRecord> {
     records
 }
 
-/// The `n` largest non-merge commits by churn minus moved lines, largest first (ties: older
-/// first). Commits that count no line are left out.
+/// The `n` largest non-merge commits by churn minus moved lines and the lines of files a tool
+/// writes, largest first (ties: older first). Commits that count no line are left out.
 pub fn largest_changes(history: &History, n: usize) -> Vec<LargeChange> {
     let mut ranked: Vec<(u64, usize, CommitMoves)> = history
         .commits
@@ -236,7 +239,16 @@ pub fn largest_changes(history: &History, n: usize) -> Vec<LargeChange> {
         .filter(|(_, commit)| !commit.merge)
         .filter_map(|(index, commit)| {
             let moved = commit_moves(commit);
-            let counted = commit.churn().saturating_sub(moved.moved_lines());
+            let tool_written: u64 = commit
+                .changes
+                .iter()
+                .filter(|c| is_tool_written(history.path(c.path)))
+                .map(|c| c.added + c.deleted)
+                .sum();
+            let counted = commit
+                .churn()
+                .saturating_sub(moved.moved_lines())
+                .saturating_sub(tool_written);
             (counted > 0).then_some((counted, index, moved))
         })
         .collect();
@@ -376,6 +388,25 @@ mod tests {
                 is_move: true,
             }
         );
+    }
+
+    #[test]
+    fn catalogs_and_lock_files_do_not_make_a_large_change() {
+        let history = Builder::new()
+            .commit("Ada", 0, "code", &[("src/a.rs", '+', 300, 0)])
+            .commit(
+                "Bob",
+                1,
+                "l10n: de: round 1",
+                &[("po/de.po", 'M', 9000, 8000), ("src/a.rs", 'M', 2, 1)],
+            )
+            .commit("Cy", 2, "lock", &[("Cargo.lock", 'M', 500, 500)])
+            .build();
+        let top: Vec<(String, u64)> = largest_changes(&history, 3)
+            .into_iter()
+            .map(|c| (c.id, c.counted))
+            .collect();
+        assert_eq!(top, [("c1".into(), 300), ("c2".into(), 3)]);
     }
 
     #[test]

@@ -134,7 +134,8 @@ pub struct Analyses {
     pub moves: Vec<moves::MoveRecord>,
     /// The three largest changes without moved lines.
     pub largest: Vec<moves::LargeChange>,
-    /// The [`LISTED`] largest deletions.
+    /// The largest deletions: twice [`LISTED`], so that [`LISTED`] remain when the files of
+    /// retired directories, told with their directory, are left out.
     pub deletions: deletions::Deletions,
     /// The languages of the lines changed, per phase.
     pub languages: evolution::LanguageMix,
@@ -153,7 +154,7 @@ impl Analyses {
             hotspots: hotspots::hotspots(history),
             moves: moves::moves(history),
             largest: moves::largest_changes(history, 3),
-            deletions: deletions::deletions(history, LISTED),
+            deletions: deletions::deletions(history, 2 * LISTED),
             languages: evolution::language_mix(history, ranges),
             dependencies: evolution::dependencies(history, ranges),
         }
@@ -307,7 +308,7 @@ impl<'a> Facts<'a> {
             .filter(|p| p.range.start < p.range.end && p.range.end <= commits.len())
             .map(|phase| {
                 let slice = &commits[phase.range.clone()];
-                let (first, last) = (&slice[0], &slice[slice.len() - 1]);
+                let (first, last) = time_bounds(slice);
                 let mut authors: Vec<_> = slice.iter().map(|c| c.author).collect();
                 authors.sort_unstable();
                 authors.dedup();
@@ -323,32 +324,30 @@ impl<'a> Facts<'a> {
                     .into_iter()
                     .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
                     .filter(|(_, lines)| *lines > 0);
-                let mut text = format!(
-                    "**Phase {} — {}** ({} to {}): {} by {}",
-                    phase.number,
-                    escape_markdown(&phase.name),
-                    date(first.time),
-                    date(last.time),
+                let dates = format!("{} to {}", date(first.time), date(last.time));
+                let name = escape_markdown(&phase.name);
+                let mut text = if name == dates || name == date(first.time) {
+                    // A phase named by its dates: said once.
+                    format!("**Phase {} — {dates}**:", phase.number)
+                } else {
+                    format!("**Phase {} — {name}** ({dates}):", phase.number)
+                };
+                let _ = write!(
+                    text,
+                    " {} by {}",
                     count(slice.len(), "commit"),
                     count(authors.len(), "author"),
                 );
-                if !phase.releases.is_empty() {
-                    let _ = write!(
-                        text,
-                        ", released as {}",
-                        phase
-                            .releases
-                            .iter()
-                            .map(|r| escape_markdown(r))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                }
+                text.push_str(&releases_phrase(&phase.releases));
                 if let Some((area, lines)) = busiest {
                     let _ = write!(
                         text,
                         "; most lines changed in {} ({})",
-                        code(area),
+                        if area == "." {
+                            "files at the root".to_owned()
+                        } else {
+                            code(area)
+                        },
                         count(usize::try_from(lines).unwrap_or(usize::MAX), "line")
                     );
                 }
@@ -356,7 +355,7 @@ impl<'a> Facts<'a> {
                 claim(
                     text,
                     &[&first.id, &last.id],
-                    json!({"commits": slice.len(), "authors": authors.len()}),
+                    json!({"commits": slice.len(), "authors": authors.len(), "releases": phase.releases.len()}),
                 )
             })
             .collect();
@@ -375,10 +374,11 @@ impl<'a> Facts<'a> {
                     .map(|a| escape_markdown(&a.name))
                     .collect();
                 let mut text = format!(
-                    "**{}** — {} of {} by {}{}, {} to {}{}; {}.",
+                    "**{}** — {} of {}{} by {}{}, {} to {}{}; {}.",
                     storyline_title(s),
                     category_phrase(s),
                     count(s.commits, "commit"),
+                    mixed_phrase(s),
                     names.join(", "),
                     if s.author_count > names.len() {
                         format!(" and {} more", s.author_count - names.len())
@@ -410,7 +410,7 @@ impl<'a> Facts<'a> {
                 claim(
                     text,
                     &ends(&s.first_commits, &s.last_commits),
-                    json!({"commits": s.commits, "authors": s.author_count, "phases": s.phases.iter().map(|p| p + 1).collect::<Vec<_>>()}),
+                    json!({"commits": s.commits, "authors": s.author_count, "phases": s.phases.iter().map(|p| p + 1).collect::<Vec<_>>(), "classes": s.classes}),
                 )
             })
             .collect();
@@ -512,7 +512,9 @@ impl<'a> Facts<'a> {
 
     fn removed(&self, phases: &[PhaseSpan]) -> StorySection {
         let mut claims = Vec::new();
-        for dir in &self.deletions.directories {
+        let mut retired: Vec<String> = Vec::new();
+        for dir in self.deletions.directories.iter().take(LISTED) {
+            retired.push(format!("{}/", dir.path.trim_end_matches('/')));
             let mut text = format!(
                 "{} was retired on {} ({}): its {} and {} were deleted",
                 code(&dir.path),
@@ -535,7 +537,14 @@ impl<'a> Facts<'a> {
             ));
         }
         claims.extend(self.dependencies_dropped(phases));
-        for file in self.deletions.files.iter().take(LISTED) {
+        // A file of a directory told as retired was deleted with it: told once.
+        for file in self
+            .deletions
+            .files
+            .iter()
+            .filter(|f| !retired.iter().any(|d| f.path.starts_with(d.as_str())))
+            .take(LISTED)
+        {
             let mut text = format!(
                 "{} ({}) was deleted on {} ({})",
                 code(&file.path),
@@ -702,6 +711,67 @@ fn claim(text: String, commits: &[&str], figures: Value) -> Claim {
     }
 }
 
+/// At most this many releases of a phase are named one by one.
+pub const RELEASES_NAMED: usize = 3;
+
+/// Whether a release name is a pre-release: a release candidate, alpha, beta or preview
+/// (`v2.45.0-rc1`, `1.0rc2`, `2.0.0-beta.1`).
+pub fn is_pre_release(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["rc", "alpha", "beta", "pre"].iter().any(|tag| {
+        lower.match_indices(tag).any(|(at, _)| {
+            let before = lower[..at].chars().next_back();
+            let after = lower[at + tag.len()..].chars().next();
+            before.is_some_and(|c| c.is_ascii_digit() || matches!(c, '-' | '.' | '_'))
+                && after.is_none_or(|c| c.is_ascii_digit() || matches!(c, '-' | '.'))
+        })
+    })
+}
+
+/// How a phase's releases are told after its figures: each by name up to
+/// [`RELEASES_NAMED`] (`, released as v1.0, v1.1`), else how many, how many of them are
+/// pre-releases ([`is_pre_release`]), and the last (`, with 96 releases (54 of them release
+/// candidates or previews), the last v2.45.0`); nothing without releases.
+fn releases_phrase(releases: &[String]) -> String {
+    match releases {
+        [] => String::new(),
+        few if few.len() <= RELEASES_NAMED => format!(
+            ", released as {}",
+            few.iter()
+                .map(|r| escape_markdown(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [.., last] => {
+            let pre = releases.iter().filter(|r| is_pre_release(r)).count();
+            format!(
+                ", with {}{}, the last {}",
+                count(releases.len(), "release"),
+                match pre {
+                    0 => String::new(),
+                    _ => format!(" ({pre} of them release candidates or previews)"),
+                },
+                escape_markdown(last)
+            )
+        }
+    }
+}
+
+/// The first commit of a non-empty slice in walk order and its latest by author time (the
+/// last in walk order of equals): a commit written long before it was merged comes late in
+/// the walk, and would make a phase end before it began; one merged early from an old branch
+/// would make it begin years before its release.
+fn time_bounds(slice: &[crate::Commit]) -> (&crate::Commit, &crate::Commit) {
+    let first = &slice[0];
+    let last = slice
+        .iter()
+        .rev()
+        .max_by_key(|c| c.time)
+        .filter(|c| c.time >= first.time)
+        .unwrap_or(first);
+    (first, last)
+}
+
 /// The first of the first commits and the last of the last.
 fn ends<'s>(first: &'s [String], last: &'s [String]) -> Vec<&'s str> {
     first
@@ -746,9 +816,18 @@ pub fn storyline_index(history: &History, storylines: &[Storyline]) -> Vec<Story
         .collect()
 }
 
+/// Whether a `feature` storyline is mixed work: features in no more than half of its commits
+/// whose class says something (chores left out, [`storylines::signalled`]), as the other
+/// categories need a majority.
+fn is_mixed(s: &Storyline) -> bool {
+    let chores = s.classes.get("chore").copied().unwrap_or(0);
+    s.category == Category::Feature
+        && s.category_commits * 2 <= storylines::signalled(s.commits, chores)
+}
+
 /// A storyline's category as data: `mixed` where [`category_phrase`] says mixed work.
 fn category_key(s: &Storyline) -> &'static str {
-    if s.category == Category::Feature && s.category_commits * 2 < s.commits {
+    if is_mixed(s) {
         return "mixed";
     }
     match s.category {
@@ -758,15 +837,17 @@ fn category_key(s: &Storyline) -> &'static str {
         Category::BugCampaign => "bug-campaign",
         Category::Refactoring => "refactoring",
         Category::Docs => "docs",
+        Category::Testing => "testing",
         Category::Infrastructure => "infrastructure",
         Category::Feature => "feature",
     }
 }
 
-/// What kind of work a storyline is; a `feature` storyline with features in less than half of
-/// its commits (nothing else signalled either) is told as mixed work.
+/// What kind of work a storyline is; a `feature` storyline with features in no more than half
+/// of its commits whose class says something (nothing else signalled either, [`is_mixed`]) is
+/// told as mixed work.
 fn category_phrase(s: &Storyline) -> &'static str {
-    if s.category == Category::Feature && s.category_commits * 2 < s.commits {
+    if is_mixed(s) {
         return "mixed work";
     }
     match s.category {
@@ -776,10 +857,45 @@ fn category_phrase(s: &Storyline) -> &'static str {
         Category::BugCampaign => "a bug campaign",
         Category::Refactoring => "a refactoring",
         Category::Docs => "documentation work",
+        Category::Testing => "testing work",
         Category::Infrastructure => "infrastructure work",
         Category::Feature => "feature work",
     }
 }
+
+/// What mixed work is most often, after the count of commits: ` (most often features, then
+/// fixes)`, the two largest classes other than `chore` (ties: the class named first in
+/// [`CLASS_NOUNS`]); nothing for a storyline that is not mixed ([`is_mixed`]) or has fewer
+/// than two such classes.
+fn mixed_phrase(s: &Storyline) -> String {
+    if !is_mixed(s) {
+        return String::new();
+    }
+    let mut classes: Vec<(usize, usize, &str)> = CLASS_NOUNS
+        .iter()
+        .enumerate()
+        .filter_map(|(order, (class, noun))| {
+            let n = s.classes.get(*class).copied().unwrap_or(0);
+            (n > 0).then_some((n, order, *noun))
+        })
+        .collect();
+    classes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    match classes.as_slice() {
+        [(_, _, first), (_, _, second), ..] => format!(" (most often {first}, then {second})"),
+        _ => String::new(),
+    }
+}
+
+/// The classes that say something, and how the story names their commits.
+const CLASS_NOUNS: &[(&str, &str)] = &[
+    ("feature", "features"),
+    ("fix", "fixes"),
+    ("refactor", "refactorings"),
+    ("docs", "documentation"),
+    ("test", "tests"),
+    ("build", "build changes"),
+    ("revert", "reverts"),
+];
 
 fn lifecycle_phrase(lifecycle: Lifecycle) -> &'static str {
     match lifecycle {

@@ -10,17 +10,28 @@
 //!   [`STOPWORDS`]) in at least [`TERM_MIN_SUBJECTS`] subjects on at least [`TERM_MIN_DAYS`]
 //!   distinct (UTC) days; a conventional-commit prefix of one of [`CONVENTIONAL_TYPES`]
 //!   (`feat(parser)!:`) is not read;
-//! - *area*: a burst of commits in a directory, top-level (`src`) or two levels (`src/auth`):
+//! - a scope's, reference's or term's thread is its *densest window*: when its commits span more than
+//!   [`BURST_MAX_SPAN_PERCENT`] % of the history's time span and more than [`WINDOW_MIN_DAYS`]
+//!   days, those of the window of that length holding the most of them, if that is at least
+//!   two thirds of them (a word used all along, such
+//!   as `diff` in git's history, is a topic of the whole history, not a thread of work in it);
+//! - *area*: a burst of commits in a directory, top-level (`src`) or two levels (`src/auth`;
+//!   not a second level that only holds the first's files, one of [`CONTAINERS`] such as
+//!   `history/src`):
 //!   the commits touching it, split where [`BURST_GAP_DAYS`] days pass without one; a run of at
 //!   least [`BURST_MIN_COMMITS`] commits spanning at most [`BURST_MAX_SPAN_PERCENT`] % of the
-//!   history's time span is a burst (a directory worked on all along is no thread).
+//!   history's time span and holding at least half of the directory's commits is a burst (a
+//!   directory worked on all along is no thread).
 //!
 //! Of each kind the [`CANDIDATES_PER_KIND`] largest are kept (commits, then title). They are
 //! **merged** largest first (then scope, reference, term, area; the deeper directory; then
 //! title): a candidate joins the first storyline whose commits it shares with a Jaccard index of
-//! at least 0.5, else it starts one, titled by it. Storylines of at least
+//! at least 0.5, or whose first candidate is of another kind, names the same thing (the term
+//! `history`, the scope `history` and the directory `history` or `lib/history`) and shares a
+//! commit with it; else it starts one, titled by it. Storylines of at least
 //! [`Limits::min_commits`] commits are kept, the [`Limits::max`] largest (commits, then the
-//! first commit earliest in walk order, then title).
+//! first commit earliest in walk order, then title), one per title (the largest of those whose
+//! titles differ only in case).
 //!
 //! **Category** ([`category`]), by the first rule that holds, `n` being its commits:
 //! 1. *security*: at least a third of the subjects say security, secure, cve, vuln(s),
@@ -28,12 +39,14 @@
 //!    or authorize;
 //! 2. *migration*: at least a third say migrat…, upgrad…, port(s|ed|ing) or move(s|d)/moving to;
 //! 3. *performance*: at least a third say perf, performance, speed…, faster or optimi…;
-//! 4. *bug campaign*: at least half are of class `fix`;
-//! 5. *refactoring*: at least half are `refactor`;
-//! 6. *docs*: at least half are `docs`;
-//! 7. *infrastructure*: at least half are `build` or say ci, deps, dependency or dependencies
-//!    (`chore` alone signals nothing: it is enrich's class for a commit it could not tell);
-//! 8. *feature* otherwise.
+//! 4. *bug campaign*: more than half of its [`signalled`] commits (those not of class `chore`,
+//!    enrich's class for what it could not tell, which signals nothing) are of class `fix`;
+//! 5. *refactoring*: more than half of them are `refactor`;
+//! 6. *docs*: more than half of them are `docs`;
+//! 7. *testing*: more than half of them are `test`;
+//! 8. *infrastructure*: more than half of them are `build` or say ci, deps, dependency or
+//!    dependencies;
+//! 9. *feature* otherwise.
 //!
 //! **Lifecycle** ([`lifecycle`]), relative to the history's time span (from its oldest to its
 //! newest commit time, times of 0 left out), *recent* meaning within the last
@@ -47,6 +60,9 @@
 //!
 //! One threshold tells recent from not: a thread of 3 or 4 commits with none in the last 10 %
 //! is stalled whether it stopped 15 % or 60 % of the span before the end.
+//!
+//! A storyline is titled by its first candidate: a term as its subjects most often spell it
+//! (`README`, lower case on a tie).
 //!
 //! Its **phases** are the indices of the given commit ranges holding any of its commits. It
 //! lists its first and last [`LISTED_COMMITS`] commits (no commit twice), its
@@ -69,6 +85,9 @@ pub const BURST_GAP_DAYS: i64 = 14;
 pub const BURST_MIN_COMMITS: usize = 3;
 /// … spanning at most this share (percent) of the history's time span.
 pub const BURST_MAX_SPAN_PERCENT: i64 = 25;
+/// A term's or scope's thread may span this many days whatever the history's span: in a
+/// young history a thread can run all along.
+pub const WINDOW_MIN_DAYS: i64 = 365;
 /// The largest candidates kept of each kind before merging.
 pub const CANDIDATES_PER_KIND: usize = 64;
 /// Recent: within this share (percent) of the history's time span before its end.
@@ -105,24 +124,27 @@ pub const CONVENTIONAL_TYPES: &[&str] = &[
     "release", "revert", "style", "test", "tests",
 ];
 
-/// Words no term thread is made of: common English, the verbs every history uses, tests and
-/// issues (sorted: looked up by binary search).
+/// Words no term thread is made of: common English, the verbs every history uses (git's
+/// `teach`, `avoid`, `convert` among them), tests, issues and release chores (`draft`,
+/// `batch`, a translation's `round`) (sorted: looked up by binary search).
 #[rustfmt::skip]
 pub const STOPWORDS: &[&str] = &[
-    "about", "above", "added", "adding", "adds", "after", "again", "against", "also", "based",
-    "been", "before", "being", "below", "better", "between", "both", "branch", "bump", "bumps",
-    "cannot", "change", "changed", "changes", "changing", "code", "commit", "commits", "could",
-    "does", "doing", "done", "down", "during", "each", "either", "else", "even", "every", "file",
-    "files", "first", "fixed", "fixes", "fixing", "from", "further", "have", "having", "here",
-    "improve", "improved", "improves", "improving", "initial", "into", "issue", "issues", "just",
-    "like", "made", "make", "makes", "merge", "merged", "merging", "minor", "misc", "more",
-    "most", "much", "must", "need", "needs", "only", "other", "over", "pull", "remove", "removed",
-    "removes", "removing", "request", "same", "should", "small", "some", "still", "stuff", "such",
-    "support", "test", "testing", "tests", "than", "that", "their", "them", "then", "there",
-    "these", "they", "this", "those", "through", "tweak", "tweaks", "typo", "typos", "under",
-    "until", "update", "updated", "updates", "updating", "upon", "used", "uses", "using",
-    "various", "version", "very", "were", "what", "when", "where", "which", "while", "will",
-    "with", "within", "without", "work", "working", "works", "would", "your",
+    "about", "above", "added", "adding", "adds", "after", "again", "against", "allow", "allows",
+    "also", "avoid", "based", "batch", "been", "before", "being", "below", "better", "between",
+    "both", "branch", "bump", "bumps", "cannot", "change", "changed", "changes", "changing",
+    "code", "commit", "commits", "convert", "could", "does", "doing", "done", "down", "draft",
+    "during", "each", "either", "else", "ensure", "even", "every", "file", "files", "first",
+    "fixed", "fixes", "fixing", "from", "further", "handle", "have", "having", "here", "implement",
+    "improve", "improved", "improves", "improving", "initial", "into", "introduce", "issue",
+    "issues", "just", "like", "made", "make", "makes", "merge", "merged", "merging", "minor",
+    "misc", "more", "most", "much", "must", "need", "needs", "only", "other", "over", "prepare",
+    "pull", "remove", "removed", "removes", "removing", "request", "round", "same", "should",
+    "small", "some", "still", "stop", "stuff", "such", "support", "teach", "test", "testing",
+    "tests", "than", "that", "their", "them", "then", "there", "these", "they", "this", "those",
+    "through", "tweak", "tweaks", "typo", "typos", "under", "until", "update", "updated",
+    "updates", "updating", "upon", "used", "uses", "using", "various", "version", "very", "were",
+    "what", "when", "where", "which", "while", "will", "with", "within", "without", "work",
+    "working", "works", "would", "your",
 ];
 
 /// What a candidate thread was made of.
@@ -145,6 +167,7 @@ pub enum Category {
     BugCampaign,
     Refactoring,
     Docs,
+    Testing,
     Infrastructure,
     Feature,
 }
@@ -181,7 +204,8 @@ pub struct AuthorCommits {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Storyline {
-    /// The scope, reference, term or directory of the candidate that started it.
+    /// The scope, reference, term or directory of the candidate that started it; a term as
+    /// its subjects most often spell it.
     pub title: String,
     pub source: Source,
     /// The candidates merged into it, the one it is titled by first.
@@ -278,9 +302,10 @@ fn without_prefix(subject: &str) -> &str {
     if kind_ok && scope_ok { rest } else { subject }
 }
 
-/// The terms of a subject a term thread can be made of (see the module docs), each once.
+/// The terms of a subject a term thread can be made of (see the module docs), each once; a
+/// mailed patch's `[PATCH]` tag is read past.
 pub fn subject_terms(subject: &str) -> Vec<String> {
-    let mut terms: Vec<String> = words(without_prefix(subject))
+    let mut terms: Vec<String> = words(without_prefix(crate::subjects::without_tags(subject)))
         .filter(|w| w.chars().count() >= TERM_MIN_LETTERS)
         .filter(|w| w.chars().all(char::is_alphabetic))
         .filter(|w| STOPWORDS.binary_search(&w.as_str()).is_err())
@@ -356,7 +381,9 @@ pub fn category(history: &History, commits: &[usize]) -> (Category, usize) {
     }
     let class = |name: &str| classes.get(name).copied().unwrap_or(0);
     let third = |count: usize| count > 0 && count * 3 >= n;
-    let half = |count: usize| count > 0 && count * 2 >= n;
+    let signalled = signalled(n, class("chore"));
+    // A majority: one fix beside one feature is no bug campaign.
+    let half = |count: usize| count > 0 && count * 2 > signalled;
     if third(security) {
         (Category::Security, security)
     } else if third(migration) {
@@ -369,10 +396,21 @@ pub fn category(history: &History, commits: &[usize]) -> (Category, usize) {
         (Category::Refactoring, class("refactor"))
     } else if half(class("docs")) {
         (Category::Docs, class("docs"))
+    } else if half(class("test")) {
+        (Category::Testing, class("test"))
     } else if half(infrastructure) {
         (Category::Infrastructure, infrastructure)
     } else {
         (Category::Feature, class("feature"))
+    }
+}
+
+/// The commits of a thread whose class says something: all but the chores (enrich's class for
+/// what it could not tell), or all of them when every one is a chore.
+pub fn signalled(commits: usize, chores: usize) -> usize {
+    match commits.saturating_sub(chores) {
+        0 => commits,
+        rest => rest,
     }
 }
 
@@ -478,13 +516,25 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
         for change in &commit.changes {
             let path = history.path(change.path);
             let mut slashes = path.match_indices('/').map(|(end, _)| &path[..end]);
-            for dir in slashes.by_ref().take(2) {
+            for (depth, dir) in slashes.by_ref().take(2).enumerate() {
+                // `history/src` holds what `history` holds and names nothing more.
+                if depth == 1 && is_container(dir) {
+                    continue;
+                }
                 push_once(areas.entry(dir).or_default(), index);
             }
         }
     }
     let mut found = Vec::new();
+    let scopes = scopes
+        .into_iter()
+        .filter_map(|(scope, commits)| Some((scope, densest(history, span, commits)?)))
+        .collect();
     keep_largest(Source::Scope, scopes, 2, &mut found);
+    let references = references
+        .into_iter()
+        .filter_map(|(reference, commits)| Some((reference, densest(history, span, commits)?)))
+        .collect();
     keep_largest(Source::Reference, references, 2, &mut found);
     let terms = terms
         .into_iter()
@@ -494,6 +544,7 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
             days.dedup();
             (days.len() >= TERM_MIN_DAYS).then_some((term, commits))
         })
+        .filter_map(|(term, commits)| Some((term, densest(history, span, commits)?)))
         .collect();
     keep_largest(Source::Term, terms, TERM_MIN_SUBJECTS, &mut found);
     let mut bursts: Vec<Candidate> = Vec::new();
@@ -503,9 +554,11 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
                 runs(history, &commits)
                     .into_iter()
                     .filter(|run| run.len() >= BURST_MIN_COMMITS)
+                    // A burst is most of the directory's work, not a stretch of it.
+                    .filter(|run| run.len() * 2 >= commits.len())
                     .filter(|run| {
-                        let time = |i: usize| history.commits[i].time;
-                        let run_span = time(run[run.len() - 1]) - time(run[0]);
+                        let times = run.iter().map(|&i| history.commits[i].time);
+                        let run_span = times.clone().max().unwrap_or(0) - times.min().unwrap_or(0);
                         run_span * 100 <= span.length() * BURST_MAX_SPAN_PERCENT
                     })
                     .map(|run| Candidate {
@@ -528,17 +581,114 @@ fn candidates(history: &History, span: Span) -> Vec<Candidate> {
     found
 }
 
+/// Directory names that hold a component's files without naming anything (`history/src`).
+pub const CONTAINERS: &[&str] = &[
+    "include", "internal", "lib", "pkg", "source", "sources", "src",
+];
+
+/// Whether a directory's last component is one of [`CONTAINERS`].
+fn is_container(dir: &str) -> bool {
+    let last = dir.rsplit('/').next().unwrap_or(dir);
+    CONTAINERS.contains(&last.to_ascii_lowercase().as_str())
+}
+
+/// What a candidate names, to tell two kinds of candidate about the same thing: its title
+/// lower-cased, the last component of a directory or scope path, without an extension
+/// (`history`, `builtin/add.c` → `add`).
+fn name_of(candidate: &Candidate) -> String {
+    let lower = candidate.title.to_lowercase();
+    let last = lower.rsplit('/').next().unwrap_or(&lower);
+    match candidate.source {
+        Source::Reference => lower.clone(),
+        _ => last.split('.').next().unwrap_or(last).to_owned(),
+    }
+}
+
+/// Whether a candidate joins a storyline: it shares most commits with it ([`share_most`]), or
+/// it is of another kind than the storyline's first candidate and names the same thing
+/// ([`name_of`]: the term `history` and the directory `history`), and shares a commit with it.
+fn joins(commits: &[usize], threads: &[Candidate], candidate: &Candidate) -> bool {
+    if share_most(commits, &candidate.commits) {
+        return true;
+    }
+    let first = &threads[0];
+    first.source != candidate.source
+        && name_of(first) == name_of(candidate)
+        && candidate
+            .commits
+            .iter()
+            .any(|c| commits.binary_search(c).is_ok())
+}
+
+/// How a term is most often written in the subjects of `commits` (`README`, `Gateway`),
+/// lower case on a tie; the term itself when no subject has it.
+fn spelling(history: &History, commits: &[usize], term: &str) -> String {
+    let mut spellings: BTreeMap<&str, usize> = BTreeMap::new();
+    for &index in commits {
+        let subject = &history.commits[index].subject;
+        for word in subject.split(|c: char| !c.is_alphanumeric()) {
+            if word.to_lowercase() == term {
+                *spellings.entry(word).or_default() += 1;
+            }
+        }
+    }
+    let most = spellings.values().copied().max().unwrap_or(0);
+    if spellings.get(term) == Some(&most) {
+        return term.to_owned();
+    }
+    spellings
+        .into_iter()
+        .find(|&(_, n)| n == most)
+        .map_or_else(|| term.to_owned(), |(word, _)| word.to_owned())
+}
+
+/// A term's, reference's or scope's thread: its commits within the window of [`BURST_MAX_SPAN_PERCENT`] %
+/// of the history's time span (at least [`WINDOW_MIN_DAYS`]) that holds the most of them (the
+/// earliest of equals), when that is at least two thirds of them; `None` for a word or scope used all along, a topic of the
+/// whole history rather than a thread of work in it. Ascending, as given.
+fn densest(history: &History, span: Span, commits: Vec<usize>) -> Option<Vec<usize>> {
+    let window = (span.length() * BURST_MAX_SPAN_PERCENT / 100).max(WINDOW_MIN_DAYS * 86_400);
+    let time = |i: usize| history.commits[i].time;
+    let mut by_time = commits.clone();
+    by_time.sort_by_key(|&i| (time(i), i));
+    let (first, last) = (*by_time.first()?, *by_time.last()?);
+    if time(last) - time(first) <= window {
+        return Some(commits);
+    }
+    let (mut best, mut best_start, mut start) = (0, 0, 0);
+    for end in 0..by_time.len() {
+        while time(by_time[end]) - time(by_time[start]) > window {
+            start += 1;
+        }
+        if end + 1 - start > best {
+            (best, best_start) = (end + 1 - start, start);
+        }
+    }
+    if best * 3 < commits.len() * 2 {
+        return None;
+    }
+    let mut kept = by_time[best_start..best_start + best].to_vec();
+    kept.sort_unstable();
+    Some(kept)
+}
+
 /// A directory's commits split where more than [`BURST_GAP_DAYS`] days pass without one.
 fn runs<'c>(history: &History, commits: &'c [usize]) -> Vec<&'c [usize]> {
     let gap = BURST_GAP_DAYS * 86_400;
     let mut runs = Vec::new();
     let mut start = 0;
+    // The latest time of the run so far: a commit written long before it was merged (an older
+    // time later in the walk) neither splits a run nor makes the next commit look like one
+    // after a gap.
+    let mut latest = commits.first().map_or(0, |&c| history.commits[c].time);
     for i in 1..=commits.len() {
-        let split = i == commits.len()
-            || history.commits[commits[i]].time - history.commits[commits[i - 1]].time > gap;
-        if split {
+        let time = commits.get(i).map(|&c| history.commits[c].time);
+        if time.is_none_or(|t| t - latest > gap) {
             runs.push(&commits[start..i]);
             start = i;
+            latest = time.unwrap_or(latest);
+        } else if let Some(t) = time {
+            latest = latest.max(t);
         }
     }
     runs
@@ -612,7 +762,7 @@ pub fn storylines_with(
     for candidate in candidates {
         match merged
             .iter_mut()
-            .find(|(commits, _)| share_most(commits, &candidate.commits))
+            .find(|(commits, threads)| joins(commits, threads, &candidate))
         {
             Some((commits, threads)) => {
                 *commits = union(commits, &candidate.commits);
@@ -628,6 +778,10 @@ pub fn storylines_with(
             .then(a.0[0].cmp(&b.0[0]))
             .then_with(|| a.1[0].title.cmp(&b.1[0].title))
     });
+    // Two bursts in one directory, or a scope and a directory of one name, would be told under
+    // the same title: the largest is told.
+    let mut titles = std::collections::HashSet::new();
+    merged.retain(|(_, threads)| titles.insert(threads[0].title.to_lowercase()));
     merged.truncate(limits.max);
     merged
         .into_iter()
@@ -657,7 +811,10 @@ fn storyline(
     let last = (commits.len() - first).min(LISTED_COMMITS);
     let times = commits.iter().map(|&i| history.commits[i].time);
     Storyline {
-        title: threads[0].title.clone(),
+        title: match threads[0].source {
+            Source::Term => spelling(history, commits, &threads[0].title),
+            _ => threads[0].title.clone(),
+        },
         source: threads[0].source,
         threads: threads
             .into_iter()

@@ -141,11 +141,13 @@ fn the_story_states_the_facts_in_sentences() {
         "**Phase 1 — Beginnings** (2024-01-01 to 2024-01-09): 9 commits by 1 author, released as v0.1; most lines changed in `src` (570 lines).",
         "`src/` moved to `lib/`: 3 files and 605 lines, in `c11` (2024-02-11); a move, not new work.",
         "`legacy` (1 file) was deleted on 2024-02-10 (`c10`).",
-        "`legacy/io.rs` (120 lines) was deleted on 2024-02-10 (`c10`); `src/io.rs` (90 lines) came in its place (a similar name).",
+        "`legacy` was retired on 2024-02-10 (`c10`): its 1 file and 120 lines were deleted; `src` (90 lines) came in its place (a sibling directory).",
         "Bob made the most commits: 10 of 19 (53 %)",
     ] {
         assert!(md.contains(sentence), "missing {sentence:?} in\n{md}");
     }
+    // Its file was deleted with the directory: told once, with the directory.
+    assert!(!md.contains("`legacy/io.rs` (120 lines)"), "{md}");
     // The move is told as a move, never as one of the largest changes.
     let largest: Vec<&Claim> = doc.sections[3]
         .claims
@@ -350,4 +352,121 @@ fn a_dropped_dependency_is_told_with_its_replacement() {
             "The Cargo dependency `ureq` was dropped from `Cargo.toml` on 2024-02-01 (`{id}`); `reqwest` came in its place (the same commit)."
         )
     );
+}
+
+/// A history whose one storyline, the scope `engine`, has commits of `classes`, one a day.
+fn thread_of(classes: &[&str]) -> History {
+    let mut b = Builder::new().commit("Ada", 0, "Start", &[("README.md", '+', 5, 0)]);
+    for (day, class) in (1..).zip(classes) {
+        b = b.labelled(
+            "Ada",
+            day,
+            &format!("step {day}"),
+            &[("x.rs", 'M', 1, 0)],
+            &[],
+            labels(class, "engine"),
+        );
+    }
+    b.build()
+}
+
+fn storyline_sentence(history: &History) -> String {
+    let doc = tell(history, "acme", &[]);
+    let section = doc.sections.iter().find(|s| s.id == "storylines").unwrap();
+    section.claims[0].text.clone()
+}
+
+#[test]
+fn chores_do_not_make_a_storyline_mixed_work() {
+    // Three features of the four commits whose class says something.
+    let history = thread_of(&[
+        "feature", "chore", "chore", "feature", "fix", "chore", "feature",
+    ]);
+    let text = storyline_sentence(&history);
+    assert!(
+        text.starts_with("**engine** — feature work of 7 commits"),
+        "{text}"
+    );
+    let history = thread_of(&["feature", "chore", "fix", "docs", "refactor", "chore"]);
+    let text = storyline_sentence(&history);
+    assert!(
+        text.starts_with(
+            "**engine** — mixed work of 6 commits (most often features, then fixes) by Ada,"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_storyline_mostly_of_tests_is_testing_work() {
+    let history = thread_of(&["test", "test", "chore", "feature"]);
+    let text = storyline_sentence(&history);
+    assert!(
+        text.starts_with("**engine** — testing work of 4 commits"),
+        "{text}"
+    );
+    let doc = tell(&history, "acme", &[]);
+    assert_eq!(doc.storylines[0].category, "testing");
+}
+
+#[test]
+fn a_phase_runs_from_its_first_to_its_latest_commit_and_is_dated_once() {
+    // The last commit was written before the others and merged after them.
+    let history = Builder::new()
+        .commit("Ada", 10, "a", &[("src/a.rs", '+', 5, 0)])
+        .commit("Ada", 12, "b", &[("src/a.rs", 'M', 5, 0)])
+        .commit("Bob", 2, "written early", &[("README.md", '+', 40, 0)])
+        .build();
+    let phase = |name: &str| PhaseSpan {
+        number: 1,
+        name: name.into(),
+        range: 0..3,
+        releases: vec![],
+    };
+    let doc = tell(&history, "acme", &[phase("2024-01-11 to 2024-01-13")]);
+    let timeline = doc.sections.iter().find(|s| s.id == "timeline").unwrap();
+    assert_eq!(
+        timeline.claims[0].text,
+        "**Phase 1 — 2024-01-11 to 2024-01-13**: 3 commits by 2 authors; most lines changed in files at the root (40 lines)."
+    );
+    assert_eq!(timeline.claims[0].evidence.commits, ["c1", "c2"]);
+    let doc = tell(&history, "acme", &[phase("Growth")]);
+    let timeline = doc.sections.iter().find(|s| s.id == "timeline").unwrap();
+    assert!(
+        timeline.claims[0]
+            .text
+            .starts_with("**Phase 1 — Growth** (2024-01-11 to 2024-01-13): 3 commits"),
+        "{}",
+        timeline.claims[0].text
+    );
+}
+
+#[test]
+fn many_releases_are_counted_not_listed() {
+    let names = |list: &[&str]| list.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
+    assert_eq!(releases_phrase(&[]), "");
+    assert_eq!(
+        releases_phrase(&names(&["v1.0", "v1.1", "v1.2-rc1"])),
+        ", released as v1.0, v1.1, v1.2-rc1"
+    );
+    assert_eq!(
+        releases_phrase(&names(&["v2.0-rc0", "v1.9.5", "v2.0.0-rc1", "v2.0.0"])),
+        ", with 4 releases (2 of them release candidates or previews), the last v2.0.0"
+    );
+    assert_eq!(
+        releases_phrase(&names(&["1.0", "1.1", "1.2", "1.3_x"])),
+        ", with 4 releases, the last 1\\.3\\_x"
+    );
+    for pre in [
+        "v2.45.0-rc1",
+        "1.0rc2",
+        "2.0.0-beta.1",
+        "v3-alpha",
+        "v1.0.0.pre",
+    ] {
+        assert!(is_pre_release(pre), "{pre}");
+    }
+    for release in ["v2.45.0", "v1.0-bugfix", "carbonate-1", "prerelease"] {
+        assert!(!is_pre_release(release), "{release}");
+    }
 }

@@ -301,7 +301,7 @@ fn recurring_terms_are_threads_and_one_day_is_not_enough() {
         told,
         [
             (
-                "toml",
+                "TOML",
                 Source::Term,
                 Category::Migration,
                 Lifecycle::Stalled,
@@ -444,11 +444,13 @@ fn categories_follow_their_precedence() {
         ("chore", "moved files to attic"),
         ("fix", "report errors"),
         ("feature", "credit the author"),
+        ("test", "cover the parser"),
+        ("test", "cover the lexer"),
     ]) {
         b = add(b, "Ada", i, subject, &[], labels(class, None, &[]));
     }
     let history = b.build();
-    let cases: [(&[usize], (Category, usize)); 13] = [
+    let cases: [(&[usize], (Category, usize)); 17] = [
         (&[0, 1, 2], (Category::Security, 1)),
         (&[1, 2], (Category::BugCampaign, 2)),
         (&[3, 4, 5], (Category::Migration, 1)),
@@ -463,6 +465,12 @@ fn categories_follow_their_precedence() {
         (&[14], (Category::Feature, 0)),
         (&[15], (Category::BugCampaign, 1)),
         (&[16], (Category::Feature, 1)),
+        (&[17, 18, 11], (Category::Testing, 2)),
+        // Chores signal nothing: two tests of three commits that say something.
+        (&[17, 18, 11, 13, 14, 9], (Category::Testing, 2)),
+        (&[17, 11, 16, 14], (Category::Feature, 2)),
+        // A majority, not a tie: one fix beside one feature is no bug campaign.
+        (&[1, 11, 14], (Category::Feature, 1)),
     ];
     for (commits, expected) in cases {
         assert_eq!(category(&history, commits), expected, "{commits:?}");
@@ -508,4 +516,162 @@ fn storylines_are_bounded_and_ordered() {
 fn the_word_lists_are_sorted_for_binary_search() {
     assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(subject_terms("update the readme"), ["readme"]);
+    assert_eq!(subject_terms("[PATCH] teach the patch id"), ["patch"]);
+}
+
+#[test]
+fn a_term_and_a_directory_naming_the_same_thing_are_one_storyline() {
+    let mut b = Builder::new().commit("Ada", 0, "start", &[("README.md", '+', 5, 0)]);
+    for (d, subject) in [
+        (10, "ownership over the history"),
+        (20, "hotspots of a history"),
+        (30, "deletions in the history"),
+    ] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    // A burst in `history/src/`: named `history` (`src` names nothing), and one of its
+    // subjects says "history".
+    for (d, subject) in [
+        (60, "ownership by file"),
+        (61, "history of deletions"),
+        (62, "hotspot weights"),
+    ] {
+        b = b.commit("Bob", d, subject, &[("history/src/a.rs", 'M', 2, 0)]);
+    }
+    b = b.commit("Ada", 200, "later", &[("x.rs", 'M', 1, 0)]);
+    let history = b.build();
+    let lines = storylines(&history, &[]);
+    let told: Vec<(&str, Source, usize)> = lines
+        .iter()
+        .map(|s| (s.title.as_str(), s.source, s.commits))
+        .collect();
+    assert_eq!(told, [("history", Source::Term, 6)]);
+    let threads: Vec<(Source, &str)> = lines[0]
+        .threads
+        .iter()
+        .map(|t| (t.source, t.title.as_str()))
+        .collect();
+    assert_eq!(
+        threads,
+        [(Source::Term, "history"), (Source::Area, "history")]
+    );
+}
+
+#[test]
+fn the_same_name_without_a_shared_commit_is_told_once() {
+    let mut b = Builder::new().commit("Ada", 0, "start", &[("README.md", '+', 5, 0)]);
+    for (d, subject) in [(10, "parser one"), (20, "parser two"), (30, "parser three")] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    for (d, subject) in [(60, "alpha"), (61, "bravo"), (62, "charlie")] {
+        b = b.commit("Bob", d, subject, &[("parser/a.rs", 'M', 2, 0)]);
+    }
+    b = b.commit("Ada", 200, "later", &[("x.rs", 'M', 1, 0)]);
+    let lines = storylines(&b.build(), &[]);
+    let told: Vec<(&str, Source, usize)> = lines
+        .iter()
+        .map(|s| (s.title.as_str(), s.source, s.commits))
+        .collect();
+    // Not merged (they share no commit), and the larger alone is told: two storylines titled
+    // alike would read as one.
+    assert_eq!(told, [("parser", Source::Term, 3)]);
+}
+
+#[test]
+fn a_subject_prefix_is_a_scope() {
+    let mut b = Builder::new();
+    for (d, subject) in [
+        (0, "builtin/add: fix a leak"),
+        (1, "builtin/add.c: teach --chmod"),
+        (2, "doc: builtin/add: clarify"),
+    ] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    let history = b.build();
+    let scopes: Vec<Option<&str>> = history.commits.iter().map(|c| c.scope.as_deref()).collect();
+    assert_eq!(scopes, [Some("builtin/add"); 3]);
+    let lines = storylines(&history, &[]);
+    assert_eq!(lines[0].title, "builtin/add");
+    assert_eq!(lines[0].source, Source::Scope);
+}
+
+#[test]
+fn a_term_is_titled_as_its_subjects_spell_it() {
+    let mut b = Builder::new();
+    for (d, subject) in [
+        (0, "README: the install"),
+        (1, "the readme, shorter"),
+        (2, "README: the API"),
+        (3, "Parser speed"),
+        (4, "parser errors"),
+        (5, "PARSER cleanup"),
+    ] {
+        b = b.commit("Ada", d, subject, &[("x.rs", 'M', 1, 0)]);
+    }
+    let lines = storylines(&b.build(), &[]);
+    let mut titles: Vec<&str> = lines.iter().map(|s| s.title.as_str()).collect();
+    titles.sort_unstable();
+    // A tie (one each) is lower case.
+    assert_eq!(titles, ["README", "parser"]);
+}
+
+#[test]
+fn over_years_a_thread_is_its_densest_window_and_a_word_used_all_along_is_none() {
+    let mut b = Builder::new();
+    // "diff" once a year for eight years: a topic of the whole history.
+    for year in 0..8 {
+        b = b.commit(
+            "Ada",
+            year * 365,
+            &format!("diff tweak {year}"),
+            &[("x.rs", 'M', 1, 0)],
+        );
+    }
+    // "reftable" twice in the first year, then six times in the fifth.
+    for (d, subject) in [
+        (10, "reftable idea"),
+        (20, "reftable sketch"),
+        (1500, "reftable reader"),
+        (1510, "reftable writer"),
+        (1600, "reftable stack"),
+        (1700, "reftable tests"),
+        (1800, "reftable backend"),
+        (1900, "reftable docs"),
+    ] {
+        b = b.commit("Bob", d, subject, &[("y.rs", 'M', 1, 0)]);
+    }
+    let history = b.build();
+    let lines = storylines(&history, &[]);
+    let told: Vec<(&str, usize)> = lines
+        .iter()
+        .map(|s| (s.title.as_str(), s.commits))
+        .collect();
+    assert_eq!(told, [("reftable", 6)]);
+    assert_eq!(day(&history, 1500), lines[0].first_time);
+}
+
+#[test]
+fn a_burst_is_most_of_its_directorys_work() {
+    let names = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+    ];
+    let mut b = Builder::new();
+    for (i, name) in (0..).zip(names) {
+        b = b.commit("Ada", i * 30, name, &[("core/x.rs", 'M', 1, 1)]);
+    }
+    // Three commits in three days: a stretch of `core`'s work, but all of `auth`'s.
+    for (d, subject) in [(100, "login"), (101, "logout"), (102, "session")] {
+        b = b.commit(
+            "Bob",
+            d,
+            subject,
+            &[("core/y.rs", 'M', 1, 0), ("auth/a.rs", 'M', 1, 0)],
+        );
+    }
+    let lines = storylines(&b.build(), &[]);
+    let told: Vec<(&str, usize)> = lines
+        .iter()
+        .map(|s| (s.title.as_str(), s.commits))
+        .collect();
+    assert_eq!(told, [("auth", 3)]);
 }

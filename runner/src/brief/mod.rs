@@ -717,6 +717,7 @@ fn category(category: Category) -> &'static str {
         Category::BugCampaign => "bug fixes",
         Category::Refactoring => "refactoring",
         Category::Docs => "docs",
+        Category::Testing => "tests",
         Category::Infrastructure => "infrastructure",
         Category::Feature => "feature",
     }

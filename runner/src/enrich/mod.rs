@@ -8,10 +8,15 @@
 //! Later stages keep only a compact [`CommitFacts`] per commit, never the full records, so a
 //! long history fits in memory: about 200 bytes per commit plus its subject.
 //!
-//! The heuristic class, in order: a `Revert "…"` subject is `revert`; a merge is `chore`; the
-//! earliest keyword in the subject decides (`fix`, `bug` → fix; `add`, `implement` → feature;
-//! `refactor`, `rename` → refactor; …, see [`KEYWORDS`]); otherwise the files decide when all of
-//! them are documentation, tests or build files; otherwise `chore`.
+//! The heuristic class ([`classify`]), in order: a `Revert "…"` subject is `revert`; a merge is
+//! `chore`; a subject that is only a version (`Git 2.45`) is `build`; then the subject after its
+//! `area:` prefixes (`builtin/add: fix …`, read by [`gitview_history::subjects`]): a prefix that
+//! names documentation, tests or the build (`doc:`, `t7004:`, `ci:`, see [`prefix_class`]), else
+//! the leading verb (`add`, `teach` → feature; `fix`, `avoid` → fix; `remove`, `split`, `use` →
+//! refactor; …, see [`LEADING_VERBS`]), else the earliest keyword (`bug` → fix, `new` →
+//! feature, …, see [`KEYWORDS`]); otherwise the files decide when all of them are
+//! documentation, tests or build files; otherwise a commit that mostly adds lines is a feature
+//! ([`growth_class`]); `chore` is what is left.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -20,7 +25,7 @@ use gitview_core::time::epoch_seconds;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::record::{CommitRecord, Person};
+use crate::record::{CommitRecord, FileStat, Person};
 use crate::tags::Tag;
 
 /// The language of a path, by file name or extension (the history crate's table, so the
@@ -194,13 +199,7 @@ pub fn enrich(record: &CommitRecord, tags: &[Tag]) -> Enrichment {
     let class = conventional
         .as_ref()
         .and_then(|header| class_of_type(&header.kind))
-        .unwrap_or_else(|| {
-            heuristic_class(
-                subject,
-                record.parents.len() > 1,
-                record.files.iter().map(|f| f.path.as_str()),
-            )
-        });
+        .unwrap_or_else(|| classify(subject, record.parents.len() > 1, &record.files));
     let churn = record
         .files
         .iter()
@@ -279,7 +278,8 @@ pub fn class_of_type(kind: &str) -> Option<CommitClass> {
     })
 }
 
-/// Subject keywords and the class each suggests. The earliest keyword in a subject wins.
+/// Subject keywords and the class each suggests. The earliest keyword in a subject (after its
+/// `area:` prefixes, when its first word is no [`LEADING_VERBS`]) wins.
 pub const KEYWORDS: &[(&str, CommitClass)] = &[
     ("fix", CommitClass::Fix),
     ("fixes", CommitClass::Fix),
@@ -336,20 +336,166 @@ pub const KEYWORDS: &[(&str, CommitClass)] = &[
     ("version", CommitClass::Build),
 ];
 
-/// Classifies a subject without a conventional header.
-pub fn heuristic_class<'p>(
-    subject: &str,
-    merge: bool,
-    paths: impl Iterator<Item = &'p str>,
-) -> CommitClass {
+/// The leading words of a subject proper (after its `area:` prefixes) and the class each
+/// says: the verbs git's, Linux's and most projects' subjects start with. Only the first word
+/// is read against this table (`use`, `move` or `handle` later in a subject say nothing);
+/// `don't …`/`do not …` read as `avoid`. A removal (`remove`, `drop`, `delete`) is a
+/// refactoring: there is no class of its own for it, and it is neither a feature nor a fix.
+#[rustfmt::skip]
+pub const LEADING_VERBS: &[(&str, CommitClass)] = &[
+    ("accept", CommitClass::Feature), ("add", CommitClass::Feature),
+    ("added", CommitClass::Feature), ("adding", CommitClass::Feature),
+    ("adds", CommitClass::Feature), ("allow", CommitClass::Feature),
+    ("allows", CommitClass::Feature), ("create", CommitClass::Feature),
+    ("enable", CommitClass::Feature), ("expose", CommitClass::Feature),
+    ("extend", CommitClass::Feature), ("implement", CommitClass::Feature),
+    ("implements", CommitClass::Feature), ("introduce", CommitClass::Feature),
+    ("introduces", CommitClass::Feature), ("learn", CommitClass::Feature),
+    ("let", CommitClass::Feature), ("new", CommitClass::Feature),
+    ("provide", CommitClass::Feature), ("support", CommitClass::Feature),
+    ("teach", CommitClass::Feature), ("wire", CommitClass::Feature),
+    ("avoid", CommitClass::Fix), ("correct", CommitClass::Fix),
+    ("ensure", CommitClass::Fix), ("fix", CommitClass::Fix),
+    ("fixed", CommitClass::Fix), ("fixes", CommitClass::Fix),
+    ("fixing", CommitClass::Fix), ("guard", CommitClass::Fix),
+    ("handle", CommitClass::Fix),
+    ("honor", CommitClass::Fix), ("honour", CommitClass::Fix),
+    ("plug", CommitClass::Fix), ("prevent", CommitClass::Fix),
+    ("repair", CommitClass::Fix), ("respect", CommitClass::Fix),
+    ("stop", CommitClass::Fix), ("unbreak", CommitClass::Fix),
+    ("work", CommitClass::Fix),
+    ("cleanup", CommitClass::Refactor), ("clean", CommitClass::Refactor),
+    ("consolidate", CommitClass::Refactor), ("convert", CommitClass::Refactor),
+    ("dedup", CommitClass::Refactor), ("deduplicate", CommitClass::Refactor),
+    ("delete", CommitClass::Refactor), ("drop", CommitClass::Refactor),
+    ("extract", CommitClass::Refactor), ("factor", CommitClass::Refactor),
+    ("format", CommitClass::Refactor), ("inline", CommitClass::Refactor),
+    ("modernize", CommitClass::Refactor), ("reformat", CommitClass::Refactor),
+    ("move", CommitClass::Refactor), ("optimize", CommitClass::Refactor),
+    ("refactor", CommitClass::Refactor), ("reimplement", CommitClass::Refactor),
+    ("remove", CommitClass::Refactor), ("rename", CommitClass::Refactor),
+    ("reindent", CommitClass::Refactor), ("reorder", CommitClass::Refactor),
+    ("reorganize", CommitClass::Refactor),
+    ("replace", CommitClass::Refactor), ("restructure", CommitClass::Refactor),
+    ("rewrite", CommitClass::Refactor), ("simplify", CommitClass::Refactor),
+    ("split", CommitClass::Refactor), ("tidy", CommitClass::Refactor),
+    ("unify", CommitClass::Refactor), ("use", CommitClass::Refactor),
+    ("clarify", CommitClass::Docs), ("describe", CommitClass::Docs),
+    ("doc", CommitClass::Docs), ("docs", CommitClass::Docs),
+    ("document", CommitClass::Docs), ("explain", CommitClass::Docs),
+    ("mention", CommitClass::Docs), ("reword", CommitClass::Docs),
+    ("typo", CommitClass::Docs),
+    ("demonstrate", CommitClass::Test), ("test", CommitClass::Test),
+    ("tests", CommitClass::Test),
+    ("bump", CommitClass::Build), ("upgrade", CommitClass::Build),
+];
+
+/// The class an `area:` prefix names by itself, like a conventional type: documentation
+/// (`doc`, `Documentation/…`, `README`, a `.md` file), tests (`t`, `t7004`, `tests`, `e2e`) or
+/// the build (`ci`, `build`, `Makefile`, …); any of its words (`mktag tests`) or its first path
+/// component may name it.
+pub fn prefix_class(prefix: &str) -> Option<CommitClass> {
+    let lower = prefix.to_lowercase();
+    let words = lower
+        .split_whitespace()
+        .flat_map(|word| [word, word.split('/').next().unwrap_or(word)]);
+    for word in words {
+        let stem = word
+            .trim_start_matches('.')
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .trim_matches(|c: char| !c.is_alphanumeric());
+        // git's test scripts: `t7004`, `t3206-range-diff`.
+        let is_test_script = stem.len() >= 5
+            && stem.starts_with('t')
+            && stem.as_bytes()[1..5].iter().all(u8::is_ascii_digit);
+        if matches!(
+            stem,
+            "doc" | "docs" | "documentation" | "readme" | "changelog" | "relnotes" | "manual"
+        ) || word.ends_with(".md")
+            || word.ends_with(".adoc")
+            || word.ends_with(".rst")
+        {
+            return Some(CommitClass::Docs);
+        }
+        if is_test_script
+            || matches!(
+                stem,
+                "t" | "test" | "tests" | "testsuite" | "testing" | "e2e" | "selftests"
+            )
+        {
+            return Some(CommitClass::Test);
+        }
+        if matches!(
+            stem,
+            "ci" | "build"
+                | "deps"
+                | "makefile"
+                | "cmake"
+                | "meson"
+                | "gitlab-ci"
+                | "github"
+                | "workflows"
+                | "dockerfile"
+        ) {
+            return Some(CommitClass::Build);
+        }
+    }
+    None
+}
+
+/// The class a subject's first word says ([`LEADING_VERBS`]).
+pub fn leading_verb_class(text: &str) -> Option<CommitClass> {
+    let lower = text.trim_start().to_lowercase().replace('’', "'");
+    if lower.starts_with("don't ") || lower.starts_with("do not ") {
+        return Some(CommitClass::Fix);
+    }
+    let first = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .filter(|w| !w.is_empty())?;
+    LEADING_VERBS
+        .iter()
+        .find(|(verb, _)| *verb == first)
+        .map(|&(_, class)| class)
+}
+
+static RELEASE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:[a-z][\w.-]*\s+)?v?\d+(?:\.\d+)+(?:[-.]?(?:rc|alpha|beta|pre)\.?\d*)?$")
+        .expect("a valid regex")
+});
+
+/// Whether a subject is only a version, with or without a name: `Git 2.45`, `v1.2.0`,
+/// `Release 1.3-rc1` — a release commit.
+pub fn is_release_subject(subject: &str) -> bool {
+    RELEASE_SUBJECT.is_match(subject.trim())
+}
+
+/// The class a subject alone says, in order: `revert`; `chore` for a merge; `build` for a
+/// release ([`is_release_subject`]); the class an `area:` prefix names ([`prefix_class`]);
+/// the leading verb after the prefixes ([`leading_verb_class`]); the earliest of
+/// [`KEYWORDS`] after the prefixes. `None` when it says nothing.
+pub fn subject_class(subject: &str, merge: bool) -> Option<CommitClass> {
+    let subject = gitview_history::subjects::without_tags(subject);
     let lower = subject.to_lowercase();
     if lower.starts_with("revert ") || lower.starts_with("revert:") {
-        return CommitClass::Revert;
+        return Some(CommitClass::Revert);
     }
     if merge || lower.starts_with("merge ") {
-        return CommitClass::Chore;
+        return Some(CommitClass::Chore);
     }
-    let keyword = lower
+    if is_release_subject(subject) {
+        return Some(CommitClass::Build);
+    }
+    let (areas, rest) = gitview_history::subjects::prefixes(subject);
+    if let Some(class) = areas.iter().find_map(|area| prefix_class(area)) {
+        return Some(class);
+    }
+    if let Some(class) = leading_verb_class(rest) {
+        return Some(class);
+    }
+    rest.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
         .find_map(|word| {
@@ -357,19 +503,55 @@ pub fn heuristic_class<'p>(
                 .iter()
                 .find(|(keyword, _)| *keyword == word)
                 .map(|&(_, class)| class)
-        });
-    if let Some(class) = keyword {
-        return class;
-    }
-    let mut kinds = paths.map(path_class).peekable();
-    if kinds.peek().is_none() {
-        return CommitClass::Chore;
-    }
-    let first = kinds.next().flatten();
-    match first {
-        Some(class) if kinds.all(|k| k == Some(class)) => class,
-        _ => CommitClass::Chore,
-    }
+        })
+}
+
+/// The class the paths say when all of them are documentation, tests or build files.
+pub fn paths_class<'p>(paths: impl Iterator<Item = &'p str>) -> Option<CommitClass> {
+    let mut kinds = paths.map(path_class);
+    let first = kinds.next()??;
+    kinds.all(|k| k == Some(first)).then_some(first)
+}
+
+/// A commit adding at least this many lines …
+pub const GROWTH_MIN_LINES: u64 = 20;
+/// … of which at least this share (percent) of its changed lines, is a feature when nothing
+/// else says what it is.
+pub const GROWTH_MIN_PERCENT: u64 = 80;
+
+/// `feature` for a commit that mostly adds code ([`GROWTH_MIN_LINES`],
+/// [`GROWTH_MIN_PERCENT`]): a subject such as `Gateway: per-key rate limits` names what
+/// arrived without a verb.
+pub fn growth_class(added: u64, deleted: u64) -> Option<CommitClass> {
+    let churn = added + deleted;
+    (added >= GROWTH_MIN_LINES && added * 100 >= churn * GROWTH_MIN_PERCENT)
+        .then_some(CommitClass::Feature)
+}
+
+/// Classifies a commit without a conventional header: [`subject_class`], else
+/// [`paths_class`], else `chore`. The enrich stage then also reads the lines
+/// ([`classify`]).
+pub fn heuristic_class<'p>(
+    subject: &str,
+    merge: bool,
+    paths: impl Iterator<Item = &'p str>,
+) -> CommitClass {
+    subject_class(subject, merge)
+        .or_else(|| paths_class(paths))
+        .unwrap_or(CommitClass::Chore)
+}
+
+/// The enrich stage's class of a commit without a conventional header: [`subject_class`],
+/// else [`paths_class`], else [`growth_class`], else `chore` — what is left.
+pub fn classify(subject: &str, merge: bool, files: &[FileStat]) -> CommitClass {
+    subject_class(subject, merge)
+        .or_else(|| paths_class(files.iter().map(|f| f.path.as_str())))
+        .or_else(|| {
+            let added = files.iter().filter_map(|f| f.added).sum();
+            let deleted = files.iter().filter_map(|f| f.deleted).sum();
+            growth_class(added, deleted)
+        })
+        .unwrap_or(CommitClass::Chore)
 }
 
 /// The class a path alone suggests: documentation, tests or build files.
@@ -377,10 +559,12 @@ fn path_class(path: &str) -> Option<CommitClass> {
     let lower = path.to_lowercase();
     let name = lower.rsplit('/').next().unwrap_or(&lower);
     let dirs: Vec<&str> = lower.split('/').rev().skip(1).collect();
-    if dirs
-        .iter()
-        .any(|d| matches!(*d, "test" | "tests" | "spec" | "__tests__" | "testdata"))
-        || name.contains("_test.")
+    if dirs.iter().any(|d| {
+        matches!(
+            *d,
+            "t" | "test" | "tests" | "spec" | "__tests__" | "testdata"
+        )
+    }) || name.contains("_test.")
         || name.contains(".test.")
         || name.contains(".spec.")
         || name.starts_with("test_")

@@ -118,6 +118,185 @@ fn heuristic_classes_from_subjects() {
 }
 
 #[test]
+fn the_verb_after_an_area_prefix_decides() {
+    let none = std::iter::empty();
+    let cases = [
+        // The area's own words say nothing: `add` here is a command, not a verb.
+        ("builtin/add: fix a leak in add_files", CommitClass::Fix),
+        ("builtin/add: teach --chmod to skip", CommitClass::Feature),
+        ("mergetools: vimdiff: fix for diffopt", CommitClass::Fix),
+        (
+            "refs/files: refactor the pseudoref loop",
+            CommitClass::Refactor,
+        ),
+        ("midx: drop unused parameters", CommitClass::Refactor),
+        ("xdiff/xdiff.h: remove unused flags", CommitClass::Refactor),
+        (
+            "show_log: factor out interdiff generation",
+            CommitClass::Refactor,
+        ),
+        (
+            "builtin/commit.c: use xstrdup_or_null",
+            CommitClass::Refactor,
+        ),
+        ("clone: plug a miniscule leak", CommitClass::Fix),
+        (
+            "format-patch: do not feed tags to clear_commit_marks()",
+            CommitClass::Fix,
+        ),
+        ("setup: stop initializing the database", CommitClass::Fix),
+        ("git-gui: add Japanese language code", CommitClass::Feature),
+        (
+            "diff --no-index: support limiting by pathspec",
+            CommitClass::Feature,
+        ),
+        ("Gateway: drop ApiBytes, unused", CommitClass::Refactor),
+        (
+            "doc: git-checkout: clarify intro sentence",
+            CommitClass::Docs,
+        ),
+        ("docs: clarify --filter", CommitClass::Docs),
+        ("shortlog: document the --group option", CommitClass::Docs),
+        ("Parser: implement tabs, fix spaces", CommitClass::Feature),
+        ("Gateway: the read API", CommitClass::Chore),
+        // A mailed patch's tag is no fix.
+        ("[PATCH] Typofix in git/show-files.", CommitClass::Chore),
+        ("[PATCH] Add git-clone", CommitClass::Feature),
+    ];
+    for (subject, class) in cases {
+        assert_eq!(
+            heuristic_class(subject, false, none.clone()),
+            class,
+            "{subject}"
+        );
+    }
+}
+
+#[test]
+fn an_area_prefix_can_name_the_class() {
+    let cases = [
+        ("t7004: fix the signed-tag test", Some(CommitClass::Test)),
+        (
+            "t3206-range-diff.sh: cover single-patch case",
+            Some(CommitClass::Test),
+        ),
+        (
+            "t0302 & t3900: add forgotten quotes",
+            Some(CommitClass::Test),
+        ),
+        ("t/lib-unicode: helper prereqs", Some(CommitClass::Test)),
+        (
+            "mktag tests: invert --no-strict test",
+            Some(CommitClass::Test),
+        ),
+        ("e2e: wait for Warning Events", Some(CommitClass::Test)),
+        (
+            "Documentation/git-log.txt: fix a typo",
+            Some(CommitClass::Docs),
+        ),
+        ("README: add a GitLab CI badge", Some(CommitClass::Docs)),
+        (
+            "Runner README: the bench in rounds",
+            Some(CommitClass::Docs),
+        ),
+        ("ci: run on macOS", Some(CommitClass::Build)),
+        (".github/workflows: cache cargo", Some(CommitClass::Build)),
+        ("gitlab-ci: upgrade macOS runners", Some(CommitClass::Build)),
+        ("the tests: nothing", None),
+        ("tyre: x", None),
+        ("t12: x", None),
+        ("t€éé: x", None),
+    ];
+    for (subject, class) in cases {
+        let (areas, _) = gitview_history::subjects::prefixes(subject);
+        assert_eq!(
+            areas.iter().find_map(|a| prefix_class(a)),
+            class,
+            "{subject}"
+        );
+    }
+}
+
+#[test]
+fn leading_verbs_are_read_only_first() {
+    assert_eq!(leading_verb_class("Fix the walker"), Some(CommitClass::Fix));
+    assert_eq!(leading_verb_class("don’t leak"), Some(CommitClass::Fix));
+    assert_eq!(leading_verb_class("do not leak"), Some(CommitClass::Fix));
+    assert_eq!(
+        leading_verb_class("teach X to y"),
+        Some(CommitClass::Feature)
+    );
+    assert_eq!(leading_verb_class("the walker, use less"), None);
+    assert_eq!(leading_verb_class(""), None);
+    assert_eq!(leading_verb_class("addition"), None, "whole words only");
+}
+
+#[test]
+fn versions_alone_are_releases() {
+    for subject in [
+        "Git 2.45",
+        "Git 2.45-rc0",
+        "GIT 1.5.0.1",
+        "v1.2.0",
+        "1.2.3",
+        "Release 1.3rc1",
+    ] {
+        assert!(is_release_subject(subject), "{subject}");
+        assert_eq!(
+            heuristic_class(subject, false, std::iter::empty()),
+            CommitClass::Build,
+            "{subject}"
+        );
+    }
+    for subject in [
+        "Git 2",
+        "Start the 2.46 cycle",
+        "Prepare 2.45.1 release notes",
+    ] {
+        assert!(!is_release_subject(subject), "{subject}");
+    }
+}
+
+#[test]
+fn commits_that_mostly_add_lines_are_features_when_nothing_else_says() {
+    assert_eq!(growth_class(20, 5), Some(CommitClass::Feature));
+    assert_eq!(growth_class(19, 0), None, "too small");
+    assert_eq!(growth_class(79, 21), None, "not mostly additions");
+    let files = |added, deleted| vec![file("src/api.rs", Some(added), Some(deleted))];
+    assert_eq!(
+        classify("Gateway: per-key rate limits", false, &files(300, 10)),
+        CommitClass::Feature
+    );
+    assert_eq!(
+        classify("Gateway: per-key rate limits", false, &files(100, 100)),
+        CommitClass::Chore
+    );
+    assert_eq!(
+        classify("Gateway: fix the limits", false, &files(300, 10)),
+        CommitClass::Fix,
+        "the subject first"
+    );
+    assert_eq!(
+        classify("Tests for the limits", false, &files(300, 10)),
+        CommitClass::Test
+    );
+    assert_eq!(
+        classify(
+            "More cases",
+            false,
+            &[file("tests/limits.rs", Some(300), Some(0))]
+        ),
+        CommitClass::Test,
+        "the paths before the lines"
+    );
+    assert_eq!(
+        classify("Add x", true, &files(300, 0)),
+        CommitClass::Chore,
+        "merges are chores"
+    );
+}
+
+#[test]
 fn heuristic_classes_from_paths() {
     let class = |paths: &[&str]| heuristic_class("Update", false, paths.iter().copied());
     assert_eq!(class(&["docs/intro.md", "README.md"]), CommitClass::Docs);
@@ -128,6 +307,10 @@ fn heuristic_classes_from_paths() {
     assert_eq!(
         class(&["Cargo.toml", ".github/workflows/ci.yml"]),
         CommitClass::Build
+    );
+    assert_eq!(
+        class(&["t/t7004-tag.sh", "t/lib-gpg.sh"]),
+        CommitClass::Test
     );
     assert_eq!(class(&["Cargo.toml", "src/lib.rs"]), CommitClass::Chore);
     assert_eq!(class(&[]), CommitClass::Chore);
