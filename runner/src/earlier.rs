@@ -8,9 +8,10 @@
 //!   holds the commits), and writes them again beside the new ones so the next update finds
 //!   them.
 //!
-//! Each commit keeps the enrichment it was stored with (release tags of old commits are not in
-//! an incremental run's shallow clone); one whose stored enrichment no longer reads is enriched
-//! again from its record.
+//! Each commit is enriched again from its record by today's rules (so an update tells what a
+//! full run tells, even after the rules changed), keeping from its stored enrichment what only
+//! the repository could say then: the dependencies its manifests changed (blobs an incremental
+//! run's shallow clone lacks) and, in a pod, its tags where the clone knows none.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub struct Earlier {
     /// Hand them to the sink again after the new commits (a directory rewritten whole); a
     /// gateway already has them.
     pub rewrite: bool,
+    /// The repository at hand may lack these commits' tags (an incremental run's shallow
+    /// clone): their stored tags stand where it knows none.
+    pub stored_tags: bool,
 }
 
 /// One commit from before the range.
@@ -66,6 +70,7 @@ pub fn from_gateway(client: &GatewayClient) -> Result<Earlier, SinkError> {
     Ok(Earlier {
         commits,
         rewrite: false,
+        stored_tags: true,
     })
 }
 
@@ -159,6 +164,7 @@ pub fn from_output(dir: &Path) -> Result<(AnalysisSummary, Earlier), EarlierErro
         Earlier {
             commits,
             rewrite: true,
+            stored_tags: false,
         },
     ))
 }

@@ -735,6 +735,18 @@ fn an_update_writes_exactly_what_a_full_run_writes() {
     );
     assert!(first.status.success(), "{first:?}");
     let earlier = summary_of(&updated).counts.commits;
+    // As if the earlier run's rules had classed every commit otherwise: the update enriches
+    // them again by today's.
+    let stored = std::fs::read_to_string(updated.join("commits.jsonl")).unwrap();
+    let restated: Vec<String> = stored
+        .lines()
+        .map(|line| {
+            let mut commit: serde_json::Value = serde_json::from_str(line).unwrap();
+            commit["enrichment"]["class"] = "docs".into();
+            commit.to_string()
+        })
+        .collect();
+    std::fs::write(updated.join("commits.jsonl"), restated.join("\n") + "\n").unwrap();
 
     let update = analyze(&[path, "--update", "--out", updated_s], &repo.path);
     assert!(update.status.success(), "{update:?}");

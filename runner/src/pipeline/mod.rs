@@ -457,10 +457,7 @@ impl<'a> Run<'a> {
                 continue;
             }
             let mut record = commit.record.clone();
-            let enrichment = commit
-                .enrichment
-                .clone()
-                .unwrap_or_else(|| enrich::enrich(&record, tag_index.of(&record.id)));
+            let enrichment = enrich_again(commit, tag_index, earlier.stored_tags);
             if options.scrub {
                 scrub::scrub_record(&mut record);
             }
@@ -710,6 +707,25 @@ impl<'a> Run<'a> {
             elapsed_ms,
         })
     }
+}
+
+/// A commit from before the range, enriched by today's rules; from its stored enrichment come
+/// the dependencies its manifests changed and, with `stored_tags`, its tags where the
+/// repository at hand knows none ([`crate::earlier`]).
+fn enrich_again(
+    commit: &earlier::EarlierCommit,
+    tag_index: &TagIndex,
+    stored_tags: bool,
+) -> enrich::Enrichment {
+    let mut enrichment = enrich::enrich(&commit.record, tag_index.of(&commit.record.id));
+    if let Some(stored) = &commit.enrichment {
+        enrichment.dependencies = stored.dependencies.clone();
+        if stored_tags && enrichment.tags.is_empty() {
+            enrichment.tags = stored.tags.clone();
+            enrichment.releases = stored.releases.clone();
+        }
+    }
+    enrichment
 }
 
 /// What the later stages keep of each commit told, in `git log` order.
