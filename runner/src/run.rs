@@ -368,7 +368,14 @@ fn analyze_into_gateway(
         };
     // An incremental run tells the whole history: what earlier runs stored, then its own.
     let earlier = if config.mode.kind == ModeType::Incremental && since.is_some() {
-        crate::earlier::from_gateway(client)?
+        let reading = std::time::Instant::now();
+        let earlier = crate::earlier::from_gateway(client)?;
+        tracing::info!(
+            commits = earlier.commits.len(),
+            ms = u64::try_from(reading.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "read the repository's stored history from the gateway"
+        );
+        earlier
     } else {
         crate::earlier::Earlier::none()
     };

@@ -529,3 +529,98 @@ fn a_failing_logs_route_does_not_fail_the_run() {
     );
     assert!(logs.contains("run finished"), "{logs}");
 }
+
+/// The living-story update in a pod at scale: a large history (`GITVIEW_LIVING_REPO`, a working
+/// copy such as a clone of git/git) analyzed in full through the gateway as it was
+/// `GITVIEW_LIVING_BACK` (default 100) first-parent commits ago, then the incremental run of
+/// the commits since, which pages every stored commit back from the gateway and tells the
+/// whole history. Prints both wall times; run in release:
+/// `GITVIEW_LIVING_REPO=/tmp/big cargo test --release -p gitview-runner --test pod_run -- --ignored --nocapture living`.
+#[test]
+#[ignore = "a benchmark over a large history named by GITVIEW_LIVING_REPO"]
+fn living_story_update_at_scale() {
+    let Ok(source) = std::env::var("GITVIEW_LIVING_REPO") else {
+        panic!("GITVIEW_LIVING_REPO names the history to measure");
+    };
+    let back: usize = std::env::var("GITVIEW_LIVING_BACK")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    let work = tempfile::tempdir().unwrap();
+    let served = work.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let bare = served.join("repo.git");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    git(&["clone", "-q", "--bare", &source, bare.to_str().unwrap()]);
+    let head = git(&["-C", bare.to_str().unwrap(), "rev-parse", "HEAD"]);
+    let before = git(&[
+        "-C",
+        bare.to_str().unwrap(),
+        "rev-parse",
+        &format!("HEAD~{back}"),
+    ]);
+    // The pods follow `main`.
+    git(&[
+        "-C",
+        bare.to_str().unwrap(),
+        "update-ref",
+        "refs/heads/main",
+        &before,
+    ]);
+    let daemon = serve::GitDaemon::start(&served);
+    let url = daemon.url("repo.git");
+    let stack = Stack::start();
+    let pods = work.path().join("pods");
+
+    let started = std::time::Instant::now();
+    let (code, outcome, logs) = run_pod(&stack, &pods, "uid-full", &url, "Full");
+    let full = started.elapsed();
+    assert_eq!(
+        code,
+        0,
+        "{outcome:?}\n{}",
+        &logs[logs.len().saturating_sub(4000)..]
+    );
+
+    git(&[
+        "-C",
+        bare.to_str().unwrap(),
+        "update-ref",
+        "refs/heads/main",
+        &head,
+    ]);
+    let started = std::time::Instant::now();
+    let (code, outcome, logs) = run_pod(&stack, &pods, "uid-incr", &url, "Incremental");
+    let update = started.elapsed();
+    assert_eq!(
+        code,
+        0,
+        "{outcome:?}\n{}",
+        &logs[logs.len().saturating_sub(4000)..]
+    );
+    let story: serde_json::Value = serde_json::from_slice(&stack.scalar::<Vec<u8>>(
+        "SELECT content FROM artifacts WHERE analysis_id = $1 AND name = 'story.json'",
+        "uid-incr",
+    ))
+    .unwrap();
+    assert_eq!(story["coverage"]["wholeHistory"], true);
+    assert_eq!(story["coverage"]["lastCommit"], head.as_str());
+    let reading = logs
+        .lines()
+        .filter(|line| line.contains("read the repository's stored history"))
+        .find_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|line| line["fields"]["ms"].clone())
+        .unwrap_or_default();
+    let told = story["coverage"]["commits"].as_u64().unwrap();
+    let new = u64::try_from(outcome.commits_analyzed.unwrap()).unwrap();
+    println!(
+        "living story in a pod: the full run of {} commits {:.2} s; the update of {new} new commits, telling all {told}, {:.2} s (of which reading the stored history from the gateway {reading} ms)",
+        told - new,
+        full.as_secs_f64(),
+        update.as_secs_f64(),
+    );
+}
