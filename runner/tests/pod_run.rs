@@ -615,6 +615,11 @@ fn living_story_update_at_scale() {
         .find_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .map(|line| line["fields"]["ms"].clone())
         .unwrap_or_default();
+    let timings: String = stack.scalar(
+        "SELECT metrics->>'timingsMs' FROM analyses WHERE id = $1",
+        "uid-incr",
+    );
+    println!("the update's stage timings (ms; `open` is the start and the fetch): {timings}");
     let told = story["coverage"]["commits"].as_u64().unwrap();
     let new = u64::try_from(outcome.commits_analyzed.unwrap()).unwrap();
     println!(
