@@ -329,7 +329,7 @@ impl<'a> Run<'a> {
         let options = self.options;
         let total = commits as u64;
         // Meanwhile another thread loads the tokenizer and counts the tokens of each commit's
-        // chunk line (a second core is otherwise idle: extraction is single-threaded).
+        // chunk line, beside the extraction workers.
         let tokens = TokenCounter::start();
         let stream_started = Instant::now();
         let (mut t_extract, mut t_enrich, mut t_scrub, mut t_write) = Default::default();
