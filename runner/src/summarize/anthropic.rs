@@ -20,10 +20,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::endpoint::{Endpoint, Failure, ModelConfig, Sleep};
-use super::prompt::{COMBINE_PROMPT, SYSTEM_PROMPT, cited, combine_message};
-use super::{
-    CombineInput, SummarizeError, Summarizer, SummarizerInfo, Summary, SummaryInput, TokenUsage,
-};
+use super::prompt::ModelClient;
+use super::{SummarizeError, TokenUsage};
 
 /// Version of this summarizer's logic (request shape, parsing): part of the cache key.
 pub const MESSAGES_VERSION: &str = "anthropic-1";
@@ -279,34 +277,20 @@ impl AnthropicSummarizer {
     }
 }
 
-impl Summarizer for AnthropicSummarizer {
-    fn info(&self) -> SummarizerInfo {
-        SummarizerInfo {
-            kind: KIND.into(),
-            model: Some(self.config.model.clone()),
-            version: self.config.version(MESSAGES_VERSION),
-        }
+impl ModelClient for AnthropicSummarizer {
+    const KIND: &'static str = KIND;
+    const VERSION: &'static str = MESSAGES_VERSION;
+
+    fn config(&self) -> &ModelConfig {
+        &self.config
     }
 
-    fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
-        let system = self.config.system(SYSTEM_PROMPT);
-        let (text, usage) = self.complete(&system, &input.chunk.text)?;
-        Ok(cited(text, usage, input.facts))
-    }
-
-    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
-        let system = self.config.system(COMBINE_PROMPT);
-        let (text, usage) = self.complete(&system, &combine_message(input))?;
-        Ok(cited(text, usage, input.facts))
-    }
-
-    fn prose(
+    fn complete(
         &mut self,
         system: &str,
         user: &str,
-    ) -> Option<Result<(String, TokenUsage), SummarizeError>> {
-        let system = self.config.system(system);
-        Some(self.complete(&system, user))
+    ) -> Result<(String, TokenUsage), SummarizeError> {
+        AnthropicSummarizer::complete(self, system, user)
     }
 }
 

@@ -9,11 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::endpoint::ModelConfig;
 use super::endpoint::{Endpoint, Failure};
-use super::prompt::{cited, combine_message};
-use super::{
-    CombineInput, SummarizeError, Summarizer, SummarizerInfo, Summary, SummaryInput, TokenUsage,
-};
+use super::prompt::ModelClient;
+use super::{SummarizeError, TokenUsage};
 
 pub use super::endpoint::{RetryPolicy, Sleep, retry_delay};
 pub use super::prompt::{COMBINE_PROMPT, SYSTEM_PROMPT};
@@ -26,7 +25,7 @@ const API: &str = "chat-completions";
 
 /// Settings of the chat-completions client; the base URL is e.g. `https://api.openai.com/v1`,
 /// and `/chat/completions` is appended.
-pub type ChatConfig = super::endpoint::ModelConfig;
+pub type ChatConfig = ModelConfig;
 
 #[derive(Serialize)]
 struct Request<'a> {
@@ -200,34 +199,20 @@ impl ChatSummarizer {
     }
 }
 
-impl Summarizer for ChatSummarizer {
-    fn info(&self) -> SummarizerInfo {
-        SummarizerInfo {
-            kind: KIND.into(),
-            model: Some(self.config.model.clone()),
-            version: self.config.version(CHAT_VERSION),
-        }
+impl ModelClient for ChatSummarizer {
+    const KIND: &'static str = KIND;
+    const VERSION: &'static str = CHAT_VERSION;
+
+    fn config(&self) -> &ModelConfig {
+        &self.config
     }
 
-    fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
-        let system = self.config.system(SYSTEM_PROMPT);
-        let (text, usage) = self.complete(&system, &input.chunk.text)?;
-        Ok(cited(text, usage, input.facts))
-    }
-
-    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
-        let system = self.config.system(COMBINE_PROMPT);
-        let (text, usage) = self.complete(&system, &combine_message(input))?;
-        Ok(cited(text, usage, input.facts))
-    }
-
-    fn prose(
+    fn complete(
         &mut self,
         system: &str,
         user: &str,
-    ) -> Option<Result<(String, TokenUsage), SummarizeError>> {
-        let system = self.config.system(system);
-        Some(self.complete(&system, user))
+    ) -> Result<(String, TokenUsage), SummarizeError> {
+        ChatSummarizer::complete(self, system, user)
     }
 }
 

@@ -1,7 +1,10 @@
 //! The prompts every model client sends, and what is made of a model's answer: the same text
 //! whichever API carries it, so two backends' summaries differ by the model only.
 
-use super::{CombineInput, Summary, TokenUsage};
+use super::endpoint::ModelConfig;
+use super::{
+    CombineInput, SummarizeError, Summarizer, SummarizerInfo, Summary, SummaryInput, TokenUsage,
+};
 use crate::enrich::CommitFacts;
 
 /// The system prompt. Changing it must change the prompt version.
@@ -76,5 +79,54 @@ pub(super) fn cited(text: String, usage: TokenUsage, facts: &[CommitFacts]) -> S
         text,
         commits,
         usage: Some(usage),
+    }
+}
+
+/// A model API client: one completion (a system prompt and a user message in, the answer and
+/// its usage out). Every such client is a [`Summarizer`] by the same prompts.
+pub trait ModelClient {
+    /// [`SummarizerInfo::kind`].
+    const KIND: &'static str;
+    /// The client's own version (request shape, parsing), part of [`SummarizerInfo::version`].
+    const VERSION: &'static str;
+
+    fn config(&self) -> &ModelConfig;
+
+    /// Sends one completion with retries; returns the answer's text and the usage.
+    fn complete(
+        &mut self,
+        system: &str,
+        user: &str,
+    ) -> Result<(String, TokenUsage), SummarizeError>;
+}
+
+impl<T: ModelClient> Summarizer for T {
+    fn info(&self) -> SummarizerInfo {
+        SummarizerInfo {
+            kind: T::KIND.into(),
+            model: Some(self.config().model.clone()),
+            version: self.config().version(T::VERSION),
+        }
+    }
+
+    fn summarize(&mut self, input: &SummaryInput<'_>) -> Result<Summary, SummarizeError> {
+        let system = self.config().system(SYSTEM_PROMPT);
+        let (text, usage) = self.complete(&system, &input.chunk.text)?;
+        Ok(cited(text, usage, input.facts))
+    }
+
+    fn combine(&mut self, input: &CombineInput<'_>) -> Result<Summary, SummarizeError> {
+        let system = self.config().system(COMBINE_PROMPT);
+        let (text, usage) = self.complete(&system, &combine_message(input))?;
+        Ok(cited(text, usage, input.facts))
+    }
+
+    fn prose(
+        &mut self,
+        system: &str,
+        user: &str,
+    ) -> Option<Result<(String, TokenUsage), SummarizeError>> {
+        let system = self.config().system(system);
+        Some(self.complete(&system, user))
     }
 }

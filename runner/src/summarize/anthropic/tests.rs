@@ -5,7 +5,9 @@ use super::*;
 use crate::chunk::{Chunk, Phase, PhaseRule};
 use crate::enrich::{CommitClass, CommitFacts};
 use crate::summarize::endpoint::RetryPolicy;
+use crate::summarize::prompt::{COMBINE_PROMPT, SYSTEM_PROMPT, combine_message};
 use crate::summarize::test_server::{Answer, serve};
+use crate::summarize::{CombineInput, Summarizer as _, SummaryInput};
 
 const KEY: &str = "sk-ant-test-key";
 

@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
+use crate::summarize::Summarizer as _;
 use crate::summarize::test_server::{Answer, serve};
 
 fn policy() -> RetryPolicy {
