@@ -26,7 +26,7 @@ use super::{SummarizeError, TokenUsage};
 /// Version of this summarizer's logic (request shape, parsing): part of the cache key.
 pub const MESSAGES_VERSION: &str = "anthropic-1";
 
-/// This summarizer's kind in [`SummarizerInfo`].
+/// This summarizer's kind in [`SummarizerInfo`](super::SummarizerInfo).
 pub const KIND: &str = "anthropicMessages";
 
 /// The API's address when no base URL is given.

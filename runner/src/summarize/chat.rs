@@ -216,7 +216,7 @@ impl ModelClient for ChatSummarizer {
     }
 }
 
-/// This summarizer's kind in [`SummarizerInfo`].
+/// This summarizer's kind in [`SummarizerInfo`](super::SummarizerInfo).
 pub const KIND: &str = "chatCompletions";
 
 #[cfg(test)]
