@@ -38,6 +38,7 @@
 // The two faces.
 pub mod analyze;
 pub mod brief;
+pub mod clone_cache;
 pub mod run;
 
 // The pipeline and its stages (the table above has them in the order they run).

@@ -62,6 +62,9 @@ pub struct RunEnv {
     pub run_dir: PathBuf,
     pub scratch: PathBuf,
     pub termination_log: PathBuf,
+    /// A tracker's clone kept between runs ([`crate::clone_cache`]), when the operator
+    /// mounted one.
+    pub clone_cache: Option<crate::clone_cache::CloneCache>,
     /// The raw value of [`TEST_EXIT_ENV`], if set.
     pub test_exit: Option<String>,
 }
@@ -76,6 +79,7 @@ impl RunEnv {
             run_dir: path(RUN_DIR_ENV, RUN_SECRET_MOUNT_PATH),
             scratch: path(SCRATCH_ENV, SCRATCH_MOUNT_PATH),
             termination_log: path(TERMINATION_LOG_ENV, DEFAULT_TERMINATION_LOG),
+            clone_cache: crate::clone_cache::CloneCache::from_env(),
             test_exit: std::env::var(TEST_EXIT_ENV).ok(),
         }
     }
@@ -307,7 +311,29 @@ fn analyze_into_gateway(
         ModeType::Range => config.mode.since.clone(),
         ModeType::Incremental => started.last_analyzed_commit.clone(),
     };
-    let mut request = FetchRequest::new(&config.repository.url, env.scratch.join("repo.git"));
+    // A tracker's clone from its earlier runs, when mounted and free; else a fresh clone.
+    let scratch_clone = env.scratch.join("repo.git");
+    let cached =
+        env.clone_cache
+            .as_ref()
+            .and_then(|cache| match cache.checkout(&config.repository.url) {
+                Ok(cached) => {
+                    if cached.is_none() {
+                        tracing::info!("the cached clone is in use by another run: cloning afresh");
+                    }
+                    cached
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "the clone cache cannot be used: cloning afresh");
+                    None
+                }
+            });
+    let mut request = FetchRequest::new(
+        &config.repository.url,
+        cached
+            .as_ref()
+            .map_or_else(|| scratch_clone.clone(), |cached| cached.path.clone()),
+    );
     request.git_ref.clone_from(&config.repository.git_ref);
     request.history = History::for_since(since.as_deref());
     request.credentials = Credentials::from_dir(&env.run_dir)?;
@@ -334,7 +360,31 @@ fn analyze_into_gateway(
             });
         }
     }));
-    let fetched = fetch::fetch(&request)?;
+    // An incremental run tells the whole history: what earlier runs stored, read from the
+    // gateway while the fetch runs.
+    let incremental = config.mode.kind == ModeType::Incremental && since.is_some();
+    let (fetched, earlier) = std::thread::scope(|scope| {
+        let reading = incremental.then(|| {
+            let client = client.clone();
+            scope.spawn(move || {
+                let reading = std::time::Instant::now();
+                let earlier = crate::earlier::from_gateway(&client)?;
+                tracing::info!(
+                    commits = earlier.commits.len(),
+                    ms = u64::try_from(reading.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    "read the repository's stored history from the gateway"
+                );
+                Ok::<_, RunError>(earlier)
+            })
+        });
+        let fetched = fetch_into(&mut request, cached.as_ref(), &scratch_clone);
+        let earlier = match reading {
+            Some(reading) => reading.join().expect("reading the stored history panicked"),
+            None => Ok(crate::earlier::Earlier::none()),
+        };
+        (fetched, earlier)
+    });
+    let (fetched, earlier) = (fetched?, earlier?);
     client.progress(&fetch_progress(
         fetched.objects_received,
         fetched.objects_received,
@@ -366,19 +416,6 @@ fn analyze_into_gateway(
             gateway_cache = crate::sink::gateway::GatewayCache::new(client);
             &mut gateway_cache
         };
-    // An incremental run tells the whole history: what earlier runs stored, then its own.
-    let earlier = if config.mode.kind == ModeType::Incremental && since.is_some() {
-        let reading = std::time::Instant::now();
-        let earlier = crate::earlier::from_gateway(client)?;
-        tracing::info!(
-            commits = earlier.commits.len(),
-            ms = u64::try_from(reading.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "read the repository's stored history from the gateway"
-        );
-        earlier
-    } else {
-        crate::earlier::Earlier::none()
-    };
     let advances = config.mode.kind != ModeType::Range;
     let mut sink = GatewaySink::new(client, started.last_analyzed_commit.clone(), advances)
         .with_log(log.clone());
@@ -400,6 +437,34 @@ fn analyze_into_gateway(
         to_commit: Some(summary.config.until_commit.clone()),
         commits_analyzed: i64::try_from(summary.counts.commits).ok(),
     })
+}
+
+/// Fetches into the cached clone, if there is one; a failure there that another attempt could
+/// fix (a corrupt or half-written clone, a full volume) removes the clone and fetches into
+/// `scratch` instead. Invalid input fails as it would anywhere.
+fn fetch_into(
+    request: &mut FetchRequest,
+    cached: Option<&crate::clone_cache::CachedClone>,
+    scratch: &Path,
+) -> Result<fetch::Fetched, fetch::FetchError> {
+    let Some(cached) = cached else {
+        return fetch::fetch(request);
+    };
+    match fetch::fetch(request) {
+        Err(err) if !err.is_invalid_input() => {
+            tracing::warn!(
+                error = %err,
+                path = %cached.path.display(),
+                "the fetch into the cached clone failed: removing it and cloning afresh"
+            );
+            if let Err(err) = cached.discard() {
+                tracing::warn!(error = %err, "the cached clone could not be removed");
+            }
+            request.dest = scratch.to_owned();
+            fetch::fetch(request)
+        }
+        fetched => fetched,
+    }
 }
 
 fn test_exit(raw: &str) -> Finished {

@@ -154,6 +154,18 @@ fn run_pod(
     url: &str,
     mode: &str,
 ) -> (i32, RunOutcome, String) {
+    run_pod_with(stack, work, uid, url, mode, None)
+}
+
+/// [`run_pod`] with a tracker's clone cache mounted at `clone_cache`.
+fn run_pod_with(
+    stack: &Stack,
+    work: &Path,
+    uid: &str,
+    url: &str,
+    mode: &str,
+    clone_cache: Option<&Path>,
+) -> (i32, RunOutcome, String) {
     let pod = work.join(uid);
     let (run_dir, scratch) = (pod.join("secret"), pod.join("scratch"));
     std::fs::create_dir_all(&run_dir).unwrap();
@@ -179,7 +191,12 @@ fn run_pod(
     let token = stack.token("team-a", uid, 1);
     std::fs::write(run_dir.join("token"), &token).unwrap();
     let termination = pod.join("termination-log");
-    let output = Command::new(env!("CARGO_BIN_EXE_gitview-runner"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gitview-runner"));
+    match clone_cache {
+        Some(dir) => command.env("GITVIEW_CLONE_CACHE", dir),
+        None => command.env_remove("GITVIEW_CLONE_CACHE"),
+    };
+    let output = command
         .arg("run")
         .env_remove("GITVIEW_RUNNER_TEST_EXIT")
         .env("GITVIEW_RUN_DIR", &run_dir)
@@ -376,6 +393,108 @@ fn full_then_incremental_runs_land_in_postgres_with_gits_counts() {
     assert!(markdown.contains("v1.0.0"), "{markdown}");
 }
 
+/// The objects the run's fetch received, from its "fetch finished" log line.
+fn objects_fetched(logs: &str) -> u64 {
+    logs.lines()
+        .filter(|line| line.contains("fetch finished"))
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| line["fields"]["objects"].as_u64())
+        .next_back()
+        .unwrap_or_else(|| panic!("no fetch finished in {logs}"))
+}
+
+#[test]
+fn a_trackers_clone_cache_makes_the_next_run_fetch_only_the_new_commits() {
+    let repo = Repo::new();
+    for n in 0..40 {
+        repo.write(
+            &format!("src/f{}.rs", n % 7),
+            format!("{}\n", "x\n".repeat(n + 1)),
+        );
+        repo.commit(&format!("feat: step {n}"));
+    }
+    let (bare, daemon) = served(&repo);
+    let url = daemon.url("repo.git");
+    let stack = Stack::start();
+    let work = repo.sibling("pods");
+    let cache = repo.sibling("clone-cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let push = |message: &str| {
+        repo.write("src/new.rs", format!("// {message}\n"));
+        repo.commit(message);
+        let pushed = Command::new("git")
+            .current_dir(&repo.path)
+            .args(["push", "-q"])
+            .arg(&bare)
+            .arg("main")
+            .status()
+            .unwrap();
+        assert!(pushed.success());
+    };
+
+    let (code, outcome, logs) = run_pod_with(&stack, &work, "uid-full", &url, "Full", Some(&cache));
+    assert_eq!(code, 0, "{outcome:?}\n{logs}");
+    let full_objects = objects_fetched(&logs);
+
+    // The next run fetches into the clone the first left: only the new commit's objects
+    // (commit, trees, blob), where a fresh shallow clone brings a whole snapshot.
+    push("fix: one more");
+    let (code, outcome, logs) =
+        run_pod_with(&stack, &work, "uid-incr", &url, "Incremental", Some(&cache));
+    assert_eq!(code, 0, "{outcome:?}\n{logs}");
+    assert_eq!(outcome.commits_analyzed, Some(1), "{outcome:?}");
+    let cached_objects = objects_fetched(&logs);
+    assert!(
+        (1..=8).contains(&cached_objects),
+        "{cached_objects} objects for one new commit (the full run: {full_objects})"
+    );
+    let story = |uid: &str| -> serde_json::Value {
+        serde_json::from_slice(&stack.scalar::<Vec<u8>>(
+            "SELECT content FROM artifacts WHERE analysis_id = $1 AND name = 'story.json'",
+            uid,
+        ))
+        .unwrap()
+    };
+    assert_eq!(story("uid-incr")["coverage"]["commits"], 41);
+    assert_eq!(story("uid-incr")["coverage"]["wholeHistory"], true);
+
+    // A clone another run holds is not used: this run clones afresh, and succeeds.
+    push("fix: while another run holds the clone");
+    let lock_file = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "lock"))
+        .expect("the cache holds the clone's lock file");
+    let held = std::fs::File::open(&lock_file).unwrap();
+    held.try_lock().unwrap();
+    let (code, outcome, logs) =
+        run_pod_with(&stack, &work, "uid-held", &url, "Incremental", Some(&cache));
+    assert_eq!(code, 0, "{outcome:?}\n{logs}");
+    assert!(logs.contains("in use by another run"), "{logs}");
+    assert!(objects_fetched(&logs) > cached_objects);
+    assert_eq!(story("uid-held")["coverage"]["commits"], 42);
+    drop(held);
+
+    // A damaged clone is removed and the run clones afresh: the cache never fails a run.
+    push("fix: after the clone was damaged");
+    let clone = lock_file.with_extension("git");
+    for entry in std::fs::read_dir(clone.join("objects").join("pack")).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"not a pack").unwrap();
+    }
+    let (code, outcome, logs) = run_pod_with(
+        &stack,
+        &work,
+        "uid-damaged",
+        &url,
+        "Incremental",
+        Some(&cache),
+    );
+    assert_eq!(code, 0, "{outcome:?}\n{logs}");
+    assert!(logs.contains("removing it and cloning afresh"), "{logs}");
+    assert_eq!(story("uid-damaged")["coverage"]["commits"], 43);
+    assert_eq!(story("uid-damaged")["coverage"]["wholeHistory"], true);
+}
+
 #[test]
 fn a_missing_ref_is_invalid_input_and_recorded_as_failed() {
     let repo = Repo::new();
@@ -532,7 +651,8 @@ fn a_failing_logs_route_does_not_fail_the_run() {
 
 /// The living-story update in a pod at scale: a large history (`GITVIEW_LIVING_REPO`, a working
 /// copy such as a clone of git/git) analyzed in full through the gateway as it was
-/// `GITVIEW_LIVING_BACK` (default 100) first-parent commits ago, then the incremental run of
+/// `GITVIEW_LIVING_BACK` (default 100) first-parent commits ago (with `GITVIEW_LIVING_CACHE=1`
+/// both pods mount one clone cache, as a tracker's do), then the incremental run of
 /// the commits since, which pages every stored commit back from the gateway and tells the
 /// whole history. Prints both wall times; run in release:
 /// `GITVIEW_LIVING_REPO=/tmp/big cargo test --release -p gitview-runner --test pod_run -- --ignored --nocapture living`.
@@ -577,7 +697,13 @@ fn living_story_update_at_scale() {
     let pods = work.path().join("pods");
 
     let started = std::time::Instant::now();
-    let (code, outcome, logs) = run_pod(&stack, &pods, "uid-full", &url, "Full");
+    // `GITVIEW_LIVING_CACHE=1`: both pods mount a tracker's clone cache.
+    let cache = std::env::var_os("GITVIEW_LIVING_CACHE").map(|_| work.path().join("cache"));
+    if let Some(cache) = &cache {
+        std::fs::create_dir_all(cache).unwrap();
+    }
+    let (code, outcome, logs) =
+        run_pod_with(&stack, &pods, "uid-full", &url, "Full", cache.as_deref());
     let full = started.elapsed();
     assert_eq!(
         code,
@@ -594,7 +720,14 @@ fn living_story_update_at_scale() {
         &head,
     ]);
     let started = std::time::Instant::now();
-    let (code, outcome, logs) = run_pod(&stack, &pods, "uid-incr", &url, "Incremental");
+    let (code, outcome, logs) = run_pod_with(
+        &stack,
+        &pods,
+        "uid-incr",
+        &url,
+        "Incremental",
+        cache.as_deref(),
+    );
     let update = started.elapsed();
     assert_eq!(
         code,
@@ -620,6 +753,12 @@ fn living_story_update_at_scale() {
         "uid-incr",
     );
     println!("the update's stage timings (ms; `open` is the start and the fetch): {timings}");
+    for line in logs
+        .lines()
+        .filter(|line| line.contains("fetch finished") || line.contains("since not reached yet"))
+    {
+        println!("the update's fetch: {line}");
+    }
     let told = story["coverage"]["commits"].as_u64().unwrap();
     let new = u64::try_from(outcome.commits_analyzed.unwrap()).unwrap();
     println!(
