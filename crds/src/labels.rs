@@ -24,6 +24,9 @@ pub const ACCOUNT: &str = "gitview.dev/account";
 
 /// Label on Analyses a RepositoryTracker created: the tracker's name.
 pub const TRACKER: &str = "gitview.dev/tracker";
+/// Label on a tracker's clone-cache claim and on the runner pods that mount it: the claim's
+/// name. One running pod at a time mounts a claim.
+pub const CLONE_CACHE: &str = "gitview.dev/clone-cache";
 /// Annotation on a tracker's Analyses: the branch it analyzes.
 pub const BRANCH: &str = "gitview.dev/branch";
 /// Annotation on a tracker's Analyses: the branch head it was created for.

@@ -10,6 +10,10 @@ use crate::v1alpha1::{AnalysisMode, StageSettings, SummarizerKind};
 pub const RUN_SECRET_MOUNT_PATH: &str = "/var/run/secrets/gitview";
 /// Where the size-limited scratch volume is mounted in the runner container.
 pub const SCRATCH_MOUNT_PATH: &str = "/scratch";
+/// Where a tracker's clone cache (a PersistentVolumeClaim) is mounted, when it is.
+pub const CLONE_CACHE_MOUNT_PATH: &str = "/var/cache/gitview";
+/// The runner's environment variable naming the clone cache's mount path (unset: no cache).
+pub const CLONE_CACHE_ENV: &str = "GITVIEW_CLONE_CACHE";
 
 /// Keys of the per-attempt Secret (file names under [`RUN_SECRET_MOUNT_PATH`]).
 pub mod keys {

@@ -150,6 +150,7 @@ pub fn runner_pod(an: &Analysis, attempt: i32) -> Pod {
         deadline_seconds: 3600,
         resources: None,
         settings: &settings,
+        clone_cache: None,
     })
     .expect("fixture analysis has a name, namespace and uid");
     pod.metadata.resource_version = Some(format!("{}", 100 + attempt));

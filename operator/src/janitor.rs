@@ -243,6 +243,7 @@ mod tests {
             deadline_seconds: 60,
             resources: None,
             settings: &crate::settings::Settings::default(),
+            clone_cache: None,
         })
         .unwrap()
         .metadata;

@@ -25,6 +25,7 @@ pub mod analysis;
 pub mod backoff;
 pub mod cli;
 pub mod clock;
+pub mod clone_cache;
 pub mod conditions;
 pub mod credentials;
 pub mod error;

@@ -25,8 +25,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// The environment variable naming the clone cache's mount path (unset: no cache).
-pub const CLONE_CACHE_ENV: &str = "GITVIEW_CLONE_CACHE";
+pub use gitview_crds::wire::CLONE_CACHE_ENV;
 /// Packs a cached clone may hold before it is started afresh.
 pub const MAX_PACKS: usize = 64;
 

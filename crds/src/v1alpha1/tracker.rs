@@ -95,6 +95,28 @@ pub struct RepositoryTrackerSpec {
     /// Stop polling and creating Analyses; running ones are left alone.
     #[serde(default)]
     pub suspend: bool,
+
+    /// Keep the repository's clone between runs on a PersistentVolumeClaim the operator
+    /// creates (`<tracker>-clone-cache`, owned by the tracker), so each run fetches only the
+    /// new commits instead of cloning afresh. Without it every run clones into its scratch
+    /// volume. The claim is created once with this size and storage class; removing the field
+    /// deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_cache: Option<CloneCacheSpec>,
+}
+
+/// The PersistentVolumeClaim a tracker's clone is kept on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloneCacheSpec {
+    /// Size of the claim, a Kubernetes quantity (`5Gi`): room for a full clone of the
+    /// repository (git/git: about 300Mi).
+    #[x_kube(validation = crate::v1alpha1::common::quantity_rule())]
+    pub size: k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+    /// StorageClass of the claim; the cluster's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
 }
 
 fn default_successful_history() -> i32 {

@@ -127,10 +127,19 @@ pub async fn a_tracker_keeps_one_story_of_the_whole_history(
         image::RUNNER,
         model.base_url()
     ))?;
+    // The node has no volume provisioner: a hostPath PersistentVolume set aside for the
+    // tracker's clone cache, as an administrator would.
+    let cache_dir = env.node_dir().join(format!("pv-{ns}-clone-cache"));
+    env.apply(&format!(
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{name: {ns}-clone-cache}}\nspec:\n  capacity: {{storage: 1Gi}}\n  \
+         accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Delete\n  storageClassName: \"\"\n  \
+         hostPath: {{path: \"{}\", type: DirectoryOrCreate}}\n  claimRef: {{namespace: {ns}, name: repo-clone-cache}}\n",
+        cache_dir.display()
+    ))?;
     env.apply(&format!(
         "apiVersion: gitview.dev/v1alpha1\nkind: RepositoryTracker\nmetadata: {{name: repo, namespace: {ns}}}\nspec:\n  \
          repository: {{url: \"{url}\"}}\n  branches: [main]\n  poll: {{minIntervalSeconds: 10, maxIntervalSeconds: 20}}\n  \
-         template:\n    spec: {{profile: {ns}-model}}\n"
+         cloneCache: {{size: 1Gi}}\n  template:\n    spec: {{profile: {ns}-model}}\n"
     ))?;
     let (code, created) = env.gateway(
         "POST",
@@ -227,6 +236,44 @@ pub async fn a_tracker_keeps_one_story_of_the_whole_history(
             );
         }
         sent_before = sent;
+
+        // Each run fetched into the tracker's clone cache: one clone, one more pack per run
+        // (a run that cloned afresh into its scratch volume would leave it as it was).
+        let packs = cached_packs(&cache_dir)?;
+        ensure!(
+            packs == round + 1,
+            "round {round}: the clone cache holds {packs} packs, not {}",
+            round + 1
+        );
     }
+    // The claim is the tracker's: it goes with it.
+    let claim = env.kubectl_ok(&[
+        "get",
+        "pvc",
+        "-n",
+        &ns,
+        "repo-clone-cache",
+        "-o",
+        "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name} {.status.phase}",
+    ])?;
+    ensure!(
+        claim.trim() == "RepositoryTracker/repo Bound",
+        "the clone cache's claim: {claim}"
+    );
     Ok(())
+}
+
+/// The packs of the one clone in a clone cache's directory.
+fn cached_packs(dir: &std::path::Path) -> anyhow::Result<usize> {
+    let clones: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("the clone cache {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "git"))
+        .collect();
+    ensure!(clones.len() == 1, "clones in the cache: {clones:?}");
+    Ok(std::fs::read_dir(clones[0].join("objects/pack"))?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "pack"))
+        .count())
 }

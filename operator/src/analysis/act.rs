@@ -201,6 +201,8 @@ async fn start_attempt(
     let account = crate::account::of(&ns);
     let scrub_pii = scrubs_pii(ctx, &account).await?;
     let credentials = copy_credentials(an, secrets).await?;
+    // Held until the pod exists, so a sibling attempt cannot take the same clone cache.
+    let clone_cache = crate::clone_cache::for_attempt(an, &ctx.client).await?;
 
     let inputs = AttemptInputs {
         analysis: an,
@@ -210,6 +212,7 @@ async fn start_attempt(
         deadline_seconds: start.deadline_seconds,
         resources: start.resources.clone(),
         settings: &ctx.settings,
+        clone_cache: clone_cache.as_ref(),
     };
     let deadline = now + SignedDuration::from_secs(start.deadline_seconds);
     let expires = deadline

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use gitview_crds::labels;
 use gitview_crds::v1alpha1::{Analysis, AnalysisProfileSpec, PullPolicy, ResolvedProfile};
 use gitview_crds::wire::{
-    self, AnalysisIdentity, RUN_CONFIG_VERSION, RUN_SECRET_MOUNT_PATH, RunConfig, RunEgress,
-    RunProfile, RunRepository, SCRATCH_MOUNT_PATH,
+    self, AnalysisIdentity, CLONE_CACHE_ENV, CLONE_CACHE_MOUNT_PATH, RUN_CONFIG_VERSION,
+    RUN_SECRET_MOUNT_PATH, RunConfig, RunEgress, RunProfile, RunRepository, SCRATCH_MOUNT_PATH,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvVar, Pod, PodSecurityContext, PodSpec,
-    ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource, SecurityContext, Volume,
-    VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimVolumeSource, Pod,
+    PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile, Secret, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -34,6 +34,8 @@ pub struct AttemptInputs<'a> {
     pub deadline_seconds: i64,
     pub resources: Option<ResourceRequirements>,
     pub settings: &'a Settings,
+    /// The tracker's clone cache the attempt's pod mounts, if it mounts one.
+    pub clone_cache: Option<&'a crate::clone_cache::Claimed>,
 }
 
 /// Name of an attempt's pod and secret: `<analysis>-<uid prefix>-a<attempt>`, unique per
@@ -219,17 +221,69 @@ pub fn runner_pod(inputs: &AttemptInputs<'_>) -> Result<Pod, Error> {
         .scratch_size
         .clone()
         .unwrap_or_else(|| Quantity(inputs.settings.default_scratch_size.clone()));
-    let env = vec![
+    let mut env = vec![
         env("GITVIEW_RUN_DIR", RUN_SECRET_MOUNT_PATH),
         env("GITVIEW_SCRATCH", SCRATCH_MOUNT_PATH),
         env("TMPDIR", &format!("{SCRATCH_MOUNT_PATH}/tmp")),
         env("HOME", &format!("{SCRATCH_MOUNT_PATH}/home")),
     ];
+    let mut labels = attempt_labels(an, inputs.attempt)?;
+    let mut volume_mounts = vec![
+        VolumeMount {
+            name: "run".to_owned(),
+            mount_path: RUN_SECRET_MOUNT_PATH.to_owned(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "scratch".to_owned(),
+            mount_path: SCRATCH_MOUNT_PATH.to_owned(),
+            ..VolumeMount::default()
+        },
+    ];
+    let mut volumes = vec![
+        Volume {
+            name: "run".to_owned(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(pod_name.clone()),
+                default_mode: Some(0o440),
+                optional: Some(false),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "scratch".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(scratch),
+                medium: None,
+            }),
+            ..Volume::default()
+        },
+    ];
+    // A tracker's clone cache: its claim, labelled so one pod at a time mounts it.
+    if let Some(cache) = inputs.clone_cache {
+        env.push(self::env(CLONE_CACHE_ENV, CLONE_CACHE_MOUNT_PATH));
+        labels.insert(labels::CLONE_CACHE.to_owned(), cache.label.clone());
+        volume_mounts.push(VolumeMount {
+            name: "clone-cache".to_owned(),
+            mount_path: CLONE_CACHE_MOUNT_PATH.to_owned(),
+            ..VolumeMount::default()
+        });
+        volumes.push(Volume {
+            name: "clone-cache".to_owned(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: cache.name.clone(),
+                read_only: Some(false),
+            }),
+            ..Volume::default()
+        });
+    }
     Ok(Pod {
         metadata: ObjectMeta {
             name: Some(pod_name.clone()),
             namespace: an.metadata.namespace.clone(),
-            labels: Some(attempt_labels(an, inputs.attempt)?),
+            labels: Some(labels),
             owner_references: Some(vec![owner(an)?]),
             finalizers: Some(vec![labels::POD_FINALIZER.to_owned()]),
             ..ObjectMeta::default()
@@ -282,41 +336,10 @@ pub fn runner_pod(inputs: &AttemptInputs<'_>) -> Result<Pod, Error> {
                     }),
                     ..SecurityContext::default()
                 }),
-                volume_mounts: Some(vec![
-                    VolumeMount {
-                        name: "run".to_owned(),
-                        mount_path: RUN_SECRET_MOUNT_PATH.to_owned(),
-                        read_only: Some(true),
-                        ..VolumeMount::default()
-                    },
-                    VolumeMount {
-                        name: "scratch".to_owned(),
-                        mount_path: SCRATCH_MOUNT_PATH.to_owned(),
-                        ..VolumeMount::default()
-                    },
-                ]),
+                volume_mounts: Some(volume_mounts),
                 ..Container::default()
             }],
-            volumes: Some(vec![
-                Volume {
-                    name: "run".to_owned(),
-                    secret: Some(SecretVolumeSource {
-                        secret_name: Some(pod_name),
-                        default_mode: Some(0o440),
-                        optional: Some(false),
-                        ..SecretVolumeSource::default()
-                    }),
-                    ..Volume::default()
-                },
-                Volume {
-                    name: "scratch".to_owned(),
-                    empty_dir: Some(EmptyDirVolumeSource {
-                        size_limit: Some(scratch),
-                        medium: None,
-                    }),
-                    ..Volume::default()
-                },
-            ]),
+            volumes: Some(volumes),
             ..PodSpec::default()
         }),
         status: None,
@@ -420,6 +443,56 @@ mod tests {
     }
 
     #[test]
+    fn a_trackers_clone_cache_is_mounted_and_labelled_when_claimed() {
+        let an = analysis("demo");
+        let settings = Settings::default();
+        let (profile, resolved) = (profile(), resolved());
+        let claimed = crate::clone_cache::Claimed::for_test("repo-clone-cache", "tracker-uid");
+        use super::runner_pod as build_pod;
+        let pod = build_pod(&AttemptInputs {
+            analysis: &an,
+            attempt: 1,
+            resolved: &resolved,
+            profile: &profile.spec,
+            deadline_seconds: 60,
+            resources: None,
+            settings: &settings,
+            clone_cache: Some(&claimed),
+        })
+        .unwrap();
+        assert_eq!(
+            pod.metadata.labels.as_ref().unwrap()[labels::CLONE_CACHE],
+            "tracker-uid"
+        );
+        let spec = pod.spec.unwrap();
+        let claim = spec
+            .volumes
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find_map(|v| v.persistent_volume_claim.as_ref())
+            .unwrap();
+        assert_eq!(claim.claim_name, "repo-clone-cache");
+        let c = &spec.containers[0];
+        assert!(
+            c.volume_mounts
+                .as_ref()
+                .unwrap()
+                .iter()
+                .any(|m| m.name == "clone-cache"
+                    && m.mount_path == CLONE_CACHE_MOUNT_PATH
+                    && m.read_only.is_none())
+        );
+        assert!(c.env.as_ref().unwrap().iter().any(
+            |e| e.name == CLONE_CACHE_ENV && e.value.as_deref() == Some(CLONE_CACHE_MOUNT_PATH)
+        ));
+        // Everything else is as restricted as without it.
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        assert_eq!(spec.automount_service_account_token, Some(false));
+    }
+
+    #[test]
     fn the_secret_holds_the_run_config_the_token_and_copied_credentials() {
         let an = analysis("demo")
             .with_spec(serde_json::json!({"mode": {"type": "Range", "since": "v1"}}));
@@ -437,6 +510,7 @@ mod tests {
             deadline_seconds: 600,
             resources: None,
             settings: &settings,
+            clone_cache: None,
         };
         let deadline = at(600);
         let config = run_config(&inputs, "acct-1", true, deadline).unwrap();
@@ -525,6 +599,7 @@ mod tests {
             deadline_seconds: 600,
             resources: None,
             settings: &settings,
+            clone_cache: None,
         };
         let config = run_config(&inputs, "acct-1", false, at(600)).unwrap();
         let carried = &config.profile.stages.summarize;

@@ -192,6 +192,7 @@ async fn reconcile(
     let namespace = tracker
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
+    crate::clone_cache::reconcile(tracker, &ctx.client).await?;
     let now = (ctx.clock)();
     let observed = observe::observe(tracker, &context, now).await;
     let actions = decide::actions(&observed);
