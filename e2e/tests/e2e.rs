@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         the_chart_with_its_bundled_database_runs_an_analysis,
         a_tracker_keeps_a_pushed_branch_analyzed,
         a_tracker_keeps_one_story_of_the_whole_history,
+        the_kubectl_plugin_analyzes_and_prints_the_story,
         webhook_deliveries_trigger_a_poll_and_forged_ones_nothing,
         a_tracker_under_forbid_covers_a_burst_with_the_running_analysis,
         a_tracker_under_replace_supersedes_the_running_analysis,

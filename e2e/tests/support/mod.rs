@@ -8,6 +8,7 @@ pub mod egress;
 pub mod git;
 pub mod install;
 pub mod living;
+pub mod plugin;
 pub mod scenarios;
 pub mod tracker;
 pub mod tracker_policies;
@@ -169,7 +170,12 @@ impl Env {
             .and_then(Path::parent)
             .context("test binary under target/<profile>/deps")?
             .to_owned();
-        for binary in ["gitview-operator", "gitview-runner", "gitview-gateway"] {
+        for binary in [
+            "gitview-operator",
+            "gitview-runner",
+            "gitview-gateway",
+            "kubectl-gitview",
+        ] {
             if !target_dir.join(binary).exists() {
                 bail!(
                     "{} is missing: run `cargo build --workspace --bins` first (./test.sh does)",

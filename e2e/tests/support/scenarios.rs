@@ -31,6 +31,7 @@ pub use super::install::{
     the_installed_chart_runs_an_analysis_through_an_upgrade_and_uninstalls,
 };
 pub use super::living::a_tracker_keeps_one_story_of_the_whole_history;
+pub use super::plugin::the_kubectl_plugin_analyzes_and_prints_the_story;
 pub use super::tracker::{
     a_tracker_keeps_a_pushed_branch_analyzed,
     webhook_deliveries_trigger_a_poll_and_forged_ones_nothing,

@@ -1,0 +1,179 @@
+//! Where the gateway is and the API key to read it with: a flag, else an environment variable
+//! (`GITVIEW_GATEWAY_URL`, `GITVIEW_API_KEY`), else the config file (`$GITVIEW_CONFIG`, or
+//! `$XDG_CONFIG_HOME/gitview/config.yaml`, or `~/.config/gitview/config.yaml`):
+//!
+//! ```yaml
+//! gatewayUrl: http://127.0.0.1:8080
+//! apiKey: gvk_…
+//! ```
+//!
+//! The key is never printed; an error about it names where it came from.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+/// The config file's contents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigFile {
+    pub gateway_url: Option<String>,
+    pub api_key: Option<String>,
+}
+
+/// The gateway to read, and how.
+#[derive(Clone)]
+pub struct GatewayAccess {
+    pub url: String,
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for GatewayAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayAccess")
+            .field("url", &self.url)
+            .field("api_key", &"***")
+            .finish()
+    }
+}
+
+/// The config file's path: `$GITVIEW_CONFIG`, else under `$XDG_CONFIG_HOME` or `~/.config`.
+pub fn config_path(
+    explicit: Option<&str>,
+    xdg: Option<&str>,
+    home: Option<&str>,
+) -> Option<PathBuf> {
+    if let Some(path) = explicit.filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let base = match xdg.filter(|p| !p.is_empty()) {
+        Some(xdg) => PathBuf::from(xdg),
+        None => PathBuf::from(home.filter(|p| !p.is_empty())?).join(".config"),
+    };
+    Some(base.join("gitview").join("config.yaml"))
+}
+
+/// Reads the config file; a missing one is empty.
+pub fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Ok(ConfigFile::default()),
+        Ok(text) => serde_yaml::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a gitview config (gatewayUrl, apiKey)",
+                path.display()
+            )
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The gateway access from flags (which clap fills from the environment too) over the file.
+pub fn resolve(
+    url: Option<String>,
+    api_key: Option<String>,
+    file: ConfigFile,
+    file_path: Option<&Path>,
+) -> anyhow::Result<GatewayAccess> {
+    let where_ = file_path.map_or_else(
+        || "~/.config/gitview/config.yaml".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let Some(url) = url.or(file.gateway_url).filter(|u| !u.trim().is_empty()) else {
+        bail!(
+            "no gateway URL: pass --gateway-url, set GITVIEW_GATEWAY_URL or write gatewayUrl in {where_}. \
+             From outside the cluster, forward it first: \
+             kubectl port-forward -n gitview-system svc/gitview-gateway 8080:80, then use http://127.0.0.1:8080"
+        );
+    };
+    let url = url.trim().trim_end_matches('/').to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("the gateway URL {url:?} is not http:// or https://");
+    }
+    let Some(api_key) = api_key.or(file.api_key).filter(|k| !k.trim().is_empty()) else {
+        bail!(
+            "no API key for the gateway: pass --api-key, set GITVIEW_API_KEY or write apiKey in {where_} \
+             (an administrator mints one: POST /v1/admin/accounts/<account>/keys)"
+        );
+    };
+    Ok(GatewayAccess {
+        url,
+        api_key: api_key.trim().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_fills_in() {
+        let file = ConfigFile {
+            gateway_url: Some("http://file:1/".into()),
+            api_key: Some("gvk_file".into()),
+        };
+        let access = resolve(Some("https://flag".into()), None, file, None).unwrap();
+        assert_eq!(access.url, "https://flag");
+        assert_eq!(access.api_key, "gvk_file");
+        let file = ConfigFile {
+            gateway_url: Some("http://file:1/".into()),
+            api_key: Some("gvk_secret".into()),
+        };
+        let access = resolve(None, None, file, None).unwrap();
+        assert_eq!(access.url, "http://file:1", "trailing slash trimmed");
+        assert!(
+            !format!("{access:?}").contains("gvk_secret"),
+            "the key is never printed"
+        );
+    }
+
+    #[test]
+    fn missing_settings_say_what_to_do() {
+        let err = resolve(None, Some("k".into()), ConfigFile::default(), None).unwrap_err();
+        assert!(err.to_string().contains("--gateway-url"), "{err}");
+        assert!(err.to_string().contains("port-forward"), "{err}");
+        let err = resolve(Some("http://x".into()), None, ConfigFile::default(), None).unwrap_err();
+        assert!(err.to_string().contains("GITVIEW_API_KEY"), "{err}");
+        let err = resolve(
+            Some("ftp://x".into()),
+            Some("k".into()),
+            ConfigFile::default(),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not http"), "{err}");
+    }
+
+    #[test]
+    fn the_config_file_is_found_and_read() {
+        assert_eq!(
+            config_path(Some("/c.yaml"), Some("/x"), Some("/h")),
+            Some(PathBuf::from("/c.yaml"))
+        );
+        assert_eq!(
+            config_path(None, Some("/x"), Some("/h")),
+            Some(PathBuf::from("/x/gitview/config.yaml"))
+        );
+        assert_eq!(
+            config_path(None, None, Some("/h")),
+            Some(PathBuf::from("/h/.config/gitview/config.yaml"))
+        );
+        assert_eq!(config_path(None, None, None), None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        assert!(
+            read_config(&path).unwrap().api_key.is_none(),
+            "missing: empty"
+        );
+        std::fs::write(&path, "gatewayUrl: http://g\napiKey: gvk_x\n").unwrap();
+        let file = read_config(&path).unwrap();
+        assert_eq!(file.gateway_url.as_deref(), Some("http://g"));
+        std::fs::write(&path, "gateway: http://g\n").unwrap();
+        let err = read_config(&path).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("not a gitview config"),
+            "{err:#}"
+        );
+    }
+}
