@@ -971,7 +971,8 @@ impl<'a> Facts<'a> {
     }
 
     /// The figures of what a sentence names: the commits it cites, the paths in its code spans
-    /// and the authors of the scope whose names it holds.
+    /// (and the files at the root, named so in words) and the authors of the scope whose names
+    /// it holds.
     fn subjects(&self, sentence: &str, spans: &[&str], cited: &[usize]) -> Vec<Figures> {
         let commits = &self.history.commits[self.range.clone()];
         let mut out: Vec<Figures> = cited
@@ -984,8 +985,10 @@ impl<'a> Facts<'a> {
                 )
             })
             .collect();
-        for span in spans {
-            let path = if *span == "." {
+        // The story names the files at the root in words, not as `.`.
+        let root = sentence.to_lowercase().contains("files at the root").then_some(".");
+        for span in spans.iter().copied().chain(root) {
+            let path = if span == "." {
                 "."
             } else {
                 span.trim_end_matches('/')

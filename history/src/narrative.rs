@@ -569,10 +569,11 @@ impl<'a> Facts<'a> {
         for area in self.ownership.areas.iter().take(LISTED) {
             let Some(main) = &area.main else { continue };
             let mut text = format!(
-                "{}: {} wrote {} % of its {}",
-                code(&area.area),
+                "{}: {} wrote {} % of {} {}",
+                ownership_area(&area.area, true),
                 escape_markdown(&main.name),
                 round(main.share * 100.0),
+                possessive(&area.area),
                 count(usize::try_from(area.lines).unwrap_or(usize::MAX), "line"),
             );
             if area.authors_total > 1 {
@@ -594,7 +595,7 @@ impl<'a> Facts<'a> {
             claims.push(claim(
                 format!(
                     "{} passed from {} to {}, who has led it since {} ({}).",
-                    code(&h.area),
+                    ownership_area(&h.area, true),
                     escape_markdown(&h.first_half.main.name),
                     escape_markdown(&h.last_half.main.name),
                     short(&h.commit),
@@ -610,7 +611,7 @@ impl<'a> Facts<'a> {
                     "{}, who wrote {} % of {}, has made no commit for {} days since {} ({}), while {} by {} changed it.",
                     escape_markdown(&d.main.name),
                     round(d.main.share * 100.0),
-                    code(&d.area),
+                    ownership_area(&d.area, false),
                     d.quiet_days,
                     short(&d.last_commit),
                     date(d.last_time),
@@ -636,10 +637,12 @@ impl<'a> Facts<'a> {
             let Some(main) = &area.main else { continue };
             claims.push(claim(
                 format!(
-                    "{} depends on one person: {} wrote {} % of its lines.",
-                    code(&area.area),
+                    "{} depend{} on one person: {} wrote {} % of {} lines.",
+                    ownership_area(&area.area, true),
+                    if area.area == "." { "" } else { "s" },
                     escape_markdown(&main.name),
-                    round(main.share * 100.0)
+                    round(main.share * 100.0),
+                    possessive(&area.area),
                 ),
                 &[&main.first_commit, &main.last_commit],
                 json!({"busFactor": 1, "share": round2(main.share)}),
@@ -937,6 +940,21 @@ fn code(text: &str) -> String {
     } else {
         format!("`{text}`")
     }
+}
+
+/// An ownership area (a top-level directory, or `.` for the files at the root) as the story
+/// names it; `start` capitalizes the root's name at the start of a sentence.
+fn ownership_area(name: &str, start: bool) -> String {
+    match (name, start) {
+        (".", true) => "The files at the root".to_owned(),
+        (".", false) => "the files at the root".to_owned(),
+        _ => code(name),
+    }
+}
+
+/// `its` for a directory, `their` for the files at the root.
+fn possessive(area: &str) -> &'static str {
+    if area == "." { "their" } else { "its" }
 }
 
 /// A directory as a code span; the empty prefix is the repository's root.

@@ -509,22 +509,27 @@ fn handover(history: &History, area: &AreaAcc<'_>) -> Option<Handover> {
         new: total_of(new),
     };
     // `before` holds the lines before step `i`; a step qualifies when the previous owner led
-    // before it and the new owner leads from it on.
+    // before it and the new owner leads from it on. Of those, the one where the previous
+    // owner's lead was largest: from there on the new owner only gains, so a first commit
+    // years before the new owner took over does not count as taking over.
     let mut before = Lines {
         previous: 0,
         new: 0,
     };
-    let mut chosen = None;
+    let mut chosen: Option<(usize, Lines, Lines)> = None;
     let mut fallback = None;
+    let lead = |lines: &Lines| i128::from(lines.previous) - i128::from(lines.new);
     for (i, step) in steps.iter().enumerate() {
         if step.author == new {
             let since = Lines {
                 previous: totals.previous - before.previous,
                 new: totals.new - before.new,
             };
-            if before.previous > before.new && since.new > since.previous {
+            if before.previous > before.new
+                && since.new > since.previous
+                && chosen.is_none_or(|(_, best, _)| lead(&before) > lead(&best))
+            {
                 chosen = Some((i, before, since));
-                break;
             }
             if i >= middle && fallback.is_none() {
                 fallback = Some((i, before, since));
@@ -819,6 +824,33 @@ mod tests {
             ("Bob", 600, 4)
         );
         assert_eq!(last.main.first_commit, "c6");
+    }
+
+    #[test]
+    fn a_handover_is_dated_when_the_new_owner_took_over_not_at_an_early_visit() {
+        // Bob visits early (c2), Ada goes on alone for years, then Bob takes over (c9): from
+        // c2 on Bob also wrote more than Ada, but he led only from c9.
+        let mut builder = Builder::new()
+            .commit("Ada", 0, "0", &[("src/a.rs", '+', 400, 0)])
+            .commit("Bob", 1, "1", &[("src/a.rs", 'M', 10, 0)]);
+        for day in 2..8 {
+            builder = builder.commit("Ada", day, "ada", &[("src/a.rs", 'M', 20, 0)]);
+        }
+        for day in 8..14 {
+            builder = builder.commit("Bob", day, "bob", &[("src/a.rs", 'M', 200, 0)]);
+        }
+        let ownership = ownership(&builder.build());
+        let [handover] = &ownership.handovers[..] else {
+            panic!("one hand-over: {:?}", ownership.handovers);
+        };
+        assert_eq!(handover.commit, "c9");
+        assert_eq!(
+            handover.before,
+            Lines {
+                previous: 520,
+                new: 10
+            }
+        );
     }
 
     #[test]

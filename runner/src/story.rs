@@ -7,7 +7,9 @@
 //! the brief and a section per summarized phase at the end.
 //!
 //! Milestones: the first commit; every release (with more than [`MAX_RELEASE_MILESTONES`],
-//! only major and minor ones); and the first commit of each major contributor — a non-bot
+//! only major and minor ones; with more major and minor ones than that too, each major
+//! version's first release and one milestone for the minor releases that followed it, with
+//! their cadence); and the first commit of each major contributor — a non-bot
 //! author with at least 5 % of the commits (and at least two) who is not the first commit's
 //! author. (The largest changes are the narrative's, which tells a move as a move.)
 
@@ -188,20 +190,27 @@ pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
         .filter(|(_, name)| parse_release(name).is_some_and(|r| !r.is_prerelease()))
         .collect();
     let only_major_minor = released.len() > MAX_RELEASE_MILESTONES;
-    for (i, name) in released {
-        if only_major_minor && !parse_release(name).is_some_and(|r| r.is_major_or_minor()) {
-            continue;
+    let released: Vec<(usize, &String)> = released
+        .into_iter()
+        .filter(|(_, name)| {
+            !only_major_minor || parse_release(name).is_some_and(|r| r.is_major_or_minor())
+        })
+        .collect();
+    if released.len() > MAX_RELEASE_MILESTONES {
+        found.extend(release_runs(facts, &released));
+    } else {
+        for (i, name) in released {
+            let f = &facts[i];
+            found.push((
+                i,
+                1,
+                Milestone {
+                    date: day(f.time),
+                    text: format!("Release {} ({})", escape_markdown(name), cite(f)),
+                    commits: vec![f.id.clone()],
+                },
+            ));
         }
-        let f = &facts[i];
-        found.push((
-            i,
-            1,
-            Milestone {
-                date: day(f.time),
-                text: format!("Release {} ({})", escape_markdown(name), cite(f)),
-                commits: vec![f.id.clone()],
-            },
-        ));
     }
 
     let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
@@ -239,6 +248,80 @@ pub fn milestones(facts: &[CommitFacts]) -> Vec<Milestone> {
     }
     found.sort_by_key(|(index, kind, _)| (*index, *kind));
     found.into_iter().map(|(_, _, m)| m).collect()
+}
+
+/// Too many releases to list: each major version's first release is a milestone of its own,
+/// and the releases that followed it within that major version are one, with their cadence
+/// (the first and last named, every one's commit its evidence).
+fn release_runs(
+    facts: &[CommitFacts],
+    released: &[(usize, &String)],
+) -> Vec<(usize, u8, Milestone)> {
+    let major = |name: &str| parse_release(name).map_or(0, |r| r.major);
+    let mut out = Vec::new();
+    let mut rest = released;
+    while let Some(&(first_index, first_name)) = rest.first() {
+        let run = rest
+            .iter()
+            .take_while(|(_, name)| major(name) == major(first_name))
+            .count();
+        let f = &facts[first_index];
+        out.push((
+            first_index,
+            1,
+            Milestone {
+                date: day(f.time),
+                text: format!("Release {} ({})", escape_markdown(first_name), cite(f)),
+                commits: vec![f.id.clone()],
+            },
+        ));
+        let followers = &rest[1..run];
+        match followers {
+            [] => {}
+            [(i, name)] => {
+                let f = &facts[*i];
+                out.push((
+                    *i,
+                    1,
+                    Milestone {
+                        date: day(f.time),
+                        text: format!("Release {} ({})", escape_markdown(name), cite(f)),
+                        commits: vec![f.id.clone()],
+                    },
+                ));
+            }
+            [(a, first), .., (b, last)] => {
+                let (fa, fb) = (&facts[*a], &facts[*b]);
+                let days = (fb.time - f.time).max(0) as f64 / 86_400.0;
+                let every = days / followers.len() as f64;
+                let cadence = if every >= 60.0 {
+                    format!("about one every {:.0} months", every / 30.4)
+                } else {
+                    format!("about one every {:.0} weeks", (every / 7.0).max(1.0))
+                };
+                out.push((
+                    *a,
+                    1,
+                    Milestone {
+                        date: day(fa.time),
+                        text: format!(
+                            "{} further releases of version {}, {} ({}) to {} ({}) on {}: {cadence}",
+                            followers.len(),
+                            major(first_name),
+                            escape_markdown(first),
+                            cite(fa),
+                            escape_markdown(last),
+                            cite(fb),
+                            day(fb.time),
+                        ),
+                        commits: followers.iter().map(|(i, _)| facts[*i].id.clone()).collect(),
+                    },
+                ));
+            }
+        }
+        rest = &rest[run..];
+    }
+    out
 }
 
 /// What the story is about.
@@ -472,5 +555,43 @@ mod tests {
                 .iter()
                 .all(|m| m.commits.len() == 1 && m.text.contains(&m.commits[0][..12]))
         );
+    }
+
+    #[test]
+    fn many_minor_releases_are_one_milestone_per_major_version_with_their_cadence() {
+        // v1.0.0 .. v1.14.0 every 14 days, then v2.0.0 .. v2.11.0: 27 releases.
+        let mut facts: Vec<CommitFacts> = (0..27)
+            .map(|n| fact(n, 1_704_067_200 + n as i64 * 14 * 86_400, "Ada", n as u64))
+            .collect();
+        for (n, f) in facts.iter_mut().enumerate() {
+            f.releases = vec![if n < 15 {
+                format!("v1.{n}.0")
+            } else {
+                format!("v2.{}.0", n - 15)
+            }];
+        }
+        let milestones = milestones(&facts);
+        let texts: Vec<&str> = milestones.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts.len(), 5, "{texts:#?}");
+        assert_eq!(texts[1], format!("Release v1.0.0 ({})", cite(&facts[0])));
+        assert!(
+            texts[2].starts_with("14 further releases of version 1, v1.1.0 (")
+                && texts[2].ends_with(": about one every 2 weeks"),
+            "{}",
+            texts[2]
+        );
+        assert_eq!(milestones[2].commits.len(), 14);
+        assert_eq!(texts[3], format!("Release v2.0.0 ({})", cite(&facts[15])));
+        assert!(
+            texts[4].starts_with("11 further releases of version 2"),
+            "{}",
+            texts[4]
+        );
+        // Every release's commit is evidence of some milestone.
+        let cited: BTreeSet<&str> = milestones
+            .iter()
+            .flat_map(|m| m.commits.iter().map(String::as_str))
+            .collect();
+        assert!(facts.iter().all(|f| cited.contains(f.id.as_str())));
     }
 }
