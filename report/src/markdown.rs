@@ -17,11 +17,56 @@ pub trait CommitLinks {
     fn link(&self, short: &str) -> Option<String>;
 }
 
-/// The inline HTML of `text`, linking commit ids through `links`.
+/// True when `text` has several lines (a phase's summary: paragraphs and lists), which
+/// [`to_html`] writes as blocks rather than inline.
+pub fn is_block(text: &str) -> bool {
+    text.trim_end().contains('\n')
+}
+
+/// The HTML of `text`, linking commit ids through `links`: inline for one line; for several
+/// ([`is_block`]), paragraphs, `-`/`*` lists and `#` headings (shown as strong paragraphs).
 pub fn to_html(text: &str, links: &dyn CommitLinks) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4);
-    render(text, &mut out, Some(links));
+    if !is_block(text) {
+        render(text, &mut out, Some(links));
+        return out;
+    }
+    let mut in_list = false;
+    for line in text.lines().map(str::trim) {
+        let item = line.strip_prefix("- ").or_else(|| line.strip_prefix("* "));
+        if in_list && item.is_none() {
+            out.push_str("</ul>");
+            in_list = false;
+        }
+        if let Some(item) = item {
+            if !in_list {
+                out.push_str("<ul>");
+                in_list = true;
+            }
+            out.push_str("<li>");
+            render(item, &mut out, Some(links));
+            out.push_str("</li>");
+        } else if let Some(heading) = heading(line) {
+            out.push_str("<p><strong>");
+            render(heading, &mut out, Some(links));
+            out.push_str("</strong></p>");
+        } else if !line.is_empty() {
+            out.push_str("<p>");
+            render(line, &mut out, Some(links));
+            out.push_str("</p>");
+        }
+    }
+    if in_list {
+        out.push_str("</ul>");
+    }
     out
+}
+
+/// The text of an ATX heading line (`## Text`).
+fn heading(line: &str) -> Option<&str> {
+    let text = line.trim_start_matches('#');
+    let level = line.len() - text.len();
+    ((1..=6).contains(&level) && text.starts_with(' ')).then(|| text.trim())
 }
 
 /// `text` without its markup: what a `<title>` or a tooltip shows. Still escaped for HTML.
@@ -82,7 +127,13 @@ fn closing_marker(chars: &[char], from: usize, marker: &[char]) -> Option<usize>
             continue;
         }
         if chars[i] == '`' {
-            return None;
+            // A code span holds no markers: skip it whole.
+            let mut run = 0;
+            while chars.get(i + run) == Some(&'`') {
+                run += 1;
+            }
+            i = closing_ticks(chars, i + run, run).map_or(i + run, |end| end + run);
+            continue;
         }
         if chars[i..i + marker.len()] == *marker
             && (marker.len() == 2 || chars.get(i + 1) != Some(&'*'))
@@ -141,7 +192,8 @@ fn render(text: &str, out: &mut String, links: Option<&dyn CommitLinks>) {
                     && chars
                         .get(i + marker.len())
                         .is_some_and(|c| !c.is_whitespace())
-                    && closing_marker(&chars, i + marker.len() + 1, marker).is_some()
+                    && closing_marker(&chars, i + marker.len(), marker)
+                        .is_some_and(|end| end > i + marker.len())
                 {
                     open.push(tag);
                     if links.is_some() {
@@ -252,6 +304,26 @@ mod tests {
         assert_eq!(
             to_html("`<script>alert(1)</script>` and `a\u{202E}b`", &IDS),
             "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code> and <code>a⟨U+202E⟩b</code>"
+        );
+    }
+
+    #[test]
+    fn emphasis_may_hold_a_code_span() {
+        assert_eq!(
+            to_html("**`history`** — and *`a*b`* too", &IDS),
+            "<strong><code>history</code></strong> — and <em><code>a*b</code></em> too"
+        );
+    }
+
+    #[test]
+    fn several_lines_are_paragraphs_and_lists() {
+        let text = "Intro `1830ec4`.\n\n- **Themes:** one\n* two &lt;b&gt;\n## Next\nlast";
+        assert!(is_block(text) && !is_block("one line\n"));
+        assert_eq!(
+            to_html(text, &IDS),
+            "<p>Intro <a class=\"cid\" href=\"#c-1830ec4cb2cf0000000000000000000000000000\"><code>1830ec4</code></a>.</p>\
+             <ul><li><strong>Themes:</strong> one</li><li>two &lt;b&gt;</li></ul>\
+             <p><strong>Next</strong></p><p>last</p>"
         );
     }
 

@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Serialize;
 
 use crate::escape::{Inline, Text, fragment, json_script};
-use crate::markdown::{CommitLinks, to_html};
+use crate::markdown::{CommitLinks, is_block, to_html};
 use crate::{CommitEntry, Report, csp, svg};
 
 /// The stylesheet, inline in every page.
@@ -87,17 +87,18 @@ fn claim_anchor(section: &StorySection, index: usize) -> String {
     format!("s-{}-{}", fragment(&section.id), index + 1)
 }
 
-/// Where each commit is cited: its sentences' anchors and their sections' headings.
+/// Where each commit is cited: the first sentence citing it in each section (its anchor) and
+/// the section's heading.
 fn citations(report: &Report, page: &CommitIndex<'_>) -> HashMap<String, Vec<(String, String)>> {
     let mut cited: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for section in &report.story.sections {
         for (i, claim) in section.claims.iter().enumerate() {
             for id in &claim.evidence.commits {
                 if page.contains(id) {
-                    cited
-                        .entry(id.clone())
-                        .or_default()
-                        .push((claim_anchor(section, i), section.heading.clone()));
+                    let sentences = cited.entry(id.clone()).or_default();
+                    if sentences.last().is_none_or(|(_, h)| *h != section.heading) {
+                        sentences.push((claim_anchor(section, i), section.heading.clone()));
+                    }
                 }
             }
         }
@@ -271,6 +272,11 @@ fn story_section(section: &StorySection, page: &CommitIndex<'_>) -> Markup {
                         li.claim id=(claim_anchor(section, i)) { (claim_html(claim, page)) }
                     }
                 }
+            } @else if section.claims.iter().any(|c| is_block(&c.text)) {
+                // Paragraphs and lists cannot stand in a <p>: each sentence gets a block.
+                @for (i, claim) in section.claims.iter().enumerate() {
+                    div.claim id=(claim_anchor(section, i)) { (claim_html(claim, page)) }
+                }
             } @else {
                 p {
                     @for (i, claim) in section.claims.iter().enumerate() {
@@ -347,9 +353,9 @@ fn activity(report: &Report) -> Markup {
         section #activity aria-labelledby="activity-h" {
             h2 #activity-h { "Monthly activity" }
             h3 { "Commits" }
-            (svg::monthly_bars(months, "commits", &|m| m.commits, &|m| format!("{}: {} commits", m.month, grouped(m.commits))))
+            (svg::monthly_bars(months, "commits", &|m| m.commits, &|m| format!("{}: {}", m.month, svg::plural(m.commits, "commit"))))
             h3 { "Active authors" }
-            (svg::monthly_bars(months, "authors", &|m| m.authors, &|m| format!("{}: {} authors", m.month, grouped(m.authors))))
+            (svg::monthly_bars(months, "authors", &|m| m.authors, &|m| format!("{}: {}", m.month, svg::plural(m.authors, "author"))))
             h3 { "Lines changed" }
             (svg::monthly_bars(months, "lines", &|m| m.added + m.deleted,
                 &|m| format!("{}: +{} −{} lines", m.month, grouped(m.added), grouped(m.deleted))))
@@ -501,7 +507,7 @@ fn commit_list(report: &Report, cited: &HashMap<String, Vec<(String, String)>>) 
                                     @if i > 0 { ", " }
                                     a href=(format!("#{anchor}")) { (Inline(heading)) }
                                 }
-                                @if sentences.len() > CITED_SHOWN { " and " (sentences.len() - CITED_SHOWN) " more" }
+                                @if sentences.len() > CITED_SHOWN { " and " (sentences.len() - CITED_SHOWN) " more sections" }
                             }
                         }
                     }

@@ -6,6 +6,8 @@
 
 use maud::{Markup, html};
 
+use gitview_core::story::grouped;
+
 use crate::escape::{Text, fragment};
 use crate::markdown::to_plain;
 use crate::{Milestone, Month, Phase, Release, StorylineSpan};
@@ -134,7 +136,7 @@ pub fn phase_band(
                 (linked(section(phase.number), html! {
                     g class=(format!("phase p{}", phase.number % 2)) {
                         title { "Phase " (phase.number) ". " (Text(&phase.name)) " (" (phase.start) " to " (phase.end) "): "
-                            (phase.commits) " commits by " (phase.authors) " authors" }
+                            (plural(phase.commits, "commit")) " by " (plural(phase.authors, "author")) }
                         rect x=(n(x)) y="48" width=(n(w)) height="40" {}
                         @if w >= 18.0 {
                             text x=(n(x + w / 2.0)) y="73" text-anchor="middle" { (phase.number) }
@@ -153,6 +155,15 @@ pub fn phase_band(
             }
             (year_axis(&scale, t0, t1, 120.0))
         }
+    }
+}
+
+/// `12 commits`, `1 commit`.
+pub fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", grouped(count))
     }
 }
 
@@ -187,9 +198,9 @@ pub fn monthly_bars(
     let gap = if step > 4.0 { 1.0 } else { 0.0 };
     html! {
         svg.chart.bars viewBox=(format!("0 0 {WIDTH} {}", height + 18.0)) role="group"
-            aria-label=(format!("{label} per month, {} to {}; at most {max}",
+            aria-label=(format!("{label} per month, {} to {}; at most {}",
                 months.first().map_or("", |m| m.month.as_str()),
-                months.last().map_or("", |m| m.month.as_str()))) {
+                months.last().map_or("", |m| m.month.as_str()), grouped(max))) {
             @for (i, month) in months.iter().enumerate() {
                 @let h = height * value(month) as f64 / max as f64;
                 rect x=(n(i as f64 * step)) y=(n(height - h)) width=(n((step - gap).max(0.5))) height=(n(h.max(0.0))) {
@@ -204,7 +215,7 @@ pub fn monthly_bars(
                 @if let Some(last) = months.last() {
                     text x=(n(WIDTH)) y=(n(height + 14.0)) text-anchor="end" { (Text(&last.month)) }
                 }
-                text.max x=(n(WIDTH)) y="10" text-anchor="end" { (label) ": " (max) }
+                text.max x=(n(WIDTH)) y="10" text-anchor="end" { (label) ": at most " (grouped(max)) }
             }
         }
     }
@@ -235,7 +246,7 @@ pub fn storyline_lanes(
                 (linked(link(&s.first_commit), html! {
                     g class=(format!("lane cat-{}", fragment(&s.category))) {
                         title { (Text(&s.title)) " — " (Text(&s.category)) ", " (Text(&s.lifecycle)) ", "
-                            (s.commits) " commits" }
+                            (plural(s.commits, "commit")) }
                         text x="290" y=(n(y + 12.0)) text-anchor="end" { (Text(&short_title(&s.title))) }
                         rect x=(n(x)) y=(n(y + 2.0)) width=(n(w)) height=(n(row - 5.0)) {}
                     }
