@@ -194,10 +194,12 @@ pub fn render(report: &Report) -> String {
                 nav.toc aria-label="Contents" {
                     h2 { "Contents" }
                     ol {
-                        li { a href="#story" { "The story" } }
-                        ol {
-                            @for section in &story.sections {
-                                li { a href=(format!("#sec-{}", fragment(&section.id))) { (Inline(&section.heading)) } }
+                        li {
+                            a href="#story" { "The story" }
+                            ol {
+                                @for section in &story.sections {
+                                    li { a href=(format!("#sec-{}", fragment(&section.id))) { (Inline(&section.heading)) } }
+                                }
                             }
                         }
                         @if !report.phases.is_empty() { li { a href="#phases" { "Phases, releases and milestones" } } }

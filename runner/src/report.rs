@@ -254,3 +254,126 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         authors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gitview_core::story::{Claim, Evidence, StorySection, StorylineIndex};
+    use gitview_history::History;
+
+    use super::*;
+    use crate::chunk::PhaseRule;
+    use crate::enrich::CommitClass;
+
+    const DAY: i64 = 86_400;
+
+    fn fact(n: u8, time: i64, releases: &[&str]) -> CommitFacts {
+        CommitFacts {
+            id: format!("{n:02x}").repeat(20),
+            time,
+            date: String::new(),
+            author: "Ada".into(),
+            author_key: "ada@example.com".into(),
+            subject: format!("commit {n}"),
+            class: CommitClass::Fix,
+            breaking: false,
+            merge: false,
+            bot: false,
+            files: 1,
+            added: u64::from(n),
+            deleted: 0,
+            areas: Vec::new(),
+            releases: releases.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_page_lists_the_commits_its_parts_name_in_history_order() {
+        let facts = vec![
+            fact(1, 1_700_000_000, &[]),
+            fact(2, 1_700_000_000 + 40 * DAY, &["v1.0.0-rc.1"]),
+            fact(3, 1_700_000_000 + 50 * DAY, &["v1.0.0"]),
+            fact(4, 1_700_000_000 + 90 * DAY, &[]),
+        ];
+        let id = |i: usize| facts[i].id.clone();
+        let story = StoryDocument {
+            title: "repo".into(),
+            sections: vec![StorySection {
+                id: "summary".into(),
+                heading: "In brief".into(),
+                list: false,
+                claims: vec![Claim {
+                    text: "A sentence.".into(),
+                    evidence: Evidence {
+                        commits: vec![id(2)],
+                        ..Evidence::default()
+                    },
+                }],
+            }],
+            storylines: vec![StorylineIndex {
+                id: "storyline-1".into(),
+                title: "parser".into(),
+                category: "feature".into(),
+                lifecycle: "active".into(),
+                commits: vec![id(1), id(2)],
+            }],
+            ..StoryDocument::default()
+        };
+        let phase = PhaseRecord {
+            number: 1,
+            name: "up to v1.0.0".into(),
+            rule: PhaseRule::Releases,
+            first_commit: id(0),
+            last_commit: id(2),
+            start: String::new(),
+            end: String::new(),
+            commits: 3,
+            authors: 1,
+            lines_added: 6,
+            lines_deleted: 0,
+            releases: vec!["v1.0.0".into()],
+            summary: String::new(),
+            cited_commits: Vec::new(),
+            chunks: Vec::new(),
+        };
+        let analyses = Analyses::of(&History::new(), &[]);
+        let ranges = [Range { start: 0, end: 3 }];
+        let timeline = story::timeline(&facts);
+        let report = report(&ReportInput {
+            story: &story,
+            range: "HEAD",
+            facts: &facts,
+            analyses: &analyses,
+            phases: &[phase],
+            ranges: &ranges,
+            timeline: &timeline,
+        });
+        // The first commit (a milestone), the cited one, the storyline's and the release's;
+        // not the fourth, which nothing names.
+        let listed: Vec<&str> = report.commits.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(listed, [id(0), id(1), id(2)]);
+        assert_eq!(report.commits[2].tags, ["v1.0.0"]);
+        assert_eq!(report.commits[0].date, "2023-11-14");
+        // Pre-releases are no release marks.
+        let releases: Vec<&str> = report.releases.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(releases, ["v1.0.0"]);
+        assert_eq!(
+            (report.phases[0].start_time, report.phases[0].end_time),
+            (facts[0].time, facts[2].time)
+        );
+        assert_eq!(
+            (
+                report.phases[0].start.as_str(),
+                report.phases[0].end.as_str()
+            ),
+            ("2023-11-14", "2024-01-03")
+        );
+        let span = &report.storylines[0];
+        assert_eq!(
+            (span.first_time, span.last_time),
+            (facts[1].time, facts[2].time)
+        );
+        assert_eq!(span.commits, 2);
+        assert_eq!(report.months.len(), timeline.months.len());
+        assert!(report.milestones.iter().any(|m| m.commit == Some(id(0))));
+    }
+}
