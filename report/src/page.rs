@@ -188,7 +188,7 @@ pub fn render(report: &Report) -> String {
                         @if let (Some(first), Some(last)) = (report.months.first(), report.months.last()) {
                             ", " (Text(&first.month)) " to " (Text(&last.month))
                         }
-                        ". Written by gitview from the facts of the history; every sentence links to the commits it rests on."
+                        ". Written by gitview from the facts of the history; a sentence's commits link to their entries under “Commits named”."
                     }
                 }
                 nav.toc aria-label="Contents" {
