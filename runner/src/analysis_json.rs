@@ -142,7 +142,10 @@ pub struct Timings {
     pub write: u64,
     pub chunk: u64,
     pub summarize: u64,
+    /// The story stage, the report page included.
     pub story: u64,
+    /// Filling and rendering `index.html` (part of `story`).
+    pub report: u64,
     /// Reading the history before the range that earlier runs stored (an update).
     pub earlier: u64,
     pub total: u64,

@@ -8,6 +8,9 @@
 //! * `phases.json`, `story.md`, `story.json`, `timeline.json` — the phases with their
 //!   summaries, the story (as text and as data) and the monthly figures;
 //! * `brief.md` — a digest for coding agents within `brief_tokens` ([`crate::brief`]);
+//! * `index.html` — the report page ([`crate::report`]): the story with each sentence linked
+//!   to its commits, the phases, monthly activity, storylines, hotspots, ownership and
+//!   authors, in one file that opens from disk;
 //! * `analysis.json` — an [`AnalysisSummary`]: the configuration used, counts, stage timings and
 //!   metrics, the runner and summarizer versions. Written last: its presence means the run
 //!   completed.
@@ -242,6 +245,7 @@ pub fn analyze(request: &AnalyzeRequest) -> Result<AnalysisSummary, AnalyzeError
         budget: request.budget,
         prices,
         critical,
+        report_page: true,
         ..PipelineOptions::default()
     };
     let source = Source {

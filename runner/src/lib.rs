@@ -17,6 +17,7 @@
 //! | [`chunk`] | the history cut into phases, and phases into chunks within the token budget |
 //! | [`summarize`] | one summary per chunk (extractive, or a chat model) and the summary cache |
 //! | [`story`] | `story.md` and `timeline.json` |
+//! | [`report`] | `index.html`: the report page (`gitview-report`) filled from the story stage's facts and analyses |
 //! | [`goals`] | critical mode's goals (a file or the profile) and the story's section "Against the goals" |
 //! | [`brief`] | `brief.md`, a digest for coding agents within a token budget, and the check that it still describes `HEAD` |
 //! | [`sink`] | where results go: the [`Sink`](sink::Sink) trait, the folder `analyze` writes, the gateway sink and the run log it ships |
@@ -48,6 +49,7 @@ pub mod enrich;
 pub mod extract;
 pub mod goals;
 pub mod pipeline;
+pub mod report;
 pub mod scrub;
 pub mod sink;
 pub mod story;

@@ -35,7 +35,9 @@ enum Command {
     /// per-file line counts of `git log --numstat --no-renames` and an `enrichment` object),
     /// DIR/phases.json (phases and their summaries), DIR/story.md and DIR/story.json (the
     /// story, every sentence with its evidence), DIR/timeline.json (monthly figures),
-    /// DIR/brief.md (a digest for coding agents within --brief-tokens) and DIR/analysis.json
+    /// DIR/brief.md (a digest for coding agents within --brief-tokens), DIR/index.html (the
+    /// report page: the story linked to its commits, and charts; open it in a browser, from
+    /// disk) and DIR/analysis.json
     /// (configuration, counts, stage timings and metrics, runner and summarizer versions;
     /// written last).
     Analyze(Box<AnalyzeArgs>),

@@ -311,6 +311,135 @@ fn the_story_is_titled_after_the_directory_even_for_dot() {
     );
 }
 
+/// The text a browser shows of `html`: tags dropped (blocks apart), the page's entities
+/// decoded, white space collapsed.
+fn visible_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut tag: Option<String> = None;
+    for c in html.chars() {
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(name), '>') => {
+                let name = name.trim_start_matches('/');
+                let name = name.split(' ').next().unwrap_or_default();
+                if ["p", "li", "ul", "div", "br", "td", "th", "h1", "h2", "h3"].contains(&name) {
+                    text.push(' ');
+                }
+                tag = None;
+            }
+            (Some(name), c) => name.push(c),
+            (None, c) => text.push(c),
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A story sentence (Markdown) as the page shows it: markup and list markers gone, escapes
+/// undone, invisible characters shown as `⟨U+XXXX⟩`, white space collapsed.
+fn shown_sentence(markdown: &str) -> String {
+    let lines: Vec<&str> = markdown
+        .lines()
+        .map(|line| line.trim_start().trim_start_matches("- "))
+        .collect();
+    let markdown = lines.join(" ");
+    let mut text = String::new();
+    let mut chars = markdown.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some_and(char::is_ascii_punctuation) => {
+                text.push(chars.next().unwrap());
+            }
+            '*' | '`' => {}
+            '\u{202E}' | '\u{200B}' => text.push_str(&format!("⟨U+{:04X}⟩", u32::from(c))),
+            c => text.push(c),
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn the_report_page_shows_the_story_with_hostile_text_inert() {
+    let repo = Repo::new();
+    let subject = "\"><img src=x onerror=alert(1)> </script><script>alert(2)</script>";
+    let author = "Mallory \u{202E}gnp.exe\u{200B} <mallory@example.com>";
+    repo.write("\"><img src=x onerror=alert(3)>.txt", "one\ntwo\n");
+    repo.git(&["add", "-A"]);
+    let first = repo.commit_staged_at(subject, repo.now() + 60, &["--author", author]);
+    for n in 0..6 {
+        repo.write("src/lib.rs", "fn main() {}\n".repeat(n + 1));
+        repo.commit(&format!("feat: step {n}"));
+    }
+    repo.git(&["tag", "v1.0.0"]);
+    let out = repo.sibling("out-report");
+    let output = analyze(
+        &[repo.path.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &repo.path,
+    );
+    assert!(output.status.success(), "{output:?}");
+    let page = std::fs::read_to_string(out.join("index.html")).expect("analyze writes index.html");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(
+        page.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';")
+    );
+
+    // Every sentence of the story is on the page.
+    let story: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("story.json")).unwrap()).unwrap();
+    let shown = visible_text(&page);
+    let mut sentences = 0;
+    for section in story["sections"].as_array().unwrap() {
+        for claim in section["claims"].as_array().unwrap() {
+            let sentence = shown_sentence(claim["text"].as_str().unwrap());
+            assert!(shown.contains(&sentence), "not on the page: {sentence}");
+            sentences += 1;
+        }
+    }
+    assert!(sentences > 5, "{sentences}");
+
+    // Every link lands on the page, and every sentence's first commit is listed.
+    let values = |attr: &str| -> Vec<String> {
+        let needle = format!(" {attr}=\"");
+        page.split(&needle)
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+            .collect()
+    };
+    let ids: std::collections::HashSet<String> = values("id").into_iter().collect();
+    for href in values("href") {
+        let target = href.strip_prefix('#').expect("no link leaves the page");
+        assert!(ids.contains(target), "a link to a missing {target}");
+    }
+    for section in story["sections"].as_array().unwrap() {
+        for claim in section["claims"].as_array().unwrap() {
+            if let Some(id) = claim["evidence"]["commits"].get(0) {
+                assert!(ids.contains(&format!("c-{}", id.as_str().unwrap())));
+            }
+        }
+    }
+
+    // The hostile commit is listed (the first commit is a milestone), its text only escaped.
+    assert!(page.contains(&format!("<li id=\"c-{first}\">")));
+    assert!(page.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt; &lt;/script&gt;&lt;script&gt;alert(2)&lt;/script&gt;"));
+    assert!(page.contains("Mallory ⟨U+202E⟩gnp.exe⟨U+200B⟩"));
+    assert!(!page.contains("<img") && !page.contains('\u{202E}'));
+    assert_eq!(
+        page.matches("<script").count(),
+        2,
+        "the data block and the filter only"
+    );
+    assert_eq!(page.matches("</script>").count(), 2);
+}
+
 fn brief_check(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gitview-runner"))
         .args(["brief", "--check"])
@@ -759,6 +888,7 @@ fn an_update_writes_exactly_what_a_full_run_writes() {
         "brief.md",
         "timeline.json",
         "commits.jsonl",
+        "index.html",
     ] {
         assert!(
             std::fs::read(updated.join(file)).unwrap() == std::fs::read(full.join(file)).unwrap(),

@@ -29,6 +29,7 @@ use crate::chunk::{self, Chunk, Phase};
 use crate::earlier::{self, Earlier};
 use crate::enrich::{self, CommitFacts};
 use crate::extract::{ExtractError, ExtractOptions, Extracted, ParallelExtract, default_threads};
+use crate::report::ReportInput;
 use crate::scrub;
 use crate::sink::{EnrichedCommit, Progress, RunInfo, Sink, SinkError, Stage, files};
 use crate::story::{self, PhaseRecord, StoryInput};
@@ -42,6 +43,8 @@ use model::{Counting, ModelRun, OverviewInput};
 
 /// Media type of `story.md`.
 pub const MARKDOWN: &str = "text/markdown; charset=utf-8";
+/// Media type of `index.html`.
+pub const HTML: &str = "text/html; charset=utf-8";
 /// Media type of `timeline.json`.
 pub const JSON: &str = "application/json";
 
@@ -73,6 +76,9 @@ pub struct PipelineOptions {
     pub prices: Vec<ModelPrice>,
     /// Critical mode: the goals the story measures the history against.
     pub critical: Option<CriticalSettings>,
+    /// Also write `index.html`, the report page ([`crate::report`]): `analyze` does; a pod's
+    /// run does not (the gateway will render its own pages from what it stores).
+    pub report_page: bool,
 }
 
 impl Default for PipelineOptions {
@@ -92,6 +98,7 @@ impl Default for PipelineOptions {
             budget: None,
             prices: Vec::new(),
             critical: None,
+            report_page: false,
         }
     }
 }
@@ -548,7 +555,8 @@ impl<'a> Run<'a> {
 
     /// Writes `story.md`, `story.json`, `timeline.json` and `brief.md`: the story told from
     /// the facts, with critical mode's section "Against the goals" after its first, and the
-    /// model's overview, if it writes one that holds, first.
+    /// model's overview, if it writes one that holds, first; and `index.html`, the report page,
+    /// when [`PipelineOptions::report_page`] asks for it.
     fn story(
         &mut self,
         config: &AnalysisConfig,
@@ -652,6 +660,25 @@ impl<'a> Run<'a> {
         self.sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
         self.sink
             .artifact(files::BRIEF, MARKDOWN, brief.text.as_bytes())?;
+        if self.options.report_page {
+            let report_started = Instant::now();
+            let page = gitview_report::render(&crate::report::report(&ReportInput {
+                story: &document,
+                range: &range,
+                facts: &cut.facts,
+                analyses: &analyses,
+                phases: records,
+                ranges: &ranges,
+                timeline: &timeline,
+            }));
+            self.sink.artifact(files::REPORT, HTML, page.as_bytes())?;
+            self.timings.report = ms(report_started.elapsed());
+            tracing::info!(
+                bytes = page.len(),
+                ms = self.timings.report,
+                "report page written"
+            );
+        }
         self.timings.story = ms(story_started.elapsed());
         self.report(Stage::Story, 1, 1, story_started)?;
         Ok(())

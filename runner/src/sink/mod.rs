@@ -36,6 +36,8 @@ pub mod files {
     pub const TIMELINE: &str = "timeline.json";
     /// A digest of the history for coding agents, within a token budget.
     pub const BRIEF: &str = "brief.md";
+    /// The report page: the story with its evidence and the history's charts, self-contained.
+    pub const REPORT: &str = "index.html";
     /// Written last: its presence means the run completed.
     pub const ANALYSIS: &str = "analysis.json";
 }
@@ -253,6 +255,7 @@ mod tests {
         );
         assert!(artifact::is_valid_name(files::STORY) && artifact::is_valid_name(files::TIMELINE));
         assert!(artifact::is_valid_name(files::STORY_JSON));
+        assert!(artifact::is_valid_name(files::REPORT));
         assert!(artifact::is_valid_name(files::BRIEF));
     }
 }

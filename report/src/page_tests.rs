@@ -1,0 +1,303 @@
+//! The whole page: hostile repository text stays inert, every link lands, the policy's hashes
+//! are those of the blocks it allows.
+
+use gitview_core::story::{Claim, Evidence, StoryCoverage, StoryDocument, escape_markdown};
+
+use super::*;
+use crate::{
+    AreaOwner, Author, CoupledFiles, Hotspot, Milestone, Month, Phase, Release, StorylineSpan,
+};
+
+const EVIL_SUBJECT: &str = "</script><script>alert(1)</script> \"><img src=x onerror=alert(2)>";
+const EVIL_AUTHOR: &str = "Mallory \u{202E}gnp.exe\u{200B}";
+const EVIL_PATH: &str = "src/\"><svg onload=alert(3)>.rs";
+const EVIL_TAG: &str = "v1<script>";
+
+fn id(n: u8) -> String {
+    format!("{n:02x}").repeat(20)
+}
+
+fn commit(n: u8, subject: &str, author: &str) -> CommitEntry {
+    CommitEntry {
+        id: id(n),
+        time: 1_700_000_000 + i64::from(n) * 86_400 * 20,
+        date: format!("2023-11-{:02}", n),
+        author: author.into(),
+        subject: subject.into(),
+        class: "fix".into(),
+        added: 10,
+        deleted: 2,
+        files: 1,
+        tags: Vec::new(),
+    }
+}
+
+fn claim(text: String, commits: &[String]) -> Claim {
+    Claim {
+        text,
+        evidence: Evidence {
+            commits: commits.to_vec(),
+            figures: serde_json::Map::new(),
+        },
+    }
+}
+
+/// A report whose repository text is hostile everywhere it can be.
+fn hostile() -> Report {
+    let mut tagged = commit(3, "Release", "Ada");
+    tagged.tags = vec![EVIL_TAG.into()];
+    let commits = vec![
+        commit(1, "Initial commit", "Ada"),
+        commit(2, EVIL_SUBJECT, EVIL_AUTHOR),
+        tagged,
+    ];
+    let story = StoryDocument {
+        title: "<b>repo</b>".into(),
+        coverage: Some(StoryCoverage {
+            whole_history: true,
+            commits: 3,
+            first_commit: Some(id(1)),
+            last_commit: Some(id(3)),
+        }),
+        sections: vec![
+            StorySection {
+                id: "summary".into(),
+                heading: "In brief".into(),
+                list: false,
+                claims: vec![
+                    claim(
+                        format!(
+                            "{} wrote “{}” (`{}`).",
+                            escape_markdown(EVIL_AUTHOR),
+                            escape_markdown(EVIL_SUBJECT),
+                            &id(2)[..7]
+                        ),
+                        &[id(2)],
+                    ),
+                    claim(
+                        "It has 3 commits.".into(),
+                        &[id(1), id(2), id(3), "ff".repeat(20)],
+                    ),
+                ],
+            },
+            StorySection {
+                id: "risks".into(),
+                heading: "Risks".into(),
+                list: true,
+                claims: vec![claim(format!("`{EVIL_PATH}` is a hotspot."), &[id(3)])],
+            },
+            StorySection {
+                id: "phase-1\"><x".into(),
+                heading: "Phase 1".into(),
+                list: false,
+                claims: vec![claim("**Themes:** one fix.".into(), &[])],
+            },
+        ],
+        storylines: Vec::new(),
+    };
+    Report {
+        story,
+        range: "HEAD".into(),
+        phases: vec![Phase {
+            number: 1,
+            name: EVIL_SUBJECT.into(),
+            start_time: commits[0].time,
+            end_time: commits[2].time,
+            start: "2023-11-01".into(),
+            end: "2023-11-03".into(),
+            commits: 3,
+            authors: 2,
+        }],
+        releases: vec![Release {
+            name: EVIL_TAG.into(),
+            time: commits[2].time,
+            commit: id(3),
+        }],
+        milestones: vec![Milestone {
+            time: commits[1].time,
+            date: "2023-11-02".into(),
+            text: format!("{} arrives", escape_markdown(EVIL_AUTHOR)),
+            commit: Some(id(2)),
+        }],
+        months: vec![Month {
+            month: "2023-11".into(),
+            commits: 3,
+            authors: 2,
+            added: 30,
+            deleted: 6,
+        }],
+        storylines: vec![StorylineSpan {
+            id: "storyline-1".into(),
+            title: EVIL_SUBJECT.into(),
+            category: "bug-campaign\"".into(),
+            lifecycle: "active".into(),
+            commits: 2,
+            first_time: commits[1].time,
+            last_time: commits[2].time,
+            first_commit: id(2),
+            last_commit: id(3),
+        }],
+        hotspots: vec![Hotspot {
+            path: EVIL_PATH.into(),
+            churn: 12,
+            weighted: 11.5,
+            commits: 2,
+            last_commit: id(2),
+        }],
+        coupling: vec![CoupledFiles {
+            a: EVIL_PATH.into(),
+            b: "b.rs".into(),
+            support: 2,
+            confidence: 1.0,
+            evidence: vec![id(3)],
+        }],
+        ownership: vec![AreaOwner {
+            area: EVIL_PATH.into(),
+            lines: 12,
+            authors: 2,
+            main: Some((EVIL_AUTHOR.into(), 0.8)),
+            bus_factor: 1,
+        }],
+        authors: vec![Author {
+            name: EVIL_AUTHOR.into(),
+            commits: 1,
+            hours: 2.0,
+            first_commit: id(2),
+            last_commit: id(2),
+        }],
+        commits,
+    }
+}
+
+/// The values of `attr="…"` in `html`.
+fn attribute_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
+    let needle = format!(" {attr}=\"");
+    html.match_indices(&needle)
+        .map(|(at, _)| {
+            let rest = &html[at + needle.len()..];
+            &rest[..rest.find('"').expect("attribute closed")]
+        })
+        .collect()
+}
+
+/// The text of each `<tag…>…</tag>` whose opening tag is exactly `open`.
+fn blocks<'a>(html: &'a str, open: &str, close: &str) -> Vec<&'a str> {
+    html.match_indices(open)
+        .map(|(at, _)| {
+            let rest = &html[at + open.len()..];
+            &rest[..rest.find(close).expect("block closed")]
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_repository_text_is_inert() {
+    let page = render(&hostile());
+    // The only elements are the page's own: one data block and one script.
+    assert_eq!(page.matches("<script").count(), 2, "{page}");
+    assert_eq!(page.matches("</script>").count(), 2);
+    assert!(!page.contains("<img") && !page.contains("<svg onload") && !page.contains("<b>"));
+    assert!(!page.contains("<x"));
+    // Shown as text instead, and the direction override is visible, not obeyed.
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(page.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(page.contains("Mallory ⟨U+202E⟩gnp.exe⟨U+200B⟩"));
+    assert!(!page.contains('\u{202E}') && !page.contains('\u{200B}'));
+    assert!(page.contains("<bdi>Mallory"));
+    // The commit filter's data holds the subject too, escaped so it cannot close its block.
+    let data = blocks(
+        &page,
+        "<script type=\"application/json\" id=\"commit-data\">",
+        "</script>",
+    );
+    assert_eq!(data.len(), 1);
+    assert!(data[0].contains("\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"));
+    let parsed: serde_json::Value = serde_json::from_str(data[0]).expect("the data block is JSON");
+    assert!(
+        parsed["text"][1]
+            .as_str()
+            .unwrap()
+            .contains("</script><script>alert(1)")
+    );
+}
+
+#[test]
+fn every_link_lands_on_the_page() {
+    let page = render(&hostile());
+    let ids: HashSet<&str> = attribute_values(&page, "id").into_iter().collect();
+    let targets: Vec<&str> = attribute_values(&page, "href")
+        .into_iter()
+        .map(|href| {
+            href.strip_prefix('#')
+                .unwrap_or_else(|| panic!("an outside link: {href}"))
+        })
+        .collect();
+    assert!(targets.len() > 20, "{targets:?}");
+    for target in &targets {
+        assert!(ids.contains(target), "no element with id {target:?}");
+    }
+    // Each sentence's evidence that the page lists is linked from it…
+    let sentence = blocks(
+        &page,
+        "<span class=\"claim\" id=\"s-summary-1\">",
+        "</span>",
+    )[0];
+    assert!(sentence.contains(&format!("href=\"#c-{}\"", id(2))));
+    let all = &page[page.find("id=\"s-summary-2\"").unwrap()..];
+    for n in 1..=3 {
+        assert!(all.contains(&format!("href=\"#c-{}\"", id(n))));
+    }
+    // …and a commit the page does not list is counted, not linked.
+    assert!(!targets.contains(&format!("c-{}", "ff".repeat(20)).as_str()));
+    assert!(page.contains("(+1 more commits in story.json)"));
+    // Commits link back to the sentences citing them.
+    let entry = blocks(&page, &format!("<li id=\"c-{}\">", id(2)), "</li>")[0];
+    assert!(entry.contains("href=\"#s-summary-1\""));
+}
+
+#[test]
+fn the_policy_allows_exactly_the_inline_blocks() {
+    let page = render(&hostile());
+    let policy = attribute_values(&page, "content")
+        .into_iter()
+        .find(|c| c.starts_with("default-src"))
+        .expect("a Content-Security-Policy");
+    assert!(page.contains("<meta http-equiv=\"Content-Security-Policy\""));
+    let styles = blocks(&page, "<style>", "</style>");
+    let scripts = blocks(&page, "<script>", "</script>");
+    assert_eq!((styles.len(), scripts.len()), (1, 1));
+    let directive = |name: &str| {
+        policy
+            .split(';')
+            .map(str::trim)
+            .find_map(|d| d.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {policy}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(directive("default-src"), "'none'");
+    assert_eq!(directive("style-src"), csp::hash_source(styles[0]));
+    assert_eq!(directive("script-src"), csp::hash_source(scripts[0]));
+    // No inline style attributes or event handlers, which no hash would allow.
+    assert!(attribute_values(&page, "style").is_empty());
+    let mut markup = page.clone();
+    for block in styles.iter().chain(&scripts) {
+        markup = markup.replace(block, "");
+    }
+    for tag in markup.split('<').skip(1) {
+        let tag = &tag[..tag.find('>').expect("tag closed")];
+        assert!(!tag.contains(" on"), "an event handler in <{tag}>");
+    }
+}
+
+#[test]
+fn the_same_report_renders_the_same_bytes() {
+    assert_eq!(render(&hostile()), render(&hostile()));
+}
+
+#[test]
+fn an_empty_history_still_renders() {
+    let page = render(&Report::default());
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<h1><bdi>History</bdi></h1>"));
+}
