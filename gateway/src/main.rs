@@ -142,6 +142,13 @@ struct Serve {
     /// turns through a database lock.
     #[arg(long, env = "GITVIEW_RETENTION_INTERVAL", default_value = "1h", value_parser = retention::parse_interval)]
     retention_interval: std::time::Duration,
+    /// How long a web UI session lasts after sign-in (`12h`, `30m`).
+    #[arg(long, env = "GITVIEW_UI_SESSION_TTL", default_value = "12h", value_parser = retention::parse_interval)]
+    ui_session_ttl: std::time::Duration,
+    /// Send the UI's session cookie without `Secure`: only for plain http on a host other than
+    /// localhost (browsers take `Secure` cookies from http://localhost, as a port-forward serves).
+    #[arg(long, env = "GITVIEW_UI_INSECURE_COOKIES")]
+    ui_insecure_cookies: bool,
 }
 
 fn init_logs(json: bool) {
@@ -244,7 +251,11 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
     let pool = db::connect(&serve.database.url()?, serve.max_connections)
         .await
         .context("cannot connect to the database")?;
-    let mut state = api::AppState::new(pool, verifier);
+    let mut state =
+        api::AppState::new(pool, verifier).with_ui(gitview_gateway::routes::ui::UiSettings {
+            session_ttl: serve.ui_session_ttl,
+            secure_cookies: !serve.ui_insecure_cookies,
+        });
     match &store {
         Some(store) => {
             tracing::info!(

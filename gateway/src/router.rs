@@ -49,6 +49,8 @@ pub fn served_routes() -> Vec<(Method, &'static str)> {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     table()
         .router
+        // The web UI's pages: beside the API, not in its document.
+        .merge(routes::ui::router())
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::new(

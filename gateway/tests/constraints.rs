@@ -17,6 +17,7 @@ use sqlx::Connection as _;
 const INTERNAL: &[&str] = &[
     "api_keys_public_id_check",
     "api_keys_key_sha256_check",
+    "ui_sessions_token_sha256_check",
     "artifacts_check",
 ];
 

@@ -314,7 +314,7 @@ async fn migration_0009_keys_stored_rows_by_account() {
     let unforced = count(
         &mut admin,
         "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'
-           AND relrowsecurity AND NOT relforcerowsecurity AND relname NOT IN ('accounts', 'api_keys')",
+           AND relrowsecurity AND NOT relforcerowsecurity AND relname NOT IN ('accounts', 'api_keys', 'ui_sessions')",
     )
     .await;
     assert_eq!(unforced, 0, "row-level security is forced again");

@@ -986,7 +986,10 @@ impl<'a> Facts<'a> {
             })
             .collect();
         // The story names the files at the root in words, not as `.`.
-        let root = sentence.to_lowercase().contains("files at the root").then_some(".");
+        let root = sentence
+            .to_lowercase()
+            .contains("files at the root")
+            .then_some(".");
         for span in spans.iter().copied().chain(root) {
             let path = if span == "." {
                 "."

@@ -84,7 +84,7 @@ pub fn resolve(
         bail!(
             "no gateway URL: pass --gateway-url, set GITVIEW_GATEWAY_URL or write gatewayUrl in {where_}. \
              From outside the cluster, forward it first: \
-             kubectl port-forward -n gitview-system svc/gitview-gateway 8080:80, then use http://127.0.0.1:8080"
+             kubectl port-forward -n gitview-system svc/gitview-gateway 8080:8080, then use http://127.0.0.1:8080"
         );
     };
     let url = url.trim().trim_end_matches('/').to_owned();

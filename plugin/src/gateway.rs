@@ -43,7 +43,7 @@ impl Gateway {
             .map_err(|err| {
                 anyhow!(
                     "cannot reach the gateway at {}: {err}. Is the URL right, and is a port-forward running \
-                     (kubectl port-forward -n gitview-system svc/gitview-gateway 8080:80)?",
+                     (kubectl port-forward -n gitview-system svc/gitview-gateway 8080:8080)?",
                     self.access.url
                 )
             })?;

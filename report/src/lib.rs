@@ -26,6 +26,7 @@ pub mod escape;
 pub mod markdown;
 mod page;
 pub mod svg;
+pub mod ui;
 
 use gitview_core::story::StoryDocument;
 

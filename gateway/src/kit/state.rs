@@ -29,6 +29,8 @@ pub struct AppState {
     pub(crate) artifacts: Option<ArtifactStore>,
     /// The largest artifact accepted (streamed, so not bound by the body limit).
     pub(crate) max_artifact_bytes: u64,
+    /// How the web UI keeps its sessions.
+    pub(crate) ui: crate::routes::ui::UiSettings,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -54,6 +56,7 @@ impl AppState {
             limiter: None,
             artifacts: None,
             max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
+            ui: crate::routes::ui::UiSettings::default(),
             accounts: Arc::default(),
         }
     }
@@ -69,6 +72,12 @@ impl AppState {
     /// ([`LimitClock::system`] outside tests). Without this, keys are unlimited.
     pub fn with_rate_limit(mut self, limit: RateLimit, clock: LimitClock) -> Self {
         self.limiter = Some(Arc::new(Limiter::new(limit, clock)));
+        self
+    }
+
+    /// How the web UI keeps its sessions (default: 12 hours, `Secure` cookies).
+    pub fn with_ui(mut self, ui: crate::routes::ui::UiSettings) -> Self {
+        self.ui = ui;
         self
     }
 

@@ -14,3 +14,4 @@ pub mod policy;
 pub mod read;
 pub mod runs;
 pub mod tracking;
+pub mod ui;

@@ -1,0 +1,454 @@
+//! The web UI (`/ui/`): people sign in with an API key of their account and see its
+//! repositories and each one's story, as pages the report crate renders
+//! ([`gitview_report::ui`]).
+//!
+//! * **Sign-in**: `POST /ui/sign-in` takes an API key with the read scope (a form field, never
+//!   a URL) and answers with a session cookie: a random 32-byte token, of which only the SHA-256
+//!   is stored (`ui_sessions`, migration `0013`, row-level security like every tenant table).
+//!   The cookie is `HttpOnly`, `SameSite=Strict`, `Path=/ui`, expires with the session
+//!   ([`UiSettings::session_ttl`]) and is `Secure` unless configured for plain http
+//!   (`--ui-insecure-cookies`; browsers accept `Secure` cookies from `http://localhost`, so a
+//!   `kubectl port-forward` needs no such setting). Revoking the key ends its sessions at once
+//!   (the resolver joins the key); `POST /ui/sign-out` ends one. Forms are accepted only from
+//!   the gateway's own pages (`Origin` must match `Host` when sent; `SameSite=Strict` keeps
+//!   the cookie off other sites' requests).
+//! * **Pages** are tenant-scoped exactly as the API: every query runs in the session's account's
+//!   transaction and names the account; another account's repository is a 404 like a missing
+//!   one. Each page carries a strict Content-Security-Policy (nothing loads but its own hashed
+//!   style; no one may frame it).
+//! * **A repository's page** frames the report page (`index.html`) its newest whole-history
+//!   analysis wrote — the page `analyze` writes on a laptop — served from
+//!   `/ui/repositories/{fingerprint}/report` under `sandbox allow-scripts`: the stored page runs
+//!   in an opaque origin, so even a page a compromised runner wrote could not act as the signed-in
+//!   person, and its own hash-based policy still applies.
+//!
+//! These are pages, not API: they are served beside the documented routes, not in
+//! `/openapi.json`.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gitview_core::results::SCOPE_READ;
+use gitview_report::ui::{self, RepositoryRow, UiPage};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::read::shared::{artifact_bytes, current_story, require_repository, scrub_text};
+use crate::db;
+use crate::error::ApiError;
+use crate::kit::keys::parse;
+use crate::kit::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "gitview_session";
+/// The report page an analysis writes.
+const REPORT: &str = "index.html";
+
+/// How sessions are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UiSettings {
+    /// How long a session lives after sign-in.
+    pub session_ttl: Duration,
+    /// `Secure` on the cookie (off only for plain http on a host other than localhost).
+    pub secure_cookies: bool,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookies: true,
+        }
+    }
+}
+
+/// The UI's routes, beside the API's.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(|| async { redirect("/ui/") }))
+        .route("/ui/", get(home))
+        .route("/ui/sign-in", get(sign_in_form).post(sign_in))
+        .route("/ui/sign-out", post(sign_out))
+        .route("/ui/repositories/{fingerprint}", get(repository))
+        .route("/ui/repositories/{fingerprint}/report", get(report))
+}
+
+fn page(status: StatusCode, page: UiPage) -> Response {
+    let mut response = (status, page.html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(policy) = HeaderValue::from_str(&page.policy) {
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    private(headers);
+    response
+}
+
+/// Pages hold an account's data: never cached, never sniffed, never sent as a referrer.
+fn private(headers: &mut HeaderMap) {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+}
+
+fn redirect(to: &'static str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response
+        .headers_mut()
+        .insert(LOCATION, HeaderValue::from_static(to));
+    private(response.headers_mut());
+    response
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The session token the request's cookie holds, if any.
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The signed-in account: its id and name. `None`: no live session.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(i64, String)>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let account: Option<(i64, i64)> =
+        sqlx::query_as("SELECT account_id, key_id FROM gitview_resolve_ui_session($1)")
+            .bind(sha256(token.as_bytes()).as_slice())
+            .fetch_optional(&state.pool)
+            .await?;
+    let Some((account, _key)) = account else {
+        return Ok(None);
+    };
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let name: String = sqlx::query_scalar("SELECT name FROM accounts WHERE id = $1")
+        .bind(account)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some((account, name)))
+}
+
+/// A form post from another origin is refused: the browser says where it came from.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest == host)
+}
+
+async fn sign_in_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if signed_in(&state, &headers).await?.is_some() {
+        return Ok(redirect("/ui/"));
+    }
+    Ok(page(StatusCode::OK, ui::sign_in(None)))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    key: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Result<Response, ApiError> {
+    let refused = |status, why: &str| Ok(page(status, ui::sign_in(Some(why))));
+    if !same_origin(&headers) {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "this form only accepts posts from the gateway's own page",
+        );
+    }
+    let Some(presented) = parse(form.key.trim()) else {
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "that is not an API key: they look like gvk_<16 hex>_<64 hex>",
+        );
+    };
+    let resolved: Option<(i64, i64, Vec<String>)> =
+        sqlx::query_as("SELECT account_id, key_id, scopes FROM gitview_resolve_api_key($1)")
+            .bind(presented.sha256.as_slice())
+            .fetch_optional(&state.pool)
+            .await?;
+    let Some((account, key, scopes)) = resolved else {
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "the API key is unknown or revoked",
+        );
+    };
+    if !scopes.iter().any(|scope| scope == SCOPE_READ) {
+        return refused(StatusCode::FORBIDDEN, "the API key lacks the read scope");
+    }
+    let mut token = [0u8; 32];
+    getrandom::fill(&mut token).map_err(|err| {
+        tracing::error!(error = %err, "the operating system's random source failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    })?;
+    let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
+    let ttl = state.ui.session_ttl;
+    let mut tx = db::tenant(&state.pool, account).await?;
+    sqlx::query("DELETE FROM ui_sessions WHERE account_id = $1 AND expires_at < now()")
+        .bind(account)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO ui_sessions (account_id, key_id, token_sha256, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+    )
+    .bind(account)
+    .bind(key)
+    .bind(sha256(token.as_bytes()).as_slice())
+    .bind(ttl.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut response = redirect("/ui/");
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/ui; Max-Age={}; HttpOnly; SameSite=Strict{}",
+        ttl.as_secs(),
+        if state.ui.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+        })?,
+    );
+    Ok(response)
+}
+
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if !same_origin(&headers) {
+        return Ok(page(
+            StatusCode::FORBIDDEN,
+            ui::sign_in(Some(
+                "this form only accepts posts from the gateway's own page",
+            )),
+        ));
+    }
+    if let Some(token) = session_token(&headers) {
+        sqlx::query("SELECT gitview_end_ui_session($1)")
+            .bind(sha256(token.as_bytes()).as_slice())
+            .execute(&state.pool)
+            .await?;
+    }
+    let mut response = redirect("/ui/sign-in");
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "gitview_session=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict",
+        ),
+    );
+    Ok(response)
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some((account, name)) = signed_in(&state, &headers).await? else {
+        return Ok(redirect("/ui/sign-in"));
+    };
+    let mut tx = db::tenant(&state.pool, account).await?;
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+    );
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT r.fingerprint, r.url, r.branch, r.last_analyzed_commit, a.status, ",
+        "to_char(a.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ",
+        "EXISTS (SELECT FROM analyses s JOIN artifacts f ON f.account_id = s.account_id AND f.analysis_id = s.id ",
+        "  WHERE s.account_id = r.account_id AND s.repository_id = r.id AND s.status = 'succeeded' AND f.name = 'index.html') ",
+        "FROM repositories r LEFT JOIN LATERAL (SELECT status, finished_at, created_at FROM analyses x ",
+        "  WHERE x.account_id = r.account_id AND x.repository_id = r.id ORDER BY x.created_at DESC LIMIT 1) a ON true ",
+        "WHERE r.account_id = $1 ORDER BY a.created_at DESC NULLS LAST, r.url, r.branch LIMIT 500"
+    ))
+    .bind(account)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let rows: Vec<RepositoryRow> = rows
+        .into_iter()
+        .map(
+            |(
+                fingerprint,
+                url,
+                branch,
+                last_analyzed_commit,
+                last_status,
+                last_finished_at,
+                has_story,
+            )| RepositoryRow {
+                fingerprint,
+                url,
+                branch,
+                last_analyzed_commit,
+                last_status,
+                last_finished_at,
+                has_story,
+            },
+        )
+        .collect();
+    Ok(page(StatusCode::OK, ui::repositories(&name, &rows)))
+}
+
+async fn repository(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(fingerprint): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some((account, name)) = signed_in(&state, &headers).await? else {
+        return Ok(redirect("/ui/sign-in"));
+    };
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let Ok((_, repository, _)) = require_repository(&mut tx, account, &fingerprint).await else {
+        return Ok(page(
+            StatusCode::NOT_FOUND,
+            ui::not_found(&name, "There is no such repository in this account."),
+        ));
+    };
+    tx.commit().await?;
+    let row = RepositoryRow {
+        fingerprint: repository.fingerprint.clone(),
+        url: repository.url,
+        branch: repository.branch,
+        last_analyzed_commit: repository.last_analyzed_commit,
+        has_story: true,
+        ..RepositoryRow::default()
+    };
+    let src = format!("/ui/repositories/{}/report", repository.fingerprint);
+    Ok(page(StatusCode::OK, ui::repository(&name, &row, &src)))
+}
+
+/// The stored report page of the repository's current story, sandboxed.
+async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(fingerprint): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some((account, name)) = signed_in(&state, &headers).await? else {
+        return Ok(redirect("/ui/sign-in"));
+    };
+    let mut tx = db::tenant(&state.pool, account).await?;
+    let missing = |name: &str, why: &str| page(StatusCode::NOT_FOUND, ui::not_found(name, why));
+    let Ok((id, _, scrub)) = require_repository(&mut tx, account, &fingerprint).await else {
+        return Ok(missing(
+            &name,
+            "There is no such repository in this account.",
+        ));
+    };
+    let Some(story) = current_story(&mut tx, &state, account, id, scrub).await? else {
+        return Ok(missing(
+            &name,
+            "This repository has no story of its whole history yet.",
+        ));
+    };
+    let Some(bytes) = artifact_bytes(&mut tx, &state, account, &story.analysis_id, REPORT).await?
+    else {
+        return Ok(missing(
+            &name,
+            "The analysis that wrote this repository's story wrote no report page.",
+        ));
+    };
+    tx.commit().await?;
+    let mut html = String::from_utf8_lossy(&bytes).into_owned();
+    if scrub {
+        scrub_text(&mut html);
+    }
+    let mut response = (StatusCode::OK, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "sandbox allow-scripts; default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
+        ),
+    );
+    private(headers);
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_read_only_when_well_formed() {
+        let mut headers = HeaderMap::new();
+        let token = "ab".repeat(32);
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("x=1; {SESSION_COOKIE}={token}")).unwrap(),
+        );
+        assert_eq!(session_token(&headers), Some(token));
+        headers.insert(COOKIE, HeaderValue::from_static("gitview_session=short"));
+        assert_eq!(session_token(&headers), None);
+    }
+
+    #[test]
+    fn forms_are_taken_only_from_the_same_origin() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("gw:8080"));
+        assert!(same_origin(&headers), "no Origin: a same-origin navigation");
+        headers.insert("origin", HeaderValue::from_static("http://gw:8080"));
+        assert!(same_origin(&headers));
+        headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+        assert!(!same_origin(&headers));
+        headers.insert("origin", HeaderValue::from_static("null"));
+        assert!(!same_origin(&headers));
+    }
+}
