@@ -4,8 +4,8 @@
 //! same bytes, which keeps `analyze --update` byte-identical to a full run.
 //!
 //! The page lists only the commits something on it names (the sentences' evidence, milestones,
-//! releases, storylines' ends, the tables' latest commits), not the whole history, so its
-//! weight follows the story's length rather than the history's.
+//! releases, storylines' ends, the tables' latest commits); the whole history is only in the
+//! commit graph's compact columns (id prefix, lane, class, subject, edges).
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -13,6 +13,7 @@ use std::ops::Range;
 use gitview_core::story::StoryDocument;
 use gitview_core::time::utc_date;
 use gitview_history::narrative::Analyses;
+use gitview_report::graph::GraphCommit;
 use gitview_report::{
     AreaOwner, Author, CommitEntry, CoupledFiles, Hotspot, Milestone, Month, Phase, Release,
     Report, StorylineSpan,
@@ -239,7 +240,21 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         })
         .collect();
 
+    // The graph: every commit, newest first (the facts reversed are `git log`'s order).
+    let graph: Vec<GraphCommit> = facts
+        .iter()
+        .rev()
+        .map(|f| GraphCommit {
+            id: f.id.clone(),
+            parents: f.parents.clone(),
+            class: f.class.as_str().to_owned(),
+            subject: f.subject.clone(),
+            tags: f.releases.clone(),
+        })
+        .collect();
+
     Report {
+        graph,
         story: input.story.clone(),
         range: input.range.to_owned(),
         commits,
@@ -283,6 +298,7 @@ mod tests {
             deleted: 0,
             areas: Vec::new(),
             releases: releases.iter().map(|r| (*r).to_owned()).collect(),
+            parents: Vec::new(),
         }
     }
 
@@ -375,5 +391,8 @@ mod tests {
         assert_eq!(span.commits, 2);
         assert_eq!(report.months.len(), timeline.months.len());
         assert!(report.milestones.iter().any(|m| m.commit == Some(id(0))));
+        // The graph holds every commit, newest first.
+        let graph: Vec<&str> = report.graph.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(graph, [id(3), id(2), id(1), id(0)]);
     }
 }
