@@ -60,8 +60,12 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         .iter()
         .zip(input.ranges)
         .filter_map(|(record, range)| {
-            let times = facts.get(range.clone())?.iter().map(|f| f.time);
-            let (start_time, end_time) = (times.clone().min()?, times.max()?);
+            // The first and last commit's times, as the story dates a phase: a phase also holds
+            // commits written long before they were merged, so its earliest author time says
+            // nothing about when it began.
+            let commits = facts.get(range.clone())?;
+            let start_time = commits.first()?.time;
+            let end_time = commits.last()?.time.max(start_time);
             Some(Phase {
                 number: record.number,
                 name: record.name.clone(),
@@ -306,7 +310,8 @@ mod tests {
     fn the_page_lists_the_commits_its_parts_name_in_history_order() {
         let facts = vec![
             fact(1, 1_700_000_000, &[]),
-            fact(2, 1_700_000_000 + 40 * DAY, &["v1.0.0-rc.1"]),
+            // Written long before, merged in this phase.
+            fact(2, 1_600_000_000, &["v1.0.0-rc.1"]),
             fact(3, 1_700_000_000 + 50 * DAY, &["v1.0.0"]),
             fact(4, 1_700_000_000 + 90 * DAY, &[]),
         ];
@@ -372,6 +377,7 @@ mod tests {
         // Pre-releases are no release marks.
         let releases: Vec<&str> = report.releases.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(releases, ["v1.0.0"]);
+        // A phase runs from its first to its last commit, not from its oldest author time.
         assert_eq!(
             (report.phases[0].start_time, report.phases[0].end_time),
             (facts[0].time, facts[2].time)
