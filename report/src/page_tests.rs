@@ -335,3 +335,28 @@ fn an_empty_history_still_renders() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<h1><bdi>History</bdi></h1>"));
 }
+
+#[test]
+fn every_element_the_script_looks_up_is_on_the_page() {
+    let page = render(&hostile());
+    let ids: HashSet<&str> = attribute_values(&page, "id").into_iter().collect();
+    let mut looked_up = 0;
+    for rest in SCRIPT.split("getElementById(\"").skip(1) {
+        let end = rest.find('"').expect("a quoted id");
+        let id = &rest[..end];
+        if rest[end + 1..].starts_with(" +") {
+            // A prefix (`"c-" + id`): some element has it.
+            assert!(
+                ids.iter().any(|i| i.starts_with(id)),
+                "no element's id starts with {id}"
+            );
+        } else {
+            assert!(
+                ids.contains(id),
+                "the script looks up #{id}, which the page lacks"
+            );
+        }
+        looked_up += 1;
+    }
+    assert!(looked_up >= 12, "{looked_up}");
+}
