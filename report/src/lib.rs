@@ -13,9 +13,12 @@
 //! * monthly commits, authors and lines as bar charts, each bar with a `<title>`, and the
 //!   figures as a table;
 //! * the storylines on the same time axis; hotspots, coupled files, ownership and bus factor,
-//!   authors.
+//!   authors;
+//! * the commit graph over the whole history ([`graph`]): lanes laid out here, drawn by the
+//!   page's script for the rows in view only.
 //!
-//! Everything but the commit filter is static HTML and SVG: the page reads without JavaScript.
+//! Everything but the commit filter and the graph is static HTML and SVG: the page reads
+//! without JavaScript.
 //! Styles and the one script are inline and allowed by their SHA-256 hashes in a
 //! `Content-Security-Policy` (`default-src 'none'`), so nothing else runs and nothing loads.
 //! Repository text goes through [`escape`]; sentences through [`markdown`].
@@ -23,6 +26,7 @@
 
 pub mod csp;
 pub mod escape;
+pub mod graph;
 pub mod markdown;
 mod page;
 pub mod svg;
@@ -57,6 +61,9 @@ pub struct Report {
     pub ownership: Vec<AreaOwner>,
     /// Most commits first.
     pub authors: Vec<Author>,
+    /// Every commit of the history for the commit graph, newest first in `git log` order
+    /// (empty: no graph).
+    pub graph: Vec<graph::GraphCommit>,
 }
 
 /// One commit as the page lists it.

@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::escape::{Inline, Text, fragment, json_script};
 use crate::markdown::{CommitLinks, is_block, to_html};
-use crate::{CommitEntry, Report, csp, svg};
+use crate::{CommitEntry, Report, csp, graph, svg};
 
 /// The stylesheet, inline in every page.
 pub(crate) const STYLE: &str = include_str!("../assets/report.css");
-/// The commit filter, inline in every page.
+/// The commit filter and the graph's drawing, inline in every page.
 pub(crate) const SCRIPT: &str = include_str!("../assets/report.js");
 
 /// Evidence links written after a sentence, at most (the rest are counted).
@@ -208,6 +208,7 @@ pub fn render(report: &Report) -> String {
                         @if !report.hotspots.is_empty() || !report.coupling.is_empty() { li { a href="#hotspots" { "Hotspots and coupling" } } }
                         @if !report.ownership.is_empty() { li { a href="#ownership" { "Ownership and bus factor" } } }
                         @if !report.authors.is_empty() { li { a href="#authors" { "Authors" } } }
+                        @if !report.graph.is_empty() { li { a href="#graph-sec" { "Commit graph" } } }
                         li { a href="#commits" { "Commits named" } }
                     }
                 }
@@ -249,10 +250,13 @@ pub fn render(report: &Report) -> String {
                     @if !report.authors.is_empty() {
                         (authors(report, &page))
                     }
+                    @if !report.graph.is_empty() {
+                        (graph_section(report))
+                    }
                     (commit_list(report, &cited))
                 }
                 footer {
-                    p { "This page is self-contained: it loads nothing, and its only script filters the commit list. "
+                    p { "This page is self-contained: it loads nothing, and its script only filters the commit list and draws the graph. "
                         "The same facts are in story.json, timeline.json, phases.json and commits.jsonl beside it." }
                 }
                 (json_script("commit-data", &data))
@@ -471,6 +475,33 @@ fn authors(report: &Report, page: &CommitIndex<'_>) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+fn graph_section(report: &Report) -> Markup {
+    let data = graph::data(&report.graph);
+    html! {
+        section #graph-sec aria-labelledby="graph-h" {
+            h2 #graph-h { "Commit graph" }
+            p { "All " (grouped(data.n as u64)) " commits, newest first, each dot coloured by its class; "
+                "lines join commits to their parents, so branches and merges show as lanes. "
+                "Only the rows in view are drawn." }
+            p #graph-nojs { "The graph is drawn by the page's script, which is off: the commits the story names are listed below." }
+            div #graph-tools hidden {
+                button #graph-newest type="button" { "Newest commit" } " "
+                button #graph-first type="button" { "First commit" }
+                span.legend {
+                    @for class in &data.classes {
+                        svg viewBox="0 0 10 10" aria-hidden="true" { circle cx="5" cy="5" r="4" class=(format!("k-{}", fragment(class))) {} }
+                        (Text(class))
+                    }
+                }
+            }
+            div #graph tabindex="0" role="region" aria-label="Commit graph, scrollable" hidden {
+                div #graph-inner { svg #graph-svg {} }
+            }
+            (json_script("graph-data", &data))
         }
     }
 }

@@ -4,6 +4,7 @@
 use gitview_core::story::{Claim, Evidence, StoryCoverage, StoryDocument, escape_markdown};
 
 use super::*;
+use crate::graph::GraphCommit;
 use crate::{
     AreaOwner, Author, CoupledFiles, Hotspot, Milestone, Month, Phase, Release, StorylineSpan,
 };
@@ -165,6 +166,29 @@ fn hostile() -> Report {
             first_commit: id(2),
             last_commit: id(2),
         }],
+        graph: vec![
+            GraphCommit {
+                id: id(3),
+                parents: vec![id(2)],
+                class: "feature".into(),
+                subject: "Release".into(),
+                tags: vec![EVIL_TAG.into()],
+            },
+            GraphCommit {
+                id: id(2),
+                parents: vec![id(1)],
+                class: "fix\"><x".into(),
+                subject: EVIL_SUBJECT.into(),
+                tags: Vec::new(),
+            },
+            GraphCommit {
+                id: id(1),
+                parents: Vec::new(),
+                class: "chore".into(),
+                subject: "Initial commit".into(),
+                tags: Vec::new(),
+            },
+        ],
         commits,
     }
 }
@@ -193,9 +217,9 @@ fn blocks<'a>(html: &'a str, open: &str, close: &str) -> Vec<&'a str> {
 #[test]
 fn hostile_repository_text_is_inert() {
     let page = render(&hostile());
-    // The only elements are the page's own: one data block and one script.
-    assert_eq!(page.matches("<script").count(), 2, "{page}");
-    assert_eq!(page.matches("</script>").count(), 2);
+    // The only elements are the page's own: two data blocks and one script.
+    assert_eq!(page.matches("<script").count(), 3, "{page}");
+    assert_eq!(page.matches("</script>").count(), 3);
     assert!(!page.contains("<img") && !page.contains("<svg onload") && !page.contains("<b>"));
     assert!(!page.contains("<x"));
     // Shown as text instead, and the direction override is visible, not obeyed.
@@ -219,6 +243,16 @@ fn hostile_repository_text_is_inert() {
             .unwrap()
             .contains("</script><script>alert(1)")
     );
+    // So does the graph's, with the tags.
+    let graph = blocks(
+        &page,
+        "<script type=\"application/json\" id=\"graph-data\">",
+        "</script>",
+    );
+    let parsed: serde_json::Value = serde_json::from_str(graph[0]).expect("the graph is JSON");
+    assert_eq!(parsed["sub"][1], EVIL_SUBJECT);
+    assert_eq!(parsed["tags"][0][1], EVIL_TAG);
+    assert_eq!(parsed["n"], 3);
 }
 
 #[test]
@@ -300,4 +334,29 @@ fn an_empty_history_still_renders() {
     let page = render(&Report::default());
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<h1><bdi>History</bdi></h1>"));
+}
+
+#[test]
+fn every_element_the_script_looks_up_is_on_the_page() {
+    let page = render(&hostile());
+    let ids: HashSet<&str> = attribute_values(&page, "id").into_iter().collect();
+    let mut looked_up = 0;
+    for rest in SCRIPT.split("getElementById(\"").skip(1) {
+        let end = rest.find('"').expect("a quoted id");
+        let id = &rest[..end];
+        if rest[end + 1..].starts_with(" +") {
+            // A prefix (`"c-" + id`): some element has it.
+            assert!(
+                ids.iter().any(|i| i.starts_with(id)),
+                "no element's id starts with {id}"
+            );
+        } else {
+            assert!(
+                ids.contains(id),
+                "the script looks up #{id}, which the page lacks"
+            );
+        }
+        looked_up += 1;
+    }
+    assert!(looked_up >= 12, "{looked_up}");
 }

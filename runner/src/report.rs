@@ -4,8 +4,8 @@
 //! same bytes, which keeps `analyze --update` byte-identical to a full run.
 //!
 //! The page lists only the commits something on it names (the sentences' evidence, milestones,
-//! releases, storylines' ends, the tables' latest commits), not the whole history, so its
-//! weight follows the story's length rather than the history's.
+//! releases, storylines' ends, the tables' latest commits); the whole history is only in the
+//! commit graph's compact columns (id prefix, lane, class, subject, edges).
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -13,6 +13,7 @@ use std::ops::Range;
 use gitview_core::story::StoryDocument;
 use gitview_core::time::utc_date;
 use gitview_history::narrative::Analyses;
+use gitview_report::graph::GraphCommit;
 use gitview_report::{
     AreaOwner, Author, CommitEntry, CoupledFiles, Hotspot, Milestone, Month, Phase, Release,
     Report, StorylineSpan,
@@ -59,8 +60,12 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         .iter()
         .zip(input.ranges)
         .filter_map(|(record, range)| {
-            let times = facts.get(range.clone())?.iter().map(|f| f.time);
-            let (start_time, end_time) = (times.clone().min()?, times.max()?);
+            // The first and last commit's times, as the story dates a phase: a phase also holds
+            // commits written long before they were merged, so its earliest author time says
+            // nothing about when it began.
+            let commits = facts.get(range.clone())?;
+            let start_time = commits.first()?.time;
+            let end_time = commits.last()?.time.max(start_time);
             Some(Phase {
                 number: record.number,
                 name: record.name.clone(),
@@ -239,7 +244,21 @@ pub fn report(input: &ReportInput<'_>) -> Report {
         })
         .collect();
 
+    // The graph: every commit, newest first (the facts reversed are `git log`'s order).
+    let graph: Vec<GraphCommit> = facts
+        .iter()
+        .rev()
+        .map(|f| GraphCommit {
+            id: f.id.clone(),
+            parents: f.parents.clone(),
+            class: f.class.as_str().to_owned(),
+            subject: f.subject.clone(),
+            tags: f.releases.clone(),
+        })
+        .collect();
+
     Report {
+        graph,
         story: input.story.clone(),
         range: input.range.to_owned(),
         commits,
@@ -283,6 +302,7 @@ mod tests {
             deleted: 0,
             areas: Vec::new(),
             releases: releases.iter().map(|r| (*r).to_owned()).collect(),
+            parents: Vec::new(),
         }
     }
 
@@ -290,7 +310,8 @@ mod tests {
     fn the_page_lists_the_commits_its_parts_name_in_history_order() {
         let facts = vec![
             fact(1, 1_700_000_000, &[]),
-            fact(2, 1_700_000_000 + 40 * DAY, &["v1.0.0-rc.1"]),
+            // Written long before, merged in this phase.
+            fact(2, 1_600_000_000, &["v1.0.0-rc.1"]),
             fact(3, 1_700_000_000 + 50 * DAY, &["v1.0.0"]),
             fact(4, 1_700_000_000 + 90 * DAY, &[]),
         ];
@@ -356,6 +377,7 @@ mod tests {
         // Pre-releases are no release marks.
         let releases: Vec<&str> = report.releases.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(releases, ["v1.0.0"]);
+        // A phase runs from its first to its last commit, not from its oldest author time.
         assert_eq!(
             (report.phases[0].start_time, report.phases[0].end_time),
             (facts[0].time, facts[2].time)
@@ -375,5 +397,8 @@ mod tests {
         assert_eq!(span.commits, 2);
         assert_eq!(report.months.len(), timeline.months.len());
         assert!(report.milestones.iter().any(|m| m.commit == Some(id(0))));
+        // The graph holds every commit, newest first.
+        let graph: Vec<&str> = report.graph.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(graph, [id(3), id(2), id(1), id(0)]);
     }
 }

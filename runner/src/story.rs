@@ -493,6 +493,7 @@ mod tests {
             deleted: 1,
             areas: vec![],
             releases: vec![],
+            parents: Vec::new(),
         }
     }
 

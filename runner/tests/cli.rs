@@ -434,10 +434,18 @@ fn the_report_page_shows_the_story_with_hostile_text_inert() {
     assert!(!page.contains("<img") && !page.contains('\u{202E}'));
     assert_eq!(
         page.matches("<script").count(),
-        2,
-        "the data block and the filter only"
+        3,
+        "the two data blocks and the script only"
     );
-    assert_eq!(page.matches("</script>").count(), 2);
+    assert_eq!(page.matches("</script>").count(), 3);
+    // The graph holds every commit, the hostile subject only inside its escaped JSON.
+    let graph = &page[page
+        .find("<script type=\"application/json\" id=\"graph-data\">")
+        .unwrap()..];
+    let graph = &graph[graph.find('>').unwrap() + 1..graph.find("</script>").unwrap()];
+    let graph: serde_json::Value = serde_json::from_str(graph).unwrap();
+    assert_eq!(graph["n"], 7);
+    assert_eq!(graph["sub"][6], subject);
 }
 
 fn brief_check(args: &[&str], cwd: &Path) -> Output {

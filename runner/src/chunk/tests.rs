@@ -22,6 +22,7 @@ fn fact(n: usize, time: i64, releases: &[&str]) -> CommitFacts {
         deleted: 1,
         areas: vec!["src".into()],
         releases: releases.iter().map(|r| r.to_string()).collect(),
+        parents: Vec::new(),
     }
 }
 

@@ -799,6 +799,8 @@ pub struct CommitFacts {
     pub deleted: u64,
     pub areas: Vec<String>,
     pub releases: Vec<String>,
+    /// Full ids, first parent first (the report page's commit graph).
+    pub parents: Vec<String>,
 }
 
 /// Subjects longer than this are cut (with `…`) in [`CommitFacts`].
@@ -828,6 +830,7 @@ impl CommitFacts {
             deleted: record.files.iter().filter_map(|f| f.deleted).sum(),
             areas: enrichment.areas.clone(),
             releases: enrichment.releases.clone(),
+            parents: record.parents.clone(),
         }
     }
 

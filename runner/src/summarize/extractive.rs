@@ -306,6 +306,7 @@ mod tests {
             deleted: 0,
             areas: areas.iter().map(|a| a.to_string()).collect(),
             releases: vec![],
+            parents: Vec::new(),
         }
     }
 

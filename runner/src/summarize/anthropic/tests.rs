@@ -144,6 +144,7 @@ fn fact(n: usize) -> CommitFacts {
         deleted: 0,
         areas: vec!["src".into()],
         releases: vec![],
+        parents: Vec::new(),
     }
 }
 

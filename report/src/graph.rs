@@ -1,0 +1,270 @@
+//! The commit graph: lanes laid out in Rust, drawn by the page's script over the rows in view
+//! only, so a history of 100,000 commits scrolls as lightly as one of 100.
+//!
+//! [`layout`] places each commit (newest first, in `git log` order) in a lane, the way `git log
+//! --graph` and its kin do: a commit takes the leftmost lane that expects it (the others
+//! expecting it end there: their branches meet at it), or the leftmost free lane; its first
+//! parent continues its lane, further parents join a lane already expecting them or take a
+//! free one. An edge then runs from its child's lane down the lane that carried it to its
+//! parent's row. [`GraphData`] is that layout as compact columns for the page's JSON block.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// One commit of the graph, in display order (newest first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GraphCommit {
+    /// The full id.
+    pub id: String,
+    /// Full ids, first parent first; parents outside the history are left out of the graph.
+    pub parents: Vec<String>,
+    /// The enrich stage's class.
+    pub class: String,
+    pub subject: String,
+    /// Tags naming the commit.
+    pub tags: Vec<String>,
+}
+
+/// An edge from a child row down to a parent row, carried by a lane in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub child: u32,
+    pub parent: u32,
+    pub lane: u32,
+}
+
+/// Lanes and edges.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// Each row's lane.
+    pub lanes: Vec<u32>,
+    pub edges: Vec<Edge>,
+    /// Lanes used at most at once.
+    pub width: u32,
+}
+
+/// The lanes of `commits` (display order: every commit before its parents).
+pub fn layout(commits: &[GraphCommit]) -> Layout {
+    let row: HashMap<&str, u32> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i as u32))
+        .collect();
+    // For each lane, the row of the commit it leads to next.
+    let mut open: Vec<Option<u32>> = Vec::new();
+    let mut out = Layout::default();
+    let free = |open: &mut Vec<Option<u32>>| match open.iter().position(Option::is_none) {
+        Some(lane) => lane,
+        None => {
+            open.push(None);
+            open.len() - 1
+        }
+    };
+    for (i, commit) in commits.iter().enumerate() {
+        let i = i as u32;
+        let mut mine = None;
+        for slot in open.iter_mut().enumerate() {
+            if *slot.1 == Some(i) {
+                *slot.1 = None;
+                mine.get_or_insert(slot.0);
+            }
+        }
+        let lane = mine.unwrap_or_else(|| free(&mut open));
+        out.lanes.push(lane as u32);
+        for (k, parent) in commit.parents.iter().enumerate() {
+            let Some(&p) = row.get(parent.as_str()) else {
+                continue;
+            };
+            if p <= i {
+                continue; // not in display order: no edge rather than one upwards
+            }
+            // The first parent continues the commit's lane even when another lane leads to it
+            // too (the two meet at the parent's row); a further parent joins a lane already
+            // leading to it, or takes a free one.
+            let carrier = if k == 0 && open[lane].is_none() {
+                lane
+            } else {
+                match open.iter().position(|slot| *slot == Some(p)) {
+                    Some(existing) => existing,
+                    None => free(&mut open),
+                }
+            };
+            open[carrier] = Some(p);
+            out.edges.push(Edge {
+                child: i,
+                parent: p,
+                lane: carrier as u32,
+            });
+        }
+        let used = open.iter().rposition(Option::is_some).map_or(0, |l| l + 1);
+        out.width = out.width.max(used as u32).max(lane as u32 + 1);
+        // Lanes that end here free their tail.
+        while open.last() == Some(&None) {
+            open.pop();
+        }
+    }
+    out
+}
+
+/// The graph as the page's script reads it: columns, not objects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GraphData {
+    /// Rows.
+    pub n: usize,
+    /// The lanes used at most at once.
+    pub width: u32,
+    /// Each row's id: its first 7 hex digits, all rows' concatenated.
+    pub ids: String,
+    /// Class names; `cls` indexes them.
+    pub classes: Vec<String>,
+    pub cls: Vec<u8>,
+    pub lane: Vec<u32>,
+    /// Each row's subject.
+    pub sub: Vec<String>,
+    /// Rows with tags: `[row, "v1.0, v1.0-final"]`.
+    pub tags: Vec<(u32, String)>,
+    /// Edges, three numbers each: child row, parent row minus child row, carrying lane.
+    pub edges: Vec<u32>,
+}
+
+/// Subjects in the graph, at most this many characters.
+pub const SUBJECT_CHARS: usize = 80;
+
+/// The data of `commits`' graph.
+pub fn data(commits: &[GraphCommit]) -> GraphData {
+    let layout = layout(commits);
+    let mut classes: Vec<String> = Vec::new();
+    let mut cls = Vec::with_capacity(commits.len());
+    for c in commits {
+        let index = match classes.iter().position(|k| *k == c.class) {
+            Some(index) => index,
+            None => {
+                classes.push(c.class.clone());
+                classes.len() - 1
+            }
+        };
+        cls.push(u8::try_from(index).unwrap_or(u8::MAX));
+    }
+    GraphData {
+        n: commits.len(),
+        width: layout.width,
+        ids: commits
+            .iter()
+            .map(|c| format!("{:0<7}", c.id.get(..7).unwrap_or(&c.id)))
+            .collect(),
+        classes,
+        cls,
+        lane: layout.lanes,
+        sub: commits
+            .iter()
+            .map(|c| {
+                let mut chars = c.subject.chars();
+                let head: String = chars.by_ref().take(SUBJECT_CHARS).collect();
+                if chars.next().is_some() {
+                    format!("{head}…")
+                } else {
+                    head
+                }
+            })
+            .collect(),
+        tags: commits
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.tags.is_empty())
+            .map(|(i, c)| (i as u32, c.tags.join(", ")))
+            .collect(),
+        edges: layout
+            .edges
+            .iter()
+            .flat_map(|e| [e.child, e.parent - e.child, e.lane])
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(id: &str, parents: &[&str]) -> GraphCommit {
+        GraphCommit {
+            id: id.repeat(40 / id.len()),
+            parents: parents.iter().map(|p| p.repeat(40 / p.len())).collect(),
+            class: "fix".into(),
+            subject: format!("commit {id}"),
+            tags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_line_keeps_one_lane() {
+        let graph = layout(&[commit("c", &["b"]), commit("b", &["a"]), commit("a", &[])]);
+        assert_eq!(graph.lanes, [0, 0, 0]);
+        assert_eq!(graph.width, 1);
+        let edges: Vec<(u32, u32, u32)> = graph
+            .edges
+            .iter()
+            .map(|e| (e.child, e.parent, e.lane))
+            .collect();
+        assert_eq!(edges, [(0, 1, 0), (1, 2, 0)]);
+    }
+
+    #[test]
+    fn a_merged_branch_takes_a_second_lane_and_gives_it_back() {
+        // m merges s (side) into 2; both come from 1; then 0 on top.
+        //   0
+        //   m
+        //   | s
+        //   2 |
+        //   |/
+        //   1
+        let graph = layout(&[
+            commit("0", &["m"]),
+            commit("m", &["2", "s"]),
+            commit("s", &["1"]),
+            commit("2", &["1"]),
+            commit("1", &[]),
+        ]);
+        assert_eq!(graph.lanes, [0, 0, 1, 0, 0]);
+        assert_eq!(graph.width, 2);
+        let edges: Vec<(u32, u32, u32)> = graph
+            .edges
+            .iter()
+            .map(|e| (e.child, e.parent, e.lane))
+            .collect();
+        // s's edge to 1 runs in s's lane; 2's in lane 0; both end at 1.
+        assert_eq!(
+            edges,
+            [(0, 1, 0), (1, 3, 0), (1, 2, 1), (2, 4, 1), (3, 4, 0)]
+        );
+    }
+
+    #[test]
+    fn parents_outside_the_history_draw_no_edge() {
+        let graph = layout(&[commit("b", &["a", "z"]), commit("a", &["y"])]);
+        assert_eq!(graph.lanes, [0, 0]);
+        assert_eq!(graph.edges.len(), 1);
+    }
+
+    #[test]
+    fn unrelated_tips_take_their_own_lanes() {
+        let graph = layout(&[commit("b", &["a"]), commit("x", &[]), commit("a", &[])]);
+        assert_eq!(graph.lanes, [0, 1, 0]);
+    }
+
+    #[test]
+    fn the_data_is_columns() {
+        let mut rows = vec![commit("c", &["b"]), commit("b", &["a"]), commit("a", &[])];
+        rows[1].class = "feature".into();
+        rows[2].tags = vec!["v1".into(), "<v2>".into()];
+        rows[0].subject = "x".repeat(100);
+        let data = data(&rows);
+        assert_eq!(data.n, 3);
+        assert_eq!(data.ids, "ccccccc".to_owned() + "bbbbbbb" + "aaaaaaa");
+        assert_eq!(data.classes, ["fix", "feature"]);
+        assert_eq!(data.cls, [0, 1, 0]);
+        assert_eq!(data.tags, [(2, "v1, <v2>".to_owned())]);
+        assert_eq!(data.edges, [0, 1, 0, 1, 1, 0]);
+        assert_eq!(data.sub[0].chars().count(), SUBJECT_CHARS + 1);
+    }
+}
