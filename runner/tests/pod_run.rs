@@ -271,7 +271,17 @@ fn full_then_incremental_runs_land_in_postgres_with_gits_counts() {
         stack.scalar::<String>("SELECT status FROM analyses WHERE id = $1", "uid-full"),
         "succeeded"
     );
-    assert_eq!(stack.scalar::<i64>("SELECT count(*) FROM artifacts WHERE analysis_id = $1 AND name IN ('story.md', 'timeline.json')", "uid-full"), 2);
+    assert_eq!(stack.scalar::<i64>("SELECT count(*) FROM artifacts WHERE analysis_id = $1 AND name IN ('story.md', 'timeline.json', 'index.html')", "uid-full"), 3);
+    // The report page the gateway's web UI frames.
+    let page = String::from_utf8(stack.scalar::<Vec<u8>>(
+        "SELECT content FROM artifacts WHERE analysis_id = $1 AND name = 'index.html'",
+        "uid-full",
+    ))
+    .unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>") && page.contains("feat: step 5"),
+        "{page}"
+    );
     assert!(
         stack.scalar::<i64>(
             "SELECT count(*) FROM phases WHERE analysis_id = $1",

@@ -76,8 +76,9 @@ pub struct PipelineOptions {
     pub prices: Vec<ModelPrice>,
     /// Critical mode: the goals the story measures the history against.
     pub critical: Option<CriticalSettings>,
-    /// Also write `index.html`, the report page ([`crate::report`]): `analyze` does; a pod's
-    /// run does not (the gateway will render its own pages from what it stores).
+    /// Also write `index.html`, the report page ([`crate::report`]): `analyze` does, and so
+    /// does a pod's run (the gateway's web UI frames it); a page the gateway refuses (too
+    /// large for a gateway without object storage) is left out, logged, and the run goes on.
     pub report_page: bool,
 }
 
@@ -125,6 +126,7 @@ impl PipelineOptions {
             critical: stages.summarize.critical.clone(),
             brief_tokens: usize::try_from(stages.story.brief_tokens)
                 .unwrap_or(defaults.brief_tokens),
+            report_page: true,
             ..defaults
         }
     }
@@ -671,7 +673,16 @@ impl<'a> Run<'a> {
                 ranges: &ranges,
                 timeline: &timeline,
             }));
-            self.sink.artifact(files::REPORT, HTML, page.as_bytes())?;
+            match self.sink.artifact(files::REPORT, HTML, page.as_bytes()) {
+                // The page is a view of what the other artifacts hold: one the store refuses
+                // (too large for a gateway without object storage) does not fail the run.
+                Err(SinkError::Rejected(reason)) => tracing::warn!(
+                    bytes = page.len(),
+                    reason,
+                    "the report page was refused: the run goes on without it"
+                ),
+                other => other?,
+            }
             self.timings.report = ms(report_started.elapsed());
             tracing::info!(
                 bytes = page.len(),
