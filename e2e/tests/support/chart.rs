@@ -93,6 +93,16 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(
             "claimName: gitview-gateway-artifacts",
         ),
         (
+            "the web UI behind an Ingress, sessions of 8 hours",
+            vec![
+                "gateway.ingress.enabled=true",
+                "gateway.ingress.host=gitview.example.com",
+                "gateway.ingress.tlsSecretName=gitview-tls",
+                "gateway.ui.sessionTTL=8h",
+            ],
+            "host: \"gitview.example.com\"",
+        ),
+        (
             "artifacts on an emptyDir",
             vec!["gateway.objectStore.volume.ephemeral=true"],
             "--object-store=file:///var/lib/gitview/artifacts",
@@ -385,7 +395,7 @@ pub async fn bad_chart_values_are_refused_with_a_readable_message(
     env: Arc<Env>,
     ns: String,
 ) -> anyhow::Result<()> {
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 15] = [
         (
             &["gateway.objectStore.url=gs://bucket"],
             "/gateway/objectStore/url",
@@ -408,6 +418,8 @@ pub async fn bad_chart_values_are_refused_with_a_readable_message(
             "/postgresql/storage/size",
         ),
         (&["gateway.url=ftp://x"], "/gateway/url"),
+        (&["gateway.ingress.enabled=true"], "/gateway/ingress/host"),
+        (&["gateway.ui.sessionTTL=forever"], "/gateway/ui/sessionTTL"),
         (
             &[
                 "runner.networkPolicy.gitHosts[0].cidr=github.com",
