@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the HTTP API.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Print the OpenAPI document (what `/openapi.json` serves).
     Openapi,
     /// Apply the schema migrations (as the schema's owner), then exit.
@@ -149,6 +149,21 @@ struct Serve {
     /// localhost (browsers take `Secure` cookies from http://localhost, as a port-forward serves).
     #[arg(long, env = "GITVIEW_UI_INSECURE_COOKIES")]
     ui_insecure_cookies: bool,
+    /// Auth-proxy mode (off by default): the header in which an authenticating proxy names the
+    /// user (`X-Forwarded-Email`); needs --ui-auth-proxy-from and --ui-auth-proxy-accounts.
+    #[arg(long, env = "GITVIEW_UI_AUTH_PROXY_USER_HEADER")]
+    ui_auth_proxy_user_header: Option<String>,
+    /// The header listing the user's groups, comma-separated (`X-Forwarded-Groups`).
+    #[arg(long, env = "GITVIEW_UI_AUTH_PROXY_GROUPS_HEADER")]
+    ui_auth_proxy_groups_header: Option<String>,
+    /// The proxy's addresses or networks (`10.0.0.0/8,fd00::/8`): its headers are trusted only
+    /// from there.
+    #[arg(long, env = "GITVIEW_UI_AUTH_PROXY_FROM", value_delimiter = ',')]
+    ui_auth_proxy_from: Vec<gitview_gateway::routes::ui_proxy::Network>,
+    /// A YAML file mapping users and groups to accounts (`users: {alice@example.com: team-a}`,
+    /// `groups: {platform: team-a}`).
+    #[arg(long, env = "GITVIEW_UI_AUTH_PROXY_ACCOUNTS")]
+    ui_auth_proxy_accounts: Option<PathBuf>,
 }
 
 fn init_logs(json: bool) {
@@ -221,7 +236,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve(serve) => {
             init_logs(serve.log_format == "json");
-            runtime.block_on(run(serve))
+            runtime.block_on(run(*serve))
         }
     }
 }
@@ -251,10 +266,33 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
     let pool = db::connect(&serve.database.url()?, serve.max_connections)
         .await
         .context("cannot connect to the database")?;
+    let auth_proxy = match (
+        &serve.ui_auth_proxy_user_header,
+        &serve.ui_auth_proxy_accounts,
+    ) {
+        (None, None) => None,
+        (Some(user_header), Some(accounts)) if !serve.ui_auth_proxy_from.is_empty() => {
+            let accounts = gitview_gateway::routes::ui_proxy::AuthProxy::read_accounts(accounts)
+                .map_err(anyhow::Error::msg)?;
+            tracing::info!(user_header, from = ?serve.ui_auth_proxy_from, "the web UI trusts an auth proxy's headers");
+            Some(std::sync::Arc::new(
+                gitview_gateway::routes::ui_proxy::AuthProxy {
+                    user_header: user_header.clone(),
+                    groups_header: serve.ui_auth_proxy_groups_header.clone(),
+                    from: serve.ui_auth_proxy_from.clone(),
+                    accounts,
+                },
+            ))
+        }
+        _ => anyhow::bail!(
+            "the auth-proxy mode needs all of --ui-auth-proxy-user-header, --ui-auth-proxy-from and --ui-auth-proxy-accounts"
+        ),
+    };
     let mut state =
         api::AppState::new(pool, verifier).with_ui(gitview_gateway::routes::ui::UiSettings {
             session_ttl: serve.ui_session_ttl,
             secure_cookies: !serve.ui_insecure_cookies,
+            auth_proxy,
         });
     match &store {
         Some(store) => {
@@ -289,9 +327,13 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;
     tracing::info!(listen = %serve.listen, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // The peer's address: the web UI trusts an auth proxy's headers only from its addresses.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     Ok(())
 }
 

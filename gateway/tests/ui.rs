@@ -273,3 +273,69 @@ async fn a_person_signs_in_with_a_key_and_sees_only_their_accounts_repositories(
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/ui/sign-in");
 }
+
+/// A gateway whose UI trusts an auth proxy at `from`, mapping alice to team-a and the group
+/// `platform` to team-b.
+async fn behind_proxy(from: &str) -> Gateway {
+    use gitview_gateway::routes::ui::UiSettings;
+    use gitview_gateway::routes::ui_proxy::AuthProxy;
+    let proxy = AuthProxy {
+        user_header: "x-forwarded-email".into(),
+        groups_header: Some("x-forwarded-groups".into()),
+        from: vec![from.parse().unwrap()],
+        accounts: serde_yaml::from_str(
+            "users: {alice@example.com: team-a}\ngroups: {platform: team-b}\n",
+        )
+        .unwrap(),
+    };
+    Gateway::start_configured(Some(common::ADMIN_TOKEN), move |state| {
+        state.with_ui(UiSettings {
+            auth_proxy: Some(std::sync::Arc::new(proxy)),
+            ..UiSettings::default()
+        })
+    })
+    .await
+}
+
+async fn as_proxied(gw: &Gateway, path: &str, user: &str, groups: &str) -> reqwest::Response {
+    browser()
+        .get(gw.url(path))
+        .header("x-forwarded-email", user)
+        .header("x-forwarded-groups", groups)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_an_auth_proxy_its_headers_sign_people_in_but_only_from_the_proxy() {
+    // The tests' requests come from loopback: here that is the proxy.
+    let gw = behind_proxy("127.0.0.0/8").await;
+    gw.create_key("team-b", "exists").await;
+    let fingerprint = analyzed(&gw, "team-a", "px-a1").await;
+    let response = as_proxied(&gw, "/ui/", "alice@example.com", "").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("git.example.com/org/seen")
+    );
+    let report = format!("/ui/repositories/{fingerprint}/report");
+    let response = as_proxied(&gw, &report, "alice@example.com", "").await;
+    assert_eq!(response.text().await.unwrap(), REPORT);
+    // By group, into another account: not alice's repository.
+    let response = as_proxied(&gw, &report, "bob@example.com", "dev, platform").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // Nobody the map knows: signed out.
+    let response = as_proxied(&gw, "/ui/", "eve@example.com", "dev").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // The same headers from anywhere but the proxy are ignored.
+    let gw = behind_proxy("10.0.0.0/8").await;
+    analyzed(&gw, "team-a", "px-a2").await;
+    let response = as_proxied(&gw, "/ui/", "alice@example.com", "").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/ui/sign-in");
+}

@@ -15,3 +15,4 @@ pub mod read;
 pub mod runs;
 pub mod tracking;
 pub mod ui;
+pub mod ui_proxy;

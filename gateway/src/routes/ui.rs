@@ -52,12 +52,14 @@ pub const SESSION_COOKIE: &str = "gitview_session";
 const REPORT: &str = "index.html";
 
 /// How sessions are kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UiSettings {
     /// How long a session lives after sign-in.
     pub session_ttl: Duration,
     /// `Secure` on the cookie (off only for plain http on a host other than localhost).
     pub secure_cookies: bool,
+    /// Signed in by an authenticating proxy's headers too ([`super::ui_proxy`]); off by default.
+    pub auth_proxy: Option<std::sync::Arc<super::ui_proxy::AuthProxy>>,
 }
 
 impl Default for UiSettings {
@@ -65,6 +67,7 @@ impl Default for UiSettings {
         Self {
             session_ttl: Duration::from_secs(12 * 3600),
             secure_cookies: true,
+            auth_proxy: None,
         }
     }
 }
@@ -130,11 +133,41 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// The signed-in account: its id and name. `None`: no live session.
+/// The address a request came from (when the server records it).
+pub(crate) struct Peer(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
+/// The signed-in account: its id and name, by the authenticating proxy's headers (when
+/// configured and the request came from it) or else by the session cookie. `None`: signed out.
 async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
+    peer: &Peer,
 ) -> Result<Option<(i64, String)>, ApiError> {
+    if let Some(proxy) = &state.ui.auth_proxy
+        && let Some(name) = proxy.account(peer.0, headers)
+    {
+        let id: Option<i64> = sqlx::query_scalar("SELECT gitview_account_id($1)")
+            .bind(&name)
+            .fetch_one(&state.pool)
+            .await?;
+        return Ok(id.map(|id| (id, name)));
+    }
     let Some(token) = session_token(headers) else {
         return Ok(None);
     };
@@ -171,9 +204,10 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 async fn sign_in_form(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if signed_in(&state, &headers).await?.is_some() {
+    if signed_in(&state, &headers, &peer).await?.is_some() {
         return Ok(redirect("/ui/"));
     }
     Ok(page(StatusCode::OK, ui::sign_in(None)))
@@ -291,8 +325,12 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     Ok(response)
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let Some((account, name)) = signed_in(&state, &headers).await? else {
+async fn home(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some((account, name)) = signed_in(&state, &headers, &peer).await? else {
         return Ok(redirect("/ui/sign-in"));
     };
     let mut tx = db::tenant(&state.pool, account).await?;
@@ -345,10 +383,11 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
 
 async fn repository(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     Path(fingerprint): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some((account, name)) = signed_in(&state, &headers).await? else {
+    let Some((account, name)) = signed_in(&state, &headers, &peer).await? else {
         return Ok(redirect("/ui/sign-in"));
     };
     let mut tx = db::tenant(&state.pool, account).await?;
@@ -374,10 +413,11 @@ async fn repository(
 /// The stored report page of the repository's current story, sandboxed.
 async fn report(
     State(state): State<AppState>,
+    peer: Peer,
     headers: HeaderMap,
     Path(fingerprint): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some((account, name)) = signed_in(&state, &headers).await? else {
+    let Some((account, name)) = signed_in(&state, &headers, &peer).await? else {
         return Ok(redirect("/ui/sign-in"));
     };
     let mut tx = db::tenant(&state.pool, account).await?;
