@@ -103,6 +103,15 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(
             "host: \"gitview.example.com\"",
         ),
         (
+            "the web UI behind an auth proxy",
+            vec![
+                "gateway.ui.authProxy.enabled=true",
+                "gateway.ui.authProxy.from={10.0.0.0/8}",
+                "gateway.ui.authProxy.groups.platform=team-a",
+            ],
+            "--ui-auth-proxy-from=10.0.0.0/8",
+        ),
+        (
             "artifacts on an emptyDir",
             vec!["gateway.objectStore.volume.ephemeral=true"],
             "--object-store=file:///var/lib/gitview/artifacts",
@@ -395,7 +404,7 @@ pub async fn bad_chart_values_are_refused_with_a_readable_message(
     env: Arc<Env>,
     ns: String,
 ) -> anyhow::Result<()> {
-    let cases: [(&[&str], &str); 15] = [
+    let cases: [(&[&str], &str); 16] = [
         (
             &["gateway.objectStore.url=gs://bucket"],
             "/gateway/objectStore/url",
@@ -420,6 +429,10 @@ pub async fn bad_chart_values_are_refused_with_a_readable_message(
         (&["gateway.url=ftp://x"], "/gateway/url"),
         (&["gateway.ingress.enabled=true"], "/gateway/ingress/host"),
         (&["gateway.ui.sessionTTL=forever"], "/gateway/ui/sessionTTL"),
+        (
+            &["gateway.ui.authProxy.enabled=true"],
+            "/gateway/ui/authProxy/from",
+        ),
         (
             &[
                 "runner.networkPolicy.gitHosts[0].cidr=github.com",
