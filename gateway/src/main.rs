@@ -159,7 +159,7 @@ struct Serve {
     /// The proxy's addresses or networks (`10.0.0.0/8,fd00::/8`): its headers are trusted only
     /// from there.
     #[arg(long, env = "GITVIEW_UI_AUTH_PROXY_FROM", value_delimiter = ',')]
-    ui_auth_proxy_from: Vec<gitview_gateway::routes::ui_proxy::Network>,
+    ui_auth_proxy_from: Vec<gitview_gateway::kit::auth_proxy::Network>,
     /// A YAML file mapping users and groups to accounts (`users: {alice@example.com: team-a}`,
     /// `groups: {platform: team-a}`).
     #[arg(long, env = "GITVIEW_UI_AUTH_PROXY_ACCOUNTS")]
@@ -272,11 +272,11 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
     ) {
         (None, None) => None,
         (Some(user_header), Some(accounts)) if !serve.ui_auth_proxy_from.is_empty() => {
-            let accounts = gitview_gateway::routes::ui_proxy::AuthProxy::read_accounts(accounts)
+            let accounts = gitview_gateway::kit::auth_proxy::AuthProxy::read_accounts(accounts)
                 .map_err(anyhow::Error::msg)?;
             tracing::info!(user_header, from = ?serve.ui_auth_proxy_from, "the web UI trusts an auth proxy's headers");
             Some(std::sync::Arc::new(
-                gitview_gateway::routes::ui_proxy::AuthProxy {
+                gitview_gateway::kit::auth_proxy::AuthProxy {
                     user_header: user_header.clone(),
                     groups_header: serve.ui_auth_proxy_groups_header.clone(),
                     from: serve.ui_auth_proxy_from.clone(),
@@ -289,7 +289,7 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
         ),
     };
     let mut state =
-        api::AppState::new(pool, verifier).with_ui(gitview_gateway::routes::ui::UiSettings {
+        api::AppState::new(pool, verifier).with_ui(gitview_gateway::kit::state::UiSettings {
             session_ttl: serve.ui_session_ttl,
             secure_cookies: !serve.ui_insecure_cookies,
             auth_proxy,

@@ -277,8 +277,8 @@ async fn a_person_signs_in_with_a_key_and_sees_only_their_accounts_repositories(
 /// A gateway whose UI trusts an auth proxy at `from`, mapping alice to team-a and the group
 /// `platform` to team-b.
 async fn behind_proxy(from: &str) -> Gateway {
-    use gitview_gateway::routes::ui::UiSettings;
-    use gitview_gateway::routes::ui_proxy::AuthProxy;
+    use gitview_gateway::kit::auth_proxy::AuthProxy;
+    use gitview_gateway::kit::state::UiSettings;
     let proxy = AuthProxy {
         user_header: "x-forwarded-email".into(),
         groups_header: Some("x-forwarded-groups".into()),

@@ -8,6 +8,7 @@
 //! * [`guard`]: who may call: runner tokens, API keys, the admin token, operator tokens.
 //! * [`keys`]: the API keys' format and the admin token.
 //! * [`limits`]: per-API-key rate limits and their headers.
+//! * [`auth_proxy`]: whom the web UI's authenticating proxy signs in, from where.
 //! * [`paging`]: `limit`, cursors and the time window every list shares.
 //! * `accounts`: account names on the admin path.
 //! * `audit`: the audit row every mutation writes.
@@ -15,6 +16,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod audit;
+pub mod auth_proxy;
 pub(crate) mod check;
 pub mod extract;
 pub mod guard;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use sqlx::PgPool;
@@ -30,7 +31,7 @@ pub struct AppState {
     /// The largest artifact accepted (streamed, so not bound by the body limit).
     pub(crate) max_artifact_bytes: u64,
     /// How the web UI keeps its sessions.
-    pub(crate) ui: crate::routes::ui::UiSettings,
+    pub(crate) ui: UiSettings,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -56,7 +57,7 @@ impl AppState {
             limiter: None,
             artifacts: None,
             max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
-            ui: crate::routes::ui::UiSettings::default(),
+            ui: UiSettings::default(),
             accounts: Arc::default(),
         }
     }
@@ -76,7 +77,7 @@ impl AppState {
     }
 
     /// How the web UI keeps its sessions (default: 12 hours, `Secure` cookies).
-    pub fn with_ui(mut self, ui: crate::routes::ui::UiSettings) -> Self {
+    pub fn with_ui(mut self, ui: UiSettings) -> Self {
         self.ui = ui;
         self
     }
@@ -112,3 +113,24 @@ fn poisoned() -> ApiError {
 pub const INLINE_ARTIFACT_LIMIT: usize = 1 << 20;
 /// The largest artifact accepted unless configured otherwise (`--max-artifact-bytes`).
 pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 4 << 30;
+
+/// How the web UI (`crate::routes::ui`) keeps its sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UiSettings {
+    /// How long a session lives after sign-in.
+    pub session_ttl: Duration,
+    /// `Secure` on the cookie (off only for plain http on a host other than localhost).
+    pub secure_cookies: bool,
+    /// Signed in by an authenticating proxy's headers too ([`crate::kit::auth_proxy`]); off by default.
+    pub auth_proxy: Option<Arc<crate::kit::auth_proxy::AuthProxy>>,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookies: true,
+            auth_proxy: None,
+        }
+    }
+}

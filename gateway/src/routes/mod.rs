@@ -15,4 +15,3 @@ pub mod read;
 pub mod runs;
 pub mod tracking;
 pub mod ui;
-pub mod ui_proxy;

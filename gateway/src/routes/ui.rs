@@ -25,8 +25,6 @@
 //! These are pages, not API: they are served beside the documented routes, not in
 //! `/openapi.json`.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::header::{
@@ -45,32 +43,12 @@ use crate::db;
 use crate::error::ApiError;
 use crate::kit::keys::parse;
 use crate::kit::state::AppState;
+pub use crate::kit::state::UiSettings;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "gitview_session";
 /// The report page an analysis writes.
 const REPORT: &str = "index.html";
-
-/// How sessions are kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UiSettings {
-    /// How long a session lives after sign-in.
-    pub session_ttl: Duration,
-    /// `Secure` on the cookie (off only for plain http on a host other than localhost).
-    pub secure_cookies: bool,
-    /// Signed in by an authenticating proxy's headers too ([`super::ui_proxy`]); off by default.
-    pub auth_proxy: Option<std::sync::Arc<super::ui_proxy::AuthProxy>>,
-}
-
-impl Default for UiSettings {
-    fn default() -> Self {
-        Self {
-            session_ttl: Duration::from_secs(12 * 3600),
-            secure_cookies: true,
-            auth_proxy: None,
-        }
-    }
-}
 
 /// The UI's routes, beside the API's.
 pub(crate) fn router() -> Router<AppState> {
