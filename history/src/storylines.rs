@@ -72,6 +72,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use crate::history::{AuthorId, Commit, History};
+pub use crate::subjects::CONVENTIONAL_TYPES;
 
 /// A term is at least this many letters.
 pub const TERM_MIN_LETTERS: usize = 4;
@@ -116,12 +117,6 @@ pub const CLOSING_WORDS: &[&str] = &[
     "finishes",
     "release",
     "released",
-];
-
-/// The conventional-commit types whose prefix (`feat(parser)!: `) a term is not read from.
-pub const CONVENTIONAL_TYPES: &[&str] = &[
-    "build", "chore", "ci", "deps", "docs", "feat", "feature", "fix", "perf", "refactor",
-    "release", "revert", "style", "test", "tests",
 ];
 
 /// Words no term thread is made of: common English, the verbs every history uses (git's

@@ -18,8 +18,6 @@
 //! type, lower-cased, without a source file's extension (`builtin/commit.c` →
 //! `builtin/commit`), so a component's commits gather whichever file they name.
 
-use crate::storylines::CONVENTIONAL_TYPES;
-
 /// A prefix is at most this many characters …
 pub const PREFIX_MAX_CHARS: usize = 40;
 /// … and this many words (`t0302 & t3900`, `diff --no-index`).
@@ -114,6 +112,12 @@ fn is_area(head: &str) -> bool {
 const EXTENSIONS: &[&str] = &[
     ".c", ".h", ".cc", ".cpp", ".rs", ".go", ".py", ".rb", ".js", ".ts", ".java", ".sh", ".pl",
     ".perl", ".txt", ".md", ".adoc", ".rst",
+];
+
+/// The conventional-commit types whose prefix (`feat(parser)!: `) a term is not read from.
+pub const CONVENTIONAL_TYPES: &[&str] = &[
+    "build", "chore", "ci", "deps", "docs", "feat", "feature", "fix", "perf", "refactor",
+    "release", "revert", "style", "test", "tests",
 ];
 
 /// The scope a subject's first prefix gives it (see the module docs); `None` without one. A
