@@ -327,15 +327,28 @@ async fn a_large_history_streams_in_chunks_and_a_client_that_leaves_ends_the_rea
     .execute(&mut gw.admin().await)
     .await
     .unwrap();
+    let oldest_first = |stream: &Streamed| {
+        let ids: Vec<String> = stream.commits.iter().map(|c| c.record.id.clone()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "oldest first");
+        assert_eq!((stream.end, stream.clean), (ended(20_000), true));
+    };
+    // Scrubbed (in batches, several at once): still every commit, in order.
+    let scrubbed = streamed(&gw, "team-a", "large").await;
+    oldest_first(&scrubbed);
+    assert!(
+        scrubbed
+            .commits
+            .iter()
+            .all(|c| c.record.author.email == scrub::hash_email("ada@example.com"))
+    );
+    // Passed through.
     let (status, body) = gw.set_policy("team-a", &json!({"scrubPii": false})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-
     let whole = streamed(&gw, "team-a", "large").await;
-    assert_eq!((whole.end, whole.clean), (ended(20_000), true));
-    let ids: Vec<String> = whole.commits.iter().map(|c| c.record.id.clone()).collect();
-    let mut sorted = ids.clone();
-    sorted.sort();
-    assert_eq!(ids, sorted, "oldest first");
+    oldest_first(&whole);
+    assert_eq!(whole.commits[0].record.author.email, "ada@example.com");
     assert_eq!(whole.commits[0].record.message.len(), 2000);
 
     // A client that reads one chunk and leaves.
