@@ -14,14 +14,18 @@
 //! | `POST /v1/runs/{analysis}/logs` | [`LogBatch`] (at most 1000 lines) | [`LogsStored`] |
 //! | `POST /v1/runs/{analysis}/finish` | [`FinishRun`] | [`RunFinished`], or 409 when the advance lost |
 //! | `GET /v1/runs/{analysis}/history?limit=N&cursor=C` | | [`StoredHistoryPage`] |
+//! | `GET /v1/runs/{analysis}/history/stream` | | NDJSON: [`StoredCommit`] lines, then [`StoredHistoryEnd`] |
 //! | `POST /v1/runs/{analysis}/summaries/lookup` | [`SummaryLookup`] | [`SummariesFound`] |
 //! | `PUT /v1/runs/{analysis}/summaries/{key}` | the summary, a JSON value | 204 |
 //!
 //! `history` pages the commits the run's repository already has in the gateway (stored by any
 //! earlier run of it in the account), oldest committer time first, so an incremental run can
-//! tell the whole history's story; `limit` is 1 to 2000 (default 500). The summary cache is
-//! the account's: a key (64 hex digits, the runner's chunk hash with prompt version and model)
-//! stored by one run is found by every later run of the same account, and by no other account.
+//! tell the whole history's story; `limit` is 1 to 2000 (default 500). `history/stream` answers
+//! the same commits in the same order in one response, one JSON object a line
+//! (`application/x-ndjson`), and ends with a line that counts them: a stream without it was
+//! cut off. The summary cache is the account's: a key (64 hex digits, the runner's chunk hash
+//! with prompt version and model) stored by one run is found by every later run of the same
+//! account, and by no other account.
 //!
 //! Read routes (a per-account API key, `Authorization: Bearer gvk_…`; another account's
 //! analysis is answered 404, like one that does not exist):
@@ -614,6 +618,30 @@ pub struct StoredHistoryPage {
     pub commits: Vec<CommitUpload>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// One commit line of `GET /v1/runs/{analysis}/history/stream`: the record as uploaded and its
+/// enrichment (unlike [`CommitUpload`], the record is not flattened, so the gateway can pass
+/// both stored documents through as they are).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StoredCommit {
+    pub record: CommitRecord,
+    pub enrichment: serde_json::Value,
+}
+
+/// The last line of `GET /v1/runs/{analysis}/history/stream`, `{"end":{"commits":N}}`: the
+/// stream is whole when it ends with this line and `N` commit lines came before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoredHistoryEnd {
+    pub end: StoredHistoryCount,
+}
+
+/// How many commits a stored-history stream carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoredHistoryCount {
+    pub commits: u64,
 }
 
 /// The most keys one summary lookup may name.

@@ -14,7 +14,8 @@ use gitview_core::results::{
     CommitBatch, CommitPage, CommitUpload, CreateApiKey, ErrorBody, FileHistory, FinishRun,
     HistorySlice, LastAnalyzed, LatestProgress, LogBatch, LogLevel, LogLine, LogPage, LogsStored,
     MAX_SUMMARY_LOOKUP, ProgressEvent, ProgressPage, RepositoryStory, RunFinished, RunStarted,
-    RunStatus, SetAccountPolicy, StartRun, StoredHistoryPage, SummariesFound, SummaryLookup,
+    RunStatus, SetAccountPolicy, StartRun, StoredCommit, StoredHistoryEnd, StoredHistoryPage,
+    SummariesFound, SummaryLookup,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -24,6 +25,7 @@ use crate::kit::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::routes::logs::MAX_LINES;
 use crate::routes::read::slice::{DEFAULT_MAX_COMMITS, MAX_COMMITS};
 use crate::routes::runs::history::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+use crate::routes::runs::history_stream::NDJSON;
 use crate::routes::runs::summaries::MAX_SUMMARY_BYTES;
 
 /// The security scheme of runner routes: the operator-signed runner token.
@@ -382,6 +384,14 @@ fn runner_cache_routes(doc: &mut Document) {
             cursor_param(),
         ],
         "responses": responses(&[(200, json_response("A page of the stored history", ok))], &[400, 401, 403, 404, 503]),
+    }));
+    let line = json!({"oneOf": [doc.schema::<StoredCommit>(), doc.schema::<StoredHistoryEnd>()]});
+    doc.add("get", "/v1/runs/{analysis}/history/stream", json!({
+        "operationId": "streamStoredHistory", "tags": ["runner"], "security": security(RUNNER_TOKEN),
+        "summary": "The whole stored history of the run's repository in one response, oldest committer time first, as NDJSON",
+        "description": "The commits getStoredHistory pages, in the same order, one JSON object a line: {\"record\": …, \"enrichment\": …} (StoredCommit) per commit, then {\"end\": {\"commits\": N}} (StoredHistoryEnd). A stream that lacks that last line, or whose N differs from the lines before it, was cut off (the database failed mid-stream, or the connection did) and must be read again. Scrubbed when the account's policy scrubs PII. The schema is that of one line.",
+        "parameters": [analysis_param()],
+        "responses": responses(&[(200, json!({"description": "The stored history, a commit a line, then the count", "content": {NDJSON: {"schema": line}}}))], &[400, 401, 403, 404, 503]),
     }));
     let lookup = SummaryLookup {
         keys: vec![EXAMPLE_SUMMARY_KEY.to_owned()],

@@ -2,7 +2,7 @@
 //! extracts only the new commits still tells the **whole** history's story.
 //!
 //! * In a pod, an incremental run reads them from the gateway ([`from_gateway`]: the
-//!   repository's stored commits, paged, each with the enrichment it was stored with).
+//!   repository's stored commits in one stream, each with the enrichment it was stored with).
 //! * On a laptop, `analyze --update` reads them from the output directory of the earlier run
 //!   ([`from_output`]: its `analysis.json` says where that run ended, its `commits.jsonl`
 //!   holds the commits), and writes them again beside the new ones so the next update finds
@@ -15,8 +15,6 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-
-use gitview_core::results::CommitUpload;
 
 use crate::analysis_json::AnalysisSummary;
 use crate::enrich::Enrichment;
@@ -58,14 +56,7 @@ impl Earlier {
 /// The repository's stored commits, from the gateway. They come oldest first and are returned
 /// newest first.
 pub fn from_gateway(client: &GatewayClient) -> Result<Earlier, SinkError> {
-    let mut commits: Vec<EarlierCommit> = client
-        .stored_history()?
-        .into_iter()
-        .map(|CommitUpload { record, enrichment }| EarlierCommit {
-            record,
-            enrichment: serde_json::from_value(enrichment).ok(),
-        })
-        .collect();
+    let mut commits = client.stored_history()?;
     commits.reverse();
     Ok(Earlier {
         commits,

@@ -13,21 +13,21 @@ use std::time::Duration;
 use gitview_core::results::{
     Advance, BatchStored, CommitBatch, CommitUpload, ErrorBody, FinishRun, LogBatch, LogLine,
     LogsStored, MAX_SUMMARY_LOOKUP, ProgressEvent, RunFinished, RunStarted, RunStatus, StartRun,
-    StoredHistoryPage, SummariesFound, SummaryLookup,
+    SummariesFound, SummaryLookup,
 };
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 use crate::analysis_json::AnalysisSummary;
+use crate::earlier::EarlierCommit;
 use crate::story::PhaseRecord;
 use crate::summarize::{CacheError, Summary, SummaryCache};
 
+use super::history::read_history;
 use super::runlog::{LOCAL_TARGET, MAX_LOG_LINES, RunLog};
 use super::{EnrichedCommit, Progress, RunInfo, Sink, SinkError};
 
-/// Commits per page of the repository's stored history.
-const HISTORY_PAGE: &str = "2000";
 /// Tries per request, the first included.
 const TRIES: u32 = 4;
 /// About the most message and field bytes one log batch carries (besides its line limit).
@@ -99,6 +99,19 @@ impl GatewayClient {
         what: &str,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Option<T>, SinkError> {
+        let response = self.send(what, build)?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        response
+            .json::<T>()
+            .map(Some)
+            .map_err(|err| SinkError::Unavailable(format!("{what}: unreadable answer: {err}")))
+    }
+
+    /// Sends a request (rebuilt for each try) until it is answered with success, retrying
+    /// what is transient; the answer's body is the caller's to read.
+    fn send(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Response, SinkError> {
         let mut delay = Duration::from_millis(250);
         for try_ in 1..=TRIES {
             let last = try_ == TRIES;
@@ -115,12 +128,7 @@ impl GatewayClient {
             };
             let status = response.status();
             if status.is_success() {
-                if status == StatusCode::NO_CONTENT {
-                    return Ok(None);
-                }
-                return response.json::<T>().map(Some).map_err(|err| {
-                    SinkError::Unavailable(format!("{what}: unreadable answer: {err}"))
-                });
+                return Ok(response);
             }
             let transient = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
             if transient && !last {
@@ -209,30 +217,14 @@ impl GatewayClient {
         }
     }
 
-    /// Every commit the repository already has in the gateway, oldest first, read in pages of
-    /// 2,000 (`HISTORY_PAGE`).
-    pub fn stored_history(&self) -> Result<Vec<CommitUpload>, SinkError> {
-        let mut commits = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page: StoredHistoryPage = self
-                .call("history", || {
-                    let request = self
-                        .client
-                        .get(self.url("history"))
-                        .query(&[("limit", HISTORY_PAGE)]);
-                    match &cursor {
-                        Some(cursor) => request.query(&[("cursor", cursor)]),
-                        None => request,
-                    }
-                })?
-                .ok_or_else(|| SinkError::Unavailable("history: empty answer".into()))?;
-            commits.extend(page.commits);
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(commits),
-            }
-        }
+    /// Every commit the repository already has in the gateway, oldest first, from one stream
+    /// (`GET /v1/runs/{analysis}/history/stream`), each with its stored enrichment where that
+    /// still reads. The request is retried as every call is; a stream that breaks off or
+    /// lacks its end line ([`read_history`]) ends the attempt as retryable.
+    pub fn stored_history(&self) -> Result<Vec<EarlierCommit>, SinkError> {
+        let response = self.send("history", || self.client.get(self.url("history/stream")))?;
+        read_history(std::io::BufReader::with_capacity(1 << 20, response))
+            .map_err(|err| SinkError::Unavailable(format!("history: {err}")))
     }
 
     /// The account's cached summaries among `keys` (asked in groups of

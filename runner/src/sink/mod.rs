@@ -8,9 +8,11 @@
 //!
 //! The two sinks and what they need: [`DirSink`] here, writing files through [`output`];
 //! [`gateway::GatewaySink`], a pod's run writing through the gateway, which also ships the
-//! run's own log lines ([`runlog`]).
+//! run's own log lines ([`runlog`]) and reads the repository's stored history back
+//! ([`history`]).
 
 pub mod gateway;
+pub mod history;
 pub mod output;
 pub mod runlog;
 

@@ -1,7 +1,7 @@
 //! The runner's routes (`/v1/runs/{analysis}/…`, with the runner token the operator signs for
 //! one analysis and attempt; bodies in [`gitview_core::results`]): start the run, store its
 //! commits, phases and artifacts, report progress, finish it; read back the repository's
-//! stored history ([`history`]) and use the account's summary cache ([`summaries`]). Run logs
+//! stored history ([`history`] in pages, [`history_stream`] whole in one NDJSON stream) and use the account's summary cache ([`summaries`]). Run logs
 //! are written through [`crate::routes::logs`].
 //!
 //! Each handler extracts the request, checks it with pure functions, calls the named store
@@ -17,6 +17,7 @@ use crate::kit::table::Routes;
 pub mod artifacts;
 pub mod commits;
 pub mod history;
+pub mod history_stream;
 pub mod phases;
 pub mod progress;
 pub mod run;
@@ -44,6 +45,11 @@ pub(crate) fn routes(routes: Routes) -> Routes {
         )
         .on(Method::POST, "/v1/runs/{analysis}/finish", run::finish)
         .on(Method::GET, "/v1/runs/{analysis}/history", history::history)
+        .on(
+            Method::GET,
+            "/v1/runs/{analysis}/history/stream",
+            history_stream::stream,
+        )
         .on(
             Method::POST,
             "/v1/runs/{analysis}/summaries/lookup",
