@@ -461,17 +461,34 @@ impl<'a> Run<'a> {
             new_commits.iter().map(|c| c.record.id.clone()).collect();
         let mut merged = new_commits;
         let first_earlier = merged.len();
-        for commit in &earlier.commits {
-            if new.contains(commit.record.id.as_str()) {
-                continue;
+        // Enriched again in order, in as many slices as there are cores (a 100,000-commit
+        // history is a second of regular expressions on one).
+        let again = |commits: &[earlier::EarlierCommit]| -> Vec<EnrichedCommit> {
+            commits
+                .iter()
+                .filter(|commit| !new.contains(commit.record.id.as_str()))
+                .map(|commit| {
+                    let mut record = commit.record.clone();
+                    let enrichment = enrich_again(commit, tag_index, earlier.stored_tags);
+                    if options.scrub {
+                        scrub::scrub_record(&mut record);
+                    }
+                    EnrichedCommit { record, enrichment }
+                })
+                .collect()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let slice = earlier.commits.len().div_ceil(threads).max(1024);
+        std::thread::scope(|scope| {
+            let slices: Vec<_> = earlier
+                .commits
+                .chunks(slice)
+                .map(|commits| scope.spawn(move || again(commits)))
+                .collect();
+            for enriched in slices {
+                merged.extend(enriched.join().expect("enriching does not panic"));
             }
-            let mut record = commit.record.clone();
-            let enrichment = enrich_again(commit, tag_index, earlier.stored_tags);
-            if options.scrub {
-                scrub::scrub_record(&mut record);
-            }
-            merged.push(EnrichedCommit { record, enrichment });
-        }
+        });
         let entries: Vec<earlier::GraphEntry<'_>> = merged
             .iter()
             .map(|c| {
@@ -624,72 +641,87 @@ impl<'a> Run<'a> {
         let mut story_json =
             serde_json::to_vec_pretty(&document).expect("a story always serializes");
         story_json.push(b'\n');
-        let brief = brief::brief(
-            &BriefInput {
-                title: &title,
-                head: &config.until_commit,
-                since,
-                facts: &cut.facts,
-                history: &cut.history,
-                phases: &cut.phases,
-                analyses: &analyses,
-            },
-            self.options.brief_tokens,
-        );
         let timeline = story::timeline(&cut.facts);
         let mut timeline_json =
             serde_json::to_vec_pretty(&timeline).expect("a timeline always serializes");
         timeline_json.push(b'\n');
-        self.stages.story = StoryMetrics {
-            commits: cut.facts.len() as u64,
-            earlier_commits: self.stages.story.earlier_commits,
-            whole_history: missing == 0,
-            milestones: story::milestones(&cut.facts).len() as u64,
-            months: timeline.months.len() as u64,
-            bytes: story_text.len() as u64,
-            sections: document.sections.len() as u64,
-            claims: document
-                .sections
-                .iter()
-                .map(|s| s.claims.len() as u64)
-                .sum(),
-            brief_budget: self.options.brief_tokens as u64,
-            brief_tokens: brief.tokens as u64,
-        };
-        self.sink
-            .artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
-        self.sink.artifact(files::STORY_JSON, JSON, &story_json)?;
-        self.sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
-        self.sink
-            .artifact(files::BRIEF, MARKDOWN, brief.text.as_bytes())?;
-        if self.options.report_page {
-            let report_started = Instant::now();
-            let page = gitview_report::render(&crate::report::report(&ReportInput {
-                story: &document,
-                range: &range,
-                facts: &cut.facts,
-                analyses: &analyses,
-                phases: records,
-                ranges: &ranges,
-                timeline: &timeline,
-            }));
-            match self.sink.artifact(files::REPORT, HTML, page.as_bytes()) {
-                // The page is a view of what the other artifacts hold: one the store refuses
-                // (too large for a gateway without object storage) does not fail the run.
-                Err(SinkError::Rejected(reason)) => tracing::warn!(
-                    bytes = page.len(),
-                    reason,
-                    "the report page was refused: the run goes on without it"
-                ),
-                other => other?,
-            }
-            self.timings.report = ms(report_started.elapsed());
-            tracing::info!(
-                bytes = page.len(),
-                ms = self.timings.report,
-                "report page written"
+        let report_input = self.options.report_page.then(|| ReportInput {
+            story: &document,
+            range: &range,
+            facts: &cut.facts,
+            analyses: &analyses,
+            phases: records,
+            ranges: &ranges,
+            timeline: &timeline,
+        });
+        // The report page is drawn on a thread of its own while the brief is written and the
+        // other artifacts go out: on git/git it is half a second of the story stage.
+        std::thread::scope(|scope| -> Result<(), PipelineError> {
+            let rendering = report_input.as_ref().map(|input| {
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let page = gitview_report::render(&crate::report::report(input));
+                    (page, started.elapsed())
+                })
+            });
+            let brief = brief::brief(
+                &BriefInput {
+                    title: &title,
+                    head: &config.until_commit,
+                    since,
+                    facts: &cut.facts,
+                    history: &cut.history,
+                    phases: &cut.phases,
+                    analyses: &analyses,
+                },
+                self.options.brief_tokens,
             );
-        }
+            self.stages.story = StoryMetrics {
+                commits: cut.facts.len() as u64,
+                earlier_commits: self.stages.story.earlier_commits,
+                whole_history: missing == 0,
+                milestones: story::milestones(&cut.facts).len() as u64,
+                months: timeline.months.len() as u64,
+                bytes: story_text.len() as u64,
+                sections: document.sections.len() as u64,
+                claims: document
+                    .sections
+                    .iter()
+                    .map(|s| s.claims.len() as u64)
+                    .sum(),
+                brief_budget: self.options.brief_tokens as u64,
+                brief_tokens: brief.tokens as u64,
+            };
+            self.sink
+                .artifact(files::STORY, MARKDOWN, story_text.as_bytes())?;
+            self.sink.artifact(files::STORY_JSON, JSON, &story_json)?;
+            self.sink.artifact(files::TIMELINE, JSON, &timeline_json)?;
+            self.sink
+                .artifact(files::BRIEF, MARKDOWN, brief.text.as_bytes())?;
+            if let Some(rendering) = rendering {
+                let (page, took) = rendering
+                    .join()
+                    .expect("drawing the report page does not panic");
+                match self.sink.artifact(files::REPORT, HTML, page.as_bytes()) {
+                    // The page is a view of what the other artifacts hold: one the store
+                    // refuses (too large for a gateway without object storage) does not fail
+                    // the run.
+                    Err(SinkError::Rejected(reason)) => tracing::warn!(
+                        bytes = page.len(),
+                        reason,
+                        "the report page was refused: the run goes on without it"
+                    ),
+                    other => other?,
+                }
+                self.timings.report = ms(took);
+                tracing::info!(
+                    bytes = page.len(),
+                    ms = self.timings.report,
+                    "report page written"
+                );
+            }
+            Ok(())
+        })?;
         self.timings.story = ms(story_started.elapsed());
         self.report(Stage::Story, 1, 1, story_started)?;
         Ok(())
