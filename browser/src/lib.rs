@@ -8,7 +8,8 @@
 //! which is where Chromium reports script errors, failed loads and every Content-Security-Policy
 //! violation, in the page and in its frames: [`Browser::assert_clean`] fails on any of them.
 //! Alerts are left open (`unhandledPromptBehavior: ignore`) so [`Browser::assert_no_alert`]
-//! sees one that fired. Screenshots go to `<target dir>/test-artifacts/browser/<name>/`.
+//! sees one that fired (and while one is open, every other command fails with "unexpected
+//! alert open" and its text). Screenshots go to `<target dir>/test-artifacts/browser/<name>/`.
 //!
 //! [`Options::offline`] cuts the browser off the network for its whole life: every request
 //! goes to a proxy on a closed loopback port, loopback included (`<-loopback>`), so nothing a
@@ -268,6 +269,14 @@ impl Browser {
             shots: AtomicUsize::new(0),
             _profile: profile,
         })
+    }
+
+    /// [`Browser::start`] for a test: fails it with what is missing or went wrong, and what to
+    /// do about it.
+    pub async fn launch(options: Options) -> Self {
+        Self::start(options)
+            .await
+            .unwrap_or_else(|err| panic!("no headless Chromium: {err}"))
     }
 
     /// The WebDriver client, for what the helpers here do not cover.

@@ -180,12 +180,11 @@ async fn a_person_signs_in_reads_a_story_follows_its_evidence_and_signs_out() {
     // `localhost`, not 127.0.0.1: browsers keep `Secure` cookies from http://localhost.
     let base = format!("http://localhost:{}", gw.addr.port());
 
-    let browser = Browser::start(Options {
+    let browser = Browser::launch(Options {
         name: "gateway-ui".into(),
         offline: false,
     })
-    .await
-    .expect("a headless Chromium");
+    .await;
 
     // Signed out, the UI leads to the sign-in form.
     browser.goto(&format!("{base}/ui/")).await;

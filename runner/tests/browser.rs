@@ -73,12 +73,11 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
     let page = out.join("index.html");
     assert!(page.is_file(), "analyze wrote no index.html");
 
-    let browser = Browser::start(Options {
+    let browser = Browser::launch(Options {
         name: "report-page".into(),
         offline: true,
     })
-    .await
-    .expect("a headless Chromium");
+    .await;
 
     // The network is really off: a server on this very machine is not reached.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -272,12 +271,11 @@ async fn figures_for_a_large_history() {
         .expect("GITVIEW_BROWSER_BENCH_PAGE names the index.html to measure");
     let page = std::path::Path::new(&page).canonicalize().unwrap();
     let bytes = std::fs::metadata(&page).unwrap().len();
-    let browser = Browser::start(Options {
+    let browser = Browser::launch(Options {
         name: "large-history".into(),
         offline: true,
     })
-    .await
-    .expect("a headless Chromium");
+    .await;
     let file = format!("file://{}", page.display());
     for round in 1..=3 {
         // A fresh document each round (about:blank between: no cached parse of the page).
