@@ -32,12 +32,24 @@ command -v ssh >/dev/null || missing+=(openssh-client)
 # The egress tests and the end-to-end suite run in network namespaces of their own (ip, unshare).
 command -v ip >/dev/null || missing+=(iproute2)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql-15)
-if (( ${#missing[@]} )); then
-  step "system packages: ${missing[*]}"
+# The browser tests (runner/tests/browser.rs, gateway/tests/browser.rs) drive headless Chromium
+# through chromedriver: Debian's, unless GITVIEW_CHROMIUM / GITVIEW_CHROMEDRIVER name others.
+# With their recommended packages (fonts), so screenshots show text.
+browser=()
+[[ -x ${GITVIEW_CHROMIUM:-/usr/bin/chromium} ]] || browser+=(chromium)
+[[ -x ${GITVIEW_CHROMEDRIVER:-/usr/bin/chromedriver} ]] || browser+=(chromium-driver)
+if (( ${#missing[@]} + ${#browser[@]} )); then
+  step "system packages: ${missing[*]} ${browser[*]}"
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get update -qq
+    if (( ${#missing[@]} )); then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    if (( ${#browser[@]} )); then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser[@]}" >/dev/null
+    fi
   else
-    echo "missing: ${missing[*]} (install them; the tests that need them fail or skip without)" >&2
+    echo "missing: ${missing[*]} ${browser[*]} (install them; the tests that need them fail or skip without)" >&2
   fi
 fi
 

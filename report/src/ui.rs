@@ -49,7 +49,10 @@ fn layout(title: &str, account: Option<&str>, body: Markup) -> String {
         html lang="en" {
             head {
                 meta charset="utf-8";
-                meta name="referrer" content="no-referrer";
+                // Not `no-referrer`: with it, browsers send `Origin: null` on the pages' form
+                // posts, and the gateway, which refuses posts from other origins, would refuse
+                // every sign-in. `same-origin` sends nothing to other sites all the same.
+                meta name="referrer" content="same-origin";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (Text(title)) " — gitview" }
                 style { (PreEscaped(STYLE)) }

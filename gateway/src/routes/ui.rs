@@ -75,14 +75,16 @@ fn page(status: StatusCode, page: UiPage) -> Response {
     response
 }
 
-/// Pages hold an account's data: never cached, never sniffed, never sent as a referrer.
+/// Pages hold an account's data: never cached, never sniffed, never sent as a referrer to
+/// another site. `same-origin`, not `no-referrer`: under `no-referrer` a browser's form post
+/// carries `Origin: null`, and [`same_origin`] would refuse every sign-in.
 fn private(headers: &mut HeaderMap) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
 }
 
 fn redirect(to: &'static str) -> Response {
