@@ -161,6 +161,7 @@ pub fn data(commits: &[GraphCommit]) -> GraphData {
             .map(|c| {
                 let mut chars = c.subject.chars();
                 let head: String = chars.by_ref().take(SUBJECT_CHARS).collect();
+                let head = visible(&head);
                 if chars.next().is_some() {
                     format!("{head}…")
                 } else {
@@ -172,7 +173,7 @@ pub fn data(commits: &[GraphCommit]) -> GraphData {
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.tags.is_empty())
-            .map(|(i, c)| (i as u32, c.tags.join(", ")))
+            .map(|(i, c)| (i as u32, visible(&c.tags.join(", "))))
             .collect(),
         edges: layout
             .edges
@@ -180,6 +181,22 @@ pub fn data(commits: &[GraphCommit]) -> GraphData {
             .flat_map(|e| [e.child, e.parent - e.child, e.lane])
             .collect(),
     }
+}
+
+/// `text` with the characters that change how text around them reads (direction overrides,
+/// zero-width characters, controls) shown as `⟨U+XXXX⟩`, as the rest of the page shows them:
+/// the script draws these strings as text, where an override would be obeyed.
+fn visible(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if crate::escape::is_hidden(c) {
+            let _ = write!(out, "⟨U+{:04X}⟩", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -258,7 +275,12 @@ mod tests {
         rows[1].class = "feature".into();
         rows[2].tags = vec!["v1".into(), "<v2>".into()];
         rows[0].subject = "x".repeat(100);
+        rows[1].subject = "gnp\u{202E}.exe".into();
         let data = data(&rows);
+        assert_eq!(
+            data.sub[1], "gnp⟨U+202E⟩.exe",
+            "overrides shown, not obeyed"
+        );
         assert_eq!(data.n, 3);
         assert_eq!(data.ids, "ccccccc".to_owned() + "bbbbbbb" + "aaaaaaa");
         assert_eq!(data.classes, ["fix", "feature"]);

@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Serialize;
 
 use crate::escape::{Inline, Text, fragment, json_script};
-use crate::markdown::{CommitLinks, is_block, to_html};
+use crate::markdown::{CommitLinks, is_block, to_html, to_plain};
 use crate::{CommitEntry, Report, csp, graph, svg};
 
 /// The stylesheet, inline in every page.
@@ -198,7 +198,7 @@ pub fn render(report: &Report) -> String {
                             a href="#story" { "The story" }
                             ol {
                                 @for section in &story.sections {
-                                    li { a href=(format!("#sec-{}", fragment(&section.id))) { (Inline(&section.heading)) } }
+                                    li { a href=(format!("#sec-{}", fragment(&section.id))) { (Heading(&section.heading)) } }
                                 }
                             }
                         }
@@ -267,11 +267,23 @@ pub fn render(report: &Report) -> String {
     markup.into_string()
 }
 
+/// A section's heading: Markdown as `story.json` holds it (repository text in it already
+/// escaped for Markdown), shown as its text, isolated like other repository text.
+struct Heading<'a>(&'a str);
+
+impl maud::Render for Heading<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str("<bdi>");
+        buffer.push_str(&to_plain(self.0));
+        buffer.push_str("</bdi>");
+    }
+}
+
 fn story_section(section: &StorySection, page: &CommitIndex<'_>) -> Markup {
     let id = format!("sec-{}", fragment(&section.id));
     html! {
         section.story id=(id) {
-            h3 { (Inline(&section.heading)) }
+            h3 { (Heading(&section.heading)) }
             @if section.list {
                 ul {
                     @for (i, claim) in section.claims.iter().enumerate() {
@@ -538,7 +550,7 @@ fn commit_list(report: &Report, cited: &HashMap<String, Vec<(String, String)>>) 
                                 "Cited in: "
                                 @for (i, (anchor, heading)) in sentences.iter().take(CITED_SHOWN).enumerate() {
                                     @if i > 0 { ", " }
-                                    a href=(format!("#{anchor}")) { (Inline(heading)) }
+                                    a href=(format!("#{anchor}")) { (Heading(heading)) }
                                 }
                                 @if sentences.len() > CITED_SHOWN { " and " (sentences.len() - CITED_SHOWN) " more sections" }
                             }

@@ -215,6 +215,25 @@ fn blocks<'a>(html: &'a str, open: &str, close: &str) -> Vec<&'a str> {
 }
 
 #[test]
+fn headings_show_their_text_once_escaped() {
+    // A heading as the story writes it: repository text escaped for Markdown.
+    let mut report = hostile();
+    report.story.sections[0].heading = format!(
+        "Phase 1. up to {}",
+        escape_markdown("v0.1.0+\"><img src=x>")
+    );
+    let page = render(&report);
+    assert!(
+        page.contains("<bdi>Phase 1. up to v0.1.0+&quot;&gt;&lt;img src=x&gt;</bdi>"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("&amp;gt;") && !page.contains("&amp;lt;"),
+        "escaped twice"
+    );
+}
+
+#[test]
 fn hostile_repository_text_is_inert() {
     let page = render(&hostile());
     // The only elements are the page's own: two data blocks and one script.

@@ -107,7 +107,7 @@ pub fn repositories(account: &str, rows: &[RepositoryRow]) -> UiPage {
                 code { "kubectl gitview analyze URL --wait" } "." }
         } @else {
             table {
-                caption { (rows.len()) " repositories of " (Inline(account)) }
+                caption { (rows.len()) @if rows.len() == 1 { " repository of " } @else { " repositories of " } (Inline(account)) }
                 thead { tr { th scope="col" { "Repository" } th scope="col" { "Branch" } th scope="col" { "Last analyzed commit" } th scope="col" { "Last analysis" } } }
                 tbody {
                     @for row in rows {

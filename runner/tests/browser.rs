@@ -165,15 +165,14 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
     ] {
         assert!(text.contains(shown), "not shown as text: {shown}");
     }
-    // Direction overrides and zero-width characters show as `⟨U+202E⟩`, never raw — except in
-    // the graph, whose script draws subjects and tags as they are (a known gap of
-    // report/assets/report.js: the text after an override there reads reversed).
+    // Direction overrides and zero-width characters show as `⟨U+202E⟩`, never raw: in the
+    // graph too, whose data carries them already made visible.
     let raw = browser
         .eval(
             "var w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), out = [];
              while (w.nextNode()) {
                var node = w.currentNode, p = node.parentNode;
-               if (/[\\u202a-\\u202e\\u2066-\\u2069\\u200b]/.test(node.data) && !p.closest('#graph-svg')) {
+               if (/[\\u202a-\\u202e\\u2066-\\u2069\\u200b]/.test(node.data)) {
                  out.push(p.nodeName + ' in #' + (p.closest('[id]') || {}).id + ': ' + node.data);
                }
              }
