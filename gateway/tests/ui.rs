@@ -236,6 +236,16 @@ async fn a_person_signs_in_with_a_key_and_sees_only_their_accounts_repositories(
     let missing = "0".repeat(64);
     let response = get(&gw, &format!("/ui/repositories/{missing}"), Some(&theirs)).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // A malformed fingerprint is not there either: the same page, not the API's error body.
+    let response = get(&gw, "/ui/repositories/nope", Some(&theirs)).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("no such repository")
+    );
 
     // Signing out ends that session only.
     let response = browser()

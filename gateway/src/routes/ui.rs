@@ -371,11 +371,9 @@ async fn repository(
         return Ok(redirect("/ui/sign-in"));
     };
     let mut tx = db::tenant(&state.pool, account).await?;
-    let Ok((_, repository, _)) = require_repository(&mut tx, account, &fingerprint).await else {
-        return Ok(page(
-            StatusCode::NOT_FOUND,
-            ui::not_found(&name, "There is no such repository in this account."),
-        ));
+    let (_, repository, _) = match repository_of(&mut tx, account, &name, &fingerprint).await? {
+        Ok(found) => found,
+        Err(missing) => return Ok(missing),
     };
     tx.commit().await?;
     let row = RepositoryRow {
@@ -390,6 +388,26 @@ async fn repository(
     Ok(page(StatusCode::OK, ui::repository(&name, &row, &src)))
 }
 
+/// The account's repository by fingerprint; the page saying it is not there for one the
+/// account does not have (or a malformed fingerprint). The database's failures stay errors.
+async fn repository_of(
+    tx: &mut sqlx::PgConnection,
+    account: i64,
+    name: &str,
+    fingerprint: &str,
+) -> Result<Result<(i64, gitview_core::results::RepositoryRef, bool), Response>, ApiError> {
+    match require_repository(tx, account, fingerprint).await {
+        Ok(found) => Ok(Ok(found)),
+        Err(err) if matches!(err.status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST) => {
+            Ok(Err(page(
+                StatusCode::NOT_FOUND,
+                ui::not_found(name, "There is no such repository in this account."),
+            )))
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// The stored report page of the repository's current story, sandboxed.
 async fn report(
     State(state): State<AppState>,
@@ -402,11 +420,9 @@ async fn report(
     };
     let mut tx = db::tenant(&state.pool, account).await?;
     let missing = |name: &str, why: &str| page(StatusCode::NOT_FOUND, ui::not_found(name, why));
-    let Ok((id, _, scrub)) = require_repository(&mut tx, account, &fingerprint).await else {
-        return Ok(missing(
-            &name,
-            "There is no such repository in this account.",
-        ));
+    let (id, _, scrub) = match repository_of(&mut tx, account, &name, &fingerprint).await? {
+        Ok(found) => found,
+        Err(missing) => return Ok(missing),
     };
     let Some(story) = current_story(&mut tx, &state, account, id, scrub).await? else {
         return Ok(missing(
