@@ -21,7 +21,6 @@ use gitview_browser::{Browser, Locator, Options};
 use gitview_core::story::{Claim, Evidence, StoryCoverage, StoryDocument, StorySection};
 use gitview_report::graph::GraphCommit;
 use gitview_report::{CommitEntry, Month, Report};
-use reqwest::StatusCode;
 use serde_json::json;
 
 const URL: &str = "https://git.example.com/org/seen.git";
@@ -93,38 +92,24 @@ fn report() -> (Report, String) {
 /// A succeeded run of `URL` in `account` that stored the story and its rendered report page.
 async fn analyzed(gw: &Gateway, account: &str, uid: &str, report: &Report) -> String {
     gw.start_run(account, uid, URL).await;
-    for (name, media_type, body) in [
-        (
-            "story.json",
-            "application/json",
-            serde_json::to_vec(&report.story).unwrap(),
-        ),
-        (
-            "index.html",
-            "text/html",
-            gitview_report::render(report).into_bytes(),
-        ),
-    ] {
-        let response = gw
-            .http
-            .put(gw.url(&format!("/v1/runs/{uid}/artifacts/{name}")))
-            .bearer_auth(gw.token(account, uid))
-            .header("content-type", media_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{name}");
-    }
-    let (code, body) = gw
-        .post(
-            &gw.token(account, uid),
-            &format!("/v1/runs/{uid}/finish"),
-            &json!({"status": "succeeded", "commitsAnalyzed": 3, "metrics": {}}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
-    gitview_core::remote::fingerprint(URL, "main").unwrap()
+    gw.succeeded_with(
+        account,
+        uid,
+        URL,
+        vec![
+            (
+                "story.json",
+                "application/json",
+                serde_json::to_vec(&report.story).unwrap(),
+            ),
+            (
+                "index.html",
+                "text/html",
+                gitview_report::render(report).into_bytes(),
+            ),
+        ],
+    )
+    .await
 }
 
 /// Waits until the top document is at `path` (after a redirect or a form post).

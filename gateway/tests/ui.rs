@@ -29,36 +29,22 @@ fn browser() -> reqwest::Client {
 /// A succeeded run of `URL` in `account` that wrote a whole-history story and its report page.
 async fn analyzed(gw: &Gateway, account: &str, uid: &str) -> String {
     gw.start_run(account, uid, URL).await;
-    for (name, media_type, body) in [
-        (
-            "story.json",
-            "application/json",
-            serde_json::to_vec(&json!({"title": "seen", "sections": [],
+    gw.succeeded_with(
+        account,
+        uid,
+        URL,
+        vec![
+            (
+                "story.json",
+                "application/json",
+                serde_json::to_vec(&json!({"title": "seen", "sections": [],
                 "coverage": {"wholeHistory": true, "commits": 1}}))
-            .unwrap(),
-        ),
-        ("index.html", "text/html", REPORT.as_bytes().to_vec()),
-    ] {
-        let response = gw
-            .http
-            .put(gw.url(&format!("/v1/runs/{uid}/artifacts/{name}")))
-            .bearer_auth(gw.token(account, uid))
-            .header("content-type", media_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{name}");
-    }
-    let (code, body) = gw
-        .post(
-            &gw.token(account, uid),
-            &format!("/v1/runs/{uid}/finish"),
-            &json!({"status": "succeeded", "commitsAnalyzed": 1, "metrics": {}}),
-        )
-        .await;
-    assert_eq!(code, StatusCode::OK, "{body}");
-    gitview_core::remote::fingerprint(URL, "main").unwrap()
+                .unwrap(),
+            ),
+            ("index.html", "text/html", REPORT.as_bytes().to_vec()),
+        ],
+    )
+    .await
 }
 
 /// Signs in with `key`: the response.

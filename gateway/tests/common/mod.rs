@@ -305,3 +305,37 @@ impl Gateway {
             .unwrap()
     }
 }
+
+impl Gateway {
+    /// Ends a started run of `account` as succeeded after storing `artifacts` (name, media
+    /// type, bytes) as its runner would: the fingerprint of `url` on `main`.
+    pub async fn succeeded_with(
+        &self,
+        account: &str,
+        uid: &str,
+        url: &str,
+        artifacts: Vec<(&str, &str, Vec<u8>)>,
+    ) -> String {
+        for (name, media_type, body) in artifacts {
+            let response = self
+                .http
+                .put(self.url(&format!("/v1/runs/{uid}/artifacts/{name}")))
+                .bearer_auth(self.token(account, uid))
+                .header("content-type", media_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::NO_CONTENT, "{name}");
+        }
+        let (code, body) = self
+            .post(
+                &self.token(account, uid),
+                &format!("/v1/runs/{uid}/finish"),
+                &json!({"status": "succeeded", "commitsAnalyzed": 1, "metrics": {}}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        gitview_core::remote::fingerprint(url, "main").unwrap()
+    }
+}
