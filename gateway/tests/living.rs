@@ -122,16 +122,7 @@ async fn artifact(gw: &Gateway, account: &str, uid: &str, name: &str, body: Vec<
     } else {
         "text/markdown"
     };
-    let response = gw
-        .http
-        .put(gw.url(&format!("/v1/runs/{uid}/artifacts/{name}")))
-        .bearer_auth(gw.token(account, uid))
-        .header("content-type", media_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT, "{name}");
+    gw.put_artifact(account, uid, name, media_type, body).await;
 }
 
 /// A `story.json` titled `title` with one claim, covering the whole history or not (or

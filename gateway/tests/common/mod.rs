@@ -307,6 +307,27 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// PUTs an artifact of `uid` with the runner token, as its runner would; it must be taken.
+    pub async fn put_artifact(
+        &self,
+        account: &str,
+        uid: &str,
+        name: &str,
+        media_type: &str,
+        body: Vec<u8>,
+    ) {
+        let response = self
+            .http
+            .put(self.url(&format!("/v1/runs/{uid}/artifacts/{name}")))
+            .bearer_auth(self.token(account, uid))
+            .header("content-type", media_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{name}");
+    }
+
     /// Ends a started run of `account` as succeeded after storing `artifacts` (name, media
     /// type, bytes) as its runner would: the fingerprint of `url` on `main`.
     pub async fn succeeded_with(
@@ -317,16 +338,8 @@ impl Gateway {
         artifacts: Vec<(&str, &str, Vec<u8>)>,
     ) -> String {
         for (name, media_type, body) in artifacts {
-            let response = self
-                .http
-                .put(self.url(&format!("/v1/runs/{uid}/artifacts/{name}")))
-                .bearer_auth(self.token(account, uid))
-                .header("content-type", media_type)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), StatusCode::NO_CONTENT, "{name}");
+            self.put_artifact(account, uid, name, media_type, body)
+                .await;
         }
         let (code, body) = self
             .post(
