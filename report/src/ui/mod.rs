@@ -9,7 +9,7 @@ use crate::csp::hash_source;
 use crate::escape::{Inline, Text};
 
 /// The pages' one stylesheet (inline, allowed by its hash).
-const STYLE: &str = include_str!("../assets/ui.css");
+const STYLE: &str = include_str!("../../assets/ui.css");
 
 /// A page and the policy it needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
