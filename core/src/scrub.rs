@@ -1,8 +1,9 @@
 //! Scrubbing: secrets removed and emails hashed, in commit records, free text and JSON
 //! documents. Pure (no I/O): the runner's scrub stage applies it before anything leaves the pod
 //! when the account's policy asks for it, and the gateway applies it again on read for accounts
-//! whose policy is on, over rows stored before the policy changed. One implementation, so both
-//! hash an email to the same value and redact by the same rules.
+//! whose policy is on, over rows stored before the policy changed (a row found [`is_clean`]
+//! when it was stored is marked with the [`RULES_VERSION`] and not scrubbed again). One
+//! implementation, so both hash an email to the same value and redact by the same rules.
 //!
 //! * **Secrets** are found with the patterns well-known scanners use (gitleaks' default rules,
 //!   GitHub secret scanning's token formats): AWS access key ids, GitHub, GitLab, Slack, npm,
@@ -93,10 +94,25 @@ static SECRET_REGEXES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         .map(|(_, pattern)| Regex::new(pattern).expect("valid secret rules"))
         .collect()
 });
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-        .expect("a valid regex")
-});
+/// The pattern of an email in text.
+const EMAIL_PATTERN: &str = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}";
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(EMAIL_PATTERN).expect("a valid regex"));
+
+/// The version of the scrubbing rules: what [`is_clean`] vouches for. The gateway stores it
+/// with a commit found already clean, and scrubs on read only the rows not clean under
+/// today's version. Bump it whenever scrubbing would change text it left alone before (a new
+/// or wider secret rule, another email pattern, another hash); the test
+/// `the_rules_version_names_the_rules` fails when the patterns change and it does not.
+pub const RULES_VERSION: i32 = 1;
+
+/// Whether scrubbing `record` and `enrichment` would change nothing: they were scrubbed
+/// already (by a runner whose account scrubs), or hold nothing to scrub.
+pub fn is_clean(record: &CommitRecord, enrichment: &Value) -> bool {
+    let mut record = record.clone();
+    let mut enrichment = enrichment.clone();
+    scrub_record(&mut record) == ScrubStats::default()
+        && scrub_json(&mut enrichment) == ScrubStats::default()
+}
 
 /// What scrubbing changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -255,6 +271,67 @@ mod tests {
     /// Secrets assembled at run time so this file does not itself trip secret scanners.
     fn fake(parts: &[&str]) -> String {
         parts.concat()
+    }
+
+    /// The patterns [`RULES_VERSION`] was last set for: sha256 over every secret rule's name
+    /// and pattern and the email pattern.
+    const RULES_FINGERPRINT: (i32, &str) = (
+        1,
+        "6d9ac7c443d0f34281bfcbdd7200d93bceaac8c6fbc1581ce24897ce1667d217",
+    );
+
+    #[test]
+    fn the_rules_version_names_the_rules() {
+        let mut digest = Sha256::new();
+        for (name, pattern) in SECRET_RULES {
+            digest.update(name.as_bytes());
+            digest.update([0]);
+            digest.update(pattern.as_bytes());
+            digest.update([0]);
+        }
+        digest.update(EMAIL_PATTERN.as_bytes());
+        let hex: String = digest
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(
+            RULES_FINGERPRINT == (RULES_VERSION, hex.as_str()),
+            "the scrub rules changed since RULES_VERSION {} was set: bump RULES_VERSION (rows \
+             stored clean under the old rules must be scrubbed again on read), then set \
+             RULES_FINGERPRINT to ({}, \"{hex}\")",
+            RULES_FINGERPRINT.0,
+            RULES_VERSION + 1,
+        );
+    }
+
+    #[test]
+    fn a_scrubbed_record_is_clean_and_a_raw_one_is_not() {
+        let mut record = CommitRecord {
+            id: "a".repeat(40),
+            parents: vec![],
+            author: Person {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                time: "2024-05-01T09:30:00+02:00".into(),
+                canonical: None,
+            },
+            committer: Person {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                time: "2024-05-01T09:30:00+02:00".into(),
+                canonical: None,
+            },
+            message: "Start".into(),
+            files: vec![],
+            renames: vec![],
+        };
+        let enrichment = serde_json::json!({"references": ["#1"]});
+        assert!(!is_clean(&record, &enrichment), "a raw email");
+        scrub_record(&mut record);
+        assert!(is_clean(&record, &enrichment));
+        let leaky = serde_json::json!({"scope": fake(&["ghp_", &"a".repeat(36)])});
+        assert!(!is_clean(&record, &leaky), "a token in the enrichment");
     }
 
     #[test]

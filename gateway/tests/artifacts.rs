@@ -336,6 +336,20 @@ async fn a_local_directory_holds_large_artifacts() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(body.contains("--object-store"), "{body}");
+    // A body far larger than the socket buffers (a long history's report page) still hears
+    // the 413: the gateway reads it to the end before answering, so the client is not left
+    // with a connection broken mid-send, which looks like an unreachable gateway.
+    let (status, body) = put(
+        &bare,
+        "team-a",
+        "uid-1",
+        "index.html",
+        "text/html",
+        payload(32 << 20, 6),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body.contains("--object-store"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -377,3 +377,95 @@ async fn a_large_history_streams_in_chunks_and_a_client_that_leaves_ends_the_rea
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test]
+async fn a_row_stored_clean_is_passed_through_until_the_scrub_rules_change() {
+    let gw = Gateway::start().await;
+    let url = "https://git.example.com/org/clean.git";
+    // What a runner of a scrubbing account uploads: scrubbed records. And one raw commit.
+    let mut commits: Vec<CommitRecord> = (1..=4).map(|n| record(n, n, "ada@example.com")).collect();
+    for commit in &mut commits[..3] {
+        scrub::scrub_record(commit);
+    }
+    run(&gw, "team-a", "clean-1", url, &commits).await;
+    let mut admin = gw.admin().await;
+    let marked: Vec<(String, Option<i32>)> =
+        sqlx::query_as("SELECT id, clean_under FROM commits ORDER BY id")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    let version = Some(scrub::RULES_VERSION);
+    assert_eq!(
+        marked,
+        commits
+            .iter()
+            .zip([version, version, version, None])
+            .map(|(c, v)| (c.id.clone(), v))
+            .collect::<Vec<_>>(),
+        "the scrubbed commits are stored clean, the raw one is not"
+    );
+    let stream = streamed(&gw, "team-a", "clean-1").await;
+    assert_eq!(stream.end, ended(4));
+    assert_eq!(stream.commits, paged(&gw, "team-a", "clean-1").await);
+    let mut scrubbed = commits.clone();
+    scrub::scrub_record(&mut scrubbed[3]);
+    assert_eq!(
+        stream
+            .commits
+            .iter()
+            .map(|c| c.record.clone())
+            .collect::<Vec<_>>(),
+        scrubbed
+    );
+
+    // A row marked clean is passed through as stored, unscrubbed: a raw email planted in it
+    // (as the superuser; the gateway never marks such a row) comes back as it is...
+    sqlx::query(
+        "UPDATE commits SET record = jsonb_set(record, '{message}', '\"by grace@example.com\"') \
+         WHERE id = $1",
+    )
+    .bind(&commits[0].id)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    for answer in [
+        streamed(&gw, "team-a", "clean-1").await.commits,
+        paged(&gw, "team-a", "clean-1").await,
+    ] {
+        assert_eq!(answer[0].record.message, "by grace@example.com");
+    }
+    // ...until it was marked under other rules than today's: then it is scrubbed again.
+    sqlx::query("UPDATE commits SET clean_under = $2 WHERE id = $1")
+        .bind(&commits[0].id)
+        .bind(scrub::RULES_VERSION - 1)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let hashed = format!("by {}", scrub::hash_email("grace@example.com"));
+    for answer in [
+        streamed(&gw, "team-a", "clean-1").await.commits,
+        paged(&gw, "team-a", "clean-1").await,
+    ] {
+        assert_eq!(answer[0].record.message, hashed);
+        assert_eq!(answer[1..], stream.commits[1..]);
+    }
+
+    // An account that does not scrub has its rows stored unchecked; scrubbed on read once
+    // its policy scrubs.
+    let (status, body) = gw.set_policy("team-b", &json!({"scrubPii": false})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    run(&gw, "team-b", "b-clean", url, &commits[3..]).await;
+    let unchecked: i64 = count(
+        &mut admin,
+        "SELECT count(*) FROM commits c JOIN accounts a ON a.id = c.account_id \
+         WHERE a.name = 'team-b' AND c.clean_under IS NULL",
+    )
+    .await;
+    assert_eq!(unchecked, 1);
+    let stream = streamed(&gw, "team-b", "b-clean").await;
+    assert_eq!(stream.commits[0].record, commits[3], "as uploaded");
+    let (status, body) = gw.set_policy("team-b", &json!({"scrubPii": true})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stream = streamed(&gw, "team-b", "b-clean").await;
+    assert_eq!(stream.commits[0].record, scrubbed[3]);
+}

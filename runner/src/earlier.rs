@@ -8,10 +8,12 @@
 //!   holds the commits), and writes them again beside the new ones so the next update finds
 //!   them.
 //!
-//! Each commit is enriched again from its record by today's rules (so an update tells what a
-//! full run tells, even after the rules changed), keeping from its stored enrichment what only
-//! the repository could say then: the dependencies its manifests changed (blobs an incremental
-//! run's shallow clone lacks) and, in a pod, its tags where the clone knows none.
+//! Each commit's stored enrichment stands when today's rules made it (its `rules` fingerprint,
+//! [`crate::enrich::RULES`]); otherwise the commit is enriched again from its record (so an
+//! update tells what a full run tells, even after the rules changed), keeping from its stored
+//! enrichment what only the repository could say then: the dependencies its manifests changed
+//! (blobs an incremental run's shallow clone lacks) and, in a pod, its tags where the clone
+//! knows none.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

@@ -46,14 +46,14 @@ pub(crate) async fn insert_commits(
     sqlx::query_scalar(
         "INSERT INTO commits (account_id, repository_id, id, analysis_id, parents, author_name, author_email,
             authored_at, committer_name, committer_email, committed_at, message, lines_added, lines_deleted,
-            files_changed, renames, enrichment, record)
+            files_changed, renames, enrichment, record, clean_under)
          SELECT $1, $2, c.id, $3, ARRAY(SELECT jsonb_array_elements_text(c.parents)), c.author_name, c.author_email,
             to_timestamp(c.authored_at), c.committer_name, c.committer_email, to_timestamp(c.committed_at), c.message,
-            c.lines_added, c.lines_deleted, c.files_changed, c.renames, coalesce(c.enrichment, '{}'), c.record
+            c.lines_added, c.lines_deleted, c.files_changed, c.renames, coalesce(c.enrichment, '{}'), c.record, c.clean_under
          FROM jsonb_to_recordset($4) AS c(id text, parents jsonb, author_name text, author_email text,
             authored_at bigint, committer_name text, committer_email text, committed_at bigint, message text,
             lines_added bigint, lines_deleted bigint, files_changed integer, renames jsonb, enrichment jsonb,
-            record jsonb)
+            record jsonb, clean_under integer)
          ON CONFLICT (account_id, repository_id, id) DO NOTHING
          RETURNING id",
     )

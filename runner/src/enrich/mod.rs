@@ -187,7 +187,17 @@ pub struct Enrichment {
     /// since the record carries no contents; left out when there are none.
     #[serde(default, skip_serializing_if = "DependencyChanges::is_empty")]
     pub dependencies: DependencyChanges,
+    /// The [`RULES`] that made it: an update reuses a stored enrichment made by today's
+    /// rules rather than enriching its commit again. Empty in one stored before rules were
+    /// recorded.
+    #[serde(default)]
+    pub rules: String,
 }
+
+/// A fingerprint of the code that enriches a commit (this module and the subject and language
+/// rules it asks; `build.rs` hashes them), recorded in each [`Enrichment`]. An edit to those
+/// files changes it, so a stored enrichment is reused only when today's code would make it.
+pub const RULES: &str = env!("GITVIEW_ENRICH_RULES");
 
 /// Enriches one commit; `tags` are the tags naming it.
 pub fn enrich(record: &CommitRecord, tags: &[Tag]) -> Enrichment {
@@ -210,7 +220,7 @@ pub fn enrich(record: &CommitRecord, tags: &[Tag]) -> Enrichment {
         .iter()
         .filter_map(|f| language_of(&f.path))
         .collect();
-    Enrichment {
+    let mut enrichment = Enrichment {
         class,
         conventional,
         languages: languages.into_iter().map(str::to_owned).collect(),
@@ -220,13 +230,24 @@ pub fn enrich(record: &CommitRecord, tags: &[Tag]) -> Enrichment {
         churn,
         size: SizeBucket::of(record.files.len(), churn),
         areas: areas_of(record.files.iter().map(|f| f.path.as_str())),
-        tags: tags.iter().map(|t| t.name.clone()).collect(),
-        releases: tags
+        tags: Vec::new(),
+        releases: Vec::new(),
+        dependencies: DependencyChanges::default(),
+        rules: RULES.to_owned(),
+    };
+    enrichment.set_tags(tags);
+    enrichment
+}
+
+impl Enrichment {
+    /// Names the commit's `tags` (and those of them that are releases) instead of its own.
+    pub fn set_tags(&mut self, tags: &[Tag]) {
+        self.tags = tags.iter().map(|t| t.name.clone()).collect();
+        self.releases = tags
             .iter()
             .filter(|t| t.release.is_some())
             .map(|t| t.name.clone())
-            .collect(),
-        dependencies: DependencyChanges::default(),
+            .collect();
     }
 }
 

@@ -779,15 +779,28 @@ impl<'a> Run<'a> {
     }
 }
 
-/// A commit from before the range, enriched by today's rules; from its stored enrichment come
-/// the dependencies its manifests changed and, with `stored_tags`, its tags where the
-/// repository at hand knows none ([`crate::earlier`]).
+/// A commit from before the range, enriched by today's rules: its stored enrichment as it is
+/// when today's rules made it ([`enrich::RULES`]), else enriched again from its record. From
+/// the stored enrichment come the dependencies its manifests changed and, with `stored_tags`,
+/// its tags where the repository at hand knows none ([`crate::earlier`]).
 fn enrich_again(
     commit: &earlier::EarlierCommit,
     tag_index: &TagIndex,
     stored_tags: bool,
 ) -> enrich::Enrichment {
-    let mut enrichment = enrich::enrich(&commit.record, tag_index.of(&commit.record.id));
+    let tags = tag_index.of(&commit.record.id);
+    if let Some(stored) = &commit.enrichment
+        && stored.rules == enrich::RULES
+    {
+        // Made by today's rules: what enriching it again would give, but for its tags, which
+        // move; the repository's stand unless it cannot know them.
+        let mut enrichment = stored.clone();
+        if !(stored_tags && tags.is_empty()) {
+            enrichment.set_tags(tags);
+        }
+        return enrichment;
+    }
+    let mut enrichment = enrich::enrich(&commit.record, tags);
     if let Some(stored) = &commit.enrichment {
         enrichment.dependencies = stored.dependencies.clone();
         if stored_tags && enrichment.tags.is_empty() {
@@ -917,6 +930,81 @@ pub fn repository_title(repo: &gix::Repository) -> String {
 mod tests {
 
     use super::*;
+    use crate::record::{CommitRecord, FileStat, FileStatus, Person};
+    use crate::tags::{Tag, parse_release};
+
+    fn earlier_commit(stored: Option<enrich::Enrichment>) -> earlier::EarlierCommit {
+        let person = Person {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            time: "2024-05-01T09:30:00+02:00".into(),
+            canonical: None,
+        };
+        earlier::EarlierCommit {
+            record: CommitRecord {
+                id: "ab".repeat(20),
+                parents: vec![],
+                author: person.clone(),
+                committer: person,
+                message: "fix: off by one\n".into(),
+                files: vec![FileStat {
+                    path: "src/lib.rs".into(),
+                    added: Some(1),
+                    deleted: Some(1),
+                    status: FileStatus::Modified,
+                }],
+                renames: vec![],
+            },
+            enrichment: stored,
+        }
+    }
+
+    fn tag(name: &str) -> Tag {
+        Tag {
+            name: name.into(),
+            commit: "ab".repeat(20),
+            annotated: true,
+            release: parse_release(name),
+        }
+    }
+
+    #[test]
+    fn a_stored_enrichment_stands_when_todays_rules_made_it() {
+        let none = TagIndex::new(&[]);
+        let fresh = enrich::enrich(&earlier_commit(None).record, &[]);
+        assert_eq!(fresh.class.as_str(), "fix");
+        assert_eq!(fresh.rules, enrich::RULES);
+        // A stored enrichment made by today's rules is taken as it is (a class the rules would
+        // not give shows it was not made again)...
+        let mut stored = fresh.clone();
+        stored.class = enrich::CommitClass::Feature;
+        stored.tags = vec!["v1.0.0".into()];
+        stored.releases = vec!["v1.0.0".into()];
+        let commit = earlier_commit(Some(stored.clone()));
+        assert_eq!(enrich_again(&commit, &none, true), stored);
+        // ...but for its tags: the repository's stand, unless it cannot know them.
+        let again = enrich_again(&commit, &none, false);
+        assert_eq!((again.class, again.tags.len()), (stored.class, 0));
+        let tagged = TagIndex::new(&[tag("v2.0.0"), tag("nightly")]);
+        let again = enrich_again(&commit, &tagged, true);
+        assert_eq!(again.tags, ["v2.0.0", "nightly"]);
+        assert_eq!(again.releases, ["v2.0.0"]);
+        // One made by other rules (or before rules were recorded) is made again, keeping its
+        // dependencies and, where the repository knows none, its tags.
+        for rules in ["", "0000000000000000"] {
+            let mut old = stored.clone();
+            old.rules = rules.into();
+            old.dependencies = serde_json::from_value(serde_json::json!({
+                "added": [{"ecosystem": "cargo", "manifest": "Cargo.toml", "name": "clap"}]
+            }))
+            .unwrap();
+            let again = enrich_again(&earlier_commit(Some(old.clone())), &none, true);
+            assert_eq!(again.class.as_str(), "fix", "made again");
+            assert_eq!(again.rules, enrich::RULES);
+            assert_eq!(again.dependencies, old.dependencies);
+            assert_eq!(again.tags, ["v1.0.0"]);
+        }
+    }
 
     #[test]
     fn run_configs_set_the_stage_options() {

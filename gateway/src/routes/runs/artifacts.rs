@@ -55,6 +55,26 @@ fn over_limit(object_store: bool, max: u64) -> ApiError {
     )
 }
 
+/// The most of a refused body read and dropped before the 413 is sent.
+const DRAIN_BYTES: u64 = 64 << 20;
+
+/// Reads and drops the rest of a refused body (`read` bytes of it read already), up to
+/// [`DRAIN_BYTES`] in all, so the client hears the 413: a server that answers before the body
+/// is read closes the connection, and a client still sending sees only a broken connection
+/// (a runner took that for an unreachable gateway and failed its run over a report page
+/// too large for a gateway without object storage). A larger body is cut off as before.
+async fn drain(
+    mut chunks: impl futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Unpin,
+    mut read: u64,
+) {
+    while read <= DRAIN_BYTES {
+        match futures::StreamExt::next(&mut chunks).await {
+            Some(Ok(chunk)) => read += chunk.len() as u64,
+            Some(Err(_)) | None => return,
+        }
+    }
+}
+
 /// The request's `Content-Length`, if it states one.
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
@@ -90,6 +110,7 @@ pub(crate) async fn artifact(
     let max = largest(stores, state.max_artifact_bytes);
     let too_large = || over_limit(stores, max);
     if declared_length(&headers).is_some_and(|len| len > max) {
+        drain(body.into_data_stream(), 0).await;
         return Err(too_large());
     }
     let media_type = media_type(&headers);
@@ -114,6 +135,7 @@ pub(crate) async fn artifact(
             })?;
             size += chunk.len() as u64;
             if size > max {
+                drain(&mut chunks, size).await;
                 return Err(too_large());
             }
             hasher.update(&chunk);

@@ -3,8 +3,9 @@
 //! incremental run can tell the whole history's story without re-reading git.
 //!
 //! Each commit comes back as it was uploaded (the record exactly as extracted, and its
-//! enrichment), scrubbed again when the account's policy scrubs PII: rows stored before the
-//! policy was turned on hold raw text, and a run must not carry it into a story.
+//! enrichment), scrubbed again when the account's policy scrubs PII and the row was not stored
+//! clean under today's scrub rules (migration `0014`): rows stored before the policy was
+//! turned on hold raw text, and a run must not carry it into a story.
 //!
 //! Pages are keyset-paginated on (committer time, id) and read through
 //! `commits_by_repository_time` (migration `0011`), so the 200th page of a 100,000-commit
@@ -45,13 +46,15 @@ struct HistoryRow {
     record: Value,
     enrichment: Value,
     scrub_pii: bool,
+    /// Stored clean under today's scrub rules (migration `0014`): passed through as stored.
+    clean: bool,
 }
 
 /// The columns of a [`HistoryRow`], and the raw time to order by.
 const COLUMNS: &str = concat!(
     "c.id, c.committed_at AS at, ",
     rfc3339!("c.committed_at"),
-    " AS committed_at, c.record, c.enrichment"
+    " AS committed_at, c.record, c.enrichment, c.clean_under"
 );
 
 /// The query of one page after `cursor`, oldest first. Dated commits and undated ones (last)
@@ -64,7 +67,9 @@ fn page_query(
     limit: i64,
 ) -> QueryBuilder<Postgres> {
     let mut sql = QueryBuilder::<Postgres>::new(format!(
-        "SELECT p.id, p.committed_at, p.record, p.enrichment, {SCRUB_PII} AS scrub_pii FROM ("
+        "SELECT p.id, p.committed_at, p.record, p.enrichment, {SCRUB_PII} AS scrub_pii, \
+         coalesce(p.clean_under = {}, false) AS clean FROM (",
+        scrub::RULES_VERSION
     ));
     // The first branch binds the account, so it is `$1` (the scrub policy's) everywhere.
     let mut first = true;
@@ -152,7 +157,7 @@ pub(crate) async fn history(
                 )
             })?;
             let mut enrichment = row.enrichment;
-            if row.scrub_pii {
+            if row.scrub_pii && !row.clean {
                 scrub::scrub_record(&mut record);
                 scrub::scrub_json(&mut enrichment);
             }

@@ -9,9 +9,11 @@
 //! built for that one reader: one index range scan on `commits_by_repository_time` (migration
 //! `0011`) streamed from PostgreSQL to the socket a chunk at a time (the history is never held
 //! whole in memory), and each row's `record` and `enrichment` passed through as the JSON text
-//! PostgreSQL prints, unparsed — unless the account's policy scrubs PII, when each row is
-//! parsed and scrubbed exactly as the paged route does, in batches on blocking threads while
-//! the read goes on (scrubbing is most of the work then).
+//! PostgreSQL prints, unparsed. When the account's policy scrubs PII, a row stored clean under
+//! today's scrub rules (`clean_under`, migration `0014`: what the account's runners upload) is
+//! passed through too, and any other row is parsed and scrubbed exactly as the paged route
+//! does, in batches on blocking threads while the read goes on (a history stored before the
+//! policy was turned on is scrubbed whole, which is then most of the work).
 //!
 //! The authorization, tenancy and errors before the first byte are the paged route's. Once the
 //! answer has begun, its status is sent: a database error then ends the body before the last
@@ -57,7 +59,9 @@ const SCRUB_IN_FLIGHT: usize = 3;
 
 /// The whole history, oldest first: the order of `commits_by_repository_time` (`committed_at`
 /// ascending puts NULLs last, then `id`), so the rows come in index order, no sort.
-const HISTORY: &str = "SELECT c.record::text, c.enrichment::text FROM commits c \
+/// `$3`: today's scrub rules version; the last column says the row is clean under it.
+const HISTORY: &str = "SELECT c.record::text, c.enrichment::text, \
+     coalesce(c.clean_under = $3, false) FROM commits c \
      WHERE c.account_id = $1 AND c.repository_id = $2 \
      ORDER BY c.committed_at, c.id";
 
@@ -152,9 +156,10 @@ impl Feed {
         }
         let mut commits: u64 = 0;
         {
-            let mut rows = sqlx::query_as::<_, (String, String)>(HISTORY)
+            let mut rows = sqlx::query_as::<_, (String, String, bool)>(HISTORY)
                 .bind(account)
                 .bind(repository)
+                .bind(scrub::RULES_VERSION)
                 .fetch(&mut *tx);
             let mut batch = Vec::new();
             let mut scrubbing = FuturesOrdered::new();
@@ -165,10 +170,17 @@ impl Feed {
                     row = rows.try_next() => row,
                 };
                 match row {
-                    Ok(Some((record, enrichment))) => {
+                    Ok(Some((record, enrichment, clean))) => {
                         commits += 1;
-                        if self.scrub_pii {
-                            batch.push((record, enrichment));
+                        let scrub = self.scrub_pii && !clean;
+                        if scrub || !(batch.is_empty() && scrubbing.is_empty()) {
+                            // In order: behind the rows being scrubbed, a clean row waits its
+                            // turn in the batch (passed through there, unparsed).
+                            batch.push(Row {
+                                record,
+                                enrichment,
+                                scrub,
+                            });
                             if batch.len() == SCRUB_BATCH {
                                 scrubbing.push_back(scrub_batch(std::mem::take(&mut batch)));
                                 if scrubbing.len() >= SCRUB_IN_FLIGHT {
@@ -256,13 +268,33 @@ fn pass_through(buffer: &mut BytesMut, record: &str, enrichment: &str) {
     buffer.put_slice(b"}\n");
 }
 
-/// Scrubs `rows` into their lines on a blocking thread, each row parsed and scrubbed exactly as
-/// the paged route does.
-fn scrub_batch(rows: Vec<(String, String)>) -> Scrubbing {
+/// A stored row in a batch, as PostgreSQL printed it.
+struct Row {
+    record: String,
+    enrichment: String,
+    /// Not clean under today's rules, and the account scrubs.
+    scrub: bool,
+}
+
+/// Makes `rows` into their lines on a blocking thread, each row to scrub parsed and scrubbed
+/// exactly as the paged route does, the others passed through.
+fn scrub_batch(rows: Vec<Row>) -> Scrubbing {
     tokio::task::spawn_blocking(move || {
-        let bytes = rows.iter().map(|(r, e)| r.len() + e.len() + 32).sum();
+        let bytes = rows
+            .iter()
+            .map(|row| row.record.len() + row.enrichment.len() + 32)
+            .sum();
         let mut lines = BytesMut::with_capacity(bytes);
-        for (record, enrichment) in rows {
+        for Row {
+            record,
+            enrichment,
+            scrub,
+        } in rows
+        {
+            if !scrub {
+                pass_through(&mut lines, &record, &enrichment);
+                continue;
+            }
             let mut record: CommitRecord = serde_json::from_str(&record)
                 .map_err(|err| format!("a stored commit record does not parse: {err}"))?;
             let mut enrichment: serde_json::Value = serde_json::from_str(&enrichment)
