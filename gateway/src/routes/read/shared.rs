@@ -189,6 +189,17 @@ pub(crate) fn push_touches_path(sql: &mut QueryBuilder<Postgres>, commits: &str,
     push_touches(sql, commits, |sql| push_path_match(sql, "f", path));
 }
 
+/// The condition that the commit `{commits}` touched a path that starts with `prefix` (taken
+/// literally: a directory, a file, or part of a name), as ` AND EXISTS (…)`: one index scan
+/// on `commit_files_by_path`.
+pub(crate) fn push_touches_prefix(sql: &mut QueryBuilder<Postgres>, commits: &str, prefix: &str) {
+    push_touches(sql, commits, |sql| {
+        sql.push("f.path LIKE ")
+            .push_bind(format!("{}%", like_literal(prefix)))
+            .push(" ESCAPE '\\'");
+    });
+}
+
 /// ` AND EXISTS (…)` a `commit_files` row `f` of the commit `{commits}` for which `condition`
 /// (on `f`) holds.
 fn push_touches(
