@@ -3,8 +3,10 @@
 //! repositories, open one — its page frames the stored report page, sandboxed — and follow a
 //! sentence inside the frame to its commit, sign out (back at the form, the cookie gone), and
 //! with another account's session the repository's page is a 404. No console error and no
-//! Content-Security-Policy violation on any page. Screenshots:
-//! `<target>/test-artifacts/browser/gateway-ui/`.
+//! Content-Security-Policy violation on any page. Then the history's pages: search from a
+//! repository's page, follow a result to its commit and a file of it to its history, and
+//! watch an analysis' page keep its progress current as the runner reports. Screenshots:
+//! `<target>/test-artifacts/browser/gateway-ui/` and `…/gateway-ui-pages/`.
 //!
 //! Needs Chromium and chromedriver (Debian's `chromium` and `chromium-driver`, or
 //! `GITVIEW_CHROMIUM` and `GITVIEW_CHROMEDRIVER`); fails naming what is missing.
@@ -92,6 +94,12 @@ fn report() -> (Report, String) {
 /// A succeeded run of `URL` in `account` that stored the story and its rendered report page.
 async fn analyzed(gw: &Gateway, account: &str, uid: &str, report: &Report) -> String {
     gw.start_run(account, uid, URL).await;
+    told(gw, account, uid, report).await
+}
+
+/// Ends the started run `uid` as succeeded, with the story and its rendered report page; the
+/// fingerprint.
+async fn told(gw: &Gateway, account: &str, uid: &str, report: &Report) -> String {
     gw.succeeded_with(
         account,
         uid,
@@ -310,5 +318,159 @@ async fn a_person_signs_in_reads_a_story_follows_its_evidence_and_signs_out() {
         .collect();
     assert!(problems.is_empty(), "the 404 page: {problems:#?}");
     browser.assert_no_alert("the 404 page").await;
+    browser.close().await;
+}
+
+/// Types `text` into the field `css` finds.
+async fn type_into(browser: &Browser, css: &str, text: &str) {
+    browser
+        .client()
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("finding {css}: {err}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|err| panic!("typing into {css}: {err}"));
+}
+
+#[tokio::test]
+async fn a_person_searches_follows_a_commit_to_a_files_history_and_watches_an_analysis() {
+    let gw = Gateway::start().await;
+    let key = gw.create_key("team-a", "ui").await;
+    let (report, _) = report();
+    // A stored history of three commits, the second with a hostile subject, then a run that
+    // is still going.
+    let uid = "pages-b1";
+    gw.start_run("team-a", uid, URL).await;
+    let first = common::commit(1, &[]);
+    let mut second = common::commit(2, std::slice::from_ref(&first.id));
+    second.message = format!("second step {HOSTILE}\n\nwith a body\n");
+    let third = common::commit(3, std::slice::from_ref(&second.id));
+    let enriched =
+        |c: &gitview_core::records::CommitRecord| (c.clone(), json!({"class": "feature"}));
+    gw.store_commits(
+        "team-a",
+        uid,
+        0,
+        &[enriched(&first), enriched(&second), enriched(&third)],
+    )
+    .await;
+    let fingerprint = told(&gw, "team-a", uid, &report).await;
+    let live = "pages-live";
+    gw.start_run("team-a", live, URL).await;
+    let token = gw.token("team-a", live);
+    let progress = |stage: &str, done: u64| json!({"stage": stage, "done": done, "total": 4});
+    gw.post(
+        &token,
+        &format!("/v1/runs/{live}/progress"),
+        &progress("extract", 1),
+    )
+    .await;
+    let base = format!("http://localhost:{}", gw.addr.port());
+    let repository = format!("/ui/repositories/{fingerprint}");
+
+    let browser = Browser::launch(Options {
+        name: "gateway-ui-pages".into(),
+        offline: false,
+    })
+    .await;
+    browser.goto(&format!("{base}/ui/")).await;
+    sign_in(&browser, &key.secret).await;
+
+    // From the repository's page, search its messages.
+    browser.click(&format!("a[href=\"{repository}\"]")).await;
+    at(&browser, &repository).await;
+    type_into(&browser, "#search-q", "second").await;
+    browser.click("form.search button[type=submit]").await;
+    at(&browser, &format!("{repository}/search")).await;
+    let found = browser
+        .eval(
+            "return [document.querySelectorAll('table.commits tbody tr').length,
+                     document.querySelectorAll('img, [onerror]').length, document.scripts.length,
+                     document.querySelector('table.commits tbody').innerText]",
+        )
+        .await;
+    assert_eq!(found[0], 1, "one commit found: {found}");
+    assert_eq!(found[1], 0, "an injected element: {found}");
+    assert_eq!(found[2], 0, "a script on the search page: {found}");
+    assert!(
+        found[3].as_str().unwrap().contains(HOSTILE),
+        "the hostile subject as text: {found}"
+    );
+    browser.screenshot("search").await;
+    browser.assert_clean("the search").await;
+
+    // Follow the result to its commit, by keyboard: the link takes focus and Enter follows it.
+    let commit = format!("{repository}/commits/{}", second.id);
+    browser
+        .eval(&format!(
+            "document.querySelector('table.commits a[href=\"{commit}\"]').focus(); return true;"
+        ))
+        .await;
+    browser
+        .client()
+        .active_element()
+        .await
+        .expect("the focused link")
+        .send_keys("\u{E007}")
+        .await
+        .expect("pressing Enter on the link");
+    at(&browser, &commit).await;
+    let shown = browser
+        .eval(
+            "return [document.querySelector('h1').innerText, document.querySelector('pre.message').innerText,
+                     document.querySelectorAll('img, [onerror]').length]",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!([format!("second step {HOSTILE}"), "with a body", 0]),
+        "the commit's message as text"
+    );
+    browser.screenshot("commit").await;
+    browser.assert_clean("the commit").await;
+
+    // Follow a file of it to the file's history.
+    let file = format!("{repository}/files/src/2.rs");
+    browser.click(&format!("a[href=\"{file}\"]")).await;
+    at(&browser, &file).await;
+    let rows = browser
+        .eval("return document.querySelectorAll('table.commits tbody tr').length")
+        .await;
+    assert_eq!(rows, 1, "the file's one commit");
+    browser.screenshot("file-history").await;
+    browser.assert_clean("the file's history").await;
+
+    // The running analysis: its page shows the progress at load, then keeps it current as
+    // the runner reports, by its own script, under the page's policy.
+    browser.click("header.bar a[href=\"/ui/analyses\"]").await;
+    at(&browser, "/ui/analyses").await;
+    browser
+        .click(&format!("a[href=\"/ui/analyses/{live}\"]"))
+        .await;
+    at(&browser, &format!("/ui/analyses/{live}")).await;
+    let loaded = browser
+        .eval(
+            "return [document.getElementById('progress-stage').textContent,
+                     document.getElementById('progress-done').textContent]",
+        )
+        .await;
+    assert_eq!(loaded, json!(["extract", "1"]), "the progress at load");
+    gw.post(
+        &token,
+        &format!("/v1/runs/{live}/progress"),
+        &progress("summarize", 3),
+    )
+    .await;
+    browser
+        .wait_until(
+            "the page showing the new progress",
+            "return document.getElementById('progress-stage').textContent === 'summarize'
+                 && document.getElementById('progress-done').textContent === '3'
+                 && document.getElementById('progress-bar').value === 3",
+        )
+        .await;
+    browser.screenshot("analysis-progress").await;
+    browser.assert_clean("the analysis' page").await;
     browser.close().await;
 }

@@ -12,7 +12,7 @@ mod common;
 
 use common::{Gateway, commit};
 use gitview_core::records::CommitRecord;
-use gitview_core::results::{CommitBatch, CommitUpload, HistorySlice, SLICE_SCHEMA};
+use gitview_core::results::{HistorySlice, SLICE_SCHEMA};
 use gitview_core::scrub;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -28,21 +28,7 @@ async fn store(
 ) {
     gw.start_run("team-a", uid, URL).await;
     let token = gw.token("team-a", uid);
-    let body = serde_json::to_value(CommitBatch {
-        batch: 0,
-        commits: commits
-            .iter()
-            .map(|(record, enrichment)| CommitUpload {
-                record: record.clone(),
-                enrichment: enrichment.clone(),
-            })
-            .collect(),
-    })
-    .unwrap();
-    let (status, body) = gw
-        .post(&token, &format!("/v1/runs/{uid}/commits"), &body)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    gw.store_commits("team-a", uid, 0, commits).await;
     let finish = json!({"status": "succeeded", "toCommit": to, "commitsAnalyzed": commits.len(),
                         "metrics": {}, "advance": {"expected": expected, "to": to}});
     let (status, body) = gw

@@ -29,6 +29,12 @@ fn browser() -> reqwest::Client {
 /// A succeeded run of `URL` in `account` that wrote a whole-history story and its report page.
 async fn analyzed(gw: &Gateway, account: &str, uid: &str) -> String {
     gw.start_run(account, uid, URL).await;
+    told(gw, account, uid).await
+}
+
+/// Ends the started run `uid` as succeeded, with a whole-history story and its report page;
+/// the fingerprint.
+async fn told(gw: &Gateway, account: &str, uid: &str) -> String {
     gw.succeeded_with(
         account,
         uid,
@@ -45,6 +51,14 @@ async fn analyzed(gw: &Gateway, account: &str, uid: &str) -> String {
         ],
     )
     .await
+}
+
+/// The response's Content-Security-Policy.
+fn policy_of(response: &reqwest::Response) -> String {
+    response.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Signs in with `key`: the response.
@@ -106,10 +120,7 @@ async fn a_person_signs_in_with_a_key_and_sees_only_their_accounts_repositories(
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "the report too");
     let response = get(&gw, "/ui/sign-in", None).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let policy = response.headers()[CONTENT_SECURITY_POLICY]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let policy = policy_of(&response);
     assert!(
         policy.starts_with("default-src 'none'") && policy.contains("frame-ancestors 'none'"),
         "{policy}"
@@ -198,10 +209,7 @@ async fn a_person_signs_in_with_a_key_and_sees_only_their_accounts_repositories(
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let policy = response.headers()[CONTENT_SECURITY_POLICY]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let policy = policy_of(&response);
     assert!(
         policy.starts_with("sandbox allow-scripts;") && !policy.contains("allow-same-origin"),
         "{policy}"
@@ -334,4 +342,340 @@ async fn behind_an_auth_proxy_its_headers_sign_people_in_but_only_from_the_proxy
     let response = as_proxied(&gw, "/ui/", "alice@example.com", "").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/ui/sign-in");
+}
+
+const HOSTILE: &str = "\"><img src=x onerror=alert(1)> <script>alert(1)</script>";
+
+/// A stored history of `URL` in `account`, analyzed by `uid` (then succeeded with a story,
+/// its report page and one phase over all of it): 55 commits touching `src/lib.rs`, of which
+/// the first has a hostile subject, author and path (and a reference), and two tell apart a
+/// literal `%`. The fingerprint and the commits, oldest first.
+async fn stored_history(
+    gw: &Gateway,
+    account: &str,
+    uid: &str,
+) -> (String, Vec<gitview_core::records::CommitRecord>) {
+    use gitview_core::records::{FileStat, FileStatus};
+    gw.start_run(account, uid, URL).await;
+    let mut commits: Vec<gitview_core::records::CommitRecord> = Vec::new();
+    for n in 0..55u8 {
+        let parents: Vec<String> = commits.last().map(|c| c.id.clone()).into_iter().collect();
+        let mut c = common::commit(n, &parents);
+        c.files = vec![FileStat {
+            path: "src/lib.rs".into(),
+            added: Some(u64::from(n) + 1),
+            deleted: Some(1),
+            status: FileStatus::Modified,
+        }];
+        match n {
+            0 => {
+                c.message = format!("{HOSTILE} subject\n\nthe body: {HOSTILE}\n");
+                c.author.name = format!("Mallory {HOSTILE}");
+                c.files.push(FileStat {
+                    path: format!("docs/{HOSTILE}.md"),
+                    added: Some(2),
+                    deleted: Some(0),
+                    status: FileStatus::Added,
+                });
+            }
+            1 => c.message = "raise coverage to 100% now\n".into(),
+            2 => c.message = "raise coverage to 1000 now\n".into(),
+            _ => {}
+        }
+        commits.push(c);
+    }
+    let uploads: Vec<_> = commits
+        .iter()
+        .map(|c| {
+            let enrichment = if c.id == commits[0].id {
+                json!({"class": "fix", "references": [{"kind": "issue", "id": "#42"}]})
+            } else {
+                json!({"class": "feature"})
+            };
+            (c.clone(), enrichment)
+        })
+        .collect();
+    for (number, part) in uploads.chunks(28).enumerate() {
+        gw.store_commits(account, uid, number as u64, part).await;
+    }
+    let token = gw.token(account, uid);
+    let response = gw
+        .http
+        .put(gw.url(&format!("/v1/runs/{uid}/phases")))
+        .bearer_auth(&token)
+        .json(&json!([{
+            "number": 1, "name": "Beginnings", "firstCommit": commits[0].id,
+            "lastCommit": commits[54].id, "start": "2023-12-31T00:00:00Z",
+            "end": "2024-02-01T00:00:00Z", "commits": 55, "summary": "",
+        }]))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let fingerprint = told(gw, account, uid).await;
+    (fingerprint, commits)
+}
+
+/// The page's text and its status.
+async fn page_of(gw: &Gateway, path: &str, cookie: &str) -> (StatusCode, String) {
+    let response = get(gw, path, Some(cookie)).await;
+    (response.status(), response.text().await.unwrap())
+}
+
+/// Fails if any hostile string of [`HOSTILE`] became markup.
+fn inert(page: &str) {
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(!page.contains("<img src=x"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+}
+
+/// The `href` of the page's `rel="next"` link, as a path.
+fn next_link(page: &str) -> Option<String> {
+    let (_, rest) = page.split_once("rel=\"next\" href=\"")?;
+    Some(rest.split('"').next()?.replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn commits_files_and_searches_are_pages_of_the_account_only() {
+    let gw = Gateway::start().await;
+    let key = gw.create_key("team-a", "ui").await;
+    let other = gw.create_key("team-b", "ui").await;
+    let (fingerprint, commits) = stored_history(&gw, "team-a", "hist-a1").await;
+    let cookie = session_of(&sign_in(&gw, &key.secret, None).await).0;
+    let theirs = session_of(&sign_in(&gw, &other.secret, None).await).0;
+    let repository = format!("/ui/repositories/{fingerprint}");
+
+    // The repository's page carries the search form.
+    let (status, page) = page_of(&gw, &repository, &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("action=\"{repository}/search\"")),
+        "{page}"
+    );
+
+    // A commit: its message, author (the email hashed: the account scrubs), class,
+    // reference, phase, parents and files, each file linked to its history.
+    let first = &commits[0];
+    let (status, page) = page_of(&gw, &format!("{repository}/commits/{}", first.id), &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    inert(&page);
+    assert!(page.contains("Mallory"), "{page}");
+    assert!(page.contains("@scrubbed.invalid"), "{page}");
+    assert!(!page.contains("ada@example.com"), "{page}");
+    assert!(page.contains("#42"), "{page}");
+    assert!(page.contains("Phase 1: <bdi>Beginnings</bdi>"), "{page}");
+    assert!(page.contains(">fix<"), "{page}");
+    let lib = format!("{repository}/files/src/lib.rs");
+    assert!(page.contains(&format!("href=\"{lib}\"")), "{page}");
+    let hostile_path =
+        gitview_report::ui::commit::file_href(&fingerprint, &format!("docs/{HOSTILE}.md"));
+    assert!(page.contains(&format!("href=\"{hostile_path}\"")), "{page}");
+    let (status, page) = page_of(
+        &gw,
+        &format!("{repository}/commits/{}", commits[3].id),
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("{repository}/commits/{}", commits[2].id)),
+        "the parent linked: {page}"
+    );
+    let (status, page) = page_of(
+        &gw,
+        &format!("{repository}/commits/{}", "f".repeat(40)),
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("no such commit"), "{page}");
+
+    // A file's history, newest first, a page at a time; the hostile path shown as text.
+    let (status, page) = page_of(&gw, &lib, &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page.matches("/commits/").count(), 50, "{page}");
+    assert!(page.contains("55 commits"), "{page}");
+    let newest = page.find(&commits[54].id).expect("the newest commit");
+    let older = page.find(&commits[53].id).expect("the one before");
+    assert!(newest < older, "newest first");
+    let next = next_link(&page).expect("a next page");
+    let (status, page) = page_of(&gw, &next, &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page.matches("/commits/").count(), 5, "{page}");
+    assert!(next_link(&page).is_none(), "the last page: {page}");
+    assert!(page.contains(&first.id), "{page}");
+    let (status, page) = page_of(&gw, &hostile_path, &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    inert(&page);
+    assert_eq!(page.matches("/commits/").count(), 1, "{page}");
+    let (status, _) = page_of(&gw, &format!("{lib}?cursor=nope"), &cookie).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Search: by words (a `%` taken literally), by author, by path prefix, paged; a clear
+    // message when nothing matches, and a hint when nothing is asked.
+    let search = |query: &str| format!("{repository}/search?{query}");
+    let (status, page) = page_of(&gw, &search("q=100%25"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&commits[1].id), "{page}");
+    assert!(!page.contains(&commits[2].id), "{page}");
+    assert!(page.contains("value=\"100%\""), "{page}");
+    let (_, page) = page_of(&gw, &search("author=mallory"), &cookie).await;
+    inert(&page);
+    assert_eq!(page.matches("/commits/").count(), 1, "{page}");
+    assert!(page.contains(&first.id));
+    let (_, page) = page_of(&gw, &search("path=docs%2F"), &cookie).await;
+    assert_eq!(page.matches("/commits/").count(), 1, "{page}");
+    let (_, page) = page_of(&gw, &search("q=change&author=ada"), &cookie).await;
+    assert_eq!(page.matches("/commits/").count(), 50, "{page}");
+    let next = next_link(&page).expect("a next page of the search");
+    assert!(next.contains("q=change&author=ada&"), "{next}");
+    let (_, page) = page_of(&gw, &next, &cookie).await;
+    assert_eq!(page.matches("/commits/").count(), 2, "{page}");
+    let (_, page) = page_of(&gw, &search("q=no+such+words"), &cookie).await;
+    assert!(page.contains("No commit matches this search."), "{page}");
+    let (_, page) = page_of(&gw, &search(""), &cookie).await;
+    assert!(page.contains("Say what to look for"), "{page}");
+    // Under the scrubbing policy an email is matched whole, hashed, never a part of it.
+    let (_, page) = page_of(&gw, &search("author=ada%40example.com"), &cookie).await;
+    assert_eq!(page.matches("/commits/").count(), 50, "{page}");
+    let (_, page) = page_of(&gw, &search("author=%40example"), &cookie).await;
+    assert!(page.contains("No commit matches this search."), "{page}");
+
+    // Another account: none of it is there.
+    for path in [
+        format!("{repository}/commits/{}", first.id),
+        lib.clone(),
+        search("q=change"),
+    ] {
+        let (status, page) = page_of(&gw, &path, &theirs).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.contains("change"), "{page}");
+    }
+    // Signed out: the sign-in form.
+    let response = get(&gw, &lib, None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn analyses_show_their_progress_log_and_artifacts_to_their_account_only() {
+    let gw = Gateway::start().await;
+    let key = gw.create_key("team-a", "ui").await;
+    let other = gw.create_key("team-b", "ui").await;
+    analyzed(&gw, "team-a", "ana-done").await;
+    gw.start_run("team-a", "ana-live", URL).await;
+    let token = gw.token("team-a", "ana-live");
+    let progress = |done: u64| json!({"stage": "extract", "done": done, "total": 10});
+    let (status, _) = gw
+        .post(&token, "/v1/runs/ana-live/progress", &progress(3))
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (status, body) = gw
+        .post(
+            &token,
+            "/v1/runs/ana-live/logs",
+            &json!({"lines": [
+                {"seq": 0, "at": "2024-05-01T09:30:00Z", "level": "info", "message": format!("cloning {HOSTILE}"), "fields": {}},
+                {"seq": 1, "at": "2024-05-01T09:30:01Z", "level": "warn", "message": "mail ada@example.com", "fields": {}},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    gw.put_artifact(
+        "team-a",
+        "ana-live",
+        "notes.html",
+        "text/html",
+        HOSTILE.as_bytes().to_vec(),
+    )
+    .await;
+    let cookie = session_of(&sign_in(&gw, &key.secret, None).await).0;
+    let theirs = session_of(&sign_in(&gw, &other.secret, None).await).0;
+
+    // The list: newest first, with status and progress.
+    let (status, page) = page_of(&gw, "/ui/analyses", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let live = page.find("href=\"/ui/analyses/ana-live\"").expect("listed");
+    let done = page.find("href=\"/ui/analyses/ana-done\"").expect("listed");
+    assert!(live < done, "newest first: {page}");
+    assert!(page.contains("extract 3/10"), "{page}");
+    assert!(
+        page.contains("succeeded") && page.contains("running"),
+        "{page}"
+    );
+
+    // One: status, progress, log (scrubbed, hostile text inert) and its artifacts' links,
+    // under a policy that allows its one script and its polls.
+    let response = get(&gw, "/ui/analyses/ana-live", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let policy = policy_of(&response);
+    assert!(
+        policy.contains("script-src 'sha256-") && policy.contains("connect-src 'self'"),
+        "{policy}"
+    );
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("<img src=x"), "{page}");
+    assert!(page.contains("cloning "), "{page}");
+    assert!(!page.contains("ada@example.com"), "{page}");
+    assert!(page.contains("@scrubbed.invalid"), "{page}");
+    assert!(
+        page.contains("<span id=\"progress-done\">3</span>"),
+        "{page}"
+    );
+    assert!(page.contains("data-status=\"running\""), "{page}");
+    assert!(
+        page.contains("href=\"/ui/analyses/ana-live/artifacts/notes.html\""),
+        "{page}"
+    );
+
+    // The progress as JSON for the page's script, current.
+    let (status, body) = page_of(&gw, "/ui/analyses/ana-live/progress", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], "running");
+    assert_eq!(body["latest"]["done"], 3);
+    gw.post(&token, "/v1/runs/ana-live/progress", &progress(7))
+        .await;
+    let (_, body) = page_of(&gw, "/ui/analyses/ana-live/progress", &cookie).await;
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["latest"]["done"], 7);
+
+    // An artifact through the session, sandboxed: a stored page cannot act in the UI's origin.
+    let response = get(
+        &gw,
+        "/ui/analyses/ana-live/artifacts/notes.html",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let policy = policy_of(&response);
+    assert!(
+        policy.starts_with("sandbox;") && !policy.contains("allow-"),
+        "{policy}"
+    );
+    assert_eq!(response.text().await.unwrap(), HOSTILE);
+    let (status, _) = page_of(&gw, "/ui/analyses/ana-live/artifacts/nope", &cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Signed out: pages lead to the form, the JSON answers 401.
+    let response = get(&gw, "/ui/analyses/ana-live/artifacts/notes.html", None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = get(&gw, "/ui/analyses/ana-live/progress", None).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // Another account: not listed, and every route is a 404.
+    let (_, page) = page_of(&gw, "/ui/analyses", &theirs).await;
+    assert!(!page.contains("ana-live"), "{page}");
+    assert!(page.contains("no analysis yet"), "{page}");
+    for path in [
+        "/ui/analyses/ana-live",
+        "/ui/analyses/ana-live/progress",
+        "/ui/analyses/ana-live/artifacts/notes.html",
+    ] {
+        let (status, page) = page_of(&gw, path, &theirs).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.contains("extract") && !page.contains("img"), "{page}");
+    }
 }

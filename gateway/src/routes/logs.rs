@@ -122,7 +122,7 @@ struct LogsQuery {
 }
 
 /// The levels at or above `level` (all when absent).
-fn levels(level: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+pub(crate) fn levels(level: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
     let least = match level {
         None => LogLevel::Trace,
         Some(name) => LogLevel::parse(name).ok_or_else(|| {
@@ -140,23 +140,23 @@ fn levels(level: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
 
 /// The position after a page's last line: its attempt and seq.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LogCursor {
+pub(crate) struct LogCursor {
     attempt: i32,
     seq: i64,
 }
 
 impl LogCursor {
     /// Before every line (seq is never negative).
-    const START: Self = Self {
+    pub(crate) const START: Self = Self {
         attempt: i32::MIN,
         seq: -1,
     };
 
-    fn encode(self) -> String {
+    pub(crate) fn encode(self) -> String {
         URL_SAFE_NO_PAD.encode(format!("l\n{}\n{}", self.attempt, self.seq))
     }
 
-    fn decode(value: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) fn decode(value: Option<&str>) -> Result<Self, ApiError> {
         let Some(value) = value else {
             return Ok(Self::START);
         };
@@ -208,6 +208,46 @@ async fn list(
     if !exists {
         return Err(ApiError::not_found(format!("no analysis {id:?}")));
     }
+    let page = lines(
+        &mut tx,
+        AnalysisOf {
+            account: reader.account,
+            analysis: &id,
+        },
+        LinesFilter {
+            attempt,
+            levels: &levels,
+        },
+        after,
+        limit,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(page))
+}
+
+/// Whose lines: an account's analysis (which the caller has checked exists).
+pub(crate) struct AnalysisOf<'a> {
+    pub(crate) account: i64,
+    pub(crate) analysis: &'a str,
+}
+
+/// Which lines: of one attempt (every attempt without), at these levels.
+pub(crate) struct LinesFilter<'a> {
+    pub(crate) attempt: Option<i32>,
+    pub(crate) levels: &'a [&'static str],
+}
+
+/// A page of an analysis' log lines, in order, after `after`, in the caller's tenant
+/// transaction (the API's list and the web UI's analysis page both read them here), as
+/// stored.
+pub(crate) async fn lines(
+    tx: &mut sqlx::PgConnection,
+    of: AnalysisOf<'_>,
+    filter: LinesFilter<'_>,
+    after: LogCursor,
+    limit: i64,
+) -> Result<LogPage, ApiError> {
     let mut rows: Vec<LogRow> = sqlx::query_as(concat!(
         "SELECT l.attempt, l.seq, ",
         rfc3339!("l.at"),
@@ -217,16 +257,15 @@ async fn list(
            AND (l.attempt, l.seq) > ($5, $6)
          ORDER BY l.attempt, l.seq LIMIT $7"
     ))
-    .bind(reader.account)
-    .bind(&id)
-    .bind(attempt)
-    .bind(&levels)
+    .bind(of.account)
+    .bind(of.analysis)
+    .bind(filter.attempt)
+    .bind(filter.levels)
     .bind(after.attempt)
     .bind(after.seq)
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = rows.last().filter(|_| more).map(|(attempt, seq, ..)| {
@@ -259,7 +298,7 @@ async fn list(
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(axum::Json(LogPage { items, next_cursor }))
+    Ok(LogPage { items, next_cursor })
 }
 
 #[cfg(test)]

@@ -20,9 +20,7 @@
 
 use axum::extract::State;
 use axum::http::Method;
-use gitview_core::results::{
-    AccountPolicy, LastAnalyzed, LatestProgress, ProgressEvent, ProgressRecord,
-};
+use gitview_core::results::{AccountPolicy, LastAnalyzed, LatestProgress};
 use serde::Deserialize;
 
 use crate::db;
@@ -31,6 +29,7 @@ use crate::kit::extract::{ApiPath, ApiQuery};
 use crate::kit::guard::{OperatorPolicyRead, OperatorRead, OperatorRunsRead};
 use crate::kit::state::AppState;
 use crate::kit::table::Routes;
+use crate::store;
 
 async fn account_policy(
     State(state): State<AppState>,
@@ -40,16 +39,6 @@ async fn account_policy(
     crate::routes::policy::stored(&state, &claims.account, account_id)
         .await
         .map(axum::Json)
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct ProgressRow {
-    stage: String,
-    done: i64,
-    total: i64,
-    elapsed_ms: i64,
-    attempt: Option<i32>,
-    at: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,33 +63,10 @@ async fn latest_progress(
     };
     let account = state.account_id(&claims.account).await?;
     let mut tx = db::tenant(&state.pool, account).await?;
-    let row: Option<ProgressRow> = sqlx::query_as(concat!(
-        "SELECT stage, done, total, elapsed_ms, attempt, ",
-        db::rfc3339!("at"),
-        " AS at FROM progress_events WHERE account_id = $1 AND analysis_id = $2
-         AND CASE WHEN $3::integer IS NULL
-           THEN attempt >= (SELECT a.attempt FROM analyses a WHERE a.account_id = $1 AND a.id = $2)
-           ELSE attempt = $3 END
-         ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(account)
-    .bind(&analysis)
-    .bind(attempt)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let latest = store::progress::latest(&mut tx, account, &[analysis], attempt).await?;
     tx.commit().await?;
-    let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(axum::Json(LatestProgress {
-        latest: row.map(|row| ProgressRecord {
-            event: ProgressEvent {
-                stage: row.stage,
-                done: unsigned(row.done),
-                total: unsigned(row.total),
-                elapsed_ms: unsigned(row.elapsed_ms),
-            },
-            attempt: row.attempt,
-            at: row.at,
-        }),
+        latest: latest.into_iter().next().map(|(_, record)| record),
     }))
 }
 

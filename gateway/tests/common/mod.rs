@@ -307,6 +307,36 @@ impl Gateway {
 }
 
 impl Gateway {
+    /// Stores `commits`, each with its enrichment, as batch `batch` of the started run `uid` of
+    /// `account`, as its runner would; they must be taken.
+    pub async fn store_commits(
+        &self,
+        account: &str,
+        uid: &str,
+        batch: u64,
+        commits: &[(CommitRecord, Value)],
+    ) {
+        let body = serde_json::to_value(CommitBatch {
+            batch,
+            commits: commits
+                .iter()
+                .map(|(record, enrichment)| CommitUpload {
+                    record: record.clone(),
+                    enrichment: enrichment.clone(),
+                })
+                .collect(),
+        })
+        .unwrap();
+        let (status, body) = self
+            .post(
+                &self.token(account, uid),
+                &format!("/v1/runs/{uid}/commits"),
+                &body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// PUTs an artifact of `uid` with the runner token, as its runner would; it must be taken.
     pub async fn put_artifact(
         &self,

@@ -3,6 +3,9 @@
 //! wrote (served sandboxed by the gateway). Pure like the rest of the crate: data in, HTML and
 //! the page's Content-Security-Policy out; the gateway sends the policy as a header.
 
+pub mod analyses;
+pub mod commit;
+
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::csp::hash_source;
@@ -61,6 +64,7 @@ fn layout(title: &str, account: Option<&str>, body: Markup) -> String {
                 header.bar {
                     a.home href="/ui/" { "gitview" }
                     @if let Some(account) = account {
+                        a href="/ui/analyses" { "Analyses" }
                         span.account { "account " (Inline(account)) }
                         form.signout method="post" action="/ui/sign-out" {
                             button type="submit" { "Sign out" }
@@ -142,6 +146,7 @@ pub fn repositories(account: &str, rows: &[RepositoryRow]) -> UiPage {
 pub fn repository(account: &str, row: &RepositoryRow, report_src: &str) -> UiPage {
     let body = html! {
         nav aria-label="Breadcrumb" { a href="/ui/" { "Repositories" } " / " (Inline(&row.url)) " (" (Inline(&row.branch)) ")" }
+        (commit::search_form(&row.fingerprint, None))
         iframe.report src=(report_src) title={ "The story of " (row.url) } sandbox="allow-scripts" {}
         p { a href=(report_src) { "Open the report on its own" } }
     };

@@ -16,7 +16,7 @@ use crate::db::{self, rfc3339};
 use crate::error::ApiError;
 use crate::kit::extract::{ApiPath, ApiQuery};
 use crate::kit::guard::Reader;
-use crate::kit::paging::{Cursor, List, invalid_cursor, limit, page, window};
+use crate::kit::paging::{Cursor, List, Window, invalid_cursor, limit, page, window};
 use crate::kit::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,19 +93,53 @@ pub(crate) async fn analyses(
         }
         None => None,
     };
+    let page = list_page(
+        &mut tx,
+        reader.account,
+        ListFilter {
+            repositories: repositories.as_deref(),
+            status,
+            window: &window,
+        },
+        cursor,
+        limit,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(page))
+}
+
+/// Which of the account's analyses a list shows: of these repositories (all without), with
+/// this status (any without), created in this window.
+pub(crate) struct ListFilter<'a> {
+    pub(crate) repositories: Option<&'a [i64]>,
+    pub(crate) status: Option<String>,
+    pub(crate) window: &'a Window,
+}
+
+/// A page of the account's analyses as `filter` selects them, newest first, from `cursor`
+/// on, in the caller's tenant transaction, scrubbed as the account's policy says (the API's
+/// list and the web UI's both read it here).
+pub(crate) async fn list_page(
+    tx: &mut PgConnection,
+    account: i64,
+    filter: ListFilter<'_>,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<AnalysisPage, ApiError> {
     let mut sql = QueryBuilder::<Postgres>::new(concat!(
         "SELECT ",
         analysis_columns!(),
         ", coalesce((SELECT scrub_pii FROM accounts WHERE id = "
     ));
-    sql.push_bind(reader.account).push(
+    sql.push_bind(account).push(
         "), true) AS scrub_pii FROM analyses a JOIN repositories r ON r.id = a.repository_id
          WHERE a.account_id = ",
     );
-    sql.push_bind(reader.account);
+    sql.push_bind(account);
     // One repository (the common case) as `=`, so the per-repository index also gives the
     // order; several (one URL, several branches) as `= ANY`.
-    match repositories.as_deref() {
+    match filter.repositories {
         Some([one]) => {
             sql.push(" AND a.repository_id = ").push_bind(*one);
         }
@@ -116,10 +150,10 @@ pub(crate) async fn analyses(
         }
         None => {}
     }
-    if let Some(status) = status {
+    if let Some(status) = filter.status {
         sql.push(" AND a.status = ").push_bind(status);
     }
-    window.push(&mut sql, "a.created_at");
+    filter.window.push(&mut sql, "a.created_at");
     if let Some(cursor) = cursor {
         // Analyses' cursors always carry a time (created_at is NOT NULL).
         let Some(time) = cursor.time else {
@@ -134,18 +168,17 @@ pub(crate) async fn analyses(
     sql.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
         .push_bind(limit + 1);
     let rows: Vec<ListRow> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
     let (rows, next_cursor) = page(rows, limit, List::Analyses, |row| Cursor {
         time: Some(row.summary.created_at.clone()),
         id: row.summary.id.clone(),
     });
-    Ok(axum::Json(AnalysisPage {
+    Ok(AnalysisPage {
         items: rows
             .into_iter()
             .map(|row| row.summary.summary_scrubbed(row.scrub_pii))
             .collect::<Result<_, _>>()?,
         next_cursor,
-    }))
+    })
 }
 
 #[derive(Debug, sqlx::FromRow)]

@@ -52,18 +52,30 @@ pub(crate) async fn artifact(
     ApiPath((id, name)): ApiPath<(String, String)>,
     reader: Reader,
 ) -> Result<Response, ApiError> {
-    let mut tx = db::tenant(&state.pool, reader.account).await?;
+    artifact_response(&state, reader.account, &id, &name).await
+}
+
+/// The artifact `name` of the account's analysis `id` as a response (the API's route's, and
+/// the web UI's, which adds its own headers): 404 for another account's analysis or a missing
+/// artifact.
+pub(crate) async fn artifact_response(
+    state: &AppState,
+    account: i64,
+    id: &str,
+    name: &str,
+) -> Result<Response, ApiError> {
+    let mut tx = db::tenant(&state.pool, account).await?;
     let row: Option<ArtifactContentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT media_type, size, sha256, content, storage_key, {SCRUB_PII} AS scrub_pii
          FROM artifacts WHERE account_id = $1 AND analysis_id = $2 AND name = $3"
     )))
-    .bind(reader.account)
-    .bind(&id)
-    .bind(&name)
+    .bind(account)
+    .bind(id)
+    .bind(name)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
-        require_analysis(&mut tx, reader.account, &id).await?;
+        require_analysis(&mut tx, account, id).await?;
         return Err(ApiError::not_found(format!(
             "analysis {id} has no artifact {name:?}"
         )));

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::shared::{
-    hashed_email_sql, internal, path_filter, push_touches_path, require_analysis, unsigned,
+    internal, path_filter, push_hashed_author, push_touches_path, require_analysis, unsigned,
 };
 use crate::db::{self, rfc3339};
 use crate::error::ApiError;
@@ -70,17 +70,8 @@ pub(crate) async fn commits(
         .as_deref()
         .filter(|author| scrub && author.contains('@'))
     {
-        // Scrubbed, the reader sees hashed emails and filters by them (or by a raw email, which
-        // hashes alike): rows stored scrubbed hold the hash, rows stored raw are hashed here.
-        let hashed = scrub::hash_email(author).to_lowercase();
-        sql.push(" AND (lower(c.author_email) = ")
-            .push_bind(hashed.clone())
-            .push(format_args!(
-                " OR {} = ",
-                hashed_email_sql("c.author_email")
-            ))
-            .push_bind(hashed)
-            .push(")");
+        // Scrubbed, the reader sees hashed emails and filters by them.
+        push_hashed_author(&mut sql, "c", author);
     } else if let Some(author) = author {
         sql.push(" AND (c.author_name = ")
             .push_bind(author.clone())

@@ -17,13 +17,15 @@
 use std::collections::HashSet;
 
 use axum::extract::State;
-use gitview_core::results::{FileHistory, FileStoryline, SliceCommit, SliceGroup, SliceTotals};
+use gitview_core::results::{
+    FileHistory, FileStoryline, RepositoryRef, SliceCommit, SliceGroup, SliceTotals,
+};
 use gitview_core::scrub::{self, SCRUBBED_DOMAIN};
 use gitview_core::story::StorylineIndex;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::shared::{
     SCRUB_PII, current_story, hashed_email_sql, internal, path_filter, push_path_match,
@@ -181,13 +183,44 @@ pub(crate) async fn history(
     let limit = limit(query.limit.as_deref())?;
     let cursor = Cursor::decode(List::FileHistory, query.cursor.as_deref())?;
     let mut tx = db::tenant(&state.pool, reader.account).await?;
-    let (id, repository, scrub) = require_repository(&mut tx, reader.account, &fingerprint).await?;
+    let repository = require_repository(&mut tx, reader.account, &fingerprint).await?;
+    let history = path_history(
+        &mut tx,
+        &state,
+        reader.account,
+        repository,
+        path,
+        PageAt { cursor, limit },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(history))
+}
+
+/// Where a page of a path's history starts, and how long it is.
+pub(crate) struct PageAt {
+    pub(crate) cursor: Option<Cursor>,
+    pub(crate) limit: i64,
+}
+
+/// One page of `path`'s history in `repository` (as [`require_repository`] found it: its id,
+/// reference and the account's scrub policy), in the caller's tenant transaction: the API's
+/// route and the web UI's file page both read it here.
+pub(crate) async fn path_history(
+    tx: &mut PgConnection,
+    state: &AppState,
+    account: i64,
+    (id, repository, scrub): (i64, RepositoryRef, bool),
+    path: String,
+    at: PageAt,
+) -> Result<FileHistory, ApiError> {
+    let PageAt { cursor, limit } = at;
     // A directory near the root matches most of a large history: its totals and authors
     // aggregate every commit, which sorts and hashes in memory rather than on disk with this.
     sqlx::query("SET LOCAL work_mem = '64MB'")
         .execute(&mut *tx)
         .await?;
-    let story = current_story(&mut tx, &state, reader.account, id, scrub).await?;
+    let story = current_story(&mut *tx, state, account, id, scrub).await?;
     let index = story
         .map(|story| story.document.storylines)
         .unwrap_or_default();
@@ -197,11 +230,10 @@ pub(crate) async fn history(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let row: FileRow = file_query(reader.account, id, &path, story_commits, cursor, limit)
+    let row: FileRow = file_query(account, id, &path, story_commits, cursor, limit)
         .build_query_as()
         .fetch_one(&mut *tx)
         .await?;
-    tx.commit().await?;
 
     let scrub_pii = row.scrub_pii;
     let totals: SliceTotals = parse("file totals", row.totals)?;
@@ -226,7 +258,7 @@ pub(crate) async fn history(
         }
     }
     let touched: HashSet<String> = row.in_story.into_iter().collect();
-    Ok(axum::Json(FileHistory {
+    Ok(FileHistory {
         repository,
         path,
         totals,
@@ -234,7 +266,7 @@ pub(crate) async fn history(
         storylines: storylines(&index, &touched),
         commits,
         next_cursor,
-    }))
+    })
 }
 
 #[cfg(test)]

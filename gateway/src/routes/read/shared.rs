@@ -186,12 +186,48 @@ pub(crate) fn push_path_match(sql: &mut QueryBuilder<Postgres>, files: &str, pat
 /// The condition that the commit `{commits}` touched `path` (a file, or anything under a
 /// directory), as ` AND EXISTS (…)`.
 pub(crate) fn push_touches_path(sql: &mut QueryBuilder<Postgres>, commits: &str, path: &str) {
+    push_touches(sql, commits, |sql| push_path_match(sql, "f", path));
+}
+
+/// The condition that the commit `{commits}` touched a path that starts with `prefix` (taken
+/// literally: a directory, a file, or part of a name), as ` AND EXISTS (…)`: one index scan
+/// on `commit_files_by_path`.
+pub(crate) fn push_touches_prefix(sql: &mut QueryBuilder<Postgres>, commits: &str, prefix: &str) {
+    push_touches(sql, commits, |sql| {
+        sql.push("f.path LIKE ")
+            .push_bind(format!("{}%", like_literal(prefix)))
+            .push(" ESCAPE '\\'");
+    });
+}
+
+/// ` AND EXISTS (…)` a `commit_files` row `f` of the commit `{commits}` for which `condition`
+/// (on `f`) holds.
+fn push_touches(
+    sql: &mut QueryBuilder<Postgres>,
+    commits: &str,
+    condition: impl FnOnce(&mut QueryBuilder<Postgres>),
+) {
     sql.push(format_args!(
         " AND EXISTS (SELECT FROM commit_files f WHERE f.account_id = {commits}.account_id
            AND f.repository_id = {commits}.repository_id AND f.commit_id = {commits}.id AND "
     ));
-    push_path_match(sql, "f", path);
+    condition(sql);
     sql.push(")");
+}
+
+/// The condition that the commit `{commits}`' author has the email `email` as a reader sees
+/// it under a scrubbing policy, as ` AND (…)`: the hashed email (or a raw one, which hashes
+/// alike) matches rows stored scrubbed, which hold the hash, and rows stored raw, hashed here.
+pub(crate) fn push_hashed_author(sql: &mut QueryBuilder<Postgres>, commits: &str, email: &str) {
+    let hashed = scrub::hash_email(email).to_lowercase();
+    sql.push(format_args!(" AND (lower({commits}.author_email) = "))
+        .push_bind(hashed.clone())
+        .push(format_args!(
+            " OR {} = ",
+            hashed_email_sql(&format!("{commits}.author_email"))
+        ))
+        .push_bind(hashed)
+        .push(")");
 }
 
 /// `%`, `_` and `\` taken literally by `LIKE … ESCAPE '\'`.

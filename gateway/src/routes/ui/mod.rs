@@ -25,6 +25,10 @@
 //! These are pages, not API: they are served beside the documented routes, not in
 //! `/openapi.json`.
 
+mod analyses;
+mod commits;
+mod session;
+
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::header::{
@@ -59,6 +63,25 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/ui/sign-out", post(sign_out))
         .route("/ui/repositories/{fingerprint}", get(repository))
         .route("/ui/repositories/{fingerprint}/report", get(report))
+        .route(
+            "/ui/repositories/{fingerprint}/commits/{id}",
+            get(commits::commit),
+        )
+        .route(
+            "/ui/repositories/{fingerprint}/files/{*path}",
+            get(commits::file),
+        )
+        .route(
+            "/ui/repositories/{fingerprint}/search",
+            get(commits::search),
+        )
+        .route("/ui/analyses", get(analyses::analyses))
+        .route("/ui/analyses/{id}", get(analyses::analysis))
+        .route("/ui/analyses/{id}/progress", get(analyses::progress))
+        .route(
+            "/ui/analyses/{id}/artifacts/{name}",
+            get(analyses::artifact),
+        )
 }
 
 fn page(status: StatusCode, page: UiPage) -> Response {
