@@ -528,6 +528,7 @@ fn read_routes(doc: &mut Document) {
     doc.add("get", "/v1/analyses/{id}/logs", json!({
         "operationId": "listLogs", "tags": ["read"], "security": security(API_KEY),
         "summary": "The analysis' run log, in order: by attempt, then seq",
+        "description": "Messages and fields scrubbed when the account's policy scrubs PII.",
         "parameters": [
             id_param(),
             query("attempt", "Only this attempt's lines", json!({"type": "integer", "format": "int32"})),

@@ -245,3 +245,40 @@ async fn no_tenant_reads_or_writes_another_tenants_log() {
         .unwrap();
     assert_eq!(visible, 0);
 }
+
+#[tokio::test]
+async fn lines_are_read_scrubbed_when_the_accounts_policy_scrubs() {
+    let gw = Gateway::start().await;
+    gw.start_run("team-a", "uid-1", URL).await;
+    let secret = ["AKIA", "IOSFODNN7EXAMPLE"].concat();
+    let batch = json!({"lines": [{
+        "seq": 0, "at": "2024-05-01T09:00:00+02:00", "level": "warn",
+        "message": format!("push by ada@example.com refused with {secret}"),
+        "fields": {"author": "ada@example.com", "stage": "extract"},
+    }]});
+    let (status, body) = gw
+        .post(&gw.token("team-a", "uid-1"), "/v1/runs/uid-1/logs", &batch)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key = gw.create_key("team-a", "reader").await.secret;
+    let read = || async {
+        let (status, body) = gw.get(&key, "/v1/analyses/uid-1/logs").await;
+        let page: LogPage = parse(status, body);
+        page.items[0].line.clone()
+    };
+    // A new account's policy scrubs.
+    let line = read().await;
+    let hashed = gitview_core::scrub::hash_email("ada@example.com");
+    assert_eq!(
+        line.message,
+        format!("push by {hashed} refused with [REDACTED:aws-access-key-id]")
+    );
+    assert_eq!(line.fields["author"], json!(hashed));
+    let (status, body) = gw.set_policy("team-a", &json!({"scrubPii": false})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let line = read().await;
+    assert_eq!(
+        line.message,
+        format!("push by ada@example.com refused with {secret}")
+    );
+}

@@ -10,16 +10,18 @@
 //!
 //! The read is keyset-paginated on (attempt, seq), oldest first, in the reader's tenant
 //! transaction with the account in every `WHERE`; another account's analysis answers 404.
+//! An account whose policy scrubs PII reads the lines' messages and fields scrubbed.
 
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gitview_core::results::{LogBatch, LogLevel, LogLine, LogPage, LogRecord, LogsStored};
+use gitview_core::scrub;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::db::{self, rfc3339};
+use crate::db::{self, SCRUB_PII, rfc3339};
 use crate::error::ApiError;
 use crate::kit::check::contains_nul;
 use crate::kit::extract::{ApiJson, ApiPath, ApiQuery};
@@ -27,6 +29,7 @@ use crate::kit::guard::{Reader, Runner};
 use crate::kit::paging::{cursor_text, invalid_cursor, limit};
 use crate::kit::state::AppState;
 use crate::kit::table::Routes;
+use crate::routes::read::shared::scrub_text;
 use crate::store;
 use crate::store::attempts::repository_of;
 use crate::store::logs::LogColumns;
@@ -198,17 +201,19 @@ async fn list(
         .transpose()?;
     let after = LogCursor::decode(query.cursor.as_deref())?;
     let mut tx = db::tenant(&state.pool, reader.account).await?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT FROM analyses WHERE account_id = $1 AND id = $2)",
-    )
+    // The analysis, with the account's scrub policy: the lines hold what the runner logged
+    // (URLs, refs, paths, errors quoting them), read like every other stored text.
+    let scrub_pii: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCRUB_PII} FROM analyses WHERE account_id = $1 AND id = $2"
+    )))
     .bind(reader.account)
     .bind(&id)
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if !exists {
+    let Some(scrub_pii) = scrub_pii else {
         return Err(ApiError::not_found(format!("no analysis {id:?}")));
-    }
-    let page = lines(
+    };
+    let mut page = lines(
         &mut tx,
         AnalysisOf {
             account: reader.account,
@@ -223,6 +228,12 @@ async fn list(
     )
     .await?;
     tx.commit().await?;
+    if scrub_pii {
+        for record in &mut page.items {
+            scrub_text(&mut record.line.message);
+            scrub::scrub_json(&mut record.line.fields);
+        }
+    }
     Ok(axum::Json(page))
 }
 
