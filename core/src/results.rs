@@ -637,6 +637,12 @@ pub struct StoredHistoryEnd {
     pub end: StoredHistoryCount,
 }
 
+/// The response header of a stored-history stream saying whether its commits come scrubbed
+/// (`true`: the account's policy scrubs PII, so every line was scrubbed or stored clean under
+/// today's rules) or as stored (`false`). A runner whose account scrubs need not scrub them
+/// again when it says `true`.
+pub const SCRUBBED_HEADER: &str = "gitview-scrubbed";
+
 /// How many commits a stored-history stream carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

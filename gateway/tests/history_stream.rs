@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{Gateway, count};
 use gitview_core::records::{CommitRecord, FileStat, FileStatus, Person};
 use gitview_core::results::{
-    CommitBatch, CommitUpload, StoredCommit, StoredHistoryCount, StoredHistoryEnd,
+    CommitBatch, CommitUpload, SCRUBBED_HEADER, StoredCommit, StoredHistoryCount, StoredHistoryEnd,
     StoredHistoryPage,
 };
 use gitview_core::scrub;
@@ -107,6 +107,8 @@ struct Streamed {
     commits: Vec<StoredCommit>,
     end: Option<StoredHistoryEnd>,
     clean: bool,
+    /// What the `gitview-scrubbed` header said.
+    scrubbed: bool,
 }
 
 /// Reads `uid`'s stream with `token`, which must be answered 200 with NDJSON.
@@ -125,6 +127,11 @@ async fn streamed_with(gw: &Gateway, token: &str, uid: &str) -> Streamed {
         "{:?}",
         response.headers()
     );
+    let scrubbed = match response.headers()[SCRUBBED_HEADER].to_str().unwrap() {
+        "true" => true,
+        "false" => false,
+        other => panic!("{SCRUBBED_HEADER}: {other}"),
+    };
     let mut bytes = Vec::new();
     let clean = loop {
         match response.chunk().await {
@@ -138,6 +145,7 @@ async fn streamed_with(gw: &Gateway, token: &str, uid: &str) -> Streamed {
         commits: Vec::new(),
         end: None,
         clean,
+        scrubbed,
     };
     for line in text.split_inclusive('\n') {
         assert!(line.ends_with('\n'), "a partial line: {line}");
@@ -195,7 +203,7 @@ async fn the_stream_is_the_paged_history_whole_scrubbed_per_account() {
 
     // Scrubbed by default (the rows were stored raw): exactly what the pages answer.
     let stream = streamed(&gw, "team-a", "h-2").await;
-    assert!(stream.clean);
+    assert!(stream.clean && stream.scrubbed);
     assert_eq!(stream.end, ended(7));
     let ids: Vec<&str> = stream
         .commits
@@ -222,6 +230,7 @@ async fn the_stream_is_the_paged_history_whole_scrubbed_per_account() {
     let (status, body) = gw.set_policy("team-a", &json!({"scrubPii": false})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let stream = streamed(&gw, "team-a", "h-1").await;
+    assert!(!stream.scrubbed, "said to come as stored");
     assert_eq!(stream.end, ended(7));
     assert_eq!(stream.commits, paged(&gw, "team-a", "h-1").await);
     let mut uploaded: Vec<CommitRecord> = first.iter().chain(&second).cloned().collect();

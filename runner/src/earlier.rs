@@ -34,6 +34,9 @@ pub struct Earlier {
     /// The repository at hand may lack these commits' tags (an incremental run's shallow
     /// clone): their stored tags stand where it knows none.
     pub stored_tags: bool,
+    /// They come scrubbed by the gateway (its answer for an account that scrubs): a run that
+    /// scrubs need not scrub them again.
+    pub scrubbed: bool,
 }
 
 /// One commit from before the range.
@@ -58,12 +61,13 @@ impl Earlier {
 /// The repository's stored commits, from the gateway. They come oldest first and are returned
 /// newest first.
 pub fn from_gateway(client: &GatewayClient) -> Result<Earlier, SinkError> {
-    let mut commits = client.stored_history()?;
+    let (mut commits, scrubbed) = client.stored_history()?;
     commits.reverse();
     Ok(Earlier {
         commits,
         rewrite: false,
         stored_tags: true,
+        scrubbed,
     })
 }
 
@@ -158,6 +162,9 @@ pub fn from_output(dir: &Path) -> Result<(AnalysisSummary, Earlier), EarlierErro
             commits,
             rewrite: true,
             stored_tags: false,
+            // Written scrubbed when that run scrubbed (an update keeps the setting), but
+            // perhaps by older rules: scrubbed again.
+            scrubbed: false,
         },
     ))
 }

@@ -166,6 +166,20 @@ fn run_pod_with(
     mode: &str,
     clone_cache: Option<&Path>,
 ) -> (i32, RunOutcome, String) {
+    run_pod_scrubbing(stack, work, uid, url, mode, clone_cache, false)
+}
+
+/// [`run_pod_with`], the run told to scrub PII (`scrubPii`, as the operator hands on the
+/// account's policy) or not.
+fn run_pod_scrubbing(
+    stack: &Stack,
+    work: &Path,
+    uid: &str,
+    url: &str,
+    mode: &str,
+    clone_cache: Option<&Path>,
+    scrub_pii: bool,
+) -> (i32, RunOutcome, String) {
     let pod = work.join(uid);
     let (run_dir, scratch) = (pod.join("secret"), pod.join("scratch"));
     std::fs::create_dir_all(&run_dir).unwrap();
@@ -180,7 +194,7 @@ fn run_pod_with(
         "profile": {"name": "default", "runnerImage": "gitview/runner:test", "canary": false,
                     "stages": {}, "summarizer": "Extractive"},
         "gatewayUrl": format!("http://{}", stack.gateway),
-        "scrubPii": false,
+        "scrubPii": scrub_pii,
         "deadline": "2030-01-01T00:00:00Z"
     });
     std::fs::write(
@@ -662,7 +676,8 @@ fn a_failing_logs_route_does_not_fail_the_run() {
 /// The living-story update in a pod at scale: a large history (`GITVIEW_LIVING_REPO`, a working
 /// copy such as a clone of git/git) analyzed in full through the gateway as it was
 /// `GITVIEW_LIVING_BACK` (default 100) first-parent commits ago (with `GITVIEW_LIVING_CACHE=1`
-/// both pods mount one clone cache, as a tracker's do), then the incremental run of
+/// both pods mount one clone cache, as a tracker's do; both scrub PII as the account's default
+/// policy asks, unless `GITVIEW_LIVING_SCRUB=0` turns the policy off), then the incremental run of
 /// the commits since, which pages every stored commit back from the gateway and tells the
 /// whole history. Prints both wall times; run in release:
 /// `GITVIEW_LIVING_REPO=/tmp/big cargo test --release -p gitview-runner --test pod_run -- --ignored --nocapture living`.
@@ -712,8 +727,32 @@ fn living_story_update_at_scale() {
     if let Some(cache) = &cache {
         std::fs::create_dir_all(cache).unwrap();
     }
-    let (code, outcome, logs) =
-        run_pod_with(&stack, &pods, "uid-full", &url, "Full", cache.as_deref());
+    // As deployed by default: the account's policy scrubs (a new account's does), and the
+    // operator hands that on to each run (`GITVIEW_LIVING_SCRUB=0`: neither scrubs).
+    let scrub = std::env::var("GITVIEW_LIVING_SCRUB").map_or(true, |v| v != "0");
+    if !scrub {
+        stack.runtime.block_on(async {
+            let mut admin = sqlx::PgConnection::connect(&stack.pg.url("postgres", "gitview"))
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO accounts (name, scrub_pii) VALUES ('team-a', false) \
+                 ON CONFLICT (name) DO UPDATE SET scrub_pii = false",
+            )
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        });
+    }
+    let (code, outcome, logs) = run_pod_scrubbing(
+        &stack,
+        &pods,
+        "uid-full",
+        &url,
+        "Full",
+        cache.as_deref(),
+        scrub,
+    );
     let full = started.elapsed();
     assert_eq!(
         code,
@@ -730,13 +769,14 @@ fn living_story_update_at_scale() {
         &head,
     ]);
     let started = std::time::Instant::now();
-    let (code, outcome, logs) = run_pod_with(
+    let (code, outcome, logs) = run_pod_scrubbing(
         &stack,
         &pods,
         "uid-incr",
         &url,
         "Incremental",
         cache.as_deref(),
+        scrub,
     );
     let update = started.elapsed();
     assert_eq!(

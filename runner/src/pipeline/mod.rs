@@ -470,7 +470,7 @@ impl<'a> Run<'a> {
                 .map(|commit| {
                     let mut record = commit.record.clone();
                     let enrichment = enrich_again(commit, tag_index, earlier.stored_tags);
-                    if options.scrub {
+                    if options.scrub && !earlier.scrubbed {
                         scrub::scrub_record(&mut record);
                     }
                     EnrichedCommit { record, enrichment }

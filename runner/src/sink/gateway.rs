@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use gitview_core::results::{
     Advance, BatchStored, CommitBatch, CommitUpload, ErrorBody, FinishRun, LogBatch, LogLine,
-    LogsStored, MAX_SUMMARY_LOOKUP, ProgressEvent, RunFinished, RunStarted, RunStatus, StartRun,
-    SummariesFound, SummaryLookup,
+    LogsStored, MAX_SUMMARY_LOOKUP, ProgressEvent, RunFinished, RunStarted, RunStatus,
+    SCRUBBED_HEADER, StartRun, SummariesFound, SummaryLookup,
 };
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -221,10 +221,18 @@ impl GatewayClient {
     /// (`GET /v1/runs/{analysis}/history/stream`), each with its stored enrichment where that
     /// still reads. The request is retried as every call is; a stream that breaks off or
     /// lacks its end line ([`read_history`]) ends the attempt as retryable.
-    pub fn stored_history(&self) -> Result<Vec<EarlierCommit>, SinkError> {
+    ///
+    /// Also answers whether the gateway says they come scrubbed ([`SCRUBBED_HEADER`]; a
+    /// gateway that does not say is taken not to have).
+    pub fn stored_history(&self) -> Result<(Vec<EarlierCommit>, bool), SinkError> {
         let response = self.send("history", || self.client.get(self.url("history/stream")))?;
-        read_history(std::io::BufReader::with_capacity(1 << 20, response))
-            .map_err(|err| SinkError::Unavailable(format!("history: {err}")))
+        let scrubbed = response
+            .headers()
+            .get(SCRUBBED_HEADER)
+            .is_some_and(|value| value.as_bytes() == b"true");
+        let commits = read_history(std::io::BufReader::with_capacity(1 << 20, response))
+            .map_err(|err| SinkError::Unavailable(format!("history: {err}")))?;
+        Ok((commits, scrubbed))
     }
 
     /// The account's cached summaries among `keys` (asked in groups of

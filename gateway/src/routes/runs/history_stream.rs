@@ -15,6 +15,9 @@
 //! does, in batches on blocking threads while the read goes on (a history stored before the
 //! policy was turned on is scrubbed whole, which is then most of the work).
 //!
+//! The header `gitview-scrubbed` ([`SCRUBBED_HEADER`]) says whether the lines come scrubbed,
+//! so a runner whose account scrubs does not scrub them a second time.
+//!
 //! The authorization, tenancy and errors before the first byte are the paged route's. Once the
 //! answer has begun, its status is sent: a database error then ends the body before the last
 //! line (the connection is closed mid-body, and the error logged), and a client that goes away
@@ -28,7 +31,7 @@ use bytes::{BufMut as _, Bytes, BytesMut};
 use futures::stream::FuturesOrdered;
 use futures::{StreamExt as _, TryStreamExt as _};
 use gitview_core::records::CommitRecord;
-use gitview_core::results::{StoredCommit, StoredHistoryCount, StoredHistoryEnd};
+use gitview_core::results::{SCRUBBED_HEADER, StoredCommit, StoredHistoryCount, StoredHistoryEnd};
 use gitview_core::scrub;
 use sqlx::{Postgres, Transaction};
 use tokio::sync::mpsc;
@@ -117,9 +120,12 @@ pub(crate) async fn stream(
         chunks.recv().await.map(|chunk| (chunk, chunks))
     }));
     let mut response = body.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    headers.insert(
+        SCRUBBED_HEADER,
+        HeaderValue::from_static(if scrub_pii { "true" } else { "false" }),
+    );
     Ok(response)
 }
 
