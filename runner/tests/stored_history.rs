@@ -103,15 +103,47 @@ fn stream(n: u8, count: Option<u64>) -> String {
 }
 
 fn read(answers: Vec<Vec<u8>>) -> (Result<Vec<String>, SinkError>, Vec<String>) {
+    let (history, heads) = read_scrubbed(answers);
+    (history.map(|(ids, _)| ids), heads)
+}
+
+/// The ids a stream carried and whether it said they come scrubbed.
+type Scrubbed = Result<(Vec<String>, bool), SinkError>;
+
+/// [`read`], with whether the answer said its commits come scrubbed.
+fn read_scrubbed(answers: Vec<Vec<u8>>) -> (Scrubbed, Vec<String>) {
     let (addr, heads) = serve(answers);
     let client = GatewayClient::new(&format!("http://{addr}"), "uid-1", "the-token").unwrap();
-    let history = client.stored_history().map(|commits| {
-        commits
+    let history = client.stored_history().map(|(commits, scrubbed)| {
+        let ids = commits
             .into_iter()
             .map(|commit| commit.record.id)
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (ids, scrubbed)
     });
     (history, heads.try_iter().collect())
+}
+
+#[test]
+fn the_gateway_says_whether_the_commits_come_scrubbed() {
+    let whole = ndjson(&stream(1, Some(1)), false);
+    let with = |value: &str| {
+        let text = String::from_utf8(whole.clone()).unwrap();
+        text.replacen(
+            "\r\n\r\n",
+            &format!("\r\ngitview-scrubbed: {value}\r\n\r\n"),
+            1,
+        )
+        .into_bytes()
+    };
+    for (answer, said) in [
+        (with("true"), true),
+        (with("false"), false),
+        (whole.clone(), false),
+    ] {
+        let (history, _) = read_scrubbed(vec![answer]);
+        assert_eq!(history.unwrap().1, said);
+    }
 }
 
 #[test]
