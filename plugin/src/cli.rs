@@ -271,6 +271,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             gitview_core::results::LogPage {
                                 items: Vec::new(),
                                 next_cursor: None,
+                                resume_cursor: None,
                             }
                         }
                         other => other?,
