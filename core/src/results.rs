@@ -505,8 +505,17 @@ pub struct LogRecord {
 #[serde(rename_all = "camelCase")]
 pub struct LogPage {
     pub items: Vec<LogRecord>,
+    /// The `cursor` of the next page; absent on the last page (a client paging through the
+    /// log stops there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// The `cursor` after this page's last line; present whenever the page has lines, on the
+    /// last page too. A follower (`kubectl gitview logs -f`) keeps it, or the one it had when a
+    /// page is empty, and later asks for just the lines stored after it. Lines are ordered by
+    /// attempt, then `seq`: a line stored later at an earlier position (a superseded attempt's
+    /// late batch) is not after a follower's cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_cursor: Option<String>,
 }
 
 /// `GET /v1/analyses/{id}/slice`: a self-contained JSON slice of a repository's history as an

@@ -528,12 +528,13 @@ fn read_routes(doc: &mut Document) {
     doc.add("get", "/v1/analyses/{id}/logs", json!({
         "operationId": "listLogs", "tags": ["read"], "security": security(API_KEY),
         "summary": "The analysis' run log, in order: by attempt, then seq",
-        "description": "Messages and fields scrubbed when the account's policy scrubs PII.",
+        "description": "Messages and fields scrubbed when the account's policy scrubs PII. A client paging through the log follows nextCursor until it is absent; a follower keeps resumeCursor (the position after the page's last line, given whenever the page has lines), or the one it had when a page is empty, and asks again with it for the lines stored later.",
         "parameters": [
             id_param(),
             query("attempt", "Only this attempt's lines", json!({"type": "integer", "format": "int32"})),
             query("level", "Only lines at this level or above", json!({"type": "string", "enum": LogLevel::ALL.map(LogLevel::as_str)})),
-            limit_param(), cursor_param(),
+            limit_param(),
+            query("cursor", "The previous page's `nextCursor`, or a follower's `resumeCursor`, with the same filters", json!({"type": "string"})),
         ],
         "responses": responses(&[(200, keyed_response("A page of log lines", ok))], &one_errors),
     }));

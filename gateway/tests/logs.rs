@@ -282,3 +282,85 @@ async fn lines_are_read_scrubbed_when_the_accounts_policy_scrubs() {
         format!("push by ada@example.com refused with {secret}")
     );
 }
+
+#[tokio::test]
+async fn a_follower_reads_exactly_the_lines_stored_after_its_cursor() {
+    let gw = Gateway::start().await;
+    gw.start_run("team-a", "uid-1", URL).await;
+    let token = gw.token("team-a", "uid-1");
+    let key = gw.create_key("team-a", "reader").await.secret;
+    let write = |seqs: std::ops::Range<u64>| {
+        let (gw, token) = (&gw, &token);
+        async move {
+            let (status, body) = gw
+                .post(token, "/v1/runs/uid-1/logs", &lines(seqs, "info"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    // Reads every page after `cursor` as a follower does: prints the lines, keeps the
+    // resume cursor (or the one it had when a page is empty).
+    let follow = |mut cursor: Option<String>| {
+        let (gw, key) = (&gw, &key);
+        async move {
+            let mut seen = Vec::new();
+            loop {
+                let query = cursor
+                    .as_ref()
+                    .map_or(String::new(), |c| format!("&cursor={c}"));
+                let (status, body) = gw
+                    .get(key, &format!("/v1/analyses/uid-1/logs?limit=2{query}"))
+                    .await;
+                let page: LogPage = parse(status, body);
+                assert_eq!(
+                    page.resume_cursor.is_some(),
+                    !page.items.is_empty(),
+                    "a resume cursor whenever the page has lines"
+                );
+                if page.next_cursor.is_some() {
+                    assert_eq!(
+                        page.next_cursor, page.resume_cursor,
+                        "both after the last line"
+                    );
+                }
+                seen.extend(page.items.iter().map(|r| (r.attempt, r.line.seq)));
+                if let Some(resume) = page.resume_cursor {
+                    cursor = Some(resume);
+                }
+                if page.next_cursor.is_none() {
+                    return (seen, cursor);
+                }
+            }
+        }
+    };
+
+    // Nothing yet: an empty page, no cursor either way.
+    let (seen, cursor) = follow(None).await;
+    assert!(seen.is_empty());
+    assert_eq!(cursor, None);
+    // Three lines (a full page of two, then a last page of one that still gives a cursor).
+    write(0..3).await;
+    let (seen, cursor) = follow(cursor).await;
+    assert_eq!(seen, [(1, 0), (1, 1), (1, 2)]);
+    assert!(cursor.is_some());
+    // Nothing new: an empty page, and the follower keeps the cursor it had.
+    let (seen, same) = follow(cursor.clone()).await;
+    assert!(seen.is_empty());
+    assert_eq!(same, cursor);
+    // Lines appended later (one of them sent again), then a second attempt's: exactly those.
+    write(2..6).await;
+    let mut second = claims("team-a", "uid-1");
+    second.attempt = 2;
+    let (status, body) = gw
+        .post(
+            &sign(&gw.signing, &second),
+            "/v1/runs/uid-1/logs",
+            &lines(0..2, "info"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (seen, cursor) = follow(cursor).await;
+    assert_eq!(seen, [(1, 3), (1, 4), (1, 5), (2, 0), (2, 1)]);
+    let (seen, _) = follow(cursor).await;
+    assert!(seen.is_empty(), "none twice");
+}

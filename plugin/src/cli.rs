@@ -4,29 +4,36 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
 use clap::{Parser, Subcommand};
+use gitview_core::results::LogPage;
 use gitview_crds::v1alpha1::AnalysisPhase;
 use kube::ResourceExt as _;
 
-use crate::config::{self, GatewayAccess};
+use crate::config::{self, GatewayAccess, GatewayService};
 use crate::gateway::{Gateway, NotFound};
-use crate::{cluster, render};
+use crate::{cluster, follow, open, render};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl gitview",
     bin_name = "kubectl gitview",
     version,
-    about = "Create and follow gitview Analyses and RepositoryTrackers; read stories and run logs."
+    about = "Create and follow gitview Analyses and RepositoryTrackers; read stories and run logs; open the web UI."
 )]
 pub struct Cli {
     /// The namespace (default: the kubeconfig context's).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
-    /// The gateway's URL (`story`, `logs`).
+    /// The gateway's URL (`story`, `logs`, `open`).
     #[arg(long, env = "GITVIEW_GATEWAY_URL", global = true)]
     pub gateway_url: Option<String>,
+    /// The gateway Service's namespace, to forward it from outside the cluster.
+    #[arg(long, env = "GITVIEW_GATEWAY_NAMESPACE", global = true, default_value = config::DEFAULT_GATEWAY_NAMESPACE)]
+    pub gateway_namespace: String,
+    /// The gateway Service's name (`<release>-gateway`, or the release's name when it holds "gitview").
+    #[arg(long, env = "GITVIEW_GATEWAY_SERVICE", global = true, default_value = config::DEFAULT_GATEWAY_SERVICE)]
+    pub gateway_service: String,
     /// An API key of the namespace's account with the read scope (`story`, `logs`).
     #[arg(long, env = "GITVIEW_API_KEY", global = true, hide_env_values = true)]
     pub api_key: Option<String>,
@@ -87,6 +94,24 @@ pub enum Command {
         #[arg(short = 'f', long)]
         follow: bool,
     },
+    /// Print the web UI's URL: an Analysis' page, or the start page without NAME.
+    ///
+    /// Without NAME and without --port-forward it needs no cluster, only the gateway's URL
+    /// (--gateway-url, GITVIEW_GATEWAY_URL or the config file). The UI asks you to sign in.
+    Open {
+        /// An Analysis' name (its page needs the cluster, to find the Analysis' uid).
+        name: Option<String>,
+        /// Also open it in the desktop's browser (`xdg-open`; `open` on macOS).
+        #[arg(long)]
+        browser: bool,
+        /// Run `kubectl port-forward` to the gateway's Service, print the local URL and stay
+        /// until Ctrl-C (or until kubectl ends); no gateway URL needed.
+        #[arg(long)]
+        port_forward: bool,
+        /// With --port-forward: the local port (0: kubectl picks one).
+        #[arg(long, default_value_t = config::GATEWAY_SERVICE_PORT)]
+        local_port: u16,
+    },
     /// Ask a gitview object to act now.
     Reconcile {
         #[command(subcommand)]
@@ -118,7 +143,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let namespace = cli.namespace.as_deref();
-    let gateway = || -> anyhow::Result<Gateway> {
+    let service = GatewayService {
+        namespace: cli.gateway_namespace.clone(),
+        name: cli.gateway_service.clone(),
+    };
+    let config_file = || -> anyhow::Result<(config::ConfigFile, Option<std::path::PathBuf>)> {
         let path = config::config_path(
             std::env::var("GITVIEW_CONFIG").ok().as_deref(),
             std::env::var("XDG_CONFIG_HOME").ok().as_deref(),
@@ -128,13 +157,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Some(path) => config::read_config(path)?,
             None => config::ConfigFile::default(),
         };
+        Ok((file, path))
+    };
+    let gateway = || -> anyhow::Result<Gateway> {
+        let (file, path) = config_file()?;
         let access: GatewayAccess = config::resolve(
             cli.gateway_url.clone(),
             cli.api_key.clone(),
             file,
             path.as_deref(),
+            &service,
         )?;
-        Gateway::new(access)
+        Gateway::new(access, &service)
     };
     match &cli.command {
         Command::Analyze {
@@ -258,45 +292,64 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Logs { name, follow } => {
-            let id = runtime.block_on(analysis_id(namespace, name))?;
-            let gateway = gateway()?;
-            let mut printed = std::collections::HashSet::new();
-            loop {
-                // Re-read from the start: a page's cursor is given only while more lines
-                // follow, so the position after the last line cannot be asked for.
-                let mut cursor: Option<String> = None;
-                loop {
-                    let page = match gateway.logs(&id, cursor.as_deref()) {
-                        Err(err) if err.downcast_ref::<NotFound>().is_some() => {
-                            gitview_core::results::LogPage {
-                                items: Vec::new(),
-                                next_cursor: None,
-                            }
-                        }
-                        other => other?,
-                    };
-                    for record in page.items {
-                        if printed.insert((record.attempt, record.line.seq)) {
-                            println!("{}", log_line(&record));
-                        }
-                    }
-                    match page.next_cursor {
-                        Some(next) => cursor = Some(next),
-                        None => break,
-                    }
+            let (client, ns) = runtime.block_on(cluster::connect(namespace))?;
+            let an = runtime.block_on(cluster::analysis(&client, &ns, name))?;
+            let id = an
+                .uid()
+                .ok_or_else(|| anyhow!("the Analysis {name:?} has no uid"))?;
+            let mut source = RunLog {
+                runtime: &runtime,
+                gateway: &gateway()?,
+                id: &id,
+                client,
+                namespace: &ns,
+                name,
+            };
+            follow::print_log(&mut source, *follow, |record| {
+                println!("{}", log_line(record));
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Open {
+            name,
+            browser,
+            port_forward,
+            local_port,
+        } => {
+            let id = match name {
+                Some(name) => Some(runtime.block_on(analysis_id(namespace, name))?),
+                None => None,
+            };
+            if *port_forward {
+                let forward = open::start_forward(&service, *local_port)?;
+                let url = open::ui_url(&forward.base, id.as_deref());
+                println!("{url}");
+                let _ = std::io::stdout().flush();
+                eprintln!(
+                    "Forwarding {}/{} to {} until Ctrl-C.",
+                    service.namespace, service.name, forward.base
+                );
+                if *browser {
+                    open::open_in_browser(&url);
                 }
-                if !follow {
+                let status = forward.wait()?;
+                if status.success() {
+                    eprintln!("kubectl port-forward ended.");
                     return Ok(ExitCode::SUCCESS);
                 }
-                let an = runtime.block_on(async {
-                    let (client, ns) = cluster::connect(namespace).await?;
-                    cluster::analysis(&client, &ns, name).await
-                })?;
-                if cluster::finished(&an) {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                std::thread::sleep(Duration::from_secs(2));
+                bail!("kubectl port-forward ended ({status}): its error is above");
             }
+            let (file, path) = config_file()?;
+            let base =
+                config::resolve_url(cli.gateway_url.clone(), &file, path.as_deref(), &service)?;
+            let url = open::ui_url(&base, id.as_deref());
+            println!("{url}");
+            let _ = std::io::stdout().flush();
+            Ok(if !*browser || open::open_in_browser(&url) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Reconcile {
             what: Reconcile::Tracker { name, timeout },
@@ -314,6 +367,44 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
     }
 }
+
+/// An Analysis' run log: its lines from the gateway, whether it has finished from the cluster.
+struct RunLog<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    gateway: &'a Gateway,
+    id: &'a str,
+    client: kube::Client,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl follow::LogSource for RunLog<'_> {
+    fn page(&mut self, cursor: Option<&str>) -> anyhow::Result<LogPage> {
+        match self.gateway.logs(self.id, cursor) {
+            // The gateway learns of an analysis when its run starts: no lines yet.
+            Err(err) if err.downcast_ref::<NotFound>().is_some() => Ok(LogPage {
+                items: Vec::new(),
+                next_cursor: None,
+                resume_cursor: None,
+            }),
+            other => other,
+        }
+    }
+
+    fn finished(&mut self) -> anyhow::Result<bool> {
+        let an =
+            self.runtime
+                .block_on(cluster::analysis(&self.client, self.namespace, self.name))?;
+        Ok(cluster::finished(&an))
+    }
+
+    fn wait(&mut self) {
+        std::thread::sleep(LOG_POLL_INTERVAL);
+    }
+}
+
+/// How often `logs -f` asks for new lines.
+const LOG_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The gateway's id of an Analysis: its uid.
 async fn analysis_id(namespace: Option<&str>, name: &str) -> anyhow::Result<String> {
@@ -394,6 +485,30 @@ mod tests {
                 what: Reconcile::Tracker { .. }
             }
         ));
+        let cli = Cli::try_parse_from([
+            "kubectl-gitview",
+            "open",
+            "my-analysis",
+            "--browser",
+            "--port-forward",
+            "--gateway-namespace",
+            "tools",
+        ])
+        .unwrap();
+        assert_eq!(cli.gateway_namespace, "tools");
+        assert_eq!(cli.gateway_service, config::DEFAULT_GATEWAY_SERVICE);
+        let Command::Open {
+            name,
+            browser,
+            port_forward,
+            local_port,
+        } = cli.command
+        else {
+            panic!("open")
+        };
+        assert_eq!(name.as_deref(), Some("my-analysis"));
+        assert!(browser && port_forward);
+        assert_eq!(local_port, 8080);
         let err = Cli::try_parse_from(["kubectl-gitview", "analyze", "u", "--timeout", "soon"])
             .unwrap_err();
         assert!(err.to_string().contains("not a duration"), "{err}");

@@ -38,6 +38,54 @@ impl std::fmt::Debug for GatewayAccess {
     }
 }
 
+/// The gateway's Service in the cluster, for reaching it from outside with
+/// `kubectl port-forward`. The defaults are the chart's as its README installs it (release
+/// `gitview` in `gitview-system`: Service `gitview-gateway`, port [`GATEWAY_SERVICE_PORT`]);
+/// `--gateway-namespace` and `--gateway-service` name another release's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayService {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The gateway Service's port (the chart's `gateway.port`).
+pub const GATEWAY_SERVICE_PORT: u16 = 8080;
+/// The gateway Service's namespace and name as the chart's README installs it.
+pub const DEFAULT_GATEWAY_NAMESPACE: &str = "gitview-system";
+pub const DEFAULT_GATEWAY_SERVICE: &str = "gitview-gateway";
+
+impl Default for GatewayService {
+    fn default() -> Self {
+        Self {
+            namespace: DEFAULT_GATEWAY_NAMESPACE.to_owned(),
+            name: DEFAULT_GATEWAY_SERVICE.to_owned(),
+        }
+    }
+}
+
+impl GatewayService {
+    /// `kubectl`'s arguments forwarding `local_port` (0: one kubectl picks) to the Service.
+    pub fn port_forward_args(&self, local_port: u16) -> Vec<String> {
+        let local = if local_port == 0 {
+            String::new()
+        } else {
+            local_port.to_string()
+        };
+        vec![
+            "port-forward".to_owned(),
+            "-n".to_owned(),
+            self.namespace.clone(),
+            format!("svc/{}", self.name),
+            format!("{local}:{GATEWAY_SERVICE_PORT}"),
+        ]
+    }
+
+    /// The command line a user runs to forward the gateway.
+    pub fn port_forward_command(&self, local_port: u16) -> String {
+        format!("kubectl {}", self.port_forward_args(local_port).join(" "))
+    }
+}
+
 /// The config file's path: `$GITVIEW_CONFIG`, else under `$XDG_CONFIG_HOME` or `~/.config`.
 pub fn config_path(
     explicit: Option<&str>,
@@ -69,32 +117,56 @@ pub fn read_config(path: &Path) -> anyhow::Result<ConfigFile> {
     }
 }
 
-/// The gateway access from flags (which clap fills from the environment too) over the file.
-pub fn resolve(
+/// The gateway's URL from the flag (which clap fills from the environment too) over the
+/// file's; without one, the error says how to forward the gateway's `service` and pass it.
+pub fn resolve_url(
     url: Option<String>,
-    api_key: Option<String>,
-    file: ConfigFile,
+    file: &ConfigFile,
     file_path: Option<&Path>,
-) -> anyhow::Result<GatewayAccess> {
-    let where_ = file_path.map_or_else(
-        || "~/.config/gitview/config.yaml".to_owned(),
-        |p| p.display().to_string(),
-    );
-    let Some(url) = url.or(file.gateway_url).filter(|u| !u.trim().is_empty()) else {
+    service: &GatewayService,
+) -> anyhow::Result<String> {
+    let Some(url) = url
+        .or_else(|| file.gateway_url.clone())
+        .filter(|u| !u.trim().is_empty())
+    else {
         bail!(
-            "no gateway URL: pass --gateway-url, set GITVIEW_GATEWAY_URL or write gatewayUrl in {where_}. \
-             From outside the cluster, forward it first: \
-             kubectl port-forward -n gitview-system svc/gitview-gateway 8080:8080, then use http://127.0.0.1:8080"
+            "no gateway URL: pass --gateway-url, set GITVIEW_GATEWAY_URL or write gatewayUrl in {}. \
+             From outside the cluster, forward the gateway first: {} (leave it running), then pass \
+             --gateway-url http://127.0.0.1:{port}; for the web UI, `kubectl gitview open --port-forward` \
+             does both",
+            where_(file_path),
+            service.port_forward_command(GATEWAY_SERVICE_PORT),
+            port = GATEWAY_SERVICE_PORT,
         );
     };
     let url = url.trim().trim_end_matches('/').to_owned();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         bail!("the gateway URL {url:?} is not http:// or https://");
     }
+    Ok(url)
+}
+
+fn where_(file_path: Option<&Path>) -> String {
+    file_path.map_or_else(
+        || "~/.config/gitview/config.yaml".to_owned(),
+        |p| p.display().to_string(),
+    )
+}
+
+/// The gateway access from flags (which clap fills from the environment too) over the file.
+pub fn resolve(
+    url: Option<String>,
+    api_key: Option<String>,
+    file: ConfigFile,
+    file_path: Option<&Path>,
+    service: &GatewayService,
+) -> anyhow::Result<GatewayAccess> {
+    let url = resolve_url(url, &file, file_path, service)?;
     let Some(api_key) = api_key.or(file.api_key).filter(|k| !k.trim().is_empty()) else {
         bail!(
-            "no API key for the gateway: pass --api-key, set GITVIEW_API_KEY or write apiKey in {where_} \
-             (an administrator mints one: POST /v1/admin/accounts/<account>/keys)"
+            "no API key for the gateway: pass --api-key, set GITVIEW_API_KEY or write apiKey in {} \
+             (an administrator mints one: POST /v1/admin/accounts/<account>/keys)",
+            where_(file_path)
         );
     };
     Ok(GatewayAccess {
@@ -113,14 +185,21 @@ mod tests {
             gateway_url: Some("http://file:1/".into()),
             api_key: Some("gvk_file".into()),
         };
-        let access = resolve(Some("https://flag".into()), None, file, None).unwrap();
+        let access = resolve(
+            Some("https://flag".into()),
+            None,
+            file,
+            None,
+            &GatewayService::default(),
+        )
+        .unwrap();
         assert_eq!(access.url, "https://flag");
         assert_eq!(access.api_key, "gvk_file");
         let file = ConfigFile {
             gateway_url: Some("http://file:1/".into()),
             api_key: Some("gvk_secret".into()),
         };
-        let access = resolve(None, None, file, None).unwrap();
+        let access = resolve(None, None, file, None, &GatewayService::default()).unwrap();
         assert_eq!(access.url, "http://file:1", "trailing slash trimmed");
         assert!(
             !format!("{access:?}").contains("gvk_secret"),
@@ -130,16 +209,53 @@ mod tests {
 
     #[test]
     fn missing_settings_say_what_to_do() {
-        let err = resolve(None, Some("k".into()), ConfigFile::default(), None).unwrap_err();
+        let err = resolve(
+            None,
+            Some("k".into()),
+            ConfigFile::default(),
+            None,
+            &GatewayService::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("--gateway-url"), "{err}");
-        assert!(err.to_string().contains("port-forward"), "{err}");
-        let err = resolve(Some("http://x".into()), None, ConfigFile::default(), None).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "kubectl port-forward -n gitview-system svc/gitview-gateway 8080:8080 (leave it running), \
+                 then pass --gateway-url http://127.0.0.1:8080"
+            ),
+            "{err}"
+        );
+        let service = GatewayService {
+            namespace: "tools".into(),
+            name: "gv-gitview-gateway".into(),
+        };
+        let err = resolve_url(None, &ConfigFile::default(), None, &service).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("kubectl port-forward -n tools svc/gv-gitview-gateway 8080:8080"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("open --port-forward"), "{err}");
+        assert_eq!(
+            service.port_forward_args(0).last().map(String::as_str),
+            Some(":8080"),
+            "0: kubectl picks the local port"
+        );
+        let err = resolve(
+            Some("http://x".into()),
+            None,
+            ConfigFile::default(),
+            None,
+            &GatewayService::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("GITVIEW_API_KEY"), "{err}");
         let err = resolve(
             Some("ftp://x".into()),
             Some("k".into()),
             ConfigFile::default(),
             None,
+            &GatewayService::default(),
         )
         .unwrap_err();
         assert!(err.to_string().contains("not http"), "{err}");

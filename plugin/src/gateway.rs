@@ -7,13 +7,15 @@ use anyhow::{Context as _, anyhow};
 use gitview_core::results::{AnalysisDetail, AnalysisPage, LogPage, RepositoryStory};
 use serde::de::DeserializeOwned;
 
-use crate::config::GatewayAccess;
+use crate::config::{GATEWAY_SERVICE_PORT, GatewayAccess, GatewayService};
 
 /// A client of one gateway.
 #[derive(Debug)]
 pub struct Gateway {
     access: GatewayAccess,
     http: reqwest::blocking::Client,
+    /// How to forward the gateway from outside the cluster, for when it cannot be reached.
+    forward: String,
 }
 
 /// Why a read found nothing: the gateway answered 404.
@@ -22,14 +24,18 @@ pub struct Gateway {
 pub struct NotFound(pub String);
 
 impl Gateway {
-    pub fn new(access: GatewayAccess) -> anyhow::Result<Self> {
+    pub fn new(access: GatewayAccess, service: &GatewayService) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Self { access, http })
+        Ok(Self {
+            access,
+            http,
+            forward: service.port_forward_command(GATEWAY_SERVICE_PORT),
+        })
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<T> {
@@ -43,8 +49,9 @@ impl Gateway {
             .map_err(|err| {
                 anyhow!(
                     "cannot reach the gateway at {}: {err}. Is the URL right, and is a port-forward running \
-                     (kubectl port-forward -n gitview-system svc/gitview-gateway 8080:8080)?",
-                    self.access.url
+                     ({})?",
+                    self.access.url,
+                    self.forward
                 )
             })?;
         let status = response.status();

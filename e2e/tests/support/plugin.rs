@@ -1,6 +1,7 @@
 //! `kubectl gitview`, found by kubectl on `PATH` as a user installs it, against the suite's
-//! cluster and gateway: analyze and wait, print the story, list, read the log, track and
-//! reconcile; and what it says when asked for what is not there.
+//! cluster and gateway: analyze and wait, print the story, list, read and follow the log, print
+//! an Analysis' web UI page, track and reconcile; and what it says when asked for what is not
+//! there.
 
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -145,6 +146,35 @@ pub async fn the_kubectl_plugin_analyzes_and_prints_the_story(
     ensure!(
         out.status.success() && log.contains("fetch finished"),
         "logs printed:\n{log}\n{stderr}"
+    );
+    // logs -f of a finished run: one read, the same lines once each, and it ends.
+    let out = run(args(&["logs", "plugin", "-f"]), key.clone()).await?;
+    let (followed, stderr) = text(&out);
+    ensure!(
+        out.status.success() && followed == log,
+        "logs -f printed:\n{followed}\n{stderr}"
+    );
+    // open: the Analysis' page in the web UI, named by its uid.
+    let uid = env.kubectl_ok(&[
+        "-n",
+        &ns,
+        "get",
+        "analyses.gitview.dev",
+        "plugin",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ])?;
+    let out = run(args(&["open", "plugin"]), key.clone()).await?;
+    ensure!(
+        out.status.success()
+            && text(&out).0
+                == format!(
+                    "http://127.0.0.1:{}/ui/analyses/{}\n",
+                    env.gateway_port,
+                    uid.trim()
+                ),
+        "open printed: {:?}",
+        text(&out)
     );
 
     // What is not there, or not allowed, says so and what to do.

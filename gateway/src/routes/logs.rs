@@ -10,6 +10,8 @@
 //!
 //! The read is keyset-paginated on (attempt, seq), oldest first, in the reader's tenant
 //! transaction with the account in every `WHERE`; another account's analysis answers 404.
+//! A page's `nextCursor` is given while more lines follow; its `resumeCursor` (the position
+//! after its last line) whenever it has lines, so a follower asks only for what came later.
 //! An account whose policy scrubs PII reads the lines' messages and fields scrubbed.
 
 use axum::extract::State;
@@ -279,13 +281,16 @@ pub(crate) async fn lines(
     .await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = rows.last().filter(|_| more).map(|(attempt, seq, ..)| {
+    // After the last line: the next page's cursor while more follow, and always the
+    // follower's (the position to ask again from once more lines are stored).
+    let resume_cursor = rows.last().map(|(attempt, seq, ..)| {
         LogCursor {
             attempt: *attempt,
             seq: *seq,
         }
         .encode()
     });
+    let next_cursor = resume_cursor.clone().filter(|_| more);
     let items = rows
         .into_iter()
         .map(|(attempt, seq, at, level, message, fields)| {
@@ -309,7 +314,11 @@ pub(crate) async fn lines(
             })
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(LogPage { items, next_cursor })
+    Ok(LogPage {
+        items,
+        next_cursor,
+        resume_cursor,
+    })
 }
 
 #[cfg(test)]
