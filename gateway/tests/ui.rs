@@ -679,3 +679,113 @@ async fn analyses_show_their_progress_log_and_artifacts_to_their_account_only() 
         assert!(!page.contains("extract") && !page.contains("img"), "{page}");
     }
 }
+
+/// Latencies of `path` read by `readers` at once, `rounds` requests each, every body read to
+/// its end: sorted, in milliseconds.
+async fn under_load(
+    gw: &Gateway,
+    path: &str,
+    cookie: &str,
+    readers: usize,
+    rounds: usize,
+) -> Vec<f64> {
+    let client = browser();
+    let tasks: Vec<_> = (0..readers)
+        .map(|_| {
+            let (client, url, cookie) = (client.clone(), gw.url(path), cookie.to_owned());
+            tokio::spawn(async move {
+                let mut took = Vec::with_capacity(rounds);
+                for _ in 0..rounds {
+                    let started = std::time::Instant::now();
+                    let response = client
+                        .get(&url)
+                        .header(COOKIE, &cookie)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::OK, "{url}");
+                    response.bytes().await.unwrap();
+                    took.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+                took
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_by(f64::total_cmp);
+    all
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[index]
+}
+
+/// The repository pages' server time under 50 concurrent readers (issue 19: p99 ≤ 100 ms),
+/// beside `/healthz` under the same load as the floor of this machine, gateway and client
+/// sharing its cores. The report page is the one `GITVIEW_UI_BENCH_PAGE` names (a long
+/// history's `index.html`, e.g. git/git's), stored in a local object store as a run stores it:
+/// `GITVIEW_UI_BENCH_PAGE=/tmp/out/index.html cargo test --release -p gitview-gateway --test ui -- --ignored --nocapture fifty`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: GITVIEW_UI_BENCH_PAGE names the report page to serve"]
+async fn the_repository_pages_under_fifty_readers() {
+    let page = std::env::var("GITVIEW_UI_BENCH_PAGE").expect("GITVIEW_UI_BENCH_PAGE names a page");
+    let page = std::fs::read(&page).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = gitview_gateway::storage::ArtifactStore::local(dir.path()).unwrap();
+    let gw = Gateway::start_configured(Some(common::ADMIN_TOKEN), |state| {
+        state.with_artifact_store(store, 1 << 30)
+    })
+    .await;
+    let key = gw.create_key("team-a", "ui").await;
+    gw.start_run("team-a", "bench-1", URL).await;
+    let fingerprint = gw
+        .succeeded_with(
+            "team-a",
+            "bench-1",
+            URL,
+            vec![
+                (
+                    "story.json",
+                    "application/json",
+                    serde_json::to_vec(&json!({"title": "seen", "sections": [],
+                    "coverage": {"wholeHistory": true, "commits": 1}}))
+                    .unwrap(),
+                ),
+                ("index.html", "text/html", page.clone()),
+            ],
+        )
+        .await;
+    let (cookie, _) = session_of(&sign_in(&gw, &key.secret, None).await);
+    let (readers, rounds) = (50, 20);
+    println!(
+        "{readers} readers × {rounds} requests each; report page {} bytes",
+        page.len()
+    );
+    for (what, path, rounds) in [
+        ("/healthz (the floor)", "/healthz".to_owned(), rounds),
+        ("repositories", "/ui/".to_owned(), rounds),
+        (
+            "repository page",
+            format!("/ui/repositories/{fingerprint}"),
+            rounds,
+        ),
+        (
+            "its report page, whole",
+            format!("/ui/repositories/{fingerprint}/report"),
+            2,
+        ),
+    ] {
+        let took = under_load(&gw, &path, &cookie, readers, rounds).await;
+        println!(
+            "{what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests)",
+            quantile(&took, 0.5),
+            quantile(&took, 0.99),
+            took[took.len() - 1],
+            took.len()
+        );
+    }
+}

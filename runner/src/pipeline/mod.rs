@@ -459,11 +459,12 @@ impl<'a> Run<'a> {
         let options = self.options;
         let new: std::collections::HashSet<String> =
             new_commits.iter().map(|c| c.record.id.clone()).collect();
-        let mut merged = new_commits;
+        let mut merged: Vec<Prepared> = new_commits.into_iter().map(Prepared::new).collect();
         let first_earlier = merged.len();
-        // Enriched again in order, in as many slices as there are cores (a 100,000-commit
-        // history is a second of regular expressions on one).
-        let again = |commits: &[earlier::EarlierCommit]| -> Vec<EnrichedCommit> {
+        // Enriched again (or their stored enrichment taken), their facts drawn and their chunk
+        // lines' tokens counted, in as many slices as there are cores: for a 100,000-commit
+        // history this is most of an update's work, and none of it depends on the order.
+        let again = |commits: &[earlier::EarlierCommit]| -> Vec<Prepared> {
             commits
                 .iter()
                 .filter(|commit| !new.contains(commit.record.id.as_str()))
@@ -473,7 +474,7 @@ impl<'a> Run<'a> {
                     if options.scrub && !earlier.scrubbed {
                         scrub::scrub_record(&mut record);
                     }
-                    EnrichedCommit { record, enrichment }
+                    Prepared::new(EnrichedCommit { record, enrichment })
                 })
                 .collect()
         };
@@ -491,9 +492,10 @@ impl<'a> Run<'a> {
         });
         let entries: Vec<earlier::GraphEntry<'_>> = merged
             .iter()
-            .map(|c| {
-                let time = gitview_core::time::epoch_seconds(&c.record.committer.time).unwrap_or(0);
-                (c.record.id.as_str(), c.record.parents.as_slice(), time)
+            .map(|p| {
+                let record = &p.commit.record;
+                let time = gitview_core::time::epoch_seconds(&record.committer.time).unwrap_or(0);
+                (record.id.as_str(), record.parents.as_slice(), time)
             })
             .collect();
         let order = earlier::log_order(&entries);
@@ -502,13 +504,14 @@ impl<'a> Run<'a> {
         let batch_size = options.batch_size.max(1);
         let mut batch = Vec::with_capacity(batch_size);
         for index in order {
-            let commit = &merged[index];
-            told.push(commit);
+            let prepared = &mut merged[index];
+            let facts = prepared.facts.take().expect("each commit is told once");
+            told.push_prepared(&prepared.commit, facts, prepared.tokens);
             if index >= first_earlier {
                 self.stages.story.earlier_commits += 1;
             }
             if earlier.rewrite {
-                batch.push(commit.clone());
+                batch.push(prepared.commit.clone());
                 if batch.len() >= batch_size {
                     self.sink.commits(*batches, &batch)?;
                     *batches += 1;
@@ -839,21 +842,61 @@ impl Told {
         self.tokens.count(chunk::commit_line(&facts));
         self.facts.push(facts);
     }
+
+    /// [`Told::push`] of a commit whose facts and tokens were drawn already.
+    fn push_prepared(&mut self, commit: &EnrichedCommit, facts: CommitFacts, tokens: usize) {
+        let EnrichedCommit { record, enrichment } = commit;
+        self.history.push(record, labels(enrichment));
+        self.parents
+            .push((record.id.clone(), record.parents.clone()));
+        self.tokens.counted(tokens);
+        self.facts.push(facts);
+    }
+}
+
+/// A commit before it is told, with what telling it needs that does not depend on the order:
+/// its facts and its chunk line's tokens (drawn on any thread).
+struct Prepared {
+    commit: EnrichedCommit,
+    /// Taken when the commit is told.
+    facts: Option<CommitFacts>,
+    tokens: usize,
+}
+
+impl Prepared {
+    fn new(commit: EnrichedCommit) -> Self {
+        let facts = CommitFacts::new(&commit.record, &commit.enrichment);
+        let tokens = chunk::count_tokens(&chunk::commit_line(&facts));
+        Self {
+            commit,
+            facts: Some(facts),
+            tokens,
+        }
+    }
+}
+
+/// What the token counter is given, in order: a line to count, or a count made elsewhere.
+enum TokenInput {
+    Line(String),
+    Counted(usize),
 }
 
 /// A thread that counts the tokens of each line it is given, in order.
 struct TokenCounter {
-    lines: std::sync::mpsc::SyncSender<String>,
+    lines: std::sync::mpsc::SyncSender<TokenInput>,
     counter: std::thread::JoinHandle<Vec<usize>>,
 }
 
 impl TokenCounter {
     fn start() -> Self {
-        let (lines, receiver) = std::sync::mpsc::sync_channel::<String>(4096);
+        let (lines, receiver) = std::sync::mpsc::sync_channel::<TokenInput>(4096);
         let counter = std::thread::spawn(move || {
             receiver
                 .iter()
-                .map(|line| chunk::count_tokens(&line))
+                .map(|counting| match counting {
+                    TokenInput::Line(line) => chunk::count_tokens(&line),
+                    TokenInput::Counted(tokens) => tokens,
+                })
                 .collect()
         });
         Self { lines, counter }
@@ -861,7 +904,12 @@ impl TokenCounter {
 
     fn count(&self, line: String) {
         // A closed channel means the counter died; `finish` reports it.
-        let _ = self.lines.send(line);
+        let _ = self.lines.send(TokenInput::Line(line));
+    }
+
+    /// The next line's count, made already.
+    fn counted(&self, tokens: usize) {
+        let _ = self.lines.send(TokenInput::Counted(tokens));
     }
 
     /// The count of every line, in the order given.
