@@ -20,112 +20,211 @@
   });
 })();
 
-// The commit graph: every commit's lane and edges come laid out in the JSON block; only the
-// rows in view (and a margin) are drawn, again as the reader scrolls.
+// The commit graph: every commit's lane and edges come laid out in the JSON block. The rows
+// are drawn in bands of BAND rows, each its own small <svg> with one path for all the edges
+// crossing it: scrolling draws a band as it comes near the view and drops the bands that left,
+// so a frame costs at most a band or two whatever the size of the history.
 (function () {
   var source = document.getElementById("graph-data");
   if (!source) { return; }
   var g = JSON.parse(source.textContent);
+  var tools = document.getElementById("graph-tools");
   var box = document.getElementById("graph");
   var inner = document.getElementById("graph-inner");
-  var svg = document.getElementById("graph-svg");
+  var layer = document.getElementById("graph-svg");
+  var where = document.getElementById("graph-where");
+  var status = document.getElementById("graph-status");
   var NS = "http://www.w3.org/2000/svg";
-  var ROW = 20, LANE = 12, PAD = 10, MARGIN = 30, BUCKET = 64;
-  var n = g.n, edges = g.edges;
-  var tags = {};
-  g.tags.forEach(function (t) { tags[t[0]] = t[1]; });
-  // The edges that cross each block of rows, so a view finds its edges without a scan.
-  var buckets = [];
-  for (var b = 0; b <= Math.floor(n / BUCKET); b++) { buckets.push([]); }
+  var ROW = 20, LANE = 12, PAD = 10, BAND = 32, MARGIN = BAND * ROW / 2;
+  var n = g.n, edges = g.edges, bands = Math.ceil(n / BAND);
+  var labels = {}, marks = {}, long = {};
+  function add(map, row, value) { (map[row] = map[row] || []).push(value); }
+  g.heads.forEach(function (h) { add(labels, h[0], ["ghead", "\u2387 " + h[1]]); });
+  g.tags.forEach(function (t) { add(labels, t[0], ["gtag", t[1]]); });
+  g.marks.forEach(function (m) { add(marks, m[0], m[1]); });
+  g.long.forEach(function (l) { long[l[0]] = l[1]; });
+  // The edges crossing each band, so a band finds its edges without a scan.
+  var crossing = [];
+  for (var b = 0; b < bands; b++) { crossing.push([]); }
   for (var k = 0; k < edges.length; k += 3) {
-    var child = edges[k], parent = child + edges[k + 1];
-    for (var c = Math.floor(child / BUCKET); c <= Math.floor(parent / BUCKET); c++) { buckets[c].push(k); }
+    var last = Math.floor((edges[k] + edges[k + 1]) / BAND);
+    for (var c = Math.floor(edges[k] / BAND); c <= last; c++) { crossing[c].push(k); }
   }
-  var lanePx = LANE;
+  // One lane width for the whole graph, so edges meet across bands: narrower when many lanes
+  // are open at once (a history in date order keeps long-lived branches open), so the lanes
+  // take at most two fifths of the width and the text stays in view.
+  var width = 0, lanePx = LANE;
   function x(lane) { return PAD + lane * lanePx; }
-  function y(row) { return row * ROW + ROW / 2; }
+  // Each phase gets a heading line of its own above its newest row (the graph runs newest
+  // first): a row's top is its index plus the headings above it, in rows.
+  var tops = g.phases.map(function (p) { return p[0]; });
+  function headings(row) {
+    var lo = 0, hi = tops.length;
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (tops[mid] <= row) { lo = mid + 1; } else { hi = mid; } }
+    return lo;
+  }
+  function top(row) { return (row + headings(row)) * ROW; }
+  function y(row) { return top(row) + ROW / 2; }
+  // The row at `px` from the top (a heading counts as the row below it).
+  function rowAt(px) {
+    var lo = 0, hi = n - 1;
+    while (lo < hi) { var mid = (lo + hi + 1) >> 1; if (top(mid) - ROW <= px) { lo = mid; } else { hi = mid - 1; } }
+    return lo;
+  }
   function node(name, attributes, text) {
     var element = document.createElementNS(NS, name);
     for (var key in attributes) { element.setAttribute(key, attributes[key]); }
     if (text !== undefined) { element.textContent = text; }
     return element;
   }
-  var shown = [-1, -1, -1];
-  function draw() {
-    var first = Math.max(0, Math.floor(box.scrollTop / ROW) - MARGIN);
-    var last = Math.min(n, Math.ceil((box.scrollTop + box.clientHeight) / ROW) + MARGIN);
-    var width = Math.max(box.clientWidth, 300);
-    if (first === shown[0] && last === shown[1] && width === shown[2]) { return; }
-    shown = [first, last, width];
-    // The edges in view, and the widest lane among them and the rows.
-    var inView = [];
-    var widest = 0;
-    var seen = {};
-    for (var block = Math.floor(first / BUCKET); block <= Math.floor(Math.max(first, last - 1) / BUCKET); block++) {
-      var list = buckets[block] || [];
-      for (var i = 0; i < list.length; i++) {
-        var at = list[i];
-        if (seen[at]) { continue; }
-        seen[at] = true;
-        var from = edges[at], to = from + edges[at + 1];
-        if (to < first || from >= last) { continue; }
-        inView.push(at);
-        widest = Math.max(widest, edges[at + 2]);
+  var highlighted = -1;
+  function drawBand(band) {
+    var first = band * BAND, end = Math.min(n, first + BAND);
+    var from = top(first) - (headings(first) > headings(first - 1) ? ROW : 0), to = top(end - 1) + ROW;
+    var svg = node("svg", {
+      "class": "band", width: width, height: to - from,
+      viewBox: "0 " + from + " " + width + " " + (to - from)
+    });
+    svg.style.top = from + "px";
+    var widest = 0, r;
+    // Phases: a stripe down the left edge of their rows, and a heading line where each begins.
+    var named = [];
+    for (var p = 0; p < g.phases.length; p++) {
+      var phase = g.phases[p], newest = phase[0], oldest = phase[1] + 1;
+      if (oldest <= first || newest >= end) { continue; }
+      var y0 = top(Math.max(newest, first)) - (newest >= first ? ROW : 0), y1 = top(Math.min(oldest, end) - 1) + ROW;
+      svg.appendChild(node("rect", { x: 0, y: y0, width: 4, height: y1 - y0, "class": "gph p" + (p % 2) }));
+      if (newest >= first) {
+        svg.appendChild(node("rect", { x: 0, y: y0, width: width, height: ROW, "class": "gph-line" }));
+        named.push([y0, "Phase " + phase[2]]);
       }
     }
-    for (var row = first; row < last; row++) { widest = Math.max(widest, g.lane[row]); }
-    // Many lanes at once (a history in date order keeps long-lived branches open) get
-    // narrower, so the lanes take at most two fifths of the width and the text stays in view.
-    lanePx = Math.max(1.5, Math.min(LANE, (width * 0.4 - PAD) / (widest + 1)));
-    var lines = node("g", { "class": "edges" });
-    for (var e = 0; e < inView.length; e++) {
-      var k = inView[e];
-      var start = edges[k], end = start + edges[k + 1], lane = edges[k + 2];
-      var d = "M" + x(g.lane[start]) + " " + y(start);
-      if (end > start + 1) {
-        d += "L" + x(lane) + " " + y(start + 1) + "L" + x(lane) + " " + y(end - 1);
-      }
-      d += "L" + x(g.lane[end]) + " " + y(end);
-      lines.appendChild(node("path", { d: d }));
+    if (highlighted >= first && highlighted < end) {
+      svg.appendChild(node("rect", { x: 0, y: top(highlighted), width: width, height: ROW, "class": "ghl" }));
     }
-    var dots = node("g", {});
-    var texts = node("g", { "class": "rows" });
-    var left = x(widest + 1) + PAD;
-    for (var r = first; r < last; r++) {
-      dots.appendChild(node("circle", {
-        cx: x(g.lane[r]), cy: y(r), r: Math.min(4, Math.max(2, lanePx / 2)), "class": "k-" + g.classes[g.cls[r]]
+    var list = crossing[band], d = "";
+    for (var e = 0; e < list.length; e++) {
+      var k = list[e], start = edges[k], stop = start + edges[k + 1], lane = edges[k + 2];
+      widest = Math.max(widest, lane);
+      d += "M" + x(g.lane[start]) + " " + y(start);
+      if (stop > start + 1) { d += "L" + x(lane) + " " + y(start + 1) + "L" + x(lane) + " " + y(stop - 1); }
+      d += "L" + x(g.lane[stop]) + " " + y(stop);
+    }
+    if (d) { svg.appendChild(node("path", { d: d, "class": "gedges" })); }
+    for (r = first; r < end; r++) { widest = Math.max(widest, g.lane[r]); }
+    var left = x(widest + 1) + PAD, radius = Math.min(4, Math.max(2, lanePx / 2));
+    named.forEach(function (h) { svg.appendChild(node("text", { x: left, y: h[0] + 14, "class": "gph-name" }, h[1])); });
+    for (r = first; r < end; r++) {
+      var cx = x(g.lane[r]), cy = y(r);
+      if (marks[r]) {
+        var diamond = node("path", {
+          d: "M" + cx + " " + (cy - 7) + "L" + (cx + 7) + " " + cy + "L" + cx + " " + (cy + 7) + "L" + (cx - 7) + " " + cy + "Z",
+          "class": "gms"
+        });
+        diamond.appendChild(node("title", {}, marks[r].join("; ")));
+        svg.appendChild(diamond);
+      }
+      svg.appendChild(node("circle", {
+        cx: cx, cy: cy, r: r === highlighted ? radius + 2 : radius,
+        "class": "k-" + g.classes[g.cls[r]] + (r === highlighted ? " gon" : "")
       }));
-      var text = node("text", { x: left, y: y(r) + 4 });
+      var text = node("text", { x: left, y: cy + 4 });
       text.appendChild(node("tspan", { "class": "gid" }, g.ids.substr(r * 7, 7)));
-      if (tags[r] !== undefined) {
+      (labels[r] || []).forEach(function (l) {
         text.appendChild(document.createTextNode(" "));
-        text.appendChild(node("tspan", { "class": "gtag" }, tags[r]));
-      }
+        text.appendChild(node("tspan", { "class": l[0] }, l[1]));
+      });
+      (marks[r] || []).forEach(function (m) {
+        text.appendChild(document.createTextNode(" "));
+        text.appendChild(node("tspan", { "class": "gmark" }, "\u25c6 " + m));
+      });
       text.appendChild(document.createTextNode(" " + g.sub[r]));
-      texts.appendChild(text);
+      svg.appendChild(text);
     }
-    while (svg.firstChild) { svg.removeChild(svg.firstChild); }
-    svg.setAttribute("viewBox", "0 " + first * ROW + " " + width + " " + (last - first) * ROW);
-    svg.setAttribute("width", width);
-    svg.setAttribute("height", (last - first) * ROW);
-    svg.style.top = first * ROW + "px";
-    svg.appendChild(lines);
-    svg.appendChild(dots);
-    svg.appendChild(texts);
+    return svg;
+  }
+  var drawn = {};
+  function forget(band) {
+    if (drawn[band]) { layer.removeChild(drawn[band]); delete drawn[band]; }
+  }
+  var here = null;
+  function update() {
+    var w = Math.max(box.clientWidth, 300);
+    if (w !== width) {
+      width = w;
+      lanePx = Math.max(1.5, Math.min(LANE, (width * 0.4 - PAD) / (g.width + 1)));
+      for (var old in drawn) { forget(old); }
+    }
+    var lo = Math.floor(rowAt(box.scrollTop - MARGIN) / BAND);
+    var hi = Math.floor(rowAt(box.scrollTop + box.clientHeight + MARGIN) / BAND);
+    for (var band in drawn) {
+      if (band < lo || band > hi) { forget(band); }
+    }
+    for (var b = lo; b <= hi; b++) {
+      if (!drawn[b]) { drawn[b] = layer.appendChild(drawBand(b)); }
+    }
+    // The phase of the row at the top of the view.
+    var row = rowAt(box.scrollTop), name = "";
+    for (var p = 0; p < g.phases.length; p++) {
+      if (g.phases[p][0] <= row && row <= g.phases[p][1]) { name = "Phase " + g.phases[p][2]; break; }
+    }
+    if (name !== here) { here = name; where.textContent = name; }
   }
   var pending = false;
   function later() {
     if (pending) { return; }
     pending = true;
-    window.requestAnimationFrame(function () { pending = false; draw(); });
+    window.requestAnimationFrame(function () { pending = false; update(); });
+  }
+  // The row of a commit id (4 to 40 hex digits), or -1.
+  function rowOf(id) {
+    id = id.toLowerCase();
+    if (!/^[0-9a-f]{4,40}$/.test(id)) { return -1; }
+    var prefix = id.substr(0, 7), found = [];
+    for (var at = g.ids.indexOf(prefix); at !== -1; at = g.ids.indexOf(prefix, at + 1)) {
+      if (at % 7 === 0) { found.push(at / 7); }
+    }
+    if (found.length > 1) {
+      found = found.filter(function (r) { return long[r] === undefined || long[r].indexOf(id) === 0; });
+    }
+    return found.length === 1 ? found[0] : -1;
+  }
+  // Scrolls the graph to `row`, highlights it and moves the focus to the graph.
+  function show(row) {
+    var old = highlighted;
+    highlighted = row;
+    forget(Math.floor(old / BAND));
+    forget(Math.floor(row / BAND));
+    tools.scrollIntoView();
+    box.scrollIntoView({ block: "nearest" });
+    box.scrollTop = top(row) - (box.clientHeight - ROW) / 2;
+    update();
+    box.focus({ preventScroll: true });
+    status.textContent = "Commit " + g.ids.substr(row * 7, 7) + " (row " + (row + 1) + " of " + n + ") highlighted: " + g.sub[row];
+  }
+  function fromHash() {
+    if (location.hash.indexOf("#commit-") !== 0) { return; }
+    var hash;
+    try { hash = decodeURIComponent(location.hash); } catch (malformed) { return; }
+    var row = rowOf(hash.substr(8));
+    if (row === -1) { status.textContent = "No commit " + hash.substr(8) + " in the graph."; return; }
+    show(row);
   }
   document.getElementById("graph-nojs").hidden = true;
-  document.getElementById("graph-tools").hidden = false;
+  tools.hidden = false;
   box.hidden = false;
-  inner.style.height = n * ROW + "px";
+  inner.style.height = (n + tops.length) * ROW + "px";
   box.addEventListener("scroll", later);
   window.addEventListener("resize", later);
+  window.addEventListener("hashchange", fromHash);
+  // A link to the fragment already shown changes nothing: show its row again all the same.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.gr");
+    if (link && link.getAttribute("href") === location.hash) { event.preventDefault(); fromHash(); }
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("a.gr"), function (a) { a.hidden = false; });
   document.getElementById("graph-newest").addEventListener("click", function () { box.scrollTop = 0; });
   document.getElementById("graph-first").addEventListener("click", function () { box.scrollTop = box.scrollHeight; });
-  draw();
+  update();
+  fromHash();
 })();

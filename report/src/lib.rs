@@ -99,6 +99,9 @@ pub struct Phase {
     pub end: String,
     pub commits: u64,
     pub authors: u64,
+    /// The full ids of its first and last commit (the graph marks the rows between).
+    pub first_commit: String,
+    pub last_commit: String,
 }
 
 /// A release tag and the commit it names.

@@ -7,8 +7,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Serialize;
 
 use crate::escape::{Inline, Text, fragment, json_script};
-use crate::markdown::{CommitLinks, is_block, to_html, to_plain};
-use crate::{CommitEntry, Report, csp, graph, svg};
+use crate::markdown::{CommitLinks, is_block, to_html, to_plain, to_text};
+use crate::{Report, csp, graph, svg};
 
 /// The stylesheet, inline in every page.
 pub(crate) const STYLE: &str = include_str!("../assets/report.css");
@@ -25,18 +25,30 @@ fn commit_anchor(id: &str) -> String {
     format!("c-{}", fragment(id))
 }
 
+/// The fragment the page's script answers by showing a commit's row in the graph.
+fn graph_anchor(id: &str) -> String {
+    format!("commit-{}", fragment(id))
+}
+
 /// The commits on the page, by full id, for resolving what sentences name.
 struct CommitIndex<'a> {
     /// Sorted full ids.
     ids: Vec<&'a str>,
+    /// The commit graph's full ids.
+    graph: HashSet<&'a str>,
 }
 
 impl<'a> CommitIndex<'a> {
-    fn new(commits: &'a [CommitEntry]) -> Self {
-        let mut ids: Vec<&str> = commits.iter().map(|c| c.id.as_str()).collect();
+    fn new(report: &'a Report) -> Self {
+        let mut ids: Vec<&str> = report.commits.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
-        Self { ids }
+        let graph = report.graph.iter().map(|c| c.id.as_str()).collect();
+        Self { ids, graph }
+    }
+
+    fn in_graph(&self, id: &str) -> bool {
+        self.graph.contains(id)
     }
 
     fn contains(&self, id: &str) -> bool {
@@ -115,7 +127,7 @@ struct CommitData<'a> {
 
 /// The page for `report`: one self-contained HTML document.
 pub fn render(report: &Report) -> String {
-    let page = CommitIndex::new(&report.commits);
+    let page = CommitIndex::new(report);
     let cited = citations(report, &page);
     let link = |id: &str| page.anchor(id);
     let sections: HashSet<String> = report
@@ -329,6 +341,8 @@ fn claim_html(claim: &Claim, page: &CommitIndex<'_>) -> Markup {
         .filter(|id| !page.contains(id))
         .count();
     let hidden = unnamed.len().saturating_sub(EVIDENCE_SHOWN) + missing;
+    // The first evidence commit in the graph: the script shows the link and answers it.
+    let in_graph = claim.evidence.commits.iter().find(|id| page.in_graph(id));
     html! {
         (PreEscaped(text))
         @for id in unnamed.iter().take(EVIDENCE_SHOWN) {
@@ -337,6 +351,18 @@ fn claim_html(claim: &Claim, page: &CommitIndex<'_>) -> Markup {
         @if hidden > 0 {
             " " span.more { "(+" (hidden) " more commits in story.json)" }
         }
+        @if let Some(id) = in_graph {
+            " " (graph_link(id))
+        }
+    }
+}
+
+/// A link showing `id`'s row in the commit graph, hidden until the script (which draws the
+/// graph and answers the fragment) shows it.
+fn graph_link(id: &str) -> Markup {
+    let short = id.get(..7).unwrap_or(id);
+    html! {
+        a.gr href=(format!("#{}", graph_anchor(id))) hidden aria-label=(format!("Show commit {short} in the commit graph")) { "graph" }
     }
 }
 
@@ -491,27 +517,68 @@ fn authors(report: &Report, page: &CommitIndex<'_>) -> Markup {
     }
 }
 
+/// The range's tip as a branch name: `main` for `v1.0..main`, the range itself otherwise.
+fn tip(range: &str) -> &str {
+    let tip = range.rsplit("..").next().unwrap_or(range).trim_start_matches('.');
+    if tip.is_empty() { "HEAD" } else { tip }
+}
+
+/// What the graph marks: the range's tip, the phases, the milestones.
+fn graph_marks(report: &Report) -> graph::Marks {
+    graph::Marks {
+        heads: report
+            .graph
+            .first()
+            .map(|c| (c.id.clone(), tip(&report.range).to_owned()))
+            .into_iter()
+            .collect(),
+        phases: report
+            .phases
+            .iter()
+            .map(|p| {
+                (
+                    p.first_commit.clone(),
+                    p.last_commit.clone(),
+                    format!("{}. {}", p.number, to_text(&p.name)),
+                )
+            })
+            .collect(),
+        milestones: report
+            .milestones
+            .iter()
+            .filter_map(|m| Some((m.commit.clone()?, to_text(&m.text))))
+            .collect(),
+    }
+}
+
 fn graph_section(report: &Report) -> Markup {
-    let data = graph::data(&report.graph);
+    let data = graph::data(&report.graph, &graph_marks(report));
     html! {
         section #graph-sec aria-labelledby="graph-h" {
             h2 #graph-h { "Commit graph" }
             p { "All " (grouped(data.n as u64)) " commits, newest first, each dot coloured by its class; "
                 "lines join commits to their parents, so branches and merges show as lanes. "
+                "A rule and a stripe mark where each phase begins, a diamond each milestone; "
+                "the branch and the tags stand at the commits they name. "
                 "Only the rows in view are drawn." }
             p #graph-nojs { "The graph is drawn by the page's script, which is off: the commits the story names are listed below." }
             div #graph-tools hidden {
                 button #graph-newest type="button" { "Newest commit" } " "
                 button #graph-first type="button" { "First commit" }
-                span.legend {
+                p.legend {
                     @for class in &data.classes {
                         svg viewBox="0 0 10 10" aria-hidden="true" { circle cx="5" cy="5" r="4" class=(format!("k-{}", fragment(class))) {} }
                         (Text(class))
                     }
+                    span.sw.phase {} "phase begins"
+                    span.sw.milestone-d {} "milestone"
+                    span.gl.gtag { "tag" }
+                    span.gl.ghead { "branch" }
                 }
+                p.gwhere { output #graph-where {} " " output #graph-status aria-live="polite" {} }
             }
             div #graph tabindex="0" role="region" aria-label="Commit graph, scrollable" hidden {
-                div #graph-inner { svg #graph-svg {} }
+                div #graph-inner { div #graph-svg {} }
             }
             (json_script("graph-data", &data))
         }

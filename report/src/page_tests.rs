@@ -6,7 +6,8 @@ use gitview_core::story::{Claim, Evidence, StoryCoverage, StoryDocument, escape_
 use super::*;
 use crate::graph::GraphCommit;
 use crate::{
-    AreaOwner, Author, CoupledFiles, Hotspot, Milestone, Month, Phase, Release, StorylineSpan,
+    AreaOwner, Author, CommitEntry, CoupledFiles, Hotspot, Milestone, Month, Phase, Release,
+    StorylineSpan,
 };
 
 const EVIL_SUBJECT: &str = "</script><script>alert(1)</script> \"><img src=x onerror=alert(2)>";
@@ -108,6 +109,8 @@ fn hostile() -> Report {
             end: "2023-11-03".into(),
             commits: 3,
             authors: 2,
+            first_commit: id(1),
+            last_commit: id(3),
         }],
         releases: vec![Release {
             name: EVIL_TAG.into(),
@@ -286,8 +289,13 @@ fn every_link_lands_on_the_page() {
         })
         .collect();
     assert!(targets.len() > 20, "{targets:?}");
+    let graph: HashSet<String> = hostile().graph.iter().map(|c| c.id.clone()).collect();
     for target in &targets {
-        assert!(ids.contains(target), "no element with id {target:?}");
+        // `#commit-<id>` the script answers by showing the commit's row in the graph.
+        match target.strip_prefix("commit-") {
+            Some(commit) => assert!(graph.contains(commit), "no row for {target:?}"),
+            None => assert!(ids.contains(target), "no element with id {target:?}"),
+        }
     }
     // Each sentence's evidence that the page lists is linked from it…
     let sentence = blocks(
@@ -378,4 +386,58 @@ fn every_element_the_script_looks_up_is_on_the_page() {
         looked_up += 1;
     }
     assert!(looked_up >= 12, "{looked_up}");
+}
+
+#[test]
+fn sentences_link_to_their_commit_in_the_graph_and_the_graph_marks_the_story() {
+    let page = render(&hostile());
+    // The first sentence's evidence is in the graph: a link the script shows and answers.
+    let sentence = blocks(
+        &page,
+        "<span class=\"claim\" id=\"s-summary-1\">",
+        "</span>",
+    )[0];
+    assert!(
+        sentence.contains(&format!(
+            "<a class=\"gr\" href=\"#commit-{}\" hidden aria-label=\"Show commit {} in the commit graph\">graph</a>",
+            id(2),
+            &id(2)[..7]
+        )),
+        "{sentence}"
+    );
+    // One a sentence with evidence in the graph; none for the phase's, which has none.
+    assert_eq!(page.matches("<a class=\"gr\"").count(), 3);
+    let graph = blocks(
+        &page,
+        "<script type=\"application/json\" id=\"graph-data\">",
+        "</script>",
+    );
+    let graph: serde_json::Value = serde_json::from_str(graph[0]).expect("the graph is JSON");
+    // Rows, newest first: id(3) is row 0, id(1) row 2.
+    assert_eq!(graph["heads"], serde_json::json!([[0, "HEAD"]]));
+    // The phase's name as text, cut to a label's length.
+    let phase = &graph["phases"][0];
+    assert_eq!((&phase[0], &phase[1]), (&serde_json::json!(0), &serde_json::json!(2)));
+    let label = phase[2].as_str().unwrap();
+    assert!(label.starts_with("1. </script><script>alert(1)") && label.ends_with('…'), "{label}");
+    assert_eq!(
+        graph["marks"],
+        serde_json::json!([[1, "Mallory ⟨U+202E⟩gnp.exe⟨U+200B⟩ arrives"]])
+    );
+}
+
+#[test]
+fn the_graph_labels_the_ranges_tip() {
+    let mut report = hostile();
+    for (range, tip) in [("v1.0..main", "main"), ("a...b<x>", "b<x>"), ("HEAD", "HEAD"), ("x..", "HEAD")] {
+        report.range = range.into();
+        let page = render(&report);
+        let graph = blocks(
+            &page,
+            "<script type=\"application/json\" id=\"graph-data\">",
+            "</script>",
+        );
+        let graph: serde_json::Value = serde_json::from_str(graph[0]).expect("the graph is JSON");
+        assert_eq!(graph["heads"], serde_json::json!([[0, tip]]), "{range}");
+    }
 }

@@ -75,6 +75,8 @@ pub fn report(input: &ReportInput<'_>) -> Report {
                 end: day(end_time),
                 commits: record.commits,
                 authors: record.authors,
+                first_commit: commits.first()?.id.clone(),
+                last_commit: commits.last()?.id.clone(),
             })
         })
         .collect();
