@@ -2,18 +2,23 @@
 // The page's script: the commit filter and the commit graph. Everything else is static HTML
 // and SVG.
 (function () {
-  var data = JSON.parse(document.getElementById("commit-data").textContent);
   var box = document.getElementById("filter");
   var input = document.getElementById("filter-text");
   var count = document.getElementById("filter-count");
-  var rows = data.ids.map(function (id) { return document.getElementById("c-" + id); });
+  var rows = document.querySelectorAll("ol.commits > li");
+  // What each entry matches: its full id and its text, read from the list the first time the
+  // reader types rather than carried twice in the page.
+  var text = null;
   box.hidden = false;
   input.addEventListener("input", function () {
+    if (text === null) {
+      text = Array.prototype.map.call(rows, function (row) { return (row.id.substr(2) + " " + row.textContent).toLowerCase(); });
+    }
     var query = input.value.trim().toLowerCase();
     var shown = 0;
     for (var i = 0; i < rows.length; i++) {
-      var hit = query === "" || data.text[i].indexOf(query) !== -1;
-      if (rows[i]) { rows[i].hidden = !hit; }
+      var hit = query === "" || text[i].indexOf(query) !== -1;
+      rows[i].hidden = !hit;
       if (hit) { shown++; }
     }
     count.textContent = shown + " of " + rows.length;
@@ -35,7 +40,7 @@
   var where = document.getElementById("graph-where");
   var status = document.getElementById("graph-status");
   var NS = "http://www.w3.org/2000/svg";
-  var ROW = 20, LANE = 12, PAD = 10, BAND = 32, MARGIN = BAND * ROW / 2;
+  var ROW = 20, LANE = 12, PAD = 10, BAND = 32, MARGIN = BAND * ROW;
   var n = g.n, edges = g.edges, bands = Math.ceil(n / BAND);
   var labels = {}, marks = {}, long = {};
   function add(map, row, value) { (map[row] = map[row] || []).push(value); }
@@ -54,7 +59,7 @@
   // are open at once (a history in date order keeps long-lived branches open), so the lanes
   // take at most two fifths of the width and the text stays in view.
   var width = 0, lanePx = LANE;
-  function x(lane) { return PAD + lane * lanePx; }
+  function x(lane) { return Math.round((PAD + lane * lanePx) * 10) / 10; }
   // Each phase gets a heading line of its own above its newest row (the graph runs newest
   // first): a row's top is its index plus the headings above it, in rows.
   var tops = g.phases.map(function (p) { return p[0]; });
@@ -102,13 +107,20 @@
     if (highlighted >= first && highlighted < end) {
       svg.appendChild(node("rect", { x: 0, y: top(highlighted), width: width, height: ROW, "class": "ghl" }));
     }
+    // Each edge only where it crosses the band: a long one is a short vertical stroke here.
     var list = crossing[band], d = "";
     for (var e = 0; e < list.length; e++) {
       var k = list[e], start = edges[k], stop = start + edges[k + 1], lane = edges[k + 2];
       widest = Math.max(widest, lane);
-      d += "M" + x(g.lane[start]) + " " + y(start);
-      if (stop > start + 1) { d += "L" + x(lane) + " " + y(start + 1) + "L" + x(lane) + " " + y(stop - 1); }
-      d += "L" + x(g.lane[stop]) + " " + y(stop);
+      if (stop === start + 1) {
+        d += "M" + x(g.lane[start]) + " " + y(start) + "L" + x(g.lane[stop]) + " " + y(stop);
+        continue;
+      }
+      var along = x(lane), down = y(start + 1), up = y(stop - 1);
+      if (down >= from) { d += "M" + x(g.lane[start]) + " " + y(start) + "L" + along + " " + down; }
+      var v0 = Math.max(down, from), v1 = Math.min(up, to);
+      if (v0 < v1) { d += "M" + along + " " + v0 + "V" + v1; }
+      if (up <= to) { d += "M" + along + " " + up + "L" + x(g.lane[stop]) + " " + y(stop); }
     }
     if (d) { svg.appendChild(node("path", { d: d, "class": "gedges" })); }
     for (r = first; r < end; r++) { widest = Math.max(widest, g.lane[r]); }
@@ -155,13 +167,20 @@
       lanePx = Math.max(1.5, Math.min(LANE, (width * 0.4 - PAD) / (g.width + 1)));
       for (var old in drawn) { forget(old); }
     }
+    // The bands in view are drawn now; of those in the margin around it, one a frame.
+    var first = Math.floor(rowAt(box.scrollTop) / BAND);
+    var last = Math.floor(rowAt(box.scrollTop + box.clientHeight) / BAND);
     var lo = Math.floor(rowAt(box.scrollTop - MARGIN) / BAND);
     var hi = Math.floor(rowAt(box.scrollTop + box.clientHeight + MARGIN) / BAND);
     for (var band in drawn) {
       if (band < lo || band > hi) { forget(band); }
     }
-    for (var b = lo; b <= hi; b++) {
+    for (var b = first; b <= last; b++) {
       if (!drawn[b]) { drawn[b] = layer.appendChild(drawBand(b)); }
+    }
+    for (var step = 1; last + step <= hi || first - step >= lo; step++) {
+      b = drawn[last + step] || last + step > hi ? first - step : last + step;
+      if (b >= lo && !drawn[b]) { drawn[b] = layer.appendChild(drawBand(b)); later(); break; }
     }
     // The phase of the row at the top of the view.
     var row = rowAt(box.scrollTop), name = "";

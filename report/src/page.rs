@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet};
 
 use gitview_core::story::{Claim, StorySection, grouped};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use serde::Serialize;
 
 use crate::escape::{Inline, Text, fragment, json_script};
 use crate::markdown::{CommitLinks, is_block, to_html, to_plain, to_text};
@@ -25,9 +24,10 @@ fn commit_anchor(id: &str) -> String {
     format!("c-{}", fragment(id))
 }
 
-/// The fragment the page's script answers by showing a commit's row in the graph.
+/// The fragment the page's script answers by showing a commit's row in the graph: the id's
+/// first 12 digits, which the script resolves like git resolves a short id.
 fn graph_anchor(id: &str) -> String {
-    format!("commit-{}", fragment(id))
+    format!("commit-{}", fragment(id.get(..12).unwrap_or(id)))
 }
 
 /// The commits on the page, by full id, for resolving what sentences name.
@@ -118,18 +118,17 @@ fn citations(report: &Report, page: &CommitIndex<'_>) -> HashMap<String, Vec<(St
     cited
 }
 
-/// The data the commit filter searches: ids and, per id, the lower-cased text it matches.
-#[derive(Serialize)]
-struct CommitData<'a> {
-    ids: Vec<&'a str>,
-    text: Vec<String>,
-}
-
 /// The page for `report`: one self-contained HTML document.
 pub fn render(report: &Report) -> String {
     let page = CommitIndex::new(report);
     let cited = citations(report, &page);
     let link = |id: &str| page.anchor(id);
+    // A release's commit is listed only when something else names it: its mark leads to its
+    // row in the graph otherwise.
+    let release_link = |id: &str| {
+        page.anchor(id)
+            .or_else(|| page.in_graph(id).then(|| graph_anchor(id)))
+    };
     let sections: HashSet<String> = report
         .story
         .sections
@@ -147,25 +146,6 @@ pub fn render(report: &Report) -> String {
         story.title.as_str()
     };
     let policy = csp::policy(&[STYLE], &[SCRIPT]);
-    let data = CommitData {
-        ids: report.commits.iter().map(|c| c.id.as_str()).collect(),
-        text: report
-            .commits
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {} {} {} {} {}",
-                    c.id,
-                    c.subject,
-                    c.author,
-                    c.date,
-                    c.class,
-                    c.tags.join(" ")
-                )
-                .to_lowercase()
-            })
-            .collect(),
-    };
     let (t0, t1) = (
         report.commits.iter().map(|c| c.time).min().unwrap_or(0),
         report.commits.iter().map(|c| c.time).max().unwrap_or(0),
@@ -239,7 +219,7 @@ pub fn render(report: &Report) -> String {
                                 span.sw.release {} "releases"
                                 span.sw.milestone {} "milestones"
                             }
-                            (svg::phase_band(&report.phases, &report.releases, &report.milestones, &phase_section, &link))
+                            (svg::phase_band(&report.phases, &report.releases, &report.milestones, &phase_section, &release_link))
                             (phase_table(report, &phase_section))
                         }
                     }
@@ -271,7 +251,6 @@ pub fn render(report: &Report) -> String {
                     p { "This page is self-contained: it loads nothing, and its script only filters the commit list and draws the graph. "
                         "The same facts are in story.json, timeline.json, phases.json and commits.jsonl beside it." }
                 }
-                (json_script("commit-data", &data))
                 script { (PreEscaped(SCRIPT)) }
             }
         }
@@ -362,7 +341,7 @@ fn claim_html(claim: &Claim, page: &CommitIndex<'_>) -> Markup {
 fn graph_link(id: &str) -> Markup {
     let short = id.get(..7).unwrap_or(id);
     html! {
-        a.gr href=(format!("#{}", graph_anchor(id))) hidden aria-label=(format!("Show commit {short} in the commit graph")) { "graph" }
+        a.gr href=(format!("#{}", graph_anchor(id))) hidden aria-label=(format!("{short} in the commit graph")) { "graph" }
     }
 }
 

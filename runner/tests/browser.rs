@@ -18,7 +18,7 @@ mod common;
 use std::process::Command;
 
 use common::Repo;
-use gitview_browser::{Browser, Options};
+use gitview_browser::{Browser, Locator, Options};
 
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
@@ -150,7 +150,7 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
     assert_eq!(inert["onerror"], 0, "an injected onerror attribute");
     assert_eq!(
         inert["scripts"],
-        serde_json::json!(["application/json", "application/json", "classic"]),
+        serde_json::json!(["application/json", "classic"]),
         "scripts other than the page's own"
     );
     let text = inert["text"].as_str().unwrap();
@@ -186,6 +186,28 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
     );
     let graph = inert["graph"].as_str().unwrap();
     assert!(graph.contains(SCRIPT), "the graph's subjects: {graph}");
+
+    // The commit filter finds an entry by its id, then by its author, and hides the rest.
+    let filter = browser
+        .client()
+        .find(Locator::Css("#filter-text"))
+        .await
+        .expect("the commit filter");
+    filter.send_keys(&first[..10]).await.unwrap();
+    let shown = "var shown = Array.from(document.querySelectorAll('ol.commits > li')).filter(function (li) { return !li.hidden; });
+         return [shown.map(function (li) { return li.id; }), document.getElementById('filter-count').textContent];";
+    let found = browser.eval(shown).await;
+    assert_eq!(found[0], serde_json::json!([format!("c-{first}")]), "{found}");
+    assert!(found[1].as_str().unwrap().starts_with("1 of "), "{found}");
+    filter.clear().await.unwrap();
+    filter.send_keys("mallory").await.unwrap();
+    let found = browser.eval(shown).await;
+    assert!(
+        found[0].as_array().unwrap().contains(&serde_json::json!(format!("c-{first}"))),
+        "{found}"
+    );
+    filter.clear().await.unwrap();
+    filter.send_keys(" ").await.unwrap();
 
     // A sentence's evidence link lands on its commit's entry, in view.
     let link = browser

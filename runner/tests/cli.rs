@@ -451,10 +451,10 @@ fn the_report_page_shows_the_story_with_hostile_text_inert() {
     assert!(!page.contains("<img") && !page.contains('\u{202E}'));
     assert_eq!(
         page.matches("<script").count(),
-        3,
-        "the two data blocks and the script only"
+        2,
+        "the graph's data block and the script only"
     );
-    assert_eq!(page.matches("</script>").count(), 3);
+    assert_eq!(page.matches("</script>").count(), 2);
     // The graph holds every commit, the hostile subject only inside its escaped JSON.
     assert_eq!(graph["n"], 7);
     assert_eq!(graph["sub"][6], subject);
