@@ -11,8 +11,10 @@ use crate::{Report, csp, graph, svg};
 
 /// The stylesheet, inline in every page.
 pub(crate) const STYLE: &str = include_str!("../assets/report.css");
-/// The commit filter and the graph's drawing, inline in every page.
-pub(crate) const SCRIPT: &str = include_str!("../assets/report.js");
+/// The commit filter, inline in every page.
+pub(crate) const FILTER_SCRIPT: &str = include_str!("../assets/filter.js");
+/// The graph's drawing, inline in every page with a graph.
+pub(crate) const GRAPH_SCRIPT: &str = include_str!("../assets/graph.js");
 
 /// Evidence links written after a sentence, at most (the rest are counted).
 const EVIDENCE_SHOWN: usize = 8;
@@ -71,6 +73,13 @@ impl<'a> CommitIndex<'a> {
     fn anchor(&self, id: &str) -> Option<String> {
         self.contains(id).then(|| commit_anchor(id))
     }
+
+    /// The anchor of `id`'s entry if the page lists it, else of its row in the graph: what a
+    /// table's or a chart's commit links to.
+    fn anchor_or_row(&self, id: &str) -> Option<String> {
+        self.anchor(id)
+            .or_else(|| self.in_graph(id).then(|| graph_anchor(id)))
+    }
 }
 
 /// A sentence's commit links: its own evidence first, then any commit on the page the id
@@ -123,12 +132,9 @@ pub fn render(report: &Report) -> String {
     let page = CommitIndex::new(report);
     let cited = citations(report, &page);
     let link = |id: &str| page.anchor(id);
-    // A release's commit is listed only when something else names it: its mark leads to its
-    // row in the graph otherwise.
-    let release_link = |id: &str| {
-        page.anchor(id)
-            .or_else(|| page.in_graph(id).then(|| graph_anchor(id)))
-    };
+    // A release's commit is listed only when the story names it: its mark leads to its row in
+    // the graph otherwise.
+    let release_link = |id: &str| page.anchor_or_row(id);
     let sections: HashSet<String> = report
         .story
         .sections
@@ -145,7 +151,12 @@ pub fn render(report: &Report) -> String {
     } else {
         story.title.as_str()
     };
-    let policy = csp::policy(&[STYLE], &[SCRIPT]);
+    let scripts: &[&str] = if report.graph.is_empty() {
+        &[FILTER_SCRIPT]
+    } else {
+        &[FILTER_SCRIPT, GRAPH_SCRIPT]
+    };
+    let policy = csp::policy(&[STYLE], scripts);
     let (t0, t1) = (
         report.commits.iter().map(|c| c.time).min().unwrap_or(0),
         report.commits.iter().map(|c| c.time).max().unwrap_or(0),
@@ -248,10 +259,12 @@ pub fn render(report: &Report) -> String {
                     (commit_list(report, &cited))
                 }
                 footer {
-                    p { "This page is self-contained: it loads nothing, and its script only filters the commit list and draws the graph. "
+                    p { "This page is self-contained: it loads nothing, and its scripts only filter the commit list and draw the graph. "
                         "The same facts are in story.json, timeline.json, phases.json and commits.jsonl beside it." }
                 }
-                script { (PreEscaped(SCRIPT)) }
+                @for script in scripts {
+                    script { (PreEscaped(script)) }
+                }
             }
         }
     };
@@ -320,28 +333,14 @@ fn claim_html(claim: &Claim, page: &CommitIndex<'_>) -> Markup {
         .filter(|id| !page.contains(id))
         .count();
     let hidden = unnamed.len().saturating_sub(EVIDENCE_SHOWN) + missing;
-    // The first evidence commit in the graph: the script shows the link and answers it.
-    let in_graph = claim.evidence.commits.iter().find(|id| page.in_graph(id));
     html! {
         (PreEscaped(text))
         @for id in unnamed.iter().take(EVIDENCE_SHOWN) {
-            " " a.ev href=(format!("#{}", commit_anchor(id))) title="evidence" { code { (Text(id.get(..7).unwrap_or(id))) } }
+            " " a.ev href=(format!("#{}", commit_anchor(id))) { code { (Text(id.get(..7).unwrap_or(id))) } }
         }
         @if hidden > 0 {
             " " span.more { "(+" (hidden) " more commits in story.json)" }
         }
-        @if let Some(id) = in_graph {
-            " " (graph_link(id))
-        }
-    }
-}
-
-/// A link showing `id`'s row in the commit graph, hidden until the script (which draws the
-/// graph and answers the fragment) shows it.
-fn graph_link(id: &str) -> Markup {
-    let short = id.get(..7).unwrap_or(id);
-    html! {
-        a.gr href=(format!("#{}", graph_anchor(id))) hidden aria-label=(format!("{short} in the commit graph")) { "graph" }
     }
 }
 
@@ -384,12 +383,13 @@ fn activity(report: &Report) -> Markup {
                 &|m| format!("{}: +{} −{} lines", m.month, grouped(m.added), grouped(m.deleted))))
             details {
                 summary { "The monthly figures as a table" }
-                table {
-                    thead { tr { th { "Month" } th.n { "Commits" } th.n { "Authors" } th.n { "Added" } th.n { "Deleted" } } }
+                // Numbers right-aligned by the table's class: a long history has hundreds of rows.
+                table.figures {
+                    thead { tr { th { "Month" } th { "Commits" } th { "Authors" } th { "Added" } th { "Deleted" } } }
                     tbody {
                         @for m in months {
-                            tr { td { (Text(&m.month)) } td.n { (grouped(m.commits)) } td.n { (grouped(m.authors)) }
-                                td.n { (grouped(m.added)) } td.n { (grouped(m.deleted)) } }
+                            tr { td { (Text(&m.month)) } td { (grouped(m.commits)) } td { (grouped(m.authors)) }
+                                td { (grouped(m.added)) } td { (grouped(m.deleted)) } }
                         }
                     }
                 }
@@ -398,11 +398,12 @@ fn activity(report: &Report) -> Markup {
     }
 }
 
-/// A commit id as a link to its entry, or as plain text when the page does not list it.
+/// A commit id as a link to its entry, or to its row in the graph when the page does not list
+/// it, or as plain text when neither has it.
 fn commit_ref(id: &str, page: &CommitIndex<'_>) -> Markup {
     let short = id.get(..7).unwrap_or(id);
     html! {
-        @match page.anchor(id) {
+        @match page.anchor_or_row(id) {
             Some(anchor) => a.cid href=(format!("#{anchor}")) { code { (Text(short)) } },
             None => code { (Text(short)) },
         }
@@ -570,7 +571,8 @@ fn commit_list(report: &Report, cited: &HashMap<String, Vec<(String, String)>>) 
     html! {
         section #commits aria-labelledby="commits-h" {
             h2 #commits-h { "Commits named" }
-            p { "The " (grouped(report.commits.len() as u64)) " commits the story, the charts and the tables name, oldest first." }
+            p { "The " (grouped(report.commits.len() as u64)) " commits the story names, oldest first. "
+                "The other commits in the tables and the charts link to their rows in the commit graph." }
             div #filter hidden {
                 label for="filter-text" { "Filter by id, subject, author, date, class or tag: " }
                 input #filter-text type="search" autocomplete="off";

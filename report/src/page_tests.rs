@@ -239,9 +239,9 @@ fn headings_show_their_text_once_escaped() {
 #[test]
 fn hostile_repository_text_is_inert() {
     let page = render(&hostile());
-    // The only elements are the page's own: the graph's data block and one script.
-    assert_eq!(page.matches("<script").count(), 2, "{page}");
-    assert_eq!(page.matches("</script>").count(), 2);
+    // The only elements are the page's own: the graph's data block and two scripts.
+    assert_eq!(page.matches("<script").count(), 3, "{page}");
+    assert_eq!(page.matches("</script>").count(), 3);
     assert!(!page.contains("<img") && !page.contains("<svg onload") && !page.contains("<b>"));
     assert!(!page.contains("<x"));
     // Shown as text instead, and the direction override is visible, not obeyed.
@@ -316,7 +316,8 @@ fn the_policy_allows_exactly_the_inline_blocks() {
     assert!(page.contains("<meta http-equiv=\"Content-Security-Policy\""));
     let styles = blocks(&page, "<style>", "</style>");
     let scripts = blocks(&page, "<script>", "</script>");
-    assert_eq!((styles.len(), scripts.len()), (1, 1));
+    // The filter's script and the graph's.
+    assert_eq!((styles.len(), scripts.len()), (1, 2));
     let directive = |name: &str| {
         policy
             .split(';')
@@ -328,7 +329,14 @@ fn the_policy_allows_exactly_the_inline_blocks() {
     };
     assert_eq!(directive("default-src"), "'none'");
     assert_eq!(directive("style-src"), csp::hash_source(styles[0]));
-    assert_eq!(directive("script-src"), csp::hash_source(scripts[0]));
+    assert_eq!(
+        directive("script-src"),
+        format!(
+            "{} {}",
+            csp::hash_source(scripts[0]),
+            csp::hash_source(scripts[1])
+        )
+    );
     // No inline style attributes or event handlers, which no hash would allow.
     assert!(attribute_values(&page, "style").is_empty());
     let mut markup = page.clone();
@@ -351,6 +359,9 @@ fn an_empty_history_still_renders() {
     let page = render(&Report::default());
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<h1><bdi>History</bdi></h1>"));
+    // No graph: no graph's script either, in the page or in its policy.
+    assert_eq!(page.matches("<script>").count(), 1);
+    assert!(!page.contains(&csp::hash_source(GRAPH_SCRIPT)));
 }
 
 #[test]
@@ -358,7 +369,8 @@ fn every_element_the_script_looks_up_is_on_the_page() {
     let page = render(&hostile());
     let ids: HashSet<&str> = attribute_values(&page, "id").into_iter().collect();
     let mut looked_up = 0;
-    for rest in SCRIPT.split("getElementById(\"").skip(1) {
+    let scripts = [FILTER_SCRIPT, GRAPH_SCRIPT].concat();
+    for rest in scripts.split("getElementById(\"").skip(1) {
         let end = rest.find('"').expect("a quoted id");
         let id = &rest[..end];
         if rest[end + 1..].starts_with(" +") {
@@ -379,24 +391,41 @@ fn every_element_the_script_looks_up_is_on_the_page() {
 }
 
 #[test]
-fn sentences_link_to_their_commit_in_the_graph_and_the_graph_marks_the_story() {
-    let page = render(&hostile());
-    // The first sentence's evidence is in the graph: a link the script shows and answers.
-    let sentence = blocks(
-        &page,
-        "<span class=\"claim\" id=\"s-summary-1\">",
-        "</span>",
-    )[0];
-    assert!(
-        sentence.contains(&format!(
-            "<a class=\"gr\" href=\"#commit-{}\" hidden aria-label=\"{} in the commit graph\">graph</a>",
-            &id(2)[..12],
-            &id(2)[..7]
-        )),
-        "{sentence}"
+fn the_graph_marks_the_story_and_commits_the_page_does_not_list_link_to_their_rows() {
+    let mut report = hostile();
+    // A release and a table's commit the page does not list (the story names neither).
+    report.graph.insert(
+        0,
+        GraphCommit {
+            id: id(4),
+            parents: vec![id(3)],
+            class: "fix".into(),
+            subject: "Later".into(),
+            tags: vec!["v2".into()],
+        },
     );
-    // One a sentence with evidence in the graph; none for the phase's, which has none.
-    assert_eq!(page.matches("<a class=\"gr\"").count(), 3);
+    report.releases.insert(
+        0,
+        Release {
+        name: "v2".into(),
+        time: report.commits[0].time,
+        commit: id(4),
+    },
+    );
+    report.hotspots[0].last_commit = id(4);
+    let page = render(&report);
+    assert!(!page.contains(&format!("id=\"c-{}\"", id(4))));
+    assert_eq!(
+        page.matches(&format!("href=\"#commit-{}\"", &id(4)[..12])).count(),
+        2,
+        "the release's mark and the hotspot's latest commit lead to the graph"
+    );
+    // A commit neither listed nor in the graph is plain text.
+    report.hotspots[0].last_commit = "ee".repeat(20);
+    let page = render(&report);
+    assert!(page.contains("<td><code>eeeeeee</code></td>"));
+
+    let page = render(&hostile());
     let graph = blocks(
         &page,
         "<script type=\"application/json\" id=\"graph-data\">",

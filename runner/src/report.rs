@@ -3,11 +3,12 @@
 //! `story.json` and `timeline.json` say. Pure, like the renderer: the same history renders the
 //! same bytes, which keeps `analyze --update` byte-identical to a full run.
 //!
-//! The page lists only the commits something on it names (the sentences' evidence, milestones,
-//! storylines' ends, the tables' latest commits); the whole history is only in the commit
-//! graph's compact columns (id prefix, lane, class, subject, edges). Releases are not listed
-//! for being releases: a long history has hundreds, whose entries would outweigh the rest of
-//! the page; their marks on the phase band lead to their rows in the graph instead.
+//! The page lists only the commits the story names (the sentences' evidence, milestones,
+//! storylines' ends); the whole history is only in the commit graph's compact columns (id
+//! prefix, lane, class, subject, edges). Releases and the tables' commits (hotspots' and
+//! coupled files' latest, authors' first and latest) are not listed for being there: a long
+//! history has hundreds, whose entries would outweigh the rest of the page; they lead to their
+//! rows in the graph instead, and to their entries when the story names them too.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -220,15 +221,6 @@ pub fn report(input: &ReportInput<'_>) -> Report {
     named.extend(milestones.iter().filter_map(|m| m.commit.as_deref()));
     for s in &storylines {
         named.extend([s.first_commit.as_str(), s.last_commit.as_str()]);
-    }
-    named.extend(hotspots.iter().map(|h| h.last_commit.as_str()));
-    named.extend(
-        coupling
-            .iter()
-            .flat_map(|c| c.evidence.iter().map(String::as_str)),
-    );
-    for a in &authors {
-        named.extend([a.first_commit.as_str(), a.last_commit.as_str()]);
     }
     let commits: Vec<CommitEntry> = facts
         .iter()

@@ -150,7 +150,7 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
     assert_eq!(inert["onerror"], 0, "an injected onerror attribute");
     assert_eq!(
         inert["scripts"],
-        serde_json::json!(["application/json", "classic"]),
+        serde_json::json!(["application/json", "classic", "classic"]),
         "scripts other than the page's own"
     );
     let text = inert["text"].as_str().unwrap();

@@ -1,30 +1,4 @@
 "use strict";
-// The page's script: the commit filter and the commit graph. Everything else is static HTML
-// and SVG.
-(function () {
-  var box = document.getElementById("filter");
-  var input = document.getElementById("filter-text");
-  var count = document.getElementById("filter-count");
-  var rows = document.querySelectorAll("ol.commits > li");
-  // What each entry matches: its full id and its text, read from the list the first time the
-  // reader types rather than carried twice in the page.
-  var text = null;
-  box.hidden = false;
-  input.addEventListener("input", function () {
-    if (text === null) {
-      text = Array.prototype.map.call(rows, function (row) { return (row.id.substr(2) + " " + row.textContent).toLowerCase(); });
-    }
-    var query = input.value.trim().toLowerCase();
-    var shown = 0;
-    for (var i = 0; i < rows.length; i++) {
-      var hit = query === "" || text[i].indexOf(query) !== -1;
-      rows[i].hidden = !hit;
-      if (hit) { shown++; }
-    }
-    count.textContent = shown + " of " + rows.length;
-  });
-})();
-
 // The commit graph: every commit's lane and edges come laid out in the JSON block. The rows
 // are drawn in bands of BAND rows, each its own small <svg> with one path for all the edges
 // crossing it: scrolling draws a band as it comes near the view and drops the bands that left,
@@ -241,7 +215,20 @@
     var link = event.target.closest && event.target.closest("a.gr");
     if (link && link.getAttribute("href") === location.hash) { event.preventDefault(); fromHash(); }
   });
-  Array.prototype.forEach.call(document.querySelectorAll("a.gr"), function (a) { a.hidden = false; });
+  // Each story sentence that links a commit gets a link showing the first one in the graph
+  // (made here: without the script there is no graph to show).
+  Array.prototype.forEach.call(document.querySelectorAll("#story .claim"), function (claim) {
+    var cited = claim.querySelector("a[href^='#c-']");
+    var id = cited && cited.getAttribute("href").substr(3);
+    if (!id || rowOf(id) === -1) { return; }
+    var link = document.createElement("a");
+    link.className = "gr";
+    link.href = "#commit-" + id.substr(0, 12);
+    link.setAttribute("aria-label", id.substr(0, 7) + " in the commit graph");
+    link.textContent = "graph";
+    claim.appendChild(document.createTextNode(" "));
+    claim.appendChild(link);
+  });
   document.getElementById("graph-newest").addEventListener("click", function () { box.scrollTop = 0; });
   document.getElementById("graph-first").addEventListener("click", function () { box.scrollTop = box.scrollHeight; });
   update();
