@@ -256,7 +256,7 @@ pub fn render(report: &Report) -> String {
                     @if !report.graph.is_empty() {
                         (graph_section(report))
                     }
-                    (commit_list(report, &cited))
+                    (commit_list(report, &page, &cited))
                 }
                 footer {
                     p { "This page is self-contained: it loads nothing, and its scripts only filter the commit list and draw the graph. "
@@ -565,14 +565,18 @@ fn graph_section(report: &Report) -> Markup {
     }
 }
 
-fn commit_list(report: &Report, cited: &HashMap<String, Vec<(String, String)>>) -> Markup {
+fn commit_list(
+    report: &Report,
+    page: &CommitIndex<'_>,
+    cited: &HashMap<String, Vec<(String, String)>>,
+) -> Markup {
     // Tags in the entries; the releases are among them.
     let empty = Vec::new();
     html! {
         section #commits aria-labelledby="commits-h" {
             h2 #commits-h { "Commits named" }
             p { "The " (grouped(report.commits.len() as u64)) " commits the story names, oldest first. "
-                "The other commits in the tables and the charts link to their rows in the commit graph." }
+                "An entry's id, and the other commits in the tables and the charts, show their rows in the commit graph." }
             div #filter hidden {
                 label for="filter-text" { "Filter by id, subject, author, date, class or tag: " }
                 input #filter-text type="search" autocomplete="off";
@@ -582,18 +586,21 @@ fn commit_list(report: &Report, cited: &HashMap<String, Vec<(String, String)>>) 
                 @for c in &report.commits {
                     @let sentences = cited.get(&c.id).unwrap_or(&empty);
                     li id=(commit_anchor(&c.id)) {
-                        a.cid href=(format!("#{}", commit_anchor(&c.id))) { code { (Text(c.id.get(..12).unwrap_or(&c.id))) } }
+                        // The id shows the commit's row in the graph (its entry is this).
+                        @if page.in_graph(&c.id) {
+                            a.cid href=(format!("#{}", graph_anchor(&c.id))) { code { (Text(c.id.get(..12).unwrap_or(&c.id))) } }
+                        } @else {
+                            code { (Text(c.id.get(..12).unwrap_or(&c.id))) }
+                        }
                         " " span.cls { (Text(&c.class)) } " "
                         (Inline(&c.subject))
                         @for tag in &c.tags { " " span.tag { (Inline(tag)) } }
-                        br;
                         span.meta {
                             (Inline(&c.author)) ", " time { (Text(&c.date)) } ", "
                             span.add { "+" (grouped(c.added)) } " " span.del { "−" (grouped(c.deleted)) }
                             " in " (grouped(u64::from(c.files))) @if c.files == 1 { " file" } @else { " files" }
                         }
                         @if !sentences.is_empty() {
-                            br;
                             span.cited {
                                 "Cited in: "
                                 @for (i, (anchor, heading)) in sentences.iter().take(CITED_SHOWN).enumerate() {
