@@ -82,23 +82,27 @@
       svg.appendChild(node("rect", { x: 0, y: top(highlighted), width: width, height: ROW, "class": "ghl" }));
     }
     // Each edge only where it crosses the band: a long one is a short vertical stroke here.
-    var list = crossing[band], d = "";
+    // Vertical strokes are drawn without anti-aliasing (crisp and far cheaper to paint when
+    // hundreds of lanes are open), the joins between lanes with it.
+    var list = crossing[band], straight = "", joins = "";
     for (var e = 0; e < list.length; e++) {
       var k = list[e], start = edges[k], stop = start + edges[k + 1], lane = edges[k + 2];
       widest = Math.max(widest, lane);
       if (stop === start + 1) {
-        d += "M" + x(g.lane[start]) + " " + y(start) + "L" + x(g.lane[stop]) + " " + y(stop);
+        var a = x(g.lane[start]), z = x(g.lane[stop]), seg = "M" + a + " " + y(start) + "L" + z + " " + y(stop);
+        if (a === z) { straight += seg; } else { joins += seg; }
         continue;
       }
       var along = x(lane), down = y(start + 1), up = y(stop - 1);
-      if (down >= from) { d += "M" + x(g.lane[start]) + " " + y(start) + "L" + along + " " + down; }
+      if (down >= from) { joins += "M" + x(g.lane[start]) + " " + y(start) + "L" + along + " " + down; }
       var v0 = Math.max(down, from), v1 = Math.min(up, to);
-      if (v0 < v1) { d += "M" + along + " " + v0 + "V" + v1; }
-      if (up <= to) { d += "M" + along + " " + up + "L" + x(g.lane[stop]) + " " + y(stop); }
+      if (v0 < v1) { straight += "M" + along + " " + v0 + "V" + v1; }
+      if (up <= to) { joins += "M" + along + " " + up + "L" + x(g.lane[stop]) + " " + y(stop); }
     }
-    if (d) { svg.appendChild(node("path", { d: d, "class": "gedges" })); }
+    if (straight) { svg.appendChild(node("path", { d: straight, "class": "gedges gv" })); }
+    if (joins) { svg.appendChild(node("path", { d: joins, "class": "gedges" })); }
     for (r = first; r < end; r++) { widest = Math.max(widest, g.lane[r]); }
-    var left = x(widest + 1) + PAD, radius = Math.min(4, Math.max(2, lanePx / 2));
+    var left = x(widest + 1) + PAD, radius = Math.min(4, Math.max(3, lanePx / 2));
     named.forEach(function (h) { svg.appendChild(node("text", { x: left, y: h[0] + 14, "class": "gph-name" }, h[1])); });
     for (r = first; r < end; r++) {
       var cx = x(g.lane[r]), cy = y(r);

@@ -185,7 +185,11 @@ pub fn data(commits: &[GraphCommit], marks: &Marks) -> GraphData {
         .iter()
         .filter_map(|(first, last, label)| {
             let (bottom, top) = (at(first)?, at(last)?);
-            Some((top.min(bottom), bottom.max(top), shorten(label, LABEL_CHARS)))
+            Some((
+                top.min(bottom),
+                bottom.max(top),
+                shorten(label, LABEL_CHARS),
+            ))
         })
         .collect();
     phases.sort();
@@ -369,7 +373,10 @@ mod tests {
         ];
         let id = |n: usize| rows[n].id.clone();
         let marks = Marks {
-            heads: vec![(id(0), "main\u{202E}".into()), ("ff".repeat(20), "gone".into())],
+            heads: vec![
+                (id(0), "main\u{202E}".into()),
+                ("ff".repeat(20), "gone".into()),
+            ],
             phases: vec![
                 (id(1), id(0), "2. later".into()),
                 (id(3), id(2), "1. ".to_owned() + &"x".repeat(100)),
@@ -390,6 +397,9 @@ mod tests {
         rows[0].id = "1234567".to_owned() + &"b".repeat(33);
         rows[1].id = "1234567".to_owned() + &"a".repeat(33);
         let data = data(&rows, &Marks::default());
-        assert_eq!(data.long, [(0, rows[0].id.clone()), (1, rows[1].id.clone())]);
+        assert_eq!(
+            data.long,
+            [(0, rows[0].id.clone()), (1, rows[1].id.clone())]
+        );
     }
 }

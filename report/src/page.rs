@@ -499,7 +499,11 @@ fn authors(report: &Report, page: &CommitIndex<'_>) -> Markup {
 
 /// The range's tip as a branch name: `main` for `v1.0..main`, the range itself otherwise.
 fn tip(range: &str) -> &str {
-    let tip = range.rsplit("..").next().unwrap_or(range).trim_start_matches('.');
+    let tip = range
+        .rsplit("..")
+        .next()
+        .unwrap_or(range)
+        .trim_start_matches('.');
     if tip.is_empty() { "HEAD" } else { tip }
 }
 

@@ -407,16 +407,17 @@ fn the_graph_marks_the_story_and_commits_the_page_does_not_list_link_to_their_ro
     report.releases.insert(
         0,
         Release {
-        name: "v2".into(),
-        time: report.commits[0].time,
-        commit: id(4),
-    },
+            name: "v2".into(),
+            time: report.commits[0].time,
+            commit: id(4),
+        },
     );
     report.hotspots[0].last_commit = id(4);
     let page = render(&report);
     assert!(!page.contains(&format!("id=\"c-{}\"", id(4))));
     assert_eq!(
-        page.matches(&format!("href=\"#commit-{}\"", &id(4)[..12])).count(),
+        page.matches(&format!("href=\"#commit-{}\"", &id(4)[..12]))
+            .count(),
         2,
         "the release's mark and the hotspot's latest commit lead to the graph"
     );
@@ -436,9 +437,15 @@ fn the_graph_marks_the_story_and_commits_the_page_does_not_list_link_to_their_ro
     assert_eq!(graph["heads"], serde_json::json!([[0, "HEAD"]]));
     // The phase's name as text, cut to a label's length.
     let phase = &graph["phases"][0];
-    assert_eq!((&phase[0], &phase[1]), (&serde_json::json!(0), &serde_json::json!(2)));
+    assert_eq!(
+        (&phase[0], &phase[1]),
+        (&serde_json::json!(0), &serde_json::json!(2))
+    );
     let label = phase[2].as_str().unwrap();
-    assert!(label.starts_with("1. </script><script>alert(1)") && label.ends_with('…'), "{label}");
+    assert!(
+        label.starts_with("1. </script><script>alert(1)") && label.ends_with('…'),
+        "{label}"
+    );
     assert_eq!(
         graph["marks"],
         serde_json::json!([[1, "Mallory ⟨U+202E⟩gnp.exe⟨U+200B⟩ arrives"]])
@@ -448,7 +455,12 @@ fn the_graph_marks_the_story_and_commits_the_page_does_not_list_link_to_their_ro
 #[test]
 fn the_graph_labels_the_ranges_tip() {
     let mut report = hostile();
-    for (range, tip) in [("v1.0..main", "main"), ("a...b<x>", "b<x>"), ("HEAD", "HEAD"), ("x..", "HEAD")] {
+    for (range, tip) in [
+        ("v1.0..main", "main"),
+        ("a...b<x>", "b<x>"),
+        ("HEAD", "HEAD"),
+        ("x..", "HEAD"),
+    ] {
         report.range = range.into();
         let page = render(&report);
         let graph = blocks(

@@ -251,7 +251,13 @@ pub fn monthly_bars(
 
 /// Bars as one path: the outline of the bars side by side (a step each month), closed along
 /// the axis; about ten bytes a month.
-fn bars_path(months: &[Month], value: &dyn Fn(&Month) -> u64, max: u64, height: f64, step: f64) -> String {
+fn bars_path(
+    months: &[Month],
+    value: &dyn Fn(&Month) -> u64,
+    max: u64,
+    height: f64,
+    step: f64,
+) -> String {
     use std::fmt::Write as _;
     let mut d = String::with_capacity(months.len() * 12);
     let _ = write!(d, "M0 {}", n(height));
@@ -364,12 +370,18 @@ mod tests {
                 ..Month::default()
             })
             .collect();
-        let svg = monthly_bars(&months, "commits", &|m| m.commits, &|m| m.month.clone())
-            .into_string();
-        assert_eq!((svg.matches("<rect").count(), svg.matches("<path").count()), (0, 1));
+        let svg =
+            monthly_bars(&months, "commits", &|m| m.commits, &|m| m.month.clone()).into_string();
+        assert_eq!(
+            (svg.matches("<rect").count(), svg.matches("<path").count()),
+            (0, 1)
+        );
         // A step a month, from the axis back to it.
         assert_eq!(svg.matches('H').count(), months.len(), "{svg}");
-        assert!(svg.contains("d=\"M0 80.0H8.3V40.0H16.5V0.0H24.8V80.0H33.1"), "{svg}");
+        assert!(
+            svg.contains("d=\"M0 80.0H8.3V40.0H16.5V0.0H24.8V80.0H33.1"),
+            "{svg}"
+        );
         assert!(svg.contains("V80.0Z\""), "{svg}");
 
         let day = 86_400;

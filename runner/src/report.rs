@@ -434,7 +434,10 @@ mod tests {
         });
         let listed: Vec<&str> = report.commits.iter().map(|c| c.id.as_str()).collect();
         // The first eight, the one the text names; the first commit is a milestone anyway.
-        let mut expected: Vec<&str> = ids[..EVIDENCE_PER_CLAIM].iter().map(String::as_str).collect();
+        let mut expected: Vec<&str> = ids[..EVIDENCE_PER_CLAIM]
+            .iter()
+            .map(String::as_str)
+            .collect();
         expected.push(&ids[10]);
         assert_eq!(listed, expected);
     }

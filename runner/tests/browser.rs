@@ -197,13 +197,20 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
     let shown = "var shown = Array.from(document.querySelectorAll('ol.commits > li')).filter(function (li) { return !li.hidden; });
          return [shown.map(function (li) { return li.id; }), document.getElementById('filter-count').textContent];";
     let found = browser.eval(shown).await;
-    assert_eq!(found[0], serde_json::json!([format!("c-{first}")]), "{found}");
+    assert_eq!(
+        found[0],
+        serde_json::json!([format!("c-{first}")]),
+        "{found}"
+    );
     assert!(found[1].as_str().unwrap().starts_with("1 of "), "{found}");
     filter.clear().await.unwrap();
     filter.send_keys("mallory").await.unwrap();
     let found = browser.eval(shown).await;
     assert!(
-        found[0].as_array().unwrap().contains(&serde_json::json!(format!("c-{first}"))),
+        found[0]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(format!("c-{first}"))),
         "{found}"
     );
     filter.clear().await.unwrap();
@@ -246,20 +253,34 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
         )
         .await;
     assert!(
-        marks["phases"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().starts_with("Phase 1. ")),
+        marks["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("Phase 1. ")),
         "no phase marked in the graph: {marks}"
     );
-    assert!(marks["milestones"].as_u64().unwrap() > 0, "no milestone marked: {marks}");
+    assert!(
+        marks["milestones"].as_u64().unwrap() > 0,
+        "no milestone marked: {marks}"
+    );
     assert_eq!(
         marks["heads"],
         serde_json::json!(["\u{2387} <script>alert(1)</script>⟨U+202E⟩⟨U+200B⟩"]),
         "the branch's label at its tip"
     );
     assert!(
-        marks["tags"].as_array().unwrap().iter().any(|t| t.as_str().unwrap().contains("v1.0.0")),
+        marks["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().contains("v1.0.0")),
         "no tag label: {marks}"
     );
-    assert!(marks["links"].as_u64().unwrap() > 0, "no sentence links to the graph: {marks}");
+    assert!(
+        marks["links"].as_u64().unwrap() > 0,
+        "no sentence links to the graph: {marks}"
+    );
 
     // A sentence's graph link, followed from the keyboard, shows its evidence commit's row in
     // the graph: scrolled into view, highlighted, the focus in the graph.
@@ -270,7 +291,10 @@ async fn the_report_page_opens_from_disk_offline_and_its_hostile_text_is_inert()
         )
         .await;
     let target = target.as_str().unwrap().to_owned();
-    let commit = target.strip_prefix("#commit-").expect("a #commit- link").to_owned();
+    let commit = target
+        .strip_prefix("#commit-")
+        .expect("a #commit- link")
+        .to_owned();
     browser
         .client()
         .active_element()
@@ -371,7 +395,10 @@ async fn figures_for_a_large_history() {
     let html = std::fs::read_to_string(&page).unwrap();
     let open = "<script type=\"application/json\" id=\"graph-data\">";
     let graph = html.find(open).map_or(0, |at| {
-        html[at..].find("</script>").expect("the graph's block closed") + "</script>".len()
+        html[at..]
+            .find("</script>")
+            .expect("the graph's block closed")
+            + "</script>".len()
     });
     println!(
         "{bytes} bytes: {} without the graph's data block ({graph} bytes)",
@@ -447,6 +474,21 @@ async fn figures_for_a_large_history() {
             .expect("the first commit drawn within 10 s")
     );
     browser.screenshot("graph-first").await;
+    // A milestone's row from the address's fragment: a picture of the marks.
+    browser
+        .eval(
+            "var g = JSON.parse(document.getElementById('graph-data').textContent);
+             var row = g.marks.length ? g.marks[0][0] : 0;
+             location.hash = '#commit-' + g.ids.substr(row * 7, 7); return 0;",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the milestone's row highlighted",
+            "return document.querySelector('#graph-svg .ghl') !== null",
+        )
+        .await;
+    browser.screenshot("graph-milestone").await;
     // The reference: the same frames with nothing scrolled (what the browser does idle).
     for (from, step, label) in [
         ("0", "0", "idle (the reference)"),
@@ -461,37 +503,62 @@ async fn figures_for_a_large_history() {
                     "var done = arguments[arguments.length - 1];
                      var box = document.getElementById('graph');
                      box.scrollTop = {from};
+                     // The page's own frame callbacks, timed with the style and layout they cause.
+                     var raf = window.requestAnimationFrame, work = [];
+                     window.requestAnimationFrame = function (fn) {{
+                       return raf.call(window, function (t) {{
+                         var s = performance.now(); fn(t); void document.body.offsetHeight;
+                         work.push(performance.now() - s);
+                       }});
+                     }};
                      var times = [], last = null, left = 300;
                      function step(t) {{
                        if (last !== null) {{ times.push(t - last); }}
                        last = t;
-                       if (left-- === 0) {{ done(times); return; }}
+                       if (left-- === 0) {{ window.requestAnimationFrame = raf; done([times, work]); return; }}
                        box.scrollTop += {step};
-                       requestAnimationFrame(step);
+                       raf.call(window, step);
                      }}
-                     requestAnimationFrame(function (t) {{ last = null; requestAnimationFrame(step); }});"
+                     raf.call(window, function (t) {{ last = null; raf.call(window, step); }});"
                 ),
                 Vec::new(),
             )
             .await
             .unwrap();
-        let mut times: Vec<f64> = frames
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_f64().unwrap())
-            .collect();
-        times.sort_by(f64::total_cmp);
+        let sorted = |list: &serde_json::Value| {
+            let mut list: Vec<f64> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_f64().unwrap())
+                .collect();
+            list.sort_by(f64::total_cmp);
+            list
+        };
+        let (times, work) = (sorted(&frames[0]), sorted(&frames[1]));
         let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        let work_at = |q: f64| {
+            work.get(((work.len().max(1) - 1) as f64 * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
         let over = |ms: f64| times.iter().filter(|t| **t > ms).count();
         println!(
-            "graph {label}, {step} px a frame: {} frames, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, {} over 16.7 ms, {} over 25 ms (a dropped frame at 60 Hz)",
+            "graph {label}, {step} px a frame: {} frames, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, {} over 16.7 ms (0.5 ms of timer jitter allowed), {} over 25 ms (a dropped frame at 60 Hz)",
             times.len(),
             at(0.5),
             at(0.95),
             at(1.0),
-            over(1000.0 / 60.0),
+            // Frame timestamps of an idle page are 16.6 to 16.8 ms apart.
+            over(1000.0 / 60.0 + 0.5),
             over(1000.0 / 60.0 * 1.5)
+        );
+        println!(
+            "  the page's drawing: {} frame callbacks, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms (script, style and layout)",
+            work.len(),
+            work_at(0.5),
+            work_at(0.95),
+            work_at(1.0)
         );
     }
     browser.assert_clean("the large index.html, scrolled").await;

@@ -426,7 +426,9 @@ fn the_report_page_shows_the_story_with_hostile_text_inert() {
         // `#commit-<id>`: the script shows that commit's row in the graph.
         if let Some(id) = target.strip_prefix("commit-") {
             assert!(
-                rows.as_bytes().chunks(7).any(|row| row == &id.as_bytes()[..7]),
+                rows.as_bytes()
+                    .chunks(7)
+                    .any(|row| row == &id.as_bytes()[..7]),
                 "a link to {target}, which the graph lacks"
             );
         } else {
