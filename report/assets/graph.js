@@ -1,6 +1,6 @@
 "use strict";
 // The commit graph: every commit's lane and edges come laid out in the JSON block. The rows
-// are drawn in bands of BAND rows, each its own small <svg> with one path for all the edges
+// are drawn in bands of BAND rows, each its own small <svg> with two paths for all the edges
 // crossing it: scrolling draws a band as it comes near the view and drops the bands that left,
 // so a frame costs at most a band or two whatever the size of the history.
 (function () {
@@ -216,8 +216,11 @@
   window.addEventListener("hashchange", fromHash);
   // A link to the fragment already shown changes nothing: show its row again all the same.
   document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("a.gr");
-    if (link && link.getAttribute("href") === location.hash) { event.preventDefault(); fromHash(); }
+    var link = event.target.closest && event.target.closest("a");
+    if (link && link.getAttribute("href") === location.hash && location.hash.indexOf("#commit-") === 0) {
+      event.preventDefault();
+      fromHash();
+    }
   });
   // Each story sentence that links a commit gets a link showing the first one in the graph
   // (made here: without the script there is no graph to show).

@@ -1,7 +1,8 @@
 //! The page's charts, drawn as SVG in Rust: the phases as a band on a time axis with releases
 //! and milestones, monthly bars, and the storylines on the same axis. Every mark carries a
-//! `<title>` (what a pointer shows and a screen reader reads), and each chart an `aria-label`;
-//! the page shows the same figures as tables too. Sizes are in a 1000-unit-wide `viewBox` the
+//! `<title>` (what a pointer shows and a screen reader reads) — but more than ten years of
+//! monthly bars are one outline, and close releases share a mark — and each chart an
+//! `aria-label`; the page shows the same figures as tables too. Sizes are in a 1000-unit-wide `viewBox` the
 //! stylesheet scales to the page's width.
 
 use maud::{Markup, html};
