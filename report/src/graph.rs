@@ -126,14 +126,79 @@ pub struct GraphData {
     pub tags: Vec<(u32, String)>,
     /// Edges, three numbers each: child row, parent row minus child row, carrying lane.
     pub edges: Vec<u32>,
+    /// Rows whose 7-digit id another row shares, with their full id: `[row, "0a1b…"]`, so a
+    /// `#commit-<id>` fragment finds its row.
+    pub long: Vec<(u32, String)>,
+    /// Branch heads: `[row, "main"]`.
+    pub heads: Vec<(u32, String)>,
+    /// Phases, newest first: `[top row (its last commit), bottom row (its first), "3. name"]`.
+    pub phases: Vec<(u32, u32, String)>,
+    /// Milestones: `[row, "what happened"]`, the text plain.
+    pub marks: Vec<(u32, String)>,
+}
+
+/// What the graph marks beyond its commits, by full commit id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Branch heads: the commit and the branch's name.
+    pub heads: Vec<(String, String)>,
+    /// Phases: their first and last commit and their label.
+    pub phases: Vec<(String, String, String)>,
+    /// Milestones and releases: the commit and a plain-text label.
+    pub milestones: Vec<(String, String)>,
 }
 
 /// Subjects in the graph, at most this many characters.
 pub const SUBJECT_CHARS: usize = 80;
 
-/// The data of `commits`' graph.
-pub fn data(commits: &[GraphCommit]) -> GraphData {
+/// Labels in the graph (phases, milestones, heads), at most this many characters.
+pub const LABEL_CHARS: usize = 60;
+
+/// The data of `commits`' graph, with `marks` placed at their rows (marks naming commits the
+/// graph lacks are left out).
+pub fn data(commits: &[GraphCommit], marks: &Marks) -> GraphData {
     let layout = layout(commits);
+    let row: HashMap<&str, u32> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i as u32))
+        .collect();
+    let mut prefixes: HashMap<&str, u32> = HashMap::new();
+    for c in commits {
+        *prefixes.entry(c.id.get(..7).unwrap_or(&c.id)).or_default() += 1;
+    }
+    let long = commits
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| prefixes.get(c.id.get(..7).unwrap_or(&c.id)) > Some(&1))
+        .map(|(i, c)| (i as u32, c.id.clone()))
+        .collect();
+    let at = |id: &str| row.get(id).copied();
+    let mut heads: Vec<(u32, String)> = marks
+        .heads
+        .iter()
+        .filter_map(|(id, name)| Some((at(id)?, shorten(name, LABEL_CHARS))))
+        .collect();
+    heads.sort();
+    let mut phases: Vec<(u32, u32, String)> = marks
+        .phases
+        .iter()
+        .filter_map(|(first, last, label)| {
+            let (bottom, top) = (at(first)?, at(last)?);
+            Some((
+                top.min(bottom),
+                bottom.max(top),
+                shorten(label, LABEL_CHARS),
+            ))
+        })
+        .collect();
+    phases.sort();
+    let mut milestones: Vec<(u32, String)> = marks
+        .milestones
+        .iter()
+        .filter_map(|(id, text)| Some((at(id)?, shorten(text, LABEL_CHARS))))
+        .collect();
+    milestones.sort();
     let mut classes: Vec<String> = Vec::new();
     let mut cls = Vec::with_capacity(commits.len());
     for c in commits {
@@ -158,16 +223,7 @@ pub fn data(commits: &[GraphCommit]) -> GraphData {
         lane: layout.lanes,
         sub: commits
             .iter()
-            .map(|c| {
-                let mut chars = c.subject.chars();
-                let head: String = chars.by_ref().take(SUBJECT_CHARS).collect();
-                let head = visible(&head);
-                if chars.next().is_some() {
-                    format!("{head}…")
-                } else {
-                    head
-                }
-            })
+            .map(|c| shorten(&c.subject, SUBJECT_CHARS))
             .collect(),
         tags: commits
             .iter()
@@ -180,6 +236,22 @@ pub fn data(commits: &[GraphCommit]) -> GraphData {
             .iter()
             .flat_map(|e| [e.child, e.parent - e.child, e.lane])
             .collect(),
+        long,
+        heads,
+        phases,
+        marks: milestones,
+    }
+}
+
+/// `text`'s first `chars` characters (and `…` when there were more), made [`visible`].
+fn shorten(text: &str, chars: usize) -> String {
+    let mut rest = text.chars();
+    let head: String = rest.by_ref().take(chars).collect();
+    let head = visible(&head);
+    if rest.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
     }
 }
 
@@ -276,7 +348,7 @@ mod tests {
         rows[2].tags = vec!["v1".into(), "<v2>".into()];
         rows[0].subject = "x".repeat(100);
         rows[1].subject = "gnp\u{202E}.exe".into();
-        let data = data(&rows);
+        let data = data(&rows, &Marks::default());
         assert_eq!(
             data.sub[1], "gnp⟨U+202E⟩.exe",
             "overrides shown, not obeyed"
@@ -288,5 +360,46 @@ mod tests {
         assert_eq!(data.tags, [(2, "v1, <v2>".to_owned())]);
         assert_eq!(data.edges, [0, 1, 0, 1, 1, 0]);
         assert_eq!(data.sub[0].chars().count(), SUBJECT_CHARS + 1);
+        assert!(data.long.is_empty() && data.heads.is_empty() && data.phases.is_empty());
+    }
+
+    #[test]
+    fn marks_land_on_their_rows() {
+        let rows = [
+            commit("d", &["c"]),
+            commit("c", &["b"]),
+            commit("b", &["a"]),
+            commit("a", &[]),
+        ];
+        let id = |n: usize| rows[n].id.clone();
+        let marks = Marks {
+            heads: vec![
+                (id(0), "main\u{202E}".into()),
+                ("ff".repeat(20), "gone".into()),
+            ],
+            phases: vec![
+                (id(1), id(0), "2. later".into()),
+                (id(3), id(2), "1. ".to_owned() + &"x".repeat(100)),
+            ],
+            milestones: vec![(id(3), "first commit".into())],
+        };
+        let data = data(&rows, &marks);
+        assert_eq!(data.heads, [(0, "main⟨U+202E⟩".to_owned())]);
+        assert_eq!(data.phases[0], (0, 1, "2. later".to_owned()));
+        assert_eq!((data.phases[1].0, data.phases[1].1), (2, 3));
+        assert_eq!(data.phases[1].2.chars().count(), LABEL_CHARS + 1);
+        assert_eq!(data.marks, [(3, "first commit".to_owned())]);
+    }
+
+    #[test]
+    fn ids_sharing_their_first_seven_digits_are_kept_whole() {
+        let mut rows = vec![commit("b", &[]), commit("a", &[]), commit("c", &[])];
+        rows[0].id = "1234567".to_owned() + &"b".repeat(33);
+        rows[1].id = "1234567".to_owned() + &"a".repeat(33);
+        let data = data(&rows, &Marks::default());
+        assert_eq!(
+            data.long,
+            [(0, rows[0].id.clone()), (1, rows[1].id.clone())]
+        );
     }
 }

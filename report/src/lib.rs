@@ -15,12 +15,15 @@
 //! * the storylines on the same time axis; hotspots, coupled files, ownership and bus factor,
 //!   authors;
 //! * the commit graph over the whole history ([`graph`]): lanes laid out here, drawn by the
-//!   page's script for the rows in view only.
+//!   page's script in bands of rows as they come into view, with the phases, milestones, the
+//!   branch and the tags marked; `#commit-<id>` (and a link after each sentence) shows a
+//!   commit's row.
 //!
 //! Everything but the commit filter and the graph is static HTML and SVG: the page reads
 //! without JavaScript.
-//! Styles and the one script are inline and allowed by their SHA-256 hashes in a
-//! `Content-Security-Policy` (`default-src 'none'`), so nothing else runs and nothing loads.
+//! Styles and the two scripts (the filter's; the graph's, on pages with a graph) are inline and
+//! allowed by their SHA-256 hashes in a `Content-Security-Policy` (`default-src 'none'`), so
+//! nothing else runs and nothing loads.
 //! Repository text goes through [`escape`]; sentences through [`markdown`].
 #![forbid(unsafe_code)]
 
@@ -43,9 +46,9 @@ pub struct Report {
     pub story: StoryDocument,
     /// The range analyzed, as the story names it (`HEAD`, `v1.0..main`).
     pub range: String,
-    /// The commits the page lists: at least every commit the story's sentences, milestones,
-    /// storylines and tables name. Oldest first. Commits named but missing are shown as plain
-    /// ids without a link.
+    /// The commits the page lists: at least every commit the story's sentences, milestones and
+    /// storylines name. Oldest first. A table's or a release's commit not among them links to
+    /// its row in the graph; commits in neither are shown as plain ids without a link.
     pub commits: Vec<CommitEntry>,
     /// Oldest first.
     pub phases: Vec<Phase>,
@@ -99,6 +102,9 @@ pub struct Phase {
     pub end: String,
     pub commits: u64,
     pub authors: u64,
+    /// The full ids of its first and last commit (the graph marks the rows between).
+    pub first_commit: String,
+    pub last_commit: String,
 }
 
 /// A release tag and the commit it names.

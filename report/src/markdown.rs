@@ -76,6 +76,17 @@ pub fn to_plain(text: &str) -> String {
     out
 }
 
+/// `text` without its markup and unescaped: what a script sets as an element's text. Hidden
+/// characters stay shown as `⟨U+XXXX⟩`, as [`to_plain`] shows them.
+pub fn to_text(text: &str) -> String {
+    to_plain(text)
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 /// The literal character a backslash escapes, or an entity stands for.
 fn literal_at(chars: &[char], i: usize) -> Option<(char, usize)> {
     match chars[i] {
@@ -338,6 +349,10 @@ mod tests {
         assert_eq!(
             to_plain("Release v1 (`1830ec4`) by **Ada** &lt;x&gt;"),
             "Release v1 (1830ec4) by Ada &lt;x&gt;"
+        );
+        assert_eq!(
+            to_text("`<b>` by **Ada** &lt;x&gt; &amp;lt; \u{202E}"),
+            "<b> by Ada <x> &lt; ⟨U+202E⟩"
         );
     }
 }

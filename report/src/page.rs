@@ -4,16 +4,17 @@ use std::collections::{HashMap, HashSet};
 
 use gitview_core::story::{Claim, StorySection, grouped};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use serde::Serialize;
 
 use crate::escape::{Inline, Text, fragment, json_script};
-use crate::markdown::{CommitLinks, is_block, to_html, to_plain};
-use crate::{CommitEntry, Report, csp, graph, svg};
+use crate::markdown::{CommitLinks, is_block, to_html, to_plain, to_text};
+use crate::{Report, csp, graph, svg};
 
 /// The stylesheet, inline in every page.
 pub(crate) const STYLE: &str = include_str!("../assets/report.css");
-/// The commit filter and the graph's drawing, inline in every page.
-pub(crate) const SCRIPT: &str = include_str!("../assets/report.js");
+/// The commit filter, inline in every page.
+pub(crate) const FILTER_SCRIPT: &str = include_str!("../assets/filter.js");
+/// The graph's drawing, inline in every page with a graph.
+pub(crate) const GRAPH_SCRIPT: &str = include_str!("../assets/graph.js");
 
 /// Evidence links written after a sentence, at most (the rest are counted).
 const EVIDENCE_SHOWN: usize = 8;
@@ -25,18 +26,31 @@ fn commit_anchor(id: &str) -> String {
     format!("c-{}", fragment(id))
 }
 
+/// The fragment the page's script answers by showing a commit's row in the graph: the id's
+/// first 12 digits, which the script resolves like git resolves a short id.
+fn graph_anchor(id: &str) -> String {
+    format!("commit-{}", fragment(id.get(..12).unwrap_or(id)))
+}
+
 /// The commits on the page, by full id, for resolving what sentences name.
 struct CommitIndex<'a> {
     /// Sorted full ids.
     ids: Vec<&'a str>,
+    /// The commit graph's full ids.
+    graph: HashSet<&'a str>,
 }
 
 impl<'a> CommitIndex<'a> {
-    fn new(commits: &'a [CommitEntry]) -> Self {
-        let mut ids: Vec<&str> = commits.iter().map(|c| c.id.as_str()).collect();
+    fn new(report: &'a Report) -> Self {
+        let mut ids: Vec<&str> = report.commits.iter().map(|c| c.id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
-        Self { ids }
+        let graph = report.graph.iter().map(|c| c.id.as_str()).collect();
+        Self { ids, graph }
+    }
+
+    fn in_graph(&self, id: &str) -> bool {
+        self.graph.contains(id)
     }
 
     fn contains(&self, id: &str) -> bool {
@@ -58,6 +72,13 @@ impl<'a> CommitIndex<'a> {
     /// The anchor of `id`'s entry if the page lists it.
     fn anchor(&self, id: &str) -> Option<String> {
         self.contains(id).then(|| commit_anchor(id))
+    }
+
+    /// The anchor of `id`'s entry if the page lists it, else of its row in the graph: what a
+    /// table's or a chart's commit links to.
+    fn anchor_or_row(&self, id: &str) -> Option<String> {
+        self.anchor(id)
+            .or_else(|| self.in_graph(id).then(|| graph_anchor(id)))
     }
 }
 
@@ -106,18 +127,14 @@ fn citations(report: &Report, page: &CommitIndex<'_>) -> HashMap<String, Vec<(St
     cited
 }
 
-/// The data the commit filter searches: ids and, per id, the lower-cased text it matches.
-#[derive(Serialize)]
-struct CommitData<'a> {
-    ids: Vec<&'a str>,
-    text: Vec<String>,
-}
-
 /// The page for `report`: one self-contained HTML document.
 pub fn render(report: &Report) -> String {
-    let page = CommitIndex::new(&report.commits);
+    let page = CommitIndex::new(report);
     let cited = citations(report, &page);
     let link = |id: &str| page.anchor(id);
+    // A release's commit is listed only when the story names it: its mark leads to its row in
+    // the graph otherwise.
+    let release_link = |id: &str| page.anchor_or_row(id);
     let sections: HashSet<String> = report
         .story
         .sections
@@ -134,26 +151,12 @@ pub fn render(report: &Report) -> String {
     } else {
         story.title.as_str()
     };
-    let policy = csp::policy(&[STYLE], &[SCRIPT]);
-    let data = CommitData {
-        ids: report.commits.iter().map(|c| c.id.as_str()).collect(),
-        text: report
-            .commits
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {} {} {} {} {}",
-                    c.id,
-                    c.subject,
-                    c.author,
-                    c.date,
-                    c.class,
-                    c.tags.join(" ")
-                )
-                .to_lowercase()
-            })
-            .collect(),
+    let scripts: &[&str] = if report.graph.is_empty() {
+        &[FILTER_SCRIPT]
+    } else {
+        &[FILTER_SCRIPT, GRAPH_SCRIPT]
     };
+    let policy = csp::policy(&[STYLE], scripts);
     let (t0, t1) = (
         report.commits.iter().map(|c| c.time).min().unwrap_or(0),
         report.commits.iter().map(|c| c.time).max().unwrap_or(0),
@@ -227,7 +230,7 @@ pub fn render(report: &Report) -> String {
                                 span.sw.release {} "releases"
                                 span.sw.milestone {} "milestones"
                             }
-                            (svg::phase_band(&report.phases, &report.releases, &report.milestones, &phase_section, &link))
+                            (svg::phase_band(&report.phases, &report.releases, &report.milestones, &phase_section, &release_link))
                             (phase_table(report, &phase_section))
                         }
                     }
@@ -253,14 +256,15 @@ pub fn render(report: &Report) -> String {
                     @if !report.graph.is_empty() {
                         (graph_section(report))
                     }
-                    (commit_list(report, &cited))
+                    (commit_list(report, &page, &cited))
                 }
                 footer {
-                    p { "This page is self-contained: it loads nothing, and its script only filters the commit list and draws the graph. "
+                    p { "This page is self-contained: it loads nothing, and its scripts only filter the commit list and draw the graph. "
                         "The same facts are in story.json, timeline.json, phases.json and commits.jsonl beside it." }
                 }
-                (json_script("commit-data", &data))
-                script { (PreEscaped(SCRIPT)) }
+                @for script in scripts {
+                    script { (PreEscaped(script)) }
+                }
             }
         }
     };
@@ -332,7 +336,7 @@ fn claim_html(claim: &Claim, page: &CommitIndex<'_>) -> Markup {
     html! {
         (PreEscaped(text))
         @for id in unnamed.iter().take(EVIDENCE_SHOWN) {
-            " " a.ev href=(format!("#{}", commit_anchor(id))) title="evidence" { code { (Text(id.get(..7).unwrap_or(id))) } }
+            " " a.ev href=(format!("#{}", commit_anchor(id))) { code { (Text(id.get(..7).unwrap_or(id))) } }
         }
         @if hidden > 0 {
             " " span.more { "(+" (hidden) " more commits in story.json)" }
@@ -379,12 +383,13 @@ fn activity(report: &Report) -> Markup {
                 &|m| format!("{}: +{} −{} lines", m.month, grouped(m.added), grouped(m.deleted))))
             details {
                 summary { "The monthly figures as a table" }
-                table {
-                    thead { tr { th { "Month" } th.n { "Commits" } th.n { "Authors" } th.n { "Added" } th.n { "Deleted" } } }
+                // Numbers right-aligned by the table's class: a long history has hundreds of rows.
+                table.figures {
+                    thead { tr { th { "Month" } th { "Commits" } th { "Authors" } th { "Added" } th { "Deleted" } } }
                     tbody {
                         @for m in months {
-                            tr { td { (Text(&m.month)) } td.n { (grouped(m.commits)) } td.n { (grouped(m.authors)) }
-                                td.n { (grouped(m.added)) } td.n { (grouped(m.deleted)) } }
+                            tr { td { (Text(&m.month)) } td { (grouped(m.commits)) } td { (grouped(m.authors)) }
+                                td { (grouped(m.added)) } td { (grouped(m.deleted)) } }
                         }
                     }
                 }
@@ -393,11 +398,12 @@ fn activity(report: &Report) -> Markup {
     }
 }
 
-/// A commit id as a link to its entry, or as plain text when the page does not list it.
+/// A commit id as a link to its entry, or to its row in the graph when the page does not list
+/// it, or as plain text when neither has it.
 fn commit_ref(id: &str, page: &CommitIndex<'_>) -> Markup {
     let short = id.get(..7).unwrap_or(id);
     html! {
-        @match page.anchor(id) {
+        @match page.anchor_or_row(id) {
             Some(anchor) => a.cid href=(format!("#{anchor}")) { code { (Text(short)) } },
             None => code { (Text(short)) },
         }
@@ -491,40 +497,90 @@ fn authors(report: &Report, page: &CommitIndex<'_>) -> Markup {
     }
 }
 
+/// The range's tip as a branch name: `main` for `v1.0..main`, the range itself otherwise.
+fn tip(range: &str) -> &str {
+    let tip = range
+        .rsplit("..")
+        .next()
+        .unwrap_or(range)
+        .trim_start_matches('.');
+    if tip.is_empty() { "HEAD" } else { tip }
+}
+
+/// What the graph marks: the range's tip, the phases, the milestones.
+fn graph_marks(report: &Report) -> graph::Marks {
+    graph::Marks {
+        heads: report
+            .graph
+            .first()
+            .map(|c| (c.id.clone(), tip(&report.range).to_owned()))
+            .into_iter()
+            .collect(),
+        phases: report
+            .phases
+            .iter()
+            .map(|p| {
+                (
+                    p.first_commit.clone(),
+                    p.last_commit.clone(),
+                    format!("{}. {}", p.number, to_text(&p.name)),
+                )
+            })
+            .collect(),
+        milestones: report
+            .milestones
+            .iter()
+            .filter_map(|m| Some((m.commit.clone()?, to_text(&m.text))))
+            .collect(),
+    }
+}
+
 fn graph_section(report: &Report) -> Markup {
-    let data = graph::data(&report.graph);
+    let data = graph::data(&report.graph, &graph_marks(report));
     html! {
         section #graph-sec aria-labelledby="graph-h" {
             h2 #graph-h { "Commit graph" }
             p { "All " (grouped(data.n as u64)) " commits, newest first, each dot coloured by its class; "
                 "lines join commits to their parents, so branches and merges show as lanes. "
+                "A rule and a stripe mark where each phase begins, a diamond each milestone; "
+                "the branch and the tags stand at the commits they name. "
                 "Only the rows in view are drawn." }
             p #graph-nojs { "The graph is drawn by the page's script, which is off: the commits the story names are listed below." }
             div #graph-tools hidden {
                 button #graph-newest type="button" { "Newest commit" } " "
                 button #graph-first type="button" { "First commit" }
-                span.legend {
+                p.legend {
                     @for class in &data.classes {
                         svg viewBox="0 0 10 10" aria-hidden="true" { circle cx="5" cy="5" r="4" class=(format!("k-{}", fragment(class))) {} }
                         (Text(class))
                     }
+                    span.sw.phase {} "phase begins"
+                    span.sw.milestone-d {} "milestone"
+                    span.gl.gtag { "tag" }
+                    span.gl.ghead { "branch" }
                 }
+                p.gwhere { output #graph-where {} " " output #graph-status aria-live="polite" {} }
             }
             div #graph tabindex="0" role="region" aria-label="Commit graph, scrollable" hidden {
-                div #graph-inner { svg #graph-svg {} }
+                div #graph-inner { div #graph-svg {} }
             }
             (json_script("graph-data", &data))
         }
     }
 }
 
-fn commit_list(report: &Report, cited: &HashMap<String, Vec<(String, String)>>) -> Markup {
+fn commit_list(
+    report: &Report,
+    page: &CommitIndex<'_>,
+    cited: &HashMap<String, Vec<(String, String)>>,
+) -> Markup {
     // Tags in the entries; the releases are among them.
     let empty = Vec::new();
     html! {
         section #commits aria-labelledby="commits-h" {
             h2 #commits-h { "Commits named" }
-            p { "The " (grouped(report.commits.len() as u64)) " commits the story, the charts and the tables name, oldest first." }
+            p { "The " (grouped(report.commits.len() as u64)) " commits the story names, oldest first. "
+                "An entry's id, and the other commits in the tables and the charts, show their rows in the commit graph." }
             div #filter hidden {
                 label for="filter-text" { "Filter by id, subject, author, date, class or tag: " }
                 input #filter-text type="search" autocomplete="off";
@@ -534,18 +590,21 @@ fn commit_list(report: &Report, cited: &HashMap<String, Vec<(String, String)>>) 
                 @for c in &report.commits {
                     @let sentences = cited.get(&c.id).unwrap_or(&empty);
                     li id=(commit_anchor(&c.id)) {
-                        a.cid href=(format!("#{}", commit_anchor(&c.id))) { code { (Text(c.id.get(..12).unwrap_or(&c.id))) } }
+                        // The id shows the commit's row in the graph (its entry is this).
+                        @if page.in_graph(&c.id) {
+                            a.cid href=(format!("#{}", graph_anchor(&c.id))) { code { (Text(c.id.get(..12).unwrap_or(&c.id))) } }
+                        } @else {
+                            code { (Text(c.id.get(..12).unwrap_or(&c.id))) }
+                        }
                         " " span.cls { (Text(&c.class)) } " "
                         (Inline(&c.subject))
                         @for tag in &c.tags { " " span.tag { (Inline(tag)) } }
-                        br;
                         span.meta {
                             (Inline(&c.author)) ", " time { (Text(&c.date)) } ", "
                             span.add { "+" (grouped(c.added)) } " " span.del { "−" (grouped(c.deleted)) }
                             " in " (grouped(u64::from(c.files))) @if c.files == 1 { " file" } @else { " files" }
                         }
                         @if !sentences.is_empty() {
-                            br;
                             span.cited {
                                 "Cited in: "
                                 @for (i, (anchor, heading)) in sentences.iter().take(CITED_SHOWN).enumerate() {

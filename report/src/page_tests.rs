@@ -6,7 +6,8 @@ use gitview_core::story::{Claim, Evidence, StoryCoverage, StoryDocument, escape_
 use super::*;
 use crate::graph::GraphCommit;
 use crate::{
-    AreaOwner, Author, CoupledFiles, Hotspot, Milestone, Month, Phase, Release, StorylineSpan,
+    AreaOwner, Author, CommitEntry, CoupledFiles, Hotspot, Milestone, Month, Phase, Release,
+    StorylineSpan,
 };
 
 const EVIL_SUBJECT: &str = "</script><script>alert(1)</script> \"><img src=x onerror=alert(2)>";
@@ -108,6 +109,8 @@ fn hostile() -> Report {
             end: "2023-11-03".into(),
             commits: 3,
             authors: 2,
+            first_commit: id(1),
+            last_commit: id(3),
         }],
         releases: vec![Release {
             name: EVIL_TAG.into(),
@@ -236,7 +239,7 @@ fn headings_show_their_text_once_escaped() {
 #[test]
 fn hostile_repository_text_is_inert() {
     let page = render(&hostile());
-    // The only elements are the page's own: two data blocks and one script.
+    // The only elements are the page's own: the graph's data block and two scripts.
     assert_eq!(page.matches("<script").count(), 3, "{page}");
     assert_eq!(page.matches("</script>").count(), 3);
     assert!(!page.contains("<img") && !page.contains("<svg onload") && !page.contains("<b>"));
@@ -247,27 +250,13 @@ fn hostile_repository_text_is_inert() {
     assert!(page.contains("Mallory ⟨U+202E⟩gnp.exe⟨U+200B⟩"));
     assert!(!page.contains('\u{202E}') && !page.contains('\u{200B}'));
     assert!(page.contains("<bdi>Mallory"));
-    // The commit filter's data holds the subject too, escaped so it cannot close its block.
-    let data = blocks(
-        &page,
-        "<script type=\"application/json\" id=\"commit-data\">",
-        "</script>",
-    );
-    assert_eq!(data.len(), 1);
-    assert!(data[0].contains("\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"));
-    let parsed: serde_json::Value = serde_json::from_str(data[0]).expect("the data block is JSON");
-    assert!(
-        parsed["text"][1]
-            .as_str()
-            .unwrap()
-            .contains("</script><script>alert(1)")
-    );
-    // So does the graph's, with the tags.
+    // The graph's data holds the subject too, escaped so it cannot close its block.
     let graph = blocks(
         &page,
         "<script type=\"application/json\" id=\"graph-data\">",
         "</script>",
     );
+    assert!(graph[0].contains("\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"));
     let parsed: serde_json::Value = serde_json::from_str(graph[0]).expect("the graph is JSON");
     assert_eq!(parsed["sub"][1], EVIL_SUBJECT);
     assert_eq!(parsed["tags"][0][1], EVIL_TAG);
@@ -286,8 +275,17 @@ fn every_link_lands_on_the_page() {
         })
         .collect();
     assert!(targets.len() > 20, "{targets:?}");
+    let graph: Vec<String> = hostile().graph.iter().map(|c| c.id.clone()).collect();
     for target in &targets {
-        assert!(ids.contains(target), "no element with id {target:?}");
+        // `#commit-<id>` the script answers by showing the commit's row in the graph.
+        match target.strip_prefix("commit-") {
+            Some(commit) => assert_eq!(
+                graph.iter().filter(|id| id.starts_with(commit)).count(),
+                1,
+                "no one row for {target:?}"
+            ),
+            None => assert!(ids.contains(target), "no element with id {target:?}"),
+        }
     }
     // Each sentence's evidence that the page lists is linked from it…
     let sentence = blocks(
@@ -318,7 +316,8 @@ fn the_policy_allows_exactly_the_inline_blocks() {
     assert!(page.contains("<meta http-equiv=\"Content-Security-Policy\""));
     let styles = blocks(&page, "<style>", "</style>");
     let scripts = blocks(&page, "<script>", "</script>");
-    assert_eq!((styles.len(), scripts.len()), (1, 1));
+    // The filter's script and the graph's.
+    assert_eq!((styles.len(), scripts.len()), (1, 2));
     let directive = |name: &str| {
         policy
             .split(';')
@@ -330,7 +329,14 @@ fn the_policy_allows_exactly_the_inline_blocks() {
     };
     assert_eq!(directive("default-src"), "'none'");
     assert_eq!(directive("style-src"), csp::hash_source(styles[0]));
-    assert_eq!(directive("script-src"), csp::hash_source(scripts[0]));
+    assert_eq!(
+        directive("script-src"),
+        format!(
+            "{} {}",
+            csp::hash_source(scripts[0]),
+            csp::hash_source(scripts[1])
+        )
+    );
     // No inline style attributes or event handlers, which no hash would allow.
     assert!(attribute_values(&page, "style").is_empty());
     let mut markup = page.clone();
@@ -353,6 +359,9 @@ fn an_empty_history_still_renders() {
     let page = render(&Report::default());
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<h1><bdi>History</bdi></h1>"));
+    // No graph: no graph's script either, in the page or in its policy.
+    assert_eq!(page.matches("<script>").count(), 1);
+    assert!(!page.contains(&csp::hash_source(GRAPH_SCRIPT)));
 }
 
 #[test]
@@ -360,7 +369,8 @@ fn every_element_the_script_looks_up_is_on_the_page() {
     let page = render(&hostile());
     let ids: HashSet<&str> = attribute_values(&page, "id").into_iter().collect();
     let mut looked_up = 0;
-    for rest in SCRIPT.split("getElementById(\"").skip(1) {
+    let scripts = [FILTER_SCRIPT, GRAPH_SCRIPT].concat();
+    for rest in scripts.split("getElementById(\"").skip(1) {
         let end = rest.find('"').expect("a quoted id");
         let id = &rest[..end];
         if rest[end + 1..].starts_with(" +") {
@@ -378,4 +388,87 @@ fn every_element_the_script_looks_up_is_on_the_page() {
         looked_up += 1;
     }
     assert!(looked_up >= 12, "{looked_up}");
+}
+
+#[test]
+fn the_graph_marks_the_story_and_commits_the_page_does_not_list_link_to_their_rows() {
+    let mut report = hostile();
+    // A release and a table's commit the page does not list (the story names neither).
+    report.graph.insert(
+        0,
+        GraphCommit {
+            id: id(4),
+            parents: vec![id(3)],
+            class: "fix".into(),
+            subject: "Later".into(),
+            tags: vec!["v2".into()],
+        },
+    );
+    report.releases.insert(
+        0,
+        Release {
+            name: "v2".into(),
+            time: report.commits[0].time,
+            commit: id(4),
+        },
+    );
+    report.hotspots[0].last_commit = id(4);
+    let page = render(&report);
+    assert!(!page.contains(&format!("id=\"c-{}\"", id(4))));
+    assert_eq!(
+        page.matches(&format!("href=\"#commit-{}\"", &id(4)[..12]))
+            .count(),
+        2,
+        "the release's mark and the hotspot's latest commit lead to the graph"
+    );
+    // A commit neither listed nor in the graph is plain text.
+    report.hotspots[0].last_commit = "ee".repeat(20);
+    let page = render(&report);
+    assert!(page.contains("<td><code>eeeeeee</code></td>"));
+
+    let page = render(&hostile());
+    let graph = blocks(
+        &page,
+        "<script type=\"application/json\" id=\"graph-data\">",
+        "</script>",
+    );
+    let graph: serde_json::Value = serde_json::from_str(graph[0]).expect("the graph is JSON");
+    // Rows, newest first: id(3) is row 0, id(1) row 2.
+    assert_eq!(graph["heads"], serde_json::json!([[0, "HEAD"]]));
+    // The phase's name as text, cut to a label's length.
+    let phase = &graph["phases"][0];
+    assert_eq!(
+        (&phase[0], &phase[1]),
+        (&serde_json::json!(0), &serde_json::json!(2))
+    );
+    let label = phase[2].as_str().unwrap();
+    assert!(
+        label.starts_with("1. </script><script>alert(1)") && label.ends_with('…'),
+        "{label}"
+    );
+    assert_eq!(
+        graph["marks"],
+        serde_json::json!([[1, "Mallory ⟨U+202E⟩gnp.exe⟨U+200B⟩ arrives"]])
+    );
+}
+
+#[test]
+fn the_graph_labels_the_ranges_tip() {
+    let mut report = hostile();
+    for (range, tip) in [
+        ("v1.0..main", "main"),
+        ("a...b<x>", "b<x>"),
+        ("HEAD", "HEAD"),
+        ("x..", "HEAD"),
+    ] {
+        report.range = range.into();
+        let page = render(&report);
+        let graph = blocks(
+            &page,
+            "<script type=\"application/json\" id=\"graph-data\">",
+            "</script>",
+        );
+        let graph: serde_json::Value = serde_json::from_str(graph[0]).expect("the graph is JSON");
+        assert_eq!(graph["heads"], serde_json::json!([[0, tip]]), "{range}");
+    }
 }

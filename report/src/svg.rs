@@ -1,7 +1,8 @@
 //! The page's charts, drawn as SVG in Rust: the phases as a band on a time axis with releases
 //! and milestones, monthly bars, and the storylines on the same axis. Every mark carries a
-//! `<title>` (what a pointer shows and a screen reader reads), and each chart an `aria-label`;
-//! the page shows the same figures as tables too. Sizes are in a 1000-unit-wide `viewBox` the
+//! `<title>` (what a pointer shows and a screen reader reads) — but more than ten years of
+//! monthly bars are one outline, and close releases share a mark — and each chart an
+//! `aria-label`; the page shows the same figures as tables too. Sizes are in a 1000-unit-wide `viewBox` the
 //! stylesheet scales to the page's width.
 
 use maud::{Markup, html};
@@ -101,15 +102,25 @@ pub fn phase_band(
     };
     let (t0, t1) = (first.start_time, last.end_time.max(first.start_time));
     let scale = TimeScale::new(t0, t1, 10.0, WIDTH - 10.0);
+    // Releases closer than RELEASE_GAP share a mark (a long history has hundreds, which would
+    // draw as one smear and weigh more than the rest of the chart): the first one's, titled
+    // with all their names.
+    let mut marks: Vec<(f64, Vec<&Release>)> = Vec::new();
+    for release in releases {
+        let x = scale.x(release.time);
+        match marks.last_mut() {
+            Some((at, group)) if (x - *at).abs() < RELEASE_GAP => group.push(release),
+            _ => marks.push((x, vec![release])),
+        }
+    }
     // Release names where there is room for them (at least 70 units from the last label).
     let mut last_label = f64::NEG_INFINITY;
-    let labelled: Vec<bool> = releases
+    let labelled: Vec<bool> = marks
         .iter()
-        .map(|r| {
-            let x = scale.x(r.time);
+        .map(|(x, _)| {
             let room = x - last_label >= 70.0;
             if room {
-                last_label = x;
+                last_label = *x;
             }
             room
         })
@@ -118,14 +129,20 @@ pub fn phase_band(
         svg.chart.band viewBox=(format!("0 0 {WIDTH} 150")) role="group"
             aria-label=(format!("{} phases from {} to {}, {} releases, {} milestones",
                 phases.len(), first.start, last.end, releases.len(), milestones.len())) {
-            @for (release, &label) in releases.iter().zip(&labelled) {
-                @let x = scale.x(release.time);
+            @for ((x, group), &label) in marks.iter().zip(&labelled) {
+                @let release = group[0];
                 (linked(link(&release.commit), html! {
                     g.release {
-                        title { "Release " (Text(&release.name)) }
-                        line x1=(n(x)) x2=(n(x)) y1="34" y2="46" {}
+                        title {
+                            @if group.len() == 1 { "Release " } @else { "Releases " }
+                            @for (i, r) in group.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                (Text(&r.name))
+                            }
+                        }
+                        line x1=(n(*x)) x2=(n(*x)) y1="34" y2="46" {}
                         @if label {
-                            text x=(n(x)) y="28" text-anchor="middle" { (Text(&short_label(&release.name))) }
+                            text x=(n(*x)) y="28" text-anchor="middle" { (Text(&short_label(&release.name))) }
                         }
                     }
                 }))
@@ -157,6 +174,14 @@ pub fn phase_band(
         }
     }
 }
+
+/// Releases closer than this (in `viewBox` units) share one mark on the phase band.
+pub const RELEASE_GAP: f64 = 8.0;
+
+/// Months beyond which the monthly bars are one path per chart rather than a titled `<rect>`
+/// each: ten years of months would weigh more than the rest of the page's charts together, and
+/// the table below the charts has every month's figures.
+pub const TITLED_MONTHS: usize = 120;
 
 /// `12 commits`, `1 commit`.
 pub fn plural(count: u64, noun: &str) -> String {
@@ -201,11 +226,15 @@ pub fn monthly_bars(
             aria-label=(format!("{label} per month, {} to {}; at most {}",
                 months.first().map_or("", |m| m.month.as_str()),
                 months.last().map_or("", |m| m.month.as_str()), grouped(max))) {
-            @for (i, month) in months.iter().enumerate() {
-                @let h = height * value(month) as f64 / max as f64;
-                rect x=(n(i as f64 * step)) y=(n(height - h)) width=(n((step - gap).max(0.5))) height=(n(h.max(0.0))) {
-                    title { (Text(&describe(month))) }
+            @if months.len() <= TITLED_MONTHS {
+                @for (i, month) in months.iter().enumerate() {
+                    @let h = height * value(month) as f64 / max as f64;
+                    rect x=(n(i as f64 * step)) y=(n(height - h)) width=(n((step - gap).max(0.5))) height=(n(h.max(0.0))) {
+                        title { (Text(&describe(month))) }
+                    }
                 }
+            } @else {
+                path d=(bars_path(months, value, max, height, step)) {}
             }
             g.axis {
                 line x1="0" x2=(n(WIDTH)) y1=(n(height)) y2=(n(height)) {}
@@ -219,6 +248,31 @@ pub fn monthly_bars(
             }
         }
     }
+}
+
+/// Bars as one path: the outline of the bars side by side (a step each month), closed along
+/// the axis; about ten bytes a month.
+fn bars_path(
+    months: &[Month],
+    value: &dyn Fn(&Month) -> u64,
+    max: u64,
+    height: f64,
+    step: f64,
+) -> String {
+    use std::fmt::Write as _;
+    let mut d = String::with_capacity(months.len() * 12);
+    let _ = write!(d, "M0 {}", n(height));
+    let mut level = n(height);
+    for (i, month) in months.iter().enumerate() {
+        let top = n(height - height * value(month) as f64 / max as f64);
+        if top != level {
+            let _ = write!(d, "V{top}");
+            level = top;
+        }
+        let _ = write!(d, "H{}", n((i + 1) as f64 * step));
+    }
+    let _ = write!(d, "V{}Z", n(height));
+    d
 }
 
 /// The storylines as bars on the history's time axis, one row each, linked to their first
@@ -306,6 +360,52 @@ mod tests {
         .into_string();
         assert_eq!(svg.matches("<rect").count(), 3);
         assert!(svg.contains("<title>2024-03: 3 commits</title>"));
+    }
+
+    #[test]
+    fn a_long_history_s_bars_are_one_path_and_close_releases_share_a_mark() {
+        let months: Vec<Month> = (0..=TITLED_MONTHS as u64)
+            .map(|i| Month {
+                month: format!("m{i}"),
+                commits: i % 3,
+                ..Month::default()
+            })
+            .collect();
+        let svg =
+            monthly_bars(&months, "commits", &|m| m.commits, &|m| m.month.clone()).into_string();
+        assert_eq!(
+            (svg.matches("<rect").count(), svg.matches("<path").count()),
+            (0, 1)
+        );
+        // A step a month, from the axis back to it.
+        assert_eq!(svg.matches('H').count(), months.len(), "{svg}");
+        assert!(
+            svg.contains("d=\"M0 80.0H8.3V40.0H16.5V0.0H24.8V80.0H33.1"),
+            "{svg}"
+        );
+        assert!(svg.contains("V80.0Z\""), "{svg}");
+
+        let day = 86_400;
+        let phases = [Phase {
+            number: 1,
+            start_time: 0,
+            end_time: 1000 * day,
+            ..Phase::default()
+        }];
+        let release = |name: &str, time: i64| Release {
+            name: name.into(),
+            time,
+            commit: name.into(),
+        };
+        let releases = [
+            release("v1.0", 100 * day),
+            release("v1.0.1", 102 * day),
+            release("v2.0", 500 * day),
+        ];
+        let svg = phase_band(&phases, &releases, &[], &|_| None, &|_| None).into_string();
+        assert_eq!(svg.matches("class=\"release\"").count(), 2, "{svg}");
+        assert!(svg.contains("<title>Releases v1.0, v1.0.1</title>"));
+        assert!(svg.contains("<title>Release v2.0</title>"));
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! `story.json` and `timeline.json` say. Pure, like the renderer: the same history renders the
 //! same bytes, which keeps `analyze --update` byte-identical to a full run.
 //!
-//! The page lists only the commits something on it names (the sentences' evidence, milestones,
-//! releases, storylines' ends, the tables' latest commits); the whole history is only in the
-//! commit graph's compact columns (id prefix, lane, class, subject, edges).
+//! The page lists only the commits the story names (the sentences' evidence, milestones,
+//! storylines' ends); the whole history is only in the commit graph's compact columns (id
+//! prefix, lane, class, subject, edges). Releases and the tables' commits (hotspots' and
+//! coupled files' latest, authors' first and latest) are not listed for being there: a long
+//! history has hundreds, whose entries would outweigh the rest of the page; they lead to their
+//! rows in the graph instead, and to their entries when the story names them too.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -23,8 +26,10 @@ use crate::enrich::CommitFacts;
 use crate::story::{self, PhaseRecord, Timeline};
 use crate::tags::parse_release;
 
-/// Evidence commits of one sentence the page lists, at most (the rest are counted).
-pub const EVIDENCE_PER_CLAIM: usize = 24;
+/// Evidence commits of one sentence the page lists, at most (the rest are counted): as many as
+/// the page links after a sentence. Those the sentence's text names are listed wherever they
+/// stand in its evidence.
+pub const EVIDENCE_PER_CLAIM: usize = 8;
 /// Rows of the hotspot, coupling, ownership and author tables, at most.
 pub const TABLE_ROWS: usize = 15;
 /// Authors listed, at most.
@@ -75,6 +80,8 @@ pub fn report(input: &ReportInput<'_>) -> Report {
                 end: day(end_time),
                 commits: record.commits,
                 authors: record.authors,
+                first_commit: commits.first()?.id.clone(),
+                last_commit: commits.last()?.id.clone(),
             })
         })
         .collect();
@@ -203,29 +210,20 @@ pub fn report(input: &ReportInput<'_>) -> Report {
     let mut named: HashSet<&str> = HashSet::new();
     for section in &input.story.sections {
         for claim in &section.claims {
+            let evidence = &claim.evidence.commits;
+            named.extend(evidence.iter().take(EVIDENCE_PER_CLAIM).map(String::as_str));
             named.extend(
-                claim
-                    .evidence
-                    .commits
+                evidence
                     .iter()
-                    .take(EVIDENCE_PER_CLAIM)
+                    .skip(EVIDENCE_PER_CLAIM)
+                    .filter(|id| claim.text.contains(id.get(..7).unwrap_or(id)))
                     .map(String::as_str),
             );
         }
     }
     named.extend(milestones.iter().filter_map(|m| m.commit.as_deref()));
-    named.extend(releases.iter().map(|r| r.commit.as_str()));
     for s in &storylines {
         named.extend([s.first_commit.as_str(), s.last_commit.as_str()]);
-    }
-    named.extend(hotspots.iter().map(|h| h.last_commit.as_str()));
-    named.extend(
-        coupling
-            .iter()
-            .flat_map(|c| c.evidence.iter().map(String::as_str)),
-    );
-    for a in &authors {
-        named.extend([a.first_commit.as_str(), a.last_commit.as_str()]);
     }
     let commits: Vec<CommitEntry> = facts
         .iter()
@@ -368,7 +366,7 @@ mod tests {
             ranges: &ranges,
             timeline: &timeline,
         });
-        // The first commit (a milestone), the cited one, the storyline's and the release's;
+        // The first commit (a milestone), the cited one, the storyline's (also a release's);
         // not the fourth, which nothing names.
         let listed: Vec<&str> = report.commits.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(listed, [id(0), id(1), id(2)]);
@@ -400,5 +398,47 @@ mod tests {
         // The graph holds every commit, newest first.
         let graph: Vec<&str> = report.graph.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(graph, [id(3), id(2), id(1), id(0)]);
+    }
+
+    #[test]
+    fn a_sentence_lists_its_first_evidence_and_the_commits_its_text_names() {
+        let facts: Vec<CommitFacts> = (1..=12)
+            .map(|n| fact(n, 1_700_000_000 + i64::from(n) * DAY, &[]))
+            .collect();
+        let ids: Vec<String> = facts.iter().map(|f| f.id.clone()).collect();
+        let story = StoryDocument {
+            sections: vec![StorySection {
+                id: "summary".into(),
+                heading: "In brief".into(),
+                list: false,
+                claims: vec![Claim {
+                    text: format!("Then `{}` came.", &ids[10][..7]),
+                    evidence: Evidence {
+                        commits: ids.clone(),
+                        ..Evidence::default()
+                    },
+                }],
+            }],
+            ..StoryDocument::default()
+        };
+        let analyses = Analyses::of(&History::new(), &[]);
+        let timeline = story::timeline(&facts);
+        let report = report(&ReportInput {
+            story: &story,
+            range: "HEAD",
+            facts: &facts,
+            analyses: &analyses,
+            phases: &[],
+            ranges: &[],
+            timeline: &timeline,
+        });
+        let listed: Vec<&str> = report.commits.iter().map(|c| c.id.as_str()).collect();
+        // The first eight, the one the text names; the first commit is a milestone anyway.
+        let mut expected: Vec<&str> = ids[..EVIDENCE_PER_CLAIM]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        expected.push(&ids[10]);
+        assert_eq!(listed, expected);
     }
 }

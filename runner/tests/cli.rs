@@ -415,9 +415,25 @@ fn the_report_page_shows_the_story_with_hostile_text_inert() {
             .collect()
     };
     let ids: std::collections::HashSet<String> = values("id").into_iter().collect();
+    let graph = &page[page
+        .find("<script type=\"application/json\" id=\"graph-data\">")
+        .unwrap()..];
+    let graph = &graph[graph.find('>').unwrap() + 1..graph.find("</script>").unwrap()];
+    let graph: serde_json::Value = serde_json::from_str(graph).unwrap();
+    let rows = graph["ids"].as_str().unwrap();
     for href in values("href") {
         let target = href.strip_prefix('#').expect("no link leaves the page");
-        assert!(ids.contains(target), "a link to a missing {target}");
+        // `#commit-<id>`: the script shows that commit's row in the graph.
+        if let Some(id) = target.strip_prefix("commit-") {
+            assert!(
+                rows.as_bytes()
+                    .chunks(7)
+                    .any(|row| row == &id.as_bytes()[..7]),
+                "a link to {target}, which the graph lacks"
+            );
+        } else {
+            assert!(ids.contains(target), "a link to a missing {target}");
+        }
     }
     for section in story["sections"].as_array().unwrap() {
         for claim in section["claims"].as_array().unwrap() {
@@ -435,15 +451,10 @@ fn the_report_page_shows_the_story_with_hostile_text_inert() {
     assert_eq!(
         page.matches("<script").count(),
         3,
-        "the two data blocks and the script only"
+        "the graph's data block and the filter's and the graph's scripts only"
     );
     assert_eq!(page.matches("</script>").count(), 3);
     // The graph holds every commit, the hostile subject only inside its escaped JSON.
-    let graph = &page[page
-        .find("<script type=\"application/json\" id=\"graph-data\">")
-        .unwrap()..];
-    let graph = &graph[graph.find('>').unwrap() + 1..graph.find("</script>").unwrap()];
-    let graph: serde_json::Value = serde_json::from_str(graph).unwrap();
     assert_eq!(graph["n"], 7);
     assert_eq!(graph["sub"][6], subject);
 }
