@@ -328,6 +328,13 @@ pub(crate) struct CurrentStory {
     pub(crate) document: StoryDocument,
 }
 
+/// Where an artifact's bytes are: in its row, or in the object store under a key.
+#[derive(Debug)]
+pub(crate) enum Stored {
+    Inline(Vec<u8>),
+    Object(String),
+}
+
 /// An artifact's bytes, from its row or the object store; `None` when the analysis has no
 /// such artifact, or one larger than [`STORY_LIMIT`] (logged).
 pub(crate) async fn artifact_bytes(
@@ -337,6 +344,22 @@ pub(crate) async fn artifact_bytes(
     analysis: &str,
     name: &str,
 ) -> Result<Option<Vec<u8>>, ApiError> {
+    match artifact_stored(tx, account, analysis, name).await? {
+        None => Ok(None),
+        Some(stored) => stored_bytes(state, stored).await.map(Some),
+    }
+}
+
+/// Where an artifact is, read in the caller's transaction; `None` as [`artifact_bytes`]. A
+/// caller that can commit first reads an object with [`stored_bytes`] after, so a slow or
+/// large read from the object store holds no database connection (fifty readers of a long
+/// history's report page emptied the pool when it did).
+pub(crate) async fn artifact_stored(
+    tx: &mut PgConnection,
+    account: i64,
+    analysis: &str,
+    name: &str,
+) -> Result<Option<Stored>, ApiError> {
     let row: Option<(i64, Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
         "SELECT size, content, storage_key FROM artifacts
          WHERE account_id = $1 AND analysis_id = $2 AND name = $3",
@@ -346,8 +369,8 @@ pub(crate) async fn artifact_bytes(
     .bind(name)
     .fetch_optional(tx)
     .await?;
-    match row {
-        None => Ok(None),
+    Ok(match row {
+        None => None,
         Some((size, _, _)) if size > STORY_LIMIT => {
             tracing::warn!(
                 analysis,
@@ -355,10 +378,19 @@ pub(crate) async fn artifact_bytes(
                 size,
                 "a story artifact is too large to read whole"
             );
-            Ok(None)
+            None
         }
-        Some((_, Some(content), _)) => Ok(Some(content)),
-        Some((_, None, Some(key))) => {
+        Some((_, Some(content), _)) => Some(Stored::Inline(content)),
+        Some((_, None, Some(key))) => Some(Stored::Object(key)),
+        Some((_, None, None)) => None,
+    })
+}
+
+/// The bytes of an artifact [`artifact_stored`] found.
+pub(crate) async fn stored_bytes(state: &AppState, stored: Stored) -> Result<Vec<u8>, ApiError> {
+    match stored {
+        Stored::Inline(content) => Ok(content),
+        Stored::Object(key) => {
             let store = state.artifacts.as_ref().ok_or_else(|| {
                 tracing::error!(
                     key,
@@ -368,9 +400,8 @@ pub(crate) async fn artifact_bytes(
                     "this story is in object storage, which this gateway is not configured with",
                 )
             })?;
-            Ok(Some(read_object(store, &state.metrics, &key).await?))
+            read_object(store, &state.metrics, &key).await
         }
-        Some((_, None, None)) => Ok(None),
     }
 }
 

@@ -9,7 +9,9 @@
 use axum::extract::State;
 use gitview_core::results::RepositoryStory;
 
-use super::shared::{STORY_MD, artifact_bytes, current_story, require_repository, scrub_text};
+use super::shared::{
+    STORY_MD, artifact_stored, current_story, require_repository, scrub_text, stored_bytes,
+};
 use crate::db;
 use crate::error::ApiError;
 use crate::kit::extract::ApiPath;
@@ -30,15 +32,13 @@ pub(crate) async fn story(
                 "repository {fingerprint} has no story of its whole history yet: no succeeded analysis has written one"
             ))
         })?;
-    let markdown = artifact_bytes(
-        &mut tx,
-        &state,
-        reader.account,
-        &story.analysis_id,
-        STORY_MD,
-    )
-    .await?;
+    let markdown = artifact_stored(&mut tx, reader.account, &story.analysis_id, STORY_MD).await?;
+    // Read from the object store, if that is where it is, with the connection given back.
     tx.commit().await?;
+    let markdown = match markdown {
+        Some(stored) => Some(stored_bytes(&state, stored).await?),
+        None => None,
+    };
     let mut markdown = markdown
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();

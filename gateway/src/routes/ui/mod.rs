@@ -42,7 +42,9 @@ use gitview_report::ui::{self, RepositoryRow, UiPage};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::read::shared::{artifact_bytes, current_story, require_repository, scrub_text};
+use super::read::shared::{
+    artifact_stored, current_story, require_repository, scrub_text, stored_bytes,
+};
 use crate::db;
 use crate::error::ApiError;
 use crate::kit::keys::parse;
@@ -453,14 +455,15 @@ async fn report(
             "This repository has no story of its whole history yet.",
         ));
     };
-    let Some(bytes) = artifact_bytes(&mut tx, &state, account, &story.analysis_id, REPORT).await?
-    else {
+    let Some(stored) = artifact_stored(&mut tx, account, &story.analysis_id, REPORT).await? else {
         return Ok(missing(
             &name,
             "The analysis that wrote this repository's story wrote no report page.",
         ));
     };
+    // The page may be megabytes in the object store: read with the connection given back.
     tx.commit().await?;
+    let bytes = stored_bytes(&state, stored).await?;
     let mut html = String::from_utf8_lossy(&bytes).into_owned();
     if scrub {
         scrub_text(&mut html);
