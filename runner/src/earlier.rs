@@ -19,8 +19,6 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::analysis_json::AnalysisSummary;
-use crate::enrich::Enrichment;
-use crate::record::CommitRecord;
 use crate::sink::gateway::GatewayClient;
 use crate::sink::{EnrichedCommit, SinkError, files};
 
@@ -39,13 +37,7 @@ pub struct Earlier {
     pub scrubbed: bool,
 }
 
-/// One commit from before the range.
-#[derive(Clone, Debug)]
-pub struct EarlierCommit {
-    pub record: CommitRecord,
-    /// As stored; `None` when it no longer reads (enriched again from the record).
-    pub enrichment: Option<Enrichment>,
-}
+pub use crate::sink::history::EarlierCommit;
 
 impl Earlier {
     /// No earlier commits: the run's story is its range's.

@@ -20,7 +20,7 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 
 use crate::analysis_json::AnalysisSummary;
-use crate::earlier::EarlierCommit;
+use crate::sink::history::EarlierCommit;
 use crate::story::PhaseRecord;
 use crate::summarize::{CacheError, Summary, SummaryCache};
 

@@ -17,8 +17,16 @@ use gitview_core::results::StoredHistoryCount;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::earlier::EarlierCommit;
+use crate::enrich::Enrichment;
 use crate::record::CommitRecord;
+
+/// One commit from before a run's range, as an earlier run stored it ([`crate::earlier`]).
+#[derive(Clone, Debug)]
+pub struct EarlierCommit {
+    pub record: CommitRecord,
+    /// As stored; `None` when it no longer reads (enriched again from the record).
+    pub enrichment: Option<Enrichment>,
+}
 
 /// Why a stored-history stream cannot be taken as the history.
 #[derive(Debug, thiserror::Error)]
