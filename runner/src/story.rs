@@ -360,10 +360,19 @@ pub fn story(input: &StoryInput<'_>) -> StoryDocument {
         return doc;
     }
     if let Some(summary) = doc.sections.first_mut() {
+        // A range (`v1.0..main`) is named as one; a single revision is the whole history up
+        // to it.
+        let scope = if input.range.contains("..") {
+            format!("The range analyzed is {}", code_span(input.range))
+        } else {
+            format!(
+                "The whole history up to {} is analyzed",
+                code_span(input.range)
+            )
+        };
         summary.claims.push(Claim {
             text: format!(
-                "The range analyzed is {}; monthly figures are in `timeline.json`, and every sentence's commits and figures in `story.json`.",
-                code_span(input.range)
+                "{scope}; monthly figures are in `timeline.json`, and every sentence's commits and figures in `story.json`."
             ),
             evidence: Evidence {
                 commits: Vec::new(),

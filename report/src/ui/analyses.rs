@@ -1,6 +1,6 @@
 //! The gateway's pages of an account's analyses: the list, newest first, and one analysis with
 //! its status, attempt, progress, artifacts and run log. The one page with a script is an
-//! analysis': a few lines ([`SCRIPT`]) that poll its progress while the run is running, allowed
+//! analysis': a few lines (`SCRIPT`) that poll its progress while the run is running, allowed
 //! by their hash; the page reads the same without them.
 
 use gitview_core::results::{AnalysisSummary, ArtifactInfo, LogRecord, ProgressRecord, RunStatus};
@@ -101,7 +101,7 @@ pub fn analyses(account: &str, rows: &[AnalysisRow], next_cursor: Option<&str>) 
     }
 }
 
-/// An analysis' page: what it is, how it went, its progress (kept current by [`SCRIPT`] while
+/// An analysis' page: what it is, how it went, its progress (kept current by `SCRIPT` while
 /// it runs), its artifacts and its run log.
 pub fn analysis(account: &str, view: &AnalysisView) -> UiPage {
     let a = &view.summary;
