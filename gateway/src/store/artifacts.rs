@@ -14,6 +14,8 @@ pub(crate) struct Artifact<'a> {
     /// The object's key; `None`: the content is inline.
     pub(crate) key: Option<&'a str>,
     pub(crate) inline: Vec<u8>,
+    /// Found clean under this scrub rules version (migration `0015`), if checked and clean.
+    pub(crate) clean_under: Option<i32>,
 }
 
 /// The object key of the artifact's stored row (`Some(None)`: stored inline; `None`: no
@@ -42,11 +44,11 @@ pub(crate) async fn upsert(
 ) -> Result<(), sqlx::Error> {
     let content = artifact.key.is_none().then_some(artifact.inline);
     sqlx::query(
-        "INSERT INTO artifacts (account_id, analysis_id, name, media_type, size, sha256, content, storage_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO artifacts (account_id, analysis_id, name, media_type, size, sha256, content, storage_key, clean_under)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (account_id, analysis_id, name) DO UPDATE SET media_type = EXCLUDED.media_type, size = EXCLUDED.size,
            sha256 = EXCLUDED.sha256, content = EXCLUDED.content, storage_key = EXCLUDED.storage_key,
-           created_at = now()",
+           clean_under = EXCLUDED.clean_under, created_at = now()",
     )
     .bind(account)
     .bind(artifact.analysis)
@@ -56,6 +58,7 @@ pub(crate) async fn upsert(
     .bind(artifact.sha256)
     .bind(content)
     .bind(artifact.key)
+    .bind(artifact.clean_under)
     .execute(tx)
     .await?;
     Ok(())

@@ -25,11 +25,13 @@ struct ArtifactContentRow {
     content: Option<Vec<u8>>,
     storage_key: Option<String>,
     scrub_pii: bool,
+    /// Stored clean under today's scrub rules (migration `0015`): read back as stored.
+    clean: bool,
 }
 
 /// Whether scrubbing applies to a media type: text and JSON (a scrubbed email or secret keeps
 /// JSON valid: the replacements hold no quotes or backslashes).
-fn is_textual(media_type: &str) -> bool {
+pub(crate) fn is_textual(media_type: &str) -> bool {
     let essence = media_type
         .split(';')
         .next()
@@ -66,12 +68,14 @@ pub(crate) async fn artifact_response(
 ) -> Result<Response, ApiError> {
     let mut tx = db::tenant(&state.pool, account).await?;
     let row: Option<ArtifactContentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT media_type, size, sha256, content, storage_key, {SCRUB_PII} AS scrub_pii
+        "SELECT media_type, size, sha256, content, storage_key, {SCRUB_PII} AS scrub_pii,
+           coalesce(clean_under = $4, false) AS clean
          FROM artifacts WHERE account_id = $1 AND analysis_id = $2 AND name = $3"
     )))
     .bind(account)
     .bind(id)
     .bind(name)
+    .bind(scrub::RULES_VERSION)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -81,7 +85,7 @@ pub(crate) async fn artifact_response(
         )));
     };
     tx.commit().await?;
-    let scrub = row.scrub_pii && is_textual(&row.media_type);
+    let scrub = row.scrub_pii && is_textual(&row.media_type) && !row.clean;
     let mut response = match (row.content, row.storage_key) {
         (Some(content), _) if scrub => {
             let text = String::from_utf8_lossy(&content);

@@ -3,17 +3,18 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use gitview_core::artifact;
+use gitview_core::{artifact, scrub};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::db;
+use crate::db::{self, SCRUB_PII};
 use crate::error::ApiError;
 use crate::kit::audit::audit;
 use crate::kit::extract::ApiPath;
 use crate::kit::guard::Runner;
 use crate::kit::state::{AppState, INLINE_ARTIFACT_LIMIT};
 use crate::metrics::Metrics;
+use crate::routes::read::artifacts::is_textual;
 use crate::storage::{ArtifactStore, Upload};
 use crate::store;
 use crate::store::artifacts::Artifact;
@@ -53,6 +54,59 @@ fn over_limit(object_store: bool, max: u64) -> ApiError {
             )
         },
     )
+}
+
+/// The longest line [`CleanCheck`] holds to check whole; an artifact with a longer one is not
+/// marked clean (reads scrub it).
+const LONGEST_CHECKED_LINE: usize = 64 << 20;
+
+/// Whether a text artifact is clean under today's scrub rules, checked as it arrives: each
+/// line whole, as a read that streams it scrubs lines (a read also scrubs a line longer than
+/// it holds in pieces, which can only find what the whole line holds or a cut token's tail; a
+/// clean mark says the whole lines are clean), or the whole text when it is stored inline, as a
+/// read scrubs that.
+#[derive(Default)]
+struct CleanCheck {
+    /// The line not ended yet.
+    pending: Vec<u8>,
+    dirty: bool,
+}
+
+impl CleanCheck {
+    fn feed(&mut self, chunk: &[u8]) {
+        if self.dirty {
+            return;
+        }
+        self.pending.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(at) = self.pending[start..].iter().position(|&b| b == b'\n') {
+            let end = start + at + 1;
+            if !text_clean(&self.pending[start..end]) {
+                self.dirty = true;
+                self.pending = Vec::new();
+                return;
+            }
+            start = end;
+        }
+        self.pending.drain(..start);
+        if self.pending.len() > LONGEST_CHECKED_LINE {
+            self.dirty = true;
+            self.pending = Vec::new();
+        }
+    }
+
+    /// Whether it is clean; `inline`: the whole artifact, when it is stored in its row.
+    fn finish(self, inline: Option<&[u8]>) -> bool {
+        match inline {
+            Some(whole) => text_clean(whole),
+            None => !self.dirty && text_clean(&self.pending),
+        }
+    }
+}
+
+/// Whether scrubbing `bytes` as text (as reads do) changes nothing.
+fn text_clean(bytes: &[u8]) -> bool {
+    scrub::scrub_text(&String::from_utf8_lossy(bytes)).1 == scrub::ScrubStats::default()
 }
 
 /// The most of a refused body read and dropped before the 413 is sent.
@@ -117,11 +171,19 @@ pub(crate) async fn artifact(
     let account = state.account_id(&claims.account).await?;
     // The analysis must exist, at the token's attempt, before anything is stored for it (the
     // row's transaction checks again: a newer attempt may start during the upload).
-    {
+    let scrub_pii: bool = {
         let mut tx = db::tenant(&state.pool, account).await?;
         current_attempt(&mut tx, &analysis, claims.attempt).await?;
+        let scrub_pii = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {SCRUB_PII}")))
+            .bind(account)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
-    }
+        scrub_pii
+    };
+    // For an account that scrubs, a text artifact is checked as it arrives: one found clean is
+    // read back as stored (migration `0015`).
+    let mut check = (scrub_pii && is_textual(&media_type)).then(CleanCheck::default);
 
     let mut chunks = body.into_data_stream();
     let mut hasher = Sha256::new();
@@ -139,6 +201,9 @@ pub(crate) async fn artifact(
                 return Err(too_large());
             }
             hasher.update(&chunk);
+            if let Some(check) = &mut check {
+                check.feed(&chunk);
+            }
             if let Some((_, writer)) = &mut upload {
                 writer
                     .put(chunk)
@@ -194,6 +259,9 @@ pub(crate) async fn artifact(
             size,
             sha256: &digest,
             key: key.as_deref(),
+            clean_under: check
+                .is_some_and(|check| check.finish(key.is_none().then_some(head.as_slice())))
+                .then_some(scrub::RULES_VERSION),
             inline: head,
         },
     )

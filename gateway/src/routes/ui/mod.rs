@@ -42,9 +42,8 @@ use gitview_report::ui::{self, RepositoryRow, UiPage};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::read::shared::{
-    artifact_stored, current_story, require_repository, scrub_text, stored_bytes,
-};
+use super::read::artifacts::artifact_response;
+use super::read::shared::{current_story, require_repository};
 use crate::db;
 use crate::error::ApiError;
 use crate::kit::keys::parse;
@@ -455,20 +454,20 @@ async fn report(
             "This repository has no story of its whole history yet.",
         ));
     };
-    let Some(stored) = artifact_stored(&mut tx, account, &story.analysis_id, REPORT).await? else {
-        return Ok(missing(
-            &name,
-            "The analysis that wrote this repository's story wrote no report page.",
-        ));
-    };
-    // The page may be megabytes in the object store: read with the connection given back.
+    // The page may be megabytes in the object store: streamed with the connection given back,
+    // as stored when it was stored clean, else scrubbed line by line for an account that
+    // scrubs (the artifacts route's answer).
     tx.commit().await?;
-    let bytes = stored_bytes(&state, stored).await?;
-    let mut html = String::from_utf8_lossy(&bytes).into_owned();
-    if scrub {
-        scrub_text(&mut html);
-    }
-    let mut response = (StatusCode::OK, html).into_response();
+    let mut response = match artifact_response(&state, account, &story.analysis_id, REPORT).await {
+        Ok(response) => response,
+        Err(err) if err.status == StatusCode::NOT_FOUND => {
+            return Ok(missing(
+                &name,
+                "The analysis that wrote this repository's story wrote no report page.",
+            ));
+        }
+        Err(err) => return Err(err),
+    };
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
