@@ -5,6 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use bytes::BytesMut;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use gitview_core::scrub;
@@ -141,28 +142,35 @@ const LONGEST_SCRUBBED_LINE: usize = 1 << 20;
 fn scrubbed_lines(
     stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
 ) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
-    let state = (stream, Vec::<u8>::new(), false);
-    futures::stream::unfold(state, |(mut stream, mut pending, mut ended)| async move {
-        loop {
-            if let Some(end) = pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                return Some((Ok(scrub_line(&line)), (stream, pending, ended)));
-            }
-            // A very long line goes out in pieces rather than held whole.
-            if ended || pending.len() >= LONGEST_SCRUBBED_LINE {
-                if pending.is_empty() {
-                    return None;
+    // `BytesMut`: a line is split off the front without moving what follows it (draining a
+    // `Vec` moved the rest of the buffer for every line: quadratic in the lines a chunk holds).
+    // `scanned`: the bytes at the front of `pending` known to hold no newline.
+    let state = (stream, BytesMut::new(), 0usize, false);
+    futures::stream::unfold(
+        state,
+        |(mut stream, mut pending, mut scanned, mut ended)| async move {
+            loop {
+                if let Some(at) = pending[scanned..].iter().position(|&b| b == b'\n') {
+                    let line = pending.split_to(scanned + at + 1);
+                    return Some((Ok(scrub_line(&line)), (stream, pending, 0, ended)));
                 }
-                let line = std::mem::take(&mut pending);
-                return Some((Ok(scrub_line(&line)), (stream, pending, ended)));
+                scanned = pending.len();
+                // A very long line goes out in pieces rather than held whole.
+                if ended || pending.len() >= LONGEST_SCRUBBED_LINE {
+                    if pending.is_empty() {
+                        return None;
+                    }
+                    let line = pending.split();
+                    return Some((Ok(scrub_line(&line)), (stream, pending, 0, ended)));
+                }
+                match stream.next().await {
+                    Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
+                    Some(Err(err)) => return Some((Err(err), (stream, pending, scanned, true))),
+                    None => ended = true,
+                }
             }
-            match stream.next().await {
-                Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
-                Some(Err(err)) => return Some((Err(err), (stream, pending, true))),
-                None => ended = true,
-            }
-        }
-    })
+        },
+    )
     .boxed()
 }
 
