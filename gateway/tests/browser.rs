@@ -321,6 +321,220 @@ async fn a_person_signs_in_reads_a_story_follows_its_evidence_and_signs_out() {
     browser.close().await;
 }
 
+/// An artifact as a run stores it: name, media type, bytes.
+type Artifact = (&'static str, &'static str, Vec<u8>);
+
+/// A linear history of `n` commits with a side branch merged every 100, newest first, its
+/// first commit named by the story's one sentence; and the page's artifacts as a pod's run
+/// writes them: `story.json`, the self-contained `index.html`, and the web UI's `report.html`
+/// with `graph.json`.
+fn long_history(n: usize) -> (Vec<String>, Vec<Artifact>) {
+    // Ids whose first seven digits differ: a multiplicative hash of the row, then the row.
+    let ids: Vec<String> = (0..n)
+        .map(|i| format!("{:08x}{:032x}", (i as u64 * 2_654_435_761) as u32, i))
+        .collect();
+    let graph: Vec<GraphCommit> = (0..n)
+        .map(|i| {
+            // Row i's first parent is row i + 1 (older); every 100th also merges row i + 3.
+            let mut parents: Vec<String> = ids.get(i + 1).cloned().into_iter().collect();
+            if i % 100 == 0 && i + 3 < n {
+                parents.push(ids[i + 3].clone());
+            }
+            GraphCommit {
+                id: ids[i].clone(),
+                parents,
+                class: if i % 3 == 0 { "fix" } else { "feature" }.into(),
+                subject: format!("change {}", n - i),
+                tags: Vec::new(),
+            }
+        })
+        .collect();
+    let first = ids[n - 1].clone();
+    let story = StoryDocument {
+        title: "long".into(),
+        coverage: Some(StoryCoverage {
+            whole_history: true,
+            commits: n as u64,
+            ..StoryCoverage::default()
+        }),
+        sections: vec![StorySection {
+            id: "in-brief".into(),
+            heading: "In brief".into(),
+            list: false,
+            claims: vec![Claim {
+                text: format!("It began with `{}`.", &first[..7]),
+                evidence: Evidence {
+                    commits: vec![first.clone()],
+                    ..Evidence::default()
+                },
+            }],
+        }],
+        ..StoryDocument::default()
+    };
+    let report = Report {
+        story,
+        range: "HEAD".into(),
+        commits: vec![CommitEntry {
+            id: first.clone(),
+            time: 1_700_000_000,
+            date: "2023-11-14".into(),
+            author: "Ada Author".into(),
+            subject: "change 1".into(),
+            class: "feature".into(),
+            added: 1,
+            deleted: 0,
+            files: 1,
+            tags: Vec::new(),
+        }],
+        graph,
+        ..Report::default()
+    };
+    let pages = gitview_report::render_windowed(&report);
+    let artifacts = vec![
+        (
+            "story.json",
+            "application/json",
+            serde_json::to_vec(&report.story).unwrap(),
+        ),
+        ("index.html", "text/html", pages.whole.into_bytes()),
+        ("graph.json", "application/json", pages.graph.into_bytes()),
+        ("report.html", "text/html", pages.page.into_bytes()),
+    ];
+    (ids, artifacts)
+}
+
+/// The graph's row requests the repository's page made so far.
+async fn row_requests(browser: &Browser) -> Vec<String> {
+    let asked = browser
+        .eval(
+            "return performance.getEntriesByType('resource').map(function (e) { return e.name; })
+                .filter(function (name) { return name.indexOf('/graph?') !== -1; });",
+        )
+        .await;
+    serde_json::from_value(asked).unwrap()
+}
+
+#[tokio::test]
+async fn a_long_historys_graph_loads_its_rows_in_windows_as_it_scrolls() {
+    const N: usize = 3000;
+    let gw = Gateway::start().await;
+    let key = gw.create_key("team-a", "ui").await;
+    let (ids, artifacts) = long_history(N);
+    let uid = "windows-a1";
+    gw.start_run("team-a", uid, URL).await;
+    let fingerprint = gw.succeeded_with("team-a", uid, URL, artifacts).await;
+    let base = format!("http://localhost:{}", gw.addr.port());
+    let repository = format!("/ui/repositories/{fingerprint}");
+
+    let browser = Browser::launch(Options {
+        name: "gateway-ui-graph".into(),
+        offline: false,
+    })
+    .await;
+    browser.goto(&format!("{base}/ui/")).await;
+    sign_in(&browser, &key.secret).await;
+    browser.click(&format!("a[href=\"{repository}\"]")).await;
+    at(&browser, &repository).await;
+    let framed = browser
+        .eval("return document.querySelector('iframe.report').getAttribute('src')")
+        .await;
+    let framed = framed.as_str().unwrap().to_owned();
+    assert!(
+        framed.starts_with("/ui/analyses/") && framed.ends_with("/report"),
+        "the analysis' windowed page framed: {framed}"
+    );
+    browser
+        .client()
+        .find(Locator::Css("iframe.report"))
+        .await
+        .expect("the framed report")
+        .enter_frame()
+        .await
+        .expect("entering the report's frame");
+    // The newest rows drawn, from the first window, with the page carrying no rows itself.
+    browser
+        .wait_until(
+            "the newest rows drawn",
+            &format!(
+                "return Array.prototype.some.call(document.querySelectorAll('#graph-svg .gid'),
+                   function (t) {{ return t.textContent === '{}'; }})",
+                &ids[0][..7]
+            ),
+        )
+        .await;
+    let carried = browser
+        .eval("return document.getElementById('graph-data').textContent.length")
+        .await;
+    assert!(
+        carried.as_u64().unwrap() < 2_000,
+        "the page's graph block is its skeleton, not {N} rows: {carried} bytes"
+    );
+    // To the first commit: only the windows on the way there's ends are fetched.
+    browser.click("#graph-first").await;
+    browser
+        .wait_until(
+            "the first commit's row drawn",
+            &format!(
+                "return Array.prototype.some.call(document.querySelectorAll('#graph-svg .gid'),
+                   function (t) {{ return t.textContent === '{}'; }})",
+                &ids[N - 1][..7]
+            ),
+        )
+        .await;
+    // The sentence's link shows the first commit in the graph, highlighted.
+    browser.click("#story .claim a.gr").await;
+    browser
+        .wait_until(
+            "the sentence's commit highlighted in the graph",
+            &format!(
+                "return document.getElementById('graph-status').textContent.indexOf('row {N} of {N}') !== -1
+                   && document.querySelector('#graph-svg circle.gon') !== null"
+            ),
+        )
+        .await;
+    // A commit the page does not name is found by the gateway, its window fetched.
+    let middle = N / 2;
+    browser
+        .eval(&format!(
+            "location.hash = '#commit-{}'; return true;",
+            &ids[middle][..10]
+        ))
+        .await;
+    browser
+        .wait_until(
+            "a commit the page does not name, found and shown",
+            &format!(
+                "return document.getElementById('graph-status').textContent
+                   === 'Commit {} (row {} of {N}) highlighted: change {}'",
+                &ids[middle][..7],
+                middle + 1,
+                N - middle
+            ),
+        )
+        .await;
+    browser.screenshot("graph-middle").await;
+    browser
+        .client()
+        .enter_parent_frame()
+        .await
+        .expect("leaving the frame");
+    let asked = row_requests(&browser).await;
+    let windows = N.div_ceil(512);
+    assert!(
+        asked.len() < windows,
+        "fewer windows fetched than the graph has ({windows}): {asked:#?}"
+    );
+    assert!(
+        asked.iter().any(|a| a.contains("find=")),
+        "the gateway asked for the unnamed commit: {asked:#?}"
+    );
+    browser
+        .assert_clean("the repository's page and its windowed report")
+        .await;
+
+    browser.close().await;
+}
+
 /// Types `text` into the field `css` finds.
 async fn type_into(browser: &Browser, css: &str, text: &str) {
     browser

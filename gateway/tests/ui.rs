@@ -789,3 +789,125 @@ async fn the_repository_pages_under_fifty_readers() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_repositorys_graph_comes_in_windows_of_its_accounts_analysis_scrubbed() {
+    use gitview_report::graph::GraphCommit;
+    let gw = Gateway::start().await;
+    let key = gw.create_key("team-a", "ui").await;
+    let other = gw.create_key("team-b", "ui").await;
+    // A line of 40 commits, newest first; the newest's subject names an email.
+    let ids: Vec<String> = (0..40)
+        .map(|i| format!("{:02x}", 100 + i).repeat(20))
+        .collect();
+    let report = gitview_report::Report {
+        story: serde_json::from_value(json!({"title": "seen", "sections": [],
+            "coverage": {"wholeHistory": true, "commits": 40}}))
+        .unwrap(),
+        graph: (0..40)
+            .map(|i| GraphCommit {
+                id: ids[i].clone(),
+                parents: ids.get(i + 1).cloned().into_iter().collect(),
+                class: "feature".into(),
+                subject: if i == 0 {
+                    "mail ada@example.com".into()
+                } else {
+                    format!("change {i}")
+                },
+                tags: Vec::new(),
+            })
+            .collect(),
+        ..gitview_report::Report::default()
+    };
+    let pages = gitview_report::render_windowed(&report);
+    let uid = "graph-a1";
+    gw.start_run("team-a", uid, URL).await;
+    let fingerprint = gw
+        .succeeded_with(
+            "team-a",
+            uid,
+            URL,
+            vec![
+                (
+                    "story.json",
+                    "application/json",
+                    serde_json::to_vec(&report.story).unwrap(),
+                ),
+                ("index.html", "text/html", pages.whole.into_bytes()),
+                ("graph.json", "application/json", pages.graph.into_bytes()),
+                ("report.html", "text/html", pages.page.into_bytes()),
+            ],
+        )
+        .await;
+    let (cookie, _) = session_of(&sign_in(&gw, &key.secret, None).await);
+    let (theirs, _) = session_of(&sign_in(&gw, &other.secret, None).await);
+
+    // The repository's page frames the analysis' windowed page, and fetches its rows itself.
+    let (status, page) = page_of(&gw, &format!("/ui/repositories/{fingerprint}"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let src = page
+        .split("iframe class=\"report\" src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        src.starts_with("/ui/analyses/") && src.ends_with("/report"),
+        "{src}"
+    );
+    let graph = src.replace("/report", "/graph");
+    assert!(page.contains(&format!("data-graph=\"{graph}\"")), "{page}");
+    let framed = get(&gw, &src, Some(&cookie)).await;
+    assert_eq!(framed.status(), StatusCode::OK);
+    assert!(policy_of(&framed).starts_with("sandbox allow-scripts;"));
+    assert!(framed.text().await.unwrap().contains("\"window\":true"));
+
+    // A window: its rows, scrubbed (the account scrubs), and the edges crossing it.
+    let (status, body) = page_of(&gw, &format!("{graph}?from=0&to=3"), &cookie).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let window: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(window["first"], 0);
+    assert_eq!(window["ids"].as_str().unwrap().len(), 21);
+    let newest = window["sub"][0].as_str().unwrap();
+    assert!(
+        !newest.contains("ada@example.com") && newest.contains("@scrubbed.invalid"),
+        "{newest}"
+    );
+    assert_eq!(window["sub"][2], "change 2");
+    assert_eq!(
+        window["edges"].as_array().unwrap().len(),
+        9,
+        "3 edges: {body}"
+    );
+    // The row of a commit by a prefix; none for a prefix no row has.
+    let (_, found) = page_of(&gw, &format!("{graph}?find={}", &ids[17][..9]), &cookie).await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&found).unwrap(),
+        json!({"row": 17})
+    );
+    let (_, found) = page_of(&gw, &format!("{graph}?find=ffffffff"), &cookie).await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&found).unwrap(),
+        json!({"row": null})
+    );
+    // Bad asks are refused, naming what to ask.
+    for bad in [
+        "?from=0&to=99999",
+        "?from=5&to=5",
+        "?from=0",
+        "",
+        "?from=0&to=3&find=abcd",
+    ] {
+        let (status, body) = page_of(&gw, &format!("{graph}{bad}"), &cookie).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body.contains("from and to"), "{bad}: {body}");
+    }
+    // Another account: the analysis, its page and its graph are not there.
+    let (status, _) = page_of(&gw, &format!("{graph}?from=0&to=3"), &theirs).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page_of(&gw, &src, &theirs).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Signed out: the way to sign in.
+    let response = get(&gw, &format!("{graph}?from=0&to=3"), None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}

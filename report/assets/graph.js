@@ -1,8 +1,10 @@
 "use strict";
-// The commit graph: every commit's lane and edges come laid out in the JSON block. The rows
-// are drawn in bands of BAND rows, each its own small <svg> with two paths for all the edges
-// crossing it: scrolling draws a band as it comes near the view and drops the bands that left,
-// so a frame costs at most a band or two whatever the size of the history.
+// The commit graph: every commit's lane and edges come laid out in the JSON block, or (the
+// gateway's page) only the graph's skeleton, its rows asked of the page framing it a window at
+// a time as they come near the view. The rows are drawn in bands of BAND rows, each its own
+// small <svg> with two paths for all the edges crossing it: scrolling draws a band as it comes
+// near the view and drops the bands that left, so a frame costs at most a band or two
+// whatever the size of the history.
 (function () {
   var source = document.getElementById("graph-data");
   if (!source) { return; }
@@ -14,20 +16,60 @@
   var where = document.getElementById("graph-where");
   var status = document.getElementById("graph-status");
   var NS = "http://www.w3.org/2000/svg";
-  var ROW = 20, LANE = 12, PAD = 10, BAND = 32, MARGIN = BAND * ROW;
-  var n = g.n, edges = g.edges, bands = Math.ceil(n / BAND);
+  var ROW = 20, LANE = 12, PAD = 10, BAND = 32, MARGIN = BAND * ROW, CHUNK = BAND * 16;
+  var n = g.n, bands = Math.ceil(n / BAND), windowed = g.window === true;
   var labels = {}, marks = {}, long = {};
   function add(map, row, value) { (map[row] = map[row] || []).push(value); }
   g.heads.forEach(function (h) { add(labels, h[0], ["ghead", "\u2387 " + h[1]]); });
   g.tags.forEach(function (t) { add(labels, t[0], ["gtag", t[1]]); });
   g.marks.forEach(function (m) { add(marks, m[0], m[1]); });
-  g.long.forEach(function (l) { long[l[0]] = l[1]; });
-  // The edges crossing each band, so a band finds its edges without a scan.
-  var crossing = [];
+  // The rows' columns: the block's, or filled as windows arrive. `edges` holds three numbers
+  // an edge (child row, parent row minus child row, carrying lane); `crossing[band]` the
+  // offsets in it of the edges crossing the band, so a band finds its edges without a scan.
+  var lanes, cls, subs, ids, edges, crossing = [], loaded = [];
   for (var b = 0; b < bands; b++) { crossing.push([]); }
-  for (var k = 0; k < edges.length; k += 3) {
-    var last = Math.floor((edges[k] + edges[k + 1]) / BAND);
-    for (var c = Math.floor(edges[k] / BAND); c <= last; c++) { crossing[c].push(k); }
+  function cross(from, lo, hi) {
+    for (var k = from; k < edges.length; k += 3) {
+      var last = Math.min(hi, Math.floor((edges[k] + edges[k + 1]) / BAND));
+      for (var c = Math.max(lo, Math.floor(edges[k] / BAND)); c <= last; c++) { crossing[c].push(k); }
+    }
+  }
+  if (windowed) {
+    lanes = []; cls = []; subs = []; ids = []; edges = [];
+  } else {
+    lanes = g.lane; cls = g.cls; subs = g.sub; edges = g.edges;
+    g.long.forEach(function (l) { long[l[0]] = l[1]; });
+    cross(0, 0, bands - 1);
+    for (var c0 = 0; c0 * CHUNK < n; c0++) { loaded[c0] = true; }
+  }
+  function id(row) { return windowed ? ids[row] : g.ids.substr(row * 7, 7); }
+  // Windows of rows, asked of the page framing this one (this page loads nothing itself).
+  var asked = [], framed = window.parent !== window;
+  function ready(band) {
+    var chunk = Math.floor(band * BAND / CHUNK);
+    if (loaded[chunk]) { return true; }
+    if (!asked[chunk] && framed) {
+      asked[chunk] = true;
+      window.parent.postMessage({ gitview: "graph-rows", from: chunk * CHUNK, to: Math.min(n, (chunk + 1) * CHUNK) }, "*");
+    }
+    return false;
+  }
+  function arrived(w) {
+    var chunk = w.first / CHUNK;
+    if (typeof w.first !== "number" || chunk !== Math.floor(chunk) || loaded[chunk] || !w.cls.length) { return; }
+    for (var i = 0; i < w.cls.length; i++) {
+      ids[w.first + i] = w.ids.substr(i * 7, 7);
+      cls[w.first + i] = w.cls[i];
+      subs[w.first + i] = w.sub[i];
+    }
+    for (i = 0; i < w.lane.length; i++) { lanes[w.lanes_from + i] = w.lane[i]; }
+    w.long.forEach(function (l) { long[l[0]] = l[1]; });
+    var from = edges.length;
+    Array.prototype.push.apply(edges, w.edges);
+    cross(from, chunk * CHUNK / BAND, Math.min(bands, (chunk + 1) * CHUNK / BAND) - 1);
+    loaded[chunk] = true;
+    if (highlighted >= w.first && highlighted < w.first + w.cls.length) { describe(highlighted); }
+    later();
   }
   // One lane width for the whole graph, so edges meet across bands: narrower when many lanes
   // are open at once (a history in date order keeps long-lived branches open), so the lanes
@@ -89,23 +131,23 @@
       var k = list[e], start = edges[k], stop = start + edges[k + 1], lane = edges[k + 2];
       widest = Math.max(widest, lane);
       if (stop === start + 1) {
-        var a = x(g.lane[start]), z = x(g.lane[stop]), seg = "M" + a + " " + y(start) + "L" + z + " " + y(stop);
+        var a = x(lanes[start]), z = x(lanes[stop]), seg = "M" + a + " " + y(start) + "L" + z + " " + y(stop);
         if (a === z) { straight += seg; } else { joins += seg; }
         continue;
       }
       var along = x(lane), down = y(start + 1), up = y(stop - 1);
-      if (down >= from) { joins += "M" + x(g.lane[start]) + " " + y(start) + "L" + along + " " + down; }
+      if (down >= from) { joins += "M" + x(lanes[start]) + " " + y(start) + "L" + along + " " + down; }
       var v0 = Math.max(down, from), v1 = Math.min(up, to);
       if (v0 < v1) { straight += "M" + along + " " + v0 + "V" + v1; }
-      if (up <= to) { joins += "M" + along + " " + up + "L" + x(g.lane[stop]) + " " + y(stop); }
+      if (up <= to) { joins += "M" + along + " " + up + "L" + x(lanes[stop]) + " " + y(stop); }
     }
     if (straight) { svg.appendChild(node("path", { d: straight, "class": "gedges gv" })); }
     if (joins) { svg.appendChild(node("path", { d: joins, "class": "gedges" })); }
-    for (r = first; r < end; r++) { widest = Math.max(widest, g.lane[r]); }
+    for (r = first; r < end; r++) { widest = Math.max(widest, lanes[r]); }
     var left = x(widest + 1) + PAD, radius = Math.min(4, Math.max(3, lanePx / 2));
     named.forEach(function (h) { svg.appendChild(node("text", { x: left, y: h[0] + 14, "class": "gph-name" }, h[1])); });
     for (r = first; r < end; r++) {
-      var cx = x(g.lane[r]), cy = y(r);
+      var cx = x(lanes[r]), cy = y(r);
       if (marks[r]) {
         var diamond = node("path", {
           d: "M" + cx + " " + (cy - 7) + "L" + (cx + 7) + " " + cy + "L" + cx + " " + (cy + 7) + "L" + (cx - 7) + " " + cy + "Z",
@@ -116,10 +158,10 @@
       }
       svg.appendChild(node("circle", {
         cx: cx, cy: cy, r: r === highlighted ? radius + 2 : radius,
-        "class": "k-" + g.classes[g.cls[r]] + (r === highlighted ? " gon" : "")
+        "class": "k-" + g.classes[cls[r]] + (r === highlighted ? " gon" : "")
       }));
       var text = node("text", { x: left, y: cy + 4 });
-      text.appendChild(node("tspan", { "class": "gid" }, g.ids.substr(r * 7, 7)));
+      text.appendChild(node("tspan", { "class": "gid" }, id(r)));
       (labels[r] || []).forEach(function (l) {
         text.appendChild(document.createTextNode(" "));
         text.appendChild(node("tspan", { "class": l[0] }, l[1]));
@@ -128,7 +170,7 @@
         text.appendChild(document.createTextNode(" "));
         text.appendChild(node("tspan", { "class": "gmark" }, "\u25c6 " + m));
       });
-      text.appendChild(document.createTextNode(" " + g.sub[r]));
+      text.appendChild(document.createTextNode(" " + subs[r]));
       svg.appendChild(text);
     }
     return svg;
@@ -154,11 +196,11 @@
       if (band < lo || band > hi) { forget(band); }
     }
     for (var b = first; b <= last; b++) {
-      if (!drawn[b]) { drawn[b] = layer.appendChild(drawBand(b)); }
+      if (!drawn[b] && ready(b)) { drawn[b] = layer.appendChild(drawBand(b)); }
     }
     for (var step = 1; last + step <= hi || first - step >= lo; step++) {
       b = drawn[last + step] || last + step > hi ? first - step : last + step;
-      if (b >= lo && !drawn[b]) { drawn[b] = layer.appendChild(drawBand(b)); later(); break; }
+      if (b >= lo && !drawn[b] && ready(b)) { drawn[b] = layer.appendChild(drawBand(b)); later(); break; }
     }
     // The phase of the row at the top of the view.
     var row = rowAt(box.scrollTop), name = "";
@@ -173,11 +215,17 @@
     pending = true;
     window.requestAnimationFrame(function () { pending = false; update(); });
   }
-  // The row of a commit id (4 to 40 hex digits), or -1.
+  // The row of a commit id (4 to 40 hex digits), or -1 (on the gateway's page: of those the
+  // page names; `find` asks the framing page for any other).
   function rowOf(id) {
     id = id.toLowerCase();
     if (!/^[0-9a-f]{4,40}$/.test(id)) { return -1; }
-    var prefix = id.substr(0, 7), found = [];
+    var found = [];
+    if (windowed) {
+      g.named.forEach(function (c) { if (c[1].indexOf(id) === 0) { found.push(c[0]); } });
+      return found.length === 1 ? found[0] : -1;
+    }
+    var prefix = id.substr(0, 7);
     for (var at = g.ids.indexOf(prefix); at !== -1; at = g.ids.indexOf(prefix, at + 1)) {
       if (at % 7 === 0) { found.push(at / 7); }
     }
@@ -186,6 +234,28 @@
     }
     return found.length === 1 ? found[0] : -1;
   }
+  function find(id, then) {
+    var row = rowOf(id);
+    if (row !== -1 || !windowed || !framed || !/^[0-9a-fA-F]{4,40}$/.test(id)) { then(row); return; }
+    finding = [id.toLowerCase(), then];
+    window.parent.postMessage({ gitview: "graph-find", id: id.toLowerCase() }, "*");
+  }
+  var finding = null;
+  window.addEventListener("message", function (event) {
+    var m = event.data;
+    if (event.source !== window.parent || !m || typeof m !== "object") { return; }
+    if (m.error) {
+      status.textContent = "The graph's rows could not be loaded: " + m.error;
+      if (m.gitview === "graph-rows") { asked[m.from / CHUNK] = false; }
+      return;
+    }
+    if (m.gitview === "graph-rows" && m.rows) { arrived(m.rows); }
+    if (m.gitview === "graph-find" && finding && finding[0] === m.id) {
+      var then = finding[1];
+      finding = null;
+      then(typeof m.row === "number" && m.row >= 0 && m.row < n ? m.row : -1);
+    }
+  });
   // Scrolls the graph to `row`, highlights it and moves the focus to the graph.
   function show(row) {
     var old = highlighted;
@@ -197,15 +267,29 @@
     box.scrollTop = top(row) - (box.clientHeight - ROW) / 2;
     update();
     box.focus({ preventScroll: true });
-    status.textContent = "Commit " + g.ids.substr(row * 7, 7) + " (row " + (row + 1) + " of " + n + ") highlighted: " + g.sub[row];
+    describe(row);
+  }
+  // The status line names the highlighted commit (its id and subject once its rows are here).
+  function describe(row) {
+    status.textContent = id(row) === undefined
+      ? "Row " + (row + 1) + " of " + n + " highlighted."
+      : "Commit " + id(row) + " (row " + (row + 1) + " of " + n + ") highlighted: " + subs[row];
   }
   function fromHash() {
     if (location.hash.indexOf("#commit-") !== 0) { return; }
     var hash;
     try { hash = decodeURIComponent(location.hash); } catch (malformed) { return; }
-    var row = rowOf(hash.substr(8));
-    if (row === -1) { status.textContent = "No commit " + hash.substr(8) + " in the graph."; return; }
-    show(row);
+    var wanted = hash.substr(8);
+    find(wanted, function (row) {
+      if (location.hash !== hash && decodeURIComponent(location.hash) !== hash) { return; }
+      if (row === -1) { status.textContent = "No commit " + wanted + " in the graph."; return; }
+      show(row);
+    });
+  }
+  if (windowed && !framed) {
+    document.getElementById("graph-nojs").textContent =
+      "This page's graph fetches its rows through the gateway's repository page: open the report from there. The commits the story names are listed below.";
+    return;
   }
   document.getElementById("graph-nojs").hidden = true;
   tools.hidden = false;

@@ -7,10 +7,15 @@
 //! parent continues its lane, further parents join a lane already expecting them or take a
 //! free one. An edge then runs from its child's lane down the lane that carried it to its
 //! parent's row. [`GraphData`] is that layout as compact columns for the page's JSON block.
+//!
+//! A page carries the whole [`GraphData`] (`index.html`, self-contained), or only its
+//! [`Skeleton`] while the rows come in [`Window`]s as the graph scrolls: the gateway's web UI
+//! serves windows of a stored `graph.json`, so a history of 100,000 commits opens without its
+//! megabytes of rows.
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One commit of the graph, in display order (newest first).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,7 +113,7 @@ pub fn layout(commits: &[GraphCommit]) -> Layout {
 }
 
 /// The graph as the page's script reads it: columns, not objects.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphData {
     /// Rows.
     pub n: usize,
@@ -135,6 +140,137 @@ pub struct GraphData {
     pub phases: Vec<(u32, u32, String)>,
     /// Milestones: `[row, "what happened"]`, the text plain.
     pub marks: Vec<(u32, String)>,
+}
+
+/// Rows of one window, at most: what [`GraphData::window`] answers.
+pub const WINDOW_ROWS: usize = 4096;
+
+/// The graph without its rows, for a page that asks for them in windows: its size, lanes,
+/// classes and marks, and the rows of the commits the page itself names (so its links find
+/// them without asking).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skeleton<'a> {
+    pub n: usize,
+    pub width: u32,
+    pub classes: &'a [String],
+    pub tags: &'a [(u32, String)],
+    pub heads: &'a [(u32, String)],
+    pub phases: &'a [(u32, u32, String)],
+    pub marks: &'a [(u32, String)],
+    /// `[row, full id]` of the commits the page names.
+    pub named: Vec<(u32, String)>,
+    /// Always true: the rows come in windows.
+    pub window: bool,
+}
+
+/// Rows `first..first + ids.len() / 7` of a graph, with what drawing them needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub first: u32,
+    /// The rows' 7-digit ids, concatenated.
+    pub ids: String,
+    pub cls: Vec<u8>,
+    pub sub: Vec<String>,
+    /// The rows' entries of [`GraphData::long`].
+    pub long: Vec<(u32, String)>,
+    /// The lanes of rows `lanes_from..`: the rows' and one more on each side, where the edges
+    /// leaving the window join.
+    pub lanes_from: u32,
+    pub lane: Vec<u32>,
+    /// Every edge crossing the rows (child row at or above the last, parent row at or below
+    /// the first), three numbers each as in [`GraphData::edges`].
+    pub edges: Vec<u32>,
+}
+
+impl GraphData {
+    /// The skeleton of this graph, naming the rows of `named` (full ids; those it lacks are
+    /// left out).
+    pub fn skeleton<'a>(&'a self, named: &[&str]) -> Skeleton<'a> {
+        Skeleton {
+            n: self.n,
+            width: self.width,
+            classes: &self.classes,
+            tags: &self.tags,
+            heads: &self.heads,
+            phases: &self.phases,
+            marks: &self.marks,
+            named: named
+                .iter()
+                .filter_map(|id| Some((self.find(id)?, (*id).to_owned())))
+                .collect(),
+            window: true,
+        }
+    }
+
+    /// Rows `from..to` (clamped to the graph, at most [`WINDOW_ROWS`]).
+    pub fn window(&self, from: usize, to: usize) -> Window {
+        let from = from.min(self.n);
+        let to = to.clamp(from, self.n.min(from + WINDOW_ROWS));
+        let (lanes_from, lanes_to) = (from.saturating_sub(1), (to + 1).min(self.n));
+        let edges = self
+            .edges
+            .chunks_exact(3)
+            .filter(|e| {
+                let (child, parent) = (e[0] as usize, e[0] as usize + e[1] as usize);
+                child < to && parent >= from
+            })
+            .flatten()
+            .copied()
+            .collect();
+        Window {
+            first: from as u32,
+            ids: self
+                .ids
+                .get(from * 7..to * 7)
+                .unwrap_or_default()
+                .to_owned(),
+            cls: self.cls.get(from..to).unwrap_or_default().to_vec(),
+            sub: self.sub.get(from..to).unwrap_or_default().to_vec(),
+            long: self
+                .long
+                .iter()
+                .filter(|(row, _)| (from..to).contains(&(*row as usize)))
+                .cloned()
+                .collect(),
+            lanes_from: lanes_from as u32,
+            lane: self
+                .lane
+                .get(lanes_from..lanes_to)
+                .unwrap_or_default()
+                .to_vec(),
+            edges,
+        }
+    }
+
+    /// The row of the commit `id` (4 to 40 hex digits), if exactly one row has it, as the
+    /// page's script finds it.
+    pub fn find(&self, id: &str) -> Option<u32> {
+        let id = id.to_ascii_lowercase();
+        if !(4..=40).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let prefix = &id[..id.len().min(7)];
+        let mut found: Vec<u32> = self
+            .ids
+            .as_bytes()
+            .chunks(7)
+            .enumerate()
+            .filter(|(_, row)| row.starts_with(prefix.as_bytes()))
+            .map(|(row, _)| row as u32)
+            .collect();
+        if found.len() > 1 {
+            let long: HashMap<u32, &str> = self
+                .long
+                .iter()
+                .map(|(r, full)| (*r, full.as_str()))
+                .collect();
+            found.retain(|row| long.get(row).is_none_or(|full| full.starts_with(&id)));
+        }
+        match found[..] {
+            [row] => Some(row),
+            _ => None,
+        }
+    }
 }
 
 /// What the graph marks beyond its commits, by full commit id.
@@ -392,6 +528,73 @@ mod tests {
     }
 
     #[test]
+    fn a_window_holds_its_rows_and_every_edge_crossing_them() {
+        // 0 -> 1 -> ... -> 9 in lane 0, and a side commit at row 2 whose edge runs to row 8.
+        let mut rows: Vec<GraphCommit> = (0..10u8)
+            .map(|i| {
+                let parents: Vec<String> = if i < 9 {
+                    vec![format!("{:x}", 15 - i - 1)]
+                } else {
+                    Vec::new()
+                };
+                GraphCommit {
+                    id: format!("{:x}", 15 - i).repeat(40),
+                    parents: parents.iter().map(|p| p.repeat(40)).collect(),
+                    class: if i % 2 == 0 { "fix" } else { "feature" }.into(),
+                    subject: format!("row {i}"),
+                    tags: Vec::new(),
+                }
+            })
+            .collect();
+        let side = rows[8].id.clone();
+        rows[2].parents.push(side);
+        let data = data(&rows, &Marks::default());
+        let window = data.window(4, 6);
+        assert_eq!(window.first, 4);
+        assert_eq!(window.ids, "bbbbbbbaaaaaaa");
+        assert_eq!(window.sub, ["row 4", "row 5"]);
+        assert_eq!(window.cls, [0, 1]);
+        assert_eq!((window.lanes_from, window.lane.len()), (3, 4));
+        let edges: Vec<(u32, u32)> = window
+            .edges
+            .chunks(3)
+            .map(|e| (e[0], e[0] + e[1]))
+            .collect();
+        assert_eq!(
+            edges,
+            [(2, 8), (3, 4), (4, 5), (5, 6)],
+            "the long edge and the rows' own"
+        );
+        // Clamped to the graph.
+        let end = data.window(8, 100);
+        assert_eq!((end.first, end.sub.len(), end.lane.len()), (8, 2, 3));
+        assert_eq!(data.window(50, 60).sub.len(), 0);
+        assert_eq!(data.window(0, usize::MAX).sub.len(), 10);
+    }
+
+    #[test]
+    fn the_skeleton_names_the_pages_commits_and_find_reads_a_prefix() {
+        let rows = [commit("b", &["a"]), commit("a", &[])];
+        let data = data(&rows, &Marks::default());
+        let skeleton = data.skeleton(&[&rows[1].id, &"f".repeat(40)]);
+        assert_eq!(
+            skeleton.named,
+            [(1, rows[1].id.clone())],
+            "the missing one left out"
+        );
+        assert!(skeleton.window);
+        assert_eq!(data.find("AAAA"), Some(1));
+        assert_eq!(data.find(&rows[0].id), Some(0));
+        assert_eq!(data.find("aaa"), None, "too short");
+        assert_eq!(data.find("zzzz"), None);
+        let json = serde_json::to_value(&skeleton).unwrap();
+        assert!(
+            json.get("sub").is_none() && json.get("edges").is_none(),
+            "{json}"
+        );
+    }
+
+    #[test]
     fn ids_sharing_their_first_seven_digits_are_kept_whole() {
         let mut rows = vec![commit("b", &[]), commit("a", &[]), commit("c", &[])];
         rows[0].id = "1234567".to_owned() + &"b".repeat(33);
@@ -401,5 +604,8 @@ mod tests {
             data.long,
             [(0, rows[0].id.clone()), (1, rows[1].id.clone())]
         );
+        assert_eq!(data.find("1234567"), None, "two rows");
+        assert_eq!(data.find("1234567aa"), Some(1));
+        assert_eq!(data.window(1, 2).long, [(1, rows[1].id.clone())]);
     }
 }

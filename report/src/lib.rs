@@ -17,7 +17,8 @@
 //! * the commit graph over the whole history ([`graph`]): lanes laid out here, drawn by the
 //!   page's script in bands of rows as they come into view, with the phases, milestones, the
 //!   branch and the tags marked; `#commit-<id>` (and a link after each sentence) shows a
-//!   commit's row.
+//!   commit's row. [`render_windowed`] makes the gateway's variant, whose graph carries only
+//!   its skeleton and asks the page framing it for its rows in windows as they come into view.
 //!
 //! Everything but the commit filter and the graph is static HTML and SVG: the page reads
 //! without JavaScript.
@@ -37,7 +38,7 @@ pub mod ui;
 
 use gitview_core::story::StoryDocument;
 
-pub use page::render;
+pub use page::{Windowed, render, render_windowed};
 
 /// Everything the page shows.
 #[derive(Clone, Debug, Default, PartialEq)]

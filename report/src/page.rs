@@ -129,6 +129,32 @@ fn citations(report: &Report, page: &CommitIndex<'_>) -> HashMap<String, Vec<(St
 
 /// The page for `report`: one self-contained HTML document.
 pub fn render(report: &Report) -> String {
+    let data = graph::data(&report.graph, &graph_marks(report));
+    render_page(report, &data, false)
+}
+
+/// The pages for the gateway's web UI: `page`, like [`render`]'s but whose graph carries only
+/// its [`graph::Skeleton`] and asks the page framing it for its rows in windows (the gateway
+/// answers them from `graph`, the whole graph as JSON); and `whole`, [`render`]'s page, which
+/// opens on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Windowed {
+    pub page: String,
+    pub graph: String,
+    pub whole: String,
+}
+
+/// [`Windowed`]'s pages and graph for `report`, its graph laid out once.
+pub fn render_windowed(report: &Report) -> Windowed {
+    let data = graph::data(&report.graph, &graph_marks(report));
+    Windowed {
+        page: render_page(report, &data, true),
+        graph: serde_json::to_string(&data).expect("graph data always serializes"),
+        whole: render_page(report, &data, false),
+    }
+}
+
+fn render_page(report: &Report, data: &graph::GraphData, windowed: bool) -> String {
     let page = CommitIndex::new(report);
     let cited = citations(report, &page);
     let link = |id: &str| page.anchor(id);
@@ -254,13 +280,18 @@ pub fn render(report: &Report) -> String {
                         (authors(report, &page))
                     }
                     @if !report.graph.is_empty() {
-                        (graph_section(report))
+                        (graph_section(report, data, windowed))
                     }
                     (commit_list(report, &page, &cited))
                 }
                 footer {
-                    p { "This page is self-contained: it loads nothing, and its scripts only filter the commit list and draw the graph. "
-                        "The same facts are in story.json, timeline.json, phases.json and commits.jsonl beside it." }
+                    @if windowed {
+                        p { "This page loads nothing itself: its scripts filter the commit list and draw the graph, whose rows the page framing it fetches as you scroll. "
+                            "The same facts are in story.json, timeline.json, phases.json and commits.jsonl beside it." }
+                    } @else {
+                        p { "This page is self-contained: it loads nothing, and its scripts only filter the commit list and draw the graph. "
+                            "The same facts are in story.json, timeline.json, phases.json and commits.jsonl beside it." }
+                    }
                 }
                 @for script in scripts {
                     script { (PreEscaped(script)) }
@@ -535,8 +566,7 @@ fn graph_marks(report: &Report) -> graph::Marks {
     }
 }
 
-fn graph_section(report: &Report) -> Markup {
-    let data = graph::data(&report.graph, &graph_marks(report));
+fn graph_section(report: &Report, data: &graph::GraphData, windowed: bool) -> Markup {
     html! {
         section #graph-sec aria-labelledby="graph-h" {
             h2 #graph-h { "Commit graph" }
@@ -564,7 +594,11 @@ fn graph_section(report: &Report) -> Markup {
             div #graph tabindex="0" role="region" aria-label="Commit graph, scrollable" hidden {
                 div #graph-inner { div #graph-svg {} }
             }
-            (json_script("graph-data", &data))
+            @if windowed {
+                (json_script("graph-data", &data.skeleton(&report.commits.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())))
+            } @else {
+                (json_script("graph-data", data))
+            }
         }
     }
 }

@@ -472,3 +472,46 @@ fn the_graph_labels_the_ranges_tip() {
         assert_eq!(graph["heads"], serde_json::json!([[0, tip]]), "{range}");
     }
 }
+
+#[test]
+fn the_windowed_page_carries_the_graphs_skeleton_and_the_graph_goes_apart() {
+    let report = hostile();
+    let pages = crate::render_windowed(&report);
+    assert_eq!(
+        pages.whole,
+        render(&report),
+        "the self-contained page as render's"
+    );
+    let data = graph::data(&report.graph, &graph_marks(&report));
+    assert_eq!(
+        serde_json::from_str::<graph::GraphData>(&pages.graph).unwrap(),
+        data,
+        "graph.json reads back as the graph"
+    );
+    // The block holds the skeleton: no rows, the rows of the commits the page lists.
+    let block = blocks(&pages.page, "id=\"graph-data\">", "</script>")[0];
+    let skeleton: serde_json::Value = serde_json::from_str(block).unwrap();
+    assert_eq!(skeleton["window"], true);
+    assert_eq!(skeleton["n"], data.n);
+    for rows in ["ids", "sub", "lane", "cls", "edges"] {
+        assert!(skeleton.get(rows).is_none(), "{rows} in the skeleton");
+    }
+    let named = skeleton["named"].as_array().unwrap();
+    assert!(!named.is_empty());
+    for pair in named {
+        let id = pair[1].as_str().unwrap();
+        assert!(report.commits.iter().any(|c| c.id == id), "{id} is listed");
+        assert_eq!(pair[0].as_u64().map(|r| r as u32), data.find(id));
+    }
+    // The same scripts under the same policy; the footer says where the rows come from.
+    assert_eq!(
+        blocks(&pages.page, "<script>", "</script>"),
+        blocks(&pages.whole, "<script>", "</script>")
+    );
+    assert!(
+        pages
+            .page
+            .contains("the page framing it fetches as you scroll")
+    );
+    assert!(pages.page.len() < pages.whole.len());
+}

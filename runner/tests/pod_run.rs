@@ -285,7 +285,7 @@ fn full_then_incremental_runs_land_in_postgres_with_gits_counts() {
         stack.scalar::<String>("SELECT status FROM analyses WHERE id = $1", "uid-full"),
         "succeeded"
     );
-    assert_eq!(stack.scalar::<i64>("SELECT count(*) FROM artifacts WHERE analysis_id = $1 AND name IN ('story.md', 'timeline.json', 'index.html')", "uid-full"), 3);
+    assert_eq!(stack.scalar::<i64>("SELECT count(*) FROM artifacts WHERE analysis_id = $1 AND name IN ('story.md', 'timeline.json', 'index.html', 'report.html', 'graph.json')", "uid-full"), 5);
     // The report page the gateway's web UI frames.
     let page = String::from_utf8(stack.scalar::<Vec<u8>>(
         "SELECT content FROM artifacts WHERE analysis_id = $1 AND name = 'index.html'",

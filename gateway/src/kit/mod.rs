@@ -9,6 +9,7 @@
 //! * [`keys`]: the API keys' format and the admin token.
 //! * [`limits`]: per-API-key rate limits and their headers.
 //! * [`auth_proxy`]: whom the web UI's authenticating proxy signs in, from where.
+//! * `graphs`: the web UI's commit graphs in memory, windows of rows cut from them.
 //! * [`paging`]: `limit`, cursors and the time window every list shares.
 //! * `accounts`: account names on the admin path.
 //! * `audit`: the audit row every mutation writes.
@@ -19,6 +20,7 @@ pub(crate) mod audit;
 pub mod auth_proxy;
 pub(crate) mod check;
 pub mod extract;
+pub(crate) mod graphs;
 pub mod guard;
 pub mod keys;
 pub mod limits;

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use crate::auth::Verifier;
 use crate::db;
 use crate::error::ApiError;
+use crate::kit::graphs::GraphCache;
 use crate::kit::keys::AdminToken;
 use crate::kit::limits::{LimitClock, Limiter, RateLimit};
 use crate::metrics::Metrics;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub(crate) max_artifact_bytes: u64,
     /// How the web UI keeps its sessions.
     pub(crate) ui: UiSettings,
+    /// The commit graphs the web UI's report pages read in windows.
+    pub(crate) graphs: Arc<GraphCache>,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -58,6 +61,7 @@ impl AppState {
             artifacts: None,
             max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
             ui: UiSettings::default(),
+            graphs: Arc::default(),
             accounts: Arc::default(),
         }
     }

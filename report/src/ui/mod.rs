@@ -13,6 +13,8 @@ use crate::escape::{Inline, Text};
 
 /// The pages' one stylesheet (inline, allowed by its hash).
 const STYLE: &str = include_str!("../../assets/ui.css");
+/// A repository's page's script: fetches the framed report's graph rows for it.
+const FRAME_SCRIPT: &str = include_str!("../../assets/frame.js");
 
 /// A page and the policy it needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,12 +40,27 @@ pub struct RepositoryRow {
     pub has_story: bool,
 }
 
-fn policy(framed: bool) -> String {
+/// The policy of a page; `framed`: it frames a report; `fetches`: its script fetches the
+/// framed report's graph rows.
+fn policy_of(framed: bool, fetches: bool) -> String {
+    let mut extra = String::new();
+    if framed {
+        extra.push_str("frame-src 'self'; ");
+    }
+    if fetches {
+        extra.push_str(&format!(
+            "script-src {}; connect-src 'self'; ",
+            hash_source(FRAME_SCRIPT)
+        ));
+    }
     format!(
-        "default-src 'none'; style-src {}; img-src data:; {}form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src {}; img-src data:; {extra}form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         hash_source(STYLE),
-        if framed { "frame-src 'self'; " } else { "" }
     )
+}
+
+fn policy(framed: bool) -> String {
+    policy_of(framed, false)
 }
 
 fn layout(title: &str, account: Option<&str>, body: Markup) -> String {
@@ -141,18 +158,33 @@ pub fn repositories(account: &str, rows: &[RepositoryRow]) -> UiPage {
     }
 }
 
+/// Where a repository's page gets its report from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportSources<'a> {
+    /// The report page to frame (the gateway serves it sandboxed).
+    pub framed: &'a str,
+    /// Its graph's rows, when the framed page asks for them in windows
+    /// ([`crate::render_windowed`]).
+    pub graph: Option<&'a str>,
+    /// The report page that opens on its own (self-contained).
+    pub whole: &'a str,
+}
+
 /// A repository's page: its name, and the report its newest whole-history analysis wrote,
-/// framed from `report_src` (the gateway serves it sandboxed).
-pub fn repository(account: &str, row: &RepositoryRow, report_src: &str) -> UiPage {
+/// framed (with the rows of its graph fetched for it when it asks).
+pub fn repository(account: &str, row: &RepositoryRow, report: ReportSources<'_>) -> UiPage {
     let body = html! {
         nav aria-label="Breadcrumb" { a href="/ui/" { "Repositories" } " / " (Inline(&row.url)) " (" (Inline(&row.branch)) ")" }
         (commit::search_form(&row.fingerprint, None))
-        iframe.report src=(report_src) title={ "The story of " (row.url) } sandbox="allow-scripts" {}
-        p { a href=(report_src) { "Open the report on its own" } }
+        iframe.report src=(report.framed) data-graph=[report.graph] title={ "The story of " (row.url) } sandbox="allow-scripts" {}
+        p { a href=(report.whole) { "Open the report on its own" } }
+        @if report.graph.is_some() {
+            script { (PreEscaped(FRAME_SCRIPT)) }
+        }
     };
     UiPage {
         html: layout(&row.url, Some(account), body),
-        policy: policy(true),
+        policy: policy_of(true, report.graph.is_some()),
     }
 }
 
@@ -202,9 +234,42 @@ mod tests {
             !page.policy.contains("script-src"),
             "no script on these pages"
         );
-        let framed = repository("team-a", &row, "/ui/repositories/x/report");
+        let sources = ReportSources {
+            framed: "/ui/repositories/x/report",
+            graph: Some("/ui/repositories/x/graph"),
+            whole: "/ui/repositories/x/report?page=whole",
+        };
+        let framed = repository("team-a", &row, sources);
         assert!(framed.html.contains("sandbox=\"allow-scripts\""));
+        assert!(
+            framed
+                .html
+                .contains("data-graph=\"/ui/repositories/x/graph\"")
+        );
+        assert!(
+            framed
+                .html
+                .contains("href=\"/ui/repositories/x/report?page=whole\"")
+        );
         assert!(framed.policy.contains("frame-src 'self'"));
+        assert!(framed.policy.contains("connect-src 'self'"));
+        assert!(
+            framed
+                .policy
+                .contains(&format!("script-src {};", hash_source(FRAME_SCRIPT))),
+            "the one script, by its hash: {}",
+            framed.policy
+        );
+        let without = repository(
+            "team-a",
+            &row,
+            ReportSources {
+                graph: None,
+                ..sources
+            },
+        );
+        assert!(!without.html.contains("data-graph") && !without.html.contains("<script"));
+        assert!(!without.policy.contains("script-src") && !without.policy.contains("connect-src"));
         let form = sign_in(Some("the API key is unknown or revoked"));
         assert!(form.html.contains("action=\"/ui/sign-in\""));
         assert!(form.html.contains("role=\"alert\""));

@@ -80,6 +80,10 @@ pub struct PipelineOptions {
     /// does a pod's run (the gateway's web UI frames it); a page the gateway refuses (too
     /// large for a gateway without object storage) is left out, logged, and the run goes on.
     pub report_page: bool,
+    /// With [`Self::report_page`], also write `report.html` and `graph.json`: the page for
+    /// the gateway's web UI, whose commit graph fetches its rows in windows, and the graph they
+    /// are cut from. A pod's run does; `analyze` writes the one self-contained page.
+    pub graph_windows: bool,
 }
 
 impl Default for PipelineOptions {
@@ -100,6 +104,7 @@ impl Default for PipelineOptions {
             prices: Vec::new(),
             critical: None,
             report_page: false,
+            graph_windows: false,
         }
     }
 }
@@ -127,6 +132,7 @@ impl PipelineOptions {
             brief_tokens: usize::try_from(stages.story.brief_tokens)
                 .unwrap_or(defaults.brief_tokens),
             report_page: true,
+            graph_windows: true,
             ..defaults
         }
     }
@@ -660,11 +666,21 @@ impl<'a> Run<'a> {
         // The report page is drawn on a thread of its own while the brief is written and the
         // other artifacts go out: on git/git it is half a second of the story stage.
         std::thread::scope(|scope| -> Result<(), PipelineError> {
+            let windows = self.options.graph_windows;
             let rendering = report_input.as_ref().map(|input| {
                 scope.spawn(move || {
                     let started = Instant::now();
-                    let page = gitview_report::render(&crate::report::report(input));
-                    (page, started.elapsed())
+                    let report = crate::report::report(input);
+                    let pages = if windows {
+                        gitview_report::render_windowed(&report)
+                    } else {
+                        gitview_report::Windowed {
+                            whole: gitview_report::render(&report),
+                            page: String::new(),
+                            graph: String::new(),
+                        }
+                    };
+                    (pages, started.elapsed())
                 })
             });
             let brief = brief::brief(
@@ -702,23 +718,31 @@ impl<'a> Run<'a> {
             self.sink
                 .artifact(files::BRIEF, MARKDOWN, brief.text.as_bytes())?;
             if let Some(rendering) = rendering {
-                let (page, took) = rendering
+                let (pages, took) = rendering
                     .join()
                     .expect("drawing the report page does not panic");
-                match self.sink.artifact(files::REPORT, HTML, page.as_bytes()) {
-                    // The page is a view of what the other artifacts hold: one the store
-                    // refuses (too large for a gateway without object storage) does not fail
-                    // the run.
-                    Err(SinkError::Rejected(reason)) => tracing::warn!(
-                        bytes = page.len(),
-                        reason,
-                        "the report page was refused: the run goes on without it"
-                    ),
-                    other => other?,
+                let mut written = vec![(files::REPORT, HTML, pages.whole.as_bytes())];
+                if self.options.graph_windows {
+                    written.push((files::GRAPH, JSON, pages.graph.as_bytes()));
+                    written.push((files::REPORT_WINDOWED, HTML, pages.page.as_bytes()));
+                }
+                for (name, media_type, bytes) in written {
+                    match self.sink.artifact(name, media_type, bytes) {
+                        // The pages are a view of what the other artifacts hold: one the store
+                        // refuses (too large for a gateway without object storage) does not
+                        // fail the run.
+                        Err(SinkError::Rejected(reason)) => tracing::warn!(
+                            name,
+                            bytes = bytes.len(),
+                            reason,
+                            "a report page was refused: the run goes on without it"
+                        ),
+                        other => other?,
+                    }
                 }
                 self.timings.report = ms(took);
                 tracing::info!(
-                    bytes = page.len(),
+                    bytes = pages.whole.len(),
                     ms = self.timings.report,
                     "report page written"
                 );

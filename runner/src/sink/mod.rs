@@ -40,6 +40,11 @@ pub mod files {
     pub const BRIEF: &str = "brief.md";
     /// The report page: the story with its evidence and the history's charts, self-contained.
     pub const REPORT: &str = "index.html";
+    /// A pod's run only: the report page for the gateway's web UI, whose commit graph asks for
+    /// its rows in windows ([`gitview_report::render_windowed`]).
+    pub const REPORT_WINDOWED: &str = "report.html";
+    /// A pod's run only: the whole commit graph, which the gateway cuts those windows from.
+    pub const GRAPH: &str = "graph.json";
     /// Written last: its presence means the run completed.
     pub const ANALYSIS: &str = "analysis.json";
 }
@@ -258,6 +263,8 @@ mod tests {
         assert!(artifact::is_valid_name(files::STORY) && artifact::is_valid_name(files::TIMELINE));
         assert!(artifact::is_valid_name(files::STORY_JSON));
         assert!(artifact::is_valid_name(files::REPORT));
+        assert!(artifact::is_valid_name(files::REPORT_WINDOWED));
+        assert!(artifact::is_valid_name(files::GRAPH));
         assert!(artifact::is_valid_name(files::BRIEF));
     }
 }

@@ -22,11 +22,15 @@
 //!   in an opaque origin, so even a page a compromised runner wrote could not act as the signed-in
 //!   person, and its own hash-based policy still applies.
 //!
+//! * With a pod's run, the repository's page frames `report.html` instead, whose commit graph
+//!   fetches its rows in windows through the page (`graph.rs`).
+//!
 //! These are pages, not API: they are served beside the documented routes, not in
 //! `/openapi.json`.
 
 mod analyses;
 mod commits;
+mod graph;
 mod session;
 
 use axum::Router;
@@ -38,7 +42,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use gitview_core::results::SCOPE_READ;
-use gitview_report::ui::{self, RepositoryRow, UiPage};
+use gitview_report::ui::{self, ReportSources, RepositoryRow, UiPage};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -83,6 +87,8 @@ pub(crate) fn router() -> Router<AppState> {
             "/ui/analyses/{id}/artifacts/{name}",
             get(analyses::artifact),
         )
+        .route("/ui/analyses/{id}/report", get(graph::report))
+        .route("/ui/analyses/{id}/graph", get(graph::graph))
 }
 
 fn page(status: StatusCode, page: UiPage) -> Response {
@@ -395,9 +401,18 @@ async fn repository(
         return Ok(redirect("/ui/sign-in"));
     };
     let mut tx = db::tenant(&state.pool, account).await?;
-    let (_, repository, _) = match repository_of(&mut tx, account, &name, &fingerprint).await? {
+    let (id, repository, scrub) = match repository_of(&mut tx, account, &name, &fingerprint).await?
+    {
         Ok(found) => found,
         Err(missing) => return Ok(missing),
+    };
+    // The current story's analysis frames its windowed page when it wrote one; otherwise
+    // (or without a story yet) the repository's report route answers.
+    let windowed = match current_story(&mut tx, &state, account, id, scrub).await? {
+        Some(story) if graph::has_windows(&mut tx, account, &story.analysis_id).await? => {
+            Some(story.analysis_id)
+        }
+        _ => None,
     };
     tx.commit().await?;
     let row = RepositoryRow {
@@ -408,8 +423,20 @@ async fn repository(
         has_story: true,
         ..RepositoryRow::default()
     };
-    let src = format!("/ui/repositories/{}/report", repository.fingerprint);
-    Ok(page(StatusCode::OK, ui::repository(&name, &row, &src)))
+    let whole = format!("/ui/repositories/{}/report", repository.fingerprint);
+    let (framed, graph) = match &windowed {
+        Some(analysis) => (
+            format!("/ui/analyses/{analysis}/report"),
+            Some(format!("/ui/analyses/{analysis}/graph")),
+        ),
+        None => (whole.clone(), None),
+    };
+    let sources = ReportSources {
+        framed: &framed,
+        graph: graph.as_deref(),
+        whole: &whole,
+    };
+    Ok(page(StatusCode::OK, ui::repository(&name, &row, sources)))
 }
 
 /// The account's repository by fingerprint; the page saying it is not there for one the
@@ -468,18 +495,7 @@ async fn report(
         }
         Err(err) => return Err(err),
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "sandbox allow-scripts; default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'",
-        ),
-    );
-    private(headers);
+    graph::report_headers(&mut response);
     Ok(response)
 }
 
