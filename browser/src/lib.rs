@@ -336,6 +336,53 @@ impl Browser {
         }
     }
 
+    /// Scrolls the element `#id` of the current frame by `step` pixels a frame for `frames`
+    /// frames, from the scroll position `from` (a script expression over `box`, the element):
+    /// the time between frames, and the time the page's own frame callbacks took with the style
+    /// and layout they caused, each sorted (milliseconds). `step` 0 is the idle reference.
+    pub async fn scroll_frames(&self, id: &str, from: &str, step: u32, frames: u32) -> FrameTimes {
+        let measured = self
+            .client
+            .execute_async(
+                &format!(
+                    "var done = arguments[arguments.length - 1];
+                     var box = document.getElementById('{id}');
+                     box.scrollTop = {from};
+                     var raf = window.requestAnimationFrame, work = [];
+                     window.requestAnimationFrame = function (fn) {{
+                       return raf.call(window, function (t) {{
+                         var s = performance.now(); fn(t); void document.body.offsetHeight;
+                         work.push(performance.now() - s);
+                       }});
+                     }};
+                     var times = [], last = null, left = {frames};
+                     function step(t) {{
+                       if (last !== null) {{ times.push(t - last); }}
+                       last = t;
+                       if (left-- === 0) {{ window.requestAnimationFrame = raf; done([times, work]); return; }}
+                       box.scrollTop += {step};
+                       raf.call(window, step);
+                     }}
+                     raf.call(window, function (t) {{ last = null; raf.call(window, step); }});"
+                ),
+                Vec::new(),
+            )
+            .await
+            .unwrap_or_else(|err| panic!("scrolling #{id}: {err}"));
+        let sorted = |list: &Value| {
+            let mut list: Vec<f64> = list
+                .as_array()
+                .map(|l| l.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default();
+            list.sort_by(f64::total_cmp);
+            list
+        };
+        FrameTimes {
+            between: sorted(&measured[0]),
+            work: sorted(&measured[1]),
+        }
+    }
+
     /// Clicks the element `css` finds in the current frame.
     pub async fn click(&self, css: &str) {
         self.client
@@ -469,5 +516,43 @@ mod tests {
             err.contains("GITVIEW_CHROMEDRIVER") && err.contains("chromium-driver"),
             "{err}"
         );
+    }
+}
+
+/// What [`Browser::scroll_frames`] measured, each list sorted (milliseconds).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FrameTimes {
+    /// Between consecutive frames.
+    pub between: Vec<f64>,
+    /// The page's own frame callbacks, with the style and layout they caused.
+    pub work: Vec<f64>,
+}
+
+impl FrameTimes {
+    /// The `q` quantile of `list` (0 when empty).
+    fn at(list: &[f64], q: f64) -> f64 {
+        list.get(((list.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// One line: frames, their p50/p95/max, how many were over a 60 Hz frame (with 0.5 ms of
+    /// timer jitter: an idle page's frames are 16.6 to 16.8 ms apart) and over 25 ms (a
+    /// dropped frame), then the page's drawing.
+    pub fn summary(&self) -> String {
+        let over = |ms: f64| self.between.iter().filter(|t| **t > ms).count();
+        format!(
+            "{} frames, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, {} over 16.7 ms, {} over 25 ms (a dropped frame at 60 Hz); the page's drawing: {} frame callbacks, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            self.between.len(),
+            Self::at(&self.between, 0.5),
+            Self::at(&self.between, 0.95),
+            Self::at(&self.between, 1.0),
+            over(1000.0 / 60.0 + 0.5),
+            over(1000.0 / 60.0 * 1.5),
+            self.work.len(),
+            Self::at(&self.work, 0.5),
+            Self::at(&self.work, 0.95),
+            Self::at(&self.work, 1.0),
+        )
     }
 }

@@ -688,3 +688,153 @@ async fn a_person_searches_follows_a_commit_to_a_files_history_and_watches_an_an
     browser.assert_clean("the analysis' page").await;
     browser.close().await;
 }
+
+/// Figures for a long history's repository page in the web UI, its graph in windows: the
+/// pages of `GITVIEW_UI_BENCH_DIR` (`runner/tests/browser.rs::ui_pages_of_a_large_history`
+/// writes them) stored as a pod's run stores them, then in Chromium: the page opened (first
+/// contentful paint, the framed report's, and until the graph's first rows are drawn), the
+/// jump to the first commit, and frame times scrolling the graph against the idle reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: GITVIEW_UI_BENCH_DIR names a run's pages"]
+async fn figures_for_a_large_historys_windowed_graph() {
+    let dir = std::env::var("GITVIEW_UI_BENCH_DIR").expect("GITVIEW_UI_BENCH_DIR: a run's pages");
+    let read = |name: &str| std::fs::read(std::path::Path::new(&dir).join(name)).unwrap();
+    let graph: gitview_report::graph::GraphData =
+        serde_json::from_slice(&read("graph.json")).unwrap();
+    let first = graph.ids[(graph.n - 1) * 7..].to_owned();
+    let artifacts = vec![
+        ("story.json", "application/json", read("story.json")),
+        ("index.html", "text/html", read("index.html")),
+        ("graph.json", "application/json", read("graph.json")),
+        ("report.html", "text/html", read("report.html")),
+    ];
+    for (name, _, bytes) in &artifacts {
+        println!("{name}: {} bytes", bytes.len());
+    }
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = gitview_gateway::storage::ArtifactStore::local(store_dir.path()).unwrap();
+    let gw = Gateway::start_configured(Some(common::ADMIN_TOKEN), |state| {
+        state.with_artifact_store(store, 1 << 30)
+    })
+    .await;
+    let key = gw.create_key("team-a", "ui").await;
+    gw.start_run("team-a", "bench-1", URL).await;
+    let fingerprint = gw.succeeded_with("team-a", "bench-1", URL, artifacts).await;
+    let base = format!("http://localhost:{}", gw.addr.port());
+    let browser = Browser::launch(Options {
+        name: "gateway-ui-large".into(),
+        offline: false,
+    })
+    .await;
+    browser.goto(&format!("{base}/ui/")).await;
+    sign_in(&browser, &key.secret).await;
+    let page = format!("{base}/ui/repositories/{fingerprint}");
+    let drawn = "return document.querySelectorAll('#graph-svg circle').length";
+    for round in 1..=3 {
+        browser.goto("about:blank").await;
+        let started = std::time::Instant::now();
+        browser.goto(&page).await;
+        let top = browser
+            .eval(
+                "var n = performance.getEntriesByType('navigation')[0];
+                 var fcp = performance.getEntriesByName('first-contentful-paint')[0];
+                 return [n.loadEventEnd, fcp ? fcp.startTime : null, n.transferSize, performance.timeOrigin];",
+            )
+            .await;
+        enter_report(&browser).await;
+        browser.wait_until("the graph's first rows", drawn).await;
+        let wall = started.elapsed();
+        let framed = browser
+            .eval(
+                "var n = performance.getEntriesByType('navigation')[0];
+                 var fcp = performance.getEntriesByName('first-contentful-paint')[0];
+                 return [n.loadEventEnd, fcp ? fcp.startTime : null, n.transferSize, performance.timeOrigin];",
+            )
+            .await;
+        // The framed page's times from the top page's start.
+        let offset = framed[3].as_f64().unwrap() - top[3].as_f64().unwrap();
+        println!(
+            "round {round}: repository page load {:.0} ms, first contentful paint {:.0} ms ({} bytes); \
+             the framed report's first contentful paint {:.0} ms, load {:.0} ms from the page's start ({} bytes); \
+             the graph's first rows drawn within {} ms of the navigation (as polled)",
+            top[0].as_f64().unwrap(),
+            top[1].as_f64().unwrap_or(f64::NAN),
+            top[2],
+            framed[1].as_f64().unwrap_or(f64::NAN) + offset,
+            framed[0].as_f64().unwrap() + offset,
+            framed[2],
+            wall.as_millis()
+        );
+        browser.client().enter_parent_frame().await.unwrap();
+    }
+    enter_report(&browser).await;
+    browser.wait_until("the graph's first rows", drawn).await;
+    browser
+        .eval("document.getElementById('graph-sec').scrollIntoView(); return 0;")
+        .await;
+    let jump = browser
+        .client()
+        .execute_async(
+            &format!(
+                "var done = arguments[arguments.length - 1];
+                 var t0 = performance.now();
+                 document.getElementById('graph-first').click();
+                 function drawn() {{
+                   var rows = document.querySelectorAll('#graph-svg tspan.gid');
+                   for (var i = rows.length - 1; i >= 0; i--) {{ if (rows[i].textContent === '{first}') {{ return true; }} }}
+                   return false;
+                 }}
+                 function frame() {{
+                   if (drawn()) {{ requestAnimationFrame(function () {{ done(performance.now() - t0); }}); }}
+                   else if (performance.now() - t0 > 10000) {{ done(null); }}
+                   else {{ requestAnimationFrame(frame); }}
+                 }}
+                 requestAnimationFrame(frame);"
+            ),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    println!(
+        "jump to the first commit (row {} of {}): {:.0} ms from the click to the frame after its row is drawn",
+        graph.n,
+        graph.n,
+        jump.as_f64().expect("the first commit drawn within 10 s")
+    );
+    browser.screenshot("graph-first").await;
+    for (from, step, label) in [
+        ("0", 0, "idle (the reference)"),
+        ("0", 40, "scrolled gently from the newest"),
+        ("0", 200, "scrolled from the newest"),
+        ("box.scrollHeight / 2", 200, "scrolled mid-history"),
+    ] {
+        let frames = browser.scroll_frames("graph", from, step, 300).await;
+        println!("graph {label}, {step} px a frame: {}", frames.summary());
+    }
+    browser.screenshot("graph-scrolled").await;
+    browser.client().enter_parent_frame().await.unwrap();
+    let windows = browser
+        .eval("return performance.getEntriesByType('resource').filter(function (e) { return e.name.indexOf('/graph?') !== -1; }).map(function (e) { return e.transferSize; })")
+        .await;
+    let sizes: Vec<u64> = serde_json::from_value(windows).unwrap();
+    println!(
+        "{} windows fetched, {} bytes in all (the whole graph.json: {} rows)",
+        sizes.len(),
+        sizes.iter().sum::<u64>(),
+        graph.n
+    );
+    browser.assert_clean("the large repository page").await;
+    browser.close().await;
+}
+
+/// Enters the repository page's framed report.
+async fn enter_report(browser: &Browser) {
+    browser
+        .client()
+        .find(Locator::Css("iframe.report"))
+        .await
+        .expect("the framed report")
+        .enter_frame()
+        .await
+        .expect("entering the report's frame");
+}

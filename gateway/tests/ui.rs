@@ -730,23 +730,30 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// history's `index.html`, e.g. git/git's), stored in a local object store as a run stores it:
 /// `GITVIEW_UI_BENCH_PAGE=/tmp/out/index.html cargo test --release -p gitview-gateway --test ui -- --ignored --nocapture fifty`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a benchmark: GITVIEW_UI_BENCH_PAGE names the report page to serve"]
+#[ignore = "a benchmark: GITVIEW_UI_BENCH_DIR names a run's pages (or GITVIEW_UI_BENCH_PAGE one page)"]
 async fn the_repository_pages_under_fifty_readers() {
-    let page = std::env::var("GITVIEW_UI_BENCH_PAGE").expect("GITVIEW_UI_BENCH_PAGE names a page");
-    let page = std::fs::read(&page).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = gitview_gateway::storage::ArtifactStore::local(dir.path()).unwrap();
-    let gw = Gateway::start_configured(Some(common::ADMIN_TOKEN), |state| {
-        state.with_artifact_store(store, 1 << 30)
-    })
-    .await;
-    let key = gw.create_key("team-a", "ui").await;
-    gw.start_run("team-a", "bench-1", URL).await;
-    let fingerprint = gw
-        .succeeded_with(
-            "team-a",
-            "bench-1",
-            URL,
+    // A run's pages as a pod's run stores them (`story.json`, `index.html`, `report.html`,
+    // `graph.json`: `runner/tests/browser.rs::ui_pages_of_a_large_history` writes them), or
+    // one report page under a story of no sentences.
+    let artifacts: Vec<(&str, &str, Vec<u8>)> = match std::env::var("GITVIEW_UI_BENCH_DIR") {
+        Ok(dir) => [
+            ("story.json", "application/json"),
+            ("index.html", "text/html"),
+            ("graph.json", "application/json"),
+            ("report.html", "text/html"),
+        ]
+        .into_iter()
+        .map(|(name, media)| {
+            (
+                name,
+                media,
+                std::fs::read(std::path::Path::new(&dir).join(name)).unwrap(),
+            )
+        })
+        .collect(),
+        Err(_) => {
+            let page = std::env::var("GITVIEW_UI_BENCH_PAGE")
+                .expect("GITVIEW_UI_BENCH_DIR or GITVIEW_UI_BENCH_PAGE");
             vec![
                 (
                     "story.json",
@@ -755,17 +762,39 @@ async fn the_repository_pages_under_fifty_readers() {
                     "coverage": {"wholeHistory": true, "commits": 1}}))
                     .unwrap(),
                 ),
-                ("index.html", "text/html", page.clone()),
-            ],
-        )
-        .await;
+                ("index.html", "text/html", std::fs::read(&page).unwrap()),
+            ]
+        }
+    };
+    let sizes: Vec<String> = artifacts
+        .iter()
+        .map(|(name, _, bytes)| format!("{name} {} bytes", bytes.len()))
+        .collect();
+    let windowed = artifacts.iter().any(|(name, _, _)| *name == "graph.json");
+    let rows = artifacts
+        .iter()
+        .find(|(name, _, _)| *name == "graph.json")
+        .map(|(_, _, bytes)| {
+            serde_json::from_slice::<serde_json::Value>(bytes).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        });
+    let dir = tempfile::tempdir().unwrap();
+    let store = gitview_gateway::storage::ArtifactStore::local(dir.path()).unwrap();
+    let gw = Gateway::start_configured(Some(common::ADMIN_TOKEN), |state| {
+        state.with_artifact_store(store, 1 << 30)
+    })
+    .await;
+    let key = gw.create_key("team-a", "ui").await;
+    gw.start_run("team-a", "bench-1", URL).await;
+    let fingerprint = gw.succeeded_with("team-a", "bench-1", URL, artifacts).await;
     let (cookie, _) = session_of(&sign_in(&gw, &key.secret, None).await);
     let (readers, rounds) = (50, 20);
     println!(
-        "{readers} readers × {rounds} requests each; report page {} bytes",
-        page.len()
+        "{readers} readers × {rounds} requests each; {}",
+        sizes.join(", ")
     );
-    for (what, path, rounds) in [
+    let mut paths = vec![
         ("/healthz (the floor)", "/healthz".to_owned(), rounds),
         ("repositories", "/ui/".to_owned(), rounds),
         (
@@ -778,7 +807,39 @@ async fn the_repository_pages_under_fifty_readers() {
             format!("/ui/repositories/{fingerprint}/report"),
             2,
         ),
-    ] {
+    ];
+    if windowed {
+        let (_, page) = page_of(&gw, &format!("/ui/repositories/{fingerprint}"), &cookie).await;
+        let graph = page
+            .split("data-graph=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the repository page names its graph's rows")
+            .to_owned();
+        let n = rows.unwrap();
+        paths.push((
+            "its windowed report page",
+            graph.replace("/graph", "/report"),
+            5,
+        ));
+        paths.push((
+            "the graph's first window (512 rows)",
+            format!("{graph}?from=0&to=512"),
+            rounds,
+        ));
+        let last = n / 512 * 512;
+        paths.push((
+            "the graph's last window",
+            format!("{graph}?from={last}&to={n}"),
+            rounds,
+        ));
+        paths.push((
+            "a commit's row (find)",
+            format!("{graph}?find=0000000"),
+            rounds,
+        ));
+    }
+    for (what, path, rounds) in paths {
         let took = under_load(&gw, &path, &cookie, readers, rounds).await;
         println!(
             "{what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests)",

@@ -476,7 +476,7 @@ fn the_graph_labels_the_ranges_tip() {
 #[test]
 fn the_windowed_page_carries_the_graphs_skeleton_and_the_graph_goes_apart() {
     let report = hostile();
-    let pages = crate::render_windowed(&report);
+    let pages = render_windowed(&report);
     assert_eq!(
         pages.whole,
         render(&report),

@@ -499,71 +499,50 @@ async fn figures_for_a_large_history() {
         ("0", "200", "scrolled from the newest"),
         ("box.scrollHeight / 2", "200", "scrolled mid-history"),
     ] {
-        let frames = browser
-            .client()
-            .execute_async(
-                &format!(
-                    "var done = arguments[arguments.length - 1];
-                     var box = document.getElementById('graph');
-                     box.scrollTop = {from};
-                     // The page's own frame callbacks, timed with the style and layout they cause.
-                     var raf = window.requestAnimationFrame, work = [];
-                     window.requestAnimationFrame = function (fn) {{
-                       return raf.call(window, function (t) {{
-                         var s = performance.now(); fn(t); void document.body.offsetHeight;
-                         work.push(performance.now() - s);
-                       }});
-                     }};
-                     var times = [], last = null, left = 300;
-                     function step(t) {{
-                       if (last !== null) {{ times.push(t - last); }}
-                       last = t;
-                       if (left-- === 0) {{ window.requestAnimationFrame = raf; done([times, work]); return; }}
-                       box.scrollTop += {step};
-                       raf.call(window, step);
-                     }}
-                     raf.call(window, function (t) {{ last = null; raf.call(window, step); }});"
-                ),
-                Vec::new(),
-            )
-            .await
-            .unwrap();
-        let sorted = |list: &serde_json::Value| {
-            let mut list: Vec<f64> = list
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_f64().unwrap())
-                .collect();
-            list.sort_by(f64::total_cmp);
-            list
-        };
-        let (times, work) = (sorted(&frames[0]), sorted(&frames[1]));
-        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-        let work_at = |q: f64| {
-            work.get(((work.len().max(1) - 1) as f64 * q).round() as usize)
-                .copied()
-                .unwrap_or(0.0)
-        };
-        let over = |ms: f64| times.iter().filter(|t| **t > ms).count();
-        println!(
-            "graph {label}, {step} px a frame: {} frames, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms, {} over 16.7 ms (0.5 ms of timer jitter allowed), {} over 25 ms (a dropped frame at 60 Hz)",
-            times.len(),
-            at(0.5),
-            at(0.95),
-            at(1.0),
-            // Frame timestamps of an idle page are 16.6 to 16.8 ms apart.
-            over(1000.0 / 60.0 + 0.5),
-            over(1000.0 / 60.0 * 1.5)
-        );
-        println!(
-            "  the page's drawing: {} frame callbacks, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms (script, style and layout)",
-            work.len(),
-            work_at(0.5),
-            work_at(0.95),
-            work_at(1.0)
-        );
+        let step: u32 = step.parse().unwrap();
+        let frames = browser.scroll_frames("graph", from, step, 300).await;
+        println!("graph {label}, {step} px a frame: {}", frames.summary());
     }
     browser.assert_clean("the large index.html, scrolled").await;
     browser.close().await;
+}
+
+/// Writes the pages a pod's run stores for the gateway's web UI (`story.json`, `index.html`,
+/// `report.html`, `graph.json`, with the rest of a run's files) for the history at
+/// `GITVIEW_UI_PAGES_REPO` into `GITVIEW_UI_PAGES_OUT`, scrubbed like a default account's:
+/// the input of the gateway's windowed-graph figures
+/// (`gateway/tests/browser.rs::figures_for_a_large_historys_windowed_graph`).
+#[test]
+#[ignore = "writes the web UI's pages of a large history: GITVIEW_UI_PAGES_REPO, GITVIEW_UI_PAGES_OUT"]
+fn ui_pages_of_a_large_history() {
+    use gitview_runner::pipeline::{PipelineOptions, Source, run_pipeline};
+    use gitview_runner::sink::DirSink;
+    use gitview_runner::summarize::{Extractive, NoCache};
+    let repo = std::env::var("GITVIEW_UI_PAGES_REPO").expect("GITVIEW_UI_PAGES_REPO: a repository");
+    let out = std::env::var("GITVIEW_UI_PAGES_OUT").expect("GITVIEW_UI_PAGES_OUT: a directory");
+    std::fs::create_dir_all(&out).unwrap();
+    let git = gitview_runner::extract::open(std::path::Path::new(&repo)).unwrap();
+    let options = PipelineOptions {
+        scrub: true,
+        report_page: true,
+        graph_windows: true,
+        ..PipelineOptions::default()
+    };
+    let source = Source {
+        repo: &git,
+        location: repo.clone(),
+        started: std::time::Instant::now(),
+        open_ms: 0,
+        earlier: Default::default(),
+    };
+    let mut sink = DirSink::new(std::path::Path::new(&out));
+    let summary =
+        run_pipeline(&source, &options, &mut Extractive, &mut NoCache, &mut sink).unwrap();
+    for file in ["index.html", "report.html", "graph.json"] {
+        let bytes = std::fs::metadata(std::path::Path::new(&out).join(file))
+            .unwrap()
+            .len();
+        println!("{file}: {bytes} bytes");
+    }
+    println!("{} commits into {out}", summary.counts.commits);
 }
