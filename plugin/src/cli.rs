@@ -10,7 +10,7 @@ use gitview_core::results::LogPage;
 use gitview_crds::v1alpha1::AnalysisPhase;
 use kube::ResourceExt as _;
 
-use crate::config::{self, GatewayAccess, GatewayService};
+use crate::config::{self, GatewayAccess, GatewayService, KubeTarget};
 use crate::gateway::{Gateway, NotFound};
 use crate::{cluster, follow, open, render};
 
@@ -25,6 +25,12 @@ pub struct Cli {
     /// The namespace (default: the kubeconfig context's).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
+    /// The kubeconfig to use, as kubectl's --kubeconfig (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<String>,
+    /// The kubeconfig context to use, as kubectl's --context (default: its current context).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
     /// The gateway's URL (`story`, `logs`, `open`).
     #[arg(long, env = "GITVIEW_GATEWAY_URL", global = true)]
     pub gateway_url: Option<String>,
@@ -143,9 +149,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let namespace = cli.namespace.as_deref();
+    let kube = KubeTarget {
+        kubeconfig: cli.kubeconfig.clone(),
+        context: cli.context.clone(),
+    };
     let service = GatewayService {
         namespace: cli.gateway_namespace.clone(),
         name: cli.gateway_service.clone(),
+        kube: kube.clone(),
     };
     let config_file = || -> anyhow::Result<(config::ConfigFile, Option<std::path::PathBuf>)> {
         let path = config::config_path(
@@ -179,7 +190,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             wait,
             timeout,
         } => runtime.block_on(async {
-            let (client, ns) = cluster::connect(namespace).await?;
+            let (client, ns) = cluster::connect(namespace, &kube).await?;
             let an = cluster::create_analysis(
                 &client,
                 &ns,
@@ -228,7 +239,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clone_cache,
             name,
         } => runtime.block_on(async {
-            let (client, ns) = cluster::connect(namespace).await?;
+            let (client, ns) = cluster::connect(namespace, &kube).await?;
             let tracker = cluster::create_tracker(
                 &client,
                 &ns,
@@ -246,7 +257,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
         Command::Get { name } => runtime.block_on(async {
-            let (client, ns) = cluster::connect(namespace).await?;
+            let (client, ns) = cluster::connect(namespace, &kube).await?;
             let list = match name {
                 Some(name) => vec![cluster::analysis(&client, &ns, name).await?],
                 None => cluster::analyses(&client, &ns).await?,
@@ -273,7 +284,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         )
                     })?
             } else {
-                let id = runtime.block_on(analysis_id(namespace, target))?;
+                let id = runtime.block_on(analysis_id(namespace, &kube, target))?;
                 gateway()?.analysis(&id).map_err(|err| match err.downcast_ref::<NotFound>() {
                     Some(_) => anyhow!("the gateway has no record of the Analysis {target:?} yet: has its run started? (kubectl gitview get {target})"),
                     None => err,
@@ -292,7 +303,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Logs { name, follow } => {
-            let (client, ns) = runtime.block_on(cluster::connect(namespace))?;
+            let (client, ns) = runtime.block_on(cluster::connect(namespace, &kube))?;
             let an = runtime.block_on(cluster::analysis(&client, &ns, name))?;
             let id = an
                 .uid()
@@ -317,7 +328,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             local_port,
         } => {
             let id = match name {
-                Some(name) => Some(runtime.block_on(analysis_id(namespace, name))?),
+                Some(name) => Some(runtime.block_on(analysis_id(namespace, &kube, name))?),
                 None => None,
             };
             if *port_forward {
@@ -354,7 +365,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile {
             what: Reconcile::Tracker { name, timeout },
         } => runtime.block_on(async {
-            let (client, ns) = cluster::connect(namespace).await?;
+            let (client, ns) = cluster::connect(namespace, &kube).await?;
             let tracker = cluster::reconcile_tracker(&client, &ns, name, *timeout).await?;
             let next = tracker
                 .status
@@ -407,8 +418,12 @@ impl follow::LogSource for RunLog<'_> {
 const LOG_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The gateway's id of an Analysis: its uid.
-async fn analysis_id(namespace: Option<&str>, name: &str) -> anyhow::Result<String> {
-    let (client, ns) = cluster::connect(namespace).await?;
+async fn analysis_id(
+    namespace: Option<&str>,
+    kube: &KubeTarget,
+    name: &str,
+) -> anyhow::Result<String> {
+    let (client, ns) = cluster::connect(namespace, kube).await?;
     let an = cluster::analysis(&client, &ns, name).await?;
     an.uid()
         .ok_or_else(|| anyhow!("the Analysis {name:?} has no uid"))

@@ -6,20 +6,54 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use futures::StreamExt as _;
 use gitview_crds::labels;
+
+use crate::config::KubeTarget;
 use gitview_crds::v1alpha1::{Analysis, AnalysisPhase, RepositoryTracker};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, ResourceExt as _};
 
 /// The kubeconfig's client and namespace (`-n` over the context's).
-pub async fn connect(namespace: Option<&str>) -> anyhow::Result<(Client, String)> {
-    let config = kube::Config::infer().await.map_err(|err| {
-        anyhow!(
-            "cannot load a kubeconfig ({err}): set KUBECONFIG or run `kubectl config use-context`"
-        )
-    })?;
+pub async fn connect(
+    namespace: Option<&str>,
+    target: &KubeTarget,
+) -> anyhow::Result<(Client, String)> {
+    let config = load_config(target).await?;
     let default_namespace = config.default_namespace.clone();
     let client = Client::try_from(config).context("cannot build a client for the cluster")?;
     Ok((client, namespace.map_or(default_namespace, str::to_owned)))
+}
+
+/// The client configuration `target` names: with neither a kubeconfig nor a context named,
+/// what kubectl would use (`$KUBECONFIG`, `~/.kube/config`, or inside a pod its service
+/// account).
+pub async fn load_config(target: &KubeTarget) -> anyhow::Result<kube::Config> {
+    if target.kubeconfig.is_none() && target.context.is_none() {
+        return kube::Config::infer().await.map_err(|err| {
+            anyhow!(
+                "cannot load a kubeconfig ({err}): set KUBECONFIG, pass --kubeconfig, or run `kubectl config use-context`"
+            )
+        });
+    }
+    let kubeconfig = match &target.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path)
+            .map_err(|err| anyhow!("cannot read the kubeconfig {path} ({err})"))?,
+        None => Kubeconfig::read().map_err(|err| {
+            anyhow!("cannot load a kubeconfig ({err}): set KUBECONFIG or pass --kubeconfig")
+        })?,
+    };
+    let options = KubeConfigOptions {
+        context: target.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|err| match &target.context {
+            Some(context) => anyhow!(
+                "cannot use the context {context:?} ({err}): `kubectl config get-contexts` lists them"
+            ),
+            None => anyhow!("cannot use the kubeconfig's current context ({err})"),
+        })
 }
 
 /// A name for an object about the remote at `url`: its last path segment, as a DNS label.
@@ -246,5 +280,65 @@ mod tests {
         assert_eq!(name_for("https://example.com/"), "example-com");
         assert_eq!(name_for("https://x/---"), "repository");
         assert!(name_for(&format!("https://x/{}", "a".repeat(100))).len() <= 40);
+    }
+}
+
+#[cfg(test)]
+mod kubeconfig_tests {
+    use super::*;
+
+    /// A kubeconfig of two clusters and a context each, the current one `a`.
+    const KUBECONFIG: &str = "apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- name: a
+  cluster: {server: 'https://a.example:6443'}
+- name: b
+  cluster: {server: 'https://b.example:6443'}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: a
+  context: {cluster: a, user: u, namespace: team-a}
+- name: b
+  context: {cluster: b, user: u, namespace: team-b}
+";
+
+    #[tokio::test]
+    async fn the_kubeconfig_and_context_named_are_the_ones_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, KUBECONFIG).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let target = |context: Option<&str>| KubeTarget {
+            kubeconfig: Some(path.clone()),
+            context: context.map(str::to_owned),
+        };
+        let current = load_config(&target(None)).await.unwrap();
+        assert_eq!(current.cluster_url.to_string(), "https://a.example:6443/");
+        assert_eq!(current.default_namespace, "team-a");
+        let other = load_config(&target(Some("b"))).await.unwrap();
+        assert_eq!(other.cluster_url.to_string(), "https://b.example:6443/");
+        assert_eq!(other.default_namespace, "team-b");
+        let err = load_config(&target(Some("c"))).await.unwrap_err();
+        assert!(
+            err.to_string().contains("cannot use the context \"c\""),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("kubectl config get-contexts"),
+            "{err}"
+        );
+        let missing = KubeTarget {
+            kubeconfig: Some(dir.path().join("nowhere").to_string_lossy().into_owned()),
+            context: None,
+        };
+        let err = load_config(&missing).await.unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read the kubeconfig"),
+            "{err}"
+        );
     }
 }

@@ -38,6 +38,29 @@ impl std::fmt::Debug for GatewayAccess {
     }
 }
 
+/// Which kubeconfig and which of its contexts to use (`--kubeconfig`, `--context`), as kubectl
+/// takes them; neither: `$KUBECONFIG` (or `~/.kube/config`) and its current context, or the
+/// pod's service account inside a cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KubeTarget {
+    pub kubeconfig: Option<String>,
+    pub context: Option<String>,
+}
+
+impl KubeTarget {
+    /// The same choice as `kubectl`'s arguments, for the commands the plugin runs.
+    pub fn kubectl_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(path) = &self.kubeconfig {
+            args.extend(["--kubeconfig".to_owned(), path.clone()]);
+        }
+        if let Some(context) = &self.context {
+            args.extend(["--context".to_owned(), context.clone()]);
+        }
+        args
+    }
+}
+
 /// The gateway's Service in the cluster, for reaching it from outside with
 /// `kubectl port-forward`. The defaults are the chart's as its README installs it (release
 /// `gitview` in `gitview-system`: Service `gitview-gateway`, port [`GATEWAY_SERVICE_PORT`]);
@@ -46,6 +69,8 @@ impl std::fmt::Debug for GatewayAccess {
 pub struct GatewayService {
     pub namespace: String,
     pub name: String,
+    /// The cluster it is in.
+    pub kube: KubeTarget,
 }
 
 /// The gateway Service's port (the chart's `gateway.port`).
@@ -59,6 +84,7 @@ impl Default for GatewayService {
         Self {
             namespace: DEFAULT_GATEWAY_NAMESPACE.to_owned(),
             name: DEFAULT_GATEWAY_SERVICE.to_owned(),
+            kube: KubeTarget::default(),
         }
     }
 }
@@ -71,13 +97,15 @@ impl GatewayService {
         } else {
             local_port.to_string()
         };
-        vec![
+        let mut args = self.kube.kubectl_args();
+        args.extend([
             "port-forward".to_owned(),
             "-n".to_owned(),
             self.namespace.clone(),
             format!("svc/{}", self.name),
             format!("{local}:{GATEWAY_SERVICE_PORT}"),
-        ]
+        ]);
+        args
     }
 
     /// The command line a user runs to forward the gateway.
@@ -228,6 +256,7 @@ mod tests {
         let service = GatewayService {
             namespace: "tools".into(),
             name: "gv-gitview-gateway".into(),
+            kube: KubeTarget::default(),
         };
         let err = resolve_url(None, &ConfigFile::default(), None, &service).unwrap_err();
         assert!(
@@ -240,6 +269,28 @@ mod tests {
             service.port_forward_args(0).last().map(String::as_str),
             Some(":8080"),
             "0: kubectl picks the local port"
+        );
+        // The cluster the plugin was pointed at is the one kubectl forwards from.
+        let elsewhere = GatewayService {
+            kube: KubeTarget {
+                kubeconfig: Some("/tmp/other config".into()),
+                context: Some("prod".into()),
+            },
+            ..service.clone()
+        };
+        assert_eq!(
+            elsewhere.port_forward_args(9000),
+            [
+                "--kubeconfig",
+                "/tmp/other config",
+                "--context",
+                "prod",
+                "port-forward",
+                "-n",
+                "tools",
+                "svc/gv-gitview-gateway",
+                "9000:8080"
+            ]
         );
         let err = resolve(
             Some("http://x".into()),
