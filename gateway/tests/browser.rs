@@ -340,6 +340,10 @@ fn long_history(n: usize) -> (Vec<String>, Vec<Artifact>) {
             if i % 100 == 0 && i + 3 < n {
                 parents.push(ids[i + 3].clone());
             }
+            // And row 10 merges one far below: a stub at each end, no lane held between.
+            if i == 10 && n > 2000 {
+                parents.push(ids[2000].clone());
+            }
             GraphCommit {
                 id: ids[i].clone(),
                 parents,
@@ -462,6 +466,13 @@ async fn a_long_historys_graph_loads_its_rows_in_windows_as_it_scrolls() {
             ),
         )
         .await;
+    let stubs = browser
+        .eval("return document.querySelectorAll('#graph-svg path.gstub').length")
+        .await;
+    assert!(
+        stubs.as_u64().unwrap() >= 1,
+        "the long merge's stub drawn: {stubs}"
+    );
     let carried = browser
         .eval("return document.getElementById('graph-data').textContent.length")
         .await;

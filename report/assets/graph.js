@@ -26,8 +26,18 @@
   // The rows' columns: the block's, or filled as windows arrive. `edges` holds three numbers
   // an edge (child row, parent row minus child row, carrying lane); `crossing[band]` the
   // offsets in it of the edges crossing the band, so a band finds its edges without a scan.
-  var lanes, cls, subs, ids, edges, crossing = [], loaded = [];
-  for (var b = 0; b < bands; b++) { crossing.push([]); }
+  // `stubs` two numbers a stub (child row, parent row minus child row); `stubbed[band]` the
+  // offsets of the stubs with an end in the band.
+  var lanes, cls, subs, ids, edges, stubs, crossing = [], stubbed = [], loaded = [];
+  for (var b = 0; b < bands; b++) { crossing.push([]); stubbed.push([]); }
+  function stubAt(from, lo, hi) {
+    for (var k = from; k < stubs.length; k += 2) {
+      var ends = [Math.floor(stubs[k] / BAND), Math.floor((stubs[k] + stubs[k + 1]) / BAND)];
+      for (var e = 0; e < 2; e++) {
+        if (ends[e] >= lo && ends[e] <= hi && (e === 0 || ends[1] !== ends[0])) { stubbed[ends[e]].push(k); }
+      }
+    }
+  }
   function cross(from, lo, hi) {
     for (var k = from; k < edges.length; k += 3) {
       var last = Math.min(hi, Math.floor((edges[k] + edges[k + 1]) / BAND));
@@ -35,11 +45,12 @@
     }
   }
   if (windowed) {
-    lanes = []; cls = []; subs = []; ids = []; edges = [];
+    lanes = []; cls = []; subs = []; ids = []; edges = []; stubs = [];
   } else {
-    lanes = g.lane; cls = g.cls; subs = g.sub; edges = g.edges;
+    lanes = g.lane; cls = g.cls; subs = g.sub; edges = g.edges; stubs = g.stubs || [];
     g.long.forEach(function (l) { long[l[0]] = l[1]; });
     cross(0, 0, bands - 1);
+    stubAt(0, 0, bands - 1);
     for (var c0 = 0; c0 * CHUNK < n; c0++) { loaded[c0] = true; }
   }
   function id(row) { return windowed ? ids[row] : g.ids.substr(row * 7, 7); }
@@ -64,9 +75,12 @@
     }
     for (i = 0; i < w.lane.length; i++) { lanes[w.lanes_from + i] = w.lane[i]; }
     w.long.forEach(function (l) { long[l[0]] = l[1]; });
-    var from = edges.length;
+    var from = edges.length, lo = chunk * CHUNK / BAND, hi = Math.min(bands, (chunk + 1) * CHUNK / BAND) - 1;
     Array.prototype.push.apply(edges, w.edges);
-    cross(from, chunk * CHUNK / BAND, Math.min(bands, (chunk + 1) * CHUNK / BAND) - 1);
+    cross(from, lo, hi);
+    from = stubs.length;
+    Array.prototype.push.apply(stubs, w.stubs || []);
+    stubAt(from, lo, hi);
     loaded[chunk] = true;
     if (highlighted >= w.first && highlighted < w.first + w.cls.length) { describe(highlighted); }
     later();
@@ -141,6 +155,16 @@
       if (v0 < v1) { straight += "M" + along + " " + v0 + "V" + v1; }
       if (up <= to) { joins += "M" + along + " " + up + "L" + x(lanes[stop]) + " " + y(stop); }
     }
+    // A stub leaves its child towards the right and reaches its parent from there, each within
+    // its own row.
+    var cut = "", slant = Math.max(3, lanePx * 0.8);
+    list = stubbed[band];
+    for (e = 0; e < list.length; e++) {
+      var s0 = stubs[list[e]], s1 = s0 + stubs[list[e] + 1];
+      if (s0 >= first && s0 < end) { cut += "M" + x(lanes[s0]) + " " + y(s0) + "l" + slant + " " + (ROW / 2 - 1); }
+      if (s1 >= first && s1 < end) { cut += "M" + (x(lanes[s1]) + slant) + " " + (top(s1) + 1) + "L" + x(lanes[s1]) + " " + y(s1); }
+    }
+    if (cut) { svg.appendChild(node("path", { d: cut, "class": "gedges gstub" })); }
     if (straight) { svg.appendChild(node("path", { d: straight, "class": "gedges gv" })); }
     if (joins) { svg.appendChild(node("path", { d: joins, "class": "gedges" })); }
     for (r = first; r < end; r++) { widest = Math.max(widest, lanes[r]); }

@@ -39,12 +39,21 @@ pub struct Edge {
     pub lane: u32,
 }
 
+/// Edges spanning more rows than this are drawn as stubs at their two ends, their lane not
+/// held open between: a history in `git log`'s date order keeps a topic branch's lane open
+/// from its first commit down to its base, so a long history would hold hundreds of lanes
+/// open at once (git/git: 281) and draw them a pixel apart.
+pub const LONGEST_EDGE: u32 = 64;
+
 /// Lanes and edges.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Layout {
     /// Each row's lane.
     pub lanes: Vec<u32>,
     pub edges: Vec<Edge>,
+    /// Edges longer than [`LONGEST_EDGE`]: `(child row, parent row)`, drawn as stubs at both
+    /// ends.
+    pub stubs: Vec<(u32, u32)>,
     /// Lanes used at most at once.
     pub width: u32,
 }
@@ -83,6 +92,10 @@ pub fn layout(commits: &[GraphCommit]) -> Layout {
             };
             if p <= i {
                 continue; // not in display order: no edge rather than one upwards
+            }
+            if p - i > LONGEST_EDGE {
+                out.stubs.push((i, p));
+                continue;
             }
             // The first parent continues the commit's lane even when another lane leads to it
             // too (the two meet at the parent's row); a further parent joins a lane already
@@ -131,6 +144,10 @@ pub struct GraphData {
     pub tags: Vec<(u32, String)>,
     /// Edges, three numbers each: child row, parent row minus child row, carrying lane.
     pub edges: Vec<u32>,
+    /// Edges longer than [`LONGEST_EDGE`], two numbers each: child row, parent row minus child
+    /// row; drawn as a stub leaving the child and one reaching the parent.
+    #[serde(default)]
+    pub stubs: Vec<u32>,
     /// Rows whose 7-digit id another row shares, with their full id: `[row, "0a1b…"]`, so a
     /// `#commit-<id>` fragment finds its row.
     pub long: Vec<(u32, String)>,
@@ -180,6 +197,8 @@ pub struct Window {
     /// Every edge crossing the rows (child row at or above the last, parent row at or below
     /// the first), three numbers each as in [`GraphData::edges`].
     pub edges: Vec<u32>,
+    /// The stubs with an end among the rows, as in [`GraphData::stubs`].
+    pub stubs: Vec<u32>,
 }
 
 impl GraphData {
@@ -217,6 +236,16 @@ impl GraphData {
             .flatten()
             .copied()
             .collect();
+        let rows = from..to;
+        let stubs = self
+            .stubs
+            .chunks_exact(2)
+            .filter(|s| {
+                rows.contains(&(s[0] as usize)) || rows.contains(&(s[0] as usize + s[1] as usize))
+            })
+            .flatten()
+            .copied()
+            .collect();
         Window {
             first: from as u32,
             ids: self
@@ -239,6 +268,7 @@ impl GraphData {
                 .unwrap_or_default()
                 .to_vec(),
             edges,
+            stubs,
         }
     }
 
@@ -372,6 +402,11 @@ pub fn data(commits: &[GraphCommit], marks: &Marks) -> GraphData {
             .iter()
             .flat_map(|e| [e.child, e.parent - e.child, e.lane])
             .collect(),
+        stubs: layout
+            .stubs
+            .iter()
+            .flat_map(|&(child, parent)| [child, parent - child])
+            .collect(),
         long,
         heads,
         phases,
@@ -469,6 +504,38 @@ mod tests {
         let graph = layout(&[commit("b", &["a", "z"]), commit("a", &["y"])]);
         assert_eq!(graph.lanes, [0, 0]);
         assert_eq!(graph.edges.len(), 1);
+    }
+
+    #[test]
+    fn an_edge_longer_than_the_longest_is_a_stub_and_holds_no_lane() {
+        // A line of 100 commits; row 1 is a side commit whose parent is the line's last.
+        let n = 100u8;
+        let id = |i: u8| format!("{i:02x}").repeat(20);
+        let mut rows: Vec<GraphCommit> = (0..n)
+            .map(|i| GraphCommit {
+                id: id(i),
+                parents: if i + 1 < n {
+                    vec![id(i + 1)]
+                } else {
+                    Vec::new()
+                },
+                class: "fix".into(),
+                subject: String::new(),
+                tags: Vec::new(),
+            })
+            .collect();
+        rows[0].parents = vec![id(2), id(1)];
+        rows[1].parents = vec![id(n - 1)];
+        let graph = layout(&rows);
+        assert_eq!(graph.stubs, [(1, u32::from(n) - 1)]);
+        assert_eq!(graph.width, 2, "the side lane is freed below row 1");
+        assert!(graph.lanes[3..].iter().all(|&l| l == 0));
+        let data = data(&rows, &Marks::default());
+        assert_eq!(data.stubs, [1, u32::from(n) - 2]);
+        // A window has the stubs with an end among its rows.
+        assert_eq!(data.window(0, 2).stubs, [1, 98]);
+        assert_eq!(data.window(90, 100).stubs, [1, 98]);
+        assert!(data.window(10, 20).stubs.is_empty());
     }
 
     #[test]

@@ -571,7 +571,7 @@ fn graph_section(report: &Report, data: &graph::GraphData, windowed: bool) -> Ma
         section #graph-sec aria-labelledby="graph-h" {
             h2 #graph-h { "Commit graph" }
             p { "All " (grouped(data.n as u64)) " commits, newest first, each dot coloured by its class; "
-                "lines join commits to their parents, so branches and merges show as lanes. "
+                "lines join commits to their parents, so branches and merges show as lanes; a line that would run more than " (graph::LONGEST_EDGE) " rows is a dashed stub at each end. "
                 "A rule and a stripe mark where each phase begins, a diamond each milestone; "
                 "the branch and the tags stand at the commits they name. "
                 "Only the rows in view are drawn." }
@@ -586,6 +586,7 @@ fn graph_section(report: &Report, data: &graph::GraphData, windowed: bool) -> Ma
                     }
                     span.sw.phase {} "phase begins"
                     span.sw.milestone-d {} "milestone"
+                    span.sw.stub {} "a dashed stub: the line goes on to a commit far away"
                     span.gl.gtag { "tag" }
                     span.gl.ghead { "branch" }
                 }
