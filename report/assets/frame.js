@@ -28,6 +28,7 @@
     }
     fetch(url + "?" + query, { credentials: "same-origin", headers: { accept: "application/json" } })
       .then(function (response) {
+        if (response.redirected) { throw new Error("the session has ended: sign in again"); }
         if (!response.ok) { throw new Error("the gateway answered " + response.status); }
         return response.json();
       })
