@@ -349,7 +349,11 @@ fn long_history(n: usize) -> (Vec<String>, Vec<Artifact>) {
                 parents,
                 class: if i % 3 == 0 { "fix" } else { "feature" }.into(),
                 subject: format!("change {}", n - i),
-                tags: Vec::new(),
+                tags: if i == 5 {
+                    vec!["v9.0".into()]
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();

@@ -21,7 +21,7 @@
   var labels = {}, marks = {}, long = {};
   function add(map, row, value) { (map[row] = map[row] || []).push(value); }
   g.heads.forEach(function (h) { add(labels, h[0], ["ghead", "\u2387 " + h[1]]); });
-  g.tags.forEach(function (t) { add(labels, t[0], ["gtag", t[1]]); });
+  (g.tags || []).forEach(function (t) { add(labels, t[0], ["gtag", t[1]]); });
   g.marks.forEach(function (m) { add(marks, m[0], m[1]); });
   // The rows' columns: the block's, or filled as windows arrive. `edges` holds three numbers
   // an edge (child row, parent row minus child row, carrying lane); `crossing[band]` the
@@ -75,6 +75,7 @@
     }
     for (i = 0; i < w.lane.length; i++) { lanes[w.lanes_from + i] = w.lane[i]; }
     w.long.forEach(function (l) { long[l[0]] = l[1]; });
+    w.tags.forEach(function (t) { add(labels, t[0], ["gtag", t[1]]); });
     var from = edges.length, lo = chunk * CHUNK / BAND, hi = Math.min(bands, (chunk + 1) * CHUNK / BAND) - 1;
     Array.prototype.push.apply(edges, w.edges);
     cross(from, lo, hi);
@@ -246,7 +247,10 @@
     if (!/^[0-9a-f]{4,40}$/.test(id)) { return -1; }
     var found = [];
     if (windowed) {
-      g.named.forEach(function (c) { if (c[1].indexOf(id) === 0) { found.push(c[0]); } });
+      // The page's commits by their first 12 digits: either id may be the longer.
+      g.named.forEach(function (c) {
+        if ((id.length <= c[1].length ? c[1].indexOf(id) : id.indexOf(c[1])) === 0) { found.push(c[0]); }
+      });
       return found.length === 1 ? found[0] : -1;
     }
     var prefix = id.substr(0, 7);

@@ -159,6 +159,9 @@ pub struct GraphData {
     pub marks: Vec<(u32, String)>,
 }
 
+/// Digits of the ids in [`Skeleton::named`]: the page's links name commits by 12 digits too.
+pub const NAMED_DIGITS: usize = 12;
+
 /// Rows of one window, at most: what [`GraphData::window`] answers.
 pub const WINDOW_ROWS: usize = 4096;
 
@@ -170,11 +173,10 @@ pub struct Skeleton<'a> {
     pub n: usize,
     pub width: u32,
     pub classes: &'a [String],
-    pub tags: &'a [(u32, String)],
     pub heads: &'a [(u32, String)],
     pub phases: &'a [(u32, u32, String)],
     pub marks: &'a [(u32, String)],
-    /// `[row, full id]` of the commits the page names.
+    /// `[row, id]` of the commits the page names, the id's first [`NAMED_DIGITS`] digits.
     pub named: Vec<(u32, String)>,
     /// Always true: the rows come in windows.
     pub window: bool,
@@ -190,6 +192,8 @@ pub struct Window {
     pub sub: Vec<String>,
     /// The rows' entries of [`GraphData::long`].
     pub long: Vec<(u32, String)>,
+    /// The rows' entries of [`GraphData::tags`].
+    pub tags: Vec<(u32, String)>,
     /// The lanes of rows `lanes_from..`: the rows' and one more on each side, where the edges
     /// leaving the window join.
     pub lanes_from: u32,
@@ -209,13 +213,15 @@ impl GraphData {
             n: self.n,
             width: self.width,
             classes: &self.classes,
-            tags: &self.tags,
             heads: &self.heads,
             phases: &self.phases,
             marks: &self.marks,
             named: named
                 .iter()
-                .filter_map(|id| Some((self.find(id)?, (*id).to_owned())))
+                .filter_map(|id| {
+                    let short = id.get(..NAMED_DIGITS).unwrap_or(id);
+                    Some((self.find(id)?, short.to_owned()))
+                })
                 .collect(),
             window: true,
         }
@@ -257,6 +263,12 @@ impl GraphData {
             sub: self.sub.get(from..to).unwrap_or_default().to_vec(),
             long: self
                 .long
+                .iter()
+                .filter(|(row, _)| (from..to).contains(&(*row as usize)))
+                .cloned()
+                .collect(),
+            tags: self
+                .tags
                 .iter()
                 .filter(|(row, _)| (from..to).contains(&(*row as usize)))
                 .cloned()
@@ -646,8 +658,8 @@ mod tests {
         let skeleton = data.skeleton(&[&rows[1].id, &"f".repeat(40)]);
         assert_eq!(
             skeleton.named,
-            [(1, rows[1].id.clone())],
-            "the missing one left out"
+            [(1, "a".repeat(NAMED_DIGITS))],
+            "12 digits, the missing one left out"
         );
         assert!(skeleton.window);
         assert_eq!(data.find("AAAA"), Some(1));
