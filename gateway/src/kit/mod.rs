@@ -10,6 +10,7 @@
 //! * [`limits`]: per-API-key rate limits and their headers.
 //! * [`auth_proxy`]: whom the web UI's authenticating proxy signs in, from where.
 //! * `graphs`: the web UI's commit graphs in memory, windows of rows cut from them.
+//! * `stories`: whether an analysis' story tells the whole history, remembered.
 //! * [`paging`]: `limit`, cursors and the time window every list shares.
 //! * `accounts`: account names on the admin path.
 //! * `audit`: the audit row every mutation writes.
@@ -26,4 +27,5 @@ pub mod keys;
 pub mod limits;
 pub mod paging;
 pub mod state;
+pub(crate) mod stories;
 pub mod table;

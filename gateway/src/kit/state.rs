@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::kit::graphs::GraphCache;
 use crate::kit::keys::AdminToken;
 use crate::kit::limits::{LimitClock, Limiter, RateLimit};
+use crate::kit::stories::WholeHistories;
 use crate::metrics::Metrics;
 use crate::storage::ArtifactStore;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub(crate) ui: UiSettings,
     /// The commit graphs the web UI's report pages read in windows.
     pub(crate) graphs: Arc<GraphCache>,
+    /// Whether analyses' stories tell the whole history.
+    pub(crate) whole_histories: Arc<WholeHistories>,
     /// Account ids by name (accounts are never renamed).
     accounts: Arc<Mutex<HashMap<String, i64>>>,
 }
@@ -62,6 +65,7 @@ impl AppState {
             max_artifact_bytes: DEFAULT_MAX_ARTIFACT_BYTES,
             ui: UiSettings::default(),
             graphs: Arc::default(),
+            whole_histories: Arc::default(),
             accounts: Arc::default(),
         }
     }

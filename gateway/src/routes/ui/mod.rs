@@ -47,7 +47,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::read::artifacts::artifact_response;
-use super::read::shared::{current_story, require_repository};
+use super::read::shared::{current_story, current_story_analysis, require_repository};
 use crate::db;
 use crate::error::ApiError;
 use crate::kit::keys::parse;
@@ -401,17 +401,14 @@ async fn repository(
         return Ok(redirect("/ui/sign-in"));
     };
     let mut tx = db::tenant(&state.pool, account).await?;
-    let (id, repository, scrub) = match repository_of(&mut tx, account, &name, &fingerprint).await?
-    {
+    let (id, repository, _) = match repository_of(&mut tx, account, &name, &fingerprint).await? {
         Ok(found) => found,
         Err(missing) => return Ok(missing),
     };
     // The current story's analysis frames its windowed page when it wrote one; otherwise
     // (or without a story yet) the repository's report route answers.
-    let windowed = match current_story(&mut tx, &state, account, id, scrub).await? {
-        Some(story) if graph::has_windows(&mut tx, account, &story.analysis_id).await? => {
-            Some(story.analysis_id)
-        }
+    let windowed = match current_story_analysis(&mut tx, &state, account, id).await? {
+        Some(analysis) if graph::has_windows(&mut tx, account, &analysis).await? => Some(analysis),
         _ => None,
     };
     tx.commit().await?;
