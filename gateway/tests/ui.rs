@@ -971,4 +971,30 @@ async fn a_repositorys_graph_comes_in_windows_of_its_accounts_analysis_scrubbed(
     // Signed out: the way to sign in.
     let response = get(&gw, &format!("{graph}?from=0&to=3"), None).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    // Gzipped for a browser that asks, as stored for one that does not.
+    let plain = get(&gw, &src, Some(&cookie)).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+    let zipped = browser()
+        .get(gw.url(&src))
+        .header(COOKIE, &cookie)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.status(), StatusCode::OK);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert!(
+        policy_of(&zipped).starts_with("sandbox allow-scripts;"),
+        "the policy kept"
+    );
+    let zipped = zipped.bytes().await.unwrap();
+    assert!(zipped.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    assert!(
+        zipped.len() * 2 < plain.len(),
+        "{} of {} bytes",
+        zipped.len(),
+        plain.len()
+    );
 }
