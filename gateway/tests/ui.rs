@@ -448,6 +448,20 @@ async fn commits_files_and_searches_are_pages_of_the_account_only() {
     let theirs = session_of(&sign_in(&gw, &other.secret, None).await).0;
     let repository = format!("/ui/repositories/{fingerprint}");
 
+    // The list draws the repository's activity: its 55 commits, all of January 2024, the last
+    // of twelve months.
+    let (status, page) = page_of(&gw, "/ui/", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let months = format!("{}55", "0, ".repeat(11));
+    assert!(
+        page.contains(&format!(
+            "aria-label=\"Commits in each of the 12 months to 2024-01: {months}\""
+        )),
+        "{page}"
+    );
+    let (_, theirs_home) = page_of(&gw, "/ui/", &theirs).await;
+    assert!(!theirs_home.contains("Commits in each"), "{theirs_home}");
+
     // The repository's page carries the search form.
     let (status, page) = page_of(&gw, &repository, &cookie).await;
     assert_eq!(status, StatusCode::OK);

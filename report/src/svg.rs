@@ -321,8 +321,66 @@ fn short_title(title: &str) -> String {
     }
 }
 
+/// A sparkline of `counts` (commits per month, oldest first, the last ending in `last`,
+/// `YYYY-MM`): one bar a month, the tallest the full height, with the figures as its text
+/// alternative.
+pub fn sparkline(counts: &[u32], last: &str) -> Markup {
+    let (w, h, gap) = (5.0, 18.0, 1.0);
+    let top = f64::from(counts.iter().copied().max().unwrap_or(0).max(1));
+    let width = counts.len() as f64 * (w + gap);
+    let mut d = String::new();
+    for (i, &count) in counts.iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let height = (f64::from(count) / top * h).max(1.0);
+        d.push_str(&format!(
+            "M{} {}h{}v{}h-{}Z",
+            n(i as f64 * (w + gap)),
+            n(h - height),
+            n(w),
+            n(height),
+            n(w)
+        ));
+    }
+    let figures: Vec<String> = counts.iter().map(u32::to_string).collect();
+    let label = format!(
+        "Commits in each of the {} months to {last}: {}",
+        counts.len(),
+        figures.join(", ")
+    );
+    html! {
+        svg.spark width=(n(width)) height=(n(h)) viewBox={ "0 0 " (n(width)) " " (n(h)) } role="img" aria-label=(label) {
+            title { (label) }
+            @if !d.is_empty() { path d=(d) {} }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sparkline_scales_to_its_tallest_month_and_says_its_figures() {
+        let spark = sparkline(&[0, 2, 4], "2024-03").into_string();
+        assert!(
+            spark.contains("aria-label=\"Commits in each of the 3 months to 2024-03: 0, 2, 4\""),
+            "{spark}"
+        );
+        assert!(
+            spark.contains("M6.0 9.0h5.0v9.0h-5.0Z"),
+            "half height: {spark}"
+        );
+        assert!(
+            spark.contains("M12.0 0.0h5.0v18.0h-5.0Z"),
+            "full height: {spark}"
+        );
+        assert!(
+            !sparkline(&[0, 0], "2024-03")
+                .into_string()
+                .contains("<path")
+        );
+    }
     use super::*;
 
     #[test]

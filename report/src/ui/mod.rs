@@ -38,6 +38,11 @@ pub struct RepositoryRow {
     pub last_status: Option<String>,
     /// Whether a story of its whole history exists (its page shows it).
     pub has_story: bool,
+    /// Its stored commits in each of the twelve months up to its newest commit's month,
+    /// oldest first; empty when none are stored.
+    pub activity: Vec<u32>,
+    /// That last month, `YYYY-MM`.
+    pub activity_to: String,
 }
 
 /// The policy of a page; `framed`: it frames a report; `fetches`: its script fetches the
@@ -129,7 +134,7 @@ pub fn repositories(account: &str, rows: &[RepositoryRow]) -> UiPage {
         } @else {
             table {
                 caption { (rows.len()) @if rows.len() == 1 { " repository of " } @else { " repositories of " } (Inline(account)) }
-                thead { tr { th scope="col" { "Repository" } th scope="col" { "Branch" } th scope="col" { "Last analyzed commit" } th scope="col" { "Last analysis" } } }
+                thead { tr { th scope="col" { "Repository" } th scope="col" { "Branch" } th scope="col" { "Activity" } th scope="col" { "Last analyzed commit" } th scope="col" { "Last analysis" } } }
                 tbody {
                     @for row in rows {
                         tr {
@@ -141,6 +146,7 @@ pub fn repositories(account: &str, rows: &[RepositoryRow]) -> UiPage {
                                 }
                             }
                             td { (Inline(&row.branch)) }
+                            td { @if row.activity.is_empty() { "—" } @else { (crate::svg::sparkline(&row.activity, &row.activity_to)) } }
                             td { @if let Some(c) = &row.last_analyzed_commit { code { (Text(short(c))) } } @else { "—" } }
                             td {
                                 @if let Some(status) = &row.last_status { (Text(status)) }
@@ -213,9 +219,17 @@ mod tests {
             branch: "\"><img src=x onerror=alert(1)>".into(),
             last_analyzed_commit: Some("0123456789abcdef".into()),
             has_story: true,
+            activity: vec![3, 0, 5],
+            activity_to: "2024-03".into(),
             ..RepositoryRow::default()
         };
         let page = repositories("team-a", std::slice::from_ref(&row));
+        assert!(
+            page.html
+                .contains("aria-label=\"Commits in each of the 3 months to 2024-03: 3, 0, 5\""),
+            "the activity sparkline with its figures: {}",
+            page.html
+        );
         assert!(!page.html.contains("<script"), "{}", page.html);
         assert!(!page.html.contains("<img"), "{}", page.html);
         assert!(page.html.contains("&lt;script&gt;"));

@@ -357,14 +357,27 @@ async fn home(
         Option<String>,
         Option<String>,
         bool,
+        Option<Vec<i32>>,
+        Option<String>,
     );
+    // Activity: the stored commits of each of the twelve months (UTC) up to the month of the
+    // newest, counted on the commits' time index.
     let rows: Vec<Row> = sqlx::query_as(concat!(
         "SELECT r.fingerprint, r.url, r.branch, r.last_analyzed_commit, a.status, ",
         "to_char(a.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ",
         "EXISTS (SELECT FROM analyses s JOIN artifacts f ON f.account_id = s.account_id AND f.analysis_id = s.id ",
-        "  WHERE s.account_id = r.account_id AND s.repository_id = r.id AND s.status = 'succeeded' AND f.name = 'index.html') ",
+        "  WHERE s.account_id = r.account_id AND s.repository_id = r.id AND s.status = 'succeeded' AND f.name = 'index.html'), ",
+        "act.counts, act.last ",
         "FROM repositories r LEFT JOIN LATERAL (SELECT status, finished_at, created_at FROM analyses x ",
         "  WHERE x.account_id = r.account_id AND x.repository_id = r.id ORDER BY x.created_at DESC LIMIT 1) a ON true ",
+        "LEFT JOIN LATERAL (SELECT to_char(newest.m, 'YYYY-MM') AS last, array_agg((SELECT count(*) FROM commits c ",
+        "    WHERE c.account_id = r.account_id AND c.repository_id = r.id ",
+        "      AND c.committed_at >= (g.m AT TIME ZONE 'UTC') ",
+        "      AND c.committed_at < ((g.m + interval '1 month') AT TIME ZONE 'UTC'))::int ORDER BY g.m) AS counts ",
+        "  FROM (SELECT date_trunc('month', max(c.committed_at) AT TIME ZONE 'UTC') AS m FROM commits c ",
+        "    WHERE c.account_id = r.account_id AND c.repository_id = r.id) newest ",
+        "  CROSS JOIN generate_series(newest.m - interval '11 months', newest.m, interval '1 month') g(m) ",
+        "  WHERE newest.m IS NOT NULL GROUP BY newest.m) act ON true ",
         "WHERE r.account_id = $1 ORDER BY a.created_at DESC NULLS LAST, r.url, r.branch LIMIT 500"
     ))
     .bind(account)
@@ -382,6 +395,8 @@ async fn home(
                 last_status,
                 last_finished_at,
                 has_story,
+                counts,
+                last,
             )| RepositoryRow {
                 fingerprint,
                 url,
@@ -390,6 +405,12 @@ async fn home(
                 last_status,
                 last_finished_at,
                 has_story,
+                activity: counts
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|n| u32::try_from(n).unwrap_or(0))
+                    .collect(),
+                activity_to: last.unwrap_or_default(),
             },
         )
         .collect();
