@@ -74,6 +74,11 @@ pub struct AnalysisIdentity {
     pub namespace: String,
     pub name: String,
     pub uid: String,
+    /// The RepositoryTracker that created the Analysis (its `gitview.dev/tracker` label), if
+    /// one did: the gateway keeps the run config, so its web UI can say what keeps a
+    /// repository analyzed. Absent from an older operator's config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracker: Option<String>,
 }
 
 /// The repository of a run. Credentials, if any, are files beside the run config.

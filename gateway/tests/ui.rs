@@ -896,7 +896,18 @@ async fn a_repositorys_graph_comes_in_windows_of_its_accounts_analysis_scrubbed(
     };
     let pages = gitview_report::render_windowed(&report);
     let uid = "graph-a1";
-    gw.start_run("team-a", uid, URL).await;
+    // Started by a tracker: its run config, which the gateway keeps, names it.
+    let mut start = common::start_body(URL);
+    start["config"] =
+        json!({"analysis": {"namespace": "team", "name": uid, "uid": uid, "tracker": "seen-main"}});
+    let (status, body) = gw
+        .post(
+            &gw.token("team-a", uid),
+            &format!("/v1/runs/{uid}/start"),
+            &start,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let fingerprint = gw
         .succeeded_with(
             "team-a",
@@ -916,6 +927,13 @@ async fn a_repositorys_graph_comes_in_windows_of_its_accounts_analysis_scrubbed(
         .await;
     let (cookie, _) = session_of(&sign_in(&gw, &key.secret, None).await);
     let (theirs, _) = session_of(&sign_in(&gw, &other.secret, None).await);
+
+    // The list says which tracker keeps the repository analyzed.
+    let (_, home) = page_of(&gw, "/ui/", &cookie).await;
+    assert!(
+        home.contains("tracker <code><bdi>seen-main</bdi></code>"),
+        "{home}"
+    );
 
     // The repository's page frames the analysis' windowed page, and fetches its rows itself.
     let (status, page) = page_of(&gw, &format!("/ui/repositories/{fingerprint}"), &cookie).await;

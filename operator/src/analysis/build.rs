@@ -137,6 +137,12 @@ pub fn run_config(
                 .ok_or(Error::MissingField("metadata.namespace"))?,
             name: name(an)?.to_owned(),
             uid: uid(an)?.to_owned(),
+            tracker: an
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|set| set.get(labels::TRACKER))
+                .cloned(),
         },
         attempt: inputs.attempt,
         account: account.to_owned(),
@@ -612,5 +618,32 @@ mod tests {
         assert_eq!(stage["budget"], "Minimal");
         assert_eq!(stage["prices"][0]["inputPerMillionTokens"], "3");
         assert_eq!(stage["critical"]["goals"][0], "Monthly releases");
+        // An Analysis no tracker made says so by leaving the field out.
+        assert_eq!(config.analysis.tracker, None);
+        assert!(json["analysis"].get("tracker").is_none(), "{json}");
+    }
+
+    #[test]
+    fn the_run_config_names_the_tracker_that_made_the_analysis() {
+        let mut an = analysis("demo");
+        an.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(labels::TRACKER.to_owned(), "kube-main".to_owned());
+        let (settings, profile, resolved) = (Settings::default(), profile(), resolved());
+        let inputs = AttemptInputs {
+            analysis: &an,
+            attempt: 1,
+            resolved: &resolved,
+            profile: &profile.spec,
+            deadline_seconds: 600,
+            resources: None,
+            settings: &settings,
+            clone_cache: None,
+        };
+        let config = run_config(&inputs, "acct-1", false, at(600)).unwrap();
+        assert_eq!(config.analysis.tracker.as_deref(), Some("kube-main"));
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["analysis"]["tracker"], "kube-main");
     }
 }

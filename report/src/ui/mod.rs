@@ -43,6 +43,8 @@ pub struct RepositoryRow {
     pub activity: Vec<u32>,
     /// That last month, `YYYY-MM`.
     pub activity_to: String,
+    /// The RepositoryTracker that started its newest analysis, if one did.
+    pub tracker: Option<String>,
 }
 
 /// The policy of a page; `framed`: it frames a report; `fetches`: its script fetches the
@@ -134,7 +136,7 @@ pub fn repositories(account: &str, rows: &[RepositoryRow]) -> UiPage {
         } @else {
             table {
                 caption { (rows.len()) @if rows.len() == 1 { " repository of " } @else { " repositories of " } (Inline(account)) }
-                thead { tr { th scope="col" { "Repository" } th scope="col" { "Branch" } th scope="col" { "Activity" } th scope="col" { "Last analyzed commit" } th scope="col" { "Last analysis" } } }
+                thead { tr { th scope="col" { "Repository" } th scope="col" { "Branch" } th scope="col" { "Kept analyzed by" } th scope="col" { "Activity" } th scope="col" { "Last analyzed commit" } th scope="col" { "Last analysis" } } }
                 tbody {
                     @for row in rows {
                         tr {
@@ -146,6 +148,7 @@ pub fn repositories(account: &str, rows: &[RepositoryRow]) -> UiPage {
                                 }
                             }
                             td { (Inline(&row.branch)) }
+                            td { @if let Some(tracker) = &row.tracker { "tracker " code { (Inline(tracker)) } } @else { span.muted { "analyses applied by hand" } } }
                             td { @if row.activity.is_empty() { "—" } @else { (crate::svg::sparkline(&row.activity, &row.activity_to)) } }
                             td { @if let Some(c) = &row.last_analyzed_commit { code { (Text(short(c))) } } @else { "—" } }
                             td {
@@ -221,9 +224,16 @@ mod tests {
             has_story: true,
             activity: vec![3, 0, 5],
             activity_to: "2024-03".into(),
+            tracker: Some("<b>kube</b>".into()),
             ..RepositoryRow::default()
         };
         let page = repositories("team-a", std::slice::from_ref(&row));
+        assert!(
+            page.html
+                .contains("tracker <code><bdi>&lt;b&gt;kube&lt;/b&gt;</bdi></code>"),
+            "the tracker named, inert: {}",
+            page.html
+        );
         assert!(
             page.html
                 .contains("aria-label=\"Commits in each of the 3 months to 2024-03: 3, 0, 5\""),

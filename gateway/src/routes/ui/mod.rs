@@ -359,6 +359,7 @@ async fn home(
         bool,
         Option<Vec<i32>>,
         Option<String>,
+        Option<String>,
     );
     // Activity: the stored commits of each of the twelve months (UTC) up to the month of the
     // newest, counted on the commits' time index.
@@ -367,8 +368,9 @@ async fn home(
         "to_char(a.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ",
         "EXISTS (SELECT FROM analyses s JOIN artifacts f ON f.account_id = s.account_id AND f.analysis_id = s.id ",
         "  WHERE s.account_id = r.account_id AND s.repository_id = r.id AND s.status = 'succeeded' AND f.name = 'index.html'), ",
-        "act.counts, act.last ",
-        "FROM repositories r LEFT JOIN LATERAL (SELECT status, finished_at, created_at FROM analyses x ",
+        "act.counts, act.last, a.tracker ",
+        "FROM repositories r LEFT JOIN LATERAL (SELECT status, finished_at, created_at, ",
+        "  config #>> '{analysis,tracker}' AS tracker FROM analyses x ",
         "  WHERE x.account_id = r.account_id AND x.repository_id = r.id ORDER BY x.created_at DESC LIMIT 1) a ON true ",
         "LEFT JOIN LATERAL (SELECT to_char(newest.m, 'YYYY-MM') AS last, array_agg((SELECT count(*) FROM commits c ",
         "    WHERE c.account_id = r.account_id AND c.repository_id = r.id ",
@@ -397,6 +399,7 @@ async fn home(
                 has_story,
                 counts,
                 last,
+                tracker,
             )| RepositoryRow {
                 fingerprint,
                 url,
@@ -411,6 +414,7 @@ async fn home(
                     .map(|n| u32::try_from(n).unwrap_or(0))
                     .collect(),
                 activity_to: last.unwrap_or_default(),
+                tracker,
             },
         )
         .collect();
