@@ -107,11 +107,17 @@ pub fn fragment(text: &str) -> String {
 /// escapes too, so none of them is in the page's bytes.
 pub fn json_script<T: Serialize>(id: &str, value: &T) -> Markup {
     let json = serde_json::to_string(value).expect("report data always serializes");
-    let mut out = String::with_capacity(json.len() + 64);
+    script_block(id, &json_for_script(&json))
+}
+
+/// JSON already made safe by [`json_for_script`] inside `<script type="application/json"
+/// id="…">`: for JSON a caller also needs on its own, serialized once.
+pub fn script_block(id: &str, safe_json: &str) -> Markup {
+    let mut out = String::with_capacity(safe_json.len() + 64);
     out.push_str("<script type=\"application/json\" id=\"");
     out.push_str(&fragment(id));
     out.push_str("\">");
-    out.push_str(&json_for_script(&json));
+    out.push_str(safe_json);
     out.push_str("</script>");
     PreEscaped(out)
 }

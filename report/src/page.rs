@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use gitview_core::story::{Claim, StorySection, grouped};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::escape::{Inline, Text, fragment, json_script};
+use crate::escape::{Inline, Text, fragment, json_for_script, json_script, script_block};
 use crate::markdown::{CommitLinks, is_block, to_html, to_plain, to_text};
 use crate::{Report, csp, graph, svg};
 
@@ -130,7 +130,12 @@ fn citations(report: &Report, page: &CommitIndex<'_>) -> HashMap<String, Vec<(St
 /// The page for `report`: one self-contained HTML document.
 pub fn render(report: &Report) -> String {
     let data = graph::data(&report.graph, &graph_marks(report));
-    render_page(report, &data, false)
+    render_page(report, &data, Some(&graph_json(&data)))
+}
+
+/// The graph's data as JSON made safe for a script block: still JSON, which `graph.json` is.
+fn graph_json(data: &graph::GraphData) -> String {
+    json_for_script(&serde_json::to_string(data).expect("graph data always serializes"))
 }
 
 /// The pages for the gateway's web UI: `page`, like [`render`]'s but whose graph carries only
@@ -144,17 +149,22 @@ pub struct Windowed {
     pub whole: String,
 }
 
-/// [`Windowed`]'s pages and graph for `report`, its graph laid out once.
+/// [`Windowed`]'s pages and graph for `report`, its graph laid out and serialized once (the
+/// whole page's block is `graph.json`'s text).
 pub fn render_windowed(report: &Report) -> Windowed {
     let data = graph::data(&report.graph, &graph_marks(report));
+    let graph = graph_json(&data);
     Windowed {
-        page: render_page(report, &data, true),
-        graph: serde_json::to_string(&data).expect("graph data always serializes"),
-        whole: render_page(report, &data, false),
+        page: render_page(report, &data, None),
+        whole: render_page(report, &data, Some(&graph)),
+        graph,
     }
 }
 
-fn render_page(report: &Report, data: &graph::GraphData, windowed: bool) -> String {
+/// The page; `inline`: the graph's whole data for its block ([`graph_json`]), or `None` for
+/// the windowed page, whose block is the skeleton.
+fn render_page(report: &Report, data: &graph::GraphData, inline: Option<&str>) -> String {
+    let windowed = inline.is_none();
     let page = CommitIndex::new(report);
     let cited = citations(report, &page);
     let link = |id: &str| page.anchor(id);
@@ -280,7 +290,7 @@ fn render_page(report: &Report, data: &graph::GraphData, windowed: bool) -> Stri
                         (authors(report, &page))
                     }
                     @if !report.graph.is_empty() {
-                        (graph_section(report, data, windowed))
+                        (graph_section(report, data, inline))
                     }
                     (commit_list(report, &page, &cited))
                 }
@@ -566,7 +576,7 @@ fn graph_marks(report: &Report) -> graph::Marks {
     }
 }
 
-fn graph_section(report: &Report, data: &graph::GraphData, windowed: bool) -> Markup {
+fn graph_section(report: &Report, data: &graph::GraphData, inline: Option<&str>) -> Markup {
     html! {
         section #graph-sec aria-labelledby="graph-h" {
             h2 #graph-h { "Commit graph" }
@@ -595,10 +605,10 @@ fn graph_section(report: &Report, data: &graph::GraphData, windowed: bool) -> Ma
             div #graph tabindex="0" role="region" aria-label="Commit graph, scrollable" hidden {
                 div #graph-inner { div #graph-svg {} }
             }
-            @if windowed {
-                (json_script("graph-data", &data.skeleton(&report.commits.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())))
+            @if let Some(json) = inline {
+                (script_block("graph-data", json))
             } @else {
-                (json_script("graph-data", data))
+                (json_script("graph-data", &data.skeleton(&report.commits.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())))
             }
         }
     }
