@@ -1,4 +1,6 @@
-//! Connections, migrations and per-transaction tenancy.
+//! Connections (over TLS as [`tls`] resolves it), migrations and per-transaction tenancy.
+
+pub mod tls;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -6,21 +8,38 @@ use sqlx::{Postgres, Transaction};
 /// The embedded migrations (`gateway/migrations/`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A connection pool.
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+fn pool(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(5))
-        .connect(url)
+}
+
+/// A connection pool to `url` as sqlx reads it (tests; the binary uses [`connect_to`]).
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    pool(max_connections).connect(url).await
+}
+
+/// A connection pool to `target`, whose errors name what failed: the CA file, TLS (and
+/// why), or the connection, with the TLS settings asked for.
+pub async fn connect_to(
+    target: &tls::Target,
+    max_connections: u32,
+) -> Result<PgPool, tls::ConnectError> {
+    target.check_root_cert()?;
+    pool(max_connections)
+        .connect_with(target.options().clone())
         .await
+        .map_err(|err| target.explain(err))
 }
 
 /// Whether a connection failure means the database is not up yet (nothing listening, or
 /// PostgreSQL starting or shutting down), as opposed to a refusal that waiting cannot fix
-/// (authentication, an unknown database).
+/// (authentication, an unknown database, a certificate refused).
 pub fn is_not_up_yet(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        // rustls' errors come as the handshake's I/O error.
+        sqlx::Error::Io(io) => tls::rustls_error(io).is_none(),
+        sqlx::Error::PoolTimedOut => true,
         // 57P03 cannot_connect_now: "the database system is starting up".
         sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
         _ => false,

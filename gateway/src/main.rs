@@ -81,9 +81,29 @@ struct Database {
     /// A file holding the PostgreSQL URL (a mounted Secret).
     #[arg(long, env = "GITVIEW_DATABASE_URL_FILE")]
     database_url_file: Option<PathBuf>,
+    /// TLS to the database, over the URL's `sslmode` and PGSSLMODE: disable, prefer (the
+    /// default: TLS if offered, unverified), require (TLS, unverified unless a CA is given),
+    /// verify-ca or verify-full (the certificate also names the URL's host).
+    #[arg(long, env = "GITVIEW_DATABASE_SSLMODE")]
+    database_sslmode: Option<db::tls::SslMode>,
+    /// The CA certificate(s), PEM, that the database's certificate must chain to, over the
+    /// URL's `sslrootcert` and PGSSLROOTCERT; without one, the system's trust store.
+    #[arg(long, env = "GITVIEW_DATABASE_SSLROOTCERT")]
+    database_sslrootcert: Option<PathBuf>,
 }
 
 impl Database {
+    /// The database to connect to, with its TLS settings resolved.
+    fn target(&self) -> anyhow::Result<db::tls::Target> {
+        let overrides = db::tls::Overrides {
+            mode: self.database_sslmode,
+            root_cert: self.database_sslrootcert.clone(),
+        };
+        let target = db::tls::Target::parse(&self.url()?, &overrides)?;
+        tracing::info!(server = %target.server(), tls = %target.tls(), "connecting to the database");
+        Ok(target)
+    }
+
     fn url(&self) -> anyhow::Result<String> {
         match (&self.database_url, &self.database_url_file) {
             (Some(url), _) => Ok(url.clone()),
@@ -197,22 +217,18 @@ fn main() -> anyhow::Result<()> {
         } => {
             init_logs(false);
             runtime.block_on(async {
-                let url = database.url()?;
+                let target = database.target()?;
                 let deadline =
                     std::time::Instant::now() + std::time::Duration::from_secs(wait_for_database);
                 let pool = loop {
-                    match db::connect(&url, 2).await {
+                    match db::connect_to(&target, 2).await {
                         Ok(pool) => break pool,
-                        Err(err)
-                            if db::is_not_up_yet(&err) && std::time::Instant::now() < deadline =>
-                        {
+                        Err(err) if err.is_not_up_yet() && std::time::Instant::now() < deadline => {
                             tracing::info!(error = %err, "waiting for the database");
                             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                         }
-                        Err(err) => {
-                            return Err(anyhow::Error::from(err))
-                                .context("cannot connect to the database");
-                        }
+                        // The error names the server and the TLS settings.
+                        Err(err) => return Err(err.into()),
                     }
                 };
                 db::migrate(&pool).await.context("migrations failed")?;
@@ -224,9 +240,7 @@ fn main() -> anyhow::Result<()> {
             init_logs(false);
             runtime.block_on(async {
                 let store = objects.store()?;
-                let pool = db::connect(&database.url()?, 2)
-                    .await
-                    .context("cannot connect to the database")?;
+                let pool = db::connect_to(&database.target()?, 2).await?;
                 let outcome = retention::run_once(&pool, store.as_ref())
                     .await
                     .context("the retention pass failed")?;
@@ -263,9 +277,7 @@ async fn run(serve: Serve) -> anyhow::Result<()> {
         }
     };
     let store = serve.objects.store()?;
-    let pool = db::connect(&serve.database.url()?, serve.max_connections)
-        .await
-        .context("cannot connect to the database")?;
+    let pool = db::connect_to(&serve.database.target()?, serve.max_connections).await?;
     let auth_proxy = match (
         &serve.ui_auth_proxy_user_header,
         &serve.ui_auth_proxy_accounts,

@@ -1,5 +1,6 @@
 //! A throwaway PostgreSQL for tests: `initdb` and `postgres` from the PostgreSQL 15 server
-//! binaries on a temporary directory and a free loopback port, trust authentication, no fsync.
+//! binaries on a temporary directory and a free loopback port, trust authentication, no fsync,
+//! and TLS with a certificate of the test's if it asks ([`TestPostgres::start_with_tls`]).
 //! The server runs under `setpriv --pdeathsig KILL` (as `nobody` when the tests run as root,
 //! since PostgreSQL refuses to run as root), so it dies with the test process however that
 //! ends; dropping [`TestPostgres`] stops it and removes its files.
@@ -57,9 +58,28 @@ fn as_server_user(program: &Path, root: bool) -> Command {
     }
 }
 
+/// A server certificate and its key, PEM, for [`TestPostgres::start_with_tls`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServerTls<'a> {
+    /// The certificate (and any intermediates).
+    pub cert_pem: &'a str,
+    /// Its private key.
+    pub key_pem: &'a str,
+}
+
 impl TestPostgres {
     /// Creates and starts a cluster; returns once it accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_inner(None).await
+    }
+
+    /// Creates and starts a cluster with `ssl = on` serving `tls`'s certificate; plain
+    /// connections are still accepted (`pg_stat_ssl` tells them apart).
+    pub async fn start_with_tls(tls: ServerTls<'_>) -> anyhow::Result<Self> {
+        Self::start_inner(Some(tls)).await
+    }
+
+    async fn start_inner(tls: Option<ServerTls<'_>>) -> anyhow::Result<Self> {
         let bin = bin_dir();
         if !bin.join("initdb").exists() {
             bail!(
@@ -97,6 +117,24 @@ impl TestPostgres {
         if !initdb.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&initdb.stderr));
         }
+        // PostgreSQL refuses a key file that others may read: 0600, owned by the server's user.
+        let mut ssl_settings = Vec::new();
+        if let Some(tls) = tls {
+            let tls_dir = dir.path().join("tls");
+            std::fs::create_dir(&tls_dir)?;
+            let (cert, key) = (tls_dir.join("server.crt"), tls_dir.join("server.key"));
+            std::fs::write(&cert, tls.cert_pem)?;
+            std::fs::write(&key, tls.key_pem)?;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+            if root {
+                std::os::unix::fs::chown(&key, Some(NOBODY), Some(NOBODY))?;
+            }
+            ssl_settings = vec![
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", cert.display()),
+                format!("ssl_key_file={}", key.display()),
+            ];
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -116,6 +154,11 @@ impl TestPostgres {
                 "full_page_writes=off",
             ])
             .args(["-c", "max_connections=200"])
+            .args(
+                ssl_settings
+                    .iter()
+                    .flat_map(|setting| ["-c", setting.as_str()]),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
