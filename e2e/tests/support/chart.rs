@@ -1,5 +1,6 @@
 //! The Helm chart on the real API server: rendered with several values sets and accepted by a
-//! server-side dry run; the namespace-limited RBAC applied and checked with `kubectl auth
+//! server-side dry run; `database.tls` mounting the database's CA into the gateway pod and
+//! passing it and the sslmode; the namespace-limited RBAC applied and checked with `kubectl auth
 //! can-i`; bad values refused by the chart's schema with a readable message; the files
 //! generated from the chart (`config/rbac`, `config/catalog`) in sync with it.
 
@@ -278,6 +279,8 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(
         egress[3]
     );
 
+    database_tls_mounts_the_ca_and_sets_the_mode(&env, &ns)?;
+
     // Nothing of the dry runs was created.
     let left = env.kubectl_ok(&["get", "deploy,statefulset,secret", "-n", &ns, "-o", "name"])?;
     ensure!(
@@ -286,6 +289,99 @@ pub async fn the_chart_renders_and_the_api_server_accepts_it(
     );
 
     namespace_limited_rbac_grants_only_the_listed_namespace(&env, &ns).await
+}
+
+/// `database.tls`, as the API server sees the gateway's Deployment: the CA Secret's key mounted
+/// read-only into both the migrations' init container and the gateway, and both given the
+/// sslmode and that CA as flags; without the values, neither flags nor volume.
+fn database_tls_mounts_the_ca_and_sets_the_mode(env: &Env, ns: &str) -> anyhow::Result<()> {
+    let gateway = |sets: &[&str]| -> anyhow::Result<serde_json::Value> {
+        let rendered = render_release(
+            env,
+            "gitview",
+            ns,
+            sets,
+            &["--show-only", "templates/gateway.yaml"],
+        )?;
+        ensure!(
+            rendered.status.success(),
+            "helm template failed: {}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        let manifest = String::from_utf8(rendered.stdout).context("helm prints UTF-8")?;
+        let out = env.kubectl(
+            &[
+                "apply",
+                "--dry-run=server",
+                "-n",
+                ns,
+                "-f",
+                "-",
+                "-o",
+                "json",
+            ],
+            Some(&manifest),
+        )?;
+        ensure!(
+            out.status.success(),
+            "the API server refused the rendering:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let applied: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        applied["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["kind"] == "Deployment"))
+            .map(|deployment| deployment["spec"]["template"]["spec"].clone())
+            .context("no Deployment in the gateway's rendering")
+    };
+    let pod = gateway(&[
+        "database.tls.mode=verify-full",
+        "database.tls.caSecret.name=db-ca",
+        "database.tls.caSecret.key=bundle.pem",
+    ])?;
+    let volume = pod["volumes"]
+        .as_array()
+        .and_then(|volumes| volumes.iter().find(|v| v["name"] == "database-ca"))
+        .context("no database-ca volume")?;
+    ensure!(
+        volume["secret"]["secretName"] == "db-ca"
+            && volume["secret"]["items"]
+                == serde_json::json!([{"key": "bundle.pem", "path": "ca.crt"}]),
+        "the CA volume: {volume}"
+    );
+    for container in [&pod["initContainers"][0], &pod["containers"][0]] {
+        let name = &container["name"];
+        let args = container["args"].as_array().context("args")?;
+        for flag in [
+            "--database-sslmode=verify-full",
+            "--database-sslrootcert=/etc/gitview/database-ca/ca.crt",
+        ] {
+            ensure!(
+                args.iter().any(|a| a == flag),
+                "{name}: no {flag} in {args:?}"
+            );
+        }
+        let mounted = container["volumeMounts"].as_array().is_some_and(|mounts| {
+            mounts.iter().any(|m| {
+                m["name"] == "database-ca"
+                    && m["mountPath"] == "/etc/gitview/database-ca"
+                    && m["readOnly"] == true
+            })
+        });
+        ensure!(
+            mounted,
+            "{name}: the CA is not mounted read-only: {}",
+            container["volumeMounts"]
+        );
+    }
+
+    let pod = gateway(&[])?;
+    let text = pod.to_string();
+    ensure!(
+        !text.contains("database-ca") && !text.contains("--database-ssl"),
+        "TLS settings without database.tls: {text}"
+    );
+    Ok(())
 }
 
 /// The RBAC of a release limited to `ns`, applied for real (as another release, so the suite's
