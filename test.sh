@@ -32,6 +32,14 @@ command -v ssh >/dev/null || missing+=(openssh-client)
 # The egress tests and the end-to-end suite run in network namespaces of their own (ip, unshare).
 command -v ip >/dev/null || missing+=(iproute2)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql-15)
+# The real node (e2e/tests/node.rs): Debian's containerd and runc run its pods, iptables carries
+# kube-proxy's Service rules, umoci assembles the test images.
+if [[ $e2e == 1 ]]; then
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v umoci >/dev/null || missing+=(umoci)
+fi
 # The browser tests (runner/tests/browser.rs, gateway/tests/browser.rs) drive headless Chromium
 # through chromedriver: Debian's, unless GITVIEW_CHROMIUM / GITVIEW_CHROMEDRIVER name others.
 # With their recommended packages (fonts), so screenshots show text.
@@ -76,6 +84,8 @@ cargo test --workspace --locked --exclude gitview-e2e
 cargo test --locked -p gitview-e2e --lib
 
 if [[ $e2e == 1 ]]; then
+  step "real node (kubelet, kube-proxy, CoreDNS, containerd) on the real control plane"
+  cargo test --locked -p gitview-e2e --test node
   step "end-to-end suite (real control plane)"
   cargo test --locked -p gitview-e2e --test e2e
 fi

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Build the real Kubernetes control plane used by the e2e tests
-# (kube-apiserver, kube-controller-manager, etcd, helm) from the Go module
-# proxy, into a cache directory outside the work tree keyed by version:
+# Build the real Kubernetes control plane and node used by the e2e tests
+# (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, helm; kubelet,
+# kube-proxy, the CNI reference plugins, CoreDNS and the node scenarios' probe)
+# from the Go module proxy, into a cache directory outside the work tree keyed
+# by version:
 #
-#   ${GITVIEW_CACHE:-$HOME/.cache/gitview}/controlplane/k8s-<v>-etcd-<v>-helm-<v>/bin/
+#   ${GITVIEW_CACHE:-$HOME/.cache/gitview}/controlplane/k8s-<v>-etcd-<v>-helm-<v>-cni-<v>-coredns-<v>-src-<hash>/bin/
 #
 # Usage: BIN=$(e2e/controlplane/build.sh | tail -1)
 #
@@ -13,7 +15,7 @@
 # renamed into place, so an interrupted build never leaves a half cache entry.
 #
 # The versions are read from the go.mod files beside this script (the single
-# source of truth): kube/go.mod, etcd/go.mod, helm/go.mod. See README.md.
+# source of truth): kube/, etcd/, helm/, cni/ and coredns/go.mod. See README.md.
 #
 # Environment:
 #   GITVIEW_CACHE            cache root (default $HOME/.cache/gitview)
@@ -37,11 +39,16 @@ modversion() {
 k8s_version=$(modversion "$here/kube/go.mod" k8s.io/kubernetes)
 etcd_version=$(modversion "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)
 helm_version=$(modversion "$here/helm/go.mod" helm.sh/helm/v4)
+cni_version=$(modversion "$here/cni/go.mod" github.com/containernetworking/plugins)
+coredns_version=$(modversion "$here/coredns/go.mod" github.com/coredns/coredns)
 
 cache_root=${GITVIEW_CACHE:-$HOME/.cache/gitview}/controlplane
-key=k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version
+# Our own sources (go.mod/go.sum, the wrappers' main.go, the probe) too: a change rebuilds.
+sources=$(cd "$here" && find kube etcd helm cni coredns probe -type f | LC_ALL=C sort | xargs sha256sum | sha256sum)
+key=k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version-cni-$cni_version-coredns-$coredns_version-src-${sources:0:12}
 dest=$cache_root/$key
-binaries=(kube-apiserver kube-controller-manager etcd helm)
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy etcd helm
+  cni/bridge cni/host-local cni/loopback cni/portmap coredns probe)
 
 cached() {
   local b
@@ -89,9 +96,10 @@ export GOTMPDIR=$work/gotmp
 export CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false -mod=readonly"
 
-# gobuild MODDIR LDFLAGS PKG...: download the modules PKG needs, then build.
+# gobuild MODDIR LDFLAGS PKG...: download the modules PKG needs, then build
+# into $work/bin (or $out, when set).
 gobuild() {
-  local dir=$1 ldflags=$2 t
+  local dir=$1 ldflags=$2 t out=${out:-$work/bin/}
   shift 2
   t=$SECONDS
   log "downloading modules for $*"
@@ -99,7 +107,7 @@ gobuild() {
   log "  download took $((SECONDS - t))s"
   t=$SECONDS
   log "compiling $*"
-  (cd "$here/$dir" && nice -n 10 go build -trimpath -ldflags="-s -w $ldflags" -o "$work/bin/" "$@")
+  (cd "$here/$dir" && nice -n 10 go build -trimpath -ldflags="-s -w $ldflags" -o "$out" "$@")
   log "  compile took $((SECONDS - t))s"
 }
 
@@ -113,13 +121,27 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
   kube_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
-gobuild kube "$kube_ldflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+gobuild kube "$kube_ldflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 
 # The wrapper module's path ends in /etcd, so `go build -o bin/ .` writes bin/etcd.
 gobuild etcd "" .
 
 gobuild helm "-X helm.sh/helm/v4/internal/version.version=$helm_version -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
   helm.sh/helm/v4/cmd/helm
+
+# The real node's pod network: the CNI plugins containerd runs (a directory of their own).
+mkdir -p "$work/bin/cni"
+out=$work/bin/cni/ gobuild cni "" github.com/containernetworking/plugins/plugins/main/bridge \
+  github.com/containernetworking/plugins/plugins/ipam/host-local \
+  github.com/containernetworking/plugins/plugins/main/loopback \
+  github.com/containernetworking/plugins/plugins/meta/portmap
+
+# The cluster's DNS, with only the plugins it needs (the module's main.go).
+gobuild coredns "-X github.com/coredns/coredns/coremain.GitCommit=$coredns_version" .
+
+# The node scenarios' test program, also the pod sandbox's pause process.
+gobuild probe "" .
 
 for b in "${binaries[@]}"; do [[ -x $work/bin/$b ]] || die "missing $work/bin/$b after build"; done
 log "built in $((SECONDS - total))s:"
@@ -141,8 +163,14 @@ smoke() {
   out=$("$bin/kube-apiserver" --version)
   [[ $out == "Kubernetes $k8s_version" ]] || die "kube-apiserver --version: '$out'"
   log "smoke: kube-apiserver --version: $out"
-  out=$("$bin/kube-controller-manager" --version)
-  [[ $out == "Kubernetes $k8s_version" ]] || die "kube-controller-manager --version: '$out'"
+  local b
+  for b in kube-controller-manager kube-scheduler kubelet kube-proxy; do
+    out=$("$bin/$b" --version)
+    [[ $out == "Kubernetes $k8s_version" ]] || die "$b --version: '$out'"
+  done
+  out=$("$bin/coredns" -version | head -1)
+  [[ $out == "CoreDNS-${coredns_version#v}" ]] || die "coredns -version: '$out'"
+  log "smoke: $out"
   out=$("$bin/helm" version --short)
   [[ $out == "$helm_version"* ]] || die "helm version: '$out'"
   log "smoke: helm version: $out"

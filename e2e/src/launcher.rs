@@ -4,6 +4,12 @@
 //! Helm-installed add-on and its database to run),
 //! from the binaries that `e2e/controlplane/build.sh` builds and caches.
 //!
+//! For a real node ([`ControlPlane::start_for_node`]) the API server also listens on an
+//! address pods reach, authorizes the kubelet as a node (`Node,RBAC`, `NodeRestriction`),
+//! reaches kubelets by their InternalIP with a client certificate, and kube-scheduler and
+//! the EndpointSlice controller run too; the kubelet, kube-proxy and scheduler each get a
+//! kubeconfig of their own user ([`NodeCredentials`]).
+//!
 //! Every component runs under `setpriv --pdeathsig KILL`, so it dies with the thread that
 //! started it even if the test process is killed; [`ControlPlane`]'s `Drop` stops them in
 //! order (controller manager, API server, etcd) on a normal exit or a panic. Component logs
@@ -33,6 +39,29 @@ pub const ADMIN_USER: &str = "e2e-admin";
 /// The operator's user: no group, only the RBAC that `config/rbac/operator.yaml` grants.
 pub const OPERATOR_USER: &str = "gitview-operator";
 
+/// Where a real node reaches the control plane: the address the API server advertises (on the
+/// node's loopback, reachable from pods through their bridge) and the node's name.
+#[derive(Clone, Debug)]
+pub struct NodeAccess {
+    /// The API server's advertised address, also the node's InternalIP.
+    pub address: std::net::Ipv4Addr,
+    /// The Node's name (the kubelet's user is `system:node:<name>`).
+    pub name: String,
+}
+
+/// Kubeconfigs of the node components' users (files in the control plane's directory).
+#[derive(Clone, Debug)]
+pub struct NodeCredentials {
+    /// `system:node:<name>` in `system:nodes`: what the Node authorizer allows a kubelet.
+    pub kubelet: PathBuf,
+    /// `system:kube-proxy` (the bootstrap `system:node-proxier` role).
+    pub proxy: PathBuf,
+    /// The CA that signed the API server's certificate and the kubelet client certificate.
+    pub ca: PathBuf,
+    /// `https://<address>:<port>`, as pods and node components reach the API server.
+    pub server: String,
+}
+
 /// A running control plane.
 #[derive(Debug)]
 pub struct ControlPlane {
@@ -46,6 +75,8 @@ pub struct ControlPlane {
     pub operator_kubeconfig: PathBuf,
     /// `https://127.0.0.1:PORT`.
     pub server: String,
+    /// The node components' kubeconfigs, for a control plane started for a real node.
+    pub node: Option<NodeCredentials>,
     keep: bool,
 }
 
@@ -67,9 +98,12 @@ struct Pki {
     serving_key: String,
     sa_key: String,
     sa_public: String,
+    /// The API server's client certificate towards kubelets (`system:masters`).
+    kubelet_client_cert: String,
+    kubelet_client_key: String,
 }
 
-fn pki() -> anyhow::Result<Pki> {
+fn pki(node: Option<&NodeAccess>) -> anyhow::Result<Pki> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.distinguished_name
@@ -91,11 +125,33 @@ fn pki() -> anyhow::Result<Pki> {
     serving
         .subject_alt_names
         .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    if let Some(node) = node {
+        // Pods reach the API server as the `kubernetes` Service (its first ClusterIP) and
+        // node components at the advertised address.
+        serving.subject_alt_names.extend([
+            SanType::IpAddress(node.address.into()),
+            SanType::IpAddress(std::net::IpAddr::from(KUBERNETES_SERVICE_IP)),
+            SanType::DnsName("kubernetes".try_into()?),
+            SanType::DnsName("kubernetes.default".try_into()?),
+            SanType::DnsName("kubernetes.default.svc.cluster.local".try_into()?),
+        ]);
+    }
     serving
         .distinguished_name
         .push(DnType::CommonName, "kube-apiserver");
     serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let serving_cert = serving.signed_by(&serving_key, &issuer)?;
+
+    let kubelet_client_key = KeyPair::generate()?;
+    let mut kubelet_client = CertificateParams::new(Vec::<String>::new())?;
+    kubelet_client
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver-kubelet-client");
+    kubelet_client
+        .distinguished_name
+        .push(DnType::OrganizationName, "system:masters");
+    kubelet_client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let kubelet_client_cert = kubelet_client.signed_by(&kubelet_client_key, &issuer)?;
 
     // The service-account signing key (ES256).
     let sa_key = KeyPair::generate()?;
@@ -105,8 +161,15 @@ fn pki() -> anyhow::Result<Pki> {
         serving_key: serving_key.serialize_pem(),
         sa_key: sa_key.serialize_pem(),
         sa_public: sa_key.public_key_pem(),
+        kubelet_client_cert: kubelet_client_cert.pem(),
+        kubelet_client_key: kubelet_client_key.serialize_pem(),
     })
 }
+
+/// The Service network's first address: the `kubernetes` Service's ClusterIP.
+pub const KUBERNETES_SERVICE_IP: [u8; 4] = [10, 0, 0, 1];
+/// The Service network (`--service-cluster-ip-range`).
+pub const SERVICE_CIDR: &str = "10.0.0.0/24";
 
 fn kubeconfig(server: &str, ca_pem: &str, user: &str, token: &str) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem.as_bytes());
@@ -122,27 +185,74 @@ impl ControlPlane {
     /// server is ready and the service-account controller has created the `default`
     /// ServiceAccount (so pods can be created).
     pub async fn start(bin: &Path) -> anyhow::Result<Self> {
+        Self::start_with(bin, None).await
+    }
+
+    /// Starts a control plane a real node joins (see the module's documentation): as
+    /// [`ControlPlane::start`], plus kube-scheduler and the EndpointSlice controller, the
+    /// API server listening on `node.address` too, and the node components' credentials in
+    /// [`ControlPlane::node`]. The address must already be on one of this network
+    /// namespace's interfaces.
+    pub async fn start_for_node(bin: &Path, node: &NodeAccess) -> anyhow::Result<Self> {
+        Self::start_with(bin, Some(node)).await
+    }
+
+    async fn start_with(bin: &Path, node: Option<&NodeAccess>) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("gitview-e2e-").tempdir()?;
         let path = dir.path().to_owned();
-        let pki = pki()?;
+        let pki = pki(node)?;
         for (name, pem) in [
             ("ca.crt", &pki.ca_cert),
             ("serving.crt", &pki.serving_cert),
             ("serving.key", &pki.serving_key),
             ("sa.key", &pki.sa_key),
             ("sa.pub", &pki.sa_public),
+            ("kubelet-client.crt", &pki.kubelet_client_cert),
+            ("kubelet-client.key", &pki.kubelet_client_key),
         ] {
             fs::write(path.join(name), pem)?;
         }
         let (admin_token, operator_token) = (random_token()?, random_token()?);
-        fs::write(
-            path.join("tokens.csv"),
-            format!(
-                "{admin_token},{ADMIN_USER},e2e-admin-uid,system:masters\n{operator_token},{OPERATOR_USER},gitview-operator-uid\n"
-            ),
-        )?;
+        let mut tokens = format!(
+            "{admin_token},{ADMIN_USER},e2e-admin-uid,system:masters\n{operator_token},{OPERATOR_USER},gitview-operator-uid\n"
+        );
         let (etcd_client, etcd_peer, api_port) = (free_port()?, free_port()?, free_port()?);
         let server = format!("https://127.0.0.1:{api_port}");
+        let mut node_credentials = None;
+        if let Some(node) = node {
+            let node_server = format!("https://{}:{api_port}", node.address);
+            let mut write = |file: &str, user: &str, uid: &str, groups: &str| {
+                let token = random_token()?;
+                tokens.push_str(&if groups.is_empty() {
+                    format!("{token},{user},{uid}\n")
+                } else {
+                    format!("{token},{user},{uid},{groups}\n")
+                });
+                let file = path.join(file);
+                fs::write(&file, kubeconfig(&node_server, &pki.ca_cert, user, &token))?;
+                anyhow::Ok(file)
+            };
+            let kubelet = write(
+                "kubelet.kubeconfig",
+                &format!("system:node:{}", node.name),
+                "e2e-node-uid",
+                "system:nodes",
+            )?;
+            let proxy = write("proxy.kubeconfig", "system:kube-proxy", "e2e-proxy-uid", "")?;
+            write(
+                "scheduler.kubeconfig",
+                "system:kube-scheduler",
+                "e2e-scheduler-uid",
+                "",
+            )?;
+            node_credentials = Some(NodeCredentials {
+                kubelet,
+                proxy,
+                ca: path.join("ca.crt"),
+                server: node_server,
+            });
+        }
+        fs::write(path.join("tokens.csv"), tokens)?;
         let kubeconfig_path = path.join("kubeconfig");
         fs::write(
             &kubeconfig_path,
@@ -162,6 +272,7 @@ impl ControlPlane {
             kubeconfig: kubeconfig_path.clone(),
             operator_kubeconfig,
             server: server.clone(),
+            node: node_credentials,
             keep: false,
         };
         let p = |name: &str| path.join(name).display().to_string();
@@ -182,39 +293,70 @@ impl ControlPlane {
         )?;
         plane.wait_for_port("etcd", etcd_client).await?;
 
-        plane.spawn(
-            "kube-apiserver",
-            &[
-                format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+        let mut apiserver = vec![
+            format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+            format!("--secure-port={api_port}"),
+            format!("--tls-cert-file={}", p("serving.crt")),
+            format!("--tls-private-key-file={}", p("serving.key")),
+            format!("--client-ca-file={}", p("ca.crt")),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("--service-account-key-file={}", p("sa.pub")),
+            format!("--service-account-signing-key-file={}", p("sa.key")),
+            format!("--token-auth-file={}", p("tokens.csv")),
+            format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+            format!("--cert-dir={}", p("certs")),
+            "--enable-priority-and-fairness=false".into(),
+        ];
+        match node {
+            None => apiserver.extend([
                 "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={api_port}"),
-                format!("--tls-cert-file={}", p("serving.crt")),
-                format!("--tls-private-key-file={}", p("serving.key")),
-                format!("--client-ca-file={}", p("ca.crt")),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-                format!("--service-account-key-file={}", p("sa.pub")),
-                format!("--service-account-signing-key-file={}", p("sa.key")),
                 "--authorization-mode=RBAC".into(),
-                format!("--token-auth-file={}", p("tokens.csv")),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                format!("--cert-dir={}", p("certs")),
-                "--enable-priority-and-fairness=false".into(),
-            ],
-        )?;
+            ]),
+            Some(node) => apiserver.extend([
+                "--bind-address=0.0.0.0".into(),
+                format!("--advertise-address={}", node.address),
+                "--authorization-mode=Node,RBAC".into(),
+                "--enable-admission-plugins=NodeRestriction".into(),
+                "--kubelet-preferred-address-types=InternalIP".into(),
+                format!("--kubelet-client-certificate={}", p("kubelet-client.crt")),
+                format!("--kubelet-client-key={}", p("kubelet-client.key")),
+            ]),
+        }
+        plane.spawn("kube-apiserver", &apiserver)?;
         let client = plane.client().await?;
         plane.wait_ready(&client).await?;
 
-        plane.spawn("kube-controller-manager", &[
-            format!("--kubeconfig={}", kubeconfig_path.display()),
-            "--bind-address=127.0.0.1".into(),
-            "--secure-port=0".into(),
-            "--leader-elect=false".into(),
-            "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,clusterrole-aggregation-controller,deployment-controller,replicaset-controller,statefulset-controller,persistentvolume-binder-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller,root-ca-certificate-publisher-controller".into(),
-            format!("--service-account-private-key-file={}", p("sa.key")),
-            format!("--root-ca-file={}", p("ca.crt")),
-            "--use-service-account-credentials=false".into(),
-            "--concurrent-gc-syncs=5".into(),
-        ])?;
+        let mut controllers = "garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,clusterrole-aggregation-controller,deployment-controller,replicaset-controller,statefulset-controller,persistentvolume-binder-controller,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller,root-ca-certificate-publisher-controller".to_owned();
+        if node.is_some() {
+            // kube-proxy and CoreDNS route Services by their EndpointSlices; the kubelet
+            // registers its Node tainted not-ready until the lifecycle controller sees Ready.
+            controllers.push_str(",endpointslice-controller,node-lifecycle-controller");
+        }
+        plane.spawn(
+            "kube-controller-manager",
+            &[
+                format!("--kubeconfig={}", kubeconfig_path.display()),
+                "--bind-address=127.0.0.1".into(),
+                "--secure-port=0".into(),
+                "--leader-elect=false".into(),
+                format!("--controllers={controllers}"),
+                format!("--service-account-private-key-file={}", p("sa.key")),
+                format!("--root-ca-file={}", p("ca.crt")),
+                "--use-service-account-credentials=false".into(),
+                "--concurrent-gc-syncs=5".into(),
+            ],
+        )?;
+        if node.is_some() {
+            plane.spawn(
+                "kube-scheduler",
+                &[
+                    format!("--kubeconfig={}", p("scheduler.kubeconfig")),
+                    "--bind-address=127.0.0.1".into(),
+                    "--secure-port=0".into(),
+                    "--leader-elect=false".into(),
+                ],
+            )?;
+        }
         plane.wait_for_default_service_account(&client).await?;
         Ok(plane)
     }

@@ -1,0 +1,499 @@
+//! The real node: a kubelet, kube-proxy and CoreDNS built from upstream sources, Debian's
+//! containerd and runc, joined to the e2e control plane (see `gitview_e2e::node`). What the
+//! suite's node agent only imitates is checked here on the real thing: the Node authorizer,
+//! scheduling, a pod network reaching Services by name, Pod Security admission at
+//! `restricted`, the restricted security context as the kernel applies it, memory limits,
+//! `activeDeadlineSeconds` and termination messages.
+//!
+//! Runs in network and mount namespaces of its own, like the suite, and prints
+//! `test NAME ... ok|FAILED` per scenario and `N passed, M failed`. Needs root, the binaries
+//! `e2e/controlplane/build.sh` builds (`GITVIEW_CONTROLPLANE_BIN`, else the script is run)
+//! and Debian's containerd, runc, iptables and umoci (`gitview_e2e::node::unavailable` names
+//! what is missing).
+#![expect(
+    clippy::expect_used,
+    reason = "test code: an unwrap that fails is a failed test, with its message"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use futures::future::BoxFuture;
+use gitview_e2e::launcher::{ControlPlane, SERVICE_CIDR};
+use gitview_e2e::node::{self, NODE_NAME, POD_CIDR, PROBE_IMAGE, RealNode};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Node, Pod};
+use kube::api::Api;
+use kube::runtime::wait::await_condition;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+struct Env {
+    plane: ControlPlane,
+    node: RealNode,
+}
+
+type Scenario = fn(&Env, String) -> BoxFuture<'_, anyhow::Result<()>>;
+
+fn main() -> ExitCode {
+    if !gitview_egress::testing::is_inside() {
+        if let Some(why) = gitview_egress::testing::unavailable() {
+            eprintln!("node: needs network namespaces: {why}");
+            println!("0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        return match gitview_egress::testing::inside_command(&args).and_then(|mut c| c.status()) {
+            Ok(status) if status.success() => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(err) => {
+                eprintln!("node: cannot run inside namespaces: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let all: Vec<(&str, Scenario)> = vec![
+        ("the_node_registers_as_itself_and_is_ready", |e, n| {
+            Box::pin(the_node_registers_as_itself_and_is_ready(e, n))
+        }),
+        ("pods_reach_a_service_by_name", |e, n| {
+            Box::pin(pods_reach_a_service_by_name(e, n))
+        }),
+        (
+            "restricted_admission_refuses_a_pod_and_the_kernel_holds_the_rest",
+            |e, n| Box::pin(restricted_admission_refuses_a_pod_and_the_kernel_holds_the_rest(e, n)),
+        ),
+        ("a_container_over_its_memory_limit_is_oom_killed", |e, n| {
+            Box::pin(a_container_over_its_memory_limit_is_oom_killed(e, n))
+        }),
+        ("the_kubelet_enforces_the_active_deadline", |e, n| {
+            Box::pin(the_kubelet_enforces_the_active_deadline(e, n))
+        }),
+    ];
+    let selected: Vec<_> = all
+        .into_iter()
+        .filter(|(name, _)| {
+            filter
+                .as_deref()
+                .is_none_or(|f| f.split(',').any(|f| name.contains(f)))
+        })
+        .collect();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let started = Instant::now();
+    let env = match runtime.block_on(start()) {
+        Ok(env) => env,
+        Err(err) => {
+            eprintln!("node: cannot start the control plane and node: {err:#}");
+            println!("0 passed, {} failed", selected.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "node: control plane and node ready in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let (mut passed, mut failed) = (0, 0);
+    for (name, scenario) in selected {
+        let namespace = format!(
+            "node-{}",
+            name.replace('_', "-").chars().take(40).collect::<String>()
+        )
+        .trim_end_matches('-')
+        .to_owned();
+        let t = Instant::now();
+        let result = runtime.block_on(async {
+            create_namespace(&env.plane, &namespace)?;
+            match tokio::time::timeout(Duration::from_secs(180), scenario(&env, namespace.clone()))
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(anyhow::anyhow!("scenario timed out after 180 s")),
+            }
+        });
+        match result {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok ({:.1}s)", t.elapsed().as_secs_f64());
+            }
+            Err(err) => {
+                failed += 1;
+                println!(
+                    "test {name} ... FAILED ({:.1}s)\n  {err:#}",
+                    t.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    let Env {
+        mut plane,
+        mut node,
+    } = env;
+    if failed > 0 {
+        plane.keep_logs();
+        node.keep_logs();
+    }
+    // The node before the control plane: its kubelet stops cleanly while the API answers.
+    drop(node);
+    drop(plane);
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn controlplane_bin() -> anyhow::Result<PathBuf> {
+    if let Ok(bin) = std::env::var("GITVIEW_CONTROLPLANE_BIN") {
+        return Ok(bin.into());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("controlplane/build.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("run e2e/controlplane/build.sh")?;
+    ensure!(out.status.success(), "e2e/controlplane/build.sh failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(stdout.lines().last().unwrap_or_default().trim().into())
+}
+
+async fn start() -> anyhow::Result<Env> {
+    if let Some(why) = node::unavailable() {
+        bail!("{why}");
+    }
+    let bin = controlplane_bin()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("gitview-node-net-")
+        .tempdir()?;
+    gitview_egress::testing::set_up(scratch.path(), &[], true)
+        .context("the namespace's network")?;
+    node::prepare_network()?;
+    let mut plane = ControlPlane::start_for_node(&bin, &node::access()).await?;
+    let node = match RealNode::start(&plane, &bin, &[]).await {
+        Ok(node) => node,
+        Err(err) => {
+            plane.keep_logs();
+            return Err(err);
+        }
+    };
+    // The hosts file stays bind-mounted from the scratch directory while the test runs.
+    std::mem::forget(scratch);
+    Ok(Env { plane, node })
+}
+
+fn create_namespace(plane: &ControlPlane, name: &str) -> anyhow::Result<()> {
+    kubectl(plane, &["create", "namespace", name], None).map(drop)
+}
+
+/// Runs kubectl as the admin; fails with its message.
+fn kubectl(plane: &ControlPlane, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+    let out = kubectl_output(plane, args, stdin)?;
+    ensure!(
+        out.status.success(),
+        "kubectl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn kubectl_output(
+    plane: &ControlPlane,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> anyhow::Result<std::process::Output> {
+    use std::io::Write as _;
+    let mut child = plane
+        .kubectl()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut input = child.stdin.take().expect("piped");
+    input.write_all(stdin.unwrap_or_default().as_bytes())?;
+    drop(input);
+    Ok(child.wait_with_output()?)
+}
+
+/// A pod of [`PROBE_IMAGE`] running `args`, with the restricted profile's security context
+/// (as the runner's pods have it) and `extra` spliced into its spec.
+fn probe_pod(name: &str, namespace: &str, labels: &str, args: &[&str], extra: &str) -> String {
+    let args = serde_json::to_string(args).expect("strings serialize");
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: {namespace}, labels: {{{labels}}}}}
+spec:
+  restartPolicy: Never
+  securityContext: {{runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {{type: RuntimeDefault}}}}
+{extra}
+  containers:
+  - name: probe
+    image: {PROBE_IMAGE}
+    imagePullPolicy: Never
+    args: {args}
+    securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
+"#
+    )
+}
+
+/// Waits until `pod` ended and returns it (phase Succeeded or Failed).
+async fn ended(plane: &ControlPlane, namespace: &str, pod: &str) -> anyhow::Result<Pod> {
+    let pods: Api<Pod> = Api::namespaced(plane.client().await?, namespace);
+    let done = |p: Option<&Pod>| {
+        p.and_then(|p| p.status.as_ref())
+            .and_then(|s| s.phase.as_deref())
+            .is_some_and(|phase| phase == "Succeeded" || phase == "Failed")
+    };
+    tokio::time::timeout(WAIT, await_condition(pods.clone(), pod, done))
+        .await
+        .with_context(|| format!("pod {pod} did not end within {WAIT:?}"))??;
+    Ok(pods.get(pod).await?)
+}
+
+fn terminated(pod: &Pod) -> anyhow::Result<ContainerStateTerminated> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.clone())
+        .with_context(|| format!("no terminated state in {:?}", pod.status))
+}
+
+async fn the_node_registers_as_itself_and_is_ready(env: &Env, _ns: String) -> anyhow::Result<()> {
+    let nodes: Api<Node> = Api::all(env.plane.client().await?);
+    let node = nodes.get(NODE_NAME).await?;
+    let status = node.status.context("the Node has a status")?;
+    let info = status.node_info.context("node info")?;
+    ensure!(
+        info.kubelet_version == "v1.36.3",
+        "kubelet version {}",
+        info.kubelet_version
+    );
+    ensure!(
+        info.container_runtime_version.starts_with("containerd://"),
+        "runtime {}",
+        info.container_runtime_version
+    );
+    // The kubelet's own credentials are a node's: the Node authorizer lets it read its own
+    // Node, never Secrets across namespaces.
+    let kubelet = env.plane.node.as_ref().context("node credentials")?;
+    let can = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &kubelet.kubelet)
+            .args(["auth", "can-i"])
+            .args(args)
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    ensure!(
+        can(&["get", &format!("nodes/{NODE_NAME}")])? == "yes",
+        "the kubelet cannot read its Node"
+    );
+    let secrets = can(&["list", "secrets", "--all-namespaces"])?;
+    ensure!(
+        secrets == "no" || secrets.starts_with("no - "),
+        "the kubelet's user may list every Secret: can-i said {secrets:?}"
+    );
+    Ok(())
+}
+
+async fn pods_reach_a_service_by_name(env: &Env, ns: String) -> anyhow::Result<()> {
+    let plane = &env.plane;
+    kubectl(
+        plane,
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "{}---\napiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  selector: {{app: web}}\n  ports: [{{port: 80, targetPort: 8080}}]\n",
+            probe_pod("web", &ns, "app: web", &["serve", ":8080", "hello"], "")
+        )),
+    )?;
+    // Short and qualified names resolve through CoreDNS; the Service's port maps to the
+    // pod's through kube-proxy.
+    kubectl(
+        plane,
+        &["apply", "-f", "-"],
+        Some(&probe_pod(
+            "client",
+            &ns,
+            "app: client",
+            &[
+                "resolve",
+                &format!("web.{ns}.svc.cluster.local"),
+                ";",
+                "get",
+                "http://web/",
+                "60",
+            ],
+            "",
+        )),
+    )?;
+    let pod = ended(plane, &ns, "client").await?;
+    let logs = kubectl(plane, &["logs", "-n", &ns, "client"], None)
+        .context("kubectl logs (the API server reaching the kubelet)")?;
+    ensure!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"),
+        "the client failed: {logs}"
+    );
+    ensure!(logs.contains("hello from web"), "the client's log: {logs}");
+    let service_prefix = SERVICE_CIDR.trim_end_matches(".0/24");
+    ensure!(
+        logs.contains(&format!("resolves to [{service_prefix}.")),
+        "the Service's name did not resolve to a ClusterIP: {logs}"
+    );
+    let ip = pod
+        .status
+        .and_then(|s| s.pod_ip)
+        .context("the client has a pod IP")?;
+    ensure!(
+        ip.starts_with(POD_CIDR.trim_end_matches(".0/24")),
+        "pod IP {ip} outside {POD_CIDR}"
+    );
+    Ok(())
+}
+
+async fn restricted_admission_refuses_a_pod_and_the_kernel_holds_the_rest(
+    env: &Env,
+    ns: String,
+) -> anyhow::Result<()> {
+    let plane = &env.plane;
+    kubectl(
+        plane,
+        &[
+            "label",
+            "namespace",
+            &ns,
+            "pod-security.kubernetes.io/enforce=restricted",
+        ],
+        None,
+    )?;
+    let refused = kubectl_output(
+        plane,
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: loose, namespace: {ns}}}\nspec:\n  containers:\n  - {{name: c, image: {PROBE_IMAGE}, args: [self]}}\n"
+        )),
+    )?;
+    let message = String::from_utf8_lossy(&refused.stderr);
+    ensure!(
+        !refused.status.success() && message.contains("violates PodSecurity \"restricted:latest\""),
+        "a pod without the restricted context was not refused: {message}"
+    );
+    kubectl(
+        plane,
+        &["apply", "-f", "-"],
+        Some(&probe_pod(
+            "tight",
+            &ns,
+            "app: tight",
+            &["self", ";", "write", "/probe-was-here", ";", "write", "/tmp/scratch", ";", "message", "probe done"],
+            "  volumes: [{name: tmp, emptyDir: {}}]",
+        )
+        .replace(
+            "    securityContext: {allowPrivilegeEscalation",
+            "    volumeMounts: [{name: tmp, mountPath: /tmp}]\n    securityContext: {allowPrivilegeEscalation",
+        )),
+    )?;
+    let pod = ended(plane, &ns, "tight").await?;
+    let logs = env
+        .node
+        .container_log(&ns, "tight", "probe")
+        .unwrap_or_default();
+    let state = terminated(&pod)?;
+    ensure!(state.exit_code == 0, "exit {}: {logs}", state.exit_code);
+    for expected in [
+        "uid=65532 gid=65532 CapEff=0000000000000000 NoNewPrivs=1 Seccomp=2",
+        "cannot write /probe-was-here: open /probe-was-here: read-only file system",
+        "wrote /tmp/scratch",
+    ] {
+        ensure!(
+            logs.contains(expected),
+            "missing {expected:?} in the log: {logs}"
+        );
+    }
+    ensure!(
+        state.message.as_deref() == Some("probe done"),
+        "termination message {:?}",
+        state.message
+    );
+    Ok(())
+}
+
+async fn a_container_over_its_memory_limit_is_oom_killed(
+    env: &Env,
+    ns: String,
+) -> anyhow::Result<()> {
+    let plane = &env.plane;
+    kubectl(
+        plane,
+        &["apply", "-f", "-"],
+        Some(
+            &probe_pod("hungry", &ns, "app: hungry", &["alloc"], "").replace(
+                "    securityContext: {allowPrivilegeEscalation",
+                "    resources: {limits: {memory: 48Mi}}\n    securityContext: {allowPrivilegeEscalation",
+            ),
+        ),
+    )?;
+    let pod = ended(plane, &ns, "hungry").await?;
+    let state = terminated(&pod)?;
+    ensure!(
+        state.reason.as_deref() == Some("OOMKilled") && state.exit_code == 137,
+        "expected OOMKilled with 137, got {:?} {}",
+        state.reason,
+        state.exit_code
+    );
+    let logs = env
+        .node
+        .container_log(&ns, "hungry", "probe")
+        .unwrap_or_default();
+    ensure!(
+        logs.contains("holding 16 MiB"),
+        "the probe never allocated: {logs}"
+    );
+    ensure!(
+        !logs.contains("holding 64 MiB"),
+        "the limit did not hold: {logs}"
+    );
+    Ok(())
+}
+
+async fn the_kubelet_enforces_the_active_deadline(env: &Env, ns: String) -> anyhow::Result<()> {
+    let plane = &env.plane;
+    kubectl(
+        plane,
+        &["apply", "-f", "-"],
+        Some(&probe_pod(
+            "slow",
+            &ns,
+            "app: slow",
+            &["sleep", "600"],
+            "  activeDeadlineSeconds: 3",
+        )),
+    )?;
+    let started = Instant::now();
+    let pod = ended(plane, &ns, "slow").await?;
+    let status = pod.status.context("a status")?;
+    if status.reason.as_deref() != Some("DeadlineExceeded")
+        || status.phase.as_deref() != Some("Failed")
+    {
+        bail!(
+            "expected Failed/DeadlineExceeded, got {:?}/{:?}",
+            status.phase,
+            status.reason
+        );
+    }
+    eprintln!(
+        "  the deadline (3 s) ended the pod {:.1} s after it was created",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
