@@ -482,27 +482,7 @@ conntrack: {{maxPerCore: 0}}
             Command::new(bin.join("kube-proxy")).arg(format!("--config={}", p("proxy.yaml"))),
         )?;
 
-        let applied = plane
-            .kubectl()
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write as _;
-                child
-                    .stdin
-                    .take()
-                    .expect("piped")
-                    .write_all(coredns_manifests().as_bytes())?;
-                child.wait_with_output()
-            })?;
-        ensure!(
-            applied.status.success(),
-            "kubectl apply of CoreDNS: {}",
-            String::from_utf8_lossy(&applied.stderr)
-        );
+        apply(plane, &coredns_manifests()).context("CoreDNS")?;
         let deployments: Api<Deployment> = Api::namespaced(client, "kube-system");
         node.wait(
             "CoreDNS to be available",
@@ -536,6 +516,50 @@ conntrack: {{maxPerCore: 0}}
             .args(["images", "import", "--base-name", name])
             .arg(archive))
         .with_context(|| format!("import {} as {name}", archive.display()))
+    }
+
+    /// The full reference of the image containerd knows under `name` (any tag), if any.
+    pub fn image_named(&self, name: &str) -> anyhow::Result<Option<String>> {
+        let listed = output(self.ctr().args(["images", "ls", "-q"]))?;
+        Ok(listed
+            .lines()
+            .find(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(':'))
+            })
+            .map(str::to_owned))
+    }
+
+    /// A Service named `name` in `namespace` whose port `port` leads to a process of the
+    /// test listening on [`NODE_ADDRESS`]`:target` (a Service without a selector and its
+    /// EndpointSlice, as for any endpoint outside the cluster): how pods reach the test's
+    /// own servers by name.
+    pub fn expose(
+        plane: &ControlPlane,
+        namespace: &str,
+        name: &str,
+        port: u16,
+        target: u16,
+    ) -> anyhow::Result<()> {
+        let manifest = format!(
+            r#"apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  ports: [{{name: main, port: {port}, targetPort: {target}, protocol: TCP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: {name}-host
+  namespace: {namespace}
+  labels: {{kubernetes.io/service-name: {name}, endpointslice.kubernetes.io/managed-by: gitview-e2e}}
+addressType: IPv4
+ports: [{{name: main, port: {target}, protocol: TCP}}]
+endpoints: [{{addresses: ["{NODE_ADDRESS}"], conditions: {{ready: true}}}}]
+"#
+        );
+        apply(plane, &manifest).with_context(|| format!("Service {namespace}/{name}"))
     }
 
     /// The log of a pod's container, as the kubelet wrote it (`<podLogsDir>`), or `None`.
@@ -702,6 +726,31 @@ conntrack: {{maxPerCore: 0}}
             let _ = Command::new("umount").args(["-l", point]).status();
         }
     }
+}
+
+/// `kubectl apply` of `manifest` as the admin; fails with kubectl's message.
+fn apply(plane: &ControlPlane, manifest: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut child = plane
+        .kubectl()
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("run kubectl")?;
+    child
+        .stdin
+        .take()
+        .context("kubectl's stdin")?
+        .write_all(manifest.as_bytes())?;
+    let out = child.wait_with_output()?;
+    ensure!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
 }
 
 /// Every directory under `dir`, `dir` first, parents before children.

@@ -32,7 +32,16 @@ const WAIT: Duration = Duration::from_secs(120);
 struct Env {
     plane: ControlPlane,
     node: RealNode,
+    /// The runner's image as `images/build.sh` built it, imported into the node.
+    runner_image: String,
 }
+
+/// Where the parent process put the images `images/build.sh` built (set for the child it runs
+/// inside the namespaces).
+const IMAGES: &str = "GITVIEW_NODE_IMAGES";
+
+/// The gitview images' names, as the chart refers to them (`image.registry`).
+const REGISTRY: &str = "ghcr.io/gitview";
 
 type Scenario = fn(&Env, String) -> BoxFuture<'_, anyhow::Result<()>>;
 
@@ -43,8 +52,24 @@ fn main() -> ExitCode {
             println!("0 passed, 1 failed");
             return ExitCode::FAILURE;
         }
+        // The images are built out here: mmdebstrap fetches Debian's packages, and the
+        // namespaces have no way out.
+        let images = match build_images() {
+            Ok(images) => images,
+            Err(err) => {
+                eprintln!("node: cannot build the images: {err:#}");
+                println!("0 passed, 1 failed");
+                return ExitCode::FAILURE;
+            }
+        };
         let args: Vec<String> = std::env::args().skip(1).collect();
-        return match gitview_egress::testing::inside_command(&args).and_then(|mut c| c.status()) {
+        return match gitview_egress::testing::inside_command(&args)
+            .map(|mut c| {
+                c.env(IMAGES, images.path());
+                c
+            })
+            .and_then(|mut c| c.status())
+        {
             Ok(status) if status.success() => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,
             Err(err) => {
@@ -71,6 +96,10 @@ fn main() -> ExitCode {
         ("the_kubelet_enforces_the_active_deadline", |e, n| {
             Box::pin(the_kubelet_enforces_the_active_deadline(e, n))
         }),
+        (
+            "the_runner_image_analyzes_a_repository_served_by_name",
+            |e, n| Box::pin(the_runner_image_analyzes_a_repository_served_by_name(e, n)),
+        ),
     ];
     let selected: Vec<_> = all
         .into_iter()
@@ -133,6 +162,7 @@ fn main() -> ExitCode {
     let Env {
         mut plane,
         mut node,
+        ..
     } = env;
     if failed > 0 {
         plane.keep_logs();
@@ -175,8 +205,12 @@ async fn start() -> anyhow::Result<Env> {
     gitview_egress::testing::set_up(scratch.path(), &[], true)
         .context("the namespace's network")?;
     node::prepare_network()?;
+    let images =
+        PathBuf::from(std::env::var_os(IMAGES).with_context(|| format!("{IMAGES} is not set"))?);
+    let runner_archive = images.join("runner.oci.tar");
+    let runner_name = format!("{REGISTRY}/gitview-runner");
     let mut plane = ControlPlane::start_for_node(&bin, &node::access()).await?;
-    let node = match RealNode::start(&plane, &bin, &[]).await {
+    let node = match RealNode::start(&plane, &bin, &[(&runner_name, &runner_archive)]).await {
         Ok(node) => node,
         Err(err) => {
             plane.keep_logs();
@@ -185,7 +219,55 @@ async fn start() -> anyhow::Result<Env> {
     };
     // The hosts file stays bind-mounted from the scratch directory while the test runs.
     std::mem::forget(scratch);
-    Ok(Env { plane, node })
+    let runner_image = node
+        .image_named(&runner_name)?
+        .with_context(|| format!("{runner_name} was not imported"))?;
+    Ok(Env {
+        plane,
+        node,
+        runner_image,
+    })
+}
+
+/// Builds the operator, gateway and runner images with `images/build.sh` from the binaries
+/// `cargo build --workspace --bins` put beside this test, as users get them from a release
+/// (but for the binaries' profile).
+fn build_images() -> anyhow::Result<tempfile::TempDir> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the e2e crate has a parent")?;
+    let target_dir = std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary under target/<profile>/deps")?
+        .to_owned();
+    for binary in ["gitview-operator", "gitview-runner", "gitview-gateway"] {
+        ensure!(
+            target_dir.join(binary).exists(),
+            "{} is missing: run `cargo build --workspace --bins` first (./test.sh does)",
+            target_dir.join(binary).display()
+        );
+    }
+    let out = tempfile::Builder::new()
+        .prefix("gitview-node-images-")
+        .tempdir()?;
+    let started = Instant::now();
+    let status = Command::new("bash")
+        .arg(root.join("images/build.sh"))
+        .arg("--bin-dir")
+        .arg(&target_dir)
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .context("run images/build.sh")?;
+    ensure!(status.success(), "images/build.sh failed ({status})");
+    eprintln!(
+        "node: images built by images/build.sh in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(out)
 }
 
 fn create_namespace(plane: &ControlPlane, name: &str) -> anyhow::Result<()> {
@@ -494,6 +576,118 @@ async fn the_kubelet_enforces_the_active_deadline(env: &Env, ns: String) -> anyh
     eprintln!(
         "  the deadline (3 s) ended the pod {:.1} s after it was created",
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A git daemon of the test on the node's address, serving `base` (killed when dropped).
+struct GitDaemon(std::process::Child);
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// The runner's own image, as `images/build.sh` builds it, runs `analyze` in a restricted pod
+/// on the real node and fetches a repository from a git daemon by its Service's name.
+async fn the_runner_image_analyzes_a_repository_served_by_name(
+    env: &Env,
+    ns: String,
+) -> anyhow::Result<()> {
+    let base = tempfile::Builder::new()
+        .prefix("gitview-node-git-")
+        .tempdir()?;
+    let work = base.path().join("work");
+    std::fs::create_dir_all(&work)?;
+    git(&work, &["init", "-q", "-b", "main"])?;
+    for (i, file) in ["README.md", "src/lib.rs", "src/main.rs"]
+        .iter()
+        .enumerate()
+    {
+        let path = work.join(file);
+        std::fs::create_dir_all(path.parent().context("a parent")?)?;
+        std::fs::write(&path, format!("line {i}\n"))?;
+        git(&work, &["add", "."])?;
+        git(&work, &["commit", "-q", "-m", &format!("Add {file}")])?;
+    }
+    git(base.path(), &["clone", "-q", "--bare", "work", "repo.git"])?;
+    let port = std::net::TcpListener::bind((node::NODE_ADDRESS, 0))?
+        .local_addr()?
+        .port();
+    let _daemon = GitDaemon(
+        Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                &format!("--listen={}", node::NODE_ADDRESS),
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.path().display()),
+            ])
+            .arg(base.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start git daemon")?,
+    );
+    // The daemon listens once it accepts a connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect((node::NODE_ADDRESS, port)).is_err() {
+        ensure!(Instant::now() < deadline, "git daemon is not listening on port {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    RealNode::expose(&env.plane, &ns, "git", 9418, port)?;
+    let pod = probe_pod(
+        "runner",
+        &ns,
+        "app: runner",
+        &["analyze", "git://git/repo.git", "--out", "/tmp/out"],
+        "  volumes: [{name: tmp, emptyDir: {}}]",
+    )
+    .replace(PROBE_IMAGE, &env.runner_image)
+    .replace(
+        "    securityContext: {allowPrivilegeEscalation",
+        "    env: [{name: HOME, value: /tmp}]\n    resources: {limits: {memory: 512Mi}}\n    volumeMounts: [{name: tmp, mountPath: /tmp}]\n    securityContext: {allowPrivilegeEscalation",
+    );
+    kubectl(&env.plane, &["apply", "-f", "-"], Some(&pod))?;
+    let pod = ended(&env.plane, &ns, "runner").await?;
+    let logs = env
+        .node
+        .container_log(&ns, "runner", "probe")
+        .unwrap_or_default();
+    let state = terminated(&pod)?;
+    if state.exit_code != 0 {
+        let rules = Command::new("iptables-save").args(["-t", "nat"]).output()?;
+        bail!(
+            "the runner exited {} ({:?}): {logs}\nkube-proxy's rules:\n{}",
+            state.exit_code,
+            state.reason,
+            String::from_utf8_lossy(&rules.stdout)
+        );
+    }
+    ensure!(
+        logs.contains("analysis written commits=3"),
+        "the runner's log does not say it analyzed 3 commits: {logs}"
     );
     Ok(())
 }
