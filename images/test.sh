@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 names=(operator gateway runner)
 [[ $(id -u) == 0 ]] || { echo "test.sh: run as root (build.sh and chroot need it)" >&2; exit 1; }
-for tool in skopeo umoci jq chroot unshare; do
+for tool in skopeo umoci jq chroot unshare curl; do
   command -v "$tool" >/dev/null || { echo "test.sh: needs $tool" >&2; exit 1; }
 done
 
@@ -123,6 +123,31 @@ done
 while read -r image digest; do
   check "push.sh: $image keeps $digest" grep -qx "oci:$work/pushed/$image:v$version@$digest" "$work/pushed.txt"
 done < "$work/one/digests.txt"
+
+# And into a registry over its HTTP API, when Debian's docker-registry is installed.
+if command -v docker-registry >/dev/null; then
+  port=$(( 20000 + RANDOM % 20000 ))
+  printf '%s\n' 'version: 0.1' 'log: {level: error}' \
+    "storage: {filesystem: {rootdirectory: $work/registry}}" "http: {addr: 127.0.0.1:$port}" \
+    > "$work/registry.yml"
+  docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+  registry_pid=$!
+  for _ in $(seq 50); do
+    curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  GITVIEW_DEST_TLS_VERIFY=false "$here/push.sh" "$work/one" "127.0.0.1:$port/gitview" "v$version" \
+    > "$work/pushed-registry.txt" || fail "push.sh to a registry"
+  while read -r image digest; do
+    check "push.sh: the registry serves $image with $digest" test \
+      "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://127.0.0.1:$port/gitview/$image:v$version")" \
+      == "$digest"
+  done < "$work/one/digests.txt"
+  kill "$registry_pid"
+  wait "$registry_pid" 2>/dev/null || true
+else
+  echo "images/test.sh: no docker-registry (Debian package), so no push to a registry" >&2
+fi
 
 echo "images/test.sh: builds took ${first}s and ${second}s (without the package cache), all in $((SECONDS - start))s" >&2
 if (( failures )); then
