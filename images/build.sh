@@ -118,7 +118,10 @@ out=$(cd "$out" && pwd)
 if [[ -z $bin_dir ]]; then
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target-release}"
   step "cargo build --release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  cargo build --release --locked -p gitview-operator -p gitview-gateway -p gitview-runner
+  # Without SOURCE_DATE_EPOCH: the cc crate's build scripts rerun when it changes, which would
+  # rebuild ring, jemalloc and all that depends on them at every commit; the binaries' bytes do
+  # not depend on it (images/README.md).
+  env -u SOURCE_DATE_EPOCH cargo build --release --locked -p gitview-operator -p gitview-gateway -p gitview-runner
   bin_dir="$CARGO_TARGET_DIR/release"
 fi
 for name in "${names[@]}"; do
