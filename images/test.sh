@@ -32,6 +32,10 @@ trap 'rm -rf "$work"' EXIT
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 json() { jq -e "$@" >/dev/null; } # a jq condition on a file
+logged() { # LOG COMMAND...: runs COMMAND into LOG, showing its end if it fails
+  local log=$1; shift
+  "$@" > "$log" 2>&1 || { tail -n 20 "$log" >&2; return 1; }
+}
 check() { # DESCRIPTION COMMAND...
   local what=$1; shift
   if "$@"; then echo "ok: $what" >&2; else fail "$what"; fi
@@ -53,14 +57,14 @@ revision=$(git -C "$root" rev-parse HEAD)
 version=$(awk '/^\[/ { s = $0 } s == "[workspace.package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' \
   "$root/Cargo.toml")
 
-# Runs COMMAND in ROOTFS as nonroot, with only /dev/null from the host (a runtime would give
-# the container its /dev).
+# Runs COMMAND in ROOTFS as nonroot with the image's environment and HOME, as a container
+# runtime would, and only /dev/null from the host (a runtime would give the container its /dev).
 in_rootfs() { # ROOTFS COMMAND...
   local rootfs=$1; shift
   mkdir -p "$rootfs/dev" && touch "$rootfs/dev/null"
   # shellcheck disable=SC2016 # expanded by the inner shell
-  unshare --mount sh -c 'mount --bind /dev/null "$1/dev/null" && shift && exec chroot --userspec=65532:65532 "$@"' \
-    sh "$rootfs" "$rootfs" "$@"
+  unshare --mount sh -c 'mount --bind /dev/null "$1/dev/null" && shift && exec env -i HOME=/home/nonroot \
+    PATH=/usr/local/bin:/usr/bin:/bin "$(command -v chroot)" --userspec=65532:65532 "$@"' sh "$rootfs" "$rootfs" "$@"
 }
 
 for name in "${names[@]}"; do
@@ -111,6 +115,13 @@ for name in "${names[@]}"; do
   else
     check "$name: SBOM lists gix" json 'any(.components[]; .name == "gix" and (.purl | startswith("pkg:cargo/gix@")))' "$sbom"
     check "$name: ssh -V" grep -q '^OpenSSH_' <(in_rootfs "$rootfs" /usr/bin/ssh -V 2>&1)
+    if [[ $name == runner ]]; then
+      git clone --quiet --bare "$root" "$rootfs/tmp/repo"
+      chmod -R a+rX "$rootfs/tmp/repo"
+      check "runner: analyzes a repository in its root filesystem" \
+        logged "$work/analyze.log" in_rootfs "$rootfs" /usr/local/bin/gitview-runner analyze /tmp/repo --out /tmp/out
+      check "runner: wrote the story" test -s "$rootfs/tmp/out/story.md"
+    fi
     # What gix runs when a key is mounted: `sh -c 'ssh -i KEY ... "$@"'`. Port 1 refuses: ssh
     # got as far as connecting (user known, libraries loaded).
     check "$name: sh -c ssh connects" grep -q 'port 1: Connection refused' <(in_rootfs "$rootfs" /bin/sh -c \
