@@ -148,9 +148,12 @@ mmdebstrap --mode=root --variant=extract --format=null --quiet \
   --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\"; cp -p '$debcache'/*.deb \"\$1/var/cache/apt/archives/\" 2>/dev/null || true" \
   --extract-hook='for deb in $MMDEBSTRAP_ESSENTIAL; do cp -p "$1/$deb" '"'$debs/'"'; done' \
   bookworm "$work/null" "${mirrors[@]}"
-# Keep exactly this run's downloads for the next one.
-find "$debcache" -maxdepth 1 -name '*.deb' -delete
-cp -p "$debs"/*.deb "$debcache/"
+# Keep exactly this run's downloads for the next one, replacing the cache whole so that a run
+# beside this one never reads a half-copied file (if two finish together, one cache stays).
+fresh=$(mktemp -d "$debcache.XXXXXX")
+cp -p "$debs"/*.deb "$fresh/"
+rm -rf "$debcache"
+mv -T "$fresh" "$debcache" 2>/dev/null || rm -rf "$fresh"
 
 deb_of() { # PACKAGE -> its .deb (NAME_VERSION_ARCH.deb; package names have no "_")
   local found=("$debs/$1"_*.deb)
