@@ -22,9 +22,12 @@ app.kubernetes.io/name: gitview-{{ .component }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end -}}
 
-{{/* An image reference: (dict "ctx" $ "name" "gitview-operator"). */}}
+{{/* An image reference: (dict "ctx" $ "name" "gitview-operator"), with its digest when
+image.digests pins it (images/build.sh writes them). */}}
 {{- define "gitview.image" -}}
-{{- printf "%s/%s:%s" .ctx.Values.image.registry .name (.ctx.Values.image.tag | default (printf "v%s" .ctx.Chart.AppVersion)) -}}
+{{- $ref := printf "%s/%s:%s" .ctx.Values.image.registry .name (.ctx.Values.image.tag | default (printf "v%s" .ctx.Chart.AppVersion)) -}}
+{{- $digest := index (.ctx.Values.image.digests | default dict) (trimPrefix "gitview-" .name) | default "" -}}
+{{- if $digest }}{{ printf "%s@%s" $ref $digest }}{{ else }}{{ $ref }}{{ end -}}
 {{- end -}}
 
 {{- define "gitview.runnerImage" -}}
