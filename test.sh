@@ -33,13 +33,18 @@ command -v ssh >/dev/null || missing+=(openssh-client)
 command -v ip >/dev/null || missing+=(iproute2)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql-15)
 # The real node (e2e/tests/node.rs): Debian's containerd and runc run its pods, iptables carries
-# kube-proxy's Service rules, umoci assembles the test images.
+# kube-proxy's Service rules (umoci, below, assembles its test images).
 if [[ $e2e == 1 ]]; then
   command -v containerd >/dev/null || missing+=(containerd)
   command -v runc >/dev/null || missing+=(runc)
   command -v iptables >/dev/null || missing+=(iptables)
-  command -v umoci >/dev/null || missing+=(umoci)
 fi
+# The images (images/build.sh, images/test.sh): mmdebstrap assembles their root filesystems
+# from Debian's packages, umoci and skopeo write and read OCI layouts, jq reads their JSON.
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v umoci >/dev/null || missing+=(umoci)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v jq >/dev/null || missing+=(jq)
 # The browser tests (runner/tests/browser.rs, gateway/tests/browser.rs) drive headless Chromium
 # through chromedriver: Debian's, unless GITVIEW_CHROMIUM / GITVIEW_CHROMEDRIVER name others.
 # With their recommended packages (fonts), so screenshots show text.
@@ -86,6 +91,9 @@ cargo build --workspace --bins --locked
 
 step "unit and integration tests (cargo test --workspace)"
 cargo test --workspace --locked --exclude gitview-e2e
+
+step "images (images/test.sh: two builds from the debug binaries, same digests, contents)"
+images/test.sh --bin-dir "$CARGO_TARGET_DIR/debug"
 
 if [[ $e2e == 1 ]]; then
   step "waiting for the control plane binaries"
