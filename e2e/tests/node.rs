@@ -653,7 +653,10 @@ async fn the_runner_image_analyzes_a_repository_served_by_name(
     // The daemon listens once it accepts a connection.
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect((node::NODE_ADDRESS, port)).is_err() {
-        ensure!(Instant::now() < deadline, "git daemon is not listening on port {port}");
+        ensure!(
+            Instant::now() < deadline,
+            "git daemon is not listening on port {port}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     RealNode::expose(&env.plane, &ns, "git", 9418, port)?;
