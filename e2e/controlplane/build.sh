@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Build the real Kubernetes control plane and node used by the e2e tests
 # (kube-apiserver, kube-controller-manager, kube-scheduler, etcd, helm; kubelet,
-# kube-proxy, the CNI reference plugins, CoreDNS and the node scenarios' probe)
+# kube-proxy, the CNI reference plugins, CoreDNS, kube-router's NetworkPolicy firewall and the
+# node scenarios' probe)
 # from the Go module proxy, into a cache directory outside the work tree keyed
 # by version:
 #
-#   ${GITVIEW_CACHE:-$HOME/.cache/gitview}/controlplane/k8s-<v>-etcd-<v>-helm-<v>-cni-<v>-coredns-<v>-src-<hash>/bin/
+#   ${GITVIEW_CACHE:-$HOME/.cache/gitview}/controlplane/k8s-<v>-etcd-<v>-helm-<v>-cni-<v>-coredns-<v>-kube-router-<v>-src-<hash>/bin/
 #
 # Usage: BIN=$(e2e/controlplane/build.sh | tail -1)
 #
-# The bin dir is the last line on stdout; progress goes to stderr. If all four
+# The bin dir is the last line on stdout; progress goes to stderr. If all the
 # binaries are already cached, it prints the bin dir and exits at once. A build
 # happens in a temp dir next to the cache entry, is smoke-checked, and is then
 # renamed into place, so an interrupted build never leaves a half cache entry.
 #
 # The versions are read from the go.mod files beside this script (the single
-# source of truth): kube/, etcd/, helm/, cni/ and coredns/go.mod. See README.md.
+# source of truth): kube/, etcd/, helm/, cni/, coredns/ and kube-router/go.mod. See README.md.
 #
 # Environment:
 #   GITVIEW_CACHE            cache root (default $HOME/.cache/gitview)
@@ -41,14 +42,15 @@ etcd_version=$(modversion "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)
 helm_version=$(modversion "$here/helm/go.mod" helm.sh/helm/v4)
 cni_version=$(modversion "$here/cni/go.mod" github.com/containernetworking/plugins)
 coredns_version=$(modversion "$here/coredns/go.mod" github.com/coredns/coredns)
+kube_router_version=$(modversion "$here/kube-router/go.mod" github.com/cloudnativelabs/kube-router/v2)
 
 cache_root=${GITVIEW_CACHE:-$HOME/.cache/gitview}/controlplane
 # Our own sources (go.mod/go.sum, the wrappers' main.go, the probe) too: a change rebuilds.
-sources=$(cd "$here" && find kube etcd helm cni coredns probe -type f | LC_ALL=C sort | xargs sha256sum | sha256sum)
-key=k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version-cni-$cni_version-coredns-$coredns_version-src-${sources:0:12}
+sources=$(cd "$here" && find kube etcd helm cni coredns kube-router probe -type f | LC_ALL=C sort | xargs sha256sum | sha256sum)
+key=k8s-$k8s_version-etcd-$etcd_version-helm-$helm_version-cni-$cni_version-coredns-$coredns_version-kube-router-$kube_router_version-src-${sources:0:12}
 dest=$cache_root/$key
 binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy etcd helm
-  cni/bridge cni/host-local cni/loopback cni/portmap coredns probe)
+  cni/bridge cni/host-local cni/loopback cni/portmap coredns kube-router probe)
 
 cached() {
   local b
@@ -140,6 +142,10 @@ out=$work/bin/cni/ gobuild cni "" github.com/containernetworking/plugins/plugins
 # The cluster's DNS, with only the plugins it needs (the module's main.go).
 gobuild coredns "-X github.com/coredns/coredns/coremain.GitCommit=$coredns_version" .
 
+# The node's NetworkPolicy firewall: kube-router's, alone (the module's main.go).
+gobuild kube-router "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$kube_router_version \
+-X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=1970-01-01T00:00:00Z" .
+
 # The node scenarios' test program, also the pod sandbox's pause process.
 gobuild probe "" .
 
@@ -168,13 +174,18 @@ smoke() {
     out=$("$bin/$b" --version)
     [[ $out == "Kubernetes $k8s_version" ]] || die "$b --version: '$out'"
   done
-  out=$("$bin/coredns" -version | head -1)
+  # The first line, without `| head -1`: with pipefail, a program that writes on after head
+  # exits dies of SIGPIPE and set -e ends the script without a word.
+  out=$("$bin/coredns" -version); out=${out%%$'\n'*}
   [[ $out == "CoreDNS-${coredns_version#v}" ]] || die "coredns -version: '$out'"
+  log "smoke: $out"
+  out=$("$bin/kube-router" --version 2>&1)  # it prints on stderr
+  [[ $out == *" version $kube_router_version, "* ]] || die "kube-router --version: '$out'"
   log "smoke: $out"
   out=$("$bin/helm" version --short)
   [[ $out == "$helm_version"* ]] || die "helm version: '$out'"
   log "smoke: helm version: $out"
-  out=$("$bin/etcd" --version | head -1)
+  out=$("$bin/etcd" --version); out=${out%%$'\n'*}
   [[ $out == "etcd Version: ${etcd_version#v}" ]] || die "etcd --version: '$out'"
 
   cport=$(freeport); pport=$(freeport)
