@@ -33,11 +33,13 @@ command -v ssh >/dev/null || missing+=(openssh-client)
 command -v ip >/dev/null || missing+=(iproute2)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql-15)
 # The real node (e2e/tests/node.rs): Debian's containerd and runc run its pods, iptables carries
-# kube-proxy's Service rules (umoci, below, assembles its test images).
+# kube-proxy's Service rules and, with ipset, kube-router's NetworkPolicy firewall (umoci,
+# below, assembles its test images).
 if [[ $e2e == 1 ]]; then
   command -v containerd >/dev/null || missing+=(containerd)
   command -v runc >/dev/null || missing+=(runc)
   command -v iptables >/dev/null || missing+=(iptables)
+  command -v ipset >/dev/null || missing+=(ipset)
 fi
 # The images (images/build.sh, images/test.sh): mmdebstrap assembles their root filesystems
 # from Debian's packages, umoci and skopeo write and read OCI layouts, jq reads their JSON.

@@ -7,8 +7,8 @@
 //! For a real node ([`ControlPlane::start_for_node`]) the API server also listens on an
 //! address pods reach, authorizes the kubelet as a node (`Node,RBAC`, `NodeRestriction`),
 //! reaches kubelets by their InternalIP with a client certificate, and kube-scheduler and
-//! the EndpointSlice controller run too; the kubelet, kube-proxy and scheduler each get a
-//! kubeconfig of their own user ([`NodeCredentials`]).
+//! the EndpointSlice controller run too; the kubelet, kube-proxy, the NetworkPolicy firewall
+//! and the scheduler each get a kubeconfig of their own user ([`NodeCredentials`]).
 //!
 //! Every component runs under `setpriv --pdeathsig KILL`, so it dies with the thread that
 //! started it even if the test process is killed; [`ControlPlane`]'s `Drop` stops them in
@@ -38,6 +38,8 @@ use rcgen::{
 pub const ADMIN_USER: &str = "e2e-admin";
 /// The operator's user: no group, only the RBAC that `config/rbac/operator.yaml` grants.
 pub const OPERATOR_USER: &str = "gitview-operator";
+/// The node's NetworkPolicy firewall (kube-router): no group, only the RBAC the node grants it.
+pub const FIREWALL_USER: &str = "gitview-e2e:kube-router";
 
 /// Where a real node reaches the control plane: the address the API server advertises (on the
 /// node's loopback, reachable from pods through their bridge) and the node's name.
@@ -56,6 +58,9 @@ pub struct NodeCredentials {
     pub kubelet: PathBuf,
     /// `system:kube-proxy` (the bootstrap `system:node-proxier` role).
     pub proxy: PathBuf,
+    /// [`FIREWALL_USER`], kube-router's NetworkPolicy firewall: no group, only the read access
+    /// the node grants it (`gitview_e2e::node`).
+    pub firewall: PathBuf,
     /// The CA that signed the API server's certificate and the kubelet client certificate.
     pub ca: PathBuf,
     /// `https://<address>:<port>`, as pods and node components reach the API server.
@@ -239,6 +244,7 @@ impl ControlPlane {
                 "system:nodes",
             )?;
             let proxy = write("proxy.kubeconfig", "system:kube-proxy", "e2e-proxy-uid", "")?;
+            let firewall = write("firewall.kubeconfig", FIREWALL_USER, "e2e-firewall-uid", "")?;
             write(
                 "scheduler.kubeconfig",
                 "system:kube-scheduler",
@@ -248,6 +254,7 @@ impl ControlPlane {
             node_credentials = Some(NodeCredentials {
                 kubelet,
                 proxy,
+                firewall,
                 ca: path.join("ca.crt"),
                 server: node_server,
             });

@@ -1,7 +1,7 @@
 //! A real node: kubelet and kube-proxy built from `k8s.io/kubernetes` (by
 //! `e2e/controlplane/build.sh`), Debian's containerd and runc, a bridge pod network from the
-//! CNI reference plugins, and CoreDNS for Service names, joined to a control plane started
-//! with [`ControlPlane::start_for_node`].
+//! CNI reference plugins, CoreDNS for Service names and kube-router's firewall enforcing
+//! NetworkPolicies, joined to a control plane started with [`ControlPlane::start_for_node`].
 //!
 //! What it took on these machines (cgroups v1, no `CAP_SYS_RESOURCE`, no dummy interfaces):
 //!
@@ -19,11 +19,18 @@
 //!   of their own ([`RealNode`] removes it), webhook authentication and authorization (the
 //!   API server's client certificate is `system:masters`), a kubeconfig of the Node
 //!   authorizer's user, pod logs in the node's directory.
+//! - **NetworkPolicies**: kube-router (`--run-firewall` only: no routing, no service proxy)
+//!   as a host process beside kube-proxy, with Debian's `ipset` and `iptables`. It filters
+//!   the pods' traffic in the `FORWARD`, `INPUT` and `OUTPUT` chains after kube-proxy's DNAT,
+//!   so a policy's ports are the pods' (target) ports, and refuses what no policy allows
+//!   with `REJECT` (the client sees "connection refused"). Its user
+//!   ([`crate::launcher::FIREWALL_USER`]) may only get Nodes and list and watch pods,
+//!   namespaces and NetworkPolicies.
 //! - **Images** are OCI archives assembled here ([`oci_archive`], with `umoci`) and imported
 //!   into containerd's `k8s.io` namespace; pods use `imagePullPolicy: Never` or
 //!   `IfNotPresent`, nothing is pulled.
 //!
-//! Dropping a [`RealNode`] stops kube-proxy and the kubelet, kills every container process
+//! Dropping a [`RealNode`] stops the firewall, kube-proxy and the kubelet, kills every container process
 //! left in its cgroup root and every shim of its containerd, stops containerd, unmounts what
 //! the kubelet and containerd mounted under its directory and removes it (kept, with its
 //! path printed, after [`RealNode::keep_logs`] or a panic).
@@ -40,7 +47,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
 use kube::runtime::wait::await_condition;
 
-use crate::launcher::{ControlPlane, NodeAccess};
+use crate::launcher::{ControlPlane, FIREWALL_USER, NodeAccess, SERVICE_CIDR};
 
 /// The node's address: on the suite namespace's loopback, advertised by the API server too.
 pub const NODE_ADDRESS: Ipv4Addr = Ipv4Addr::new(172, 31, 255, 1);
@@ -67,12 +74,13 @@ pub fn access() -> NodeAccess {
 }
 
 /// The programs a node needs from the machine, and the Debian packages that carry them.
-const PROGRAMS: [(&str, &str); 7] = [
+const PROGRAMS: [(&str, &str); 8] = [
     ("containerd", "containerd"),
     ("containerd-shim-runc-v2", "containerd"),
     ("ctr", "containerd"),
     ("runc", "runc"),
     ("iptables", "iptables"),
+    ("ipset", "ipset"),
     ("umoci", "umoci"),
     ("ip", "iproute2"),
 ];
@@ -252,8 +260,9 @@ pub struct RealNode {
 impl RealNode {
     /// Starts containerd, imports the node's own images and `images` (OCI archives, each
     /// imported under the name given with it: `name` + the archive's tag), starts the
-    /// kubelet and waits for its Node to be Ready, starts kube-proxy, and deploys CoreDNS and
-    /// waits until it is available. `bin` is `build.sh`'s directory. Call
+    /// kubelet and waits for its Node to be Ready, starts kube-proxy and the NetworkPolicy
+    /// firewall, and deploys CoreDNS and waits until it is available and the firewall's
+    /// chains are in place. `bin` is `build.sh`'s directory. Call
     /// [`prepare_network`] first, then [`ControlPlane::start_for_node`] with [`access`].
     pub async fn start(
         plane: &ControlPlane,
@@ -482,7 +491,39 @@ conntrack: {{maxPerCore: 0}}
             Command::new(bin.join("kube-proxy")).arg(format!("--config={}", p("proxy.yaml"))),
         )?;
 
-        apply(plane, &coredns_manifests()).context("CoreDNS")?;
+        apply(
+            plane,
+            &format!("{}---\n{}", firewall_rbac(), coredns_manifests()),
+        )
+        .context("the firewall's RBAC and CoreDNS")?;
+
+        // kube-router exits when it cannot read its Node: wait until its RBAC is in force.
+        node.poll("the firewall's RBAC", Duration::from_secs(30), |_| {
+            Command::new("kubectl")
+                .env("KUBECONFIG", &credentials.firewall)
+                .args([
+                    "auth",
+                    "can-i",
+                    "watch",
+                    "networkpolicies.networking.k8s.io",
+                    "--all-namespaces",
+                ])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })?;
+        node.spawn(
+            "kube-router",
+            Command::new(bin.join("kube-router")).args([
+                format!("--kubeconfig={}", credentials.firewall.display()),
+                format!("--hostname-override={NODE_NAME}"),
+                "--run-firewall=true".to_owned(),
+                "--run-router=false".to_owned(),
+                "--run-service-proxy=false".to_owned(),
+                format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+                // Its health server listens on every address; nothing here asks it.
+                "--health-port=0".to_owned(),
+            ]),
+        )?;
         let deployments: Api<Deployment> = Api::namespaced(client, "kube-system");
         node.wait(
             "CoreDNS to be available",
@@ -496,6 +537,18 @@ conntrack: {{maxPerCore: 0}}
             }),
         )
         .await?;
+        node.poll(
+            "the firewall's chains (kube-router)",
+            Duration::from_secs(60),
+            |_| {
+                Command::new("iptables-save")
+                    .args(["-t", "filter"])
+                    .output()
+                    .is_ok_and(|o| {
+                        String::from_utf8_lossy(&o.stdout).contains("-j KUBE-ROUTER-FORWARD")
+                    })
+            },
+        )?;
         Ok(node)
     }
 
@@ -805,9 +858,43 @@ impl Drop for RealNode {
     }
 }
 
+/// Read access for the NetworkPolicy firewall's user: its Node (for the node's address), and
+/// the pods, namespaces and policies it turns into rules. (Upstream's `cmd/kube-router` also
+/// waits for Service, Endpoints and EndpointSlice informers; the build's firewall-only
+/// `main.go` does not.)
+fn firewall_rbac() -> String {
+    format!(
+        r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: "{FIREWALL_USER}"}}
+rules:
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: "{FIREWALL_USER}"}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "{FIREWALL_USER}"}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: "{FIREWALL_USER}"}}]
+"#
+    )
+}
+
 /// CoreDNS as the cluster's DNS: its ServiceAccount and read access to Services,
 /// EndpointSlices, pods and namespaces, its Corefile, a Deployment of [`COREDNS_IMAGE`]
-/// (restricted, on port 1053) and the `kube-dns` Service at [`CLUSTER_DNS`].
+/// (restricted, on port 53) and the `kube-dns` Service at [`CLUSTER_DNS`].
+///
+/// Port 53 in the pod, as the DNS pods of kubeadm, k3s and the managed clusters listen: a
+/// NetworkPolicy's ports are the pod's, so a policy allowing DNS on 53 (the chart's runner
+/// policy) blocks a DNS pod listening elsewhere. User 65532 binds it through the pod's
+/// `net.ipv4.ip_unprivileged_port_start` (a safe sysctl), not a capability.
 fn coredns_manifests() -> String {
     format!(
         r#"apiVersion: v1
@@ -836,7 +923,7 @@ kind: ConfigMap
 metadata: {{name: coredns, namespace: kube-system}}
 data:
   Corefile: |
-    .:1053 {{
+    .:53 {{
         errors
         health :8080
         ready :8181
@@ -860,13 +947,17 @@ spec:
     spec:
       serviceAccountName: coredns
       dnsPolicy: Default
-      securityContext: {{runAsNonRoot: true, runAsUser: 65532, seccompProfile: {{type: RuntimeDefault}}}}
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        seccompProfile: {{type: RuntimeDefault}}
+        sysctls: [{{name: net.ipv4.ip_unprivileged_port_start, value: "53"}}]
       containers:
       - name: coredns
         image: {COREDNS_IMAGE}
         imagePullPolicy: Never
         args: ["-conf", "/etc/coredns/Corefile"]
-        ports: [{{containerPort: 1053, protocol: UDP, name: dns}}, {{containerPort: 1053, protocol: TCP, name: dns-tcp}}]
+        ports: [{{containerPort: 53, protocol: UDP, name: dns}}, {{containerPort: 53, protocol: TCP, name: dns-tcp}}]
         readinessProbe: {{httpGet: {{path: /ready, port: 8181}}, periodSeconds: 1}}
         securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}
         resources: {{limits: {{memory: 128Mi}}}}
@@ -880,8 +971,8 @@ spec:
   clusterIP: {CLUSTER_DNS}
   selector: {{k8s-app: kube-dns}}
   ports:
-  - {{name: dns, port: 53, targetPort: 1053, protocol: UDP}}
-  - {{name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}}
+  - {{name: dns, port: 53, targetPort: 53, protocol: UDP}}
+  - {{name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}}
 "#
     )
 }
