@@ -3,12 +3,13 @@
 //! suite's node agent only imitates is checked here on the real thing: the Node authorizer,
 //! scheduling, a pod network reaching Services by name, Pod Security admission at
 //! `restricted`, the restricted security context as the kernel applies it, memory limits,
-//! `activeDeadlineSeconds` and termination messages.
+//! `activeDeadlineSeconds`, termination messages, and NetworkPolicies enforced (kube-router's
+//! firewall) — the chart's runner egress policy among them.
 //!
 //! Runs in network and mount namespaces of its own, like the suite, and prints
 //! `test NAME ... ok|FAILED` per scenario and `N passed, M failed`. Needs root, the binaries
 //! `e2e/controlplane/build.sh` builds (`GITVIEW_CONTROLPLANE_BIN`, else the script is run)
-//! and Debian's containerd, runc, iptables and umoci (`gitview_e2e::node::unavailable` names
+//! and Debian's containerd, runc, iptables, ipset and umoci (`gitview_e2e::node::unavailable` names
 //! what is missing).
 #![expect(
     clippy::expect_used,
@@ -26,6 +27,9 @@ use gitview_e2e::node::{self, NODE_NAME, POD_CIDR, PROBE_IMAGE, RealNode};
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, Node, Pod};
 use kube::api::Api;
 use kube::runtime::wait::await_condition;
+
+#[path = "node/network_policy.rs"]
+mod network_policy;
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -99,6 +103,23 @@ fn main() -> ExitCode {
         (
             "the_runner_image_analyzes_a_repository_served_by_name",
             |e, n| Box::pin(the_runner_image_analyzes_a_repository_served_by_name(e, n)),
+        ),
+        ("a_default_deny_egress_policy_blocks_a_service", |e, n| {
+            Box::pin(network_policy::a_default_deny_egress_policy_blocks_a_service(e, n))
+        }),
+        (
+            "an_egress_rule_lets_exactly_its_pods_and_port_through",
+            |e, n| {
+                Box::pin(
+                    network_policy::an_egress_rule_lets_exactly_its_pods_and_port_through(e, n),
+                )
+            },
+        ),
+        (
+            "the_charts_runner_policy_allows_dns_the_gateway_and_git_hosts_only",
+            |e, n| {
+                Box::pin(network_policy::the_charts_runner_policy_allows_dns_the_gateway_and_git_hosts_only(e, n))
+            },
         ),
     ];
     let selected: Vec<_> = all
@@ -386,6 +407,39 @@ async fn the_node_registers_as_itself_and_is_ready(env: &Env, _ns: String) -> an
         secrets == "no" || secrets.starts_with("no - "),
         "the kubelet's user may list every Secret: can-i said {secrets:?}"
     );
+    // The firewall's user reads what it turns into rules, and nothing else.
+    let firewall = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &kubelet.firewall)
+            .args(["auth", "can-i"])
+            .args(args)
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    ensure!(
+        firewall(&[
+            "watch",
+            "networkpolicies.networking.k8s.io",
+            "--all-namespaces"
+        ])? == "yes",
+        "the firewall cannot watch NetworkPolicies"
+    );
+    for denied in [
+        &["list", "secrets", "--all-namespaces"][..],
+        &["list", "services", "--all-namespaces"],
+        &[
+            "create",
+            "networkpolicies.networking.k8s.io",
+            "-n",
+            "default",
+        ],
+    ] {
+        let answer = firewall(denied)?;
+        ensure!(
+            answer.starts_with("no"),
+            "the firewall's user may {denied:?}: can-i said {answer:?}"
+        );
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 // Command probe is the one program in the real node's test images: the pod sandbox's pause
 // process, and the steps the node scenarios run in containers (serve, fetch by Service name,
-// write where the root is read-only, exhaust memory, leave a termination message).
+// write where the root is read-only, exhaust memory, leave a termination message, connect where a
+// NetworkPolicy allows it and be refused where it does not).
 //
 //	probe pause
 //	probe STEP [ARGS...] [';' STEP [ARGS...]]...
@@ -10,6 +11,10 @@
 //	serve ADDR TEXT      answer every HTTP request with TEXT and the pod's host name (never returns)
 //	get URL TRIES        GET URL until it answers 200, once a second, at most TRIES times; print the body
 //	resolve NAME         look NAME up and print its addresses
+//	connect ADDR TRIES   dial TCP ADDR (host:port) until it connects, once a second, at most TRIES times
+//	blocked ADDR TRIES   dial TCP ADDR once a second until a dial is refused or times out (a name
+//	                     that does not resolve does not count), at most TRIES times; fail if every
+//	                     try connected
 //	write PATH           try to create PATH; print "wrote PATH" or "cannot write PATH: ERROR"
 //	message TEXT         write TEXT to /dev/termination-log
 //	alloc                touch memory 16 MiB at a time until the kernel stops it (never returns)
@@ -20,6 +25,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -124,6 +130,15 @@ func step(args []string) error {
 			return nil
 		}
 		return fmt.Errorf("get %s: %d tries: %v", args[1], tries, last)
+	case "connect", "blocked":
+		if err := need(2); err != nil {
+			return err
+		}
+		tries, err := strconv.Atoi(args[2])
+		if err != nil {
+			return fmt.Errorf("%s: tries %q: %v", args[0], args[2], err)
+		}
+		return dial(args[0] == "blocked", args[1], tries)
 	case "resolve":
 		if err := need(1); err != nil {
 			return err
@@ -188,4 +203,39 @@ func step(args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown step %q", args[0])
+}
+
+// dial tries ADDR once a second, at most tries times, until a dial connects (wantBlocked false)
+// or fails other than by a name lookup (wantBlocked true): a NetworkPolicy's REJECT or DROP.
+func dial(wantBlocked bool, addr string, tries int) error {
+	var last error
+	for i := 0; i < tries; i++ {
+		if i > 0 {
+			time.Sleep(time.Second)
+		}
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			conn.Close()
+			if !wantBlocked {
+				fmt.Printf("%s connected\n", addr)
+				return nil
+			}
+			fmt.Fprintf(os.Stderr, "%s connected, try %d\n", addr, i+1)
+			continue
+		}
+		last = err
+		var dns *net.DNSError
+		if wantBlocked && !errors.As(err, &dns) {
+			fmt.Printf("%s blocked: %v\n", addr, err)
+			return nil
+		}
+		fmt.Fprintf(os.Stderr, "%s: %v\n", addr, err)
+	}
+	if wantBlocked && last == nil {
+		return fmt.Errorf("%s: connected on each of %d tries, never blocked", addr, tries)
+	}
+	if wantBlocked {
+		return fmt.Errorf("%s: never blocked in %d tries (last: %v)", addr, tries, last)
+	}
+	return fmt.Errorf("%s: %d tries: %v", addr, tries, last)
 }
