@@ -113,7 +113,7 @@ fi
 cargo test --locked -p gitview-e2e --lib
 
 if [[ $e2e == 1 ]]; then
-  step "real node (kubelet, kube-proxy, CoreDNS, containerd) on the real control plane"
+  step "real node (kubelet, kube-proxy, CoreDNS, kube-router, containerd) on the real control plane"
   cargo test --locked -p gitview-e2e --test node
   step "end-to-end suite (real control plane)"
   cargo test --locked -p gitview-e2e --test e2e
