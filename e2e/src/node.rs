@@ -571,6 +571,35 @@ conntrack: {{maxPerCore: 0}}
         .with_context(|| format!("import {} as {name}", archive.display()))
     }
 
+    /// Makes a server of the test that listens on loopback only (a throwaway PostgreSQL, say)
+    /// reachable at the node's address: a forwarder thread accepts there and relays each
+    /// connection to `127.0.0.1:port`. Returns the node-side port, for [`RealNode::expose`].
+    /// The server sees connections from loopback. The forwarder lives as long as the process.
+    pub fn forward(port: u16) -> anyhow::Result<u16> {
+        let listener = std::net::TcpListener::bind((NODE_ADDRESS, 0))?;
+        let node_port = listener.local_addr()?.port();
+        std::thread::spawn(move || {
+            for inbound in listener.incoming().flatten() {
+                let Ok(outbound) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (inbound.try_clone(), outbound.try_clone()),
+                    (Ok(outbound), Ok(inbound)),
+                ]
+                .into_iter()
+                .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Ok(node_port)
+    }
+
     /// The full reference of the image containerd knows under `name` (any tag), if any.
     pub fn image_named(&self, name: &str) -> anyhow::Result<Option<String>> {
         let listed = output(self.ctr().args(["images", "ls", "-q"]))?;
@@ -586,7 +615,7 @@ conntrack: {{maxPerCore: 0}}
     /// A Service named `name` in `namespace` whose port `port` leads to a process of the
     /// test listening on [`NODE_ADDRESS`]`:target` (a Service without a selector and its
     /// EndpointSlice, as for any endpoint outside the cluster): how pods reach the test's
-    /// own servers by name.
+    /// own servers by name. Returns once kube-proxy routes the Service.
     pub fn expose(
         plane: &ControlPlane,
         namespace: &str,
@@ -612,7 +641,29 @@ ports: [{{name: main, port: {target}, protocol: TCP}}]
 endpoints: [{{addresses: ["{NODE_ADDRESS}"], conditions: {{ready: true}}}}]
 "#
         );
-        apply(plane, &manifest).with_context(|| format!("Service {namespace}/{name}"))
+        apply(plane, &manifest).with_context(|| format!("Service {namespace}/{name}"))?;
+        // Ready once kube-proxy routes it: its rules hold for the node's own processes too
+        // (until then a connection is refused, as for a Service without endpoints).
+        let service = plane
+            .kubectl()
+            .args(["get", "service", name, "-n", namespace])
+            .args(["-o", "jsonpath={.spec.clusterIP}"])
+            .output()?;
+        let ip: Ipv4Addr = String::from_utf8_lossy(&service.stdout)
+            .trim()
+            .parse()
+            .with_context(|| format!("the ClusterIP of Service {namespace}/{name}"))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(1))
+            .is_err()
+        {
+            ensure!(
+                Instant::now() < deadline,
+                "Service {namespace}/{name} ({ip}:{port}) was not routed within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
     }
 
     /// The log of a pod's container, as the kubelet wrote it (`<podLogsDir>`), or `None`.

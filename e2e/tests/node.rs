@@ -121,6 +121,10 @@ fn main() -> ExitCode {
                 Box::pin(network_policy::the_charts_runner_policy_allows_dns_the_gateway_and_git_hosts_only(e, n))
             },
         ),
+        (
+            "the_chart_runs_an_analysis_from_the_built_images",
+            |e, n| Box::pin(the_chart_runs_an_analysis_from_the_built_images(e, n)),
+        ),
     ];
     let selected: Vec<_> = all
         .into_iter()
@@ -228,10 +232,23 @@ async fn start() -> anyhow::Result<Env> {
     node::prepare_network()?;
     let images =
         PathBuf::from(std::env::var_os(IMAGES).with_context(|| format!("{IMAGES} is not set"))?);
-    let runner_archive = images.join("runner.oci.tar");
+    // The three images under the names the chart gives them (`image.registry`).
+    let archives: Vec<(String, PathBuf)> = ["operator", "gateway", "runner"]
+        .iter()
+        .map(|name| {
+            (
+                format!("{REGISTRY}/gitview-{name}"),
+                images.join(format!("{name}.oci.tar")),
+            )
+        })
+        .collect();
+    let imports: Vec<(&str, &Path)> = archives
+        .iter()
+        .map(|(name, archive)| (name.as_str(), archive.as_path()))
+        .collect();
     let runner_name = format!("{REGISTRY}/gitview-runner");
     let mut plane = ControlPlane::start_for_node(&bin, &node::access()).await?;
-    let node = match RealNode::start(&plane, &bin, &[(&runner_name, &runner_archive)]).await {
+    let node = match RealNode::start(&plane, &bin, &imports).await {
         Ok(node) => node,
         Err(err) => {
             plane.keep_logs();
@@ -662,12 +679,9 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The runner's own image, as `images/build.sh` builds it, runs `analyze` in a restricted pod
-/// on the real node and fetches a repository from a git daemon by its Service's name.
-async fn the_runner_image_analyzes_a_repository_served_by_name(
-    env: &Env,
-    ns: String,
-) -> anyhow::Result<()> {
+/// A repository of three commits (`repo.git`) served by a git daemon of the test on the node's
+/// address, behind the Service `git` of `ns`; both go when the result is dropped.
+async fn serve_repository(env: &Env, ns: &str) -> anyhow::Result<(GitDaemon, tempfile::TempDir)> {
     let base = tempfile::Builder::new()
         .prefix("gitview-node-git-")
         .tempdir()?;
@@ -688,7 +702,7 @@ async fn the_runner_image_analyzes_a_repository_served_by_name(
     let port = std::net::TcpListener::bind((node::NODE_ADDRESS, 0))?
         .local_addr()?
         .port();
-    let _daemon = GitDaemon(
+    let daemon = GitDaemon(
         Command::new("git")
             .args([
                 "daemon",
@@ -713,7 +727,17 @@ async fn the_runner_image_analyzes_a_repository_served_by_name(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    RealNode::expose(&env.plane, &ns, "git", 9418, port)?;
+    RealNode::expose(&env.plane, ns, "git", 9418, port)?;
+    Ok((daemon, base))
+}
+
+/// The runner's own image, as `images/build.sh` builds it, runs `analyze` in a restricted pod
+/// on the real node and fetches a repository from a git daemon by its Service's name.
+async fn the_runner_image_analyzes_a_repository_served_by_name(
+    env: &Env,
+    ns: String,
+) -> anyhow::Result<()> {
+    let _served = serve_repository(env, &ns).await?;
     let pod = probe_pod(
         "runner",
         &ns,
@@ -746,5 +770,130 @@ async fn the_runner_image_analyzes_a_repository_served_by_name(
         logs.contains("analysis written commits=3"),
         "the runner's log does not say it analyzed 3 commits: {logs}"
     );
+    Ok(())
+}
+
+/// The chart, installed with `helm` from the images `images/build.sh` built (their default
+/// references, `ghcr.io/gitview/gitview-*:v<appVersion>`, already on the node), runs the
+/// operator and the gateway as pods; an Analysis of a repository served by name runs in a
+/// runner pod the operator creates, and its commits land in PostgreSQL through the gateway.
+/// `helm uninstall` then removes the release.
+async fn the_chart_runs_an_analysis_from_the_built_images(
+    env: &Env,
+    ns: String,
+) -> anyhow::Result<()> {
+    use gitview_crds::v1alpha1::{Analysis, AnalysisPhase};
+    use sqlx::Connection as _;
+    let plane = &env.plane;
+    let _served = serve_repository(env, &ns).await?;
+
+    // The results database: a throwaway PostgreSQL on the test's loopback, reached by the
+    // gateway through a forwarder on the node's address and the Service `db`.
+    let postgres = gitview_gateway::testing::TestPostgres::start().await?;
+    postgres.create_database("gitview").await?;
+    postgres
+        .exec(
+            "gitview",
+            "CREATE ROLE gitview_app NOLOGIN; CREATE ROLE gateway LOGIN IN ROLE gitview_app",
+        )
+        .await?;
+    let port = postgres
+        .admin_url()
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next()?.parse::<u16>().ok())
+        .context("the database's port")?;
+    let node_port = RealNode::forward(port)?;
+    RealNode::expose(plane, &ns, "db", 5432, node_port)?;
+    let db = format!("db.{ns}.svc.cluster.local:5432");
+    kubectl(
+        plane,
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: gv-database, namespace: {ns}}}\nstringData:\n  url: \"postgres://gateway@{db}/gitview\"\n  owner-url: \"postgres://postgres@{db}/gitview\"\n"
+        )),
+    )?;
+
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the e2e crate has a parent")?
+        .join("charts/gitview")
+        .display()
+        .to_string();
+    let helm = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(plane.bin().join("helm"))
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .args(args)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "helm {}: {}{}",
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let state = || {
+        kubectl(
+            plane,
+            &["get", "pods,events", "-n", &ns, "-o", "wide"],
+            None,
+        )
+        .unwrap_or_default()
+    };
+    let watch = format!("operator.watchNamespaces={{{ns}}}");
+    if let Err(err) = helm(&[
+        "install",
+        "gv",
+        &chart,
+        "-n",
+        &ns,
+        "--wait",
+        "--timeout",
+        "180s",
+        "--set",
+        "postgresql.bundled=false",
+        "--set",
+        "database.existingSecret=gv-database",
+        "--set",
+        "gateway.objectStore.volume.ephemeral=true",
+        "--set",
+        &watch,
+    ]) {
+        bail!("{err:#}\n{}", state());
+    }
+
+    kubectl(
+        plane,
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: gitview.dev/v1alpha1\nkind: Analysis\nmetadata: {{name: history, namespace: {ns}}}\nspec:\n  \
+             repository: {{url: \"git://git.{ns}.svc.cluster.local/repo.git\", ref: main}}\n  mode: {{type: Full}}\n"
+        )),
+    )?;
+    let analyses: Api<Analysis> = Api::namespaced(plane.client().await?, &ns);
+    let ended = |a: Option<&Analysis>| {
+        a.and_then(|a| a.status.as_ref())
+            .and_then(|s| s.phase)
+            .is_some_and(|p| matches!(p, AnalysisPhase::Succeeded | AnalysisPhase::Failed))
+    };
+    let done =
+        tokio::time::timeout(WAIT, await_condition(analyses.clone(), "history", ended)).await;
+    let analysis = analyses.get("history").await?;
+    let phase = analysis.status.as_ref().and_then(|s| s.phase);
+    if done.is_err() || phase != Some(AnalysisPhase::Succeeded) {
+        bail!(
+            "the Analysis ended {phase:?} (or not within {WAIT:?}): {:?}\n{}",
+            analysis.status,
+            state()
+        );
+    }
+    let mut db = sqlx::PgConnection::connect(&postgres.url("postgres", "gitview")).await?;
+    let (stored,): (i64,) = sqlx::query_as("SELECT count(*) FROM commits")
+        .fetch_one(&mut db)
+        .await?;
+    ensure!(stored == 3, "{stored} commits stored, expected 3");
+
+    helm(&["uninstall", "gv", "-n", &ns, "--wait", "--timeout", "120s"])?;
     Ok(())
 }
